@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tendproject/tend/internal/spawn"
 )
 
 // Env is what a command may touch of the outside world; tests replace it.
@@ -37,6 +39,9 @@ func (e *ExitError) Error() string {
 
 // Main runs tend with argv and returns its exit status.
 func Main(argv []string) int {
+	if len(argv) > 1 && argv[1] == spawn.HelperArg {
+		spawn.HelperMain(argv) // the exec helper: never returns
+	}
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	return Run(env, argv[1:])
 }

@@ -1,0 +1,423 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/supervise"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// apiManager serves the control API from the daemon's parts.
+type apiManager struct {
+	d *daemon
+}
+
+var _ api.Manager = (*apiManager)(nil)
+
+func (a *apiManager) jobs(ctx context.Context, kind plan.JobKind, names []string, opts api.JobOptions) ([]api.JobResult, error) {
+	mode, err := plan.ParseMode(opts.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
+	names, err = a.canonical(names)
+	if err != nil {
+		return nil, err
+	}
+	if kind == plan.Start || kind == plan.Stop || kind == plan.Restart {
+		if err := a.checkManual(kind, names); err != nil {
+			return nil, err
+		}
+	}
+	res, err := a.d.mgr.Jobs(ctx, kind, names, mode, opts.NoWait)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]api.JobResult, len(res))
+	for i, r := range res {
+		out[i] = api.JobResult{Unit: r.Unit, Job: r.Kind, Result: r.Result, Error: r.Err}
+	}
+	return out, nil
+}
+
+// checkManual enforces RefuseManualStart=/RefuseManualStop=.
+func (a *apiManager) checkManual(kind plan.JobKind, names []string) error {
+	pl := a.d.mgr.CurrentPlan()
+	for _, n := range names {
+		u, ok := pl.Unit(n)
+		if !ok {
+			continue
+		}
+		if kind != plan.Stop && u.RefuseManualStart {
+			return fmt.Errorf("%w: operation refused, unit %s may be requested by dependency only (it is configured to refuse manual start/stop)", api.ErrRefused, n)
+		}
+		if kind != plan.Start && u.RefuseManualStop {
+			return fmt.Errorf("%w: operation refused, unit %s may be requested by dependency only (it is configured to refuse manual start/stop)", api.ErrRefused, n)
+		}
+	}
+	return nil
+}
+
+// canonical completes bare names ("web" → "web.service"), validates them
+// and resolves aliases and templates' instances.
+func (a *apiManager) canonical(names []string) ([]string, error) {
+	pl := a.d.mgr.CurrentPlan()
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		full := completeName(n)
+		if err := unit.ValidName(full); err != nil {
+			return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+		}
+		u, ok := pl.Unit(full)
+		if !ok || u.Load == unit.NotFound {
+			return nil, fmt.Errorf("%w: Unit %s not found.", api.ErrNoSuchUnit, full)
+		}
+		out = append(out, u.Name)
+	}
+	return out, nil
+}
+
+// completeName adds ".service" to a name without a unit suffix, as
+// systemctl does.
+func completeName(n string) string {
+	if _, _, kind := unit.SplitName(n); unit.KnownKind(kind) {
+		return n
+	}
+	return n + ".service"
+}
+
+func mapErr(err error) error {
+	if errors.Is(err, supervise.ErrNoSuchUnit) {
+		return fmt.Errorf("%w: %v", api.ErrNoSuchUnit, err)
+	}
+	return err
+}
+
+func (a *apiManager) Start(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.Start, names, o)
+}
+
+func (a *apiManager) Stop(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.Stop, names, o)
+}
+
+func (a *apiManager) Restart(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.Restart, names, o)
+}
+
+func (a *apiManager) TryRestart(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.TryRestart, names, o)
+}
+
+func (a *apiManager) Reload(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.Reload, names, o)
+}
+
+func (a *apiManager) ReloadOrRestart(ctx context.Context, names []string, o api.JobOptions) ([]api.JobResult, error) {
+	return a.jobs(ctx, plan.ReloadOrRestart, names, o)
+}
+
+func (a *apiManager) Kill(ctx context.Context, names []string, who string, sig int) error {
+	names, err := a.canonical(names)
+	if err != nil {
+		return err
+	}
+	if sig <= 0 || sig > 64 {
+		return fmt.Errorf("%w: invalid signal %d", api.ErrBadRequest, sig)
+	}
+	return mapErr(a.d.mgr.Kill(ctx, names, who, syscall.Signal(sig)))
+}
+
+func (a *apiManager) ResetFailed(ctx context.Context, names []string) error {
+	names, err := a.canonical(names)
+	if err != nil {
+		return err
+	}
+	return mapErr(a.d.mgr.ResetFailed(ctx, names))
+}
+
+func (a *apiManager) ListUnits(ctx context.Context, patterns []string, all bool) ([]api.UnitStatus, error) {
+	list, err := a.d.mgr.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.UnitStatus
+	for _, st := range list {
+		if !matchAny(patterns, st.Name) {
+			continue
+		}
+		if !all && st.Active == supervise.Inactive && st.Job == "" && st.Def.Load == unit.Loaded {
+			continue
+		}
+		out = append(out, a.status(st, false))
+	}
+	return out, nil
+}
+
+func matchAny(patterns []string, name string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok || p == name || completeName(p) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *apiManager) Status(ctx context.Context, name string) (api.UnitStatus, error) {
+	names, err := a.canonical([]string{name})
+	if err != nil {
+		return api.UnitStatus{}, err
+	}
+	st, err := a.d.mgr.Status(ctx, names[0])
+	if err != nil {
+		return api.UnitStatus{}, mapErr(err)
+	}
+	out := a.status(st, true)
+	out.Logs = a.lastLogs(ctx, st.Name, 10)
+	return out, nil
+}
+
+// status converts a supervisor snapshot to the wire form.
+func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
+	def := st.Def
+	out := api.UnitStatus{
+		Name: st.Name, Description: def.Description, LoadState: string(def.Load),
+		ActiveState: string(st.Active), SubState: st.Sub, FragmentPath: def.Path,
+		DropIns: def.DropIns, Since: st.Since, Result: string(st.Result),
+		MainPID: st.MainPID, ControlPID: st.ControlPID,
+		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat,
+		StatusText: st.StatusText, NRestarts: st.NRestarts, Tasks: st.Tasks,
+		MemoryBytes: st.MemoryBytes, CPUNanos: st.CPUNanos, Cgroup: st.Cgroup,
+	}
+	if out.Description == "" {
+		out.Description = st.Name
+	}
+	if !detail {
+		return out
+	}
+	out.UnitFileState = a.unitFileState(st.Name)
+	for _, dg := range def.Diags {
+		out.Warnings = append(out.Warnings, dg.Error())
+	}
+	if st.External != "" {
+		out.Warnings = append(out.Warnings, "not run by tend: "+st.External)
+	}
+	if st.SkippedBy != "" {
+		out.Warnings = append(out.Warnings, "skipped: unmet condition "+st.SkippedBy)
+	}
+	out.NeedReload = changedOnDisk(def, a.d.loader.loadedAt())
+	out.Processes = processes(st.PIDs)
+	return out
+}
+
+// lastLogs returns the unit's newest n journal entries, oldest first.
+func (a *apiManager) lastLogs(ctx context.Context, name string, n int) []api.LogEntry {
+	var out []api.LogEntry
+	_ = a.d.journal.Query(ctx, journal.Query{Units: []string{name}, Lines: n}, func(e journal.Entry) error {
+		out = append(out, wireEntry(e))
+		return nil
+	})
+	return out
+}
+
+func (a *apiManager) ListUnitFiles(ctx context.Context, patterns []string) ([]api.UnitFile, error) {
+	return a.d.installer().list(patterns)
+}
+
+func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, error) {
+	names, err := a.canonical([]string{name})
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.d.mgr.Status(ctx, names[0])
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	props := properties(st)
+	props["UnitFileState"] = a.unitFileState(st.Name)
+	return props, nil
+}
+
+func (a *apiManager) Cat(ctx context.Context, name string) ([]api.UnitText, error) {
+	names, err := a.canonical([]string{name})
+	if err != nil {
+		return nil, err
+	}
+	u, _ := a.d.mgr.CurrentPlan().Unit(names[0])
+	var out []api.UnitText
+	for _, p := range append([]string{u.Path}, u.DropIns...) {
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s: %w", p, err)
+		}
+		out = append(out, api.UnitText{Path: p, Text: string(b)})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: No files found for %s.", api.ErrNoSuchUnit, names[0])
+	}
+	return out, nil
+}
+
+func (a *apiManager) ListDependencies(ctx context.Context, name string, reverse bool) (api.DepTree, error) {
+	names, err := a.canonical([]string{name})
+	if err != nil {
+		return api.DepTree{}, err
+	}
+	list, err := a.d.mgr.List(ctx)
+	if err != nil {
+		return api.DepTree{}, err
+	}
+	states := map[string]string{}
+	for _, st := range list {
+		states[st.Name] = string(st.Active)
+	}
+	return depTree(a.d.mgr.CurrentPlan(), names[0], reverse, states, map[string]bool{}), nil
+}
+
+// depTree expands dependencies like systemctl list-dependencies: every
+// unit is listed, targets are expanded recursively.
+func depTree(pl *plan.Plan, name string, reverse bool, states map[string]string, seen map[string]bool) api.DepTree {
+	t := api.DepTree{Name: name, ActiveState: states[name]}
+	if t.ActiveState == "" {
+		t.ActiveState = "inactive"
+	}
+	if seen[name] {
+		return t
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	var kids []string
+	if reverse {
+		r := pl.Reverse(name)
+		kids = slices.Concat(r.RequiredBy, r.RequisiteOf, r.WantedBy, r.BoundBy)
+		if u, ok := pl.Unit(name); ok {
+			kids = append(kids, u.Deps.PartOf...)
+		}
+	} else {
+		dp := pl.Deps(name)
+		kids = slices.Concat(dp.Requires, dp.Requisite, dp.Wants, dp.BindsTo, pl.Reverse(name).ConsistsOf)
+	}
+	slices.Sort(kids)
+	kids = slices.Compact(kids)
+	for _, k := range kids {
+		if strings.HasSuffix(k, ".target") || !strings.HasSuffix(name, ".target") || reverse {
+			t.Children = append(t.Children, depTree(pl, k, reverse, states, seen))
+		} else {
+			t.Children = append(t.Children, api.DepTree{Name: k, ActiveState: stateOr(states[k])})
+		}
+	}
+	return t
+}
+
+func stateOr(s string) string {
+	if s == "" {
+		return "inactive"
+	}
+	return s
+}
+
+func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error) {
+	ch, err := a.d.reload(ctx)
+	if err != nil {
+		return api.ReloadReport{}, err
+	}
+	rep := api.ReloadReport{Added: ch.Added, Removed: ch.Removed}
+	list, _ := a.d.mgr.List(ctx)
+	running := map[string]bool{}
+	for _, st := range list {
+		if st.Active != supervise.Inactive && st.Active != supervise.FailedState {
+			running[st.Name] = true
+		}
+		for _, dg := range st.Def.Diags {
+			if dg.Severity == unit.Error {
+				rep.Errors = append(rep.Errors, dg.Error())
+			}
+		}
+	}
+	for _, n := range ch.Changed {
+		if running[n] {
+			rep.Changed = append(rep.Changed, n)
+		}
+	}
+	return rep, nil
+}
+
+func (a *apiManager) UnitFiles(ctx context.Context, op string, names []string, opts api.InstallOptions) (api.InstallChanges, error) {
+	ch, err := a.d.installer().apply(op, names, opts)
+	if err != nil {
+		return ch, err
+	}
+	if _, err := a.d.reload(ctx); err != nil {
+		return ch, err
+	}
+	if opts.Now {
+		switch op {
+		case "enable", "reenable":
+			_, err = a.Start(ctx, names, api.JobOptions{})
+		case "disable", "mask":
+			_, err = a.Stop(ctx, names, api.JobOptions{})
+		}
+	}
+	return ch, err
+}
+
+func (a *apiManager) IsEnabled(ctx context.Context, names []string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		st, err := a.d.installer().isEnabled(completeName(n))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+func (a *apiManager) unitFileState(name string) string {
+	st, err := a.d.installer().isEnabled(name)
+	if err != nil {
+		return ""
+	}
+	return st
+}
+
+func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEntry, error) {
+	jq := journalQuery(q)
+	ch := make(chan api.LogEntry, 64)
+	go func() {
+		defer close(ch)
+		send := func(e journal.Entry) error {
+			select {
+			case ch <- wireEntry(e):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if q.Follow {
+			_ = a.d.journal.Follow(ctx, jq, send)
+			return
+		}
+		_ = a.d.journal.Query(ctx, jq, send)
+	}()
+	return ch, nil
+}
+
+func (a *apiManager) ProcessUnits(ctx context.Context) (map[int]string, error) {
+	return a.d.mgr.ProcessUnits(ctx)
+}

@@ -1,0 +1,261 @@
+// Package daemon wires tend's parts into the running service manager:
+// reaper, cgroups, journal, notify socket, unit loading, supervisor and the
+// control API. It holds no domain logic of its own.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/supervise"
+)
+
+// Config is everything `tend run` decides from its flags and environment.
+type Config struct {
+	User     bool     // per-user instance
+	UnitDirs []string // search path; empty = the standard directories
+	Paths    Paths
+	Target   string // unit to start at boot; default "default.target"
+	// ExitWith ends tend when this unit stops, with the unit's exit status
+	// (for containers whose life is one service).
+	ExitWith string
+	// ShutdownTimeout bounds the orderly stop at exit.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Getenv          func(string) string
+}
+
+// Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith
+// unit's end), then stops every unit in reverse dependency order. The
+// returned code is tend's exit status.
+func Run(ctx context.Context, cfg Config) (int, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Target == "" {
+		cfg.Target = "default.target"
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 90 * time.Second
+	}
+	d, err := newDaemon(cfg)
+	if err != nil {
+		return 1, err
+	}
+	defer d.close()
+	return d.run(ctx)
+}
+
+// daemon is one running manager instance.
+type daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	reaper  *reaper.Reaper
+	cgroups *cgroup.Manager
+	journal *journal.Journal
+	notify  *notify.Socket
+	mgr     *supervise.Manager
+	loader  *loader
+	server  *api.Server
+
+	// exitCode is set by the ExitWith watcher before it asks for shutdown.
+	exitMu   sync.Mutex // guards exitCode
+	exitCode int
+	stop     chan struct{} // closed to begin shutdown
+	stopOnce sync.Once
+}
+
+func newDaemon(cfg Config) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	p := cfg.Paths
+	for _, dir := range []string{p.Runtime, p.Journal} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+	}
+	d.cgroups = cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
+	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode())
+	var err error
+	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Orphan: func(e reaper.Exit) { d.cgroups.NoteExit(e.PID) }}); err != nil {
+		return nil, err
+	}
+	if d.journal, err = journal.Open(journal.Options{Dir: p.Journal, Logger: d.log}); err != nil {
+		return nil, fmt.Errorf("cannot open journal: %w", err)
+	}
+	for _, dmg := range d.journal.Damage() {
+		d.log.Warn("journal damage skipped", "detail", dmg.String())
+	}
+	if d.notify, err = notify.Listen(filepath.Join(p.Runtime, "notify")); err != nil {
+		d.log.Warn("Type=notify services will fail", "err", err)
+		d.notify = nil
+	}
+	d.loader = newLoader(cfg, d.log)
+	pl, diags := d.loader.load()
+	for _, dg := range diags {
+		d.log.Warn(dg)
+	}
+	d.mgr = supervise.New(pl, supervise.Options{
+		Logger:  d.log,
+		Reaper:  d.reaper,
+		Cgroups: d.cgroups,
+		Logs:    &logSink{j: d.journal},
+		Notify:  d.notify,
+		Dirs:    p.Dirs,
+		SelfExe: selfExe(),
+		CondEnv: conditionEnv(cfg),
+		BaseEnv: baseEnv(cfg),
+		OnDead:  d.onDead,
+	})
+	d.server = api.NewServer(&apiManager{d: d}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log})
+	return d, nil
+}
+
+func (d *daemon) run(parent context.Context) (int, error) {
+	ctx, cancel := context.WithCancel(parent)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+
+	ln, err := api.Listen(d.cfg.Paths.Socket, 0o666)
+	if err != nil {
+		return 1, fmt.Errorf("control socket: %w", err)
+	}
+	goRun := func(name string, fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	goRun("reaper", func() { d.reaper.Run(ctx) })
+	goRun("manager", func() { _ = d.mgr.Run(ctx) })
+	if d.notify != nil {
+		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+	}
+	goRun("api", func() {
+		if err := d.server.Serve(ctx, ln); err != nil {
+			d.log.Error("control API stopped", "err", err)
+		}
+	})
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
+	if _, err := d.mgr.Jobs(ctx, jobStart, []string{d.cfg.Target}, jobReplace, true); err != nil {
+		d.log.Error("cannot start target", "target", d.cfg.Target, "err", err)
+	}
+	if d.cfg.ExitWith != "" {
+		if _, err := d.mgr.Status(ctx, d.cfg.ExitWith); err != nil {
+			return 1, fmt.Errorf("--exit-with: %w", err)
+		}
+	}
+	d.wait(ctx, sigs)
+	d.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer scancel()
+	if err := d.mgr.Shutdown(sctx); err != nil {
+		d.log.Warn("orderly shutdown incomplete", "err", err)
+	}
+	d.killRemaining()
+	d.exitMu.Lock()
+	defer d.exitMu.Unlock()
+	return d.exitCode, nil
+}
+
+// wait blocks until shutdown is asked for; SIGHUP reloads units.
+func (d *daemon) wait(ctx context.Context, sigs <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.stop:
+			return
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				if _, err := d.reload(ctx); err != nil {
+					d.log.Error("reload failed", "err", err)
+				}
+				continue
+			}
+			d.log.Info("received signal", "signal", s)
+			return
+		}
+	}
+}
+
+// requestStop begins shutdown with the given exit code.
+func (d *daemon) requestStop(code int) {
+	d.stopOnce.Do(func() {
+		d.exitMu.Lock()
+		d.exitCode = code
+		d.exitMu.Unlock()
+		close(d.stop)
+	})
+}
+
+// onDead runs on the manager loop when a unit's run ended for good (no
+// automatic restart follows).
+func (d *daemon) onDead(name string, code int) {
+	if d.cfg.ExitWith == "" {
+		return
+	}
+	if pl := d.mgr.CurrentPlan(); pl != nil && pl.Canonical(d.cfg.ExitWith) == name {
+		d.requestStop(code)
+	}
+}
+
+// killRemaining ends what the units left behind. As PID 1 that is every
+// other process; elsewhere, only our own descendants (orphans reparented
+// to us as subreaper), so nothing tend did not start is touched.
+func (d *daemon) killRemaining() {
+	pids := remainingChildren()
+	if len(pids) == 0 {
+		return
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && len(remainingChildren()) > 0 {
+		time.Sleep(50 * time.Millisecond) // shutdown only: the reaper collects them meanwhile
+	}
+	for _, pid := range remainingChildren() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func (d *daemon) close() {
+	if d.notify != nil {
+		d.notify.Close()
+	}
+	if d.journal != nil {
+		if err := d.journal.Close(); err != nil {
+			d.log.Error("journal close", "err", err)
+		}
+	}
+	if d.reaper != nil {
+		d.reaper.Close()
+	}
+	if d.cgroups != nil {
+		d.cgroups.Close()
+	}
+	_ = os.Remove(d.cfg.Paths.Socket)
+}
+
+func selfExe() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "/proc/self/exe"
+}

@@ -1,0 +1,145 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tendproject/tend/internal/condition"
+	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/unit"
+	"golang.org/x/sys/unix"
+)
+
+// loader reads the unit search path into a plan.
+type loader struct {
+	dirs []string
+	env  unit.Env
+	log  *slog.Logger
+
+	mu   sync.Mutex // guards last
+	last time.Time  // when the units in force were read
+}
+
+func (l *loader) loadedAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+func newLoader(cfg Config, log *slog.Logger) *loader {
+	l := &loader{dirs: cfg.UnitDirs, log: log}
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if cfg.User {
+		home := getenv("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		l.env = unit.UserEnv(home, getenv)
+		if len(l.dirs) == 0 {
+			l.dirs = unit.UserDirs(home, getenv)
+		}
+	} else {
+		l.env = unit.SystemEnv()
+		if len(l.dirs) == 0 {
+			l.dirs = unit.SystemDirs()
+		}
+	}
+	l.env.FillHost("/")
+	return l
+}
+
+// load reads every unit; diagnostics come back as "file:line: message".
+func (l *loader) load() (*plan.Plan, []string) {
+	l.mu.Lock()
+	l.last = time.Now()
+	l.mu.Unlock()
+	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
+	set, diags := ld.LoadAll()
+	var msgs []string
+	for _, d := range diags {
+		msgs = append(msgs, d.Error())
+	}
+	return plan.New(set.Units, plan.Options{Logger: l.log}), msgs
+}
+
+// reload re-reads the units and hands the new plan to the supervisor.
+func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
+	pl, diags := d.loader.load()
+	for _, dg := range diags {
+		d.log.Warn(dg)
+	}
+	ch, err := d.mgr.Reload(ctx, pl)
+	if err == nil {
+		d.log.Info("reloaded units", "added", len(ch.Added), "removed", len(ch.Removed), "changed", len(ch.Changed))
+	}
+	return ch, err
+}
+
+// conditionEnv describes this host to Condition*= checks.
+func conditionEnv(cfg Config) condition.Env {
+	env := condition.Env{Root: "/", Proc: "/proc", UID: os.Getuid(), GID: os.Getgid()}
+	if h, err := os.Hostname(); err == nil {
+		env.Hostname = h
+	}
+	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+		env.User = u.Username
+	}
+	if gs, err := os.Getgroups(); err == nil {
+		env.Groups = gs
+	}
+	return env
+}
+
+// baseEnv is the environment every service starts from, as systemd's
+// manager environment: a fixed PATH and the locale tend was given.
+func baseEnv(cfg Config) []string {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, k := range []string{"LANG", "LC_ALL", "TZ"} {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	if cfg.User {
+		for _, k := range []string{"XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"} {
+			if v := getenv(k); v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	return env
+}
+
+func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
+
+// remainingChildren lists tend's live children (as subreaper, orphans of
+// its units land here); as PID 1 every other process is its concern.
+func remainingChildren() []int {
+	var pids []int
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/supervise"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// logSink connects the supervisor's processes to the journal.
+type logSink struct {
+	j *journal.Journal
+}
+
+// Output gives a process its stdout and stderr as StandardOutput= and
+// StandardError= say: journal pipes by default, files, or nothing.
+func (s *logSink) Output(u *unit.Unit) (supervise.Output, error) {
+	ec := &u.Service.Exec
+	var out supervise.Output
+	var pipes []*journal.Pipe
+	stdout, err := s.open(u, ec.StandardOutput, journal.StreamStdout, &pipes)
+	if err != nil {
+		return out, err
+	}
+	stderrSpec := ec.StandardError
+	var stderr *os.File
+	if stderrSpec == "" || stderrSpec == "inherit" {
+		stderr, err = s.open(u, ec.StandardOutput, journal.StreamStderr, &pipes)
+	} else {
+		stderr, err = s.open(u, stderrSpec, journal.StreamStderr, &pipes)
+	}
+	if err != nil {
+		if stdout != nil {
+			stdout.Close()
+		}
+		return out, err
+	}
+	out.Stdout, out.Stderr = stdout, stderr
+	if len(pipes) > 0 {
+		out.SetPID = func(pid int) {
+			for _, p := range pipes {
+				p.SetPID(pid)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *logSink) open(u *unit.Unit, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "", "journal", "syslog", "kmsg", "journal+console", "syslog+console", "kmsg+console":
+		ec := &u.Service.Exec
+		p, err := s.j.Pipe(journal.Source{
+			Unit:        u.Name,
+			Stream:      stream,
+			Identifier:  identifier(u),
+			Facility:    facility(ec.SyslogFacility),
+			Priority:    level(ec.SyslogLevel),
+			LevelPrefix: ec.SyslogLevelPrefix,
+		})
+		if err != nil {
+			return nil, err
+		}
+		*pipes = append(*pipes, p)
+		return p.W, nil
+	case "null":
+		return nil, nil
+	case "inherit", "tty", "console":
+		if stream == journal.StreamStderr {
+			return dupFile(os.Stderr)
+		}
+		return dupFile(os.Stdout)
+	case "file", "append", "truncate":
+		flags := os.O_WRONLY | os.O_CREATE
+		switch kind {
+		case "append":
+			flags |= os.O_APPEND
+		case "truncate":
+			flags |= os.O_TRUNC
+		}
+		if !filepath.IsAbs(arg) {
+			return nil, fmt.Errorf("%s=%s: path must be absolute", "StandardOutput", spec)
+		}
+		return os.OpenFile(arg, flags, 0o644)
+	}
+	return nil, fmt.Errorf("StandardOutput=%s is not supported", spec)
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := dupCloexec(int(f.Fd()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// Event writes one of tend's own messages about a unit into its log.
+func (s *logSink) Event(unitName string, pid int, prio int, msg string) {
+	_ = s.j.Append(journal.Entry{
+		Unit:       unitName,
+		PID:        pid,
+		Priority:   prio,
+		Facility:   3,
+		Identifier: "tend",
+		Stream:     journal.StreamTend,
+		Message:    []byte(msg),
+	})
+}
+
+// identifier is SyslogIdentifier=, else the executable's base name.
+func identifier(u *unit.Unit) string {
+	if id := u.Service.Exec.SyslogIdentifier; id != "" {
+		return id
+	}
+	if cmds := u.Service.ExecStart; len(cmds) > 0 {
+		if len(cmds[0].Argv) > 0 {
+			return filepath.Base(cmds[0].Argv[0])
+		}
+		return filepath.Base(cmds[0].Path)
+	}
+	return strings.TrimSuffix(u.Name, "."+string(u.Kind))
+}
+
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,
+	"news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20,
+	"local5": 21, "local6": 22, "local7": 23,
+}
+
+var levels = map[string]int{
+	"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7,
+}
+
+func facility(s string) int {
+	if f, ok := facilities[s]; ok {
+		return f
+	}
+	return 3
+}
+
+func level(s string) int {
+	if l, ok := levels[s]; ok {
+		return l
+	}
+	return 6
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tendproject/tend/internal/spawn"
+)
+
+// Paths are the places an instance of tend owns.
+type Paths struct {
+	Runtime    string // sockets and runtime state
+	Socket     string // control API
+	Journal    string // journal directory
+	CgroupBase string // name of tend's cgroup subtree
+	Dirs       spawn.Dirs
+}
+
+// DefaultPaths returns the paths of the system instance, or of the calling
+// user's instance.
+func DefaultPaths(user bool, getenv func(string) string) Paths {
+	if !user {
+		return Paths{
+			Runtime:    "/run/tend",
+			Socket:     "/run/tend/tend.sock",
+			Journal:    "/var/log/tend/journal",
+			CgroupBase: "tend",
+			Dirs:       spawn.SystemDirs(),
+		}
+	}
+	uid := os.Getuid()
+	rt := getenv("XDG_RUNTIME_DIR")
+	if !filepath.IsAbs(rt) {
+		rt = fmt.Sprintf("/tmp/tend-%d", uid)
+	}
+	state := getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(state) {
+		home := getenv("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		state = filepath.Join(home, ".local", "state")
+	}
+	return Paths{
+		Runtime:    filepath.Join(rt, "tend"),
+		Socket:     filepath.Join(rt, "tend", "tend.sock"),
+		Journal:    filepath.Join(state, "tend", "journal"),
+		CgroupBase: fmt.Sprintf("tend-user-%d", uid),
+		Dirs:       spawn.UserDirs(getenv),
+	}
+}

@@ -1,0 +1,101 @@
+package notify
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want func(Message) bool
+	}{
+		{"READY=1", func(m Message) bool { return m.Ready }},
+		{"READY=0", func(m Message) bool { return !m.Ready }},
+		{"STATUS=Serving on :80\nREADY=1", func(m Message) bool { return m.Ready && m.Status == "Serving on :80" && m.HasStatus }},
+		{"STATUS=", func(m Message) bool { return m.HasStatus && m.Status == "" }},
+		{"MAINPID=4242", func(m Message) bool { return m.MainPID == 4242 }},
+		{"MAINPID=-3", func(m Message) bool { return m.MainPID == 0 }},
+		{"RELOADING=1\nMONOTONIC_USEC=5", func(m Message) bool { return m.Reloading && m.Raw["MONOTONIC_USEC"] == "5" }},
+		{"STOPPING=1", func(m Message) bool { return m.Stopping }},
+		{"EXTEND_TIMEOUT_USEC=2500000", func(m Message) bool { return m.Extend == 2500*time.Millisecond }},
+		{"ERRNO=2", func(m Message) bool { return m.Errno == 2 }},
+		{"WATCHDOG=1", func(m Message) bool { return m.Watchdog }},
+		{"WATCHDOG=trigger", func(m Message) bool { return m.Trigger && !m.Watchdog }},
+		{"garbage\n=x\nREADY=1", func(m Message) bool { return m.Ready && len(m.Raw) == 1 }},
+	}
+	for _, tt := range tests {
+		m, err := Parse([]byte(tt.in))
+		if err != nil || !tt.want(m) {
+			t.Errorf("Parse(%q) = %+v, %v", tt.in, m, err)
+		}
+	}
+	if _, err := Parse(nil); err == nil {
+		t.Error("Parse(empty): got nil error")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("READY=1\nSTATUS=x\nMAINPID=12"))
+	f.Add([]byte("EXTEND_TIMEOUT_USEC=99999999999999999999"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Parse(b)
+		if err == nil && m.MainPID < 0 {
+			t.Fatalf("negative MAINPID from %q", b)
+		}
+	})
+}
+
+func listen(t *testing.T) (*Socket, chan Message) {
+	t.Helper()
+	s, err := Listen(filepath.Join(t.TempDir(), "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan Message, 4)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(ctx, func(m Message) { ch <- m }) }()
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	return s, ch
+}
+
+func TestServeCredentials(t *testing.T) {
+	s, ch := listen(t)
+	c, err := net.Dial("unixgram", s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("READY=1\nSTATUS=up")); err != nil {
+		t.Fatal(err)
+	}
+	m := <-ch
+	if m.PID != os.Getpid() || !m.Ready || m.Status != "up" {
+		t.Fatalf("got %+v; want pid %d ready status up", m, os.Getpid())
+	}
+}
+
+// A real sd_notify client in another process: systemd-notify works without
+// systemd as PID 1 when NOTIFY_SOCKET is set.
+func TestServeRealClient(t *testing.T) {
+	bin, err := exec.LookPath("systemd-notify")
+	if err != nil {
+		t.Skip("systemd-notify not installed")
+	}
+	s, ch := listen(t)
+	cmd := exec.Command(bin, "--pid=self", "--ready", "STATUS=from child")
+	cmd.Env = append(os.Environ(), s.Env())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-notify: %v: %s", err, out)
+	}
+	m := <-ch
+	if !m.Ready || m.Status != "from child" || m.PID == os.Getpid() || m.PID == 0 {
+		t.Fatalf("got %+v; want ready from the child's pid", m)
+	}
+}

@@ -1,0 +1,308 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// Status is a snapshot of one unit's runtime state.
+type Status struct {
+	Name         string
+	Def          *unit.Unit
+	Active       ActiveState
+	Sub          string
+	Result       Result
+	Since        time.Time
+	MainPID      int
+	ControlPID   int
+	ExecMainCode string
+	ExecMainStat int
+	StatusText   string
+	Errno        int
+	NRestarts    int
+	Job          string
+	InvocationID string
+	Cgroup       string
+	Tasks        int
+	MemoryBytes  uint64
+	CPUNanos     uint64
+	PIDs         []int
+	External     string // why tend does not run this unit, if it doesn't
+	SkippedBy    string // the condition that skipped the last start
+}
+
+// JobResult reports how a requested job ended.
+type JobResult struct {
+	Unit   string
+	Kind   string
+	Result string // done, failed, canceled, dependency, assert, skipped, queued
+	Err    string
+}
+
+// Jobs queues kind for names as one transaction and, unless noWait, waits
+// until the anchor jobs finished.
+func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, mode plan.Mode, noWait bool) ([]JobResult, error) {
+	var anchors []*job
+	var anchorNames []string
+	var err error
+	if e := m.do(ctx, func() {
+		for _, n := range names {
+			if _, lerr := m.lookup(n); lerr != nil {
+				err = lerr
+				return
+			}
+		}
+		var tx *plan.Transaction
+		tx, err = m.plan.Transaction(kind, names, mode, m.activeState)
+		if err != nil {
+			return
+		}
+		for _, w := range tx.Warnings {
+			m.opts.Logger.Warn(w)
+		}
+		var jobs []*job
+		if jobs, err = m.jobs.submit(tx); err != nil {
+			return
+		}
+		for i, pj := range tx.Jobs {
+			if pj.Anchor {
+				anchors = append(anchors, jobs[i])
+				anchorNames = append(anchorNames, pj.Unit)
+			}
+		}
+	}); e != nil {
+		return nil, e
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := make([]JobResult, len(anchors))
+	for i, j := range anchors {
+		res[i] = JobResult{Unit: anchorNames[i], Kind: j.kind.String(), Result: "queued"}
+		if noWait {
+			continue
+		}
+		select {
+		case <-j.done:
+			res[i].Result, res[i].Err = j.result, j.err
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	return res, nil
+}
+
+// Status returns the snapshot of one unit.
+func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
+	var st Status
+	var err error
+	e := m.do(ctx, func() {
+		var u *rt
+		if u, err = m.lookup(name); err == nil {
+			st = m.snapshot(u, true)
+		}
+	})
+	if e != nil {
+		return st, e
+	}
+	return st, err
+}
+
+// List returns snapshots of every loaded unit, sorted by name.
+func (m *Manager) List(ctx context.Context) ([]Status, error) {
+	var out []Status
+	err := m.do(ctx, func() {
+		for _, u := range m.units {
+			out = append(out, m.snapshot(u, false))
+		}
+	})
+	slices.SortFunc(out, func(a, b Status) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out, err
+}
+
+func (m *Manager) snapshot(u *rt, detail bool) Status {
+	st := Status{
+		Name: u.name, Def: u.def, Active: u.state.Active(), Sub: u.subName(),
+		Result: u.result, Since: u.since, MainPID: u.mainPID, ControlPID: u.controlPID,
+		StatusText: u.statusText, Errno: u.errno, NRestarts: u.nRestarts,
+		InvocationID: u.invocation, SkippedBy: u.conditionFailed,
+	}
+	if st.Result == "" {
+		st.Result = ResultSuccess
+	}
+	if u.mainExit != nil {
+		st.ExecMainCode, st.ExecMainStat = u.mainExit.code, u.mainExit.status
+	}
+	if u.job != nil {
+		st.Job = u.job.kind.String()
+	}
+	if reason, ok := m.plan.External(u.name); ok {
+		st.External = reason
+	}
+	if u.cg != nil {
+		st.Cgroup = u.cg.Path()
+		if detail {
+			s := u.cg.Stats()
+			st.Tasks, st.MemoryBytes, st.CPUNanos = int(s.Tasks), uint64(max(s.MemoryBytes, 0)), uint64(max(s.CPUNanos, 0))
+			st.PIDs, _ = u.cg.PIDs()
+		}
+	}
+	return st
+}
+
+// subName is the SubState as status shows it; kinds without processes use
+// systemd's "active"/"dead".
+func (u *rt) subName() string {
+	if u.def.Service == nil {
+		if u.state.Active() == Active {
+			return "active"
+		}
+		return "dead"
+	}
+	return u.state.String()
+}
+
+// Kill sends sig to the main, control or all processes of each unit.
+func (m *Manager) Kill(ctx context.Context, names []string, who string, sig syscall.Signal) error {
+	var err error
+	e := m.do(ctx, func() {
+		for _, n := range names {
+			u, lerr := m.lookup(n)
+			if lerr != nil {
+				err = lerr
+				return
+			}
+			if kerr := m.kill(u, who, sig); kerr != nil {
+				err = kerr
+				return
+			}
+		}
+	})
+	if e != nil {
+		return e
+	}
+	return err
+}
+
+func (m *Manager) kill(u *rt, who string, sig syscall.Signal) error {
+	switch who {
+	case "main":
+		if u.mainPID == 0 {
+			return fmt.Errorf("no main process to kill for %s", u.name)
+		}
+		return syscall.Kill(u.mainPID, sig)
+	case "control":
+		if u.controlPID == 0 {
+			return fmt.Errorf("no control process to kill for %s", u.name)
+		}
+		return syscall.Kill(u.controlPID, sig)
+	case "all", "":
+		if u.cg != nil {
+			return u.cg.Kill(sig)
+		}
+		for _, pid := range []int{u.mainPID, u.controlPID} {
+			if pid != 0 {
+				_ = syscall.Kill(pid, sig)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown kill target %q (want main, control or all)", who)
+}
+
+// ResetFailed returns failed units to inactive and forgets their start
+// limit counters; with no names, all units.
+func (m *Manager) ResetFailed(ctx context.Context, names []string) error {
+	var err error
+	e := m.do(ctx, func() {
+		targets := []*rt{}
+		if len(names) == 0 {
+			for _, u := range m.units {
+				targets = append(targets, u)
+			}
+		}
+		for _, n := range names {
+			u, lerr := m.lookup(n)
+			if lerr != nil {
+				err = lerr
+				return
+			}
+			targets = append(targets, u)
+		}
+		for _, u := range targets {
+			u.startTimes, u.restartStep = nil, 0
+			if u.state == Failed {
+				u.result = ResultSuccess
+				m.setState(u, Dead)
+			}
+		}
+	})
+	if e != nil {
+		return e
+	}
+	return err
+}
+
+// Reload installs a new plan (daemon-reload). Running units keep running;
+// the names of those whose definition changed are returned.
+func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error) {
+	var ch plan.Changes
+	err := m.do(ctx, func() {
+		ch = plan.Diff(m.plan, p)
+		m.setPlan(p)
+	})
+	return ch, err
+}
+
+// Plan returns the plan in force.
+func (m *Manager) Plan(ctx context.Context) (*plan.Plan, error) {
+	var p *plan.Plan
+	err := m.do(ctx, func() { p = m.plan })
+	return p, err
+}
+
+// Shutdown stops every unit that is not inactive, in reverse dependency
+// order, and waits for the stop jobs (bounded by ctx).
+func (m *Manager) Shutdown(ctx context.Context) error {
+	var names []string
+	if err := m.do(ctx, func() {
+		for _, u := range m.units {
+			if u.state.Active() != Inactive && u.state != Failed || u.state == AutoRestart {
+				names = append(names, u.name)
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	_, err := m.Jobs(ctx, plan.Stop, names, plan.Replace, false)
+	return err
+}
+
+// ProcessUnits maps the known main and control pids to their units.
+func (m *Manager) ProcessUnits(ctx context.Context) (map[int]string, error) {
+	out := map[int]string{}
+	err := m.do(ctx, func() {
+		for pid, ref := range m.pids {
+			out[pid] = ref.u.name
+		}
+	})
+	return out, err
+}

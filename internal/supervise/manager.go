@@ -1,0 +1,289 @@
+// Package supervise runs units: the per-unit state machine (inactive,
+// activating, active, reloading, deactivating, failed), the jobs that move
+// units between states in dependency order, restart policy with backoff and
+// start limits, and timeouts.
+//
+// One goroutine, the manager loop, owns the state of every unit. The reaper,
+// timers, the notify socket and API calls only post events to it, so no
+// state is shared and a stale timer cannot fire into a later start: every
+// timer carries the generation it was armed in.
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/condition"
+	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// Output is where one process's stdout and stderr go. SetPID, when not nil,
+// tells the log reader the pid once the process exists.
+type Output struct {
+	Stdout, Stderr *os.File
+	SetPID         func(pid int)
+}
+
+// LogSink is the journal as the supervisor sees it.
+type LogSink interface {
+	// Output opens the log pipes for a new process of u. The caller closes
+	// the returned files once the child has them.
+	Output(u *unit.Unit) (Output, error)
+	// Event records one of tend's own messages about a unit.
+	Event(unitName string, pid int, priority int, msg string)
+}
+
+// Options are the manager's dependencies; all are required unless noted.
+type Options struct {
+	Logger  *slog.Logger
+	Reaper  *reaper.Reaper
+	Cgroups *cgroup.Manager
+	Logs    LogSink
+	Notify  *notify.Socket // nil disables Type=notify readiness
+	Dirs    spawn.Dirs
+	SelfExe string        // tend's own binary, for spawn's exec helper
+	CondEnv condition.Env // what Condition*= checks run against
+	// BaseEnv is the environment every process starts from (PATH, LANG…).
+	BaseEnv []string
+	// OnDead, if set, runs on the loop when a unit's run ended and no
+	// automatic restart follows, with the exit status tend would use for
+	// it (the main process's code, 128+signal, or 1 for other failures).
+	OnDead func(unit string, code int)
+	// OnChange, if set, runs on the loop after every state change of a
+	// unit; it must not block.
+	OnChange func(unit string, active ActiveState, sub string)
+}
+
+// Manager owns every unit's runtime state.
+type Manager struct {
+	opts Options
+	box  *mailbox
+
+	// current mirrors plan for readers outside the loop.
+	current atomic.Pointer[plan.Plan]
+
+	// Everything below is owned by the loop goroutine.
+	plan  *plan.Plan
+	units map[string]*rt
+	pids  map[int]pidRef
+	jobs  *jobQueue
+}
+
+type pidRef struct {
+	u    *rt
+	role role
+}
+
+type role uint8
+
+const (
+	roleMain role = iota + 1
+	roleControl
+)
+
+// event is anything the loop reacts to.
+type event interface{}
+
+type evExit struct {
+	exit reaper.Exit
+}
+
+// evSpawnFailed stands for a process that could not be started: it is
+// handled exactly like that process exiting with the EXIT_* status.
+type evSpawnFailed struct {
+	u    *rt
+	gen  uint64
+	role role
+	code int
+}
+
+type evTimer struct {
+	u   *rt
+	gen uint64
+}
+
+type evNotify struct{ msg notify.Message }
+
+type evEmpty struct {
+	u   *rt
+	gen uint64
+}
+
+type evPIDFile struct {
+	u   *rt
+	gen uint64
+}
+
+type evCall struct {
+	fn   func()
+	done chan struct{}
+}
+
+// New returns a manager for the units of p. Nothing runs until Run.
+func New(p *plan.Plan, opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		opts:  opts,
+		box:   newMailbox(),
+		units: map[string]*rt{},
+		pids:  map[int]pidRef{},
+	}
+	m.jobs = newJobQueue(m)
+	m.setPlan(p)
+	return m
+}
+
+// Run is the manager loop. It returns when ctx ends; call Shutdown first
+// to stop the units in order.
+func (m *Manager) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.box.wake:
+			for _, ev := range m.box.take() {
+				m.handle(ev)
+			}
+		}
+	}
+}
+
+// HandleNotify is the notify socket's handler: it forwards to the loop.
+func (m *Manager) HandleNotify(msg notify.Message) { m.box.put(evNotify{msg}) }
+
+// NoteOrphan is the reaper's handler for exits of pids nobody watches.
+func (m *Manager) NoteOrphan(e reaper.Exit) {
+	if m.opts.Cgroups != nil {
+		m.opts.Cgroups.NoteExit(e.PID)
+	}
+}
+
+func (m *Manager) handle(ev event) {
+	switch e := ev.(type) {
+	case evCall:
+		e.fn()
+		close(e.done)
+	case evJobCheck:
+		m.jobs.check(e.u)
+	case evExit:
+		m.onExit(e.exit)
+	case evSpawnFailed:
+		if e.gen == e.u.gen {
+			m.onProcessGone(e.u, e.role, exitStatus{code: "exited", status: e.code})
+		}
+	case evTimer:
+		if e.gen == e.u.gen {
+			m.onTimeout(e.u)
+		}
+	case evNotify:
+		m.onNotify(e.msg)
+	case evEmpty:
+		if e.gen == e.u.gen {
+			m.onCgroupEmpty(e.u)
+		}
+	case evPIDFile:
+		if e.gen == e.u.gen && e.u.state == Start {
+			m.forkingStarted(e.u)
+		}
+	default:
+		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
+	}
+}
+
+// do runs fn on the loop and waits for it, so API calls read and change
+// state without locks.
+func (m *Manager) do(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	m.box.put(evCall{fn: fn, done: done})
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setPlan installs a new plan, keeping the runtime state of units that
+// still exist and giving them their new definitions.
+func (m *Manager) setPlan(p *plan.Plan) {
+	m.plan = p
+	m.current.Store(p)
+	seen := map[string]bool{}
+	for _, name := range p.Names() {
+		def, ok := p.Unit(name)
+		if !ok || def.Name != name {
+			continue // alias
+		}
+		seen[name] = true
+		if u, ok := m.units[name]; ok {
+			u.def = def
+			continue
+		}
+		m.units[name] = &rt{name: name, def: def, state: Dead, since: time.Time{}}
+	}
+	for name, u := range m.units {
+		if !seen[name] && u.state.Active() == Inactive {
+			delete(m.units, name)
+		}
+	}
+}
+
+// CurrentPlan returns the plan in force; safe from any goroutine.
+func (m *Manager) CurrentPlan() *plan.Plan { return m.current.Load() }
+
+// lookup resolves a name or alias to its runtime unit.
+func (m *Manager) lookup(name string) (*rt, error) {
+	if u, ok := m.units[name]; ok {
+		return u, nil
+	}
+	if def, ok := m.plan.Unit(name); ok {
+		if u, ok := m.units[def.Name]; ok {
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("unit %s: %w", name, ErrNoSuchUnit)
+}
+
+// ErrNoSuchUnit is wrapped by errors about unknown unit names.
+var ErrNoSuchUnit = errors.New("unit not found")
+
+// event writes one of tend's own messages to the unit's log.
+func (m *Manager) event(u *rt, prio int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	m.opts.Logger.Log(context.Background(), slogLevel(prio), msg, "unit", u.name)
+	if m.opts.Logs != nil {
+		m.opts.Logs.Event(u.name, 0, prio, msg)
+	}
+}
+
+func slogLevel(prio int) slog.Level {
+	switch {
+	case prio <= 3:
+		return slog.LevelError
+	case prio == 4:
+		return slog.LevelWarn
+	case prio == 7:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// Syslog priorities used for tend's own messages.
+const (
+	prioErr    = 3
+	prioWarn   = 4
+	prioNotice = 5
+	prioInfo   = 6
+)

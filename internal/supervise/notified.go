@@ -1,0 +1,70 @@
+package supervise
+
+import (
+	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// onNotify applies an sd_notify message to the unit its sender belongs to,
+// if NotifyAccess= lets that sender speak for the unit.
+func (m *Manager) onNotify(msg notify.Message) {
+	u, r := m.notifySender(msg.PID)
+	if u == nil || u.def.Service == nil {
+		return
+	}
+	switch notifyAccess(u.svc()) {
+	case "none":
+		return
+	case "main":
+		if r != roleMain {
+			return
+		}
+	case "exec":
+		if r != roleMain && r != roleControl {
+			return
+		}
+	}
+	if msg.HasStatus {
+		u.statusText = msg.Status
+	}
+	if msg.Errno != 0 {
+		u.errno = msg.Errno
+	}
+	if msg.MainPID != 0 && msg.MainPID != u.mainPID && (r == roleMain || r == roleControl || u.mainPID == 0) {
+		m.adoptMain(u, msg.MainPID)
+	}
+	if msg.Extend > 0 && u.timer != nil {
+		m.arm(u, msg.Extend)
+	}
+	isNotify := u.svc().Type == unit.TypeNotify || u.svc().Type == unit.TypeNotifyReload
+	switch {
+	case msg.Stopping && (u.state == Running || u.state == Reload):
+		u.stopByNotify = true
+		m.event(u, prioInfo, "Stopping %s...", u.describe())
+		m.setState(u, Stop)
+		m.arm(u, u.svc().TimeoutStop)
+	case msg.Reloading && u.state == Running:
+		m.setState(u, Reload)
+		m.arm(u, u.svc().TimeoutStart)
+	case msg.Ready && u.state == Start && isNotify:
+		m.runPhase(u, StartPost, u.svc().ExecStartPost)
+	case msg.Ready && u.state == Reload && u.controlPID == 0:
+		m.setState(u, Running)
+	}
+}
+
+// notifySender finds the unit a pid speaks for: its main or control
+// process, or any process of its cgroup.
+func (m *Manager) notifySender(pid int) (*rt, role) {
+	if ref, ok := m.pids[pid]; ok {
+		return ref.u, ref.role
+	}
+	if m.opts.Cgroups != nil {
+		if name, ok := m.opts.Cgroups.UnitOf(pid); ok {
+			if u, err := m.lookup(name); err == nil {
+				return u, 0
+			}
+		}
+	}
+	return nil, 0
+}

@@ -1,0 +1,540 @@
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/tendproject/tend/internal/condition"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// start begins activating u; the job engine calls it once the jobs u is
+// ordered after have finished.
+func (m *Manager) start(u *rt) {
+	if u.def.Service == nil {
+		m.startPassive(u)
+		return
+	}
+	switch {
+	case u.state.Active() == Active || u.state.starting():
+		m.jobs.unitChanged(u)
+		return
+	case u.state.stopping():
+		u.startAfterStop = true
+		return
+	}
+	if u.state == AutoRestart {
+		u.nRestarts++
+	}
+	u.stopIntent, u.restarting, u.skipped, u.conditionFailed = false, false, false, ""
+	if !m.checkConditions(u) {
+		return
+	}
+	if !m.checkStartLimit(u) {
+		m.event(u, prioWarn, "%s: Start request repeated too quickly.", u.name)
+		u.result = ResultStartLimitHit
+		m.event(u, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
+		m.setState(u, Failed)
+		return
+	}
+	u.result = ResultSuccess
+	u.mainExit, u.statusText, u.errno, u.mainKnown = nil, "", 0, false
+	u.invocation = newInvocationID()
+	m.event(u, prioInfo, "Starting %s...", u.describe())
+	if err := m.prepare(u); err != nil {
+		m.event(u, prioErr, "%s: %v", u.name, err)
+		u.result = ResultResources
+		m.enterDead(u)
+		return
+	}
+	m.runPhase(u, Condition, u.svc().ExecCondition)
+}
+
+// startPassive activates a unit tend does not run processes for: targets
+// (and, until they have their own engines, other passive kinds).
+func (m *Manager) startPassive(u *rt) {
+	if u.state.Active() == Active {
+		m.jobs.unitChanged(u)
+		return
+	}
+	if !m.checkConditions(u) {
+		return
+	}
+	if u.def.Kind != unit.KindTarget {
+		m.event(u, prioWarn, "%s: tend does not run .%s units yet; treating it as active.", u.name, u.def.Kind)
+	}
+	u.result = ResultSuccess
+	m.setState(u, Running)
+	if u.def.Kind == unit.KindTarget {
+		m.event(u, prioInfo, "Reached target %s.", u.describe())
+	}
+}
+
+// checkConditions evaluates Condition*= and Assert*=; false means the start
+// ends here (skipped, or failed on an assertion).
+func (m *Manager) checkConditions(u *rt) bool {
+	if len(u.def.Conditions) == 0 {
+		return true
+	}
+	res := condition.Eval(u.def.Conditions, m.opts.CondEnv)
+	if res.OK {
+		return true
+	}
+	if res.Assert {
+		m.event(u, prioWarn, "%s: Assertion failed: %s", u.name, res.Reason)
+		m.jobs.fail(u, "assert", "assertion failed: "+res.Reason)
+		return false
+	}
+	u.skipped, u.conditionFailed = true, res.Reason
+	m.event(u, prioInfo, "%s was skipped because of an unmet condition check (%s).", u.describe(), res.Reason)
+	if u.state != Dead {
+		m.setState(u, Dead)
+	} else {
+		m.jobs.unitChanged(u)
+	}
+	return false
+}
+
+// prepare creates the unit's cgroup and its RuntimeDirectory= and friends.
+func (m *Manager) prepare(u *rt) error {
+	if m.opts.Cgroups != nil && u.cg == nil {
+		g, err := m.opts.Cgroups.Group(u.name)
+		if err != nil {
+			return fmt.Errorf("cannot create control group: %w", err)
+		}
+		u.cg = g
+	}
+	ec := &u.svc().Exec
+	uid, gid := os.Getuid(), os.Getgid()
+	if ec.User != "" {
+		ui, err := spawn.LookupUser(ec.User)
+		if err != nil {
+			return fmt.Errorf("failed to determine user credentials: %w", err)
+		}
+		uid, gid = ui.UID, ui.GID
+	}
+	return spawn.PrepareDirs(ec, m.opts.Dirs, uid, gid)
+}
+
+// runPhase enters state s and runs cmds one after another as control
+// processes (or main processes for oneshot's ExecStart=).
+func (m *Manager) runPhase(u *rt, s SubState, cmds []unit.Command) {
+	m.setState(u, s)
+	switch {
+	case s.starting():
+		m.arm(u, u.svc().TimeoutStart)
+	case s.stopping():
+		m.arm(u, u.svc().TimeoutStop)
+	case s == Reload:
+		m.arm(u, u.svc().TimeoutStart)
+	}
+	u.cmds, u.cmdIdx = cmds, 0
+	if len(cmds) == 0 {
+		m.phaseDone(u)
+		return
+	}
+	m.spawnCmd(u, cmds[0], roleControl)
+}
+
+// phaseDone moves on once every command of the current phase succeeded.
+func (m *Manager) phaseDone(u *rt) {
+	switch u.state {
+	case Condition:
+		m.runPhase(u, StartPre, u.svc().ExecStartPre)
+	case StartPre:
+		m.enterStart(u)
+	case Start: // oneshot: every ExecStart= ran
+		m.runPhase(u, StartPost, u.svc().ExecStartPost)
+	case StartPost:
+		m.enterRunning(u)
+	case Reload:
+		m.setState(u, Running)
+	case Stop:
+		m.enterSignal(u, StopSigterm, ResultSuccess)
+	case StopPost:
+		m.enterSignal(u, FinalSigterm, ResultSuccess)
+	}
+}
+
+// enterStart runs ExecStart= as the type demands.
+func (m *Manager) enterStart(u *rt) {
+	svc := u.svc()
+	if svc.Type == unit.TypeOneshot {
+		m.runPhaseAsMain(u)
+		return
+	}
+	m.setState(u, Start)
+	m.arm(u, svc.TimeoutStart)
+	if len(svc.ExecStart) == 0 {
+		m.event(u, prioErr, "%s: Service has no ExecStart= setting.", u.name)
+		u.result = ResultResources
+		m.enterSignal(u, StopSigterm, ResultResources)
+		return
+	}
+	u.cmds, u.cmdIdx = svc.ExecStart[:1], 0
+	if svc.Type == unit.TypeForking {
+		m.spawnCmd(u, svc.ExecStart[0], roleControl)
+		return
+	}
+	if !m.spawnCmd(u, svc.ExecStart[0], roleMain) {
+		return
+	}
+	u.mainKnown = true
+	switch svc.Type {
+	case unit.TypeNotify, unit.TypeNotifyReload:
+		if m.opts.Notify == nil {
+			m.event(u, prioErr, "%s: Type=notify needs tend's notify socket, which is unavailable.", u.name)
+			m.enterSignal(u, StopSigterm, ResultResources)
+		}
+		// else wait for READY=1
+	default: // simple, exec, idle, dbus: up once the process runs
+		m.runPhase(u, StartPost, svc.ExecStartPost)
+	}
+}
+
+// runPhaseAsMain runs a oneshot's ExecStart= lines one by one, each as the
+// main process.
+func (m *Manager) runPhaseAsMain(u *rt) {
+	m.setState(u, Start)
+	m.arm(u, u.svc().TimeoutStart)
+	u.cmds, u.cmdIdx = u.svc().ExecStart, 0
+	if len(u.cmds) == 0 {
+		m.phaseDone(u)
+		return
+	}
+	m.spawnCmd(u, u.cmds[0], roleMain)
+}
+
+// enterRunning is reached after ExecStartPost=.
+func (m *Manager) enterRunning(u *rt) {
+	svc := u.svc()
+	if u.mainPID == 0 && u.mainExit != nil {
+		// The main process ended while ExecStartPost= ran.
+		m.mainGone(u)
+		return
+	}
+	if u.mainPID == 0 && !m.groupBusy(u) {
+		// oneshot, or a forking daemon that left nothing behind
+		if svc.RemainAfterExit {
+			m.setState(u, Exited)
+			m.event(u, prioInfo, "Finished %s.", u.describe())
+			return
+		}
+		m.enterStop(u, ResultSuccess)
+		return
+	}
+	m.setState(u, Running)
+	m.arm(u, svc.RuntimeMax)
+	m.event(u, prioInfo, "Started %s.", u.describe())
+	if u.mainPID == 0 {
+		m.watchEmpty(u) // no main pid: the group's end is the service's end
+	}
+}
+
+// spawnCmd starts one command of u. On failure to start, the process is
+// treated as having exited with systemd's EXIT_* code for the step that
+// failed, as systemd does; false tells the caller to stop here.
+func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
+	pid, err := m.spawnProcess(u, cmd, r)
+	if err != nil {
+		code := spawn.ExitExec
+		var se *spawn.SetupError
+		if errors.As(err, &se) {
+			code = se.Status
+		}
+		m.event(u, prioErr, "%s: Failed to spawn %s: %v", u.name, cmdName(cmd), err)
+		m.box.put(evSpawnFailed{u: u, gen: u.gen, role: r, code: code})
+		return false
+	}
+	if r == roleMain {
+		u.mainPID = pid
+	} else {
+		u.controlPID = pid
+	}
+	m.pids[pid] = pidRef{u: u, role: r}
+	return true
+}
+
+func (m *Manager) spawnProcess(u *rt, cmd unit.Command, r role) (int, error) {
+	svc := u.svc()
+	env := append([]string{}, m.opts.BaseEnv...)
+	env = append(env, "INVOCATION_ID="+u.invocation)
+	if u.mainPID != 0 && r == roleControl {
+		env = append(env, "MAINPID="+strconv.Itoa(u.mainPID))
+	}
+	if m.opts.Notify != nil && notifyAccess(svc) != "none" {
+		env = append(env, m.opts.Notify.Env())
+	}
+	spec := spawn.Spec{
+		Unit:    u.name,
+		Command: cmd,
+		Exec:    &svc.Exec,
+		Env:     env,
+		Cgroup:  u.cg,
+		Dirs:    m.opts.Dirs,
+		SelfExe: m.opts.SelfExe,
+	}
+	var out Output
+	if m.opts.Logs != nil {
+		var err error
+		if out, err = m.opts.Logs.Output(u.def); err != nil {
+			return 0, &spawn.SetupError{Status: spawn.ExitStdout, Step: "STDOUT", Err: err}
+		}
+		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
+	}
+	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
+	closeOutput(out)
+	if err == nil && out.SetPID != nil {
+		out.SetPID(pid)
+	}
+	return pid, err
+}
+
+func closeOutput(o Output) {
+	if o.Stdout != nil {
+		o.Stdout.Close()
+	}
+	if o.Stderr != nil && o.Stderr != o.Stdout {
+		o.Stderr.Close()
+	}
+}
+
+func cmdName(c unit.Command) string {
+	if c.Path != "" {
+		return c.Path
+	}
+	if len(c.Argv) > 0 {
+		return c.Argv[0]
+	}
+	return "(none)"
+}
+
+// notifyAccess is NotifyAccess= with systemd's default for the type.
+func notifyAccess(svc *unit.Service) string {
+	if svc.NotifyAccess != "" {
+		return svc.NotifyAccess
+	}
+	if svc.Type == unit.TypeNotify || svc.Type == unit.TypeNotifyReload {
+		return "main"
+	}
+	return "none"
+}
+
+// onExit routes a reaped process to its unit.
+func (m *Manager) onExit(e reaper.Exit) {
+	ref, ok := m.pids[e.PID]
+	if !ok {
+		return
+	}
+	delete(m.pids, e.PID)
+	st := fromWait(e.Status)
+	u := ref.u
+	switch {
+	case ref.role == roleMain && u.mainPID == e.PID:
+		u.mainPID = 0
+	case ref.role == roleControl && u.controlPID == e.PID:
+		u.controlPID = 0
+	default:
+		return // a process of an earlier run
+	}
+	m.onProcessGone(u, ref.role, st)
+}
+
+// onProcessGone is the heart of the state machine: what a main or control
+// process's end means in each state.
+func (m *Manager) onProcessGone(u *rt, r role, st exitStatus) {
+	if r == roleMain {
+		u.mainExit = &st
+		clean := st.clean(u.svc().SuccessExitStatus, true)
+		prio := prioInfo
+		if !clean {
+			prio = prioNotice
+		}
+		m.event(u, prio, "%s: Main process exited, %s", u.name, st)
+		m.mainExited(u, st, clean)
+		return
+	}
+	m.controlExited(u, st)
+}
+
+func (m *Manager) controlExited(u *rt, st exitStatus) {
+	cmd := u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
+	ok := st.clean(u.svc().SuccessExitStatus, false) || cmd.IgnoreFailure
+	if !ok && !u.state.stopping() {
+		m.event(u, prioNotice, "%s: Control process exited, %s", u.name, st)
+	}
+	switch u.state {
+	case Condition:
+		if ok {
+			m.nextCmd(u, roleControl)
+		} else if st.code == "exited" && st.status < 255 {
+			u.skipped = true
+			m.event(u, prioInfo, "%s: Skipped due to 'exec-condition'.", u.name)
+			m.enterSignal(u, StopSigterm, ResultSuccess)
+		} else {
+			m.enterSignal(u, StopSigterm, ResultExecCondition)
+		}
+	case StartPre:
+		m.nextOr(u, ok, st, func() { m.enterSignal(u, StopSigterm, st.result()) })
+	case Start: // forking: the starter process exited
+		m.nextOr(u, ok, st, func() { m.enterSignal(u, StopSigterm, st.result()) })
+	case StartPost:
+		m.nextOr(u, ok, st, func() { m.enterStop(u, st.result()) })
+	case Reload:
+		if !ok {
+			m.event(u, prioWarn, "%s: Reload failed: %s", u.name, st)
+			m.jobs.fail(u, "failed", "reload failed: "+st.String())
+		}
+		m.nextOr(u, ok, st, func() { m.setState(u, Running) })
+	case Stop:
+		if !ok && u.result == ResultSuccess {
+			u.result = st.result()
+		}
+		m.nextCmd(u, roleControl)
+	case StopPost:
+		m.nextCmd(u, roleControl)
+	case StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
+		m.checkKilled(u)
+	}
+}
+
+// nextOr continues the phase when ok, else runs fail.
+func (m *Manager) nextOr(u *rt, ok bool, st exitStatus, fail func()) {
+	if ok {
+		m.nextCmd(u, roleControl)
+		return
+	}
+	fail()
+}
+
+// nextCmd runs the phase's next command, or finishes the phase. A forking
+// service's starter is done with the whole phase when it exits.
+func (m *Manager) nextCmd(u *rt, r role) {
+	if u.state == Start && u.svc().Type == unit.TypeForking {
+		m.forkingStarted(u)
+		return
+	}
+	u.cmdIdx++
+	if u.cmdIdx < len(u.cmds) {
+		m.spawnCmd(u, u.cmds[u.cmdIdx], r)
+		return
+	}
+	m.phaseDone(u)
+}
+
+func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
+	svc := u.svc()
+	switch u.state {
+	case Start:
+		switch {
+		case svc.Type == unit.TypeOneshot:
+			cmd := u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
+			if clean || cmd.IgnoreFailure {
+				m.nextCmd(u, roleMain)
+				return
+			}
+			m.enterSignal(u, StopSigterm, st.result())
+		case clean: // notify service that exited before READY=1
+			m.enterSignal(u, StopSigterm, ResultProtocol)
+		default:
+			m.enterSignal(u, StopSigterm, st.result())
+		}
+	case Running:
+		m.mainGone(u)
+	case Stop:
+		if u.stopByNotify {
+			m.mainGone(u)
+		}
+	case StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
+		m.checkKilled(u)
+	}
+	// In StartPost and Reload the exit is remembered and acted on when the
+	// control process is done; in StopPost nothing is waiting for it.
+}
+
+// mainGone decides what a running service's main process ending means.
+func (m *Manager) mainGone(u *rt) {
+	st := u.mainExit
+	svc := u.svc()
+	if st != nil && !st.clean(svc.SuccessExitStatus, true) {
+		m.enterSignal(u, StopSigterm, st.result())
+		return
+	}
+	if svc.RemainAfterExit {
+		m.setState(u, Exited)
+		return
+	}
+	m.enterStop(u, ResultSuccess)
+}
+
+// forkingStarted runs when a Type=forking starter exited successfully: the
+// daemon's pid comes from PIDFile= or, failing that, a guess.
+func (m *Manager) forkingStarted(u *rt) {
+	svc := u.svc()
+	if svc.PIDFile != "" {
+		pid, err := readPIDFile(svc.PIDFile)
+		if err != nil {
+			m.event(u, prioInfo, "%s: PID file %s not readable (yet?) after start: %v", u.name, svc.PIDFile, err)
+			m.watchPIDFile(u, svc.PIDFile)
+			return
+		}
+		m.adoptMain(u, pid)
+	} else if svc.GuessMainPID && u.cg != nil {
+		if pids, err := u.cg.PIDs(); err == nil && len(pids) == 1 {
+			m.adoptMain(u, pids[0])
+		}
+	}
+	m.runPhase(u, StartPost, svc.ExecStartPost)
+}
+
+// adoptMain makes pid (not forked by tend itself) the main process.
+func (m *Manager) adoptMain(u *rt, pid int) {
+	if pid == u.mainPID {
+		return
+	}
+	if u.mainPID != 0 {
+		delete(m.pids, u.mainPID)
+		m.opts.Reaper.Unwatch(u.mainPID)
+	}
+	u.mainPID, u.mainKnown = pid, true
+	m.pids[pid] = pidRef{u: u, role: roleMain}
+	if err := m.opts.Reaper.Watch(pid, func(e reaper.Exit) { m.box.put(evExit{exit: e}) }); err != nil {
+		m.event(u, prioWarn, "%s: cannot watch main process %d: %v", u.name, pid, err)
+	}
+}
+
+func readPIDFile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("PID file %s does not contain a valid pid", path)
+	}
+	if err := syscallKill0(pid); err != nil {
+		return 0, fmt.Errorf("PID %d read from file %s does not exist", pid, path)
+	}
+	return pid, nil
+}
+
+// pendingJobs lists unit names with a job; for tests and debugging.
+func (m *Manager) pendingJobs() []string {
+	var names []string
+	for name, u := range m.units {
+		if u.job != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

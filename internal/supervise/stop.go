@@ -1,0 +1,377 @@
+package supervise
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// stop begins deactivating u on behalf of a job.
+func (m *Manager) stop(u *rt) {
+	u.stopIntent = true
+	u.startAfterStop = false
+	switch {
+	case u.def.Service == nil:
+		if u.state.Active() != Inactive && u.state != Failed {
+			m.setState(u, Dead)
+		} else {
+			m.jobs.unitChanged(u)
+		}
+	case u.state == AutoRestart:
+		m.setState(u, Dead)
+	case u.state == Dead || u.state == Failed || u.state.stopping():
+		m.jobs.unitChanged(u)
+	case u.state.starting():
+		m.enterSignal(u, StopSigterm, ResultSuccess)
+	default:
+		m.enterStop(u, ResultSuccess)
+	}
+}
+
+// enterStop runs ExecStop=, then signals whatever is left.
+func (m *Manager) enterStop(u *rt, r Result) {
+	if r != ResultSuccess && u.result == ResultSuccess {
+		u.result = r
+	}
+	if u.state == Running || u.state == Exited || u.state == Reload {
+		m.event(u, prioInfo, "Stopping %s...", u.describe())
+	}
+	m.runPhase(u, Stop, u.svc().ExecStop)
+}
+
+// enterSignal enters one of the signalling states and sends the signal
+// that state stands for, to the processes KillMode= names.
+func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
+	if r != ResultSuccess && u.result == ResultSuccess {
+		u.result = r
+	}
+	kc := u.svc().Kill
+	m.setState(u, s)
+	if kc.Mode != unit.KillNone {
+		m.signal(u, s, kc)
+	}
+	if !m.anyLeft(u) {
+		m.killedAll(u)
+		return
+	}
+	m.arm(u, u.svc().TimeoutStop)
+	if m.waitsForGroup(u) {
+		m.watchEmpty(u)
+	}
+}
+
+func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
+	final := s == StopSigkill || s == FinalSigkill
+	sig := syscall.Signal(kc.Signal)
+	if u.restarting && kc.RestartKillSignal != 0 {
+		sig = syscall.Signal(kc.RestartKillSignal)
+	}
+	if final {
+		sig = syscall.Signal(kc.FinalKillSignal)
+	}
+	if sig == 0 {
+		sig = unix.SIGTERM
+		if final {
+			sig = unix.SIGKILL
+		}
+	}
+	send := func(pid int) {
+		if pid > 0 {
+			_ = syscall.Kill(pid, sig)
+			if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
+				_ = syscall.Kill(pid, unix.SIGCONT)
+			}
+			if !final && kc.SendSIGHUP {
+				_ = syscall.Kill(pid, unix.SIGHUP)
+			}
+		}
+	}
+	send(u.mainPID)
+	send(u.controlPID)
+	wholeGroup := kc.Mode == unit.KillControlGroup || (kc.Mode == unit.KillMixed && final)
+	if wholeGroup && u.cg != nil {
+		_ = u.cg.Kill(sig)
+		if !final && sig != unix.SIGKILL {
+			_ = u.cg.Kill(unix.SIGCONT)
+		}
+	}
+}
+
+// waitsForGroup says whether stopping must wait for the whole cgroup.
+func (m *Manager) waitsForGroup(u *rt) bool {
+	mode := u.svc().Kill.Mode
+	return u.cg != nil && (mode == unit.KillControlGroup || mode == unit.KillMixed)
+}
+
+func (m *Manager) groupBusy(u *rt) bool {
+	if u.cg == nil {
+		return false
+	}
+	pids, err := u.cg.PIDs()
+	return err == nil && len(pids) > 0
+}
+
+func (m *Manager) anyLeft(u *rt) bool {
+	return u.mainPID != 0 || u.controlPID != 0 || (m.waitsForGroup(u) && m.groupBusy(u))
+}
+
+// checkKilled advances a signalling state once nothing is left.
+func (m *Manager) checkKilled(u *rt) {
+	if !m.anyLeft(u) {
+		m.killedAll(u)
+	}
+}
+
+// killedAll moves on from a signalling state whose processes are gone.
+func (m *Manager) killedAll(u *rt) {
+	switch u.state {
+	case StopSigterm, StopSigkill:
+		m.runPhase(u, StopPost, u.svc().ExecStopPost)
+	case FinalSigterm, FinalSigkill:
+		m.enterDead(u)
+	}
+}
+
+// onTimeout handles the deadline of u's current state.
+func (m *Manager) onTimeout(u *rt) {
+	svc := u.svc()
+	if svc == nil {
+		return
+	}
+	switch u.state {
+	case Condition, StartPre, Start, StartPost:
+		m.event(u, prioWarn, "%s: %s operation timed out. Terminating.", u.name, u.state)
+		m.enterSignal(u, StopSigterm, ResultTimeout)
+	case Running:
+		m.event(u, prioWarn, "%s: Service reached runtime time limit. Stopping.", u.name)
+		m.enterStop(u, ResultTimeout)
+	case Reload:
+		m.event(u, prioWarn, "%s: Reload operation timed out. Killing reload process.", u.name)
+		if u.controlPID != 0 {
+			_ = syscall.Kill(u.controlPID, unix.SIGKILL)
+		}
+		m.setState(u, Running)
+	case Stop:
+		m.event(u, prioWarn, "%s: Stopping timed out. Terminating.", u.name)
+		m.enterSignal(u, StopSigterm, ResultTimeout)
+	case StopSigterm:
+		m.timeoutKill(u, StopSigkill, func() { m.runPhase(u, StopPost, svc.ExecStopPost) })
+	case StopSigkill, FinalSigkill:
+		m.event(u, prioWarn, "%s: Processes still around after final SIGKILL. Entering failed mode.", u.name)
+		u.mainPID, u.controlPID = 0, 0
+		if u.result == ResultSuccess {
+			u.result = ResultTimeout
+		}
+		m.killedAll(u)
+	case StopPost:
+		m.event(u, prioWarn, "%s: State 'stop-post' timed out. Terminating.", u.name)
+		m.enterSignal(u, FinalSigterm, ResultTimeout)
+	case FinalSigterm:
+		m.timeoutKill(u, FinalSigkill, func() { m.enterDead(u) })
+	case AutoRestart:
+		m.autoRestart(u)
+	}
+}
+
+func (m *Manager) timeoutKill(u *rt, next SubState, otherwise func()) {
+	if u.result == ResultSuccess {
+		u.result = ResultTimeout
+	}
+	if u.svc().Kill.SendSIGKILL {
+		m.event(u, prioWarn, "%s: State '%s' timed out. Killing.", u.name, u.state)
+		m.enterSignal(u, next, ResultTimeout)
+		return
+	}
+	m.event(u, prioWarn, "%s: State '%s' timed out. Skipping SIGKILL.", u.name, u.state)
+	otherwise()
+}
+
+// enterDead ends a run: inactive or failed, then maybe an automatic restart.
+func (m *Manager) enterDead(u *rt) {
+	svc := u.svc()
+	failed := u.result != ResultSuccess
+	u.controlPID = 0
+	if !failed && !u.skipped && !u.stopIntent && u.state != Dead {
+		m.event(u, prioInfo, "%s: Deactivated successfully.", u.name)
+	}
+	if failed {
+		m.event(u, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
+	}
+	if u.mainExit == nil || u.stopIntent {
+		m.event(u, prioInfo, "Stopped %s.", u.describe())
+	}
+	keepRuntime := svc.Exec.RuntimeDirectoryPreserve == "yes" ||
+		(svc.Exec.RuntimeDirectoryPreserve == "restart" && !u.stopIntent)
+	if !keepRuntime {
+		_ = spawn.RemoveRuntimeDirs(&svc.Exec, m.opts.Dirs)
+	}
+	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
+	if u.startAfterStop {
+		restart = false
+	}
+	next := Dead
+	if failed {
+		next = Failed
+	}
+	if restart {
+		next = AutoRestart
+	}
+	m.setState(u, next)
+	switch {
+	case u.startAfterStop:
+		u.startAfterStop = false
+		m.start(u)
+	case restart:
+		if d := m.restartDelay(u); d > 0 {
+			m.arm(u, d)
+		} else {
+			m.autoRestart(u)
+		}
+	default:
+		m.afterRun(u, failed)
+	}
+}
+
+// afterRun triggers OnFailure=/OnSuccess= and stops units bound to u.
+func (m *Manager) afterRun(u *rt, failed bool) {
+	deps := u.def.Deps.OnSuccess
+	if failed {
+		deps = u.def.Deps.OnFailure
+	}
+	if len(deps) > 0 && !u.skipped {
+		m.jobs.submitInternal(jobStart, deps)
+	}
+	m.jobs.stopBound(u)
+	if m.opts.OnDead != nil {
+		m.opts.OnDead(u.name, exitCode(u))
+	}
+}
+
+// exitCode is the status a container ends with when u was its reason to
+// live (--exit-with): like a shell reports a child's end.
+func exitCode(u *rt) int {
+	st := u.mainExit
+	switch {
+	case st != nil && st.code == "exited" && (st.status != 0 || u.result == ResultSuccess):
+		return st.status
+	case st != nil && st.code != "exited":
+		return 128 + st.status
+	case u.result != ResultSuccess:
+		return 1
+	}
+	return 0
+}
+
+// autoRestart fires when RestartSec= has passed.
+func (m *Manager) autoRestart(u *rt) {
+	m.event(u, prioInfo, "%s: Scheduled restart job, restart counter is at %d.", u.name, u.nRestarts+1)
+	u.restartStep++
+	m.start(u)
+}
+
+// restartDelay is RestartSec=, growing towards RestartMaxDelaySec= over
+// RestartSteps= restarts (systemd's exponential interpolation). The series
+// starts over after a run that lasted at least the maximum delay (or 1 s
+// when no maximum is set): a service that was healthy for a while gets a
+// fast first restart again.
+func (m *Manager) restartDelay(u *rt) time.Duration {
+	svc := u.svc()
+	reset := max(svc.RestartMaxDelay, time.Second)
+	if !u.activeAt.IsZero() && time.Since(u.activeAt) >= reset {
+		u.restartStep = 0
+	}
+	base := svc.RestartSec
+	if svc.RestartSteps <= 0 || svc.RestartMaxDelay <= base || base <= 0 {
+		return base
+	}
+	n := min(u.restartStep, svc.RestartSteps)
+	f := math.Pow(float64(svc.RestartMaxDelay)/float64(base), float64(n)/float64(svc.RestartSteps))
+	return time.Duration(float64(base) * f)
+}
+
+// checkStartLimit records a start and reports whether it is allowed under
+// StartLimitIntervalSec=/StartLimitBurst=.
+func (m *Manager) checkStartLimit(u *rt) bool {
+	iv, burst := u.def.StartLimitInterval, u.def.StartLimitBurst
+	if iv <= 0 || burst <= 0 {
+		return true
+	}
+	now := time.Now()
+	keep := u.startTimes[:0]
+	for _, t := range u.startTimes {
+		if now.Sub(t) < iv {
+			keep = append(keep, t)
+		}
+	}
+	u.startTimes = keep
+	if len(u.startTimes) >= burst {
+		return false
+	}
+	u.startTimes = append(u.startTimes, now)
+	return true
+}
+
+// watchEmpty posts evEmpty when u's cgroup has no process left, for as
+// long as u stays in its current state.
+func (m *Manager) watchEmpty(u *rt) {
+	if u.cg == nil {
+		return
+	}
+	empty, done, gen := u.cg.Empty(), u.watchCtx(), u.gen
+	go func() {
+		select {
+		case <-empty:
+			m.box.put(evEmpty{u: u, gen: gen})
+		case <-done:
+		}
+	}()
+}
+
+func (m *Manager) onCgroupEmpty(u *rt) {
+	switch {
+	case u.state == Running && u.mainPID == 0:
+		m.mainGone(u) // a daemon without a known main pid is gone
+	default:
+		m.checkKilled(u)
+	}
+}
+
+// watchPIDFile waits (inotify on the directory) for a forking daemon's PID
+// file; the start timeout bounds the wait.
+func (m *Manager) watchPIDFile(u *rt, path string) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return
+	}
+	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_CREATE); err != nil {
+		unix.Close(fd)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	done, gen := u.watchCtx(), u.gen
+	go func() {
+		<-done
+		f.Close()
+	}()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return
+			}
+			if _, err := readPIDFile(path); err == nil {
+				m.box.put(evPIDFile{u: u, gen: gen})
+				return
+			}
+		}
+	}()
+}
+
+func syscallKill0(pid int) error { return syscall.Kill(pid, 0) }
