@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ func daemonCommands(env *Env) []*cobra.Command {
 		exitWith string
 		logLevel string
 		timeout  time.Duration
+		runtime  string
+		jdir     string
+		cpuprof  string
+		syslogAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -54,12 +59,19 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 			cfg := daemon.Config{
 				User:            user,
 				UnitDirs:        dirs,
-				Paths:           daemon.DefaultPaths(user, env.Getenv),
+				Paths:           paths(daemon.DefaultPaths(user, env.Getenv), runtime, jdir, syslogAt, cmd.Flags().Changed("syslog-socket")),
 				Target:          completeUnitName(target),
 				ExitWith:        exitWithName(exitWith),
 				ShutdownTimeout: timeout,
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
+			}
+			if cpuprof != "" {
+				stop, err := startCPUProfile(cpuprof)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			code, err := daemon.Run(context.Background(), cfg)
 			if err != nil {
@@ -78,7 +90,45 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&exitWith, "exit-with", "", "exit when `UNIT` stops, with its exit status (container mode)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&timeout, "shutdown-timeout", 90*time.Second, "bound on the orderly stop at exit")
+	f.StringVar(&runtime, "runtime-dir", "", "keep the control socket and runtime state in `DIR` (default /run/tend, or $XDG_RUNTIME_DIR/tend)")
+	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
+	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
+	_ = f.MarkHidden("cpu-profile")
+	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")
 	return []*cobra.Command{cmd}
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// paths applies --runtime-dir and --journal-dir to the defaults.
+func paths(p daemon.Paths, runtime, journal, syslogAt string, syslogSet bool) daemon.Paths {
+	if syslogSet {
+		p.Syslog = syslogAt
+	}
+	if runtime != "" {
+		if abs, err := filepath.Abs(runtime); err == nil {
+			runtime = abs
+		}
+		p.Runtime = runtime
+		p.Socket = filepath.Join(runtime, "tend.sock")
+	}
+	if journal != "" {
+		if abs, err := filepath.Abs(journal); err == nil {
+			journal = abs
+		}
+		p.Journal = journal
+	}
+	return p
 }
 
 func exitWithName(s string) string {

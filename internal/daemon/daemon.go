@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/supervise"
 )
@@ -69,6 +71,7 @@ type daemon struct {
 	mgr     *supervise.Manager
 	loader  *loader
 	server  *api.Server
+	syslog  *syslogIn // nil when not capturing syslog
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -101,6 +104,7 @@ func newDaemon(cfg Config) (*daemon, error) {
 		d.log.Warn("Type=notify services will fail", "err", err)
 		d.notify = nil
 	}
+	d.syslog = d.listenSyslog(p.Syslog)
 	d.loader = newLoader(cfg, d.log)
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
@@ -137,6 +141,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
+	if d.syslog != nil {
+		d.syslog.serve(ctx, &wg)
+	}
 	if d.notify != nil {
 		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
@@ -151,9 +158,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	defer signal.Stop(sigs)
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
-	if _, err := d.mgr.Jobs(ctx, jobStart, []string{d.cfg.Target}, jobReplace, true); err != nil {
-		d.log.Error("cannot start target", "target", d.cfg.Target, "err", err)
-	}
+	goRun("boot", func() { d.boot(ctx) })
 	if d.cfg.ExitWith != "" {
 		if _, err := d.mgr.Status(ctx, d.cfg.ExitWith); err != nil {
 			return 1, fmt.Errorf("--exit-with: %w", err)
@@ -161,6 +166,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	d.wait(ctx, sigs)
 	d.log.Info("shutting down")
+	d.sdNotify("STOPPING=1")
 	sctx, scancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer scancel()
 	if err := d.mgr.Shutdown(sctx); err != nil {
@@ -170,6 +176,46 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	d.exitMu.Lock()
 	defer d.exitMu.Unlock()
 	return d.exitCode, nil
+}
+
+// boot starts the target and, once its jobs are done, tells a supervising
+// manager (systemd, or another tend) that tend is ready.
+func (d *daemon) boot(ctx context.Context) {
+	res, err := d.mgr.Jobs(ctx, plan.Start, []string{d.cfg.Target}, plan.Replace, false)
+	if err != nil {
+		d.log.Error("cannot start target", "target", d.cfg.Target, "err", err)
+	}
+	for _, r := range res {
+		if r.Result != "done" {
+			d.log.Warn("boot target did not start cleanly", "target", r.Unit, "result", r.Result, "err", r.Err)
+		}
+	}
+	if ctx.Err() == nil {
+		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
+	}
+}
+
+// sdNotify sends a notification to $NOTIFY_SOCKET when tend itself runs
+// under a manager that asked for one.
+func (d *daemon) sdNotify(msg string) {
+	getenv := d.cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	path := getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return
+	}
+	if path[0] == '@' {
+		path = "\x00" + path[1:]
+	}
+	c, err := net.Dial("unixgram", path)
+	if err != nil {
+		d.log.Warn("cannot notify the supervising manager", "err", err)
+		return
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte(msg))
 }
 
 // wait blocks until shutdown is asked for; SIGHUP reloads units.
@@ -251,6 +297,9 @@ func (d *daemon) close() {
 		d.cgroups.Close()
 	}
 	_ = os.Remove(d.cfg.Paths.Socket)
+	if d.syslog != nil {
+		_ = os.Remove(d.cfg.Paths.Syslog)
+	}
 }
 
 func selfExe() string {

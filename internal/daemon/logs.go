@@ -18,20 +18,21 @@ type logSink struct {
 
 // Output gives a process its stdout and stderr as StandardOutput= and
 // StandardError= say: journal pipes by default, files, or nothing.
-func (s *logSink) Output(u *unit.Unit) (supervise.Output, error) {
+func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, error) {
 	ec := &u.Service.Exec
 	var out supervise.Output
 	var pipes []*journal.Pipe
-	stdout, err := s.open(u, ec.StandardOutput, journal.StreamStdout, &pipes)
+	id := identifier(u, cmd)
+	stdout, err := s.open(u, id, ec.StandardOutput, journal.StreamStdout, &pipes)
 	if err != nil {
 		return out, err
 	}
 	stderrSpec := ec.StandardError
 	var stderr *os.File
 	if stderrSpec == "" || stderrSpec == "inherit" {
-		stderr, err = s.open(u, ec.StandardOutput, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, ec.StandardOutput, journal.StreamStderr, &pipes)
 	} else {
-		stderr, err = s.open(u, stderrSpec, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, stderrSpec, journal.StreamStderr, &pipes)
 	}
 	if err != nil {
 		if stdout != nil {
@@ -50,7 +51,7 @@ func (s *logSink) Output(u *unit.Unit) (supervise.Output, error) {
 	return out, nil
 }
 
-func (s *logSink) open(u *unit.Unit, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
+func (s *logSink) open(u *unit.Unit, id, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "", "journal", "syslog", "kmsg", "journal+console", "syslog+console", "kmsg+console":
@@ -58,7 +59,7 @@ func (s *logSink) open(u *unit.Unit, spec string, stream journal.Stream, pipes *
 		p, err := s.j.Pipe(journal.Source{
 			Unit:        u.Name,
 			Stream:      stream,
-			Identifier:  identifier(u),
+			Identifier:  id,
 			Facility:    facility(ec.SyslogFacility),
 			Priority:    level(ec.SyslogLevel),
 			LevelPrefix: ec.SyslogLevelPrefix,
@@ -112,16 +113,17 @@ func (s *logSink) Event(unitName string, pid int, prio int, msg string) {
 	})
 }
 
-// identifier is SyslogIdentifier=, else the executable's base name.
-func identifier(u *unit.Unit) string {
+// identifier is SyslogIdentifier=, else the base name of the process's
+// argv[0], as journald records it.
+func identifier(u *unit.Unit, cmd unit.Command) string {
 	if id := u.Service.Exec.SyslogIdentifier; id != "" {
 		return id
 	}
-	if cmds := u.Service.ExecStart; len(cmds) > 0 {
-		if len(cmds[0].Argv) > 0 {
-			return filepath.Base(cmds[0].Argv[0])
-		}
-		return filepath.Base(cmds[0].Path)
+	if len(cmd.Argv) > 0 {
+		return filepath.Base(cmd.Argv[0])
+	}
+	if cmd.Path != "" {
+		return filepath.Base(cmd.Path)
 	}
 	return strings.TrimSuffix(u.Name, "."+string(u.Kind))
 }

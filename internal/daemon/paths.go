@@ -14,6 +14,7 @@ type Paths struct {
 	Socket     string // control API
 	Journal    string // journal directory
 	CgroupBase string // name of tend's cgroup subtree
+	Syslog     string // syslog datagram socket to capture; "" for none
 	Dirs       spawn.Dirs
 }
 
@@ -26,6 +27,7 @@ func DefaultPaths(user bool, getenv func(string) string) Paths {
 			Socket:     "/run/tend/tend.sock",
 			Journal:    "/var/log/tend/journal",
 			CgroupBase: "tend",
+			Syslog:     "/dev/log",
 			Dirs:       spawn.SystemDirs(),
 		}
 	}

@@ -189,7 +189,7 @@ type memLogs struct {
 
 func newMemLogs() *memLogs { return &memLogs{} }
 
-func (l *memLogs) Output(u *unit.Unit) (Output, error) {
+func (l *memLogs) Output(u *unit.Unit, _ unit.Command) (Output, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return Output{}, err

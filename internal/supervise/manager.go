@@ -36,9 +36,9 @@ type Output struct {
 
 // LogSink is the journal as the supervisor sees it.
 type LogSink interface {
-	// Output opens the log pipes for a new process of u. The caller closes
-	// the returned files once the child has them.
-	Output(u *unit.Unit) (Output, error)
+	// Output opens the log pipes for a new process of u that runs cmd. The
+	// caller closes the returned files once the child has them.
+	Output(u *unit.Unit, cmd unit.Command) (Output, error)
 	// Event records one of tend's own messages about a unit.
 	Event(unitName string, pid int, priority int, msg string)
 }

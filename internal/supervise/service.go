@@ -213,7 +213,7 @@ func (m *Manager) runPhaseAsMain(u *rt) {
 // enterRunning is reached after ExecStartPost=.
 func (m *Manager) enterRunning(u *rt) {
 	svc := u.svc()
-	if u.mainPID == 0 && u.mainExit != nil {
+	if u.mainPID == 0 && u.mainExit != nil && svc.Type != unit.TypeOneshot {
 		// The main process ended while ExecStartPost= ran.
 		m.mainGone(u)
 		return
@@ -282,7 +282,7 @@ func (m *Manager) spawnProcess(u *rt, cmd unit.Command, r role) (int, error) {
 	var out Output
 	if m.opts.Logs != nil {
 		var err error
-		if out, err = m.opts.Logs.Output(u.def); err != nil {
+		if out, err = m.opts.Logs.Output(u.def, cmd); err != nil {
 			return 0, &spawn.SetupError{Status: spawn.ExitStdout, Step: "STDOUT", Err: err}
 		}
 		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr

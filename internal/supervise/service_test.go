@@ -302,9 +302,10 @@ func TestExecStopAndMainPID(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	h := newHarness(t, map[string]string{
-		"rl.service": "[Service]\nExecStart=/bin/sh -c 'trap \"echo reloaded >> %D/hup\" HUP; while :; do sleep 0.05; done'\nExecReload=/bin/kill -HUP $MAINPID\n",
+		"rl.service": "[Service]\nExecStart=/bin/sh -c 'trap \"echo reloaded >> %D/hup\" HUP; echo up > %D/up; while :; do sleep 0.05; done'\nExecReload=/bin/kill -HUP $MAINPID\n",
 	})
 	h.job(plan.Start, "rl.service")
+	h.waitFile("up") // the HUP handler is installed
 	if res := h.job(plan.Reload, "rl.service"); res[0].Result != "done" {
 		t.Fatalf("reload: %+v", res)
 	}

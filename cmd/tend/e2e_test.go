@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/notify"
+)
+
+// tendBin is the tend binary built once for all end-to-end tests.
+var tendBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tend-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tendBin = filepath.Join(dir, "tend")
+	out, err := exec.Command("go", "build", "-o", tendBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// instance is one `tend run` started by a test.
+type instance struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	socket string
+	syslog string
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+// startTend runs `tend run --units dir` with its own runtime and journal
+// directories, and returns once tend reported READY=1 on a notify socket.
+func startTend(t *testing.T, dir string, extra ...string) *instance {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("end-to-end tests run the system instance and need root")
+	}
+	work := t.TempDir()
+	ns, err := notify.Listen(filepath.Join(work, "outer-notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan notify.Message, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
+	t.Cleanup(func() { cancel(); ns.Close() })
+
+	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
+		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	args := append([]string{"run", "--units", dir, "--runtime-dir", filepath.Join(work, "run"),
+		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
+	in.cmd = exec.Command(tendBin, args...)
+	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
+	in.cmd.Stderr = in.stderr
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { in.exited <- in.cmd.Wait() }()
+	t.Cleanup(in.stop)
+	select {
+	case m := <-ready:
+		if !m.Ready {
+			t.Fatalf("first notification was not READY=1: %+v", m)
+		}
+	case err := <-in.exited:
+		t.Fatalf("tend exited before it was ready: %v\n%s", err, in.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tend not ready after 30s\n%s", in.stderr)
+	}
+	return in
+}
+
+// stop sends SIGTERM and waits for tend to exit.
+func (in *instance) stop() {
+	if in.cmd.ProcessState != nil {
+		return
+	}
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(40 * time.Second):
+		_ = in.cmd.Process.Kill()
+		in.t.Errorf("tend did not exit within 40s of SIGTERM\n%s", in.stderr)
+	}
+}
+
+// ctl runs a tend client command against the instance.
+func (in *instance) ctl(args ...string) (string, int) {
+	in.t.Helper()
+	cmd := exec.Command(tendBin, append(args, "--socket", in.socket)...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		in.t.Fatalf("tend %v: %v", args, err)
+	}
+	return string(out), 0
+}
+
+func (in *instance) mustCtl(args ...string) string {
+	in.t.Helper()
+	out, code := in.ctl(args...)
+	if code != 0 {
+		in.t.Fatalf("tend %s: exit %d\n%s\ndaemon:\n%s", strings.Join(args, " "), code, out, in.stderr)
+	}
+	return out
+}
+
+func (in *instance) mainPID(unit string) int {
+	in.t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(in.mustCtl("show", "-p", "MainPID", "--value", unit)))
+	if err != nil {
+		in.t.Fatalf("MainPID of %s: %v", unit, err)
+	}
+	return pid
+}
+
+// follow runs `tend logs -f` and returns a function that waits for a line
+// containing substr.
+func (in *instance) follow(unit string) func(substr string) {
+	in.t.Helper()
+	cmd := exec.Command(tendBin, "logs", "-f", "-n", "0", "-u", unit, "--socket", in.socket)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return func(substr string) {
+		in.t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					in.t.Fatalf("log follow ended before %q", substr)
+				}
+				if strings.Contains(l, substr) {
+					return
+				}
+			case <-timeout:
+				in.t.Fatalf("no log line with %q within 20s", substr)
+			}
+		}
+	}
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// copyExamples copies examples/ and adds drop-ins so the test's copy uses
+// its own port and runtime directory.
+func copyExamples(t *testing.T, port int) string {
+	dir := filepath.Join(t.TempDir(), "units")
+	if out, err := exec.Command("cp", "-a", "../../examples", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	site := fmt.Sprintf("tend-e2e-%d", port)
+	dropins := map[string]string{
+		"demo-setup.service.d/e2e.conf":  "[Service]\nRuntimeDirectory=\nRuntimeDirectory=" + site + "\nRuntimeDirectoryPreserve=no\n",
+		"demo-web.service.d/e2e.conf":    fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/python3 %%Y/bin/web.py --dir %%t/%s --port %d\n", site, port),
+		"demo-worker.service.d/e2e.conf": fmt.Sprintf("[Service]\nEnvironment=URL=http://127.0.0.1:%d/ INTERVAL=0.2\n", port),
+	}
+	for name, text := range dropins {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestExamples(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("the examples need /usr/bin/python3")
+	}
+	port := freePort(t)
+	in := startTend(t, copyExamples(t, port))
+
+	out := in.mustCtl("status", "demo-web")
+	for _, want := range []string{"● demo-web.service - Demo web server", "Active: active (running)", "Main PID:", "Status: \"Serving"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("web server: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Hello from tend") {
+		t.Fatalf("web server answered %q", body)
+	}
+
+	// A crash is restarted (Restart=on-failure), with a new main pid.
+	web := in.follow("demo-web")
+	pid := in.mainPID("demo-web")
+	syscall.Kill(pid, syscall.SIGKILL)
+	web("Main process exited, code=killed, status=9/KILL")
+	web("Started demo-web.service")
+	if np := in.mainPID("demo-web"); np == pid || !alive(np) {
+		t.Fatalf("after kill -9: main pid %d (was %d)", np, pid)
+	}
+
+	// BindsTo=: stopping the web server stops the worker.
+	worker := in.mainPID("demo-worker")
+	in.mustCtl("stop", "demo-web")
+	if out, code := in.ctl("is-active", "demo-worker"); code != 3 || strings.TrimSpace(out) != "inactive" {
+		t.Fatalf("is-active demo-worker after stopping its binding: %q exit %d", out, code)
+	}
+	if alive(worker) {
+		t.Fatalf("worker %d still running", worker)
+	}
+	in.mustCtl("start", "demo.target")
+	if out := in.mustCtl("is-active", "demo-web", "demo-worker"); out != "active\nactive\n" {
+		t.Fatalf("after start demo.target: %q", out)
+	}
+	in.mustCtl("restart", "demo-worker")
+	if logs := in.mustCtl("logs", "-u", "demo-worker", "-n", "50"); !strings.Contains(logs, "Started demo-worker.service") {
+		t.Fatalf("journal lacks the worker's start:\n%s", logs)
+	}
+
+	// SIGTERM: everything stops, tend exits 0.
+	pids := []int{in.mainPID("demo-web"), in.mainPID("demo-worker")}
+	in.stop()
+	if code := in.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("tend exited %d after SIGTERM\n%s", code, in.stderr)
+	}
+	for _, p := range pids {
+		if alive(p) {
+			t.Errorf("pid %d survived tend's shutdown", p)
+		}
+	}
+	log := in.stderr.String()
+	if w, s := strings.Index(log, "Stopped demo-worker"), strings.Index(log, "Stopped demo-web"); w < 0 || s < 0 || w > s {
+		t.Errorf("worker must stop before the web server it is ordered after:\n%s", log)
+	}
+}
+
+func TestBadUnitsDoNotStopOthers(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"good.service":    "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n",
+		"broken.service":  "[Service]\nExecStart=/bin/sleep 1000\nRestart=sometimes\nthis line is not an assignment\n",
+		"nobin.service":   "[Service]\nType=exec\nExecStart=/no/such/program\n",
+		"default.target":  "[Unit]\nWants=good.service broken.service nobin.service\n",
+		"unclosed.target": "[Unit\nDescription=x\n",
+	}
+	for n, text := range files {
+		os.WriteFile(filepath.Join(dir, n), []byte(text), 0o644)
+	}
+	in := startTend(t, dir)
+	if out, code := in.ctl("is-active", "good"); code != 0 {
+		t.Fatalf("good.service: %q exit %d\n%s", out, code, in.stderr)
+	}
+	if !strings.Contains(in.stderr.String(), "broken.service:4:") {
+		t.Errorf("no file:line diagnostic for broken.service:\n%s", in.stderr)
+	}
+	out, code := in.ctl("status", "nobin")
+	if code != 3 || !strings.Contains(out, "failed") || !strings.Contains(out, "203/EXEC") {
+		t.Errorf("status nobin: exit %d\n%s", code, out)
+	}
+	if out, code := in.ctl("start", "nosuch"); code == 0 || !strings.Contains(out, "not found") {
+		t.Errorf("start nosuch: exit %d %q", code, out)
+	}
+	if out, code := in.ctl("start", "../etc/passwd"); code == 0 {
+		t.Errorf("start ../etc/passwd: exit 0 %q", out)
+	}
+}
+
+// TestSyslogCapture sends syslog messages from a unit with logger(1) and
+// finds them in the journal under that unit.
+func TestSyslogCapture(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		t.Skip("logger not installed")
+	}
+	dir := t.TempDir()
+	unitText := "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=" + logger + " -u ${SYSLOG} -t myapp -p daemon.warning hello from syslog\n"
+	os.WriteFile(filepath.Join(dir, "talker.service"), []byte(unitText), 0o644)
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\n"), 0o644)
+	in := startTend(t, dir)
+	dropin := filepath.Join(dir, "talker.service.d")
+	os.MkdirAll(dropin, 0o755)
+	os.WriteFile(filepath.Join(dropin, "sock.conf"), []byte("[Service]\nEnvironment=SYSLOG="+in.syslog+"\n"), 0o644)
+	in.mustCtl("daemon-reload")
+	in.mustCtl("start", "talker")
+	out := in.mustCtl("logs", "-u", "talker", "-o", "json", "-p", "warning")
+	if !strings.Contains(out, `"MESSAGE":"hello from syslog"`) || !strings.Contains(out, `"_SYSTEMD_UNIT":"talker.service"`) || !strings.Contains(out, `"SYSLOG_IDENTIFIER":"myapp"`) {
+		t.Fatalf("syslog message not in the unit's journal:\n%s", out)
+	}
+}
+
+// TestContainerInit runs tend as PID 1 of a new PID namespace, as in a
+// container: orphans are reaped, and --exit-with ends tend with the
+// unit's exit status.
+func TestContainerInit(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare not installed")
+	}
+	dir := t.TempDir()
+	// The job leaves an orphan, checks after a while that no zombie is
+	// left in the namespace, then exits 7.
+	job := `[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo $$PPID > ` + dir + `/ppid; (sleep 0.1 &); sleep 0.6; if grep -qs "^State:.*Z" /proc/[0-9]*/status; then exit 9; fi; exit 7'
+`
+	os.WriteFile(filepath.Join(dir, "job.service"), []byte(job), 0o644)
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\nWants=job.service\n"), 0o644)
+	work := t.TempDir()
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", tendBin, "run", "--units", dir,
+		"--runtime-dir", filepath.Join(work, "run"), "--journal-dir", filepath.Join(work, "journal"), "--exit-with", "job")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("tend as PID 1: %v\n%s", err, out)
+	}
+	if ee.ExitCode() != 7 {
+		t.Fatalf("exit status %d; want 7 (9 means a zombie was left)\n%s", ee.ExitCode(), out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ppid")); strings.TrimSpace(string(b)) != "1" {
+		t.Fatalf("the unit's parent was %q; want tend as PID 1", b)
+	}
+}

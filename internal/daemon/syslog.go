@@ -1,0 +1,72 @@
+package daemon
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/syslog"
+)
+
+// syslogIn receives syslog datagrams (/dev/log) into the journal, each
+// attributed to the unit of its sender's pid (from kernel credentials).
+type syslogIn struct {
+	d    *daemon
+	conn *net.UnixConn
+	recv *syslog.Receiver
+}
+
+// listenSyslog binds the syslog socket; failure is not fatal (another
+// syslog daemon may own /dev/log), it only means no syslog capture.
+func (d *daemon) listenSyslog(path string) *syslogIn {
+	if path == "" {
+		return nil
+	}
+	conn, err := syslog.ListenUnixgram(path)
+	if err != nil {
+		d.log.Warn("not capturing syslog", "socket", path, "err", err)
+		return nil
+	}
+	s := &syslogIn{d: d, conn: conn}
+	s.recv = syslog.NewReceiver(s.handle, syslog.ReceiverOptions{Logger: d.log})
+	return s
+}
+
+// serve runs until ctx ends; wg tracks its goroutine.
+func (s *syslogIn) serve(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.recv.ServeUnixgram(ctx, s.conn); err != nil {
+			s.d.log.Error("syslog receiver stopped", "err", err)
+		}
+		s.recv.Close()
+	}()
+}
+
+func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
+	e := journal.Entry{
+		Priority:   m.Severity,
+		Facility:   m.Facility,
+		Identifier: m.AppName,
+		Stream:     journal.StreamSyslog,
+		Message:    m.Msg,
+		UID:        -1,
+	}
+	if pid, err := strconv.Atoi(m.ProcID); err == nil {
+		e.PID = pid
+	}
+	if cred.Known {
+		// The kernel's word beats the packet's.
+		e.PID, e.UID = cred.PID, cred.UID
+		if name, ok := s.d.cgroups.UnitOf(cred.PID); ok {
+			e.Unit = name
+		}
+	}
+	if m.AppName == syslog.SuppressedAppName && m.MsgID == syslog.SuppressedMsgID {
+		e.Stream = journal.StreamTend
+	}
+	_ = s.d.journal.Append(e)
+}
