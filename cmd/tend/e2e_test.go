@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	os.Chmod(dir, 0o755) // other users run it too
 	tendBin = filepath.Join(dir, "tend")
 	out, err := exec.Command("go", "build", "-o", tendBin, ".").CombinedOutput()
 	if err != nil {
@@ -372,5 +373,110 @@ ExecStart=/bin/sh -c 'echo $$PPID > ` + dir + `/ppid; (sleep 0.1 &); sleep 0.6; 
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "ppid")); strings.TrimSpace(string(b)) != "1" {
 		t.Fatalf("the unit's parent was %q; want tend as PID 1", b)
+	}
+}
+
+// TestUserInstance runs `tend run --user` as an unprivileged user (nobody)
+// with units in its XDG config directory and a socket in its runtime
+// directory, and controls it as that user.
+func TestUserInstance(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to become another user")
+	}
+	const uid, gid = 65534, 65534
+	home, err := os.MkdirTemp("", "tend-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	units := filepath.Join(home, ".config", "tend", "units")
+	rundir := filepath.Join(home, "run")
+	for _, d := range []string{units, rundir} {
+		os.MkdirAll(d, 0o700)
+	}
+	os.WriteFile(filepath.Join(units, "hello.service"), []byte("[Service]\nExecStart=/bin/sh -c 'id -u > %h/uid; exec sleep 1000'\n"), 0o644)
+	os.WriteFile(filepath.Join(units, "default.target"), []byte("[Unit]\nWants=hello.service\n"), 0o644)
+	if err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error { return os.Lchown(p, uid, gid) }); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(home, 0o755)
+	ns, err := notify.Listen(filepath.Join(home, "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan notify.Message, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
+	env := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + rundir, "PATH=/usr/bin:/bin", "NOTIFY_SOCKET=" + ns.Path}
+	asUser := func(args ...string) *exec.Cmd {
+		c := exec.Command(tendBin, args...)
+		c.Env = env
+		c.Dir = home
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+		return c
+	}
+	var stderr bytes.Buffer
+	daemon := asUser("run", "--user")
+	daemon.Stderr = &stderr
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	defer func() {
+		daemon.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}()
+	select {
+	case <-ready:
+	case err := <-exited:
+		t.Fatalf("user instance exited: %v\n%s", err, &stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("user instance not ready\n%s", &stderr)
+	}
+	if _, err := os.Stat(filepath.Join(rundir, "tend", "tend.sock")); err != nil {
+		t.Fatalf("no per-user socket: %v\n%s", err, &stderr)
+	}
+	out, err := asUser("is-active", "--user", "hello").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "active" {
+		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, &stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(home, "uid")); strings.TrimSpace(string(b)) != "65534" {
+		t.Fatalf("the service ran as uid %q; want 65534", b)
+	}
+	if out, err := asUser("stop", "--user", "hello").CombinedOutput(); err != nil {
+		t.Fatalf("stop as the owning user: %v %s", err, out)
+	}
+}
+
+// TestDaemonReload changes a running unit's file and adds a unit: reload
+// keeps the running service untouched, names it as changed, and the new
+// unit can be started.
+func TestDaemonReload(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\nWants=a.service\n"), 0o644)
+	in := startTend(t, dir)
+	pid := in.mainPID("a")
+	// Make sure the new mtime differs from the load time's second.
+	later := time.Now().Add(2 * time.Second)
+	os.WriteFile(filepath.Join(dir, "a.service"), []byte("[Unit]\nDescription=changed\n[Service]\nExecStart=/bin/sleep 2000\n"), 0o644)
+	os.Chtimes(filepath.Join(dir, "a.service"), later, later)
+	os.WriteFile(filepath.Join(dir, "b.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\n"), 0o644)
+	if out, _ := in.ctl("status", "a"); !strings.Contains(out, "changed on disk") {
+		t.Errorf("status does not warn about the change:\n%s", out)
+	}
+	out := in.mustCtl("daemon-reload")
+	if !strings.Contains(out, "a.service") {
+		t.Errorf("daemon-reload does not name the changed running unit:\n%s", out)
+	}
+	if np := in.mainPID("a"); np != pid {
+		t.Fatalf("reload touched the running service: pid %d → %d", pid, np)
+	}
+	in.mustCtl("start", "b")
+	in.mustCtl("restart", "a")
+	if desc := in.mustCtl("show", "-p", "Description", "--value", "a"); strings.TrimSpace(desc) != "changed" {
+		t.Fatalf("after restart the new definition is not in force: %q", desc)
 	}
 }
