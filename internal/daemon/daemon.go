@@ -15,12 +15,15 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
 )
 
@@ -82,6 +85,12 @@ type daemon struct {
 
 func newDaemon(cfg Config) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	// Children start from a known state: the default umask (spawn's fast
+	// path inherits it) and none of the descriptors tend was started with.
+	unix.Umask(0o022)
+	if err := spawn.SealInheritedFDs(); err != nil {
+		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
+	}
 	p := cfg.Paths
 	for _, dir := range []string{p.Runtime, p.Journal} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -91,7 +100,7 @@ func newDaemon(cfg Config) (*daemon, error) {
 	d.cgroups = cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode())
 	var err error
-	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Orphan: func(e reaper.Exit) { d.cgroups.NoteExit(e.PID) }}); err != nil {
+	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: func(e reaper.Exit) { d.cgroups.NoteExit(e.PID) }}); err != nil {
 		return nil, err
 	}
 	if d.journal, err = journal.Open(journal.Options{Dir: p.Journal, Logger: d.log}); err != nil {
@@ -294,6 +303,9 @@ func (d *daemon) close() {
 		d.reaper.Close()
 	}
 	if d.cgroups != nil {
+		if err := d.cgroups.Prune(); err != nil {
+			d.log.Warn("cgroups left behind", "err", err)
+		}
 		d.cgroups.Close()
 	}
 	_ = os.Remove(d.cfg.Paths.Socket)

@@ -142,4 +142,3 @@ func remainingChildren() []int {
 	}
 	return pids
 }
-

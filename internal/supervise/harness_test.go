@@ -61,11 +61,11 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 		}
 	}
 	h := &harness{t: t, dir: dir, logs: newMemLogs(), changed: make(chan struct{})}
-	r, err := reaper.New(reaper.Options{})
+	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	r, err := reaper.New(reaper.Options{Reaped: func(e reaper.Exit) { cg.NoteExit(e.PID) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
 	ns, err := notify.Listen(filepath.Join(dir, "notify"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +102,9 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 		wg.Wait()
 		r.Close()
 		ns.Close()
+		if err := cg.Prune(); err != nil {
+			t.Errorf("cgroups left behind: %v", err)
+		}
 		cg.Close()
 	})
 	return h

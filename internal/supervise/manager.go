@@ -163,13 +163,6 @@ func (m *Manager) Run(ctx context.Context) error {
 // HandleNotify is the notify socket's handler: it forwards to the loop.
 func (m *Manager) HandleNotify(msg notify.Message) { m.box.put(evNotify{msg}) }
 
-// NoteOrphan is the reaper's handler for exits of pids nobody watches.
-func (m *Manager) NoteOrphan(e reaper.Exit) {
-	if m.opts.Cgroups != nil {
-		m.opts.Cgroups.NoteExit(e.PID)
-	}
-}
-
 func (m *Manager) handle(ev event) {
 	switch e := ev.(type) {
 	case evCall:

@@ -100,7 +100,8 @@ func (m *Manager) checkConditions(u *rt) bool {
 	return false
 }
 
-// prepare creates the unit's cgroup and its RuntimeDirectory= and friends.
+// prepare creates the unit's cgroup. (spawn creates RuntimeDirectory= and
+// friends for each process.)
 func (m *Manager) prepare(u *rt) error {
 	if m.opts.Cgroups != nil && u.cg == nil {
 		g, err := m.opts.Cgroups.Group(u.name)
@@ -109,16 +110,7 @@ func (m *Manager) prepare(u *rt) error {
 		}
 		u.cg = g
 	}
-	ec := &u.svc().Exec
-	uid, gid := os.Getuid(), os.Getgid()
-	if ec.User != "" {
-		ui, err := spawn.LookupUser(ec.User)
-		if err != nil {
-			return fmt.Errorf("failed to determine user credentials: %w", err)
-		}
-		uid, gid = ui.UID, ui.GID
-	}
-	return spawn.PrepareDirs(ec, m.opts.Dirs, uid, gid)
+	return nil
 }
 
 // runPhase enters state s and runs cmds one after another as control
