@@ -143,6 +143,8 @@ type InstallOptions struct {
 type InstallChanges struct {
 	Created []Symlink `json:"created,omitempty"`
 	Removed []string  `json:"removed,omitempty"`
+	// Warnings are non-fatal notes, e.g. a unit without [Install] section.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Symlink is one symlink created: Path → Target.

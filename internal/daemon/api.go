@@ -79,7 +79,7 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		}
 		u, ok := pl.Unit(full)
 		if !ok || u.Load == unit.NotFound {
-			return nil, fmt.Errorf("%w: Unit %s not found.", api.ErrNoSuchUnit, full)
+			return nil, api.NoSuchUnit(full)
 		}
 		out = append(out, u.Name)
 	}
@@ -204,6 +204,10 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 	if out.Description == "" {
 		out.Description = st.Name
 	}
+	if out.MainPID == 0 && out.ExecMainCode != "" {
+		// status shows the last main process with how it ended.
+		out.MainPID = st.ExecMainPID
+	}
 	if !detail {
 		return out
 	}
@@ -233,7 +237,7 @@ func (a *apiManager) lastLogs(ctx context.Context, name string, n int) []api.Log
 }
 
 func (a *apiManager) ListUnitFiles(ctx context.Context, patterns []string) ([]api.UnitFile, error) {
-	return a.d.installer().list(patterns)
+	return a.d.installer().ListUnitFiles(ctx, patterns)
 }
 
 func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, error) {
@@ -358,7 +362,11 @@ func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error)
 }
 
 func (a *apiManager) UnitFiles(ctx context.Context, op string, names []string, opts api.InstallOptions) (api.InstallChanges, error) {
-	ch, err := a.d.installer().apply(op, names, opts)
+	full := make([]string, len(names))
+	for i, n := range names {
+		full[i] = completeName(n)
+	}
+	ch, err := a.d.installer().UnitFiles(ctx, op, full, opts)
 	if err != nil {
 		return ch, err
 	}
@@ -377,23 +385,19 @@ func (a *apiManager) UnitFiles(ctx context.Context, op string, names []string, o
 }
 
 func (a *apiManager) IsEnabled(ctx context.Context, names []string) ([]string, error) {
-	out := make([]string, len(names))
+	full := make([]string, len(names))
 	for i, n := range names {
-		st, err := a.d.installer().isEnabled(completeName(n))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = st
+		full[i] = completeName(n)
 	}
-	return out, nil
+	return a.d.installer().IsEnabled(ctx, full)
 }
 
 func (a *apiManager) unitFileState(name string) string {
-	st, err := a.d.installer().isEnabled(name)
-	if err != nil {
+	st, err := a.d.installer().IsEnabled(context.Background(), []string{name})
+	if err != nil || len(st) == 0 {
 		return ""
 	}
-	return st
+	return st[0]
 }
 
 func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEntry, error) {

@@ -68,7 +68,16 @@ func (l *loader) load() (*plan.Plan, []string) {
 	for _, d := range diags {
 		msgs = append(msgs, d.Error())
 	}
-	return plan.New(set.Units, plan.Options{Logger: l.log}), msgs
+	units := make(map[string]*unit.Unit, len(set.Units))
+	for name, u := range set.Units {
+		units[name] = u
+	}
+	for alias, name := range set.Aliases() {
+		if u, ok := set.Units[name]; ok {
+			units[alias] = u
+		}
+	}
+	return plan.New(units, plan.Options{Logger: l.log}), msgs
 }
 
 // reload re-reads the units and hands the new plan to the supervisor.

@@ -39,6 +39,7 @@ func properties(st supervise.Status) map[string]string {
 	set("Result", string(st.Result))
 	set("MainPID", strconv.Itoa(st.MainPID))
 	set("ControlPID", strconv.Itoa(st.ControlPID))
+	set("ExecMainPID", strconv.Itoa(st.ExecMainPID))
 	set("ExecMainCode", execMainCode(st.ExecMainCode))
 	set("ExecMainStatus", strconv.Itoa(st.ExecMainStat))
 	set("StatusText", st.StatusText)

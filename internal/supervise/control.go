@@ -20,6 +20,7 @@ type Status struct {
 	Result       Result
 	Since        time.Time
 	MainPID      int
+	ExecMainPID  int // the last main process, running or not
 	ControlPID   int
 	ExecMainCode string
 	ExecMainStat int
@@ -147,6 +148,10 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 	if u.mainExit != nil {
 		st.ExecMainCode, st.ExecMainStat = u.mainExit.code, u.mainExit.status
 	}
+	st.ExecMainPID = u.mainPID
+	if st.ExecMainPID == 0 {
+		st.ExecMainPID = u.lastMainPID
+	}
 	if u.job != nil {
 		st.Job = u.job.kind.String()
 	}
@@ -204,19 +209,19 @@ func (m *Manager) kill(u *rt, who string, sig syscall.Signal) error {
 		if u.mainPID == 0 {
 			return fmt.Errorf("no main process to kill for %s", u.name)
 		}
-		return syscall.Kill(u.mainPID, sig)
+		return m.procs.kill(u.mainPID, sig)
 	case "control":
 		if u.controlPID == 0 {
 			return fmt.Errorf("no control process to kill for %s", u.name)
 		}
-		return syscall.Kill(u.controlPID, sig)
+		return m.procs.kill(u.controlPID, sig)
 	case "all", "":
 		if u.cg != nil {
 			return u.cg.Kill(sig)
 		}
 		for _, pid := range []int{u.mainPID, u.controlPID} {
 			if pid != 0 {
-				_ = syscall.Kill(pid, sig)
+				_ = m.procs.kill(pid, sig)
 			}
 		}
 		return nil

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -68,6 +69,9 @@ type Options struct {
 type Manager struct {
 	opts Options
 	box  *mailbox
+	// procs starts and signals processes; tests replace it so that the
+	// state machine can be walked without real processes.
+	procs processes
 
 	// current mirrors plan for readers outside the loop.
 	current atomic.Pointer[plan.Plan]
@@ -141,6 +145,7 @@ func New(p *plan.Plan, opts Options) *Manager {
 		pids:  map[int]pidRef{},
 	}
 	m.jobs = newJobQueue(m)
+	m.procs = realProcesses{m}
 	m.setPlan(p)
 	return m
 }
@@ -232,6 +237,20 @@ func (m *Manager) setPlan(p *plan.Plan) {
 		}
 	}
 }
+
+// processes is how the state machine touches the outside world.
+type processes interface {
+	spawn(u *rt, cmd unit.Command, r role) (int, error)
+	kill(pid int, sig syscall.Signal) error
+}
+
+type realProcesses struct{ m *Manager }
+
+func (p realProcesses) spawn(u *rt, cmd unit.Command, r role) (int, error) {
+	return p.m.spawnProcess(u, cmd, r)
+}
+
+func (realProcesses) kill(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
 
 // CurrentPlan returns the plan in force; safe from any goroutine.
 func (m *Manager) CurrentPlan() *plan.Plan { return m.current.Load() }

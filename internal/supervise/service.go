@@ -21,7 +21,7 @@ func (m *Manager) start(u *rt) {
 		return
 	}
 	switch {
-	case u.state.Active() == Active || u.state.starting():
+	case u.state.Active() == Active || u.state == Reload || u.state.starting():
 		m.jobs.unitChanged(u)
 		return
 	case u.state.stopping():
@@ -232,7 +232,7 @@ func (m *Manager) enterRunning(u *rt) {
 // treated as having exited with systemd's EXIT_* code for the step that
 // failed, as systemd does; false tells the caller to stop here.
 func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
-	pid, err := m.spawnProcess(u, cmd, r)
+	pid, err := m.procs.spawn(u, cmd, r)
 	if err != nil {
 		code := spawn.ExitExec
 		var se *spawn.SetupError
@@ -328,7 +328,7 @@ func (m *Manager) onExit(e reaper.Exit) {
 	u := ref.u
 	switch {
 	case ref.role == roleMain && u.mainPID == e.PID:
-		u.mainPID = 0
+		u.mainPID, u.lastMainPID = 0, e.PID
 	case ref.role == roleControl && u.controlPID == e.PID:
 		u.controlPID = 0
 	default:

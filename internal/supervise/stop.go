@@ -84,12 +84,12 @@ func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 	}
 	send := func(pid int) {
 		if pid > 0 {
-			_ = syscall.Kill(pid, sig)
+			_ = m.procs.kill(pid, sig)
 			if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
-				_ = syscall.Kill(pid, unix.SIGCONT)
+				_ = m.procs.kill(pid, unix.SIGCONT)
 			}
 			if !final && kc.SendSIGHUP {
-				_ = syscall.Kill(pid, unix.SIGHUP)
+				_ = m.procs.kill(pid, unix.SIGHUP)
 			}
 		}
 	}
@@ -155,7 +155,7 @@ func (m *Manager) onTimeout(u *rt) {
 	case Reload:
 		m.event(u, prioWarn, "%s: Reload operation timed out. Killing reload process.", u.name)
 		if u.controlPID != 0 {
-			_ = syscall.Kill(u.controlPID, unix.SIGKILL)
+			_ = m.procs.kill(u.controlPID, unix.SIGKILL)
 		}
 		m.setState(u, Running)
 	case Stop:
@@ -165,7 +165,7 @@ func (m *Manager) onTimeout(u *rt) {
 		m.timeoutKill(u, StopSigkill, func() { m.runPhase(u, StopPost, svc.ExecStopPost) })
 	case StopSigkill, FinalSigkill:
 		m.event(u, prioWarn, "%s: Processes still around after final SIGKILL. Entering failed mode.", u.name)
-		u.mainPID, u.controlPID = 0, 0
+		m.forgetProcesses(u)
 		if u.result == ResultSuccess {
 			u.result = ResultTimeout
 		}
@@ -375,6 +375,20 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 			}
 		}
 	}()
+}
+
+// forgetProcesses stops tracking u's main and control processes, which
+// tend gave up on (they survived SIGKILL, e.g. stuck in the kernel).
+func (m *Manager) forgetProcesses(u *rt) {
+	for _, pid := range []int{u.mainPID, u.controlPID} {
+		if pid != 0 {
+			delete(m.pids, pid)
+			if m.opts.Reaper != nil {
+				m.opts.Reaper.Unwatch(pid)
+			}
+		}
+	}
+	u.mainPID, u.controlPID = 0, 0
 }
 
 func syscallKill0(pid int) error { return syscall.Kill(pid, 0) }

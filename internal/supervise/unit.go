@@ -26,6 +26,7 @@ type rt struct {
 
 	mainPID, controlPID int
 	mainExit            *exitStatus // how the last main process ended
+	lastMainPID         int         // pid of that process
 	mainKnown           bool        // mainPID came from a PID file, MAINPID= or a spawn
 	cmds                []unit.Command
 	cmdIdx              int

@@ -42,6 +42,8 @@ type Diag struct {
 	Msg      string
 }
 
+// Error formats the diag as "file:line: message" ("file: message" when
+// it concerns the whole file).
 func (d Diag) Error() string {
 	if d.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", d.File, d.Line, d.Msg)
@@ -205,7 +207,7 @@ type Service struct {
 	RestartMaxDelay          time.Duration // 0 = unset
 	TimeoutStart             time.Duration // default 90s; Infinity = none
 	TimeoutStop              time.Duration // default 90s; Infinity = none
-	TimeoutAbort             time.Duration
+	TimeoutAbort             time.Duration // default = TimeoutStop
 	RuntimeMax               time.Duration // Infinity = none
 	Watchdog                 time.Duration
 	SuccessExitStatus        ExitStatusSet

@@ -1,0 +1,339 @@
+// Package cgroup gives each unit a control group so tend can find every
+// process the unit started, however it forked, kill them all, and tell
+// when none is left. It prefers cgroup v2 (a cgroup2 mount at the root,
+// or at <root>/unified on hybrid machines), falls back to one cgroup v1
+// hierarchy (pids, freezer or a named one), and when neither is writable
+// (an unprivileged tend without delegation) it tracks processes through
+// /proc by session, process group and parentage ("none" mode).
+//
+// Units' groups live under <own cgroup>/<Base>/<unit>, where <own cgroup>
+// is tend's own cgroup in the tracking hierarchy, so a tend started by
+// another manager stays inside the subtree that manager gave it.
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Modes reported by Manager.Mode.
+const (
+	ModeV2   = "v2"
+	ModeV1   = "v1"
+	ModeNone = "none"
+)
+
+// statControllers are the v1 controllers used for Stats when the
+// tracking hierarchy lacks the equivalent files.
+var statControllers = []string{"memory", "cpuacct", "pids"}
+
+// Options configure Detect. Zero values take the system defaults.
+type Options struct {
+	Root   string // cgroup file system root, default /sys/fs/cgroup
+	Proc   string // proc mount, default /proc
+	Base   string // directory for units' groups below tend's own cgroup, default "tend"
+	Logger *slog.Logger
+	// Force selects a mode instead of detecting it (tests): ModeV2, ModeV1
+	// or ModeNone. If the forced mode is not usable Detect falls back as
+	// usual and logs why.
+	Force string
+}
+
+// Manager creates and tracks units' groups in one mode.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+	mode string
+	// base is the directory of <own>/<Base> in the tracking hierarchy and
+	// prefix the same path as /proc/PID/cgroup shows it.
+	base, prefix string
+	// trackCtrl names the v1 tracking hierarchy as /proc/PID/cgroup lists
+	// its controllers ("pids", "name=systemd"); "" for v2.
+	trackCtrl string
+	// statBase maps a v1 controller to its <own>/<Base> directory, for
+	// stats the tracking hierarchy cannot give.
+	statBase map[string]string
+	events   *eventWatcher // v2 only
+
+	mu sync.Mutex
+	// guards groups
+	groups map[string]*Group
+}
+
+// Detect picks the best usable mode and never fails: at worst it returns
+// a Manager in ModeNone.
+func Detect(opts Options) *Manager {
+	if opts.Root == "" {
+		opts.Root = "/sys/fs/cgroup"
+	}
+	if opts.Proc == "" {
+		opts.Proc = "/proc"
+	}
+	if opts.Base == "" {
+		opts.Base = "tend"
+	}
+	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	mounts, err := readMounts(filepath.Join(opts.Proc, "self/mountinfo"))
+	if err != nil {
+		m.log.Warn("cannot read mounts; tracking processes via /proc", "err", err)
+	}
+	self, err := readCgroupFile(filepath.Join(opts.Proc, "self/cgroup"))
+	if err != nil {
+		m.log.Warn("cannot read own cgroup; tracking processes via /proc", "err", err)
+	}
+	order := []string{ModeV2, ModeV1}
+	switch opts.Force {
+	case ModeV1:
+		order = []string{ModeV1, ModeV2}
+	case ModeNone:
+		order = nil
+	}
+	for _, mode := range order {
+		var err error
+		if mode == ModeV2 {
+			err = m.tryV2(mounts, self)
+		} else {
+			err = m.tryV1(mounts, self)
+		}
+		if err == nil {
+			m.mode = mode
+			break
+		}
+		m.log.Debug("cgroup mode not usable", "mode", mode, "err", err)
+	}
+	if m.mode == "" {
+		m.mode = ModeNone
+		m.base, m.prefix = "", ""
+	} else {
+		m.setupStats(mounts, self)
+	}
+	m.log.Debug("cgroup mode", "mode", m.mode, "where", m.base)
+	return m
+}
+
+// tryV2 sets the manager up on the cgroup2 hierarchy if it is mounted at
+// Root or Root/unified and tend may create groups in it.
+func (m *Manager) tryV2(mounts []mount, self []cgroupLine) error {
+	var mnt *mount
+	for i := range mounts {
+		mp := mounts[i].point
+		if mounts[i].fstype == "cgroup2" && (mp == m.opts.Root || mp == filepath.Join(m.opts.Root, "unified")) {
+			mnt = &mounts[i]
+			break
+		}
+	}
+	if mnt == nil {
+		return errors.New("no cgroup2 mount")
+	}
+	own, ok := ownPath(self, "")
+	if !ok {
+		return errors.New("not in a cgroup2 group")
+	}
+	if err := m.makeBase(mnt, own); err != nil {
+		return err
+	}
+	ev, err := newEventWatcher(m.log)
+	if err != nil {
+		return err
+	}
+	m.events = ev
+	// Best effort: let unit groups account memory and tasks natively.
+	if b, err := os.ReadFile(filepath.Join(m.base, "cgroup.controllers")); err == nil {
+		var want []string
+		for _, c := range strings.Fields(string(b)) {
+			if c == "memory" || c == "pids" || c == "cpu" {
+				want = append(want, "+"+c)
+			}
+		}
+		if len(want) > 0 {
+			_ = os.WriteFile(filepath.Join(m.base, "cgroup.subtree_control"), []byte(strings.Join(want, " ")), 0)
+		}
+	}
+	return nil
+}
+
+// tryV1 picks one v1 hierarchy for tracking: pids, freezer, or a named
+// (controller-less) one.
+func (m *Manager) tryV1(mounts []mount, self []cgroupLine) error {
+	for _, ctrl := range []string{"pids", "freezer", "name="} {
+		for i := range mounts {
+			mt := &mounts[i]
+			if mt.fstype != "cgroup" || !mt.under(m.opts.Root) {
+				continue
+			}
+			c := mt.controller(ctrl)
+			if c == "" {
+				continue
+			}
+			own, ok := ownPath(self, c)
+			if !ok {
+				continue
+			}
+			if err := m.makeBase(mt, own); err != nil {
+				m.log.Debug("v1 hierarchy not usable", "controller", c, "err", err)
+				continue
+			}
+			m.trackCtrl = c
+			return nil
+		}
+	}
+	return errors.New("no usable cgroup v1 hierarchy")
+}
+
+// makeBase creates <own>/<Base> in the hierarchy mounted at mnt and checks
+// that tend may move processes there.
+func (m *Manager) makeBase(mnt *mount, own string) error {
+	dir, ok := mnt.dirOf(own)
+	if !ok {
+		return fmt.Errorf("own cgroup %s is outside the mount at %s", own, mnt.point)
+	}
+	base := filepath.Join(dir, m.opts.Base)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK); err != nil {
+		return fmt.Errorf("cannot move processes within %s: %w", dir, err)
+	}
+	m.base = base
+	m.prefix = filepath.Join(own, m.opts.Base)
+	return nil
+}
+
+// setupStats finds v1 controllers for stats the tracking hierarchy lacks
+// (all of them on a hybrid machine, whose cgroup2 has no controllers).
+func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
+	for _, ctrl := range statControllers {
+		if ctrl == m.trackCtrl {
+			continue
+		}
+		if m.mode == ModeV2 && m.v2Has(ctrl) {
+			continue
+		}
+		for i := range mounts {
+			mt := &mounts[i]
+			if mt.fstype != "cgroup" || !mt.under(m.opts.Root) || mt.controller(ctrl) == "" {
+				continue
+			}
+			own, ok := ownPath(self, ctrl)
+			if !ok {
+				break
+			}
+			dir, ok := mt.dirOf(own)
+			if !ok {
+				break
+			}
+			base := filepath.Join(dir, m.opts.Base)
+			if err := os.MkdirAll(base, 0o755); err != nil {
+				m.log.Debug("no v1 stats group", "controller", ctrl, "err", err)
+				break
+			}
+			m.statBase[ctrl] = base
+			break
+		}
+	}
+}
+
+// v2Has reports whether unit groups get the v2 controller's files.
+func (m *Manager) v2Has(ctrl string) bool {
+	if ctrl == "cpuacct" {
+		return true // cpu.stat usage_usec exists in every v2 group
+	}
+	b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
+	return err == nil && containsField(string(b), ctrl)
+}
+
+func containsField(s, f string) bool {
+	for _, x := range strings.Fields(s) {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Mode is ModeV2, ModeV1 or ModeNone.
+func (m *Manager) Mode() string { return m.mode }
+
+// Where is the directory holding the units' groups ("" in ModeNone), for
+// status output and logs.
+func (m *Manager) Where() string { return m.base }
+
+// Group creates (or opens) the group of unit. Calling it again for the
+// same unit returns the same *Group until Remove.
+func (m *Manager) Group(unit string) (*Group, error) {
+	if unit == "" || unit == "." || unit == ".." || strings.ContainsAny(unit, "/\x00\n") {
+		return nil, fmt.Errorf("cgroup for unit %q: invalid unit name", unit)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g, ok := m.groups[unit]; ok {
+		return g, nil
+	}
+	g, err := m.newGroupLocked(unit)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup for unit %s: %w", unit, err)
+	}
+	m.groups[unit] = g
+	return g, nil
+}
+
+// NoteExit tells the manager that pid was reaped. In v1 and none modes
+// emptiness has no kernel event, so groups waited on are re-checked here.
+func (m *Manager) NoteExit(pid int) {
+	if m.mode == ModeV2 {
+		return
+	}
+	m.mu.Lock()
+	gs := make([]*Group, 0, len(m.groups))
+	for _, g := range m.groups {
+		gs = append(gs, g)
+	}
+	m.mu.Unlock()
+	for _, g := range gs {
+		g.noteExit(pid)
+	}
+}
+
+// UnitOf returns the unit whose group holds pid.
+func (m *Manager) UnitOf(pid int) (string, bool) {
+	if m.mode == ModeNone {
+		return m.unitOfNone(pid)
+	}
+	lines, err := readCgroupFile(filepath.Join(m.opts.Proc, fmt.Sprint(pid), "cgroup"))
+	if err != nil {
+		return "", false
+	}
+	p, ok := ownPath(lines, m.trackCtrl)
+	if !ok {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(p, m.prefix+"/")
+	if !ok {
+		return "", false
+	}
+	unit, _, _ := strings.Cut(rest, "/")
+	return unit, unit != ""
+}
+
+// Close stops the event watcher. Groups and their processes stay.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	for _, g := range m.groups {
+		g.closeFD()
+	}
+	m.mu.Unlock()
+	if m.events != nil {
+		return m.events.close()
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+package cgroup
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/reaper"
+	"golang.org/x/sys/unix"
+)
+
+const hangGuard = 20 * time.Second
+
+// newManager detects with mode forced and a base private to this test
+// run, skipping if the machine cannot offer the mode.
+func newManager(t *testing.T, mode string) *Manager {
+	t.Helper()
+	m := Detect(Options{Base: fmt.Sprintf("tend-test-%d", os.Getpid()), Force: mode})
+	if m.Mode() != mode {
+		m.Close()
+		t.Skipf("mode %s not available here (got %s)", mode, m.Mode())
+	}
+	t.Cleanup(func() {
+		if err := m.Prune(); err != nil {
+			t.Error(err)
+		}
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+		for _, d := range append([]string{m.base}, mapValues(m.statBase)...) {
+			if _, err := os.Stat(d); d != "" && err == nil {
+				t.Errorf("Prune left %s", d)
+			}
+		}
+	})
+	return m
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// startReaper runs a reaper that tells m about every exit.
+func startReaper(t *testing.T, m *Manager) *reaper.Reaper {
+	t.Helper()
+	r, err := reaper.New(reaper.Options{Reaped: func(e reaper.Exit) { m.NoteExit(e.PID) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; r.Close() })
+	return r
+}
+
+// startTree starts a shell in g that double-forks a long sleep (the
+// grandchild outlives its parent subshell) and then sleeps itself. It
+// returns the shell's and the grandchild's pids.
+func startTree(t *testing.T, r *reaper.Reaper, g *Group) (sh, grandchild int) {
+	t.Helper()
+	inR, inW, _ := os.Pipe()
+	outR, outW, _ := os.Pipe()
+	defer inR.Close()
+	defer outW.Close()
+	t.Cleanup(func() { inW.Close(); outR.Close() })
+	sys := &syscall.SysProcAttr{Setsid: true}
+	if fd, ok := g.CloneFD(); ok {
+		sys.UseCgroupFD, sys.CgroupFD = true, fd
+	}
+	// The shell waits for a line on stdin so Add can place it before it
+	// forks anything.
+	script := `read go; (sleep 30 </dev/null >/dev/null 2>&1 & echo $!) ; exec sleep 30 >/dev/null`
+	pid, err := r.Start(func() (int, error) {
+		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
+			Files: []uintptr{inR.Fd(), outW.Fd(), 2}, Sys: sys,
+		})
+	}, func(reaper.Exit) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys.UseCgroupFD {
+		g.Placed(pid)
+	} else if err := g.Add(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		t.Fatal(err)
+	}
+	fmt.Fprintln(inW, "go")
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild, err = strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Kill(grandchild, unix.SIGKILL); unix.Kill(pid, unix.SIGKILL) })
+	return pid, grandchild
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+func TestGroupLifecycle(t *testing.T) {
+	for _, mode := range []string{ModeV2, ModeV1, ModeNone} {
+		for _, sig := range []unix.Signal{unix.SIGKILL, unix.SIGTERM} {
+			t.Run(mode+"/"+unix.SignalName(sig), func(t *testing.T) {
+				testLifecycle(t, mode, sig)
+			})
+		}
+	}
+}
+
+func testLifecycle(t *testing.T, mode string, sig unix.Signal) {
+	m := newManager(t, mode)
+	r := startReaper(t, m)
+	g, err := m.Group("double.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g2, _ := m.Group("double.service"); g2 != g {
+		t.Error("Group returned a different *Group for the same unit")
+	}
+	sh, gc := startTree(t, r, g)
+
+	pids, err := g.PIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pids, sh) || !slices.Contains(pids, gc) {
+		t.Errorf("PIDs() = %v; want both %d and %d", pids, sh, gc)
+	}
+	if u, ok := m.UnitOf(gc); !ok || u != "double.service" {
+		t.Errorf("UnitOf(%d) = %q, %v; want double.service", gc, u, ok)
+	}
+	if u, ok := m.UnitOf(os.Getpid()); ok {
+		t.Errorf("UnitOf(self) = %q; want none", u)
+	}
+	st := g.Stats()
+	if st.Tasks < 2 {
+		t.Errorf("Stats().Tasks = %d; want >= 2", st.Tasks)
+	}
+	t.Logf("Stats() = %+v", st)
+	_, v1mem := m.statBase["memory"]
+	if (mode == ModeNone || v1mem || (mode == ModeV2 && m.v2Has("memory"))) && st.MemoryBytes <= 0 {
+		t.Errorf("Stats().MemoryBytes = %d; want > 0", st.MemoryBytes)
+	}
+	_, v1cpu := m.statBase["cpuacct"]
+	if (mode != ModeV1 || v1cpu) && st.CPUNanos < 0 {
+		t.Errorf("Stats().CPUNanos = %d; want >= 0", st.CPUNanos)
+	}
+	empty := g.Empty()
+	select {
+	case <-empty:
+		t.Fatal("Empty() closed while processes run")
+	default:
+	}
+	if mode != ModeNone {
+		if err := g.Remove(); err == nil {
+			t.Error("Remove() of a populated group succeeded")
+		}
+	}
+	if err := g.Kill(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-empty:
+	case <-time.After(hangGuard):
+		t.Fatal("Empty() never closed after Kill")
+	}
+	for _, p := range []int{sh, gc} {
+		if alive(p) {
+			t.Errorf("pid %d still alive after Kill", p)
+		}
+	}
+	if pids, _ := g.PIDs(); len(pids) != 0 {
+		t.Errorf("PIDs() after Kill = %v; want none", pids)
+	}
+	select {
+	case <-g.Empty():
+	default:
+		t.Error("Empty() of an empty group is not closed")
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if g.dir != "" {
+		if _, err := os.Stat(g.dir); !os.IsNotExist(err) {
+			t.Errorf("group dir %s still there: %v", g.dir, err)
+		}
+	}
+}
+
+// TestKillReachesNestedGroups checks that a process the unit moved into
+// a child group of its own is still listed and killed.
+func TestKillReachesNestedGroups(t *testing.T) {
+	for _, mode := range []string{ModeV2, ModeV1} {
+		t.Run(mode, func(t *testing.T) {
+			m := newManager(t, mode)
+			r := startReaper(t, m)
+			g, err := m.Group("nested.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sh, gc := startTree(t, r, g)
+			sub := filepath.Join(g.dir, "sub")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(sub)
+			if err := writeInt(filepath.Join(sub, "cgroup.procs"), gc); err != nil {
+				t.Fatal(err)
+			}
+			pids, err := g.PIDs()
+			if err != nil || !slices.Contains(pids, gc) || !slices.Contains(pids, sh) {
+				t.Fatalf("PIDs() = %v, %v; want %d (nested) and %d", pids, err, gc, sh)
+			}
+			empty := g.Empty()
+			if err := g.Kill(unix.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-empty:
+			case <-time.After(hangGuard):
+				t.Fatal("Empty() never closed")
+			}
+			if alive(gc) {
+				t.Errorf("nested pid %d survived Kill", gc)
+			}
+		})
+	}
+}
+
+func TestPruneRemovesStaleGroups(t *testing.T) {
+	m := newManager(t, ModeV2)
+	// A group from an "earlier run": on disk, unknown to this Manager.
+	stale := filepath.Join(m.base, "stale.service")
+	if err := os.Mkdir(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range m.statBase {
+		os.Mkdir(filepath.Join(b, "stale.service"), 0o755)
+	}
+	if _, err := m.Group("known.service"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.base); !os.IsNotExist(err) {
+		t.Errorf("base %s still there after Prune: %v", m.base, err)
+	}
+}
+
+func TestDetectPrefersV2(t *testing.T) {
+	m := Detect(Options{Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	defer func() {
+		m.Close()
+		os.Remove(m.base)
+		for _, d := range m.statBase {
+			os.Remove(d)
+		}
+	}()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getuid() == 0 && strings.Contains(string(b), " - cgroup2 ") && m.Mode() != ModeV2 {
+		t.Errorf("Mode() = %s with cgroup2 mounted and root; want v2", m.Mode())
+	}
+	if m.Mode() != ModeNone && !strings.HasSuffix(m.Where(), "/tend-test-"+strconv.Itoa(os.Getpid())) {
+		t.Errorf("Where() = %q", m.Where())
+	}
+}
+
+func TestDetectWithoutCgroupFS(t *testing.T) {
+	m := Detect(Options{Root: t.TempDir(), Base: "x"})
+	defer m.Close()
+	if m.Mode() != ModeNone {
+		t.Errorf("Mode() = %s with no cgroup mounts under Root; want none", m.Mode())
+	}
+}
+
+func TestGroupRejectsBadNames(t *testing.T) {
+	m := Detect(Options{Force: ModeNone})
+	defer m.Close()
+	for _, name := range []string{"", ".", "..", "a/b", "x\x00"} {
+		if _, err := m.Group(name); err == nil {
+			t.Errorf("Group(%q) succeeded", name)
+		}
+	}
+}
+
+// TestEmptyOnNaturalExit checks that Empty fires when the last process
+// exits on its own: through cgroup.events on v2, through the reaper's
+// NoteExit elsewhere.
+func TestEmptyOnNaturalExit(t *testing.T) {
+	for _, mode := range []string{ModeV2, ModeV1, ModeNone} {
+		t.Run(mode, func(t *testing.T) {
+			m := newManager(t, mode)
+			r := startReaper(t, m)
+			g, err := m.Group("short.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Remove()
+			inR, inW, _ := os.Pipe()
+			sys := &syscall.SysProcAttr{Setsid: true}
+			if fd, ok := g.CloneFD(); ok {
+				sys.UseCgroupFD, sys.CgroupFD = true, fd
+			}
+			// The shell and its background child exit once stdin closes.
+			pid, err := r.Start(func() (int, error) {
+				return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "read x; (cat >/dev/null &); exit 0"},
+					&syscall.ProcAttr{Files: []uintptr{inR.Fd(), 1, 2}, Sys: sys})
+			}, func(reaper.Exit) {})
+			inR.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sys.UseCgroupFD {
+				if err := g.Add(pid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			empty := g.Empty()
+			select {
+			case <-empty:
+				t.Fatal("Empty() closed while the shell runs")
+			default:
+			}
+			fmt.Fprintln(inW, "go")
+			inW.Close()
+			select {
+			case <-empty:
+			case <-time.After(hangGuard):
+				t.Fatal("Empty() never closed")
+			}
+		})
+	}
+}
+
+func TestCloseJoinsEventGoroutine(t *testing.T) {
+	m := newManager(t, ModeV2)
+	done := m.events.done
+	if err := m.events.close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	default:
+		t.Error("event goroutine still running after close")
+	}
+	m.events = nil // already closed; keep the cleanup's Close from closing twice
+}

@@ -1,0 +1,341 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// killRounds bounds Kill's re-scans: a process forking faster than tend
+// can signal would otherwise keep it busy forever.
+const killRounds = 64
+
+// Group is one unit's control group (or, in ModeNone, its tracked set of
+// processes).
+type Group struct {
+	m    *Manager
+	unit string
+	dir  string // directory in the tracking hierarchy; "" in ModeNone
+	path string // path as /proc/PID/cgroup shows it
+	// statDirs maps v1 controllers to this unit's directory in them.
+	statDirs map[string]string
+	fd       *os.File // the v2 directory, for CLONE_INTO_CGROUP
+
+	mu sync.Mutex
+	// guards the fields below
+	empty   chan struct{} // open while someone waits for emptiness
+	removed bool
+	none    noneTracker // ModeNone only
+}
+
+func (m *Manager) newGroupLocked(unit string) (*Group, error) {
+	g := &Group{m: m, unit: unit, statDirs: map[string]string{}}
+	if m.mode == ModeNone {
+		g.path = "/" + unit
+		g.none.init()
+		return g, nil
+	}
+	g.dir = filepath.Join(m.base, unit)
+	g.path = filepath.Join(m.prefix, unit)
+	if err := os.Mkdir(g.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	for ctrl, base := range m.statBase {
+		d := filepath.Join(base, unit)
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			m.log.Debug("no v1 stats group", "controller", ctrl, "unit", unit, "err", err)
+			continue
+		}
+		g.statDirs[ctrl] = d
+	}
+	if m.mode == ModeV2 {
+		f, err := os.OpenFile(g.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil, err
+		}
+		g.fd = f
+		if err := m.events.add(filepath.Join(g.dir, "cgroup.events"), g.checkEmpty); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Unit is the name of the unit this group belongs to.
+func (g *Group) Unit() string { return g.unit }
+
+// Path is the group's path as /proc/PID/cgroup shows it, e.g.
+// /tend/web.service. In ModeNone it is "/" + unit, for display only.
+func (g *Group) Path() string { return g.path }
+
+// CloneFD returns a descriptor of the group's directory for clone3's
+// CLONE_INTO_CGROUP (syscall.SysProcAttr.CgroupFD). It exists only in
+// ModeV2; the Group keeps it open until Remove or Manager.Close, so do
+// not remove a group while a process is being started in it.
+func (g *Group) CloneFD() (int, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fd == nil {
+		return -1, false
+	}
+	return int(g.fd.Fd()), true
+}
+
+// JoinFiles lists the cgroup.procs files a process must write "0" to so
+// that it joins this group (the tracking group first, then v1 stats
+// groups). Empty in ModeNone. The spawn helper uses it to join before
+// exec, so even the first fork of the new process is inside.
+func (g *Group) JoinFiles() []string {
+	var out []string
+	if g.dir != "" {
+		out = append(out, filepath.Join(g.dir, "cgroup.procs"))
+	}
+	return append(out, g.statFiles()...)
+}
+
+func (g *Group) statFiles() []string {
+	var out []string
+	for _, ctrl := range statControllers {
+		if d, ok := g.statDirs[ctrl]; ok {
+			out = append(out, filepath.Join(d, "cgroup.procs"))
+		}
+	}
+	return out
+}
+
+// Add moves pid into the group (and the v1 stats groups), or in ModeNone
+// starts tracking pid, its session and its process group.
+func (g *Group) Add(pid int) error {
+	if g.m.mode == ModeNone {
+		g.mu.Lock()
+		g.none.seed(pid)
+		g.mu.Unlock()
+		return nil
+	}
+	if err := writeInt(filepath.Join(g.dir, "cgroup.procs"), pid); err != nil {
+		return fmt.Errorf("cgroup %s: add pid %d: %w", g.path, pid, err)
+	}
+	g.Placed(pid)
+	return nil
+}
+
+// Placed completes the placement of a pid that was cloned straight into
+// CloneFD: on hybrid machines it also joins the v1 groups used for
+// stats. Failures only cost stats, so they are logged, not returned.
+func (g *Group) Placed(pid int) {
+	for _, f := range g.statFiles() {
+		if err := writeInt(f, pid); err != nil {
+			g.m.log.Debug("cannot join stats group", "file", f, "pid", pid, "err", err)
+		}
+	}
+}
+
+// PIDs lists the processes in the group (zombies excluded in ModeNone).
+func (g *Group) PIDs() ([]int, error) {
+	if g.m.mode == ModeNone {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.none.scan(g.m.opts.Proc)
+	}
+	pids, err := readTreePIDs(g.dir)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", g.path, err)
+	}
+	return pids, nil
+}
+
+// readTreePIDs lists the processes of a group and of any child groups
+// the unit created below it.
+func readTreePIDs(dir string) ([]int, error) {
+	var pids []int
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if path != dir && errors.Is(err, os.ErrNotExist) {
+				return nil // a child group vanished meanwhile
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		p, err := readPIDs(filepath.Join(path, "cgroup.procs"))
+		if err != nil && (path == dir || !errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
+		pids = append(pids, p...)
+		return nil
+	})
+	return pids, err
+}
+
+// Kill sends sig to every process of the group. SIGKILL on v2 uses
+// cgroup.kill, which also catches processes forked meanwhile; otherwise
+// the group is re-read until a pass finds no process not yet signalled.
+func (g *Group) Kill(sig unix.Signal) error {
+	if sig == unix.SIGKILL && g.dir != "" && g.m.mode == ModeV2 {
+		err := os.WriteFile(filepath.Join(g.dir, "cgroup.kill"), []byte("1"), 0)
+		if err == nil {
+			return nil
+		}
+		g.m.log.Debug("cgroup.kill failed; killing one by one", "group", g.path, "err", err)
+	}
+	self := os.Getpid()
+	seen := map[int]bool{}
+	for range killRounds {
+		pids, err := g.PIDs()
+		if err != nil {
+			return err
+		}
+		fresh := false
+		for _, p := range pids {
+			if seen[p] || p == self {
+				continue
+			}
+			seen[p], fresh = true, true
+			if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("cgroup %s: kill pid %d: %w", g.path, p, err)
+			}
+		}
+		if !fresh {
+			return nil
+		}
+	}
+	return fmt.Errorf("cgroup %s: processes keep appearing while killing", g.path)
+}
+
+// Empty returns a channel that is closed once the group has no process.
+// If the group is empty now, the channel is already closed. On v2 the
+// kernel's cgroup.events notification drives it; in other modes the
+// reaper's exits do (Manager.NoteExit).
+func (g *Group) Empty() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.empty != nil {
+		return g.empty
+	}
+	ch := make(chan struct{})
+	if g.isEmptyLocked() {
+		close(ch)
+		return ch
+	}
+	g.empty = ch
+	return ch
+}
+
+// checkEmpty runs on every change of cgroup.events (v2) or reaped pid.
+func (g *Group) checkEmpty() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.empty != nil && g.isEmptyLocked() {
+		close(g.empty)
+		g.empty = nil
+	}
+}
+
+func (g *Group) noteExit(pid int) {
+	g.mu.Lock()
+	waiting := g.empty != nil
+	if g.m.mode == ModeNone {
+		g.none.forget(pid)
+	}
+	g.mu.Unlock()
+	if waiting {
+		g.checkEmpty()
+	}
+}
+
+func (g *Group) isEmptyLocked() bool {
+	switch {
+	case g.removed:
+		return true
+	case g.m.mode == ModeV2:
+		b, err := os.ReadFile(filepath.Join(g.dir, "cgroup.events"))
+		return err != nil || strings.Contains(string(b), "populated 0")
+	case g.m.mode == ModeV1:
+		pids, err := readTreePIDs(g.dir)
+		return err != nil || len(pids) == 0
+	}
+	// Cheap first: a known member still alive settles it without
+	// reading every process in /proc.
+	if g.none.anyAlive(g.m.opts.Proc) {
+		return false
+	}
+	pids, err := g.none.scan(g.m.opts.Proc)
+	return err != nil || len(pids) == 0
+}
+
+// Remove deletes the group's directories. It fails, changing nothing,
+// while processes remain.
+func (g *Group) Remove() error {
+	if g.dir != "" {
+		if err := unix.Rmdir(g.dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("cgroup %s: remove: %w", g.path, err)
+		}
+	} else if pids, err := g.PIDs(); err == nil && len(pids) > 0 {
+		return fmt.Errorf("cgroup %s: remove: %d processes remain", g.path, len(pids))
+	}
+	for _, d := range g.statDirs {
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			g.m.log.Debug("cannot remove stats group", "dir", d, "err", err)
+		}
+	}
+	g.m.mu.Lock()
+	if g.m.groups[g.unit] == g {
+		delete(g.m.groups, g.unit)
+	}
+	g.m.mu.Unlock()
+	if g.dir != "" && g.m.events != nil {
+		g.m.events.remove(filepath.Join(g.dir, "cgroup.events"))
+	}
+	g.closeFD()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.removed = true
+	if g.empty != nil {
+		close(g.empty)
+		g.empty = nil
+	}
+	return nil
+}
+
+func (g *Group) closeFD() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fd != nil {
+		g.fd.Close()
+		g.fd = nil
+	}
+}
+
+func writeInt(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(n))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func readPIDs(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil && p > 0 {
+			pids = append(pids, p)
+		}
+	}
+	return pids, nil
+}

@@ -1,0 +1,474 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tendproject/tend/internal/api"
+)
+
+// queryCommands are the read-only control verbs.
+func queryCommands(env *Env) []*cobra.Command {
+	return []*cobra.Command{
+		statusCommand(env), listUnitsCommand(env), listUnitFilesCommand(env),
+		catCommand(env), showCommand(env),
+		isStateCommand(env, "is-active", "Check whether units are active", []string{"active", "reloading"}, exitNotRunning),
+		isStateCommand(env, "is-failed", "Check whether units have failed", []string{"failed"}, exitFailure),
+		listDependenciesCommand(env),
+	}
+}
+
+func statusCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "status [UNIT...|PID...]",
+		Short: "Show the runtime status of units and their latest log lines",
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		units, code, err := x.statuses(ctx, args)
+		if err != nil {
+			return err
+		}
+		if x.json() {
+			if perr := x.printJSON(units); perr != nil {
+				return perr
+			}
+		} else {
+			host, _ := os.Hostname()
+			v := statusView{now: time.Now(), host: host, color: x.color}
+			for i, st := range units {
+				if i > 0 {
+					x.outf("\n")
+				}
+				v.writeStatus(x.env.Stdout, st)
+			}
+			x.statusWarnings(units)
+		}
+		if code != 0 {
+			return &ExitError{Code: code}
+		}
+		return nil
+	})
+	f.add(cmd)
+	return cmd
+}
+
+// statuses fetches the units named (globs expanded; all active ones when
+// none is named) and the exit status systemctl would give: the first
+// non-zero one of 3 (a unit is not active) and 4 (a unit is unknown).
+func (x *ctl) statuses(ctx context.Context, args []string) ([]api.UnitStatus, int, error) {
+	if len(args) == 0 {
+		units, err := x.c.ListUnits(ctx, nil, false)
+		return units, 0, err
+	}
+	var units []api.UnitStatus
+	code := 0
+	setCode := func(c int) {
+		if code == 0 {
+			code = c
+		}
+	}
+	names, err := x.pidsToUnits(ctx, args)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, name := range mangleAll(names) {
+		var found []api.UnitStatus
+		if isGlob(name) {
+			matched, err := x.c.ListUnits(ctx, []string{name}, true)
+			if err != nil {
+				return nil, 0, err
+			}
+			found = matched
+		} else {
+			st, err := x.c.Status(ctx, name)
+			if errors.Is(err, api.ErrNoSuchUnit) {
+				x.errf("Unit %s could not be found.\n", name)
+				setCode(exitNoSuchUnit)
+				continue
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			found = []api.UnitStatus{st}
+		}
+		for _, st := range found {
+			setCode(statusCode(st))
+		}
+		units = append(units, found...)
+	}
+	return units, code, nil
+}
+
+// pidsToUnits replaces process IDs among args by the units they belong
+// to, as `systemctl status PID` does.
+func (x *ctl) pidsToUnits(ctx context.Context, args []string) ([]string, error) {
+	var procs map[int]string
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		pid, err := strconv.Atoi(a)
+		if err != nil || pid <= 0 {
+			out = append(out, a)
+			continue
+		}
+		if procs == nil {
+			if procs, err = x.c.ProcessUnits(ctx); err != nil {
+				return nil, err
+			}
+		}
+		u, ok := procs[pid]
+		if !ok {
+			return nil, &ExitError{Code: exitNoSuchUnit, Msg: fmt.Sprintf("PID %d does not belong to any loaded unit", pid)}
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// statusCode is the LSB status of one unit.
+func statusCode(st api.UnitStatus) int {
+	switch {
+	case st.ActiveState == "active" || st.ActiveState == "reloading":
+		return 0
+	case st.LoadState == "not-found":
+		return exitNoSuchUnit
+	}
+	return exitNotRunning
+}
+
+// changedOnDisk is systemctl's hint that a unit needs daemon-reload.
+const changedOnDisk = "Warning: The unit file, source configuration file or drop-ins of %s changed on disk. Run 'tend daemon-reload' to reload units.\n"
+
+// statusWarnings prints load diagnostics and the daemon-reload hint.
+func (x *ctl) statusWarnings(units []api.UnitStatus) {
+	for _, st := range units {
+		for _, w := range st.Warnings {
+			x.warnf("Warning: %s\n", w)
+		}
+		if st.NeedReload {
+			x.warnf(changedOnDisk, st.Name)
+		}
+	}
+}
+
+func listUnitsCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	var all bool
+	var states, types []string
+	cmd := &cobra.Command{
+		Use:     "list-units [PATTERN...]",
+		Aliases: []string{"list"},
+		Short:   "List loaded units",
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		units, err := x.c.ListUnits(ctx, mangleAll(args), all || len(states) > 0)
+		if err != nil {
+			return err
+		}
+		units = filterUnits(units, splitList(states), splitList(types))
+		if x.json() {
+			return x.printJSON(units)
+		}
+		writeUnitTable(x.env.Stdout, units, tableOpts{color: x.color, legend: !f.noLegend, all: all})
+		return nil
+	})
+	f.add(cmd)
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "include inactive units")
+	cmd.Flags().StringSliceVar(&states, "state", nil, "only units in these load, active or sub states (comma-separated)")
+	cmd.Flags().StringSliceVarP(&types, "type", "t", nil, "only units of these types (service, socket, …)")
+	return cmd
+}
+
+// splitList flattens repeated, comma-separated flag values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// filterUnits keeps the units in one of states (load, active or sub) and
+// of one of types.
+func filterUnits(units []api.UnitStatus, states, types []string) []api.UnitStatus {
+	out := []api.UnitStatus{}
+	for _, u := range units {
+		if len(states) > 0 && !containsAny(states, u.LoadState, u.ActiveState, u.SubState) {
+			continue
+		}
+		if len(types) > 0 && !hasTypeSuffix(u.Name, types) {
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func containsAny(set []string, vals ...string) bool {
+	for _, s := range set {
+		for _, v := range vals {
+			if s == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasTypeSuffix(name string, types []string) bool {
+	for _, t := range types {
+		if strings.HasSuffix(name, "."+strings.TrimPrefix(t, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+func listUnitFilesCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	var states, types []string
+	cmd := &cobra.Command{
+		Use:   "list-unit-files [PATTERN...]",
+		Short: "List installed unit files and their enablement state",
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		files, err := x.unitFileList(ctx, mangleAll(args))
+		if err != nil {
+			return err
+		}
+		st, ty := splitList(states), splitList(types)
+		out := []api.UnitFile{}
+		for _, uf := range files {
+			if (len(st) == 0 || containsAny(st, uf.State)) && (len(ty) == 0 || hasTypeSuffix(uf.Name, ty)) {
+				out = append(out, uf)
+			}
+		}
+		if x.json() {
+			return x.printJSON(out)
+		}
+		writeUnitFileTable(x.env.Stdout, out, !f.noLegend)
+		return nil
+	})
+	f.add(cmd)
+	f.addRoot(cmd)
+	cmd.Flags().StringSliceVar(&states, "state", nil, "only unit files in these states (comma-separated)")
+	cmd.Flags().StringSliceVarP(&types, "type", "t", nil, "only unit files of these types")
+	return cmd
+}
+
+func catCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "cat UNIT...",
+		Short: "Show the unit files of units, with their drop-ins",
+		Args:  requireArgs(1),
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		names, err := x.expand(ctx, args)
+		if err != nil {
+			return err
+		}
+		var all [][]api.UnitText
+		for _, n := range names {
+			texts, err := x.c.Cat(ctx, n)
+			if err != nil {
+				return x.noUnit(n, err)
+			}
+			all = append(all, texts)
+		}
+		if x.json() {
+			return x.printJSON(all)
+		}
+		first := true
+		for _, texts := range all {
+			for _, t := range texts {
+				if !first {
+					x.outf("\n")
+				}
+				first = false
+				x.outf("# %s\n%s", t.Path, t.Text)
+				if !strings.HasSuffix(t.Text, "\n") {
+					x.outf("\n")
+				}
+			}
+		}
+		return nil
+	})
+	f.add(cmd)
+	return cmd
+}
+
+// noUnit reports a unit lookup error: "No files found for x.service." for
+// a unit the daemon does not know.
+func (x *ctl) noUnit(name string, err error) error {
+	if statusOf(err) == http.StatusNotFound {
+		x.errf("No files found for %s.\n", unitOf(err, name))
+		return &ExitError{Code: exitFailure}
+	}
+	return err
+}
+
+func showCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	var props []string
+	var value, all bool
+	cmd := &cobra.Command{
+		Use:   "show UNIT...",
+		Short: "Show properties of units",
+		Args:  requireArgs(1),
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		names, err := x.expand(ctx, args)
+		if err != nil {
+			return err
+		}
+		want := splitList(props)
+		var maps []map[string]string
+		for _, n := range names {
+			p, err := x.c.Show(ctx, n)
+			if err != nil {
+				return x.noUnit(n, err)
+			}
+			maps = append(maps, selectProps(p, want, all))
+		}
+		if x.json() {
+			return x.printJSON(maps)
+		}
+		for i, p := range maps {
+			if i > 0 {
+				x.outf("\n")
+			}
+			for _, k := range propOrder(p, want) {
+				if value {
+					x.outf("%s\n", p[k])
+				} else {
+					x.outf("%s=%s\n", k, p[k])
+				}
+			}
+		}
+		return nil
+	})
+	f.add(cmd)
+	cmd.Flags().StringSliceVarP(&props, "property", "p", nil, "show only these properties (comma-separated, repeatable)")
+	cmd.Flags().BoolVar(&value, "value", false, "print only the values, without NAME=")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "include properties with empty values")
+	return cmd
+}
+
+// selectProps keeps the wanted properties (all when want is empty); empty
+// values are dropped unless all or asked for by name.
+func selectProps(p map[string]string, want []string, all bool) map[string]string {
+	out := map[string]string{}
+	for k, v := range p {
+		asked := containsAny(want, k)
+		if len(want) > 0 && !asked {
+			continue
+		}
+		if v == "" && !all && !asked {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// propOrder lists keys in the order asked for, or sorted.
+func propOrder(p map[string]string, want []string) []string {
+	if len(want) > 0 {
+		var keys []string
+		for _, k := range want {
+			if _, ok := p[k]; ok && !containsAny(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// isStateCommand builds is-active and is-failed: print each unit's active
+// state, succeed when at least one is in a good state (systemctl(1)).
+func isStateCommand(env *Env, verb, short string, good []string, failCode int) *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   verb + " UNIT...",
+		Short: short,
+		Args:  requireArgs(1),
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		names, err := x.expand(ctx, args)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, n := range names {
+			state := "inactive" // what systemctl says of unknown units
+			st, err := x.c.Status(ctx, n)
+			switch {
+			case err == nil:
+				state = st.ActiveState
+			case !errors.Is(err, api.ErrNoSuchUnit):
+				return err
+			}
+			if !x.f.quiet {
+				x.outf("%s\n", state)
+			}
+			found = found || containsAny(good, state)
+		}
+		if !found {
+			return &ExitError{Code: failCode}
+		}
+		return nil
+	})
+	f.add(cmd)
+	return cmd
+}
+
+func listDependenciesCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	var reverse bool
+	cmd := &cobra.Command{
+		Use:   "list-dependencies [UNIT]",
+		Short: "Show the units a unit depends on (or, with --reverse, that depend on it)",
+		Args:  cobra.MaximumNArgs(1),
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		name := "default.target"
+		if len(args) == 1 {
+			name = mangle(args[0])
+		}
+		tree, err := x.c.ListDependencies(ctx, name, reverse)
+		if err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("unit %s not found", name)}
+			}
+			return err
+		}
+		if x.json() {
+			return x.printJSON(tree)
+		}
+		writeDepTree(x.env.Stdout, tree, x.color)
+		return nil
+	})
+	f.add(cmd)
+	cmd.Flags().BoolVar(&reverse, "reverse", false, "show the units that depend on the unit")
+	return cmd
+}

@@ -1,0 +1,288 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// rel names one list of unit.Deps for the graph builder.
+type rel int
+
+const (
+	relRequires rel = iota
+	relRequisite
+	relWants
+	relBindsTo
+	relPartOf
+	relUpholds
+	relConflicts
+	relAfter
+	relBefore
+	relOnFailure
+	relOnSuccess
+	relPropagatesReloadTo
+	relReloadPropagatedFrom
+	relTriggers // not a Deps list: recorded in ReverseDeps only
+)
+
+// list returns the list of d that r names (nil for relTriggers).
+func (r rel) list(d *unit.Deps) *[]string {
+	switch r {
+	case relRequires:
+		return &d.Requires
+	case relRequisite:
+		return &d.Requisite
+	case relWants:
+		return &d.Wants
+	case relBindsTo:
+		return &d.BindsTo
+	case relPartOf:
+		return &d.PartOf
+	case relUpholds:
+		return &d.Upholds
+	case relConflicts:
+		return &d.Conflicts
+	case relAfter:
+		return &d.After
+	case relBefore:
+		return &d.Before
+	case relOnFailure:
+		return &d.OnFailure
+	case relOnSuccess:
+		return &d.OnSuccess
+	case relPropagatesReloadTo:
+		return &d.PropagatesReloadTo
+	case relReloadPropagatedFrom:
+		return &d.ReloadPropagatedFrom
+	}
+	return nil
+}
+
+// edge is one dependency as the graph builder records it.
+type edge struct {
+	from string
+	r    rel
+	to   string
+}
+
+// graphBuilder fills a plan's effective dependencies, each edge once.
+type graphBuilder struct {
+	p    *Plan
+	seen map[edge]bool
+}
+
+// buildDeps computes the effective dependencies of every loaded unit.
+func (p *Plan) buildDeps() {
+	g := &graphBuilder{p: p, seen: make(map[edge]bool)}
+	for _, name := range p.names {
+		p.deps[name] = &unit.Deps{}
+	}
+	for _, name := range p.names {
+		u := p.units[name]
+		for r, l := range depLists(&u.Deps) {
+			for _, to := range *l {
+				g.add(name, rel(r), to)
+			}
+		}
+		p.readFlags(name, u)
+		if u.Load == unit.Loaded || u.Load == "" {
+			// systemd adds implicit dependencies only to units that loaded.
+			p.addImplicit(name, u, g.add)
+		}
+	}
+	// Targets are ordered after what they pull in, once every other edge
+	// is known so the loop check sees them all.
+	for _, name := range p.names {
+		if kindOf(name, p.units[name]) == unit.KindTarget {
+			g.addTargetOrdering(name)
+		}
+	}
+	for _, d := range p.deps {
+		for _, l := range depLists(d) {
+			slices.Sort(*l)
+		}
+	}
+	for _, r := range p.rev {
+		for _, l := range []*[]string{&r.RequiredBy, &r.RequisiteOf, &r.WantedBy, &r.BoundBy,
+			&r.ConsistsOf, &r.UpheldBy, &r.ConflictedBy, &r.TriggeredBy, &r.Triggers} {
+			slices.Sort(*l)
+		}
+	}
+}
+
+// add records from→to and the other side it implies: the mirror list of
+// a symmetric relation, or the reverse requirement.
+func (g *graphBuilder) add(from string, r rel, to string) {
+	p := g.p
+	to = p.canonical(to)
+	if from == to {
+		p.log.Debug("ignoring dependency on itself", "unit", from, "dependency", to)
+		return
+	}
+	if !g.link(from, r, to) {
+		return
+	}
+	rv := p.revOf(to)
+	switch r {
+	case relAfter:
+		g.link(to, relBefore, from)
+	case relBefore:
+		g.link(to, relAfter, from)
+	case relConflicts:
+		g.link(to, relConflicts, from)
+		rv.ConflictedBy = append(rv.ConflictedBy, from)
+	case relPropagatesReloadTo:
+		g.link(to, relReloadPropagatedFrom, from)
+	case relReloadPropagatedFrom:
+		g.link(to, relPropagatesReloadTo, from)
+	case relRequires:
+		rv.RequiredBy = append(rv.RequiredBy, from)
+	case relRequisite:
+		rv.RequisiteOf = append(rv.RequisiteOf, from)
+	case relWants:
+		rv.WantedBy = append(rv.WantedBy, from)
+	case relBindsTo:
+		rv.BoundBy = append(rv.BoundBy, from)
+	case relPartOf:
+		rv.ConsistsOf = append(rv.ConsistsOf, from)
+	case relUpholds:
+		rv.UpheldBy = append(rv.UpheldBy, from)
+	case relTriggers:
+		rv.TriggeredBy = append(rv.TriggeredBy, from)
+		p.revOf(from).Triggers = append(p.revOf(from).Triggers, to)
+	}
+}
+
+// link appends to to from's list r unless it is there, and reports
+// whether the edge is new. Edges from units that are not loaded are
+// recorded as seen but have no list to go to.
+func (g *graphBuilder) link(from string, r rel, to string) bool {
+	e := edge{from, r, to}
+	if g.seen[e] {
+		return false
+	}
+	g.seen[e] = true
+	if d, ok := g.p.deps[from]; ok && r != relTriggers {
+		*r.list(d) = append(*r.list(d), to)
+	}
+	return true
+}
+
+func (p *Plan) revOf(name string) *ReverseDeps {
+	r, ok := p.rev[name]
+	if !ok {
+		r = &ReverseDeps{}
+		p.rev[name] = r
+	}
+	return r
+}
+
+// readFlags reads the unit settings the plan needs from Entries.
+func (p *Plan) readFlags(name string, u *unit.Unit) {
+	if u.Path != "" || len(u.Entries) > 0 {
+		if entryBool(u, "Unit", "AllowIsolate") {
+			p.allowIsolate[name] = true
+		}
+		if entryBool(u, "Unit", "IgnoreOnIsolate") {
+			p.ignoreOnIsolate[name] = true
+		}
+	}
+	if r, ok := externalReason(name, u); ok {
+		p.external[name] = r
+	}
+}
+
+// addImplicit adds the dependencies systemd adds by unit kind (see the
+// "Implicit Dependencies" and "Default Dependencies" sections of
+// systemd.service(5), systemd.socket(5), systemd.timer(5), systemd.path(5)
+// and systemd.target(5)).
+func (p *Plan) addImplicit(name string, u *unit.Unit, add func(string, rel, string)) {
+	defaults := u.DefaultDependencies
+	kind := kindOf(name, u)
+	if defaults && kind != unit.KindTarget {
+		if kind == unit.KindService || kind == unit.KindSocket || kind == unit.KindTimer || kind == unit.KindPath {
+			add(name, relRequires, "sysinit.target")
+			add(name, relAfter, "sysinit.target")
+		}
+		add(name, relConflicts, "shutdown.target")
+		add(name, relBefore, "shutdown.target")
+	}
+	switch kind {
+	case unit.KindService:
+		if defaults {
+			add(name, relAfter, "basic.target")
+		}
+		if u.Service != nil {
+			for _, s := range u.Service.Sockets {
+				add(name, relWants, s)
+				add(name, relAfter, s)
+			}
+			if u.Service.Type == unit.TypeDBus {
+				add(name, relRequires, "dbus.socket")
+				add(name, relAfter, "dbus.socket")
+			}
+		}
+	case unit.KindSocket:
+		if defaults {
+			add(name, relBefore, "sockets.target")
+		}
+		p.addTrigger(name, u, "Socket", "Service", add)
+	case unit.KindTimer:
+		if defaults {
+			add(name, relBefore, "timers.target")
+			if _, ok := entry(u, "Timer", "OnCalendar"); ok {
+				add(name, relAfter, "time-set.target")
+				add(name, relAfter, "time-sync.target")
+			}
+		}
+		p.addTrigger(name, u, "Timer", "Unit", add)
+	case unit.KindPath:
+		if defaults {
+			add(name, relBefore, "paths.target")
+		}
+		p.addTrigger(name, u, "Path", "Unit", add)
+	case unit.KindTarget:
+		if defaults {
+			add(name, relConflicts, "shutdown.target")
+			add(name, relBefore, "shutdown.target")
+		}
+	}
+}
+
+// addTrigger records the unit a socket, timer or path activates (its
+// section's key, else the unit of the same name with .service) and orders
+// the trigger before it. A socket with Accept=yes spawns instances of a
+// template, which no unit is ordered against.
+func (p *Plan) addTrigger(name string, u *unit.Unit, section, key string, add func(string, rel, string)) {
+	target, ok := entry(u, section, key)
+	if !ok {
+		prefix := strings.TrimSuffix(name, "."+string(kindOf(name, u)))
+		if section == "Socket" && entryBool(u, "Socket", "Accept") {
+			return
+		}
+		target = prefix + ".service"
+	}
+	add(name, relTriggers, target)
+	add(name, relBefore, target)
+}
+
+// addTargetOrdering orders a target after the units it Wants= or
+// Requires=, unless either side has DefaultDependencies=no, the other unit
+// is not loaded, or the unit is already ordered after the target (which
+// would make a loop).
+func (g *graphBuilder) addTargetOrdering(name string) {
+	p := g.p
+	if !p.units[name].DefaultDependencies {
+		return
+	}
+	d := p.deps[name]
+	for _, dep := range slices.Concat(d.Wants, d.Requires) {
+		u, ok := p.units[dep]
+		if !ok || u.Load != unit.Loaded || !u.DefaultDependencies || g.seen[edge{name, relBefore, dep}] {
+			continue
+		}
+		g.add(name, relAfter, dep)
+	}
+}

@@ -1,0 +1,102 @@
+package plan
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// Tree is one node of a dependency tree, as list-dependencies prints it.
+type Tree struct {
+	Name string
+	// Repeat marks a unit with dependencies of its own that was expanded
+	// earlier in the tree, above or in another branch (a dependency loop
+	// or a shared dependency); its children are not repeated, which keeps
+	// the tree linear in the size of the graph.
+	Repeat   bool
+	Children []Tree
+}
+
+// DependencyTree returns the units name requires or wants (Requires=,
+// Requisite=, Wants=, BindsTo=, and units that are PartOf= it), or with
+// reverse the units that require or want it (RequiredBy, RequisiteOf,
+// WantedBy, BoundBy, PartOf). As systemctl list-dependencies does, only
+// targets are expanded further unless all is set. Children are sorted by
+// name, targets after other units.
+func (p *Plan) DependencyTree(name string, reverse, all bool) Tree {
+	name = p.canonical(name)
+	return p.tree(name, reverse, all, map[string]bool{}, true)
+}
+
+func (p *Plan) tree(name string, reverse, all bool, expanded map[string]bool, root bool) Tree {
+	t := Tree{Name: name}
+	if !root && !all && kindOf(name, p.units[name]) != unit.KindTarget {
+		return t
+	}
+	children := p.treeChildren(name, reverse)
+	if expanded[name] {
+		t.Repeat = len(children) > 0
+		return t
+	}
+	expanded[name] = true
+	for _, c := range children {
+		t.Children = append(t.Children, p.tree(c, reverse, all, expanded, false))
+	}
+	return t
+}
+
+func (p *Plan) treeChildren(name string, reverse bool) []string {
+	var l []string
+	if reverse {
+		r := p.Reverse(name)
+		l = slices.Concat(r.RequiredBy, r.RequisiteOf, r.WantedBy, r.BoundBy)
+		if d, ok := p.deps[name]; ok {
+			l = append(l, d.PartOf...)
+		}
+	} else {
+		if d, ok := p.deps[name]; ok {
+			l = slices.Concat(d.Requires, d.Requisite, d.Wants, d.BindsTo)
+		}
+		l = append(l, p.Reverse(name).ConsistsOf...)
+	}
+	sort.Slice(l, func(i, k int) bool {
+		ti, tk := strings.HasSuffix(l[i], ".target"), strings.HasSuffix(l[k], ".target")
+		if ti != tk {
+			return tk
+		}
+		return l[i] < l[k]
+	})
+	return slices.Compact(l)
+}
+
+// StopOrder returns names in an order safe for stopping one by one: a
+// unit ordered after another (After=) is stopped first. Names unknown to
+// the plan keep their place relative to nothing and come last. Ordering
+// cycles are broken as in [Plan.Transaction]; the returned warnings say
+// how. For parallel shutdown use Transaction(Stop, names, Replace, …),
+// whose jobs carry the same order as a graph.
+func (p *Plan) StopOrder(names []string) (order []string, warnings []string) {
+	b := &builder{p: p, mode: Replace, state: func(string) State { return Active },
+		start: map[string]*tjob{}, stop: map[string]*tjob{}}
+	var unknown []string
+	for _, n := range names {
+		n = p.canonical(n)
+		if _, ok := p.units[n]; !ok {
+			unknown = append(unknown, n)
+			continue
+		}
+		if b.stop[n] != nil {
+			continue
+		}
+		j := &tjob{unit: n, kind: Stop, anchor: true, required: true}
+		b.stop[n] = j
+		b.all = append(b.all, j)
+	}
+	t := b.finish()
+	for _, j := range t.Jobs {
+		order = append(order, j.Unit)
+	}
+	return append(order, unknown...), t.Warnings
+}

@@ -1,0 +1,390 @@
+// Package spawn starts one process exactly as a unit says: credentials,
+// environment, argv expansion, working directory, umask, resource
+// limits, nice level, OOM score, standard streams, inherited sockets, a
+// new session and cgroup placement.
+//
+// It forks with syscall.ForkExec and never waits: the reaper owns every
+// exit. Settings ForkExec cannot express go through a small exec helper,
+// the tend binary re-executed with HelperArg, which applies them and then
+// execs the target; processes that need none of them pay no extra exec.
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// defaultUMask is the umask tend runs with (the daemon sets it at start);
+// a unit asking for another one goes through the helper.
+const defaultUMask = 0o022
+
+// Spec is everything needed to start one process.
+type Spec struct {
+	Unit    string
+	Command unit.Command      // Argv may contain $VAR/${VAR}: expanded unless NoEnvExpand
+	Exec    *unit.ExecContext // nil = defaults
+	// Env is the manager-provided environment (LANG, MAINPID,
+	// NOTIFY_SOCKET, LISTEN_FDS, INVOCATION_ID…), see BuildEnv.
+	Env                   []string
+	Stdin, Stdout, Stderr *os.File   // nil = /dev/null
+	ExtraFiles            []*os.File // become fds 3… (socket activation)
+	Cgroup                *cgroup.Group
+	Dirs                  Dirs
+	// SelfExe is the tend binary run as the exec helper; default
+	// /proc/self/exe. Tests set it to os.Args[0].
+	SelfExe string
+	// Getenv looks up tend's own environment for PassEnvironment=;
+	// nil = os.LookupEnv.
+	Getenv func(string) (string, bool)
+	// Etc holds passwd and group for User=/Group=; default /etc.
+	Etc    string
+	Logger *slog.Logger
+}
+
+// plan is a Spec resolved into what the fork needs.
+type plan struct {
+	s       Spec
+	ec      *unit.ExecContext
+	path    string
+	argv    []string
+	env     []string
+	dir     string
+	cred    *syscall.Credential
+	files   []*os.File
+	devnull *os.File
+	helper  bool
+	log     *slog.Logger
+}
+
+// Start starts the process described by s and registers onExit with the
+// reaper. onExit runs once, on the reaper's goroutine, and must not
+// block. If the process cannot be set up, Start returns a *SetupError
+// (e.g. Status 203 when the executable cannot be run), no process is
+// left running and onExit is never called.
+func Start(r *reaper.Reaper, s Spec, onExit func(reaper.Exit)) (pid int, err error) {
+	p, err := newPlan(s)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	if p.helper {
+		return p.startHelper(r, onExit)
+	}
+	return p.startDirect(r, onExit)
+}
+
+func newPlan(s Spec) (*plan, error) {
+	p := &plan{s: s, ec: s.Exec, log: s.Logger}
+	if p.ec == nil {
+		p.ec = &unit.ExecContext{UMask: defaultUMask}
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if s.Etc == "" {
+		p.s.Etc = "/etc"
+	}
+	p.path = s.Command.Path
+	user, err := p.credentials()
+	if err != nil {
+		return nil, err
+	}
+	if p.env, err = BuildEnv(p.s, user); err != nil {
+		return nil, &SetupError{Path: p.path, Err: err}
+	}
+	p.argv = s.Command.Argv
+	if len(p.argv) == 0 {
+		p.argv = []string{p.path}
+	}
+	if !s.Command.NoEnvExpand {
+		p.argv = ExpandArgv(p.argv, p.env)
+	}
+	if p.path, err = p.resolvePath(); err != nil {
+		return nil, setupErr(ExitExec, s.Command.Path, err)
+	}
+	uid, gid := 0, 0
+	if p.cred != nil {
+		uid, gid = int(p.cred.Uid), int(p.cred.Gid)
+	}
+	if err := PrepareDirs(p.ec, s.Dirs, uid, gid); err != nil {
+		var se *SetupError
+		if errors.As(err, &se) {
+			se.Path = p.path
+		}
+		return nil, err
+	}
+	if err := p.workingDir(user); err != nil {
+		return nil, err
+	}
+	if err := p.openFiles(); err != nil {
+		p.close()
+		return nil, err
+	}
+	p.helper = p.needsHelper()
+	return p, nil
+}
+
+// credentials resolves User=, Group= and SupplementaryGroups= unless the
+// command's "+" or "!" prefix keeps tend's own. The returned user (also
+// for "!") provides USER, HOME… to the environment.
+func (p *plan) credentials() (*UserInfo, error) {
+	ec, cmd := p.ec, p.s.Command
+	if cmd.FullPrivilege || (ec.User == "" && ec.Group == "" && len(ec.SupplementaryGroups) == 0) {
+		return nil, nil
+	}
+	var user *UserInfo
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true}
+	if ec.User != "" {
+		u, err := LookupUserIn(p.s.Etc, ec.User)
+		if err != nil {
+			return nil, setupErr(ExitUser, p.path, err)
+		}
+		user = u
+		cred.Uid, cred.Gid, cred.NoSetGroups = uint32(u.UID), uint32(u.GID), false
+		for _, g := range u.Groups {
+			cred.Groups = append(cred.Groups, uint32(g))
+		}
+	}
+	if ec.Group != "" {
+		gid, err := LookupGroup(p.s.Etc, ec.Group)
+		if err != nil {
+			return nil, setupErr(ExitGroup, p.path, err)
+		}
+		cred.Gid = uint32(gid)
+	}
+	for _, name := range ec.SupplementaryGroups {
+		gid, err := LookupGroup(p.s.Etc, name)
+		if err != nil {
+			return nil, setupErr(ExitGroup, p.path, err)
+		}
+		cred.Groups, cred.NoSetGroups = append(cred.Groups, uint32(gid)), false
+	}
+	if !cmd.NoSetuid { // "!": the program changes credentials itself
+		p.cred = cred
+	}
+	return user, nil
+}
+
+// resolvePath finds the executable: absolute paths as they are (inside
+// RootDirectory= if set), bare names in DefaultPath, as systemd does.
+func (p *plan) resolvePath() (string, error) {
+	path := p.path
+	if path == "" {
+		return "", errors.New("empty command")
+	}
+	root := ""
+	if p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege {
+		root = p.ec.RootDirectory
+	}
+	if filepath.IsAbs(path) {
+		return path, checkExecutable(filepath.Join(root, path))
+	}
+	var firstErr error
+	for _, d := range filepath.SplitList(DefaultPath) {
+		cand := filepath.Join(d, path)
+		err := checkExecutable(filepath.Join(root, cand))
+		if err == nil {
+			return cand, nil
+		}
+		if firstErr == nil && !errors.Is(err, syscall.ENOENT) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", fmt.Errorf("%s: %w", path, syscall.ENOENT)
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return syscall.EACCES
+	}
+	return nil
+}
+
+// workingDir resolves WorkingDirectory= ("~" is the user's home, root's
+// without User=) and checks it exists; a "-" prefix makes a missing one
+// fall back to "/". The default is "/", as for systemd's system services.
+func (p *plan) workingDir(user *UserInfo) error {
+	wd := p.ec.WorkingDirectory
+	switch wd {
+	case "":
+		p.dir = "/"
+		return nil
+	case "~":
+		if user == nil {
+			u, err := LookupUserIn(p.s.Etc, "0")
+			if err != nil {
+				return setupErr(ExitChdir, p.path, err)
+			}
+			user = u
+		}
+		wd = user.Home
+	}
+	root := ""
+	if p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege {
+		root = p.ec.RootDirectory
+	}
+	fi, err := os.Stat(filepath.Join(root, wd))
+	switch {
+	case err == nil && !fi.IsDir():
+		err = syscall.ENOTDIR
+	case err != nil:
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+	}
+	if err != nil {
+		if p.ec.WorkingDirectoryOptional {
+			p.dir = "/"
+			return nil
+		}
+		return setupErr(ExitChdir, p.path, fmt.Errorf("%s: %w", wd, err))
+	}
+	p.dir = wd
+	return nil
+}
+
+// openFiles assembles fds 0, 1, 2 and the extra files; nil standard
+// streams are /dev/null.
+func (p *plan) openFiles() error {
+	std := []*os.File{p.s.Stdin, p.s.Stdout, p.s.Stderr}
+	for i, f := range std {
+		if f != nil {
+			continue
+		}
+		if p.devnull == nil {
+			n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return setupErr([]int{ExitStdin, ExitStdout, ExitStderr}[i], p.path, err)
+			}
+			p.devnull = n
+		}
+		std[i] = p.devnull
+	}
+	p.files = append(std, p.s.ExtraFiles...)
+	return nil
+}
+
+func (p *plan) close() {
+	if p.devnull != nil {
+		p.devnull.Close()
+		p.devnull = nil
+	}
+}
+
+// needsHelper reports whether settings beyond ForkExec's reach are set,
+// the process needs LISTEN_PID (its own pid), or the cgroup can only be
+// joined from inside the child (v1), which must happen before the
+// program's first fork.
+func (p *plan) needsHelper() bool {
+	ec := p.ec
+	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || p.listenFDs() {
+		return true
+	}
+	if g := p.s.Cgroup; g != nil {
+		if _, ok := g.CloneFD(); !ok && len(g.JoinFiles()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// listenFDs reports whether the manager passes sockets (LISTEN_FDS=),
+// which makes LISTEN_PID necessary.
+func (p *plan) listenFDs() bool {
+	for _, kv := range p.env {
+		if strings.HasPrefix(kv, "LISTEN_FDS=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *plan) sysProcAttr() *syscall.SysProcAttr {
+	sys := &syscall.SysProcAttr{Setsid: true}
+	if !p.s.Command.FullPrivilege {
+		sys.Chroot = p.ec.RootDirectory
+	}
+	if g := p.s.Cgroup; g != nil {
+		if fd, ok := g.CloneFD(); ok {
+			sys.UseCgroupFD, sys.CgroupFD = true, fd
+		}
+	}
+	return sys
+}
+
+func fds(files []*os.File) []uintptr {
+	out := make([]uintptr, len(files))
+	for i, f := range files {
+		out[i] = f.Fd()
+	}
+	return out
+}
+
+// forkExec runs ForkExec and, if cloning into the cgroup failed (a
+// kernel without CLONE_INTO_CGROUP), retries without it. It reports
+// whether the child was cloned into the cgroup.
+func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, bool, error) {
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err == nil || !attr.Sys.UseCgroupFD {
+		return pid, attr.Sys.UseCgroupFD, err
+	}
+	attr.Sys.UseCgroupFD = false
+	pid, err2 := syscall.ForkExec(path, argv, attr)
+	if err2 != nil {
+		return 0, false, err2
+	}
+	return pid, false, nil
+}
+
+func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
+	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: fds(p.files), Sys: p.sysProcAttr()}
+	attr.Sys.Credential = p.cred
+	var cloned bool
+	pid, err := r.Start(func() (int, error) {
+		pid, c, err := forkExec(p.path, p.argv, attr)
+		cloned = c
+		return pid, err
+	}, onExit)
+	runtime.KeepAlive(p.files)
+	if err != nil {
+		return 0, setupErr(ExitExec, p.path, err)
+	}
+	p.place(pid, cloned)
+	return pid, nil
+}
+
+// place completes cgroup placement after the fork.
+func (p *plan) place(pid int, cloned bool) {
+	g := p.s.Cgroup
+	switch {
+	case g == nil:
+	case cloned:
+		g.Placed(pid)
+	default:
+		if err := g.Add(pid); err != nil {
+			p.log.Warn("process not placed in its cgroup", "unit", p.s.Unit, "pid", pid, "err", err)
+		}
+	}
+}

@@ -1,0 +1,631 @@
+package spawn
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/unit"
+	"golang.org/x/sys/unix"
+)
+
+// TestMain lets the test binary serve as the exec helper.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == HelperArg {
+		HelperMain(os.Args)
+	}
+	if os.Getenv(reportEnv) != "" {
+		os.Exit(reportWhere())
+	}
+	if err := SealInheritedFDs(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+const hangGuard = 20 * time.Second
+
+// reportEnv makes the re-executed test binary print its working
+// directory and whether /etc/hostname is visible, for chroot tests.
+const reportEnv = "TEND_SPAWN_TEST_REPORT"
+
+func reportWhere() int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	_, err = os.Stat("/etc/hostname")
+	fmt.Println(wd, err == nil)
+	return 0
+}
+
+func startReaper(t testing.TB) *reaper.Reaper {
+	t.Helper()
+	r, err := reaper.New(reaper.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; r.Close() })
+	return r
+}
+
+func sleepCmd() unit.Command {
+	return unit.Command{Path: "/bin/sleep", Argv: []string{"sleep", "30"}}
+}
+
+// run starts s and arranges for the process to be killed and its exit
+// awaited at cleanup.
+func run(t *testing.T, r *reaper.Reaper, s Spec) int {
+	t.Helper()
+	if s.SelfExe == "" {
+		s.SelfExe = os.Args[0]
+	}
+	exited := make(chan reaper.Exit, 1)
+	pid, err := Start(r, s, func(e reaper.Exit) { exited <- e })
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		unix.Kill(-pid, unix.SIGKILL) // its whole process group (setsid)
+		unix.Kill(pid, unix.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(hangGuard):
+			t.Errorf("pid %d never exited", pid)
+		}
+	})
+	return pid
+}
+
+// readyCmd is a shell that reports "ready" on stdout once its own
+// descriptors are settled (a freshly exec'd dynamic binary briefly has
+// its loader's files open) and then stays alive.
+func readyCmd() unit.Command {
+	return unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo ready; while :; do sleep 30; done"}}
+}
+
+// runReady starts s with readyCmd, stdout on a pipe, and waits for
+// "ready".
+func runReady(t *testing.T, r *reaper.Reaper, s Spec) int {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	s.Command, s.Stdout = readyCmd(), pw
+	pid := run(t, r, s)
+	pw.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(pr, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("child not ready: %q, %v", buf, err)
+	}
+	return pid
+}
+
+func procFile(t *testing.T, pid int, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// statusField returns a field of /proc/PID/status, whitespace-normalised.
+func statusField(t *testing.T, pid int, key string) string {
+	t.Helper()
+	for _, line := range strings.Split(procFile(t, pid, "status"), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", key, pid)
+	return ""
+}
+
+// statField returns field n (1-based, as in proc(5)) of /proc/PID/stat.
+func statField(t *testing.T, pid, n int) string {
+	t.Helper()
+	s := procFile(t, pid, "stat")
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[n-3]
+}
+
+func TestStartSessionFdsAndDefaults(t *testing.T) {
+	r := startReaper(t)
+	extra, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	leak, err := os.Open("/etc/hostname") // open in tend; must not leak
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	pid := runReady(t, r, Spec{Unit: "a.service", ExtraFiles: []*os.File{extra},
+		Env: []string{"MAINPID=42"}})
+
+	if sid := statField(t, pid, 6); sid != strconv.Itoa(pid) {
+		t.Errorf("session id %s; want %d (setsid)", sid, pid)
+	}
+	if tty := statField(t, pid, 7); tty != "0" {
+		t.Errorf("tty_nr %s; want 0 (no controlling terminal)", tty)
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if want := []string{"0", "1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("child fds %v; want %v", got, want)
+	}
+	for _, fd := range []int{0, 2, 3} {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); l != os.DevNull {
+			t.Errorf("fd %d -> %s; want /dev/null", fd, l)
+		}
+	}
+	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != "/" {
+		t.Errorf("cwd %s; want /", cwd)
+	}
+	env := strings.Split(procFile(t, pid, "environ"), "\x00")
+	for _, want := range []string{"MAINPID=42", "PATH=" + DefaultPath} {
+		if !slices.Contains(env, want) {
+			t.Errorf("environment %q lacks %s", env, want)
+		}
+	}
+}
+
+func TestListenPIDIsTheChildsPID(t *testing.T) {
+	r := startReaper(t)
+	sock, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	pid := run(t, r, Spec{Command: sleepCmd(), ExtraFiles: []*os.File{sock},
+		Env: []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PID=1"}})
+	env := strings.Split(procFile(t, pid, "environ"), "\x00")
+	var got []string
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "LISTEN_") {
+			got = append(got, kv)
+		}
+	}
+	slices.Sort(got)
+	want := []string{"LISTEN_FDNAMES=web", "LISTEN_FDS=1", "LISTEN_PID=" + strconv.Itoa(pid)}
+	if !slices.Equal(got, want) {
+		t.Errorf("LISTEN_* = %q; want %q", got, want)
+	}
+}
+
+func TestStartUserSwitch(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	u, err := LookupUser("nobody")
+	if err != nil {
+		t.Skipf("no nobody user: %v", err)
+	}
+	daemon, err := LookupGroup("/etc", "daemon")
+	if err != nil {
+		t.Skipf("no daemon group: %v", err)
+	}
+	r := startReaper(t)
+	for _, helper := range []bool{false, true} {
+		t.Run(fmt.Sprintf("helper=%v", helper), func(t *testing.T) {
+			ec := &unit.ExecContext{User: "nobody", SupplementaryGroups: []string{"daemon"}, UMask: 0o022}
+			if helper {
+				ec.UMask = 0o027
+			}
+			pid := run(t, r, Spec{Command: sleepCmd(), Exec: ec})
+			wantUID := fmt.Sprintf("%d %d %d %d", u.UID, u.UID, u.UID, u.UID)
+			if got := statusField(t, pid, "Uid"); got != wantUID {
+				t.Errorf("Uid %q; want %q", got, wantUID)
+			}
+			wantGID := fmt.Sprintf("%d %d %d %d", u.GID, u.GID, u.GID, u.GID)
+			if got := statusField(t, pid, "Gid"); got != wantGID {
+				t.Errorf("Gid %q; want %q", got, wantGID)
+			}
+			groups := append(slices.Clone(u.Groups), daemon)
+			slices.Sort(groups)
+			var want []string
+			for _, g := range slices.Compact(groups) {
+				want = append(want, strconv.Itoa(g))
+			}
+			if got := statusField(t, pid, "Groups"); got != strings.Join(want, " ") {
+				t.Errorf("Groups %q; want %q", got, strings.Join(want, " "))
+			}
+			env := strings.Split(procFile(t, pid, "environ"), "\x00")
+			for _, want := range []string{"USER=nobody", "LOGNAME=nobody", "HOME=" + u.Home} {
+				if !slices.Contains(env, want) {
+					t.Errorf("environment lacks %s", want)
+				}
+			}
+		})
+	}
+}
+
+func TestStartHelperSettings(t *testing.T) {
+	r := startReaper(t)
+	nice, oom := 7, 345
+	ec := &unit.ExecContext{
+		UMask:          0o077,
+		Nice:           &nice,
+		OOMScoreAdjust: &oom,
+		Limits: map[string]unit.Rlimit{
+			"NOFILE": {Soft: 1000, Hard: 2000},
+			"CORE":   {Soft: ^uint64(0), Hard: ^uint64(0)},
+		},
+	}
+	pid := runReady(t, r, Spec{Exec: ec, SelfExe: os.Args[0]})
+	if comm := strings.TrimSpace(procFile(t, pid, "comm")); comm != "sh" {
+		t.Errorf("comm %q; want sh (the helper must exec the target)", comm)
+	}
+	if sid := statField(t, pid, 6); sid != strconv.Itoa(pid) {
+		t.Errorf("session id %s; want %d (setsid)", sid, pid)
+	}
+	if got := statusField(t, pid, "Umask"); got != "0077" {
+		t.Errorf("Umask %s; want 0077", got)
+	}
+	if got := statField(t, pid, 19); got != "7" {
+		t.Errorf("nice %s; want 7", got)
+	}
+	if got := strings.TrimSpace(procFile(t, pid, "oom_score_adj")); got != "345" {
+		t.Errorf("oom_score_adj %s; want 345", got)
+	}
+	limits := procFile(t, pid, "limits")
+	for _, want := range []string{`Max open files\s+1000\s+2000`, `Max core file size\s+unlimited\s+unlimited`} {
+		if !matchLine(limits, want) {
+			t.Errorf("limits lack %q:\n%s", want, limits)
+		}
+	}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if len(ents) != 3 {
+		t.Errorf("child has %d fds; want 3 (helper pipes must not leak)", len(ents))
+	}
+}
+
+func TestWorkingDirectory(t *testing.T) {
+	r := startReaper(t)
+	dir := t.TempDir()
+	pid := run(t, r, Spec{Command: sleepCmd(), Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir}})
+	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != dir {
+		t.Errorf("cwd %s; want %s", cwd, dir)
+	}
+	missing := filepath.Join(dir, "missing")
+	pid = run(t, r, Spec{Command: sleepCmd(), Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: missing, WorkingDirectoryOptional: true}})
+	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != "/" {
+		t.Errorf("cwd %s with optional missing dir; want /", cwd)
+	}
+	_, err := Start(r, Spec{Command: sleepCmd(), Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: missing}}, func(reaper.Exit) {})
+	var se *SetupError
+	if !errors.As(err, &se) || se.Status != ExitChdir || !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("Start with missing working directory: %v; want status 200, ENOENT", err)
+	}
+}
+
+func TestExecFailures(t *testing.T) {
+	r := startReaper(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	os.WriteFile(garbage, []byte("\x00\x01not a program"), 0o755)
+	noexec := filepath.Join(dir, "noexec")
+	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
+	tests := []struct {
+		name   string
+		path   string
+		helper bool
+		errno  syscall.Errno
+	}{
+		{"missing", "/nonexistent/bin", false, syscall.ENOENT},
+		{"missing bare name", "no-such-tend-test-program", false, syscall.ENOENT},
+		{"not executable", noexec, false, syscall.EACCES},
+		{"directory", dir, false, syscall.EACCES},
+		{"bad format", garbage, false, syscall.ENOEXEC},
+		{"bad format via helper", garbage, true, syscall.ENOEXEC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ec := &unit.ExecContext{UMask: 0o022}
+			if tt.helper {
+				ec.UMask = 0o027
+			}
+			called := make(chan reaper.Exit, 1)
+			_, err := Start(r, Spec{Command: unit.Command{Path: tt.path}, Exec: ec, SelfExe: os.Args[0]},
+				func(e reaper.Exit) { called <- e })
+			var se *SetupError
+			if !errors.As(err, &se) || se.Status != ExitExec || se.Step != "EXEC" {
+				t.Fatalf("Start: %v; want a SetupError with status 203/EXEC", err)
+			}
+			if !errors.Is(err, tt.errno) {
+				t.Errorf("Start: %v; want %v", err, tt.errno)
+			}
+			if !strings.Contains(err.Error(), "failed at step EXEC spawning") {
+				t.Errorf("message %q", err)
+			}
+			select {
+			case e := <-called:
+				t.Errorf("onExit called for a failed start: %+v", e)
+			default:
+			}
+		})
+	}
+}
+
+func TestHelperReportsFailedStep(t *testing.T) {
+	r := startReaper(t)
+	huge := uint64(1) << 40 // above fs.nr_open: setrlimit fails even for root
+	tests := []struct {
+		name   string
+		ec     *unit.ExecContext
+		status int
+		errno  syscall.Errno
+	}{
+		{"limit too high", &unit.ExecContext{UMask: 0o022, Limits: map[string]unit.Rlimit{"NOFILE": {Soft: huge, Hard: huge}}}, ExitLimits, syscall.EPERM},
+		{"unknown limit", &unit.ExecContext{UMask: 0o022, Limits: map[string]unit.Rlimit{"BOGUS": {}}}, ExitLimits, 0},
+		{"unknown user", &unit.ExecContext{UMask: 0o022, User: "no-such-user-tend"}, ExitUser, 0},
+		{"unknown group", &unit.ExecContext{UMask: 0o022, Group: "no-such-group-tend"}, ExitGroup, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			called := make(chan reaper.Exit, 1)
+			_, err := Start(r, Spec{Command: sleepCmd(), Exec: tt.ec, SelfExe: os.Args[0]}, func(e reaper.Exit) { called <- e })
+			var se *SetupError
+			if !errors.As(err, &se) || se.Status != tt.status || se.Step != ExitStatusName(tt.status) {
+				t.Fatalf("Start: %v; want a SetupError with status %d", err, tt.status)
+			}
+			if tt.errno != 0 && !errors.Is(err, tt.errno) {
+				t.Errorf("Start: %v; want %v", err, tt.errno)
+			}
+			select {
+			case e := <-called:
+				t.Errorf("onExit called for a failed start: %+v", e)
+			default:
+			}
+		})
+	}
+}
+
+func TestNoSetuidPrefixKeepsCredentials(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to tell the difference")
+	}
+	r := startReaper(t)
+	cmd := sleepCmd()
+	cmd.NoSetuid = true
+	pid := run(t, r, Spec{Command: cmd, Exec: &unit.ExecContext{UMask: 0o022, User: "nobody"}})
+	if got := statusField(t, pid, "Uid"); got != "0 0 0 0" {
+		t.Errorf("Uid %q with \"!\" prefix; want root's", got)
+	}
+	if env := procFile(t, pid, "environ"); !strings.Contains(env, "USER=nobody\x00") {
+		t.Errorf("USER=nobody missing from environment with \"!\" prefix")
+	}
+}
+
+func TestRootDirectory(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "srv/data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := elf.Open("/proc/self/exe"); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				f.Close()
+				t.Skip("test binary is dynamically linked (-race?); the chroot probe needs a static one")
+			}
+		}
+		f.Close()
+	}
+	self, err := os.ReadFile("/proc/self/exe") // statically linked: runs alone in the new root
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "probe"), self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := startReaper(t)
+	for _, helper := range []bool{false, true} {
+		t.Run(fmt.Sprintf("helper=%v", helper), func(t *testing.T) {
+			ec := &unit.ExecContext{UMask: 0o022, RootDirectory: root, WorkingDirectory: "/srv/data"}
+			if helper {
+				ec.UMask = 0o027
+			}
+			pr, pw, _ := os.Pipe()
+			defer pr.Close()
+			exited := make(chan reaper.Exit, 1)
+			_, err := Start(r, Spec{Command: unit.Command{Path: "/probe"}, Exec: ec, Stdout: pw,
+				Env: []string{reportEnv + "=1"}, SelfExe: os.Args[0]}, func(e reaper.Exit) { exited <- e })
+			pw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(pr)
+			if got := strings.TrimSpace(string(out)); got != "/srv/data false" {
+				t.Errorf("in the new root the probe saw %q; want \"/srv/data false\"", got)
+			}
+			if e := <-exited; !e.Success() {
+				t.Errorf("probe %s", e)
+			}
+		})
+	}
+}
+
+func TestEnvironmentFileMissing(t *testing.T) {
+	r := startReaper(t)
+	ec := &unit.ExecContext{UMask: 0o022, EnvironmentFiles: []unit.EnvFile{{Path: "/nonexistent/env"}}}
+	_, err := Start(r, Spec{Command: sleepCmd(), Exec: ec}, func(reaper.Exit) {})
+	var se *SetupError
+	if !errors.As(err, &se) || se.Status != 0 || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Start: %v; want SetupError status 0 wrapping ErrNotExist", err)
+	}
+}
+
+func TestCgroupPlacement(t *testing.T) {
+	for _, mode := range []string{cgroup.ModeV2, cgroup.ModeV1} {
+		t.Run(mode, func(t *testing.T) {
+			m := cgroup.Detect(cgroup.Options{Base: fmt.Sprintf("tend-spawn-test-%d", os.Getpid()), Force: mode})
+			defer m.Close()
+			if m.Mode() != mode {
+				t.Skipf("mode %s not available (got %s)", mode, m.Mode())
+			}
+			defer func() {
+				if err := m.Prune(); err != nil {
+					t.Error(err)
+				}
+			}()
+			g, err := m.Group("placed.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := startReaper(t)
+			exited := make(chan reaper.Exit, 1)
+			pid, err := Start(r, Spec{Command: sleepCmd(), Cgroup: g, SelfExe: os.Args[0]},
+				func(e reaper.Exit) { exited <- e })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, ok := m.UnitOf(pid); !ok || u != "placed.service" {
+				t.Errorf("UnitOf(%d) = %q, %v; want placed.service\n%s", pid, u, ok, procFile(t, pid, "cgroup"))
+			}
+			if comm := strings.TrimSpace(procFile(t, pid, "comm")); comm != "sleep" {
+				t.Errorf("comm %q; want sleep", comm)
+			}
+			if err := g.Kill(unix.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(hangGuard):
+				t.Fatal("no exit after Kill")
+			}
+			// v1 emptiness is re-checked on NoteExit; wait for it, then remove.
+			m.NoteExit(pid)
+			<-g.Empty()
+			if err := g.Remove(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestDirectoriesCreated(t *testing.T) {
+	base := t.TempDir()
+	d := Dirs{Runtime: filepath.Join(base, "run"), State: filepath.Join(base, "lib"),
+		Cache: filepath.Join(base, "cache"), Logs: filepath.Join(base, "log"), Config: filepath.Join(base, "etc")}
+	ec := &unit.ExecContext{
+		UMask:                  0o022,
+		RuntimeDirectory:       unit.DirSpec{Paths: []string{"app", "app/sub"}, Mode: 0o700},
+		StateDirectory:         unit.DirSpec{Paths: []string{"app"}, Mode: 0o750},
+		ConfigurationDirectory: unit.DirSpec{Paths: []string{"app"}},
+	}
+	uid, gid := 65534, 65534
+	if os.Getuid() != 0 {
+		uid, gid = os.Getuid(), os.Getgid()
+	}
+	if err := PrepareDirs(ec, d, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path     string
+		mode     os.FileMode
+		uid, gid int
+	}{
+		{filepath.Join(d.Runtime, "app"), 0o700, uid, gid},
+		{filepath.Join(d.Runtime, "app/sub"), 0o700, uid, gid},
+		{filepath.Join(d.State, "app"), 0o750, uid, gid},
+		{filepath.Join(d.Config, "app"), 0o755, os.Getuid(), os.Getgid()},
+	}
+	for _, tt := range tests {
+		fi, err := os.Stat(tt.path)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != tt.mode || int(st.Uid) != tt.uid || int(st.Gid) != tt.gid {
+			t.Errorf("%s: mode %o owner %d:%d; want %o %d:%d", tt.path, fi.Mode().Perm(), st.Uid, st.Gid, tt.mode, tt.uid, tt.gid)
+		}
+	}
+	env, err := BuildEnv(Spec{Exec: ec, Dirs: d}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "RUNTIME_DIRECTORY=" + filepath.Join(d.Runtime, "app") + ":" + filepath.Join(d.Runtime, "app/sub")
+	if !slices.Contains(env, want) {
+		t.Errorf("env %q lacks %s", env, want)
+	}
+	if err := RemoveRuntimeDirs(ec, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Runtime, "app")); !os.IsNotExist(err) {
+		t.Errorf("runtime dir not removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.State, "app")); err != nil {
+		t.Errorf("state dir removed with runtime dirs: %v", err)
+	}
+
+	bad := &unit.ExecContext{StateDirectory: unit.DirSpec{Paths: []string{"../escape"}}}
+	var se *SetupError
+	if err := PrepareDirs(bad, d, 0, 0); !errors.As(err, &se) || se.Status != ExitStateDirectory {
+		t.Errorf("PrepareDirs(../escape) = %v; want status 238", err)
+	}
+}
+
+func matchLine(text, pattern string) bool {
+	fields := strings.Split(pattern, `\s+`)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Join(strings.Fields(line), " ") == "" {
+			continue
+		}
+		norm := strings.Join(strings.Fields(line), " ")
+		if strings.HasPrefix(norm, strings.Join(fields, " ")) {
+			return true
+		}
+	}
+	return false
+}
+
+func BenchmarkStart(b *testing.B) {
+	r := startReaper(b)
+	for _, helper := range []bool{false, true} {
+		b.Run(fmt.Sprintf("helper=%v", helper), func(b *testing.B) {
+			ec := &unit.ExecContext{UMask: 0o022}
+			if helper {
+				ec.UMask = 0o027
+			}
+			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec, SelfExe: os.Args[0]}
+			exits := make(chan reaper.Exit, 1)
+			for b.Loop() {
+				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
+					b.Fatal(err)
+				}
+				<-exits
+			}
+		})
+	}
+}

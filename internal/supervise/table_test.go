@@ -1,0 +1,263 @@
+package supervise
+
+import (
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// fakeProcs hands out pids from a private range and records signals, so
+// the state machine can be driven through every state without a process.
+type fakeProcs struct {
+	next    int
+	signals []string
+}
+
+func (f *fakeProcs) spawn(u *rt, cmd unit.Command, r role) (int, error) {
+	f.next++
+	return f.next, nil
+}
+
+func (f *fakeProcs) kill(pid int, sig syscall.Signal) error {
+	f.signals = append(f.signals, fmt.Sprintf("%d:%s", pid, unix.SignalName(sig)))
+	return nil
+}
+
+// tableUnit builds a service with one command in every phase and long
+// deadlines, so no timer fires during a test.
+func tableUnit(typ unit.ServiceType, restart unit.RestartPolicy, restartSec time.Duration) *unit.Unit {
+	cmd := []unit.Command{{Path: "/bin/true", Argv: []string{"true"}}}
+	return &unit.Unit{
+		Name: "t.service", Kind: unit.KindService, Load: unit.Loaded,
+		StartLimitInterval: 0, StartLimitBurst: 0,
+		Service: &unit.Service{
+			Type: typ, Restart: restart, RestartSec: restartSec,
+			ExecStart: cmd, TimeoutStart: time.Hour, TimeoutStop: time.Hour,
+			Kill: unit.KillContext{Mode: unit.KillControlGroup, Signal: int(unix.SIGTERM), FinalKillSignal: int(unix.SIGKILL), SendSIGKILL: true},
+		},
+	}
+}
+
+// newTableManager returns a manager over one unit, driven by the test
+// goroutine instead of a loop.
+func newTableManager(t *testing.T, def *unit.Unit) (*Manager, *rt, *fakeProcs) {
+	t.Helper()
+	ns, err := notify.Listen(filepath.Join(t.TempDir(), "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	m := New(plan.New(map[string]*unit.Unit{def.Name: def}, plan.Options{}), Options{Notify: ns})
+	f := &fakeProcs{next: 1 << 30}
+	m.procs = f
+	u, err := m.lookup(def.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, u, f
+}
+
+// drain handles queued events (job checks, spawn failures) the way the
+// loop would; timers are never due in these tests.
+func drain(m *Manager) {
+	for range 100 {
+		evs := m.box.take()
+		if len(evs) == 0 {
+			return
+		}
+		for _, ev := range evs {
+			if _, ok := ev.(evTimer); ok {
+				continue
+			}
+			m.handle(ev)
+		}
+	}
+}
+
+// place puts u in state s with the processes that state implies.
+func place(m *Manager, u *rt, s SubState, f *fakeProcs) {
+	u.state, u.result = s, ResultSuccess
+	u.cmds, u.cmdIdx = u.svc().ExecStart, 0
+	switch s {
+	case Start, Running, Reload, Stop, StopSigterm, StopSigkill, StartPost:
+		f.next++
+		u.mainPID = f.next
+		m.pids[u.mainPID] = pidRef{u: u, role: roleMain}
+	}
+	switch s {
+	case Condition, StartPre, StartPost, Reload, Stop, StopPost:
+		f.next++
+		u.controlPID = f.next
+		m.pids[u.controlPID] = pidRef{u: u, role: roleControl}
+	}
+}
+
+type tableEvent struct {
+	name  string
+	apply func(m *Manager, u *rt)
+}
+
+func exitEvent(r role, ws unix.WaitStatus) func(m *Manager, u *rt) {
+	return func(m *Manager, u *rt) {
+		pid := u.mainPID
+		if r == roleControl {
+			pid = u.controlPID
+		}
+		if pid != 0 {
+			m.onExit(reaper.Exit{PID: pid, Status: ws})
+		}
+	}
+}
+
+func jobEvent(kind plan.JobKind) func(m *Manager, u *rt) {
+	return func(m *Manager, u *rt) {
+		// A refused job (reload of a unit without ExecReload=) changes nothing.
+		if tx, err := m.plan.Transaction(kind, []string{u.name}, plan.Replace, m.activeState); err == nil {
+			if _, err := m.jobs.submit(tx); err != nil {
+				panic(err)
+			}
+		}
+	}
+}
+
+var tableEvents = []tableEvent{
+	{"start", jobEvent(plan.Start)},
+	{"stop", jobEvent(plan.Stop)},
+	{"restart", jobEvent(plan.Restart)},
+	{"reload", jobEvent(plan.Reload)},
+	{"main-exit-0", exitEvent(roleMain, 0)},
+	{"main-exit-1", exitEvent(roleMain, 1<<8)},
+	{"main-killed-9", exitEvent(roleMain, unix.WaitStatus(unix.SIGKILL))},
+	{"control-exit-0", exitEvent(roleControl, 0)},
+	{"control-exit-1", exitEvent(roleControl, 1<<8)},
+	{"timeout", func(m *Manager, u *rt) { m.onTimeout(u) }},
+	{"ready", func(m *Manager, u *rt) {
+		if u.mainPID != 0 {
+			m.onNotify(notify.Message{PID: u.mainPID, Ready: true})
+		}
+	}},
+	{"stopping", func(m *Manager, u *rt) {
+		if u.mainPID != 0 {
+			m.onNotify(notify.Message{PID: u.mainPID, Stopping: true})
+		}
+	}},
+	{"cgroup-empty", func(m *Manager, u *rt) { m.onCgroupEmpty(u) }},
+}
+
+// TestEveryStateEveryEvent walks all state × event pairs for the service
+// types and checks the invariants that must hold after any of them.
+func TestEveryStateEveryEvent(t *testing.T) {
+	types := []unit.ServiceType{unit.TypeSimple, unit.TypeNotify, unit.TypeOneshot, unit.TypeForking}
+	for _, typ := range types {
+		for s := Dead; s < numSubStates; s++ {
+			for _, ev := range tableEvents {
+				t.Run(fmt.Sprintf("%s/%s/%s", typ, s, ev.name), func(t *testing.T) {
+					m, u, f := newTableManager(t, tableUnit(typ, unit.RestartOnFailure, time.Hour))
+					place(m, u, s, f)
+					gen := u.gen
+					ev.apply(m, u)
+					drain(m)
+					checkInvariants(t, m, u, u.gen != gen)
+				})
+			}
+		}
+	}
+}
+
+// checkInvariants checks u after an event; entered says whether the event
+// changed u's state (a state placed by the test has no deadline armed).
+func checkInvariants(t *testing.T, m *Manager, u *rt, entered bool) {
+	t.Helper()
+	if u.state >= numSubStates {
+		t.Fatalf("invalid state %d", u.state)
+	}
+	switch u.state {
+	case Dead, Failed, AutoRestart, Exited:
+		if u.mainPID != 0 && u.state != Exited || u.controlPID != 0 {
+			t.Errorf("%s with processes tracked: main %d control %d", u.state, u.mainPID, u.controlPID)
+		}
+	}
+	if entered && u.state.stopping() && u.state != Stop && u.timer == nil {
+		t.Errorf("%s without a deadline", u.state)
+	}
+	if entered && u.state == AutoRestart && u.timer == nil {
+		t.Errorf("auto-restart without a restart timer")
+	}
+	for pid, ref := range m.pids {
+		if ref.u == u && pid != u.mainPID && pid != u.controlPID {
+			t.Errorf("stale pid %d tracked as %v", pid, ref.role)
+		}
+	}
+	if u.job != nil && u.job.finished {
+		t.Errorf("finished job still attached")
+	}
+	if u.timer != nil {
+		u.timer.Stop()
+	}
+}
+
+// TestTransitions pins the transitions that matter most, as systemd makes them.
+func TestTransitions(t *testing.T) {
+	tests := []struct {
+		typ     unit.ServiceType
+		restart unit.RestartPolicy
+		from    SubState
+		event   string
+		want    SubState
+	}{
+		{unit.TypeSimple, unit.RestartNo, Dead, "start", Running},
+		{unit.TypeSimple, unit.RestartNo, Failed, "start", Running},
+		{unit.TypeSimple, unit.RestartNo, Running, "start", Running},
+		{unit.TypeSimple, unit.RestartNo, Running, "stop", StopSigterm},
+		{unit.TypeSimple, unit.RestartNo, StopSigterm, "main-exit-0", Dead},
+		{unit.TypeSimple, unit.RestartNo, StopSigterm, "timeout", StopSigkill},
+		{unit.TypeSimple, unit.RestartNo, StopSigkill, "timeout", Failed},
+		{unit.TypeSimple, unit.RestartNo, Running, "main-exit-0", Dead},
+		{unit.TypeSimple, unit.RestartNo, Running, "main-exit-1", Failed},
+		{unit.TypeSimple, unit.RestartOnFailure, Running, "main-exit-1", AutoRestart},
+		{unit.TypeSimple, unit.RestartOnFailure, Running, "main-exit-0", Dead},
+		{unit.TypeSimple, unit.RestartAlways, Running, "main-exit-0", AutoRestart},
+		{unit.TypeSimple, unit.RestartOnAbnormal, Running, "main-killed-9", AutoRestart},
+		{unit.TypeSimple, unit.RestartOnAbnormal, Running, "main-exit-1", Failed},
+		{unit.TypeSimple, unit.RestartAlways, AutoRestart, "stop", Dead},
+		{unit.TypeSimple, unit.RestartAlways, AutoRestart, "timeout", Running},
+		{unit.TypeSimple, unit.RestartNo, Dead, "stop", Dead},
+		{unit.TypeSimple, unit.RestartNo, Failed, "stop", Failed},
+		{unit.TypeNotify, unit.RestartNo, Running, "stopping", Stop},
+		{unit.TypeSimple, unit.RestartNo, Running, "stopping", Running}, // NotifyAccess=none
+		{unit.TypeNotify, unit.RestartNo, Dead, "start", Start},
+		{unit.TypeNotify, unit.RestartNo, Start, "ready", Running},
+		{unit.TypeNotify, unit.RestartNo, Start, "timeout", StopSigterm},
+		{unit.TypeNotify, unit.RestartNo, Start, "main-exit-0", Failed},
+		{unit.TypeOneshot, unit.RestartNo, Dead, "start", Start},
+		{unit.TypeOneshot, unit.RestartNo, Start, "main-exit-0", Dead},
+		{unit.TypeOneshot, unit.RestartNo, Start, "main-exit-1", Failed},
+		{unit.TypeForking, unit.RestartNo, Dead, "start", Start},
+		{unit.TypeSimple, unit.RestartNo, Exited, "stop", Dead},
+	}
+	byName := map[string]tableEvent{}
+	for _, e := range tableEvents {
+		byName[e.name] = e
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%s/%s/%s", tt.typ, tt.restart, tt.from, tt.event), func(t *testing.T) {
+			m, u, f := newTableManager(t, tableUnit(tt.typ, tt.restart, time.Hour))
+			place(m, u, tt.from, f)
+			byName[tt.event].apply(m, u)
+			drain(m)
+			if u.state != tt.want {
+				t.Errorf("%s + %s → %s; want %s", tt.from, tt.event, u.state, tt.want)
+			}
+			checkInvariants(t, m, u, u.state != tt.from)
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package syslog
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeTCPFraming(t *testing.T) {
+	c := newCollector()
+	r := NewReceiver(c.handle, ReceiverOptions{})
+	defer r.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, ln) })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := "<13>1 - h app - - - two\nlines"
+	fmt.Fprintf(conn, "%d %s<13>Nov 22 03:44:01 h t: lf framed\n", len(msg), msg)
+	for _, want := range []string{"two\nlines", "lf framed"} {
+		if g := c.next(t); string(g.m.Msg) != want || g.cred.Known {
+			t.Errorf("got %q (%+v); want %q", g.m.Msg, g.cred, want)
+		}
+	}
+}
+
+// TestServeTCPStopsConnections checks that ending ServeTCP ends open
+// connections too, so no goroutine outlives it.
+func TestServeTCPStopsConnections(t *testing.T) {
+	r := NewReceiver(func(Message, Cred) {}, ReceiverOptions{})
+	defer r.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, ln) })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "<13>x: partial")
+	stop() // returns only after the connection goroutine joined
+	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Errorf("connection still open after ServeTCP returned")
+	}
+}
+
+// TestRsyslogForwardsToUs runs rsyslogd with a TCP input and three
+// forwarding actions pointing at our UDP and TCP (LF and octet-counted)
+// listeners, and sends it one message with logger.
+func TestRsyslogForwardsToUs(t *testing.T) {
+	needCommand(t, "logger")
+	c := newCollector()
+	r := NewReceiver(c.handle, ReceiverOptions{})
+	defer r.Close()
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, func(ctx context.Context) error { return r.ServeUDP(ctx, udp) })
+	serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, tcp) })
+	in := freePort(t)
+	_, udpPort, _ := net.SplitHostPort(udp.LocalAddr().String())
+	_, tcpPort, _ := net.SplitHostPort(tcp.Addr().String())
+	rs := newRsyslogd(t, `module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="`+in+`")
+*.* action(type="omfwd" target="127.0.0.1" port="`+udpPort+`" protocol="udp")
+*.* action(type="omfwd" target="127.0.0.1" port="`+tcpPort+`" protocol="tcp" template="RSYSLOG_SyslogProtocol23Format")
+*.* action(type="omfwd" target="127.0.0.1" port="`+tcpPort+`" protocol="tcp" tcp_framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
+`)
+	rs.start()
+	waitTCP(t, "127.0.0.1:"+in)
+	run(t, "logger", "-T", "--octet-count", "-n", "127.0.0.1", "-P", in, "--rfc5424", "-p", "local3.err", "-t", "viarsyslog", "hello through rsyslog")
+	formats := map[string]int{}
+	for range 3 {
+		g := c.next(t)
+		if g.m.AppName != "viarsyslog" || g.m.Facility != 19 || g.m.Severity != 3 ||
+			strings.TrimSpace(string(g.m.Msg)) != "hello through rsyslog" {
+			t.Errorf("got %+v (msg %q)", g.m, g.m.Msg)
+		}
+		formats[g.m.Format]++
+	}
+	if formats[FormatRFC3164] != 1 || formats[FormatRFC5424] != 2 {
+		t.Errorf("formats %v; want one rfc3164 (UDP) and two rfc5424 (TCP)", formats)
+	}
+}

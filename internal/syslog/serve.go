@@ -1,0 +1,200 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ServeUnixgram reads datagrams from conn, a socket from ListenUnixgram,
+// until ctx is done; it then closes conn and returns nil. Each datagram's
+// SCM_CREDENTIALS become the Cred; file descriptors a sender passes along
+// are closed.
+func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error {
+	defer conn.Close()
+	defer interruptOnDone(ctx, conn.SetReadDeadline)()
+	buf := make([]byte, r.opts.MaxMessageSize)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(16*4))
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if isTransient(err) {
+				continue
+			}
+			return fmt.Errorf("syslog: read unix datagram: %w", err)
+		}
+		cred := parseOOB(oob[:oobn])
+		from := sender{kind: byPID, id: cred.PID}
+		if !cred.Known {
+			from = sender{kind: byAddr}
+		}
+		r.deliver(buf[:n], cred, from)
+	}
+}
+
+// parseOOB extracts the sender's credentials and closes passed fds.
+func parseOOB(oob []byte) Cred {
+	var cred Cred
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return cred
+	}
+	for i := range msgs {
+		if uc, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
+			cred = Cred{PID: int(uc.Pid), UID: int(uc.Uid), GID: int(uc.Gid), Known: true}
+		} else if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+	}
+	return cred
+}
+
+// ServeUDP reads datagrams from conn until ctx is done; it then closes
+// conn and returns nil. Senders are rate-limited by source address.
+func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
+	defer conn.Close()
+	defer interruptOnDone(ctx, conn.SetReadDeadline)()
+	buf := make([]byte, r.opts.MaxMessageSize)
+	for {
+		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if isTransient(err) {
+				continue
+			}
+			return fmt.Errorf("syslog: read udp: %w", err)
+		}
+		r.deliver(buf[:n], Cred{}, sender{kind: byAddr, addr: addr.Addr().Unmap()})
+	}
+}
+
+// isTransient reports errors after which reading can go on.
+func isTransient(err error) bool {
+	return errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) ||
+		errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ECONNREFUSED)
+}
+
+// interruptOnDone makes blocked reads return once ctx is done, by setting
+// a deadline in the past. The returned stop function joins its goroutine.
+func interruptOnDone(ctx context.Context, setDeadline func(time.Time) error) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			_ = setDeadline(time.Unix(1, 0))
+		case <-quit:
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// ServeTCP accepts connections on ln until ctx is done; it then closes ln
+// and every connection, waits for their goroutines and returns nil. Each
+// connection carries octet-counted or LF-terminated frames (RFC 6587).
+// Senders are rate-limited by remote address, or by pid for unix-socket
+// peers. Connections beyond MaxConns are refused by closing them.
+func (r *Receiver) ServeTCP(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := closeOnDone(ctx, ln)
+	defer stop()
+	sem := make(chan struct{}, r.opts.MaxConns)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTransient(err) ||
+				errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+				r.log.Warn("syslog: accept", "err", err)
+				continue
+			}
+			return fmt.Errorf("syslog: accept: %w", err)
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			r.log.Warn("syslog: too many connections, refusing one", "remote", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r.serveConn(ctx, c)
+		}()
+	}
+}
+
+// closeOnDone closes c once ctx is done. stop joins the goroutine.
+func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+		case <-quit:
+		}
+		c.Close()
+	}()
+	return func() { close(quit); <-done }
+}
+
+// serveConn reads frames from one stream connection until EOF or ctx.
+func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
+	defer closeOnDone(ctx, c)()
+	cred, from := streamPeer(c)
+	fr := NewFrameReader(c, r.opts.MaxMessageSize)
+	for {
+		frame, err := fr.Next()
+		if err != nil {
+			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				r.log.Warn("syslog: connection", "remote", c.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		r.deliver(frame, cred, from)
+	}
+}
+
+// streamPeer identifies a stream sender: SO_PEERCRED for unix sockets,
+// the remote address otherwise.
+func streamPeer(c net.Conn) (Cred, sender) {
+	if uc, ok := c.(*net.UnixConn); ok {
+		if rc, err := uc.SyscallConn(); err == nil {
+			var cred Cred
+			_ = rc.Control(func(fd uintptr) {
+				if u, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+					cred = Cred{PID: int(u.Pid), UID: int(u.Uid), GID: int(u.Gid), Known: true}
+				}
+			})
+			if cred.Known {
+				return cred, sender{kind: byPID, id: cred.PID}
+			}
+		}
+		return Cred{}, sender{kind: byAddr}
+	}
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		addr = ap.Addr().Unmap()
+	}
+	return Cred{}, sender{kind: byAddr, addr: addr}
+}

@@ -1,0 +1,211 @@
+package unit
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+)
+
+// Loader loads units from a search path.
+type Loader struct {
+	// Root, when set, is where the file system starts: Dirs, symlink
+	// targets and reported paths are all inside it (like systemctl
+	// --root). "" means "/".
+	Root string
+	Dirs []string // search path, highest precedence first
+	Env  Env      // specifier values
+
+	frozen *index // set by Freeze: the search path as scanned once
+}
+
+// Freeze returns a copy of l that scans the search path once, now, and
+// answers every later Load, Lookup and UnitFiles from that scan. Use it
+// for a batch of read-only queries; changes to the directories made
+// afterwards are not seen (drop-in and unit file contents still are).
+// Like an unfrozen Loader, the result is safe for concurrent use.
+func (l *Loader) Freeze() *Loader {
+	c := *l
+	c.frozen, _ = scan(l.Root, l.Dirs)
+	c.frozen.aliasesOf("") // build the lazy alias map now: later use is read-only
+	return &c
+}
+
+// index returns the frozen scan or a fresh one.
+func (l *Loader) index() (*index, []Diag) {
+	if l.frozen != nil {
+		return l.frozen, nil
+	}
+	return scan(l.Root, l.Dirs)
+}
+
+// Set is every unit a LoadAll found, by canonical name.
+type Set struct {
+	Units   map[string]*Unit
+	aliases map[string]string // alias name → canonical name
+}
+
+// Get returns the unit called name, following aliases, or nil.
+func (s *Set) Get(name string) *Unit {
+	if u, ok := s.Units[name]; ok {
+		return u
+	}
+	if c, ok := s.aliases[name]; ok {
+		return s.Units[c]
+	}
+	return nil
+}
+
+// Aliases returns a copy of the alias → canonical name map.
+func (s *Set) Aliases() map[string]string {
+	out := make(map[string]string, len(s.aliases))
+	for a, c := range s.aliases {
+		out[a] = c
+	}
+	return out
+}
+
+// Names returns the canonical names of the set, sorted.
+func (s *Set) Names() []string {
+	out := make([]string, 0, len(s.Units))
+	for n := range s.Units {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Load loads the unit called name (an instance is built from its
+// template; a template itself loads with an empty instance). It fails
+// only for an invalid name; a unit that is missing, masked or broken
+// comes back with its LoadState and Diags saying so.
+func (l *Loader) Load(name string) (*Unit, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	ix, _ := l.index()
+	return l.load(ix, name), nil
+}
+
+// LoadAll loads every unit in the search path plus the units their
+// dependencies name (instances of templates are built; names with no
+// file come back as not-found units). Templates themselves are not part
+// of the set. One broken unit never stops the others; all problems are
+// returned as diags, also kept on each unit.
+func (l *Loader) LoadAll() (*Set, []Diag) {
+	ix, diags := l.index()
+	set := &Set{Units: map[string]*Unit{}, aliases: map[string]string{}}
+	var queue []string
+	for _, n := range ix.names() {
+		if !IsTemplate(n) {
+			queue = append(queue, n)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if set.Get(n) != nil {
+			continue
+		}
+		u := l.load(ix, n)
+		if u.Name != n {
+			set.aliases[n] = u.Name
+			if set.Units[u.Name] != nil {
+				continue
+			}
+		}
+		set.Units[u.Name] = u
+		for _, a := range u.Aliases {
+			set.aliases[a] = u.Name
+		}
+		diags = append(diags, u.Diags...)
+		queue = append(queue, u.referenced()...)
+	}
+	return set, diags
+}
+
+// referenced lists the unit names u's dependencies mention.
+func (u *Unit) referenced() []string {
+	d := u.Deps
+	var out []string
+	for _, l := range [][]string{d.Requires, d.Requisite, d.Wants, d.BindsTo, d.PartOf, d.Upholds,
+		d.Conflicts, d.After, d.Before, d.OnFailure, d.OnSuccess, d.PropagatesReloadTo, d.ReloadPropagatedFrom} {
+		out = append(out, l...)
+	}
+	if u.Service != nil {
+		out = append(out, u.Service.Sockets...)
+	}
+	return out
+}
+
+// load builds one unit from the index.
+func (l *Loader) load(ix *index, name string) *Unit {
+	r, err := ix.resolve(name)
+	u := newUnit(r.name)
+	if err != nil {
+		u.Load = LoadError
+		u.Diags = append(u.Diags, Diag{File: name, Severity: Error, Msg: err.Error()})
+		return u
+	}
+	u.Aliases = ix.aliasesOf(r.name)
+	if name != r.name && !slices.Contains(u.Aliases, name) {
+		u.Aliases = append(u.Aliases, name)
+	}
+	switch {
+	case r.masked:
+		u.Load = Masked
+		return u
+	case !r.found:
+		u.Load = NotFound
+		l.addDepDirs(ix, u)
+		return u
+	}
+	u.Path = r.fragment
+	var entries []Entry
+	if !l.readInto(ix, u, r.fragment, &entries) {
+		u.Load = LoadError
+		return u
+	}
+	u.DropIns = ix.dropins(dropinNames(u.Name, u.Aliases))
+	for _, p := range u.DropIns {
+		l.readInto(ix, u, p, &entries)
+	}
+	u.Entries = entries
+	convert(u, entries, &l.Env)
+	l.addDepDirs(ix, u)
+	return u
+}
+
+// readInto parses one file and appends its entries; it reports whether
+// the file could be read.
+func (l *Loader) readInto(ix *index, u *Unit, path string, entries *[]Entry) bool {
+	f, err := os.Open(ix.host(path))
+	if err != nil {
+		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
+		return false
+	}
+	defer f.Close()
+	file, diags := ParseFile(path, f)
+	u.Diags = append(u.Diags, diags...)
+	*entries = append(*entries, file.Entries...)
+	return true
+}
+
+// addDepDirs adds the dependencies of ".wants", ".requires" and
+// ".upholds" directories.
+func (l *Loader) addDepDirs(ix *index, u *Unit) {
+	names := append([]string{u.Name}, u.Aliases...)
+	if u.Template != "" {
+		names = append(names, u.Template)
+	}
+	for _, d := range []struct {
+		suffix string
+		list   *[]string
+	}{{".wants", &u.Deps.Wants}, {".requires", &u.Deps.Requires}, {".upholds", &u.Deps.Upholds}} {
+		for _, dep := range ix.depDirs(names, d.suffix, u.Instance) {
+			if !slices.Contains(*d.list, dep) {
+				*d.list = append(*d.list, dep)
+			}
+		}
+	}
+}

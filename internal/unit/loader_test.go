@@ -1,0 +1,282 @@
+package unit
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// twoDirs returns a high- and a low-precedence unit directory and a
+// loader over them.
+func twoDirs(t *testing.T) (hi, lo string, l *Loader) {
+	t.Helper()
+	root := t.TempDir()
+	hi, lo = filepath.Join(root, "etc"), filepath.Join(root, "lib")
+	for _, d := range []string{hi, lo} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hi, lo, &Loader{Dirs: []string{hi, lo}, Env: testEnv()}
+}
+
+func mustLoad(t *testing.T, l *Loader, name string) *Unit {
+	t.Helper()
+	u, err := l.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestPrecedence(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/a.service", "[Unit]\nDescription=low\n[Service]\nExecStart=/bin/low\n")
+	write(t, hi+"/a.service", "[Unit]\nDescription=high\n[Service]\nExecStart=/bin/high\n")
+	u := mustLoad(t, l, "a.service")
+	if u.Description != "high" || u.Path != hi+"/a.service" {
+		t.Errorf("got %q from %s; want the high-precedence file", u.Description, u.Path)
+	}
+}
+
+func TestDropIns(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/foo-bar-baz.service", "[Unit]\nDescription=base\n[Service]\nExecStart=/bin/base\nEnvironment=A=1\n")
+	write(t, lo+"/foo-bar-baz.service.d/10-env.conf", "[Service]\nEnvironment=B=2\n")
+	write(t, lo+"/foo-bar-baz.service.d/20-masked.conf", "[Unit]\nDescription=should be masked\n")
+	symlink(t, "/dev/null", hi+"/foo-bar-baz.service.d/20-masked.conf")
+	write(t, lo+"/foo-bar-baz.service.d/30-over.conf", "[Unit]\nDescription=lower\n")
+	write(t, hi+"/foo-bar-baz.service.d/30-over.conf", "[Unit]\nDescription=higher\n")
+	write(t, lo+"/foo-.service.d/05-prefix.conf", "[Service]\nEnvironment=P=1\n")
+	write(t, lo+"/foo-bar-.service.d/06-prefix.conf", "[Service]\nEnvironment=Q=1\n")
+	write(t, hi+"/service.d/50-all.conf", "[Service]\nExecStart=\nExecStart=/bin/replaced\n")
+	write(t, hi+"/service.d/notconf.txt", "[Unit]\nDescription=ignored\n")
+	write(t, hi+"/other.service.d/99.conf", "[Unit]\nDescription=not mine\n")
+	u := mustLoad(t, l, "foo-bar-baz.service")
+	var base []string
+	for _, p := range u.DropIns {
+		base = append(base, filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p))
+	}
+	want := []string{"foo-.service.d/05-prefix.conf", "foo-bar-.service.d/06-prefix.conf", "foo-bar-baz.service.d/10-env.conf",
+		"foo-bar-baz.service.d/30-over.conf", "service.d/50-all.conf"}
+	if !reflect.DeepEqual(base, want) {
+		t.Errorf("drop-ins = %q; want %q", base, want)
+	}
+	if !strings.HasPrefix(u.DropIns[3], hi) {
+		t.Errorf("30-over.conf from %s; want the high-precedence one", u.DropIns[3])
+	}
+	if u.Description != "higher" {
+		t.Errorf("Description = %q", u.Description)
+	}
+	if got := u.Service.Exec.Environment; !reflect.DeepEqual(got, []string{"A=1", "P=1", "Q=1", "B=2"}) {
+		t.Errorf("Environment = %q", got)
+	}
+	if len(u.Service.ExecStart) != 1 || u.Service.ExecStart[0].Path != "/bin/replaced" {
+		t.Errorf("ExecStart = %+v; want reset by drop-in", u.Service.ExecStart)
+	}
+}
+
+func TestTemplatesAndInstances(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/getty@.service", "[Unit]\nDescription=Getty on %I\n[Service]\nExecStart=/sbin/agetty %i\n[Install]\nDefaultInstance=tty1\n")
+	write(t, lo+"/getty@.service.d/t.conf", "[Service]\nEnvironment=T=%i\n")
+	write(t, hi+"/getty@tty2.service.d/i.conf", "[Service]\nEnvironment=I=only-tty2\n")
+	u := mustLoad(t, l, "getty@tty2.service")
+	if u.Load != Loaded || u.Template != "getty@.service" || u.Instance != "tty2" || u.Description != "Getty on tty2" {
+		t.Fatalf("instance = %+v", u)
+	}
+	if got := u.Service.ExecStart[0].Argv; !reflect.DeepEqual(got, []string{"/sbin/agetty", "tty2"}) {
+		t.Errorf("argv = %q", got)
+	}
+	// Drop-ins apply in file name order, whatever directory they are in.
+	if got := u.Service.Exec.Environment; !reflect.DeepEqual(got, []string{"I=only-tty2", "T=tty2"}) {
+		t.Errorf("env = %q", got)
+	}
+	if other := mustLoad(t, l, "getty@tty3.service"); len(other.Service.Exec.Environment) != 1 {
+		t.Errorf("tty3 got tty2's drop-in: %q", other.Service.Exec.Environment)
+	}
+	tmpl := mustLoad(t, l, "getty@.service")
+	if tmpl.Load != Loaded || tmpl.Install.DefaultInstance != "tty1" {
+		t.Errorf("template = %+v", tmpl)
+	}
+	if u := mustLoad(t, l, "nosuch@x.service"); u.Load != NotFound {
+		t.Errorf("missing template: load %s", u.Load)
+	}
+	// A file for the instance itself beats the template.
+	write(t, hi+"/getty@tty9.service", "[Service]\nExecStart=/bin/special\n")
+	if u := mustLoad(t, l, "getty@tty9.service"); u.Service.ExecStart[0].Path != "/bin/special" {
+		t.Errorf("instance file not preferred: %+v", u.Service.ExecStart)
+	}
+}
+
+func TestMasking(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/m.service", "[Service]\nExecStart=/bin/m\n")
+	symlink(t, "/dev/null", hi+"/m.service")
+	write(t, lo+"/e.service", "")
+	write(t, lo+"/t@.service", "[Service]\nExecStart=/bin/t\n")
+	symlink(t, "/dev/null", hi+"/t@.service")
+	for _, n := range []string{"m.service", "e.service", "t@x.service"} {
+		if u := mustLoad(t, l, n); u.Load != Masked {
+			t.Errorf("%s: load = %s; want masked", n, u.Load)
+		}
+	}
+	symlink(t, "/nonexistent/d.service", hi+"/d.service")
+	if u := mustLoad(t, l, "d.service"); u.Load != NotFound {
+		t.Errorf("dangling link: load = %s; want not-found", u.Load)
+	}
+}
+
+func TestAliasesAndLinks(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/real.service", "[Unit]\nDescription=%n\n[Service]\nExecStart=/bin/real\n")
+	write(t, lo+"/real.service.d/a.conf", "[Service]\nEnvironment=FROM=real\n")
+	symlink(t, lo+"/real.service", hi+"/nick.service")
+	symlink(t, "real.service", lo+"/rel.service") // relative alias
+	write(t, lo+"/nick.service.d/b.conf", "[Service]\nEnvironment=FROM=nick\n")
+	outside := filepath.Join(t.TempDir(), "ext.service")
+	write(t, outside, "[Service]\nExecStart=/bin/ext\n")
+	symlink(t, outside, hi+"/ext.service")
+
+	u := mustLoad(t, l, "nick.service")
+	if u.Name != "real.service" || u.Description != "real.service" {
+		t.Errorf("alias loaded as %q (%q)", u.Name, u.Description)
+	}
+	if !reflect.DeepEqual(u.Aliases, []string{"nick.service", "rel.service"}) {
+		t.Errorf("aliases = %q", u.Aliases)
+	}
+	if got := u.Service.Exec.Environment; !reflect.DeepEqual(got, []string{"FROM=real", "FROM=nick"}) {
+		t.Errorf("alias drop-ins: env = %q", got)
+	}
+	ext := mustLoad(t, l, "ext.service")
+	if ext.Load != Loaded || ext.Path != outside {
+		t.Errorf("linked unit: %s from %q", ext.Load, ext.Path)
+	}
+	fi, err := l.Lookup("ext.service")
+	if err != nil || !fi.Linked {
+		t.Errorf("Lookup(ext) = %+v, %v; want Linked", fi, err)
+	}
+	fi, _ = l.Lookup("nick.service")
+	if !fi.Alias || fi.Name != "real.service" {
+		t.Errorf("Lookup(nick) = %+v", fi)
+	}
+
+	set, _ := l.LoadAll()
+	if set.Get("nick.service") != set.Get("real.service") || set.Get("rel.service") == nil || set.Units["nick.service"] != nil {
+		t.Errorf("set aliases wrong: names %q", set.Names())
+	}
+}
+
+func TestWantsDirs(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/multi-user.target", "[Unit]\nDescription=MU\n")
+	write(t, lo+"/a.service", "[Service]\nExecStart=/bin/a\n")
+	write(t, lo+"/w@.service", "[Service]\nExecStart=/bin/w %i\n")
+	symlink(t, lo+"/a.service", hi+"/multi-user.target.wants/a.service")
+	symlink(t, lo+"/w@.service", hi+"/multi-user.target.wants/w@one.service")
+	symlink(t, lo+"/a.service", lo+"/multi-user.target.requires/a.service")
+	write(t, lo+"/g@.target", "[Unit]\nDescription=g\n")
+	symlink(t, lo+"/w@.service", lo+"/g@.target.wants/w@.service")
+	set, diags := l.LoadAll()
+	for _, d := range diags {
+		t.Log(d.Error())
+	}
+	mu := set.Get("multi-user.target")
+	if !reflect.DeepEqual(mu.Deps.Wants, []string{"a.service", "w@one.service"}) || !reflect.DeepEqual(mu.Deps.Requires, []string{"a.service"}) {
+		t.Errorf("wants %q requires %q", mu.Deps.Wants, mu.Deps.Requires)
+	}
+	if w := set.Get("w@one.service"); w == nil || w.Load != Loaded || w.Service.ExecStart[0].Argv[1] != "one" {
+		t.Errorf("instance named in .wants not loaded: %+v", w)
+	}
+	if set.Get("w@.service") != nil {
+		t.Error("template in the set")
+	}
+	if g := mustLoad(t, l, "g@x.target"); !reflect.DeepEqual(g.Deps.Wants, []string{"w@x.service"}) {
+		t.Errorf("template .wants not instantiated: %q", g.Deps.Wants)
+	}
+}
+
+func TestLoadAllReferencesAndIsolation(t *testing.T) {
+	_, lo, l := twoDirs(t)
+	write(t, lo+"/a.service", "[Unit]\nWants=b@x.service missing.service\nAfter=c.mount\n[Service]\nExecStart=/bin/a\n")
+	write(t, lo+"/b@.service", "[Service]\nExecStart=/bin/b %i\n")
+	write(t, lo+"/broken.service", "[Service]\nType=forking\n")
+	write(t, lo+"/garbage.service", "\x00\x01 not a unit\n[[[\n")
+	set, diags := l.LoadAll()
+	want := map[string]LoadState{"a.service": Loaded, "b@x.service": Loaded, "missing.service": NotFound,
+		"c.mount": NotFound, "broken.service": BadSetting, "garbage.service": BadSetting}
+	for n, st := range want {
+		if u := set.Get(n); u == nil || u.Load != st {
+			t.Errorf("%s: %+v; want %s", n, u, st)
+		}
+	}
+	if len(diags) == 0 {
+		t.Error("no diags for broken units")
+	}
+	if _, err := l.Load("bad/name.service"); err == nil {
+		t.Error("Load accepted an invalid name")
+	}
+}
+
+// TestDebianUnits loads every unit this machine ships: none may crash or
+// fail, and sandboxing directives only show up as the Unsupported warning.
+func TestDebianUnits(t *testing.T) {
+	dir := "/lib/systemd/system"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("no systemd units on this machine")
+	}
+	l := &Loader{Dirs: []string{dir}, Env: testEnv()}
+	set, diags := l.LoadAll()
+	if len(set.Units) < 20 {
+		t.Fatalf("only %d units loaded", len(set.Units))
+	}
+	for _, d := range diags {
+		if !strings.Contains(d.Msg, "not supported by tend") {
+			t.Errorf("unexpected diag: %s", d.Error())
+		}
+	}
+	sandboxed := 0
+	for _, n := range set.Names() {
+		u := set.Get(n)
+		if u.Load == BadSetting || u.Load == LoadError {
+			t.Errorf("%s: %s", n, u.Load)
+		}
+		if slices.Contains(u.Unsupported, "ProtectSystem") || slices.Contains(u.Unsupported, "PrivateTmp") {
+			sandboxed++
+		}
+	}
+	if sandboxed == 0 {
+		t.Error("no unit reported sandboxing directives as unsupported")
+	}
+}
+
+func TestRootAndFreeze(t *testing.T) {
+	root := t.TempDir()
+	write(t, root+"/usr/lib/units/a.service", "[Unit]\nDescription=%y\n[Service]\nExecStart=/bin/a\n")
+	// Absolute link targets are inside root, as in a container image.
+	symlink(t, "/usr/lib/units/a.service", root+"/etc/units/b.service")
+	symlink(t, "/opt/c.service", root+"/etc/units/c.service")
+	write(t, root+"/opt/c.service", "[Service]\nExecStart=/bin/c\n")
+	l := &Loader{Root: root, Dirs: []string{"/etc/units", "/usr/lib/units"}, Env: testEnv()}
+	u := mustLoad(t, l, "b.service")
+	if u.Name != "a.service" || u.Path != "/usr/lib/units/a.service" || u.Description != "/usr/lib/units/a.service" {
+		t.Errorf("alias inside root: %s %s %q", u.Name, u.Path, u.Description)
+	}
+	if c := mustLoad(t, l, "c.service"); c.Load != Loaded || c.Path != "/opt/c.service" {
+		t.Errorf("linked unit inside root: %s %q", c.Load, c.Path)
+	}
+	frozen := l.Freeze()
+	write(t, root+"/etc/units/new.service", "[Service]\nExecStart=/bin/new\n")
+	if u := mustLoad(t, frozen, "new.service"); u.Load != NotFound {
+		t.Errorf("frozen loader saw a new file: %s", u.Load)
+	}
+	if u := mustLoad(t, l, "new.service"); u.Load != Loaded {
+		t.Errorf("live loader missed a new file: %s", u.Load)
+	}
+	if got := l.UnitFiles(); !reflect.DeepEqual(got, []string{"a.service", "b.service", "c.service", "new.service"}) {
+		t.Errorf("UnitFiles = %q", got)
+	}
+}
