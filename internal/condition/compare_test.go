@@ -178,3 +178,33 @@ func FuzzEval(f *testing.F) {
 		}
 	})
 }
+
+func TestUnescapeOctal(t *testing.T) {
+	for in, want := range map[string]string{
+		`/mnt/with\040space`: "/mnt/with space",
+		`/a\011b\134c`:       "/a\tb\\c",
+		`/plain`:             "/plain",
+		`/short\04`:          `/short\04`,
+		`/bad\089`:           `/bad\089`,
+		`\`:                  `\`,
+	} {
+		if got := unescapeOctal(in); got != want {
+			t.Errorf("unescapeOctal(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzUnescapeOctal(f *testing.F) {
+	for _, s := range []string{`/a\040b`, `\`, `\1`, `\777`, "/plain"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := unescapeOctal(s)
+		if !strings.Contains(s, `\`) && got != s {
+			t.Fatalf("changed %q without escapes to %q", s, got)
+		}
+		if len(got) > len(s) {
+			t.Fatalf("unescaping %q grew it to %q", s, got)
+		}
+	})
+}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/tendproject/tend/internal/api"
@@ -290,42 +288,16 @@ func (a *apiManager) ListDependencies(ctx context.Context, name string, reverse 
 	for _, st := range list {
 		states[st.Name] = string(st.Active)
 	}
-	return depTree(a.d.mgr.CurrentPlan(), names[0], reverse, states, map[string]bool{}), nil
+	return depTree(a.d.mgr.CurrentPlan().DependencyTree(names[0], reverse, false), states), nil
 }
 
-// depTree expands dependencies like systemctl list-dependencies: every
-// unit is listed, targets are expanded recursively.
-func depTree(pl *plan.Plan, name string, reverse bool, states map[string]string, seen map[string]bool) api.DepTree {
-	t := api.DepTree{Name: name, ActiveState: states[name]}
-	if t.ActiveState == "" {
-		t.ActiveState = "inactive"
+// depTree adds active states to the plan's dependency tree.
+func depTree(t plan.Tree, states map[string]string) api.DepTree {
+	out := api.DepTree{Name: t.Name, ActiveState: stateOr(states[t.Name])}
+	for _, c := range t.Children {
+		out.Children = append(out.Children, depTree(c, states))
 	}
-	if seen[name] {
-		return t
-	}
-	seen[name] = true
-	defer delete(seen, name)
-	var kids []string
-	if reverse {
-		r := pl.Reverse(name)
-		kids = slices.Concat(r.RequiredBy, r.RequisiteOf, r.WantedBy, r.BoundBy)
-		if u, ok := pl.Unit(name); ok {
-			kids = append(kids, u.Deps.PartOf...)
-		}
-	} else {
-		dp := pl.Deps(name)
-		kids = slices.Concat(dp.Requires, dp.Requisite, dp.Wants, dp.BindsTo, pl.Reverse(name).ConsistsOf)
-	}
-	slices.Sort(kids)
-	kids = slices.Compact(kids)
-	for _, k := range kids {
-		if strings.HasSuffix(k, ".target") || !strings.HasSuffix(name, ".target") || reverse {
-			t.Children = append(t.Children, depTree(pl, k, reverse, states, seen))
-		} else {
-			t.Children = append(t.Children, api.DepTree{Name: k, ActiveState: stateOr(states[k])})
-		}
-	}
-	return t
+	return out
 }
 
 func stateOr(s string) string {

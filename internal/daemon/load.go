@@ -93,17 +93,16 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	return ch, err
 }
 
-// conditionEnv describes this host to Condition*= checks.
+// conditionEnv describes this host and tend's own process to Condition*=
+// checks.
 func conditionEnv(cfg Config) condition.Env {
-	env := condition.Env{Root: "/", Proc: "/proc", UID: os.Getuid(), GID: os.Getgid()}
+	env := condition.ProcessEnv()
+	env.Root, env.Proc = "/", "/proc"
 	if h, err := os.Hostname(); err == nil {
 		env.Hostname = h
 	}
 	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
 		env.User = u.Username
-	}
-	if gs, err := os.Getgroups(); err == nil {
-		env.Groups = gs
 	}
 	return env
 }

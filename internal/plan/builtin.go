@@ -57,7 +57,20 @@ func builtins() map[string]builtin {
 		"time-set.target":        {desc: "System Time Set", noDefaultDeps: true},
 		"time-sync.target":       {desc: "System Time Synchronized", noDefaultDeps: true},
 		"shutdown.target":        {desc: "System Shutdown", noDefaultDeps: true, refuseManual: true},
+		// systemd reaches these through systemd-poweroff.service and
+		// friends, which are its own; tend pulls in shutdown.target
+		// directly, whose Conflicts= stop every unit with default
+		// dependencies, in reverse order, before the target is reached.
+		"poweroff.target": {desc: "System Power Off", noDefaultDeps: true, allowIsolate: true, deps: shutdownDeps()},
+		"reboot.target":   {desc: "System Reboot", noDefaultDeps: true, allowIsolate: true, deps: shutdownDeps()},
+		"halt.target":     {desc: "System Halt", noDefaultDeps: true, allowIsolate: true, deps: shutdownDeps()},
+		"kexec.target":    {desc: "System Reboot via kexec", noDefaultDeps: true, allowIsolate: true, deps: shutdownDeps()},
 	}
+}
+
+// shutdownDeps are the dependencies of the targets that end the system.
+func shutdownDeps() unit.Deps {
+	return unit.Deps{Requires: []string{"shutdown.target"}, After: []string{"shutdown.target"}}
 }
 
 // addBuiltins adds the built-in targets missing from p.units and resolves

@@ -46,6 +46,9 @@ func FuzzTransaction(f *testing.F) {
 	f.Add([]byte{5, 0, 6, 1, 1, 2, 2, 2, 4, 0, 3, 8, 4, 5, 3}, byte(1), byte(1), byte(0), uint16(0xffff))
 	f.Add([]byte{4, 0, 2, 1, 0, 2, 2, 0, 7, 3, 3, 8, 0}, byte(0), byte(2), byte(0), uint16(0x0f))
 	f.Add([]byte{6, 1, 4, 2, 2, 0, 3, 3, 6, 1}, byte(2), byte(0), byte(3), uint16(0x55))
+	// Found by fuzzing: a pruned stop job must not count as a failed requirement.
+	f.Add([]byte("028ZC0000000000027Z20000000000000000000002002010002000000000000002002000000000000000000000000020X7B122Z"),
+		byte(0xb6), byte('4'), byte(0xda), uint16(65413))
 	f.Fuzz(func(t *testing.T, graph []byte, kindB, modeB, anchorB byte, active uint16) {
 		p, names := graphFromBytes(graph)
 		kind := JobKind(int(kindB) % len(jobKindNames))

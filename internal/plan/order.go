@@ -33,7 +33,7 @@ func (b *builder) finish() *Transaction {
 func (b *builder) orderGraph(cut map[[2]string]bool) *orderGraph {
 	g := &orderGraph{}
 	for _, j := range b.all {
-		if !j.dropped {
+		if !j.dropped && !j.noop {
 			g.jobs = append(g.jobs, j)
 		}
 	}

@@ -5,6 +5,14 @@
 //
 // A Plan never changes after [New]; a reload builds a new one. It is safe
 // for concurrent use.
+//
+// Targets systemd ships (multi-user.target, sysinit.target,
+// network-online.target, shutdown.target, poweroff.target, …) exist even
+// when no file defines them, as synthetic units, so unit files written
+// for systemd find what they are ordered against. Units that only
+// systemd or the kernel can provide are "external": see [Plan.External]
+// for the rule. Transactions give them no jobs and treat dependencies on
+// them as met.
 package plan
 
 import (

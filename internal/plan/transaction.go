@@ -28,7 +28,8 @@ type tjob struct {
 	kind       JobKind
 	anchor     bool
 	required   bool
-	dropped    bool
+	dropped    bool   // removed: jobs that required it cannot run either
+	noop       bool   // pruned as already done: it still satisfies requirements
 	byConflict bool   // a stop job pulled in by Conflicts=
 	pulls      []pull // jobs this job pulled in
 }
@@ -465,7 +466,7 @@ func (b *builder) drop(j *tjob) []string {
 		if !reach[k] {
 			k.dropped = true
 		}
-		if k != j && k.dropped && !before[k] {
+		if k != j && k.dropped && !before[k] && !k.noop {
 			also = append(also, k.kind.String()+" of "+k.unit)
 		}
 	}
@@ -492,9 +493,9 @@ func (b *builder) prune() {
 		st := b.state(j.unit)
 		switch {
 		case j.kind == Stop && (st == Inactive || st == Failed || st == ""):
-			j.dropped = true
+			j.noop = true
 		case j.kind == Reload && !st.up():
-			j.dropped = true
+			j.noop = true
 		}
 	}
 }

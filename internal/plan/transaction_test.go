@@ -174,6 +174,14 @@ func TestTransaction(t *testing.T) {
 			warnings: []string{"ordering cycle found: a.service → b.service → a.service; dropped job for b.service, and with it start of w.service"},
 		},
 		{
+			name: "a stop job that does nothing still satisfies its requirer when a cycle is broken",
+			units: []*unit.Unit{mk("a.service", requires("b.service"), wants("w.service"), after("w.service")),
+				mk("b.service", conflicts("x.service")), mk("x.service"), mk("w.service", after("a.service"))},
+			kind: Start, req: []string{"a.service"},
+			want:     "a.service:start*! b.service:start!",
+			warnings: []string{"ordering cycle found: a.service → w.service → a.service; dropped job for w.service"},
+		},
+		{
 			name: "units managed elsewhere are skipped",
 			units: []*unit.Unit{mk("a.service", requires("data.mount", "systemd-journald.service"), wants("dev-sda.device"), after("data.mount")),
 				mk("data.mount")},
@@ -309,5 +317,26 @@ func TestDefaultTargetBoot(t *testing.T) {
 	}
 	if r := p.Reverse("db.service"); !slices.Equal(r.TriggeredBy, []string{"db.socket"}) {
 		t.Errorf("db.service triggered by %v", r.TriggeredBy)
+	}
+}
+
+func TestShutdownTransaction(t *testing.T) {
+	p := newPlan(
+		mk("db.service", defaults), mk("app.service", defaults, requires("db.service"), after("db.service")),
+		mk("lone.service"), // DefaultDependencies=no: only isolate stops it
+		mk("keep.service", entries("Unit.IgnoreOnIsolate=yes")),
+	)
+	st := states("db.service=active", "app.service=active", "lone.service=active", "keep.service=active",
+		"multi-user.target=active", "basic.target=active", "sysinit.target=active")
+	tr := mustTx(t, p, Start, []string{"poweroff.target"}, Isolate, st)
+	// Services stop before the targets they are ordered after, keep.service
+	// is left alone, and shutdown.target is reached once everything
+	// ordered before it has stopped.
+	want := "app.service:stop! db.service:stop!<app.service lone.service:stop! multi-user.target:stop! " +
+		"basic.target:stop!<app.service,db.service,multi-user.target " +
+		"shutdown.target:start!<app.service,db.service,multi-user.target,basic.target " +
+		"poweroff.target:start*!<shutdown.target sysinit.target:stop!<app.service,db.service,basic.target"
+	if got := describe(tr); got != want {
+		t.Errorf("poweroff:\n got %s\nwant %s", got, want)
 	}
 }
