@@ -275,13 +275,26 @@ func (m *Manager) Group(unit string) (*Group, error) {
 		return nil, fmt.Errorf("cgroup for unit %q: invalid unit name", unit)
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if g, ok := m.groups[unit]; ok {
+	g, ok := m.groups[unit]
+	m.mu.Unlock()
+	if ok {
 		return g, nil
 	}
-	g, err := m.newGroupLocked(unit)
+	// The directories are made without the lock, so that a batch of units
+	// can get their groups in parallel (bring-up); mkdir is idempotent.
+	g, err := m.newGroup(unit)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup for unit %s: %w", unit, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.groups[unit]; ok {
+		g.discard() // another caller made it meanwhile
+		if old.fd != nil {
+			// Both registered the same cgroup.events; the kept group's wins.
+			_ = m.events.add(filepath.Join(old.dir, "cgroup.events"), old.checkEmpty)
+		}
+		return old, nil
 	}
 	m.groups[unit] = g
 	return g, nil

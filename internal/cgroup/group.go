@@ -34,7 +34,7 @@ type Group struct {
 	none    noneTracker // ModeNone only
 }
 
-func (m *Manager) newGroupLocked(unit string) (*Group, error) {
+func (m *Manager) newGroup(unit string) (*Group, error) {
 	g := &Group{m: m, unit: unit, statDirs: map[string]string{}}
 	if m.mode == ModeNone {
 		g.path = "/" + unit
@@ -66,6 +66,14 @@ func (m *Manager) newGroupLocked(unit string) (*Group, error) {
 		}
 	}
 	return g, nil
+}
+
+// discard drops what newGroup opened for a group that was not kept.
+func (g *Group) discard() {
+	if g.fd != nil {
+		g.m.events.remove(filepath.Join(g.dir, "cgroup.events"))
+		g.fd.Close()
+	}
 }
 
 // Unit is the name of the unit this group belongs to.

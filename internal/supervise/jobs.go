@@ -91,6 +91,13 @@ func (q *jobQueue) submit(tx *plan.Transaction) ([]*job, error) {
 			j.deps = append(j.deps, jobs[d])
 		}
 	}
+	var starting []*rt
+	for i, j := range jobs {
+		if fresh[i] && (j.kind == plan.Start || j.kind == plan.Restart) && j.u.def.Service != nil && j.u.cg == nil {
+			starting = append(starting, j.u)
+		}
+	}
+	m.prepareGroups(starting)
 	for i, j := range jobs {
 		if fresh[i] && j.waitFor == 0 && !j.finished {
 			q.run(j)

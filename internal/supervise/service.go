@@ -6,7 +6,9 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 
+	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
@@ -111,6 +113,41 @@ func (m *Manager) prepare(u *rt) error {
 		u.cg = g
 	}
 	return nil
+}
+
+// prepareGroups creates the cgroups of many units at once, on a few
+// goroutines: at boot, making a thousand groups one after another would
+// dominate bring-up. The goroutines end before it returns; a unit whose
+// group failed gets it (and the error) again from prepare.
+func (m *Manager) prepareGroups(us []*rt) {
+	const workers = 4
+	if m.opts.Cgroups == nil || len(us) < 2*workers {
+		return
+	}
+	groups := make([]*cgroup.Group, len(us))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
+					groups[i] = g
+				}
+			}
+		}()
+	}
+	for i := range us {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, u := range us {
+		if groups[i] != nil {
+			u.cg = groups[i]
+		}
+	}
 }
 
 // runPhase enters state s and runs cmds one after another as control
