@@ -212,12 +212,14 @@ func (m *Manager) enterDead(u *rt) {
 	if !keepRuntime {
 		_ = spawn.RemoveRuntimeDirs(&svc.Exec, m.opts.Dirs)
 	}
-	if u.cg != nil && u.cg.Remove() == nil {
-		u.cg = nil // an empty group goes; one with leftovers stays visible
-	}
 	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
 	if u.startAfterStop {
 		restart = false
+	}
+	if !restart && !u.startAfterStop && u.cg != nil && u.cg.Remove() == nil {
+		// An empty group goes (one with leftovers stays visible); a unit
+		// about to start again keeps it, sparing the restart two mkdirs.
+		u.cg = nil
 	}
 	next := Dead
 	if failed {

@@ -1,0 +1,63 @@
+package journal
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// Follow runs q like Query (q.Reverse is ignored) and then keeps calling fn
+// for each new matching entry as it is committed, until ctx ends (it then
+// returns nil) or fn fails. It waits on the journal's commit notification:
+// no polling.
+func (j *Journal) Follow(ctx context.Context, q Query, fn func(Entry) error) error {
+	q.Reverse = false
+	ch := j.changed() // taken before hi: a commit after hi closes it
+	hi := j.committed.Load()
+	if _, err := runQuery(ctx, j, q, hi, fn); err != nil {
+		return ignoreCanceled(ctx, err)
+	}
+	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
+		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot}
+	for {
+		// Close marks the journal closed before its final notify: either
+		// ch is that notify's channel or closed is already visible.
+		if j.isClosed() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		}
+		ch = j.changed()
+		newHi := j.committed.Load()
+		if newHi == hi {
+			continue
+		}
+		next.AfterCursor = FormatCursor(Entry{Seq: hi})
+		if _, err := runQuery(ctx, j, next, newHi, fn); err != nil {
+			return ignoreCanceled(ctx, err)
+		}
+		hi = newHi
+	}
+}
+
+func (j *Journal) isClosed() bool {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	return j.closed
+}
+
+func ignoreCanceled(ctx context.Context, err error) error {
+	if ctx.Err() != nil && err == ctx.Err() {
+		return nil
+	}
+	return err
+}
+
+// noLimit is the sequence bound of queries over everything.
+const noLimit = math.MaxUint64
+
+// aLongTimeAgo is a deadline in the past, used to interrupt a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)

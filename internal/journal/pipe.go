@@ -1,0 +1,273 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Source describes the writer of a pipe: the unit and process whose
+// output it carries and how to interpret its lines.
+type Source struct {
+	Unit       string
+	PID, UID   int
+	Stream     Stream // StreamStdout or StreamStderr
+	Identifier string // SyslogIdentifier=
+	Facility   int    // SyslogFacility= as a number (3 = daemon)
+	Priority   int    // SyslogLevel= as a number (6 = info)
+	// LevelPrefix honours a leading "<N>" (SyslogLevelPrefix=): it sets
+	// the line's priority (and facility for N > 7) and is removed.
+	LevelPrefix bool
+}
+
+// Pipe is a pipe whose read end the journal owns. Give W to the child (as
+// its stdout or stderr) and close it in tend once the child started; the
+// journal reads until every writer, grandchildren included, closed it.
+type Pipe struct {
+	// W is the write end, in blocking mode, for the child.
+	W *os.File
+
+	j    *Journal
+	r    *os.File
+	src  Source
+	pid  atomic.Int64
+	done chan struct{}
+}
+
+// SetPID sets the PID recorded with later lines (the child's PID is known
+// only after the pipe was handed to it).
+func (p *Pipe) SetPID(pid int) { p.pid.Store(int64(pid)) }
+
+// Done is closed when the read end reached EOF (or the journal closed) and
+// every line read was stored.
+func (p *Pipe) Done() <-chan struct{} { return p.done }
+
+// pipeBufSize is what one read(2) takes from the pipe: one batch, one
+// write(2) to the segment.
+const pipeBufSize = 64 << 10
+
+// Pipe creates a pipe for src and starts the goroutine that stores what
+// arrives on it. A slow disk slows that goroutine, the pipe fills and the
+// writer blocks: backpressure, no line dropped (unless rate limited).
+func (j *Journal) Pipe(src Source) (*Pipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
+	}
+	// A bigger pipe means fewer, larger batches; failure is harmless.
+	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, 1<<20)
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
+	}
+	p := &Pipe{
+		W:    os.NewFile(uintptr(fds[1]), "journal-pipe-w|"+src.Unit),
+		r:    os.NewFile(uintptr(fds[0]), "journal-pipe-r|"+src.Unit),
+		j:    j,
+		src:  src,
+		done: make(chan struct{}),
+	}
+	p.pid.Store(int64(src.PID))
+	j.wmu.Lock()
+	if j.closed {
+		j.wmu.Unlock()
+		p.r.Close()
+		p.W.Close()
+		return nil, errClosed
+	}
+	j.pipes[p] = struct{}{}
+	j.wg.Add(1)
+	j.wmu.Unlock()
+	go p.run()
+	return p, nil
+}
+
+// run reads the pipe until EOF, splitting lines and committing each read
+// as one batch.
+func (p *Pipe) run() {
+	defer func() {
+		p.r.Close()
+		p.j.wmu.Lock()
+		delete(p.j.pipes, p)
+		p.j.wmu.Unlock()
+		close(p.done)
+		p.j.wg.Done()
+	}()
+	lb := newLineBatcher(p.j, p.src, max(pipeBufSize, p.j.opts.LineMax+pipeBufSize/2))
+	for {
+		n, err := p.r.Read(lb.free())
+		lb.pid = uint32(max(p.pid.Load(), 0))
+		lb.filled(n, err != nil)
+		if cerr := lb.flush(); errors.Is(cerr, errClosed) {
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				p.j.log.Error("journal: reading pipe", "unit", p.src.Unit, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// lineBatcher turns pipe reads into records: complete lines, long lines
+// cut at LineMax and marked partial, and, at EOF, the unterminated rest.
+type lineBatcher struct {
+	j     *Journal
+	src   Source
+	pid   uint32
+	buf   []byte
+	have  int // bytes in buf
+	recs  []rec
+	ident []byte // the identifier, converted once
+	rl    rateLimit
+	// pending is the unterminated rest of the last read.
+	pending []byte
+}
+
+func newLineBatcher(j *Journal, src Source, size int) *lineBatcher {
+	return &lineBatcher{
+		j: j, src: src, buf: make([]byte, size),
+		ident: []byte(src.Identifier[:min(len(src.Identifier), maxIdentLen)]),
+		rl:    rateLimit{interval: j.opts.RateLimitInterval, burst: j.opts.RateLimitBurst},
+	}
+}
+
+func (b *lineBatcher) free() []byte { return b.buf[b.have:] }
+
+// filled takes n new bytes and cuts them into records; eof flushes the
+// unterminated rest.
+func (b *lineBatcher) filled(n int, eof bool) {
+	b.have += n
+	b.recs = b.recs[:0]
+	now := b.j.opts.Clock().UnixNano()
+	mono := int64(b.j.opts.Monotonic())
+	data := b.buf[:b.have]
+	lineMax := b.j.opts.LineMax
+lines:
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		switch {
+		case i >= 0 && i <= lineMax:
+			b.add(data[:i], false, now, mono)
+			data = data[i+1:]
+		case len(data) >= lineMax:
+			b.add(data[:lineMax], true, now, mono)
+			data = data[lineMax:]
+		case eof:
+			b.add(data, false, now, mono)
+			data = nil
+		default:
+			break lines // an unterminated line: wait for more
+		}
+	}
+	if eof {
+		b.rl.flush(b, now, mono)
+	}
+	b.pending = data
+}
+
+// flush commits the batch and moves the unterminated rest to the front.
+func (b *lineBatcher) flush() error {
+	err := b.j.commit(b.src.Unit, b.recs)
+	// recs alias buf: move the rest only after the commit copied them.
+	b.have = copy(b.buf, b.pending)
+	b.pending = nil
+	return err
+}
+
+// add appends one line as a record, applying the level prefix and the
+// rate limit.
+func (b *lineBatcher) add(line []byte, partial bool, now, mono int64) {
+	if !b.rl.allow(b, now, mono) {
+		return
+	}
+	pri, fac := b.src.Priority, b.src.Facility
+	if b.src.LevelPrefix {
+		if v, n := levelPrefix(line); n > 0 {
+			pri = v & 7
+			if v > 7 {
+				fac = v >> 3
+			}
+			line = line[n:]
+		}
+	}
+	r := rec{
+		rt: now, mono: mono, pid: b.pid, uid: uidField(b.src.UID),
+		pri: uint8(min(max(pri, 0), 7)), fac: uint8(min(max(fac, 0), 23)),
+		stream: uint8(min(b.src.Stream, StreamTend)), ident: b.ident, msg: line,
+	}
+	if partial {
+		r.flags = flagPartial
+	}
+	b.recs = append(b.recs, r)
+}
+
+// levelPrefix parses a leading "<N>" (N of one to three digits, at most
+// 191) and returns N and the prefix length, or 0, 0.
+func levelPrefix(line []byte) (int, int) {
+	if len(line) < 3 || line[0] != '<' {
+		return 0, 0
+	}
+	v := 0
+	for i := 1; i < len(line) && i <= 4; i++ {
+		c := line[i]
+		if c == '>' && i > 1 {
+			if v > 191 {
+				return 0, 0
+			}
+			return v, i + 1
+		}
+		if c < '0' || c > '9' {
+			return 0, 0
+		}
+		v = v*10 + int(c-'0')
+	}
+	return 0, 0
+}
+
+// rateLimit keeps at most burst lines per interval; interval 0 disables
+// it. Windows advance with the lines themselves, so it needs no timer.
+type rateLimit struct {
+	interval   time.Duration
+	burst      int
+	start      int64
+	count      int
+	suppressed int
+}
+
+func (l *rateLimit) allow(b *lineBatcher, now, mono int64) bool {
+	if l.interval <= 0 {
+		return true
+	}
+	if time.Duration(mono-l.start) >= l.interval {
+		l.flush(b, now, mono)
+		l.start, l.count = mono, 0
+	}
+	l.count++
+	if l.count > l.burst {
+		l.suppressed++
+		return false
+	}
+	return true
+}
+
+// flush records how many lines the last window dropped.
+func (l *rateLimit) flush(b *lineBatcher, now, mono int64) {
+	if l.suppressed == 0 {
+		return
+	}
+	msg := fmt.Sprintf("Suppressed %d messages from %s", l.suppressed, b.src.Unit)
+	b.recs = append(b.recs, rec{
+		rt: now, mono: mono, pri: PriWarning, fac: 3, stream: uint8(StreamTend),
+		ident: []byte("tend"), msg: []byte(msg),
+	})
+	l.suppressed = 0
+}

@@ -1,0 +1,214 @@
+package journal
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestLongLineSplitAndMarked(t *testing.T) {
+	j := openTest(t, nil)
+	const size = 10 << 20
+	runChild(t, j, Source{Unit: "big.service"}, fmt.Sprintf(`head -c %d /dev/zero | tr '\0' a; echo; echo after`, size))
+	got := collect(t, j, Query{})
+	lineMax := j.opts.LineMax
+	wantParts := (size + lineMax - 1) / lineMax
+	if len(got) != wantParts+1 {
+		t.Fatalf("got %d entries; want %d parts and one more line", len(got), wantParts)
+	}
+	var joined []byte
+	for i, e := range got[:wantParts] {
+		if e.Partial != (i < wantParts-1) {
+			t.Errorf("part %d: Partial=%v", i, e.Partial)
+		}
+		if len(e.Message) > lineMax {
+			t.Errorf("part %d has %d bytes > LineMax %d", i, len(e.Message), lineMax)
+		}
+		joined = append(joined, e.Message...)
+	}
+	if !bytes.Equal(joined, bytes.Repeat([]byte("a"), size)) {
+		t.Errorf("parts do not join to the original line (%d bytes)", len(joined))
+	}
+	if last := got[wantParts]; string(last.Message) != "after" || last.Partial {
+		t.Errorf("line after the long one: %+v", last)
+	}
+}
+
+func TestBinaryAndNULPreserved(t *testing.T) {
+	j := openTest(t, nil)
+	runChild(t, j, Source{Unit: "bin.service"}, `printf 'a\000b\n\377\376\001garbage\n\n'`)
+	got := collect(t, j, Query{})
+	want := [][]byte{[]byte("a\x00b"), []byte("\xff\xfe\x01garbage"), {}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries; want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Message, want[i]) {
+			t.Errorf("entry %d = %q; want %q", i, got[i].Message, want[i])
+		}
+	}
+}
+
+func TestStderrAndGrandchildHoldingPipe(t *testing.T) {
+	j := openTest(t, nil)
+	p, err := j.Pipe(Source{Unit: "g.service", Stream: StreamStderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child exits at once; its grandchild keeps the pipe and writes
+	// after a signal from us, so the reader must outlive the child.
+	fifo := t.TempDir() + "/go"
+	unix.Mkfifo(fifo, 0o600)
+	pr, pw, _ := os.Pipe()
+	attr := &os.ProcAttr{Files: []*os.File{nil, pw, p.W}}
+	proc, err := os.StartProcess("/bin/sh", []string{"sh", "-c", `echo child >&2; (read x < ` + fifo + `; echo grandchild >&2) & echo $! ; exit 0`}, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.W.Close()
+	pw.Close()
+	var gpid int
+	fmt.Fscan(pr, &gpid)
+	if _, err := proc.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+		t.Fatal("reader stopped while the grandchild still holds the pipe")
+	default:
+	}
+	os.WriteFile(fifo, []byte("go\n"), 0) // releases the grandchild
+	<-p.Done()
+	got := collect(t, j, Query{})
+	if fmt.Sprint(messages(got)) != "[child grandchild]" || got[0].Stream != StreamStderr {
+		t.Fatalf("got %q (stream %v)", messages(got), got[0].Stream)
+	}
+}
+
+// TestBackpressure: while the store is stalled the producer blocks on a
+// full pipe; once it resumes every line arrives.
+func TestBackpressure(t *testing.T) {
+	stall := make(chan struct{})
+	j := openTest(t, nil)
+	var stalled bool
+	j.beforeWrite = func() {
+		if !stalled {
+			stalled = true
+			<-stall
+		}
+	}
+	p, err := j.Pipe(Source{Unit: "fast.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capacity, _ := unix.FcntlInt(p.W.Fd(), unix.F_GETPIPE_SZ, 0)
+	// A duplicate to watch the pipe's fill level while the producer owns
+	// (and at the end closes) p.W; closed before the store resumes.
+	probe, err := unix.Dup(int(p.W.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := lineBlock(40000) // ~4 MiB, far beyond pipe and read buffer
+	wrote := make(chan error)
+	go func() {
+		_, err := p.W.Write(data)
+		p.W.Close()
+		wrote <- err
+	}()
+	// The kernel has no event for "pipe full"; poll until it is.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, _ := unix.IoctlGetInt(probe, unix.TIOCINQ)
+		if n >= capacity {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipe never filled (%d of %d bytes)", n, capacity)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-wrote:
+		t.Fatal("producer finished although the store is stalled")
+	default:
+	}
+	unix.Close(probe)
+	close(stall)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	got := collect(t, j, Query{})
+	if len(got) != 40000 {
+		t.Fatalf("stored %d lines; want 40000", len(got))
+	}
+	if !bytes.Equal(append(got[39999].Message, '\n'), data[len(data)-len(got[39999].Message)-1:]) {
+		t.Errorf("last line %q", got[39999].Message)
+	}
+}
+
+func TestRateLimitCountsSuppressed(t *testing.T) {
+	var mono time.Duration
+	j := openTest(t, func(o *Options) {
+		o.RateLimitBurst, o.RateLimitInterval = 5, time.Hour
+		o.Monotonic = func() time.Duration { mono += time.Second; return mono }
+	})
+	runChild(t, j, Source{Unit: "chatty.service"}, `i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); done`)
+	got := messages(collect(t, j, Query{}))
+	if len(got) != 6 || got[5] != "Suppressed 15 messages from chatty.service" || got[4] != "line 4" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestLevelPrefix(t *testing.T) {
+	tests := []struct {
+		in       string
+		val, len int
+	}{
+		{"<3>x", 3, 3}, {"<7>", 7, 3}, {"<30>x", 30, 4}, {"<191>x", 191, 5}, {"<192>x", 0, 0},
+		{"<>x", 0, 0}, {"<a>x", 0, 0}, {"3>x", 0, 0}, {"<3", 0, 0}, {"<1234>", 0, 0}, {"", 0, 0},
+	}
+	for _, tt := range tests {
+		if v, n := levelPrefix([]byte(tt.in)); v != tt.val || n != tt.len {
+			t.Errorf("levelPrefix(%q) = %d, %d; want %d, %d", tt.in, v, n, tt.val, tt.len)
+		}
+	}
+}
+
+func TestPipeAfterClose(t *testing.T) {
+	j := openTest(t, nil)
+	p, err := j.Pipe(Source{Unit: "x.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close() // the reader must stop although the write end is still open
+	<-p.Done()
+	p.W.Close()
+	if _, err := j.Pipe(Source{Unit: "x.service"}); err == nil {
+		t.Error("Pipe on a closed journal succeeded")
+	}
+	if err := j.Append(Entry{Message: []byte("x")}); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Append on closed journal: %v", err)
+	}
+}
+
+func TestHugeIdentifierTruncated(t *testing.T) {
+	j := openTest(t, nil)
+	long := strings.Repeat("i", 5000)
+	runChild(t, j, Source{Unit: "id.service", Identifier: long}, `echo from pipe`)
+	j.Append(Entry{Unit: "id.service", Identifier: long, Message: []byte("appended")})
+	got := collect(t, j, Query{})
+	if len(got) != 2 {
+		t.Fatalf("got %d entries; want 2", len(got))
+	}
+	for _, e := range got {
+		if e.Identifier != long[:maxIdentLen] {
+			t.Errorf("%q: identifier of %d bytes; want %d", e.Message, len(e.Identifier), maxIdentLen)
+		}
+	}
+}

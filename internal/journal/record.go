@@ -1,0 +1,216 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// On-disk framing (little endian). See docs/journal.md.
+//
+//	segment = header record*
+//	header  = "TNDJSEG1" u32:len u32:crc32c(len‖payload) payload
+//	payload = u16:len bootID u16:len unit i64:created-ns
+//	record  = u32:len u32:crc32c(len‖payload) payload
+//	payload = u64:seq i64:realtime-ns i64:monotonic-ns u32:pid u32:uid
+//	          u8:priority u8:facility u8:stream u8:flags u16:identlen ident message
+const (
+	segMagic      = "TNDJSEG1"
+	frameHdr      = 8  // u32 len + u32 crc
+	recFixed      = 38 // fixed part of a record payload
+	maxRecPayload = 16 << 20
+	flagPartial   = 1 << 0
+	maxIdentLen   = 1 << 10
+	uidUnknown    = ^uint32(0)
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// frameCRC is the checksum of a frame: it covers the length field too, so a
+// corrupted length cannot pass as a shorter valid record.
+func frameCRC(lenField, payload []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, lenField), castagnoli, payload)
+}
+
+// rec is a decoded record; ident and msg alias the buffer it was decoded
+// from.
+type rec struct {
+	off      int64 // offset of the frame in its segment
+	size     int   // frame size in bytes
+	seq      uint64
+	rt, mono int64
+	pid, uid uint32
+	pri, fac uint8
+	stream   uint8
+	flags    uint8
+	ident    []byte
+	msg      []byte
+}
+
+// appendRecord encodes r (ident and msg included) as a frame onto dst.
+func appendRecord(dst []byte, r *rec) []byte {
+	n := recFixed + len(r.ident) + len(r.msg)
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, 0, 0, 0, 0) // crc, filled below
+	dst = binary.LittleEndian.AppendUint64(dst, r.seq)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.rt))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.mono))
+	dst = binary.LittleEndian.AppendUint32(dst, r.pid)
+	dst = binary.LittleEndian.AppendUint32(dst, r.uid)
+	dst = append(dst, r.pri, r.fac, r.stream, r.flags)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ident)))
+	dst = append(dst, r.ident...)
+	dst = append(dst, r.msg...)
+	crc := frameCRC(dst[start:start+4], dst[start+frameHdr:])
+	binary.LittleEndian.PutUint32(dst[start+4:], crc)
+	return dst
+}
+
+// plausible checks the cheap invariants of a frame at buf[p:] before its
+// CRC is computed; it keeps resynchronisation over garbage fast.
+func plausible(buf []byte, p int) (n int, ok bool) {
+	if len(buf)-p < frameHdr+recFixed {
+		return 0, false
+	}
+	n = int(binary.LittleEndian.Uint32(buf[p:]))
+	if n < recFixed || n > maxRecPayload || n > len(buf)-p-frameHdr {
+		return n, false
+	}
+	pl := buf[p+frameHdr:]
+	if pl[32] > 7 || pl[33] > 23 || pl[34] > byte(StreamTend) || pl[35]&^flagPartial != 0 {
+		return n, false
+	}
+	if il := int(binary.LittleEndian.Uint16(pl[36:])); il > maxIdentLen || il > n-recFixed {
+		return n, false
+	}
+	return n, true
+}
+
+// decodeAt decodes the frame at buf[p:], reporting whether it is intact.
+func decodeAt(buf []byte, p int, base int64, r *rec) bool {
+	n, ok := plausible(buf, p)
+	if !ok {
+		return false
+	}
+	pl := buf[p+frameHdr : p+frameHdr+n]
+	if frameCRC(buf[p:p+4], pl) != binary.LittleEndian.Uint32(buf[p+4:]) {
+		return false
+	}
+	il := int(binary.LittleEndian.Uint16(pl[36:]))
+	*r = rec{
+		off:    base + int64(p),
+		size:   frameHdr + n,
+		seq:    binary.LittleEndian.Uint64(pl[0:]),
+		rt:     int64(binary.LittleEndian.Uint64(pl[8:])),
+		mono:   int64(binary.LittleEndian.Uint64(pl[16:])),
+		pid:    binary.LittleEndian.Uint32(pl[24:]),
+		uid:    binary.LittleEndian.Uint32(pl[28:]),
+		pri:    pl[32],
+		fac:    pl[33],
+		stream: pl[34],
+		flags:  pl[35],
+		ident:  pl[recFixed : recFixed+il],
+		msg:    pl[recFixed+il:],
+	}
+	return true
+}
+
+// Damage describes a region of a segment that held no intact record and
+// was skipped.
+type Damage struct {
+	Path   string // segment file
+	Offset int64  // first byte skipped
+	Length int64  // bytes skipped
+	Reason string // "torn tail", "corrupt record", "bad header"
+}
+
+// String describes d as "file: reason: skipped N bytes at offset O".
+func (d Damage) String() string {
+	return fmt.Sprintf("%s: %s: skipped %d bytes at offset %d", d.Path, d.Reason, d.Length, d.Offset)
+}
+
+// decodeRange decodes every intact record of buf, which holds complete
+// bytes of a segment starting at file offset base. Damaged regions are
+// skipped: after a bad frame the decoder resynchronises on the next offset
+// holding a frame whose length, invariants and CRC all check out. fn may
+// stop the walk by returning false.
+func decodeRange(buf []byte, base int64, fn func(*rec) bool, bad func(off, n int64, reason string)) {
+	var r rec
+	p := 0
+	for p < len(buf) {
+		if decodeAt(buf, p, base, &r) {
+			if !fn(&r) {
+				return
+			}
+			p += r.size
+			continue
+		}
+		q := p + 1
+		for q < len(buf) && !decodeAt(buf, q, base, &r) {
+			q++
+		}
+		if bad != nil {
+			reason := "corrupt record"
+			if q >= len(buf) {
+				reason = "torn tail"
+			}
+			bad(base+int64(p), int64(q-p), reason)
+		}
+		p = q
+	}
+}
+
+// segHeader is the first frame of every segment.
+type segHeader struct {
+	boot    string
+	unit    string
+	created int64
+}
+
+func appendSegHeader(dst []byte, h segHeader) []byte {
+	var pl []byte
+	pl = binary.LittleEndian.AppendUint16(pl, uint16(len(h.boot)))
+	pl = append(pl, h.boot...)
+	pl = binary.LittleEndian.AppendUint16(pl, uint16(len(h.unit)))
+	pl = append(pl, h.unit...)
+	pl = binary.LittleEndian.AppendUint64(pl, uint64(h.created))
+	dst = append(dst, segMagic...)
+	lenField := binary.LittleEndian.AppendUint32(nil, uint32(len(pl)))
+	dst = append(dst, lenField...)
+	dst = binary.LittleEndian.AppendUint32(dst, frameCRC(lenField, pl))
+	return append(dst, pl...)
+}
+
+var errBadHeader = errors.New("bad segment header")
+
+// parseSegHeader returns the header at the start of buf and its size.
+func parseSegHeader(buf []byte) (segHeader, int, error) {
+	const fixed = len(segMagic) + frameHdr
+	if len(buf) < fixed || string(buf[:len(segMagic)]) != segMagic {
+		return segHeader{}, 0, errBadHeader
+	}
+	n := int(binary.LittleEndian.Uint32(buf[len(segMagic):]))
+	if n < 12 || n > 4096 || len(buf) < fixed+n {
+		return segHeader{}, 0, errBadHeader
+	}
+	pl := buf[fixed : fixed+n]
+	if frameCRC(buf[len(segMagic):len(segMagic)+4], pl) != binary.LittleEndian.Uint32(buf[len(segMagic)+4:]) {
+		return segHeader{}, 0, errBadHeader
+	}
+	var h segHeader
+	bl := int(binary.LittleEndian.Uint16(pl))
+	if 2+bl+2 > n {
+		return segHeader{}, 0, errBadHeader
+	}
+	h.boot = string(pl[2 : 2+bl])
+	pl = pl[2+bl:]
+	ul := int(binary.LittleEndian.Uint16(pl))
+	if 2+ul+8 != len(pl) {
+		return segHeader{}, 0, errBadHeader
+	}
+	h.unit = string(pl[2 : 2+ul])
+	h.created = int64(binary.LittleEndian.Uint64(pl[2+ul:]))
+	return h, fixed + n, nil
+}

@@ -1,0 +1,325 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var errClosed = errors.New("journal closed")
+
+// unitLocked returns the unit's log, creating its record (not yet its
+// directory) on first use.
+func (j *Journal) unitLocked(name string) *unitLog {
+	u := j.units[name]
+	if u == nil {
+		u = &unitLog{name: name, dir: filepath.Join(j.opts.Dir, escapeUnit(name))}
+		j.units[name] = u
+	}
+	return u
+}
+
+// openSegmentLocked starts a new segment for u. Its name sorts by the next
+// sequence number, then by creation time, so names never collide with
+// segments of an earlier run.
+func (j *Journal) openSegmentLocked(u *unitLog) error {
+	if _, err := os.Stat(u.dir); err != nil {
+		if err := os.MkdirAll(u.dir, 0o755); err != nil {
+			return err
+		}
+		u.newDir = true
+	}
+	now := j.opts.Clock().UnixNano()
+	path := filepath.Join(u.dir, fmt.Sprintf("%016x-%016x.seg", j.seq+1, uint64(now)))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	hdr := appendSegHeader(nil, segHeader{boot: j.opts.BootID, unit: u.name, created: now})
+	if _, err := f.Write(hdr); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	u.f = f
+	u.segs = append(u.segs, &segment{path: path, unit: u.name, boot: j.opts.BootID, hdrSize: int64(len(hdr)), size: int64(len(hdr))})
+	return nil
+}
+
+// rotation is a segment detached from its writer, to be sealed outside
+// the lock.
+type rotation struct {
+	u *unitLog
+	s *segment
+	f *os.File
+}
+
+// commit appends recs to unit's active segment with one write(2). It fills
+// in their sequence numbers, offsets and sizes.
+func (j *Journal) commit(unit string, recs []rec) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	j.wmu.Lock()
+	rot, err := j.commitLocked(unit, recs)
+	j.wmu.Unlock()
+	if isNoSpace(err) {
+		// Make room by the retention rules, then try once more.
+		j.vacuum(-1, 0)
+		j.wmu.Lock()
+		rot, err = j.commitLocked(unit, recs)
+		j.wmu.Unlock()
+	}
+	if rot != nil {
+		j.seal(rot)
+		j.enforceRetention()
+	}
+	if err != nil {
+		return j.noteLost(unit, len(recs), err)
+	}
+	j.notify()
+	j.reportLost()
+	return nil
+}
+
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func (j *Journal) commitLocked(unit string, recs []rec) (*rotation, error) {
+	if j.closed {
+		return nil, errClosed
+	}
+	u := j.unitLocked(unit)
+	if u.f == nil {
+		if err := j.openSegmentLocked(u); err != nil {
+			return nil, fmt.Errorf("journal: unit %q: new segment: %w", unit, err)
+		}
+	}
+	s := u.segs[len(u.segs)-1]
+	buf := j.scratch[:0]
+	crit := false
+	for i := range recs {
+		r := &recs[i]
+		r.seq = j.seq + 1 + uint64(i)
+		r.off = s.size + int64(len(buf))
+		n := len(buf)
+		buf = appendRecord(buf, r)
+		r.size = len(buf) - n
+		crit = crit || r.pri <= PriCrit
+	}
+	if j.beforeWrite != nil {
+		j.beforeWrite()
+	}
+	if _, err := u.f.Write(buf); err != nil {
+		// Drop a partial write so the segment never holds a torn record
+		// in its middle; later appends go after the last intact one.
+		u.f.Truncate(s.size)
+		return nil, fmt.Errorf("journal: unit %q: write %s: %w", unit, s.path, err)
+	}
+	if cap(buf) <= 4<<20 {
+		j.scratch = buf
+	} else {
+		j.scratch = nil // bound memory after a burst of huge lines
+	}
+	for i := range recs {
+		s.note(&recs[i])
+	}
+	j.seq += uint64(len(recs))
+	j.committed.Store(j.seq)
+	if crit {
+		// Like journald, messages of priority crit and above reach the
+		// disk before the call returns.
+		u.f.Sync()
+	} else {
+		u.dirty = true
+		j.armSyncLocked()
+	}
+	if s.size < j.opts.MaxFileSize {
+		return nil, nil
+	}
+	rot := &rotation{u: u, s: s, f: u.f}
+	u.f = nil
+	return rot, nil
+}
+
+// seal makes a detached segment durable and indexes it: fsync the data,
+// write the index, fsync the directory. Then queries and retention may
+// treat it as immutable.
+func (j *Journal) seal(r *rotation) {
+	err := r.f.Sync()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = writeIndex(r.s)
+	}
+	if err == nil {
+		err = syncDir(r.u.dir)
+	}
+	if err != nil {
+		j.log.Error("journal: cannot seal segment", "file", r.s.path, "err", err)
+	}
+	j.wmu.Lock()
+	r.s.sealed = true
+	j.wmu.Unlock()
+}
+
+// sealLocked seals u's active segment in place (used by Close).
+func (u *unitLog) sealLocked() error {
+	if u.f == nil {
+		return nil
+	}
+	s := u.segs[len(u.segs)-1]
+	err := u.f.Sync()
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	u.f = nil
+	if err == nil {
+		err = writeIndex(s)
+	}
+	if err == nil {
+		err = syncDir(u.dir)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(u.dir))
+	}
+	s.sealed = true
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	return err
+}
+
+// armSyncLocked starts the sync timer unless it is already running. The
+// timer exists only while something is unsynced: an idle journal does not
+// wake up.
+func (j *Journal) armSyncLocked() {
+	if j.syncTimer != nil {
+		return
+	}
+	j.timerWG.Add(1)
+	j.syncTimer = time.AfterFunc(j.opts.SyncInterval, func() {
+		defer j.timerWG.Done()
+		j.syncDirty()
+	})
+}
+
+// syncDirty fsyncs every unit written since the last sync, and the
+// directories that gained entries. The fsyncs run outside the write lock,
+// on duplicates of the descriptors (a rotation may close the originals
+// meanwhile), so ingestion never waits for the disk flush.
+func (j *Journal) syncDirty() {
+	j.wmu.Lock()
+	var fds []int
+	var dirs []string
+	for _, u := range j.units {
+		if u.dirty && u.f != nil {
+			if fd, err := unix.Dup(int(u.f.Fd())); err == nil {
+				fds = append(fds, fd)
+			}
+		}
+		if u.newDir {
+			dirs = append(dirs, u.dir, filepath.Dir(u.dir))
+		}
+		u.dirty, u.newDir = false, false
+	}
+	j.syncTimer = nil
+	j.wmu.Unlock()
+	for _, fd := range fds {
+		if err := unix.Fsync(fd); err != nil {
+			j.log.Error("journal: fsync", "err", err)
+		}
+		unix.Close(fd)
+	}
+	for _, d := range dirs {
+		syncDir(d)
+	}
+}
+
+// noteLost counts lines a write error cost and says so once per episode.
+func (j *Journal) noteLost(unit string, n int, err error) error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if errors.Is(err, errClosed) {
+		return err
+	}
+	if j.lostErr == nil {
+		j.log.Error("journal: cannot store log lines; dropping them until writes succeed", "unit", unit, "err", err)
+	}
+	j.lost += int64(n)
+	j.lostErr = err
+	return err
+}
+
+// reportLost appends, once writes work again, an entry saying how many
+// lines were lost and why.
+func (j *Journal) reportLost() {
+	j.wmu.Lock()
+	n, err := j.lost, j.lostErr
+	j.lost, j.lostErr = 0, nil
+	j.wmu.Unlock()
+	if n == 0 {
+		return
+	}
+	msg := fmt.Sprintf("journal: %d log lines were lost: %v", n, err)
+	j.log.Warn(msg)
+	j.Append(Entry{Priority: PriWarning, Facility: 3, Identifier: "tend", Stream: StreamTend, Message: []byte(msg)})
+}
+
+// Append stores one entry (tend's own events, syslog messages). Seq,
+// BootID and, when zero, Realtime and Monotonic are set by the journal.
+// Messages longer than LineMax are split into Partial entries.
+func (j *Journal) Append(e Entry) error {
+	if e.Realtime.IsZero() {
+		e.Realtime = j.opts.Clock()
+	}
+	if e.Monotonic == 0 {
+		e.Monotonic = j.opts.Monotonic()
+	}
+	base := rec{
+		rt:     e.Realtime.UnixNano(),
+		mono:   int64(e.Monotonic),
+		pid:    uint32(max(e.PID, 0)),
+		uid:    uidField(e.UID),
+		pri:    uint8(min(max(e.Priority, 0), 7)),
+		fac:    uint8(min(max(e.Facility, 0), 23)),
+		stream: uint8(min(e.Stream, StreamTend)),
+		ident:  []byte(e.Identifier[:min(len(e.Identifier), maxIdentLen)]),
+	}
+	var recs []rec
+	msg := e.Message
+	for {
+		r := base
+		r.msg = msg[:min(len(msg), j.opts.LineMax)]
+		msg = msg[len(r.msg):]
+		if len(msg) > 0 || e.Partial {
+			r.flags = flagPartial
+		}
+		recs = append(recs, r)
+		if len(msg) == 0 {
+			break
+		}
+	}
+	return j.commit(e.Unit, recs)
+}
+
+func uidField(uid int) uint32 {
+	if uid < 0 || uid > 1<<32-2 {
+		return uidUnknown
+	}
+	return uint32(uid)
+}
