@@ -65,8 +65,8 @@ type Journal struct {
 	// serialised under it, so sequence order is commit order.
 	wmu       sync.Mutex
 	units     map[string]*unitLog
-	seq       uint64 // last sequence number committed
-	pipes     map[*Pipe]struct{}
+	seq       uint64  // last sequence number committed
+	in        *ingest // the pipe reader, started by the first Pipe
 	closed    bool
 	syncTimer *time.Timer // armed while some unit is dirty
 	ageTimer  *time.Timer // armed to the next MaxAge expiry
@@ -83,7 +83,6 @@ type Journal struct {
 
 	damage []Damage // found at Open; immutable afterwards
 
-	wg      sync.WaitGroup // pipe readers
 	timerWG sync.WaitGroup // the sync and age timers' callbacks
 
 	beforeWrite func() // test hook: runs before every write(2)
@@ -179,7 +178,6 @@ func Open(opts Options) (*Journal, error) {
 		opts:  opts,
 		log:   opts.Logger,
 		units: map[string]*unitLog{},
-		pipes: map[*Pipe]struct{}{},
 		ntf:   make(chan struct{}),
 	}
 	for _, d := range dmg {
@@ -238,11 +236,11 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
-	for p := range j.pipes {
-		p.r.Close()
-	}
+	in := j.in
 	j.wmu.Unlock()
-	j.wg.Wait()
+	if in != nil {
+		in.stop()
+	}
 
 	defer j.timerWG.Wait() // after the unlock: the callback takes wmu
 	j.wmu.Lock()

@@ -2,9 +2,7 @@ package journal
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync/atomic"
 	"time"
@@ -34,10 +32,14 @@ type Pipe struct {
 	W *os.File
 
 	j    *Journal
-	r    *os.File
+	fd   int // read end, non-blocking, owned by the journal's ingest loop
 	src  Source
 	pid  atomic.Int64
 	done chan struct{}
+
+	// Owned by the ingest loop.
+	lb      *lineBatcher
+	pending []byte // the unterminated rest of the last read
 }
 
 // SetPID sets the PID recorded with later lines (the child's PID is known
@@ -48,20 +50,14 @@ func (p *Pipe) SetPID(pid int) { p.pid.Store(int64(pid)) }
 // every line read was stored.
 func (p *Pipe) Done() <-chan struct{} { return p.done }
 
-// pipeBufSize is what one read(2) takes from the pipe: one batch, one
-// write(2) to the segment.
-const pipeBufSize = 64 << 10
-
-// Pipe creates a pipe for src and starts the goroutine that stores what
-// arrives on it. A slow disk slows that goroutine, the pipe fills and the
-// writer blocks: backpressure, no line dropped (unless rate limited).
+// Pipe creates a pipe for src and hands its read end to the journal's
+// ingest loop. A slow disk slows that loop, the pipe fills and the writer
+// blocks: backpressure, no line dropped (unless rate limited).
 func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
 	}
-	// A bigger pipe means fewer, larger batches; failure is harmless.
-	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, 1<<20)
 	if err := unix.SetNonblock(fds[0], true); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
@@ -69,52 +65,26 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	}
 	p := &Pipe{
 		W:    os.NewFile(uintptr(fds[1]), "journal-pipe-w|"+src.Unit),
-		r:    os.NewFile(uintptr(fds[0]), "journal-pipe-r|"+src.Unit),
+		fd:   fds[0],
 		j:    j,
 		src:  src,
 		done: make(chan struct{}),
+		lb:   newLineBatcher(j, src),
 	}
 	p.pid.Store(int64(src.PID))
 	j.wmu.Lock()
+	defer j.wmu.Unlock()
 	if j.closed {
-		j.wmu.Unlock()
-		p.r.Close()
+		unix.Close(p.fd)
 		p.W.Close()
 		return nil, errClosed
 	}
-	j.pipes[p] = struct{}{}
-	j.wg.Add(1)
-	j.wmu.Unlock()
-	go p.run()
-	return p, nil
-}
-
-// run reads the pipe until EOF, splitting lines and committing each read
-// as one batch.
-func (p *Pipe) run() {
-	defer func() {
-		p.r.Close()
-		p.j.wmu.Lock()
-		delete(p.j.pipes, p)
-		p.j.wmu.Unlock()
-		close(p.done)
-		p.j.wg.Done()
-	}()
-	lb := newLineBatcher(p.j, p.src, max(pipeBufSize, p.j.opts.LineMax+pipeBufSize/2))
-	for {
-		n, err := p.r.Read(lb.free())
-		lb.pid = uint32(max(p.pid.Load(), 0))
-		lb.filled(n, err != nil)
-		if cerr := lb.flush(); errors.Is(cerr, errClosed) {
-			return
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
-				p.j.log.Error("journal: reading pipe", "unit", p.src.Unit, "err", err)
-			}
-			return
-		}
+	if err := j.ingestLocked().add(p); err != nil {
+		unix.Close(p.fd)
+		p.W.Close()
+		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
 	}
+	return p, nil
 }
 
 // lineBatcher turns pipe reads into records: complete lines, long lines
@@ -132,9 +102,11 @@ type lineBatcher struct {
 	pending []byte
 }
 
-func newLineBatcher(j *Journal, src Source, size int) *lineBatcher {
+// newLineBatcher returns a batcher without a buffer: the ingest loop lends
+// it its one buffer for each read.
+func newLineBatcher(j *Journal, src Source) *lineBatcher {
 	return &lineBatcher{
-		j: j, src: src, buf: make([]byte, size),
+		j: j, src: src,
 		ident: []byte(src.Identifier[:min(len(src.Identifier), maxIdentLen)]),
 		rl:    rateLimit{interval: j.opts.RateLimitInterval, burst: j.opts.RateLimitBurst},
 	}

@@ -1,0 +1,184 @@
+package journal
+
+import (
+	"errors"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// ingestBufSize is what one read(2) takes from a pipe: one batch, one
+// write(2) to the segment.
+const ingestBufSize = 64 << 10
+
+// ingest reads every pipe of the journal with one goroutine and one
+// buffer, woken by epoll. An idle pipe costs a small struct — no
+// goroutine, no buffer — which is what keeps a thousand supervised
+// services cheap. A slow disk stalls the loop, the pipes fill and their
+// writers block: backpressure, nothing dropped.
+type ingest struct {
+	j    *Journal
+	epfd int
+	wake int // eventfd: Close's way to interrupt epoll_wait
+
+	mu       sync.Mutex // guards byFD and stopping
+	byFD     map[int32]*Pipe
+	stopping bool
+
+	buf  []byte // shared read buffer, owned by the loop
+	recs []rec  // shared record batch, owned by the loop
+	done chan struct{}
+}
+
+// ingestLocked returns the journal's ingest loop, starting it on first
+// use (a read-only journal never starts one). Call with wmu held.
+func (j *Journal) ingestLocked() *ingest {
+	if j.in != nil {
+		return j.in
+	}
+	in, err := newIngest(j)
+	if err != nil {
+		j.log.Error("journal: cannot start the pipe reader", "err", err)
+		return &ingest{j: j, epfd: -1}
+	}
+	j.in = in
+	return in
+}
+
+func newIngest(j *Journal) (*ingest, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	in := &ingest{
+		j: j, epfd: epfd, wake: wake, byFD: map[int32]*Pipe{},
+		buf:  make([]byte, max(ingestBufSize, j.opts.LineMax+ingestBufSize/2)),
+		done: make(chan struct{}),
+	}
+	go in.loop()
+	return in, nil
+}
+
+// add registers a pipe's read end.
+func (in *ingest) add(p *Pipe) error {
+	if in.epfd < 0 {
+		return errors.New("no pipe reader")
+	}
+	in.mu.Lock()
+	in.byFD[int32(p.fd)] = p
+	in.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p.fd)}
+	if err := unix.EpollCtl(in.epfd, unix.EPOLL_CTL_ADD, p.fd, &ev); err != nil {
+		in.mu.Lock()
+		delete(in.byFD, int32(p.fd))
+		in.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (in *ingest) loop() {
+	defer close(in.done)
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(in.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			in.j.log.Error("journal: epoll_wait", "err", err)
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Fd == int32(in.wake) {
+				if in.isStopping() {
+					return
+				}
+				continue
+			}
+			in.mu.Lock()
+			p := in.byFD[ev.Fd]
+			in.mu.Unlock()
+			if p != nil && in.read(p) {
+				in.finish(p)
+			}
+		}
+	}
+}
+
+func (in *ingest) isStopping() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.stopping
+}
+
+// read takes what one read(2) gives from p and stores its lines; it
+// reports whether p reached its end.
+func (in *ingest) read(p *Pipe) bool {
+	have := copy(in.buf, p.pending)
+	n, err := unix.Read(p.fd, in.buf[have:])
+	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+		return false
+	}
+	if err != nil {
+		in.j.log.Error("journal: reading pipe", "unit", p.src.Unit, "err", err)
+		n = 0
+	}
+	eof := n == 0
+	b := p.lb
+	b.buf, b.have, b.recs = in.buf, have, in.recs[:0]
+	b.pid = uint32(max(p.pid.Load(), 0))
+	b.filled(n, eof)
+	_ = b.flush() // a closed journal: the lines go with it
+	p.pending = append(p.pending[:0], in.buf[:b.have]...)
+	if len(p.pending) == 0 && cap(p.pending) > 4096 {
+		p.pending = nil // don't keep a long line's room on an idle pipe
+	}
+	in.recs = b.recs[:0]
+	b.buf, b.recs = nil, nil
+	return eof
+}
+
+// finish forgets a pipe whose writers are all gone.
+func (in *ingest) finish(p *Pipe) {
+	_ = unix.EpollCtl(in.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	in.mu.Lock()
+	delete(in.byFD, int32(p.fd))
+	in.mu.Unlock()
+	unix.Close(p.fd)
+	close(p.done)
+}
+
+// stop ends the loop and closes the pipes still open; lines they hold and
+// nobody read are lost (stop units first).
+func (in *ingest) stop() {
+	if in.epfd < 0 {
+		return
+	}
+	in.mu.Lock()
+	in.stopping = true
+	in.mu.Unlock()
+	var one = [8]byte{1}
+	_, _ = unix.Write(in.wake, one[:])
+	<-in.done
+	in.mu.Lock()
+	for fd, p := range in.byFD {
+		unix.Close(int(fd))
+		close(p.done)
+	}
+	in.byFD = nil
+	in.mu.Unlock()
+	unix.Close(in.epfd)
+	unix.Close(in.wake)
+}
