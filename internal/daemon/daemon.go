@@ -200,6 +200,7 @@ func (d *daemon) boot(ctx context.Context) {
 		}
 	}
 	if ctx.Err() == nil {
+		trimMemory()
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
 	}
 }
