@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -23,16 +24,23 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	var out supervise.Output
 	var pipes []*journal.Pipe
 	id := identifier(u, cmd)
-	stdout, err := s.open(u, id, ec.StandardOutput, journal.StreamStdout, &pipes)
+	uid := os.Getuid()
+	if name := ec.User; name != "" && !cmd.FullPrivilege {
+		uid = -1
+		if ui, err := spawn.LookupUser(name); err == nil {
+			uid = ui.UID
+		}
+	}
+	stdout, err := s.open(u, id, uid, ec.StandardOutput, journal.StreamStdout, &pipes)
 	if err != nil {
 		return out, err
 	}
 	stderrSpec := ec.StandardError
 	var stderr *os.File
 	if stderrSpec == "" || stderrSpec == "inherit" {
-		stderr, err = s.open(u, id, ec.StandardOutput, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, uid, ec.StandardOutput, journal.StreamStderr, &pipes)
 	} else {
-		stderr, err = s.open(u, id, stderrSpec, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, uid, stderrSpec, journal.StreamStderr, &pipes)
 	}
 	if err != nil {
 		if stdout != nil {
@@ -51,13 +59,14 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	return out, nil
 }
 
-func (s *logSink) open(u *unit.Unit, id, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
+func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "", "journal", "syslog", "kmsg", "journal+console", "syslog+console", "kmsg+console":
 		ec := &u.Service.Exec
 		p, err := s.j.Pipe(journal.Source{
 			Unit:        u.Name,
+			UID:         uid,
 			Stream:      stream,
 			Identifier:  id,
 			Facility:    facility(ec.SyslogFacility),
