@@ -54,12 +54,14 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 	}
 	kc := u.svc().Kill
 	m.setState(u, s)
-	if kc.Mode != unit.KillNone {
-		m.signal(u, s, kc)
-	}
+	// After a crash the group is usually empty already: one look at it
+	// spares signalling nobody (and the scans that costs).
 	if !m.anyLeft(u) {
 		m.killedAll(u)
 		return
+	}
+	if kc.Mode != unit.KillNone {
+		m.signal(u, s, kc)
 	}
 	m.arm(u, u.svc().TimeoutStop)
 	if m.waitsForGroup(u) {
