@@ -285,6 +285,7 @@ func TestExamples(t *testing.T) {
 		}
 	}
 	log := in.stderr.String()
+	log = log[strings.Index(log, "shutting down"):]
 	if w, s := strings.Index(log, "Stopped demo-worker"), strings.Index(log, "Stopped demo-web"); w < 0 || s < 0 || w > s {
 		t.Errorf("worker must stop before the web server it is ordered after:\n%s", log)
 	}
