@@ -20,12 +20,12 @@ if [ -z "${TEND:-}" ]; then
     TEND=$WORK/tend
 fi
 
-# The fd holder: 1000 fds — 400 files, 100 pipes, 100 unix socket pairs
+# The fd holder: 1000 fds — 3 stdio, 497 files, 100 pipes, 100 unix socket pairs
 # and 50 loopback TCP connections (peers to resolve), then it sleeps.
 setsid python3 -c '
 import os, socket, sys, time
 d = sys.argv[1]
-keep = [os.open(f"{d}/f{i}", os.O_CREAT | os.O_RDWR) for i in range(400)]
+keep = [os.open(f"{d}/f{i}", os.O_CREAT | os.O_RDWR) for i in range(497)]
 for _ in range(100):
     keep += os.pipe()
 socks = [socket.socketpair() for _ in range(100)]

@@ -1,0 +1,125 @@
+package inspect
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/tendproject/tend/internal/procfs"
+)
+
+// peerResolver finds which process holds a socket or pipe inode. The
+// kernel has no inode → process index, so, like ss -p and lsof, it scans
+// the fd links of processes; it looks at the asking processes and their
+// parents first (where the other end of a pipe usually is) and stops as
+// soon as every wanted inode has a holder. The first holder other than
+// the asking fd itself is the answer: a pipe both of whose ends one
+// process holds resolves to that process.
+type peerResolver struct {
+	c      *Collector
+	socks  *Sockets
+	wanted map[uint64][]peerWant
+	first  []int     // pids to scan before the rest: the askers' parents
+	lists  []*FDList // the askers' own descriptors
+}
+
+type peerWant struct {
+	self int
+	fd   int
+	list *FDList
+	idx  int
+}
+
+func newPeerResolver(c *Collector, socks *Sockets) *peerResolver {
+	return &peerResolver{c: c, socks: socks, wanted: map[uint64][]peerWant{}}
+}
+
+// want asks for the holder of inode ino other than fd of self, for row
+// idx of list.
+func (r *peerResolver) want(ino uint64, self, fd int, list *FDList, idx int) {
+	r.wanted[ino] = append(r.wanted[ino], peerWant{self: self, fd: fd, list: list, idx: idx})
+}
+
+func (r *peerResolver) resolve(rd *procfs.Reader) {
+	if len(r.wanted) == 0 {
+		return
+	}
+	left := len(r.wanted)
+	done := map[uint64]bool{}
+	seen := map[int]bool{}
+	// The askers' own descriptors are already read: offer them first.
+	for _, l := range r.lists {
+		seen[l.PID] = true
+		for _, f := range l.Files {
+			fd, err := strconv.Atoi(f.FD)
+			if err != nil || f.Inode == 0 || done[f.Inode] || r.wanted[f.Inode] == nil {
+				continue
+			}
+			if r.offer(f.Inode, &Peer{PID: l.PID, Comm: l.Comm, Unit: l.Unit, FD: fd}) {
+				done[f.Inode] = true
+				left--
+			}
+		}
+	}
+	if left == 0 {
+		return
+	}
+	all, err := r.c.FS.PIDs()
+	if err != nil {
+		return
+	}
+	for _, pid := range append(slices.Clone(r.first), all...) {
+		if left == 0 {
+			break
+		}
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		var comm, unit string
+		_ = rd.FDTargets(pid, func(fd int, target string) {
+			_, ino, ok := procfs.ParseLinkInode(target)
+			if !ok || done[ino] {
+				return
+			}
+			if _, ok := r.wanted[ino]; !ok {
+				return
+			}
+			if comm == "" {
+				comm, unit = r.label(rd, pid)
+			}
+			peer := &Peer{PID: pid, Comm: comm, Unit: unit, FD: fd}
+			if r.offer(ino, peer) {
+				done[ino] = true
+				left--
+			}
+		})
+	}
+}
+
+// offer gives holder p of ino to every asker that is not p itself and
+// has no peer yet; it reports whether all askers of ino now have one.
+func (r *peerResolver) offer(ino uint64, p *Peer) bool {
+	all := true
+	for _, w := range r.wanted[ino] {
+		f := &w.list.Files[w.idx]
+		if f.Peer == nil && (w.self != p.PID || w.fd != p.FD) {
+			f.Peer = p
+		}
+		all = all && f.Peer != nil
+	}
+	return all
+}
+
+func (r *peerResolver) label(rd *procfs.Reader, pid int) (comm, unit string) {
+	comm, err := rd.Comm(pid)
+	if err != nil {
+		comm = "?"
+	}
+	if cg, err := rd.Cgroups(pid); err == nil {
+		unit = UnitFromCgroup(procfs.MainCgroup(cg))
+	}
+	if unit == "" && comm == "tend" {
+		unit = SelfLabel
+	}
+	return comm, unit
+}
