@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/notify"
+	"github.com/tendproject/tend/internal/syslog"
 )
 
 // tendBin is the tend binary built once for all end-to-end tests.
@@ -479,5 +480,52 @@ func TestDaemonReload(t *testing.T) {
 	in.mustCtl("restart", "a")
 	if desc := in.mustCtl("show", "-p", "Description", "--value", "a"); strings.TrimSpace(desc) != "changed" {
 		t.Fatalf("after restart the new definition is not in force: %q", desc)
+	}
+}
+
+// TestForwardSyslog forwards the journal to a syslog server (here a TCP
+// listener of the test) as RFC 5424 with octet counting.
+func TestForwardSyslog(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan syslog.Message, 100)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fr := syslog.NewFrameReader(c, 64<<10)
+		for {
+			b, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if m, err := syslog.Parse(b, time.Now()); err == nil {
+				got <- m
+			}
+		}
+	}()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "chatty.service"), []byte("[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo forward me please\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\n"), 0o644)
+	in := startTend(t, dir, "--forward-syslog", "tcp://"+l.Addr().String())
+	in.mustCtl("start", "chatty")
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-got:
+			if strings.Contains(string(m.Msg), "forward me please") {
+				if m.Format != syslog.FormatRFC5424 || m.AppName != "echo" {
+					t.Fatalf("forwarded as %s from %q; want RFC 5424 from echo", m.Format, m.AppName)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the line was not forwarded\n%s", in.stderr)
+		}
 	}
 }

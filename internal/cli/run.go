@@ -27,6 +27,8 @@ func daemonCommands(env *Env) []*cobra.Command {
 		jdir     string
 		cpuprof  string
 		syslogAt string
+		forward  string
+		jopts    journalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -63,6 +65,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Target:          completeUnitName(target),
 				ExitWith:        exitWithName(exitWith),
 				ShutdownTimeout: timeout,
+				Forward:         forward,
+				Journal:         jopts.options(),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 			}
@@ -92,6 +96,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.DurationVar(&timeout, "shutdown-timeout", 90*time.Second, "bound on the orderly stop at exit")
 	f.StringVar(&runtime, "runtime-dir", "", "keep the control socket and runtime state in `DIR` (default /run/tend, or $XDG_RUNTIME_DIR/tend)")
 	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
+	f.StringVar(&forward, "forward-syslog", "", "send every journal entry to a remote syslog server, RFC 5424 over `URL` (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT)")
+	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")

@@ -36,6 +36,11 @@ type Config struct {
 	// ExitWith ends tend when this unit stops, with the unit's exit status
 	// (for containers whose life is one service).
 	ExitWith string
+	// Forward sends every journal entry to a remote syslog server
+	// (udp://, tcp:// or tls://HOST:PORT); "" for none.
+	Forward string
+	// Journal tunes the journal's limits; Dir is taken from Paths.
+	Journal journal.Options
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -103,7 +108,9 @@ func newDaemon(cfg Config) (*daemon, error) {
 	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: func(e reaper.Exit) { d.cgroups.NoteExit(e.PID) }}); err != nil {
 		return nil, err
 	}
-	if d.journal, err = journal.Open(journal.Options{Dir: p.Journal, Logger: d.log}); err != nil {
+	jopts := cfg.Journal
+	jopts.Dir, jopts.Logger = p.Journal, d.log
+	if d.journal, err = journal.Open(jopts); err != nil {
 		return nil, fmt.Errorf("cannot open journal: %w", err)
 	}
 	for _, dmg := range d.journal.Damage() {
@@ -152,6 +159,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
 	if d.syslog != nil {
 		d.syslog.serve(ctx, &wg)
+	}
+	if err := d.startForward(ctx, &wg); err != nil {
+		return 1, err
 	}
 	if d.notify != nil {
 		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
