@@ -504,7 +504,8 @@ func TestForwardSyslog(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if m, err := syslog.Parse(b, time.Now()); err == nil {
+			// The frame and the parsed message alias the reader's buffer.
+			if m, err := syslog.Parse(bytes.Clone(b), time.Now()); err == nil {
 				got <- m
 			}
 		}
@@ -520,7 +521,7 @@ func TestForwardSyslog(t *testing.T) {
 		case m := <-got:
 			if strings.Contains(string(m.Msg), "forward me please") {
 				if m.Format != syslog.FormatRFC5424 || m.AppName != "echo" {
-					t.Fatalf("forwarded as %s from %q; want RFC 5424 from echo", m.Format, m.AppName)
+					t.Fatalf("forwarded as %s from %q (%q); want RFC 5424 from echo", m.Format, m.AppName, m.Msg)
 				}
 				return
 			}
