@@ -259,12 +259,37 @@ func (g *Group) noteExit(pid int) {
 	}
 }
 
+// readSmall reads a small cgroupfs file with plain system calls: os.Open
+// would register the (pollable) file with Go's poller and back, several
+// system calls more on the restart path.
+func readSmall(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var buf [512]byte
+	n, err := unix.Read(fd, buf[:])
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// Populated reports whether any process is in the group (or its child
+// groups). On v2 it is one read of cgroup.events, much cheaper than PIDs.
+func (g *Group) Populated() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.isEmptyLocked()
+}
+
 func (g *Group) isEmptyLocked() bool {
 	switch {
 	case g.removed:
 		return true
 	case g.m.mode == ModeV2:
-		b, err := os.ReadFile(filepath.Join(g.dir, "cgroup.events"))
+		b, err := readSmall(filepath.Join(g.dir, "cgroup.events"))
 		return err != nil || strings.Contains(string(b), "populated 0")
 	case g.m.mode == ModeV1:
 		pids, err := readTreePIDs(g.dir)

@@ -10,6 +10,8 @@
 package spawn
 
 import (
+	"golang.org/x/sys/unix"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -274,7 +276,7 @@ func (p *plan) openFiles() error {
 			continue
 		}
 		if p.devnull == nil {
-			n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			n, err := openDevNull()
 			if err != nil {
 				return setupErr([]int{ExitStdin, ExitStdout, ExitStderr}[i], p.path, err)
 			}
@@ -284,6 +286,17 @@ func (p *plan) openFiles() error {
 	}
 	p.files = append(std, p.s.ExtraFiles...)
 	return nil
+}
+
+// openDevNull opens /dev/null with a plain open(2): os.OpenFile would
+// register the (pollable) device with Go's poller and back again, a
+// handful of system calls on every spawn.
+func openDevNull() (*os.File, error) {
+	fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: os.DevNull, Err: err}
+	}
+	return os.NewFile(uintptr(fd), os.DevNull), nil
 }
 
 func (p *plan) close() {

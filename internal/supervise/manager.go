@@ -81,6 +81,8 @@ type Manager struct {
 	units map[string]*rt
 	pids  map[int]pidRef
 	jobs  *jobQueue
+	// pending holds tend's own log messages until the current event is done.
+	pending []logEvent
 }
 
 type pidRef struct {
@@ -160,6 +162,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.box.wake:
 			for _, ev := range m.box.take() {
 				m.handle(ev)
+				m.flushEvents()
 			}
 		}
 	}
@@ -271,13 +274,29 @@ func (m *Manager) lookup(name string) (*rt, error) {
 // ErrNoSuchUnit is wrapped by errors about unknown unit names.
 var ErrNoSuchUnit = errors.New("unit not found")
 
-// event writes one of tend's own messages to the unit's log.
+// event queues one of tend's own messages about a unit. Messages are
+// written once the event that caused them is handled, so that logging
+// never delays the spawn of a replacement process (restart latency).
 func (m *Manager) event(u *rt, prio int, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	m.opts.Logger.Log(context.Background(), slogLevel(prio), msg, "unit", u.name)
-	if m.opts.Logs != nil {
-		m.opts.Logs.Event(u.name, 0, prio, msg)
+	m.pending = append(m.pending, logEvent{unit: u.name, prio: prio, msg: fmt.Sprintf(format, args...)})
+}
+
+type logEvent struct {
+	unit string
+	prio int
+	msg  string
+}
+
+// flushEvents writes the queued messages to tend's log and the journal.
+func (m *Manager) flushEvents() {
+	for _, e := range m.pending {
+		m.opts.Logger.Log(context.Background(), slogLevel(e.prio), e.msg, "unit", e.unit)
+		if m.opts.Logs != nil {
+			m.opts.Logs.Event(e.unit, 0, e.prio, e.msg)
+		}
 	}
+	clear(m.pending)
+	m.pending = m.pending[:0]
 }
 
 func slogLevel(prio int) slog.Level {

@@ -350,3 +350,17 @@ func zombieChildren(t *testing.T) []int {
 	}
 	return out
 }
+
+func TestPIDFileNeverAppears(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"nopid.service": "[Service]\nType=forking\nPIDFile=%D/never.pid\nTimeoutStartSec=300ms\nExecStart=/bin/sh -c 'sleep 1000 &'\n",
+	})
+	res := h.job(plan.Start, "nopid.service")
+	st := h.status("nopid.service")
+	if res[0].Result != "failed" || st.Result != ResultTimeout || st.Active != FailedState {
+		t.Fatalf("job %+v, %s/%s; want failed with timeout", res, st.Active, st.Result)
+	}
+	if !h.logs.has("PID file") {
+		t.Errorf("the missing PID file is not reported:\n%s", h.logs.dump())
+	}
+}

@@ -113,11 +113,7 @@ func (m *Manager) waitsForGroup(u *rt) bool {
 }
 
 func (m *Manager) groupBusy(u *rt) bool {
-	if u.cg == nil {
-		return false
-	}
-	pids, err := u.cg.PIDs()
-	return err == nil && len(pids) > 0
+	return u.cg != nil && u.cg.Populated()
 }
 
 func (m *Manager) anyLeft(u *rt) bool {
