@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,7 +61,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				User:            user,
 				UnitDirs:        dirs,
 				Paths:           paths(daemon.DefaultPaths(user, env.Getenv), runtime, jdir, syslogAt, cmd.Flags().Changed("syslog-socket")),
-				Target:          completeUnitName(target),
+				Target:          mangle(target),
 				ExitWith:        exitWithName(exitWith),
 				ShutdownTimeout: timeout,
 				Forward:         forward,
@@ -141,15 +140,5 @@ func exitWithName(s string) string {
 	if s == "" {
 		return ""
 	}
-	return completeUnitName(s)
-}
-
-// completeUnitName adds ".service" to a bare name, as systemctl does.
-func completeUnitName(s string) string {
-	for _, k := range []string{".service", ".socket", ".target", ".timer", ".path", ".mount", ".slice", ".scope", ".device", ".swap", ".automount"} {
-		if strings.HasSuffix(s, k) {
-			return s
-		}
-	}
-	return s + ".service"
+	return mangle(s)
 }
