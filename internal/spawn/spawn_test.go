@@ -129,6 +129,21 @@ func procFile(t *testing.T, pid int, name string) string {
 	return string(b)
 }
 
+// environ returns /proc/PID/environ. ForkExec returns once the exec passed
+// its point of no return, a moment before the kernel set up the new
+// program's environment block, so an empty read is retried; there is no
+// event for "exec finished".
+func environ(t *testing.T, pid int) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if env := procFile(t, pid, "environ"); env != "" || time.Now().After(deadline) {
+			return env
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // statusField returns a field of /proc/PID/status, whitespace-normalised.
 func statusField(t *testing.T, pid int, key string) string {
 	t.Helper()
@@ -189,7 +204,7 @@ func TestStartSessionFdsAndDefaults(t *testing.T) {
 	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != "/" {
 		t.Errorf("cwd %s; want /", cwd)
 	}
-	env := strings.Split(procFile(t, pid, "environ"), "\x00")
+	env := strings.Split(environ(t, pid), "\x00")
 	for _, want := range []string{"MAINPID=42", "PATH=" + DefaultPath} {
 		if !slices.Contains(env, want) {
 			t.Errorf("environment %q lacks %s", env, want)
@@ -206,7 +221,7 @@ func TestListenPIDIsTheChildsPID(t *testing.T) {
 	defer sock.Close()
 	pid := run(t, r, Spec{Command: sleepCmd(), ExtraFiles: []*os.File{sock},
 		Env: []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PID=1"}})
-	env := strings.Split(procFile(t, pid, "environ"), "\x00")
+	env := strings.Split(environ(t, pid), "\x00")
 	var got []string
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "LISTEN_") {
@@ -257,7 +272,7 @@ func TestStartUserSwitch(t *testing.T) {
 			if got := statusField(t, pid, "Groups"); got != strings.Join(want, " ") {
 				t.Errorf("Groups %q; want %q", got, strings.Join(want, " "))
 			}
-			env := strings.Split(procFile(t, pid, "environ"), "\x00")
+			env := strings.Split(environ(t, pid), "\x00")
 			for _, want := range []string{"USER=nobody", "LOGNAME=nobody", "HOME=" + u.Home} {
 				if !slices.Contains(env, want) {
 					t.Errorf("environment lacks %s", want)
@@ -419,7 +434,7 @@ func TestNoSetuidPrefixKeepsCredentials(t *testing.T) {
 	if got := statusField(t, pid, "Uid"); got != "0 0 0 0" {
 		t.Errorf("Uid %q with \"!\" prefix; want root's", got)
 	}
-	if env := procFile(t, pid, "environ"); !strings.Contains(env, "USER=nobody\x00") {
+	if env := environ(t, pid); !strings.Contains(env, "USER=nobody\x00") {
 		t.Errorf("USER=nobody missing from environment with \"!\" prefix")
 	}
 }
