@@ -133,6 +133,16 @@ func (in *instance) mustCtl(args ...string) string {
 	return out
 }
 
+// view runs one of the /proc views, which need no daemon.
+func view(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(tendBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tend %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 func (in *instance) mainPID(unit string) int {
 	in.t.Helper()
 	pid, err := strconv.Atoi(strings.TrimSpace(in.mustCtl("show", "-p", "MainPID", "--value", unit)))
@@ -244,6 +254,16 @@ func TestExamples(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), "Hello from tend") {
 		t.Fatalf("web server answered %q", body)
+	}
+
+	// The /proc views find the unit's processes by its short name and
+	// resolve its stdout to the journal pipe tend reads.
+	webPID := strconv.Itoa(in.mainPID("demo-web"))
+	if out := view(t, "ps", "--unit", "demo-web", "-o", "pid,unit"); !strings.Contains(out, webPID) || !strings.Contains(out, "demo-web.service") {
+		t.Errorf("ps --unit demo-web:\n%s", out)
+	}
+	if out := view(t, "fds", "demo-web"); !strings.Contains(out, "→ tend pid "+strconv.Itoa(in.cmd.Process.Pid)) {
+		t.Errorf("fds demo-web does not show tend at the other end of stdout:\n%s", out)
 	}
 
 	// A crash is restarted (Restart=on-failure), with a new main pid.

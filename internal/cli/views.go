@@ -70,6 +70,7 @@ func psCommand(env *Env) *cobra.Command {
 			if o.PIDs, err = parsePIDs(pids); err != nil {
 				return err
 			}
+			o.Units = mangleAll(o.Units) // "web" is web.service, as for systemctl
 			asJSON := false
 			o.Columns, asJSON = stripJSON(o.Columns)
 			t, err := inspect.Ps(cmd.Context(), newCollector(env), o)

@@ -55,9 +55,9 @@ func pidOrUnit(arg string, pid *int, unit *string) error {
 		*pid = n
 		return nil
 	}
-	if !inspect.IsUnitName(arg) {
+	*unit = mangle(arg) // "web" is web.service, as for systemctl
+	if !inspect.IsUnitName(*unit) {
 		return &ExitError{Code: 1, Msg: strconv.Quote(arg) + " is neither a process id nor a unit name (web.service)"}
 	}
-	*unit = arg
 	return nil
 }
