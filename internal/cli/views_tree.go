@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendproject/tend/internal/inspect"
+	"github.com/tendproject/tend/internal/unit"
 )
 
 func treeCommand(env *Env) *cobra.Command {
@@ -47,7 +48,7 @@ func treeCommand(env *Env) *cobra.Command {
 }
 
 // pidOrUnit sorts an argument into a pid or a unit name.
-func pidOrUnit(arg string, pid *int, unit *string) error {
+func pidOrUnit(arg string, pid *int, unitName *string) error {
 	if n, err := strconv.Atoi(arg); err == nil {
 		if n <= 0 {
 			return &ExitError{Code: 1, Msg: "invalid process id " + strconv.Quote(arg)}
@@ -55,8 +56,8 @@ func pidOrUnit(arg string, pid *int, unit *string) error {
 		*pid = n
 		return nil
 	}
-	*unit = mangle(arg) // "web" is web.service, as for systemctl
-	if !inspect.IsUnitName(*unit) {
+	*unitName = mangle(arg) // "web" is web.service, as for systemctl
+	if unit.ValidName(*unitName) != nil {
 		return &ExitError{Code: 1, Msg: strconv.Quote(arg) + " is neither a process id nor a unit name (web.service)"}
 	}
 	return nil
