@@ -467,6 +467,17 @@ func TestUserInstance(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(home, "uid")); strings.TrimSpace(string(b)) != "65534" {
 		t.Fatalf("the service ran as uid %q; want 65534", b)
 	}
+	// Without cgroups of its own, the user instance names its processes'
+	// units for the views.
+	pidOut, err := asUser("show", "--user", "-p", "MainPID", "--value", "hello").CombinedOutput()
+	if err != nil {
+		t.Fatalf("show MainPID: %v %s", err, pidOut)
+	}
+	pid := strings.TrimSpace(string(pidOut))
+	psOut, err := asUser("ps", "--user-instance", "-p", pid, "-o", "pid,unit").CombinedOutput()
+	if err != nil || !strings.Contains(string(psOut), "hello.service") {
+		t.Fatalf("ps --user-instance -p %s: %v\n%s", pid, err, psOut)
+	}
 	if out, err := asUser("stop", "--user", "hello").CombinedOutput(); err != nil {
 		t.Fatalf("stop as the owning user: %v %s", err, out)
 	}

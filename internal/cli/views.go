@@ -31,24 +31,42 @@ func procRoot(env *Env) string {
 	return "/proc"
 }
 
-// viewManager is the daemon's client. Nothing is dialled until a call;
-// when no daemon runs, calls fail fast and the views carry on without.
-func viewManager(env *Env) *client.Client {
-	return client.New(client.DefaultSocket(false, env.Getenv))
+// viewDaemon says which tend the views ask for the units of processes
+// their cgroups do not place (a non-root user instance has no cgroups),
+// and which one top's stop and restart keys talk to.
+type viewDaemon struct {
+	user   bool
+	socket string
 }
 
-// viewUnits is how the views ask a running daemon for the units of
-// processes their cgroups do not place. A fixture tree (TEND_PROC) holds
-// no live pids, so the daemon is not asked then.
-func viewUnits(env *Env) inspect.UnitSource {
-	if procRoot(env) != "/proc" {
-		return nil
+func (d *viewDaemon) register(c *cobra.Command) {
+	// ps has procps's -u/--user USER; there the instance flag is spelled out.
+	name := "user"
+	if c.Flags().Lookup("user") != nil {
+		name = "user-instance"
 	}
-	return viewManager(env)
+	c.Flags().BoolVar(&d.user, name, false, "ask the calling user's tend instance")
+	c.Flags().StringVar(&d.socket, "socket", "", "path of the control socket (default /run/tend/tend.sock, or under $XDG_RUNTIME_DIR with --user)")
 }
 
-func newCollector(env *Env) *inspect.Collector {
-	c := inspect.NewCollector(procfs.New(procRoot(env)), viewUnits(env))
+// client is the daemon's client. Nothing is dialled until a call; the
+// views work without a daemon.
+func (d *viewDaemon) client(env *Env) *client.Client {
+	socket := d.socket
+	if socket == "" {
+		socket = client.DefaultSocket(d.user, env.Getenv)
+	}
+	return client.New(socket)
+}
+
+// newCollector reads procRoot; on the live /proc it also asks the daemon
+// (a fixture tree, TEND_PROC, holds no live pids).
+func newCollector(env *Env, d *viewDaemon) *inspect.Collector {
+	var units inspect.UnitSource
+	if procRoot(env) == "/proc" {
+		units = d.client(env)
+	}
+	c := inspect.NewCollector(procfs.New(procRoot(env)), units)
 	if w, err := strconv.Atoi(env.Getenv("TEND_WORKERS")); err == nil {
 		c.Workers = w
 	}
@@ -57,6 +75,7 @@ func newCollector(env *Env) *inspect.Collector {
 
 func psCommand(env *Env) *cobra.Command {
 	var o inspect.PsOptions
+	d := &viewDaemon{}
 	var pids []string
 	var noHeader bool
 	c := &cobra.Command{
@@ -73,7 +92,7 @@ func psCommand(env *Env) *cobra.Command {
 			o.Units = mangleAll(o.Units) // "web" is web.service, as for systemctl
 			asJSON := false
 			o.Columns, asJSON = stripJSON(o.Columns)
-			t, err := inspect.Ps(cmd.Context(), newCollector(env), o)
+			t, err := inspect.Ps(cmd.Context(), newCollector(env, d), o)
 			if err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
@@ -95,6 +114,7 @@ func psCommand(env *Env) *cobra.Command {
 	f.BoolVar(&o.Zombies, "zombies", false, "only zombies, with the parent that has not reaped them")
 	f.BoolVar(&o.Orphans, "orphans", false, "only processes adopted by PID 1 or a subreaper")
 	f.BoolVar(&noHeader, "no-headers", false, "do not print the header line")
+	d.register(c) // after -u/--user, which it must not shadow
 	return c
 }
 

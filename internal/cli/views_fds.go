@@ -8,6 +8,7 @@ import (
 
 func fdsCommand(env *Env) *cobra.Command {
 	var output string
+	d := &viewDaemon{}
 	c := &cobra.Command{
 		Use:   "fds PID|UNIT",
 		Short: "List open files, with the process at the other end of pipes and sockets",
@@ -18,7 +19,7 @@ func fdsCommand(env *Env) *cobra.Command {
 			if err := pidOrUnit(args[0], &pid, &unit); err != nil {
 				return err
 			}
-			col := newCollector(env)
+			col := newCollector(env, d)
 			var lists []*inspect.FDList
 			if unit != "" {
 				var err error
@@ -39,5 +40,6 @@ func fdsCommand(env *Env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	d.register(c)
 	return c
 }

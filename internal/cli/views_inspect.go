@@ -11,6 +11,7 @@ import (
 
 func inspectCommand(env *Env) *cobra.Command {
 	var output string
+	d := &viewDaemon{}
 	c := &cobra.Command{
 		Use:   "inspect PID",
 		Short: "Show everything about one process: identity, state, unit, resources, limits, namespaces, files",
@@ -20,7 +21,7 @@ func inspectCommand(env *Env) *cobra.Command {
 			if err != nil || pid <= 0 {
 				return &ExitError{Code: 1, Msg: "invalid process id " + strconv.Quote(args[0])}
 			}
-			d, err := inspect.Inspect(ctxOf(cmd), newCollector(env), pid)
+			d, err := inspect.Inspect(ctxOf(cmd), newCollector(env, d), pid)
 			if err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
@@ -31,5 +32,6 @@ func inspectCommand(env *Env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	d.register(c)
 	return c
 }

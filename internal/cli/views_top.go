@@ -35,6 +35,7 @@ type topFlags struct {
 
 func topCommand(env *Env) *cobra.Command {
 	var o topFlags
+	d := &viewDaemon{}
 	c := &cobra.Command{
 		Use:   "top",
 		Short: "Show processes or units by resource use, refreshed (interactive, or -b batch)",
@@ -46,7 +47,7 @@ func topCommand(env *Env) *cobra.Command {
 			if err := setSortKey(&o.view, o.sortKey); err != nil {
 				return err
 			}
-			top := inspect.NewTop(newCollector(env), o.utmpPath)
+			top := inspect.NewTop(newCollector(env, d), o.utmpPath)
 			if o.view.Args {
 				top.Need |= inspect.NeedArgs
 			}
@@ -58,7 +59,7 @@ func topCommand(env *Env) *cobra.Command {
 				}
 				return runTopBatch(ctxOf(cmd), env, top, o)
 			}
-			return runTopInteractive(ctxOf(cmd), in, out, top, o, viewManager(env))
+			return runTopInteractive(ctxOf(cmd), in, out, top, o, d.client(env))
 		},
 	}
 	f := c.Flags()
@@ -73,6 +74,7 @@ func topCommand(env *Env) *cobra.Command {
 	f.IntVar(&o.rows, "rows", 0, "rows to print in batch mode, 0 for all")
 	f.StringVar(&o.utmpPath, "utmp", "/run/utmp", "login records, for the user count")
 	_ = f.MarkHidden("utmp")
+	d.register(c)
 	return c
 }
 

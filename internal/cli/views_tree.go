@@ -13,6 +13,7 @@ import (
 func treeCommand(env *Env) *cobra.Command {
 	var o inspect.TreeOptions
 	var output string
+	d := &viewDaemon{}
 	c := &cobra.Command{
 		Use:   "tree [PID|UNIT]",
 		Short: "Show processes as a tree, with each unit's processes under its name",
@@ -23,7 +24,7 @@ func treeCommand(env *Env) *cobra.Command {
 					return err
 				}
 			}
-			roots, err := inspect.Tree(ctxOf(cmd), newCollector(env), o)
+			roots, err := inspect.Tree(ctxOf(cmd), newCollector(env, d), o)
 			if err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
@@ -44,6 +45,7 @@ func treeCommand(env *Env) *cobra.Command {
 	f.BoolVarP(&o.ThreadNames, "thread-names", "t", false, "show threads' own names")
 	f.BoolVar(&o.NoUnits, "no-units", false, "do not insert unit nodes")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
+	d.register(c)
 	return c
 }
 
