@@ -17,6 +17,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/client"
+	"github.com/tendproject/tend/internal/unit"
 )
 
 // Exit statuses of the control verbs, as systemctl(1) uses them (LSB).
@@ -138,24 +139,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// unitSuffixes are the kinds a name may end in; a name without one means
-// a service, as with systemctl.
-var unitSuffixes = []string{".service", ".socket", ".timer", ".target", ".path", ".mount",
-	".slice", ".scope", ".device", ".swap", ".automount"}
-
-// mangle completes a unit name the way systemctl does: "web" is
-// "web.service"; globs and names with a unit suffix stay as they are.
-func mangle(name string) string {
-	if isGlob(name) {
-		return name
-	}
-	for _, s := range unitSuffixes {
-		if strings.HasSuffix(name, s) && len(name) > len(s) {
-			return name
-		}
-	}
-	return name + ".service"
-}
+// mangle completes a unit name the way systemctl does ("web" is
+// "web.service").
+func mangle(name string) string { return unit.CompleteName(name) }
 
 func mangleAll(names []string) []string {
 	out := make([]string, len(names))

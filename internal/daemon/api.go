@@ -71,7 +71,7 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 	pl := a.d.mgr.CurrentPlan()
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		full := completeName(n)
+		full := unit.CompleteName(n)
 		if err := unit.ValidName(full); err != nil {
 			return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 		}
@@ -82,15 +82,6 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		out = append(out, u.Name)
 	}
 	return out, nil
-}
-
-// completeName adds ".service" to a name without a unit suffix, as
-// systemctl does.
-func completeName(n string) string {
-	if _, _, kind := unit.SplitName(n); unit.KnownKind(kind) {
-		return n
-	}
-	return n + ".service"
 }
 
 func mapErr(err error) error {
@@ -166,7 +157,7 @@ func matchAny(patterns []string, name string) bool {
 		return true
 	}
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok || p == name || completeName(p) == name {
+		if ok, _ := path.Match(p, name); ok || p == name || unit.CompleteName(p) == name {
 			return true
 		}
 	}
@@ -336,7 +327,7 @@ func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error)
 func (a *apiManager) UnitFiles(ctx context.Context, op string, names []string, opts api.InstallOptions) (api.InstallChanges, error) {
 	full := make([]string, len(names))
 	for i, n := range names {
-		full[i] = completeName(n)
+		full[i] = unit.CompleteName(n)
 	}
 	ch, err := a.d.installer().UnitFiles(ctx, op, full, opts)
 	if err != nil {
@@ -359,7 +350,7 @@ func (a *apiManager) UnitFiles(ctx context.Context, op string, names []string, o
 func (a *apiManager) IsEnabled(ctx context.Context, names []string) ([]string, error) {
 	full := make([]string, len(names))
 	for i, n := range names {
-		full[i] = completeName(n)
+		full[i] = unit.CompleteName(n)
 	}
 	return a.d.installer().IsEnabled(ctx, full)
 }

@@ -85,11 +85,12 @@ type daemon struct {
 	exitMu   sync.Mutex // guards exitCode
 	exitCode int
 	stop     chan struct{} // closed to begin shutdown
+	reaped   chan struct{} // a token after each reaped exit (for shutdown)
 	stopOnce sync.Once
 }
 
 func newDaemon(cfg Config) (*daemon, error) {
-	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1)}
 	// Children start from a known state: the default umask (spawn's fast
 	// path inherits it) and none of the descriptors tend was started with.
 	unix.Umask(0o022)
@@ -105,7 +106,7 @@ func newDaemon(cfg Config) (*daemon, error) {
 	d.cgroups = cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode())
 	var err error
-	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: func(e reaper.Exit) { d.cgroups.NoteExit(e.PID) }}); err != nil {
+	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: d.noteReaped}); err != nil {
 		return nil, err
 	}
 	jopts := cfg.Journal
@@ -133,7 +134,6 @@ func newDaemon(cfg Config) (*daemon, error) {
 		Logs:    &logSink{j: d.journal},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
-		SelfExe: selfExe(),
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
@@ -282,7 +282,8 @@ func (d *daemon) onDead(name string, code int) {
 
 // killRemaining ends what the units left behind. As PID 1 that is every
 // other process; elsewhere, only our own descendants (orphans reparented
-// to us as subreaper), so nothing tend did not start is touched.
+// to us as subreaper), so nothing tend did not start is touched. It waits
+// for their exits (woken by the reaper), SIGKILLing what is left after 5 s.
 func (d *daemon) killRemaining() {
 	pids := remainingChildren()
 	if len(pids) == 0 {
@@ -292,12 +293,26 @@ func (d *daemon) killRemaining() {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		_ = syscall.Kill(pid, syscall.SIGCONT)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && len(remainingChildren()) > 0 {
-		time.Sleep(50 * time.Millisecond) // shutdown only: the reaper collects them meanwhile
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for len(remainingChildren()) > 0 {
+		select {
+		case <-d.reaped:
+		case <-deadline.C:
+			for _, pid := range remainingChildren() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return
+		}
 	}
-	for _, pid := range remainingChildren() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// noteReaped is the reaper's hook for every reaped pid (on its goroutine).
+func (d *daemon) noteReaped(e reaper.Exit) {
+	d.cgroups.NoteExit(e.PID)
+	select {
+	case d.reaped <- struct{}{}:
+	default: // a wake-up is already pending
 	}
 }
 
@@ -323,11 +338,4 @@ func (d *daemon) close() {
 	if d.syslog != nil {
 		_ = os.Remove(d.cfg.Paths.Syslog)
 	}
-}
-
-func selfExe() string {
-	if p, err := os.Executable(); err == nil {
-		return p
-	}
-	return "/proc/self/exe"
 }

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/procfs"
 	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -109,25 +108,20 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// processes lists pids with their parent and command line.
+// processes lists pids with their parent and command line (a kernel
+// thread's, or a zombie's, is its [comm]).
 func processes(pids []int) []api.Process {
+	r := procfs.New("/proc").NewReader()
 	out := make([]api.Process, 0, len(pids))
 	for _, pid := range pids {
 		pr := api.Process{PID: pid}
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-			pr.Command = strings.TrimSpace(string(bytes.ReplaceAll(bytes.TrimRight(b, "\x00"), []byte{0}, []byte{' '})))
+		if args, err := r.Cmdline(pid); err == nil {
+			pr.Command = strings.Join(args, " ")
 		}
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if i := bytes.LastIndexByte(b, ')'); i > 0 {
-				f := strings.Fields(string(b[i+1:]))
-				if len(f) > 1 {
-					pr.PPID, _ = strconv.Atoi(f[1])
-				}
-				if pr.Command == "" {
-					if j := bytes.IndexByte(b, '('); j > 0 {
-						pr.Command = "[" + string(b[j+1:i]) + "]"
-					}
-				}
+		if st, err := r.Stat(pid); err == nil {
+			pr.PPID = st.PPID
+			if pr.Command == "" {
+				pr.Command = "[" + st.Comm + "]"
 			}
 		}
 		out = append(out, pr)

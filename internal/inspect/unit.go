@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"github.com/tendproject/tend/internal/unit"
+
 	"context"
 	"strings"
 )
@@ -14,8 +16,6 @@ type UnitSource interface {
 
 // SelfLabel is the unit label of tend's own processes.
 const SelfLabel = "tend"
-
-var unitSuffixes = []string{".service", ".scope", ".socket", ".mount", ".swap", ".timer", ".path", ".target", ".slice"}
 
 // UnitFromCgroup returns the unit a cgroup path belongs to under tend's
 // layout (<base>/<unit>, base "tend" or "tend-user-1000"): the last path
@@ -44,12 +44,8 @@ func UnitFromCgroup(path string) string {
 }
 
 func hasUnitSuffix(s string) bool {
-	for _, suf := range unitSuffixes {
-		if len(s) > len(suf) && strings.HasSuffix(s, suf) {
-			return true
-		}
-	}
-	return false
+	_, _, kind := unit.SplitName(s)
+	return unit.KnownKind(kind) && len(s) > len(kind)+1
 }
 
 // IsUnitName reports whether s looks like a unit name (has a unit suffix),

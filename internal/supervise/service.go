@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -45,7 +44,7 @@ func (m *Manager) start(u *rt) {
 		return
 	}
 	u.result = ResultSuccess
-	u.mainExit, u.statusText, u.errno, u.mainKnown = nil, "", 0, false
+	u.mainExit, u.statusText, u.errno = nil, "", 0
 	u.invocation = newInvocationID()
 	m.event(u, prioInfo, "Starting %s...", u.describe())
 	if err := m.prepare(u); err != nil {
@@ -213,7 +212,6 @@ func (m *Manager) enterStart(u *rt) {
 	if !m.spawnCmd(u, svc.ExecStart[0], roleMain) {
 		return
 	}
-	u.mainKnown = true
 	switch svc.Type {
 	case unit.TypeNotify, unit.TypeNotifyReload:
 		if m.opts.Notify == nil {
@@ -530,7 +528,7 @@ func (m *Manager) adoptMain(u *rt, pid int) {
 		delete(m.pids, u.mainPID)
 		m.opts.Reaper.Unwatch(u.mainPID)
 	}
-	u.mainPID, u.mainKnown = pid, true
+	u.mainPID = pid
 	m.pids[pid] = pidRef{u: u, role: roleMain}
 	if err := m.opts.Reaper.Watch(pid, func(e reaper.Exit) { m.box.put(evExit{exit: e}) }); err != nil {
 		m.event(u, prioWarn, "%s: cannot watch main process %d: %v", u.name, pid, err)
@@ -554,16 +552,4 @@ func readPIDFile(path string) (int, error) {
 		return 0, fmt.Errorf("PID %d read from file %s does not exist", pid, path)
 	}
 	return pid, nil
-}
-
-// pendingJobs lists unit names with a job; for tests and debugging.
-func (m *Manager) pendingJobs() []string {
-	var names []string
-	for name, u := range m.units {
-		if u.job != nil {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
 }

@@ -27,7 +27,6 @@ type rt struct {
 	mainPID, controlPID int
 	mainExit            *exitStatus // how the last main process ended
 	lastMainPID         int         // pid of that process
-	mainKnown           bool        // mainPID came from a PID file, MAINPID= or a spawn
 	cmds                []unit.Command
 	cmdIdx              int
 	cg                  *cgroup.Group
@@ -47,7 +46,6 @@ type rt struct {
 	startAfterStop  bool // a start arrived while stopping
 	skipped         bool // last start skipped by a condition
 	stopByNotify    bool // the service said STOPPING=1
-	needReload      bool
 	conditionFailed string
 }
 

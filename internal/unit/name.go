@@ -44,6 +44,18 @@ func SplitName(name string) (prefix, instance string, kind Kind) {
 	return base, "", kind
 }
 
+// CompleteName completes a unit name the way systemctl does: "web" is
+// "web.service"; globs and names with a known unit suffix stay as they are.
+func CompleteName(name string) string {
+	if strings.ContainsAny(name, "*?[") {
+		return name
+	}
+	if _, _, kind := SplitName(name); KnownKind(kind) && len(name) > len(kind)+1 {
+		return name
+	}
+	return name + ".service"
+}
+
 // IsTemplate reports whether name is a template such as "getty@.service".
 func IsTemplate(name string) bool {
 	p, i, _ := SplitName(name)
