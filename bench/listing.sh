@@ -7,7 +7,7 @@
 # group is the spawner's pid) and is killed by that process group and by
 # pid at the end; nothing else is touched.
 #
-# usage: bench/listing.sh [COUNT=5000] [RUNS=10]
+# usage: bench/listing.sh [COUNT=5000] [RUNS=10]   (env SECONDS_TOP=20: interactive top window)
 #   env TEND=/path/to/tend to use a built binary (default: go build ./cmd/tend)
 #   needs: hyperfine, procps, psmisc, lsof, python3
 set -euo pipefail
@@ -74,4 +74,35 @@ print("|---|---|---|---|---|")
 for peer, tend in zip(res[0::2], res[1::2]):
     print(f"| `{peer['command']}` | {peer['median']*1e3:.1f} | `{tend['command'].split('/')[-1]}` | "
           f"{tend['median']*1e3:.1f} | {tend['median']/peer['median']:.2f}x |")
+PY
+
+# Interactive top under a pseudo-terminal: its CPU time over SECONDS of
+# 2-second refreshes, after the first frame, as a share of one core.
+SECONDS_TOP=${SECONDS_TOP:-20}
+python3 - "$TEND" "$SECONDS_TOP" <<'PY'
+import fcntl, os, pty, select, struct, sys, termios, time
+tend, window = sys.argv[1], float(sys.argv[2])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(tend, [tend, "top", "-d", "2"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+def ticks():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])  # utime + stime
+def drain(until):
+    while time.time() < until:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                os.read(fd, 1 << 16)
+            except OSError:
+                return
+drain(time.time() + 3)  # the first frame reads everything; refreshes are measured
+t0, c0 = time.time(), ticks()
+drain(t0 + window)
+t1, c1 = time.time(), ticks()
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+hz = os.sysconf("SC_CLK_TCK")
+print(f"\ninteractive `tend top -d 2`: {(c1 - c0) / hz:.2f} s CPU over {t1 - t0:.1f} s = "
+      f"{100 * (c1 - c0) / hz / (t1 - t0):.1f} % of one core")
 PY

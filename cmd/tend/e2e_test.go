@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendproject/tend/internal/client"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/syslog"
 )
@@ -265,6 +266,7 @@ func TestExamples(t *testing.T) {
 	if out := view(t, "fds", "demo-web"); !strings.Contains(out, "→ tend pid "+strconv.Itoa(in.cmd.Process.Pid)) {
 		t.Errorf("fds demo-web does not show tend at the other end of stdout:\n%s", out)
 	}
+	t.Run("fds names tend's descriptors", func(t *testing.T) { checkSelfFDs(t, in, webPID) })
 
 	// A crash is restarted (Restart=on-failure), with a new main pid.
 	web := in.follow("demo-web")
@@ -310,6 +312,65 @@ func TestExamples(t *testing.T) {
 	if w, s := strings.Index(log, "Stopped demo-worker"), strings.Index(log, "Stopped demo-web"); w < 0 || s < 0 || w > s {
 		t.Errorf("worker must stop before the web server it is ordered after:\n%s", log)
 	}
+}
+
+// checkSelfFDs asks the running daemon what its descriptors are for:
+// `tend fds` shows the part of tend at the other end of the service's
+// stdout and stderr, and the API names tend's sockets.
+func checkSelfFDs(t *testing.T, in *instance, pid string) {
+	tendPID := strconv.Itoa(in.cmd.Process.Pid)
+	out := view(t, "fds", pid, "--socket", in.socket)
+	for fd, stream := range map[string]string{"1": "stdout", "2": "stderr"} {
+		want := "→ tend (journal: demo-web.service " + stream + ") pid " + tendPID + " fd "
+		if line := fdLine(out, fd); !strings.Contains(line, want) {
+			t.Errorf("fd %s of demo-web is %q; want it to contain %q\n%s", fd, line, want, out)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	self, err := client.New(in.socket).SelfFDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strconv.Itoa(self.PID) != tendPID {
+		t.Errorf("self/fds pid %d; want %s", self.PID, tendPID)
+	}
+	roles := map[string][]int{}
+	for fd, role := range self.FDs {
+		roles[role] = append(roles[role], fd)
+	}
+	// Connections of earlier commands may be closing as we look, so one
+	// live socket among the "api connection" entries is enough: ours.
+	for _, want := range []string{"control socket " + in.socket, "syslog " + in.syslog, "notify socket " + filepath.Join(filepath.Dir(in.socket), "notify"), "api connection"} {
+		fds, ok := roles[want]
+		if !ok {
+			t.Errorf("self/fds lacks %q: %v", want, self.FDs)
+			continue
+		}
+		var links []string
+		for _, fd := range fds {
+			link, err := os.Readlink("/proc/" + tendPID + "/fd/" + strconv.Itoa(fd))
+			if err == nil && strings.HasPrefix(link, "socket:") {
+				links = nil
+				break
+			}
+			links = append(links, fmt.Sprintf("fd %d: %q (%v)", fd, link, err))
+		}
+		if links != nil {
+			t.Errorf("%s is no socket: %s", want, strings.Join(links, ", "))
+		}
+	}
+}
+
+// fdLine returns the row of `tend fds` output for descriptor fd.
+func fdLine(out, fd string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == fd {
+			return line
+		}
+	}
+	return ""
 }
 
 func TestBadUnitsDoNotStopOthers(t *testing.T) {
@@ -553,6 +614,11 @@ func TestForwardSyslog(t *testing.T) {
 			if strings.Contains(string(m.Msg), "forward me please") {
 				if m.Format != syslog.FormatRFC5424 || m.AppName != "echo" {
 					t.Fatalf("forwarded as %s from %q (%q); want RFC 5424 from echo", m.Format, m.AppName, m.Msg)
+				}
+				// This process holds the server's end of the connection.
+				want := "→ tend (syslog forwarding to tcp://" + l.Addr().String() + ") pid " + strconv.Itoa(in.cmd.Process.Pid)
+				if out := view(t, "fds", strconv.Itoa(os.Getpid()), "--socket", in.socket); !strings.Contains(out, want) {
+					t.Errorf("fds of the syslog server lacks %q:\n%s", want, out)
 				}
 				return
 			}

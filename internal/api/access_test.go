@@ -28,12 +28,13 @@ type childReport struct {
 	UID         int    `json:"uid"`
 	ReadErr     string `json:"read_err"`
 	LogsErr     string `json:"logs_err"`
+	SelfFDsErr  string `json:"self_fds_err"`
 	WriteStatus int    `json:"write_status"`
 	WriteErr    string `json:"write_err"`
 }
 
-// childMain runs in the re-executed test binary: one read, one log query
-// and one write against the server.
+// childMain runs in the re-executed test binary: reads (units, logs, the
+// daemon's descriptors) and one write against the server.
 func childMain() int {
 	c := client.New(os.Getenv(childEnv))
 	ctx := context.Background()
@@ -43,6 +44,9 @@ func childMain() int {
 	}
 	if err := c.LogsFunc(ctx, api.LogQuery{}, func(api.LogEntry) error { return nil }); err != nil {
 		r.LogsErr = err.Error()
+	}
+	if _, err := c.SelfFDs(ctx); err != nil {
+		r.SelfFDsErr = err.Error()
 	}
 	_, err := c.Stop(ctx, []string{"web.service"}, api.JobOptions{})
 	var ce *client.Error
@@ -126,8 +130,8 @@ func TestAccessDeniedForOthers(t *testing.T) {
 	if r.UID != nobody {
 		t.Fatalf("child ran as uid %d; want %d", r.UID, nobody)
 	}
-	if r.ReadErr != "" || r.LogsErr != "" {
-		t.Errorf("reads as nobody failed: list %q, logs %q", r.ReadErr, r.LogsErr)
+	if r.ReadErr != "" || r.LogsErr != "" || r.SelfFDsErr != "" {
+		t.Errorf("reads as nobody failed: list %q, logs %q, self/fds %q", r.ReadErr, r.LogsErr, r.SelfFDsErr)
 	}
 	want := "Access denied: changing unit state requires root (uid 0); you are uid 65534"
 	if r.WriteStatus != 403 || r.WriteErr != want {

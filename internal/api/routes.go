@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,6 +51,7 @@ func (s *Server) routeTable() []route {
 		// Logs are a read; the query is a JSON body, hence POST.
 		route{"POST", "/v1/logs", false, s.logs},
 		route{"GET", "/v1/processes", false, s.processes},
+		route{"GET", "/v1/self/fds", false, s.selfFDs},
 	)
 }
 
@@ -248,6 +250,18 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) error {
 	if res == nil {
 		res = map[int]string{}
 	}
+	return writeJSON(w, res)
+}
+
+func (s *Server) selfFDs(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.m.SelfFDs(r.Context())
+	if err != nil {
+		return err
+	}
+	fds := map[int]string{}
+	maps.Copy(fds, res.FDs)
+	maps.Copy(fds, s.FDs())
+	res.FDs = fds
 	return writeJSON(w, res)
 }
 

@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/tendproject/tend/internal/fdrole"
 )
 
 // Options configure a Server.
@@ -42,10 +45,14 @@ type Server struct {
 	log    *slog.Logger
 	routes []route
 
-	mu sync.Mutex // guards closing and the Add side of handlers
+	mu sync.Mutex // guards closing, ln, conns and the Add side of handlers
 	// closing is set once Serve stops; later requests are turned away so
 	// that no handler starts after Serve began to wait for them.
 	closing bool
+	// ln and conns are what Serve listens and answers on, so that the
+	// daemon can name them in /v1/self/fds.
+	ln    net.Listener
+	conns map[net.Conn]struct{}
 	// handlers counts running handlers so Serve can join them.
 	handlers sync.WaitGroup
 }
@@ -77,8 +84,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withPeerFromConn,
+		ConnState:         s.trackConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	s.mu.Lock()
+	s.ln = l
+	s.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 
@@ -97,6 +108,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 	s.mu.Lock()
 	s.closing = true
+	s.ln = nil
 	s.mu.Unlock()
 	s.handlers.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -106,6 +118,43 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("serve %s: %w", s.opts.Socket, err)
 	}
 	return nil
+}
+
+// trackConn is the http.Server ConnState hook: it keeps the set of open
+// connections for FDs.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		if s.conns == nil {
+			s.conns = map[net.Conn]struct{}{}
+		}
+		s.conns[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	}
+}
+
+// FDs names the descriptors the server holds: the control socket it
+// listens on and every open client connection.
+func (s *Server) FDs() map[int]string {
+	r := fdrole.Roles{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ln, ok := s.ln.(syscall.Conn); ok {
+		role := "control socket"
+		if s.opts.Socket != "" {
+			role += " " + s.opts.Socket
+		}
+		r.Add(ln, role)
+	}
+	for c := range s.conns {
+		if sc, ok := c.(syscall.Conn); ok {
+			r.Add(sc, "api connection")
+		}
+	}
+	return r
 }
 
 // Handler returns the full HTTP handler: the route table behind access

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/api/apitest"
 	"github.com/tendproject/tend/internal/client"
@@ -498,5 +500,48 @@ func TestShutdownEndsFollow(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket still there after Serve: %v", err)
+	}
+}
+
+// TestSelfFDs checks that /v1/self/fds passes on the Manager's roles and
+// adds the server's own descriptors, which must be the real ones: the
+// listening socket and the connection this very request came on.
+func TestSelfFDs(t *testing.T) {
+	f := testUnits()
+	f.Self = api.SelfFDs{PID: os.Getpid(), FDs: map[int]string{1000: "journal: web.service stdout"}}
+	sock := serve(t, f, api.Options{}, "")
+	c := client.New(sock)
+	defer c.Close()
+	got, err := c.SelfFDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PID != os.Getpid() || got.FDs[1000] != "journal: web.service stdout" {
+		t.Errorf("SelfFDs = %+v; want pid %d and the manager's roles", got, os.Getpid())
+	}
+	listening, connected := 0, 0
+	for fd, role := range got.FDs {
+		if role != "control socket "+sock && role != "api connection" {
+			continue
+		}
+		sa, err := unix.Getsockname(fd)
+		if ua, ok := sa.(*unix.SockaddrUnix); err != nil || !ok || ua.Name != sock {
+			t.Errorf("fd %d (%s) is bound to %+v (%v); want %s", fd, role, sa, err, sock)
+			continue
+		}
+		acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		switch {
+		case err != nil:
+			t.Errorf("fd %d (%s): %v", fd, role, err)
+		case role == "api connection" && acc == 0:
+			connected++
+		case role != "api connection" && acc == 1:
+			listening++
+		default:
+			t.Errorf("fd %d is %q but SO_ACCEPTCONN is %d", fd, role, acc)
+		}
+	}
+	if listening != 1 || connected < 1 {
+		t.Errorf("roles %v: %d listening sockets, %d connections; want 1 and at least 1", got.FDs, listening, connected)
 	}
 }

@@ -47,6 +47,17 @@ type Manager interface {
 
 	// ProcessUnits maps pids to the unit they belong to, for the /proc views.
 	ProcessUnits(ctx context.Context) (map[int]string, error)
+	// SelfFDs returns the daemon's pid and names its descriptors by role
+	// ("journal: web.service stdout"), for `tend fds`. The server, which
+	// runs in the daemon, adds its own (control socket, connections).
+	SelfFDs(ctx context.Context) (SelfFDs, error)
+}
+
+// SelfFDs is the answer of GET /v1/self/fds: the daemon's pid and, for
+// each of its descriptors that has one, the part of tend that holds it.
+type SelfFDs struct {
+	PID int            `json:"pid"`
+	FDs map[int]string `json:"fds"`
 }
 
 // JobOptions modify a job request.

@@ -64,13 +64,22 @@ func (d *viewDaemon) client(env *Env) *client.Client {
 func newCollector(env *Env, d *viewDaemon) *inspect.Collector {
 	var units inspect.UnitSource
 	if procRoot(env) == "/proc" {
-		units = d.client(env)
+		units = viewClient{d.client(env)}
 	}
 	c := inspect.NewCollector(procfs.New(procRoot(env)), units)
 	if w, err := strconv.Atoi(env.Getenv("TEND_WORKERS")); err == nil {
 		c.Workers = w
 	}
 	return c
+}
+
+// viewClient gives the client's SelfFDs the shape inspect.SelfFDSource
+// asks for, so fds can name the daemon's descriptors.
+type viewClient struct{ *client.Client }
+
+func (c viewClient) SelfFDs(ctx context.Context) (int, map[int]string, error) {
+	r, err := c.Client.SelfFDs(ctx)
+	return r.PID, r.FDs, err
 }
 
 func psCommand(env *Env) *cobra.Command {

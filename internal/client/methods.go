@@ -133,6 +133,13 @@ func (c *Client) ProcessUnits(ctx context.Context) (map[int]string, error) {
 	return res, c.call(ctx, "GET", "/v1/processes", nil, nil, &res)
 }
 
+// SelfFDs returns the daemon's pid and the role of each of its
+// descriptors that has one.
+func (c *Client) SelfFDs(ctx context.Context) (api.SelfFDs, error) {
+	var res api.SelfFDs
+	return res, c.call(ctx, "GET", "/v1/self/fds", nil, nil, &res)
+}
+
 // Logs streams journal entries into the returned channel, which closes at
 // the end of the entries or when ctx ends. An error in the middle of the
 // stream also just ends it; use LogsFunc to see such errors.

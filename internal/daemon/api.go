@@ -388,3 +388,7 @@ func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEn
 func (a *apiManager) ProcessUnits(ctx context.Context) (map[int]string, error) {
 	return a.d.mgr.ProcessUnits(ctx)
 }
+
+func (a *apiManager) SelfFDs(context.Context) (api.SelfFDs, error) {
+	return api.SelfFDs{PID: os.Getpid(), FDs: a.d.fds()}, nil
+}

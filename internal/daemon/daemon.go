@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -25,6 +26,7 @@ import (
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
+	"github.com/tendproject/tend/internal/syslog"
 )
 
 // Config is everything `tend run` decides from its flags and environment.
@@ -79,7 +81,8 @@ type daemon struct {
 	mgr     *supervise.Manager
 	loader  *loader
 	server  *api.Server
-	syslog  *syslogIn // nil when not capturing syslog
+	syslog  *syslogIn         // nil when not capturing syslog
+	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -314,6 +317,23 @@ func (d *daemon) noteReaped(e reaper.Exit) {
 	case d.reaped <- struct{}{}:
 	default: // a wake-up is already pending
 	}
+}
+
+// fds names the descriptors of the daemon's parts by role, for
+// /v1/self/fds (the API server adds its own). Each part reads its own
+// state safely, so this may run while they work.
+func (d *daemon) fds() map[int]string {
+	fds := d.journal.FDs()
+	if d.notify != nil {
+		maps.Copy(fds, d.notify.FDs())
+	}
+	if d.syslog != nil {
+		maps.Copy(fds, d.syslog.fds())
+	}
+	if d.forward != nil {
+		maps.Copy(fds, d.forward.FDs())
+	}
+	return fds
 }
 
 func (d *daemon) close() {

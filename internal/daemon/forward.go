@@ -38,7 +38,7 @@ func (d *daemon) startForward(ctx context.Context, wg *sync.WaitGroup) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	f := syslog.NewForwarder(syslog.ForwardOptions{
+	d.forward = syslog.NewForwarder(syslog.ForwardOptions{
 		Network:   network,
 		Address:   addr,
 		Hostname:  host,
@@ -49,7 +49,7 @@ func (d *daemon) startForward(ctx context.Context, wg *sync.WaitGroup) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+		if err := d.forward.Run(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("syslog forwarding stopped", "to", d.cfg.Forward, "err", err)
 		}
 	}()

@@ -61,6 +61,14 @@ func properties(st supervise.Status) map[string]string {
 		set("KillMode", string(svc.Kill.Mode))
 		set("PIDFile", svc.PIDFile)
 		set("NotifyAccess", svc.NotifyAccess)
+		set("WatchdogUSec", usec(st.WatchdogUSec))
+		set("WatchdogTimestamp", timestamp(st.WatchdogTimestamp))
+		set("WatchdogSignal", strconv.Itoa(svc.Kill.WatchdogSignal))
+		abort := svc.TimeoutAbort
+		if abort == 0 {
+			abort = svc.TimeoutStop
+		}
+		set("TimeoutAbortUSec", usec(abort))
 	}
 	return p
 }
@@ -68,7 +76,7 @@ func properties(st supervise.Status) map[string]string {
 func isListKey(k string) bool {
 	switch k {
 	case "Wants", "Requires", "After", "Before", "Requisite", "BindsTo", "PartOf",
-		"Conflicts", "WantedBy", "RequiredBy", "Also", "Alias", "Environment", "OnFailure", "OnSuccess":
+		"Conflicts", "WantedBy", "RequiredBy", "Also", "Alias", "Environment", "OnFailure", "OnSuccess", "Upholds":
 		return true
 	}
 	return false

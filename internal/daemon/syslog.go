@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/tendproject/tend/internal/fdrole"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/syslog"
 )
@@ -44,6 +45,14 @@ func (s *syslogIn) serve(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		s.recv.Close()
 	}()
+}
+
+// fds names the socket, for /v1/self/fds; once the receiver stopped and
+// closed it, it is left out.
+func (s *syslogIn) fds() map[int]string {
+	r := fdrole.Roles{}
+	r.Add(s.conn, "syslog "+s.d.cfg.Paths.Syslog)
+	return r
 }
 
 func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {

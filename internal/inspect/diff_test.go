@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -216,7 +215,11 @@ func TestFdsAgainstLsof(t *testing.T) {
 		ours[f.FD] = f
 	}
 	theirs := lsofFiles(t, h.cmd.Process.Pid)
-	for _, name := range []string{"file", "write", "pipe_r", "pipe_w", "listen", "client", "server"} {
+	names := []string{"file", "write", "pipe_r", "pipe_w", "listen", "client", "server"}
+	if fds["listen6"] >= 0 {
+		names = append(names, "listen6") // TCP over IPv6 comes from the same dump as IPv4
+	}
+	for _, name := range names {
 		fd := strconv.Itoa(fds[name])
 		f := ours[fd]
 		name := f.Target
@@ -238,7 +241,7 @@ func TestFdsAgainstLsof(t *testing.T) {
 		t.Errorf("pipe read end peer = %+v; want the helper's fd %d", p, fds["pipe_w"])
 	}
 	if p := ours["0"].Peer; p == nil || p.PID != os.Getpid() {
-		t.Errorf("stdin peer = %+v; want this test process %d", p, os.Getpid())
+		t.Errorf("stdin peer = %+v; want this test process %d (row %+v)", p, os.Getpid(), ours["0"])
 	}
 	if p := ours[strconv.Itoa(fds["pair0"])].Peer; p == nil || p.FD != fds["pair1"] {
 		t.Errorf("socketpair peer = %+v; want fd %d", p, fds["pair1"])
@@ -320,19 +323,7 @@ func TestUnreadable(t *testing.T) {
 		t.Skip("needs root to start a helper as another user")
 	}
 	target := startProc(t, "sleep", "65")
-	dir := t.TempDir()
-	// The user nobody must reach the copy of the test binary.
-	os.Chmod(filepath.Dir(dir), 0o755)
-	os.Chmod(dir, 0o755)
-	bin := dir + "/helper"
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^$")
+	cmd := exec.Command(nobodyBinary(t), "-test.run=^$")
 	cmd.Env = append(os.Environ(), "INSPECT_HELPER=unprivileged", "INSPECT_TARGET="+strconv.Itoa(target.Process.Pid))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
@@ -342,5 +333,37 @@ func TestUnreadable(t *testing.T) {
 	want := "unreadable=cwd,exe,fd,namespaces,syscall fds=permission denied: open files unreadable comm=sleep\n"
 	if string(out) != want {
 		t.Errorf("as nobody: %q; want %q", out, want)
+	}
+}
+
+// TestEffectiveUserOfNonDumpable checks the cheap source of the USER
+// column, the owner of /proc/PID, against procps on a process whose
+// other /proc files the kernel gives to root: a non-dumpable one running
+// as nobody.
+func TestEffectiveUserOfNonDumpable(t *testing.T) {
+	need(t, "ps")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a helper as another user")
+	}
+	cmd := exec.Command(nobodyBinary(t), "-test.run=^$")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	h := startHelperCmd(t, cmd, "nondumpable", nil)
+	pid := h.cmd.Process.Pid
+	var st syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/status", pid), &st); err != nil || st.Uid != 0 {
+		t.Fatalf("status of the non-dumpable helper is owned by uid %d (%v); want root", st.Uid, err)
+	}
+	tab, err := Ps(context.Background(), liveCollector(), PsOptions{PIDs: []int{pid}, Columns: []string{"pid,user,uid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours bytes.Buffer
+	tab.WriteText(&ours, false)
+	theirs, err := exec.Command("ps", "-o", "pid=,user=,uid=", "-p", strconv.Itoa(pid)).Output()
+	if err != nil {
+		t.Fatalf("ps: %v", err)
+	}
+	if got, want := strings.Fields(ours.String()), strings.Fields(string(theirs)); strings.Join(got, " ") != strings.Join(want, " ") || want[2] != "65534" {
+		t.Errorf("tend ps: %q; procps: %q (want uid 65534)", got, want)
 	}
 }

@@ -37,11 +37,17 @@ type Peer struct {
 	Comm string `json:"comm"`
 	Unit string `json:"unit,omitempty"`
 	FD   int    `json:"fd"`
+	// Role is what the descriptor is for when the peer is the tend
+	// daemon ("journal: web.service stdout"), as the daemon reports it.
+	Role string `json:"role,omitempty"`
 }
 
 func (p *Peer) String() string {
 	s := p.Comm
-	if p.Unit != "" && p.Unit != p.Comm {
+	switch {
+	case p.Role != "":
+		s += " (" + p.Role + ")"
+	case p.Unit != "" && p.Unit != p.Comm:
 		s += " (" + p.Unit + ")"
 	}
 	return s + " pid " + strconv.Itoa(p.PID) + " fd " + strconv.Itoa(p.FD)
@@ -84,27 +90,30 @@ func FDsOfUnit(ctx context.Context, c *Collector, unit string) ([]*FDList, error
 }
 
 func fdLists(ctx context.Context, c *Collector, pids []int) ([]*FDList, error) {
+	// The socket tables are dumped while the descriptors are read: most
+	// processes have a socket, and the dump costs as much as reading a
+	// few hundred descriptors.
+	dumped := make(chan *Sockets, 1)
+	go func() {
+		s, err := ReadSockets()
+		if err != nil {
+			s = &Sockets{} // no sock_diag in a restricted sandbox: show inodes only
+		}
+		dumped <- s
+	}()
 	r := c.FS.NewReader()
 	fds := make([][]procfs.FD, len(pids))
-	hasSockets := false
 	for i, pid := range pids {
 		var err error
 		if fds[i], err = r.FDs(pid); err != nil && !errors.Is(err, fs.ErrPermission) {
+			<-dumped
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("no such process: %d", pid)
 			}
 			return nil, err
 		}
-		for j := range fds[i] {
-			hasSockets = hasSockets || strings.HasPrefix(fds[i][j].Target, "socket:")
-		}
 	}
-	socks := &Sockets{}
-	if hasSockets {
-		if s, err := ReadSockets(); err == nil {
-			socks = s // else (no sock_diag in a restricted sandbox) show inodes only
-		}
-	}
+	socks := <-dumped
 	res := newPeerResolver(c, socks)
 	var lists []*FDList
 	for i, pid := range pids {

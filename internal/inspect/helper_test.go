@@ -10,11 +10,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets the test binary double as the processes the tests look
@@ -29,6 +32,14 @@ func TestMain(m *testing.M) {
 		helperFDs()
 	case "unprivileged":
 		helperUnprivileged()
+	case "nondumpable":
+		// As after a setuid program drops its privileges: the kernel
+		// gives the process's /proc files to root.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		helperWait()
 	}
 	os.Exit(0)
 }
@@ -83,8 +94,12 @@ func helperFDs() {
 		sc.Control(func(fd uintptr) { n = int(fd) })
 		return n
 	}
-	fmt.Printf("file=%d write=%d pipe_r=%d pipe_w=%d listen=%d client=%d server=%d pair0=%d pair1=%d\n",
-		f.Fd(), w.Fd(), pr.Fd(), pw.Fd(), fdOf(ln), fdOf(c1), fdOf(c2), sp[0], sp[1])
+	listen6 := -1 // a host without IPv6 has no ::1
+	if ln6, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		listen6 = fdOf(ln6)
+	}
+	fmt.Printf("file=%d write=%d pipe_r=%d pipe_w=%d listen=%d client=%d server=%d pair0=%d pair1=%d listen6=%d\n",
+		f.Fd(), w.Fd(), pr.Fd(), pw.Fd(), fdOf(ln), fdOf(c1), fdOf(c2), sp[0], sp[1], listen6)
 	os.Stdin.Read(make([]byte, 1))
 }
 
@@ -111,6 +126,23 @@ func helperUnprivileged() {
 	fmt.Printf("unreadable=%s fds=%s comm=%s\n", strings.Join(keys, ","), l.Files[len(l.Files)-1].Error, d.Process.Comm)
 }
 
+// nobodyBinary copies the test binary where the user nobody can run it.
+func nobodyBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	bin := dir + "/helper"
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // helper is a started helper process; closing stdin ends it.
 type helper struct {
 	cmd   *exec.Cmd
@@ -122,7 +154,12 @@ type helper struct {
 // show in its command line) and waits for its first line.
 func startHelper(t *testing.T, mode string, env []string, args ...string) *helper {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	return startHelperCmd(t, exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...), mode, env)
+}
+
+// startHelperCmd starts cmd, a copy of the test binary, in helper mode.
+func startHelperCmd(t *testing.T, cmd *exec.Cmd, mode string, env []string) *helper {
+	t.Helper()
 	cmd.Env = append(append(os.Environ(), "INSPECT_HELPER="+mode), env...)
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/tendproject/tend/internal/procfs"
@@ -20,6 +19,7 @@ type peerResolver struct {
 	wanted map[uint64][]peerWant
 	first  []int     // pids to scan before the rest: the askers' parents
 	lists  []*FDList // the askers' own descriptors
+	self   selfRoles // the daemon's descriptor roles, asked for lazily
 }
 
 type peerWant struct {
@@ -54,12 +54,44 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 			if err != nil || f.Inode == 0 || done[f.Inode] || r.wanted[f.Inode] == nil {
 				continue
 			}
-			if r.offer(f.Inode, &Peer{PID: l.PID, Comm: l.Comm, Unit: l.Unit, FD: fd}) {
+			if r.offer(f.Inode, r.peer(l.PID, l.Comm, l.Unit, fd)) {
 				done[f.Inode] = true
 				left--
 			}
 		}
 	}
+	scan := func(pids []int) {
+		for _, pid := range pids {
+			if left == 0 {
+				return
+			}
+			if seen[pid] {
+				continue
+			}
+			seen[pid] = true
+			var comm, unit string
+			_ = rd.FDTargets(pid, func(fd int, target string) {
+				_, ino, ok := procfs.ParseLinkInode(target)
+				if !ok || done[ino] {
+					return
+				}
+				if _, ok := r.wanted[ino]; !ok {
+					return
+				}
+				if comm == "" {
+					comm, unit = r.label(rd, pid)
+				}
+				peer := r.peer(pid, comm, unit, fd)
+				if r.offer(ino, peer) {
+					done[ino] = true
+					left--
+				}
+			})
+		}
+	}
+	// Listing every pid costs as much as reading a thousand fd links, so
+	// it waits until the parents turn out not to hold every other end.
+	scan(r.first)
 	if left == 0 {
 		return
 	}
@@ -67,33 +99,7 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 	if err != nil {
 		return
 	}
-	for _, pid := range append(slices.Clone(r.first), all...) {
-		if left == 0 {
-			break
-		}
-		if seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		var comm, unit string
-		_ = rd.FDTargets(pid, func(fd int, target string) {
-			_, ino, ok := procfs.ParseLinkInode(target)
-			if !ok || done[ino] {
-				return
-			}
-			if _, ok := r.wanted[ino]; !ok {
-				return
-			}
-			if comm == "" {
-				comm, unit = r.label(rd, pid)
-			}
-			peer := &Peer{PID: pid, Comm: comm, Unit: unit, FD: fd}
-			if r.offer(ino, peer) {
-				done[ino] = true
-				left--
-			}
-		})
-	}
+	scan(all)
 }
 
 // offer gives holder p of ino to every asker that is not p itself and

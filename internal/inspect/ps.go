@@ -135,7 +135,7 @@ func newSelector(c *Collector, o PsOptions) (*selector, error) {
 	s := &selector{opts: o}
 	if len(o.Users) > 0 {
 		s.uids = map[int]bool{}
-		s.need |= NeedStatus
+		s.need |= NeedUser
 		for _, spec := range o.Users {
 			for _, u := range strings.Split(spec, ",") {
 				id, ok := c.users.Lookup(u)
@@ -164,7 +164,7 @@ func newSelector(c *Collector, o PsOptions) (*selector, error) {
 			s.selfTTY = st.TTY
 		}
 		s.selfUID = os.Geteuid()
-		s.need |= NeedStatus
+		s.need |= NeedUser
 	}
 	return s, nil
 }
@@ -242,7 +242,7 @@ func (t *PsTable) WriteText(w io.Writer, header bool) error {
 }
 
 func (t *PsTable) cell(c Column, p *Process) string {
-	if slices.Contains(p.Partial, "status") && c.Need&NeedStatus != 0 {
+	if c.Need&NeedStatus != 0 && slices.Contains(p.Partial, "status") || c.Need&NeedUser != 0 && slices.Contains(p.Partial, "owner") {
 		return "?"
 	}
 	return c.Value(p, t.Snap)

@@ -35,6 +35,7 @@ type InetSocket struct {
 
 const (
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	tcpDiagGetSock   = 18 // TCPDIAG_GETSOCK
 	udiagShowName    = 0x01
 	udiagShowPeer    = 0x04
 	unixDiagName     = 0
@@ -54,18 +55,26 @@ func ReadSockets() (*Sockets, error) {
 	if err := dump(fd, unixRequest(), s.addUnix); err != nil {
 		return nil, fmt.Errorf("sock_diag unix: %w", err)
 	}
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		for _, proto := range []uint8{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
-			_ = dump(fd, inetRequest(fam, proto), func(b []byte) { s.addInet(proto, b) })
+	addTCP := func(b []byte) { s.addInet(unix.IPPROTO_TCP, b) }
+	// A TCP dump walks the whole established-connection hash, sized by
+	// memory (a quarter million buckets on a 24 GiB machine, ~2 ms) and
+	// shared by IPv4 and IPv6; the older request form dumps both
+	// families in one walk.
+	if err := dump(fd, tcpBothFamiliesRequest(), addTCP); err != nil {
+		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+			_ = dump(fd, inetRequest(fam, unix.IPPROTO_TCP), addTCP)
 		}
+	}
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		_ = dump(fd, inetRequest(fam, unix.IPPROTO_UDP), func(b []byte) { s.addInet(unix.IPPROTO_UDP, b) })
 	}
 	return s, nil
 }
 
-func nlHeader(payload int) []byte {
+func nlHeader(typ uint16, payload int) []byte {
 	b := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+payload)
 	binary.NativeEndian.PutUint32(b[0:], uint32(unix.NLMSG_HDRLEN+payload))
-	binary.NativeEndian.PutUint16(b[4:], sockDiagByFamily)
+	binary.NativeEndian.PutUint16(b[4:], typ)
 	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	binary.NativeEndian.PutUint32(b[8:], 1)
 	return b
@@ -77,7 +86,15 @@ func unixRequest() []byte {
 	req[0] = unix.AF_UNIX
 	binary.NativeEndian.PutUint32(req[4:], 0xffffffff)
 	binary.NativeEndian.PutUint32(req[12:], udiagShowName|udiagShowPeer)
-	return append(nlHeader(len(req)), req...)
+	return append(nlHeader(sockDiagByFamily, len(req)), req...)
+}
+
+// tcpBothFamiliesRequest is a TCPDIAG_GETSOCK struct inet_diag_req for
+// every state, which the kernel answers for IPv4 and IPv6 sockets alike.
+func tcpBothFamiliesRequest() []byte {
+	req := make([]byte, 60) // family, lengths, ext, 48-byte sockid, states, dbs
+	binary.NativeEndian.PutUint32(req[52:], 0xffffffff)
+	return append(nlHeader(tcpDiagGetSock, len(req)), req...)
 }
 
 // inetRequest is a struct inet_diag_req_v2 for every state.
@@ -85,7 +102,7 @@ func inetRequest(family, proto uint8) []byte {
 	req := make([]byte, 56)
 	req[0], req[1] = family, proto
 	binary.NativeEndian.PutUint32(req[4:], 0xffffffff)
-	return append(nlHeader(len(req)), req...)
+	return append(nlHeader(sockDiagByFamily, len(req)), req...)
 }
 
 // dump sends req and hands each answer's payload to add until NLMSG_DONE.

@@ -45,7 +45,7 @@ func BenchmarkIngest(b *testing.B) {
 	chunk := lineBlock(perChunk)
 	j := openTest(b, func(o *Options) { o.MaxFileSize = 32 << 20; o.MaxUse = 8 << 30 })
 	defer j.Close()
-	p, err := j.Pipe(Source{Unit: "bench.service", Identifier: "bench", Priority: PriInfo})
+	p, err := j.Pipe(Source{Unit: "bench.service", Identifier: "bench", Priority: PriInfo, PID: os.Getpid()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -70,22 +70,41 @@ func newIngest(j *Journal) (*ingest, error) {
 	return in, nil
 }
 
-// add registers a pipe's read end.
-func (in *ingest) add(p *Pipe) error {
+// add registers a pipe's read end, and polls it when poll is set (else
+// arm does, once the writer's pid is known).
+func (in *ingest) add(p *Pipe, poll bool) error {
 	if in.epfd < 0 {
 		return errors.New("no pipe reader")
 	}
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.byFD[int32(p.fd)] = p
-	in.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p.fd)}
-	if err := unix.EpollCtl(in.epfd, unix.EPOLL_CTL_ADD, p.fd, &ev); err != nil {
-		in.mu.Lock()
+	if !poll {
+		return nil
+	}
+	if err := in.poll(p); err != nil {
 		delete(in.byFD, int32(p.fd))
-		in.mu.Unlock()
 		return err
 	}
 	return nil
+}
+
+// arm starts polling a pipe added without polling.
+func (in *ingest) arm(p *Pipe) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.stopping || in.byFD[int32(p.fd)] != p {
+		return // closed with the journal
+	}
+	if err := in.poll(p); err != nil {
+		in.j.log.Error("journal: cannot read pipe", "unit", p.src.Unit, "err", err)
+	}
+}
+
+// poll adds p's read end to the epoll set; call with mu held.
+func (in *ingest) poll(p *Pipe) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p.fd)}
+	return unix.EpollCtl(in.epfd, unix.EPOLL_CTL_ADD, p.fd, &ev)
 }
 
 func (in *ingest) loop() {

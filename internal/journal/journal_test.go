@@ -97,8 +97,24 @@ func runChild(t *testing.T, j *Journal, src Source, script string) int {
 
 func TestPipeChildLines(t *testing.T) {
 	j := openTest(t, nil)
-	pid := runChild(t, j, Source{Unit: "web.service", Identifier: "web", Priority: PriInfo, Facility: 3, LevelPrefix: true},
-		`printf 'hello\n<3>bad thing\nno newline at end'`)
+	p, err := j.Pipe(Source{Unit: "web.service", Identifier: "web", Priority: PriInfo, Facility: 3, LevelPrefix: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", `printf 'hello\n<3>bad thing\nno newline at end'`)
+	cmd.Stdout = p.W
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.W.Close()
+	// The child is done writing before its parent tells the journal its
+	// pid, as a quick child may be; its lines must still carry the pid.
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	p.SetPID(pid)
+	<-p.Done()
 	got := collect(t, j, Query{})
 	want := []string{"hello", "bad thing", "no newline at end"}
 	if fmt.Sprint(messages(got)) != fmt.Sprint(want) {

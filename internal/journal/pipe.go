@@ -36,15 +36,26 @@ type Pipe struct {
 	src  Source
 	pid  atomic.Int64
 	done chan struct{}
+	in   *ingest
+	// armed is set once the ingest loop polls the read end.
+	armed atomic.Bool
 
 	// Owned by the ingest loop.
 	lb      *lineBatcher
 	pending []byte // the unterminated rest of the last read
 }
 
-// SetPID sets the PID recorded with later lines (the child's PID is known
-// only after the pipe was handed to it).
-func (p *Pipe) SetPID(pid int) { p.pid.Store(int64(pid)) }
+// SetPID sets the PID recorded with the pipe's lines. A pipe made without
+// a PID is read only from then on, so that a child quick to write does
+// not have its first lines stored before its parent learnt its pid; what
+// it writes meanwhile waits in the pipe. Call it also when the child
+// could not be started (with 0), or the read end stays open.
+func (p *Pipe) SetPID(pid int) {
+	p.pid.Store(int64(pid))
+	if !p.armed.Swap(true) {
+		p.in.arm(p)
+	}
+}
 
 // Done is closed when the read end reached EOF (or the journal closed) and
 // every line read was stored.
@@ -79,7 +90,9 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 		p.W.Close()
 		return nil, errClosed
 	}
-	if err := j.ingestLocked().add(p); err != nil {
+	p.in = j.ingestLocked()
+	p.armed.Store(src.PID != 0)
+	if err := p.in.add(p, src.PID != 0); err != nil {
 		unix.Close(p.fd)
 		p.W.Close()
 		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)

@@ -70,6 +70,7 @@ func TestStderrAndGrandchildHoldingPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.SetPID(proc.Pid)
 	p.W.Close()
 	pw.Close()
 	var gpid int
@@ -102,7 +103,7 @@ func TestBackpressure(t *testing.T) {
 			<-stall
 		}
 	}
-	p, err := j.Pipe(Source{Unit: "fast.service"})
+	p, err := j.Pipe(Source{Unit: "fast.service", PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdrole"
 )
 
 // Message is one parsed notification datagram.
@@ -182,6 +184,13 @@ func parseOOB(oob []byte) (*unix.Ucred, []*os.File) {
 		}
 	}
 	return cred, fds
+}
+
+// FDs names the socket's descriptor, for `tend fds`.
+func (s *Socket) FDs() map[int]string {
+	r := fdrole.Roles{}
+	r.Add(s.conn, "notify socket "+s.Path)
+	return r
 }
 
 // Env returns the NOTIFY_SOCKET assignment for a child.

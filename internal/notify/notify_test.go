@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParse(t *testing.T) {
@@ -97,5 +99,30 @@ func TestServeRealClient(t *testing.T) {
 	m := <-ch
 	if !m.Ready || m.Status != "from child" || m.PID == os.Getpid() || m.PID == 0 {
 		t.Fatalf("got %+v; want ready from the child's pid", m)
+	}
+}
+
+func TestFDs(t *testing.T) {
+	s, err := Listen(filepath.Join(t.TempDir(), "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := s.FDs()
+	if len(fds) != 1 {
+		t.Fatalf("FDs() = %v; want the socket", fds)
+	}
+	for fd, role := range fds {
+		// The number must be the socket bound at Path, not just any fd.
+		sa, err := unix.Getsockname(fd)
+		if ua, ok := sa.(*unix.SockaddrUnix); err != nil || !ok || ua.Name != s.Path {
+			t.Errorf("fd %d is bound to %+v (%v); want %s", fd, sa, err, s.Path)
+		}
+		if want := "notify socket " + s.Path; role != want {
+			t.Errorf("role %q; want %q", role, want)
+		}
+	}
+	s.Close()
+	if fds := s.FDs(); len(fds) != 0 {
+		t.Errorf("closed socket lists %v", fds)
 	}
 }

@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,16 +72,19 @@ func ParseLinkInode(t string) (string, uint64, bool) {
 // with Err set, so the caller can mark it rather than lose it.
 func (r *Reader) FDs(pid int) ([]FD, error) {
 	dir := r.FS.pidPath(pid, "fd")
-	nums, err := readDirNums(dir)
+	dfd, nums, err := openDirNums(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer unix.Close(dfd)
 	out := make([]FD, len(nums))
-	// Two syscalls per descriptor add up for processes with thousands of
-	// them; above a few hundred, two goroutines share the work.
+	// Up to three syscalls per descriptor add up for processes with
+	// thousands of them; above a few hundred, two goroutines share the
+	// work. Names relative to the open directory spare the kernel the
+	// walk through /proc/PID/fd for each.
 	half := len(nums)
 	if len(nums) > 256 {
-		half = len(nums) / 2
+		half = (len(nums) + 1) / 2
 	}
 	var wg sync.WaitGroup
 	for lo := 0; lo < len(nums); lo += half {
@@ -90,11 +92,9 @@ func (r *Reader) FDs(pid int) ([]FD, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 0, len(dir)+12)
 			link := make([]byte, 4096)
 			for i := lo; i < hi; i++ {
-				buf = append(append(append(buf[:0], dir...), '/'), strconv.Itoa(nums[i])...)
-				out[i] = r.fd(string(buf), nums[i], link)
+				out[i] = fdAt(dfd, dir, nums[i], link)
 			}
 		}()
 	}
@@ -105,16 +105,14 @@ func (r *Reader) FDs(pid int) ([]FD, error) {
 // FDTargets lists the link targets of pid's descriptors only: it is what a
 // scan for the holder of a socket or pipe needs, at one syscall per fd.
 func (r *Reader) FDTargets(pid int, visit func(fd int, target string)) error {
-	dir := r.FS.pidPath(pid, "fd")
-	nums, err := readDirNums(dir)
+	dfd, nums, err := openDirNums(r.FS.pidPath(pid, "fd"))
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 0, len(dir)+12)
+	defer unix.Close(dfd)
 	link := r.buf[:cap(r.buf)]
 	for _, n := range nums {
-		buf = append(append(append(buf[:0], dir...), '/'), strconv.Itoa(n)...)
-		m, err := unix.Readlink(string(buf), link)
+		m, err := unix.Readlinkat(dfd, strconv.Itoa(n), link)
 		if err == nil {
 			visit(n, string(link[:m]))
 		}
@@ -122,18 +120,20 @@ func (r *Reader) FDTargets(pid int, visit func(fd int, target string)) error {
 	return nil
 }
 
-func (r *Reader) fd(path string, n int, link []byte) FD {
+// fdAt describes descriptor n, an entry of the fd directory dir open as dfd.
+func fdAt(dfd int, dir string, n int, link []byte) FD {
 	fd := FD{Num: n}
+	name := strconv.Itoa(n)
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		fd.Err = fileErr(path, err)
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		fd.Err = fileErr(dir+"/"+name, err)
 		return fd
 	}
 	fd.Read = st.Mode&unix.S_IRUSR != 0
 	fd.Write = st.Mode&unix.S_IWUSR != 0
-	m, err := unix.Readlink(path, link)
+	m, err := unix.Readlinkat(dfd, name, link)
 	if err != nil {
-		fd.Err = fileErr(path, err)
+		fd.Err = fileErr(dir+"/"+name, err)
 		return fd
 	}
 	fd.Target = string(link[:m])
@@ -146,43 +146,42 @@ func (r *Reader) fd(path string, n int, link []byte) FD {
 		}
 		return fd
 	}
-	if err := unix.Stat(path, &st); err == nil {
+	if err := unix.Fstatat(dfd, name, &st, 0); err == nil {
 		fd.Mode, fd.Dev, fd.Inode, fd.Size = st.Mode, st.Dev, st.Ino, st.Size
 	} else if strings.HasPrefix(fd.Target, "/") {
-		fd.Err = fileErr(path, err)
+		fd.Err = fileErr(dir+"/"+name, err)
 	}
 	return fd
 }
 
-// readDirNums lists the numeric names of a directory, ascending.
-func readDirNums(dir string) ([]int, error) {
-	d, err := os.Open(dir)
+// openDirNums opens dir and lists its numeric names, ascending; the
+// caller closes the returned descriptor.
+func openDirNums(dir string) (int, []int, error) {
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fileErr(dir, unwrapErrno(err))
+		return -1, nil, fileErr(dir, err)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	var nums []int
+	err = eachDirNums(dfd, func(b []int) bool {
+		nums = append(nums, b...)
+		return true
+	})
 	if err != nil {
-		return nil, fileErr(dir, unwrapErrno(err))
-	}
-	nums := make([]int, 0, len(names))
-	for _, s := range names {
-		if v, err := strconv.Atoi(s); err == nil {
-			nums = append(nums, v)
-		}
+		unix.Close(dfd)
+		return -1, nil, fileErr(dir, err)
 	}
 	sort.Ints(nums)
-	return nums, nil
+	return dfd, nums, nil
 }
 
-func unwrapErrno(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
+// readDirNums lists the numeric names of a directory, ascending.
+func readDirNums(dir string) ([]int, error) {
+	dfd, nums, err := openDirNums(dir)
+	if err != nil {
+		return nil, err
 	}
-	if se, ok := err.(*os.SyscallError); ok {
-		return se.Err
-	}
-	return err
+	unix.Close(dfd)
+	return nums, nil
 }
 
 // Tasks lists the thread ids of pid (/proc/PID/task), ascending.

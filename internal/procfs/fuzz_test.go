@@ -19,7 +19,15 @@ func FuzzParseStat(f *testing.F) {
 
 func FuzzParseStatus(f *testing.F) {
 	f.Add([]byte("Name:\tx\nUid:\t1\t2\t3\t4\nGroups:\t1 2\nVmLck:\t1 kB\nSigIgn:\t00ff\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { ParseStatus(b) })
+	f.Add([]byte("Uid:\t0\t0\t0\t0\nVmLck:\t0 kB\nVmRSS:\t5 kB\nVmSwap:\tbad\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		full, err := ParseStatus(b)
+		ids, errIDs := ParseStatusIDs(b)
+		// Whatever the full parse accepts, the brief one reads alike.
+		if err == nil && (errIDs != nil || ids.UIDs != full.UIDs || ids.VmLck != full.VmLck || ids.VmRSS != full.VmRSS) {
+			t.Fatalf("ParseStatusIDs = %+v, %v; ParseStatus = %+v", ids, errIDs, full)
+		}
+	})
 }
 
 func FuzzParseCgroups(f *testing.F) {
@@ -49,6 +57,7 @@ func FuzzParseSmall(f *testing.F) {
 		ParseLimits(b)
 		ParseCmdline(b)
 		ParseLinkInode(string(b))
+		direntNums(b)
 		d := ParseTTYDrivers(b)
 		names := &TTYNames{drivers: d, cache: map[uint64]string{}}
 		for _, dev := range []uint64{1, 4<<8 | 70, 300<<8 | 5} {

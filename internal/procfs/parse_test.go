@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"reflect"
@@ -54,6 +55,10 @@ func TestParseStatus(t *testing.T) {
 		VmLck: 12, Threads: 3, NSpid: []int{77, 1}, SigIgn: 0x1000, CapEff: 0x1ffffffffff, Seccomp: 2}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseStatus = %+v; want %+v", got, want)
+	}
+	ids, err := ParseStatusIDs([]byte(in + "VmRSS:\t 7 kB\nVmRSS:\t8 kB\nSigIgn:\tzz\n"))
+	if err != nil || ids.UIDs != want.UIDs || ids.VmLck != 12 || ids.VmRSS != 7 || ids.Name != "" {
+		t.Errorf("ParseStatusIDs = %+v, %v; want UIDs %v, VmLck 12, VmRSS 7 and nothing else", ids, err, want.UIDs)
 	}
 	for _, bad := range []string{"Uid:\t1 2 3\n", "Umask:\t9\n", "VmLck:\tlots kB\n", "Threads:\t-\n", "SigIgn:\tzz\n"} {
 		if _, err := ParseStatus([]byte(bad)); err == nil {
@@ -229,5 +234,30 @@ func BenchmarkParseStat(b *testing.B) {
 		if _, err := ParseStat(in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// dirent64 builds one struct linux_dirent64 record for name.
+func dirent64(name string) []byte {
+	reclen := (19 + len(name) + 1 + 7) &^ 7
+	b := make([]byte, reclen)
+	binary.NativeEndian.PutUint16(b[16:], uint16(reclen))
+	copy(b[19:], name)
+	return b
+}
+
+func TestDirentNums(t *testing.T) {
+	var buf []byte
+	for _, name := range []string{".", "..", "0", "12", "self", "x1", "-3", "+4", "99999999999", "4194304"} {
+		buf = append(buf, dirent64(name)...)
+	}
+	if got := direntNums(buf); !reflect.DeepEqual(got, []int{0, 12, 4194304}) {
+		t.Errorf("direntNums = %v; want [0 12 4194304]", got)
+	}
+	// A record whose length runs past the buffer ends the list.
+	bad := dirent64("7")
+	binary.NativeEndian.PutUint16(bad[16:], 200)
+	if got := direntNums(append(dirent64("5"), bad...)); !reflect.DeepEqual(got, []int{5}) {
+		t.Errorf("direntNums with a truncated record = %v; want [5]", got)
 	}
 }

@@ -57,8 +57,9 @@ func (e *envList) list() []string {
 // friends, PassEnvironment=, Environment=, EnvironmentFile= (in order; a
 // missing file fails unless "-"-prefixed), and finally
 // UnsetEnvironment=, whose "VAR=VALUE" entries remove only that exact
-// assignment. LISTEN_PID is not set here: when LISTEN_FDS is, Start has
-// the child add LISTEN_PID with its own pid.
+// assignment. LISTEN_PID and WATCHDOG_PID are not set here: when
+// LISTEN_FDS or WATCHDOG_USEC is, Start has the child add them with its
+// own pid.
 func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 	ec := s.Exec
 	if ec == nil {

@@ -45,9 +45,9 @@ type instructions struct {
 	OOMScore  *int
 	Join      []string // cgroup.procs files to write "0" to
 	Cred      *syscall.Credential
-	// ListenPID asks for LISTEN_PID=<own pid> in Env: sd_listen_fds(3)
-	// checks it, and only the child knows its pid.
-	ListenPID bool
+	// OwnPID names variables to set to the helper's own pid in Env
+	// (LISTEN_PID, WATCHDOG_PID): only the child knows its pid.
+	OwnPID []string
 }
 
 type limit struct {
@@ -66,7 +66,7 @@ type report struct {
 
 func (p *plan) instructions() (*instructions, error) {
 	in := &instructions{Path: p.path, Argv: p.argv, Env: p.env, Dir: p.dir, UMask: p.ec.UMask,
-		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, ListenPID: p.listenFDs()}
+		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, OwnPID: p.ownPIDVars()}
 	if !p.s.Command.FullPrivilege {
 		in.Chroot = p.ec.RootDirectory
 	}
@@ -202,9 +202,9 @@ func HelperMain(args []string) {
 	if code, msg, err := apply(&in); err != nil {
 		fail(code, msg, err)
 	}
-	if in.ListenPID {
-		in.Env = slices.DeleteFunc(in.Env, func(kv string) bool { return strings.HasPrefix(kv, "LISTEN_PID=") })
-		in.Env = append(in.Env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	for _, name := range in.OwnPID {
+		in.Env = slices.DeleteFunc(in.Env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
+		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
 	err := syscall.Exec(in.Path, in.Argv, in.Env)
 	fail(ExitExec, "exec "+in.Path, err)

@@ -36,7 +36,8 @@ type Spec struct {
 	Command unit.Command      // Argv may contain $VAR/${VAR}: expanded unless NoEnvExpand
 	Exec    *unit.ExecContext // nil = defaults
 	// Env is the manager-provided environment (LANG, MAINPID,
-	// NOTIFY_SOCKET, LISTEN_FDS, INVOCATION_ID…), see BuildEnv.
+	// NOTIFY_SOCKET, LISTEN_FDS, WATCHDOG_USEC, INVOCATION_ID…), see
+	// BuildEnv.
 	Env                   []string
 	Stdin, Stdout, Stderr *os.File   // nil = /dev/null
 	ExtraFiles            []*os.File // become fds 3… (socket activation)
@@ -307,12 +308,12 @@ func (p *plan) close() {
 }
 
 // needsHelper reports whether settings beyond ForkExec's reach are set,
-// the process needs LISTEN_PID (its own pid), or the cgroup can only be
-// joined from inside the child (v1), which must happen before the
-// program's first fork.
+// the process needs its own pid in its environment (LISTEN_PID,
+// WATCHDOG_PID), or the cgroup can only be joined from inside the child
+// (v1), which must happen before the program's first fork.
 func (p *plan) needsHelper() bool {
 	ec := p.ec
-	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || p.listenFDs() {
+	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || len(p.ownPIDVars()) > 0 {
 		return true
 	}
 	if g := p.s.Cgroup; g != nil {
@@ -323,15 +324,21 @@ func (p *plan) needsHelper() bool {
 	return false
 }
 
-// listenFDs reports whether the manager passes sockets (LISTEN_FDS=),
-// which makes LISTEN_PID necessary.
-func (p *plan) listenFDs() bool {
+// ownPIDVars names the variables the child must set to its own pid:
+// sd_listen_fds(3) checks LISTEN_PID when sockets are passed
+// (LISTEN_FDS=), sd_watchdog_enabled(3) checks WATCHDOG_PID when a
+// watchdog runs (WATCHDOG_USEC=).
+func (p *plan) ownPIDVars() []string {
+	var vars []string
 	for _, kv := range p.env {
-		if strings.HasPrefix(kv, "LISTEN_FDS=") {
-			return true
+		switch {
+		case strings.HasPrefix(kv, "LISTEN_FDS="):
+			vars = append(vars, "LISTEN_PID")
+		case strings.HasPrefix(kv, "WATCHDOG_USEC="):
+			vars = append(vars, "WATCHDOG_PID")
 		}
 	}
-	return false
+	return vars
 }
 
 func (p *plan) sysProcAttr() *syscall.SysProcAttr {

@@ -212,26 +212,41 @@ func TestStartSessionFdsAndDefaults(t *testing.T) {
 	}
 }
 
-func TestListenPIDIsTheChildsPID(t *testing.T) {
+// TestOwnPIDIsTheChildsPID checks the variables only the child can fill
+// in: the pid that sd_listen_fds(3) and sd_watchdog_enabled(3) compare
+// with their own, replacing whatever the manager's environment said.
+func TestOwnPIDIsTheChildsPID(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    []string
+		prefix string
+		want   []string // besides PREFIX_PID=<pid>
+	}{
+		{"listen", []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PID=1"}, "LISTEN_", []string{"LISTEN_FDNAMES=web", "LISTEN_FDS=1"}},
+		{"watchdog", []string{"WATCHDOG_USEC=500000", "WATCHDOG_PID=1"}, "WATCHDOG_", []string{"WATCHDOG_USEC=500000"}},
+	}
 	r := startReaper(t)
 	sock, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sock.Close()
-	pid := run(t, r, Spec{Command: sleepCmd(), ExtraFiles: []*os.File{sock},
-		Env: []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web", "LISTEN_PID=1"}})
-	env := strings.Split(environ(t, pid), "\x00")
-	var got []string
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "LISTEN_") {
-			got = append(got, kv)
-		}
-	}
-	slices.Sort(got)
-	want := []string{"LISTEN_FDNAMES=web", "LISTEN_FDS=1", "LISTEN_PID=" + strconv.Itoa(pid)}
-	if !slices.Equal(got, want) {
-		t.Errorf("LISTEN_* = %q; want %q", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pid := run(t, r, Spec{Command: sleepCmd(), ExtraFiles: []*os.File{sock}, Env: tt.env})
+			var got []string
+			for _, kv := range strings.Split(environ(t, pid), "\x00") {
+				if strings.HasPrefix(kv, tt.prefix) {
+					got = append(got, kv)
+				}
+			}
+			slices.Sort(got)
+			want := append(slices.Clone(tt.want), tt.prefix+"PID="+strconv.Itoa(pid))
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s* = %q; want %q", tt.prefix, got, want)
+			}
+		})
 	}
 }
 

@@ -36,6 +36,12 @@ type Status struct {
 	PIDs         []int
 	External     string // why tend does not run this unit, if it doesn't
 	SkippedBy    string // the condition that skipped the last start
+	// WatchdogUSec is the watchdog timeout of the current (or last) run:
+	// WatchdogSec=, or what the service set with WATCHDOG_USEC=; 0 for
+	// none. WatchdogTimestamp is the last keep-alive (or the arming), zero
+	// while no watchdog runs.
+	WatchdogUSec      time.Duration
+	WatchdogTimestamp time.Time
 }
 
 // JobResult reports how a requested job ended.
@@ -141,6 +147,7 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 		Result: u.result, Since: u.since, MainPID: u.mainPID, ControlPID: u.controlPID,
 		StatusText: u.statusText, Errno: u.errno, NRestarts: u.nRestarts,
 		InvocationID: u.invocation, SkippedBy: u.conditionFailed,
+		WatchdogUSec: u.watchdogTimeout(), WatchdogTimestamp: u.wdLast,
 	}
 	if st.Result == "" {
 		st.Result = ResultSuccess
@@ -269,6 +276,11 @@ func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error
 	err := m.do(ctx, func() {
 		ch = plan.Diff(m.plan, p)
 		m.setPlan(p)
+		for _, u := range m.units {
+			if up(u.state) {
+				m.checkUpheld(u) // new definitions may uphold units that are down
+			}
+		}
 	})
 	return ch, err
 }

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == spawn.HelperArg {
 		spawn.HelperMain(os.Args)
 	}
+	if len(os.Args) > 1 && os.Args[1] == notifyClientArg {
+		os.Exit(notifyClient(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 

@@ -201,6 +201,8 @@ func failMessage(u *rt) string {
 		return "of a lack of resources"
 	case ResultProtocol:
 		return "the service did not take the steps required by its unit configuration"
+	case ResultWatchdog:
+		return "the service failed to send watchdog ping"
 	}
 	return string(u.result)
 }
@@ -237,9 +239,10 @@ func (q *jobQueue) finish(j *job, result, msg string) {
 	}
 }
 
-// submitInternal queues jobs tend decides on by itself (OnFailure=, BindsTo=).
-func (q *jobQueue) submitInternal(kind plan.JobKind, names []string) {
-	tx, err := q.m.plan.Transaction(kind, names, plan.Replace, q.m.activeState)
+// submitInternal queues jobs tend decides on by itself (OnFailure=,
+// BindsTo=, Upholds=).
+func (q *jobQueue) submitInternal(kind plan.JobKind, names []string, mode plan.Mode) {
+	tx, err := q.m.plan.Transaction(kind, names, mode, q.m.activeState)
 	if err != nil {
 		q.m.opts.Logger.Warn("cannot queue jobs", "kind", kind, "units", names, "err", err)
 		return
@@ -258,7 +261,7 @@ func (q *jobQueue) stopBound(u *rt) {
 		}
 	}
 	if len(names) > 0 {
-		q.submitInternal(plan.Stop, names)
+		q.submitInternal(plan.Stop, names, plan.Replace)
 	}
 }
 

@@ -29,7 +29,8 @@ import (
 )
 
 // Output is where one process's stdout and stderr go. SetPID, when not nil,
-// tells the log reader the pid once the process exists.
+// tells the log reader the pid once the process exists, or 0 when it could
+// not be started; the reader waits for it.
 type Output struct {
 	Stdout, Stderr *os.File
 	SetPID         func(pid int)
@@ -188,6 +189,10 @@ func (m *Manager) handle(ev event) {
 		if e.gen == e.u.gen {
 			m.onTimeout(e.u)
 		}
+	case evWatchdog:
+		m.onWatchdog(e)
+	case evUphold:
+		m.uphold(e.u)
 	case evNotify:
 		m.onNotify(e.msg)
 	case evEmpty:
@@ -239,6 +244,7 @@ func (m *Manager) setPlan(p *plan.Plan) {
 			delete(m.units, name)
 		}
 	}
+	m.resolveUpholds(p)
 }
 
 // processes is how the state machine touches the outside world.

@@ -51,6 +51,7 @@ func (m *Manager) onNotify(msg notify.Message) {
 	case msg.Ready && u.state == Reload && u.controlPID == 0:
 		m.setState(u, Running)
 	}
+	m.onWatchdogNotify(u, msg)
 }
 
 // notifySender finds the unit a pid speaks for: its main or control

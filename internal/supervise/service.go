@@ -45,6 +45,7 @@ func (m *Manager) start(u *rt) {
 	}
 	u.result = ResultSuccess
 	u.mainExit, u.statusText, u.errno = nil, "", 0
+	u.watchdog = u.svc().Watchdog
 	u.invocation = newInvocationID()
 	m.event(u, prioInfo, "Starting %s...", u.describe())
 	if err := m.prepare(u); err != nil {
@@ -160,6 +161,9 @@ func (m *Manager) runPhase(u *rt, s SubState, cmds []unit.Command) {
 		m.arm(u, u.svc().TimeoutStop)
 	case s == Reload:
 		m.arm(u, u.svc().TimeoutStart)
+	}
+	if s == StartPost {
+		m.resetWatchdog(u) // systemd arms the watchdog here, for every type
 	}
 	u.cmds, u.cmdIdx = cmds, 0
 	if len(cmds) == 0 {
@@ -297,6 +301,7 @@ func (m *Manager) spawnProcess(u *rt, cmd unit.Command, r role) (int, error) {
 	if m.opts.Notify != nil && notifyAccess(svc) != "none" {
 		env = append(env, m.opts.Notify.Env())
 	}
+	env = append(env, u.watchdogEnv()...)
 	spec := spawn.Spec{
 		Unit:    u.name,
 		Command: cmd,
@@ -316,8 +321,8 @@ func (m *Manager) spawnProcess(u *rt, cmd unit.Command, r role) (int, error) {
 	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
 	closeOutput(out)
-	if err == nil && out.SetPID != nil {
-		out.SetPID(pid)
+	if out.SetPID != nil {
+		out.SetPID(pid) // 0 when the start failed: the log reader then drains and closes
 	}
 	return pid, err
 }
@@ -341,12 +346,13 @@ func cmdName(c unit.Command) string {
 	return "(none)"
 }
 
-// notifyAccess is NotifyAccess= with systemd's default for the type.
+// notifyAccess is NotifyAccess= with systemd's default: services that
+// are expected to talk (Type=notify, WatchdogSec=) hear their main process.
 func notifyAccess(svc *unit.Service) string {
 	if svc.NotifyAccess != "" {
 		return svc.NotifyAccess
 	}
-	if svc.Type == unit.TypeNotify || svc.Type == unit.TypeNotifyReload {
+	if svc.Type == unit.TypeNotify || svc.Type == unit.TypeNotifyReload || svc.Watchdog > 0 {
 		return "main"
 	}
 	return "none"
@@ -425,7 +431,7 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 		m.nextCmd(u, roleControl)
 	case StopPost:
 		m.nextCmd(u, roleControl)
-	case StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
+	case StopWatchdog, StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
 		m.checkKilled(u)
 	}
 }
@@ -477,7 +483,7 @@ func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
 		if u.stopByNotify {
 			m.mainGone(u)
 		}
-	case StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
+	case StopWatchdog, StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
 		m.checkKilled(u)
 	}
 	// In StartPost and Reload the exit is remembered and acted on when the

@@ -15,6 +15,7 @@ const (
 	Exited
 	Reload
 	Stop
+	StopWatchdog
 	StopSigterm
 	StopSigkill
 	StopPost
@@ -28,7 +29,7 @@ const (
 var subStateNames = [numSubStates]string{
 	Dead: "dead", Condition: "condition", StartPre: "start-pre", Start: "start",
 	StartPost: "start-post", Running: "running", Exited: "exited", Reload: "reload",
-	Stop: "stop", StopSigterm: "stop-sigterm", StopSigkill: "stop-sigkill",
+	Stop: "stop", StopWatchdog: "stop-watchdog", StopSigterm: "stop-sigterm", StopSigkill: "stop-sigkill",
 	StopPost: "stop-post", FinalSigterm: "final-sigterm", FinalSigkill: "final-sigkill",
 	Failed: "failed", AutoRestart: "auto-restart",
 }
@@ -74,7 +75,7 @@ func (s SubState) Active() ActiveState {
 // stopping reports whether s is one of the states of an orderly stop.
 func (s SubState) stopping() bool {
 	switch s {
-	case Stop, StopSigterm, StopSigkill, StopPost, FinalSigterm, FinalSigkill:
+	case Stop, StopWatchdog, StopSigterm, StopSigkill, StopPost, FinalSigterm, FinalSigkill:
 		return true
 	}
 	return false

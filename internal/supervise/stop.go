@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -63,7 +64,11 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 	if kc.Mode != unit.KillNone {
 		m.signal(u, s, kc)
 	}
-	m.arm(u, u.svc().TimeoutStop)
+	if s == StopWatchdog {
+		m.arm(u, u.svc().TimeoutAbort)
+	} else {
+		m.arm(u, u.svc().TimeoutStop)
+	}
 	if m.waitsForGroup(u) {
 		m.watchEmpty(u)
 	}
@@ -71,26 +76,17 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 
 func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 	final := s == StopSigkill || s == FinalSigkill
-	sig := syscall.Signal(kc.Signal)
-	if u.restarting && kc.RestartKillSignal != 0 {
-		sig = syscall.Signal(kc.RestartKillSignal)
-	}
-	if final {
-		sig = syscall.Signal(kc.FinalKillSignal)
-	}
-	if sig == 0 {
-		sig = unix.SIGTERM
-		if final {
-			sig = unix.SIGKILL
-		}
-	}
+	sig := killSignal(u, s, kc)
+	// SendSIGHUP= tells a terminal-bound program its session ended; an
+	// abort for a hung service is no such end.
+	hup := kc.SendSIGHUP && !final && s != StopWatchdog
 	send := func(pid int) {
 		if pid > 0 {
 			_ = m.procs.kill(pid, sig)
 			if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
 				_ = m.procs.kill(pid, unix.SIGCONT)
 			}
-			if !final && kc.SendSIGHUP {
+			if hup {
 				_ = m.procs.kill(pid, unix.SIGHUP)
 			}
 		}
@@ -104,6 +100,28 @@ func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 			_ = u.cg.Kill(unix.SIGCONT)
 		}
 	}
+}
+
+// killSignal is the signal signalling state s stands for.
+func killSignal(u *rt, s SubState, kc unit.KillContext) syscall.Signal {
+	switch s {
+	case StopSigkill, FinalSigkill:
+		return signalOr(kc.FinalKillSignal, unix.SIGKILL)
+	case StopWatchdog:
+		return signalOr(kc.WatchdogSignal, unix.SIGABRT)
+	}
+	if u.restarting && kc.RestartKillSignal != 0 {
+		return syscall.Signal(kc.RestartKillSignal)
+	}
+	return signalOr(kc.Signal, unix.SIGTERM)
+}
+
+// signalOr is sig, or def when sig is unset.
+func signalOr(sig int, def syscall.Signal) syscall.Signal {
+	if sig == 0 {
+		return def
+	}
+	return syscall.Signal(sig)
 }
 
 // waitsForGroup says whether stopping must wait for the whole cgroup.
@@ -130,7 +148,7 @@ func (m *Manager) checkKilled(u *rt) {
 // killedAll moves on from a signalling state whose processes are gone.
 func (m *Manager) killedAll(u *rt) {
 	switch u.state {
-	case StopSigterm, StopSigkill:
+	case StopWatchdog, StopSigterm, StopSigkill:
 		m.runPhase(u, StopPost, u.svc().ExecStopPost)
 	case FinalSigterm, FinalSigkill:
 		m.enterDead(u)
@@ -159,7 +177,7 @@ func (m *Manager) onTimeout(u *rt) {
 	case Stop:
 		m.event(u, prioWarn, "%s: Stopping timed out. Terminating.", u.name)
 		m.enterSignal(u, StopSigterm, ResultTimeout)
-	case StopSigterm:
+	case StopWatchdog, StopSigterm:
 		m.timeoutKill(u, StopSigkill, func() { m.runPhase(u, StopPost, svc.ExecStopPost) })
 	case StopSigkill, FinalSigkill:
 		m.event(u, prioWarn, "%s: Processes still around after final SIGKILL. Entering failed mode.", u.name)
@@ -249,7 +267,7 @@ func (m *Manager) afterRun(u *rt, failed bool) {
 		deps = u.def.Deps.OnFailure
 	}
 	if len(deps) > 0 && !u.skipped {
-		m.jobs.submitInternal(jobStart, deps)
+		m.jobs.submitInternal(jobStart, deps, plan.Replace)
 	}
 	m.jobs.stopBound(u)
 	if m.opts.OnDead != nil {

@@ -41,22 +41,26 @@ func tableUnit(typ unit.ServiceType, restart unit.RestartPolicy, restartSec time
 		StartLimitInterval: 0, StartLimitBurst: 0,
 		Service: &unit.Service{
 			Type: typ, Restart: restart, RestartSec: restartSec,
-			ExecStart: cmd, TimeoutStart: time.Hour, TimeoutStop: time.Hour,
+			ExecStart: cmd, TimeoutStart: time.Hour, TimeoutStop: time.Hour, TimeoutAbort: time.Hour,
 			Kill: unit.KillContext{Mode: unit.KillControlGroup, Signal: int(unix.SIGTERM), FinalKillSignal: int(unix.SIGKILL), SendSIGKILL: true},
 		},
 	}
 }
 
-// newTableManager returns a manager over one unit, driven by the test
-// goroutine instead of a loop.
-func newTableManager(t *testing.T, def *unit.Unit) (*Manager, *rt, *fakeProcs) {
+// newTableManager returns a manager over def (and others), driven by the
+// test goroutine instead of a loop.
+func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manager, *rt, *fakeProcs) {
 	t.Helper()
 	ns, err := notify.Listen(filepath.Join(t.TempDir(), "notify"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
-	m := New(plan.New(map[string]*unit.Unit{def.Name: def}, plan.Options{}), Options{Notify: ns})
+	defs := map[string]*unit.Unit{def.Name: def}
+	for _, o := range others {
+		defs[o.Name] = o
+	}
+	m := New(plan.New(defs, plan.Options{}), Options{Notify: ns})
 	f := &fakeProcs{next: 1 << 30}
 	m.procs = f
 	u, err := m.lookup(def.Name)
@@ -83,12 +87,17 @@ func drain(m *Manager) {
 	}
 }
 
-// place puts u in state s with the processes that state implies.
+// place puts u in state s with the processes (and watchdog) that state
+// implies.
 func place(m *Manager, u *rt, s SubState, f *fakeProcs) {
 	u.state, u.result = s, ResultSuccess
 	u.cmds, u.cmdIdx = u.svc().ExecStart, 0
+	u.watchdog = u.svc().Watchdog
+	if keepsWatchdog(s) {
+		m.resetWatchdog(u)
+	}
 	switch s {
-	case Start, Running, Reload, Stop, StopSigterm, StopSigkill, StartPost:
+	case Start, Running, Reload, Stop, StopWatchdog, StopSigterm, StopSigkill, StartPost:
 		f.next++
 		u.mainPID = f.next
 		m.pids[u.mainPID] = pidRef{u: u, role: roleMain}
@@ -118,6 +127,16 @@ func exitEvent(r role, ws unix.WaitStatus) func(m *Manager, u *rt) {
 	}
 }
 
+// notifyEvent is msg arriving from u's main process, if it has one.
+func notifyEvent(msg notify.Message) func(m *Manager, u *rt) {
+	return func(m *Manager, u *rt) {
+		if u.mainPID != 0 {
+			msg.PID = u.mainPID
+			m.onNotify(msg)
+		}
+	}
+}
+
 func jobEvent(kind plan.JobKind) func(m *Manager, u *rt) {
 	return func(m *Manager, u *rt) {
 		// A refused job (reload of a unit without ExecReload=) changes nothing.
@@ -140,34 +159,54 @@ var tableEvents = []tableEvent{
 	{"control-exit-0", exitEvent(roleControl, 0)},
 	{"control-exit-1", exitEvent(roleControl, 1<<8)},
 	{"timeout", func(m *Manager, u *rt) { m.onTimeout(u) }},
-	{"ready", func(m *Manager, u *rt) {
-		if u.mainPID != 0 {
-			m.onNotify(notify.Message{PID: u.mainPID, Ready: true})
-		}
-	}},
-	{"stopping", func(m *Manager, u *rt) {
-		if u.mainPID != 0 {
-			m.onNotify(notify.Message{PID: u.mainPID, Stopping: true})
-		}
-	}},
+	{"ready", notifyEvent(notify.Message{Ready: true})},
+	{"stopping", notifyEvent(notify.Message{Stopping: true})},
 	{"cgroup-empty", func(m *Manager, u *rt) { m.onCgroupEmpty(u) }},
+	{"main-aborted", exitEvent(roleMain, unix.WaitStatus(unix.SIGABRT))},
+	{"watchdog-ping", notifyEvent(notify.Message{Watchdog: true})},
+	{"watchdog-trigger", notifyEvent(notify.Message{Trigger: true})},
+	{"watchdog-usec-0", notifyEvent(notify.Message{Raw: map[string]string{"WATCHDOG_USEC": "0"}})},
+	{"watchdog-usec-2h", notifyEvent(notify.Message{WatchdogUSec: 2 * time.Hour, Raw: map[string]string{"WATCHDOG_USEC": "7200000000"}})},
+	// The watchdog's deadline passing, if one is armed (as its timer would).
+	{"watchdog-expired", func(m *Manager, u *rt) {
+		if u.wdTimer != nil {
+			m.handle(evWatchdog{u: u, gen: u.wdGen})
+		}
+	}},
+}
+
+// apply applies the table event called name to u.
+func apply(t *testing.T, m *Manager, u *rt, name string) {
+	t.Helper()
+	for _, e := range tableEvents {
+		if e.name == name {
+			e.apply(m, u)
+			return
+		}
+	}
+	t.Fatalf("no table event %q", name)
 }
 
 // TestEveryStateEveryEvent walks all state × event pairs for the service
-// types and checks the invariants that must hold after any of them.
+// types, with and without WatchdogSec=, and checks the invariants that
+// must hold after any of them.
 func TestEveryStateEveryEvent(t *testing.T) {
 	types := []unit.ServiceType{unit.TypeSimple, unit.TypeNotify, unit.TypeOneshot, unit.TypeForking}
 	for _, typ := range types {
-		for s := Dead; s < numSubStates; s++ {
-			for _, ev := range tableEvents {
-				t.Run(fmt.Sprintf("%s/%s/%s", typ, s, ev.name), func(t *testing.T) {
-					m, u, f := newTableManager(t, tableUnit(typ, unit.RestartOnFailure, time.Hour))
-					place(m, u, s, f)
-					gen := u.gen
-					ev.apply(m, u)
-					drain(m)
-					checkInvariants(t, m, u, u.gen != gen)
-				})
+		for _, wd := range []time.Duration{0, time.Hour} {
+			for s := Dead; s < numSubStates; s++ {
+				for _, ev := range tableEvents {
+					t.Run(fmt.Sprintf("%s/watchdog=%s/%s/%s", typ, wd, s, ev.name), func(t *testing.T) {
+						def := tableUnit(typ, unit.RestartOnFailure, time.Hour)
+						def.Service.Watchdog = wd
+						m, u, f := newTableManager(t, def)
+						place(m, u, s, f)
+						gen := u.gen
+						ev.apply(m, u)
+						drain(m)
+						checkInvariants(t, m, u, u.gen != gen)
+					})
+				}
 			}
 		}
 	}
@@ -200,8 +239,17 @@ func checkInvariants(t *testing.T, m *Manager, u *rt, entered bool) {
 	if u.job != nil && u.job.finished {
 		t.Errorf("finished job still attached")
 	}
+	if u.wdTimer != nil && !hearsWatchdog(u.state) {
+		t.Errorf("watchdog armed in %s", u.state)
+	}
+	if u.wdTimer == nil && !u.wdLast.IsZero() {
+		t.Errorf("watchdog timestamp %v without a watchdog", u.wdLast)
+	}
 	if u.timer != nil {
 		u.timer.Stop()
+	}
+	if u.wdTimer != nil {
+		u.wdTimer.Stop()
 	}
 }
 
@@ -244,15 +292,11 @@ func TestTransitions(t *testing.T) {
 		{unit.TypeForking, unit.RestartNo, Dead, "start", Start},
 		{unit.TypeSimple, unit.RestartNo, Exited, "stop", Dead},
 	}
-	byName := map[string]tableEvent{}
-	for _, e := range tableEvents {
-		byName[e.name] = e
-	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s/%s/%s", tt.typ, tt.restart, tt.from, tt.event), func(t *testing.T) {
 			m, u, f := newTableManager(t, tableUnit(tt.typ, tt.restart, time.Hour))
 			place(m, u, tt.from, f)
-			byName[tt.event].apply(m, u)
+			apply(t, m, u, tt.event)
 			drain(m)
 			if u.state != tt.want {
 				t.Errorf("%s + %s → %s; want %s", tt.from, tt.event, u.state, tt.want)

@@ -24,6 +24,19 @@ type rt struct {
 	// cgroup emptiness or PID file.
 	cancelWatch chan struct{}
 
+	// The service watchdog has its own deadline and generation: it spans
+	// the state changes between start-post, running and reload, which
+	// bump gen. wdGen changes whenever the watchdog is re-armed or stopped.
+	watchdog   time.Duration // timeout in force for this run (WatchdogSec= or WATCHDOG_USEC=)
+	wdGen      uint64
+	wdTimer    *time.Timer
+	wdLast     time.Time // last keep-alive (or arming); zero while no watchdog runs
+	wdDeadline time.Time
+
+	// upholds and upheldBy name the units of Upholds= in both directions,
+	// resolved once per plan: state changes consult them.
+	upholds, upheldBy []string
+
 	mainPID, controlPID int
 	mainExit            *exitStatus // how the last main process ended
 	lastMainPID         int         // pid of that process
@@ -65,6 +78,9 @@ func (m *Manager) setState(u *rt, s SubState) {
 		close(u.cancelWatch)
 		u.cancelWatch = nil
 	}
+	if u.wdTimer != nil && !keepsWatchdog(s) {
+		m.stopWatchdog(u)
+	}
 	if old.Active() != s.Active() || u.since.IsZero() {
 		u.since = time.Now()
 	}
@@ -72,6 +88,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 		u.activeAt = time.Now()
 	}
 	m.jobs.unitChanged(u)
+	m.noteUpholds(u, old, s)
 	if m.opts.OnChange != nil {
 		m.opts.OnChange(u.name, s.Active(), u.subName())
 	}

@@ -10,8 +10,12 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tendproject/tend/internal/fdrole"
 )
 
 // Record is one journal entry as the Forwarder needs it.
@@ -72,6 +76,9 @@ type ForwardOptions struct {
 type Forwarder struct {
 	opts ForwardOptions
 	log  *slog.Logger
+
+	mu   sync.Mutex // guards conn
+	conn net.Conn   // the connection to the server, nil between sessions
 }
 
 // fatalError marks a failure of the Source or of the state file, which
@@ -139,7 +146,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				f.log.Info("syslog forward: connected again", "address", f.opts.Address)
 			}
 			var sent bool
+			f.setConn(conn)
 			sent, err = f.session(ctx, conn, &cursor)
+			f.setConn(nil)
 			conn.Close()
 			if sent {
 				backoff, failing = f.opts.MinBackoff, false
@@ -164,6 +173,28 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, f.opts.MaxBackoff)
 	}
+}
+
+func (f *Forwarder) setConn(c net.Conn) {
+	f.mu.Lock()
+	f.conn = c
+	f.mu.Unlock()
+}
+
+// FDs names the connection to the server while there is one, for
+// `tend fds`.
+func (f *Forwarder) FDs() map[int]string {
+	r := fdrole.Roles{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if sc, ok := c.(syscall.Conn); ok {
+		r.Add(sc, "syslog forwarding to "+f.opts.Network+"://"+f.opts.Address)
+	}
+	return r
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d passed.

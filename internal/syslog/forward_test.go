@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // memSource is an in-memory journal: cursors are "c-<index>".
@@ -79,13 +81,13 @@ func (s *memSource) Follow(ctx context.Context, after string, fn func(Record) er
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// runForwarder starts f.Run; the returned stop cancels and joins it.
-func runForwarder(t *testing.T, opts ForwardOptions) (stop func()) {
+// runForwarder starts a Forwarder's Run; stop cancels and joins it.
+func runForwarder(t *testing.T, opts ForwardOptions) (f *Forwarder, stop func()) {
 	t.Helper()
 	opts.MinBackoff, opts.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
 	opts.Logger = quietLogger()
-	f := NewForwarder(opts)
-	return serve(t, f.Run)
+	f = NewForwarder(opts)
+	return f, serve(t, f.Run)
 }
 
 // expectMsgs waits for msg-<from> .. msg-<to>, in order, and nothing else.
@@ -133,7 +135,7 @@ func TestForwarderTCPReconnect(t *testing.T) {
 	src := newMemSource()
 	state := filepath.Join(t.TempDir(), "forward.cursor")
 	opts := ForwardOptions{Network: "tcp", Address: addr, StateFile: state, Source: src}
-	stopFwd := runForwarder(t, opts)
+	_, stopFwd := runForwarder(t, opts)
 	src.add(1, 5)
 	expectMsgs(t, c, 1, 5)
 
@@ -181,10 +183,29 @@ func TestForwarderTLS(t *testing.T) {
 	defer r.Close()
 	serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, ln) })
 	src := newMemSource()
-	runForwarder(t, ForwardOptions{Network: "tls", Address: ln.Addr().String(), Source: src,
+	f, stop := runForwarder(t, ForwardOptions{Network: "tls", Address: ln.Addr().String(), Source: src,
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
 	src.add(1, 3)
 	expectMsgs(t, c, 1, 3)
+
+	// FDs names the TCP socket under the TLS layer while connected.
+	fds := f.FDs()
+	if len(fds) != 1 {
+		t.Fatalf("FDs() = %v; want the connection", fds)
+	}
+	for fd, role := range fds {
+		sa, err := unix.Getpeername(fd)
+		if in, ok := sa.(*unix.SockaddrInet4); err != nil || !ok || in.Port != ln.Addr().(*net.TCPAddr).Port {
+			t.Errorf("fd %d is connected to %+v (%v); want %s", fd, sa, err, ln.Addr())
+		}
+		if want := "syslog forwarding to tls://" + ln.Addr().String(); role != want {
+			t.Errorf("role %q; want %q", role, want)
+		}
+	}
+	stop()
+	if fds := f.FDs(); len(fds) != 0 {
+		t.Errorf("stopped forwarder lists %v", fds)
+	}
 }
 
 // selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.

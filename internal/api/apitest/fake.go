@@ -5,6 +5,7 @@ package apitest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -40,7 +41,10 @@ type Fake struct {
 	ReloadReport api.ReloadReport
 	Changes      api.InstallChanges
 	Procs        map[int]string
-	Entries      []api.LogEntry
+	// Self is what SelfFDs answers: the daemon's pid and its descriptors'
+	// roles.
+	Self    api.SelfFDs
+	Entries []api.LogEntry
 	// Follow feeds entries to followers after Entries; nil means a follow
 	// just waits for the end of its context, closed ends every follow.
 	Follow chan api.LogEntry
@@ -317,6 +321,13 @@ func (f *Fake) ProcessUnits(context.Context) (map[int]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.Procs, nil
+}
+
+// SelfFDs implements api.Manager.
+func (f *Fake) SelfFDs(context.Context) (api.SelfFDs, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return api.SelfFDs{PID: f.Self.PID, FDs: maps.Clone(f.Self.FDs)}, nil
 }
 
 // Logs implements api.Manager: the stored entries of matching units (the
