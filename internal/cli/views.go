@@ -66,7 +66,7 @@ func newCollector(env *Env, d *viewDaemon) *inspect.Collector {
 	if procRoot(env) == "/proc" {
 		units = viewClient{d.client(env)}
 	}
-	c := inspect.NewCollector(procfs.New(procRoot(env)), units)
+	c := inspect.NewCollector(procfs.New(procRoot(env)).WithRawSyscalls(), units)
 	if w, err := strconv.Atoi(env.Getenv("TEND_WORKERS")); err == nil {
 		c.Workers = w
 	}

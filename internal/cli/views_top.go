@@ -48,6 +48,7 @@ func topCommand(env *Env) *cobra.Command {
 				return err
 			}
 			top := inspect.NewTop(newCollector(env, d), o.utmpPath)
+			defer top.Close()
 			if o.view.Args {
 				top.Need |= inspect.NeedArgs
 			}

@@ -37,6 +37,7 @@ func BenchmarkTree(b *testing.B) {
 
 func BenchmarkTopSample(b *testing.B) {
 	top := NewTop(liveCollector(), "")
+	defer top.Close()
 	for b.Loop() {
 		f, err := top.Sample(context.Background())
 		if err != nil {

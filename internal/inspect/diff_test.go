@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -365,5 +366,57 @@ func TestEffectiveUserOfNonDumpable(t *testing.T) {
 	}
 	if got, want := strings.Fields(ours.String()), strings.Fields(string(theirs)); strings.Join(got, " ") != strings.Join(want, " ") || want[2] != "65534" {
 		t.Errorf("tend ps: %q; procps: %q (want uid 65534)", got, want)
+	}
+}
+
+// TestTopKeepsStatFiles: from its second frame on, top keeps each
+// process's stat file open between frames, drops the file of a process
+// that exited, and closes all at the end.
+func TestTopKeepsStatFiles(t *testing.T) {
+	sleeper := startProc(t, "sleep", "66")
+	pid := sleeper.Process.Pid
+	statPath := fmt.Sprintf("/proc/%d/stat", pid)
+	kept := func() (ours, all int) {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			link, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			if strings.HasPrefix(link, "/proc/") && strings.HasSuffix(link, "/stat") {
+				all++
+				if link == statPath {
+					ours++
+				}
+			}
+		}
+		return ours, all
+	}
+	top := NewTop(liveCollector(), "")
+	defer top.Close()
+	inFrame := func(f *TopFrame) bool {
+		return slices.ContainsFunc(f.Rows, func(r TopRow) bool { return r.PID == pid })
+	}
+	f, err := top.Sample(context.Background())
+	if err != nil || !inFrame(f) {
+		t.Fatalf("first frame lacks pid %d (%v)", pid, err)
+	}
+	if _, all := kept(); all != 0 {
+		t.Errorf("%d stat files kept after the first frame; want none until a second", all)
+	}
+	if f, err = top.Sample(context.Background()); err != nil || !inFrame(f) {
+		t.Fatalf("second frame lacks pid %d (%v)", pid, err)
+	}
+	if ours, all := kept(); ours != 1 || all < len(f.Rows)/2 {
+		t.Errorf("after a frame of %d processes: %d stat files kept, %d of pid %d; want about one each", len(f.Rows), all, ours, pid)
+	}
+	sleeper.Process.Kill()
+	sleeper.Wait()
+	if f, err = top.Sample(context.Background()); err != nil || inFrame(f) {
+		t.Fatalf("the frame after pid %d exited still shows it (%v)", pid, err)
+	}
+	if ours, _ := kept(); ours != 0 {
+		t.Errorf("the stat file of exited pid %d is still open", pid)
+	}
+	top.Close()
+	if _, all := kept(); all != 0 {
+		t.Errorf("%d stat files open after Close", all)
 	}
 }

@@ -139,8 +139,8 @@ func fdList(r *procfs.Reader, c *Collector, pid int, fds []procfs.FD, socks *Soc
 	l := &FDList{PID: pid, Comm: st.Comm}
 	res.first = append(res.first, st.PPID)
 	res.lists = append(res.lists, l)
-	if cg, err := r.Cgroups(pid); err == nil {
-		l.Unit = UnitFromCgroup(procfs.MainCgroup(cg))
+	if cg, err := r.MainCgroup(pid); err == nil {
+		l.Unit = UnitFromCgroup(cg)
 	}
 	for _, name := range []string{"cwd", "rtd", "txt"} {
 		link := map[string]string{"cwd": "cwd", "rtd": "root", "txt": "exe"}[name]

@@ -196,6 +196,7 @@ func FuzzUnitFromCgroup(f *testing.F) {
 
 func TestTopFixture(t *testing.T) {
 	top := NewTop(fixtureCollector(t, nil), "")
+	defer top.Close()
 	f, err := top.Sample(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -121,8 +121,8 @@ func (r *peerResolver) label(rd *procfs.Reader, pid int) (comm, unit string) {
 	if err != nil {
 		comm = "?"
 	}
-	if cg, err := rd.Cgroups(pid); err == nil {
-		unit = UnitFromCgroup(procfs.MainCgroup(cg))
+	if cg, err := rd.MainCgroup(pid); err == nil {
+		unit = UnitFromCgroup(cg)
 	}
 	if unit == "" && comm == "tend" {
 		unit = SelfLabel

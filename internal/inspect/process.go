@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/procfs"
 )
 
@@ -91,8 +93,15 @@ type Collector struct {
 // cgroup, command line, and shared memory while the resident size stays
 // put — so a refreshing view reads only stat per process per frame.
 type procCache struct {
-	mu      sync.Mutex // guards entries
+	mu      sync.Mutex // guards entries and stats
 	entries map[procKey]*Process
+	// stats are the processes' stat files kept open between snapshots,
+	// at most maxStats of them (half the descriptors the process may have),
+	// from the second snapshot on: a single snapshot (top -b -n 1) would
+	// only pay for holding thousands of files open.
+	stats     map[int]*procfs.StatFile
+	maxStats  int
+	keepStats bool // set between snapshots, read by their workers
 }
 
 // procKey names one process incarnation: a pid is reused, a pid with its
@@ -106,7 +115,57 @@ type procKey struct {
 // of processes they already read (for top). A process that changes its
 // user or cgroup after it started shows the old value until it restarts.
 func (c *Collector) EnableCache() {
-	c.cache = &procCache{entries: map[procKey]*Process{}}
+	c.cache = &procCache{entries: map[procKey]*Process{}, stats: map[int]*procfs.StatFile{}, maxStats: 512}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur/2 > 512 {
+		c.cache.maxStats = int(min(lim.Cur/2, 1<<20))
+	}
+}
+
+// Close releases what the cache holds open.
+func (c *Collector) Close() {
+	if c.cache == nil {
+		return
+	}
+	c.cache.mu.Lock()
+	defer c.cache.mu.Unlock()
+	for pid, f := range c.cache.stats {
+		f.Close()
+		delete(c.cache.stats, pid)
+	}
+}
+
+// stat reads pid's stat file, through the cache's open file when there is
+// one, and opens one to keep otherwise.
+func (c *Collector) stat(r *procfs.Reader, pid int) (procfs.Stat, error) {
+	pc := c.cache
+	if pc == nil || !pc.keepStats {
+		return r.Stat(pid)
+	}
+	pc.mu.Lock()
+	f := pc.stats[pid]
+	full := len(pc.stats) >= pc.maxStats
+	pc.mu.Unlock()
+	if f == nil {
+		if full {
+			return r.Stat(pid)
+		}
+		var err error
+		if f, err = r.OpenStat(pid); err != nil {
+			return procfs.Stat{}, err
+		}
+		pc.mu.Lock()
+		pc.stats[pid] = f
+		pc.mu.Unlock()
+	}
+	st, err := r.ReadStat(f)
+	if err != nil {
+		pc.mu.Lock()
+		delete(pc.stats, pid)
+		pc.mu.Unlock()
+		f.Close()
+	}
+	return st, err
 }
 
 // NewCollector returns a collector over the tree at fsys.
@@ -217,7 +276,7 @@ func (c *Collector) readAll(pids []int, need Need, boot time.Time) ([]*Process, 
 
 // read reads one process; nil when it is gone.
 func (c *Collector) read(r *procfs.Reader, pid int, need Need, boot time.Time) *Process {
-	st, err := r.Stat(pid)
+	st, err := c.stat(r, pid)
 	if err != nil {
 		return nil
 	}
@@ -330,6 +389,13 @@ func (pc *procCache) prune(s *Snapshot) {
 			delete(pc.entries, k)
 		}
 	}
+	for pid, f := range pc.stats {
+		if s.byPID[pid] == nil {
+			f.Close()
+			delete(pc.stats, pid)
+		}
+	}
+	pc.keepStats = true
 }
 
 var pageKiB = uint64(os.Getpagesize() / 1024)

@@ -96,6 +96,9 @@ func NewTop(c *Collector, utmp string) *Top {
 	return &Top{c: c, utmp: utmp, Need: NeedUser | NeedStatm | NeedCgroup}
 }
 
+// Close releases the files kept open between frames.
+func (t *Top) Close() { t.c.Close() }
+
 // Sample reads one frame.
 func (t *Top) Sample(ctx context.Context) (*TopFrame, error) {
 	r := t.c.FS.NewReader()

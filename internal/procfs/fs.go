@@ -34,6 +34,7 @@ var ErrGone = fmt.Errorf("process is gone: %w", fs.ErrNotExist)
 // FS is a /proc tree rooted at a path.
 type FS struct {
 	root string
+	raw  bool // see WithRawSyscalls
 }
 
 // New returns the /proc tree mounted at root (usually "/proc").
@@ -159,22 +160,39 @@ func (f FS) NewReader() *Reader { return &Reader{FS: f, buf: make([]byte, 4096)}
 // read returns the whole content of path in r's buffer; the slice is valid
 // until the next read.
 func (r *Reader) read(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := r.open(path)
 	if err != nil {
-		return nil, fileErr(path, err)
+		return nil, err
 	}
 	return r.readFD(fd, path)
 }
 
+// open opens path for reading, with raw system calls when the tree says so.
+func (r *Reader) open(path string) (int, error) {
+	open := func(p string) (int, error) { return unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0) }
+	if r.FS.raw {
+		open = rawOpen
+	}
+	fd, err := open(path)
+	if err != nil {
+		return -1, fileErr(path, err)
+	}
+	return fd, nil
+}
+
 // readFD reads fd to the end into r's buffer and closes it.
 func (r *Reader) readFD(fd int, path string) ([]byte, error) {
-	defer unix.Close(fd)
+	read, closeFD := unix.Read, unix.Close
+	if r.FS.raw {
+		read, closeFD = rawRead, func(fd int) error { rawClose(fd); return nil }
+	}
+	defer closeFD(fd)
 	n := 0
 	for {
 		if n == len(r.buf) {
 			r.buf = append(r.buf, make([]byte, len(r.buf))...)
 		}
-		m, err := unix.Read(fd, r.buf[n:])
+		m, err := read(fd, r.buf[n:])
 		if err == unix.EINTR {
 			continue
 		}

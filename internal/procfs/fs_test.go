@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -108,14 +109,23 @@ func TestFixtureSystem(t *testing.T) {
 
 // TestLive reads a process this test starts and checks what /proc says
 // against what the test knows about it.
+// TestLive reads a live process with the scheduler-aware system calls and
+// with the raw ones the views use; its command line is longer than a
+// Reader's first buffer.
 func TestLive(t *testing.T) {
-	cmd := exec.Command("/bin/sh", "-c", "exec sleep 30", "ignored")
+	t.Run("syscalls", func(t *testing.T) { testLive(t, New("/proc")) })
+	t.Run("raw", func(t *testing.T) { testLive(t, New("/proc").WithRawSyscalls()) })
+}
+
+func testLive(t *testing.T, fsys FS) {
+	long := strings.Repeat("0", 5000) // sleep adds its arguments: 30 + 0
+	cmd := exec.Command("/bin/sh", "-c", "exec sleep 30 "+long, "ignored")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	pid := cmd.Process.Pid
-	r := New("/proc").NewReader()
+	r := fsys.NewReader()
 	// The shell execs sleep: wait for the exec to show (no event exists
 	// for another process's exec, so poll with a deadline).
 	var args []string
@@ -126,8 +136,8 @@ func TestLive(t *testing.T) {
 		}
 		waitABit()
 	}
-	if !reflect.DeepEqual(args, []string{"sleep", "30"}) {
-		t.Fatalf("Cmdline = %q; want [sleep 30]", args)
+	if !reflect.DeepEqual(args, []string{"sleep", "30", long}) {
+		t.Fatalf("Cmdline = %.40q; want [sleep 30 00000…]", args)
 	}
 	st, err := r.Stat(pid)
 	if err != nil {
@@ -156,5 +166,49 @@ func TestLive(t *testing.T) {
 	cmd.Wait()
 	if _, err := r.Stat(pid); !errors.Is(err, ErrGone) {
 		t.Errorf("Stat after exit: %v; want ErrGone", err)
+	}
+}
+
+// TestStatFile reads one process's stat file again and again: the same
+// open file shows the exec that changed the process's name, then fails
+// with ErrGone once it exited.
+func TestStatFile(t *testing.T) {
+	for name, fsys := range map[string]FS{"syscalls": New("/proc"), "raw": New("/proc").WithRawSyscalls()} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("/bin/sh", "-c", "read x; exec sleep 30")
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			r := fsys.NewReader()
+			f, err := r.OpenStat(cmd.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if st, err := r.ReadStat(f); err != nil || st.Comm != "sh" || st.PID != cmd.Process.Pid {
+				t.Fatalf("ReadStat = %+v, %v; want sh with pid %d", st, err, cmd.Process.Pid)
+			}
+			in.Close() // read returns: the shell execs sleep
+			var st Stat
+			for i := 0; i < 2000 && st.Comm != "sleep"; i++ {
+				if st, err = r.ReadStat(f); err != nil {
+					t.Fatal(err)
+				}
+				waitABit()
+			}
+			if st.Comm != "sleep" {
+				t.Fatalf("the kept stat file still says %q; want sleep after the exec", st.Comm)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if _, err := r.ReadStat(f); !errors.Is(err, ErrGone) {
+				t.Errorf("ReadStat after exit: %v; want ErrGone", err)
+			}
+		})
 	}
 }

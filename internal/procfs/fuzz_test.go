@@ -34,8 +34,9 @@ func FuzzParseCgroups(f *testing.F) {
 	f.Add([]byte("12:pids:/a\n0::/tend/web.service\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lines, err := ParseCgroups(b)
-		if err == nil {
-			MainCgroup(lines)
+		main, errMain := ParseMainCgroup(b)
+		if (err == nil) != (errMain == nil) || err == nil && MainCgroup(lines) != main {
+			t.Fatalf("ParseMainCgroup = %q, %v; MainCgroup(ParseCgroups) = %q, %v", main, errMain, MainCgroup(lines), err)
 		}
 	})
 }

@@ -83,6 +83,7 @@ func TestParseCgroups(t *testing.T) {
 		{in: "nocolon\n", err: true},
 		{in: "x::/a\n", err: true},
 		{in: "1:/a\n", err: true},
+		{in: "-1::/a\n", err: true},
 	}
 	for _, tt := range tests {
 		lines, err := ParseCgroups([]byte(tt.in))
@@ -92,6 +93,9 @@ func TestParseCgroups(t *testing.T) {
 		}
 		if len(lines) != tt.n || MainCgroup(lines) != tt.main {
 			t.Errorf("ParseCgroups(%q) = %d lines, main %q; want %d, %q", tt.in, len(lines), MainCgroup(lines), tt.n, tt.main)
+		}
+		if main, err := ParseMainCgroup([]byte(tt.in)); (err != nil) != tt.err || main != tt.main {
+			t.Errorf("ParseMainCgroup(%q) = %q, %v; want %q, error %v", tt.in, main, err, tt.main, tt.err)
 		}
 	}
 }
