@@ -83,7 +83,7 @@ func startTree(t *testing.T, r *reaper.Reaper, g *Group) (sh, grandchild int) {
 	// The shell waits for a line on stdin so Add can place it before it
 	// forks anything.
 	script := `read go; (sleep 30 </dev/null >/dev/null 2>&1 & echo $!) ; exec sleep 30 >/dev/null`
-	pid, err := r.Start(func() (int, error) {
+	pid, err := r.Start(func(*int) (int, error) {
 		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
 			Files: []uintptr{inR.Fd(), outW.Fd(), 2}, Sys: sys,
 		})
@@ -174,6 +174,9 @@ func testLifecycle(t *testing.T, mode string, sig unix.Signal) {
 		t.Fatal("Empty() closed while processes run")
 	default:
 	}
+	if !g.Populated() {
+		t.Error("Populated() = false while processes run")
+	}
 	if mode != ModeNone {
 		if err := g.Remove(); err == nil {
 			t.Error("Remove() of a populated group succeeded")
@@ -191,6 +194,11 @@ func testLifecycle(t *testing.T, mode string, sig unix.Signal) {
 		if alive(p) {
 			t.Errorf("pid %d still alive after Kill", p)
 		}
+	}
+	// Asked again, the same group must see the change (v2 reads its
+	// cgroup.events again from the start).
+	if g.Populated() {
+		t.Error("Populated() = true after the group emptied")
 	}
 	if pids, _ := g.PIDs(); len(pids) != 0 {
 		t.Errorf("PIDs() after Kill = %v; want none", pids)
@@ -329,7 +337,7 @@ func TestEmptyOnNaturalExit(t *testing.T) {
 				sys.UseCgroupFD, sys.CgroupFD = true, fd
 			}
 			// The shell and its background child exit once stdin closes.
-			pid, err := r.Start(func() (int, error) {
+			pid, err := r.Start(func(*int) (int, error) {
 				return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "read x; (cat >/dev/null &); exit 0"},
 					&syscall.ProcAttr{Files: []uintptr{inR.Fd(), 1, 2}, Sys: sys})
 			}, func(reaper.Exit) {})

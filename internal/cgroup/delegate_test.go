@@ -121,7 +121,7 @@ func TestUnprivilegedDetect(t *testing.T) {
 			pr, pw, _ := os.Pipe()
 			defer pr.Close()
 			exited := make(chan reaper.Exit, 1)
-			_, err := r.Start(func() (int, error) {
+			_, err := r.Start(func(*int) (int, error) {
 				return syscall.ForkExec(exe, []string{exe}, &syscall.ProcAttr{
 					Env: []string{childEnv + "=user-tend"}, Files: []uintptr{0, pw.Fd(), 2}, Sys: sys,
 				})

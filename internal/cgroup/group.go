@@ -26,6 +26,7 @@ type Group struct {
 	// statDirs maps v1 controllers to this unit's directory in them.
 	statDirs map[string]string
 	fd       *os.File // the v2 directory, for CLONE_INTO_CGROUP
+	events   *os.File // its cgroup.events, read again from offset 0 for each look
 
 	mu sync.Mutex
 	// guards the fields below
@@ -60,8 +61,18 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 			return nil, err
 		}
 		g.fd = f
-		if err := m.events.add(filepath.Join(g.dir, "cgroup.events"), g.checkEmpty); err != nil {
+		// Kept open: opening a cgroupfs file costs several times what
+		// reading it does, and a restart looks at it before the fork.
+		// (A plain open(2), not os.Open: this pollable file must not go
+		// to Go's poller, which would cost system calls on every read.)
+		efd, err := unix.Openat(int(f.Fd()), "cgroup.events", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			f.Close()
+			return nil, err
+		}
+		g.events = os.NewFile(uintptr(efd), filepath.Join(g.dir, "cgroup.events"))
+		if err := m.events.add(filepath.Join(g.dir, "cgroup.events"), g.checkEmpty); err != nil {
+			g.closeFD()
 			return nil, err
 		}
 	}
@@ -72,7 +83,7 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 func (g *Group) discard() {
 	if g.fd != nil {
 		g.m.events.remove(filepath.Join(g.dir, "cgroup.events"))
-		g.fd.Close()
+		g.closeFD()
 	}
 }
 
@@ -259,9 +270,24 @@ func (g *Group) noteExit(pid int) {
 	}
 }
 
+// readEventsLocked reads cgroup.events: from the group's open file, where
+// a read from offset 0 makes cgroupfs generate it afresh, or (once the
+// group's files are closed) by its path.
+func (g *Group) readEventsLocked() ([]byte, error) {
+	if g.events == nil {
+		return readSmall(filepath.Join(g.dir, "cgroup.events"))
+	}
+	var buf [512]byte
+	n, err := unix.Pread(int(g.events.Fd()), buf[:], 0)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 // readSmall reads a small cgroupfs file with plain system calls: os.Open
 // would register the (pollable) file with Go's poller and back, several
-// system calls more on the restart path.
+// system calls more.
 func readSmall(path string) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -289,7 +315,7 @@ func (g *Group) isEmptyLocked() bool {
 	case g.removed:
 		return true
 	case g.m.mode == ModeV2:
-		b, err := readSmall(filepath.Join(g.dir, "cgroup.events"))
+		b, err := g.readEventsLocked()
 		return err != nil || strings.Contains(string(b), "populated 0")
 	case g.m.mode == ModeV1:
 		pids, err := readTreePIDs(g.dir)
@@ -344,6 +370,10 @@ func (g *Group) closeFD() {
 	if g.fd != nil {
 		g.fd.Close()
 		g.fd = nil
+	}
+	if g.events != nil {
+		g.events.Close()
+		g.events = nil
 	}
 }
 

@@ -324,6 +324,7 @@ func (d *daemon) noteReaped(e reaper.Exit) {
 // state safely, so this may run while they work.
 func (d *daemon) fds() map[int]string {
 	fds := d.journal.FDs()
+	maps.Copy(fds, d.reaper.FDs())
 	if d.notify != nil {
 		maps.Copy(fds, d.notify.FDs())
 	}

@@ -1,8 +1,9 @@
 // Package reaper owns the one process-wide resource that must have a
 // single owner: collecting exit statuses of child processes. It is the
 // only caller of wait4 in tend. It makes tend a child subreaper (unless
-// tend is PID 1, where orphans reparent to it anyway), reaps on SIGCHLD,
-// and routes each exit to whoever registered the pid.
+// tend is PID 1, where orphans reparent to it anyway), reaps on SIGCHLD —
+// and, for the children it starts, as soon as their pidfd says they
+// exited — and routes each exit to whoever registered the pid.
 //
 // Nothing else in the process may wait for children (no os/exec Wait, no
 // os.Process.Wait): a wait4(-1) here would steal their statuses and vice
@@ -72,12 +73,12 @@ func (e Exit) String() string {
 // Options configure a Reaper.
 type Options struct {
 	Logger *slog.Logger
-	// Orphan is called (on the reaper goroutine) for a reaped pid nobody
-	// watches, e.g. a double-forked grandchild. It must not block.
+	// Orphan is called for a reaped pid nobody watches, e.g. a
+	// double-forked grandchild. It must not block.
 	Orphan func(Exit)
-	// Reaped is called (on the reaper goroutine) for every reaped pid,
-	// watched or not, before its callback; the daemon uses it to tell
-	// the cgroup manager (cgroup.Manager.NoteExit). It must not block.
+	// Reaped is called for every reaped pid, watched or not, before its
+	// callback; the daemon uses it to tell the cgroup manager
+	// (cgroup.Manager.NoteExit). It must not block.
 	Reaped func(Exit)
 	// Getpid overrides os.Getpid (tests); PID 1 does not need the
 	// subreaper flag.
@@ -86,23 +87,32 @@ type Options struct {
 
 // Reaper reaps children and dispatches their exits. Create it with New,
 // drive it with Run, stop it with Close.
+//
+// Callbacks (Options' hooks, Start's and Watch's onExit) run on the
+// goroutines of Run, one at a time, in the order the exits were reaped,
+// and without the reaper's lock: they may call the Reaper.
 type Reaper struct {
 	log    *slog.Logger
 	orphan func(Exit)
 	reaped func(Exit)
 	sigc   chan os.Signal
 	wake   chan struct{} // Watch queued an exit to deliver
+	exits  *exitFDs      // nil: children are reaped on SIGCHLD only
 
 	mu sync.Mutex
 	// guards the fields below; held across fork() in Start and across
 	// wait4 in reapLocked so a pid cannot be reaped before it is
 	// registered, nor reused between reap and dispatch.
-	watch   map[int]func(Exit)
-	recent  map[int]Exit // reaped, unclaimed
-	order   []int        // recent's pids, oldest first
-	pending []delivery   // exits to deliver on the reaper goroutine
-	pidfds  map[int]*os.File
-	closed  bool
+	watch    map[int]func(Exit)
+	children map[int]int  // pidfd (in exits) of a child not yet reaped
+	recent   map[int]Exit // reaped, unclaimed
+	order    []int        // recent's pids, oldest first
+	pending  []delivery   // exits to deliver, oldest first
+	// delivering is set while a goroutine runs the pending callbacks;
+	// another that reaps meanwhile leaves its deliveries to it.
+	delivering bool
+	pidfds     map[int]*os.File // watched non-children
+	closed     bool
 
 	wg sync.WaitGroup // pidfd watcher goroutines
 }
@@ -129,23 +139,42 @@ func New(opts Options) (*Reaper, error) {
 		}
 	}
 	r := &Reaper{
-		log:    log,
-		orphan: opts.Orphan,
-		reaped: opts.Reaped,
-		sigc:   make(chan os.Signal, 1),
-		wake:   make(chan struct{}, 1),
-		watch:  make(map[int]func(Exit)),
-		recent: make(map[int]Exit),
-		pidfds: make(map[int]*os.File),
+		log:      log,
+		orphan:   opts.Orphan,
+		reaped:   opts.Reaped,
+		sigc:     make(chan os.Signal, 1),
+		wake:     make(chan struct{}, 1),
+		watch:    make(map[int]func(Exit)),
+		children: make(map[int]int),
+		recent:   make(map[int]Exit),
+		pidfds:   make(map[int]*os.File),
+	}
+	exits, err := newExitFDs()
+	if err != nil {
+		log.Debug("children are reaped on SIGCHLD only", "err", err)
+	} else {
+		r.exits = exits
 	}
 	signal.Notify(r.sigc, unix.SIGCHLD)
 	return r, nil
 }
 
-// Run reaps children whenever SIGCHLD arrives and delivers exits to
-// their callbacks, on the calling goroutine, until ctx is done. Call it
-// once.
+// Run reaps children and delivers exits to their callbacks until ctx is
+// done: on SIGCHLD on the calling goroutine, and when a child's pidfd
+// says it exited on a second goroutine, which Run ends before it returns.
+// Call it once.
 func (r *Reaper) Run(ctx context.Context) {
+	if r.exits != nil {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			err := r.exits.wait(r.reapAndDeliver)
+			if !errors.Is(err, os.ErrDeadlineExceeded) { // not interrupt's doing
+				r.log.Warn("child pidfds no longer polled; reaping on SIGCHLD only", "err", err)
+			}
+		})
+		defer wg.Wait()
+		defer r.exits.interrupt()
+	}
 	r.reapAndDeliver() // children that exited before Run
 	for {
 		select {
@@ -158,20 +187,35 @@ func (r *Reaper) Run(ctx context.Context) {
 	}
 }
 
+// reapAndDeliver reaps every exited child and runs the callbacks due.
+// Two goroutines call it (Run's on SIGCHLD, and the pidfd one); whichever
+// finds no delivery under way runs the queue until it is empty, the other
+// only adds to it. So callbacks never overlap and keep reaping order, and
+// none runs with mu held.
 func (r *Reaper) reapAndDeliver() {
 	r.mu.Lock()
-	ds := r.reapLocked()
-	r.mu.Unlock()
-	for _, d := range ds {
-		d.fn(d.e)
+	r.reapLocked()
+	if r.delivering {
+		r.mu.Unlock()
+		return
 	}
+	r.delivering = true
+	for len(r.pending) > 0 {
+		ds := r.pending
+		r.pending = nil
+		r.mu.Unlock()
+		for _, d := range ds {
+			d.fn(d.e)
+		}
+		r.mu.Lock()
+	}
+	r.delivering = false
+	r.mu.Unlock()
 }
 
-// reapLocked collects every exited child and returns the callbacks to
-// run, in order: Reaped hook, then the watcher or Orphan.
-func (r *Reaper) reapLocked() []delivery {
-	ds := r.pending
-	r.pending = nil
+// reapLocked collects every exited child and queues the callbacks to run,
+// in order: Reaped hook, then the watcher or Orphan.
+func (r *Reaper) reapLocked() {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -182,20 +226,27 @@ func (r *Reaper) reapLocked() []delivery {
 			if err != nil && !errors.Is(err, unix.ECHILD) {
 				r.log.Warn("wait4 failed", "err", err)
 			}
-			return ds
+			return
 		}
 		e := Exit{PID: pid, Status: ws, Time: time.Now()}
+		if fd, ok := r.children[pid]; ok {
+			delete(r.children, pid)
+			// Closing takes the pidfd out of the epoll set too (unless
+			// a child between fork and exec shares it for a moment: a
+			// stale wake-up then, which reaps nothing).
+			unix.Close(fd)
+		}
 		if r.reaped != nil {
-			ds = append(ds, delivery{r.reaped, e})
+			r.pending = append(r.pending, delivery{r.reaped, e})
 		}
 		if fn, ok := r.watch[pid]; ok {
 			delete(r.watch, pid)
-			ds = append(ds, delivery{fn, e})
+			r.pending = append(r.pending, delivery{fn, e})
 			continue
 		}
 		r.rememberLocked(e)
 		if r.orphan != nil {
-			ds = append(ds, delivery{r.orphan, e})
+			r.pending = append(r.pending, delivery{r.orphan, e})
 		} else {
 			r.log.Debug("reaped orphan", "exit", e.String())
 		}
@@ -225,20 +276,41 @@ func (r *Reaper) forgetLocked(pid int) {
 
 // Start calls fork with the reaper's lock held and registers onExit for
 // the pid it returns, so the child cannot be reaped unseen. fork must not
-// call other Reaper methods. onExit runs once, on the Run goroutine, and
+// call other Reaper methods. onExit runs once, on a Run goroutine, and
 // must not block.
-func (r *Reaper) Start(fork func() (int, error), onExit func(Exit)) (int, error) {
+//
+// pidfd, when not nil, is where fork may leave a pidfd of the child
+// (syscall.SysProcAttr.PidFD): the reaper then takes it and reaps the
+// child the moment it exits, without waiting for SIGCHLD to come through.
+// It is -1 on entry; a fork that fails or cannot get one leaves it so.
+func (r *Reaper) Start(fork func(pidfd *int) (int, error), onExit func(Exit)) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return 0, errors.New("reaper closed")
 	}
-	pid, err := fork()
+	pidfd, want := -1, (*int)(nil)
+	if r.exits != nil {
+		want = &pidfd
+	}
+	pid, err := fork(want)
 	if err != nil {
+		if pidfd >= 0 { // ForkExec closes it itself; another fork might not
+			unix.Close(pidfd)
+		}
 		return 0, err
 	}
 	r.forgetLocked(pid) // a stale exit of an earlier process with this pid
 	r.watch[pid] = onExit
+	if pidfd >= 0 {
+		if err := r.exits.add(pidfd); err != nil {
+			// A kernel that cannot poll pidfds (5.2): SIGCHLD reaps it.
+			r.log.Debug("child pidfd not polled", "pid", pid, "err", err)
+			unix.Close(pidfd)
+		} else {
+			r.children[pid] = pidfd
+		}
+	}
 	return pid, nil
 }
 
@@ -246,7 +318,7 @@ func (r *Reaper) Start(fork func() (int, error), onExit func(Exit)) (int, error)
 // is (or was, moments ago) tend's child, its exit comes from wait4; an
 // exit reaped before Watch was called is delivered at once. If pid is not
 // tend's child, it is watched through a pidfd and reported with Foreign
-// set. onExit always runs on the Run goroutine. Watch fails if no process
+// set. onExit always runs on a Run goroutine. Watch fails if no process
 // pid exists and no recent exit of it is known.
 func (r *Reaper) Watch(pid int, onExit func(Exit)) error {
 	if pid <= 0 {
@@ -297,8 +369,9 @@ func (r *Reaper) Unwatch(pid int) {
 	}
 }
 
-// Close stops listening for SIGCHLD and ends the pidfd watchers. Exits
-// not yet delivered are dropped. Run must have returned or be about to.
+// Close stops listening for SIGCHLD, ends the pidfd watchers and closes
+// the children's pidfds. Exits not yet delivered are dropped. Run must
+// have returned or be about to.
 func (r *Reaper) Close() error {
 	signal.Stop(r.sigc)
 	r.mu.Lock()
@@ -307,7 +380,16 @@ func (r *Reaper) Close() error {
 		delete(r.pidfds, pid)
 		f.Close()
 	}
+	for pid, fd := range r.children {
+		delete(r.children, pid)
+		unix.Close(fd)
+	}
 	r.mu.Unlock()
+	if r.exits != nil {
+		// Without mu: closing waits for a wait still under way, which
+		// may itself be waiting for mu.
+		r.exits.close()
+	}
 	r.wg.Wait()
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ type harness struct {
 	reaped  chan Exit
 }
 
-// newHarness starts a Reaper whose Run ends and is joined at cleanup.
-func newHarness(t *testing.T) *harness {
+// newHarness starts a Reaper whose Run ends and is joined at cleanup;
+// setup, if given, changes the Reaper before Run starts.
+func newHarness(t *testing.T, setup ...func(*Reaper)) *harness {
 	t.Helper()
 	h := &harness{orphans: make(chan Exit, 64), reaped: make(chan Exit, 256)}
 	r, err := New(Options{
@@ -35,6 +37,9 @@ func newHarness(t *testing.T) *harness {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(r)
 	}
 	h.r = r
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,10 +64,10 @@ func (h *harness) startSh(t *testing.T, script string) (int, *bufio.Reader, chan
 	}
 	t.Cleanup(func() { pr.Close() })
 	exits := make(chan Exit, 1)
-	pid, err := h.r.Start(func() (int, error) {
+	pid, err := h.r.Start(func(pidfd *int) (int, error) {
 		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
 			Files: []uintptr{0, pw.Fd(), 2},
-			Sys:   &syscall.SysProcAttr{Setsid: true},
+			Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: pidfd},
 		})
 	}, func(e Exit) { exits <- e })
 	pw.Close()
@@ -322,82 +327,144 @@ func TestRecentIsBounded(t *testing.T) {
 	}
 }
 
-func BenchmarkStartExit(b *testing.B) {
+// fork returns a fork for Start that runs argv (argv[0] is the program's
+// path too), with a pidfd when withPidfd is set; without one the exit comes through SIGCHLD alone, as
+// on a kernel without CLONE_PIDFD.
+func fork(withPidfd bool, argv ...string) func(*int) (int, error) {
+	return func(pidfd *int) (int, error) {
+		if !withPidfd {
+			pidfd = nil
+		}
+		return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{PidFD: pidfd}})
+	}
+}
+
+func forkTrue(withPidfd bool) func(*int) (int, error) { return fork(withPidfd, "/bin/true") }
+
+// exitPaths are the two ways an exit of a child reaches the reaper.
+var exitPaths = []struct {
+	name      string
+	withPidfd bool
+}{{"pidfd", true}, {"sigchld", false}}
+
+// runReaper starts a Reaper without hooks whose Run ends at cleanup.
+func runReaper(tb testing.TB) *Reaper {
+	tb.Helper()
 	r, err := New(Options{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
-	defer func() { cancel(); <-done; r.Close() }()
-	exits := make(chan Exit, 1)
-	for b.Loop() {
-		_, err := r.Start(func() (int, error) {
-			return syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
-		}, func(e Exit) { exits <- e })
-		if err != nil {
-			b.Fatal(err)
-		}
-		<-exits
+	tb.Cleanup(func() { cancel(); <-done; r.Close() })
+	return r
+}
+
+// BenchmarkStartExit measures a start and the delivery of its exit.
+func BenchmarkStartExit(b *testing.B) {
+	for _, path := range exitPaths {
+		b.Run(path.name, func(b *testing.B) {
+			r := runReaper(b)
+			exits := make(chan Exit, 1)
+			for b.Loop() {
+				if _, err := r.Start(forkTrue(path.withPidfd), func(e Exit) { exits <- e }); err != nil {
+					b.Fatal(err)
+				}
+				<-exits
+			}
+		})
 	}
 }
 
 // TestConcurrentStartsDeliverOnce starts instantly exiting children from
-// several goroutines: every exit must reach its own callback exactly
-// once, with nothing routed to Orphan and no zombie left.
+// several goroutines, with and without pidfds and both mixed, while the
+// children of a shell become orphans: every exit must reach its own
+// callback exactly once, each orphan must reach Orphan once, and no
+// zombie or pidfd may be left.
 func TestConcurrentStartsDeliverOnce(t *testing.T) {
-	h := newHarness(t)
-	const workers, each = 4, 25
-	type result struct{ want, got int }
-	results := make(chan result, workers*each)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				got := make(chan int, 2)
-				pid, err := h.r.Start(func() (int, error) {
-					return syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
-				}, func(e Exit) { got <- e.PID })
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				select {
-				case p := <-got:
-					results <- result{pid, p}
-				case <-time.After(hangGuard):
-					t.Errorf("no exit for pid %d", pid)
-					return
-				}
-				select {
-				case p := <-got:
-					t.Errorf("second delivery for pid %d", p)
-				default:
+	for _, mode := range []string{"pidfd", "sigchld", "mixed"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			const workers, each = 4, 25
+			type result struct{ want, got int }
+			results := make(chan result, workers*each)
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range each {
+						withPidfd := mode == "pidfd" || (mode == "mixed" && (w+i)%2 == 0)
+						got := make(chan int, 2)
+						pid, err := h.r.Start(forkTrue(withPidfd), func(e Exit) { got <- e.PID })
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						select {
+						case p := <-got:
+							results <- result{pid, p}
+						case <-time.After(hangGuard):
+							t.Errorf("no exit for pid %d", pid)
+							return
+						}
+						select {
+						case p := <-got:
+							t.Errorf("second delivery for pid %d", p)
+						default:
+						}
+					}
+				})
+			}
+			// Orphans, reaped on SIGCHLD, all the while: each sleep is
+			// ours once its subshell and sh are gone, and then killed.
+			const orphans = 10
+			var grandchildren []int
+			for range orphans {
+				_, out, exits := h.startSh(t, `(/bin/sleep 1000 >/dev/null & echo $!)`)
+				pid := readPID(t, out)
+				await(t, exits, "sh")
+				grandchildren = append(grandchildren, pid)
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			wg.Wait()
+			close(results)
+			n := 0
+			for r := range results {
+				n++
+				if r.want != r.got {
+					t.Errorf("callback of pid %d got the exit of %d", r.want, r.got)
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	close(results)
-	n := 0
-	for r := range results {
-		n++
-		if r.want != r.got {
-			t.Errorf("callback of pid %d got the exit of %d", r.want, r.got)
-		}
-	}
-	if n != workers*each {
-		t.Errorf("%d exits delivered; want %d", n, workers*each)
-	}
-	select {
-	case e := <-h.orphans:
-		t.Errorf("a started child was treated as an orphan: %+v", e)
-	default:
-	}
-	if z := zombiesOf(t, os.Getpid()); len(z) > 0 {
-		t.Errorf("zombies left: %v", z)
+			if n != workers*each {
+				t.Errorf("%d exits delivered; want %d", n, workers*each)
+			}
+			seen := map[int]int{}
+			for _, pid := range grandchildren {
+				seen[awaitPID(t, h.orphans, pid).PID]++
+			}
+		drain:
+			for {
+				select {
+				case e := <-h.orphans:
+					seen[e.PID]++
+				default:
+					break drain
+				}
+			}
+			for pid, k := range seen {
+				if k != 1 || !slices.Contains(grandchildren, pid) {
+					t.Errorf("orphan %d delivered %d times (orphans %v)", pid, k, grandchildren)
+				}
+			}
+			if z := zombiesOf(t, os.Getpid()); len(z) > 0 {
+				t.Errorf("zombies left: %v", z)
+			}
+			h.r.mu.Lock()
+			left := len(h.r.children)
+			h.r.mu.Unlock()
+			if left != 0 {
+				t.Errorf("%d child pidfds left open; want 0", left)
+			}
+		})
 	}
 }

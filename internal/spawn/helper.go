@@ -119,8 +119,8 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 		}
 	}
 	var cloned bool
-	pid, err := r.Start(func() (int, error) {
-		pid, c, err := forkExec(self, argv, attr)
+	pid, err := r.Start(func(pidfd *int) (int, error) {
+		pid, c, err := forkExec(self, argv, attr, pidfd)
 		cloned = c
 		return pid, err
 	}, gated)

@@ -362,15 +362,20 @@ func fds(files []*os.File) []uintptr {
 	return out
 }
 
-// forkExec runs ForkExec and, if cloning into the cgroup failed (a
-// kernel without CLONE_INTO_CGROUP), retries without it. It reports
-// whether the child was cloned into the cgroup.
-func forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, bool, error) {
+// forkExec runs ForkExec, asking for a pidfd of the child in pidfd unless
+// it is nil (see reaper.Start). If the clone may have failed on what only
+// newer kernels have — clone3's CLONE_INTO_CGROUP (any error: the cgroup
+// may refuse it for several reasons), CLONE_PIDFD (ENOSYS, EINVAL) — it
+// retries without either. It reports whether the child was cloned into
+// the cgroup.
+func forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (int, bool, error) {
+	attr.Sys.PidFD = pidfd
 	pid, err := syscall.ForkExec(path, argv, attr)
-	if err == nil || !attr.Sys.UseCgroupFD {
+	pidfdRefused := pidfd != nil && (errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL))
+	if err == nil || (!attr.Sys.UseCgroupFD && !pidfdRefused) {
 		return pid, attr.Sys.UseCgroupFD, err
 	}
-	attr.Sys.UseCgroupFD = false
+	attr.Sys.UseCgroupFD, attr.Sys.PidFD = false, nil
 	pid, err2 := syscall.ForkExec(path, argv, attr)
 	if err2 != nil {
 		return 0, false, err2
@@ -382,8 +387,8 @@ func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: fds(p.files), Sys: p.sysProcAttr()}
 	attr.Sys.Credential = p.cred
 	var cloned bool
-	pid, err := r.Start(func() (int, error) {
-		pid, c, err := forkExec(p.path, p.argv, attr)
+	pid, err := r.Start(func(pidfd *int) (int, error) {
+		pid, c, err := forkExec(p.path, p.argv, attr, pidfd)
 		cloned = c
 		return pid, err
 	}, onExit)

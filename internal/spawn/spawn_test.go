@@ -337,6 +337,33 @@ func TestStartHelperSettings(t *testing.T) {
 	}
 }
 
+// TestStartHandsThePidfdToTheReaper checks that both ways of starting
+// fork with CLONE_PIDFD, so the reaper hears of the exit at once.
+func TestStartHandsThePidfdToTheReaper(t *testing.T) {
+	r := startReaper(t)
+	for _, tt := range []struct {
+		name string
+		ec   *unit.ExecContext
+	}{
+		{"direct", &unit.ExecContext{UMask: 0o022}},
+		{"exec helper", &unit.ExecContext{UMask: 0o027}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pid := run(t, r, Spec{Command: sleepCmd(), Exec: tt.ec})
+			want := "reaper: pidfd of child " + strconv.Itoa(pid)
+			for fd, role := range r.FDs() {
+				if role == want {
+					if link, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); !strings.Contains(link, "pidfd") {
+						t.Errorf("fd %d of %q is %q; want a pidfd", fd, role, link)
+					}
+					return
+				}
+			}
+			t.Errorf("reaper holds no pidfd of %d: %v", pid, r.FDs())
+		})
+	}
+}
+
 func TestWorkingDirectory(t *testing.T) {
 	r := startReaper(t)
 	dir := t.TempDir()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,6 +148,17 @@ func (h *harness) waitState(name, sub string) Status {
 	var st Status
 	h.waitFor(name+" "+sub, func() bool { st = h.status(name); return st.Sub == sub })
 	return st
+}
+
+// killMain kills name's main process with SIGKILL, as a crash would, and
+// returns its pid.
+func (h *harness) killMain(name string) int {
+	h.t.Helper()
+	pid := h.status(name).MainPID
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		h.t.Fatalf("kill main process %d of %s: %v", pid, name, err)
+	}
+	return pid
 }
 
 func (h *harness) job(kind plan.JobKind, names ...string) []JobResult {

@@ -84,6 +84,9 @@ type Manager struct {
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
 	pending []logEvent
+	// evSeq numbers the events handled, from 1, so that answers read once
+	// per event can be told from older ones (see groupBusy).
+	evSeq uint64
 }
 
 type pidRef struct {
@@ -173,6 +176,7 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) HandleNotify(msg notify.Message) { m.box.put(evNotify{msg}) }
 
 func (m *Manager) handle(ev event) {
+	m.evSeq++
 	switch e := ev.(type) {
 	case evCall:
 		e.fn()

@@ -288,6 +288,7 @@ func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
 		u.controlPID = pid
 	}
 	m.pids[pid] = pidRef{u: u, role: r}
+	u.emptySeen = 0 // the group has a process again
 	return true
 }
 

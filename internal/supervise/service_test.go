@@ -41,10 +41,7 @@ func TestRestartAfterKill(t *testing.T) {
 		"r.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=0\n",
 	})
 	h.job(plan.Start, "r.service")
-	first := h.status("r.service").MainPID
-	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	first := h.killMain("r.service")
 	var st Status
 	h.waitFor("a new main process", func() bool {
 		st = h.status("r.service")
@@ -186,6 +183,29 @@ func TestStartPreFailureRunsStopPost(t *testing.T) {
 	}
 	if _, err := os.Stat(h.path("post")); err != nil {
 		t.Fatalf("ExecStopPost did not run: %v", err)
+	}
+}
+
+// TestCrashStopPostLeftoverIsKilled crashes a service whose ExecStopPost=
+// leaves a process behind: the crash saw the group empty, but the look
+// at it after stop-post (a later event) must see the leftover and kill it.
+func TestCrashStopPostLeftoverIsKilled(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"c.service": "[Service]\nExecStart=/bin/sleep 1000\nExecStopPost=/bin/sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > %D/bg'\n",
+	})
+	h.job(plan.Start, "c.service")
+	h.killMain("c.service")
+	st := h.waitState("c.service", "failed")
+	if st.Result != ResultSignal {
+		t.Errorf("result %s; want signal", st.Result)
+	}
+	bg, err := strconv.Atoi(strings.TrimSpace(string(h.waitFile("bg"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alive(bg) {
+		syscall.Kill(bg, syscall.SIGKILL)
+		t.Errorf("ExecStopPost's leftover %d still runs after the unit failed\n%s", bg, h.logs.dump())
 	}
 }
 

@@ -130,8 +130,20 @@ func (m *Manager) waitsForGroup(u *rt) bool {
 	return u.cg != nil && (mode == unit.KillControlGroup || mode == unit.KillMixed)
 }
 
+// groupBusy reports whether u's cgroup has processes. Handling one event
+// may ask several times (a crashed service passes through stop-sigterm and
+// final-sigterm at once), but a group seen empty stays empty until tend
+// starts a process in it: the answer is read (cgroup.events) once per
+// event, which keeps a file read off the restart path.
 func (m *Manager) groupBusy(u *rt) bool {
-	return u.cg != nil && u.cg.Populated()
+	if u.cg == nil || (u.emptySeen != 0 && u.emptySeen == m.evSeq) {
+		return false
+	}
+	if u.cg.Populated() {
+		return true
+	}
+	u.emptySeen = m.evSeq
+	return false
 }
 
 func (m *Manager) anyLeft(u *rt) bool {

@@ -43,6 +43,7 @@ type rt struct {
 	cmds                []unit.Command
 	cmdIdx              int
 	cg                  *cgroup.Group
+	emptySeen           uint64 // Manager.evSeq of the event that found cg empty (groupBusy)
 
 	statusText string
 	errno      int
