@@ -70,8 +70,8 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 			f.Close()
 			return nil, err
 		}
-		g.events = os.NewFile(uintptr(efd), filepath.Join(g.dir, "cgroup.events"))
-		if err := m.events.add(filepath.Join(g.dir, "cgroup.events"), g.checkEmpty); err != nil {
+		g.events = os.NewFile(uintptr(efd), g.eventsPath())
+		if err := m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
 			g.closeFD()
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 // discard drops what newGroup opened for a group that was not kept.
 func (g *Group) discard() {
 	if g.fd != nil {
-		g.m.events.remove(filepath.Join(g.dir, "cgroup.events"))
+		g.m.events.remove(g.eventsPath())
 		g.closeFD()
 	}
 }
@@ -270,12 +270,15 @@ func (g *Group) noteExit(pid int) {
 	}
 }
 
+// eventsPath is the group's cgroup.events, which says whether it is empty.
+func (g *Group) eventsPath() string { return filepath.Join(g.dir, "cgroup.events") }
+
 // readEventsLocked reads cgroup.events: from the group's open file, where
 // a read from offset 0 makes cgroupfs generate it afresh, or (once the
 // group's files are closed) by its path.
 func (g *Group) readEventsLocked() ([]byte, error) {
 	if g.events == nil {
-		return readSmall(filepath.Join(g.dir, "cgroup.events"))
+		return readSmall(g.eventsPath())
 	}
 	var buf [512]byte
 	n, err := unix.Pread(int(g.events.Fd()), buf[:], 0)
@@ -351,7 +354,7 @@ func (g *Group) Remove() error {
 	}
 	g.m.mu.Unlock()
 	if g.dir != "" && g.m.events != nil {
-		g.m.events.remove(filepath.Join(g.dir, "cgroup.events"))
+		g.m.events.remove(g.eventsPath())
 	}
 	g.closeFD()
 	g.mu.Lock()

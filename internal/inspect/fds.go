@@ -114,7 +114,7 @@ func fdLists(ctx context.Context, c *Collector, pids []int) ([]*FDList, error) {
 		}
 	}
 	socks := <-dumped
-	res := newPeerResolver(c, socks)
+	res := newPeerResolver(ctx, c, socks)
 	var lists []*FDList
 	for i, pid := range pids {
 		l, err := fdList(r, c, pid, fds[i], socks, res)

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/tendproject/tend/internal/procfs"
@@ -14,6 +15,7 @@ import (
 // the asking fd itself is the answer: a pipe both of whose ends one
 // process holds resolves to that process.
 type peerResolver struct {
+	ctx    context.Context // the listing's: bounds the question to the daemon
 	c      *Collector
 	socks  *Sockets
 	wanted map[uint64][]peerWant
@@ -29,8 +31,8 @@ type peerWant struct {
 	idx  int
 }
 
-func newPeerResolver(c *Collector, socks *Sockets) *peerResolver {
-	return &peerResolver{c: c, socks: socks, wanted: map[uint64][]peerWant{}}
+func newPeerResolver(ctx context.Context, c *Collector, socks *Sockets) *peerResolver {
+	return &peerResolver{ctx: ctx, c: c, socks: socks, wanted: map[uint64][]peerWant{}}
 }
 
 // want asks for the holder of inode ino other than fd of self, for row

@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -24,24 +23,23 @@ const selfFDsTimeout = time.Second
 // most once, and only when some peer is a tend process, so listings that
 // never meet tend cost no round trip.
 type selfRoles struct {
-	once  sync.Once
+	asked bool
 	pid   int // 0: no daemon answered
 	roles map[int]string
 }
 
 // role returns what fd of pid is for when pid is the daemon, else "".
-func (s *selfRoles) role(units UnitSource, pid, fd int) string {
-	s.once.Do(func() {
-		src, ok := units.(SelfFDSource)
-		if !ok {
-			return
+func (s *selfRoles) role(ctx context.Context, units UnitSource, pid, fd int) string {
+	if !s.asked {
+		s.asked = true
+		if src, ok := units.(SelfFDSource); ok {
+			ctx, cancel := context.WithTimeout(ctx, selfFDsTimeout)
+			defer cancel()
+			if p, roles, err := src.SelfFDs(ctx); err == nil {
+				s.pid, s.roles = p, roles
+			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), selfFDsTimeout)
-		defer cancel()
-		if p, roles, err := src.SelfFDs(ctx); err == nil {
-			s.pid, s.roles = p, roles
-		}
-	})
+	}
 	if s.pid == 0 || pid != s.pid {
 		return ""
 	}
@@ -56,6 +54,6 @@ func (r *peerResolver) peer(pid int, comm, unit string, fd int) *Peer {
 	if unit != SelfLabel && comm != "tend" {
 		return p
 	}
-	p.Role = r.self.role(r.c.Units, pid, fd)
+	p.Role = r.self.role(r.ctx, r.c.Units, pid, fd)
 	return p
 }
