@@ -126,6 +126,7 @@ func paths(p daemon.Paths, runtime, journal, syslogAt string, syslogSet bool) da
 		}
 		p.Runtime = runtime
 		p.Socket = filepath.Join(runtime, "tend.sock")
+		p.CgroupBase = daemon.CgroupBaseFor(runtime)
 	}
 	if journal != "" {
 		if abs, err := filepath.Abs(journal); err == nil {

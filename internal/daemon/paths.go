@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,4 +53,12 @@ func DefaultPaths(user bool, getenv func(string) string) Paths {
 		CgroupBase: fmt.Sprintf("tend-user-%d", uid),
 		Dirs:       spawn.UserDirs(getenv),
 	}
+}
+
+// CgroupBaseFor names the cgroup subtree of an instance whose runtime
+// directory was chosen by hand: two managers with different runtime
+// directories must never share (and so kill or prune) each other's groups.
+func CgroupBaseFor(runtime string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(runtime)))
+	return "tend-" + hex.EncodeToString(sum[:6])
 }
