@@ -50,6 +50,10 @@ func (s *Server) routeTable() []route {
 		route{"POST", "/v1/unit-files/{op}", true, s.unitFiles},
 		// Logs are a read; the query is a JSON body, hence POST.
 		route{"POST", "/v1/logs", false, s.logs},
+		route{"GET", "/v1/logs/boots", false, s.logBoots},
+		route{"GET", "/v1/logs/disk-usage", false, s.logDiskUsage},
+		route{"POST", "/v1/logs/vacuum", true, s.logVacuum},
+		route{"GET", "/v1/logs/fields/{field}", false, s.logFieldValues},
 		route{"GET", "/v1/processes", false, s.processes},
 		route{"GET", "/v1/self/fds", false, s.selfFDs},
 	)

@@ -44,6 +44,7 @@ type Manager interface {
 	// Logs streams journal entries; the channel closes when done (or at
 	// ctx's end with Follow).
 	Logs(ctx context.Context, q LogQuery) (<-chan LogEntry, error)
+	JournalManager
 
 	// ProcessUnits maps pids to the unit they belong to, for the /proc views.
 	ProcessUnits(ctx context.Context) (map[int]string, error)
@@ -179,6 +180,9 @@ type LogQuery struct {
 	Reverse       bool      `json:"reverse,omitempty"`
 	Cursor        string    `json:"cursor,omitempty"`
 	AfterCursor   string    `json:"after_cursor,omitempty"`
+	// Matches are journalctl match expressions (words such as "_PID=12"
+	// and "+"); an entry must satisfy each.
+	Matches [][]string `json:"matches,omitempty"`
 }
 
 // LogEntry is one journal entry on the wire.

@@ -365,6 +365,9 @@ func (a *apiManager) unitFileState(name string) string {
 
 func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEntry, error) {
 	jq := journalQuery(q)
+	if err := checkLogQuery(jq); err != nil {
+		return nil, err
+	}
 	ch := make(chan api.LogEntry, 64)
 	go func() {
 		defer close(ch)

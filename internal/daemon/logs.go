@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
@@ -160,4 +162,47 @@ func level(s string) int {
 		return l
 	}
 	return 6
+}
+
+// The journal routes beyond reading entries (api.JournalManager): they act
+// on this instance's journal, never on a default directory.
+
+// mayRead returns the filter that decides which entries the caller of ctx
+// may read; nil lets every entry through. It is the one place where
+// per-entry access control applies to the journal routes.
+func (a *apiManager) mayRead(ctx context.Context) func(journal.Entry) bool {
+	return nil
+}
+
+func (a *apiManager) LogBoots(context.Context) ([]api.LogBoot, error) {
+	boots := a.d.journal.Boots()
+	out := make([]api.LogBoot, len(boots))
+	for i, b := range boots {
+		out[i] = api.LogBoot{ID: b.ID, First: b.First, Last: b.Last}
+	}
+	return out, nil
+}
+
+func (a *apiManager) LogDiskUsage(context.Context) (api.LogDiskUsage, error) {
+	n, err := a.d.journal.DiskUsage()
+	return api.LogDiskUsage{Dir: a.d.journal.Dir(), Bytes: n}, err
+}
+
+func (a *apiManager) LogVacuum(_ context.Context, req api.LogVacuumRequest) (api.LogVacuumResult, error) {
+	freed, err := a.d.journal.Vacuum(req.SizeBytes, req.Age())
+	return api.LogVacuumResult{Dir: a.d.journal.Dir(), FreedBytes: freed}, err
+}
+
+func (a *apiManager) LogFieldValues(ctx context.Context, field string) ([]string, error) {
+	host, _ := os.Hostname()
+	return a.d.journal.FieldValues(ctx, journal.Query{}, field, host, a.mayRead(ctx))
+}
+
+// checkLogQuery rejects a query the journal cannot run (a bad match,
+// pattern or regular expression) before any entry is streamed.
+func checkLogQuery(q journal.Query) error {
+	if err := journal.CheckQuery(q); err != nil {
+		return fmt.Errorf("%w: %v", api.ErrBadRequest, err)
+	}
+	return nil
 }

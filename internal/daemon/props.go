@@ -166,7 +166,7 @@ func journalQuery(q api.LogQuery) journal.Query {
 	jq := journal.Query{
 		Units: q.Units, Since: q.Since, Until: q.Until, Lines: q.Lines, Grep: q.Grep,
 		CaseSensitive: q.CaseSensitive, Boot: q.Boot, Reverse: q.Reverse,
-		Cursor: q.Cursor, AfterCursor: q.AfterCursor,
+		Cursor: q.Cursor, AfterCursor: q.AfterCursor, Matches: q.Matches,
 	}
 	hi := q.PriorityMax
 	if hi == 0 && q.PriorityMin == 0 {

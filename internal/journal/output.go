@@ -13,7 +13,8 @@ import (
 )
 
 // OutputModes lists the formats Format writes, as `-o` names them.
-var OutputModes = []string{"short", "short-iso", "short-precise", "json", "json-pretty", "cat", "export"}
+var OutputModes = []string{"short", "short-full", "short-iso", "short-iso-precise", "short-precise",
+	"short-monotonic", "short-unix", "with-unit", "verbose", "export", "json", "json-pretty", "json-sse", "json-seq", "cat"}
 
 // FormatOptions tune Format.
 type FormatOptions struct {
@@ -22,6 +23,10 @@ type FormatOptions struct {
 	// All prints messages with control characters or invalid UTF-8 as they
 	// are; otherwise the short formats show "[N B blob data]".
 	All bool
+	// OutputFields, when set, limits verbose, export and the JSON modes to
+	// these fields (--output-fields); the cursor, timestamps and boot id
+	// are always written, as journalctl does.
+	OutputFields []string
 }
 
 // Format writes e in mode (one of OutputModes) to w.
@@ -31,34 +36,26 @@ func Format(w io.Writer, e Entry, mode string, o FormatOptions) error {
 		loc = time.Local
 	}
 	t := e.Realtime.In(loc)
-	var b []byte
-	switch mode {
-	case "short", "":
-		b = appendShort(nil, e, t.AppendFormat(nil, "Jan 02 15:04:05"), o)
-	case "short-iso":
-		b = appendShort(nil, e, t.AppendFormat(nil, "2006-01-02T15:04:05-0700"), o)
-	case "short-precise":
-		b = appendShort(nil, e, t.AppendFormat(nil, "Jan 02 15:04:05.000000"), o)
-	case "cat":
-		b = append(append(b, e.Message...), '\n')
-	case "json", "json-pretty":
-		b = appendJSON(nil, e, o.Hostname, mode == "json-pretty")
-	case "export":
-		b = appendExport(nil, e, o.Hostname)
-	default:
-		return fmt.Errorf("unknown output mode %q", mode)
+	b, err := appendMode(nil, e, t, mode, o)
+	if err != nil {
+		return err
 	}
-	_, err := w.Write(b)
+	_, err = w.Write(b)
 	return err
 }
 
 func appendShort(b []byte, e Entry, ts []byte, o FormatOptions) []byte {
+	return appendShortIdent(b, e, ts, e.Identifier, o)
+}
+
+// appendShortIdent writes a short line naming the sender ident (the
+// identifier, or the unit for with-unit).
+func appendShortIdent(b []byte, e Entry, ts []byte, ident string, o FormatOptions) []byte {
 	b = append(b, ts...)
 	if o.Hostname != "" {
 		b = append(append(b, ' '), o.Hostname...)
 	}
 	b = append(b, ' ')
-	ident := e.Identifier
 	if ident == "" {
 		ident = e.Unit
 	}
@@ -120,14 +117,7 @@ func fields(e Entry, host string) []field {
 	if host != "" {
 		fs = append(fs, field{"_HOSTNAME", []byte(host)})
 	}
-	transport := "stdout"
-	switch e.Stream {
-	case StreamSyslog:
-		transport = "syslog"
-	case StreamTend:
-		transport = "driver"
-	}
-	fs = append(fs, field{"_TRANSPORT", []byte(transport)}, field{"TEND_STREAM", []byte(e.Stream.String())})
+	fs = append(fs, field{"_TRANSPORT", []byte(transportOf(e.Stream))}, field{"TEND_STREAM", []byte(e.Stream.String())})
 	if e.Unit != "" {
 		fs = append(fs, field{"_SYSTEMD_UNIT", []byte(e.Unit)})
 	}
@@ -149,9 +139,9 @@ func fields(e Entry, host string) []field {
 
 // appendJSON writes journalctl's JSON: every value a string, except a
 // value that is not valid UTF-8, which becomes an array of byte values.
-func appendJSON(b []byte, e Entry, host string, pretty bool) []byte {
+func appendJSON(b []byte, fs []field, pretty bool) []byte {
 	b = append(b, '{')
-	for i, f := range fields(e, host) {
+	for i, f := range fs {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -187,8 +177,8 @@ func appendJSON(b []byte, e Entry, host string, pretty bool) []byte {
 // appendExport writes the journal export format: KEY=value lines, binary
 // values (newline or control characters) as KEY, newline, little-endian
 // 64-bit length, the bytes, newline; an empty line ends the entry.
-func appendExport(b []byte, e Entry, host string) []byte {
-	for _, f := range fields(e, host) {
+func appendExport(b []byte, fs []field) []byte {
+	for _, f := range fs {
 		b = append(b, f.key...)
 		if bytes.IndexByte(f.val, '\n') < 0 && printable(f.val) {
 			b = append(append(append(b, '='), f.val...), '\n')

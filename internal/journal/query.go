@@ -34,6 +34,9 @@ type Query struct {
 	Reverse    bool   // newest first
 	// Cursor starts at the entry it designates, AfterCursor just after it.
 	Cursor, AfterCursor string
+	// Matches are journalctl match expressions (ParseMatches' words, such
+	// as "_PID=12", "+"); an entry must satisfy every one of them.
+	Matches [][]string
 }
 
 // PriorityMask returns the Priorities mask for levels lo..hi inclusive
@@ -54,6 +57,9 @@ type matcher struct {
 	boot         string
 	units        []string
 	grep         func([]byte) bool
+	matches      []Matches
+	host         string // _HOSTNAME, when a match asks for it
+	scratch      []byte
 }
 
 func compile(q Query, hi uint64) (*matcher, error) {
@@ -85,6 +91,18 @@ func compile(q Query, hi uint64) (*matcher, error) {
 			return nil, err
 		}
 		m.lo = max(m.lo, seq+1)
+	}
+	for _, words := range q.Matches {
+		mm, err := ParseMatches(words)
+		if err != nil {
+			return nil, err
+		}
+		if !mm.Empty() {
+			m.matches = append(m.matches, mm)
+		}
+		if contains(mm.Fields(), "_HOSTNAME") {
+			m.host, _ = os.Hostname()
+		}
 	}
 	if q.Grep != "" {
 		g, err := compileGrep(q.Grep, q.CaseSensitive)
@@ -135,9 +153,19 @@ func (m *matcher) block(b *block) bool {
 	return b.lastSeq >= m.lo && b.firstSeq <= m.hi && b.maxRT >= m.since && b.minRT <= m.until
 }
 
-func (m *matcher) record(r *rec) bool {
-	return r.seq >= m.lo && r.seq <= m.hi && r.rt >= m.since && r.rt <= m.until &&
-		m.pri&(1<<r.pri) != 0 && (m.grep == nil || m.grep(r.msg))
+func (m *matcher) record(r *rec, s *segment) bool {
+	if !(r.seq >= m.lo && r.seq <= m.hi && r.rt >= m.since && r.rt <= m.until &&
+		m.pri&(1<<r.pri) != 0 && (m.grep == nil || m.grep(r.msg))) {
+		return false
+	}
+	for _, mm := range m.matches {
+		if !mm.match(func(f string) ([]byte, bool) {
+			return recordField(f, r, s.unit, s.boot, m.host, &m.scratch)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // store is what queries read: a snapshot of segments per unit.
@@ -393,7 +421,7 @@ func (it *unitIter) loadChunk() bool {
 	}
 	it.recs, it.ri = it.recs[:0], 0
 	decodeRange(it.buf, start, func(r *rec) bool {
-		if it.m.record(r) {
+		if it.m.record(r, s) {
 			it.recs = append(it.recs, *r)
 		}
 		return true

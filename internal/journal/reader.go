@@ -227,7 +227,7 @@ func (r *Reader) Follow(ctx context.Context, q Query, fn func(Entry) error) erro
 		return ignoreCanceled(ctx, err)
 	}
 	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
-		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot}
+		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches}
 	for {
 		if err := w.wait(ctx); err != nil {
 			return ignoreCanceled(ctx, err)
