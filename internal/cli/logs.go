@@ -8,14 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/client"
 	"github.com/tendproject/tend/internal/journal"
 )
@@ -23,19 +20,30 @@ import (
 // logsFlags are `tend logs`'s flags, named as journalctl names them.
 type logsFlags struct {
 	units         []string
+	identifiers   []string
+	matches       []string // positional FIELD=VALUE words
 	follow        bool
 	lines         int
+	noTail        bool
 	since, until  string
 	priority      string
 	grep          string
 	caseSensitive bool
 	boot          string
 	bootSet       bool
+	linesSet      bool
 	output        string
+	outputFields  string
 	reverse       bool
 	cursor        string
 	afterCursor   string
 	showCursor    bool
+	catalog       bool // -x: no catalog yet; accepted
+	pagerEnd      bool
+	dmesg         bool
+	merge         bool // -m: one journal per instance; accepted
+	field         string
+	listFields    bool
 	diskUsage     bool
 	listBoots     bool
 	vacuumSize    string
@@ -53,11 +61,14 @@ type logsFlags struct {
 func logCommands(env *Env) []*cobra.Command {
 	f := &logsFlags{}
 	cmd := &cobra.Command{
-		Use:   "logs [-u UNIT]… [flags]",
+		Use:   "logs [-u UNIT]… [flags] [FIELD=VALUE…]",
 		Short: "Show the journal: the output of units and tend's events",
-		Long: "Show journal entries like journalctl. Without a running daemon, or with\n" +
-			"--directory, the journal files are read directly (default " + journal.DefaultDir(false, env.Getenv) + ",\n" +
-			"with --user $XDG_STATE_HOME/tend/journal).",
+		Long: "Show journal entries like journalctl, from the tend instance the client is\n" +
+			"pointed at (--socket, --user, $TEND_SOCKET). FIELD=VALUE arguments select\n" +
+			"entries as journalctl's matches do (same field: any; different fields: all;\n" +
+			"\"+\" between groups: either); docs/journal.md lists the fields. With\n" +
+			"--directory DIR the journal files in DIR are read (and vacuumed) directly,\n" +
+			"without a daemon.",
 		// Flags are parsed here, after optionalValues, because -n and -b
 		// take optional values that may follow as separate words
 		// ("-n 20", "-b -1"), which pflag cannot express.
@@ -66,14 +77,16 @@ func logCommands(env *Env) []*cobra.Command {
 			if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
 				return cmd.Help()
 			}
-			if err := cmd.Flags().Parse(optionalValues(args)); err != nil {
+			args = optionalValues(args)
+			if err := checkOptions(cmd.Flags(), args); err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
 			}
-			args = cmd.Flags().Args()
-			f.bootSet = cmd.Flags().Changed("boot")
-			if len(args) > 0 {
-				return &ExitError{Code: 1, Msg: fmt.Sprintf("unexpected arguments %q (use -u UNIT)", args)}
+			if err := cmd.Flags().Parse(args); err != nil {
+				return &ExitError{Code: 1, Msg: err.Error()}
 			}
+			f.matches = cmd.Flags().Args()
+			f.bootSet = cmd.Flags().Changed("boot")
+			f.linesSet = cmd.Flags().Changed("lines")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runLogs(ctx, env, f)
@@ -82,24 +95,34 @@ func logCommands(env *Env) []*cobra.Command {
 	fs := cmd.Flags()
 	fs.SetInterspersed(true)
 	fs.StringArrayVarP(&f.units, "unit", "u", nil, "show entries of this unit (repeatable; globs allowed)")
+	fs.StringArrayVarP(&f.identifiers, "identifier", "t", nil, "show entries with this syslog identifier (repeatable)")
 	fs.BoolVarP(&f.follow, "follow", "f", false, "keep printing new entries as they arrive")
 	fs.IntVarP(&f.lines, "lines", "n", 0, "show the last N entries (-n alone: 10; -n all: every entry)")
+	fs.BoolVar(&f.noTail, "no-tail", false, "show every entry, even with --follow (undoes --lines)")
 	fs.StringVarP(&f.since, "since", "S", "", `entries at or after this time ("2026-01-02 03:04", "-1h", "today", "1 hour ago")`)
 	fs.StringVarP(&f.until, "until", "U", "", "entries at or before this time")
 	fs.StringVarP(&f.priority, "priority", "p", "", "entries of this priority or more severe, or a range FROM..TO")
 	fs.StringVarP(&f.grep, "grep", "g", "", "entries whose message matches this regular expression")
 	fs.BoolVar(&f.caseSensitive, "case-sensitive", false, "match --grep case-sensitively (default: insensitive)")
 	fs.StringVarP(&f.boot, "boot", "b", "", "entries of a boot: current (no value or 0), -1 the one before, or an id")
-	fs.StringVarP(&f.output, "output", "o", "short", "format: short, short-iso, short-precise, json, json-pretty, cat, export")
+	fs.BoolVarP(&f.dmesg, "dmesg", "k", false, "kernel messages (tend's journal has none: see dmesg(1))")
+	fs.StringVarP(&f.output, "output", "o", "short", "format: short, short-full, short-iso, short-iso-precise, short-precise,\n"+
+		"short-monotonic, short-unix, with-unit, verbose, export, json, json-pretty, json-sse, json-seq, cat")
+	fs.StringVar(&f.outputFields, "output-fields", "", "comma-separated fields verbose, export and json show")
+	fs.BoolVarP(&f.catalog, "catalog", "x", false, "add explanations where there are some (tend has none yet)")
+	fs.BoolVarP(&f.pagerEnd, "pager-end", "e", false, "jump to the end in the pager (implies -n 1000)")
+	fs.BoolVarP(&f.merge, "merge", "m", false, "accepted for journalctl compatibility: tend has one journal per instance")
 	fs.BoolVarP(&f.reverse, "reverse", "r", false, "newest entries first")
 	fs.StringVarP(&f.cursor, "cursor", "c", "", "start at the entry of this cursor")
 	fs.StringVar(&f.afterCursor, "after-cursor", "", "start after the entry of this cursor")
 	fs.BoolVar(&f.showCursor, "show-cursor", false, "print the cursor of the last entry at the end")
+	fs.StringVarP(&f.field, "field", "F", "", "list the values this field takes in the journal")
+	fs.BoolVarP(&f.listFields, "fields", "N", false, "list the field names tend's entries carry")
 	fs.BoolVar(&f.diskUsage, "disk-usage", false, "show the journal's disk usage")
 	fs.BoolVar(&f.listBoots, "list-boots", false, "list the boots in the journal, oldest first, with their offsets for -b")
 	fs.StringVar(&f.vacuumSize, "vacuum-size", "", "remove old segments until the journal uses at most this size (K, M, G)")
 	fs.StringVar(&f.vacuumTime, "vacuum-time", "", "remove segments holding only entries older than this span")
-	fs.StringVarP(&f.directory, "directory", "D", "", "read the journal in this directory instead of asking the daemon")
+	fs.StringVarP(&f.directory, "directory", "D", "", "read the journal in this directory directly, without a daemon")
 	fs.BoolVar(&f.noPager, "no-pager", false, "do not pipe output into a pager")
 	fs.BoolVarP(&f.all, "all", "a", false, "show messages with unprintable characters as they are")
 	fs.BoolVar(&f.utc, "utc", false, "show times in UTC")
@@ -110,148 +133,57 @@ func logCommands(env *Env) []*cobra.Command {
 	return []*cobra.Command{cmd}
 }
 
-// optionalValues rewrites the optional-valued flags -n/--lines (default
-// 10) and -b/--boot (default: current boot) so the value, when the next
-// word is one, is attached: "-n 20" → "--lines=20", "-n" → "--lines=10",
-// "-b -1" → "--boot=-1", "-b" → "--boot=0".
-func optionalValues(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		var name, def string
-		switch a {
-		case "-n", "--lines":
-			name, def = "--lines", "10"
-		case "-b", "--boot":
-			name, def = "--boot", "0"
-		default:
-			if v, ok := strings.CutPrefix(a, "-n"); ok && v != "" && !strings.HasPrefix(v, "=") {
-				a = "--lines=" + v // "-n20"
-			}
-			out = append(out, a)
-			continue
-		}
-		val := def
-		if i+1 < len(args) && isOptionalValue(name, args[i+1]) {
-			val = args[i+1]
-			i++
-		}
-		if name == "--lines" && val == "all" {
-			val = "-1"
-		}
-		out = append(out, name+"="+val)
-	}
-	return out
-}
-
-// isOptionalValue says whether word is a value of the optional flag name
-// rather than the next flag or argument.
-func isOptionalValue(name, word string) bool {
-	if _, err := strconv.Atoi(word); err == nil || name == "--lines" && word == "all" {
-		return true
-	}
-	if name != "--boot" || len(word) < 32 {
-		return false
-	}
-	for _, c := range strings.ReplaceAll(word, "-", "") {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return false
-		}
-	}
-	return true
-}
-
-// journalSource is what `tend logs` reads: the daemon or a directory.
-type journalSource interface {
-	query(ctx context.Context, q journal.Query, follow bool, fn func(journal.Entry) error) error
-}
-
-type dirSource struct{ r *journal.Reader }
-
-func (d dirSource) query(ctx context.Context, q journal.Query, follow bool, fn func(journal.Entry) error) error {
-	if follow {
-		return d.r.Follow(ctx, q, fn)
-	}
-	return d.r.Query(ctx, q, fn)
-}
-
-type daemonSource struct {
-	c      *client.Client
-	lo, hi int
-}
-
-func (d daemonSource) query(ctx context.Context, q journal.Query, follow bool, fn func(journal.Entry) error) error {
-	return d.c.LogsFunc(ctx, apiQuery(q, follow, d.lo, d.hi), func(e api.LogEntry) error {
-		// The wire reads PriorityMin = PriorityMax = 0 as "no filter";
-		// "-p emerg" is therefore applied here as well.
-		if d.hi == 0 && e.Priority != 0 {
-			return nil
-		}
-		return fn(fromAPI(e))
-	})
-}
-
-func (f *logsFlags) journalDir(env *Env) string {
+// source opens what the flags point at: the directory of --directory, or
+// else the daemon (never a default directory behind the daemon's back).
+func (f *logsFlags) source(env *Env, lo, hi int) (journalSource, func(), error) {
 	if f.directory != "" {
-		return f.directory
+		d, err := openDirSource(f.directory)
+		return d, func() {}, err
 	}
-	return journal.DefaultDir(f.user, env.Getenv)
+	sock := f.socket
+	if sock == "" {
+		sock = client.DefaultSocket(f.user, env.Getenv)
+	}
+	c := client.New(sock)
+	return daemonSource{c: c, lo: lo, hi: hi}, c.Close, nil
 }
 
 func runLogs(ctx context.Context, env *Env, f *logsFlags) error {
-	if f.diskUsage || f.listBoots || f.vacuumSize != "" || f.vacuumTime != "" {
-		return logsMaintenance(env, f)
+	if f.listFields {
+		for _, n := range journal.FieldNames {
+			fmt.Fprintln(env.Stdout, n)
+		}
+		return nil
 	}
 	q, lo, hi, err := f.query(time.Now())
 	if err != nil {
 		return &ExitError{Code: 1, Msg: err.Error()}
 	}
-	var src journalSource
-	var reader *journal.Reader
-	openDir := func() error {
-		r, err := journal.OpenReadOnly(f.journalDir(env))
-		if err != nil {
-			return err
-		}
-		reader, src = r, dirSource{r}
-		return nil
+	if !f.quiet {
+		f.notes(env)
 	}
-	if f.directory != "" {
-		if err := openDir(); err != nil {
-			return err
-		}
-	} else {
-		sock := f.socket
-		if sock == "" {
-			sock = client.DefaultSocket(f.user, env.Getenv)
-		}
-		c := client.New(sock)
-		defer c.Close()
-		src = daemonSource{c: c, lo: lo, hi: hi}
+	src, done, err := f.source(env, lo, hi)
+	if err != nil {
+		return err
 	}
-	if f.bootSet {
+	defer done()
+	if f.diskUsage || f.listBoots || f.vacuumSize != "" || f.vacuumTime != "" || f.field != "" {
+		return logsMaintenance(ctx, env, f, src)
+	}
+	if f.bootSet || f.dmesg {
 		var boots []journal.Boot
-		if reader != nil {
-			boots = reader.Boots()
-		} else if r, err := journal.OpenReadOnly(f.journalDir(env)); err == nil {
-			boots = r.Boots()
+		if f.boot != "" && f.boot != "0" {
+			if boots, err = src.boots(ctx); err != nil {
+				return err
+			}
 		}
 		if q.Boot, err = resolveBoot(f.boot, currentBootID(), boots); err != nil {
 			return &ExitError{Code: 1, Msg: err.Error()}
 		}
 	}
 	err = printLogs(ctx, env, f, src, q)
-	if errors.Is(err, client.ErrNotRunning) && reader == nil {
-		if derr := openDir(); derr != nil {
-			return fmt.Errorf("%w; reading the journal directly failed too: %v", err, derr)
-		}
-		err = printLogs(ctx, env, f, src, q)
-	}
-	if reader != nil && !f.quiet {
-		for _, d := range reader.Damage() {
+	if !f.quiet {
+		for _, d := range src.damage() {
 			fmt.Fprintf(env.Stderr, "tend: journal damage skipped: %s\n", d)
 		}
 	}
@@ -259,6 +191,23 @@ func runLogs(ctx context.Context, env *Env, f *logsFlags) error {
 		return nil
 	}
 	return err
+}
+
+// notes says on stderr why a query that asks for what tend does not
+// record shows nothing.
+func (f *logsFlags) notes(env *Env) {
+	if f.dmesg {
+		fmt.Fprintln(env.Stderr, "tend: the journal holds no kernel messages; dmesg(1) shows the kernel's log")
+	}
+	m, err := journal.ParseMatches(f.matches)
+	if err != nil {
+		return
+	}
+	for _, field := range m.Fields() {
+		if !journal.Recorded(field) {
+			fmt.Fprintf(env.Stderr, "tend: the journal does not record %s; a match on it selects no entries (see tend logs -N)\n", field)
+		}
+	}
 }
 
 // query builds the journal query from the flags, and the priority range
@@ -271,10 +220,30 @@ func (f *logsFlags) query(now time.Time) (q journal.Query, lo, hi int, err error
 	q = journal.Query{Units: f.units, Lines: f.lines, Grep: f.grep, CaseSensitive: f.caseSensitive,
 		Reverse: f.reverse, Cursor: f.cursor, AfterCursor: f.afterCursor}
 	switch {
-	case f.lines < 0: // -n all
+	case f.noTail || f.lines < 0: // --no-tail, -n all
 		q.Lines = 0
+	case !f.linesSet && f.pagerEnd:
+		q.Lines = 1000 // like journalctl -e
 	case f.lines == 0 && f.follow && f.cursor == "" && f.afterCursor == "" && f.since == "":
 		q.Lines = 10 // like journalctl -f
+	}
+	if _, err := journal.ParseMatches(f.matches); err != nil {
+		return q, 0, 0, err
+	}
+	if len(f.matches) > 0 {
+		q.Matches = append(q.Matches, f.matches)
+	}
+	if len(f.identifiers) > 0 {
+		var ids []string
+		for _, id := range f.identifiers {
+			ids = append(ids, "SYSLOG_IDENTIFIER="+id)
+		}
+		q.Matches = append(q.Matches, ids)
+	}
+	if f.dmesg {
+		// journalctl -k is _TRANSPORT=kernel in the current boot; tend's
+		// entries never have that transport.
+		q.Matches = append(q.Matches, []string{"_TRANSPORT=kernel"})
 	}
 	if f.since != "" {
 		if q.Since, err = journal.ParseTime(f.since, now, loc); err != nil {
@@ -294,7 +263,7 @@ func (f *logsFlags) query(now time.Time) (q journal.Query, lo, hi int, err error
 		q.Priorities = journal.PriorityMask(lo, hi)
 	}
 	if !slices.Contains(journal.OutputModes, f.output) {
-		return q, 0, 0, fmt.Errorf("unknown output mode %q (%v)", f.output, journal.OutputModes)
+		return q, 0, 0, fmt.Errorf("unknown output format %q (%v)", f.output, journal.OutputModes)
 	}
 	return q, lo, hi, nil
 }
@@ -304,13 +273,13 @@ func (f *logsFlags) query(now time.Time) (q journal.Query, lo, hi int, err error
 func printLogs(ctx context.Context, env *Env, f *logsFlags, src journalSource, q journal.Query) error {
 	out := env.Stdout
 	if !f.noPager && !f.follow && logsTerminal(out) {
-		if p := startPager(env, out); p != nil {
+		if p := startPager(env, out, f.pagerEnd); p != nil {
 			defer p.wait()
 			out = p.w
 		}
 	}
 	w := bufio.NewWriterSize(out, 64<<10)
-	o := journal.FormatOptions{All: f.all}
+	o := journal.FormatOptions{All: f.all, OutputFields: splitFields(f.outputFields)}
 	if f.utc {
 		o.Location = time.UTC
 	}
@@ -330,7 +299,7 @@ func printLogs(ctx context.Context, env *Env, f *logsFlags, src journalSource, q
 		}
 		return nil
 	})
-	if err == nil && n == 0 && !f.quiet && (f.output == "short" || f.output == "short-iso" || f.output == "short-precise") {
+	if err == nil && n == 0 && !f.quiet && saysNoEntries(f.output) {
 		fmt.Fprintln(w, "-- No entries --")
 	}
 	if err == nil && f.showCursor && n > 0 {
@@ -342,10 +311,19 @@ func printLogs(ctx context.Context, env *Env, f *logsFlags, src journalSource, q
 	return err
 }
 
-// logsMaintenance implements --disk-usage, --list-boots, --vacuum-size
-// and --vacuum-time on the journal directory.
-func logsMaintenance(env *Env, f *logsFlags) error {
-	dir := f.journalDir(env)
+// saysNoEntries tells the modes in which journalctl prints "-- No entries
+// --" for an empty result: not those meant for programs.
+func saysNoEntries(mode string) bool {
+	switch mode {
+	case "cat", "export", "json", "json-pretty", "json-sse", "json-seq":
+		return false
+	}
+	return true
+}
+
+// logsMaintenance implements --vacuum-size, --vacuum-time, --list-boots,
+// --disk-usage and --field on the source.
+func logsMaintenance(ctx context.Context, env *Env, f *logsFlags, src journalSource) error {
 	if f.vacuumSize != "" || f.vacuumTime != "" {
 		var size int64
 		var age time.Duration
@@ -354,39 +332,44 @@ func logsMaintenance(env *Env, f *logsFlags) error {
 			if size, err = parseSize(f.vacuumSize); err != nil {
 				return &ExitError{Code: 1, Msg: "--vacuum-size: " + err.Error()}
 			}
+			size = max(size, 1) // 0 would mean "no size target"
 		}
 		if f.vacuumTime != "" {
 			if age, err = journal.ParseSpan(f.vacuumTime); err != nil {
 				return &ExitError{Code: 1, Msg: "--vacuum-time: " + err.Error()}
 			}
 		}
-		freed, err := journal.VacuumDir(dir, size, age)
+		res, err := src.vacuum(ctx, size, age)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "Vacuuming done, freed %s of archived journals from %s.\n", formatSize(freed), dir)
+		fmt.Fprintf(env.Stdout, "Vacuuming done, freed %s of archived journals from %s.\n", formatSize(res.FreedBytes), res.Dir)
 	}
 	if f.listBoots {
-		r, err := journal.OpenReadOnly(dir)
+		boots, err := src.boots(ctx)
 		if err != nil {
 			return err
 		}
-		boots := r.Boots()
 		for i, b := range boots {
 			fmt.Fprintf(env.Stdout, "%3d %s %s — %s\n", i-len(boots)+1, b.ID,
 				b.First.Format("Mon 2006-01-02 15:04:05 MST"), b.Last.Format("Mon 2006-01-02 15:04:05 MST"))
 		}
 	}
 	if f.diskUsage {
-		r, err := journal.OpenReadOnly(dir)
+		u, err := src.diskUsage(ctx)
 		if err != nil {
 			return err
 		}
-		n, err := r.DiskUsage()
+		fmt.Fprintf(env.Stdout, "Archived and active journals take up %s in the file system.\n", formatSize(u.Bytes))
+	}
+	if f.field != "" {
+		vals, err := src.fieldValues(ctx, f.field)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "Archived and active journals take up %s in the file system.\n", formatSize(n))
+		for _, v := range vals {
+			fmt.Fprintln(env.Stdout, v)
+		}
 	}
 	return nil
 }

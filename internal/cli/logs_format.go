@@ -88,6 +88,7 @@ func apiQuery(q journal.Query, follow bool, lo, hi int) api.LogQuery {
 		Units: q.Units, Since: q.Since, Until: q.Until, Lines: q.Lines, Follow: follow,
 		Grep: q.Grep, CaseSensitive: q.CaseSensitive, PriorityMin: lo, PriorityMax: hi,
 		Boot: q.Boot, Reverse: q.Reverse, Cursor: q.Cursor, AfterCursor: q.AfterCursor,
+		Matches: q.Matches,
 	}
 }
 
@@ -119,8 +120,9 @@ type pager struct {
 }
 
 // startPager starts $TEND_PAGER, $PAGER or less (with LESS=FRSXMK unless
-// set, like journalctl) on out; nil when none can start.
-func startPager(env *Env, out io.Writer) *pager {
+// set, like journalctl) on out; nil when none can start. With end, less
+// starts at the end of the output (+G), as with journalctl -e.
+func startPager(env *Env, out io.Writer, end bool) *pager {
 	name := env.Getenv("TEND_PAGER")
 	if name == "" {
 		name = env.Getenv("PAGER")
@@ -130,6 +132,9 @@ func startPager(env *Env, out io.Writer) *pager {
 	}
 	if name == "cat" {
 		return nil
+	}
+	if end && (name == "less" || strings.HasSuffix(name, "/less")) {
+		name += " +G"
 	}
 	cmd := exec.Command("/bin/sh", "-c", name)
 	cmd.Stdout, cmd.Stderr = out, env.Stderr
