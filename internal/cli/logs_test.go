@@ -182,3 +182,48 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsJournalctlFlags runs journalctl's selection and listing flags
+// on a journal directory.
+func TestLogsJournalctlFlags(t *testing.T) {
+	dir := logsDir(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", "cat", "-xeu", "web"}, "web up\nweb request\nweb slow\n"},
+		{[]string{"-o", "cat", "-t", "db"}, "db Failed badly\n"},
+		{[]string{"-o", "cat", "-t", "db", "--identifier", "web", "-n", "2"}, "web request\nweb slow\n"},
+		{[]string{"-o", "cat", "_PID=101"}, "db Failed badly\n"},
+		{[]string{"-o", "cat", "_PID=100", "_PID=103"}, "web up\nweb slow\n"},
+		{[]string{"-o", "cat", "_PID=100", "PRIORITY=4"}, ""},
+		{[]string{"-o", "cat", "_PID=100", "+", "PRIORITY=4"}, "web up\nweb slow\n"},
+		{[]string{"-o", "cat", "_SYSTEMD_UNIT=db.service"}, "db Failed badly\n"},
+		{[]string{"-o", "cat", "-u", "web", "SYSLOG_IDENTIFIER=db"}, ""},
+		{[]string{"-o", "cat", "-m", "-e"}, "web up\ndb Failed badly\nweb request\nweb slow\n"},
+		{[]string{"-o", "cat", "-n", "1", "--no-tail"}, "web up\ndb Failed badly\nweb request\nweb slow\n"},
+		{[]string{"-F", "_SYSTEMD_UNIT"}, "db.service\nweb.service\n"},
+		{[]string{"-F", "PRIORITY"}, "3\n4\n6\n"},
+		{[]string{"-o", "cat", "-k", "-q"}, ""},
+		{[]string{"-k"}, "-- No entries --\n"},
+	}
+	for _, tt := range tests {
+		out, errs, code := runLogsCmd(t, append([]string{"--directory", dir, "--no-hostname"}, tt.args...)...)
+		if code != 0 || out != tt.want {
+			t.Errorf("logs %v: exit %d, stdout %q, stderr %q; want %q", tt.args, code, out, errs, tt.want)
+		}
+	}
+	out, _, _ := runLogsCmd(t, "-N")
+	if !strings.Contains(out, "\n_SYSTEMD_UNIT\n") || !strings.HasPrefix(out, "__CURSOR\n") {
+		t.Errorf("-N: %q", out)
+	}
+	if _, errs, code := runLogsCmd(t, "-D", dir, "-o", "cat", "_COMM=web"); code != 0 || !strings.Contains(errs, "does not record _COMM") {
+		t.Errorf("_COMM match: exit %d, stderr %q; want a note that it is not recorded", code, errs)
+	}
+	if _, errs, code := runLogsCmd(t, "-D", dir, "_PID=1", "+"); code != 1 || !strings.Contains(errs, `"+" can only be used between terms`) {
+		t.Errorf("trailing +: exit %d, stderr %q", code, errs)
+	}
+	if _, errs, code := runLogsCmd(t, "-D", dir, "-o", "bogus"); code != 1 || !strings.Contains(errs, "unknown output format") {
+		t.Errorf("-o bogus: exit %d, stderr %q", code, errs)
+	}
+}

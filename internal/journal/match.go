@@ -195,7 +195,7 @@ func recordField(field string, r *rec, unit, boot, host string, scratch *[]byte)
 	case "_SYSTEMD_UNIT":
 		return []byte(unit), unit != ""
 	case "_BOOT_ID":
-		return []byte(boot), boot != ""
+		return []byte(boot), true
 	case "_HOSTNAME":
 		return []byte(host), host != ""
 	case "_TRANSPORT":
