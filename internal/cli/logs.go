@@ -64,7 +64,7 @@ func logCommands(env *Env) []*cobra.Command {
 		Use:   "logs [-u UNIT]… [flags] [FIELD=VALUE…]",
 		Short: "Show the journal: the output of units and tend's events",
 		Long: "Show journal entries like journalctl, from the tend instance the client is\n" +
-			"pointed at (--socket, --user, $TEND_SOCKET). FIELD=VALUE arguments select\n" +
+			"pointed at (--socket or --user). FIELD=VALUE arguments select\n" +
 			"entries as journalctl's matches do (same field: any; different fields: all;\n" +
 			"\"+\" between groups: either); docs/journal.md lists the fields. With\n" +
 			"--directory DIR the journal files in DIR are read (and vacuumed) directly,\n" +
