@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 	"golang.org/x/sys/unix"
 )
@@ -101,8 +101,8 @@ func conditionEnv(cfg Config) condition.Env {
 	if h, err := os.Hostname(); err == nil {
 		env.Hostname = h
 	}
-	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
-		env.User = u.Username
+	if u, err := spawn.LookupUser(strconv.Itoa(os.Getuid())); err == nil {
+		env.User = u.Name
 	}
 	return env
 }
