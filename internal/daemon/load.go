@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 	"golang.org/x/sys/unix"
@@ -121,10 +123,32 @@ func baseEnv(cfg Config) []string {
 		}
 	}
 	if cfg.User {
-		for _, k := range []string{"XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"} {
-			if v := getenv(k); v != "" {
-				env = append(env, k+"="+v)
-			}
+		env = append(env, userEnv(getenv)...)
+	}
+	return env
+}
+
+// userEnv is what a user instance adds for every service, as systemd's
+// user manager does: the account (USER, LOGNAME, HOME, SHELL,
+// systemd.exec(5); HOME and SHELL are tend's own when set, as systemd's
+// get_home_dir() prefers $HOME, else passwd's), the runtime directory tend
+// itself uses (also when su or cron left XDG_RUNTIME_DIR unset), and the
+// session's display and bus.
+func userEnv(getenv func(string) string) []string {
+	env := []string{"XDG_RUNTIME_DIR=" + rundir.User(getenv, os.Getuid())}
+	if u, err := spawn.LookupUser(strconv.Itoa(os.Getuid())); err == nil {
+		home, shell := u.Home, u.Shell
+		if h := getenv("HOME"); filepath.IsAbs(h) {
+			home = h
+		}
+		if sh := getenv("SHELL"); filepath.IsAbs(sh) {
+			shell = sh
+		}
+		env = append(env, "USER="+u.Name, "LOGNAME="+u.Name, "HOME="+home, "SHELL="+shell)
+	}
+	for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"} {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
 		}
 	}
 	return env
