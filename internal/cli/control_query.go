@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -319,89 +318,6 @@ func (x *ctl) noUnit(name string, err error) error {
 		return &ExitError{Code: exitFailure}
 	}
 	return err
-}
-
-func showCommand(env *Env) *cobra.Command {
-	f := &ctlFlags{}
-	var props []string
-	var value, all bool
-	cmd := &cobra.Command{
-		Use:   "show UNIT...",
-		Short: "Show properties of units",
-		Args:  requireArgs(1),
-	}
-	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
-		names, err := x.expand(ctx, args)
-		if err != nil {
-			return err
-		}
-		want := splitList(props)
-		var maps []map[string]string
-		for _, n := range names {
-			p, err := x.c.Show(ctx, n)
-			if err != nil {
-				return x.noUnit(n, err)
-			}
-			maps = append(maps, selectProps(p, want, all))
-		}
-		if x.json() {
-			return x.printJSON(maps)
-		}
-		for i, p := range maps {
-			if i > 0 {
-				x.outf("\n")
-			}
-			for _, k := range propOrder(p, want) {
-				if value {
-					x.outf("%s\n", p[k])
-				} else {
-					x.outf("%s=%s\n", k, p[k])
-				}
-			}
-		}
-		return nil
-	})
-	f.add(cmd)
-	cmd.Flags().StringSliceVarP(&props, "property", "p", nil, "show only these properties (comma-separated, repeatable)")
-	cmd.Flags().BoolVar(&value, "value", false, "print only the values, without NAME=")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "include properties with empty values")
-	return cmd
-}
-
-// selectProps keeps the wanted properties (all when want is empty); empty
-// values are dropped unless all or asked for by name.
-func selectProps(p map[string]string, want []string, all bool) map[string]string {
-	out := map[string]string{}
-	for k, v := range p {
-		asked := containsAny(want, k)
-		if len(want) > 0 && !asked {
-			continue
-		}
-		if v == "" && !all && !asked {
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// propOrder lists keys in the order asked for, or sorted.
-func propOrder(p map[string]string, want []string) []string {
-	if len(want) > 0 {
-		var keys []string
-		for _, k := range want {
-			if _, ok := p[k]; ok && !containsAny(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		return keys
-	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // isStateCommand builds is-active and is-failed: print each unit's active

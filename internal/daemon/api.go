@@ -240,6 +240,7 @@ func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, 
 	}
 	props := properties(st)
 	props["UnitFileState"] = a.unitFileState(st.Name)
+	props["NeedDaemonReload"] = yesNo(changedOnDisk(st.Def, a.d.loader.loadedAt()))
 	return props, nil
 }
 
