@@ -161,7 +161,7 @@ func (x *ctl) statusWarnings(units []api.UnitStatus) {
 
 func listUnitsCommand(env *Env) *cobra.Command {
 	f := &ctlFlags{}
-	var all bool
+	var all, failed, plain bool
 	var states, types []string
 	cmd := &cobra.Command{
 		Use:     "list-units [PATTERN...]",
@@ -169,6 +169,9 @@ func listUnitsCommand(env *Env) *cobra.Command {
 		Short:   "List loaded units",
 	}
 	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		if failed {
+			states = append(states, "failed")
+		}
 		units, err := x.c.ListUnits(ctx, mangleAll(args), all || len(states) > 0)
 		if err != nil {
 			return err
@@ -177,13 +180,15 @@ func listUnitsCommand(env *Env) *cobra.Command {
 		if x.json() {
 			return x.printJSON(units)
 		}
-		writeUnitTable(x.env.Stdout, units, tableOpts{color: x.color, legend: !f.noLegend, all: all})
+		writeUnitTable(x.env.Stdout, units, tableOpts{color: x.color, legend: !f.noLegend, all: all, plain: plain})
 		return nil
 	})
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "include inactive units")
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only units in these load, active or sub states (comma-separated)")
 	cmd.Flags().StringSliceVarP(&types, "type", "t", nil, "only units of these types (service, socket, …)")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only failed units (--state=failed)")
+	cmd.Flags().BoolVar(&plain, "plain", false, "no marker column before the unit names")
 	return cmd
 }
 

@@ -75,7 +75,7 @@ func notFoundProps(name string) map[string]string {
 		"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead",
 		"FreezerState": "running", "UnitFileState": "", "FragmentPath": "", "DropInPaths": "",
 		"LoadError": fmt.Sprintf("org.freedesktop.systemd1.NoSuchUnit \"Unit %s not found.\"", name),
-		"Result": "success", "MainPID": "0", "ControlPID": "0", "NRestarts": "0",
+		"Result":    "success", "MainPID": "0", "ControlPID": "0", "NRestarts": "0",
 		"StateChangeTimestamp": "", "InvocationID": "", "Job": "",
 	}
 }
