@@ -96,6 +96,9 @@ type UnitStatus struct {
 	ExecMainStatus int        `json:"exec_main_status,omitempty"`
 	StatusText     string     `json:"status_text,omitempty"` // notify STATUS=
 	NRestarts      int        `json:"n_restarts"`
+	Job            string     `json:"job,omitempty"`       // kind of the pending job: start, stop, …
+	JobState       string     `json:"job_state,omitempty"` // waiting, running
+	Documentation  []string   `json:"documentation,omitempty"`
 	Tasks          int        `json:"tasks,omitempty"`
 	MemoryBytes    uint64     `json:"memory_bytes,omitempty"`
 	CPUNanos       uint64     `json:"cpu_nanos,omitempty"`

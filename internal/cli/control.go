@@ -26,6 +26,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		resetFailedCommand(env),
 		daemonReloadCommand(env),
 	}
+	cmds = append(cmds, systemCommands(env)...)
 	return append(cmds, queryCommands(env)...)
 }
 
@@ -203,6 +204,7 @@ func killCommand(env *Env) *cobra.Command {
 	f.add(cmd)
 	cmd.Flags().StringVarP(&sig, "signal", "s", "SIGTERM", "signal to send, by name (TERM, SIGHUP) or number")
 	cmd.Flags().StringVar(&whom, "kill-whom", "all", "which processes: main, control or all")
+	cmd.Flags().StringVar(&whom, "kill-who", "all", "the older name of --kill-whom")
 	return cmd
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -162,7 +161,7 @@ func (x *ctl) statusWarnings(units []api.UnitStatus) {
 
 func listUnitsCommand(env *Env) *cobra.Command {
 	f := &ctlFlags{}
-	var all bool
+	var all, failed, plain bool
 	var states, types []string
 	cmd := &cobra.Command{
 		Use:     "list-units [PATTERN...]",
@@ -170,6 +169,9 @@ func listUnitsCommand(env *Env) *cobra.Command {
 		Short:   "List loaded units",
 	}
 	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		if failed {
+			states = append(states, "failed")
+		}
 		units, err := x.c.ListUnits(ctx, mangleAll(args), all || len(states) > 0)
 		if err != nil {
 			return err
@@ -178,13 +180,15 @@ func listUnitsCommand(env *Env) *cobra.Command {
 		if x.json() {
 			return x.printJSON(units)
 		}
-		writeUnitTable(x.env.Stdout, units, tableOpts{color: x.color, legend: !f.noLegend, all: all})
+		writeUnitTable(x.env.Stdout, units, tableOpts{color: x.color, legend: !f.noLegend, all: all, plain: plain})
 		return nil
 	})
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "include inactive units")
 	cmd.Flags().StringSliceVar(&states, "state", nil, "only units in these load, active or sub states (comma-separated)")
 	cmd.Flags().StringSliceVarP(&types, "type", "t", nil, "only units of these types (service, socket, …)")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only failed units (--state=failed)")
+	cmd.Flags().BoolVar(&plain, "plain", false, "no marker column before the unit names")
 	return cmd
 }
 
@@ -319,89 +323,6 @@ func (x *ctl) noUnit(name string, err error) error {
 		return &ExitError{Code: exitFailure}
 	}
 	return err
-}
-
-func showCommand(env *Env) *cobra.Command {
-	f := &ctlFlags{}
-	var props []string
-	var value, all bool
-	cmd := &cobra.Command{
-		Use:   "show UNIT...",
-		Short: "Show properties of units",
-		Args:  requireArgs(1),
-	}
-	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
-		names, err := x.expand(ctx, args)
-		if err != nil {
-			return err
-		}
-		want := splitList(props)
-		var maps []map[string]string
-		for _, n := range names {
-			p, err := x.c.Show(ctx, n)
-			if err != nil {
-				return x.noUnit(n, err)
-			}
-			maps = append(maps, selectProps(p, want, all))
-		}
-		if x.json() {
-			return x.printJSON(maps)
-		}
-		for i, p := range maps {
-			if i > 0 {
-				x.outf("\n")
-			}
-			for _, k := range propOrder(p, want) {
-				if value {
-					x.outf("%s\n", p[k])
-				} else {
-					x.outf("%s=%s\n", k, p[k])
-				}
-			}
-		}
-		return nil
-	})
-	f.add(cmd)
-	cmd.Flags().StringSliceVarP(&props, "property", "p", nil, "show only these properties (comma-separated, repeatable)")
-	cmd.Flags().BoolVar(&value, "value", false, "print only the values, without NAME=")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "include properties with empty values")
-	return cmd
-}
-
-// selectProps keeps the wanted properties (all when want is empty); empty
-// values are dropped unless all or asked for by name.
-func selectProps(p map[string]string, want []string, all bool) map[string]string {
-	out := map[string]string{}
-	for k, v := range p {
-		asked := containsAny(want, k)
-		if len(want) > 0 && !asked {
-			continue
-		}
-		if v == "" && !all && !asked {
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// propOrder lists keys in the order asked for, or sorted.
-func propOrder(p map[string]string, want []string) []string {
-	if len(want) > 0 {
-		var keys []string
-		for _, k := range want {
-			if _, ok := p[k]; ok && !containsAny(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		return keys
-	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // isStateCommand builds is-active and is-failed: print each unit's active

@@ -45,7 +45,7 @@ type ctlFlags struct {
 func (f *ctlFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVar(&f.user, "user", false, "talk to the calling user's tend instead of the system's")
-	fs.StringVar(&f.socket, "socket", "", "path of the control socket (default /run/tend/tend.sock, or under $XDG_RUNTIME_DIR with --user)")
+	fs.StringVar(&f.socket, "socket", "", "path of the control socket (default $TEND_SOCKET, else /run/tend/tend.sock, or tend/tend.sock in the runtime directory with --user)")
 	fs.StringVarP(&f.output, "output", "o", "", "output format: json or json-pretty (default: text)")
 	fs.BoolVar(&f.noBlock, "no-block", false, "do not wait for jobs to finish")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print less: no states, no symlink messages, no warnings")

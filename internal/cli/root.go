@@ -43,25 +43,35 @@ func Main(argv []string) int {
 		spawn.HelperMain(argv) // the exec helper: never returns
 	}
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	return Run(env, argv[1:])
+	return RunAs(env, callName(argv[0]), argv[1:])
 }
 
 // Run executes one tend command line (without argv[0]) against env.
-func Run(env *Env, args []string) int {
-	root := newRoot(env)
-	root.SetArgs(args)
-	err := root.Execute()
+func Run(env *Env, args []string) int { return RunAs(env, "tend", args) }
+
+// RunAs executes a command line of tend called by name: "tend",
+// "systemctl" or "journalctl" (multicall.go).
+func RunAs(env *Env, name string, args []string) int {
+	cmd := commandFor(env, name)
+	if name == "journalctl" && len(args) == 1 && args[0] == "--version" {
+		// logs parses its own flags (journalctl's optional values), so
+		// cobra's --version never sees this one.
+		fmt.Fprintln(env.Stdout, name, versionString())
+		return 0
+	}
+	cmd.SetArgs(args)
+	err := cmd.Execute()
 	if err == nil {
 		return 0
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Msg != "" {
-			fmt.Fprintln(env.Stderr, "tend:", ee.Msg)
+			fmt.Fprintf(env.Stderr, "%s: %s\n", name, ee.Msg)
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(env.Stderr, "tend:", err)
+	fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
 	return 1
 }
 
@@ -71,7 +81,9 @@ func newRoot(env *Env) *cobra.Command {
 		Short:         "Run and supervise services described by systemd unit files",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate(versionTemplate)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
@@ -80,6 +92,7 @@ func newRoot(env *Env) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
+	addUnitCompletion(env, root)
 	return root
 }
 

@@ -56,6 +56,13 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 	field("Loaded", "%s", loadedLine(st))
 	v.writeDropIns(w, st.DropIns)
 	field("Active", "%s", v.activeLine(st))
+	for i, d := range st.Documentation {
+		if i == 0 {
+			field("Docs", "%s", d)
+		} else {
+			fmt.Fprintf(w, "%13s%s\n", "", d)
+		}
+	}
 	if pid := mainPIDLine(st); pid != "" {
 		field("Main PID", "%s", pid)
 	}
@@ -132,8 +139,11 @@ func (v statusView) activeLine(st api.UnitStatus) string {
 	if st.SubState != "" {
 		s += " (" + st.SubState + ")"
 	}
+	// A failed unit, or one waiting to restart after a failure, says why.
 	if st.ActiveState == "failed" && st.Result != "" && st.Result != "success" {
 		s = st.ActiveState + " (Result: " + st.Result + ")"
+	} else if st.SubState == "auto-restart" && st.Result != "" && st.Result != "success" {
+		s += " (Result: " + st.Result + ")"
 	}
 	if !st.Since.IsZero() {
 		s += " since " + st.Since.Local().Format("Mon 2006-01-02 15:04:05 MST") + "; " + relativeTime(v.now.Sub(st.Since))
@@ -148,6 +158,8 @@ func mainPIDLine(st api.UnitStatus) string {
 	}
 	running := st.ActiveState == "active" || st.ActiveState == "reloading" ||
 		st.ActiveState == "activating" || st.ActiveState == "deactivating"
+	// Waiting to restart, the main process is the one that exited.
+	running = running && st.SubState != "auto-restart"
 	if running || st.ExecMainCode == "" {
 		if c := commandOf(st.Processes, st.MainPID); c != "" {
 			return fmt.Sprintf("%d (%s)", st.MainPID, c)

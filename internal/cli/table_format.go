@@ -13,6 +13,7 @@ type tableOpts struct {
 	color  bool
 	legend bool // headers and footer
 	all    bool // --all was given (changes the footer hint)
+	plain  bool // --plain: no marker column
 }
 
 // writeTable prints rows in columns separated by one space; the last
@@ -61,6 +62,11 @@ func writeUnitTable(w io.Writer, units []api.UnitStatus, o tableOpts) {
 		}
 		rows = append(rows, []string{u.Name, u.LoadState, u.ActiveState, u.SubState, u.Description})
 		prefixes = append(prefixes, mark)
+	}
+	if o.plain {
+		for i := range prefixes {
+			prefixes[i] = ""
+		}
 	}
 	writeTable(w, prefixes, rows)
 	if !o.legend {

@@ -16,10 +16,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/rundir"
 )
 
 // Client talks to one tend daemon. It is safe for concurrent use.
@@ -51,20 +51,22 @@ func (c *Client) Socket() string { return c.socket }
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
-// DefaultSocket returns the control socket of the system instance
-// (/run/tend/tend.sock) or, with user, of the calling user's instance
-// ($XDG_RUNTIME_DIR/tend/tend.sock, /run/user/UID/tend/tend.sock when the
-// variable is unset).
+// DefaultSocket returns the socket a client talks to when --socket is not
+// given: $TEND_SOCKET when set; else the system instance's
+// (/run/tend/tend.sock) or, with user, the calling user's, in the runtime
+// directory the daemon chooses by the same rule (internal/rundir).
 func DefaultSocket(user bool, getenv func(string) string) string {
+	if s := getenv(SocketEnv); s != "" {
+		return s
+	}
 	if !user {
 		return "/run/tend/tend.sock"
 	}
-	dir := getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
-	}
-	return filepath.Join(dir, "tend", "tend.sock")
+	return filepath.Join(rundir.User(getenv, os.Getuid()), "tend", "tend.sock")
 }
+
+// SocketEnv names the variable that replaces --socket's default.
+const SocketEnv = "TEND_SOCKET"
 
 // ErrNotRunning is matched (errors.Is) by the error of any call made when
 // no daemon answers on the socket; callers fall back to offline work.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/rundir"
 )
 
 func TestDefaultSocket(t *testing.T) {
@@ -21,7 +22,9 @@ func TestDefaultSocket(t *testing.T) {
 	}{
 		{false, map[string]string{"XDG_RUNTIME_DIR": "/run/user/5"}, "/run/tend/tend.sock"},
 		{true, map[string]string{"XDG_RUNTIME_DIR": "/run/user/5"}, "/run/user/5/tend/tend.sock"},
-		{true, nil, "/run/user/" + strconv.Itoa(os.Getuid()) + "/tend/tend.sock"},
+		{true, map[string]string{"TMPDIR": "/nowhere"}, rundir.User(func(k string) string { return map[string]string{"TMPDIR": "/nowhere"}[k] }, os.Getuid()) + "/tend/tend.sock"},
+		{false, map[string]string{"TEND_SOCKET": "/x.sock"}, "/x.sock"},
+		{true, map[string]string{"TEND_SOCKET": "/x.sock", "XDG_RUNTIME_DIR": "/run/user/5"}, "/x.sock"},
 	}
 	for _, tt := range tests {
 		if got := DefaultSocket(tt.user, env(tt.env)); got != tt.want {

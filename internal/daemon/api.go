@@ -186,7 +186,7 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 		ActiveState: string(st.Active), SubState: st.Sub, FragmentPath: def.Path,
 		DropIns: def.DropIns, Since: st.Since, Result: string(st.Result),
 		MainPID: st.MainPID, ControlPID: st.ControlPID,
-		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat,
+		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat, Job: st.Job, JobState: st.JobState,
 		StatusText: st.StatusText, NRestarts: st.NRestarts, Tasks: st.Tasks,
 		MemoryBytes: st.MemoryBytes, CPUNanos: st.CPUNanos, Cgroup: st.Cgroup,
 	}
@@ -201,6 +201,7 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 		return out
 	}
 	out.UnitFileState = a.unitFileState(st.Name)
+	out.Documentation = def.Documentation
 	for _, dg := range def.Diags {
 		out.Warnings = append(out.Warnings, dg.Error())
 	}
@@ -240,6 +241,7 @@ func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, 
 	}
 	props := properties(st)
 	props["UnitFileState"] = a.unitFileState(st.Name)
+	props["NeedDaemonReload"] = yesNo(changedOnDisk(st.Def, a.d.loader.loadedAt()))
 	return props, nil
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/rundir"
+	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 	"golang.org/x/sys/unix"
 )
@@ -101,8 +103,8 @@ func conditionEnv(cfg Config) condition.Env {
 	if h, err := os.Hostname(); err == nil {
 		env.Hostname = h
 	}
-	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
-		env.User = u.Username
+	if u, err := spawn.LookupUser(strconv.Itoa(os.Getuid())); err == nil {
+		env.User = u.Name
 	}
 	return env
 }
@@ -121,10 +123,32 @@ func baseEnv(cfg Config) []string {
 		}
 	}
 	if cfg.User {
-		for _, k := range []string{"XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"} {
-			if v := getenv(k); v != "" {
-				env = append(env, k+"="+v)
-			}
+		env = append(env, userEnv(getenv)...)
+	}
+	return env
+}
+
+// userEnv is what a user instance adds for every service, as systemd's
+// user manager does: the account (USER, LOGNAME, HOME, SHELL,
+// systemd.exec(5); HOME and SHELL are tend's own when set, as systemd's
+// get_home_dir() prefers $HOME, else passwd's), the runtime directory tend
+// itself uses (also when su or cron left XDG_RUNTIME_DIR unset), and the
+// session's display and bus.
+func userEnv(getenv func(string) string) []string {
+	env := []string{"XDG_RUNTIME_DIR=" + rundir.User(getenv, os.Getuid())}
+	if u, err := spawn.LookupUser(strconv.Itoa(os.Getuid())); err == nil {
+		home, shell := u.Home, u.Shell
+		if h := getenv("HOME"); filepath.IsAbs(h) {
+			home = h
+		}
+		if sh := getenv("SHELL"); filepath.IsAbs(sh) {
+			shell = sh
+		}
+		env = append(env, "USER="+u.Name, "LOGNAME="+u.Name, "HOME="+home, "SHELL="+shell)
+	}
+	for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"} {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
 		}
 	}
 	return env

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/spawn"
 )
 
@@ -34,10 +35,7 @@ func DefaultPaths(user bool, getenv func(string) string) Paths {
 		}
 	}
 	uid := os.Getuid()
-	rt := getenv("XDG_RUNTIME_DIR")
-	if !filepath.IsAbs(rt) {
-		rt = fmt.Sprintf("/tmp/tend-%d", uid)
-	}
+	rt := rundir.User(getenv, uid) // the client's rule too
 	state := getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(state) {
 		home := getenv("HOME")

@@ -69,7 +69,11 @@ func properties(st supervise.Status) map[string]string {
 			abort = svc.TimeoutStop
 		}
 		set("TimeoutAbortUSec", usec(abort))
+		set("RuntimeMaxUSec", usec(svc.RuntimeMax))
+		set("StatusErrno", strconv.Itoa(st.Errno))
+		execProperties(st, svc, set)
 	}
+	set("Documentation", strings.Join(def.Documentation, " "))
 	return p
 }
 

@@ -1,9 +1,10 @@
 package inspect
 
 import (
-	"os/user"
 	"strconv"
 	"sync"
+
+	"github.com/tendproject/tend/internal/spawn"
 )
 
 // Users caches uid → user name lookups; safe for concurrent use.
@@ -23,8 +24,10 @@ func (u *Users) Name(uid int) string {
 		return n
 	}
 	n := strconv.Itoa(uid)
-	if usr, err := user.LookupId(n); err == nil {
-		n = usr.Username
+	// /etc/passwd, read in Go: os/user would link the C library and make
+	// the binary dynamic (docs/decisions.md).
+	if usr, err := spawn.LookupUser(n); err == nil {
+		n = usr.Name
 	}
 	u.names[uid] = n
 	return n
@@ -35,10 +38,9 @@ func (u *Users) Lookup(s string) (int, bool) {
 	if id, err := strconv.Atoi(s); err == nil {
 		return id, true
 	}
-	usr, err := user.Lookup(s)
+	usr, err := spawn.LookupUser(s)
 	if err != nil {
 		return 0, false
 	}
-	id, err := strconv.Atoi(usr.Uid)
-	return id, err == nil
+	return usr.UID, true
 }

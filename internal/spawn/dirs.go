@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -31,7 +32,7 @@ func UserDirs(getenv func(string) string) Dirs {
 	}
 	state := or("XDG_STATE_HOME", filepath.Join(home, ".local/state"))
 	return Dirs{
-		Runtime: or("XDG_RUNTIME_DIR", filepath.Join("/run/user", fmt.Sprint(os.Getuid()))),
+		Runtime: rundir.User(getenv, os.Getuid()),
 		State:   state,
 		Cache:   or("XDG_CACHE_HOME", filepath.Join(home, ".cache")),
 		Logs:    filepath.Join(state, "log"),

@@ -27,7 +27,8 @@ type Status struct {
 	StatusText   string
 	Errno        int
 	NRestarts    int
-	Job          string
+	Job          string // kind of the pending job, if any
+	JobState     string // waiting, running
 	InvocationID string
 	Cgroup       string
 	Tasks        int
@@ -160,7 +161,10 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 		st.ExecMainPID = u.lastMainPID
 	}
 	if u.job != nil {
-		st.Job = u.job.kind.String()
+		st.Job, st.JobState = u.job.kind.String(), "waiting"
+		if u.job.running {
+			st.JobState = "running"
+		}
 	}
 	if reason, ok := m.plan.External(u.name); ok {
 		st.External = reason
