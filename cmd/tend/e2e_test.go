@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // other users run it too
 	tendBin = filepath.Join(dir, "tend")
-	out, err := exec.Command("go", "build", "-o", tendBin, ".").CombinedOutput()
+	// Built as README says, so that the binary under test is the static one
+	// users copy into images.
+	build := exec.Command("go", "build", "-o", tendBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)

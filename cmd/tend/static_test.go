@@ -8,7 +8,7 @@ import (
 )
 
 // TestBinaryIsStatic checks the binary TestMain built the way README says
-// (`go build`, whatever CGO_ENABLED defaults to here): no program
+// (`CGO_ENABLED=0 go build`): no program
 // interpreter, no dynamic section, so it runs in an image without a C
 // library.
 func TestBinaryIsStatic(t *testing.T) {
