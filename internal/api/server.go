@@ -26,12 +26,24 @@ type Options struct {
 	// ReadTimeout bounds reading one request (0: 30 s). Log follows clear
 	// it once their query is read.
 	ReadTimeout time.Duration
+	// UserInstance: the instance is Owner's; its logs are Owner's alone.
+	UserInstance bool
+	// LogGroups are the gids whose members may read every log of a system
+	// instance (adm, systemd-journal); LogGroupNames name them in hints.
+	LogGroups     []uint32
+	LogGroupNames []string
+	// LookupGroups returns a uid's groups from the group database, for
+	// kernels that do not report a peer's groups; nil uses os/user.
+	LookupGroups func(uid uint32) ([]uint32, error)
+	// Limits bound the connections clients may hold.
+	Limits Limits
 }
 
 // Limits of the HTTP layer. Requests are small JSON documents; anything
 // bigger is a mistake or an attack.
 const (
 	maxBodyBytes      = 1 << 20
+	maxHeaderBytes    = 64 << 10
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -82,6 +94,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       rt,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withPeerFromConn,
 		ConnState:         s.trackConn,
@@ -91,7 +104,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.ln = l
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	ll := &limitListener{Listener: l, lim: newLimiter(s.opts.Limits, s.opts.Owner, s.log)}
+	go func() { errc <- srv.Serve(ll) }()
 
 	var err error
 	select {
@@ -187,6 +201,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeError(w, http.StatusInternalServerError, &ErrorResponse{Error: "internal error"})
 			}
 		}()
+		r = r.WithContext(WithAccess(r.Context(), s.access(r.Context())))
 		if rt.write {
 			if msg, ok := s.authorize(r.Context()); !ok {
 				writeError(w, http.StatusForbidden, &ErrorResponse{Error: msg})

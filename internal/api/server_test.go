@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain())
 	}
+	if sock := os.Getenv(floodEnv); sock != "" {
+		os.Exit(apitest.FloodMain(sock))
+	}
 	code := m.Run()
 	if code == 0 {
 		if l := waitNoLeaks(); len(l) > 0 {

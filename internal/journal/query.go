@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,6 +35,10 @@ type Query struct {
 	Reverse    bool   // newest first
 	// Cursor starts at the entry it designates, AfterCursor just after it.
 	Cursor, AfterCursor string
+	// UIDs, when not empty, keeps only the entries of processes running
+	// as one of these uids: what a reader who may not read everything is
+	// shown (its own), as journald does.
+	UIDs []int
 }
 
 // PriorityMask returns the Priorities mask for levels lo..hi inclusive
@@ -53,6 +58,7 @@ type matcher struct {
 	pri          uint8
 	boot         string
 	units        []string
+	uids         []uint32
 	grep         func([]byte) bool
 }
 
@@ -66,6 +72,10 @@ func compile(q Query, hi uint64) (*matcher, error) {
 	}
 	if !q.Until.IsZero() {
 		m.until = q.Until.UnixNano()
+	}
+	for _, u := range q.UIDs {
+		// An unknown uid (-1) matches the entries whose uid is unknown.
+		m.uids = append(m.uids, uidField(u))
 	}
 	for _, u := range q.Units {
 		if _, err := path.Match(u, ""); err != nil {
@@ -137,7 +147,8 @@ func (m *matcher) block(b *block) bool {
 
 func (m *matcher) record(r *rec) bool {
 	return r.seq >= m.lo && r.seq <= m.hi && r.rt >= m.since && r.rt <= m.until &&
-		m.pri&(1<<r.pri) != 0 && (m.grep == nil || m.grep(r.msg))
+		m.pri&(1<<r.pri) != 0 && (m.uids == nil || slices.Contains(m.uids, r.uid)) &&
+		(m.grep == nil || m.grep(r.msg))
 }
 
 // store is what queries read: a snapshot of segments per unit.
