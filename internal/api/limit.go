@@ -1,11 +1,14 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -187,29 +190,125 @@ func openFDs() (open, limit int, err error) {
 // limitListener admits connections through a limiter and closes the
 // others as soon as they are accepted, before anything is read from them.
 // Not accepting at all would leave the refused connections queued in the
-// kernel's backlog, and root's connection behind them.
+// kernel's backlog, and root's connection behind them. A refusal costs
+// three system calls (accept4, SO_PEERCRED, close): while a flood fills the
+// backlog, a new connection waits for everything queued before it.
 type limitListener struct {
 	net.Listener
+	// dup is the listening socket duplicated as a pollable file, whose
+	// RawConn can wait for a connection and accept it as a bare
+	// descriptor (a net.Listener's RawConn cannot); nil for listeners
+	// that are not unix sockets.
+	dup *os.File
+	raw syscall.RawConn
 	lim *limiter
 }
 
+func newLimitListener(l net.Listener, lim *limiter) *limitListener {
+	ll := &limitListener{Listener: l, lim: lim}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		return ll
+	}
+	rc, err := ul.SyscallConn()
+	if err != nil {
+		return ll
+	}
+	dupfd := -1
+	_ = rc.Control(func(fd uintptr) { dupfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) })
+	if dupfd < 0 {
+		return ll
+	}
+	// Non-blocking, so that os.NewFile puts it in Go's poller.
+	if err := unix.SetNonblock(dupfd, true); err != nil {
+		unix.Close(dupfd)
+		return ll
+	}
+	f := os.NewFile(uintptr(dupfd), "control socket")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return ll
+	}
+	ll.dup, ll.raw = f, raw
+	return ll
+}
+
+// Close closes the listener and its duplicate, which ends a pending
+// Accept.
+func (l *limitListener) Close() error {
+	err := l.Listener.Close()
+	if l.dup != nil {
+		l.dup.Close()
+	}
+	return err
+}
+
 func (l *limitListener) Accept() (net.Conn, error) {
+	if l.raw == nil {
+		return l.Listener.Accept()
+	}
 	for {
-		c, err := l.Listener.Accept()
+		fd, err := l.accept()
 		if err != nil {
+			return nil, err
+		}
+		p, perr := peerCred(fd)
+		release, ok := l.lim.admit(p, perr == nil)
+		if !ok {
+			unix.Close(fd)
+			continue
+		}
+		if perr == nil {
+			p.Groups, p.GroupsKnown = peerGroups(fd)
+		}
+		f := os.NewFile(uintptr(fd), "api connection")
+		c, err := net.FileConn(f) // a duplicate, in Go's poller
+		f.Close()
+		if err != nil {
+			release()
 			return nil, err
 		}
 		uc, ok := c.(*net.UnixConn)
 		if !ok {
-			return c, nil
-		}
-		p, perr := peerOf(uc)
-		release, ok := l.lim.admit(p, perr == nil)
-		if !ok {
-			uc.Close()
-			continue
+			release()
+			c.Close()
+			return nil, fmt.Errorf("accepted a %T", c)
 		}
 		return &admittedConn{UnixConn: uc, peer: p, peerKnown: perr == nil, release: release}, nil
+	}
+}
+
+// accept takes the next connection off the backlog as a bare descriptor,
+// waiting in Go's poller while there is none.
+func (l *limitListener) accept() (int, error) {
+	for {
+		nfd := -1
+		var aerr error
+		err := l.raw.Read(func(fd uintptr) bool {
+			// No address: a client's socket is usually unbound, and
+			// x/sys's Accept4 refuses its empty address (EINVAL).
+			r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, fd, 0, 0, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
+			nfd, aerr = int(r), nil
+			if errno != 0 {
+				aerr = errno
+			}
+			return aerr != unix.EAGAIN
+		})
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				err = net.ErrClosed
+			}
+			return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.Addr(), Err: err}
+		}
+		switch aerr {
+		case nil:
+			return nfd, nil
+		case unix.ECONNABORTED, unix.EINTR:
+			continue
+		}
+		// EMFILE and the like: net/http backs off on temporary errors.
+		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.Addr(), Err: os.NewSyscallError("accept4", aerr)}
 	}
 }
 

@@ -66,13 +66,9 @@ func peerOf(c net.Conn) (Peer, error) {
 	var p Peer
 	var cerr error
 	err = raw.Control(func(fd uintptr) {
-		var cred *unix.Ucred
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if cerr != nil {
-			return
+		if p, cerr = peerCred(int(fd)); cerr == nil {
+			p.Groups, p.GroupsKnown = peerGroups(int(fd))
 		}
-		p = Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid}
-		p.Groups, p.GroupsKnown = peerGroups(int(fd))
 	})
 	if err == nil {
 		err = cerr
@@ -81,6 +77,16 @@ func peerOf(c net.Conn) (Peer, error) {
 		return Peer{}, err
 	}
 	return p, nil
+}
+
+// peerCred reads SO_PEERCRED: the peer's pid, uid and gid when it
+// connected.
+func peerCred(fd int) (Peer, error) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		return Peer{}, err
+	}
+	return Peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid}, nil
 }
 
 // peerGroups reads SO_PEERGROUPS: the supplementary groups the kernel

@@ -63,7 +63,7 @@ type Server struct {
 	closing bool
 	// ln and conns are what Serve listens and answers on, so that the
 	// daemon can name them in /v1/self/fds.
-	ln    net.Listener
+	ln    *limitListener
 	conns map[net.Conn]struct{}
 	// handlers counts running handlers so Serve can join them.
 	handlers sync.WaitGroup
@@ -100,11 +100,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ConnState:         s.trackConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	ll := newLimitListener(l, newLimiter(s.opts.Limits, s.opts.Owner, s.log))
 	s.mu.Lock()
-	s.ln = l
+	s.ln = ll
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	ll := &limitListener{Listener: l, lim: newLimiter(s.opts.Limits, s.opts.Owner, s.log)}
 	go func() { errc <- srv.Serve(ll) }()
 
 	var err error
@@ -156,12 +156,17 @@ func (s *Server) FDs() map[int]string {
 	r := fdrole.Roles{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ln, ok := s.ln.(syscall.Conn); ok {
+	if s.ln != nil {
 		role := "control socket"
 		if s.opts.Socket != "" {
 			role += " " + s.opts.Socket
 		}
-		r.Add(ln, role)
+		if ln, ok := s.ln.Listener.(syscall.Conn); ok {
+			r.Add(ln, role)
+		}
+		if s.ln.dup != nil {
+			r.Add(s.ln.dup, role)
+		}
 	}
 	for c := range s.conns {
 		if sc, ok := c.(syscall.Conn); ok {
