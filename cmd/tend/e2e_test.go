@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendproject/tend/internal/api/apitest"
 	"github.com/tendproject/tend/internal/client"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/syslog"
@@ -27,6 +28,9 @@ import (
 var tendBin string
 
 func TestMain(m *testing.M) {
+	if sock := os.Getenv(floodEnv); sock != "" {
+		os.Exit(apitest.FloodMain(sock))
+	}
 	dir, err := os.MkdirTemp("", "tend-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

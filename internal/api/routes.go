@@ -159,12 +159,16 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) error {
 	if res == nil {
 		res = map[string]string{}
 	}
+	redactProperties(AccessFromContext(r.Context()), res)
 	return writeJSON(w, res)
 }
 
 func (s *Server) cat(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathName(r)
 	if err != nil {
+		return err
+	}
+	if err := s.checkSecrets(r.Context(), "unit files"); err != nil {
 		return err
 	}
 	res, err := s.m.Cat(r.Context(), name)

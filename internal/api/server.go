@@ -26,12 +26,24 @@ type Options struct {
 	// ReadTimeout bounds reading one request (0: 30 s). Log follows clear
 	// it once their query is read.
 	ReadTimeout time.Duration
+	// UserInstance: the instance is Owner's; its logs are Owner's alone.
+	UserInstance bool
+	// LogGroups are the gids whose members may read every log of a system
+	// instance (adm, systemd-journal); LogGroupNames name them in hints.
+	LogGroups     []uint32
+	LogGroupNames []string
+	// LookupGroups returns a uid's groups from the group database, for
+	// kernels that do not report a peer's groups; nil uses os/user.
+	LookupGroups func(uid uint32) ([]uint32, error)
+	// Limits bound the connections clients may hold.
+	Limits Limits
 }
 
 // Limits of the HTTP layer. Requests are small JSON documents; anything
 // bigger is a mistake or an attack.
 const (
 	maxBodyBytes      = 1 << 20
+	maxHeaderBytes    = 64 << 10
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -51,7 +63,7 @@ type Server struct {
 	closing bool
 	// ln and conns are what Serve listens and answers on, so that the
 	// daemon can name them in /v1/self/fds.
-	ln    net.Listener
+	ln    *limitListener
 	conns map[net.Conn]struct{}
 	// handlers counts running handlers so Serve can join them.
 	handlers sync.WaitGroup
@@ -82,16 +94,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       rt,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withPeerFromConn,
 		ConnState:         s.trackConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	ll := newLimitListener(l, newLimiter(s.opts.Limits, s.opts.Owner, s.log))
 	s.mu.Lock()
-	s.ln = l
+	s.ln = ll
 	s.mu.Unlock()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- srv.Serve(ll) }()
 
 	var err error
 	select {
@@ -142,12 +156,17 @@ func (s *Server) FDs() map[int]string {
 	r := fdrole.Roles{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ln, ok := s.ln.(syscall.Conn); ok {
+	if s.ln != nil {
 		role := "control socket"
 		if s.opts.Socket != "" {
 			role += " " + s.opts.Socket
 		}
-		r.Add(ln, role)
+		if ln, ok := s.ln.Listener.(syscall.Conn); ok {
+			r.Add(ln, role)
+		}
+		if s.ln.dup != nil {
+			r.Add(s.ln.dup, role)
+		}
 	}
 	for c := range s.conns {
 		if sc, ok := c.(syscall.Conn); ok {
@@ -187,6 +206,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeError(w, http.StatusInternalServerError, &ErrorResponse{Error: "internal error"})
 			}
 		}()
+		r = r.WithContext(WithAccess(r.Context(), s.access(r.Context())))
 		if rt.write {
 			if msg, ok := s.authorize(r.Context()); !ok {
 				writeError(w, http.StatusForbidden, &ErrorResponse{Error: msg})

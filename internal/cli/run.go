@@ -27,6 +27,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		cpuprof  string
 		syslogAt string
 		forward  string
+		logGroup []string
 		jopts    journalFlags
 	)
 	cmd := &cobra.Command{
@@ -66,6 +67,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				ShutdownTimeout: timeout,
 				Forward:         forward,
 				Journal:         jopts.options(),
+				LogGroups:       logGroups(logGroup, cmd.Flags().Changed("log-group")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 			}
@@ -96,6 +98,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&runtime, "runtime-dir", "", "keep the control socket and runtime state in `DIR` (default /run/tend, or $XDG_RUNTIME_DIR/tend)")
 	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
 	f.StringVar(&forward, "forward-syslog", "", "send every journal entry to a remote syslog server, RFC 5424 over `URL` (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT)")
+	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
@@ -135,6 +138,15 @@ func paths(p daemon.Paths, runtime, journal, syslogAt string, syslogSet bool) da
 		p.Journal = journal
 	}
 	return p
+}
+
+// logGroups is --log-group's value for the daemon: nil (the defaults)
+// unless given, and never nil once given, even as --log-group "".
+func logGroups(names []string, set bool) []string {
+	if !set {
+		return nil
+	}
+	return append([]string{}, names...)
 }
 
 func exitWithName(s string) string {

@@ -216,10 +216,16 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 	return out
 }
 
-// lastLogs returns the unit's newest n journal entries, oldest first.
+// lastLogs returns the unit's newest n journal entries that the caller
+// may read, oldest first (none, rather than an error, for a unit whose
+// logs it may not read: status still answers).
 func (a *apiManager) lastLogs(ctx context.Context, name string, n int) []api.LogEntry {
 	var out []api.LogEntry
-	_ = a.d.journal.Query(ctx, journal.Query{Units: []string{name}, Lines: n}, func(e journal.Entry) error {
+	jq := journal.Query{Units: []string{name}, Lines: n}
+	if none, err := a.logFilter(ctx, &jq); none || err != nil {
+		return nil
+	}
+	_ = a.d.journal.Query(ctx, jq, func(e journal.Entry) error {
 		out = append(out, wireEntry(e))
 		return nil
 	})
@@ -370,7 +376,15 @@ func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEn
 	if err := checkLogQuery(jq); err != nil {
 		return nil, err
 	}
+	none, err := a.logFilter(ctx, &jq)
+	if err != nil {
+		return nil, err
+	}
 	ch := make(chan api.LogEntry, 64)
+	if none {
+		close(ch)
+		return ch, nil
+	}
 	go func() {
 		defer close(ch)
 		send := func(e journal.Entry) error {

@@ -43,6 +43,9 @@ type Config struct {
 	Forward string
 	// Journal tunes the journal's limits; Dir is taken from Paths.
 	Journal journal.Options
+	// LogGroups name the groups whose members may read every log of the
+	// system instance; nil means DefaultLogGroups (those that exist).
+	LogGroups []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -94,6 +97,11 @@ type daemon struct {
 
 func newDaemon(cfg Config) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1)}
+	// Bad flags are refused before anything is created.
+	gids, groups, err := logGroups("/etc", cfg.LogGroups)
+	if err != nil {
+		return nil, err
+	}
 	// Children start from a known state: the default umask (spawn's fast
 	// path inherits it) and none of the descriptors tend was started with.
 	unix.Umask(0o022)
@@ -108,7 +116,6 @@ func newDaemon(cfg Config) (*daemon, error) {
 	}
 	d.cgroups = cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode())
-	var err error
 	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: d.noteReaped}); err != nil {
 		return nil, err
 	}
@@ -141,7 +148,8 @@ func newDaemon(cfg Config) (*daemon, error) {
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
 	})
-	d.server = api.NewServer(&apiManager{d: d}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log})
+	d.server = api.NewServer(&apiManager{d: d}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
+		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
 	return d, nil
 }
 

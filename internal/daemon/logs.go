@@ -168,10 +168,16 @@ func level(s string) int {
 // on this instance's journal, never on a default directory.
 
 // mayRead returns the filter that decides which entries the caller of ctx
-// may read; nil lets every entry through. It is the one place where
-// per-entry access control applies to the journal routes.
+// may read, by the rules of logFilter; nil lets every entry through.
 func (a *apiManager) mayRead(ctx context.Context) func(journal.Entry) bool {
-	return nil
+	acc := api.AccessFromContext(ctx)
+	switch {
+	case acc.AllLogs:
+		return nil
+	case !acc.OwnLogs:
+		return func(journal.Entry) bool { return false }
+	}
+	return func(e journal.Entry) bool { return e.UID == int(acc.UID) }
 }
 
 func (a *apiManager) LogBoots(context.Context) ([]api.LogBoot, error) {

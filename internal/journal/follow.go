@@ -18,7 +18,7 @@ func (j *Journal) Follow(ctx context.Context, q Query, fn func(Entry) error) err
 		return ignoreCanceled(ctx, err)
 	}
 	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
-		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches}
+		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs}
 	for {
 		// Close marks the journal closed before its final notify: either
 		// ch is that notify's channel or closed is already visible.

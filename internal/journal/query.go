@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,6 +38,10 @@ type Query struct {
 	// Matches are journalctl match expressions (ParseMatches' words, such
 	// as "_PID=12", "+"); an entry must satisfy every one of them.
 	Matches [][]string
+	// UIDs, when not empty, keeps only the entries of processes running
+	// as one of these uids: what a reader who may not read everything is
+	// shown (its own), as journald does.
+	UIDs []int
 }
 
 // PriorityMask returns the Priorities mask for levels lo..hi inclusive
@@ -56,6 +61,7 @@ type matcher struct {
 	pri          uint8
 	boot         string
 	units        []string
+	uids         []uint32
 	grep         func([]byte) bool
 	matches      []Matches
 	host         string // _HOSTNAME, when a match asks for it
@@ -72,6 +78,10 @@ func compile(q Query, hi uint64) (*matcher, error) {
 	}
 	if !q.Until.IsZero() {
 		m.until = q.Until.UnixNano()
+	}
+	for _, u := range q.UIDs {
+		// An unknown uid (-1) matches the entries whose uid is unknown.
+		m.uids = append(m.uids, uidField(u))
 	}
 	for _, u := range q.Units {
 		if _, err := path.Match(u, ""); err != nil {
@@ -155,7 +165,8 @@ func (m *matcher) block(b *block) bool {
 
 func (m *matcher) record(r *rec, s *segment) bool {
 	if !(r.seq >= m.lo && r.seq <= m.hi && r.rt >= m.since && r.rt <= m.until &&
-		m.pri&(1<<r.pri) != 0 && (m.grep == nil || m.grep(r.msg))) {
+		m.pri&(1<<r.pri) != 0 && (m.uids == nil || slices.Contains(m.uids, r.uid)) &&
+		(m.grep == nil || m.grep(r.msg))) {
 		return false
 	}
 	for _, mm := range m.matches {

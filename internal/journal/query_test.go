@@ -210,3 +210,59 @@ func TestFollowEndsWithContextOrClose(t *testing.T) {
 		t.Errorf("follow after Close returned %v; want nil", err)
 	}
 }
+
+// TestQueryUIDs: a reader restricted to its uid sees only its entries,
+// the last N of them with Lines, and only its new ones when following.
+func TestQueryUIDs(t *testing.T) {
+	j := openTest(t, nil)
+	for _, e := range []Entry{
+		{Unit: "mine.service", UID: 1000, Message: []byte("mine 1")},
+		{Unit: "root.service", UID: 0, Message: []byte("root secret")},
+		{Unit: "mine.service", UID: 0, Message: []byte("tend about mine")},
+		{UID: -1, Message: []byte("unknown sender")},
+		{Unit: "mine.service", UID: 1000, Message: []byte("mine 2")},
+		{Unit: "root.service", UID: 0, Message: []byte("root later")},
+	} {
+		if err := j.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		q    Query
+		want string
+	}{
+		{Query{UIDs: []int{1000}}, "[mine 1 mine 2]"},
+		{Query{UIDs: []int{1000}, Lines: 1}, "[mine 2]"},
+		{Query{UIDs: []int{1000}, Lines: 1, Reverse: true}, "[mine 2]"},
+		{Query{UIDs: []int{1000}, Units: []string{"root.service"}}, "[]"},
+		{Query{UIDs: []int{0}, Units: []string{"mine"}}, "[tend about mine]"},
+		{Query{UIDs: []int{-1}}, "[unknown sender]"},
+		{Query{UIDs: []int{4242}}, "[]"},
+	} {
+		if got := fmt.Sprint(messages(collect(t, j, tt.q))); got != tt.want {
+			t.Errorf("%+v: got %s; want %s", tt.q, got, tt.want)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 100)
+	done := make(chan error)
+	go func() {
+		done <- j.Follow(ctx, Query{UIDs: []int{1000}, Lines: 1}, func(e Entry) error {
+			got <- string(e.Message)
+			return nil
+		})
+	}()
+	if m := <-got; m != "mine 2" {
+		t.Fatalf("first followed entry %q; want %q", m, "mine 2")
+	}
+	j.Append(Entry{Unit: "root.service", UID: 0, Message: []byte("root new")})
+	j.Append(Entry{Unit: "mine.service", UID: 1000, Message: []byte("mine new")})
+	if m := <-got; m != "mine new" {
+		t.Fatalf("followed %q; want %q", m, "mine new")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("follow returned %v", err)
+	}
+}

@@ -122,8 +122,14 @@ func Listen(path string) (*Socket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("notify socket: SO_PASSCRED: %w", errors.Join(err, serr))
 	}
-	// Services may run as any user; credentials, not file modes, decide.
-	_ = os.Chmod(path, 0o777)
+	// Services may run as any user, so everyone may send (connecting to a
+	// unix socket needs write permission, nothing else): the kernel's
+	// credentials on each datagram, not the file mode, decide what a
+	// message may do. Execute bits mean nothing on a socket.
+	if err := os.Chmod(path, 0o666); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
 	return &Socket{Path: path, conn: conn}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +125,56 @@ func TestFDs(t *testing.T) {
 	s.Close()
 	if fds := s.FDs(); len(fds) != 0 {
 		t.Errorf("closed socket lists %v", fds)
+	}
+}
+
+// The socket lets every user send (services run as any user) and nothing
+// more: 0666, no execute bits. A service running as nobody reaches it.
+func TestSocketModeOtherUsers(t *testing.T) {
+	bin, err := exec.LookPath("systemd-notify")
+	if err != nil {
+		t.Skip("systemd-notify not installed")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("sending as nobody needs root")
+	}
+	dir, err := os.MkdirTemp("", "tend-notify-mode-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(filepath.Join(dir, "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan Message, 4)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(ctx, func(m Message) { ch <- m }) }()
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+
+	fi, err := os.Stat(s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o666 {
+		t.Errorf("notify socket mode %#o; want 0666", got)
+	}
+	cmd := exec.Command(bin, "--pid=self", "--ready", "STATUS=as nobody")
+	cmd.Env = []string{s.Env()}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-notify as nobody: %v: %s", err, out)
+	}
+	select {
+	case m := <-ch:
+		if m.UID != 65534 || m.Status != "as nobody" {
+			t.Errorf("got %+v; want STATUS from uid 65534", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message from nobody within 10s")
 	}
 }

@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/client"
+)
+
+// floodEnv names the socket a re-executed test binary floods; see
+// apitest.FloodMain.
+const floodEnv = "TEND_API_TEST_FLOOD_SOCKET"
+
+// startFlood runs a helper as uid 65534 that opens as many connections to
+// sock as its descriptor limit allows and holds them; it returns once they
+// are open, with their number. The helper ends with the test.
+func startFlood(t *testing.T, bin, sock string) int {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{floodEnv + "=" + sock}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("flood helper: %v\n%s", err, stderr.Bytes())
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("flood helper said %q", line)
+	}
+	return n
+}
+
+// TestFloodLeavesRootAnswered: while an unprivileged process holds every
+// connection its descriptor limit allows, root's requests are answered
+// within 100 ms, the server's process can still make pipes, and the
+// flooder holds only its share of the server's connections.
+func TestFloodLeavesRootAnswered(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching to uid 65534 needs root")
+	}
+	dir, err := os.MkdirTemp("", "tend-api-flood-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "api.test")
+	copyFile(t, bin)
+	sock := serve(t, testUnits(), api.Options{}, dir)
+
+	n := startFlood(t, bin, sock)
+	if n < 1000 {
+		t.Fatalf("the helper opened only %d connections; the test needs thousands", n)
+	}
+	t.Logf("uid %d holds %d connections", nobody, n)
+
+	var took []time.Duration
+	for range 5 {
+		c := client.New(sock)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		_, err := c.Status(ctx, "web.service")
+		took = append(took, time.Since(start))
+		cancel()
+		c.Close()
+		if err != nil {
+			t.Fatalf("root's status during the flood: %v", err)
+		}
+	}
+	t.Logf("root's status took %v", took)
+	if slow := slices.Max(took); slow > 100*time.Millisecond {
+		t.Errorf("root's status took up to %v during the flood; want under 100ms", slow)
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatalf("the server's process cannot make a pipe during the flood: %v", err)
+	}
+	r.Close()
+	w.Close()
+
+	self, err := client.New(sock).SelfFDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := 0
+	for _, role := range self.FDs {
+		if role == "api connection" {
+			conns++
+		}
+	}
+	// The flooder's share (32 by default), this request's connection and
+	// root's earlier ones, which the server may not have seen closed yet.
+	if conns > 32+1+len(took) {
+		t.Errorf("the server holds %d connections; want at most %d", conns, 32+1+len(took))
+	}
+}
