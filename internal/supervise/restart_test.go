@@ -59,3 +59,32 @@ func TestRestartFailingStopsBoundUnits(t *testing.T) {
 	}
 	h.waitState("worker.service", "dead")
 }
+
+// TestStoppingDuringReload has a service say STOPPING=1 from its first
+// ExecReload= line: the reload's remaining lines must not run during the
+// stop that follows.
+func TestStoppingDuringReload(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := exe + " " + notifyClientArg
+	h := newHarness(t, map[string]string{
+		"rl.service": clientService("NotifyAccess=all\n"+
+			"ExecReload=/bin/sh -c '"+client+" send=STOPPING=1 exit && kill $MAINPID'\n"+
+			"ExecReload=/bin/touch %D/second\n", "send=READY=1"),
+	})
+	h.job(plan.Start, "rl.service")
+	pid := h.status("rl.service").MainPID
+	h.job(plan.Reload, "rl.service")
+	st := h.waitState("rl.service", "dead")
+	if alive(pid) {
+		t.Fatalf("main process %d still running", pid)
+	}
+	if _, err := os.Stat(h.path("second")); err == nil {
+		t.Fatalf("the second ExecReload= line ran after STOPPING=1\n%s", h.logs.dump())
+	}
+	if st.Result != ResultSuccess {
+		t.Errorf("result %s; want success", st.Result)
+	}
+}
