@@ -27,6 +27,7 @@ type Group struct {
 	statDirs map[string]string
 	fd       *os.File // the v2 directory, for CLONE_INTO_CGROUP
 	events   *os.File // its cgroup.events, read again from offset 0 for each look
+	cgid     uint64   // v2 cgroup id (the directory's inode), looked up on first need; guarded by Manager.mu
 
 	mu sync.Mutex
 	// guards the fields below

@@ -70,12 +70,24 @@ func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
 	if cred.Known {
 		// The kernel's word beats the packet's.
 		e.PID, e.UID = cred.PID, cred.UID
-		if name, ok := s.d.cgroups.UnitOf(cred.PID); ok {
-			e.Unit = name
-		}
+		e.Unit = s.unitOf(cred)
 	}
 	if m.AppName == syslog.SuppressedAppName && m.MsgID == syslog.SuppressedMsgID {
 		e.Stream = journal.StreamTend
 	}
 	_ = s.d.journal.Append(e)
+}
+
+// unitOf attributes a datagram to a unit. The sender may have exited
+// before the datagram is read (logger(1) does at once): its pidfd still
+// names its cgroup; /proc serves kernels that pass no pidfd while the
+// sender lives.
+func (s *syslogIn) unitOf(cred syslog.Cred) string {
+	if name, ok := s.d.cgroups.UnitOfPIDFD(cred.PIDFD); ok {
+		return name
+	}
+	if name, ok := s.d.cgroups.UnitOf(cred.PID); ok {
+		return name
+	}
+	return ""
 }

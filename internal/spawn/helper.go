@@ -206,6 +206,7 @@ func HelperMain(args []string) {
 		in.Env = slices.DeleteFunc(in.Env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
 		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
+	resetSignals()
 	err := syscall.Exec(in.Path, in.Argv, in.Env)
 	fail(ExitExec, "exec "+in.Path, err)
 }

@@ -309,11 +309,15 @@ func (p *plan) close() {
 
 // needsHelper reports whether settings beyond ForkExec's reach are set,
 // the process needs its own pid in its environment (LISTEN_PID,
-// WATCHDOG_PID), or the cgroup can only be joined from inside the child
-// (v1), which must happen before the program's first fork.
+// WATCHDOG_PID), the cgroup can only be joined from inside the child
+// (v1), which must happen before the program's first fork, or tend
+// ignores a signal the child must not inherit ignored.
 func (p *plan) needsHelper() bool {
 	ec := p.ec
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || len(p.ownPIDVars()) > 0 {
+		return true
+	}
+	if signalIgnored() {
 		return true
 	}
 	if g := p.s.Cgroup; g != nil {
@@ -369,6 +373,10 @@ func fds(files []*os.File) []uintptr {
 // retries without either. It reports whether the child was cloned into
 // the cgroup.
 func forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (int, bool, error) {
+	return withEmptyMask(func() (int, bool, error) { return forkExecOnce(path, argv, attr, pidfd) })
+}
+
+func forkExecOnce(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (int, bool, error) {
 	attr.Sys.PidFD = pidfd
 	pid, err := syscall.ForkExec(path, argv, attr)
 	pidfdRefused := pidfd != nil && (errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL))

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(reportEnv) != "" {
 		os.Exit(reportWhere())
 	}
+	if dir := os.Getenv(signalsEnv); dir != "" {
+		os.Exit(signalsChild(dir))
+	}
 	if err := SealInheritedFDs(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -237,6 +237,9 @@ func (q *jobQueue) finish(j *job, result, msg string) {
 			q.run(s)
 		}
 	}
+	if (j.kind == plan.Start || j.kind == plan.Restart) && (j.u.state == Dead || j.u.state == Failed) {
+		q.stopBound(j.u) // held back while the job ran
+	}
 }
 
 // submitInternal queues jobs tend decides on by itself (OnFailure=,
@@ -252,8 +255,16 @@ func (q *jobQueue) submitInternal(kind plan.JobKind, names []string, mode plan.M
 	}
 }
 
-// stopBound stops the active units bound to u (BindsTo=) now that u is down.
+// stopBound stops the active units bound to u (BindsTo=) now that u is
+// down. While a start or restart job of u runs, u going down is part of
+// the job (the stop half of a restart, whose transaction restarts the
+// bound units too), so nothing is stopped then; the end of that job
+// checks again (finish), as systemd leaves a bound unit alone while the
+// unit it is bound to has a job.
 func (q *jobQueue) stopBound(u *rt) {
+	if j := u.job; j != nil && !j.finished && (j.kind == plan.Start || j.kind == plan.Restart) {
+		return
+	}
 	var names []string
 	for _, b := range q.m.plan.Reverse(u.name).BoundBy {
 		if v, err := q.m.lookup(b); err == nil && v.state.Active() != Inactive && v.state != Failed && (v.job == nil || v.job.kind != plan.Stop) {

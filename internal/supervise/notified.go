@@ -39,9 +39,9 @@ func (m *Manager) onNotify(msg notify.Message) {
 	isNotify := u.svc().Type == unit.TypeNotify || u.svc().Type == unit.TypeNotifyReload
 	switch {
 	case msg.Stopping && (u.state == Running || u.state == Reload):
-		u.stopByNotify = true
 		m.event(u, prioInfo, "Stopping %s...", u.describe())
-		m.setState(u, Stop)
+		m.setState(u, Stop) // a reload's remaining commands end here
+		u.stopByNotify = true
 		m.arm(u, u.svc().TimeoutStop)
 	case msg.Reloading && u.state == Running:
 		m.setState(u, Reload)

@@ -396,8 +396,17 @@ func (m *Manager) onProcessGone(u *rt, r role, st exitStatus) {
 	m.controlExited(u, st)
 }
 
+// currentCmd is the command of the current phase that runs (or ran last);
+// the zero Command once the phase that started a process has ended.
+func (u *rt) currentCmd() unit.Command {
+	if len(u.cmds) == 0 {
+		return unit.Command{}
+	}
+	return u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
+}
+
 func (m *Manager) controlExited(u *rt, st exitStatus) {
-	cmd := u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
+	cmd := u.currentCmd()
 	ok := st.clean(u.svc().SuccessExitStatus, false) || cmd.IgnoreFailure
 	if !ok && !u.state.stopping() {
 		m.event(u, prioNotice, "%s: Control process exited, %s", u.name, st)
@@ -426,6 +435,14 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 		}
 		m.nextOr(u, ok, st, func() { m.setState(u, Running) })
 	case Stop:
+		if u.stopByNotify {
+			// A control process of the phase STOPPING=1 ended (a reload):
+			// nothing more of it runs; the main process decides.
+			if u.mainPID == 0 {
+				m.mainGone(u)
+			}
+			return
+		}
 		if !ok && u.result == ResultSuccess {
 			u.result = st.result()
 		}
@@ -467,7 +484,7 @@ func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
 	case Start:
 		switch {
 		case svc.Type == unit.TypeOneshot:
-			cmd := u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
+			cmd := u.currentCmd()
 			if clean || cmd.IgnoreFailure {
 				m.nextCmd(u, roleMain)
 				return
@@ -481,8 +498,8 @@ func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
 	case Running:
 		m.mainGone(u)
 	case Stop:
-		if u.stopByNotify {
-			m.mainGone(u)
+		if u.stopByNotify && u.controlPID == 0 {
+			m.mainGone(u) // else once the control process is gone too
 		}
 	case StopWatchdog, StopSigterm, StopSigkill, FinalSigterm, FinalSigkill:
 		m.checkKilled(u)

@@ -1,10 +1,14 @@
 package supervise
 
 import (
+	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -187,15 +191,31 @@ func apply(t *testing.T, m *Manager, u *rt, name string) {
 	t.Fatalf("no table event %q", name)
 }
 
+// updateTable rewrites testdata/transitions.txt from the state machine;
+// review the diff before committing it.
+var updateTable = flag.Bool("update-table", false, "rewrite testdata/transitions.txt")
+
 // TestEveryStateEveryEvent walks all state × event pairs for the service
-// types, with and without WatchdogSec=, and checks the invariants that
-// must hold after any of them.
+// types, with and without WatchdogSec=, checks the invariants that must
+// hold after any of them, and compares the state each pair leads to with
+// the expected one in testdata/transitions.txt: one matrix per type and
+// watchdog setting, a row per state, a column per event.
 func TestEveryStateEveryEvent(t *testing.T) {
 	types := []unit.ServiceType{unit.TypeSimple, unit.TypeNotify, unit.TypeOneshot, unit.TypeForking}
+	var got strings.Builder
 	for _, typ := range types {
 		for _, wd := range []time.Duration{0, time.Hour} {
+			fmt.Fprintf(&got, "# Type=%s WatchdogSec=%s\n", typ, wd)
+			tw := tabwriter.NewWriter(&got, 0, 0, 1, ' ', 0)
+			fmt.Fprint(tw, "state")
+			for _, ev := range tableEvents {
+				fmt.Fprintf(tw, "\t%s", ev.name)
+			}
+			fmt.Fprintln(tw)
 			for s := Dead; s < numSubStates; s++ {
+				fmt.Fprint(tw, s)
 				for _, ev := range tableEvents {
+					next := s
 					t.Run(fmt.Sprintf("%s/watchdog=%s/%s/%s", typ, wd, s, ev.name), func(t *testing.T) {
 						def := tableUnit(typ, unit.RestartOnFailure, time.Hour)
 						def.Service.Watchdog = wd
@@ -205,8 +225,38 @@ func TestEveryStateEveryEvent(t *testing.T) {
 						ev.apply(m, u)
 						drain(m)
 						checkInvariants(t, m, u, u.gen != gen)
+						next = u.state
 					})
+					fmt.Fprintf(tw, "\t%s", next)
 				}
+				fmt.Fprintln(tw)
+			}
+			tw.Flush()
+			got.WriteString("\n")
+		}
+	}
+	const golden = "testdata/transitions.txt"
+	if *updateTable {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update-table to create it)", err)
+	}
+	if got.String() != string(want) {
+		gl, wl := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			g, w := "", ""
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Errorf("%s:%d:\ngot  %s\nwant %s", golden, i+1, g, w)
 			}
 		}
 	}
@@ -304,4 +354,39 @@ func TestTransitions(t *testing.T) {
 			checkInvariants(t, m, u, u.state != tt.from)
 		})
 	}
+}
+
+// TestStoppingEndsReloadPhase: STOPPING=1 while the first of two
+// ExecReload= commands runs enters stop, and that command's exit starts
+// nothing more of the reload; the main process's exit ends the unit.
+func TestStoppingEndsReloadPhase(t *testing.T) {
+	def := tableUnit(unit.TypeNotify, unit.RestartNo, time.Hour)
+	def.Service.ExecReload = []unit.Command{{Path: "/bin/first"}, {Path: "/bin/second"}}
+	m, u, f := newTableManager(t, def)
+	place(m, u, Running, f)
+	apply(t, m, u, "reload")
+	drain(m)
+	if u.state != Reload || u.controlPID == 0 {
+		t.Fatalf("after reload: %s control %d", u.state, u.controlPID)
+	}
+	apply(t, m, u, "stopping")
+	drain(m)
+	if u.state != Stop {
+		t.Fatalf("after STOPPING=1: %s; want stop", u.state)
+	}
+	spawned := f.next
+	apply(t, m, u, "control-exit-0")
+	drain(m)
+	if f.next != spawned || u.controlPID != 0 {
+		t.Fatalf("the first reload command's exit started another process (control %d)", u.controlPID)
+	}
+	if u.state != Stop {
+		t.Fatalf("after the reload command's exit: %s; want stop (waiting for the main process)", u.state)
+	}
+	apply(t, m, u, "main-exit-0")
+	drain(m)
+	if u.state != Dead {
+		t.Fatalf("after the main process exited: %s; want dead", u.state)
+	}
+	checkInvariants(t, m, u, true)
 }

@@ -59,7 +59,7 @@ type rt struct {
 	restarting      bool // stop half of a restart: use RestartKillSignal
 	startAfterStop  bool // a start arrived while stopping
 	skipped         bool // last start skipped by a condition
-	stopByNotify    bool // the service said STOPPING=1
+	stopByNotify    bool // in Stop because the service said STOPPING=1: no ExecStop= runs, the main process is awaited
 	conditionFailed string
 }
 
@@ -71,6 +71,12 @@ func (m *Manager) setState(u *rt, s SubState) {
 	old := u.state
 	u.state = s
 	u.gen++
+	// What a state's phase was doing ends with it: its command list
+	// (runPhase and friends set the new one after this call), and how a
+	// stop began. A process of the old phase may still exit later; it
+	// finds no command of the new phase to continue with.
+	u.cmds, u.cmdIdx = nil, 0
+	u.stopByNotify = false
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil

@@ -29,6 +29,7 @@ const notifyClientArg = "__tend_notify_client"
 //	ping=N      send WATCHDOG=1 N times (-1: for ever), WATCHDOG_USEC/4 apart
 //	env=PATH    write WATCHDOG_USEC, WATCHDOG_PID and PID to PATH
 //	touch=PATH  create PATH
+//	exit        exit 0 at once instead of becoming sleep(1)
 func notifyClient(steps []string) int {
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "notify client:", err)
@@ -56,6 +57,8 @@ func notifyClient(steps []string) int {
 			err = os.WriteFile(arg, []byte(env), 0o644)
 		case "touch":
 			err = os.WriteFile(arg, []byte("x"), 0o644)
+		case "exit":
+			return 0
 		default:
 			err = fmt.Errorf("unknown step %q", step)
 		}

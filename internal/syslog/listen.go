@@ -45,6 +45,9 @@ func setupUnixgram(conn *net.UnixConn, path string) error {
 	var serr error
 	err = rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+		// A pidfd of each sender (Linux 6.5) still names its cgroup
+		// after it exited; older kernels refuse the option.
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
 		// Best effort: FORCE ignores rmem_max but needs CAP_NET_ADMIN.
 		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)

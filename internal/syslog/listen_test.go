@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,10 +53,20 @@ func TestListenUnixgram(t *testing.T) {
 }
 
 // TestPassedFDsAreClosed sends a datagram with a file descriptor attached
-// and checks that the receiver does not keep the copy it got.
+// and checks that the receiver keeps neither the copy it got nor the
+// sender's pidfd once the message was handled.
 func TestPassedFDsAreClosed(t *testing.T) {
-	c := newCollector()
-	r := NewReceiver(c.handle, ReceiverOptions{})
+	// The second message's handler counts: the first message's
+	// descriptors are closed by then, the second's pidfd not yet.
+	counts := make(chan int, 2)
+	handle := func(m Message, cred Cred) {
+		n := countFDs(t)
+		if cred.PIDFD > 0 {
+			n--
+		}
+		counts <- n
+	}
+	r := NewReceiver(handle, ReceiverOptions{})
 	defer r.Close()
 	path := unixgramReceiver(t, r)
 	f, err := os.Open(os.DevNull)
@@ -69,15 +80,53 @@ func TestPassedFDsAreClosed(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	before := countFDs(t)
-	err = unix.Sendmsg(fd, []byte("<13>t: with fd"), unix.UnixRights(int(f.Fd())), &unix.SockaddrUnix{Name: path}, 0)
+	to := &unix.SockaddrUnix{Name: path}
+	if err := unix.Sendmsg(fd, []byte("<13>t: with fd"), unix.UnixRights(int(f.Fd())), to, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Sendmsg(fd, []byte("<13>t: plain"), nil, to, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-counts
+	if after := <-counts; after != before {
+		t.Errorf("%d open fds after receiving, %d before", after, before)
+	}
+}
+
+// TestSenderPIDFD checks that a datagram comes with a pidfd of its sender
+// where the kernel passes one (SO_PASSPIDFD, Linux 6.5).
+func TestSenderPIDFD(t *testing.T) {
+	type seen struct {
+		pid  int
+		info string
+	}
+	ch := make(chan seen, 1)
+	r := NewReceiver(func(m Message, cred Cred) {
+		s := seen{pid: cred.PID}
+		if cred.PIDFD > 0 {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", cred.PIDFD))
+			s.info = string(b)
+		}
+		ch <- s
+	}, ReceiverOptions{})
+	defer r.Close()
+	path := unixgramReceiver(t, r)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := c.next(t); string(g.m.Msg) != "with fd" {
-		t.Fatalf("got %q", g.m.Msg)
+	defer unix.Close(fd)
+	if err := unix.Sendto(fd, []byte("<13>t: hello"), 0, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
 	}
-	if after := countFDs(t); after != before {
-		t.Errorf("%d open fds after receiving, %d before", after, before)
+	s := <-ch
+	if s.info == "" {
+		var u unix.Utsname
+		unix.Uname(&u)
+		t.Skipf("no pidfd passed (kernel %s)", unix.ByteSliceToString(u.Release[:]))
+	}
+	if !strings.Contains(s.info, fmt.Sprintf("Pid:\t%d\n", os.Getpid())) {
+		t.Errorf("pidfd does not refer to the sender %d:\n%s", os.Getpid(), s.info)
 	}
 }
 

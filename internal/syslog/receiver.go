@@ -14,6 +14,11 @@ import (
 type Cred struct {
 	PID, UID, GID int
 	Known         bool
+	// PIDFD is a pidfd of the sender (SCM_PIDFD, Linux 6.5), which stays
+	// valid after the sender exited; 0 when the kernel sent none (a
+	// received descriptor is never 0: Go keeps 0, 1 and 2 open). It is
+	// open only while the Handler runs.
+	PIDFD int
 }
 
 // Handler receives each accepted message. m.Msg is the handler's to keep.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(16*4))
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4))
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil {
@@ -39,18 +40,30 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			from = sender{kind: byAddr}
 		}
 		r.deliver(buf[:n], cred, from)
+		if cred.PIDFD > 0 {
+			unix.Close(cred.PIDFD)
+		}
 	}
 }
 
-// parseOOB extracts the sender's credentials and closes passed fds.
+// parseOOB extracts the sender's credentials and pidfd and closes other
+// passed fds.
 func parseOOB(oob []byte) Cred {
 	var cred Cred
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return cred
 	}
+	pidfd := 0
 	for i := range msgs {
-		if uc, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
+		h := msgs[i].Header
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_PIDFD && len(msgs[i].Data) >= 4 {
+			fd := int(*(*int32)(unsafe.Pointer(&msgs[i].Data[0])))
+			if pidfd > 0 {
+				unix.Close(pidfd)
+			}
+			pidfd = fd
+		} else if uc, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
 			cred = Cred{PID: int(uc.Pid), UID: int(uc.Uid), GID: int(uc.Gid), Known: true}
 		} else if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
 			for _, fd := range fds {
@@ -58,6 +71,7 @@ func parseOOB(oob []byte) Cred {
 			}
 		}
 	}
+	cred.PIDFD = pidfd
 	return cred
 }
 

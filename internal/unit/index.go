@@ -23,6 +23,11 @@ type index struct {
 	root  string
 	dirs  []string
 	files map[string]fileEntry
+	// depOwners are the names of non-template units that have a
+	// ".wants", ".requires" or ".upholds" directory somewhere in the
+	// search path, whether or not a file defines them: a target tend
+	// provides built in gets its enabled units from there.
+	depOwners map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
@@ -30,7 +35,7 @@ type index struct {
 
 // scan lists every unit-named entry of every dir; the first dir wins.
 func scan(root string, dirs []string) (*index, []Diag) {
-	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}}
+	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}}
 	var diags []Diag
 	for _, d := range dirs {
 		ents, err := os.ReadDir(ix.host(d))
@@ -60,8 +65,40 @@ func scan(root string, dirs []string) (*index, []Diag) {
 			}
 			ix.files[name] = fe
 		}
+		for _, de := range ents {
+			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) && isDirEntry(ix.host(filepath.Join(d, de.Name())), de) {
+				ix.depOwners[owner] = true
+			}
+		}
 	}
 	return ix, diags
+}
+
+// depDirSuffixes are the directories whose entries become dependencies
+// of the unit they are named after.
+var depDirSuffixes = [...]string{".wants", ".requires", ".upholds"}
+
+// depDirOwner returns the unit name a dependency directory entry is named
+// after ("multi-user.target" for "multi-user.target.wants"), or "".
+func depDirOwner(entry string) string {
+	for _, s := range depDirSuffixes {
+		if owner, ok := strings.CutSuffix(entry, s); ok && ValidName(owner) == nil {
+			return owner
+		}
+	}
+	return ""
+}
+
+// isDirEntry reports whether de is a directory or a symlink to one.
+func isDirEntry(path string, de fs.DirEntry) bool {
+	if de.IsDir() {
+		return true
+	}
+	if de.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // names returns every indexed unit name, sorted.

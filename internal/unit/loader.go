@@ -87,7 +87,8 @@ func (l *Loader) Load(name string) (*Unit, error) {
 	return l.load(ix, name), nil
 }
 
-// LoadAll loads every unit in the search path plus the units their
+// LoadAll loads every unit in the search path, every unit named by a
+// ".wants", ".requires" or ".upholds" directory, plus the units their
 // dependencies name (instances of templates are built; names with no
 // file come back as not-found units). Templates themselves are not part
 // of the set. One broken unit never stops the others; all problems are
@@ -101,6 +102,15 @@ func (l *Loader) LoadAll() (*Set, []Diag) {
 			queue = append(queue, n)
 		}
 	}
+	// A unit with only a dependency directory (a built-in target that
+	// units were enabled into) is loaded too, as not-found with those
+	// dependencies, so a plan can add them to its built-in ones.
+	owners := make([]string, 0, len(ix.depOwners))
+	for n := range ix.depOwners {
+		owners = append(owners, n)
+	}
+	sort.Strings(owners)
+	queue = append(queue, owners...)
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]

@@ -199,6 +199,28 @@ func TestWantsDirs(t *testing.T) {
 	}
 }
 
+// TestWantsDirWithoutUnitFile loads the .wants/ of a target no file
+// defines (one tend provides built in) as a not-found unit with those
+// dependencies, so the plan can merge them.
+func TestWantsDirWithoutUnitFile(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	write(t, lo+"/a.service", "[Service]\nExecStart=/bin/a\n")
+	symlink(t, lo+"/a.service", hi+"/multi-user.target.wants/a.service")
+	symlink(t, lo+"/a.service", lo+"/basic.target.upholds/a.service")
+	symlink(t, lo+"/a.service", lo+"/t@.target.wants/a.service")
+	set, _ := l.LoadAll()
+	mu := set.Get("multi-user.target")
+	if mu == nil || mu.Load != NotFound || !reflect.DeepEqual(mu.Deps.Wants, []string{"a.service"}) {
+		t.Errorf("multi-user.target = %+v; want not-found with Wants=a.service", mu)
+	}
+	if b := set.Get("basic.target"); b == nil || !reflect.DeepEqual(b.Deps.Upholds, []string{"a.service"}) {
+		t.Errorf("basic.target = %+v; want Upholds=a.service", b)
+	}
+	if set.Get("t@.target") != nil {
+		t.Error("template with a .wants dir in the set")
+	}
+}
+
 func TestLoadAllReferencesAndIsolation(t *testing.T) {
 	_, lo, l := twoDirs(t)
 	write(t, lo+"/a.service", "[Unit]\nWants=b@x.service missing.service\nAfter=c.mount\n[Service]\nExecStart=/bin/a\n")

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSyslogShortLivedSenders has a unit run logger(1) 200 times from a
+// shell loop: each logger is gone (and reaped by the shell, not by tend)
+// moments after its datagram was sent, often before tend reads it. Every
+// line must still be attributed to the unit.
+func TestSyslogShortLivedSenders(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		t.Skip("logger not installed")
+	}
+	const n = 200
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\n"), 0o644)
+	in := startTend(t, dir)
+	unitText := "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'i=0; while [ $$i -lt 200 ]; do i=$$((i+1)); " +
+		logger + " -u " + in.syslog + " -t burst -p user.notice line-$$i || exit 1; done'\n"
+	os.WriteFile(filepath.Join(dir, "burst.service"), []byte(unitText), 0o644)
+	in.mustCtl("daemon-reload")
+	in.mustCtl("start", "burst")
+	out := in.mustCtl("logs", "-o", "json", "--no-pager")
+	seen, lost := 0, []string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil || e["SYSLOG_IDENTIFIER"] != "burst" {
+			continue
+		}
+		seen++
+		if e["_SYSTEMD_UNIT"] != "burst.service" {
+			lost = append(lost, e["MESSAGE"].(string))
+		}
+	}
+	if seen != n {
+		t.Fatalf("%d burst lines in the journal; want %d", seen, n)
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d of %d lines not attributed to burst.service: %v", len(lost), n, lost[:min(len(lost), 10)])
+	}
+}

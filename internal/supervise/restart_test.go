@@ -1,0 +1,90 @@
+package supervise
+
+import (
+	"os"
+	"testing"
+
+	"github.com/tendproject/tend/internal/plan"
+)
+
+// TestRestartPropagatesToBoundUnits restarts a unit that another is bound
+// to (BindsTo=) and one that is part of it (PartOf=): as in systemd, both
+// are restarted with it, not left stopped by the stop half.
+func TestRestartPropagatesToBoundUnits(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"web.service":    "[Service]\nExecStart=/bin/sleep 1000\n",
+		"worker.service": "[Unit]\nBindsTo=web.service\nAfter=web.service\n[Service]\nExecStart=/bin/sleep 1000\n",
+		"part.service":   "[Unit]\nPartOf=web.service\nAfter=web.service\n[Service]\nExecStart=/bin/sleep 1000\n",
+	})
+	h.job(plan.Start, "worker.service", "part.service")
+	before := map[string]int{}
+	for _, n := range []string{"web.service", "worker.service", "part.service"} {
+		st := h.status(n)
+		if st.Sub != "running" {
+			t.Fatalf("%s not running before the restart: %s", n, st.Sub)
+		}
+		before[n] = st.MainPID
+	}
+	for _, r := range h.job(plan.Restart, "web.service") {
+		if r.Result != "done" {
+			t.Errorf("restart job: %+v", r)
+		}
+	}
+	// Only the anchor's job is waited for, as systemctl does.
+	for n, old := range before {
+		h.waitFor(n+" running with a new pid", func() bool {
+			st := h.status(n)
+			if (st.Active == Inactive || st.Active == FailedState) && st.Job == "" {
+				t.Fatalf("%s after restarting web: %s; want restarted\n%s", n, st.Sub, h.logs.dump())
+			}
+			return st.Sub == "running" && st.MainPID != old && st.MainPID != 0
+		})
+	}
+}
+
+// TestRestartFailingStopsBoundUnits restarts a unit whose start half
+// fails: the unit bound to it must not keep running.
+func TestRestartFailingStopsBoundUnits(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"web.service":    "[Service]\nExecStartPre=/bin/sh -c '! test -e %D/broken'\nExecStart=/bin/sleep 1000\n",
+		"worker.service": "[Unit]\nBindsTo=web.service\nAfter=web.service\n[Service]\nExecStart=/bin/sleep 1000\n",
+	})
+	h.job(plan.Start, "worker.service")
+	if err := os.WriteFile(h.path("broken"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.m.Jobs(t.Context(), plan.Restart, []string{"web.service"}, plan.Replace, false)
+	if st := h.status("web.service"); st.Active != FailedState {
+		t.Fatalf("web after a failed restart: %s", st.Active)
+	}
+	h.waitState("worker.service", "dead")
+}
+
+// TestStoppingDuringReload has a service say STOPPING=1 from its first
+// ExecReload= line: the reload's remaining lines must not run during the
+// stop that follows.
+func TestStoppingDuringReload(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := exe + " " + notifyClientArg
+	h := newHarness(t, map[string]string{
+		"rl.service": clientService("NotifyAccess=all\n"+
+			"ExecReload=/bin/sh -c '"+client+" send=STOPPING=1 exit && kill $MAINPID'\n"+
+			"ExecReload=/bin/touch %D/second\n", "send=READY=1"),
+	})
+	h.job(plan.Start, "rl.service")
+	pid := h.status("rl.service").MainPID
+	h.job(plan.Reload, "rl.service")
+	st := h.waitState("rl.service", "dead")
+	if alive(pid) {
+		t.Fatalf("main process %d still running", pid)
+	}
+	if _, err := os.Stat(h.path("second")); err == nil {
+		t.Fatalf("the second ExecReload= line ran after STOPPING=1\n%s", h.logs.dump())
+	}
+	if st.Result != ResultSuccess {
+		t.Errorf("result %s; want success", st.Result)
+	}
+}
