@@ -55,6 +55,7 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 	}
 	kc := u.svc().Kill
 	m.setState(u, s)
+	m.verifyMain(u)
 	// After a crash the group is usually empty already: one look at it
 	// spares signalling nobody (and the scans that costs).
 	if !m.anyLeft(u) {
@@ -80,19 +81,19 @@ func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 	// SendSIGHUP= tells a terminal-bound program its session ended; an
 	// abort for a hung service is no such end.
 	hup := kc.SendSIGHUP && !final && s != StopWatchdog
-	send := func(pid int) {
-		if pid > 0 {
-			_ = m.procs.kill(pid, sig)
-			if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
-				_ = m.procs.kill(pid, unix.SIGCONT)
-			}
-			if hup {
-				_ = m.procs.kill(pid, unix.SIGHUP)
-			}
+	send := func(kill func(syscall.Signal) error) {
+		_ = kill(sig)
+		if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
+			_ = kill(unix.SIGCONT)
+		}
+		if hup {
+			_ = kill(unix.SIGHUP)
 		}
 	}
-	send(u.mainPID)
-	send(u.controlPID)
+	send(func(sig syscall.Signal) error { return m.sendMain(u, sig) })
+	if u.controlPID > 0 {
+		send(func(sig syscall.Signal) error { return m.procs.kill(u.controlPID, sig) })
+	}
 	wholeGroup := kc.Mode == unit.KillControlGroup || (kc.Mode == unit.KillMixed && final)
 	if wholeGroup && u.cg != nil {
 		_ = u.cg.Kill(sig)
@@ -371,6 +372,10 @@ func (m *Manager) onCgroupEmpty(u *rt) {
 	switch {
 	case u.state == Running && u.mainPID == 0:
 		m.mainGone(u) // a daemon without a known main pid is gone
+	case u.state == Start && u.svc().Type == unit.TypeForking && u.controlPID == 0:
+		// waiting for the PID file of a daemon that is no more
+		m.event(u, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
+		m.enterSignal(u, StopSigterm, ResultProtocol)
 	default:
 		m.checkKilled(u)
 	}
@@ -399,7 +404,7 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 			if _, err := f.Read(buf); err != nil {
 				return
 			}
-			if _, err := readPIDFile(path); err == nil {
+			if _, err := readPIDFile(path); err == nil { // the loop decides whether to believe it
 				m.box.put(evPIDFile{u: u, gen: gen})
 				return
 			}
@@ -418,7 +423,6 @@ func (m *Manager) forgetProcesses(u *rt) {
 			}
 		}
 	}
-	u.mainPID, u.controlPID = 0, 0
+	m.clearMain(u)
+	u.controlPID = 0
 }
-
-func syscallKill0(pid int) error { return syscall.Kill(pid, 0) }

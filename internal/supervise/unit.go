@@ -3,6 +3,7 @@ package supervise
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -37,7 +38,10 @@ type rt struct {
 	// resolved once per plan: state changes consult them.
 	upholds, upheldBy []string
 
+	// mainPID is set only through setMain (see mainpid.go).
 	mainPID, controlPID int
+	mainOrigin          mainOrigin  // how mainPID became the main process
+	mainFD              *os.File    // pidfd of an adopted main process, or nil
 	mainExit            *exitStatus // how the last main process ended
 	lastMainPID         int         // pid of that process
 	cmds                []unit.Command
