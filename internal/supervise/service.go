@@ -520,10 +520,10 @@ func (m *Manager) forkingStarted(u *rt) {
 				m.enterSignal(u, StopSigterm, ResultProtocol)
 				return
 			}
-			m.watchPIDFile(u, svc.PIDFile)
-			if m.groupTracked() {
+			if u.pidWatchGen != u.gen && m.groupTracked() {
 				m.watchEmpty(u)
 			}
+			m.watchPIDFile(u, svc.PIDFile)
 			return
 		}
 	} else if svc.GuessMainPID && u.cg != nil {

@@ -382,8 +382,14 @@ func (m *Manager) onCgroupEmpty(u *rt) {
 }
 
 // watchPIDFile waits (inotify on the directory) for a forking daemon's PID
-// file; the start timeout bounds the wait.
+// file and posts evPIDFile whenever it can be read; the loop decides
+// whether to believe it. One watcher serves a state: a file rewritten
+// after a refusal (by the daemon, or by anyone who can write there) adds
+// no descriptors or goroutines. The start timeout bounds the wait.
 func (m *Manager) watchPIDFile(u *rt, path string) {
+	if u.pidWatchGen == u.gen {
+		return
+	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return
@@ -392,6 +398,7 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 		unix.Close(fd)
 		return
 	}
+	u.pidWatchGen = u.gen
 	f := os.NewFile(uintptr(fd), "inotify")
 	done, gen := u.watchCtx(), u.gen
 	go func() {
@@ -404,9 +411,8 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 			if _, err := f.Read(buf); err != nil {
 				return
 			}
-			if _, err := readPIDFile(path); err == nil { // the loop decides whether to believe it
+			if _, err := readPIDFile(path); err == nil {
 				m.box.put(evPIDFile{u: u, gen: gen})
-				return
 			}
 		}
 	}()

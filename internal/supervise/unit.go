@@ -24,6 +24,7 @@ type rt struct {
 	// cancelWatch ends the goroutines that watch for this generation's
 	// cgroup emptiness or PID file.
 	cancelWatch chan struct{}
+	pidWatchGen uint64 // gen whose PID file watcher runs (watchPIDFile)
 
 	// The service watchdog has its own deadline and generation: it spans
 	// the state changes between start-post, running and reload, which
