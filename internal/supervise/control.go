@@ -217,10 +217,11 @@ func (m *Manager) Kill(ctx context.Context, names []string, who string, sig sysc
 func (m *Manager) kill(u *rt, who string, sig syscall.Signal) error {
 	switch who {
 	case "main":
+		m.verifyMain(u)
 		if u.mainPID == 0 {
 			return fmt.Errorf("no main process to kill for %s", u.name)
 		}
-		return m.procs.kill(u.mainPID, sig)
+		return m.sendMain(u, sig)
 	case "control":
 		if u.controlPID == 0 {
 			return fmt.Errorf("no control process to kill for %s", u.name)
@@ -230,10 +231,10 @@ func (m *Manager) kill(u *rt, who string, sig syscall.Signal) error {
 		if u.cg != nil {
 			return u.cg.Kill(sig)
 		}
-		for _, pid := range []int{u.mainPID, u.controlPID} {
-			if pid != 0 {
-				_ = m.procs.kill(pid, sig)
-			}
+		m.verifyMain(u)
+		_ = m.sendMain(u, sig)
+		if u.controlPID != 0 {
+			_ = m.procs.kill(u.controlPID, sig)
 		}
 		return nil
 	}

@@ -30,8 +30,13 @@ func (m *Manager) onNotify(msg notify.Message) {
 	if msg.Errno != 0 {
 		u.errno = msg.Errno
 	}
-	if msg.MainPID != 0 && msg.MainPID != u.mainPID && (r == roleMain || r == roleControl || u.mainPID == 0) {
-		m.adoptMain(u, msg.MainPID)
+	if msg.MainPID != 0 && msg.MainPID != u.mainPID && (r == roleMain || r == roleControl || u.mainPID == 0) && takesMainPID(u.state) {
+		m.adoptMain(u, pidClaim{
+			pid:       msg.MainPID,
+			vouched:   msg.UID >= 0 && m.trustedUID(uint32(msg.UID)),
+			vouchedBy: "the request to change it came from a privileged process",
+			refusal:   "New main PID %d does not belong to service, and the notification did not come from root. Refusing.",
+		})
 	}
 	if msg.Extend > 0 && u.timer != nil {
 		m.arm(u, msg.Extend)
@@ -68,4 +73,11 @@ func (m *Manager) notifySender(pid int) (*rt, role) {
 		}
 	}
 	return nil, 0
+}
+
+// takesMainPID lists the states in which MAINPID= may change the main
+// process, as systemd has them: not while stopping, when the signals
+// already went to the processes tend knew.
+func takesMainPID(s SubState) bool {
+	return s == Start || s == StartPost || s == Running || s == Reload
 }

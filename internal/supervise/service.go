@@ -283,7 +283,7 @@ func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
 		return false
 	}
 	if r == roleMain {
-		u.mainPID = pid
+		m.setMain(u, pid, mainSpawned, nil)
 	} else {
 		u.controlPID = pid
 	}
@@ -370,7 +370,8 @@ func (m *Manager) onExit(e reaper.Exit) {
 	u := ref.u
 	switch {
 	case ref.role == roleMain && u.mainPID == e.PID:
-		u.mainPID, u.lastMainPID = 0, e.PID
+		u.lastMainPID = e.PID
+		m.clearMain(u)
 	case ref.role == roleControl && u.controlPID == e.PID:
 		u.controlPID = 0
 	default:
@@ -524,56 +525,65 @@ func (m *Manager) mainGone(u *rt) {
 }
 
 // forkingStarted runs when a Type=forking starter exited successfully: the
-// daemon's pid comes from PIDFile= or, failing that, a guess.
+// daemon's pid comes from PIDFile= or, failing that, a guess. As systemd
+// does, a PID file that cannot be read or is refused is waited for (the
+// daemon may still write it) unless the unit has no process left.
 func (m *Manager) forkingStarted(u *rt) {
 	svc := u.svc()
 	if svc.PIDFile != "" {
-		pid, err := readPIDFile(svc.PIDFile)
-		if err != nil {
-			m.event(u, prioInfo, "%s: PID file %s not readable (yet?) after start: %v", u.name, svc.PIDFile, err)
+		if !m.loadPIDFile(u, svc.PIDFile) {
+			if m.groupSurelyEmpty(u) {
+				m.event(u, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
+				m.enterSignal(u, StopSigterm, ResultProtocol)
+				return
+			}
+			if u.pidWatchGen != u.gen && m.groupTracked() {
+				m.watchEmpty(u)
+			}
 			m.watchPIDFile(u, svc.PIDFile)
 			return
 		}
-		m.adoptMain(u, pid)
 	} else if svc.GuessMainPID && u.cg != nil {
 		if pids, err := u.cg.PIDs(); err == nil && len(pids) == 1 {
-			m.adoptMain(u, pids[0])
+			m.adoptMain(u, pidClaim{pid: pids[0], refusal: "Guessed main PID %d is not one of the service's processes. Refusing."})
 		}
 	}
 	m.runPhase(u, StartPost, svc.ExecStartPost)
 }
 
-// adoptMain makes pid (not forked by tend itself) the main process.
-func (m *Manager) adoptMain(u *rt, pid int) {
-	if pid == u.mainPID {
-		return
+// loadPIDFile reads u's PID file and adopts the pid in it, if it may.
+func (m *Manager) loadPIDFile(u *rt, path string) bool {
+	pf, err := readPIDFile(path)
+	if err != nil {
+		m.event(u, prioInfo, "%s: Can't open PID file %s (yet?) after start: %v", u.name, path, err)
+		return false
 	}
-	if u.mainPID != 0 {
-		delete(m.pids, u.mainPID)
-		m.opts.Reaper.Unwatch(u.mainPID)
+	c := pidClaim{
+		pid:       pf.pid,
+		vouched:   pf.safe && m.trustedUID(pf.owner),
+		vouchedBy: "PID file is owned by root",
+		refusal:   "New main PID %d does not belong to service, and PID file is not owned by root. Refusing.",
 	}
-	u.mainPID = pid
-	m.pids[pid] = pidRef{u: u, role: roleMain}
-	if err := m.opts.Reaper.Watch(pid, func(e reaper.Exit) { m.box.put(evExit{exit: e}) }); err != nil {
-		m.event(u, prioWarn, "%s: cannot watch main process %d: %v", u.name, pid, err)
+	if !pf.safe {
+		c.refusal = "Refusing to accept PID %d outside of service control group, acquired through unsafe symlink chain: " + path
 	}
+	return m.adoptMain(u, c)
 }
 
-func readPIDFile(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
-		s = s[:len(s)-1]
-	}
-	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("PID file %s does not contain a valid pid", path)
-	}
-	if err := syscallKill0(pid); err != nil {
-		return 0, fmt.Errorf("PID %d read from file %s does not exist", pid, path)
-	}
-	return pid, nil
+// trustedUID reports whether uid may vouch for a pid outside a unit:
+// root, or the user tend runs as (who can signal that pid anyway).
+func (m *Manager) trustedUID(uid uint32) bool {
+	return uid == 0 || uid == uint32(os.Geteuid())
+}
+
+// groupTracked reports whether emptiness of a unit's group can be
+// trusted: in ModeNone a daemon that detached from its session escapes
+// tracking, and its group would look empty while it runs.
+func (m *Manager) groupTracked() bool {
+	return m.opts.Cgroups != nil && m.opts.Cgroups.Mode() != cgroup.ModeNone
+}
+
+// groupSurelyEmpty reports whether u's cgroup is known to have no process.
+func (m *Manager) groupSurelyEmpty(u *rt) bool {
+	return m.groupTracked() && u.cg != nil && !m.groupBusy(u)
 }

@@ -55,6 +55,7 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 	}
 	kc := u.svc().Kill
 	m.setState(u, s)
+	m.verifyMain(u)
 	// After a crash the group is usually empty already: one look at it
 	// spares signalling nobody (and the scans that costs).
 	if !m.anyLeft(u) {
@@ -80,19 +81,19 @@ func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 	// SendSIGHUP= tells a terminal-bound program its session ended; an
 	// abort for a hung service is no such end.
 	hup := kc.SendSIGHUP && !final && s != StopWatchdog
-	send := func(pid int) {
-		if pid > 0 {
-			_ = m.procs.kill(pid, sig)
-			if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
-				_ = m.procs.kill(pid, unix.SIGCONT)
-			}
-			if hup {
-				_ = m.procs.kill(pid, unix.SIGHUP)
-			}
+	send := func(kill func(syscall.Signal) error) {
+		_ = kill(sig)
+		if !final && sig != unix.SIGKILL && sig != unix.SIGCONT {
+			_ = kill(unix.SIGCONT)
+		}
+		if hup {
+			_ = kill(unix.SIGHUP)
 		}
 	}
-	send(u.mainPID)
-	send(u.controlPID)
+	send(func(sig syscall.Signal) error { return m.sendMain(u, sig) })
+	if u.controlPID > 0 {
+		send(func(sig syscall.Signal) error { return m.procs.kill(u.controlPID, sig) })
+	}
 	wholeGroup := kc.Mode == unit.KillControlGroup || (kc.Mode == unit.KillMixed && final)
 	if wholeGroup && u.cg != nil {
 		_ = u.cg.Kill(sig)
@@ -371,14 +372,24 @@ func (m *Manager) onCgroupEmpty(u *rt) {
 	switch {
 	case u.state == Running && u.mainPID == 0:
 		m.mainGone(u) // a daemon without a known main pid is gone
+	case u.state == Start && u.svc().Type == unit.TypeForking && u.controlPID == 0:
+		// waiting for the PID file of a daemon that is no more
+		m.event(u, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
+		m.enterSignal(u, StopSigterm, ResultProtocol)
 	default:
 		m.checkKilled(u)
 	}
 }
 
 // watchPIDFile waits (inotify on the directory) for a forking daemon's PID
-// file; the start timeout bounds the wait.
+// file and posts evPIDFile whenever it can be read; the loop decides
+// whether to believe it. One watcher serves a state: a file rewritten
+// after a refusal (by the daemon, or by anyone who can write there) adds
+// no descriptors or goroutines. The start timeout bounds the wait.
 func (m *Manager) watchPIDFile(u *rt, path string) {
+	if u.pidWatchGen == u.gen {
+		return
+	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return
@@ -387,6 +398,7 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 		unix.Close(fd)
 		return
 	}
+	u.pidWatchGen = u.gen
 	f := os.NewFile(uintptr(fd), "inotify")
 	done, gen := u.watchCtx(), u.gen
 	go func() {
@@ -401,7 +413,6 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 			}
 			if _, err := readPIDFile(path); err == nil {
 				m.box.put(evPIDFile{u: u, gen: gen})
-				return
 			}
 		}
 	}()
@@ -418,7 +429,6 @@ func (m *Manager) forgetProcesses(u *rt) {
 			}
 		}
 	}
-	u.mainPID, u.controlPID = 0, 0
+	m.clearMain(u)
+	u.controlPID = 0
 }
-
-func syscallKill0(pid int) error { return syscall.Kill(pid, 0) }

@@ -3,6 +3,7 @@ package supervise
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -23,6 +24,7 @@ type rt struct {
 	// cancelWatch ends the goroutines that watch for this generation's
 	// cgroup emptiness or PID file.
 	cancelWatch chan struct{}
+	pidWatchGen uint64 // gen whose PID file watcher runs (watchPIDFile)
 
 	// The service watchdog has its own deadline and generation: it spans
 	// the state changes between start-post, running and reload, which
@@ -37,7 +39,10 @@ type rt struct {
 	// resolved once per plan: state changes consult them.
 	upholds, upheldBy []string
 
+	// mainPID is set only through setMain (see mainpid.go).
 	mainPID, controlPID int
+	mainOrigin          mainOrigin  // how mainPID became the main process
+	mainFD              *os.File    // pidfd of an adopted main process, or nil
 	mainExit            *exitStatus // how the last main process ended
 	lastMainPID         int         // pid of that process
 	cmds                []unit.Command
