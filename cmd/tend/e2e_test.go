@@ -58,6 +58,13 @@ type instance struct {
 // directories, and returns once tend reported READY=1 on a notify socket.
 func startTend(t *testing.T, dir string, extra ...string) *instance {
 	t.Helper()
+	return startTendOut(t, dir, nil, extra...)
+}
+
+// startTendOut is startTend with tend's stderr going to stderr (nil: a
+// buffer the instance keeps).
+func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *instance {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run the system instance and need root")
 	}
@@ -78,6 +85,9 @@ func startTend(t *testing.T, dir string, extra ...string) *instance {
 	in.cmd = exec.Command(tendBin, args...)
 	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
 	in.cmd.Stderr = in.stderr
+	if stderr != nil {
+		in.cmd.Stderr = stderr
+	}
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
