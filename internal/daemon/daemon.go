@@ -98,6 +98,7 @@ type daemon struct {
 	mgr     *supervise.Manager
 	loader  *loader
 	server  *api.Server
+	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
 
@@ -122,9 +123,15 @@ func newDaemon(cfg Config) (*daemon, error) {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
 	}
 	p := cfg.Paths
+	// The control socket first: a live socket (a tend from before
+	// instance locks) refuses the start before anything else is touched.
 	var err error
+	if d.ln, err = api.Listen(p.Socket, 0o666); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
 	d.cgroups, err = cgroup.Open(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
 	if err != nil {
+		d.ln.Close()
 		return nil, fmt.Errorf("%w; not starting a second manager there", err)
 	}
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode(), "where", d.cgroups.Where())
@@ -174,10 +181,6 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		}
 	}()
 
-	ln, err := api.Listen(d.cfg.Paths.Socket, 0o666)
-	if err != nil {
-		return 1, fmt.Errorf("control socket: %w", err)
-	}
 	goRun := func(name string, fn func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn() }()
@@ -194,7 +197,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
 	goRun("api", func() {
-		if err := d.server.Serve(ctx, ln); err != nil {
+		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)
 		}
 	})
