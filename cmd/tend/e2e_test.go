@@ -455,7 +455,7 @@ ExecStart=/bin/sh -c 'echo $$PPID > ` + dir + `/ppid; (sleep 0.1 &); sleep 0.6; 
 	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\nWants=job.service\n"), 0o644)
 	work := t.TempDir()
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", tendBin, "run", "--units", dir,
-		"--runtime-dir", filepath.Join(work, "run"), "--journal-dir", filepath.Join(work, "journal"), "--exit-with", "job")
+		"--runtime-dir", filepath.Join(work, "run"), "--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", "", "--exit-with", "job")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
