@@ -66,6 +66,13 @@ type instance struct {
 // directories, and returns once tend reported READY=1 on a notify socket.
 func startTend(t *testing.T, dir string, extra ...string) *instance {
 	t.Helper()
+	return startTendOut(t, dir, nil, extra...)
+}
+
+// startTendOut is startTend with tend's stderr going to stderr (nil: a
+// buffer the instance keeps).
+func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *instance {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run the system instance and need root")
 	}
@@ -86,6 +93,9 @@ func startTend(t *testing.T, dir string, extra ...string) *instance {
 	in.cmd = exec.Command(tendBin, args...)
 	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
 	in.cmd.Stderr = in.stderr
+	if stderr != nil {
+		in.cmd.Stderr = stderr
+	}
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +463,7 @@ ExecStart=/bin/sh -c 'echo $$PPID > ` + dir + `/ppid; (sleep 0.1 &); sleep 0.6; 
 	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\nWants=job.service\n"), 0o644)
 	work := t.TempDir()
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", tendBin, "run", "--units", dir,
-		"--runtime-dir", filepath.Join(work, "run"), "--journal-dir", filepath.Join(work, "journal"), "--exit-with", "job")
+		"--runtime-dir", filepath.Join(work, "run"), "--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", "", "--exit-with", "job")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {

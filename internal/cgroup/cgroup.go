@@ -8,7 +8,8 @@
 //
 // Units' groups live under <own cgroup>/<Base>/<unit>, where <own cgroup>
 // is tend's own cgroup in the tracking hierarchy, so a tend started by
-// another manager stays inside the subtree that manager gave it.
+// another manager stays inside the subtree that manager gave it. A base
+// belongs to one live manager at a time (see base.go).
 package cgroup
 
 import (
@@ -57,19 +58,37 @@ type Manager struct {
 	// trackCtrl names the v1 tracking hierarchy as /proc/PID/cgroup lists
 	// its controllers ("pids", "name=systemd"); "" for v2.
 	trackCtrl string
+	events    *eventWatcher // v2 only
+
+	mu sync.Mutex
+	// guards groups, statBase and the ownership locks
+	groups map[string]*Group
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
 	// stats the tracking hierarchy cannot give.
 	statBase map[string]string
-	events   *eventWatcher // v2 only
-
-	mu sync.Mutex
-	// guards groups
-	groups map[string]*Group
+	// baseLock and statLocks hold the ownership locks of base and of
+	// the statBase directories.
+	baseLock  *os.File
+	statLocks map[string]*os.File
 }
 
 // Detect picks the best usable mode and never fails: at worst it returns
-// a Manager in ModeNone.
+// a Manager in ModeNone, also when another manager owns the base (use
+// Open to refuse that instead).
 func Detect(opts Options) *Manager {
+	m, err := Open(opts)
+	if err != nil {
+		m.log.Warn("tracking processes via /proc", "err", err)
+	}
+	return m
+}
+
+// Open is Detect that refuses a base another live manager owns (an
+// *InUseError): two managers sharing a base would kill and prune each
+// other's groups. Before it returns, the empty groups an earlier run
+// left in the base are removed. On error, the returned Manager is in
+// ModeNone and nothing in the base was changed.
+func Open(opts Options) (*Manager, error) {
 	if opts.Root == "" {
 		opts.Root = "/sys/fs/cgroup"
 	}
@@ -79,7 +98,8 @@ func Detect(opts Options) *Manager {
 	if opts.Base == "" {
 		opts.Base = "tend"
 	}
-	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{}}
+	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{},
+		statLocks: map[string]*os.File{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,16 +129,24 @@ func Detect(opts Options) *Manager {
 			m.mode = mode
 			break
 		}
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			m.mode, m.base, m.prefix, m.trackCtrl = ModeNone, "", "", ""
+			return m, err
+		}
 		m.log.Debug("cgroup mode not usable", "mode", mode, "err", err)
 	}
 	if m.mode == "" {
 		m.mode = ModeNone
 		m.base, m.prefix = "", ""
 	} else {
+		if err := pruneStale(m.base); err != nil {
+			m.log.Warn("cannot remove groups of an earlier run", "err", err)
+		}
 		m.setupStats(mounts, self)
 	}
 	m.log.Debug("cgroup mode", "mode", m.mode, "where", m.base)
-	return m
+	return m, nil
 }
 
 // tryV2 sets the manager up on the cgroup2 hierarchy if it is mounted at
@@ -144,21 +172,11 @@ func (m *Manager) tryV2(mounts []mount, self []cgroupLine) error {
 	}
 	ev, err := newEventWatcher(m.log)
 	if err != nil {
+		m.dropBase()
 		return err
 	}
 	m.events = ev
-	// Best effort: let unit groups account memory and tasks natively.
-	if b, err := os.ReadFile(filepath.Join(m.base, "cgroup.controllers")); err == nil {
-		var want []string
-		for _, c := range strings.Fields(string(b)) {
-			if c == "memory" || c == "pids" || c == "cpu" {
-				want = append(want, "+"+c)
-			}
-		}
-		if len(want) > 0 {
-			_ = os.WriteFile(filepath.Join(m.base, "cgroup.subtree_control"), []byte(strings.Join(want, " ")), 0)
-		}
-	}
+	m.enableControllers()
 	return nil
 }
 
@@ -180,6 +198,10 @@ func (m *Manager) tryV1(mounts []mount, self []cgroupLine) error {
 				continue
 			}
 			if err := m.makeBase(mt, own); err != nil {
+				var inUse *InUseError
+				if errors.As(err, &inUse) {
+					return err
+				}
 				m.log.Debug("v1 hierarchy not usable", "controller", c, "err", err)
 				continue
 			}
@@ -190,23 +212,34 @@ func (m *Manager) tryV1(mounts []mount, self []cgroupLine) error {
 	return errors.New("no usable cgroup v1 hierarchy")
 }
 
-// makeBase creates <own>/<Base> in the hierarchy mounted at mnt and checks
-// that tend may move processes there.
+// makeBase creates <own>/<Base> in the hierarchy mounted at mnt, takes
+// its ownership lock and checks that tend may move processes there.
 func (m *Manager) makeBase(mnt *mount, own string) error {
 	dir, ok := mnt.dirOf(own)
 	if !ok {
 		return fmt.Errorf("own cgroup %s is outside the mount at %s", own, mnt.point)
 	}
-	base := filepath.Join(dir, m.opts.Base)
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
 	if err := unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK); err != nil {
 		return fmt.Errorf("cannot move processes within %s: %w", dir, err)
 	}
-	m.base = base
+	base := filepath.Join(dir, m.opts.Base)
+	lock, err := claim(base)
+	if err != nil {
+		return err
+	}
+	m.base, m.baseLock = base, lock
 	m.prefix = filepath.Join(own, m.opts.Base)
 	return nil
+}
+
+// dropBase gives up a base claimed by a mode that turned out unusable.
+func (m *Manager) dropBase() {
+	if m.baseLock != nil {
+		m.baseLock.Close()
+		m.baseLock = nil
+	}
+	_ = unix.Rmdir(m.base) // only if empty: it may hold an earlier run's groups
+	m.base, m.prefix = "", ""
 }
 
 // setupStats finds v1 controllers for stats the tracking hierarchy lacks
@@ -233,11 +266,15 @@ func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
 				break
 			}
 			base := filepath.Join(dir, m.opts.Base)
-			if err := os.MkdirAll(base, 0o755); err != nil {
+			lock, err := claim(base)
+			if err != nil {
 				m.log.Debug("no v1 stats group", "controller", ctrl, "err", err)
 				break
 			}
-			m.statBase[ctrl] = base
+			if err := pruneStale(base); err != nil {
+				m.log.Debug("cannot remove stats groups of an earlier run", "controller", ctrl, "err", err)
+			}
+			m.statBase[ctrl], m.statLocks[ctrl] = base, lock
 			break
 		}
 	}
@@ -338,11 +375,20 @@ func (m *Manager) UnitOf(pid int) (string, bool) {
 	return unit, unit != ""
 }
 
-// Close stops the event watcher. Groups and their processes stay.
+// Close stops the event watcher and gives up the base. Groups and their
+// processes stay.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	for _, g := range m.groups {
 		g.closeFD()
+	}
+	if m.baseLock != nil {
+		m.baseLock.Close()
+		m.baseLock = nil
+	}
+	for ctrl, f := range m.statLocks {
+		f.Close()
+		delete(m.statLocks, ctrl)
 	}
 	m.mu.Unlock()
 	if m.events != nil {

@@ -45,12 +45,26 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 	}
 	g.dir = filepath.Join(m.base, unit)
 	g.path = filepath.Join(m.prefix, unit)
-	if err := os.Mkdir(g.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	err := mkdirGroup(g.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		// The base went while tend ran: make it (and the stats bases)
+		// again rather than leave the unit unable to start.
+		if err = m.reclaim(); err == nil {
+			err = mkdirGroup(g.dir)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	for ctrl, base := range m.statBase {
+	for ctrl, base := range m.statBases() {
 		d := filepath.Join(base, unit)
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		err := mkdirGroup(d)
+		if errors.Is(err, os.ErrNotExist) {
+			if err = m.reclaim(); err == nil {
+				err = mkdirGroup(d)
+			}
+		}
+		if err != nil {
 			m.log.Debug("no v1 stats group", "controller", ctrl, "unit", unit, "err", err)
 			continue
 		}
@@ -78,6 +92,14 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 		}
 	}
 	return g, nil
+}
+
+// mkdirGroup makes a group's directory; one that exists is fine.
+func mkdirGroup(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // discard drops what newGroup opened for a group that was not kept.

@@ -3,16 +3,16 @@ package cgroup
 import (
 	"errors"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
 
-// Prune removes every empty unit group below the base directory, also
-// ones left by an earlier run, in the tracking hierarchy and the v1
-// stats hierarchies, and then the base directories themselves if they
-// are empty. Groups that still hold processes stay. The daemon calls it
-// at shutdown, tests at cleanup.
+// Prune removes the groups this Manager made (those still empty), in the
+// tracking hierarchy and the v1 stats hierarchies, and then the base
+// directories themselves if nothing else is left in them. Groups that
+// still hold processes stay, and so does anything this Manager did not
+// make: an earlier run's groups are removed when the base is claimed
+// (Open), never here. The daemon calls it at shutdown, tests at cleanup.
 func (m *Manager) Prune() error {
 	m.mu.Lock()
 	var gs []*Group
@@ -27,26 +27,13 @@ func (m *Manager) Prune() error {
 		}
 	}
 	bases := []string{m.base}
-	for _, b := range m.statBase {
+	for _, b := range m.statBases() {
 		bases = append(bases, b)
 	}
 	for _, base := range bases {
-		if base == "" {
-			continue
+		if base != "" {
+			rmdirIfEmpty(base, &errs)
 		}
-		ents, err := os.ReadDir(base)
-		if err != nil {
-			if !os.IsNotExist(err) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		for _, e := range ents {
-			if e.IsDir() {
-				rmdirIfEmpty(filepath.Join(base, e.Name()), &errs)
-			}
-		}
-		rmdirIfEmpty(base, &errs)
 	}
 	return errors.Join(errs...)
 }
@@ -58,4 +45,28 @@ func rmdirIfEmpty(dir string, errs *[]error) {
 	if err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTEMPTY) {
 		*errs = append(*errs, &os.PathError{Op: "rmdir", Path: dir, Err: err})
 	}
+}
+
+// KillAll sends sig to the processes of every group this Manager made
+// (the last resort of a hurried shutdown) and returns how many groups
+// still had processes.
+func (m *Manager) KillAll(sig unix.Signal) (int, error) {
+	m.mu.Lock()
+	gs := make([]*Group, 0, len(m.groups))
+	for _, g := range m.groups {
+		gs = append(gs, g)
+	}
+	m.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, g := range gs {
+		if !g.Populated() {
+			continue
+		}
+		n++
+		if err := g.Kill(sig); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
 }

@@ -56,6 +56,14 @@ type Config struct {
 // unit's end), then stops every unit in reverse dependency order. The
 // returned code is tend's exit status.
 func Run(ctx context.Context, cfg Config) (int, error) {
+	// A write to a closed stderr (`tend run | head`, a log collector
+	// restarting) must fail, not kill the manager. Asking for SIGPIPE
+	// (never read: a full channel drops it) makes Go return EPIPE
+	// instead; unlike ignoring it, it leaves exec'd children the default
+	// disposition.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -65,12 +73,21 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 90 * time.Second
 	}
+	// Nothing may be created or removed before the instance is ours.
+	lock, err := lockInstance(cfg.Paths)
+	if err != nil {
+		return 1, err
+	}
+	defer lock.release()
 	d, err := newDaemon(cfg)
 	if err != nil {
 		return 1, err
 	}
-	defer d.close()
-	return d.run(ctx)
+	code, err := d.run(ctx)
+	if d.gaveUp == 0 {
+		d.close()
+	}
+	return code, err
 }
 
 // daemon is one running manager instance.
@@ -84,6 +101,7 @@ type daemon struct {
 	mgr     *supervise.Manager
 	loader  *loader
 	server  *api.Server
+	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
 
@@ -93,6 +111,10 @@ type daemon struct {
 	stop     chan struct{} // closed to begin shutdown
 	reaped   chan struct{} // a token after each reaped exit (for shutdown)
 	stopOnce sync.Once
+	// gaveUp is the signal that made tend stop waiting for the shutdown
+	// (then it exits at once, leaving its goroutines and clean-up); set by
+	// run before it returns.
+	gaveUp syscall.Signal
 }
 
 func newDaemon(cfg Config) (*daemon, error) {
@@ -109,13 +131,17 @@ func newDaemon(cfg Config) (*daemon, error) {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
 	}
 	p := cfg.Paths
-	for _, dir := range []string{p.Runtime, p.Journal} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("cannot create %s: %w", dir, err)
-		}
+	// The control socket first: a live socket (a tend from before
+	// instance locks) refuses the start before anything else is touched.
+	if d.ln, err = api.Listen(p.Socket, 0o666); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	d.cgroups = cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
-	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode())
+	d.cgroups, err = cgroup.Open(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
+	if err != nil {
+		d.ln.Close()
+		return nil, fmt.Errorf("%w; not starting a second manager there", err)
+	}
+	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode(), "where", d.cgroups.Where())
 	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: d.noteReaped}); err != nil {
 		return nil, err
 	}
@@ -156,12 +182,13 @@ func newDaemon(cfg Config) (*daemon, error) {
 func (d *daemon) run(parent context.Context) (int, error) {
 	ctx, cancel := context.WithCancel(parent)
 	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	defer func() {
+		cancel()
+		if d.gaveUp == 0 {
+			wg.Wait()
+		}
+	}()
 
-	ln, err := api.Listen(d.cfg.Paths.Socket, 0o666)
-	if err != nil {
-		return 1, fmt.Errorf("control socket: %w", err)
-	}
 	goRun := func(name string, fn func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn() }()
@@ -178,7 +205,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
 	goRun("api", func() {
-		if err := d.server.Serve(ctx, ln); err != nil {
+		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)
 		}
 	})
@@ -197,12 +224,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	d.wait(ctx, sigs)
 	d.log.Info("shutting down")
 	d.sdNotify("STOPPING=1")
-	sctx, scancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
-	defer scancel()
-	if err := d.mgr.Shutdown(sctx); err != nil {
-		d.log.Warn("orderly shutdown incomplete", "err", err)
+	if d.gaveUp = d.shutdown(sigs); d.gaveUp != 0 {
+		return 128 + int(d.gaveUp), nil
 	}
-	d.killRemaining()
 	d.exitMu.Lock()
 	defer d.exitMu.Unlock()
 	return d.exitCode, nil
@@ -288,33 +312,6 @@ func (d *daemon) onDead(name string, code int) {
 	}
 	if pl := d.mgr.CurrentPlan(); pl != nil && pl.Canonical(d.cfg.ExitWith) == name {
 		d.requestStop(code)
-	}
-}
-
-// killRemaining ends what the units left behind. As PID 1 that is every
-// other process; elsewhere, only our own descendants (orphans reparented
-// to us as subreaper), so nothing tend did not start is touched. It waits
-// for their exits (woken by the reaper), SIGKILLing what is left after 5 s.
-func (d *daemon) killRemaining() {
-	pids := remainingChildren()
-	if len(pids) == 0 {
-		return
-	}
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		_ = syscall.Kill(pid, syscall.SIGCONT)
-	}
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for len(remainingChildren()) > 0 {
-		select {
-		case <-d.reaped:
-		case <-deadline.C:
-			for _, pid := range remainingChildren() {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			return
-		}
 	}
 }
 

@@ -1,0 +1,154 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testBase is a base private to this test process.
+func testBase(name string) string { return fmt.Sprintf("tend-test-%s-%d", name, os.Getpid()) }
+
+// TestOpenRemovesStaleGroups: the empty groups an earlier run of the
+// instance left in its base go when the next run claims the base.
+func TestOpenRemovesStaleGroups(t *testing.T) {
+	opts := Options{Base: testBase("stale"), Force: ModeV2}
+	first := Detect(opts)
+	if first.Mode() != ModeV2 {
+		first.Close()
+		t.Skip("no writable cgroup2 here")
+	}
+	stale := filepath.Join(first.base, "stale.service")
+	if err := os.Mkdir(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var staleStats []string
+	for _, b := range first.statBase {
+		d := filepath.Join(b, "stale.service")
+		if os.Mkdir(d, 0o755) == nil {
+			staleStats = append(staleStats, d)
+		}
+	}
+	first.Close() // the earlier run ends without pruning (a crash)
+
+	m := newManagerOpts(t, opts)
+	for _, d := range append(staleStats, stale) {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still there after Open: %v", d, err)
+		}
+	}
+	if _, err := os.Stat(m.base); err != nil {
+		t.Errorf("base: %v", err)
+	}
+}
+
+// TestOpenRefusesOwnedBase: a second manager on a base another live
+// manager owns is refused before it changes anything there, and the
+// message names the owner.
+func TestOpenRefusesOwnedBase(t *testing.T) {
+	for _, mode := range []string{ModeV2, ModeV1} {
+		t.Run(mode, func(t *testing.T) {
+			opts := Options{Base: testBase("owned"), Force: mode}
+			owner := newManagerOpts(t, opts)
+			if owner.Mode() != mode {
+				t.Skipf("mode %s not available here", mode)
+			}
+			// An empty group of the owner: a second manager that pruned at
+			// start-up would remove it.
+			g, err := owner.Group("idle.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := Open(opts)
+			defer second.Close()
+			var inUse *InUseError
+			if !errors.As(err, &inUse) || inUse.PID != os.Getpid() || inUse.Dir != owner.base {
+				t.Fatalf("Open of an owned base: %v; want *InUseError naming pid %d and %s", err, os.Getpid(), owner.base)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+				t.Errorf("message %q does not name the owner", err)
+			}
+			if second.Mode() != ModeNone || second.Where() != "" {
+				t.Errorf("refused manager: mode %s at %q; want none", second.Mode(), second.Where())
+			}
+			if _, err := os.Stat(filepath.Join(owner.base, "idle.service")); err != nil {
+				t.Errorf("the owner's group was touched: %v", err)
+			}
+			if err := second.Prune(); err != nil {
+				t.Error(err)
+			}
+			if _, err := os.Stat(filepath.Join(owner.base, "idle.service")); err != nil {
+				t.Errorf("the refused manager's Prune removed the owner's group: %v", err)
+			}
+			_ = g
+		})
+	}
+}
+
+// TestPruneLeavesForeignGroups: Prune removes the groups this manager
+// made, not a directory someone else made in its base.
+func TestPruneLeavesForeignGroups(t *testing.T) {
+	m := newManager(t, ModeV2)
+	if _, err := m.Group("known.service"); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(m.base, "foreign")
+	if err := os.Mkdir(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(m.base, "known.service")); !os.IsNotExist(err) {
+		t.Errorf("own group still there after Prune: %v", err)
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("Prune removed a group it did not make: %v", err)
+	}
+	os.Remove(foreign)
+}
+
+// TestGroupRecreatesBase: when the base is removed while tend runs, the
+// next group makes it again (and claims it) instead of failing.
+func TestGroupRecreatesBase(t *testing.T) {
+	for _, mode := range []string{ModeV2, ModeV1} {
+		t.Run(mode, func(t *testing.T) {
+			m := newManager(t, mode)
+			r := startReaper(t, m)
+			g, err := m.Group("gone.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Remove(); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range append([]string{m.base}, mapValues(m.statBase)...) {
+				if err := os.Remove(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g, err = m.Group("gone.service")
+			if err != nil {
+				t.Fatalf("Group after the base was removed: %v", err)
+			}
+			sh, _ := startTree(t, r, g)
+			if u, ok := m.UnitOf(sh); !ok || u != "gone.service" {
+				t.Errorf("UnitOf(%d) = %q, %v; want gone.service", sh, u, ok)
+			}
+			if err := g.Kill(9); err != nil {
+				t.Fatal(err)
+			}
+			<-g.Empty()
+			// The new base is claimed: another manager is refused.
+			other, err := Open(Options{Base: m.opts.Base, Force: mode})
+			other.Close()
+			var inUse *InUseError
+			if !errors.As(err, &inUse) {
+				t.Errorf("Open of the remade base: %v; want *InUseError", err)
+			}
+		})
+	}
+}
