@@ -7,6 +7,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,8 +25,12 @@ import (
 
 // Message is one parsed notification datagram.
 type Message struct {
-	PID   int // sender, from its credentials
-	UID   int
+	PID int // sender, from its credentials
+	UID int
+	// PIDFD is a pidfd of the sender (SCM_PIDFD, Linux 6.5), which names
+	// its cgroup even after it exited; 0 when the kernel sent none (tend's
+	// fd 0 is always taken). The handler owns it and must close it.
+	PIDFD int
 	Ready bool // READY=1
 	// Reloading and Stopping report RELOADING=1 / STOPPING=1.
 	Reloading    bool
@@ -97,6 +103,10 @@ func (m *Message) apply(key, val string) {
 type Socket struct {
 	Path string
 	conn *net.UnixConn
+
+	mu sync.Mutex
+	// guards reading the socket and the buffers below
+	buf, oob []byte
 }
 
 // Listen binds a datagram socket at path (removing a stale one) with
@@ -118,6 +128,10 @@ func Listen(path string) (*Socket, error) {
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+		// A message from a helper that exits at once (systemd-notify,
+		// a shell's child) is still attributed through its pidfd; older
+		// kernels refuse the option and attribution uses /proc only.
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
 	}); err != nil || serr != nil {
 		conn.Close()
 		return nil, fmt.Errorf("notify socket: SO_PASSCRED: %w", errors.Join(err, serr))
@@ -130,38 +144,85 @@ func Listen(path string) (*Socket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
-	return &Socket{Path: path, conn: conn}, nil
+	return &Socket{Path: path, conn: conn, buf: make([]byte, 4096),
+		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(4*16))}, nil
 }
 
 // Serve reads datagrams until ctx ends, calling h for each well-formed
 // message. h runs on Serve's goroutine and must not block for long.
+// Reading a datagram and calling h for it happen under one lock, which
+// Sync takes too: see there.
 func (s *Socket) Serve(ctx context.Context, h func(Message)) error {
 	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
 	defer stop()
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*16))
-	for {
-		n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			continue
-		}
-		m, perr := Parse(buf[:n])
-		cred, fds := parseOOB(oob[:oobn])
-		for _, f := range fds {
-			f.Close()
-		}
-		if perr != nil || cred == nil {
-			continue // no credentials: the sender cannot be attributed
-		}
-		m.PID, m.UID = int(cred.Pid), int(cred.Uid)
-		h(m)
+	raw, err := s.conn.SyscallConn()
+	if err != nil {
+		return err
 	}
+	for {
+		// Drain what waits, then let the poller wait for more: it is
+		// edge-triggered, so returning after one datagram could sleep
+		// on others already queued. Never true: only closing ends it.
+		err := raw.Read(func(fd uintptr) bool {
+			for {
+				s.mu.Lock()
+				more := s.readOneLocked(int(fd), h)
+				s.mu.Unlock()
+				if !more {
+					return false
+				}
+			}
+		})
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Sync lets the manager see, before it acts on a process's exit, every
+// message the process sent before it exited, as systemd gives its notify
+// socket priority over SIGCHLD. With Serve held off, before handles the
+// messages Serve already passed on (queued in the manager), then every
+// datagram still waiting in the socket goes to h.
+func (s *Socket) Sync(before func(), h func(Message)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before()
+	raw, err := s.conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		for s.readOneLocked(int(fd), h) {
+		}
+	})
+}
+
+// readOneLocked reads one waiting datagram without blocking and hands a
+// well-formed one to h; false when none was waiting (or the socket
+// failed), so that Serve waits for the next.
+func (s *Socket) readOneLocked(fd int, h func(Message)) bool {
+	n, oobn, _, _, err := unix.Recvmsg(fd, s.buf, s.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return errors.Is(err, unix.EINTR)
+	}
+	m, perr := Parse(s.buf[:n])
+	cred, pidfd, fds := parseOOB(s.oob[:oobn])
+	for _, f := range fds {
+		f.Close()
+	}
+	if perr != nil || cred == nil { // no credentials: the sender cannot be attributed
+		if pidfd > 0 {
+			unix.Close(pidfd)
+		}
+		return true
+	}
+	m.PID, m.UID, m.PIDFD = int(cred.Pid), int(cred.Uid), pidfd
+	h(m)
+	return true
 }
 
 // Close closes the socket and removes its file.
@@ -171,16 +232,18 @@ func (s *Socket) Close() error {
 	return err
 }
 
-func parseOOB(oob []byte) (*unix.Ucred, []*os.File) {
+func parseOOB(oob []byte) (cred *unix.Ucred, pidfd int, fds []*os.File) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return nil, nil
+		return nil, pidfd, nil
 	}
-	var cred *unix.Ucred
-	var fds []*os.File
 	for _, m := range msgs {
 		if c, err := unix.ParseUnixCredentials(&m); err == nil {
 			cred = c
+			continue
+		}
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_PIDFD && len(m.Data) >= 4 {
+			pidfd = int(int32(binary.NativeEndian.Uint32(m.Data)))
 			continue
 		}
 		if rights, err := unix.ParseUnixRights(&m); err == nil {
@@ -189,7 +252,7 @@ func parseOOB(oob []byte) (*unix.Ucred, []*os.File) {
 			}
 		}
 	}
-	return cred, fds
+	return cred, pidfd, fds
 }
 
 // FDs names the socket's descriptor, for `tend fds`.

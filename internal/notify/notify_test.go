@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -177,4 +178,42 @@ func TestSocketModeOtherUsers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message from nobody within 10s")
 	}
+}
+
+// TestSyncReadsWaiting: a datagram waiting in the socket is handed to
+// Sync's handler, after before ran and with Serve held off, so that the
+// manager sees what an exiting process sent before its exit. Without a
+// Serve running, nothing else can take it.
+func TestSyncReadsWaiting(t *testing.T) {
+	s, err := Listen(filepath.Join(t.TempDir(), "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("unixgram", s.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, msg := range []string{"STOPPING=1", "STATUS=second"} {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var order []string
+	s.Sync(func() { order = append(order, "before") }, func(m Message) {
+		if m.PIDFD > 0 {
+			unix.Close(m.PIDFD)
+		}
+		switch {
+		case m.Stopping:
+			order = append(order, "stopping")
+		case m.HasStatus:
+			order = append(order, m.Status)
+		}
+	})
+	if got := strings.Join(order, " "); got != "before stopping second" {
+		t.Fatalf("Sync handled %q; want before, then both datagrams in order", got)
+	}
+	s.Sync(func() {}, func(m Message) { t.Errorf("a second Sync found %+v", m) })
 }

@@ -128,7 +128,7 @@ func (h *harness) waitFor(what string, cond func() bool) {
 		select {
 		case <-ch:
 		case <-deadline:
-			h.t.Fatalf("timed out waiting for %s", what)
+			h.t.Fatalf("timed out waiting for %s\n%s", what, h.logs.dump())
 		}
 	}
 }

@@ -32,3 +32,22 @@ func (b *mailbox) take() []event {
 	b.mu.Unlock()
 	return q
 }
+
+// takeNotified removes the queued notifications, in order, leaving the
+// other events.
+func (b *mailbox) takeNotified() []event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []event
+	kept := b.q[:0]
+	for _, e := range b.q {
+		if _, ok := e.(evNotify); ok {
+			out = append(out, e)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(b.q[len(kept):])
+	b.q = kept
+	return out
+}

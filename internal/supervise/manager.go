@@ -164,12 +164,43 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-m.box.wake:
-			for _, ev := range m.box.take() {
+			batch := m.box.take()
+			for i, ev := range batch {
+				if ev == nil {
+					continue // a notification handled ahead of an exit
+				}
+				if _, ok := ev.(evExit); ok {
+					m.notifiedFirst(batch[i+1:])
+				}
 				m.handle(ev)
 				m.flushEvents()
 			}
 		}
 	}
+}
+
+// notifiedFirst handles, before a process's exit, every notification
+// that may have been sent before it: those later in this batch, those
+// queued since, and those still in the socket. A service that says
+// STOPPING=1 and then exits must be seen stopping first (systemd orders
+// its notify socket before SIGCHLD for the same reason).
+func (m *Manager) notifiedFirst(rest []event) {
+	ahead := func() {
+		for j, ev := range rest {
+			if n, ok := ev.(evNotify); ok {
+				rest[j] = nil
+				m.handle(n)
+			}
+		}
+		for _, n := range m.box.takeNotified() {
+			m.handle(n)
+		}
+	}
+	if m.opts.Notify == nil {
+		ahead()
+		return
+	}
+	m.opts.Notify.Sync(ahead, func(msg notify.Message) { m.handle(evNotify{msg}) })
 }
 
 // HandleNotify is the notify socket's handler: it forwards to the loop.

@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -8,7 +10,10 @@ import (
 // onNotify applies an sd_notify message to the unit its sender belongs to,
 // if NotifyAccess= lets that sender speak for the unit.
 func (m *Manager) onNotify(msg notify.Message) {
-	u, r := m.notifySender(msg.PID)
+	if msg.PIDFD > 0 {
+		defer unix.Close(msg.PIDFD)
+	}
+	u, r := m.notifySender(msg)
 	if u == nil || u.def.Service == nil {
 		return
 	}
@@ -61,16 +66,24 @@ func (m *Manager) onNotify(msg notify.Message) {
 
 // notifySender finds the unit a pid speaks for: its main or control
 // process, or any process of its cgroup.
-func (m *Manager) notifySender(pid int) (*rt, role) {
-	if ref, ok := m.pids[pid]; ok {
+func (m *Manager) notifySender(msg notify.Message) (*rt, role) {
+	if ref, ok := m.pids[msg.PID]; ok {
 		return ref.u, ref.role
 	}
-	if m.opts.Cgroups != nil {
-		if name, ok := m.opts.Cgroups.UnitOf(pid); ok {
-			if u, err := m.lookup(name); err == nil {
-				return u, 0
-			}
-		}
+	if m.opts.Cgroups == nil {
+		return nil, 0
+	}
+	name, ok := m.opts.Cgroups.UnitOf(msg.PID)
+	if !ok {
+		// The sender may have exited already (a helper that sent and
+		// quit): its pidfd still names the group it was in.
+		name, ok = m.opts.Cgroups.UnitOfPIDFD(msg.PIDFD)
+	}
+	if !ok {
+		return nil, 0
+	}
+	if u, err := m.lookup(name); err == nil {
+		return u, 0
 	}
 	return nil, 0
 }

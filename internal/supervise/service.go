@@ -185,7 +185,7 @@ func (m *Manager) phaseDone(u *rt) {
 	case StartPost:
 		m.enterRunning(u)
 	case Reload:
-		m.setState(u, Running)
+		m.reloadDone(u)
 	case Stop:
 		m.enterSignal(u, StopSigterm, ResultSuccess)
 	case StopPost:
@@ -239,6 +239,17 @@ func (m *Manager) runPhaseAsMain(u *rt) {
 		return
 	}
 	m.spawnCmd(u, u.cmds[0], roleMain)
+}
+
+// reloadDone ends a reload. A main process that ended while the reload
+// ran was left for this moment, as systemd waits for the operation to
+// finish: the service does not go back to running without it.
+func (m *Manager) reloadDone(u *rt) {
+	if u.mainPID == 0 && u.mainExit != nil && u.svc().Type != unit.TypeOneshot {
+		m.mainGone(u)
+		return
+	}
+	m.setState(u, Running)
 }
 
 // enterRunning is reached after ExecStartPost=.
@@ -434,7 +445,7 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 			m.event(u, prioWarn, "%s: Reload failed: %s", u.name, st)
 			m.jobs.fail(u, "failed", "reload failed: "+st.String())
 		}
-		m.nextOr(u, ok, st, func() { m.setState(u, Running) })
+		m.nextOr(u, ok, st, func() { m.reloadDone(u) })
 	case Stop:
 		if u.stopByNotify {
 			// A control process of the phase STOPPING=1 ended (a reload):
