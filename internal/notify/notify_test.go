@@ -64,7 +64,15 @@ func listen(t *testing.T) (*Socket, chan Message) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan Message, 4)
 	done := make(chan struct{})
-	go func() { defer close(done); s.Serve(ctx, func(m Message) { ch <- m }) }()
+	go func() {
+		defer close(done)
+		s.Serve(ctx, func(m Message) {
+			if m.PIDFD > 0 {
+				unix.Close(m.PIDFD)
+			}
+			ch <- m
+		})
+	}()
 	t.Cleanup(func() { cancel(); <-done; s.Close() })
 	return s, ch
 }
@@ -154,7 +162,15 @@ func TestSocketModeOtherUsers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan Message, 4)
 	done := make(chan struct{})
-	go func() { defer close(done); s.Serve(ctx, func(m Message) { ch <- m }) }()
+	go func() {
+		defer close(done)
+		s.Serve(ctx, func(m Message) {
+			if m.PIDFD > 0 {
+				unix.Close(m.PIDFD)
+			}
+			ch <- m
+		})
+	}()
 	t.Cleanup(func() { cancel(); <-done; s.Close() })
 
 	fi, err := os.Stat(s.Path)
