@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -96,7 +97,7 @@ func TestShallRestart(t *testing.T) {
 }
 
 func TestRestartDelay(t *testing.T) {
-	m := &Manager{}
+	m := &Manager{clock: clock.Real()}
 	svc := &unit.Service{RestartSec: 100 * time.Millisecond, RestartSteps: 4, RestartMaxDelay: 1600 * time.Millisecond}
 	u := &rt{def: &unit.Unit{Service: svc}}
 	want := []time.Duration{100, 200, 400, 800, 1600, 1600}
@@ -119,7 +120,7 @@ func TestRestartDelay(t *testing.T) {
 }
 
 func TestCheckStartLimit(t *testing.T) {
-	m := &Manager{}
+	m := &Manager{clock: clock.Real()}
 	u := &rt{def: &unit.Unit{StartLimitInterval: time.Hour, StartLimitBurst: 3}}
 	for i := range 3 {
 		if !m.checkStartLimit(u) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
@@ -64,12 +65,17 @@ type Options struct {
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.
 	OnChange func(unit string, active ActiveState, sub string)
+	// Clock is the time source of every timestamp and deadline; nil is
+	// the real clock. Tests pass a clock.Fake to walk timeouts and
+	// restart delays without waiting.
+	Clock clock.Clock
 }
 
 // Manager owns every unit's runtime state.
 type Manager struct {
-	opts Options
-	box  *mailbox
+	opts  Options
+	clock clock.Clock
+	box   *mailbox
 	// procs starts and signals processes; tests replace it so that the
 	// state machine can be walked without real processes.
 	procs processes
@@ -144,8 +150,12 @@ func New(p *plan.Plan, opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
 	m := &Manager{
 		opts:  opts,
+		clock: opts.Clock,
 		box:   newMailbox(),
 		units: map[string]*rt{},
 		pids:  map[int]pidRef{},

@@ -318,7 +318,7 @@ func (m *Manager) autoRestart(u *rt) {
 func (m *Manager) restartDelay(u *rt) time.Duration {
 	svc := u.svc()
 	reset := max(svc.RestartMaxDelay, time.Second)
-	if !u.activeAt.IsZero() && time.Since(u.activeAt) >= reset {
+	if !u.activeAt.IsZero() && m.clock.Now().Sub(u.activeAt) >= reset {
 		u.restartStep = 0
 	}
 	base := svc.RestartSec
@@ -337,7 +337,7 @@ func (m *Manager) checkStartLimit(u *rt) bool {
 	if iv <= 0 || burst <= 0 {
 		return true
 	}
-	now := time.Now()
+	now := m.clock.Now()
 	keep := u.startTimes[:0]
 	for _, t := range u.startTimes {
 		if now.Sub(t) < iv {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
@@ -64,7 +65,7 @@ func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manag
 	for _, o := range others {
 		defs[o.Name] = o
 	}
-	m := New(plan.New(defs, plan.Options{}), Options{Notify: ns})
+	m := New(plan.New(defs, plan.Options{}), Options{Notify: ns, Clock: clock.NewFake(tableEpoch)})
 	f := &fakeProcs{next: 1 << 30}
 	m.procs = f
 	u, err := m.lookup(def.Name)
@@ -74,8 +75,11 @@ func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manag
 	return m, u, f
 }
 
-// drain handles queued events (job checks, spawn failures) the way the
-// loop would; timers are never due in these tests.
+// tableEpoch is where the fake clock of a table manager starts.
+var tableEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// drain handles queued events (job checks, spawn failures, timers the
+// test made due with advance) the way the loop would.
 func drain(m *Manager) {
 	for range 100 {
 		evs := m.box.take()
@@ -83,12 +87,16 @@ func drain(m *Manager) {
 			return
 		}
 		for _, ev := range evs {
-			if _, ok := ev.(evTimer); ok {
-				continue
-			}
 			m.handle(ev)
 		}
 	}
+}
+
+// advance moves a table manager's fake clock by d and handles what fell
+// due.
+func advance(m *Manager, d time.Duration) {
+	m.clock.(*clock.Fake).Advance(d)
+	drain(m)
 }
 
 // place puts u in state s with the processes (and watchdog) that state

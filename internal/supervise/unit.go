@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -20,7 +21,7 @@ type rt struct {
 	// gen changes with every state change; timers and watchers armed in an
 	// older generation are ignored when they fire.
 	gen   uint64
-	timer *time.Timer
+	timer clock.Timer
 	// cancelWatch ends the goroutines that watch for this generation's
 	// cgroup emptiness or PID file.
 	cancelWatch chan struct{}
@@ -31,7 +32,7 @@ type rt struct {
 	// bump gen. wdGen changes whenever the watchdog is re-armed or stopped.
 	watchdog   time.Duration // timeout in force for this run (WatchdogSec= or WATCHDOG_USEC=)
 	wdGen      uint64
-	wdTimer    *time.Timer
+	wdTimer    clock.Timer
 	wdLast     time.Time // last keep-alive (or arming); zero while no watchdog runs
 	wdDeadline time.Time
 
@@ -94,10 +95,10 @@ func (m *Manager) setState(u *rt, s SubState) {
 		m.stopWatchdog(u)
 	}
 	if old.Active() != s.Active() || u.since.IsZero() {
-		u.since = time.Now()
+		u.since = m.clock.Now()
 	}
 	if s == Running && old != Running {
-		u.activeAt = time.Now()
+		u.activeAt = m.clock.Now()
 	}
 	m.jobs.unitChanged(u)
 	m.noteUpholds(u, old, s)
@@ -117,7 +118,7 @@ func (m *Manager) arm(u *rt, d time.Duration) {
 		return
 	}
 	gen := u.gen
-	u.timer = time.AfterFunc(d, func() { m.box.put(evTimer{u: u, gen: gen}) })
+	u.timer = m.clock.AfterFunc(d, func() { m.box.put(evTimer{u: u, gen: gen}) })
 }
 
 // watchCtx returns the channel that closes when u leaves its current state.

@@ -59,7 +59,7 @@ func (m *Manager) resetWatchdog(u *rt) {
 	if d == 0 {
 		return
 	}
-	u.wdLast = time.Now()
+	u.wdLast = m.clock.Now()
 	m.armWatchdog(u, d)
 }
 
@@ -70,8 +70,8 @@ func (m *Manager) armWatchdog(u *rt, d time.Duration) {
 	}
 	u.wdGen++
 	gen := u.wdGen
-	u.wdDeadline = time.Now().Add(d)
-	u.wdTimer = time.AfterFunc(d, func() { m.box.put(evWatchdog{u: u, gen: gen}) })
+	u.wdDeadline = m.clock.Now().Add(d)
+	u.wdTimer = m.clock.AfterFunc(d, func() { m.box.put(evWatchdog{u: u, gen: gen}) })
 }
 
 func (m *Manager) stopWatchdog(u *rt) {
@@ -89,7 +89,7 @@ func (m *Manager) extendWatchdog(u *rt, d time.Duration) {
 	if u.wdTimer == nil {
 		return
 	}
-	if time.Until(u.wdDeadline) < d {
+	if u.wdDeadline.Sub(m.clock.Now()) < d {
 		m.armWatchdog(u, d)
 	}
 }
