@@ -17,7 +17,6 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clock"
@@ -114,31 +113,7 @@ type evExit struct {
 	exit reaper.Exit
 }
 
-// evSpawnFailed stands for a process that could not be started: it is
-// handled exactly like that process exiting with the EXIT_* status.
-type evSpawnFailed struct {
-	u    *rt
-	gen  uint64
-	role role
-	code int
-}
-
-type evTimer struct {
-	u   *rt
-	gen uint64
-}
-
 type evNotify struct{ msg notify.Message }
-
-type evEmpty struct {
-	u   *rt
-	gen uint64
-}
-
-type evPIDFile struct {
-	u   *rt
-	gen uint64
-}
 
 type evCall struct {
 	fn   func()
@@ -195,28 +170,18 @@ func (m *Manager) handle(ev event) {
 		m.jobs.check(e.u)
 	case evExit:
 		m.onExit(e.exit)
-	case evSpawnFailed:
-		if e.gen == e.u.gen {
-			m.onProcessGone(e.u, e.role, exitStatus{code: "exited", status: e.code})
+	case evNotify:
+		if u, r := m.notifySender(e.msg.PID); u != nil {
+			u.eng.event(m, notified{msg: e.msg, role: r})
 		}
-	case evTimer:
+	case evFor:
 		if e.gen == e.u.gen {
-			m.onTimeout(e.u)
+			e.u.eng.event(m, e.ev)
 		}
-	case evWatchdog:
-		m.onWatchdog(e)
+	case evKind:
+		e.u.eng.event(m, e.ev)
 	case evUphold:
 		m.uphold(e.u)
-	case evNotify:
-		m.onNotify(e.msg)
-	case evEmpty:
-		if e.gen == e.u.gen {
-			m.onCgroupEmpty(e.u)
-		}
-	case evPIDFile:
-		if e.gen == e.u.gen && e.u.state == Start {
-			m.forkingStarted(e.u)
-		}
 	default:
 		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
 	}
@@ -251,7 +216,9 @@ func (m *Manager) setPlan(p *plan.Plan) {
 			u.def = def
 			continue
 		}
-		m.units[name] = &rt{name: name, def: def, state: Dead, since: time.Time{}}
+		u := &rt{name: name, def: def, state: Dead}
+		u.eng = newEngine(u)
+		m.units[name] = u
 	}
 	for name, u := range m.units {
 		if !seen[name] && u.state.Active() == Inactive {
@@ -261,15 +228,25 @@ func (m *Manager) setPlan(p *plan.Plan) {
 	m.resolveUpholds(p)
 }
 
+// onExit routes a reaped process to the unit that registered it.
+func (m *Manager) onExit(e reaper.Exit) {
+	ref, ok := m.pids[e.PID]
+	if !ok {
+		return
+	}
+	delete(m.pids, e.PID)
+	ref.u.eng.event(m, procExit{pid: e.PID, role: ref.role, st: fromWait(e.Status)})
+}
+
 // processes is how the state machine touches the outside world.
 type processes interface {
-	spawn(u *rt, cmd unit.Command, r role) (int, error)
+	spawn(u *service, cmd unit.Command, r role) (int, error)
 	kill(pid int, sig syscall.Signal) error
 }
 
 type realProcesses struct{ m *Manager }
 
-func (p realProcesses) spawn(u *rt, cmd unit.Command, r role) (int, error) {
+func (p realProcesses) spawn(u *service, cmd unit.Command, r role) (int, error) {
 	return p.m.spawnProcess(u, cmd, r)
 }
 
