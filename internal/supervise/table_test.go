@@ -213,17 +213,19 @@ func apply(t *testing.T, m *Manager, u *service, name string) {
 // review the diff before committing it.
 var updateTable = flag.Bool("update-table", false, "rewrite testdata/transitions.txt")
 
-// TestEveryStateEveryEvent walks all state × event pairs for the service
-// types, with and without WatchdogSec=, checks the invariants that must
-// hold after any of them, and compares the state each pair leads to with
-// the expected one in testdata/transitions.txt: one matrix per type and
-// watchdog setting, a row per state, a column per event.
+// TestEveryStateEveryEvent walks all state × event pairs of every kind
+// of unit — the service types, with and without WatchdogSec=, then the
+// passive kinds — checks the invariants that must hold after any of
+// them, and compares the state each pair leads to with the expected one
+// in testdata/transitions.txt: one matrix per kind (and service type and
+// watchdog setting), headed "# kind=…", a row per state, a column per
+// event.
 func TestEveryStateEveryEvent(t *testing.T) {
 	types := []unit.ServiceType{unit.TypeSimple, unit.TypeNotify, unit.TypeOneshot, unit.TypeForking}
 	var got strings.Builder
 	for _, typ := range types {
 		for _, wd := range []time.Duration{0, time.Hour} {
-			fmt.Fprintf(&got, "# Type=%s WatchdogSec=%s\n", typ, wd)
+			fmt.Fprintf(&got, "# kind=service Type=%s WatchdogSec=%s\n", typ, wd)
 			tw := tabwriter.NewWriter(&got, 0, 0, 1, ' ', 0)
 			fmt.Fprint(tw, "state")
 			for _, ev := range tableEvents {
@@ -252,6 +254,9 @@ func TestEveryStateEveryEvent(t *testing.T) {
 			tw.Flush()
 			got.WriteString("\n")
 		}
+	}
+	for _, k := range passiveKinds {
+		passiveMatrix(t, &got, k.kind, k.def)
 	}
 	const golden = "testdata/transitions.txt"
 	if *updateTable {
