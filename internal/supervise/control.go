@@ -35,7 +35,12 @@ type Status struct {
 	CPUNanos     uint64
 	PIDs         []int
 	External     string // why tend does not run this unit, if it doesn't
-	SkippedBy    string // the condition that skipped the last start
+	// Triggers and TriggeredBy are the units a socket or timer starts and
+	// the sockets and timers that start this one (from the plan);
+	// LastTriggeredBy is the one whose trigger started it last.
+	Triggers, TriggeredBy []string
+	LastTriggeredBy       string
+	SkippedBy             string // the condition that skipped the last start
 	// WatchdogUSec is the watchdog timeout of the current (or last) run:
 	// WatchdogSec=, or what the service set with WATCHDOG_USEC=; 0 for
 	// none. WatchdogTimestamp is the last keep-alive (or the arming), zero
@@ -159,6 +164,8 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 	if reason, ok := m.plan.External(u.name); ok {
 		st.External = reason
 	}
+	rev := m.plan.Reverse(u.name)
+	st.Triggers, st.TriggeredBy, st.LastTriggeredBy = rev.Triggers, rev.TriggeredBy, u.triggeredBy
 	if u.cg != nil {
 		st.Cgroup = u.cg.Path()
 		if detail {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clock"
@@ -89,6 +90,8 @@ type Manager struct {
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
 	pending []logEvent
+	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
+	fds     *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64
@@ -147,6 +150,10 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if m.fds != nil {
+				m.fds.close()
+				m.fds = nil
+			}
 			return nil
 		case <-m.box.wake:
 			for _, ev := range m.box.take() {
@@ -182,6 +189,8 @@ func (m *Manager) handle(ev event) {
 		e.u.eng.event(m, e.ev)
 	case evUphold:
 		m.uphold(e.u)
+	case evAlarms:
+		m.onAlarms()
 	default:
 		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
 	}
@@ -222,6 +231,7 @@ func (m *Manager) setPlan(p *plan.Plan) {
 	}
 	for name, u := range m.units {
 		if !seen[name] && u.state.Active() == Inactive {
+			m.setAlarm(u, time.Time{})
 			delete(m.units, name)
 		}
 	}

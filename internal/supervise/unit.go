@@ -41,6 +41,9 @@ type rt struct {
 	invocation string
 	startTimes []time.Time // for the start limit
 
+	alarm       *alarmEntry // the engine's alarm (setAlarm), or nil
+	triggeredBy string      // the unit that last triggered a start of this one
+
 	job             *job
 	stopIntent      bool // a stop was requested: never auto-restart
 	restarting      bool // stop half of a restart: use RestartKillSignal
