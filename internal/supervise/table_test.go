@@ -54,7 +54,7 @@ func tableUnit(typ unit.ServiceType, restart unit.RestartPolicy, restartSec time
 
 // newTableManager returns a manager over def (and others), driven by the
 // test goroutine instead of a loop.
-func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manager, *service, *fakeProcs) {
+func newTableManager(t testing.TB, def *unit.Unit, others ...*unit.Unit) (*Manager, *service, *fakeProcs) {
 	t.Helper()
 	ns, err := notify.Listen(filepath.Join(t.TempDir(), "notify"))
 	if err != nil {
@@ -198,7 +198,7 @@ var tableEvents = []tableEvent{
 }
 
 // apply applies the table event called name to u.
-func apply(t *testing.T, m *Manager, u *service, name string) {
+func apply(t testing.TB, m *Manager, u *service, name string) {
 	t.Helper()
 	for _, e := range tableEvents {
 		if e.name == name {
