@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"syscall"
 	"time"
@@ -36,7 +35,12 @@ type Status struct {
 	CPUNanos     uint64
 	PIDs         []int
 	External     string // why tend does not run this unit, if it doesn't
-	SkippedBy    string // the condition that skipped the last start
+	// Triggers and TriggeredBy are the units a socket or timer starts and
+	// the sockets and timers that start this one (from the plan);
+	// LastTriggeredBy is the one whose trigger started it last.
+	Triggers, TriggeredBy []string
+	LastTriggeredBy       string
+	SkippedBy             string // the condition that skipped the last start
 	// WatchdogUSec is the watchdog timeout of the current (or last) run:
 	// WatchdogSec=, or what the service set with WATCHDOG_USEC=; 0 for
 	// none. WatchdogTimestamp is the last keep-alive (or the arming), zero
@@ -144,21 +148,12 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 
 func (m *Manager) snapshot(u *rt, detail bool) Status {
 	st := Status{
-		Name: u.name, Def: u.def, Active: u.state.Active(), Sub: u.subName(),
-		Result: u.result, Since: u.since, MainPID: u.mainPID, ControlPID: u.controlPID,
-		StatusText: u.statusText, Errno: u.errno, NRestarts: u.nRestarts,
-		InvocationID: u.invocation, SkippedBy: u.conditionFailed,
-		WatchdogUSec: u.watchdogTimeout(), WatchdogTimestamp: u.wdLast,
+		Name: u.name, Def: u.def, Active: u.state.Active(), Sub: u.eng.sub(),
+		Result: u.result, Since: u.since, InvocationID: u.invocation, SkippedBy: u.conditionFailed,
 	}
+	u.eng.status(&st)
 	if st.Result == "" {
 		st.Result = ResultSuccess
-	}
-	if u.mainExit != nil {
-		st.ExecMainCode, st.ExecMainStat = u.mainExit.code, u.mainExit.status
-	}
-	st.ExecMainPID = u.mainPID
-	if st.ExecMainPID == 0 {
-		st.ExecMainPID = u.lastMainPID
 	}
 	if u.job != nil {
 		st.Job, st.JobState = u.job.kind.String(), "waiting"
@@ -169,6 +164,8 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 	if reason, ok := m.plan.External(u.name); ok {
 		st.External = reason
 	}
+	rev := m.plan.Reverse(u.name)
+	st.Triggers, st.TriggeredBy, st.LastTriggeredBy = rev.Triggers, rev.TriggeredBy, u.triggeredBy
 	if u.cg != nil {
 		st.Cgroup = u.cg.Path()
 		if detail {
@@ -178,18 +175,6 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 		}
 	}
 	return st
-}
-
-// subName is the SubState as status shows it; kinds without processes use
-// systemd's "active"/"dead".
-func (u *rt) subName() string {
-	if u.def.Service == nil {
-		if u.state.Active() == Active {
-			return "active"
-		}
-		return "dead"
-	}
-	return u.state.String()
 }
 
 // Kill sends sig to the main, control or all processes of each unit.
@@ -215,30 +200,7 @@ func (m *Manager) Kill(ctx context.Context, names []string, who string, sig sysc
 }
 
 func (m *Manager) kill(u *rt, who string, sig syscall.Signal) error {
-	switch who {
-	case "main":
-		m.verifyMain(u)
-		if u.mainPID == 0 {
-			return fmt.Errorf("no main process to kill for %s", u.name)
-		}
-		return m.sendMain(u, sig)
-	case "control":
-		if u.controlPID == 0 {
-			return fmt.Errorf("no control process to kill for %s", u.name)
-		}
-		return m.procs.kill(u.controlPID, sig)
-	case "all", "":
-		if u.cg != nil {
-			return u.cg.Kill(sig)
-		}
-		m.verifyMain(u)
-		_ = m.sendMain(u, sig)
-		if u.controlPID != 0 {
-			_ = m.procs.kill(u.controlPID, sig)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown kill target %q (want main, control or all)", who)
+	return u.eng.kill(m, who, sig)
 }
 
 // ResetFailed returns failed units to inactive and forgets their start
@@ -261,7 +223,8 @@ func (m *Manager) ResetFailed(ctx context.Context, names []string) error {
 			targets = append(targets, u)
 		}
 		for _, u := range targets {
-			u.startTimes, u.restartStep = nil, 0
+			u.startTimes = nil
+			u.eng.resetFailed()
 			if u.state == Failed {
 				u.result = ResultSuccess
 				m.setState(u, Dead)

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -96,9 +97,9 @@ func TestShallRestart(t *testing.T) {
 }
 
 func TestRestartDelay(t *testing.T) {
-	m := &Manager{}
+	m := &Manager{clock: clock.Real()}
 	svc := &unit.Service{RestartSec: 100 * time.Millisecond, RestartSteps: 4, RestartMaxDelay: 1600 * time.Millisecond}
-	u := &rt{def: &unit.Unit{Service: svc}}
+	u := &service{rt: &rt{def: &unit.Unit{Service: svc}}}
 	want := []time.Duration{100, 200, 400, 800, 1600, 1600}
 	for step, w := range want {
 		u.restartStep = step
@@ -111,7 +112,7 @@ func TestRestartDelay(t *testing.T) {
 	if got := m.restartDelay(u); got != 100*time.Millisecond || u.restartStep != 0 {
 		t.Errorf("after a long run: delay %v step %d; want 100ms step 0", got, u.restartStep)
 	}
-	plain := &rt{def: &unit.Unit{Service: &unit.Service{RestartSec: 250 * time.Millisecond}}}
+	plain := &service{rt: &rt{def: &unit.Unit{Service: &unit.Service{RestartSec: 250 * time.Millisecond}}}}
 	plain.restartStep = 7
 	if got := m.restartDelay(plain); got != 250*time.Millisecond {
 		t.Errorf("without RestartSteps: delay %v; want 250ms", got)
@@ -119,7 +120,7 @@ func TestRestartDelay(t *testing.T) {
 }
 
 func TestCheckStartLimit(t *testing.T) {
-	m := &Manager{}
+	m := &Manager{clock: clock.Real()}
 	u := &rt{def: &unit.Unit{StartLimitInterval: time.Hour, StartLimitBurst: 3}}
 	for i := range 3 {
 		if !m.checkStartLimit(u) {

@@ -93,7 +93,7 @@ func (q *jobQueue) submit(tx *plan.Transaction) ([]*job, error) {
 	}
 	var starting []*rt
 	for i, j := range jobs {
-		if fresh[i] && (j.kind == plan.Start || j.kind == plan.Restart) && j.u.def.Service != nil && j.u.cg == nil {
+		if fresh[i] && (j.kind == plan.Start || j.kind == plan.Restart) && j.u.grouped && j.u.cg == nil {
 			starting = append(starting, j.u)
 		}
 	}
@@ -191,9 +191,6 @@ func failMessage(u *rt) string {
 	case ResultTimeout:
 		return "a timeout was exceeded"
 	case ResultExitCode:
-		if u.mainExit != nil {
-			return "the control process exited with error code"
-		}
 		return "the control process exited with error code"
 	case ResultSignal, ResultCoreDump:
 		return "the service process was killed by a signal"
@@ -283,19 +280,4 @@ func (m *Manager) activeState(name string) plan.State {
 		return plan.Inactive
 	}
 	return plan.State(u.state.Active())
-}
-
-// reload runs ExecReload= of a running service.
-func (m *Manager) reload(u *rt) {
-	svc := u.def.Service
-	if svc == nil || len(svc.ExecReload) == 0 {
-		m.jobs.fail(u, "failed", "Job type reload is not applicable for unit "+u.name+".")
-		return
-	}
-	if u.state != Running && u.state != Exited {
-		m.jobs.fail(u, "failed", u.name+" is not active, cannot reload.")
-		return
-	}
-	m.event(u, prioInfo, "Reloading %s...", u.describe())
-	m.runPhase(u, Reload, svc.ExecReload)
 }

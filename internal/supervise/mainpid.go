@@ -47,7 +47,7 @@ type pidClaim struct {
 // checkMain decides whether c.pid may become u's main process. It
 // returns a pidfd pinning the process that was checked (nil where the
 // kernel has none), or the reason for the refusal, worded for the log.
-func (m *Manager) checkMain(u *rt, c pidClaim) (*os.File, mainOrigin, string) {
+func (m *Manager) checkMain(u *service, c pidClaim) (*os.File, mainOrigin, string) {
 	pid := c.pid
 	switch {
 	case pid <= 0:
@@ -83,33 +83,33 @@ func (m *Manager) checkMain(u *rt, c pidClaim) (*os.File, mainOrigin, string) {
 // adoptMain makes c.pid (not forked by tend itself) u's main process if
 // checkMain accepts it, and reports whether it did; a refusal is logged
 // in the unit's journal.
-func (m *Manager) adoptMain(u *rt, c pidClaim) bool {
+func (m *Manager) adoptMain(u *service, c pidClaim) bool {
 	if c.pid == u.mainPID && c.pid != 0 {
 		return true
 	}
 	fd, origin, refusal := m.checkMain(u, c)
 	if refusal != "" {
-		m.event(u, prioErr, "%s: %s", u.name, refusal)
+		m.event(u.rt, prioErr, "%s: %s", u.name, refusal)
 		return false
 	}
 	if origin == mainVouched {
-		m.event(u, prioInfo, "%s: New main PID %d does not belong to service, but we'll accept it since %s.", u.name, c.pid, c.vouchedBy)
+		m.event(u.rt, prioInfo, "%s: New main PID %d does not belong to service, but we'll accept it since %s.", u.name, c.pid, c.vouchedBy)
 	}
 	if u.mainPID != 0 {
 		delete(m.pids, u.mainPID)
 		m.opts.Reaper.Unwatch(u.mainPID)
 	}
 	m.setMain(u, c.pid, origin, fd)
-	m.pids[c.pid] = pidRef{u: u, role: roleMain}
+	m.pids[c.pid] = pidRef{u: u.rt, role: roleMain}
 	if err := m.opts.Reaper.Watch(c.pid, func(e reaper.Exit) { m.box.put(evExit{exit: e}) }); err != nil {
-		m.event(u, prioWarn, "%s: cannot watch main process %d: %v", u.name, c.pid, err)
+		m.event(u.rt, prioWarn, "%s: cannot watch main process %d: %v", u.name, c.pid, err)
 	}
 	return true
 }
 
 // setMain records u's main process. fd, if not nil, is a pidfd of it,
 // which u now owns.
-func (m *Manager) setMain(u *rt, pid int, origin mainOrigin, fd *os.File) {
+func (m *Manager) setMain(u *service, pid int, origin mainOrigin, fd *os.File) {
 	if u.mainFD != nil {
 		u.mainFD.Close()
 	}
@@ -117,13 +117,13 @@ func (m *Manager) setMain(u *rt, pid int, origin mainOrigin, fd *os.File) {
 }
 
 // clearMain forgets u's main process: it ended, or tend gave up on it.
-func (m *Manager) clearMain(u *rt) {
+func (m *Manager) clearMain(u *service) {
 	m.setMain(u, 0, mainSpawned, nil)
 }
 
 // inUnit reports whether pid is one of u's processes now. Without a
 // cgroup there is no way to tell, and the answer is no.
-func (m *Manager) inUnit(u *rt, pid int) bool {
+func (m *Manager) inUnit(u *service, pid int) bool {
 	return u.cg != nil && u.cg.Contains(pid)
 }
 
@@ -131,11 +131,11 @@ func (m *Manager) inUnit(u *rt, pid int) bool {
 // processes but has left u's cgroup since (moved by someone with the
 // right to): it is no longer the unit's to signal. tend's own children
 // cannot leave unnoticed, and a vouched-for pid was never inside.
-func (m *Manager) verifyMain(u *rt) {
+func (m *Manager) verifyMain(u *service) {
 	if u.mainPID == 0 || u.mainOrigin != mainInGroup || m.inUnit(u, u.mainPID) {
 		return
 	}
-	m.event(u, prioWarn, "%s: Main process %d is no longer one of the unit's processes; not signalling it.", u.name, u.mainPID)
+	m.event(u.rt, prioWarn, "%s: Main process %d is no longer one of the unit's processes; not signalling it.", u.name, u.mainPID)
 	delete(m.pids, u.mainPID)
 	if m.opts.Reaper != nil {
 		m.opts.Reaper.Unwatch(u.mainPID)
@@ -145,7 +145,7 @@ func (m *Manager) verifyMain(u *rt) {
 
 // sendMain signals u's main process, through its pidfd when tend holds
 // one, so a pid reused after the process ended is never hit.
-func (m *Manager) sendMain(u *rt, sig syscall.Signal) error {
+func (m *Manager) sendMain(u *service, sig syscall.Signal) error {
 	if u.mainPID <= 0 {
 		return nil
 	}

@@ -10,6 +10,8 @@
 package supervise
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
@@ -64,12 +67,17 @@ type Options struct {
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.
 	OnChange func(unit string, active ActiveState, sub string)
+	// Clock is the time source of every timestamp and deadline; nil is
+	// the real clock. Tests pass a clock.Fake to walk timeouts and
+	// restart delays without waiting.
+	Clock clock.Clock
 }
 
 // Manager owns every unit's runtime state.
 type Manager struct {
-	opts Options
-	box  *mailbox
+	opts  Options
+	clock clock.Clock
+	box   *mailbox
 	// procs starts and signals processes; tests replace it so that the
 	// state machine can be walked without real processes.
 	procs processes
@@ -84,6 +92,8 @@ type Manager struct {
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
 	pending []logEvent
+	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
+	fds     *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64
@@ -108,31 +118,7 @@ type evExit struct {
 	exit reaper.Exit
 }
 
-// evSpawnFailed stands for a process that could not be started: it is
-// handled exactly like that process exiting with the EXIT_* status.
-type evSpawnFailed struct {
-	u    *rt
-	gen  uint64
-	role role
-	code int
-}
-
-type evTimer struct {
-	u   *rt
-	gen uint64
-}
-
 type evNotify struct{ msg notify.Message }
-
-type evEmpty struct {
-	u   *rt
-	gen uint64
-}
-
-type evPIDFile struct {
-	u   *rt
-	gen uint64
-}
 
 type evCall struct {
 	fn   func()
@@ -144,8 +130,12 @@ func New(p *plan.Plan, opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
 	m := &Manager{
 		opts:  opts,
+		clock: opts.Clock,
 		box:   newMailbox(),
 		units: map[string]*rt{},
 		pids:  map[int]pidRef{},
@@ -162,6 +152,10 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if m.fds != nil {
+				m.fds.close()
+				m.fds = nil
+			}
 			return nil
 		case <-m.box.wake:
 			batch := m.box.take()
@@ -216,28 +210,23 @@ func (m *Manager) handle(ev event) {
 		m.jobs.check(e.u)
 	case evExit:
 		m.onExit(e.exit)
-	case evSpawnFailed:
-		if e.gen == e.u.gen {
-			m.onProcessGone(e.u, e.role, exitStatus{code: "exited", status: e.code})
+	case evNotify:
+		if u, r := m.notifySender(e.msg); u != nil {
+			u.eng.event(m, notified{msg: e.msg, role: r})
 		}
-	case evTimer:
-		if e.gen == e.u.gen {
-			m.onTimeout(e.u)
+		if e.msg.PIDFD > 0 {
+			unix.Close(e.msg.PIDFD) // the loop owns it from the socket on
 		}
-	case evWatchdog:
-		m.onWatchdog(e)
+	case evFor:
+		if e.gen == e.u.gen {
+			e.u.eng.event(m, e.ev)
+		}
+	case evKind:
+		e.u.eng.event(m, e.ev)
 	case evUphold:
 		m.uphold(e.u)
-	case evNotify:
-		m.onNotify(e.msg)
-	case evEmpty:
-		if e.gen == e.u.gen {
-			m.onCgroupEmpty(e.u)
-		}
-	case evPIDFile:
-		if e.gen == e.u.gen && e.u.state == Start {
-			m.forkingStarted(e.u)
-		}
+	case evAlarms:
+		m.onAlarms()
 	default:
 		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
 	}
@@ -272,25 +261,38 @@ func (m *Manager) setPlan(p *plan.Plan) {
 			u.def = def
 			continue
 		}
-		m.units[name] = &rt{name: name, def: def, state: Dead, since: time.Time{}}
+		u := &rt{name: name, def: def, state: Dead}
+		u.eng = newEngine(u)
+		m.units[name] = u
 	}
 	for name, u := range m.units {
 		if !seen[name] && u.state.Active() == Inactive {
+			m.setAlarm(u, time.Time{})
 			delete(m.units, name)
 		}
 	}
 	m.resolveUpholds(p)
 }
 
+// onExit routes a reaped process to the unit that registered it.
+func (m *Manager) onExit(e reaper.Exit) {
+	ref, ok := m.pids[e.PID]
+	if !ok {
+		return
+	}
+	delete(m.pids, e.PID)
+	ref.u.eng.event(m, procExit{pid: e.PID, role: ref.role, st: fromWait(e.Status)})
+}
+
 // processes is how the state machine touches the outside world.
 type processes interface {
-	spawn(u *rt, cmd unit.Command, r role) (int, error)
+	spawn(u *service, cmd unit.Command, r role) (int, error)
 	kill(pid int, sig syscall.Signal) error
 }
 
 type realProcesses struct{ m *Manager }
 
-func (p realProcesses) spawn(u *rt, cmd unit.Command, r role) (int, error) {
+func (p realProcesses) spawn(u *service, cmd unit.Command, r role) (int, error) {
 	return p.m.spawnProcess(u, cmd, r)
 }
 

@@ -1,22 +1,13 @@
 package supervise
 
 import (
-	"golang.org/x/sys/unix"
-
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/unit"
 )
 
-// onNotify applies an sd_notify message to the unit its sender belongs to,
-// if NotifyAccess= lets that sender speak for the unit.
-func (m *Manager) onNotify(msg notify.Message) {
-	if msg.PIDFD > 0 {
-		defer unix.Close(msg.PIDFD)
-	}
-	u, r := m.notifySender(msg)
-	if u == nil || u.def.Service == nil {
-		return
-	}
+// onNotify applies an sd_notify message from a process of u's (r is its
+// role), if NotifyAccess= lets that sender speak for the unit.
+func (m *Manager) onNotify(u *service, r role, msg notify.Message) {
 	switch notifyAccess(u.svc()) {
 	case "none":
 		return
@@ -44,22 +35,22 @@ func (m *Manager) onNotify(msg notify.Message) {
 		})
 	}
 	if msg.Extend > 0 && u.timer != nil {
-		m.arm(u, msg.Extend)
+		m.arm(u.rt, msg.Extend)
 	}
 	isNotify := u.svc().Type == unit.TypeNotify || u.svc().Type == unit.TypeNotifyReload
 	switch {
 	case msg.Stopping && (u.state == Running || u.state == Reload):
-		m.event(u, prioInfo, "Stopping %s...", u.describe())
-		m.setState(u, Stop) // a reload's remaining commands end here
+		m.event(u.rt, prioInfo, "Stopping %s...", u.describe())
+		m.enter(u, Stop) // a reload's remaining commands end here
 		u.stopByNotify = true
-		m.arm(u, u.svc().TimeoutStop)
+		m.arm(u.rt, u.svc().TimeoutStop)
 	case msg.Reloading && u.state == Running:
-		m.setState(u, Reload)
-		m.arm(u, u.svc().TimeoutStart)
+		m.enter(u, Reload)
+		m.arm(u.rt, u.svc().TimeoutStart)
 	case msg.Ready && u.state == Start && isNotify:
 		m.runPhase(u, StartPost, u.svc().ExecStartPost)
 	case msg.Ready && u.state == Reload && u.controlPID == 0:
-		m.setState(u, Running)
+		m.enter(u, Running)
 	}
 	m.onWatchdogNotify(u, msg)
 }

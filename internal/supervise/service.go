@@ -14,16 +14,13 @@ import (
 	"github.com/tendproject/tend/internal/unit"
 )
 
-// start begins activating u; the job engine calls it once the jobs u is
-// ordered after have finished.
-func (m *Manager) start(u *rt) {
-	if u.def.Service == nil {
-		m.startPassive(u)
-		return
-	}
+// startService begins activating u; the job engine calls it once the
+// jobs u is ordered after have finished, and it runs again for an
+// automatic restart.
+func (m *Manager) startService(u *service) {
 	switch {
 	case u.state.Active() == Active || u.state == Reload || u.state.starting():
-		m.jobs.unitChanged(u)
+		m.jobs.unitChanged(u.rt)
 		return
 	case u.state.stopping():
 		u.startAfterStop = true
@@ -33,23 +30,23 @@ func (m *Manager) start(u *rt) {
 		u.nRestarts++
 	}
 	u.stopIntent, u.restarting, u.skipped, u.conditionFailed = false, false, false, ""
-	if !m.checkConditions(u) {
+	if !m.checkConditions(u.rt) {
 		return
 	}
-	if !m.checkStartLimit(u) {
-		m.event(u, prioWarn, "%s: Start request repeated too quickly.", u.name)
+	if !m.checkStartLimit(u.rt) {
+		m.event(u.rt, prioWarn, "%s: Start request repeated too quickly.", u.name)
 		u.result = ResultStartLimitHit
-		m.event(u, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
-		m.setState(u, Failed)
+		m.event(u.rt, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
+		m.enter(u, Failed)
 		return
 	}
 	u.result = ResultSuccess
 	u.mainExit, u.statusText, u.errno = nil, "", 0
 	u.watchdog = u.svc().Watchdog
 	u.invocation = newInvocationID()
-	m.event(u, prioInfo, "Starting %s...", u.describe())
-	if err := m.prepare(u); err != nil {
-		m.event(u, prioErr, "%s: %v", u.name, err)
+	m.event(u.rt, prioInfo, "Starting %s...", u.describe())
+	if err := m.prepare(u.rt); err != nil {
+		m.event(u.rt, prioErr, "%s: %v", u.name, err)
 		u.result = ResultResources
 		m.enterDead(u)
 		return
@@ -57,24 +54,19 @@ func (m *Manager) start(u *rt) {
 	m.runPhase(u, Condition, u.svc().ExecCondition)
 }
 
-// startPassive activates a unit tend does not run processes for: targets
-// (and, until they have their own engines, other passive kinds).
-func (m *Manager) startPassive(u *rt) {
-	if u.state.Active() == Active {
-		m.jobs.unitChanged(u)
+// reloadService runs ExecReload= of a running service.
+func (m *Manager) reloadService(u *service) {
+	svc := u.svc()
+	if len(svc.ExecReload) == 0 {
+		m.jobs.fail(u.rt, "failed", "Job type reload is not applicable for unit "+u.name+".")
 		return
 	}
-	if !m.checkConditions(u) {
+	if u.state != Running && u.state != Exited {
+		m.jobs.fail(u.rt, "failed", u.name+" is not active, cannot reload.")
 		return
 	}
-	if u.def.Kind != unit.KindTarget {
-		m.event(u, prioWarn, "%s: tend does not run .%s units yet; treating it as active.", u.name, u.def.Kind)
-	}
-	u.result = ResultSuccess
-	m.setState(u, Running)
-	if u.def.Kind == unit.KindTarget {
-		m.event(u, prioInfo, "Reached target %s.", u.describe())
-	}
+	m.event(u.rt, prioInfo, "Reloading %s...", u.describe())
+	m.runPhase(u, Reload, svc.ExecReload)
 }
 
 // checkConditions evaluates Condition*= and Assert*=; false means the start
@@ -152,15 +144,15 @@ func (m *Manager) prepareGroups(us []*rt) {
 
 // runPhase enters state s and runs cmds one after another as control
 // processes (or main processes for oneshot's ExecStart=).
-func (m *Manager) runPhase(u *rt, s SubState, cmds []unit.Command) {
-	m.setState(u, s)
+func (m *Manager) runPhase(u *service, s SubState, cmds []unit.Command) {
+	m.enter(u, s)
 	switch {
 	case s.starting():
-		m.arm(u, u.svc().TimeoutStart)
+		m.arm(u.rt, u.svc().TimeoutStart)
 	case s.stopping():
-		m.arm(u, u.svc().TimeoutStop)
+		m.arm(u.rt, u.svc().TimeoutStop)
 	case s == Reload:
-		m.arm(u, u.svc().TimeoutStart)
+		m.arm(u.rt, u.svc().TimeoutStart)
 	}
 	if s == StartPost {
 		m.resetWatchdog(u) // systemd arms the watchdog here, for every type
@@ -174,7 +166,7 @@ func (m *Manager) runPhase(u *rt, s SubState, cmds []unit.Command) {
 }
 
 // phaseDone moves on once every command of the current phase succeeded.
-func (m *Manager) phaseDone(u *rt) {
+func (m *Manager) phaseDone(u *service) {
 	switch u.state {
 	case Condition:
 		m.runPhase(u, StartPre, u.svc().ExecStartPre)
@@ -194,16 +186,16 @@ func (m *Manager) phaseDone(u *rt) {
 }
 
 // enterStart runs ExecStart= as the type demands.
-func (m *Manager) enterStart(u *rt) {
+func (m *Manager) enterStart(u *service) {
 	svc := u.svc()
 	if svc.Type == unit.TypeOneshot {
 		m.runPhaseAsMain(u)
 		return
 	}
-	m.setState(u, Start)
-	m.arm(u, svc.TimeoutStart)
+	m.enter(u, Start)
+	m.arm(u.rt, svc.TimeoutStart)
 	if len(svc.ExecStart) == 0 {
-		m.event(u, prioErr, "%s: Service has no ExecStart= setting.", u.name)
+		m.event(u.rt, prioErr, "%s: Service has no ExecStart= setting.", u.name)
 		u.result = ResultResources
 		m.enterSignal(u, StopSigterm, ResultResources)
 		return
@@ -219,7 +211,7 @@ func (m *Manager) enterStart(u *rt) {
 	switch svc.Type {
 	case unit.TypeNotify, unit.TypeNotifyReload:
 		if m.opts.Notify == nil {
-			m.event(u, prioErr, "%s: Type=notify needs tend's notify socket, which is unavailable.", u.name)
+			m.event(u.rt, prioErr, "%s: Type=notify needs tend's notify socket, which is unavailable.", u.name)
 			m.enterSignal(u, StopSigterm, ResultResources)
 		}
 		// else wait for READY=1
@@ -230,9 +222,9 @@ func (m *Manager) enterStart(u *rt) {
 
 // runPhaseAsMain runs a oneshot's ExecStart= lines one by one, each as the
 // main process.
-func (m *Manager) runPhaseAsMain(u *rt) {
-	m.setState(u, Start)
-	m.arm(u, u.svc().TimeoutStart)
+func (m *Manager) runPhaseAsMain(u *service) {
+	m.enter(u, Start)
+	m.arm(u.rt, u.svc().TimeoutStart)
 	u.cmds, u.cmdIdx = u.svc().ExecStart, 0
 	if len(u.cmds) == 0 {
 		m.phaseDone(u)
@@ -244,44 +236,44 @@ func (m *Manager) runPhaseAsMain(u *rt) {
 // reloadDone ends a reload. A main process that ended while the reload
 // ran was left for this moment, as systemd waits for the operation to
 // finish: the service does not go back to running without it.
-func (m *Manager) reloadDone(u *rt) {
+func (m *Manager) reloadDone(u *service) {
 	if u.mainPID == 0 && u.mainExit != nil && u.svc().Type != unit.TypeOneshot {
 		m.mainGone(u)
 		return
 	}
-	m.setState(u, Running)
+	m.enter(u, Running)
 }
 
 // enterRunning is reached after ExecStartPost=.
-func (m *Manager) enterRunning(u *rt) {
+func (m *Manager) enterRunning(u *service) {
 	svc := u.svc()
 	if u.mainPID == 0 && u.mainExit != nil && svc.Type != unit.TypeOneshot {
 		// The main process ended while ExecStartPost= ran.
 		m.mainGone(u)
 		return
 	}
-	if u.mainPID == 0 && !m.groupBusy(u) {
+	if u.mainPID == 0 && !m.groupBusy(u.rt) {
 		// oneshot, or a forking daemon that left nothing behind
 		if svc.RemainAfterExit {
-			m.setState(u, Exited)
-			m.event(u, prioInfo, "Finished %s.", u.describe())
+			m.enter(u, Exited)
+			m.event(u.rt, prioInfo, "Finished %s.", u.describe())
 			return
 		}
 		m.enterStop(u, ResultSuccess)
 		return
 	}
-	m.setState(u, Running)
-	m.arm(u, svc.RuntimeMax)
-	m.event(u, prioInfo, "Started %s.", u.describe())
+	m.enter(u, Running)
+	m.arm(u.rt, svc.RuntimeMax)
+	m.event(u.rt, prioInfo, "Started %s.", u.describe())
 	if u.mainPID == 0 {
-		m.watchEmpty(u) // no main pid: the group's end is the service's end
+		m.watchEmpty(u.rt) // no main pid: the group's end is the service's end
 	}
 }
 
 // spawnCmd starts one command of u. On failure to start, the process is
 // treated as having exited with systemd's EXIT_* code for the step that
 // failed, as systemd does; false tells the caller to stop here.
-func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
+func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
 	pid, err := m.procs.spawn(u, cmd, r)
 	if err != nil {
 		code := spawn.ExitExec
@@ -289,8 +281,8 @@ func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
 		if errors.As(err, &se) {
 			code = se.Status
 		}
-		m.event(u, prioErr, "%s: Failed to spawn %s: %v", u.name, cmdName(cmd), err)
-		m.box.put(evSpawnFailed{u: u, gen: u.gen, role: r, code: code})
+		m.event(u.rt, prioErr, "%s: Failed to spawn %s: %v", u.name, cmdName(cmd), err)
+		m.postState(u.rt, procExit{role: r, st: exitStatus{code: "exited", status: code}})
 		return false
 	}
 	if r == roleMain {
@@ -298,12 +290,12 @@ func (m *Manager) spawnCmd(u *rt, cmd unit.Command, r role) bool {
 	} else {
 		u.controlPID = pid
 	}
-	m.pids[pid] = pidRef{u: u, role: r}
+	m.pids[pid] = pidRef{u: u.rt, role: r}
 	u.emptySeen = 0 // the group has a process again
 	return true
 }
 
-func (m *Manager) spawnProcess(u *rt, cmd unit.Command, r role) (int, error) {
+func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error) {
 	svc := u.svc()
 	env := append([]string{}, m.opts.BaseEnv...)
 	env = append(env, "INVOCATION_ID="+u.invocation)
@@ -370,30 +362,9 @@ func notifyAccess(svc *unit.Service) string {
 	return "none"
 }
 
-// onExit routes a reaped process to its unit.
-func (m *Manager) onExit(e reaper.Exit) {
-	ref, ok := m.pids[e.PID]
-	if !ok {
-		return
-	}
-	delete(m.pids, e.PID)
-	st := fromWait(e.Status)
-	u := ref.u
-	switch {
-	case ref.role == roleMain && u.mainPID == e.PID:
-		u.lastMainPID = e.PID
-		m.clearMain(u)
-	case ref.role == roleControl && u.controlPID == e.PID:
-		u.controlPID = 0
-	default:
-		return // a process of an earlier run
-	}
-	m.onProcessGone(u, ref.role, st)
-}
-
 // onProcessGone is the heart of the state machine: what a main or control
 // process's end means in each state.
-func (m *Manager) onProcessGone(u *rt, r role, st exitStatus) {
+func (m *Manager) onProcessGone(u *service, r role, st exitStatus) {
 	if r == roleMain {
 		u.mainExit = &st
 		clean := st.clean(u.svc().SuccessExitStatus, true)
@@ -401,7 +372,7 @@ func (m *Manager) onProcessGone(u *rt, r role, st exitStatus) {
 		if !clean {
 			prio = prioNotice
 		}
-		m.event(u, prio, "%s: Main process exited, %s", u.name, st)
+		m.event(u.rt, prio, "%s: Main process exited, %s", u.name, st)
 		m.mainExited(u, st, clean)
 		return
 	}
@@ -410,18 +381,18 @@ func (m *Manager) onProcessGone(u *rt, r role, st exitStatus) {
 
 // currentCmd is the command of the current phase that runs (or ran last);
 // the zero Command once the phase that started a process has ended.
-func (u *rt) currentCmd() unit.Command {
+func (u *service) currentCmd() unit.Command {
 	if len(u.cmds) == 0 {
 		return unit.Command{}
 	}
 	return u.cmds[min(u.cmdIdx, len(u.cmds)-1)]
 }
 
-func (m *Manager) controlExited(u *rt, st exitStatus) {
+func (m *Manager) controlExited(u *service, st exitStatus) {
 	cmd := u.currentCmd()
 	ok := st.clean(u.svc().SuccessExitStatus, false) || cmd.IgnoreFailure
 	if !ok && !u.state.stopping() {
-		m.event(u, prioNotice, "%s: Control process exited, %s", u.name, st)
+		m.event(u.rt, prioNotice, "%s: Control process exited, %s", u.name, st)
 	}
 	switch u.state {
 	case Condition:
@@ -429,7 +400,7 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 			m.nextCmd(u, roleControl)
 		} else if st.code == "exited" && st.status < 255 {
 			u.skipped = true
-			m.event(u, prioInfo, "%s: Skipped due to 'exec-condition'.", u.name)
+			m.event(u.rt, prioInfo, "%s: Skipped due to 'exec-condition'.", u.name)
 			m.enterSignal(u, StopSigterm, ResultSuccess)
 		} else {
 			m.enterSignal(u, StopSigterm, ResultExecCondition)
@@ -442,8 +413,8 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 		m.nextOr(u, ok, st, func() { m.enterStop(u, st.result()) })
 	case Reload:
 		if !ok {
-			m.event(u, prioWarn, "%s: Reload failed: %s", u.name, st)
-			m.jobs.fail(u, "failed", "reload failed: "+st.String())
+			m.event(u.rt, prioWarn, "%s: Reload failed: %s", u.name, st)
+			m.jobs.fail(u.rt, "failed", "reload failed: "+st.String())
 		}
 		m.nextOr(u, ok, st, func() { m.reloadDone(u) })
 	case Stop:
@@ -467,7 +438,7 @@ func (m *Manager) controlExited(u *rt, st exitStatus) {
 }
 
 // nextOr continues the phase when ok, else runs fail.
-func (m *Manager) nextOr(u *rt, ok bool, st exitStatus, fail func()) {
+func (m *Manager) nextOr(u *service, ok bool, st exitStatus, fail func()) {
 	if ok {
 		m.nextCmd(u, roleControl)
 		return
@@ -477,7 +448,7 @@ func (m *Manager) nextOr(u *rt, ok bool, st exitStatus, fail func()) {
 
 // nextCmd runs the phase's next command, or finishes the phase. A forking
 // service's starter is done with the whole phase when it exits.
-func (m *Manager) nextCmd(u *rt, r role) {
+func (m *Manager) nextCmd(u *service, r role) {
 	if u.state == Start && u.svc().Type == unit.TypeForking {
 		m.forkingStarted(u)
 		return
@@ -490,7 +461,7 @@ func (m *Manager) nextCmd(u *rt, r role) {
 	m.phaseDone(u)
 }
 
-func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
+func (m *Manager) mainExited(u *service, st exitStatus, clean bool) {
 	svc := u.svc()
 	switch u.state {
 	case Start:
@@ -521,7 +492,7 @@ func (m *Manager) mainExited(u *rt, st exitStatus, clean bool) {
 }
 
 // mainGone decides what a running service's main process ending means.
-func (m *Manager) mainGone(u *rt) {
+func (m *Manager) mainGone(u *service) {
 	st := u.mainExit
 	svc := u.svc()
 	if st != nil && !st.clean(svc.SuccessExitStatus, true) {
@@ -529,7 +500,7 @@ func (m *Manager) mainGone(u *rt) {
 		return
 	}
 	if svc.RemainAfterExit {
-		m.setState(u, Exited)
+		m.enter(u, Exited)
 		return
 	}
 	m.enterStop(u, ResultSuccess)
@@ -539,17 +510,17 @@ func (m *Manager) mainGone(u *rt) {
 // daemon's pid comes from PIDFile= or, failing that, a guess. As systemd
 // does, a PID file that cannot be read or is refused is waited for (the
 // daemon may still write it) unless the unit has no process left.
-func (m *Manager) forkingStarted(u *rt) {
+func (m *Manager) forkingStarted(u *service) {
 	svc := u.svc()
 	if svc.PIDFile != "" {
 		if !m.loadPIDFile(u, svc.PIDFile) {
-			if m.groupSurelyEmpty(u) {
-				m.event(u, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
+			if m.groupSurelyEmpty(u.rt) {
+				m.event(u.rt, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
 				m.enterSignal(u, StopSigterm, ResultProtocol)
 				return
 			}
 			if u.pidWatchGen != u.gen && m.groupTracked() {
-				m.watchEmpty(u)
+				m.watchEmpty(u.rt)
 			}
 			m.watchPIDFile(u, svc.PIDFile)
 			return
@@ -563,10 +534,10 @@ func (m *Manager) forkingStarted(u *rt) {
 }
 
 // loadPIDFile reads u's PID file and adopts the pid in it, if it may.
-func (m *Manager) loadPIDFile(u *rt, path string) bool {
+func (m *Manager) loadPIDFile(u *service, path string) bool {
 	pf, err := readPIDFile(path)
 	if err != nil {
-		m.event(u, prioInfo, "%s: Can't open PID file %s (yet?) after start: %v", u.name, path, err)
+		m.event(u.rt, prioInfo, "%s: Can't open PID file %s (yet?) after start: %v", u.name, path, err)
 		return false
 	}
 	c := pidClaim{

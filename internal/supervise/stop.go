@@ -14,21 +14,13 @@ import (
 	"github.com/tendproject/tend/internal/unit"
 )
 
-// stop begins deactivating u on behalf of a job.
-func (m *Manager) stop(u *rt) {
-	u.stopIntent = true
-	u.startAfterStop = false
+// stopService begins deactivating u on behalf of a job.
+func (m *Manager) stopService(u *service) {
 	switch {
-	case u.def.Service == nil:
-		if u.state.Active() != Inactive && u.state != Failed {
-			m.setState(u, Dead)
-		} else {
-			m.jobs.unitChanged(u)
-		}
 	case u.state == AutoRestart:
-		m.setState(u, Dead)
+		m.enter(u, Dead)
 	case u.state == Dead || u.state == Failed || u.state.stopping():
-		m.jobs.unitChanged(u)
+		m.jobs.unitChanged(u.rt)
 	case u.state.starting():
 		m.enterSignal(u, StopSigterm, ResultSuccess)
 	default:
@@ -37,24 +29,24 @@ func (m *Manager) stop(u *rt) {
 }
 
 // enterStop runs ExecStop=, then signals whatever is left.
-func (m *Manager) enterStop(u *rt, r Result) {
+func (m *Manager) enterStop(u *service, r Result) {
 	if r != ResultSuccess && u.result == ResultSuccess {
 		u.result = r
 	}
 	if u.state == Running || u.state == Exited || u.state == Reload {
-		m.event(u, prioInfo, "Stopping %s...", u.describe())
+		m.event(u.rt, prioInfo, "Stopping %s...", u.describe())
 	}
 	m.runPhase(u, Stop, u.svc().ExecStop)
 }
 
 // enterSignal enters one of the signalling states and sends the signal
 // that state stands for, to the processes KillMode= names.
-func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
+func (m *Manager) enterSignal(u *service, s SubState, r Result) {
 	if r != ResultSuccess && u.result == ResultSuccess {
 		u.result = r
 	}
 	kc := u.svc().Kill
-	m.setState(u, s)
+	m.enter(u, s)
 	m.verifyMain(u)
 	// After a crash the group is usually empty already: one look at it
 	// spares signalling nobody (and the scans that costs).
@@ -66,16 +58,16 @@ func (m *Manager) enterSignal(u *rt, s SubState, r Result) {
 		m.signal(u, s, kc)
 	}
 	if s == StopWatchdog {
-		m.arm(u, u.svc().TimeoutAbort)
+		m.arm(u.rt, u.svc().TimeoutAbort)
 	} else {
-		m.arm(u, u.svc().TimeoutStop)
+		m.arm(u.rt, u.svc().TimeoutStop)
 	}
 	if m.waitsForGroup(u) {
-		m.watchEmpty(u)
+		m.watchEmpty(u.rt)
 	}
 }
 
-func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
+func (m *Manager) signal(u *service, s SubState, kc unit.KillContext) {
 	final := s == StopSigkill || s == FinalSigkill
 	sig := killSignal(u, s, kc)
 	// SendSIGHUP= tells a terminal-bound program its session ended; an
@@ -104,7 +96,7 @@ func (m *Manager) signal(u *rt, s SubState, kc unit.KillContext) {
 }
 
 // killSignal is the signal signalling state s stands for.
-func killSignal(u *rt, s SubState, kc unit.KillContext) syscall.Signal {
+func killSignal(u *service, s SubState, kc unit.KillContext) syscall.Signal {
 	switch s {
 	case StopSigkill, FinalSigkill:
 		return signalOr(kc.FinalKillSignal, unix.SIGKILL)
@@ -126,7 +118,7 @@ func signalOr(sig int, def syscall.Signal) syscall.Signal {
 }
 
 // waitsForGroup says whether stopping must wait for the whole cgroup.
-func (m *Manager) waitsForGroup(u *rt) bool {
+func (m *Manager) waitsForGroup(u *service) bool {
 	mode := u.svc().Kill.Mode
 	return u.cg != nil && (mode == unit.KillControlGroup || mode == unit.KillMixed)
 }
@@ -147,19 +139,19 @@ func (m *Manager) groupBusy(u *rt) bool {
 	return false
 }
 
-func (m *Manager) anyLeft(u *rt) bool {
-	return u.mainPID != 0 || u.controlPID != 0 || (m.waitsForGroup(u) && m.groupBusy(u))
+func (m *Manager) anyLeft(u *service) bool {
+	return u.mainPID != 0 || u.controlPID != 0 || (m.waitsForGroup(u) && m.groupBusy(u.rt))
 }
 
 // checkKilled advances a signalling state once nothing is left.
-func (m *Manager) checkKilled(u *rt) {
+func (m *Manager) checkKilled(u *service) {
 	if !m.anyLeft(u) {
 		m.killedAll(u)
 	}
 }
 
 // killedAll moves on from a signalling state whose processes are gone.
-func (m *Manager) killedAll(u *rt) {
+func (m *Manager) killedAll(u *service) {
 	switch u.state {
 	case StopWatchdog, StopSigterm, StopSigkill:
 		m.runPhase(u, StopPost, u.svc().ExecStopPost)
@@ -169,38 +161,35 @@ func (m *Manager) killedAll(u *rt) {
 }
 
 // onTimeout handles the deadline of u's current state.
-func (m *Manager) onTimeout(u *rt) {
+func (m *Manager) onTimeout(u *service) {
 	svc := u.svc()
-	if svc == nil {
-		return
-	}
 	switch u.state {
 	case Condition, StartPre, Start, StartPost:
-		m.event(u, prioWarn, "%s: %s operation timed out. Terminating.", u.name, u.state)
+		m.event(u.rt, prioWarn, "%s: %s operation timed out. Terminating.", u.name, u.state)
 		m.enterSignal(u, StopSigterm, ResultTimeout)
 	case Running:
-		m.event(u, prioWarn, "%s: Service reached runtime time limit. Stopping.", u.name)
+		m.event(u.rt, prioWarn, "%s: Service reached runtime time limit. Stopping.", u.name)
 		m.enterStop(u, ResultTimeout)
 	case Reload:
-		m.event(u, prioWarn, "%s: Reload operation timed out. Killing reload process.", u.name)
+		m.event(u.rt, prioWarn, "%s: Reload operation timed out. Killing reload process.", u.name)
 		if u.controlPID != 0 {
 			_ = m.procs.kill(u.controlPID, unix.SIGKILL)
 		}
-		m.setState(u, Running)
+		m.enter(u, Running)
 	case Stop:
-		m.event(u, prioWarn, "%s: Stopping timed out. Terminating.", u.name)
+		m.event(u.rt, prioWarn, "%s: Stopping timed out. Terminating.", u.name)
 		m.enterSignal(u, StopSigterm, ResultTimeout)
 	case StopWatchdog, StopSigterm:
 		m.timeoutKill(u, StopSigkill, func() { m.runPhase(u, StopPost, svc.ExecStopPost) })
 	case StopSigkill, FinalSigkill:
-		m.event(u, prioWarn, "%s: Processes still around after final SIGKILL. Entering failed mode.", u.name)
+		m.event(u.rt, prioWarn, "%s: Processes still around after final SIGKILL. Entering failed mode.", u.name)
 		m.forgetProcesses(u)
 		if u.result == ResultSuccess {
 			u.result = ResultTimeout
 		}
 		m.killedAll(u)
 	case StopPost:
-		m.event(u, prioWarn, "%s: State 'stop-post' timed out. Terminating.", u.name)
+		m.event(u.rt, prioWarn, "%s: State 'stop-post' timed out. Terminating.", u.name)
 		m.enterSignal(u, FinalSigterm, ResultTimeout)
 	case FinalSigterm:
 		m.timeoutKill(u, FinalSigkill, func() { m.enterDead(u) })
@@ -209,32 +198,32 @@ func (m *Manager) onTimeout(u *rt) {
 	}
 }
 
-func (m *Manager) timeoutKill(u *rt, next SubState, otherwise func()) {
+func (m *Manager) timeoutKill(u *service, next SubState, otherwise func()) {
 	if u.result == ResultSuccess {
 		u.result = ResultTimeout
 	}
 	if u.svc().Kill.SendSIGKILL {
-		m.event(u, prioWarn, "%s: State '%s' timed out. Killing.", u.name, u.state)
+		m.event(u.rt, prioWarn, "%s: State '%s' timed out. Killing.", u.name, u.state)
 		m.enterSignal(u, next, ResultTimeout)
 		return
 	}
-	m.event(u, prioWarn, "%s: State '%s' timed out. Skipping SIGKILL.", u.name, u.state)
+	m.event(u.rt, prioWarn, "%s: State '%s' timed out. Skipping SIGKILL.", u.name, u.state)
 	otherwise()
 }
 
 // enterDead ends a run: inactive or failed, then maybe an automatic restart.
-func (m *Manager) enterDead(u *rt) {
+func (m *Manager) enterDead(u *service) {
 	svc := u.svc()
 	failed := u.result != ResultSuccess
 	u.controlPID = 0
 	if !failed && !u.skipped && !u.stopIntent && u.state != Dead {
-		m.event(u, prioInfo, "%s: Deactivated successfully.", u.name)
+		m.event(u.rt, prioInfo, "%s: Deactivated successfully.", u.name)
 	}
 	if failed {
-		m.event(u, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
+		m.event(u.rt, prioWarn, "%s: Failed with result '%s'.", u.name, u.result)
 	}
 	if u.mainExit == nil || u.stopIntent {
-		m.event(u, prioInfo, "Stopped %s.", u.describe())
+		m.event(u.rt, prioInfo, "Stopped %s.", u.describe())
 	}
 	keepRuntime := svc.Exec.RuntimeDirectoryPreserve == "yes" ||
 		(svc.Exec.RuntimeDirectoryPreserve == "restart" && !u.stopIntent)
@@ -257,14 +246,14 @@ func (m *Manager) enterDead(u *rt) {
 	if restart {
 		next = AutoRestart
 	}
-	m.setState(u, next)
+	m.enter(u, next)
 	switch {
 	case u.startAfterStop:
 		u.startAfterStop = false
-		m.start(u)
+		m.startService(u)
 	case restart:
 		if d := m.restartDelay(u); d > 0 {
-			m.arm(u, d)
+			m.arm(u.rt, d)
 		} else {
 			m.autoRestart(u)
 		}
@@ -274,7 +263,7 @@ func (m *Manager) enterDead(u *rt) {
 }
 
 // afterRun triggers OnFailure=/OnSuccess= and stops units bound to u.
-func (m *Manager) afterRun(u *rt, failed bool) {
+func (m *Manager) afterRun(u *service, failed bool) {
 	deps := u.def.Deps.OnSuccess
 	if failed {
 		deps = u.def.Deps.OnFailure
@@ -282,7 +271,7 @@ func (m *Manager) afterRun(u *rt, failed bool) {
 	if len(deps) > 0 && !u.skipped {
 		m.jobs.submitInternal(jobStart, deps, plan.Replace)
 	}
-	m.jobs.stopBound(u)
+	m.jobs.stopBound(u.rt)
 	if m.opts.OnDead != nil {
 		m.opts.OnDead(u.name, exitCode(u))
 	}
@@ -290,7 +279,7 @@ func (m *Manager) afterRun(u *rt, failed bool) {
 
 // exitCode is the status a container ends with when u was its reason to
 // live (--exit-with): like a shell reports a child's end.
-func exitCode(u *rt) int {
+func exitCode(u *service) int {
 	st := u.mainExit
 	switch {
 	case st != nil && st.code == "exited" && (st.status != 0 || u.result == ResultSuccess):
@@ -304,10 +293,10 @@ func exitCode(u *rt) int {
 }
 
 // autoRestart fires when RestartSec= has passed.
-func (m *Manager) autoRestart(u *rt) {
-	m.event(u, prioInfo, "%s: Scheduled restart job, restart counter is at %d.", u.name, u.nRestarts+1)
+func (m *Manager) autoRestart(u *service) {
+	m.event(u.rt, prioInfo, "%s: Scheduled restart job, restart counter is at %d.", u.name, u.nRestarts+1)
 	u.restartStep++
-	m.start(u)
+	m.startService(u)
 }
 
 // restartDelay is RestartSec=, growing towards RestartMaxDelaySec= over
@@ -315,10 +304,10 @@ func (m *Manager) autoRestart(u *rt) {
 // starts over after a run that lasted at least the maximum delay (or 1 s
 // when no maximum is set): a service that was healthy for a while gets a
 // fast first restart again.
-func (m *Manager) restartDelay(u *rt) time.Duration {
+func (m *Manager) restartDelay(u *service) time.Duration {
 	svc := u.svc()
 	reset := max(svc.RestartMaxDelay, time.Second)
-	if !u.activeAt.IsZero() && time.Since(u.activeAt) >= reset {
+	if !u.activeAt.IsZero() && m.clock.Now().Sub(u.activeAt) >= reset {
 		u.restartStep = 0
 	}
 	base := svc.RestartSec
@@ -337,7 +326,7 @@ func (m *Manager) checkStartLimit(u *rt) bool {
 	if iv <= 0 || burst <= 0 {
 		return true
 	}
-	now := time.Now()
+	now := m.clock.Now()
 	keep := u.startTimes[:0]
 	for _, t := range u.startTimes {
 		if now.Sub(t) < iv {
@@ -352,8 +341,12 @@ func (m *Manager) checkStartLimit(u *rt) bool {
 	return true
 }
 
-// watchEmpty posts evEmpty when u's cgroup has no process left, for as
-// long as u stays in its current state.
+// pidFileChanged: the PID file a forking service's start waits for can
+// be read (watchPIDFile).
+type pidFileChanged struct{}
+
+// watchEmpty tells u's engine (groupEmpty) when u's cgroup has no
+// process left, for as long as u stays in its current state.
 func (m *Manager) watchEmpty(u *rt) {
 	if u.cg == nil {
 		return
@@ -362,19 +355,19 @@ func (m *Manager) watchEmpty(u *rt) {
 	go func() {
 		select {
 		case <-empty:
-			m.box.put(evEmpty{u: u, gen: gen})
+			m.box.put(evFor{u: u, gen: gen, ev: groupEmpty{}})
 		case <-done:
 		}
 	}()
 }
 
-func (m *Manager) onCgroupEmpty(u *rt) {
+func (m *Manager) onCgroupEmpty(u *service) {
 	switch {
 	case u.state == Running && u.mainPID == 0:
 		m.mainGone(u) // a daemon without a known main pid is gone
 	case u.state == Start && u.svc().Type == unit.TypeForking && u.controlPID == 0:
 		// waiting for the PID file of a daemon that is no more
-		m.event(u, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
+		m.event(u.rt, prioWarn, "%s: Daemon never wrote its PID file. Failing.", u.name)
 		m.enterSignal(u, StopSigterm, ResultProtocol)
 	default:
 		m.checkKilled(u)
@@ -382,11 +375,11 @@ func (m *Manager) onCgroupEmpty(u *rt) {
 }
 
 // watchPIDFile waits (inotify on the directory) for a forking daemon's PID
-// file and posts evPIDFile whenever it can be read; the loop decides
+// file and posts pidFileChanged whenever it can be read; the loop decides
 // whether to believe it. One watcher serves a state: a file rewritten
 // after a refusal (by the daemon, or by anyone who can write there) adds
 // no descriptors or goroutines. The start timeout bounds the wait.
-func (m *Manager) watchPIDFile(u *rt, path string) {
+func (m *Manager) watchPIDFile(u *service, path string) {
 	if u.pidWatchGen == u.gen {
 		return
 	}
@@ -412,7 +405,7 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 				return
 			}
 			if _, err := readPIDFile(path); err == nil {
-				m.box.put(evPIDFile{u: u, gen: gen})
+				m.box.put(evFor{u: u.rt, gen: gen, ev: pidFileChanged{}})
 			}
 		}
 	}()
@@ -420,7 +413,7 @@ func (m *Manager) watchPIDFile(u *rt, path string) {
 
 // forgetProcesses stops tracking u's main and control processes, which
 // tend gave up on (they survived SIGKILL, e.g. stuck in the kernel).
-func (m *Manager) forgetProcesses(u *rt) {
+func (m *Manager) forgetProcesses(u *service) {
 	for _, pid := range []int{u.mainPID, u.controlPID} {
 		if pid != 0 {
 			delete(m.pids, pid)

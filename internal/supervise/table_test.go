@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
@@ -26,7 +27,7 @@ type fakeProcs struct {
 	signals []string
 }
 
-func (f *fakeProcs) spawn(u *rt, cmd unit.Command, r role) (int, error) {
+func (f *fakeProcs) spawn(u *service, cmd unit.Command, r role) (int, error) {
 	f.next++
 	return f.next, nil
 }
@@ -53,7 +54,7 @@ func tableUnit(typ unit.ServiceType, restart unit.RestartPolicy, restartSec time
 
 // newTableManager returns a manager over def (and others), driven by the
 // test goroutine instead of a loop.
-func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manager, *rt, *fakeProcs) {
+func newTableManager(t testing.TB, def *unit.Unit, others ...*unit.Unit) (*Manager, *service, *fakeProcs) {
 	t.Helper()
 	ns, err := notify.Listen(filepath.Join(t.TempDir(), "notify"))
 	if err != nil {
@@ -64,18 +65,31 @@ func newTableManager(t *testing.T, def *unit.Unit, others ...*unit.Unit) (*Manag
 	for _, o := range others {
 		defs[o.Name] = o
 	}
-	m := New(plan.New(defs, plan.Options{}), Options{Notify: ns})
+	m := New(plan.New(defs, plan.Options{}), Options{Notify: ns, Clock: clock.NewFake(tableEpoch)})
 	f := &fakeProcs{next: 1 << 30}
 	m.procs = f
-	u, err := m.lookup(def.Name)
+	r, err := m.lookup(def.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, u, f
+	return m, r.eng.(*service), f
 }
 
-// drain handles queued events (job checks, spawn failures) the way the
-// loop would; timers are never due in these tests.
+// tableEpoch is where the fake clock of a table manager starts.
+var tableEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// svcOf is the service engine of the unit called name.
+func svcOf(t *testing.T, m *Manager, name string) *service {
+	t.Helper()
+	u, err := m.lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.eng.(*service)
+}
+
+// drain handles queued events (job checks, spawn failures, timers the
+// test made due with advance) the way the loop would.
 func drain(m *Manager) {
 	for range 100 {
 		evs := m.box.take()
@@ -83,17 +97,21 @@ func drain(m *Manager) {
 			return
 		}
 		for _, ev := range evs {
-			if _, ok := ev.(evTimer); ok {
-				continue
-			}
 			m.handle(ev)
 		}
 	}
 }
 
+// advance moves a table manager's fake clock by d and handles what fell
+// due.
+func advance(m *Manager, d time.Duration) {
+	m.clock.(*clock.Fake).Advance(d)
+	drain(m)
+}
+
 // place puts u in state s with the processes (and watchdog) that state
 // implies.
-func place(m *Manager, u *rt, s SubState, f *fakeProcs) {
+func place(m *Manager, u *service, s SubState, f *fakeProcs) {
 	u.state, u.result = s, ResultSuccess
 	u.cmds, u.cmdIdx = u.svc().ExecStart, 0
 	u.watchdog = u.svc().Watchdog
@@ -104,23 +122,23 @@ func place(m *Manager, u *rt, s SubState, f *fakeProcs) {
 	case Start, Running, Reload, Stop, StopWatchdog, StopSigterm, StopSigkill, StartPost:
 		f.next++
 		u.mainPID = f.next
-		m.pids[u.mainPID] = pidRef{u: u, role: roleMain}
+		m.pids[u.mainPID] = pidRef{u: u.rt, role: roleMain}
 	}
 	switch s {
 	case Condition, StartPre, StartPost, Reload, Stop, StopPost:
 		f.next++
 		u.controlPID = f.next
-		m.pids[u.controlPID] = pidRef{u: u, role: roleControl}
+		m.pids[u.controlPID] = pidRef{u: u.rt, role: roleControl}
 	}
 }
 
 type tableEvent struct {
 	name  string
-	apply func(m *Manager, u *rt)
+	apply func(m *Manager, u *service)
 }
 
-func exitEvent(r role, ws unix.WaitStatus) func(m *Manager, u *rt) {
-	return func(m *Manager, u *rt) {
+func exitEvent(r role, ws unix.WaitStatus) func(m *Manager, u *service) {
+	return func(m *Manager, u *service) {
 		pid := u.mainPID
 		if r == roleControl {
 			pid = u.controlPID
@@ -132,17 +150,17 @@ func exitEvent(r role, ws unix.WaitStatus) func(m *Manager, u *rt) {
 }
 
 // notifyEvent is msg arriving from u's main process, if it has one.
-func notifyEvent(msg notify.Message) func(m *Manager, u *rt) {
-	return func(m *Manager, u *rt) {
+func notifyEvent(msg notify.Message) func(m *Manager, u *service) {
+	return func(m *Manager, u *service) {
 		if u.mainPID != 0 {
 			msg.PID = u.mainPID
-			m.onNotify(msg)
+			m.handle(evNotify{msg: msg})
 		}
 	}
 }
 
-func jobEvent(kind plan.JobKind) func(m *Manager, u *rt) {
-	return func(m *Manager, u *rt) {
+func jobEvent(kind plan.JobKind) func(m *Manager, u *service) {
+	return func(m *Manager, u *service) {
 		// A refused job (reload of a unit without ExecReload=) changes nothing.
 		if tx, err := m.plan.Transaction(kind, []string{u.name}, plan.Replace, m.activeState); err == nil {
 			if _, err := m.jobs.submit(tx); err != nil {
@@ -162,25 +180,25 @@ var tableEvents = []tableEvent{
 	{"main-killed-9", exitEvent(roleMain, unix.WaitStatus(unix.SIGKILL))},
 	{"control-exit-0", exitEvent(roleControl, 0)},
 	{"control-exit-1", exitEvent(roleControl, 1<<8)},
-	{"timeout", func(m *Manager, u *rt) { m.onTimeout(u) }},
+	{"timeout", func(m *Manager, u *service) { m.onTimeout(u) }},
 	{"ready", notifyEvent(notify.Message{Ready: true})},
 	{"stopping", notifyEvent(notify.Message{Stopping: true})},
-	{"cgroup-empty", func(m *Manager, u *rt) { m.onCgroupEmpty(u) }},
+	{"cgroup-empty", func(m *Manager, u *service) { m.onCgroupEmpty(u) }},
 	{"main-aborted", exitEvent(roleMain, unix.WaitStatus(unix.SIGABRT))},
 	{"watchdog-ping", notifyEvent(notify.Message{Watchdog: true})},
 	{"watchdog-trigger", notifyEvent(notify.Message{Trigger: true})},
 	{"watchdog-usec-0", notifyEvent(notify.Message{Raw: map[string]string{"WATCHDOG_USEC": "0"}})},
 	{"watchdog-usec-2h", notifyEvent(notify.Message{WatchdogUSec: 2 * time.Hour, Raw: map[string]string{"WATCHDOG_USEC": "7200000000"}})},
 	// The watchdog's deadline passing, if one is armed (as its timer would).
-	{"watchdog-expired", func(m *Manager, u *rt) {
+	{"watchdog-expired", func(m *Manager, u *service) {
 		if u.wdTimer != nil {
-			m.handle(evWatchdog{u: u, gen: u.wdGen})
+			m.handle(evKind{u: u.rt, ev: watchdogExpired{gen: u.wdGen}})
 		}
 	}},
 }
 
 // apply applies the table event called name to u.
-func apply(t *testing.T, m *Manager, u *rt, name string) {
+func apply(t testing.TB, m *Manager, u *service, name string) {
 	t.Helper()
 	for _, e := range tableEvents {
 		if e.name == name {
@@ -195,17 +213,19 @@ func apply(t *testing.T, m *Manager, u *rt, name string) {
 // review the diff before committing it.
 var updateTable = flag.Bool("update-table", false, "rewrite testdata/transitions.txt")
 
-// TestEveryStateEveryEvent walks all state × event pairs for the service
-// types, with and without WatchdogSec=, checks the invariants that must
-// hold after any of them, and compares the state each pair leads to with
-// the expected one in testdata/transitions.txt: one matrix per type and
-// watchdog setting, a row per state, a column per event.
+// TestEveryStateEveryEvent walks all state × event pairs of every kind
+// of unit — the service types, with and without WatchdogSec=, then the
+// passive kinds — checks the invariants that must hold after any of
+// them, and compares the state each pair leads to with the expected one
+// in testdata/transitions.txt: one matrix per kind (and service type and
+// watchdog setting), headed "# kind=…", a row per state, a column per
+// event.
 func TestEveryStateEveryEvent(t *testing.T) {
 	types := []unit.ServiceType{unit.TypeSimple, unit.TypeNotify, unit.TypeOneshot, unit.TypeForking}
 	var got strings.Builder
 	for _, typ := range types {
 		for _, wd := range []time.Duration{0, time.Hour} {
-			fmt.Fprintf(&got, "# Type=%s WatchdogSec=%s\n", typ, wd)
+			fmt.Fprintf(&got, "# kind=service Type=%s WatchdogSec=%s\n", typ, wd)
 			tw := tabwriter.NewWriter(&got, 0, 0, 1, ' ', 0)
 			fmt.Fprint(tw, "state")
 			for _, ev := range tableEvents {
@@ -234,6 +254,9 @@ func TestEveryStateEveryEvent(t *testing.T) {
 			tw.Flush()
 			got.WriteString("\n")
 		}
+	}
+	for _, k := range passiveKinds {
+		passiveMatrix(t, &got, k.kind, k.def)
 	}
 	const golden = "testdata/transitions.txt"
 	if *updateTable {
@@ -264,7 +287,7 @@ func TestEveryStateEveryEvent(t *testing.T) {
 
 // checkInvariants checks u after an event; entered says whether the event
 // changed u's state (a state placed by the test has no deadline armed).
-func checkInvariants(t *testing.T, m *Manager, u *rt, entered bool) {
+func checkInvariants(t *testing.T, m *Manager, u *service, entered bool) {
 	t.Helper()
 	if u.state >= numSubStates {
 		t.Fatalf("invalid state %d", u.state)
@@ -282,7 +305,7 @@ func checkInvariants(t *testing.T, m *Manager, u *rt, entered bool) {
 		t.Errorf("auto-restart without a restart timer")
 	}
 	for pid, ref := range m.pids {
-		if ref.u == u && pid != u.mainPID && pid != u.controlPID {
+		if ref.u == u.rt && pid != u.mainPID && pid != u.controlPID {
 			t.Errorf("stale pid %d tracked as %v", pid, ref.role)
 		}
 	}

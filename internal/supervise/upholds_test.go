@@ -45,10 +45,7 @@ func TestUpholdTable(t *testing.T) {
 			holderDef.Name = "holder.service"
 			holderDef.Deps.Upholds = []string{"t.service"}
 			m, kept, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartNo, time.Hour), holderDef)
-			holder, err := m.lookup("holder.service")
-			if err != nil {
-				t.Fatal(err)
-			}
+			holder := svcOf(t, m, "holder.service")
 			place(m, holder, tt.holder, f)
 			place(m, kept, tt.kept, f)
 			if tt.kept == Failed {
@@ -56,16 +53,16 @@ func TestUpholdTable(t *testing.T) {
 			}
 			for _, q := range []struct {
 				queued bool
-				u      *rt
+				u      *service
 			}{{tt.keptJob, kept}, {tt.holderJob, holder}} {
 				if q.queued {
-					q.u.job = &job{u: q.u, kind: plan.Start, waitFor: 1, done: make(chan struct{})}
+					q.u.job = &job{u: q.u.rt, kind: plan.Start, waitFor: 1, done: make(chan struct{})}
 				}
 			}
 			gen := kept.gen
 			for _, ev := range strings.Split(tt.event, "+") {
 				if ev == "check" {
-					m.uphold(kept)
+					m.uphold(kept.rt)
 				} else {
 					apply(t, m, kept, ev)
 				}
@@ -88,10 +85,7 @@ func TestUpholdsComingUp(t *testing.T) {
 	holderDef.Deps.Upholds = []string{"t.service"}
 	holderDef.Service.ExecStartPost = holderDef.Service.ExecStart
 	m, kept, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartNo, time.Hour), holderDef)
-	holder, err := m.lookup("holder.service")
-	if err != nil {
-		t.Fatal(err)
-	}
+	holder := svcOf(t, m, "holder.service")
 	place(m, holder, Start, f)
 	apply(t, m, holder, "ready")
 	drain(m)

@@ -13,11 +13,9 @@ import (
 // state's: the state's deadline ends with every state change, while the
 // watchdog runs on from start-post through running and reloads.
 
-// evWatchdog is the watchdog's deadline passing.
-type evWatchdog struct {
-	u   *rt
-	gen uint64
-}
+// watchdogExpired is the watchdog's deadline passing; gen is the
+// watchdog generation it was armed in.
+type watchdogExpired struct{ gen uint64 }
 
 // keepsWatchdog reports whether a running watchdog stays armed in state
 // s; entering any other state stops it.
@@ -34,7 +32,7 @@ func hearsWatchdog(s SubState) bool {
 }
 
 // watchdogTimeout is the timeout in force, 0 for none.
-func (u *rt) watchdogTimeout() time.Duration {
+func (u *service) watchdogTimeout() time.Duration {
 	if u.watchdog == unit.Infinity {
 		return 0
 	}
@@ -43,7 +41,7 @@ func (u *rt) watchdogTimeout() time.Duration {
 
 // watchdogEnv is what tells the service's processes to send keep-alives
 // and how often; spawn adds WATCHDOG_PID, which only the child knows.
-func (u *rt) watchdogEnv() []string {
+func (u *service) watchdogEnv() []string {
 	d := u.watchdogTimeout()
 	if d == 0 {
 		return nil
@@ -53,28 +51,28 @@ func (u *rt) watchdogEnv() []string {
 
 // resetWatchdog starts a watchdog period: on entering start-post and on
 // every keep-alive. Without a timeout it only stops the watchdog.
-func (m *Manager) resetWatchdog(u *rt) {
+func (m *Manager) resetWatchdog(u *service) {
 	m.stopWatchdog(u)
 	d := u.watchdogTimeout()
 	if d == 0 {
 		return
 	}
-	u.wdLast = time.Now()
+	u.wdLast = m.clock.Now()
 	m.armWatchdog(u, d)
 }
 
 // armWatchdog (re)sets the watchdog's deadline to d from now.
-func (m *Manager) armWatchdog(u *rt, d time.Duration) {
+func (m *Manager) armWatchdog(u *service, d time.Duration) {
 	if u.wdTimer != nil {
 		u.wdTimer.Stop()
 	}
 	u.wdGen++
 	gen := u.wdGen
-	u.wdDeadline = time.Now().Add(d)
-	u.wdTimer = time.AfterFunc(d, func() { m.box.put(evWatchdog{u: u, gen: gen}) })
+	u.wdDeadline = m.clock.Now().Add(d)
+	u.wdTimer = m.clock.AfterFunc(d, func() { m.box.put(evKind{u: u.rt, ev: watchdogExpired{gen: gen}}) })
 }
 
-func (m *Manager) stopWatchdog(u *rt) {
+func (m *Manager) stopWatchdog(u *service) {
 	if u.wdTimer != nil {
 		u.wdTimer.Stop()
 		u.wdTimer = nil
@@ -85,30 +83,29 @@ func (m *Manager) stopWatchdog(u *rt) {
 
 // extendWatchdog applies EXTEND_TIMEOUT_USEC= to the watchdog: its
 // deadline moves to at least d from now.
-func (m *Manager) extendWatchdog(u *rt, d time.Duration) {
+func (m *Manager) extendWatchdog(u *service, d time.Duration) {
 	if u.wdTimer == nil {
 		return
 	}
-	if time.Until(u.wdDeadline) < d {
+	if u.wdDeadline.Sub(m.clock.Now()) < d {
 		m.armWatchdog(u, d)
 	}
 }
 
 // onWatchdog handles the watchdog's deadline passing without a keep-alive.
-func (m *Manager) onWatchdog(e evWatchdog) {
-	u := e.u
-	if e.gen != u.wdGen || u.wdTimer == nil {
+func (m *Manager) onWatchdog(u *service, gen uint64) {
+	if gen != u.wdGen || u.wdTimer == nil {
 		return
 	}
 	limit := u.watchdogTimeout()
 	m.stopWatchdog(u)
-	m.event(u, prioErr, "%s: Watchdog timeout (limit %s)!", u.name, unit.FormatTimespan(limit))
+	m.event(u.rt, prioErr, "%s: Watchdog timeout (limit %s)!", u.name, unit.FormatTimespan(limit))
 	m.enterSignal(u, StopWatchdog, ResultWatchdog)
 }
 
 // onWatchdogNotify applies the watchdog fields of an sd_notify message
 // the sender was allowed to send.
-func (m *Manager) onWatchdogNotify(u *rt, msg notify.Message) {
+func (m *Manager) onWatchdogNotify(u *service, msg notify.Message) {
 	if msg.Extend > 0 {
 		m.extendWatchdog(u, msg.Extend)
 	}
@@ -130,7 +127,7 @@ func (m *Manager) onWatchdogNotify(u *rt, msg notify.Message) {
 		if status == "" {
 			status = "n/a"
 		}
-		m.event(u, prioErr, "%s: Watchdog request (last status: %s)!", u.name, status)
+		m.event(u.rt, prioErr, "%s: Watchdog request (last status: %s)!", u.name, status)
 		m.enterSignal(u, StopWatchdog, ResultWatchdog)
 	}
 }

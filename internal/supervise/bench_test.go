@@ -1,0 +1,24 @@
+package supervise
+
+import (
+	"testing"
+
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// BenchmarkRestartPath is the state machine's share of restart latency:
+// a Restart=always service's main process exits and the replacement is
+// spawned (RestartSec=0), with fake processes so only tend's own work is
+// measured.
+func BenchmarkRestartPath(b *testing.B) {
+	m, u, f := newTableManager(b, tableUnit(unit.TypeSimple, unit.RestartAlways, 0))
+	place(m, u, Running, f)
+	b.ReportAllocs()
+	for b.Loop() {
+		apply(b, m, u, "main-exit-1")
+		drain(m)
+		if u.state != Running {
+			b.Fatalf("after the exit: %s; want running", u.state)
+		}
+	}
+}
