@@ -79,7 +79,8 @@ type Journal struct {
 	retryAt    time.Time
 	retryTimer *time.Timer // armed while writes fail and lines were lost
 
-	committed atomic.Uint64 // last committed seq, readable without wmu
+	committed  atomic.Uint64 // last committed seq, readable without wmu
+	unreported atomic.Bool   // lost is not empty: a successful commit reports it
 
 	ntfMu sync.Mutex    // guards ntf
 	ntf   chan struct{} // closed and replaced after every commit

@@ -71,7 +71,9 @@ func (j *Journal) commit(unit string, recs []rec) error {
 	if err := j.tryCommit(unit, recs, false); err != nil {
 		return j.noteLost(unit, len(recs), err)
 	}
-	j.reportLost(false)
+	if j.unreported.Load() {
+		j.reportLost(false)
+	}
 	return nil
 }
 
@@ -345,6 +347,7 @@ func (j *Journal) noteLost(unit string, n int, err error) error {
 		j.lost = map[string]int64{}
 	}
 	j.lost[unit] += int64(n)
+	j.unreported.Store(true)
 	if !errors.Is(err, errBackoff) {
 		j.lostErr = err
 	}
@@ -381,6 +384,7 @@ func (j *Journal) reportLost(force bool) {
 		}
 		if len(j.lost) == 0 {
 			j.lostErr = nil
+			j.unreported.Store(false)
 		}
 		j.wmu.Unlock()
 	}
