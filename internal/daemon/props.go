@@ -18,12 +18,23 @@ import (
 func properties(st supervise.Status) map[string]string {
 	def := st.Def
 	p := map[string]string{}
+	// List settings accumulate (an empty assignment resets them); their
+	// values are joined once at the end, so a unit with many entries
+	// costs linear time, not quadratic.
+	lists := map[string][]string{}
 	for _, e := range def.Entries {
-		if v, ok := p[e.Key]; ok && v != "" && e.Value != "" && isListKey(e.Key) {
-			p[e.Key] = v + " " + e.Value
+		if !isListKey(e.Key) {
+			p[e.Key] = e.Value
 			continue
 		}
-		p[e.Key] = e.Value
+		if e.Value == "" {
+			lists[e.Key] = lists[e.Key][:0]
+		} else {
+			lists[e.Key] = append(lists[e.Key], e.Value)
+		}
+	}
+	for k, vs := range lists {
+		p[k] = strings.Join(vs, " ")
 	}
 	names := append([]string{def.Name}, def.Aliases...)
 	set := func(k, v string) { p[k] = v }

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -111,6 +112,15 @@ func (in *ingest) loop() {
 	defer close(in.done)
 	events := make([]unix.EpollEvent, 64)
 	for {
+		// While writes fail, pipes are left alone until the next retry:
+		// their writers wait (backpressure), and tend does not spin
+		// reading lines it can only drop.
+		if d := in.j.retryIn(); d > 0 {
+			if in.pause(d) {
+				return
+			}
+			continue
+		}
 		n, err := unix.EpollWait(in.epfd, events, -1)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
@@ -121,7 +131,7 @@ func (in *ingest) loop() {
 		}
 		for _, ev := range events[:n] {
 			if ev.Fd == int32(in.wake) {
-				if in.isStopping() {
+				if in.woken() {
 					return
 				}
 				continue
@@ -129,11 +139,60 @@ func (in *ingest) loop() {
 			in.mu.Lock()
 			p := in.byFD[ev.Fd]
 			in.mu.Unlock()
-			if p != nil && in.read(p) {
+			if p != nil && in.drain(p) {
 				in.finish(p)
 			}
 		}
 	}
+}
+
+// maxDrain bounds the reads of one pipe in a row while writes fail: a
+// pipe's capacity (1 MiB) in 64 KiB reads.
+const maxDrain = 16
+
+// drain reads p once, or while writes fail until it is empty (at most
+// maxDrain reads): what was read then is dropped and counted, but the
+// writer is never held up for more than one retry period. It reports
+// whether p reached its end.
+func (in *ingest) drain(p *Pipe) bool {
+	for range maxDrain {
+		n, eof := in.read(p)
+		if eof || n == 0 || in.j.retryIn() == 0 {
+			return eof
+		}
+	}
+	return false
+}
+
+// pause waits for d or a wake-up, without reading pipes. It reports
+// whether the loop must stop.
+func (in *ingest) pause(d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(in.wake), Events: unix.POLLIN}}
+	ms := int((d + time.Millisecond - 1) / time.Millisecond)
+	n, err := unix.Poll(fds, ms)
+	if n > 0 && err == nil {
+		return in.woken()
+	}
+	return false
+}
+
+// woken consumes a wake-up and reports whether it asks the loop to stop.
+func (in *ingest) woken() bool {
+	if in.isStopping() {
+		return true
+	}
+	var b [8]byte
+	_, _ = unix.Read(in.wake, b[:])
+	return false
+}
+
+// wakeUp interrupts a pause: writes work again.
+func (in *ingest) wakeUp() {
+	if in.epfd < 0 {
+		return
+	}
+	one := [8]byte{1}
+	_, _ = unix.Write(in.wake, one[:])
 }
 
 func (in *ingest) isStopping() bool {
@@ -143,12 +202,12 @@ func (in *ingest) isStopping() bool {
 }
 
 // read takes what one read(2) gives from p and stores its lines; it
-// reports whether p reached its end.
-func (in *ingest) read(p *Pipe) bool {
+// returns how many bytes it read and whether p reached its end.
+func (in *ingest) read(p *Pipe) (int, bool) {
 	have := copy(in.buf, p.pending)
 	n, err := unix.Read(p.fd, in.buf[have:])
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-		return false
+		return 0, false
 	}
 	if err != nil {
 		in.j.log.Error("journal: reading pipe", "unit", p.src.Unit, "err", err)
@@ -166,7 +225,7 @@ func (in *ingest) read(p *Pipe) bool {
 	}
 	in.recs = b.recs[:0]
 	b.buf, b.recs = nil, nil
-	return eof
+	return n, eof
 }
 
 // finish forgets a pipe whose writers are all gone.

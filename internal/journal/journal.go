@@ -71,15 +71,22 @@ type Journal struct {
 	syncTimer *time.Timer // armed while some unit is dirty
 	ageTimer  *time.Timer // armed to the next MaxAge expiry
 	scratch   []byte      // encode buffer, reused under wmu
-	lost      int64       // lines lost to write errors, reported once writes work again
-	lostErr   error
+	// Write failures: lines lost per unit, not yet reported; the last
+	// error; and the retry schedule (backoff 0: writes work).
+	lost       map[string]int64
+	lostErr    error
+	backoff    time.Duration
+	retryAt    time.Time
+	retryTimer *time.Timer // armed while writes fail and lines were lost
 
-	committed atomic.Uint64 // last committed seq, readable without wmu
+	committed  atomic.Uint64 // last committed seq, readable without wmu
+	unreported atomic.Bool   // lost is not empty: a successful commit reports it
 
 	ntfMu sync.Mutex    // guards ntf
 	ntf   chan struct{} // closed and replaced after every commit
 
 	retMu sync.Mutex // serialises retention runs
+	repMu sync.Mutex // serialises loss reports; taken before wmu
 
 	damage []Damage // found at Open; immutable afterwards
 
@@ -241,10 +248,16 @@ func (j *Journal) Close() error {
 	if in != nil {
 		in.stop()
 	}
+	// A last try to say what was lost, whatever the retry schedule.
+	j.reportLost(true)
 
 	defer j.timerWG.Wait() // after the unlock: the callback takes wmu
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
+	if j.retryTimer != nil && j.retryTimer.Stop() {
+		j.timerWG.Done()
+	}
+	j.retryTimer = nil
 	if j.syncTimer != nil && j.syncTimer.Stop() {
 		j.timerWG.Done()
 	}

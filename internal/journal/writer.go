@@ -3,8 +3,10 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -60,39 +62,119 @@ type rotation struct {
 }
 
 // commit appends recs to unit's active segment with one write(2). It fills
-// in their sequence numbers, offsets and sizes.
+// in their sequence numbers, offsets and sizes. Records it cannot store
+// are counted against unit and reported once writes work again.
 func (j *Journal) commit(unit string, recs []rec) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := j.tryCommit(unit, recs, false); err != nil {
+		return j.noteLost(unit, len(recs), err)
+	}
+	if j.unreported.Load() {
+		j.reportLost(false)
+	}
+	return nil
+}
+
+// tryCommit stores recs, or fails without counting them. While writes are
+// failing it tries only when the next retry is due (force: always), so a
+// full disk costs one attempt per retry, not one per batch.
+func (j *Journal) tryCommit(unit string, recs []rec, force bool) error {
 	j.wmu.Lock()
-	rot, err := j.commitLocked(unit, recs)
+	if !force && j.backoff > 0 && time.Now().Before(j.retryAt) {
+		j.wmu.Unlock()
+		return errBackoff
+	}
+	rot, err := j.commitLocked(unit, recs, force)
 	j.wmu.Unlock()
 	if isNoSpace(err) {
 		// Make room by the retention rules, then try once more.
 		j.vacuum(-1, 0)
 		j.wmu.Lock()
-		rot, err = j.commitLocked(unit, recs)
+		rot, err = j.commitLocked(unit, recs, force)
 		j.wmu.Unlock()
 	}
 	if rot != nil {
 		j.seal(rot)
 		j.enforceRetention()
 	}
+	j.wmu.Lock()
+	recovered := err == nil && j.backoff > 0
+	switch {
+	case err == nil:
+		j.backoff = 0
+	case !errors.Is(err, errClosed):
+		j.backOffLocked()
+	}
+	in := j.in
+	j.wmu.Unlock()
 	if err != nil {
-		return j.noteLost(unit, len(recs), err)
+		return err
 	}
 	j.notify()
-	j.reportLost()
+	if recovered && in != nil {
+		in.wakeUp() // it may be waiting for a retry that is no longer needed
+	}
 	return nil
+}
+
+// Retry delays while writes fail: doubling from the first to the last.
+const (
+	firstRetry = 10 * time.Millisecond
+	lastRetry  = 5 * time.Second
+)
+
+// errBackoff is what a commit returns, without trying, while writes fail
+// and the next retry is not due.
+var errBackoff = errors.New("journal: writes are failing; waiting to retry")
+
+// backOffLocked schedules the next try after a failed write.
+func (j *Journal) backOffLocked() {
+	j.backoff = min(max(2*j.backoff, firstRetry), lastRetry)
+	j.retryAt = time.Now().Add(j.backoff)
+	j.armRetryLocked()
+}
+
+// armRetryLocked starts the retry timer while lines wait to be reported
+// lost: it tries to write the reports when the next retry is due, so they
+// appear as soon as the disk has room even if nothing else is logged.
+// The timer exists only while writes fail and something was lost.
+func (j *Journal) armRetryLocked() {
+	if j.closed || j.retryTimer != nil || j.backoff == 0 || len(j.lost) == 0 {
+		return
+	}
+	j.timerWG.Add(1)
+	j.retryTimer = time.AfterFunc(time.Until(j.retryAt), func() {
+		defer j.timerWG.Done()
+		j.wmu.Lock()
+		j.retryTimer = nil
+		j.wmu.Unlock()
+		j.reportLost(false)
+		j.wmu.Lock()
+		j.armRetryLocked()
+		j.wmu.Unlock()
+	})
+}
+
+// retryIn returns how long until the next write is tried, or 0 when
+// writes work.
+func (j *Journal) retryIn() time.Duration {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if j.backoff == 0 {
+		return 0
+	}
+	return max(time.Until(j.retryAt), 0)
 }
 
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-func (j *Journal) commitLocked(unit string, recs []rec) (*rotation, error) {
-	if j.closed {
+// commitLocked writes recs; final allows the last loss reports of Close.
+func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, error) {
+	if j.closed && !final {
 		return nil, errClosed
 	}
 	u := j.unitLocked(unit)
@@ -250,7 +332,8 @@ func (j *Journal) syncDirty() {
 	}
 }
 
-// noteLost counts lines a write error cost and says so once per episode.
+// noteLost counts lines a write error cost their unit and says so once
+// per episode.
 func (j *Journal) noteLost(unit string, n int, err error) error {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
@@ -260,24 +343,51 @@ func (j *Journal) noteLost(unit string, n int, err error) error {
 	if j.lostErr == nil {
 		j.log.Error("journal: cannot store log lines; dropping them until writes succeed", "unit", unit, "err", err)
 	}
-	j.lost += int64(n)
-	j.lostErr = err
+	if j.lost == nil {
+		j.lost = map[string]int64{}
+	}
+	j.lost[unit] += int64(n)
+	j.unreported.Store(true)
+	if !errors.Is(err, errBackoff) {
+		j.lostErr = err
+	}
+	j.armRetryLocked()
 	return err
 }
 
-// reportLost appends, once writes work again, an entry saying how many
-// lines were lost and why.
-func (j *Journal) reportLost() {
+// reportLost appends to each unit that lost lines an entry saying how
+// many and why. A count is reduced only by a report that was stored: a
+// report that fails leaves it for the next try, so the reports add up to
+// exactly the lines lost. force is Close's last try, made even while
+// backing off.
+func (j *Journal) reportLost(force bool) {
+	j.repMu.Lock()
+	defer j.repMu.Unlock()
 	j.wmu.Lock()
-	n, err := j.lost, j.lostErr
-	j.lost, j.lostErr = 0, nil
+	counts := maps.Clone(j.lost)
+	cause := j.lostErr
 	j.wmu.Unlock()
-	if n == 0 {
-		return
+	for _, unit := range slices.Sorted(maps.Keys(counts)) {
+		n := counts[unit]
+		msg := fmt.Sprintf("journal: %d log lines were lost: %v", n, cause)
+		r := rec{
+			rt: j.opts.Clock().UnixNano(), mono: int64(j.opts.Monotonic()), uid: uidUnknown,
+			pri: PriWarning, fac: 3, stream: uint8(StreamTend), ident: []byte("tend"), msg: []byte(msg),
+		}
+		if err := j.tryCommit(unit, []rec{r}, force); err != nil {
+			return
+		}
+		j.log.Warn(msg, "unit", unit)
+		j.wmu.Lock()
+		if j.lost[unit] -= n; j.lost[unit] == 0 {
+			delete(j.lost, unit)
+		}
+		if len(j.lost) == 0 {
+			j.lostErr = nil
+			j.unreported.Store(false)
+		}
+		j.wmu.Unlock()
 	}
-	msg := fmt.Sprintf("journal: %d log lines were lost: %v", n, err)
-	j.log.Warn(msg)
-	j.Append(Entry{Priority: PriWarning, Facility: 3, Identifier: "tend", Stream: StreamTend, Message: []byte(msg)})
 }
 
 // Append stores one entry (tend's own events, syslog messages). Seq,

@@ -172,13 +172,17 @@ func (l *Loader) load(ix *index, name string) *Unit {
 	}
 	u.Path = r.fragment
 	var entries []Entry
-	if !l.readInto(ix, u, r.fragment, &entries) {
+	b := newBudget()
+	if ok, over := l.readInto(ix, u, r.fragment, b, &entries); !ok || over {
 		u.Load = LoadError
 		return u
 	}
 	u.DropIns = ix.dropins(dropinNames(u.Name, u.Aliases))
 	for _, p := range u.DropIns {
-		l.readInto(ix, u, p, &entries)
+		if _, over := l.readInto(ix, u, p, b, &entries); over {
+			u.Load = LoadError
+			return u
+		}
 	}
 	u.Entries = entries
 	convert(u, entries, &l.Env)
@@ -186,19 +190,23 @@ func (l *Loader) load(ix *index, name string) *Unit {
 	return u
 }
 
-// readInto parses one file and appends its entries; it reports whether
-// the file could be read.
-func (l *Loader) readInto(ix *index, u *Unit, path string, entries *[]Entry) bool {
+// readInto parses one file within b and appends its entries; it reports
+// whether the file could be read and whether it broke a limit (then the
+// unit must not load: systemd too refuses a unit with an overlong line).
+func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (ok, over bool) {
 	f, err := os.Open(ix.host(path))
 	if err != nil {
 		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
-		return false
+		return false, false
 	}
 	defer f.Close()
-	file, diags := ParseFile(path, f)
+	file, diags := parse(path, f, b)
 	u.Diags = append(u.Diags, diags...)
+	if file.OverLimit {
+		return true, true
+	}
 	*entries = append(*entries, file.Entries...)
-	return true
+	return true, false
 }
 
 // addDepDirs adds the dependencies of ".wants", ".requires" and

@@ -2,6 +2,8 @@ package unit
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -12,25 +14,74 @@ type File struct {
 	Path     string
 	Sections []string // section names in order of first appearance
 	Entries  []Entry
+	// OverLimit is set when the file broke one of the limits below; the
+	// parse stopped there and the file (and the unit) must not be used.
+	OverLimit bool
 }
 
-// maxLine bounds one logical line (continuations included), as systemd's
-// LONG_LINE_MAX does, so a runaway file cannot exhaust memory.
-const maxLine = 1 << 20
+// Limits on what one unit may hold, its fragment and drop-ins together.
+// They keep the work every request does on a unit bounded and a runaway
+// generator from exhausting the manager's memory; a unit over a limit is
+// not loaded at all (as systemd refuses a file with an overlong line),
+// rather than run with part of what its author wrote.
+const (
+	// MaxLine bounds one logical line, continuations included: systemd's
+	// LONG_LINE_MAX.
+	MaxLine = 1 << 20
+	// MaxAssignments bounds the lines other than blanks and comments.
+	MaxAssignments = 1 << 16
+	// MaxUnitBytes bounds the size of the unit's files.
+	MaxUnitBytes = 16 << 20
+)
+
+// budget is what the limits leave while a unit's files are read in turn.
+type budget struct {
+	assignments int
+	bytes       int64
+}
+
+func newBudget() *budget { return &budget{assignments: MaxAssignments, bytes: MaxUnitBytes} }
 
 // ParseFile reads the syntax of a unit file: "[Section]" headers,
 // "Key=Value" assignments, '#' and ';' comment lines, and lines ending in
 // an unescaped backslash that continue on the next line (comment lines
 // inside a continuation are skipped, as systemd does). Problems become
 // Diags and the offending line is skipped; the rest of the file is kept.
+// A file over the limits above comes back with OverLimit set.
 func ParseFile(path string, r io.Reader) (*File, []Diag) {
+	return parse(path, r, newBudget())
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// parse is ParseFile drawing on b, which it reduces by what the file used.
+func parse(path string, r io.Reader, b *budget) (*File, []Diag) {
 	f := &File{Path: path}
 	var diags []Diag
 	diag := func(line int, sev Severity, msg string) {
 		diags = append(diags, Diag{File: path, Line: line, Severity: sev, Msg: msg})
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine+1)
+	over := func(line int, msg string) (*File, []Diag) {
+		diag(line, Error, msg+"; the unit is not loaded")
+		f.OverLimit = true
+		f.Entries = nil // nothing of a refused file is kept
+		return f, diags
+	}
+	// Read at most one byte more than the budget: enough to know the
+	// unit is too large without reading all of it.
+	cr := &countReader{r: io.LimitReader(r, b.bytes+1)}
+	sc := bufio.NewScanner(cr)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine+1)
 	section := ""
 	var cont strings.Builder
 	inCont := false
@@ -51,11 +102,11 @@ func ParseFile(path string, r io.Reader) (*File, []Diag) {
 			line = trimmed
 			contStart = lineNo
 		}
-		if cont.Len()+len(line) > maxLine {
-			diag(contStart, Error, "line too long, ignoring")
-			cont.Reset()
-			inCont = false
-			continue
+		if cont.Len()+len(line) > MaxLine {
+			if inCont {
+				return over(lineNo, "continuation line longer than 1 MiB")
+			}
+			return over(lineNo, "line longer than 1 MiB")
 		}
 		if endsInBackslash(line) {
 			cont.WriteString(line[:len(line)-1])
@@ -69,16 +120,39 @@ func ParseFile(path string, r io.Reader) (*File, []Diag) {
 			cont.Reset()
 			inCont = false
 		}
+		if counts(line) {
+			if b.assignments--; b.assignments < 0 {
+				return over(contStart, fmt.Sprintf("more than %d assignments in the unit", MaxAssignments))
+			}
+		}
 		section = parseLine(f, section, line, contStart, path, diag)
 	}
-	if err := sc.Err(); err != nil {
+	b.bytes -= cr.n
+	if b.bytes < 0 {
+		return over(max(lineNo, 1), fmt.Sprintf("the unit's files are larger than %d MiB", MaxUnitBytes>>20))
+	}
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return over(lineNo+1, "line longer than 1 MiB")
+	} else if err != nil {
 		diag(lineNo+1, Error, "read error: "+err.Error())
 	}
 	if inCont {
-		section = parseLine(f, section, cont.String(), contStart, path, diag)
+		if counts(cont.String()) {
+			if b.assignments--; b.assignments < 0 {
+				return over(contStart, fmt.Sprintf("more than %d assignments in the unit", MaxAssignments))
+			}
+		}
+		parseLine(f, section, cont.String(), contStart, path, diag)
 	}
-	_ = section
 	return f, diags
+}
+
+// counts reports whether a logical line counts against MaxAssignments:
+// anything but blanks and comments, malformed lines included, so that
+// bad lines cannot pile up diagnostics without bound either.
+func counts(line string) bool {
+	line = strings.TrimSpace(line)
+	return line != "" && line[0] != '#' && line[0] != ';'
 }
 
 // endsInBackslash reports whether s ends in an odd number of backslashes,

@@ -75,6 +75,9 @@ func FuzzParseFile(f *testing.F) {
 	f.Add("A=1\n[\n]\n[x]\n=\n\\")
 	f.Fuzz(func(t *testing.T, in string) {
 		file, diags := ParseFile("fuzz", strings.NewReader(in))
+		if file.OverLimit && (len(file.Entries) != 0 || len(diags) == 0) {
+			t.Fatalf("refused file kept %d entries, %d diags", len(file.Entries), len(diags))
+		}
 		for _, e := range file.Entries {
 			if e.Key == "" || e.Section == "" || e.Line < 1 || strings.TrimSpace(e.Value) != e.Value {
 				t.Fatalf("bad entry %+v", e)
