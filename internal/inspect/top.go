@@ -156,7 +156,7 @@ func (t *Top) Sample(ctx context.Context) (*TopFrame, error) {
 		if prev, ok := t.prevTick[key]; ok && elapsed > 0 {
 			pc = float64(p.CPUTicks-prev) / procfs.UserHZ / elapsed * 100
 		} else {
-			pc = float64(PCPU(p, snap.Uptime)) / 10
+			pc = float64(PCPU(p, snap)) / 10
 		}
 		f.Rows[i] = processRow(p, snap, pc)
 	}
