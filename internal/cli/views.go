@@ -182,19 +182,6 @@ func screenWidth(env *Env) int {
 	return 80
 }
 
-func parsePIDs(specs []string) ([]int, error) {
-	var out []int
-	for _, s := range specs {
-		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			pid, err := strconv.Atoi(f)
-			if err != nil || pid <= 0 {
-				return nil, &ExitError{Code: 1, Msg: fmt.Sprintf("invalid process id %q", f)}
-			}
-			out = append(out, pid)
-		}
-	}
-	return out, nil
-}
 
 // ctxOf returns the command's context or a background one in tests that
 // call RunE directly.
