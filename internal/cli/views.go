@@ -182,7 +182,6 @@ func screenWidth(env *Env) int {
 	return 80
 }
 
-
 // ctxOf returns the command's context or a background one in tests that
 // call RunE directly.
 func ctxOf(cmd *cobra.Command) context.Context {
