@@ -169,3 +169,37 @@ func TestTopInteractive(t *testing.T) {
 		t.Fatal("top did not quit on q")
 	}
 }
+
+// TestPsCutsAtTerminalWidth: on a terminal ps -f cuts the command at the
+// terminal's width, as procps does; -ww does not.
+func TestPsCutsAtTerminalWidth(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo terminals: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 60})
+	for _, tt := range []struct {
+		args []string
+		cut  bool
+	}{{[]string{"ps", "-ef"}, true}, {[]string{"ps", "-ef", "-ww"}, false}} {
+		env, _, errb := viewEnv(fixtureProc)
+		env.Stdout = tty
+		if code := Run(env, tt.args); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, errb.String())
+		}
+		buf := make([]byte, 8192)
+		n, _ := ptmx.Read(buf)
+		out := strings.ReplaceAll(string(buf[:n]), "\r\n", "\n")
+		long := strings.Contains(out, "nginx: master process /usr/sbin/nginx -g daemon off;")
+		for _, l := range strings.Split(out, "\n") {
+			if tt.cut && len(l) > 60 {
+				t.Errorf("%v: line longer than the terminal's 60 columns: %q", tt.args, l)
+			}
+		}
+		if long == tt.cut {
+			t.Errorf("%v: full nginx command line shown = %v; want %v:\n%s", tt.args, long, !tt.cut, out)
+		}
+	}
+}
