@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/spf13/cobra"
 
@@ -82,77 +86,100 @@ func (c viewClient) SelfFDs(ctx context.Context) (int, map[int]string, error) {
 	return r.PID, r.FDs, err
 }
 
+// psHelp is tend ps's help: the procps options it takes, and its own.
+const psHelp = `List processes with the unit each belongs to.
+
+Usage:
+  tend ps [options]
+
+Without format options tend ps prints ps -f's columns with a UNIT column
+before the command; every procps format option prints exactly what procps
+prints. Options are procps's, in its three styles:
+
+UNIX:  -e -A (all)  -a -d -N  -p PIDS  -u USERS  -U USERS  -t TTYS  -C NAMES
+       -s SIDS  -f -F -l -j -y -c -P  -L (threads)  -H (hierarchy)
+       -o FORMAT (procps column names; key=HEADER, key:WIDTH)  -w -ww
+BSD:   a x u j l f r h w T t TTY p PIDS U USERS o FORMAT k SORT  (aux, axjf, xf)
+GNU:   --pid --ppid --sid --tty --user --User --format --sort --forest
+       --cols N --deselect --no-headers --headers
+tend:  --unit UNIT  --daemons  --zombies  --orphans  -o json
+       --user-instance  --socket PATH (the daemon asked for units)
+
+Columns: ` + "%s" + `
+`
+
 func psCommand(env *Env) *cobra.Command {
-	var o inspect.PsOptions
-	d := &viewDaemon{}
-	var pids []string
-	var noHeader bool
-	c := &cobra.Command{
-		Use:   "ps [flags]",
-		Short: "List processes with the unit each belongs to",
-		Long: "List processes like ps -ef, with a UNIT column. -o takes procps column names\n" +
-			"(" + strings.Join(inspect.ColumnKeys(), ",") + ") or json.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if o.PIDs, err = parsePIDs(pids); err != nil {
-				return err
-			}
-			o.Units = mangleAll(o.Units) // "web" is web.service, as for systemctl
-			asJSON := false
-			o.Columns, asJSON = stripJSON(o.Columns)
-			t, err := inspect.Ps(cmd.Context(), newCollector(env, d), o)
-			if err != nil {
-				return &ExitError{Code: 1, Msg: err.Error()}
-			}
-			if asJSON {
-				return t.WriteJSON(env.Stdout)
-			}
-			return t.WriteText(env.Stdout, !noHeader)
+	return &cobra.Command{
+		Use:                "ps [options]",
+		Short:              "List processes with the unit each belongs to (procps options)",
+		Long:               fmt.Sprintf(psHelp, strings.Join(inspect.ColumnKeys(), ",")),
+		DisableFlagParsing: true, // procps's syntax is not cobra's: "aux", "-ef", "-o pid="
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPs(ctxOf(cmd), env, args)
 		},
 	}
-	f := c.Flags()
-	f.BoolVarP(&o.All, "every", "e", false, "select every process")
-	f.BoolVarP(&o.All, "all", "A", false, "select every process (same as -e)")
-	f.StringSliceVarP(&o.Users, "user", "u", nil, "select by effective user name or id")
-	f.StringSliceVarP(&pids, "pid", "p", nil, "select by process id")
-	f.StringSliceVar(&o.Units, "unit", nil, "select the processes of a unit")
-	f.StringArrayVarP(&o.Columns, "format", "o", nil, "columns (procps names, comma separated) or json")
-	f.StringSliceVar(&o.Sort, "sort", nil, "sort keys, -key for descending")
-	f.BoolVar(&o.Daemons, "daemons", false, "only processes without a controlling terminal")
-	f.BoolVar(&o.Zombies, "zombies", false, "only zombies, with the parent that has not reaped them")
-	f.BoolVar(&o.Orphans, "orphans", false, "only processes adopted by PID 1 or a subreaper")
-	f.BoolVar(&noHeader, "no-headers", false, "do not print the header line")
-	d.register(c) // after -u/--user, which it must not shadow
-	return c
 }
 
-// stripJSON removes "json" from -o lists and reports whether it was there.
-func stripJSON(specs []string) ([]string, bool) {
-	var out []string
-	found := false
-	for _, s := range specs {
-		if strings.EqualFold(s, "json") {
-			found = true
-			continue
-		}
-		out = append(out, s)
+func runPs(ctx context.Context, env *Env, args []string) error {
+	d := &viewDaemon{}
+	c := newCollector(env, d)
+	c.ASCII = !inspect.UTF8Locale(env.Getenv)
+	a, err := inspect.ParsePsArgs(args, inspect.PsArgsEnv{
+		Screen:  screenWidth(env),
+		Getenv:  env.Getenv,
+		Lookup:  c.Users().Lookup,
+		SelfTTY: inspect.SelfTTY(c),
+	})
+	var ue *inspect.PsUsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(env.Stderr, "error: %s\n%s", ue.Msg, inspect.PsUsage("tend ps"))
+		return &ExitError{Code: 1}
 	}
-	return out, found
+	if err != nil {
+		return &ExitError{Code: 1, Msg: err.Error()}
+	}
+	switch {
+	case a.Help:
+		_, err := fmt.Fprintf(env.Stdout, psHelp, strings.Join(inspect.ColumnKeys(), ","))
+		return err
+	case a.Version:
+		_, err := fmt.Fprintln(env.Stdout, "tend ps (procps options)")
+		return err
+	}
+	if a.Socket != "" || a.UserIns {
+		d.socket, d.user = a.Socket, a.UserIns
+		c = newCollector(env, d)
+		c.ASCII = !inspect.UTF8Locale(env.Getenv)
+	}
+	o := a.Options
+	o.Units = mangleAll(o.Units) // "web" is web.service, as for systemctl
+	t, err := inspect.Ps(ctx, c, o)
+	if err != nil {
+		return &ExitError{Code: 1, Msg: err.Error()}
+	}
+	if a.JSON {
+		return t.WriteJSON(env.Stdout)
+	}
+	if err := t.WriteText(env.Stdout, !o.NoHeader); err != nil {
+		return err
+	}
+	if len(t.Rows) == 0 {
+		return &ExitError{Code: 1} // procps: nothing listed is a failure, without a message
+	}
+	return nil
 }
 
-func parsePIDs(specs []string) ([]int, error) {
-	var out []int
-	for _, s := range specs {
-		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			pid, err := strconv.Atoi(f)
-			if err != nil || pid <= 0 {
-				return nil, &ExitError{Code: 1, Msg: fmt.Sprintf("invalid process id %q", f)}
-			}
-			out = append(out, pid)
-		}
+// screenWidth is the width ps formats for: the terminal's when standard
+// output is one, else unlimited, as procps decides it.
+func screenWidth(env *Env) int {
+	f, ok := env.Stdout.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return inspect.Unlimited
 	}
-	return out, nil
+	if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 80
 }
 
 // ctxOf returns the command's context or a background one in tests that

@@ -36,10 +36,16 @@ func TestViewCommands(t *testing.T) {
 		{args: []string{"ps", "-e"}, out: []string{"UID", "UNIT", "web.service", "[kthreadd]", "nginx: worker process"}},
 		{args: []string{"ps", "--unit", "web.service", "-o", "pid,stat,unit"}, out: []string{"100 S<s  web.service", "300 Z    web.service"}},
 		{args: []string{"ps", "--zombies"}, out: []string{"nginx(100)", "[defunct-child] <defunct>"}},
-		{args: []string{"ps", "-p", "4242"}, code: 1, err: "no such process: 4242"},
-		{args: []string{"ps", "-p", "x"}, code: 1, err: `invalid process id "x"`},
+		{args: []string{"ps", "-p", "4242"}, code: 1, out: []string{"PID"}}, // procps: the header, exit 1
+		{args: []string{"ps", "-p", "x"}, code: 1, err: "error: process ID list syntax error\n\nUsage:\n tend ps [options]"},
+		{args: []string{"ps", "-Q"}, code: 1, err: "error: unsupported SysV option\n"},
+		{args: []string{"ps", "Q"}, code: 1, err: "error: unsupported option (BSD syntax)\n"},
+		{args: []string{"ps", "-ef"}, out: []string{"UID        PID  PPID  C STIME TTY          TIME CMD\n"}},
+		{args: []string{"ps", "aux"}, out: []string{"USER       PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"}},
+		{args: []string{"ps", "-e", "-o", "pid=,comm="}, out: []string{"    2 kthreadd\n"}},
+		{args: []string{"ps", "--help"}, out: []string{"aux, axjf, xf"}},
 		{args: []string{"ps", "--unit", "nope.service"}, code: 1, err: "no processes in unit nope.service"},
-		{args: []string{"ps", "-e", "-o", "pid,nonsense"}, code: 1, err: `unknown column "nonsense"`},
+		{args: []string{"ps", "-e", "-o", "pid,nonsense"}, code: 1, err: `error: unknown user-defined format specifier "nonsense"`},
 		{args: []string{"tree", "-A", "-p"}, out: []string{"tend(1)-+-[app.service]---app(400)"}},
 		{args: []string{"tree", "web.service"}, out: []string{"[web.service]───nginx"}},
 		{args: []string{"tree", "4242"}, code: 1, err: "no such process: 4242"},
@@ -161,5 +167,39 @@ func TestTopInteractive(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("top did not quit on q")
+	}
+}
+
+// TestPsCutsAtTerminalWidth: on a terminal ps -f cuts the command at the
+// terminal's width, as procps does; -ww does not.
+func TestPsCutsAtTerminalWidth(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo terminals: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 60})
+	for _, tt := range []struct {
+		args []string
+		cut  bool
+	}{{[]string{"ps", "-ef"}, true}, {[]string{"ps", "-ef", "-ww"}, false}} {
+		env, _, errb := viewEnv(fixtureProc)
+		env.Stdout = tty
+		if code := Run(env, tt.args); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, errb.String())
+		}
+		buf := make([]byte, 8192)
+		n, _ := ptmx.Read(buf)
+		out := strings.ReplaceAll(string(buf[:n]), "\r\n", "\n")
+		long := strings.Contains(out, "nginx: master process /usr/sbin/nginx -g daemon off;")
+		for _, l := range strings.Split(out, "\n") {
+			if tt.cut && len(l) > 60 {
+				t.Errorf("%v: line longer than the terminal's 60 columns: %q", tt.args, l)
+			}
+		}
+		if long == tt.cut {
+			t.Errorf("%v: full nginx command line shown = %v; want %v:\n%s", tt.args, long, !tt.cut, out)
+		}
 	}
 }

@@ -49,7 +49,7 @@ func Inspect(ctx context.Context, c *Collector, pid int) (*Detail, error) {
 		return nil, fmt.Errorf("no such process: %d", pid)
 	}
 	d := &Detail{Process: p, Unreadable: map[string]string{},
-		PCPU: float64(PCPU(p, snap.Uptime)) / 10, PMEM: float64(PMEM(p, snap.MemTotal)) / 10}
+		PCPU: float64(PCPU(p, snap)) / 10, PMEM: float64(PMEM(p, snap.MemTotal)) / 10}
 	r := c.FS.NewReader()
 	note := func(what string, err error) bool {
 		if err != nil {

@@ -420,3 +420,80 @@ func TestTopKeepsStatFiles(t *testing.T) {
 		t.Errorf("%d stat files open after Close", all)
 	}
 }
+
+// TestPipePeerIsOtherEnd: the peer of a pipe's write end is its reader,
+// even when the writer's parent (this test, scanned first) still holds a
+// copy of the write end; and in a shell pipeline each side names the
+// other, as lsof's +E endpoints do.
+func TestPipePeerIsOtherEnd(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	writer := exec.Command("sleep", "67")
+	writer.Stdout = pw
+	reader := exec.Command("cat")
+	reader.Stdin = pr
+	for _, c := range []*exec.Cmd{writer, reader} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			c.Process.Kill()
+			c.Wait()
+		})
+	}
+	pr.Close()
+	l, err := FDs(context.Background(), liveCollector(), writer.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := fileByFD(l, "1").Peer; p == nil || p.PID != reader.Process.Pid || p.FD != 0 {
+		t.Errorf("peer of the writer's stdout = %v; want cat pid %d fd 0 (the reader, not this test's copy of the write end)", p, reader.Process.Pid)
+	}
+
+	sh := startProc(t, "/bin/sh", "-c", "sleep 68 | cat")
+	var sleepPID, catPID int
+	waitFor(t, "the pipeline", func() bool {
+		sleepPID, catPID = childNamed(sh.Process.Pid, "sleep"), childNamed(sh.Process.Pid, "cat")
+		return sleepPID != 0 && catPID != 0
+	})
+	for _, tt := range []struct{ pid, fd, peer, peerFD int }{{sleepPID, 1, catPID, 0}, {catPID, 0, sleepPID, 1}} {
+		l, err := FDs(context.Background(), liveCollector(), tt.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := fileByFD(l, strconv.Itoa(tt.fd)).Peer; p == nil || p.PID != tt.peer || p.FD != tt.peerFD {
+			t.Errorf("pid %d fd %d: peer %v; want pid %d fd %d", tt.pid, tt.fd, p, tt.peer, tt.peerFD)
+		}
+	}
+	if _, err := exec.LookPath("lsof"); err == nil {
+		out, _ := exec.Command("lsof", "-n", "-P", "-w", "+E", "-p", strconv.Itoa(sleepPID)).Output()
+		if !strings.Contains(string(out), strconv.Itoa(catPID)+",cat,0r") {
+			t.Errorf("lsof +E does not name cat %d fd 0r as sleep's pipe endpoint:\n%s", catPID, out)
+		}
+	}
+}
+
+func fileByFD(l *FDList, fd string) OpenFile {
+	for _, f := range l.Files {
+		if f.FD == fd {
+			return f
+		}
+	}
+	return OpenFile{}
+}
+
+// childNamed returns the child of ppid whose comm is name (after its
+// exec), or 0.
+func childNamed(ppid int, name string) int {
+	r := procfs.New("/proc").NewReader()
+	pids, _ := procfs.New("/proc").PIDs()
+	for _, p := range pids {
+		if st, err := r.Stat(p); err == nil && st.PPID == ppid && st.Comm == name {
+			return p
+		}
+	}
+	return 0
+}

@@ -168,15 +168,7 @@ func fdList(r *procfs.Reader, c *Collector, pid int, fds []procfs.FD, socks *Soc
 
 // describe turns one fd into a row and registers what needs a peer.
 func describe(fd *procfs.FD, pid int, socks *Sockets, res *peerResolver, l *FDList) OpenFile {
-	of := OpenFile{FD: strconv.Itoa(fd.Num), Target: fd.Target, Type: fd.Kind(), Inode: fd.Inode}
-	switch {
-	case fd.Read && fd.Write:
-		of.Mode = "u"
-	case fd.Read:
-		of.Mode = "r"
-	case fd.Write:
-		of.Mode = "w"
-	}
+	of := OpenFile{FD: strconv.Itoa(fd.Num), Target: fd.Target, Type: fd.Kind(), Inode: fd.Inode, Mode: accessMode(fd.Read, fd.Write)}
 	if fd.Err != nil {
 		of.Error = fd.Err.Error()
 		return of
@@ -192,7 +184,7 @@ func describe(fd *procfs.FD, pid int, socks *Sockets, res *peerResolver, l *FDLi
 	idx := len(l.Files)
 	switch kind {
 	case "pipe":
-		res.want(ino, pid, fd.Num, l, idx)
+		res.want(ino, pid, fd.Num, of.Mode, l, idx)
 	case "socket":
 		if u, ok := socks.Unix[ino]; ok {
 			of.Type, of.Proto, of.State, of.Local = "unix", "unix/"+u.Type, u.State, u.Path
@@ -204,7 +196,7 @@ func describe(fd *procfs.FD, pid int, socks *Sockets, res *peerResolver, l *FDLi
 				of.Target += " (" + u.State + ")"
 			}
 			if u.Peer != 0 {
-				res.want(u.Peer, pid, fd.Num, l, idx)
+				res.want(u.Peer, pid, fd.Num, "", l, idx)
 			}
 		} else if in, ok := socks.Inet[ino]; ok {
 			of.Type = "IPv4"
@@ -217,7 +209,7 @@ func describe(fd *procfs.FD, pid int, socks *Sockets, res *peerResolver, l *FDLi
 				of.Remote = in.Remote.String()
 				of.Target += "->" + of.Remote
 				if peer, ok := socks.localPeer(in); ok {
-					res.want(peer, pid, fd.Num, l, idx)
+					res.want(peer, pid, fd.Num, "", l, idx)
 				}
 			}
 			if of.State != "" {
@@ -228,6 +220,19 @@ func describe(fd *procfs.FD, pid int, socks *Sockets, res *peerResolver, l *FDLi
 		}
 	}
 	return of
+}
+
+// accessMode is lsof's access letter: "r", "w", "u" (both), or "".
+func accessMode(read, write bool) string {
+	switch {
+	case read && write:
+		return "u"
+	case read:
+		return "r"
+	case write:
+		return "w"
+	}
+	return ""
 }
 
 // localPeer finds the inode of the other end of a connection within this

@@ -34,14 +34,14 @@ func psText(t *testing.T, c *Collector, o PsOptions) string {
 
 func TestPsFixture(t *testing.T) {
 	got := psText(t, fixtureCollector(t, nil), PsOptions{All: true, Columns: []string{"pid,ppid,stat,tty,uid,unit,args"}})
-	want := `  1   0 Ss  ?        0 tend        /usr/bin/tend run
-  2   0 S   ?        0 -           [kthreadd]
-100   1 S<s ?        0 web.service nginx: master process /usr/sbin/nginx -g daemon off;
-101 100 RNl ?       33 web.service nginx: worker process
-200   1 S+  pts/0 1000 odd.service /opt/odd arg with space (x)
-300 100 Z   ?        0 web.service [defunct-child] <defunct>
-400   1 SLs ?     1000 app.service /usr/bin/app
-401   1 S   ?     1000 -           /usr/bin/stray --daemon
+	want := `    1     0 Ss   ?            0 tend        /usr/bin/tend run
+    2     0 S    ?            0 -           [kthreadd]
+  100     1 S<s  ?            0 web.service nginx: master process /usr/sbin/nginx -g daemon off;
+  101   100 RNl  ?           33 web.service nginx: worker process
+  200     1 S+   pts/0     1000 odd.service /opt/odd arg with space (x)
+  300   100 Z    ?            0 web.service [defunct-child] <defunct>
+  400     1 SLs  ?         1000 app.service /usr/bin/app
+  401     1 S    ?         1000 -           /usr/bin/stray --daemon
 `
 	if got != want {
 		t.Errorf("ps -e =\n%s\nwant\n%s", got, want)
@@ -83,8 +83,10 @@ func TestPsFilters(t *testing.T) {
 
 func TestPsBadInput(t *testing.T) {
 	c := fixtureCollector(t, nil)
+	if tab, err := Ps(context.Background(), c, PsOptions{PIDs: []int{4242}}); err != nil || len(tab.Rows) != 0 {
+		t.Errorf("no such pid: %d rows, %v; want none and no error (procps prints the header and exits 1)", len(tab.Rows), err)
+	}
 	for name, o := range map[string]PsOptions{
-		"no such pid":    {PIDs: []int{4242}},
 		"unit not found": {Units: []string{"nope.service"}},
 		"bad column":     {All: true, Columns: []string{"pid,bogus"}},
 		"bad sort":       {All: true, Sort: []string{"bogus"}},
@@ -103,7 +105,7 @@ func (f fakeUnits) ProcessUnits(context.Context) (map[int]string, error) { retur
 func TestDaemonUnitsFillGaps(t *testing.T) {
 	c := fixtureCollector(t, fakeUnits{401: "stray.service", 100: "other.service"})
 	got := psText(t, c, PsOptions{PIDs: []int{100, 401}, Columns: []string{"pid,unit"}})
-	want := "100 web.service\n401 stray.service\n"
+	want := "  100 web.service\n  401 stray.service\n"
 	if got != want {
 		t.Errorf("units =\n%s\nwant (cgroup wins, daemon fills the gap)\n%s", got, want)
 	}

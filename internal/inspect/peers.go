@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/tendproject/tend/internal/procfs"
 )
@@ -12,8 +13,11 @@ import (
 // the fd links of processes; it looks at the asking processes and their
 // parents first (where the other end of a pipe usually is) and stops as
 // soon as every wanted inode has a holder. The first holder other than
-// the asking fd itself is the answer: a pipe both of whose ends one
-// process holds resolves to that process.
+// the asking fd itself is the answer — for a pipe, the first that holds
+// the other end: a reader's peer opened the pipe for writing, a writer's
+// for reading (other writers, such as a parent that kept its copy, are
+// not the other end). A pipe both of whose ends one process holds
+// resolves to that process.
 type peerResolver struct {
 	ctx    context.Context // the listing's: bounds the question to the daemon
 	c      *Collector
@@ -27,6 +31,7 @@ type peerResolver struct {
 type peerWant struct {
 	self int
 	fd   int
+	mode string // the asker's access mode ("r", "w", "u") for a pipe; "" for a socket
 	list *FDList
 	idx  int
 }
@@ -36,9 +41,21 @@ func newPeerResolver(ctx context.Context, c *Collector, socks *Sockets) *peerRes
 }
 
 // want asks for the holder of inode ino other than fd of self, for row
-// idx of list.
-func (r *peerResolver) want(ino uint64, self, fd int, list *FDList, idx int) {
-	r.wanted[ino] = append(r.wanted[ino], peerWant{self: self, fd: fd, list: list, idx: idx})
+// idx of list; mode is the asker's access mode when ino is a pipe's.
+func (r *peerResolver) want(ino uint64, self, fd int, mode string, list *FDList, idx int) {
+	r.wanted[ino] = append(r.wanted[ino], peerWant{self: self, fd: fd, mode: mode, list: list, idx: idx})
+}
+
+// otherEnd reports whether a holder with access mode has the end of a
+// pipe opposite to an asker with mode want ("" and "u" match any).
+func otherEnd(want, mode string) bool {
+	switch want {
+	case "r":
+		return mode == "w" || mode == "u"
+	case "w":
+		return mode == "r" || mode == "u"
+	}
+	return true
 }
 
 func (r *peerResolver) resolve(rd *procfs.Reader) {
@@ -56,7 +73,7 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 			if err != nil || f.Inode == 0 || done[f.Inode] || r.wanted[f.Inode] == nil {
 				continue
 			}
-			if r.offer(f.Inode, r.peer(l.PID, l.Comm, l.Unit, fd)) {
+			if r.offer(f.Inode, f.Mode, r.peer(l.PID, l.Comm, l.Unit, fd)) {
 				done[f.Inode] = true
 				left--
 			}
@@ -80,11 +97,19 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 				if _, ok := r.wanted[ino]; !ok {
 					return
 				}
+				mode := ""
+				if strings.HasPrefix(target, "pipe:") {
+					canRead, canWrite, err := rd.FDAccess(pid, fd)
+					if err != nil {
+						return // closed meanwhile
+					}
+					mode = accessMode(canRead, canWrite)
+				}
 				if comm == "" {
 					comm, unit = r.label(rd, pid)
 				}
 				peer := r.peer(pid, comm, unit, fd)
-				if r.offer(ino, peer) {
+				if r.offer(ino, mode, peer) {
 					done[ino] = true
 					left--
 				}
@@ -104,13 +129,14 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 	scan(all)
 }
 
-// offer gives holder p of ino to every asker that is not p itself and
-// has no peer yet; it reports whether all askers of ino now have one.
-func (r *peerResolver) offer(ino uint64, p *Peer) bool {
+// offer gives holder p of ino, which it opened with access mode, to
+// every asker that is not p itself, has no peer yet and, for a pipe, holds
+// the other end; it reports whether all askers of ino now have one.
+func (r *peerResolver) offer(ino uint64, mode string, p *Peer) bool {
 	all := true
 	for _, w := range r.wanted[ino] {
 		f := &w.list.Files[w.idx]
-		if f.Peer == nil && (w.self != p.PID || w.fd != p.FD) {
+		if f.Peer == nil && (w.self != p.PID || w.fd != p.FD) && otherEnd(w.mode, mode) {
 			f.Peer = p
 		}
 		all = all && f.Peer != nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 // Process is one row of the process table.
 type Process struct {
 	PID     int      `json:"pid"`
+	TID     int      `json:"tid,omitempty"` // the thread, in a per-thread listing (ps -L); else PID
 	PPID    int      `json:"ppid"`
 	PGID    int      `json:"pgid"`
 	SID     int      `json:"sid"`
@@ -41,6 +43,10 @@ type Process struct {
 	Nice    int      `json:"ni"`
 	Prio    int      `json:"priority"`
 	Policy  int      `json:"policy"`
+	// Flags are the kernel's task flags (PF_*); Processor the CPU the
+	// task last ran on.
+	Flags     uint64 `json:"-"`
+	Processor int    `json:"psr"`
 	// Start is when the process started; StartTicks the same after boot.
 	Start      time.Time `json:"start"`
 	StartTicks uint64    `json:"-"`
@@ -50,6 +56,7 @@ type Process struct {
 	Shared     uint64    `json:"shr_kib,omitempty"`
 	VmLck      uint64    `json:"-"`
 	Wchan      string    `json:"wchan,omitempty"`
+	Exe        string    `json:"exe,omitempty"`
 	Cgroup     string    `json:"cgroup,omitempty"`
 	Unit       string    `json:"unit,omitempty"`
 	// Partial lists the files that could not be read (permission), so the
@@ -67,6 +74,7 @@ const (
 	NeedCgroup                  // cgroup: cgroup path and unit
 	NeedStatm                   // statm: shared memory
 	NeedWchan                   // wchan
+	NeedExe                     // the exe link
 	// NeedUser is the effective uid alone: from status when NeedStatus
 	// is set, else the owner of /proc/PID, which the kernel keeps equal
 	// to the euid even for non-dumpable processes (whose files it gives
@@ -87,6 +95,8 @@ type Collector struct {
 	// Workers is how many goroutines read processes; 0 picks one per CPU
 	// (fastest wall time), 1 costs the least CPU (for refreshing views).
 	Workers int
+	// ASCII makes ps escape text as procps does outside a UTF-8 locale.
+	ASCII bool
 }
 
 // procCache keeps what rarely changes in a process's life — owner,
@@ -178,12 +188,15 @@ func (c *Collector) Users() *Users { return c.users }
 
 // Snapshot is a process table at one moment.
 type Snapshot struct {
-	At       time.Time
-	Boot     time.Time // from btime
-	Uptime   float64   // seconds since boot
-	MemTotal uint64    // KiB
-	Procs    []*Process
-	byPID    map[int]*Process
+	At     time.Time
+	Boot   time.Time // from btime
+	Uptime float64   // seconds since boot
+	// BootTicks is the uptime in clock ticks, truncated as procps does.
+	BootTicks uint64
+	MemTotal  uint64 // KiB
+	UTF8      bool   // escape text for a UTF-8 terminal
+	Procs     []*Process
+	byPID     map[int]*Process
 }
 
 // Get returns the process with pid, or nil.
@@ -206,7 +219,8 @@ func (c *Collector) Snapshot(ctx context.Context, need Need, pids []int) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{At: c.Now(), Boot: time.Unix(sys.BootTime, 0), Uptime: up, MemTotal: mem["MemTotal"]}
+	s := &Snapshot{At: c.Now(), Boot: time.Unix(sys.BootTime, 0), Uptime: up, MemTotal: mem["MemTotal"],
+		BootTicks: uint64(up * procfs.UserHZ), UTF8: !c.ASCII}
 	if s.Procs, err = c.readAll(pids, need, s.Boot); err != nil {
 		return nil, err
 	}
@@ -346,6 +360,9 @@ func (c *Collector) read(r *procfs.Reader, pid int, need Need, boot time.Time) *
 		}
 		p.Wchan = w
 	}
+	if need&NeedExe != 0 {
+		p.Exe, _ = os.Readlink(c.FS.Path(strconv.Itoa(pid), "exe")) // "-" when unreadable, as procps shows it
+	}
 	p.Stat = statLetters(p, &st)
 	if c.cache != nil {
 		c.cache.put(p)
@@ -402,9 +419,9 @@ var pageKiB = uint64(os.Getpagesize() / 1024)
 
 func fromStat(st *procfs.Stat, boot time.Time) *Process {
 	return &Process{
-		PID: st.PID, PPID: st.PPID, PGID: st.PGID, SID: st.SID, TPGID: st.TPGID, TTYDev: st.TTY,
+		PID: st.PID, TID: st.PID, PPID: st.PPID, PGID: st.PGID, SID: st.SID, TPGID: st.TPGID, TTYDev: st.TTY,
 		State: string(st.State), Comm: st.Comm, Kernel: st.Kernel(), Threads: st.Threads,
-		Nice: st.Nice, Prio: st.Priority, Policy: st.Policy,
+		Nice: st.Nice, Prio: st.Priority, Policy: st.Policy, Flags: st.Flags, Processor: st.Processor,
 		StartTicks: st.StartTime,
 		Start:      boot.Add(time.Duration(st.StartTime) * time.Second / procfs.UserHZ),
 		CPUTicks:   st.UTime + st.STime,

@@ -8,23 +8,47 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/tendproject/tend/internal/procfs"
 )
 
-// DefaultColumns are ps -ef's columns plus UNIT.
-const DefaultColumns = "user=UID,pid,ppid,c,stime,tty=TTY,time,unit,args=CMD"
+// DefaultColumns are ps -f's columns with tend's UNIT before the command.
+const DefaultColumns = "uid_hack,pid,ppid,c,stime,tname,time,unit,cmd"
 
-// PsOptions select and shape a process table.
+// PsOptions select and shape a process table. The selections work as
+// procps's: with -e every process; otherwise a process is listed when the
+// simple selection (Table) or any list (PIDs, Users, …) names it, and the
+// filters (Daemons, Zombies, Orphans, Running) then keep only some.
 type PsOptions struct {
-	All     bool     // every process (-e); otherwise the caller's tty and euid, as ps does
-	Users   []string // effective user names or ids (-u)
-	PIDs    []int    // -p
-	Units   []string // --unit
-	Daemons bool     // no controlling terminal, not a kernel thread
-	Zombies bool     // state Z, with the parent that has not reaped them
-	Orphans bool     // adopted by PID 1 or a subreaper
-	Columns []string // -o lists; empty for DefaultColumns
-	Sort    []string // --sort keys, "-key" descending
+	All bool // every process (-e, -A, ax)
+	// Table is procps's simple selection (-a, -d, a, x, and the default):
+	// a set of the 16 combinations of "our euid", "session leader", "no
+	// tty" and "our tty", bit (euid | leader<<1 | notty<<2 | ourtty<<3).
+	// Zero means none; without lists either, the default (our tty and
+	// euid) applies.
+	Table    uint16
+	Users    []string // effective user names or ids (-u, U, --user)
+	RUsers   []string // real user names or ids (-U, --User)
+	PIDs     []int    // -p, p, --pid, bare numbers
+	PPIDs    []int    // --ppid
+	Sessions []int    // -s, --sid
+	TTYs     []uint64 // -t, t, --tty: device numbers, 0 for none
+	Commands []string // -C
+	Units    []string // --unit
+	Negate   bool     // -N, --deselect
+	Running  bool     // r: only running processes
+	Daemons  bool     // no controlling terminal, not a kernel thread
+	Zombies  bool     // state Z, with the parent that has not reaped them
+	Orphans  bool     // adopted by PID 1 or a subreaper
+	Columns  []string // -o lists; empty for DefaultColumns
+	Sort     []string // --sort keys, "-key" descending
+	Threads  bool     // one row per thread (-L)
+	Forest   byte     // 'f': --forest ASCII art; 'u': -H indentation
+	// Width is the screen width the last column is cut at; 0 for none.
+	Width    int
+	NoHeader bool
 }
 
 // PsTable is a selected, sorted process table ready to print.
@@ -32,6 +56,9 @@ type PsTable struct {
 	Columns []Column
 	Rows    []*Process
 	Snap    *Snapshot
+	width   int
+	forest  byte
+	depth   [][]byte // per row: the tree prefix (forest)
 }
 
 // Ps reads /proc and builds the table opts describe.
@@ -40,7 +67,7 @@ func Ps(ctx context.Context, c *Collector, opts PsOptions) (*PsTable, error) {
 	if len(specs) == 0 {
 		specs = []string{DefaultColumns}
 		if opts.Zombies {
-			specs = []string{"user=UID,pid,ppid,parent,stat,stime,unit,args=CMD"}
+			specs = []string{"uid_hack,pid,ppid,parent,stat,stime,unit,args=CMD"}
 		}
 	}
 	cols, err := ParseColumns(specs)
@@ -64,7 +91,7 @@ func Ps(ctx context.Context, c *Collector, opts PsOptions) (*PsTable, error) {
 	}
 	need |= sel.need
 	var pids []int
-	if len(opts.PIDs) > 0 && !opts.Zombies && !opts.Orphans {
+	if sel.onlyPIDs() {
 		pids = slices.Clone(opts.PIDs)
 		slices.Sort(pids) // ps lists in /proc order whatever the order asked
 		pids = slices.Compact(pids)
@@ -73,32 +100,65 @@ func Ps(ctx context.Context, c *Collector, opts PsOptions) (*PsTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &PsTable{Columns: cols, Snap: snap}
+	pidLen := 5
+	if b, err := c.FS.NewReader().ReadFile("sys", "kernel", "pid_max"); err == nil {
+		if n := len(strings.TrimSpace(string(b))); n > 0 {
+			pidLen = n
+		}
+	}
+	t := &PsTable{Snap: snap, width: opts.Width, forest: opts.Forest}
 	for _, p := range snap.Procs {
 		if sel.match(p, snap) {
 			t.Rows = append(t.Rows, p)
 		}
 	}
-	if len(opts.PIDs) > 0 && len(t.Rows) == 0 {
-		return t, fmt.Errorf("no such process: %s", joinInts(opts.PIDs))
-	}
 	if len(opts.Units) > 0 && len(t.Rows) == 0 {
 		return t, fmt.Errorf("no processes in unit %s (not loaded or not running)", strings.Join(opts.Units, ", "))
 	}
-	if len(sortCols) > 0 {
-		slices.SortStableFunc(t.Rows, func(a, b *Process) int {
-			for i, c := range sortCols {
+	if len(sortCols) > 0 || opts.Forest != 0 {
+		if opts.Forest != 0 && len(sortCols) == 0 {
+			// procps orders a forest by parent, then start time.
+			sortCols = []Column{mustColumn("ppid")}
+			desc = []bool{false}
+		}
+		if opts.Forest != 0 {
+			sortCols = append([]Column{mustColumn("start_time")}, sortCols...)
+			desc = append([]bool{false}, desc...)
+		}
+		// Each key is a stable sort of its own, the last one first in
+		// rank, as procps applies them.
+		for i := range sortCols {
+			c, d := sortCols[i], desc[i]
+			slices.SortStableFunc(t.Rows, func(a, b *Process) int {
 				if r := c.compare(a, b, snap); r != 0 {
-					if desc[i] {
+					if d {
 						return -r
 					}
 					return r
 				}
-			}
-			return 0
-		})
+				return 0
+			})
+		}
 	}
+	if opts.Forest != 0 {
+		t.Rows, t.depth = forestOrder(t.Rows, opts.Forest)
+	}
+	if opts.Threads {
+		t.Rows = c.threadRows(t.Rows)
+	}
+	for _, col := range cols {
+		t.Columns = append(t.Columns, col.resolve(pidLen))
+	}
+	t.fit()
 	return t, nil
+}
+
+func mustColumn(key string) Column {
+	c, ok := LookupColumn(key)
+	if !ok {
+		panic("no column " + key)
+	}
+	return c
 }
 
 func parseSort(keys []string) ([]Column, []bool, error) {
@@ -113,43 +173,192 @@ func parseSort(keys []string) ([]Column, []bool, error) {
 			k = strings.TrimLeft(k, "+-")
 			c, ok := LookupColumn(k)
 			if !ok {
-				return nil, nil, fmt.Errorf("unknown sort key %q (known: %s)", k, strings.Join(ColumnKeys(), ", "))
+				return nil, nil, fmt.Errorf("unknown sort specifier %q", k)
 			}
 			cols, desc = append(cols, c), append(desc, d)
 		}
 	}
+	// The first key ranks first: applied last.
+	slices.Reverse(cols)
+	slices.Reverse(desc)
 	return cols, desc, nil
+}
+
+// forestOrder lists rows as procps's forest: each tree from its root,
+// children after their parent (rows arrive sorted by parent, then start);
+// roots, processes whose parent is not listed, last one first. PID 1's
+// children stay at its level in the ASCII-art forest, as procps draws them.
+func forestOrder(rows []*Process, style byte) ([]*Process, [][]byte) {
+	listed := make(map[int]bool, len(rows))
+	firstChild := make(map[int]int, len(rows))
+	for i, p := range rows {
+		listed[p.PID] = true
+		if _, ok := firstChild[p.PPID]; !ok {
+			firstChild[p.PPID] = i
+		}
+	}
+	out := make([]*Process, 0, len(rows))
+	depths := make([][]byte, 0, len(rows))
+	var prefix []byte
+	var walk func(self, level int, sibling bool)
+	walk = func(self, level int, sibling bool) {
+		if level > 0 {
+			prefix = prefix[:level]
+			prefix[level-1] = 'L'
+			if sibling {
+				prefix[level-1] = '+'
+			}
+		}
+		prefix = prefix[:level]
+		out = append(out, rows[self])
+		depths = append(depths, slices.Clone(prefix))
+		pid := rows[self].PID
+		i, ok := firstChild[pid]
+		if !ok || rows[i].PID == pid {
+			return
+		}
+		if level > 0 {
+			prefix[level-1] = ' '
+			if sibling {
+				prefix[level-1] = '|'
+			}
+		}
+		for ; i < len(rows); i++ {
+			more := i+1 < len(rows) && rows[i+1].PPID == pid
+			next := level + 1
+			if pid == 1 && style != 'u' {
+				next = level
+			}
+			if next > len(prefix) {
+				prefix = append(prefix, make([]byte, next-len(prefix))...)
+			}
+			walk(i, next, more)
+			prefix = prefix[:level]
+			if !more {
+				break
+			}
+		}
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		if !listed[rows[i].PPID] || rows[i].PPID == rows[i].PID {
+			prefix = prefix[:0]
+			walk(i, 0, false)
+		}
+	}
+	return out, depths
+}
+
+// threadRows replaces each process by one row per thread (procps -L):
+// the thread's own state, times, processor, priority and name, the
+// process's identity.
+func (c *Collector) threadRows(rows []*Process) []*Process {
+	r := c.FS.NewReader()
+	out := make([]*Process, 0, len(rows))
+	for _, p := range rows {
+		tids, err := r.Tasks(p.PID)
+		if err != nil || len(tids) == 0 {
+			out = append(out, p)
+			continue
+		}
+		for _, tid := range tids {
+			st, err := r.TaskStat(p.PID, tid)
+			if err != nil {
+				continue // exited meanwhile
+			}
+			t := *p
+			t.TID, t.State, t.Comm = tid, string(st.State), st.Comm
+			t.CPUTicks, t.Processor, t.Prio, t.Nice, t.Policy = st.UTime+st.STime, st.Processor, st.Priority, st.Nice, st.Policy
+			t.StartTicks, t.Flags = st.StartTime, st.Flags
+			t.Start = p.Start.Add(time.Duration(int64(st.StartTime)-int64(p.StartTicks)) * time.Second / procfs.UserHZ)
+			st.PID, st.Threads = p.PID, p.Threads
+			t.Stat = statLetters(&t, &st)
+			if p.Wchan != "" || tid != p.PID {
+				if w, err := r.Wchan(tid); err == nil {
+					t.Wchan = w
+				}
+			}
+			out = append(out, &t)
+		}
+	}
+	return out
+}
+
+// fit sizes tend's own columns (unit, parent) to their widest value.
+func (t *PsTable) fit() {
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if !c.Fit {
+			continue
+		}
+		w := cells(c.Header)
+		for _, p := range t.Rows {
+			w = max(w, cells(c.Value(p, t.Snap)))
+		}
+		c.Width = w
+	}
 }
 
 type selector struct {
 	opts    PsOptions
+	table   uint16
 	uids    map[int]bool
+	ruids   map[int]bool
 	pids    map[int]bool
+	ppids   map[int]bool
+	sids    map[int]bool
+	ttys    map[uint64]bool
 	units   map[string]bool
 	selfTTY uint64
 	selfUID int
 	need    Need
 }
 
+// defaultTable is procps's selection without options: our tty and euid.
+const defaultTable = 0xaa00
+
 func newSelector(c *Collector, o PsOptions) (*selector, error) {
-	s := &selector{opts: o}
-	if len(o.Users) > 0 {
-		s.uids = map[int]bool{}
-		s.need |= NeedUser
-		for _, spec := range o.Users {
+	s := &selector{opts: o, table: o.Table}
+	set := func(v []int) map[int]bool {
+		if len(v) == 0 {
+			return nil
+		}
+		m := make(map[int]bool, len(v))
+		for _, x := range v {
+			m[x] = true
+		}
+		return m
+	}
+	users := func(specs []string) (map[int]bool, error) {
+		var ids []int
+		for _, spec := range specs {
 			for _, u := range strings.Split(spec, ",") {
 				id, ok := c.users.Lookup(u)
 				if !ok {
-					return nil, fmt.Errorf("no such user %q", u)
+					return nil, fmt.Errorf("user name does not exist: %s", u)
 				}
-				s.uids[id] = true
+				ids = append(ids, id)
 			}
 		}
+		return set(ids), nil
 	}
-	if len(o.PIDs) > 0 {
-		s.pids = map[int]bool{}
-		for _, p := range o.PIDs {
-			s.pids[p] = true
+	var err error
+	if s.uids, err = users(o.Users); err != nil {
+		return nil, err
+	}
+	if s.ruids, err = users(o.RUsers); err != nil {
+		return nil, err
+	}
+	if s.uids != nil {
+		s.need |= NeedUser
+	}
+	if s.ruids != nil {
+		s.need |= NeedStatus
+	}
+	s.pids, s.ppids, s.sids = set(o.PIDs), set(o.PPIDs), set(o.Sessions)
+	if len(o.TTYs) > 0 {
+		s.ttys = map[uint64]bool{}
+		for _, t := range o.TTYs {
+			s.ttys[t] = true
 		}
 	}
 	if len(o.Units) > 0 {
@@ -158,7 +367,10 @@ func newSelector(c *Collector, o PsOptions) (*selector, error) {
 			s.units[u] = true
 		}
 	}
-	if !s.explicit() {
+	if !o.All && s.table == 0 && !s.lists() && !o.Daemons && !o.Zombies && !o.Orphans {
+		s.table = defaultTable
+	}
+	if s.table != 0 && !o.All {
 		r := c.FS.NewReader()
 		if st, err := r.Stat(os.Getpid()); err == nil {
 			s.selfTTY = st.TTY
@@ -169,25 +381,30 @@ func newSelector(c *Collector, o PsOptions) (*selector, error) {
 	return s, nil
 }
 
-// explicit reports whether any selection was asked for; without one ps
-// shows the caller's own terminal and user.
-func (s *selector) explicit() bool {
+func (s *selector) lists() bool {
 	o := s.opts
-	return o.All || len(o.Users) > 0 || len(o.PIDs) > 0 || len(o.Units) > 0 || o.Daemons || o.Zombies || o.Orphans
+	return s.uids != nil || s.ruids != nil || s.pids != nil || s.ppids != nil || s.sids != nil ||
+		s.ttys != nil || s.units != nil || len(o.Commands) > 0
+}
+
+// onlyPIDs reports whether only the listed pids can match, so only they
+// need reading.
+func (s *selector) onlyPIDs() bool {
+	o := s.opts
+	return s.pids != nil && !o.All && s.table == 0 && !o.Negate && !o.Zombies && !o.Orphans &&
+		s.uids == nil && s.ruids == nil && s.ppids == nil && s.sids == nil && s.ttys == nil && s.units == nil && len(o.Commands) == 0
 }
 
 func (s *selector) match(p *Process, snap *Snapshot) bool {
 	o := s.opts
-	if !s.explicit() {
-		return p.TTYDev == s.selfTTY && p.UID == s.selfUID
+	ok := o.All || !s.lists() && s.table == 0 || s.table != 0 && s.tableAccepts(p) || s.listed(p)
+	if o.Running && p.State != "R" && p.State != "D" {
+		ok = false
 	}
-	if s.uids != nil && !s.uids[p.UID] {
-		return false
+	if o.Negate {
+		ok = !ok
 	}
-	if s.pids != nil && !s.pids[p.PID] {
-		return false
-	}
-	if s.units != nil && !s.units[p.Unit] {
+	if !ok {
 		return false
 	}
 	if o.Daemons && (p.TTYDev != 0 || p.Kernel) {
@@ -200,6 +417,37 @@ func (s *selector) match(p *Process, snap *Snapshot) bool {
 		return false
 	}
 	return true
+}
+
+func (s *selector) tableAccepts(p *Process) bool {
+	bit := 0
+	if p.UID == s.selfUID {
+		bit |= 1
+	}
+	if p.SID == p.PID {
+		bit |= 2
+	}
+	if p.TTYDev == 0 {
+		bit |= 4
+	}
+	if p.TTYDev == s.selfTTY {
+		bit |= 8
+	}
+	return s.table&(1<<bit) != 0
+}
+
+func (s *selector) listed(p *Process) bool {
+	switch {
+	case s.uids[p.UID], s.ruids[p.RUID], s.pids[p.PID], s.ppids[p.PPID], s.sids[p.SID], s.ttys != nil && s.ttys[p.TTYDev], s.units[p.Unit]:
+		return true
+	}
+	for _, c := range s.opts.Commands {
+		// comm holds at most 15 bytes; a longer name matches its start.
+		if p.Comm == c || len(p.Comm) == 15 && len(c) >= 15 && strings.HasPrefix(c, p.Comm) {
+			return true
+		}
+	}
+	return false
 }
 
 // Orphan reports whether p looks adopted: its parent is PID 1 or one of
@@ -216,36 +464,29 @@ func Orphan(p *Process, snap *Snapshot) bool {
 	return reaper && p.SID != p.PID && p.SID != p.PPID
 }
 
-// WriteText prints the table with a header, columns padded to their
-// widest value; the last column is never truncated.
+// WriteText prints the table as procps does: a header line (unless every
+// header is blank, or header is false), then a line per row.
 func (t *PsTable) WriteText(w io.Writer, header bool) error {
-	cells := make([][]string, 0, len(t.Rows)+1)
-	if header {
-		h := make([]string, len(t.Columns))
-		for i, c := range t.Columns {
-			h[i] = c.Header
+	l := newPsLayout(t.Columns, t.width, t.forest)
+	var b strings.Builder
+	if header && slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Header != "" }) {
+		l.line(&b, nil, t.Snap, nil)
+	}
+	for i, p := range t.Rows {
+		var depth []byte
+		if t.depth != nil {
+			depth = t.depth[i]
 		}
-		cells = append(cells, h)
-	}
-	for _, p := range t.Rows {
-		row := make([]string, len(t.Columns))
-		for i, c := range t.Columns {
-			row[i] = t.cell(c, p)
+		l.line(&b, p, t.Snap, depth)
+		if b.Len() > 64<<10 {
+			if _, err := io.WriteString(w, b.String()); err != nil {
+				return err
+			}
+			b.Reset()
 		}
-		cells = append(cells, row)
 	}
-	right := make([]bool, len(t.Columns))
-	for i, c := range t.Columns {
-		right[i] = c.Right
-	}
-	return writeAligned(w, cells, right)
-}
-
-func (t *PsTable) cell(c Column, p *Process) string {
-	if c.Need&NeedStatus != 0 && slices.Contains(p.Partial, "status") || c.Need&NeedUser != 0 && slices.Contains(p.Partial, "owner") {
-		return "?"
-	}
-	return c.Value(p, t.Snap)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // writeAligned pads every column but the last to its widest cell.
@@ -300,8 +541,8 @@ type psJSON struct {
 func (t *PsTable) WriteJSON(w io.Writer) error {
 	out := make([]psJSON, len(t.Rows))
 	for i, p := range t.Rows {
-		out[i] = psJSON{Process: p, PCPU: float64(PCPU(p, t.Snap.Uptime)) / 10,
-			PMEM: float64(PMEM(p, t.Snap.MemTotal)) / 10, Elapsed: etimeSeconds(p, t.Snap.Uptime), Command: CommandLine(p)}
+		out[i] = psJSON{Process: p, PCPU: float64(PCPU(p, t.Snap)) / 10,
+			PMEM: float64(PMEM(p, t.Snap.MemTotal)) / 10, Elapsed: etimeSeconds(p, t.Snap), Command: CommandLine(p)}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

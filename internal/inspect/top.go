@@ -3,6 +3,7 @@ package inspect
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -54,12 +55,31 @@ type TopRow struct {
 	Shr     uint64  `json:"shr_kib"`
 	State   string  `json:"s,omitempty"`
 	CPU     float64 `json:"pcpu"`
-	Mem     float64 `json:"pmem"`
 	Ticks   uint64  `json:"cpu_ticks"`
 	Unit    string  `json:"unit,omitempty"`
 	Command string  `json:"command"`
 	Procs   int     `json:"processes,omitempty"` // unit mode
-	depth   int
+	// MemTotal is the machine's memory in KiB: %MEM is computed from the
+	// exact Res when shown, so sums and sorting lose nothing to rounding.
+	MemTotal uint64 `json:"-"`
+	depth    int
+}
+
+// PMem is the row's %MEM: resident over total memory.
+func (r TopRow) PMem() float64 {
+	if r.MemTotal == 0 {
+		return 0
+	}
+	return float64(r.Res) * 100 / float64(r.MemTotal)
+}
+
+// MarshalJSON adds the computed %MEM as "pmem".
+func (r TopRow) MarshalJSON() ([]byte, error) {
+	type plain TopRow // without the method
+	return json.Marshal(struct {
+		plain
+		PMem float64 `json:"pmem"`
+	}{plain(r), r.PMem()})
 }
 
 // TopFrame is one refresh of top: the summary and the rows.
@@ -136,7 +156,7 @@ func (t *Top) Sample(ctx context.Context) (*TopFrame, error) {
 		if prev, ok := t.prevTick[key]; ok && elapsed > 0 {
 			pc = float64(p.CPUTicks-prev) / procfs.UserHZ / elapsed * 100
 		} else {
-			pc = float64(PCPU(p, snap.Uptime)) / 10
+			pc = float64(PCPU(p, snap)) / 10
 		}
 		f.Rows[i] = processRow(p, snap, pc)
 	}
@@ -150,7 +170,7 @@ func processRow(p *Process, s *Snapshot, pc float64) TopRow {
 		pr = "rt"
 	}
 	return TopRow{PID: p.PID, User: p.User, Prio: pr, Nice: niceColumn(p, s), Virt: p.VSZ, Res: p.RSS,
-		Shr: p.Shared, State: p.State, CPU: pc, Mem: float64(PMEM(p, s.MemTotal)) / 10, Ticks: p.CPUTicks,
+		Shr: p.Shared, State: p.State, CPU: pc, MemTotal: s.MemTotal, Ticks: p.CPUTicks,
 		Unit: p.Unit, Command: p.Comm}
 }
 
@@ -244,7 +264,7 @@ func compareRows(a, b TopRow, k TopKey) int {
 	case SortCPU:
 		return cmp.Compare(a.CPU, b.CPU)
 	case SortMem:
-		return cmp.Compare(a.Mem, b.Mem)
+		return cmp.Compare(a.Res, b.Res) // the same order as %MEM, without its rounding
 	case SortTime:
 		return cmp.Compare(a.Ticks, b.Ticks)
 	case SortUnit:
@@ -263,7 +283,7 @@ func byUnit(rows []TopRow) []TopRow {
 		if !ok {
 			i = len(out)
 			idx[u] = i
-			out = append(out, TopRow{Unit: u, Command: u, User: r.User})
+			out = append(out, TopRow{Unit: u, Command: u, User: r.User, MemTotal: r.MemTotal})
 		}
 		o := &out[i]
 		o.Procs++
@@ -271,7 +291,6 @@ func byUnit(rows []TopRow) []TopRow {
 		o.Res += r.Res
 		o.Shr += r.Shr
 		o.CPU += r.CPU
-		o.Mem += r.Mem
 		o.Ticks += r.Ticks
 		if o.User != r.User {
 			o.User = "*"
@@ -365,14 +384,14 @@ func TopHeader(v TopView) string {
 func FormatRow(r TopRow, v TopView) string {
 	if v.ByUnit {
 		return fmt.Sprintf("%5d %-8s %7s %7s %7s %6.1f %5.1f %9s %s", r.Procs, userColumn(r.User),
-			scaleKiB(r.Virt), scaleKiB(r.Res), scaleKiB(r.Shr), r.CPU, r.Mem, timePlus(r.Ticks), r.Unit)
+			scaleKiB(r.Virt), scaleKiB(r.Res), scaleKiB(r.Shr), r.CPU, r.PMem(), timePlus(r.Ticks), r.Unit)
 	}
 	cmd := printable(r.Command)
 	if r.depth > 0 {
 		cmd = strings.Repeat("    ", r.depth-1) + " `- " + cmd
 	}
 	return fmt.Sprintf("%7d %-8s %3s %3s %7s %7s %7s %1s %5.1f %5.1f %9s %-16s %s", r.PID, userColumn(r.User),
-		r.Prio, r.Nice, scaleKiB(r.Virt), scaleKiB(r.Res), scaleKiB(r.Shr), r.State, r.CPU, r.Mem,
+		r.Prio, r.Nice, scaleKiB(r.Virt), scaleKiB(r.Res), scaleKiB(r.Shr), r.State, r.CPU, r.PMem(),
 		timePlus(r.Ticks), dash(r.Unit), cmd)
 }
 

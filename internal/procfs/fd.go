@@ -120,6 +120,18 @@ func (r *Reader) FDTargets(pid int, visit func(fd int, target string)) error {
 	return nil
 }
 
+// FDAccess reports how pid opened descriptor fd: the kernel gives the
+// link in /proc/PID/fd the owner's read and write bits of the open file's
+// mode (what fdinfo's flags say with O_ACCMODE), one lstat.
+func (r *Reader) FDAccess(pid, fd int) (read, write bool, err error) {
+	p := r.FS.pidPath(pid, "fd/"+strconv.Itoa(fd))
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return false, false, fileErr(p, err)
+	}
+	return st.Mode&unix.S_IRUSR != 0, st.Mode&unix.S_IWUSR != 0, nil
+}
+
 // fdAt describes descriptor n, an entry of the fd directory dir open as dfd.
 func fdAt(dfd int, dir string, n int, link []byte) FD {
 	fd := FD{Num: n}
