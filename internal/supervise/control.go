@@ -43,6 +43,9 @@ type Status struct {
 	// while no watchdog runs.
 	WatchdogUSec      time.Duration
 	WatchdogTimestamp time.Time
+	// ExecRuns are how the commands of the current (or last) activation
+	// ended, oldest first; detailed snapshots only.
+	ExecRuns []ExecRun
 }
 
 // JobResult reports how a requested job ended.
@@ -176,6 +179,9 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 			st.Tasks, st.MemoryBytes, st.CPUNanos = int(s.Tasks), uint64(max(s.MemoryBytes, 0)), uint64(max(s.CPUNanos, 0))
 			st.PIDs, _ = u.cg.PIDs()
 		}
+	}
+	if detail {
+		st.ExecRuns = u.execRuns.of(u.invocation)
 	}
 	return st
 }

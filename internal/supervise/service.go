@@ -368,6 +368,7 @@ func (m *Manager) onExit(e reaper.Exit) {
 	delete(m.pids, e.PID)
 	st := fromWait(e.Status)
 	u := ref.u
+	u.execRuns.noteExit(u, ref.role, e.PID, st)
 	switch {
 	case ref.role == roleMain && u.mainPID == e.PID:
 		u.lastMainPID = e.PID

@@ -48,7 +48,8 @@ type rt struct {
 	cmds                []unit.Command
 	cmdIdx              int
 	cg                  *cgroup.Group
-	emptySeen           uint64 // Manager.evSeq of the event that found cg empty (groupBusy)
+	execRuns            execHistory // how the activation's commands ended (history.go)
+	emptySeen           uint64      // Manager.evSeq of the event that found cg empty (groupBusy)
 
 	statusText string
 	errno      int
