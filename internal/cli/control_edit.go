@@ -68,6 +68,9 @@ func (x *ctl) edit(ctx context.Context, args []string, o editOpts) error {
 	if err != nil {
 		return &ExitError{Code: exitFailure, Msg: err.Error()}
 	}
+	if err := x.checkEditRights(); err != nil {
+		return err
+	}
 	names, err := x.expand(ctx, args)
 	if err != nil {
 		return err
@@ -82,9 +85,6 @@ func (x *ctl) edit(ctx context.Context, args []string, o editOpts) error {
 			return &ExitError{Code: exitFailure, Msg: "this instance has no runtime unit directory"}
 		}
 		dir = info.RuntimeDir
-	}
-	if err := x.checkEditRights(); err != nil {
-		return err
 	}
 	var files []*editFile
 	for _, name := range names {
@@ -242,6 +242,7 @@ func (x *ctl) editOne(ef *editFile) (changed bool, err error) {
 	}
 	body := editedBody(string(b), ef.dropIn)
 	if body == "" {
+		os.Remove(tmp.Name())
 		if ef.dropIn && fileExists(ef.target) {
 			// Emptied on purpose: the override goes.
 			if err := os.Remove(ef.target); err != nil {

@@ -162,8 +162,9 @@ func mainPIDLine(st api.UnitStatus) string {
 	}
 	running := st.ActiveState == "active" || st.ActiveState == "reloading" ||
 		st.ActiveState == "activating" || st.ActiveState == "deactivating"
-	// Waiting to restart, the main process is the one that exited.
-	running = running && st.SubState != "auto-restart"
+	// Waiting to restart, or remaining after exit, the main process is
+	// the one that exited.
+	running = running && st.SubState != "auto-restart" && st.SubState != "exited"
 	if running || st.ExecMainCode == "" {
 		if c := commandOf(st.Processes, st.MainPID); c != "" {
 			return fmt.Sprintf("%d (%s)", st.MainPID, c)
