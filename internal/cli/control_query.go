@@ -64,14 +64,10 @@ func statusCommand(env *Env) *cobra.Command {
 	return cmd
 }
 
-// statuses fetches the units named (globs expanded; all active ones when
-// none is named) and the exit status systemctl would give: the first
-// non-zero one of 3 (a unit is not active) and 4 (a unit is unknown).
+// statuses fetches the units named (globs expanded) and the exit status
+// systemctl would give: the first non-zero one of 3 (a unit is not
+// active) and 4 (a unit is unknown).
 func (x *ctl) statuses(ctx context.Context, args []string) ([]api.UnitStatus, int, error) {
-	if len(args) == 0 {
-		units, err := x.c.ListUnits(ctx, nil, false)
-		return units, 0, err
-	}
 	var units []api.UnitStatus
 	code := 0
 	setCode := func(c int) {
