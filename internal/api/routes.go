@@ -56,6 +56,7 @@ func (s *Server) routeTable() []route {
 		route{"GET", "/v1/logs/fields/{field}", false, s.logFieldValues},
 		route{"GET", "/v1/processes", false, s.processes},
 		route{"GET", "/v1/self/fds", false, s.selfFDs},
+		route{"GET", "/v1/manager", false, s.info},
 	)
 }
 
@@ -183,11 +184,25 @@ func (s *Server) dependencies(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	reverse, err := boolParam(r.URL.Query().Get("reverse"), "reverse")
+	q := r.URL.Query()
+	var dq DepQuery
+	switch dq.Kind = q.Get("kind"); dq.Kind {
+	case DepRequires, DepReverse, DepAfter, DepBefore:
+	default:
+		return badRequest("kind must be reverse, after or before, not %q", dq.Kind)
+	}
+	if dq.All, err = boolParam(q.Get("all"), "all"); err != nil {
+		return err
+	}
+	// reverse=true is the older spelling of kind=reverse.
+	reverse, err := boolParam(q.Get("reverse"), "reverse")
 	if err != nil {
 		return err
 	}
-	res, err := s.m.ListDependencies(r.Context(), name, reverse)
+	if reverse && dq.Kind == DepRequires {
+		dq.Kind = DepReverse
+	}
+	res, err := s.m.ListDependencies(r.Context(), name, dq)
 	if err != nil {
 		return err
 	}
@@ -257,6 +272,14 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) error {
 	}
 	if res == nil {
 		res = map[int]string{}
+	}
+	return writeJSON(w, res)
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.m.Info(r.Context())
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, res)
 }

@@ -148,11 +148,11 @@ func TestRoutes(t *testing.T) {
 	if err != nil || len(texts) != 1 || !strings.Contains(texts[0].Text, "ExecStart") {
 		t.Errorf("Cat = %+v, %v", texts, err)
 	}
-	tree, err := c.ListDependencies(ctx, "web.service", true)
+	tree, err := c.ListDependencies(ctx, "web.service", api.DepQuery{Kind: api.DepReverse})
 	if err != nil || len(tree.Children) != 1 {
 		t.Errorf("ListDependencies = %+v, %v", tree, err)
 	}
-	if last := f.Calls()[len(f.Calls())-1]; last.Op != "true" {
+	if last := f.Calls()[len(f.Calls())-1]; last.Op != "reverse all=false" {
 		t.Errorf("reverse flag lost: %+v", last)
 	}
 	rep, err := c.DaemonReload(ctx)

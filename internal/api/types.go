@@ -33,7 +33,7 @@ type Manager interface {
 	Show(ctx context.Context, name string) (map[string]string, error)
 	// Cat returns the fragment and drop-ins, each with its path.
 	Cat(ctx context.Context, name string) ([]UnitText, error)
-	ListDependencies(ctx context.Context, name string, reverse bool) (DepTree, error)
+	ListDependencies(ctx context.Context, name string, q DepQuery) (DepTree, error)
 	DaemonReload(ctx context.Context) (ReloadReport, error)
 
 	// Install operations on unit files (enable, disable, reenable, mask,
@@ -52,6 +52,21 @@ type Manager interface {
 	// ("journal: web.service stdout"), for `tend fds`. The server, which
 	// runs in the daemon, adds its own (control socket, connections).
 	SelfFDs(ctx context.Context) (SelfFDs, error)
+	// Info describes the instance as a whole: since when it runs and where
+	// its unit files are, for `status` without units and for `edit`.
+	Info(ctx context.Context) (ManagerInfo, error)
+}
+
+// ManagerInfo is the answer of GET /v1/manager.
+type ManagerInfo struct {
+	Since time.Time `json:"since"` // when the manager started
+	// ConfigDir receives the files `edit` writes (the highest-precedence
+	// persistent unit directory, as enable's symlinks), RuntimeDir those
+	// of `edit --runtime` ("" when the instance has none). SearchPath is
+	// the whole unit search path, highest precedence first.
+	ConfigDir  string   `json:"config_dir"`
+	RuntimeDir string   `json:"runtime_dir,omitempty"`
+	SearchPath []string `json:"search_path"`
 }
 
 // SelfFDs is the answer of GET /v1/self/fds: the daemon's pid and, for
@@ -107,6 +122,21 @@ type UnitStatus struct {
 	Warnings       []string   `json:"warnings,omitempty"` // load diagnostics, "changed on disk", …
 	NeedReload     bool       `json:"need_daemon_reload,omitempty"`
 	Logs           []LogEntry `json:"logs,omitempty"` // last lines, for status
+	// ExecRuns are how the commands of the current (or last) activation
+	// ended, oldest first (status's Process: lines); Status only.
+	ExecRuns []ExecRun `json:"exec_runs,omitempty"`
+}
+
+// ExecRun is how one command of a unit's Exec*= lists ended.
+type ExecRun struct {
+	Kind   string    `json:"kind"`  // ExecStartPre, ExecStart, ExecReload, …
+	Index  int       `json:"index"` // which command of that list
+	Path   string    `json:"path"`
+	Argv   []string  `json:"argv"`
+	PID    int       `json:"pid"`
+	Code   string    `json:"code"`   // exited, killed, dumped
+	Status int       `json:"status"` // exit code or signal number
+	Exited time.Time `json:"exited,omitzero"`
 }
 
 // Process is one process of a unit.
@@ -129,6 +159,24 @@ type UnitText struct {
 	Path string `json:"path"`
 	Text string `json:"text"`
 }
+
+// DepQuery selects what list-dependencies follows.
+type DepQuery struct {
+	// Kind is "" (Requires=, Wants=, … as systemctl's default),
+	// "reverse" (RequiredBy=, WantedBy=, …), "after" (After=: the units
+	// ordered before this one) or "before" (Before=).
+	Kind string `json:"kind,omitempty"`
+	// All expands every unit, not only targets.
+	All bool `json:"all,omitempty"`
+}
+
+// Dependency kinds of DepQuery.
+const (
+	DepRequires = ""
+	DepReverse  = "reverse"
+	DepAfter    = "after"
+	DepBefore   = "before"
+)
 
 // DepTree is a node of list-dependencies.
 type DepTree struct {

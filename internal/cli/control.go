@@ -25,6 +25,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		killCommand(env),
 		resetFailedCommand(env),
 		daemonReloadCommand(env),
+		editCommand(env),
 	}
 	cmds = append(cmds, systemCommands(env)...)
 	return append(cmds, queryCommands(env)...)

@@ -30,9 +30,12 @@ func statusCommand(env *Env) *cobra.Command {
 	f := &ctlFlags{}
 	cmd := &cobra.Command{
 		Use:   "status [UNIT...|PID...]",
-		Short: "Show the runtime status of units and their latest log lines",
+		Short: "Show the runtime status of units and their latest log lines (of the instance, without units)",
 	}
 	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
+		if len(args) == 0 {
+			return x.systemStatus(ctx)
+		}
 		units, code, err := x.statuses(ctx, args)
 		if err != nil {
 			return err
@@ -61,14 +64,10 @@ func statusCommand(env *Env) *cobra.Command {
 	return cmd
 }
 
-// statuses fetches the units named (globs expanded; all active ones when
-// none is named) and the exit status systemctl would give: the first
-// non-zero one of 3 (a unit is not active) and 4 (a unit is unknown).
+// statuses fetches the units named (globs expanded) and the exit status
+// systemctl would give: the first non-zero one of 3 (a unit is not
+// active) and 4 (a unit is unknown).
 func (x *ctl) statuses(ctx context.Context, args []string) ([]api.UnitStatus, int, error) {
-	if len(args) == 0 {
-		units, err := x.c.ListUnits(ctx, nil, false)
-		return units, 0, err
-	}
 	var units []api.UnitStatus
 	code := 0
 	setCode := func(c int) {
@@ -365,31 +364,70 @@ func isStateCommand(env *Env, verb, short string, good []string, failCode int) *
 
 func listDependenciesCommand(env *Env) *cobra.Command {
 	f := &ctlFlags{}
-	var reverse bool
+	var q api.DepQuery
+	var plain bool
+	kind := func(k string) func(string) error {
+		// The last of --reverse, --after and --before wins, as in systemctl.
+		return func(v string) error {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return err
+			}
+			if on {
+				q.Kind = k
+			} else if q.Kind == k {
+				q.Kind = api.DepRequires
+			}
+			return nil
+		}
+	}
 	cmd := &cobra.Command{
-		Use:   "list-dependencies [UNIT]",
-		Short: "Show the units a unit depends on (or, with --reverse, that depend on it)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "list-dependencies [UNIT...]",
+		Short: "Show the units a unit depends on (or, with --reverse, that depend on it; --after, --before: ordering)",
 	}
 	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, args []string) error {
-		name := "default.target"
-		if len(args) == 1 {
-			name = mangle(args[0])
-		}
-		tree, err := x.c.ListDependencies(ctx, name, reverse)
-		if err != nil {
-			if statusOf(err) == http.StatusNotFound {
-				return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("unit %s not found", name)}
+		names := []string{"default.target"}
+		if len(args) > 0 {
+			var err error
+			if names, err = x.expand(ctx, args); err != nil {
+				return err
 			}
-			return err
+		}
+		var trees []api.DepTree
+		for _, name := range names {
+			tree, err := x.c.ListDependencies(ctx, name, q)
+			if err != nil {
+				if statusOf(err) == http.StatusNotFound {
+					return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("unit %s not found", name)}
+				}
+				return err
+			}
+			trees = append(trees, tree)
 		}
 		if x.json() {
-			return x.printJSON(tree)
+			if len(trees) == 1 {
+				return x.printJSON(trees[0])
+			}
+			return x.printJSON(trees)
 		}
-		writeDepTree(x.env.Stdout, tree, x.color)
+		for i, tree := range trees {
+			if i > 0 {
+				x.outf("\n")
+			}
+			if plain {
+				writeDepPlain(x.env.Stdout, tree)
+			} else {
+				writeDepTree(x.env.Stdout, tree, x.color)
+			}
+		}
 		return nil
 	})
 	f.add(cmd)
-	cmd.Flags().BoolVar(&reverse, "reverse", false, "show the units that depend on the unit")
+	fs := cmd.Flags()
+	fs.BoolFunc("reverse", "show the units that depend on the unit (WantedBy=, RequiredBy=, …)", kind(api.DepReverse))
+	fs.BoolFunc("after", "show the units ordered before the unit (its After=)", kind(api.DepAfter))
+	fs.BoolFunc("before", "show the units ordered after the unit (its Before=)", kind(api.DepBefore))
+	fs.BoolVarP(&q.All, "all", "a", false, "expand every unit, not only targets")
+	fs.BoolVar(&plain, "plain", false, "a flat list instead of a tree")
 	return cmd
 }

@@ -205,9 +205,11 @@ func TestCallArguments(t *testing.T) {
 	runCLI(sock, "restart", "--no-block", "--job-mode=fail", "web")
 	runCLI(sock, "mask", "--now", "--runtime", "db")
 	runCLI(sock, "list-dependencies", "--reverse", "web")
+	runCLI(sock, "list-dependencies", "--reverse", "--after", "--all", "web")
+	runCLI(sock, "list-dependencies", "--before", "web")
 	calls := f.Calls()
-	if len(calls) != 4 {
-		t.Fatalf("calls %+v; want 4", calls)
+	if len(calls) != 6 {
+		t.Fatalf("calls %+v; want 6", calls)
 	}
 	if c := calls[0]; c.Signal != 1 || c.Op != "main" || c.Names[0] != "web.service" {
 		t.Errorf("kill call %+v; want SIGHUP to main of web.service", c)
@@ -218,8 +220,10 @@ func TestCallArguments(t *testing.T) {
 	if c := calls[2]; c.Op != "mask" || !c.Inst.Now || !c.Inst.Runtime {
 		t.Errorf("mask call %+v; want now and runtime", c)
 	}
-	if c := calls[3]; c.Op != "true" {
-		t.Errorf("list-dependencies call %+v; want reverse", c)
+	for i, want := range []string{"reverse all=false", "after all=true", "before all=false"} {
+		if c := calls[3+i]; c.Op != want {
+			t.Errorf("list-dependencies call %+v; want %s", c, want)
+		}
 	}
 }
 

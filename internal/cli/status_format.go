@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -62,6 +63,9 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 		} else {
 			fmt.Fprintf(w, "%13s%s\n", "", d)
 		}
+	}
+	for _, r := range sortedRuns(st.ExecRuns) {
+		field("Process", "%s", v.processLine(r))
 	}
 	if pid := mainPIDLine(st); pid != "" {
 		field("Main PID", "%s", pid)
@@ -158,8 +162,9 @@ func mainPIDLine(st api.UnitStatus) string {
 	}
 	running := st.ActiveState == "active" || st.ActiveState == "reloading" ||
 		st.ActiveState == "activating" || st.ActiveState == "deactivating"
-	// Waiting to restart, the main process is the one that exited.
-	running = running && st.SubState != "auto-restart"
+	// Waiting to restart, or remaining after exit, the main process is
+	// the one that exited.
+	running = running && st.SubState != "auto-restart" && st.SubState != "exited"
 	if running || st.ExecMainCode == "" {
 		if c := commandOf(st.Processes, st.MainPID); c != "" {
 			return fmt.Sprintf("%d (%s)", st.MainPID, c)
@@ -167,6 +172,49 @@ func mainPIDLine(st api.UnitStatus) string {
 		return fmt.Sprint(st.MainPID)
 	}
 	return fmt.Sprintf("%d (code=%s, status=%s)", st.MainPID, st.ExecMainCode, exitStatusText(st.ExecMainCode, st.ExecMainStatus))
+}
+
+// execKinds orders the Process: lines as systemctl lists the properties.
+var execKinds = []string{"ExecCondition", "ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"}
+
+// sortedRuns orders runs by list, then by place in the list.
+func sortedRuns(runs []api.ExecRun) []api.ExecRun {
+	out := slices.Clone(runs)
+	rank := func(k string) int { return slices.Index(execKinds, k) }
+	slices.SortStableFunc(out, func(a, b api.ExecRun) int {
+		if c := rank(a.Kind) - rank(b.Kind); c != 0 {
+			return c
+		}
+		return a.Index - b.Index
+	})
+	return out
+}
+
+// processLine is systemctl's "1234 ExecStartPre=/bin/true (code=exited,
+// status=0/SUCCESS)", in red when the command did not end cleanly.
+func (v statusView) processLine(r api.ExecRun) string {
+	how := "status=" + exitStatusText(r.Code, r.Status)
+	if r.Code != "exited" {
+		how = "signal=" + signalName(r.Status)
+	}
+	tail := fmt.Sprintf("(code=%s, %s)", r.Code, how)
+	if v.color && !cleanExit(r.Code, r.Status) {
+		tail = ansiRed + tail + ansiReset
+	}
+	return fmt.Sprintf("%d %s=%s %s", r.PID, r.Kind, strings.Join(r.Argv, " "), tail)
+}
+
+// cleanExit is systemd's clean exit of a daemon: status 0, or one of the
+// signals that ask a daemon to end.
+func cleanExit(code string, status int) bool {
+	if code == "exited" {
+		return status == 0
+	}
+	switch signalName(status) {
+	case "HUP", "INT", "TERM", "PIPE":
+		return code == "killed"
+	}
+	return false
 }
 
 // commandOf returns the program name of pid among procs.

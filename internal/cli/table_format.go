@@ -125,6 +125,25 @@ func writeDepTree(w io.Writer, t api.DepTree, color bool) {
 	writeDepChildren(w, t.Children, "", color)
 }
 
+// writeDepPlain is list-dependencies --plain: each unit once, in tree
+// order, indented by two spaces, without glyphs.
+func writeDepPlain(w io.Writer, t api.DepTree) {
+	fmt.Fprintln(w, t.Name)
+	seen := map[string]bool{t.Name: true}
+	var walk func([]api.DepTree)
+	walk = func(children []api.DepTree) {
+		for _, c := range children {
+			if seen[c.Name] {
+				continue
+			}
+			seen[c.Name] = true
+			fmt.Fprintf(w, "  %s\n", c.Name)
+			walk(c.Children)
+		}
+	}
+	walk(t.Children)
+}
+
 func writeDepChildren(w io.Writer, children []api.DepTree, indent string, color bool) {
 	for i, c := range children {
 		branch, next := "├─", "│ "

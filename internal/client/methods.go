@@ -99,10 +99,13 @@ func (c *Client) Cat(ctx context.Context, name string) ([]api.UnitText, error) {
 }
 
 // ListDependencies returns the dependency tree of one unit.
-func (c *Client) ListDependencies(ctx context.Context, name string, reverse bool) (api.DepTree, error) {
-	var q url.Values
-	if reverse {
-		q = url.Values{"reverse": {"true"}}
+func (c *Client) ListDependencies(ctx context.Context, name string, dq api.DepQuery) (api.DepTree, error) {
+	q := url.Values{}
+	if dq.Kind != "" {
+		q.Set("kind", dq.Kind)
+	}
+	if dq.All {
+		q.Set("all", "true")
 	}
 	var res api.DepTree
 	return res, c.call(ctx, "GET", unitPath(name, "/dependencies"), q, nil, &res)
@@ -125,6 +128,12 @@ func (c *Client) UnitFiles(ctx context.Context, op string, names []string, opts 
 func (c *Client) IsEnabled(ctx context.Context, names []string) ([]string, error) {
 	var res []string
 	return res, c.call(ctx, "GET", "/v1/unit-files/state", url.Values{"name": names}, nil, &res)
+}
+
+// Info describes the instance: since when it runs, where its unit files are.
+func (c *Client) Info(ctx context.Context) (api.ManagerInfo, error) {
+	var res api.ManagerInfo
+	return res, c.call(ctx, "GET", "/v1/manager", nil, nil, &res)
 }
 
 // ProcessUnits maps pids to their units.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/journal"
@@ -17,7 +18,8 @@ import (
 
 // apiManager serves the control API from the daemon's parts.
 type apiManager struct {
-	d *daemon
+	d     *daemon
+	since time.Time // when the manager started
 }
 
 var _ api.Manager = (*apiManager)(nil)
@@ -213,6 +215,10 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 	}
 	out.NeedReload = changedOnDisk(def, a.d.loader.loadedAt())
 	out.Processes = processes(st.PIDs)
+	for _, r := range st.ExecRuns {
+		out.ExecRuns = append(out.ExecRuns, api.ExecRun{Kind: r.Kind, Index: r.Index, Path: r.Command.Path,
+			Argv: r.Command.Argv, PID: r.PID, Code: r.Code, Status: r.Status, Exited: r.Exited})
+	}
 	return out
 }
 
@@ -274,7 +280,7 @@ func (a *apiManager) Cat(ctx context.Context, name string) ([]api.UnitText, erro
 	return out, nil
 }
 
-func (a *apiManager) ListDependencies(ctx context.Context, name string, reverse bool) (api.DepTree, error) {
+func (a *apiManager) ListDependencies(ctx context.Context, name string, q api.DepQuery) (api.DepTree, error) {
 	names, err := a.canonical([]string{name})
 	if err != nil {
 		return api.DepTree{}, err
@@ -287,7 +293,8 @@ func (a *apiManager) ListDependencies(ctx context.Context, name string, reverse 
 	for _, st := range list {
 		states[st.Name] = string(st.Active)
 	}
-	return depTree(a.d.mgr.CurrentPlan().DependencyTree(names[0], reverse, false), states), nil
+	kind := map[string]plan.TreeKind{api.DepReverse: plan.TreeReverse, api.DepAfter: plan.TreeAfter, api.DepBefore: plan.TreeBefore}[q.Kind]
+	return depTree(a.d.mgr.CurrentPlan().DependencyTreeOf(names[0], kind, q.All), states), nil
 }
 
 // depTree adds active states to the plan's dependency tree.
@@ -406,6 +413,11 @@ func (a *apiManager) Logs(ctx context.Context, q api.LogQuery) (<-chan api.LogEn
 
 func (a *apiManager) ProcessUnits(ctx context.Context) (map[int]string, error) {
 	return a.d.mgr.ProcessUnits(ctx)
+}
+
+func (a *apiManager) Info(context.Context) (api.ManagerInfo, error) {
+	config, runtime, search := a.d.installer().Dirs()
+	return api.ManagerInfo{Since: a.since, ConfigDir: config, RuntimeDir: runtime, SearchPath: search}, nil
 }
 
 func (a *apiManager) SelfFDs(context.Context) (api.SelfFDs, error) {

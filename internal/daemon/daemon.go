@@ -174,7 +174,7 @@ func newDaemon(cfg Config) (*daemon, error) {
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
 	})
-	d.server = api.NewServer(&apiManager{d: d}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
+	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
 	return d, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -24,7 +26,14 @@ func execProperties(st supervise.Status, svc *unit.Service, set func(k, v string
 	} {
 		lines := make([]string, len(d.cmds))
 		for i, c := range d.cmds {
-			pid, code, status := 0, "(null)", "0/0"
+			pid, code, status, stop := 0, "(null)", "0/0", "[n/a]"
+			if r, ok := execRun(st.ExecRuns, d.key, i); ok {
+				pid, code, status = r.PID, r.Code, execRunStatus(r)
+				stop = "[" + r.Exited.Format("Mon 2006-01-02 15:04:05 MST") + "]"
+				lines[i] = fmt.Sprintf("{ path=%s ; argv[]=%s ; ignore_errors=%s ; start_time=[n/a] ; stop_time=%s ; pid=%d ; code=%s ; status=%s }",
+					c.Path, strings.Join(c.Argv, " "), yesNo(c.IgnoreFailure), stop, pid, code, status)
+				continue
+			}
 			// The main process's record is the one tend keeps (the last
 			// command of ExecStart= is the main process).
 			if d.key == "ExecStart" && i == len(d.cmds)-1 && st.ExecMainPID > 0 {
@@ -41,6 +50,25 @@ func execProperties(st supervise.Status, svc *unit.Service, set func(k, v string
 		}
 		set(d.key, strings.Join(lines, "\n"))
 	}
+}
+
+// execRun finds the run of command i of the list key.
+func execRun(runs []supervise.ExecRun, key string, i int) (supervise.ExecRun, bool) {
+	for _, r := range runs {
+		if r.Kind == key && r.Index == i {
+			return r, true
+		}
+	}
+	return supervise.ExecRun{}, false
+}
+
+// execRunStatus is show's status=N/NAME: the exit code's name, or the
+// signal's.
+func execRunStatus(r supervise.ExecRun) string {
+	if r.Code == "exited" {
+		return strconv.Itoa(r.Status) + "/" + exitStatusName(r.Status)
+	}
+	return strconv.Itoa(r.Status) + "/" + strings.TrimPrefix(unix.SignalName(unix.Signal(r.Status)), "SIG")
 }
 
 // exitStatusName is the symbolic name systemd gives an exit code in

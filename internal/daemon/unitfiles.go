@@ -17,6 +17,12 @@ type UnitFiles struct{ i *install.Installer }
 // NewUnitFiles wraps an installer.
 func NewUnitFiles(i *install.Installer) UnitFiles { return UnitFiles{i: i} }
 
+// Dirs returns the persistent and the runtime configuration directories
+// (where enable and edit write; runtime may be "") and the search path.
+func (o UnitFiles) Dirs() (config, runtime string, search []string) {
+	return o.i.Config, o.i.Runtime, o.i.Dirs
+}
+
 // UnitFiles performs op on names.
 func (o UnitFiles) UnitFiles(_ context.Context, op string, names []string, opts api.InstallOptions) (api.InstallChanges, error) {
 	var ch install.Changes

@@ -188,6 +188,39 @@ func TestDependencyTree(t *testing.T) {
 	}
 }
 
+func TestOrderTree(t *testing.T) {
+	p := newPlan(
+		mk("db.service"), mk("app.service", after("db.service")),
+		mk("web.service", after("app.service", "net.target")), mk("net.target", after("db.service")),
+	)
+	render := func(tr Tree) string {
+		var b strings.Builder
+		var walk func(Tree, int)
+		walk = func(n Tree, depth int) {
+			b.WriteString(strings.Repeat("  ", depth) + n.Name + "\n")
+			for _, c := range n.Children {
+				walk(c, depth+1)
+			}
+		}
+		walk(tr, 0)
+		return b.String()
+	}
+	// --after follows After=; only targets are expanded without --all.
+	want := "web.service\n  app.service\n  net.target\n    db.service\n"
+	if got := render(p.DependencyTreeOf("web.service", TreeAfter, false)); got != want {
+		t.Errorf("after tree:\n%s\nwant:\n%s", got, want)
+	}
+	want = "web.service\n  app.service\n    db.service\n  net.target\n    db.service\n"
+	if got := render(p.DependencyTreeOf("web.service", TreeAfter, true)); !strings.HasPrefix(got, "web.service\n  app.service\n    db.service\n  net.target\n") {
+		t.Errorf("after tree --all:\n%s\nwant:\n%s", got, want)
+	}
+	// --before follows Before=, which After= implies on the other side.
+	want = "db.service\n  app.service\n  net.target\n    web.service\n"
+	if got := render(p.DependencyTreeOf("db.service", TreeBefore, false)); got != want {
+		t.Errorf("before tree:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestStopOrder(t *testing.T) {
 	p := newPlan(
 		mk("db.service"), mk("app.service", after("db.service")), mk("web.service", after("app.service")),

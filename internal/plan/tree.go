@@ -19,6 +19,17 @@ type Tree struct {
 	Children []Tree
 }
 
+// TreeKind says which dependencies a tree follows.
+type TreeKind int
+
+// Kinds of dependency trees, as systemctl list-dependencies has them.
+const (
+	TreeRequires TreeKind = iota // Requires=, Requisite=, Wants=, BindsTo=, ConsistsOf
+	TreeReverse                  // RequiredBy, RequisiteOf, WantedBy, BoundBy, PartOf=
+	TreeAfter                    // After=: the units ordered before name (--after)
+	TreeBefore                   // Before=: the units ordered after name (--before)
+)
+
 // DependencyTree returns the units name requires or wants (Requires=,
 // Requisite=, Wants=, BindsTo=, and units that are PartOf= it), or with
 // reverse the units that require or want it (RequiredBy, RequisiteOf,
@@ -26,37 +37,57 @@ type Tree struct {
 // targets are expanded further unless all is set. Children are sorted by
 // name, targets after other units.
 func (p *Plan) DependencyTree(name string, reverse, all bool) Tree {
-	name = p.canonical(name)
-	return p.tree(name, reverse, all, map[string]bool{}, true)
+	kind := TreeRequires
+	if reverse {
+		kind = TreeReverse
+	}
+	return p.DependencyTreeOf(name, kind, all)
 }
 
-func (p *Plan) tree(name string, reverse, all bool, expanded map[string]bool, root bool) Tree {
+// DependencyTreeOf is DependencyTree for any kind of dependency,
+// including the ordering ones (implicit orderings included).
+func (p *Plan) DependencyTreeOf(name string, kind TreeKind, all bool) Tree {
+	name = p.canonical(name)
+	return p.tree(name, kind, all, map[string]bool{}, true)
+}
+
+func (p *Plan) tree(name string, kind TreeKind, all bool, expanded map[string]bool, root bool) Tree {
 	t := Tree{Name: name}
 	if !root && !all && kindOf(name, p.units[name]) != unit.KindTarget {
 		return t
 	}
-	children := p.treeChildren(name, reverse)
+	children := p.treeChildren(name, kind)
 	if expanded[name] {
 		t.Repeat = len(children) > 0
 		return t
 	}
 	expanded[name] = true
 	for _, c := range children {
-		t.Children = append(t.Children, p.tree(c, reverse, all, expanded, false))
+		t.Children = append(t.Children, p.tree(c, kind, all, expanded, false))
 	}
 	return t
 }
 
-func (p *Plan) treeChildren(name string, reverse bool) []string {
+func (p *Plan) treeChildren(name string, kind TreeKind) []string {
 	var l []string
-	if reverse {
+	d, ok := p.deps[name]
+	switch kind {
+	case TreeReverse:
 		r := p.Reverse(name)
 		l = slices.Concat(r.RequiredBy, r.RequisiteOf, r.WantedBy, r.BoundBy)
-		if d, ok := p.deps[name]; ok {
+		if ok {
 			l = append(l, d.PartOf...)
 		}
-	} else {
-		if d, ok := p.deps[name]; ok {
+	case TreeAfter:
+		if ok {
+			l = slices.Clone(d.After)
+		}
+	case TreeBefore:
+		if ok {
+			l = slices.Clone(d.Before)
+		}
+	default:
+		if ok {
 			l = slices.Concat(d.Requires, d.Requisite, d.Wants, d.BindsTo)
 		}
 		l = append(l, p.Reverse(name).ConsistsOf...)

@@ -47,6 +47,9 @@ type Status struct {
 	// while no watchdog runs.
 	WatchdogUSec      time.Duration
 	WatchdogTimestamp time.Time
+	// ExecRuns are how the commands of the current (or last) activation
+	// ended, oldest first; detailed snapshots only.
+	ExecRuns []ExecRun
 }
 
 // JobResult reports how a requested job ended.

@@ -27,8 +27,9 @@ type service struct {
 	lastMainPID         int         // pid of that process
 	cmds                []unit.Command
 	cmdIdx              int
-	pidWatchGen         uint64 // gen whose PID file watcher runs (watchPIDFile)
-	stopByNotify        bool   // in Stop because the service said STOPPING=1: no ExecStop= runs, the main process is awaited
+	pidWatchGen         uint64      // gen whose PID file watcher runs (watchPIDFile)
+	stopByNotify        bool        // in Stop because the service said STOPPING=1: no ExecStop= runs, the main process is awaited
+	execRuns            execHistory // how the activation's commands ended (history.go)
 
 	// The service watchdog has its own deadline and generation: it spans
 	// the state changes between start-post, running and reload, which
@@ -74,6 +75,7 @@ func (u *service) event(m *Manager, ev unitEvent) {
 	switch e := ev.(type) {
 	case procExit:
 		if e.pid != 0 {
+			u.execRuns.noteExit(u, e.role, e.pid, e.st, m.clock.Now())
 			switch {
 			case e.role == roleMain && u.mainPID == e.pid:
 				u.lastMainPID = e.pid
@@ -113,6 +115,7 @@ func (u *service) status(st *Status) {
 	if st.ExecMainPID == 0 {
 		st.ExecMainPID = u.lastMainPID
 	}
+	st.ExecRuns = u.execRuns.of(u.invocation)
 }
 
 func (u *service) kill(m *Manager, who string, sig syscall.Signal) error {
@@ -158,6 +161,10 @@ type savedService struct {
 	ActiveAt    time.Time  `json:"active_at,omitzero"`
 	NRestarts   int        `json:"n_restarts,omitempty"`
 	RestartStep int        `json:"restart_step,omitempty"`
+	// ExecRuns are the activation's Process: lines, which status shows
+	// after a re-exec as before it.
+	ExecInvocation string    `json:"exec_invocation,omitempty"`
+	ExecRuns       []ExecRun `json:"exec_runs,omitempty"`
 }
 
 type savedExit struct {
@@ -170,6 +177,7 @@ func (u *service) save() (json.RawMessage, error) {
 		MainPID: u.mainPID, ControlPID: u.controlPID, LastMainPID: u.lastMainPID,
 		StatusText: u.statusText, Errno: u.errno, Watchdog: u.watchdog.Microseconds(),
 		ActiveAt: u.activeAt, NRestarts: u.nRestarts, RestartStep: u.restartStep,
+		ExecInvocation: u.execRuns.invocation, ExecRuns: u.execRuns.runs,
 	}
 	if u.mainExit != nil {
 		s.MainExit = &savedExit{Code: u.mainExit.code, Status: u.mainExit.status}
@@ -187,6 +195,7 @@ func (u *service) restore(data json.RawMessage) error {
 	u.lastMainPID, u.statusText, u.errno = s.LastMainPID, s.StatusText, s.Errno
 	u.watchdog = time.Duration(s.Watchdog) * time.Microsecond
 	u.activeAt, u.nRestarts, u.restartStep = s.ActiveAt, s.NRestarts, s.RestartStep
+	u.execRuns = execHistory{invocation: s.ExecInvocation, runs: s.ExecRuns}
 	if s.MainExit != nil {
 		u.mainExit = &exitStatus{code: s.MainExit.Code, status: s.MainExit.Status}
 	}

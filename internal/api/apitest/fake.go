@@ -43,8 +43,10 @@ type Fake struct {
 	Procs        map[int]string
 	// Self is what SelfFDs answers: the daemon's pid and its descriptors'
 	// roles.
-	Self    api.SelfFDs
-	Entries []api.LogEntry
+	Self api.SelfFDs
+	// ManagerInfo is what Info answers.
+	ManagerInfo api.ManagerInfo
+	Entries     []api.LogEntry
 	// Follow feeds entries to followers after Entries; nil means a follow
 	// just waits for the end of its context, closed ends every follow.
 	Follow chan api.LogEntry
@@ -267,10 +269,10 @@ func (f *Fake) Cat(_ context.Context, name string) ([]api.UnitText, error) {
 }
 
 // ListDependencies implements api.Manager.
-func (f *Fake) ListDependencies(_ context.Context, name string, reverse bool) (api.DepTree, error) {
+func (f *Fake) ListDependencies(_ context.Context, name string, q api.DepQuery) (api.DepTree, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record(Call{Method: "list-dependencies", Names: []string{name}, Op: fmt.Sprint(reverse)})
+	f.record(Call{Method: "list-dependencies", Names: []string{name}, Op: fmt.Sprintf("%s all=%v", q.Kind, q.All)})
 	if f.Units[name] == nil {
 		return api.DepTree{}, api.NoSuchUnit(name)
 	}
@@ -328,6 +330,13 @@ func (f *Fake) SelfFDs(context.Context) (api.SelfFDs, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return api.SelfFDs{PID: f.Self.PID, FDs: maps.Clone(f.Self.FDs)}, nil
+}
+
+// Info implements api.Manager: Info, as set.
+func (f *Fake) Info(context.Context) (api.ManagerInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ManagerInfo, nil
 }
 
 // Logs implements api.Manager: the stored entries of matching units (the
