@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,10 +19,10 @@ type Config struct {
 	Xinetd   []string // xinetd.conf files (their includedir is followed)
 	Services string   // services(5) file, normally /etc/services
 	Etc      string   // directory of passwd and group, normally /etc
-	// Optional skips files that do not exist without a word: the system
-	// instance looks for /etc/inetd.conf and /etc/xinetd.conf on every
-	// machine, and most have neither.
-	Optional bool
+	// Optional lists files that are skipped without a word when they do
+	// not exist: the system instance looks for /etc/inetd.conf and
+	// /etc/xinetd.conf on every machine, and most have neither.
+	Optional []string
 }
 
 // Read reads every file of cfg and returns the units its entries become,
@@ -49,7 +50,7 @@ func Read(cfg Config) ([]Unit, []unit.Diag) {
 	var svcs []*Service
 	exists := func(p string) bool {
 		_, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) && cfg.Optional {
+		if errors.Is(err, fs.ErrNotExist) && slices.Contains(cfg.Optional, p) {
 			return false
 		}
 		return true
