@@ -16,19 +16,20 @@ import (
 
 func daemonCommands(env *Env) []*cobra.Command {
 	var (
-		user     bool
-		units    []string
-		target   string
-		exitWith string
-		logLevel string
-		timeout  time.Duration
-		runtime  string
-		jdir     string
-		cpuprof  string
-		syslogAt string
-		forward  string
-		logGroup []string
-		jopts    journalFlags
+		user                  bool
+		units                 []string
+		target                string
+		exitWith              string
+		logLevel              string
+		timeout               time.Duration
+		runtime               string
+		jdir                  string
+		cpuprof               string
+		syslogAt              string
+		forward               string
+		logGroup              []string
+		inetdConf, xinetdConf []string
+		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -68,6 +69,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Forward:         forward,
 				Journal:         jopts.options(),
 				LogGroups:       logGroups(logGroup, cmd.Flags().Changed("log-group")),
+				Inetd:           legacyFiles(inetdConf, cmd.Flags().Changed("inetd-conf")),
+				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 			}
@@ -99,6 +102,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
 	f.StringVar(&forward, "forward-syslog", "", "send every journal entry to a remote syslog server, RFC 5424 over `URL` (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT)")
 	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
+	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
+	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
@@ -147,6 +152,26 @@ func logGroups(names []string, set bool) []string {
 		return nil
 	}
 	return append([]string{}, names...)
+}
+
+// legacyFiles is the list of --inetd-conf or --xinetd-conf: nil when the
+// flag was not given (the defaults apply), else the absolute paths given
+// (possibly none: "" disables).
+func legacyFiles(names []string, set bool) []string {
+	if !set {
+		return nil
+	}
+	out := []string{}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(n); err == nil {
+			n = abs
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func exitWithName(s string) string {

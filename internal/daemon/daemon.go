@@ -46,6 +46,12 @@ type Config struct {
 	// LogGroups name the groups whose members may read every log of the
 	// system instance; nil means DefaultLogGroups (those that exist).
 	LogGroups []string
+	// Inetd and Xinetd name inetd.conf and xinetd.conf files whose
+	// entries become generated socket units (internal/inetd). nil means
+	// /etc/inetd.conf and /etc/xinetd.conf for the system instance, when
+	// they exist, and none for a user instance; an empty non-nil list
+	// reads none.
+	Inetd, Xinetd []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger

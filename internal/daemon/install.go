@@ -30,5 +30,8 @@ func (d *daemon) installer() UnitFiles {
 		in = install.System("")
 	}
 	in.Env = l.env
+	if l.gen != "" {
+		in.Dirs = l.dirs // with the generator directory, so generated units are listed
+	}
 	return NewUnitFiles(in)
 }

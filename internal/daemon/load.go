@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/condition"
+	"github.com/tendproject/tend/internal/inetd"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/spawn"
@@ -23,6 +24,10 @@ type loader struct {
 	dirs []string
 	env  unit.Env
 	log  *slog.Logger
+	// legacy are the inetd/xinetd files whose units are generated into
+	// gen, a directory of the search path ("" when there are none).
+	legacy inetd.Config
+	gen    string
 
 	mu   sync.Mutex // guards last
 	last time.Time  // when the units in force were read
@@ -56,17 +61,79 @@ func newLoader(cfg Config, log *slog.Logger) *loader {
 		}
 	}
 	l.env.FillHost("/")
+	l.legacy = legacyConfig(cfg)
+	if len(l.legacy.Inetd)+len(l.legacy.Xinetd) > 0 {
+		l.gen = filepath.Join(cfg.Paths.Runtime, "generator")
+		l.dirs = withGenerator(l.dirs, l.gen)
+	}
 	return l
+}
+
+// legacyConfig decides which inetd.conf and xinetd.conf files to read:
+// those named, or for the system instance the standard ones that exist
+// (checked at every load, so a file created later is read on reload).
+func legacyConfig(cfg Config) inetd.Config {
+	pick := func(named []string, std string) []string {
+		if named == nil && !cfg.User {
+			return []string{std}
+		}
+		var out []string
+		for _, p := range named {
+			if p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	return inetd.Config{Services: "/etc/services", Etc: "/etc",
+		Inetd: pick(cfg.Inetd, "/etc/inetd.conf"), Xinetd: pick(cfg.Xinetd, "/etc/xinetd.conf"),
+		Optional: []string{"/etc/inetd.conf", "/etc/xinetd.conf"}}
+}
+
+// withGenerator puts gen where systemd puts its generator directory:
+// after the administrator's and runtime directories, before the vendor
+// ones, so a unit file of the same name in /etc overrides a generated one.
+func withGenerator(dirs []string, gen string) []string {
+	out := make([]string, 0, len(dirs)+1)
+	placed := false
+	for _, d := range dirs {
+		if !placed && (strings.HasPrefix(d, "/usr/") || strings.HasPrefix(d, "/lib/")) {
+			out, placed = append(out, gen), true
+		}
+		out = append(out, d)
+	}
+	if !placed {
+		out = append(out, gen)
+	}
+	return out
+}
+
+// generate rewrites the generator directory from the legacy files.
+func (l *loader) generate() []string {
+	if l.gen == "" {
+		return nil
+	}
+	units, diags := inetd.Read(l.legacy)
+	var msgs []string
+	for _, d := range diags {
+		msgs = append(msgs, d.Error())
+	}
+	if err := inetd.WriteDir(l.gen, units); err != nil {
+		msgs = append(msgs, err.Error())
+	}
+	return msgs
 }
 
 // load reads every unit; diagnostics come back as "file:line: message".
 func (l *loader) load() (*plan.Plan, []string) {
+	// Generated files are written before the load time is taken, so they
+	// do not look changed on disk since.
+	msgs := l.generate()
 	l.mu.Lock()
 	l.last = time.Now()
 	l.mu.Unlock()
 	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
 	set, diags := ld.LoadAll()
-	var msgs []string
 	for _, d := range diags {
 		msgs = append(msgs, d.Error())
 	}
