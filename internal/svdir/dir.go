@@ -52,7 +52,7 @@ type Dir struct {
 
 	garbage atomic.Uint64
 
-	mu sync.Mutex // guards last, pidWritten, closed
+	mu         sync.Mutex // guards last, pidWritten, closed
 	last       Status
 	pidWritten int // pid in supervise/pid; -1 before the first write
 	closed     bool
@@ -64,47 +64,53 @@ type Dir struct {
 // cannot write commands), writes st to status, stat and pid, and only then
 // opens ok — so sv never sees a supervisor without a status. Commands
 // written to control are delivered on h.
-func Open(svc string, h *Hub, st Status) (d *Dir, err error) {
+func Open(svc string, h *Hub, st Status) (*Dir, error) {
 	sup := filepath.Join(svc, "supervise")
 	if err := makeSuperviseDir(sup); err != nil {
 		return nil, fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	d = &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
-	defer func() {
-		if err != nil {
-			d.closeFiles()
-		}
-	}()
+	d := &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
+	if err := d.open(st); err != nil {
+		d.closeFiles()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open is Open after the directory exists; the caller closes what it
+// opened when it fails.
+func (d *Dir) open(st Status) (err error) {
+	svc, sup := d.svc, d.path
 	d.lock, err = os.OpenFile(filepath.Join(sup, "lock"), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
+		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
 	}
 	if err := flock.Try(d.lock); err != nil {
 		var held *flock.HeldError
 		if errors.As(err, &held) {
-			return nil, &LockedError{Dir: svc, PID: held.PID}
+			return &LockedError{Dir: svc, PID: held.PID}
 		}
-		return nil, fmt.Errorf("service directory %s: %w", svc, err)
+		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
 	if d.controlR, err = openFIFO(filepath.Join(sup, "control")); err != nil {
-		return nil, fmt.Errorf("service directory %s: %w", svc, err)
+		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
 	d.controlW, err = os.OpenFile(filepath.Join(sup, "control"), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
+		return fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
 	}
 	if err := d.Write(st); err != nil {
-		return nil, err
+		return err
 	}
 	okfd, err := openFIFO(filepath.Join(sup, "ok"))
 	if err != nil {
-		return nil, fmt.Errorf("service directory %s: %w", svc, err)
+		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
 	d.ok = os.NewFile(uintptr(okfd), filepath.Join(sup, "ok"))
-	if err := h.add(d); err != nil {
-		return nil, fmt.Errorf("service directory %s: %w", svc, err)
+	if err := d.hub.add(d); err != nil {
+		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	return d, nil
+	return nil
 }
 
 // makeSuperviseDir makes sup, or the target of a dangling symlink at sup
