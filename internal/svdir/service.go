@@ -144,7 +144,8 @@ var FinishArgsNotStarted = []string{"111", "0"}
 // subservice. A suffix of its own keeps a directory apart from a unit
 // file of the same name (sshd.svdir and sshd.service can both exist, and
 // After= can name either), and says which engine runs it. Bytes a unit
-// name cannot hold (and ':', which marks the log) are written \xNN, as
+// name cannot hold (and ':', which marks the log, and a dot that
+// would start, end or double one) are written \xNN, as
 // systemd-escape does.
 func UnitName(name string, log bool) string {
 	var b strings.Builder
@@ -152,7 +153,7 @@ func UnitName(name string, log bool) string {
 		c := name[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-',
-			c == '.' && i > 0 && name[i-1] != '.':
+			c == '.' && i > 0 && name[i-1] != '.' && i < len(name)-1:
 			b.WriteByte(c)
 		default:
 			fmt.Fprintf(&b, `\x%02x`, c)

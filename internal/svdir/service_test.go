@@ -177,6 +177,7 @@ func TestUnitName(t *testing.T) {
 		{"x:log", false, `x\x3alog.svdir`},
 		{"a b@c/", false, `a\x20b\x40c\x2f.svdir`},
 		{"a..b", false, `a.\x2eb.svdir`},
+		{"a.", false, `a\x2e.svdir`},
 		{"é", false, `\xc3\xa9.svdir`},
 	}
 	for _, tt := range tests {
