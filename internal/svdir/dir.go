@@ -1,0 +1,269 @@
+package svdir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/flock"
+)
+
+// LockedError reports a supervise/ directory that another supervisor (a
+// runsv, a daemontools supervise, another tend) holds. runsv refuses such
+// a directory the same way ("unable to lock supervise/lock").
+type LockedError struct {
+	Dir string // the service directory
+	PID int    // the holder, 0 when unknown
+}
+
+func (e *LockedError) Error() string {
+	who := "another process"
+	if e.PID > 0 {
+		who = "pid " + strconv.Itoa(e.PID)
+		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(e.PID) + "/comm"); err == nil {
+			who += " (" + strings.TrimSpace(string(comm)) + ")"
+		}
+	}
+	return fmt.Sprintf("service directory %s: unable to lock supervise/lock: held by %s", e.Dir, who)
+}
+
+// Dir is a supervise/ directory tend maintains for one service directory
+// (or for its log/ subservice: open "SVC/log"). It holds supervise/lock,
+// both ends of supervise/control (so a writer never blocks and the read
+// end never sees end-of-file) and the read end of supervise/ok (whose
+// presence tells sv and svstat that a supervisor runs). Its control bytes
+// arrive as Controls on the Hub it was opened with.
+type Dir struct {
+	svc  string // the service directory
+	path string // its supervise directory
+	hub  *Hub
+
+	lock     *os.File
+	ok       *os.File
+	controlW *os.File
+	controlR int // read end, owned by the hub's epoll set until Close
+
+	garbage atomic.Uint64
+
+	mu         sync.Mutex // guards last, pidWritten, closed
+	last       Status
+	pidWritten int // pid in supervise/pid; -1 before the first write
+	closed     bool
+}
+
+// Open creates SVC/supervise as runsv does (mode 0700; when supervise is
+// a dangling symlink its target is created), locks supervise/lock, makes
+// the control and ok FIFOs (0600, owned by tend's uid, so other users
+// cannot write commands), writes st to status, stat and pid, and only then
+// opens ok — so sv never sees a supervisor without a status. Commands
+// written to control are delivered on h.
+func Open(svc string, h *Hub, st Status) (*Dir, error) {
+	sup := filepath.Join(svc, "supervise")
+	if err := makeSuperviseDir(sup); err != nil {
+		return nil, fmt.Errorf("service directory %s: %w", svc, err)
+	}
+	d := &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
+	if err := d.open(st); err != nil {
+		d.closeFiles()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open is Open after the directory exists; the caller closes what it
+// opened when it fails.
+func (d *Dir) open(st Status) (err error) {
+	svc, sup := d.svc, d.path
+	d.lock, err = os.OpenFile(filepath.Join(sup, "lock"), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
+	}
+	if err := flock.Try(d.lock); err != nil {
+		var held *flock.HeldError
+		if errors.As(err, &held) {
+			return &LockedError{Dir: svc, PID: held.PID}
+		}
+		return fmt.Errorf("service directory %s: %w", svc, err)
+	}
+	if d.controlR, err = openFIFO(filepath.Join(sup, "control")); err != nil {
+		return fmt.Errorf("service directory %s: %w", svc, err)
+	}
+	d.controlW, err = os.OpenFile(filepath.Join(sup, "control"), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
+	}
+	if err := d.Write(st); err != nil {
+		return err
+	}
+	okfd, err := openFIFO(filepath.Join(sup, "ok"))
+	if err != nil {
+		return fmt.Errorf("service directory %s: %w", svc, err)
+	}
+	d.ok = os.NewFile(uintptr(okfd), filepath.Join(sup, "ok"))
+	if err := d.hub.add(d); err != nil {
+		return fmt.Errorf("service directory %s: %w", svc, err)
+	}
+	return nil
+}
+
+// makeSuperviseDir makes sup, or the target of a dangling symlink at sup
+// (relative targets are relative to sup's directory), as runsv does for
+// distributions that keep supervise/ under /run.
+func makeSuperviseDir(sup string) error {
+	err := os.Mkdir(sup, 0o700)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("unable to make supervise: %w", err)
+	}
+	if fi, err := os.Stat(sup); err == nil {
+		if !fi.IsDir() {
+			return errors.New("supervise exists but is not a directory")
+		}
+		return nil
+	}
+	target, err := os.Readlink(sup)
+	if err != nil {
+		return fmt.Errorf("unable to make supervise: %w", err)
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(sup), target)
+	}
+	if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("unable to make supervise (a symlink to %s): %w", target, err)
+	}
+	return nil
+}
+
+// openFIFO makes (if needed) and opens the read end of a FIFO without
+// blocking, and makes it 0600 and owned by us whatever it was before: the
+// control FIFO is an order channel, and only its owner may give orders.
+func openFIFO(path string) (int, error) {
+	name := "supervise/" + filepath.Base(path)
+	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("unable to make %s: %w", name, err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return -1, fmt.Errorf("unable to open %s: %w", name, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("unable to stat %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s exists but is not a fifo", name)
+	}
+	err = unix.Fchown(fd, os.Geteuid(), os.Getegid())
+	if err == nil {
+		err = unix.Fchmod(fd, 0o600)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("unable to restrict %s: %w", name, err)
+	}
+	return fd, nil
+}
+
+// Service returns the service directory d supervises.
+func (d *Dir) Service() string { return d.svc }
+
+// Path returns the supervise directory.
+func (d *Dir) Path() string { return d.path }
+
+// Status returns what d last wrote.
+func (d *Dir) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
+
+// Garbage counts the bytes written to control that were no command; they
+// are ignored, as runsv ignores them.
+func (d *Dir) Garbage() uint64 { return d.garbage.Load() }
+
+// Write records st: supervise/pid when the pid changed, then stat, then
+// status, each written to NAME.new and renamed over NAME as runsv does, so
+// a reader sees the old file or the new one, never a part.
+func (d *Dir) Write(st Status) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("service directory %s: supervise closed", d.svc)
+	}
+	if st.PID != d.pidWritten {
+		pid := ""
+		if st.PID != 0 {
+			pid = strconv.Itoa(st.PID) + "\n"
+		}
+		if err := d.replace("pid", []byte(pid)); err != nil {
+			return err
+		}
+		d.pidWritten = st.PID
+	}
+	if err := d.replace("stat", []byte(st.Stat())); err != nil {
+		return err
+	}
+	b := st.Encode()
+	if err := d.replace("status", b[:]); err != nil {
+		return err
+	}
+	d.last = st
+	return nil
+}
+
+func (d *Dir) replace(name string, b []byte) error {
+	path := filepath.Join(d.path, name)
+	f, err := os.OpenFile(path+".new", os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err == nil {
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(path+".new", path)
+	}
+	if err != nil {
+		os.Remove(path + ".new")
+		return fmt.Errorf("service directory %s: unable to write supervise/%s: %w", d.svc, name, err)
+	}
+	return nil
+}
+
+// Close stops reading commands and lets the directory go: the files stay
+// (as runsv leaves them) but ok has no reader any more, so sv reports
+// "runsv not running", and another supervisor may take the lock.
+// Commands read before Close may still arrive on the hub.
+func (d *Dir) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	d.hub.remove(d)
+	d.closeFiles()
+	return nil
+}
+
+// closeFiles closes what Open opened; the hub has forgotten controlR.
+func (d *Dir) closeFiles() {
+	if d.controlR >= 0 {
+		unix.Close(d.controlR)
+		d.controlR = -1
+	}
+	for _, f := range []*os.File{d.ok, d.controlW, d.lock} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
