@@ -252,8 +252,17 @@ func TestWatchdogTimeout(t *testing.T) {
 // TestWatchdogTrigger: a service may abort itself through the watchdog,
 // WatchdogSec= or not.
 func TestWatchdogTrigger(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client speaks from a child of the main process, which is sh
+	// becoming sleep(1): a Go main process could lose the abort in its
+	// own exec (a thread that took the signal dies in execve), while a
+	// signal pending at sh's exec kills sleep.
 	h := newHarness(t, map[string]string{
-		"self.service": clientService("", "send=READY=1", "send=STATUS=wedged", "send=WATCHDOG=trigger"),
+		"self.service": "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '" + exe + " " + notifyClientArg +
+			" send=READY=1 send=STATUS=wedged send=WATCHDOG=trigger exit; exec sleep 1000000'\n",
 	})
 	h.job(plan.Start, "self.service")
 	st := h.waitState("self.service", "failed")
