@@ -44,5 +44,54 @@ func (m *Manager) unitOfCgroupID(id uint64) (string, bool) {
 			return unit, true
 		}
 	}
-	return "", false
+	return m.gone.unit(id)
+}
+
+// noteID records the group's cgroup id while its directory still exists,
+// so that a message a process sent just before its unit's group was
+// removed is still attributed (gone).
+func (g *Group) noteID() {
+	if g.fd == nil {
+		return
+	}
+	g.m.mu.Lock()
+	defer g.m.mu.Unlock()
+	if g.cgid != 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(g.fd.Fd()), &st) == nil {
+		g.cgid = st.Ino
+	}
+}
+
+// goneGroups remembers the ids of the most recently removed groups; the
+// kernel never reuses a cgroup id, so an old entry cannot misattribute.
+type goneGroups struct {
+	units map[uint64]string
+	order []uint64
+}
+
+// maxGone bounds goneGroups: enough for every unit of a large system to
+// stop at once while its last messages are still queued.
+const maxGone = 4096
+
+func (g *goneGroups) add(id uint64, unit string) {
+	if id == 0 {
+		return
+	}
+	if g.units == nil {
+		g.units = map[uint64]string{}
+	}
+	if len(g.order) >= maxGone {
+		delete(g.units, g.order[0])
+		g.order = g.order[1:]
+	}
+	g.units[id] = unit
+	g.order = append(g.order, id)
+}
+
+func (g *goneGroups) unit(id uint64) (string, bool) {
+	u, ok := g.units[id]
+	return u, ok
 }

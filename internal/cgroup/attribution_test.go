@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"fmt"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -42,5 +43,29 @@ func TestUnitOfPIDFDAfterExit(t *testing.T) {
 	}
 	if name, ok := m.UnitOfPIDFD(pidfd); !ok || name != "pidfd.service" {
 		t.Fatalf("UnitOfPIDFD after exit = %q, %v; want pidfd.service", name, ok)
+	}
+	// A oneshot's last message may be read after its unit stopped and
+	// the group is gone: the id still names the unit.
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if name, ok := m.UnitOfPIDFD(pidfd); !ok || name != "pidfd.service" {
+		t.Fatalf("UnitOfPIDFD after the group was removed = %q, %v; want pidfd.service", name, ok)
+	}
+}
+
+func TestGoneGroupsBounded(t *testing.T) {
+	var g goneGroups
+	for id := uint64(1); id <= maxGone+10; id++ {
+		g.add(id, fmt.Sprintf("u%d.service", id))
+	}
+	if _, ok := g.unit(5); ok {
+		t.Errorf("the oldest ids are still remembered beyond %d", maxGone)
+	}
+	if u, ok := g.unit(maxGone + 10); !ok || u != fmt.Sprintf("u%d.service", maxGone+10) {
+		t.Errorf("newest id: %q, %v", u, ok)
+	}
+	if len(g.units) != maxGone || len(g.order) != maxGone {
+		t.Errorf("holds %d/%d entries; want %d", len(g.units), len(g.order), maxGone)
 	}
 }

@@ -61,8 +61,9 @@ type Manager struct {
 	events    *eventWatcher // v2 only
 
 	mu sync.Mutex
-	// guards groups, statBase and the ownership locks
+	// guards groups, gone, each group's cgid, statBase and the ownership locks
 	groups map[string]*Group
+	gone   goneGroups // ids of removed groups, for late attribution
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
 	// stats the tracking hierarchy cannot give.
 	statBase map[string]string

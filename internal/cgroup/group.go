@@ -359,6 +359,7 @@ func (g *Group) isEmptyLocked() bool {
 // Remove deletes the group's directories. It fails, changing nothing,
 // while processes remain.
 func (g *Group) Remove() error {
+	g.noteID()
 	if g.dir != "" {
 		if err := unix.Rmdir(g.dir); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("cgroup %s: remove: %w", g.path, err)
@@ -375,6 +376,7 @@ func (g *Group) Remove() error {
 	if g.m.groups[g.unit] == g {
 		delete(g.m.groups, g.unit)
 	}
+	g.m.gone.add(g.cgid, g.unit)
 	g.m.mu.Unlock()
 	if g.dir != "" && g.m.events != nil {
 		g.m.events.remove(g.eventsPath())
