@@ -176,6 +176,13 @@ func (a *apiManager) Status(ctx context.Context, name string) (api.UnitStatus, e
 		return api.UnitStatus{}, mapErr(err)
 	}
 	out := a.status(st, true)
+	for _, refs := range [][]api.UnitRef{out.Triggers, out.TriggeredBy} {
+		for i := range refs {
+			if rs, err := a.d.mgr.Status(ctx, refs[i].Name); err == nil {
+				refs[i].ActiveState = string(rs.Active)
+			}
+		}
+	}
 	out.Logs = a.lastLogs(ctx, st.Name, 10)
 	return out, nil
 }
@@ -191,6 +198,16 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat, Job: st.Job, JobState: st.JobState,
 		StatusText: st.StatusText, NRestarts: st.NRestarts, Tasks: st.Tasks,
 		MemoryBytes: st.MemoryBytes, CPUNanos: st.CPUNanos, Cgroup: st.Cgroup,
+		NAccepted: st.NAccepted, NConnections: st.NConnections, NRefused: st.NRefused,
+	}
+	for _, l := range st.Listen {
+		out.Listen = append(out.Listen, api.Listener{Kind: l.Kind, Address: l.Address})
+	}
+	for _, n := range st.Triggers {
+		out.Triggers = append(out.Triggers, api.UnitRef{Name: n})
+	}
+	for _, n := range st.TriggeredBy {
+		out.TriggeredBy = append(out.TriggeredBy, api.UnitRef{Name: n})
 	}
 	if out.Description == "" {
 		out.Description = st.Name

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fdServer is a python3 service that consumes LISTEN_FDS as
+// sd_listen_fds(3) does: it checks LISTEN_PID, records what it got in
+// $OUT, and answers every stream connection and datagram with
+// "pid N fd F". Stream connections are served on their own threads.
+const fdServer = `import os, socket, sys, threading
+out = sys.argv[1]
+n = int(os.environ.get("LISTEN_FDS", "0"))
+ok = os.environ.get("LISTEN_PID") == str(os.getpid())
+with open(out + ".tmp", "w") as f:
+    f.write("pid=%d fds=%d pidok=%s names=%s remote=%s\n" % (os.getpid(), n, ok, os.environ.get("LISTEN_FDNAMES"), os.environ.get("REMOTE_ADDR")))
+os.rename(out + ".tmp", out)
+def serve(fd):
+    s = socket.socket(fileno=fd)
+    if s.type == socket.SOCK_DGRAM:
+        while True:
+            data, peer = s.recvfrom(1500)
+            s.sendto(b"pid %d fd %d\n" % (os.getpid(), fd), peer)
+    while True:
+        c, _ = s.accept()
+        c.recv(100)
+        c.sendall(b"pid %d fd %d\n" % (os.getpid(), fd))
+        c.close()
+ts = [threading.Thread(target=serve, args=(3 + i,), daemon=True) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+`
+
+func needPython(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("the services are python3 programs")
+	}
+}
+
+// ask connects to addr on network, sends a line and returns the answer.
+func ask(network, addr string) (string, error) {
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := c.Write([]byte("hi\n")); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// waitFile waits for path to exist and returns its content.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil {
+			return string(b)
+		}
+	}
+	t.Fatalf("%s not written within 20s", path)
+	return ""
+}
+
+// waitState polls status until unit shows want (state changes have no
+// client-side event to await; the loop is bounded).
+func (in *instance) waitState(unit, want string) string {
+	in.t.Helper()
+	var out string
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		out, _ = in.ctl("status", unit)
+		if strings.Contains(out, want) {
+			return out
+		}
+	}
+	in.t.Fatalf("%s never showed %q:\n%s\ndaemon:\n%s", unit, want, out, in.stderr)
+	return ""
+}
+
+// TestSocketActivation: a socket unit with a TCP, a UDP and a unix
+// listener is bound at boot, its service starts on the first
+// connection and gets the three sockets (LISTEN_FDS, LISTEN_PID,
+// LISTEN_FDNAMES, fds from 3), and it keeps serving through restarts
+// and a crash of the service without refusing a single connection.
+func TestSocketActivation(t *testing.T) {
+	needPython(t)
+	work := t.TempDir()
+	tcp, udp := freePort(t), freePort(t)
+	sock := filepath.Join(work, "sub", "web.sock")
+	script := filepath.Join(work, "server.py")
+	os.WriteFile(script, []byte(fdServer), 0o644)
+	got := filepath.Join(work, "got")
+	dir := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\nWants=web.socket\n",
+		"web.socket": fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nListenDatagram=127.0.0.1:%d\nListenStream=%s\nSocketMode=0600\nFileDescriptorName=web\nRemoveOnStop=yes\n",
+			tcp, udp, sock),
+		"web.service": "[Service]\nExecStart=/usr/bin/python3 " + script + " " + got + "\n",
+	})
+	in := startTend(t, dir)
+	out := in.waitState("web.socket", "active (listening)")
+	for _, want := range []string{fmt.Sprintf("Listen: 127.0.0.1:%d (Stream)", tcp), fmt.Sprintf("127.0.0.1:%d (Datagram)", udp), sock + " (Stream)", "Triggers: ○ web.service"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status web.socket lacks %q:\n%s", want, out)
+		}
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("unix socket: %v, mode %v; want 0600", err, fi)
+	}
+	if out, _ := in.ctl("status", "web.service"); !strings.Contains(out, "inactive") {
+		t.Fatalf("web.service started before any traffic:\n%s", out)
+	}
+
+	answer, err := ask("tcp", fmt.Sprintf("127.0.0.1:%d", tcp))
+	if err != nil {
+		t.Fatalf("first connection: %v\n%s", err, in.stderr)
+	}
+	env := waitFile(t, got)
+	pid := in.mainPID("web.service")
+	if want := fmt.Sprintf("pid=%d fds=3 pidok=True names=web:web:web", pid); !strings.HasPrefix(env, want) {
+		t.Errorf("service environment: got %q; want %q", env, want)
+	}
+	if answer != fmt.Sprintf("pid %d fd 3", pid) {
+		t.Errorf("tcp answer %q; want it from pid %d on fd 3", answer, pid)
+	}
+	if a, err := ask("udp", fmt.Sprintf("127.0.0.1:%d", udp)); err != nil || a != fmt.Sprintf("pid %d fd 4", pid) {
+		t.Errorf("udp answer %q, %v; want fd 4", a, err)
+	}
+	if a, err := ask("unix", sock); err != nil || a != fmt.Sprintf("pid %d fd 5", pid) {
+		t.Errorf("unix answer %q, %v; want fd 5", a, err)
+	}
+	if out := in.waitState("web.socket", "active (running)"); !strings.Contains(out, "Accepted: 0") {
+		t.Errorf("status of an Accept=no socket:\n%s", out)
+	}
+	if out := in.mustCtl("status", "web.service"); !strings.Contains(out, "TriggeredBy: ● web.socket") {
+		t.Errorf("status web.service lacks TriggeredBy:\n%s", out)
+	}
+
+	// A client keeps connecting while the service restarts and crashes.
+	// No connection may be refused; one the service had accepted when it
+	// was stopped or killed may be cut.
+	var stop atomic.Bool
+	var failed, cut, served atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", tcp), 5*time.Second)
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				continue
+			}
+			c.SetDeadline(time.Now().Add(15 * time.Second))
+			c.Write([]byte("hi\n"))
+			_, err = bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err != nil {
+				cut.Add(1)
+			} else {
+				served.Add(1)
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		in.mustCtl("restart", "web.service")
+		time.Sleep(100 * time.Millisecond) // let the client connect to this run
+	}
+	old := in.mainPID("web.service")
+	in.mustCtl("kill", "-s", "KILL", "web.service")
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if p := in.mainPID("web.service"); p != 0 && p != old {
+			break
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if failed.Load() != 0 || served.Load() == 0 || cut.Load() > 4 {
+		t.Errorf("during restarts: %d connections served, %d refused (first: %v), %d cut", served.Load(), failed.Load(), firstErr.Load(), cut.Load())
+	}
+	t.Logf("during 3 restarts and a crash: %d connections served, %d cut by the service's end", served.Load(), cut.Load())
+	if p := in.mainPID("web.service"); p == old || p == 0 {
+		t.Errorf("the killed service was not activated again (main pid %d, killed %d)", p, old)
+	}
+
+	in.mustCtl("stop", "web.socket", "web.service")
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("RemoveOnStop=yes left %s: %v", sock, err)
+	}
+	if _, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(tcp), time.Second); err == nil {
+		t.Errorf("port %d still accepts after the socket stopped", tcp)
+	}
+}
