@@ -205,3 +205,84 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("port %d still accepts after the socket stopped", tcp)
 	}
 }
+
+// instanceServer is an Accept=yes instance: it greets its client with
+// what it got (fd 3, REMOTE_ADDR/REMOTE_PORT) and echoes one line.
+const instanceServer = `import os, socket
+s = socket.socket(fileno=3)
+s.sendall(("fds=%s names=%s pidok=%s remote=%s:%s\n" % (os.environ.get("LISTEN_FDS"), os.environ.get("LISTEN_FDNAMES"), os.environ.get("LISTEN_PID") == str(os.getpid()), os.environ.get("REMOTE_ADDR"), os.environ.get("REMOTE_PORT"))).encode())
+f = s.makefile("rb")
+line = f.readline()
+s.sendall(line)
+f.readline()
+`
+
+// TestSocketAccept: Accept=yes starts one instance of the template per
+// connection, named as systemd names it, with the connection on fd 3;
+// beyond MaxConnections= connections are refused and counted, and
+// instances vanish when their connection ends.
+func TestSocketAccept(t *testing.T) {
+	needPython(t)
+	work := t.TempDir()
+	port := freePort(t)
+	script := filepath.Join(work, "instance.py")
+	os.WriteFile(script, []byte(instanceServer), 0o644)
+	dir := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\nWants=greet.socket\n",
+		"greet.socket":   fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\nMaxConnections=3\n", port),
+		"greet@.service": "[Service]\nExecStart=/usr/bin/python3 " + script + "\n",
+	})
+	in := startTend(t, dir)
+	in.waitState("greet.socket", "active (listening)")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		greeting, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("connection %d: %v\n%s", i, err, in.stderr)
+		}
+		local := c.LocalAddr().(*net.TCPAddr)
+		if want := fmt.Sprintf("fds=1 names=connection pidok=True remote=127.0.0.1:%d\n", local.Port); greeting != want {
+			t.Errorf("connection %d: greeting %q; want %q", i, greeting, want)
+		}
+		name := fmt.Sprintf("greet@%d-127.0.0.1:%d-127.0.0.1:%d.service", i, port, local.Port)
+		if out, code := in.ctl("status", name); code != 0 || !strings.Contains(out, "active (running)") || !strings.Contains(out, "TriggeredBy") {
+			t.Errorf("status %s: exit %d\n%s", name, code, out)
+		}
+		conns, readers = append(conns, c), append(readers, r)
+	}
+	// The fourth is over MaxConnections=3: closed at once.
+	c4, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c4.SetDeadline(time.Now().Add(20 * time.Second))
+	if n, err := c4.Read(make([]byte, 10)); err == nil {
+		t.Errorf("connection over MaxConnections= got %d bytes", n)
+	}
+	c4.Close()
+	in.waitState("greet.socket", "Accepted: 3; Connected: 3; Refused: 1")
+	for i, c := range conns {
+		fmt.Fprintf(c, "line %d\n", i)
+		if echo, err := readers[i].ReadString('\n'); err != nil || echo != fmt.Sprintf("line %d\n", i) {
+			t.Errorf("echo %d: %q %v", i, echo, err)
+		}
+		fmt.Fprintf(c, "bye\n")
+	}
+	in.waitState("greet.socket", "Accepted: 3; Connected: 0; Refused: 1")
+	if out := in.mustCtl("list-units", "--all"); strings.Contains(out, "greet@") {
+		t.Errorf("instances still listed after their connections ended:\n%s", out)
+	}
+	// The socket is free again: a new connection gets instance number 3.
+	if a, err := ask("tcp", addr); err != nil || !strings.HasPrefix(a, "fds=1") {
+		t.Errorf("connection after the others ended: %q %v", a, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,6 +80,12 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		}
 		u, ok := pl.Unit(full)
 		if !ok || u.Load == unit.NotFound {
+			// Per-connection instances of Accept=yes sockets live in
+			// the supervisor only; it answers for them (or "not found").
+			if _, inst, _ := unit.SplitName(full); inst != "" && strings.HasSuffix(full, ".service") {
+				out = append(out, full)
+				continue
+			}
 			return nil, api.NoSuchUnit(full)
 		}
 		out = append(out, u.Name)

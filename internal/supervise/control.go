@@ -184,7 +184,13 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 		st.External = reason
 	}
 	rev := m.plan.Reverse(u.name)
-	st.Triggers, st.TriggeredBy, st.LastTriggeredBy = rev.Triggers, rev.TriggeredBy, u.triggeredBy
+	st.TriggeredBy, st.LastTriggeredBy = rev.TriggeredBy, u.triggeredBy
+	if st.Triggers == nil { // else the engine knows better (Accept=yes instances)
+		st.Triggers = rev.Triggers
+	}
+	if u.transient != nil {
+		st.TriggeredBy = []string{u.transient.owner.name}
+	}
 	if u.cg != nil {
 		st.Cgroup = u.cg.Path()
 		if detail {

@@ -46,6 +46,7 @@ type socket struct {
 
 	nAccepted, nConnections, nRefused uint64
 	perSource                         map[netip.Addr]int
+	instances                         []string // Accept=yes: the live instances, oldest first
 	builtin                           *builtinServer
 }
 
@@ -451,6 +452,7 @@ func (s *socket) status(st *Status) {
 	for _, l := range spec.Listen {
 		st.Listen = append(st.Listen, Listen{Kind: l.Kind(), Address: l.Name()})
 	}
+	st.Triggers = s.instances
 }
 
 func (s *socket) kill(m *Manager, who string, sig syscall.Signal) error {

@@ -204,6 +204,7 @@ func (s *socket) admit(m *Manager, nfd int) {
 	u.eng = newEngine(u)
 	m.units[u.name] = u
 	u.triggeredBy = s.name
+	s.instances = append(s.instances, u.name)
 	m.start(u)
 	if u.state == Dead || u.state == Failed { // skipped by a condition, or failed at once
 		m.noteTriggered(u)
@@ -258,6 +259,7 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 	t := u.transient
 	if !t.ended && (u.state == Dead || u.state == Failed) {
 		t.ended = true
+		s.instances = slices.DeleteFunc(s.instances, func(n string) bool { return n == u.name })
 		s.nConnections--
 		s.release(t.peer)
 		t.conn.Close()
