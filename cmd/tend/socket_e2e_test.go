@@ -115,6 +115,12 @@ func TestSocketActivation(t *testing.T) {
 			t.Errorf("status web.socket lacks %q:\n%s", want, out)
 		}
 	}
+	ls := in.mustCtl("list-sockets", "--show-types")
+	for _, want := range []string{"LISTEN", "TYPE", "UNIT", "ACTIVATES", fmt.Sprintf("127.0.0.1:%d", udp), "Datagram", "web.socket", "web.service", "3 sockets listed."} {
+		if !strings.Contains(ls, want) {
+			t.Errorf("list-sockets lacks %q:\n%s", want, ls)
+		}
+	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("unix socket: %v, mode %v; want 0600", err, fi)
 	}
@@ -198,6 +204,12 @@ func TestSocketActivation(t *testing.T) {
 	}
 
 	in.mustCtl("stop", "web.socket", "web.service")
+	if ls := in.mustCtl("list-sockets"); strings.Contains(ls, "web.socket") {
+		t.Errorf("list-sockets shows a stopped socket without --all:\n%s", ls)
+	}
+	if ls := in.mustCtl("list-sockets", "--all"); !strings.Contains(ls, sock) {
+		t.Errorf("list-sockets --all lacks the stopped socket:\n%s", ls)
+	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("RemoveOnStop=yes left %s: %v", sock, err)
 	}
@@ -284,5 +296,65 @@ func TestSocketAccept(t *testing.T) {
 	// The socket is free again: a new connection gets instance number 3.
 	if a, err := ask("tcp", addr); err != nil || !strings.HasPrefix(a, "fds=1") {
 		t.Errorf("connection after the others ended: %q %v", a, err)
+	}
+}
+
+// TestInetdServes: an inetd.conf with the internal echo and an external
+// nowait server, and an xinetd.d service with only_from, are served by
+// tend: the built-in answers from tend itself, the external server runs
+// per connection with the connection on stdin/stdout, and a peer outside
+// only_from is refused and counted.
+func TestInetdServes(t *testing.T) {
+	if l, err := net.Listen("tcp", "127.0.0.1:7"); err != nil {
+		t.Skipf("the echo port is taken here: %v", err)
+	} else {
+		l.Close()
+	}
+	conf := t.TempDir()
+	ext, xport := freePort(t), freePort(t)
+	inetdConf := filepath.Join(conf, "inetd.conf")
+	os.WriteFile(inetdConf, []byte(fmt.Sprintf("127.0.0.1:echo\tstream\ttcp\tnowait\troot\tinternal\n127.0.0.1:%d\tstream\ttcp\tnowait\tnobody\t/bin/sed\tsed -u s/^/sed:/\n", ext)), 0o644)
+	os.MkdirAll(filepath.Join(conf, "xinetd.d"), 0o755)
+	xconf := filepath.Join(conf, "xinetd.conf")
+	os.WriteFile(xconf, []byte("includedir "+filepath.Join(conf, "xinetd.d")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "xinetd.d", "id"), []byte(fmt.Sprintf(
+		"service id\n{\n\ttype = UNLISTED\n\tport = %d\n\tbind = 127.0.0.1\n\tsocket_type = stream\n\twait = no\n\tuser = nobody\n\tserver = /usr/bin/id\n\tonly_from = 127.0.0.2\n}\n", xport)), 0o644)
+	dir := t.TempDir()
+	in := startTend(t, dir, "--inetd-conf", inetdConf, "--xinetd-conf", xconf)
+	in.waitState("inetd-echo-tcp-127.0.0.1.socket", "active (listening)")
+
+	if a, err := ask("tcp", "127.0.0.1:7"); err != nil || a != "hi" {
+		t.Errorf("internal echo: %q %v\n%s", a, err, in.stderr)
+	}
+	name := fmt.Sprintf("inetd-%d-tcp-127.0.0.1.socket", ext)
+	if out, code := in.ctl("status", name); code != 0 {
+		out = in.mustCtl("list-units", "--all")
+		t.Fatalf("no %s:\n%s", name, out)
+	}
+	if a, err := ask("tcp", fmt.Sprintf("127.0.0.1:%d", ext)); err != nil || a != "sed:hi" {
+		t.Errorf("external nowait server: %q %v\n%s", a, err, in.stderr)
+	}
+	// only_from = 127.0.0.2: a client on 127.0.0.1 is refused ...
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", xport), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 100)); err == nil {
+		t.Errorf("a peer outside only_from got %d bytes", n)
+	}
+	c.Close()
+	in.waitState("xinetd-id.socket", "Refused: 1")
+	// ... and one from 127.0.0.2 served.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	c, err = d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", xport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || !strings.Contains(line, "uid=65534") {
+		t.Errorf("xinetd id for 127.0.0.2: %q %v", line, err)
 	}
 }
