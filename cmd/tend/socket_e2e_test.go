@@ -357,4 +357,57 @@ func TestInetdServes(t *testing.T) {
 	if err != nil || !strings.Contains(line, "uid=65534") {
 		t.Errorf("xinetd id for 127.0.0.2: %q %v", line, err)
 	}
+
+	// daemon-reload after an edit: the unchanged listener is the same
+	// socket (its queue survives), a new entry listens, a removed one
+	// is closed; a connection under way goes on.
+	conv, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ext), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conv.Close()
+	conv.SetDeadline(time.Now().Add(20 * time.Second))
+	cr := bufio.NewReader(conv)
+	fmt.Fprintf(conv, "a\n")
+	if l, err := cr.ReadString('\n'); err != nil || l != "sed:a\n" {
+		t.Fatalf("conversation before reload: %q %v", l, err)
+	}
+	before := listenInode(t, ext)
+	ext2 := freePort(t)
+	os.WriteFile(inetdConf, []byte(fmt.Sprintf("127.0.0.1:%d\tstream\ttcp\tnowait\tnobody\t/bin/sed\tsed -u s/^/sed:/\n127.0.0.1:%d\tstream\ttcp\tnowait\tnobody\t/bin/sed\tsed -u s/^/two:/\n", ext, ext2)), 0o644)
+	in.mustCtl("daemon-reload")
+	if after := listenInode(t, ext); after != before || before == 0 {
+		t.Errorf("listener of an unchanged entry: inode %d before reload, %d after; want the same socket", before, after)
+	}
+	fmt.Fprintf(conv, "b\n")
+	if l, err := cr.ReadString('\n'); err != nil || l != "sed:b\n" {
+		t.Errorf("conversation across reload: %q %v", l, err)
+	}
+	in.waitState(fmt.Sprintf("inetd-%d-tcp-127.0.0.1.socket", ext2), "active (listening)")
+	if a, err := ask("tcp", fmt.Sprintf("127.0.0.1:%d", ext2)); err != nil || a != "two:hi" {
+		t.Errorf("entry added by reload: %q %v", a, err)
+	}
+	for end := time.Now().Add(20 * time.Second); listenInode(t, 7) != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the removed echo entry still listens")
+		}
+	}
+}
+
+// listenInode is the inode of the TCP socket listening on 127.0.0.1:port
+// (0 if none), from /proc/net/tcp.
+func listenInode(t *testing.T, port int) uint64 {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) > 9 && f[1] == want && f[3] == "0A" {
+			n, _ := strconv.ParseUint(f[9], 10, 64)
+			return n
+		}
+	}
+	return 0
 }

@@ -58,17 +58,21 @@ func (s *Spec) Key(l Listener) string {
 // caller to close.
 func (s *Spec) Open(own Owner, keep map[string]*Bound) ([]*Bound, error) {
 	var out []*Bound
+	reused := map[string]*Bound{}
 	for _, l := range s.Listen {
 		key := s.Key(l)
 		if b, ok := keep[key]; ok && b != nil {
 			out = append(out, b)
+			reused[key] = b
 			delete(keep, key)
 			continue
 		}
 		f, err := s.open(l, own)
 		if err != nil {
 			for _, b := range out {
-				if _, kept := keep[b.Key]; !kept {
+				if reused[b.Key] == b {
+					keep[b.Key] = b // the caller's again
+				} else {
 					b.File.Close()
 				}
 			}

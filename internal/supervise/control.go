@@ -269,6 +269,7 @@ func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error
 	err := m.do(ctx, func() {
 		ch = plan.Diff(m.plan, p)
 		m.setPlan(p)
+		m.reloadSockets(ch)
 		for _, u := range m.units {
 			if up(u.state) {
 				m.checkUpheld(u) // new definitions may uphold units that are down

@@ -30,3 +30,13 @@ func (m *Manager) transientJob(kind plan.JobKind, u *rt) *job {
 	}
 	return j
 }
+
+// submitInternalUnit stops (or starts) u alone, whether or not the plan
+// still has it: a socket whose unit a reload removed.
+func (q *jobQueue) submitInternalUnit(kind plan.JobKind, u *rt) {
+	if _, ok := q.m.plan.Unit(u.name); ok {
+		q.submitInternal(kind, []string{u.name}, plan.Replace)
+		return
+	}
+	q.m.transientJob(kind, u)
+}
