@@ -411,3 +411,51 @@ func listenInode(t *testing.T, port int) uint64 {
 	}
 	return 0
 }
+
+// TestSocketBadInput: an address in use, a socket whose service does
+// not exist and an Accept=yes socket without its template each fail
+// with the reason in status, while another socket keeps serving; a
+// client that connects and never sends holds only its own instance.
+func TestSocketBadInput(t *testing.T) {
+	needPython(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	work := t.TempDir()
+	port := freePort(t)
+	script := filepath.Join(work, "instance.py")
+	os.WriteFile(script, []byte(instanceServer), 0o644)
+	dir := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\nWants=busy.socket ghost.socket tmpl.socket good.socket\n",
+		"busy.socket":    "[Socket]\nListenStream=" + held.Addr().String() + "\nAccept=yes\n",
+		"busy@.service":  "[Service]\nExecStart=/bin/true\n",
+		"ghost.socket":   fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nService=nosuch.service\n", freePort(t)),
+		"tmpl.socket":    fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n", freePort(t)),
+		"good.socket":    fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n", port),
+		"good@.service":  "[Service]\nExecStart=/usr/bin/python3 " + script + "\n",
+	})
+	in := startTend(t, dir)
+	for unit, reason := range map[string]string{
+		"busy.socket":  "address already in use",
+		"ghost.socket": "socket service nosuch.service not loaded",
+		"tmpl.socket":  "template tmpl@.service for Accept=yes is not loaded",
+	} {
+		if out := in.waitState(unit, "failed"); !strings.Contains(out, reason) {
+			t.Errorf("status %s lacks %q:\n%s", unit, reason, out)
+		}
+	}
+	// A silent client holds its instance; others are served meanwhile.
+	silent, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for i := 0; i < 3; i++ {
+		if a, err := ask("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil || !strings.HasPrefix(a, "fds=1") {
+			t.Errorf("good.socket beside a silent client: %q %v", a, err)
+		}
+	}
+	in.waitState("good.socket", "Connected: 1;")
+}
