@@ -143,8 +143,8 @@ func (s *Spec) configure(fd int, a Address) error {
 	tcp := a.IsIP() && a.Type == Stream
 	opts := []opt{
 		{a.IsIP(), unix.SOL_SOCKET, unix.SO_REUSEADDR, "SO_REUSEADDR"},
-		{s.ReusePort, unix.SOL_SOCKET, unix.SO_REUSEPORT, "ReusePort="},
-		{s.KeepAlive, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "KeepAlive="},
+		{s.ReusePort && a.IsIP(), unix.SOL_SOCKET, unix.SO_REUSEPORT, "ReusePort="},
+		{s.KeepAlive && a.Type == Stream, unix.SOL_SOCKET, unix.SO_KEEPALIVE, "KeepAlive="},
 		{s.PassCredentials, unix.SOL_SOCKET, unix.SO_PASSCRED, "PassCredentials="},
 		{s.NoDelay && tcp, unix.IPPROTO_TCP, unix.TCP_NODELAY, "NoDelay="},
 	}
