@@ -125,6 +125,29 @@ type UnitStatus struct {
 	// ExecRuns are how the commands of the current (or last) activation
 	// ended, oldest first (status's Process: lines); Status only.
 	ExecRuns []ExecRun `json:"exec_runs,omitempty"`
+	// Triggers are the units a socket (or timer) starts, TriggeredBy
+	// the sockets and timers that start this unit, with their states.
+	Triggers    []UnitRef `json:"triggers,omitempty"`
+	TriggeredBy []UnitRef `json:"triggered_by,omitempty"`
+	// Socket units: their listeners ("ADDRESS (Kind)"), the connections
+	// accepted in all, open now, and refused (MaxConnections=,
+	// IPAddressDeny=, …).
+	Listen       []Listener `json:"listen,omitempty"`
+	NAccepted    uint64     `json:"n_accepted,omitempty"`
+	NConnections uint64     `json:"n_connections,omitempty"`
+	NRefused     uint64     `json:"n_refused,omitempty"`
+}
+
+// UnitRef names a related unit with its state.
+type UnitRef struct {
+	Name        string `json:"name"`
+	ActiveState string `json:"active_state,omitempty"`
+}
+
+// Listener is one listener of a socket unit.
+type Listener struct {
+	Kind    string `json:"kind"` // Stream, Datagram, SequentialPacket, FIFO, Special, Netlink
+	Address string `json:"address"`
 }
 
 // ExecRun is how one command of a unit's Exec*= lists ended.

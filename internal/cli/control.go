@@ -26,6 +26,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		resetFailedCommand(env),
 		daemonReloadCommand(env),
 		editCommand(env),
+		listSocketsCommand(env),
 	}
 	cmds = append(cmds, systemCommands(env)...)
 	return append(cmds, queryCommands(env)...)

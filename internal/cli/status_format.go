@@ -64,6 +64,18 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 			fmt.Fprintf(w, "%13s%s\n", "", d)
 		}
 	}
+	v.writeTriggers(w, "TriggeredBy", st.TriggeredBy)
+	v.writeTriggers(w, "Triggers", st.Triggers)
+	for i, l := range st.Listen {
+		name := "Listen"
+		if i > 0 {
+			name = ""
+		}
+		fmt.Fprintf(w, "%*s%s %s (%s)\n", 11, name, map[bool]string{true: ":", false: " "}[i == 0], l.Address, l.Kind)
+	}
+	if strings.HasSuffix(st.Name, ".socket") && (st.NAccepted > 0 || st.ActiveState == "active") {
+		field("Accepted", "%d; Connected: %d; Refused: %d", st.NAccepted, st.NConnections, st.NRefused)
+	}
 	for _, r := range sortedRuns(st.ExecRuns) {
 		field("Process", "%s", v.processLine(r))
 	}
@@ -94,6 +106,18 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 		for _, e := range st.Logs {
 			fmt.Fprintln(w, v.logLine(st.Name, e))
 		}
+	}
+}
+
+// writeTriggers writes the Triggers: or TriggeredBy: lines, one unit
+// per line with its bullet, as systemctl does.
+func (v statusView) writeTriggers(w io.Writer, name string, refs []api.UnitRef) {
+	for i, r := range refs {
+		label := name + ":"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%*s %s %s\n", 12, label, bullet(r.ActiveState, v.color), r.Name)
 	}
 }
 

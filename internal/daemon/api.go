@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,6 +80,12 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		}
 		u, ok := pl.Unit(full)
 		if !ok || u.Load == unit.NotFound {
+			// Per-connection instances of Accept=yes sockets live in
+			// the supervisor only; it answers for them (or "not found").
+			if _, inst, _ := unit.SplitName(full); inst != "" && strings.HasSuffix(full, ".service") {
+				out = append(out, full)
+				continue
+			}
 			return nil, api.NoSuchUnit(full)
 		}
 		out = append(out, u.Name)
@@ -176,6 +183,13 @@ func (a *apiManager) Status(ctx context.Context, name string) (api.UnitStatus, e
 		return api.UnitStatus{}, mapErr(err)
 	}
 	out := a.status(st, true)
+	for _, refs := range [][]api.UnitRef{out.Triggers, out.TriggeredBy} {
+		for i := range refs {
+			if rs, err := a.d.mgr.Status(ctx, refs[i].Name); err == nil {
+				refs[i].ActiveState = string(rs.Active)
+			}
+		}
+	}
 	out.Logs = a.lastLogs(ctx, st.Name, 10)
 	return out, nil
 }
@@ -191,6 +205,16 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat, Job: st.Job, JobState: st.JobState,
 		StatusText: st.StatusText, NRestarts: st.NRestarts, Tasks: st.Tasks,
 		MemoryBytes: st.MemoryBytes, CPUNanos: st.CPUNanos, Cgroup: st.Cgroup,
+		NAccepted: st.NAccepted, NConnections: st.NConnections, NRefused: st.NRefused,
+	}
+	for _, l := range st.Listen {
+		out.Listen = append(out.Listen, api.Listener{Kind: l.Kind, Address: l.Address})
+	}
+	for _, n := range st.Triggers {
+		out.Triggers = append(out.Triggers, api.UnitRef{Name: n})
+	}
+	for _, n := range st.TriggeredBy {
+		out.TriggeredBy = append(out.TriggeredBy, api.UnitRef{Name: n})
 	}
 	if out.Description == "" {
 		out.Description = st.Name

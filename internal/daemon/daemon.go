@@ -179,6 +179,9 @@ func newDaemon(cfg Config) (*daemon, error) {
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
+		// Socket units: specifiers of [Socket], Accept=yes instances.
+		SpecifierEnv: &d.loader.env,
+		LoadUnit:     d.loader.loadUnit,
 	})
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendproject/tend/internal/activate"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/inetd"
 	"github.com/tendproject/tend/internal/plan"
@@ -29,8 +30,23 @@ type loader struct {
 	legacy inetd.Config
 	gen    string
 
-	mu   sync.Mutex // guards last
+	mu   sync.Mutex // guards last and frozen
 	last time.Time  // when the units in force were read
+	// frozen answers loads of units outside the plan (Accept=yes
+	// instances) from the search path as the last load scanned it.
+	frozen *unit.Loader
+}
+
+// loadUnit loads one unit the plan does not hold, such as an instance
+// of a template.
+func (l *loader) loadUnit(name string) (*unit.Unit, error) {
+	l.mu.Lock()
+	ld := l.frozen
+	l.mu.Unlock()
+	if ld == nil {
+		ld = &unit.Loader{Dirs: l.dirs, Env: l.env}
+	}
+	return ld.Load(name)
 }
 
 func (l *loader) loadedAt() time.Time {
@@ -137,6 +153,11 @@ func (l *loader) load() (*plan.Plan, []string) {
 	for _, d := range diags {
 		msgs = append(msgs, d.Error())
 	}
+	msgs = append(msgs, checkSockets(set, &l.env)...)
+	frozen := ld.Freeze()
+	l.mu.Lock()
+	l.frozen = frozen
+	l.mu.Unlock()
 	units := make(map[string]*unit.Unit, len(set.Units))
 	for name, u := range set.Units {
 		units[name] = u
@@ -240,4 +261,25 @@ func remainingChildren() []int {
 		}
 	}
 	return pids
+}
+
+// checkSockets types every socket unit's [Socket] section at load, so
+// that bad values and directives tend does not apply are reported by
+// name now, and a socket systemd would refuse is marked bad-setting.
+func checkSockets(set *unit.Set, env *unit.Env) []string {
+	var msgs []string
+	for _, u := range set.Units {
+		if u.Kind != unit.KindSocket || u.Load != unit.Loaded {
+			continue
+		}
+		_, diags, ok := activate.ParseSpec(u, env)
+		for _, d := range diags {
+			msgs = append(msgs, d.Error())
+		}
+		u.Diags = append(u.Diags, diags...)
+		if !ok {
+			u.Load = unit.BadSetting
+		}
+	}
+	return msgs
 }

@@ -80,7 +80,7 @@ func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream jou
 		}
 		*pipes = append(*pipes, p)
 		return p.W, nil
-	case "null":
+	case "null", "socket": // the supervisor gives the socket (StandardOutput=socket)
 		return nil, nil
 	case "inherit", "tty", "console":
 		if stream == journal.StreamStderr {

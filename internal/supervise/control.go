@@ -47,6 +47,11 @@ type Status struct {
 	// while no watchdog runs.
 	WatchdogUSec      time.Duration
 	WatchdogTimestamp time.Time
+	// Socket units: their listeners, connections accepted in all,
+	// connections open now, and connections refused (MaxConnections=,
+	// IPAddressDeny=, …).
+	Listen                            []Listen
+	NAccepted, NConnections, NRefused uint64
 	// ExecRuns are how the commands of the current (or last) activation
 	// ended, oldest first; detailed snapshots only.
 	ExecRuns []ExecRun
@@ -67,11 +72,22 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 	var anchorNames []string
 	var err error
 	if e := m.do(ctx, func() {
+		var planned []string
 		for _, n := range names {
-			if _, lerr := m.lookup(n); lerr != nil {
+			u, lerr := m.lookup(n)
+			if lerr != nil {
 				err = lerr
 				return
 			}
+			if u.transient != nil {
+				anchors = append(anchors, m.transientJob(kind, u))
+				anchorNames = append(anchorNames, u.name)
+				continue
+			}
+			planned = append(planned, n)
+		}
+		if names = planned; len(names) == 0 {
+			return
 		}
 		var tx *plan.Transaction
 		tx, err = m.plan.Transaction(kind, names, mode, m.activeState)
@@ -168,7 +184,13 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 		st.External = reason
 	}
 	rev := m.plan.Reverse(u.name)
-	st.Triggers, st.TriggeredBy, st.LastTriggeredBy = rev.Triggers, rev.TriggeredBy, u.triggeredBy
+	st.TriggeredBy, st.LastTriggeredBy = rev.TriggeredBy, u.triggeredBy
+	if st.Triggers == nil { // else the engine knows better (Accept=yes instances)
+		st.Triggers = rev.Triggers
+	}
+	if u.transient != nil {
+		st.TriggeredBy = []string{u.transient.owner.name}
+	}
 	if u.cg != nil {
 		st.Cgroup = u.cg.Path()
 		if detail {
@@ -247,6 +269,7 @@ func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error
 	err := m.do(ctx, func() {
 		ch = plan.Diff(m.plan, p)
 		m.setPlan(p)
+		m.reloadSockets(ch)
 		for _, u := range m.units {
 			if up(u.state) {
 				m.checkUpheld(u) // new definitions may uphold units that are down

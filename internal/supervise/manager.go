@@ -71,6 +71,12 @@ type Options struct {
 	// the real clock. Tests pass a clock.Fake to walk timeouts and
 	// restart delays without waiting.
 	Clock clock.Clock
+	// SpecifierEnv resolves specifiers (%t, %n, …) in socket units'
+	// [Socket] sections; nil knows only the unit's own names.
+	SpecifierEnv *unit.Env
+	// LoadUnit, if set, loads a unit the plan does not hold: the
+	// per-connection instances of Accept=yes sockets.
+	LoadUnit func(name string) (*unit.Unit, error)
 }
 
 // Manager owns every unit's runtime state.

@@ -18,7 +18,7 @@ var passiveKinds = []struct {
 	def  *unit.Unit
 }{
 	{"target", &unit.Unit{Name: "t.target", Kind: unit.KindTarget, Load: unit.Loaded}},
-	{"external", &unit.Unit{Name: "t.socket", Kind: unit.KindSocket, Load: unit.Loaded}},
+	{"external", &unit.Unit{Name: "t.timer", Kind: unit.KindTimer, Load: unit.Loaded}},
 }
 
 // passiveStates are the states a passive unit can be in.
@@ -119,7 +119,7 @@ func TestPassiveJobs(t *testing.T) {
 		{passiveKinds[0].def, plan.Start, Dead, "active", "done", "Reached target t.target."},
 		{passiveKinds[0].def, plan.Stop, Running, "dead", "done", ""},
 		{passiveKinds[0].def, plan.Reload, Running, "active", "refused", ""}, // by the plan
-		{passiveKinds[1].def, plan.Start, Dead, "active", "done", "t.socket: tend does not run .socket units yet; treating it as active."},
+		{passiveKinds[1].def, plan.Start, Dead, "active", "done", "t.timer: tend does not run .timer units yet; treating it as active."},
 		{passiveKinds[1].def, plan.Restart, Running, "active", "done", ""},
 		{passiveKinds[1].def, plan.VerifyActive, Dead, "dead", "failed", ""},
 	}

@@ -323,6 +323,9 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		}
 		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
 	}
+	if r == roleMain {
+		m.serviceSockets(u, &spec)
+	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
 	closeOutput(out)
 	if out.SetPID != nil {

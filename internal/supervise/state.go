@@ -23,6 +23,10 @@ const (
 	FinalSigkill
 	Failed
 	AutoRestart
+	// Socket units (systemd's socket.c): bound and watched; bound with
+	// the activated service running (Running); running ExecStopPre=.
+	Listening
+	StopPre
 	numSubStates
 )
 
@@ -32,6 +36,7 @@ var subStateNames = [numSubStates]string{
 	Stop: "stop", StopWatchdog: "stop-watchdog", StopSigterm: "stop-sigterm", StopSigkill: "stop-sigkill",
 	StopPost: "stop-post", FinalSigterm: "final-sigterm", FinalSigkill: "final-sigkill",
 	Failed: "failed", AutoRestart: "auto-restart",
+	Listening: "listening", StopPre: "stop-pre",
 }
 
 func (s SubState) String() string {
@@ -63,7 +68,7 @@ func (s SubState) Active() ActiveState {
 		return FailedState
 	case Condition, StartPre, Start, StartPost, AutoRestart:
 		return Activating
-	case Running, Exited:
+	case Running, Exited, Listening:
 		return Active
 	case Reload:
 		return Reloading
@@ -75,7 +80,7 @@ func (s SubState) Active() ActiveState {
 // stopping reports whether s is one of the states of an orderly stop.
 func (s SubState) stopping() bool {
 	switch s {
-	case Stop, StopWatchdog, StopSigterm, StopSigkill, StopPost, FinalSigterm, FinalSigkill:
+	case Stop, StopWatchdog, StopSigterm, StopSigkill, StopPost, FinalSigterm, FinalSigkill, StopPre:
 		return true
 	}
 	return false
@@ -106,4 +111,7 @@ const (
 	ResultStartLimitHit Result = "start-limit-hit"
 	ResultProtocol      Result = "protocol"
 	ResultExecCondition Result = "exec-condition"
+	// Socket units.
+	ResultTriggerLimitHit      Result = "trigger-limit-hit"
+	ResultServiceStartLimitHit Result = "service-start-limit-hit"
 )

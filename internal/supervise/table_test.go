@@ -232,7 +232,7 @@ func TestEveryStateEveryEvent(t *testing.T) {
 				fmt.Fprintf(tw, "\t%s", ev.name)
 			}
 			fmt.Fprintln(tw)
-			for s := Dead; s < numSubStates; s++ {
+			for s := Dead; s <= AutoRestart; s++ { // a service's states
 				fmt.Fprint(tw, s)
 				for _, ev := range tableEvents {
 					next := s
@@ -258,6 +258,7 @@ func TestEveryStateEveryEvent(t *testing.T) {
 	for _, k := range passiveKinds {
 		passiveMatrix(t, &got, k.kind, k.def)
 	}
+	socketMatrix(t, &got)
 	const golden = "testdata/transitions.txt"
 	if *updateTable {
 		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {

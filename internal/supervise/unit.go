@@ -43,6 +43,9 @@ type rt struct {
 
 	alarm       *alarmEntry // the engine's alarm (setAlarm), or nil
 	triggeredBy string      // the unit that last triggered a start of this one
+	// transient: a per-connection instance the plan does not know, and
+	// the socket that owns it (socket_accept.go); nil for plan units.
+	transient *transientRef
 
 	job             *job
 	stopIntent      bool // a stop was requested: never auto-restart
@@ -74,6 +77,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 	}
 	m.jobs.unitChanged(u)
 	m.noteUpholds(u, old, s)
+	m.noteTriggered(u)
 	if m.opts.OnChange != nil {
 		m.opts.OnChange(u.name, s.Active(), u.eng.sub())
 	}
