@@ -104,4 +104,5 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	installCommands, // install.go: enable, disable, mask, …
 	logCommands,     // logs.go: logs
 	viewCommands,    // views.go: ps, tree, top, fds, inspect
+	timeCommands,    // calendar.go: calendar, timespan
 }
