@@ -117,6 +117,10 @@ type daemon struct {
 	stop     chan struct{} // closed to begin shutdown
 	reaped   chan struct{} // a token after each reaped exit (for shutdown)
 	stopOnce sync.Once
+	// restored: the units' state was taken back from a manager that ran
+	// before (a crash or a re-exec), so the boot target is not started
+	// again: what the user stopped stays stopped.
+	restored bool
 	// gaveUp is the signal that made tend stop waiting for the shutdown
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
@@ -179,7 +183,12 @@ func newDaemon(cfg Config) (*daemon, error) {
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
+		// The state file lets a manager started after a crash adopt
+		// what still runs (crash.go).
+		StateFile: filepath.Join(p.Runtime, stateFileName),
+		Instance:  p.Runtime,
 	})
+	d.restored = d.restoreState()
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
 	return d, nil
@@ -221,7 +230,11 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	defer signal.Stop(sigs)
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
-	goRun("boot", func() { d.boot(ctx) })
+	if d.restored {
+		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
+	} else {
+		goRun("boot", func() { d.boot(ctx) })
+	}
 	if d.cfg.ExitWith != "" {
 		if _, err := d.mgr.Status(ctx, d.cfg.ExitWith); err != nil {
 			return 1, fmt.Errorf("--exit-with: %w", err)
@@ -367,6 +380,8 @@ func (d *daemon) close() {
 		d.cgroups.Close()
 	}
 	_ = os.Remove(d.cfg.Paths.Socket)
+	// Every unit was stopped: the next start boots afresh.
+	_ = os.Remove(filepath.Join(d.cfg.Paths.Runtime, stateFileName))
 	if d.syslog != nil {
 		_ = os.Remove(d.cfg.Paths.Syslog)
 	}

@@ -341,6 +341,14 @@ func (r *Reaper) Watch(pid int, onExit func(Exit)) error {
 	return r.watchPidfdLocked(pid, onExit)
 }
 
+// IsChild reports whether pid is the calling process's child, running
+// or a zombie not yet reaped, without reaping it.
+func (r *Reaper) IsChild(pid int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.isChildLocked(pid)
+}
+
 // isChildLocked asks the kernel whether pid is our child without reaping
 // it (WNOWAIT), whether it runs or is a zombie.
 func (r *Reaper) isChildLocked(pid int) bool {
