@@ -21,6 +21,12 @@ import (
 // work, so that a second `tend run` can take over from the first.
 func startTendAt(t *testing.T, units, work string, extra ...string) *instance {
 	t.Helper()
+	return startBinAt(t, tendBin, units, work, extra...)
+}
+
+// startBinAt is startTendAt running the tend binary at bin.
+func startBinAt(t *testing.T, bin, units, work string, extra ...string) *instance {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run the system instance and need root")
 	}
@@ -38,7 +44,7 @@ func startTendAt(t *testing.T, units, work string, extra ...string) *instance {
 		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
 	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
-	in.cmd = exec.Command(tendBin, args...)
+	in.cmd = exec.Command(bin, args...)
 	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
 	in.cmd.Stderr = in.stderr
 	if err := in.cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -168,4 +169,18 @@ func (m *Manager) persist() {
 	if err := writeStateFile(m.opts.StateFile, m.saveAll()); err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
+}
+
+// Freeze hands the manager's state over for a re-exec: it runs on the
+// loop after every event queued before it (stop the reaper and the
+// notify socket first, so that no exit or notification comes after),
+// and the loop handles nothing more. Timers still armed fire into a
+// loop that is gone; the next process arms them again.
+func (m *Manager) Freeze(ctx context.Context) (SavedState, error) {
+	var s SavedState
+	err := m.do(ctx, func() {
+		s = m.saveAll()
+		m.frozen = true
+	})
+	return s, err
 }
