@@ -128,7 +128,11 @@ func TestCrashAdoptsServices(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("default.target", "[Unit]\nWants=keep.service die.service once.service\n")
+	poke := filepath.Join(t.TempDir(), "poke")
+	write("default.target", "[Unit]\nWants=keep.service die.service once.service talk.service\n")
+	// talk.service writes a line to stdout (and one to stderr) each time
+	// it is poked, never while no manager reads.
+	write("talk.service", "[Service]\nExecStart=/bin/sh -c 'while :; do if [ -e "+poke+" ]; then rm "+poke+"; echo poked-out; echo poked-err >&2; fi; sleep 0.05; done'\n")
 	write("keep.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=0\n")
 	write("die.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=on-failure\nRestartSec=0\n")
 	write("once.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
@@ -171,6 +175,14 @@ func TestCrashAdoptsServices(t *testing.T) {
 	if got := second.prop("once.service", "ActiveState"); got != "active" {
 		t.Errorf("once.service (RemainAfterExit) after the crash: %s; want active", got)
 	}
+
+	// The adopted service's output pipes are read again.
+	talk := second.follow("talk.service")
+	if err := os.WriteFile(poke, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	talk("poked-out")
+	talk("poked-err")
 
 	// The service that died meanwhile is restarted, and says why.
 	logs := second.mustCtl("logs", "-u", "die.service", "-n", "50")

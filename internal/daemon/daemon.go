@@ -135,8 +135,8 @@ type daemon struct {
 	// before (a crash or a re-exec), so the boot target is not started
 	// again: what the user stopped stays stopped.
 	restored bool
-	lock *instanceLock
-	exe  string // the binary on disk, as it was started (daemon-reexec)
+	lock     *instanceLock
+	exe      string // the binary on disk, as it was started (daemon-reexec)
 	// parts stops the API, notify and syslog servers one by one for a
 	// re-exec; reexecReq asks the main goroutine for one.
 	parts     parts

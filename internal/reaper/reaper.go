@@ -115,8 +115,8 @@ type Reaper struct {
 	idle *sync.Cond
 	// frozen: no more reaping or deliveries (Freeze), for a re-exec.
 	frozen bool
-	pidfds     map[int]*os.File // watched non-children
-	closed     bool
+	pidfds map[int]*os.File // watched non-children
+	closed bool
 
 	wg sync.WaitGroup // pidfd watcher goroutines
 }

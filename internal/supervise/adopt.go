@@ -59,12 +59,16 @@ func (m *Manager) procStart(pid int) uint64 {
 // process kept for the units' fd stores); after a crash they are not,
 // and fds is nil. Units that changed kind, vanished or cannot be read
 // back are left out with a log line, and the rest are restored.
-func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) {
+//
+// It returns the main processes it adopted that are not its children
+// (after a crash), whose output pipes the caller may take back.
+func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []Adopted {
 	if s.Instance != m.opts.Instance {
 		m.opts.Logger.Warn("state file is another instance's; not restoring it",
 			"from", s.Instance, "this", m.opts.Instance)
-		return
+		return nil
 	}
+	var adopted []Adopted
 	for _, su := range s.Units {
 		u, err := m.lookup(su.Name)
 		if err != nil {
@@ -90,6 +94,9 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) {
 		}
 		if svc, ok := u.eng.(*service); ok {
 			m.resumeService(svc, su.Engine, inherited)
+			if !inherited && svc.mainPID != 0 {
+				adopted = append(adopted, Adopted{Unit: svc.def, PID: svc.mainPID})
+			}
 		}
 	}
 	for _, f := range fds {
@@ -97,6 +104,13 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) {
 	}
 	m.dirty = true
 	m.flushEvents()
+	return adopted
+}
+
+// Adopted is a main process taken back after a crash.
+type Adopted struct {
+	Unit *unit.Unit
+	PID  int
 }
 
 // resumeService adopts u's processes and re-arms what its state waits
