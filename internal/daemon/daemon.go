@@ -141,6 +141,9 @@ type daemon struct {
 	// re-exec; reexecReq asks the main goroutine for one.
 	parts     parts
 	reexecReq chan reexecAsk
+	// apiClosed is closed when the API server stopped accepting.
+	apiClosed     chan struct{}
+	apiClosedOnce sync.Once
 	// handedOff: the state went to a re-exec that failed; nothing is
 	// cleaned up, so the next start adopts the services.
 	handedOff bool
@@ -152,7 +155,7 @@ type daemon struct {
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
-		reexecReq: make(chan reexecAsk)}
+		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
 	d.exe, _ = os.Executable() // before anyone replaces the file
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
@@ -235,7 +238,8 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.restored = d.restoreState()
 	}
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
-		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
+		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
+		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }})
 	return d, nil
 }
 
@@ -268,7 +272,6 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
-	d.ln = &closeSignal{Listener: d.ln, closed: make(chan struct{})}
 	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)

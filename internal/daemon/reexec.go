@@ -83,19 +83,6 @@ func (p *part) halt() {
 	}
 }
 
-// closeSignal tells when the API server closed its listener.
-type closeSignal struct {
-	net.Listener
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (l *closeSignal) Close() error {
-	err := l.Listener.Close()
-	l.once.Do(func() { close(l.closed) })
-	return err
-}
-
 // reexec re-executes tend. An error before anything was stopped is
 // answered to the asker and tend carries on (nil returned); an error
 // after the state was handed over is returned, and tend must exit
@@ -119,9 +106,8 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	d.log.Info("re-executing", "binary", d.exe)
 	// The API first: connections from now on queue in the socket for
 	// the next process. The asker hears back once that is so.
-	ln := d.ln.(*closeSignal)
 	d.parts.api.stop()
-	<-ln.closed
+	<-d.apiClosed
 	ask.answer(nil)
 	<-d.parts.api.done
 	// Then what feeds the manager, so that its last event comes before
@@ -168,7 +154,7 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 func (d *daemon) dupListeners() ([]*os.File, *handoff, error) {
 	h := &handoff{API: -1, Notify: -1, Syslog: -1}
 	var keep []*os.File
-	ul, ok := d.ln.(*closeSignal).Listener.(*net.UnixListener)
+	ul, ok := d.ln.(*net.UnixListener)
 	if !ok {
 		return nil, nil, errors.New("control socket is not a unix listener")
 	}
