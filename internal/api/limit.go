@@ -202,6 +202,8 @@ type limitListener struct {
 	dup *os.File
 	raw syscall.RawConn
 	lim *limiter
+	// closed, if set, runs once the listener is closed (Options.OnListenerClosed).
+	closed func()
 }
 
 func newLimitListener(l net.Listener, lim *limiter) *limitListener {
@@ -240,6 +242,9 @@ func (l *limitListener) Close() error {
 	err := l.Listener.Close()
 	if l.dup != nil {
 		l.dup.Close()
+	}
+	if l.closed != nil {
+		l.closed()
 	}
 	return err
 }

@@ -45,6 +45,7 @@ func (s *Server) routeTable() []route {
 		route{"GET", "/v1/units/{name}/files", false, s.cat},
 		route{"GET", "/v1/units/{name}/dependencies", false, s.dependencies},
 		route{"POST", "/v1/daemon-reload", true, s.daemonReload},
+		route{"POST", "/v1/daemon-reexec", true, s.daemonReexec},
 		route{"GET", "/v1/unit-files", false, s.listUnitFiles},
 		route{"GET", "/v1/unit-files/state", false, s.isEnabled},
 		route{"POST", "/v1/unit-files/{op}", true, s.unitFiles},
@@ -218,6 +219,18 @@ func (s *Server) daemonReload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, res)
+}
+
+func (s *Server) daemonReexec(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeOptionalBody(r); err != nil {
+		return err
+	}
+	if err := s.m.DaemonReexec(r.Context()); err != nil {
+		return err
+	}
+	// The next request must reach the new process: not this connection.
+	w.Header().Set("Connection", "close")
+	return writeJSON(w, struct{}{})
 }
 
 func (s *Server) listUnitFiles(w http.ResponseWriter, r *http.Request) error {

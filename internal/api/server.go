@@ -18,6 +18,10 @@ import (
 type Options struct {
 	// Socket is the path the server listens on; used in log messages.
 	Socket string
+	// OnListenerClosed, if set, runs when Serve has closed the listener
+	// (it stops at ctx's end): from then on no connection is accepted,
+	// while requests under way finish. A re-exec waits for it.
+	OnListenerClosed func()
 	// Owner is the uid that may change state besides root: the user of a
 	// user instance, 0 for the system instance.
 	Owner uint32
@@ -101,6 +105,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	ll := newLimitListener(l, newLimiter(s.opts.Limits, s.opts.Owner, s.log))
+	ll.closed = s.opts.OnListenerClosed
 	s.mu.Lock()
 	s.ln = ll
 	s.mu.Unlock()

@@ -35,6 +35,10 @@ type Manager interface {
 	Cat(ctx context.Context, name string) ([]UnitText, error)
 	ListDependencies(ctx context.Context, name string, q DepQuery) (DepTree, error)
 	DaemonReload(ctx context.Context) (ReloadReport, error)
+	// DaemonReexec asks the manager to re-execute its binary with its
+	// state; it returns once the old process no longer accepts
+	// connections, so the next request is answered by the new one.
+	DaemonReexec(ctx context.Context) error
 
 	// Install operations on unit files (enable, disable, reenable, mask,
 	// unmask, preset); they return the symlinks created and removed.
@@ -67,6 +71,10 @@ type ManagerInfo struct {
 	ConfigDir  string   `json:"config_dir"`
 	RuntimeDir string   `json:"runtime_dir,omitempty"`
 	SearchPath []string `json:"search_path"`
+	// PID and Version are the manager process's (they change with a
+	// daemon-reexec of a new binary).
+	PID     int    `json:"pid,omitempty"`
+	Version string `json:"version,omitempty"`
 }
 
 // SelfFDs is the answer of GET /v1/self/fds: the daemon's pid and, for

@@ -25,6 +25,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		killCommand(env),
 		resetFailedCommand(env),
 		daemonReloadCommand(env),
+		daemonReexecCommand(env),
 		editCommand(env),
 		listSocketsCommand(env),
 	}
@@ -241,6 +242,31 @@ func resetFailedCommand(env *Env) *cobra.Command {
 		}
 		if err != nil {
 			return x.verbError("reset failed state of", strings.Join(mangleAll(args), " "), err)
+		}
+		return nil
+	})
+	f.add(cmd)
+	return cmd
+}
+
+func daemonReexecCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "daemon-reexec",
+		Short: "Re-execute the manager's binary, keeping every unit, process and log pipe",
+		Long: `Re-execute the manager's binary from disk (upgrading it: copy the new binary
+over the old path, then run daemon-reexec). Services keep running with the same
+pids; their output, sockets and watchdogs carry on. Returns once the new manager
+answers.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, _ []string) error {
+		if err := x.c.DaemonReexec(ctx); err != nil {
+			return &ExitError{Code: exitFailure, Msg: "failed to re-execute daemon: " + err.Error()}
+		}
+		// Queued in the listening socket the new process inherited.
+		if _, err := x.c.Info(ctx); err != nil {
+			return &ExitError{Code: exitFailure, Msg: "the re-executed daemon does not answer: " + err.Error()}
 		}
 		return nil
 	})

@@ -73,6 +73,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
+				Version:         versionString(),
 			}
 			if cpuprof != "" {
 				stop, err := startCPUProfile(cpuprof)

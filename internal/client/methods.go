@@ -111,6 +111,12 @@ func (c *Client) ListDependencies(ctx context.Context, name string, dq api.DepQu
 	return res, c.call(ctx, "GET", unitPath(name, "/dependencies"), q, nil, &res)
 }
 
+// DaemonReexec has the manager re-execute its binary with its state;
+// the next call is answered by the new process.
+func (c *Client) DaemonReexec(ctx context.Context) error {
+	return c.call(ctx, "POST", "/v1/daemon-reexec", nil, struct{}{}, nil)
+}
+
 // DaemonReload reloads unit files.
 func (c *Client) DaemonReload(ctx context.Context) (api.ReloadReport, error) {
 	var res api.ReloadReport

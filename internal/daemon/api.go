@@ -439,9 +439,22 @@ func (a *apiManager) ProcessUnits(ctx context.Context) (map[int]string, error) {
 	return a.d.mgr.ProcessUnits(ctx)
 }
 
+func (a *apiManager) DaemonReexec(ctx context.Context) error {
+	ask := reexecAsk{done: make(chan error, 1)}
+	select {
+	case a.d.reexecReq <- ask:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Not ctx: the re-exec cancels it as it stops the API; the answer
+	// still goes out on this connection.
+	return <-ask.done
+}
+
 func (a *apiManager) Info(context.Context) (api.ManagerInfo, error) {
 	config, runtime, search := a.d.installer().Dirs()
-	return api.ManagerInfo{Since: a.since, ConfigDir: config, RuntimeDir: runtime, SearchPath: search}, nil
+	return api.ManagerInfo{Since: a.since, ConfigDir: config, RuntimeDir: runtime, SearchPath: search,
+		PID: os.Getpid(), Version: a.d.cfg.Version}, nil
 }
 
 func (a *apiManager) SelfFDs(context.Context) (api.SelfFDs, error) {

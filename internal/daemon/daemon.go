@@ -56,6 +56,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Getenv          func(string) string
+	// Version is the binary's version, for GET /v1/manager.
+	Version string
 }
 
 // Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith
@@ -79,18 +81,30 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 90 * time.Second
 	}
-	// Nothing may be created or removed before the instance is ours.
-	lock, err := lockInstance(cfg.Paths)
+	// A re-exec'd manager takes over what the previous process handed
+	// it (reexec.go): locks, sockets, log pipes and the units' state.
+	h, err := takeHandoff()
 	if err != nil {
-		return 1, err
+		cfg.Logger.Error("cannot take over from the previous process; adopting its services as after a crash", "err", err)
+	}
+	// Nothing may be created or removed before the instance is ours.
+	var lock *instanceLock
+	if h != nil {
+		lock = adoptLocks(cfg.Paths, h.Locks, cfg.Logger)
+	}
+	if lock == nil {
+		if lock, err = lockInstance(cfg.Paths); err != nil {
+			return 1, err
+		}
 	}
 	defer lock.release()
-	d, err := newDaemon(cfg)
+	d, err := newDaemon(cfg, h)
 	if err != nil {
 		return 1, err
 	}
+	d.lock = lock
 	code, err := d.run(ctx)
-	if d.gaveUp == 0 {
+	if d.gaveUp == 0 && !d.handedOff {
 		d.close()
 	}
 	return code, err
@@ -117,14 +131,32 @@ type daemon struct {
 	stop     chan struct{} // closed to begin shutdown
 	reaped   chan struct{} // a token after each reaped exit (for shutdown)
 	stopOnce sync.Once
+	// restored: the units' state was taken back from a manager that ran
+	// before (a crash or a re-exec), so the boot target is not started
+	// again: what the user stopped stays stopped.
+	restored bool
+	lock     *instanceLock
+	exe      string // the binary on disk, as it was started (daemon-reexec)
+	// parts stops the API, notify and syslog servers one by one for a
+	// re-exec; reexecReq asks the main goroutine for one.
+	parts     parts
+	reexecReq chan reexecAsk
+	// apiClosed is closed when the API server stopped accepting.
+	apiClosed     chan struct{}
+	apiClosedOnce sync.Once
+	// handedOff: the state went to a re-exec that failed; nothing is
+	// cleaned up, so the next start adopts the services.
+	handedOff bool
 	// gaveUp is the signal that made tend stop waiting for the shutdown
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
 	gaveUp syscall.Signal
 }
 
-func newDaemon(cfg Config) (*daemon, error) {
-	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1)}
+func newDaemon(cfg Config, h *handoff) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
+		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
+	d.exe, _ = os.Executable() // before anyone replaces the file
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
 	if err != nil {
@@ -139,8 +171,13 @@ func newDaemon(cfg Config) (*daemon, error) {
 	p := cfg.Paths
 	// The control socket first: a live socket (a tend from before
 	// instance locks) refuses the start before anything else is touched.
-	if d.ln, err = api.Listen(p.Socket, 0o666); err != nil {
+	if d.ln, err = h.listener(p.Socket); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if ul, ok := d.ln.(*net.UnixListener); ok {
+		// A re-exec closes the listener but keeps the socket, with the
+		// connections queued in it, for the next process.
+		ul.SetUnlinkOnClose(false)
 	}
 	d.cgroups, err = cgroup.Open(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: p.CgroupBase, Logger: d.log})
 	if err != nil {
@@ -159,11 +196,20 @@ func newDaemon(cfg Config) (*daemon, error) {
 	for _, dmg := range d.journal.Damage() {
 		d.log.Warn("journal damage skipped", "detail", dmg.String())
 	}
-	if d.notify, err = notify.Listen(filepath.Join(p.Runtime, "notify")); err != nil {
+	if d.notify, err = h.notify(filepath.Join(p.Runtime, "notify")); err != nil {
 		d.log.Warn("Type=notify services will fail", "err", err)
 		d.notify = nil
 	}
-	d.syslog = d.listenSyslog(p.Syslog)
+	if h != nil && h.Syslog >= 0 {
+		d.syslog = d.inheritSyslog(os.NewFile(uintptr(h.Syslog), "syslog"))
+	} else {
+		d.syslog = d.listenSyslog(p.Syslog)
+	}
+	if h != nil {
+		if err := d.journal.AdoptPipes(h.Pipes); err != nil {
+			d.log.Error("log pipes", "err", err)
+		}
+	}
 	d.loader = newLoader(cfg, d.log)
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
@@ -182,9 +228,21 @@ func newDaemon(cfg Config) (*daemon, error) {
 		// Socket units: specifiers of [Socket], Accept=yes instances.
 		SpecifierEnv: &d.loader.env,
 		LoadUnit:     d.loader.loadUnit,
+		// The state file lets a manager started after a crash adopt
+		// what still runs (crash.go).
+		StateFile: filepath.Join(p.Runtime, stateFileName),
+		Instance:  p.Runtime,
 	})
+	if h != nil {
+		d.mgr.Restore(h.State, true, h.unitFDs())
+		d.restored = true
+		d.log.Info("re-executed; took over the previous process's units", "units", len(h.State.Units))
+	} else {
+		d.restored = d.restoreState()
+	}
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
-		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
+		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
+		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }})
 	return d, nil
 }
 
@@ -205,32 +263,45 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
 	if d.syslog != nil {
-		d.syslog.serve(ctx, &wg)
+		d.parts.syslog = d.parts.start(ctx, &wg, func(ctx context.Context) {
+			var swg sync.WaitGroup
+			d.syslog.serve(ctx, &swg)
+			swg.Wait()
+		})
 	}
 	if err := d.startForward(ctx, &wg); err != nil {
 		return 1, err
 	}
 	if d.notify != nil {
-		goRun("notify", func() { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
-	goRun("api", func() {
+	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)
 		}
 	})
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
-	goRun("boot", func() { d.boot(ctx) })
+	if d.restored {
+		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
+	} else {
+		goRun("boot", func() { d.boot(ctx) })
+	}
 	if d.cfg.ExitWith != "" {
 		if _, err := d.mgr.Status(ctx, d.cfg.ExitWith); err != nil {
 			return 1, fmt.Errorf("--exit-with: %w", err)
 		}
 	}
-	d.wait(ctx, sigs)
+	if err := d.wait(ctx, sigs); err != nil {
+		// A re-exec failed after the state was handed over: exit
+		// without stopping anything; the next start adopts the units.
+		d.handedOff = true
+		return 1, err
+	}
 	d.log.Info("shutting down")
 	d.sdNotify("STOPPING=1")
 	if d.gaveUp = d.shutdown(sigs); d.gaveUp != 0 {
@@ -282,23 +353,35 @@ func (d *daemon) sdNotify(msg string) {
 	_, _ = c.Write([]byte(msg))
 }
 
-// wait blocks until shutdown is asked for; SIGHUP reloads units.
-func (d *daemon) wait(ctx context.Context, sigs <-chan os.Signal) {
+// wait blocks until shutdown is asked for; SIGHUP reloads units,
+// SIGUSR1 and the API re-execute tend. An error is a re-exec that
+// failed too late to carry on.
+func (d *daemon) wait(ctx context.Context, sigs <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-d.stop:
-			return
+			return nil
+		case ask := <-d.reexecReq:
+			if err := d.reexec(ctx, ask); err != nil {
+				return err
+			}
 		case s := <-sigs:
-			if s == syscall.SIGHUP {
+			switch s {
+			case syscall.SIGHUP:
 				if _, err := d.reload(ctx); err != nil {
 					d.log.Error("reload failed", "err", err)
 				}
 				continue
+			case syscall.SIGUSR1:
+				if err := d.reexec(ctx, reexecAsk{}); err != nil {
+					return err
+				}
+				continue
 			}
 			d.log.Info("received signal", "signal", s)
-			return
+			return nil
 		}
 	}
 }
@@ -370,6 +453,8 @@ func (d *daemon) close() {
 		d.cgroups.Close()
 	}
 	_ = os.Remove(d.cfg.Paths.Socket)
+	// Every unit was stopped: the next start boots afresh.
+	_ = os.Remove(filepath.Join(d.cfg.Paths.Runtime, stateFileName))
 	if d.syslog != nil {
 		_ = os.Remove(d.cfg.Paths.Syslog)
 	}

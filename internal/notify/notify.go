@@ -148,6 +148,28 @@ func Listen(path string) (*Socket, error) {
 		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(4*16))}, nil
 }
 
+// FromFile makes a Socket of a bound socket a previous manager handed
+// over across a re-exec (File), at path. f is consumed.
+func FromFile(path string, f *os.File) (*Socket, error) {
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("notify socket: inherited descriptor is not a unix socket")
+	}
+	return &Socket{Path: path, conn: uc, buf: make([]byte, 4096),
+		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(4*16))}, nil
+}
+
+// File returns a duplicate of the socket's descriptor, which keeps the
+// socket (and the datagrams queued in it) alive after Serve closed its
+// own: what a re-exec hands to the next process.
+func (s *Socket) File() (*os.File, error) { return s.conn.File() }
+
 // Serve reads datagrams until ctx ends, calling h for each well-formed
 // message. h runs on Serve's goroutine and must not block for long.
 // Reading a datagram and calling h for it happen under one lock, which

@@ -111,8 +111,12 @@ type Reaper struct {
 	// delivering is set while a goroutine runs the pending callbacks;
 	// another that reaps meanwhile leaves its deliveries to it.
 	delivering bool
-	pidfds     map[int]*os.File // watched non-children
-	closed     bool
+	// idle is signalled (with mu) when a delivery run ends.
+	idle *sync.Cond
+	// frozen: no more reaping or deliveries (Freeze), for a re-exec.
+	frozen bool
+	pidfds map[int]*os.File // watched non-children
+	closed bool
 
 	wg sync.WaitGroup // pidfd watcher goroutines
 }
@@ -149,6 +153,7 @@ func New(opts Options) (*Reaper, error) {
 		recent:   make(map[int]Exit),
 		pidfds:   make(map[int]*os.File),
 	}
+	r.idle = sync.NewCond(&r.mu)
 	exits, err := newExitFDs()
 	if err != nil {
 		log.Debug("children are reaped on SIGCHLD only", "err", err)
@@ -210,13 +215,42 @@ func (r *Reaper) reapAndDeliver() {
 		r.mu.Lock()
 	}
 	r.delivering = false
+	r.idle.Broadcast()
 	r.mu.Unlock()
+}
+
+// Freeze stops reaping for good, and returns once every exit reaped so
+// far was delivered: a manager about to re-exec hands its children over
+// unreaped, so the next process collects their statuses itself. Exits
+// that watched non-children report from now on are dropped; the next
+// process finds those processes gone.
+func (r *Reaper) Freeze() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frozen = true
+	for {
+		for r.delivering {
+			r.idle.Wait()
+		}
+		if len(r.pending) == 0 {
+			return
+		}
+		ds := r.pending
+		r.pending, r.delivering = nil, true
+		r.mu.Unlock()
+		for _, d := range ds {
+			d.fn(d.e)
+		}
+		r.mu.Lock()
+		r.delivering = false
+		r.idle.Broadcast()
+	}
 }
 
 // reapLocked collects every exited child and queues the callbacks to run,
 // in order: Reaped hook, then the watcher or Orphan.
 func (r *Reaper) reapLocked() {
-	for {
+	for !r.frozen {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if errors.Is(err, unix.EINTR) {
@@ -341,6 +375,14 @@ func (r *Reaper) Watch(pid int, onExit func(Exit)) error {
 	return r.watchPidfdLocked(pid, onExit)
 }
 
+// IsChild reports whether pid is the calling process's child, running
+// or a zombie not yet reaped, without reaping it.
+func (r *Reaper) IsChild(pid int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.isChildLocked(pid)
+}
+
 // isChildLocked asks the kernel whether pid is our child without reaping
 // it (WNOWAIT), whether it runs or is a zombie.
 func (r *Reaper) isChildLocked(pid int) bool {
@@ -350,6 +392,9 @@ func (r *Reaper) isChildLocked(pid int) bool {
 }
 
 func (r *Reaper) queueLocked(d delivery) {
+	if r.frozen {
+		return
+	}
 	r.pending = append(r.pending, d)
 	select {
 	case r.wake <- struct{}{}:

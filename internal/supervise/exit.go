@@ -66,6 +66,9 @@ func (e exitStatus) in(set unit.ExitStatusSet) bool {
 
 // String renders e as systemd logs it: "code=exited, status=203/EXEC".
 func (e exitStatus) String() string {
+	if e.code == codeUnknown {
+		return "code=unknown, status=unknown"
+	}
 	if e.code == "exited" {
 		if name := exitName(e.status); name != "" {
 			return fmt.Sprintf("code=exited, status=%d/%s", e.status, name)

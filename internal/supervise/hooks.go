@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/tendproject/tend/internal/clock"
@@ -134,6 +135,18 @@ type SavedUnit struct {
 	Invocation string          `json:"invocation,omitempty"`
 	StartTimes []time.Time     `json:"start_times,omitempty"`
 	Engine     json.RawMessage `json:"engine,omitempty"`
+	// FDs is the unit's fd store: descriptors by name that a re-exec
+	// keeps open for the unit (a socket unit's listeners). Only a
+	// re-exec gives them back; after a crash the numbers mean nothing.
+	FDs map[string]int `json:"fds,omitempty"`
+}
+
+// fdKeeper is an engine that owns descriptors which must survive a
+// re-exec (a socket unit's listeners): saveFDs names them, restoreFDs
+// gets them back in the new process, before the engine's state is used.
+type fdKeeper interface {
+	saveFDs() map[string]int
+	restoreFDs(fds map[string]*os.File)
 }
 
 // saveUnit records u's state (issue 15 writes it down).
@@ -142,10 +155,14 @@ func (m *Manager) saveUnit(u *rt) (SavedUnit, error) {
 	if err != nil {
 		return SavedUnit{}, fmt.Errorf("unit %s: %w", u.name, err)
 	}
-	return SavedUnit{
+	su := SavedUnit{
 		Name: u.name, Kind: engineKind(u.eng), State: u.state.String(), Result: u.result,
 		Since: u.since, Invocation: u.invocation, StartTimes: u.startTimes, Engine: data,
-	}, nil
+	}
+	if k, ok := u.eng.(fdKeeper); ok {
+		su.FDs = k.saveFDs()
+	}
+	return su, nil
 }
 
 // restoreUnit puts saved state back into u, which must be inactive and

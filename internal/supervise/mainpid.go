@@ -42,6 +42,14 @@ type pidClaim struct {
 	// refusal is the log line for an unvouched pid outside the unit; %d
 	// is the pid.
 	refusal string
+	// child: the pid is believed to be tend's own child (a re-exec'd
+	// manager taking back its services), which it is if the kernel says
+	// so; a zombie is no longer in any cgroup, but no other process can
+	// have its pid before tend reaps it.
+	child bool
+	// started, when not zero, is the start time recorded for the pid:
+	// without a cgroup, a process that started then is the one meant.
+	started uint64
 }
 
 // checkMain decides whether c.pid may become u's main process. It
@@ -63,7 +71,8 @@ func (m *Manager) checkMain(u *service, c pidClaim) (*os.File, mainOrigin, strin
 	if err != nil {
 		return nil, 0, fmt.Sprintf("New main PID %d does not exist or is a zombie.", pid)
 	}
-	in := m.inUnit(u, pid)
+	in := m.inUnit(u, pid) || (c.child && m.isChild(pid)) ||
+		(c.started != 0 && u.cg == nil && m.procStart(pid) == c.started)
 	if fd != nil && !pidfdAlive(fd) {
 		fd.Close()
 		return nil, 0, fmt.Sprintf("New main PID %d does not exist or is a zombie.", pid)
@@ -114,6 +123,7 @@ func (m *Manager) setMain(u *service, pid int, origin mainOrigin, fd *os.File) {
 		u.mainFD.Close()
 	}
 	u.mainPID, u.mainOrigin, u.mainFD = pid, origin, fd
+	m.dirty = true
 }
 
 // clearMain forgets u's main process: it ended, or tend gave up on it.

@@ -77,6 +77,13 @@ type Options struct {
 	// LoadUnit, if set, loads a unit the plan does not hold: the
 	// per-connection instances of Accept=yes sockets.
 	LoadUnit func(name string) (*unit.Unit, error)
+	// StateFile, if set, is rewritten after every event batch that
+	// changed a unit, for a manager started after a crash (persist.go).
+	StateFile string
+	// Instance names this instance in saved state (its cgroup base).
+	Instance string
+	// Proc is the /proc tree (default "/proc").
+	Proc string
 }
 
 // Manager owns every unit's runtime state.
@@ -103,6 +110,11 @@ type Manager struct {
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64
+	// dirty: a unit changed since the state file was written.
+	dirty bool
+	// frozen: the state was handed to a re-exec (Freeze); the loop
+	// handles nothing more.
+	frozen bool
 }
 
 type pidRef struct {
@@ -139,6 +151,9 @@ func New(p *plan.Plan, opts Options) *Manager {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
+	if opts.Proc == "" {
+		opts.Proc = "/proc"
+	}
 	m := &Manager{
 		opts:  opts,
 		clock: opts.Clock,
@@ -174,7 +189,11 @@ func (m *Manager) Run(ctx context.Context) error {
 				}
 				m.handle(ev)
 				m.flushEvents()
+				if m.frozen {
+					return nil // the rest is the next process's
+				}
 			}
+			m.persist()
 		}
 	}
 }

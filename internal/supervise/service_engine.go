@@ -46,6 +46,9 @@ type service struct {
 
 	nRestarts   int
 	restartStep int
+
+	// Start times of mainPID and controlPID as last read (adopt.go).
+	mainStart, controlStart pidStart
 }
 
 func (u *service) svc() *unit.Service { return u.def.Service }
@@ -165,6 +168,13 @@ type savedService struct {
 	// after a re-exec as before it.
 	ExecInvocation string    `json:"exec_invocation,omitempty"`
 	ExecRuns       []ExecRun `json:"exec_runs,omitempty"`
+	// CmdIdx is the command of the phase that runs, for the phase to go
+	// on after a re-exec; MainStart and ControlStart are the processes'
+	// start times (clock ticks after boot, /proc/PID/stat), which tell a
+	// reused pid from the process when there is no cgroup to ask.
+	CmdIdx       int    `json:"cmd_idx,omitempty"`
+	MainStart    uint64 `json:"main_start,omitempty"`
+	ControlStart uint64 `json:"control_start,omitempty"`
 }
 
 type savedExit struct {
@@ -178,6 +188,8 @@ func (u *service) save() (json.RawMessage, error) {
 		StatusText: u.statusText, Errno: u.errno, Watchdog: u.watchdog.Microseconds(),
 		ActiveAt: u.activeAt, NRestarts: u.nRestarts, RestartStep: u.restartStep,
 		ExecInvocation: u.execRuns.invocation, ExecRuns: u.execRuns.runs,
+		CmdIdx: u.cmdIdx, MainStart: u.mainStart.of(u.mainPID),
+		ControlStart: u.controlStart.of(u.controlPID),
 	}
 	if u.mainExit != nil {
 		s.MainExit = &savedExit{Code: u.mainExit.code, Status: u.mainExit.status}

@@ -64,6 +64,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 	old := u.state
 	u.state = s
 	u.gen++
+	m.dirty = true
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil

@@ -282,6 +282,14 @@ func (f *Fake) ListDependencies(_ context.Context, name string, q api.DepQuery) 
 	return api.DepTree{Name: name, ActiveState: f.Units[name].ActiveState}, nil
 }
 
+// DaemonReexec implements api.Manager.
+func (f *Fake) DaemonReexec(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(Call{Method: "daemon-reexec"})
+	return nil
+}
+
 // DaemonReload implements api.Manager.
 func (f *Fake) DaemonReload(context.Context) (api.ReloadReport, error) {
 	f.mu.Lock()

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/notify"
+)
+
+// startTendAt is startTend with the runtime and journal directories in
+// work, so that a second `tend run` can take over from the first.
+func startTendAt(t *testing.T, units, work string, extra ...string) *instance {
+	t.Helper()
+	return startBinAt(t, tendBin, units, work, extra...)
+}
+
+// startBinAt is startTendAt running the tend binary at bin.
+func startBinAt(t *testing.T, bin, units, work string, extra ...string) *instance {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("end-to-end tests run the system instance and need root")
+	}
+	nsDir := t.TempDir()
+	ns, err := notify.Listen(filepath.Join(nsDir, "outer-notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan notify.Message, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
+	t.Cleanup(func() { cancel(); ns.Close() })
+
+	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
+		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
+		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
+	in.cmd = exec.Command(bin, args...)
+	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
+	in.cmd.Stderr = in.stderr
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { in.exited <- in.cmd.Wait() }()
+	t.Cleanup(in.stop)
+	select {
+	case m := <-ready:
+		if !m.Ready {
+			t.Fatalf("first notification was not READY=1: %+v", m)
+		}
+	case err := <-in.exited:
+		t.Fatalf("tend exited before it was ready: %v\n%s", err, in.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tend not ready after 30s\n%s", in.stderr)
+	}
+	return in
+}
+
+// crash kills tend with SIGKILL and waits for it to be gone.
+func (in *instance) crash() {
+	in.t.Helper()
+	_ = in.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-in.exited:
+	case <-time.After(20 * time.Second):
+		in.t.Fatal("tend survived SIGKILL")
+	}
+}
+
+func (in *instance) prop(unit, name string) string {
+	in.t.Helper()
+	return strings.TrimSpace(in.mustCtl("show", "-p", name, "--value", unit))
+}
+
+// unitProcs lists the pids in unit's cgroup, as the kernel sees them.
+func unitProcs(t *testing.T, in *instance, unit string) []int {
+	t.Helper()
+	cg := in.prop(unit, "ControlGroup")
+	var pids []int
+	for _, root := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		b, err := os.ReadFile(filepath.Join(root, cg, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+		return pids
+	}
+	t.Fatalf("no cgroup.procs for %s (ControlGroup=%q)", unit, cg)
+	return nil
+}
+
+// awaitGone waits for pid to end (a SIGKILLed orphan is reaped by
+// whoever adopted it, or stays a zombie, which alive counts as gone).
+func awaitGone(t *testing.T, pid int) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // already reaped
+	}
+	defer unix.Close(fd)
+	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 20000); n != 1 || err != nil {
+		t.Fatalf("pid %d still alive (%v)", pid, err)
+	}
+}
+
+// TestCrashAdoptsServices: after kill -9 of tend, a new tend with the
+// same directories takes back every service that still runs (same pid,
+// no second copy, counters kept), notices the exit of an adopted one at
+// once and restarts it by Restart=, and restarts a service that died
+// while no manager ran, saying so.
+func TestCrashAdoptsServices(t *testing.T) {
+	units := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(units, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poke := filepath.Join(t.TempDir(), "poke")
+	write("default.target", "[Unit]\nWants=keep.service die.service once.service talk.service\n")
+	// talk.service writes a line to stdout (and one to stderr) each time
+	// it is poked, never while no manager reads.
+	write("talk.service", "[Service]\nExecStart=/bin/sh -c 'while :; do if [ -e "+poke+" ]; then rm "+poke+"; echo poked-out; echo poked-err >&2; fi; sleep 0.05; done'\n")
+	write("keep.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=0\n")
+	write("die.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=on-failure\nRestartSec=0\n")
+	write("once.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
+	work := t.TempDir()
+
+	first := startTendAt(t, units, work)
+	keep, die := first.mainPID("keep.service"), first.mainPID("die.service")
+	// A restart before the crash: the counter must survive it.
+	syscall.Kill(keep, syscall.SIGKILL)
+	for i := 0; first.prop("keep.service", "NRestarts") != "1"; i++ {
+		if i > 200 {
+			t.Fatal("keep.service was not restarted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	keep = first.mainPID("keep.service")
+	since := first.prop("keep.service", "ActiveEnterTimestamp")
+	first.crash()
+
+	// While no manager runs, die.service's process dies.
+	syscall.Kill(die, syscall.SIGKILL)
+	awaitGone(t, die)
+
+	second := startTendAt(t, units, work)
+	if got := second.mainPID("keep.service"); got != keep {
+		t.Fatalf("keep.service MainPID after the crash = %d; want the survivor %d\n%s", got, keep, second.stderr)
+	}
+	if got := unitProcs(t, second, "keep.service"); len(got) != 1 || got[0] != keep {
+		t.Fatalf("keep.service's cgroup holds %v; want only %d (no second copy)", got, keep)
+	}
+	if got := second.prop("keep.service", "NRestarts"); got != "1" {
+		t.Errorf("NRestarts after the crash = %s; want 1", got)
+	}
+	if got := second.prop("keep.service", "ActiveEnterTimestamp"); got != since {
+		t.Errorf("ActiveEnterTimestamp after the crash = %q; want %q", got, since)
+	}
+	if out := second.mustCtl("status", "keep.service"); !strings.Contains(out, "Main PID: "+strconv.Itoa(keep)) {
+		t.Errorf("status does not show the adopted main pid %d:\n%s", keep, out)
+	}
+	if got := second.prop("once.service", "ActiveState"); got != "active" {
+		t.Errorf("once.service (RemainAfterExit) after the crash: %s; want active", got)
+	}
+
+	// The adopted service's output pipes are read again.
+	talk := second.follow("talk.service")
+	if err := os.WriteFile(poke, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	talk("poked-out")
+	talk("poked-err")
+
+	// The service that died meanwhile is restarted, and says why.
+	logs := second.mustCtl("logs", "-u", "die.service", "-n", "50")
+	if !strings.Contains(logs, "Main process "+strconv.Itoa(die)+" ended while the manager was down") {
+		t.Errorf("die.service's log does not say its process died meanwhile:\n%s", logs)
+	}
+	for i := 0; second.prop("die.service", "ActiveState") != "active"; i++ {
+		if i > 200 {
+			t.Fatalf("die.service not restarted:\n%s", second.mustCtl("status", "die.service"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if np := second.mainPID("die.service"); np == die || !alive(np) {
+		t.Errorf("die.service main pid %d (was %d)", np, die)
+	}
+
+	// The adopted process is watched: its end is noticed and Restart=
+	// applies.
+	follow := second.follow("keep.service")
+	syscall.Kill(keep, syscall.SIGKILL)
+	follow("Main process exited, code=")
+	follow("Started keep.service")
+	if np := second.mainPID("keep.service"); np == keep || !alive(np) {
+		t.Errorf("keep.service after its adopted process died: main pid %d (was %d)", np, keep)
+	}
+	if got := second.prop("keep.service", "NRestarts"); got != "2" {
+		t.Errorf("NRestarts = %s; want 2", got)
+	}
+}

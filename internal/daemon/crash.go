@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/unit"
+
+	"github.com/tendproject/tend/internal/supervise"
+)
+
+// stateFileName is the manager's state file in the runtime directory
+// (supervise/persist.go): what a manager started after a crash takes
+// back.
+const stateFileName = "state"
+
+// restoreState takes back the state a crashed manager left, and reports
+// whether there was one. A state file that cannot be trusted is set
+// aside (state.bad, for a post-mortem) and the units start afresh.
+func (d *daemon) restoreState() bool {
+	path := filepath.Join(d.cfg.Paths.Runtime, stateFileName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	st, err := supervise.ReadStateFile(path)
+	if err != nil {
+		d.log.Error("state of the previous manager unusable; starting units afresh", "err", err)
+		_ = os.Rename(path, path+".bad")
+		return false
+	}
+	d.log.Info("taking back the units of the previous manager", "units", len(st.Units))
+	for _, a := range d.mgr.Restore(st, false, nil) {
+		d.reattachOutput(a)
+	}
+	return true
+}
+
+// reattachOutput reads an adopted service's journal pipes again. The
+// read ends died with the crashed manager, but the service still holds
+// the write ends as its stdout and stderr, and opening those through
+// /proc gives a new read end of the same pipe: what the service writes
+// from now on reaches the journal. (What it wrote while no reader
+// existed got EPIPE, or SIGPIPE killed it.)
+func (d *daemon) reattachOutput(a supervise.Adopted) {
+	ec := &a.Unit.Service.Exec
+	id := identifier(a.Unit, firstCommand(a.Unit))
+	seen := map[uint64]bool{}
+	for _, s := range []struct {
+		fd     int
+		spec   string
+		stream journal.Stream
+	}{{1, ec.StandardOutput, journal.StreamStdout}, {2, ec.StandardError, journal.StreamStderr}} {
+		if s.fd == 2 && (s.spec == "" || s.spec == "inherit") {
+			s.spec = ec.StandardOutput
+		}
+		if !toJournal(s.spec) {
+			continue
+		}
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", a.PID, s.fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO || seen[st.Ino] {
+			unix.Close(fd)
+			continue
+		}
+		seen[st.Ino] = true
+		uid := os.Getuid()
+		if name := ec.User; name != "" {
+			uid = -1
+			if ui, err := spawn.LookupUser(name); err == nil {
+				uid = ui.UID
+			}
+		}
+		src := journal.Source{Unit: a.Unit.Name, PID: a.PID, UID: uid, Stream: s.stream, Identifier: id,
+			Facility: facility(ec.SyslogFacility), Priority: level(ec.SyslogLevel), LevelPrefix: ec.SyslogLevelPrefix}
+		if err := d.journal.AdoptPipes([]journal.PipeState{{FD: fd, Source: src, PID: a.PID}}); err != nil {
+			d.log.Warn("cannot read an adopted service's output", "unit", a.Unit.Name, "err", err)
+		}
+	}
+}
+
+// toJournal reports whether StandardOutput=/StandardError= spec sends
+// the stream to a journal pipe (as logSink.open does).
+func toJournal(spec string) bool {
+	kind, _, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "", "journal", "syslog", "kmsg", "journal+console", "syslog+console", "kmsg+console":
+		return true
+	}
+	return false
+}
+
+func firstCommand(u *unit.Unit) unit.Command {
+	if len(u.Service.ExecStart) > 0 {
+		return u.Service.ExecStart[0]
+	}
+	return unit.Command{}
+}

@@ -1,0 +1,186 @@
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// The manager's state outlives it in two ways (docs/design.md, "Crash
+// and re-exec"): written to the state file after every event batch that
+// changed something, so that a new manager after a crash adopts what
+// still runs, and handed to the next binary by daemon-reexec. Both carry
+// the same SavedState.
+
+// stateVersion is the format of SavedState. A file of another version
+// is refused: the units are then started afresh beside nothing (their
+// cgroups still show what runs).
+const stateVersion = 1
+
+// stateMagic begins a state file: "tend-state VERSION SHA256 LENGTH\n",
+// then LENGTH bytes of JSON whose SHA-256 is SHA256.
+const stateMagic = "tend-state"
+
+// SavedState is the manager's state as it outlives the manager.
+type SavedState struct {
+	Version int `json:"version"`
+	// Instance names the instance that wrote it (its cgroup base, or
+	// runtime directory): a file from another instance is refused.
+	Instance string      `json:"instance"`
+	Units    []SavedUnit `json:"units"`
+}
+
+// KeepFDs lists the descriptors the saved units own (their fd stores),
+// which a re-exec must keep open.
+func (s *SavedState) KeepFDs() []int {
+	var fds []int
+	for _, u := range s.Units {
+		for _, fd := range u.FDs {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+// EncodeState renders s as a state file.
+func EncodeState(s SavedState) ([]byte, error) {
+	s.Version = stateVersion
+	body, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %d %s %d\n", stateMagic, stateVersion, hex.EncodeToString(sum[:]), len(body))
+	b.Write(body)
+	return b.Bytes(), nil
+}
+
+// Errors of DecodeState a caller may tell apart.
+var (
+	ErrStateCorrupt = errors.New("state file is truncated or corrupt")
+	ErrStateVersion = errors.New("state file has another format version")
+)
+
+// DecodeState parses a state file. A truncated or altered file, or one
+// of another version, is refused as a whole: nothing from it is trusted.
+func DecodeState(data []byte) (SavedState, error) {
+	var s SavedState
+	head, body, ok := bytes.Cut(data, []byte("\n"))
+	if !ok {
+		return s, ErrStateCorrupt
+	}
+	f := bytes.Fields(head)
+	if len(f) != 4 || string(f[0]) != stateMagic {
+		return s, ErrStateCorrupt
+	}
+	if v, err := strconv.Atoi(string(f[1])); err != nil || v != stateVersion {
+		return s, fmt.Errorf("%w (%q, want %d)", ErrStateVersion, f[1], stateVersion)
+	}
+	n, err := strconv.Atoi(string(f[3]))
+	if err != nil || n != len(body) {
+		return s, ErrStateCorrupt
+	}
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != string(f[2]) {
+		return s, ErrStateCorrupt
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return s, fmt.Errorf("%w: %v", ErrStateCorrupt, err)
+	}
+	if s.Version != stateVersion {
+		return SavedState{}, fmt.Errorf("%w (%d, want %d)", ErrStateVersion, s.Version, stateVersion)
+	}
+	return s, nil
+}
+
+// ReadStateFile reads and decodes the state file at path. A missing file
+// is no error: an empty state.
+func ReadStateFile(path string) (SavedState, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return SavedState{Version: stateVersion}, nil
+	}
+	if err != nil {
+		return SavedState{}, fmt.Errorf("state file %s: %w", path, err)
+	}
+	s, err := DecodeState(data)
+	if err != nil {
+		return s, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// writeStateFile replaces path with s atomically (write, rename): a
+// reader sees the old state or the new one, never half of either. It is
+// not synced: the state only matters while the kernel that runs the
+// services does, and it lives in the runtime directory (a tmpfs).
+func writeStateFile(path string, s SavedState) error {
+	data, err := EncodeState(s)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	return nil
+}
+
+// saveAll records every unit that is not inactive with nothing to
+// remember. Called on the loop.
+func (m *Manager) saveAll() SavedState {
+	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
+	for _, u := range m.units {
+		if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil {
+			continue // never started: nothing to take back
+		}
+		if svc, ok := u.eng.(*service); ok {
+			m.note(&svc.mainStart, svc.mainPID)
+			m.note(&svc.controlStart, svc.controlPID)
+		}
+		su, err := m.saveUnit(u)
+		if err != nil {
+			m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
+			continue
+		}
+		s.Units = append(s.Units, su)
+	}
+	return s
+}
+
+// persist writes the state file if anything changed since it was last
+// written: once per event batch, so a burst of changes costs one write.
+func (m *Manager) persist() {
+	if !m.dirty || m.opts.StateFile == "" || m.frozen {
+		return
+	}
+	m.dirty = false
+	if err := writeStateFile(m.opts.StateFile, m.saveAll()); err != nil {
+		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
+	}
+}
+
+// Freeze hands the manager's state over for a re-exec: it runs on the
+// loop after every event queued before it (stop the reaper and the
+// notify socket first, so that no exit or notification comes after),
+// and the loop handles nothing more. Timers still armed fire into a
+// loop that is gone; the next process arms them again.
+func (m *Manager) Freeze(ctx context.Context) (SavedState, error) {
+	var s SavedState
+	err := m.do(ctx, func() {
+		s = m.saveAll()
+		m.frozen = true
+	})
+	return s, err
+}
