@@ -26,6 +26,7 @@ import (
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
+	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/syslog"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	// they exist, and none for a user instance; an empty non-nil list
 	// reads none.
 	Inetd, Xinetd []string
+	// Svdirs are scan directories of runit/daemontools service
+	// directories, each run as a .svdir unit (svdir.go). nil means
+	// /etc/service and /var/service where they exist, for the system
+	// instance; an empty non-nil list scans none.
+	Svdirs []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -110,6 +116,7 @@ type daemon struct {
 	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
+	svdir   *svdirScan        // nil when no scan directory is watched
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -165,20 +172,28 @@ func newDaemon(cfg Config) (*daemon, error) {
 	}
 	d.syslog = d.listenSyslog(p.Syslog)
 	d.loader = newLoader(cfg, d.log)
+	if d.svdir, err = newSvdirScan(d); err != nil {
+		return nil, fmt.Errorf("service directories: %w", err)
+	}
+	var hub *svdir.Hub
+	if d.svdir != nil {
+		hub = d.svdir.hub
+	}
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
 	d.mgr = supervise.New(pl, supervise.Options{
-		Logger:  d.log,
-		Reaper:  d.reaper,
-		Cgroups: d.cgroups,
-		Logs:    &logSink{j: d.journal},
-		Notify:  d.notify,
-		Dirs:    p.Dirs,
-		CondEnv: conditionEnv(cfg),
-		BaseEnv: baseEnv(cfg),
-		OnDead:  d.onDead,
+		Logger:   d.log,
+		Reaper:   d.reaper,
+		Cgroups:  d.cgroups,
+		Logs:     &logSink{j: d.journal},
+		Notify:   d.notify,
+		Dirs:     p.Dirs,
+		CondEnv:  conditionEnv(cfg),
+		BaseEnv:  baseEnv(cfg),
+		OnDead:   d.onDead,
+		SvdirHub: hub,
 	})
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
@@ -201,6 +216,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
+	if d.svdir != nil {
+		d.svdir.start(ctx)
+	}
 	if d.syslog != nil {
 		d.syslog.serve(ctx, &wg)
 	}
@@ -228,6 +246,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		}
 	}
 	d.wait(ctx, sigs)
+	d.svdir.stopWatching()
 	d.log.Info("shutting down")
 	d.sdNotify("STOPPING=1")
 	if d.gaveUp = d.shutdown(sigs); d.gaveUp != 0 {

@@ -59,6 +59,8 @@ func newEngine(u *rt) engine {
 		return &service{rt: u}
 	case unit.KindTarget:
 		return &target{passive{u}}
+	case unit.KindSvdir:
+		return newSvdirUnit(u)
 	}
 	return &external{passive{u}}
 }
@@ -70,6 +72,8 @@ func engineKind(e engine) string {
 		return "service"
 	case *target:
 		return "target"
+	case *svdirUnit:
+		return "svdir"
 	}
 	return "external"
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -71,6 +72,10 @@ type Options struct {
 	// the real clock. Tests pass a clock.Fake to walk timeouts and
 	// restart delays without waiting.
 	Clock clock.Clock
+	// SvdirHub reads the control FIFOs of service directories (.svdir
+	// units); nil when tend supervises none. The caller owns it and
+	// forwards its commands to SvdirControl.
+	SvdirHub *svdir.Hub
 }
 
 // Manager owns every unit's runtime state.
@@ -97,6 +102,8 @@ type Manager struct {
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64
+	// svdirs maps open supervise/ directories to their units (svdir.go).
+	svdirs map[*svdir.Dir]*svdirUnit
 }
 
 type pidRef struct {
