@@ -382,6 +382,11 @@ func (m *Manager) svdirLetGo(u *svdirUnit) {
 		return
 	}
 	peer := m.svdirPeer(u)
+	if u.cg != nil {
+		// What ./run left behind (a backgrounded child) would hold the
+		// log pipe, and the log service would wait for it forever.
+		_ = u.cg.Kill(syscall.SIGKILL)
+	}
 	if u.pipe != nil {
 		u.pipe.closeWrite()
 	}
