@@ -278,6 +278,32 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 			t.Errorf("status of a directory whose run is not executable:\n%s", out)
 		}
 	})
+	t.Run("tend sv", func(t *testing.T) {
+		// tend's own sv, as a verb and called as sv, answers as runit's.
+		link := filepath.Join(t.TempDir(), "sv")
+		if err := os.Symlink(tendBin, link); err != nil {
+			t.Fatal(err)
+		}
+		secs := regexp.MustCompile(`[0-9]+s\b`)
+		for _, args := range [][]string{{"status", web}, {"status", off}, {"-w", "5", "check", web}, {"status", filepath.Join(root, "nowhere")}, {"bogus", web}} {
+			ref, refCode := runTool(t, "sv", args...)
+			for _, ours := range [][]string{append([]string{tendBin, "sv"}, args...), append([]string{link}, args...)} {
+				out, code := runTool(t, ours[0], ours[1:]...)
+				if secs.ReplaceAllString(out, "Ns") != secs.ReplaceAllString(ref, "Ns") || code != refCode {
+					t.Errorf("%v: %q exit %d; runit's sv: %q exit %d", ours, out, code, ref, refCode)
+				}
+			}
+		}
+		out, code := runTool(t, link, "-w", "5", "down", off)
+		if code != 0 || !strings.HasPrefix(out, "ok: down: "+off+": ") {
+			t.Errorf("sv -w 5 down through tend: %q exit %d", out, code)
+		}
+		mustSv(t, 0, `^down: `, "status", off)
+		if out, code := runTool(t, link, "-w", "5", "up", off); code != 0 || !strings.HasPrefix(out, "ok: run: "+off+": ") {
+			t.Errorf("sv -w 5 up through tend: %q exit %d", out, code)
+		}
+		svRunPID(t, off)
+	})
 	t.Run("not supervised", func(t *testing.T) {
 		mustSv(t, 1, `^fail: `+regexp.QuoteMeta(root)+`/nowhere: unable to change to service directory`, "status", filepath.Join(root, "nowhere"))
 	})
