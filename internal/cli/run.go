@@ -106,7 +106,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
 	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")
-	f.StringArrayVar(&svdirs, "svdir", nil, "supervise every runit/daemontools service directory in scan directory `DIR`, as runsvdir does (repeatable; default /etc/service and /var/service where they exist, for the system instance; \"\" for none)")
+	f.StringArrayVar(&svdirs, "svdir", nil, "supervise every runit/daemontools service directory in scan directory `DIR`, as runsvdir does (repeatable; default /etc/service and /var/service where they exist, for the system instance without --units; \"\" for none)")
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")

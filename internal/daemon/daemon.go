@@ -56,7 +56,8 @@ type Config struct {
 	// Svdirs are scan directories of runit/daemontools service
 	// directories, each run as a .svdir unit (svdir.go). nil means
 	// /etc/service and /var/service where they exist, for the system
-	// instance; an empty non-nil list scans none.
+	// instance with the standard unit directories; an empty non-nil list
+	// scans none.
 	Svdirs []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration

@@ -36,12 +36,15 @@ type svdirScan struct {
 }
 
 // svdirDirs decides which scan directories to watch: those named, or for
-// the system instance /etc/service and /var/service where they exist.
+// the host's system instance (the standard unit directories, no --units)
+// /etc/service and /var/service where they exist. An instance given its
+// own unit directories leaves the host's service directories alone, as
+// it would otherwise run them a second time beside the host's supervisor.
 func svdirDirs(cfg Config) []string {
 	if cfg.Svdirs != nil {
 		return cfg.Svdirs
 	}
-	if cfg.User {
+	if cfg.User || len(cfg.UnitDirs) > 0 {
 		return nil
 	}
 	var out []string
