@@ -9,13 +9,13 @@ import (
 // Multi-call: a container image can link systemctl and journalctl to tend,
 // and scripts written for systemd keep working. Called as systemctl, tend
 // is its own client (`systemctl X` is `tend X`); as journalctl, it is
-// `tend logs`.
+// `tend logs`; as sv, it is runit's sv (`tend sv`, sv.go).
 
 // callName is the tool argv0 asks tend to be: "systemctl", "journalctl",
 // or "tend" for any other name.
 func callName(argv0 string) string {
 	switch b := filepath.Base(argv0); b {
-	case "systemctl", "journalctl":
+	case "systemctl", "journalctl", "sv":
 		return b
 	}
 	return "tend"

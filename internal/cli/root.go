@@ -52,6 +52,9 @@ func Run(env *Env, args []string) int { return RunAs(env, "tend", args) }
 // RunAs executes a command line of tend called by name: "tend",
 // "systemctl" or "journalctl" (multicall.go).
 func RunAs(env *Env, name string, args []string) int {
+	if name == "sv" {
+		return svMain(env, args)
+	}
 	cmd := commandFor(env, name)
 	if name == "journalctl" && len(args) == 1 && args[0] == "--version" {
 		// logs parses its own flags (journalctl's optional values), so
@@ -105,4 +108,5 @@ var commandGroups = []func(*Env) []*cobra.Command{
 	logCommands,     // logs.go: logs
 	viewCommands,    // views.go: ps, tree, top, fds, inspect
 	timeCommands,    // calendar.go: calendar, timespan
+	svCommands,      // sv.go: sv
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
+	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/syslog"
 )
 
@@ -52,6 +53,12 @@ type Config struct {
 	// they exist, and none for a user instance; an empty non-nil list
 	// reads none.
 	Inetd, Xinetd []string
+	// Svdirs are scan directories of runit/daemontools service
+	// directories, each run as a .svdir unit (svdir.go). nil means
+	// /etc/service and /var/service where they exist, for the system
+	// instance with the standard unit directories; an empty non-nil list
+	// scans none.
+	Svdirs []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -124,6 +131,7 @@ type daemon struct {
 	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
+	svdir   *svdirScan        // nil when no scan directory is watched
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -211,6 +219,13 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		}
 	}
 	d.loader = newLoader(cfg, d.log)
+	if d.svdir, err = newSvdirScan(d); err != nil {
+		return nil, fmt.Errorf("service directories: %w", err)
+	}
+	var hub *svdir.Hub
+	if d.svdir != nil {
+		hub = d.svdir.hub
+	}
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)
@@ -232,6 +247,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		// what still runs (crash.go).
 		StateFile: filepath.Join(p.Runtime, stateFileName),
 		Instance:  p.Runtime,
+		SvdirHub:  hub,
 	})
 	if h != nil {
 		d.mgr.Restore(h.State, true, h.unitFDs())
@@ -262,6 +278,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
+	if d.svdir != nil {
+		d.svdir.start(ctx)
+	}
 	if d.syslog != nil {
 		d.parts.syslog = d.parts.start(ctx, &wg, func(ctx context.Context) {
 			var swg sync.WaitGroup
@@ -296,7 +315,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 			return 1, fmt.Errorf("--exit-with: %w", err)
 		}
 	}
-	if err := d.wait(ctx, sigs); err != nil {
+	err := d.wait(ctx, sigs)
+	d.svdir.stopWatching()
+	if err != nil {
 		// A re-exec failed after the state was handed over: exit
 		// without stopping anything; the next start adopts the units.
 		d.handedOff = true

@@ -30,11 +30,20 @@ type loader struct {
 	legacy inetd.Config
 	gen    string
 
-	mu   sync.Mutex // guards last and frozen
-	last time.Time  // when the units in force were read
+	// install is held from building a plan to its installation, so that
+	// a daemon-reload and a service directory's arrival cannot install
+	// their plans in the wrong order.
+	install sync.Mutex
+	mu      sync.Mutex // guards last, frozen, files, svdirs
+	last    time.Time  // when the units in force were read
 	// frozen answers loads of units outside the plan (Accept=yes
 	// instances) from the search path as the last load scanned it.
 	frozen *unit.Loader
+	// files are the units read from the search path at the last load;
+	// svdirs the units of service directories (svdir.go). A plan is
+	// both: a change of either builds one without re-reading the other.
+	files  map[string]*unit.Unit
+	svdirs map[string]*unit.Unit
 }
 
 // loadUnit loads one unit the plan does not hold, such as an instance
@@ -145,9 +154,7 @@ func (l *loader) load() (*plan.Plan, []string) {
 	// Generated files are written before the load time is taken, so they
 	// do not look changed on disk since.
 	msgs := l.generate()
-	l.mu.Lock()
-	l.last = time.Now()
-	l.mu.Unlock()
+	start := time.Now()
 	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
 	set, diags := ld.LoadAll()
 	for _, d := range diags {
@@ -167,11 +174,32 @@ func (l *loader) load() (*plan.Plan, []string) {
 			units[alias] = u
 		}
 	}
-	return plan.New(units, plan.Options{Logger: l.log}), msgs
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last, l.files = start, units
+	return l.buildLocked(), msgs
+}
+
+// buildLocked makes the plan of the units in force: the files' and the
+// service directories' (which win over a file of the same name).
+func (l *loader) buildLocked() *plan.Plan {
+	units := l.files
+	if len(l.svdirs) > 0 {
+		units = make(map[string]*unit.Unit, len(l.files)+len(l.svdirs))
+		for name, u := range l.files {
+			units[name] = u
+		}
+		for name, u := range l.svdirs {
+			units[name] = u
+		}
+	}
+	return plan.New(units, plan.Options{Logger: l.log})
 }
 
 // reload re-reads the units and hands the new plan to the supervisor.
 func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
+	d.loader.install.Lock()
+	defer d.loader.install.Unlock()
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)

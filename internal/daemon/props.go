@@ -154,8 +154,8 @@ func processes(pids []int) []api.Process {
 
 // changedOnDisk reports whether a unit's files changed since it was loaded.
 func changedOnDisk(def *unit.Unit, loadedAt time.Time) bool {
-	if loadedAt.IsZero() {
-		return false
+	if loadedAt.IsZero() || def.Kind == unit.KindSvdir {
+		return false // a service directory is read at each start, never reloaded
 	}
 	for _, p := range append([]string{def.Path}, def.DropIns...) {
 		if p == "" {

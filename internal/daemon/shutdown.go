@@ -35,6 +35,7 @@ func (d *daemon) shutdown(sigs <-chan os.Signal) syscall.Signal {
 	if err := d.mgr.Shutdown(sctx); err != nil {
 		d.log.Warn("orderly shutdown incomplete", "err", err)
 	}
+	d.svdir.close(sctx)
 	d.killRemaining(hurry)
 	close(done)
 	<-finished

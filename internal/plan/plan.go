@@ -186,7 +186,7 @@ func (p *Plan) AllowIsolate(name string) bool { return p.allowIsolate[p.canonica
 // be nil for units that are not loaded).
 func externalReason(name string, u *unit.Unit) (string, bool) {
 	switch k := kindOf(name, u); k {
-	case unit.KindService, unit.KindSocket, unit.KindTimer, unit.KindTarget:
+	case unit.KindService, unit.KindSocket, unit.KindTimer, unit.KindTarget, unit.KindSvdir:
 	default:
 		return string(k) + " units are managed outside tend", true
 	}

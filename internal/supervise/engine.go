@@ -61,6 +61,8 @@ func newEngine(u *rt) engine {
 		return &target{passive{u}}
 	case unit.KindSocket:
 		return &socket{rt: u}
+	case unit.KindSvdir:
+		return newSvdirUnit(u)
 	}
 	return &external{passive{u}}
 }
@@ -74,6 +76,8 @@ func engineKind(e engine) string {
 		return "target"
 	case *socket:
 		return "socket"
+	case *svdirUnit:
+		return "svdir"
 	}
 	return "external"
 }

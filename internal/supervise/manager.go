@@ -28,6 +28,7 @@ import (
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -84,6 +85,10 @@ type Options struct {
 	Instance string
 	// Proc is the /proc tree (default "/proc").
 	Proc string
+	// SvdirHub reads the control FIFOs of service directories (.svdir
+	// units); nil when tend supervises none. The caller owns it and
+	// forwards its commands to SvdirControl.
+	SvdirHub *svdir.Hub
 }
 
 // Manager owns every unit's runtime state.
@@ -115,6 +120,8 @@ type Manager struct {
 	// frozen: the state was handed to a re-exec (Freeze); the loop
 	// handles nothing more.
 	frozen bool
+	// svdirs maps open supervise/ directories to their units (svdir.go).
+	svdirs map[*svdir.Dir]*svdirUnit
 }
 
 type pidRef struct {

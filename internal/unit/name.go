@@ -12,7 +12,7 @@ const NameMax = 255
 var knownKinds = map[Kind]bool{
 	KindService: true, KindSocket: true, KindTimer: true, KindTarget: true,
 	KindPath: true, KindMount: true, KindSlice: true, KindScope: true,
-	KindDevice: true, KindSwap: true, KindAuto: true,
+	KindDevice: true, KindSwap: true, KindAuto: true, KindSvdir: true,
 }
 
 // KnownKind reports whether k is a unit type suffix tend recognises.

@@ -22,6 +22,10 @@ const (
 	KindDevice  Kind = "device"
 	KindSwap    Kind = "swap"
 	KindAuto    Kind = "automount"
+	// KindSvdir is a runit/daemontools service directory (no unit file:
+	// tend makes one unit per directory of a scan directory, see
+	// internal/svdir), named so that After=/Requires= can point at it.
+	KindSvdir Kind = "svdir"
 )
 
 // Severity tells a warning (the unit still loads) from an error (the

@@ -1,0 +1,526 @@
+package supervise
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/svdir"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// svdirUnit is the engine of .svdir units: a runit/daemontools service
+// directory run as runsv(8) runs it, with tend as the one supervisor of
+// every directory instead of a runsv process each. Its definition is
+// made in code (the daemon's scan of --svdir directories): def.Path is
+// the directory's ./run, so that cat shows it ("SVC/log/run" for the log
+// subservice, whose unit is "NAME:log.svdir").
+//
+// States: Running while ./run runs (StopSigterm once it was sent TERM
+// and is not wanted up), StopPost while ./finish runs, AutoRestart
+// during runsv's one-second pause before restarting a ./run that
+// exited at once, Dead when down, Failed when ./run could not be
+// started. Every change is written to supervise/ (status, stat, pid),
+// so runit's sv and daemontools' svstat read tend as they read runsv.
+type svdirUnit struct {
+	*rt
+	isLog bool
+
+	sup  *svdir.Dir // supervise/, open while the unit is known; nil before the first start or after exit
+	want svdir.Want
+
+	pid       int  // ./run, or ./finish while finishing
+	finishing bool // pid is ./finish
+	term      bool // TERM sent to ./run, which has not exited yet
+	paused    bool
+	runStart  time.Time // when ./run last started (runsv's one-second rule)
+	since     time.Time // the status file's timestamp
+	lastExit  exitStatus
+	lastPID   int
+	exited    bool // lastExit is set
+	reason    string
+	exiting   bool // told to exit ('x', or the directory left its scan directory)
+	pipe      *svdirPipe
+	ctl       svdirCtl
+	lastStart time.Time // the last spawn of ./run, for the status view
+}
+
+// svdirPipe carries the main service's stdout to its log service's
+// stdin. It is made once, by whichever side starts first, and kept by
+// tend (both ends) for as long as the directory is supervised, so
+// neither side's restart loses what the other writes: runsv does the
+// same.
+type svdirPipe struct{ r, w *os.File }
+
+func newSvdirPipe() (*svdirPipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("cannot make the log pipe: %w", err)
+	}
+	return &svdirPipe{r: os.NewFile(uintptr(fds[0]), "svdir-log-r"), w: os.NewFile(uintptr(fds[1]), "svdir-log-w")}, nil
+}
+
+// closeWrite lets the log service read end-of-file once the main
+// service's processes are gone (runsv's exit: the logger drains and ends).
+func (p *svdirPipe) closeWrite() {
+	if p != nil && p.w != nil {
+		p.w.Close()
+		p.w = nil
+	}
+}
+
+func (p *svdirPipe) close() {
+	p.closeWrite()
+	if p != nil && p.r != nil {
+		p.r.Close()
+		p.r = nil
+	}
+}
+
+// svdirLogSuffix ends the unit name of a log/ subservice (svdir.UnitName).
+const svdirLogSuffix = ":log.svdir"
+
+func newSvdirUnit(u *rt) *svdirUnit {
+	u.grouped = true
+	return &svdirUnit{rt: u, isLog: strings.HasSuffix(u.name, svdirLogSuffix)}
+}
+
+func (u *svdirUnit) dir() string { return filepath.Dir(u.def.Path) }
+
+// peer is the other half of a directory with log/: the log unit of a
+// main service, the main unit of a log; nil when there is none.
+func (m *Manager) svdirPeer(u *svdirUnit) *svdirUnit {
+	name := strings.TrimSuffix(u.name, ".svdir") + svdirLogSuffix
+	if u.isLog {
+		name = strings.TrimSuffix(u.name, svdirLogSuffix) + ".svdir"
+	}
+	if v, ok := m.units[name]; ok {
+		if e, ok := v.eng.(*svdirUnit); ok {
+			return e
+		}
+	}
+	return nil
+}
+
+// logPipe returns the pipe shared with the peer, making it on first use;
+// nil for a main service without log/.
+func (m *Manager) svdirLogPipe(u *svdirUnit) (*svdirPipe, error) {
+	if u.pipe != nil {
+		return u.pipe, nil
+	}
+	peer := m.svdirPeer(u)
+	if peer == nil {
+		return nil, nil
+	}
+	if peer.pipe == nil || peer.pipe.w == nil {
+		p, err := newSvdirPipe()
+		if err != nil {
+			return nil, err
+		}
+		peer.pipe = p
+	}
+	u.pipe = peer.pipe
+	return u.pipe, nil
+}
+
+// open takes the directory's supervise/ (its lock, the FIFOs) the first
+// time it is needed. A directory another supervisor holds is refused,
+// as runsv refuses it, and the unit fails saying who holds it.
+func (m *Manager) svdirOpen(u *svdirUnit) bool {
+	if u.sup != nil {
+		return true
+	}
+	if m.opts.SvdirHub == nil {
+		u.reason = "service directories are not enabled in this manager"
+	} else {
+		if u.since.IsZero() {
+			u.since = m.clock.Now()
+		}
+		if _, err := os.Stat(filepath.Join(u.dir(), "down")); err == nil && !u.isLog && u.state.Active() == Inactive {
+			u.want = svdir.WantDown
+		}
+		d, err := svdir.Open(u.dir(), m.opts.SvdirHub, u.supStatus())
+		if err == nil {
+			u.sup = d
+			m.svdirByDir()[d] = u
+			return true
+		}
+		u.reason = err.Error()
+	}
+	m.event(u.rt, prioErr, "%s: %s", u.name, u.reason)
+	u.result = ResultResources
+	m.setState(u.rt, Failed)
+	return false
+}
+
+// svdirByDir maps open supervise directories to their units, for the
+// commands the hub reads.
+func (m *Manager) svdirByDir() map[*svdir.Dir]*svdirUnit {
+	if m.svdirs == nil {
+		m.svdirs = map[*svdir.Dir]*svdirUnit{}
+	}
+	return m.svdirs
+}
+
+func (m *Manager) svdirClose(u *svdirUnit) {
+	if u.sup == nil {
+		return
+	}
+	delete(m.svdirByDir(), u.sup)
+	u.sup.Close()
+	u.sup = nil
+}
+
+func (u *svdirUnit) start(m *Manager) {
+	if u.state == Failed || u.state == Dead {
+		u.reason = ""
+	}
+	if !m.svdirOpen(u) {
+		return
+	}
+	u.exiting = false
+	m.svdirCommand(u, svdir.CmdUp)
+	m.jobs.unitChanged(u.rt)
+}
+
+// stop is sv down (sv exit for a directory that is going away). A log
+// service told to exit whose main service is gone is not signalled: it
+// reads end-of-file once the main service's processes are gone, as under
+// runsv, so no line in the pipe is lost.
+func (u *svdirUnit) stop(m *Manager) {
+	switch {
+	case u.pid == 0 || u.sup == nil:
+		if u.want == svdir.WantUp {
+			u.want = svdir.WantDown
+		}
+		m.svdirDown(u)
+	case u.isLog && u.exiting && (u.pipe == nil || u.pipe.w == nil):
+		u.want = svdir.WantExit
+		m.svdirSettle(u)
+	case u.exiting && !u.isLog:
+		m.svdirCommand(u, svdir.CmdExit)
+	default:
+		m.svdirCommand(u, svdir.CmdDown)
+	}
+	m.jobs.unitChanged(u.rt)
+}
+
+func (u *svdirUnit) reload(m *Manager) {
+	m.jobs.fail(u.rt, "failed", "Job type reload is not applicable for unit "+u.name+" (use sv hup).")
+}
+
+func (u *svdirUnit) event(m *Manager, ev unitEvent) {
+	switch e := ev.(type) {
+	case procExit:
+		if e.role == roleControl {
+			m.svdirControlDone(u, e.pid, e.st)
+			return
+		}
+		if e.pid == u.pid {
+			m.svdirExited(u, e.st)
+		}
+	case deadline:
+		if u.state == AutoRestart {
+			m.svdirDown(u)
+		}
+	}
+}
+
+// svdirExited handles the end of ./run or ./finish as runsv does: after
+// ./run, ./finish runs if it is readable (with the exit code and signal);
+// after both, the service is down, and restarted if wanted up — a
+// second later when ./run lasted less than a second.
+func (m *Manager) svdirExited(u *svdirUnit, st exitStatus) {
+	delete(m.pids, u.pid)
+	u.pid, u.term, u.paused = 0, false, false
+	if !u.finishing {
+		u.lastExit, u.exited = st, true
+		prio := prioInfo
+		if st.code != "exited" || st.status != 0 {
+			prio = prioNotice
+		}
+		m.event(u.rt, prio, "%s: ./run exited, %s", u.name, st)
+		if m.svdirFinish(u, finishArgs(st)) {
+			return
+		}
+	} else {
+		u.finishing = false
+	}
+	u.since = m.clock.Now()
+	if u.want == svdir.WantUp && u.since.Sub(u.runStart) < time.Second {
+		m.setState(u.rt, AutoRestart)
+		m.arm(u.rt, time.Second-u.since.Sub(u.runStart))
+		m.svdirWrite(u)
+		return
+	}
+	m.svdirDown(u)
+}
+
+// svdirFinish starts ./finish after ./run if it is there; false when
+// there is none or it could not be started.
+func (m *Manager) svdirFinish(u *svdirUnit, args []string) bool {
+	if u.isLog || unix.Access(filepath.Join(u.dir(), "finish"), unix.R_OK) != nil {
+		return false
+	}
+	pid, err := m.svdirSpawn(u, append([]string{"./finish"}, args...), roleMain)
+	if err != nil {
+		m.event(u.rt, prioWarn, "%s: cannot run ./finish: %v", u.name, err)
+		return false
+	}
+	u.pid, u.finishing = pid, true
+	m.svdirSettle(u)
+	return true
+}
+
+// svdirDown is the service with nothing running: started again when
+// wanted up, otherwise down (and let go of, when told to exit).
+func (m *Manager) svdirDown(u *svdirUnit) {
+	if u.want == svdir.WantUp && !u.exiting && u.reason == "" {
+		m.svdirRun(u)
+		return
+	}
+	m.svdirSettle(u)
+	if u.exiting && u.pid == 0 && u.ctl.pid == 0 {
+		m.svdirLetGo(u)
+	}
+}
+
+// svdirRun starts ./run. A ./run that cannot be started is runsv's exit
+// 111: ./finish runs with "111 0", and then the unit fails with the
+// reason (runsv would retry every second; tend says why and waits for
+// the next start).
+func (m *Manager) svdirRun(u *svdirUnit) {
+	if u.cg == nil {
+		if err := m.prepare(u.rt); err != nil {
+			m.event(u.rt, prioWarn, "%s: %v", u.name, err)
+		}
+	}
+	u.runStart = m.clock.Now()
+	pid, err := m.svdirSpawn(u, []string{"./run"}, roleMain)
+	if err != nil {
+		u.reason = "cannot run ./run: " + err.Error()
+		m.event(u.rt, prioErr, "%s: %s", u.name, u.reason)
+		u.lastExit, u.exited = exitStatus{code: "exited", status: 111}, true
+		u.result = ResultResources
+		if m.svdirFinish(u, svdir.FinishArgsNotStarted) {
+			return
+		}
+		u.since = m.clock.Now()
+		m.svdirSettle(u)
+		return
+	}
+	u.pid, u.lastPID, u.finishing, u.term, u.paused = pid, pid, false, false, false
+	u.since, u.lastStart, u.result = u.runStart, u.runStart, ResultSuccess
+	if u.invocation == "" || u.state.Active() == Inactive || u.state == Failed {
+		u.invocation = newInvocationID()
+	}
+	m.svdirSettle(u)
+}
+
+// svdirSettle moves the unit to the state its processes and want make,
+// and writes supervise/.
+func (m *Manager) svdirSettle(u *svdirUnit) {
+	s := Dead
+	switch {
+	case u.finishing:
+		s = StopPost
+	case u.pid != 0 && u.term && u.want != svdir.WantUp:
+		s = StopSigterm
+	case u.pid != 0:
+		s = Running
+	case u.reason != "":
+		s = Failed
+	}
+	if s != u.state {
+		m.setState(u.rt, s)
+	}
+	m.svdirWrite(u)
+}
+
+// supStatus is the unit as supervise/status says it.
+func (u *svdirUnit) supStatus() svdir.Status {
+	st := svdir.Status{Since: u.since, PID: u.pid, Paused: u.paused, Want: u.want, Term: u.term}
+	switch {
+	case u.finishing:
+		st.State = svdir.StateFinish
+	case u.pid != 0:
+		st.State = svdir.StateRun
+	}
+	return st
+}
+
+func (m *Manager) svdirWrite(u *svdirUnit) {
+	if u.sup == nil {
+		return
+	}
+	if err := u.sup.Write(u.supStatus()); err != nil && !u.exiting {
+		m.event(u.rt, prioWarn, "%s: %v", u.name, err)
+	}
+}
+
+// svdirLetGo ends the supervision of a directory told to exit: its
+// supervise/ is released (sv then says "runsv not running"), and the log
+// service, once the main service is gone, reads end-of-file and ends.
+func (m *Manager) svdirLetGo(u *svdirUnit) {
+	m.svdirClose(u)
+	if u.isLog {
+		if u.pipe != nil {
+			u.pipe.close()
+			u.pipe = nil
+		}
+		if p := m.svdirPeer(u); p != nil {
+			p.pipe = nil
+		}
+		return
+	}
+	peer := m.svdirPeer(u)
+	if u.cg != nil {
+		// What ./run left behind (a backgrounded child) would hold the
+		// log pipe, and the log service would wait for it forever.
+		_ = u.cg.Kill(syscall.SIGKILL)
+	}
+	if u.pipe != nil {
+		u.pipe.closeWrite()
+	}
+	u.pipe = nil
+	if peer != nil && !peer.exiting {
+		peer.exiting = true
+		peer.want = svdir.WantExit
+		if peer.pid == 0 {
+			m.svdirDown(peer)
+		} else {
+			m.svdirWrite(peer)
+		}
+	}
+}
+
+func (u *svdirUnit) sub() string {
+	switch u.state {
+	case Running:
+		return "run"
+	case StopSigterm:
+		return "run, got TERM"
+	case StopPost:
+		return "finish"
+	case AutoRestart:
+		return "restart-pause"
+	}
+	return u.state.String()
+}
+
+func (u *svdirUnit) status(st *Status) {
+	if !u.finishing {
+		st.MainPID = u.pid
+	} else {
+		st.ControlPID = u.pid
+	}
+	if u.ctl.pid != 0 {
+		st.ControlPID = u.ctl.pid
+	}
+	st.ExecMainPID = u.lastPID
+	if u.exited {
+		st.ExecMainCode, st.ExecMainStat = u.lastExit.code, u.lastExit.status
+	}
+	st.StatusText = u.reason
+	if st.StatusText == "" && u.sup != nil {
+		st.StatusText = strings.TrimSuffix(u.supStatus().Stat(), "\n")
+	}
+}
+
+func (u *svdirUnit) kill(m *Manager, who string, sig syscall.Signal) error {
+	switch who {
+	case "main":
+		if u.pid == 0 {
+			return fmt.Errorf("no main process to kill for %s", u.name)
+		}
+		return m.procs.kill(u.pid, sig)
+	case "control":
+		if u.ctl.pid == 0 {
+			return fmt.Errorf("no control process to kill for %s", u.name)
+		}
+		return m.procs.kill(u.ctl.pid, sig)
+	case "all", "":
+		if u.cg != nil {
+			return u.cg.Kill(sig)
+		}
+		for _, pid := range []int{u.pid, u.ctl.pid} {
+			if pid != 0 {
+				_ = m.procs.kill(pid, sig)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown kill target %q (want main, control or all)", who)
+}
+
+func (u *svdirUnit) resetFailed() { u.reason = "" }
+
+type savedSvdir struct {
+	Want    uint8     `json:"want"`
+	PID     int       `json:"pid,omitempty"`
+	Finish  bool      `json:"finishing,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+	Reason  string    `json:"reason,omitempty"`
+	LastPID int       `json:"last_pid,omitempty"`
+}
+
+func (u *svdirUnit) save() (json.RawMessage, error) {
+	return json.Marshal(savedSvdir{Want: uint8(u.want), PID: u.pid, Finish: u.finishing, Since: u.since, Reason: u.reason, LastPID: u.lastPID})
+}
+
+// restore takes back what was wanted and why the unit failed; the pid
+// is only a record until the caller adopted it.
+func (u *svdirUnit) restore(data json.RawMessage) error {
+	var s savedSvdir
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("service directory %s: %w", u.name, err)
+	}
+	u.want, u.since, u.reason, u.lastPID = svdir.Want(s.Want), s.Since, s.Reason, s.LastPID
+	return nil
+}
+
+// finishArgs are ./finish's arguments for how ./run ended
+// (svdir.FinishArgs, from the exit status tend keeps).
+func finishArgs(st exitStatus) []string {
+	switch st.code {
+	case "exited":
+		return []string{strconv.Itoa(st.status), "0"}
+	case "dumped":
+		return []string{"-1", strconv.Itoa(st.status | 0x80)}
+	}
+	return []string{"-1", strconv.Itoa(st.status)}
+}
+
+// svdirSpawner starts one program of a service directory; tests replace
+// it (fakeProcs) to walk the states without processes.
+type svdirSpawner interface {
+	spawnSvdir(u *svdirUnit, argv []string, r role) (int, error)
+}
+
+func (m *Manager) svdirSpawn(u *svdirUnit, argv []string, r role) (int, error) {
+	sp, ok := m.procs.(svdirSpawner)
+	if !ok {
+		return 0, errors.New("this manager cannot start service directories")
+	}
+	pid, err := sp.spawnSvdir(u, argv, r)
+	if err == nil {
+		m.pids[pid] = pidRef{u: u.rt, role: r}
+	}
+	return pid, err
+}
+
+// svdirDef is the definition Output needs: the journal reads output
+// settings from a service section, which a directory does not have.
+func svdirDef(def *unit.Unit) *unit.Unit {
+	d := *def
+	d.Service = &unit.Service{}
+	return &d
+}
