@@ -95,7 +95,9 @@ func newServiceDir(t *testing.T, parent, name string, files map[string]string) s
 
 // supervisor is a minimal runsv written on top of Dir and Hub, as the
 // service-directory engine will be: it runs ./run and acts on the
-// commands like runsv's ctrl(), without ./finish or log/.
+// commands like runsv's ctrl(), writing the status where runsv does,
+// without ./finish, log/ or runsv's pause before restarting a ./run
+// that lived less than a second (the tests wait on statuses, not time).
 type supervisor struct {
 	t    *testing.T
 	svc  string
@@ -106,6 +108,7 @@ type supervisor struct {
 	exit chan error
 	stop chan struct{}
 	done chan struct{}
+	once sync.Once // close
 
 	mu      sync.Mutex    // guards changed, applied
 	changed chan struct{} // closed and replaced after every Write
@@ -142,11 +145,10 @@ func (s *supervisor) loop() {
 	for {
 		select {
 		case c := <-s.hub.Controls():
-			s.control(c.Cmd)
 			s.mu.Lock()
-			s.applied++
+			s.applied++ // before its effects, which a test may be waiting for
 			s.mu.Unlock()
-			s.write()
+			s.control(c.Cmd)
 		case <-s.exit:
 			s.cmd = nil
 			s.st.PID, s.st.Term, s.st.State, s.st.Since = 0, false, StateDown, time.Now()
@@ -160,6 +162,9 @@ func (s *supervisor) loop() {
 	}
 }
 
+// control is runsv's ctrl(): the status is written where runsv writes
+// it, so sv and the tests see the same sequence of statuses (and a
+// command that writes nothing, such as h, wakes no one).
 func (s *supervisor) control(c Command) {
 	running := s.st.State == StateRun
 	switch c {
@@ -179,25 +184,33 @@ func (s *supervisor) control(c Command) {
 		}
 		s.write()
 		if running {
-			s.signal(unix.SIGTERM)
-			s.st.Term = true
-			s.write()
-			s.signal(unix.SIGCONT)
+			s.stopService()
 		}
 	case CmdTerm:
 		if running {
-			s.signal(unix.SIGTERM)
-			s.st.Term = true
+			s.stopService()
 		}
 	case CmdPause, CmdCont:
 		if running {
 			s.signal(c.Signal())
 		}
 		s.st.Paused = c == CmdPause
+		s.write()
 	default:
 		if running {
 			s.signal(c.Signal())
 		}
+	}
+}
+
+// stopService is runsv's: TERM, "got TERM" written, and CONT when the
+// service is not wanted up (a stopped process would never see the TERM).
+func (s *supervisor) stopService() {
+	s.signal(unix.SIGTERM)
+	s.st.Term = true
+	s.write()
+	if s.st.Want != WantUp {
+		s.signal(unix.SIGCONT)
 	}
 }
 
@@ -250,15 +263,20 @@ func (s *supervisor) await(what string, ok func(Status) bool) Status {
 	}
 }
 
+// close stops the supervisor as runsv ends: first the loop, so nothing
+// writes to the directory any more, then the service, then the directory
+// (ok loses its reader: "runsv not running") and the hub.
 func (s *supervisor) close() {
-	close(s.stop)
-	<-s.done
-	if s.cmd != nil {
-		_ = s.cmd.Process.Kill()
-		<-s.exit
-	}
-	s.dir.Close()
-	s.hub.Close()
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		if s.cmd != nil {
+			_ = s.cmd.Process.Kill()
+			<-s.exit
+		}
+		s.dir.Close()
+		s.hub.Close()
+	})
 }
 
 // runsv runs the real runsv on svc for a reference, and stops it (by its

@@ -45,19 +45,31 @@ func Scan(dir string) ([]Entry, error) {
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		e := Entry{Name: name, Path: filepath.Join(dir, name)}
-		var st unix.Stat_t
-		switch err := unix.Stat(e.Path, &st); {
-		case err != nil:
-			e.Err = fmt.Errorf("scan directory %s: %s: %w", dir, name, err)
-		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-			e.Err = fmt.Errorf("scan directory %s: %s is not a directory", dir, name)
-		default:
-			e.Dev, e.Ino = st.Dev, st.Ino
+		if e, ok := scanEntry(dir, name); ok {
+			entries = append(entries, e)
 		}
-		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// scanEntry looks up one name readdir returned; false when the name is
+// gone by then. A scan races with whoever edits the directory: a service
+// removed between readdir and stat is absent, not a broken entry (which
+// a watcher would report as re-pointed, then removed again).
+func scanEntry(dir, name string) (Entry, bool) {
+	e := Entry{Name: name, Path: filepath.Join(dir, name)}
+	var st unix.Stat_t
+	switch err := unix.Stat(e.Path, &st); {
+	case errors.Is(err, unix.ENOENT) && errors.Is(unix.Lstat(e.Path, &st), unix.ENOENT):
+		return Entry{}, false
+	case err != nil:
+		e.Err = fmt.Errorf("scan directory %s: %s: %w", dir, name, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		e.Err = fmt.Errorf("scan directory %s: %s is not a directory", dir, name)
+	default:
+		e.Dev, e.Ino = st.Dev, st.Ino
+	}
+	return e, true
 }
 
 // EventKind says what happened to a scan directory entry.
@@ -163,11 +175,11 @@ func (w *Watcher) loop(first []Entry) {
 		if err != nil {
 			return // closed
 		}
-		if gone := selfGone(buf[:n]); gone != nil {
-			w.fail(known, gone)
+		if selfGone(buf[:n]) {
+			w.fail(known, w.gone())
 			return
 		}
-		entries, err := Scan(w.dir)
+		entries, err := w.rescan()
 		if err != nil {
 			w.fail(known, err)
 			return
@@ -178,23 +190,40 @@ func (w *Watcher) loop(first []Entry) {
 	}
 }
 
+// rescan scans the directory after an event. When the scan directory
+// itself is removed (or moved) while it is read, the scan fails with
+// ENOENT before the watcher reads the IN_DELETE_SELF still queued: that
+// is the same end, and is reported the same way.
+func (w *Watcher) rescan() ([]Entry, error) {
+	entries, err := Scan(w.dir)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, w.gone()
+	}
+	return entries, err
+}
+
+func (w *Watcher) gone() error {
+	return fmt.Errorf("scan directory %s: the scan directory was removed or moved", w.dir)
+}
+
 // selfGone reports whether a batch of inotify events says the scan
 // directory itself went away.
-func selfGone(b []byte) error {
+func selfGone(b []byte) bool {
 	for len(b) >= unix.SizeofInotifyEvent {
 		ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
 		if ev.Mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 {
-			return errors.New("the scan directory was removed or moved")
+			return true
 		}
 		b = b[unix.SizeofInotifyEvent+int(ev.Len):]
 	}
-	return nil
+	return false
 }
 
-// fail reports every known entry removed and ends the watcher with err.
+// fail reports every known entry removed and ends the watcher with err
+// (which names the scan directory).
 func (w *Watcher) fail(known map[string]Entry, err error) {
 	w.mu.Lock()
-	w.err = fmt.Errorf("scan directory %s: %w", w.dir, err)
+	w.err = err
 	w.mu.Unlock()
 	w.apply(known, nil)
 }

@@ -38,6 +38,31 @@ func TestScan(t *testing.T) {
 	}
 }
 
+// A name readdir returned may be gone when Scan looks it up (a service
+// removed meanwhile): it is absent, not an entry that leads nowhere, which
+// a Watcher would report as "removed", "added NAME!", then "removed" again.
+func TestScanEntryGone(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Symlink("/nonexistent", filepath.Join(dir, "dangling")))
+	if e, ok := scanEntry(dir, "gone"); ok {
+		t.Errorf("scanEntry of a removed name = %+v; want none", e)
+	}
+	if e, ok := scanEntry(dir, "dangling"); !ok || e.Err == nil {
+		t.Errorf("scanEntry of a dangling symlink = %+v, %v; want an entry with Err", e, ok)
+	}
+}
+
+// A scan directory removed while the watcher scans it ends the watcher as
+// its IN_DELETE_SELF would: "removed or moved", not a readdir error.
+func TestWatcherScanDirGoneWhileScanning(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "service")
+	w := &Watcher{dir: dir}
+	_, err := w.rescan()
+	if want := "scan directory " + dir + ": the scan directory was removed or moved"; err == nil || err.Error() != want {
+		t.Errorf("rescan of a removed scan directory: %v; want %q", err, want)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -138,7 +163,7 @@ func TestWatcher(t *testing.T) {
 		if _, ok := <-w.Events(); ok {
 			t.Error("events not closed")
 		}
-		if w.Err() == nil || !strings.Contains(w.Err().Error(), "removed or moved") {
+		if want := "scan directory " + scan + ": the scan directory was removed or moved"; w.Err() == nil || w.Err().Error() != want {
 			t.Errorf("Err = %v", w.Err())
 		}
 	})
