@@ -95,8 +95,11 @@ func TestFloodLeavesRootAnswered(t *testing.T) {
 		}
 	}
 	t.Logf("root's status took %v", took)
-	if slow := slices.Max(took); slow > 100*time.Millisecond {
-		t.Errorf("root's status took up to %v during the flood; want under 100ms", slow)
+	// One request may lose a time slice on a loaded 2-core machine; a
+	// starved socket misses on every request, so the median decides.
+	slices.Sort(took)
+	if med := took[len(took)/2]; med > 100*time.Millisecond {
+		t.Errorf("root's status took %v (median) during the flood; want under 100ms", med)
 	}
 
 	r, w, err := os.Pipe()
