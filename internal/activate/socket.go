@@ -67,9 +67,10 @@ type Spec struct {
 
 	// IPAddressAllow= and IPAddressDeny= with systemd's rule: a peer
 	// matching Allow is let in; else one matching Deny is refused; else
-	// it is let in. tend has no BPF: the engine checks the peer of each
-	// connection it accepts (and of the packet that triggers an Accept=no
-	// start) against these.
+	// it is let in. The engine checks the peer of each connection it
+	// accepts (Accept=yes, built-ins) and closes a refused one; every
+	// other Internet listener — Accept=no, datagram — carries a socket
+	// filter that has the kernel drop refused peers' packets (filter.go).
 	IPAddressAllow, IPAddressDeny []netip.Prefix
 
 	// Tend extensions, written by the inetd reader (X-Tend-… keys, which
