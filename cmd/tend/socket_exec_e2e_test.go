@@ -20,14 +20,14 @@ func TestSocketExecSettings(t *testing.T) {
 	}
 	work := t.TempDir()
 	os.Chmod(work, 0o777)
-	os.Chmod(filepath.Dir(work), 0o755) // the test's temporary dirs are 0700
+	os.Chmod(filepath.Dir(work), 0o755)                      // the test's temporary dirs are 0700
 	script := `echo "$(id -u) $GREETING $(pwd) $(umask)" > ` // + file name
 	dir := writeUnits(t, map[string]string{
 		"default.target": "[Unit]\nWants=ex.socket slow.socket\n",
 		"ex.socket": fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nUser=nobody\nEnvironment=GREETING=hello\nWorkingDirectory=%s\nUMask=0027\nKillMode=mixed\n"+
 			"ExecStartPre=/bin/sh -c '%s pre'\nExecStopPost=/bin/sh -c '%s post'\n", freePort(t), work, script, script),
-		"ex.service": "[Service]\nExecStart=/bin/true\n",
-		"slow.socket": fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nTimeoutSec=1\nExecStartPre=/bin/sleep 60\n", freePort(t)),
+		"ex.service":   "[Service]\nExecStart=/bin/true\n",
+		"slow.socket":  fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nTimeoutSec=1\nExecStartPre=/bin/sleep 60\n", freePort(t)),
 		"slow.service": "[Service]\nExecStart=/bin/true\n",
 	})
 	in := startTend(t, dir)
