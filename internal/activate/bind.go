@@ -26,6 +26,8 @@ type Bound struct {
 	// Key identifies what was bound and how: a reload keeps a Bound whose
 	// listener has the same key, so the socket and its queue survive.
 	Key string
+
+	filtered bool // carries the IPAddressAllow=/IPAddressDeny= filter (filter.go)
 }
 
 // Name is the listener as list-sockets shows it.
@@ -59,6 +61,16 @@ func (s *Spec) Key(l Listener) string {
 func (s *Spec) Open(own Owner, keep map[string]*Bound) ([]*Bound, error) {
 	var out []*Bound
 	reused := map[string]*Bound{}
+	fail := func(l Listener, err error) ([]*Bound, error) {
+		for _, b := range out {
+			if reused[b.Key] == b {
+				keep[b.Key] = b // the caller's again
+			} else {
+				b.File.Close()
+			}
+		}
+		return nil, fmt.Errorf("%s=%s: %w", l.Directive, l.Name(), err)
+	}
 	for _, l := range s.Listen {
 		key := s.Key(l)
 		if b, ok := keep[key]; ok && b != nil {
@@ -69,16 +81,14 @@ func (s *Spec) Open(own Owner, keep map[string]*Bound) ([]*Bound, error) {
 		}
 		f, err := s.open(l, own)
 		if err != nil {
-			for _, b := range out {
-				if reused[b.Key] == b {
-					keep[b.Key] = b // the caller's again
-				} else {
-					b.File.Close()
-				}
-			}
-			return nil, fmt.Errorf("%s=%s: %w", l.Directive, l.Name(), err)
+			return fail(l, err)
 		}
 		out = append(out, &Bound{Listener: l, File: f, Key: key})
+	}
+	for _, b := range out {
+		if err := s.applyAccess(b); err != nil {
+			return fail(b.Listener, err)
+		}
 	}
 	return out, nil
 }

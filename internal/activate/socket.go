@@ -64,12 +64,18 @@ type Spec struct {
 
 	ExecStartPre, ExecStartPost []unit.Command
 	ExecStopPre, ExecStopPost   []unit.Command
+	// Exec is how those commands run: the systemd.exec(5) settings of
+	// the [Socket] section (User=, Environment=, WorkingDirectory=, …).
+	Exec unit.ExecContext
+	// Timeout bounds each of them (TimeoutSec=; unit.Infinity for none).
+	Timeout time.Duration
 
 	// IPAddressAllow= and IPAddressDeny= with systemd's rule: a peer
 	// matching Allow is let in; else one matching Deny is refused; else
-	// it is let in. tend has no BPF: the engine checks the peer of each
-	// connection it accepts (and of the packet that triggers an Accept=no
-	// start) against these.
+	// it is let in. The engine checks the peer of each connection it
+	// accepts (Accept=yes, built-ins) and closes a refused one; every
+	// other Internet listener — Accept=no, datagram — carries a socket
+	// filter that has the kernel drop refused peers' packets (filter.go).
 	IPAddressAllow, IPAddressDeny []netip.Prefix
 
 	// Tend extensions, written by the inetd reader (X-Tend-… keys, which
@@ -100,7 +106,8 @@ func ParseSpec(u *unit.Unit, env *unit.Env) (spec *Spec, diags []unit.Diag, ok b
 		BindIPv6Only: IPv6Default, Backlog: DefaultBacklog, SocketMode: 0o666, DirectoryMode: 0o755,
 		MaxConnections: DefaultMaxConnections, MaxConnectionsPerSource: -1,
 		TriggerLimitInterval: DefaultTriggerLimitInterval, TriggerLimitBurst: -1,
-	}}
+		Timeout: unit.DefaultTimeout,
+	}, exec: unit.NewExecSettings(u, env)}
 	for _, e := range u.Entries {
 		if e.Section == "Socket" {
 			p.entry(e)
@@ -116,6 +123,7 @@ type specParser struct {
 	s       *Spec
 	diags   []unit.Diag
 	service bool // Service= given
+	exec    *unit.ExecSettings
 }
 
 func (p *specParser) bad(e unit.Entry, format string, args ...any) {
@@ -149,10 +157,16 @@ func (p *specParser) entry(e unit.Entry) {
 		"SELinuxContextFromNet", "IPTOS", "IPTTL", "Mark", "Priority", "Broadcast", "PassSecurity",
 		"PassPacketInfo", "Timestamping", "DeferAcceptSec", "KeepAliveTimeSec", "KeepAliveIntervalSec",
 		"KeepAliveProbes", "PipeSize", "MessageQueueMaxMessages", "MessageQueueMessageSize",
-		"TCPCongestion", "FlushPending", "PollLimitIntervalSec", "PollLimitBurst", "Writable",
-		"ExecStartPre", "ExecStartPost", "ExecStopPre", "ExecStopPost", "TimeoutSec":
-		if !p.execEntry(e) {
-			p.unsupported(e.Key)
+		"TCPCongestion", "FlushPending", "PollLimitIntervalSec", "PollLimitBurst", "Writable":
+		p.unsupported(e.Key)
+	case "ExecStartPre", "ExecStartPost", "ExecStopPre", "ExecStopPost":
+		p.execEntry(e, v)
+	case "TimeoutSec":
+		if d, ok := p.timespan(e, v); ok {
+			if d == 0 {
+				d = unit.Infinity // as systemd: 0 disables the timeout
+			}
+			s.Timeout = d
 		}
 	case "X-Tend-Internal":
 		if !slices.Contains(Builtins, v) {
@@ -165,14 +179,20 @@ func (p *specParser) entry(e unit.Entry) {
 			s.TriggerLimitHold = d
 		}
 	default:
-		if !p.option(e, v) {
+		if p.option(e, v) {
+			return
+		}
+		ok, diags := p.exec.Entry(e)
+		p.diags = append(p.diags, diags...)
+		if !ok {
 			p.unsupported(e.Key)
 		}
 	}
 }
 
-// execEntry takes the Exec*= lines of a socket unit.
-func (p *specParser) execEntry(e unit.Entry) bool {
+// execEntry takes the Exec*= lines of a socket unit (v: the value with
+// its specifiers resolved).
+func (p *specParser) execEntry(e unit.Entry, v string) {
 	var dst *[]unit.Command
 	switch e.Key {
 	case "ExecStartPre":
@@ -183,23 +203,20 @@ func (p *specParser) execEntry(e unit.Entry) bool {
 		dst = &p.s.ExecStopPre
 	case "ExecStopPost":
 		dst = &p.s.ExecStopPost
-	default:
-		return false
 	}
-	if e.Value == "" {
+	if v == "" {
 		*dst = nil
-		return true
+		return
 	}
-	cmds, err := unit.ParseExecLine(e.Value)
+	cmds, err := unit.ParseExecLine(v)
 	if err != nil {
 		p.bad(e, "%v", err)
-		return true
+		return
 	}
 	for i := range cmds {
 		cmds[i].File, cmds[i].Line = e.File, e.Line
 	}
 	*dst = append(*dst, cmds...)
-	return true
 }
 
 func (p *specParser) unsupported(key string) {
@@ -404,11 +421,15 @@ func (p *specParser) finish() bool {
 			s.Service = prefix + "@.service"
 		}
 	}
+	ec, bad := p.exec.Result()
+	s.Exec = ec
 	if len(s.Unsupported) > 0 {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Warning,
 			Msg: "directives not supported by tend, ignored: " + strings.Join(s.Unsupported, ", ")})
 	}
 	switch {
+	case bad:
+		return false // the exec setting's diag says why
 	case len(s.Listen) == 0:
 		p.refuse("Unit has no Listen setting (ListenStream=, ListenDatagram=, ListenFIFO=, ...).")
 		return false

@@ -1,6 +1,7 @@
 package activate
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,7 +41,9 @@ func TestParseSpecDefaults(t *testing.T) {
 		FileDescriptorName: "web.socket", Service: "web.service",
 		MaxConnections: 64, MaxConnectionsPerSource: 64,
 		TriggerLimitInterval: 2 * time.Second, TriggerLimitBurst: 20,
+		Timeout: 90 * time.Second,
 	}
+	want.Exec = s.Exec // systemd.exec(5)'s defaults: TestParseSpecExec
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got %+v\nwant %+v", s, want)
 	}
@@ -134,7 +137,10 @@ func TestParseSpecBad(t *testing.T) {
 		{"accept with service", "[Socket]\nListenStream=7\nAccept=yes\nService=x.service\n", false, []string{"Explicit service"}},
 		{"bad values", "[Socket]\nListenStream=7\nBacklog=-1\nSocketMode=999\nMaxConnections=0\nBindIPv6Only=maybe\nService=x.socket\nX-Tend-Internal=telnet\n", true,
 			[]string{"Backlog=-1", "SocketMode=999", "MaxConnections=0", "BindIPv6Only=maybe", "Service=x.socket", "X-Tend-Internal=telnet"}},
-		{"unsupported", "[Socket]\nListenStream=7\nIPTOS=low-delay\nUser=nobody\n", true, []string{"not supported by tend, ignored: IPTOS, User"}},
+		{"unsupported", "[Socket]\nListenStream=7\nIPTOS=low-delay\nUser=nobody\nKillMode=mixed\nDynamicUser=yes\nPrivateTmp=yes\nCPUWeight=50\n", true,
+			[]string{"not supported by tend, ignored: IPTOS, KillMode, DynamicUser, PrivateTmp, CPUWeight"}},
+		{"bad user", "[Socket]\nListenStream=7\nUser=-x\n", false, []string{"User=-x"}},
+		{"bad exec values", "[Socket]\nListenStream=7\nUMask=9\nTimeoutSec=soon\nNice=99\n", true, []string{"UMask=9", "TimeoutSec=soon", "Nice=99"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,4 +201,49 @@ func FuzzParsePrefixes(f *testing.F) {
 			t.Fatalf("%q: %v formats as %q, parses back to %v, %v", in, ps, FormatPrefixes(ps), back, err)
 		}
 	})
+}
+
+// TestParseSpecExec: the systemd.exec(5) settings and TimeoutSec= of a
+// [Socket] section are typed for its control processes.
+func TestParseSpecExec(t *testing.T) {
+	tests := []struct {
+		name, text string
+		check      func(s *Spec) string
+	}{
+		{"defaults", "", func(s *Spec) string {
+			if s.Exec.User != "" || s.Exec.UMask != 0o022 || s.Timeout != unit.DefaultTimeout {
+				return fmt.Sprintf("User=%q UMask=%o Timeout=%v; want root, 022, 90s", s.Exec.User, s.Exec.UMask, s.Timeout)
+			}
+			return ""
+		}},
+		{"settings", "User=nobody\nGroup=nogroup\nEnvironment=A=1 \"B=two words\"\nWorkingDirectory=/tmp\nUMask=0077\nStandardOutput=null\nTimeoutSec=5s\nExecStartPre=/bin/echo %n\n", func(s *Spec) string {
+			e := s.Exec
+			if e.User != "nobody" || e.Group != "nogroup" || strings.Join(e.Environment, ",") != "A=1,B=two words" ||
+				e.WorkingDirectory != "/tmp" || e.UMask != 0o077 || e.StandardOutput != "null" || s.Timeout != 5*time.Second {
+				return fmt.Sprintf("got %+v, Timeout %v", e, s.Timeout)
+			}
+			if argv := s.ExecStartPre[0].Argv; len(argv) != 2 || argv[1] != "t.socket" {
+				return fmt.Sprintf("ExecStartPre argv %q; want the %%n specifier resolved", argv)
+			}
+			return ""
+		}},
+		{"timeout zero is infinity", "TimeoutSec=0\n", func(s *Spec) string {
+			if s.Timeout != unit.Infinity {
+				return fmt.Sprintf("Timeout %v; want infinity", s.Timeout)
+			}
+			return ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := loadUnit(t, "t.socket", "[Socket]\nListenStream=7\n"+tt.text)
+			spec, diags, ok := ParseSpec(u, nil)
+			if !ok || len(diags) > 0 {
+				t.Fatalf("ParseSpec: ok=%v %v", ok, diags)
+			}
+			if msg := tt.check(spec); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
 }

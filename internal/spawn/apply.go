@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -19,7 +20,11 @@ func apply(in *instructions) (int, string, error) {
 		}
 	}
 	if in.OOMScore != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*in.OOMScore)), 0); err != nil {
+		err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*in.OOMScore)), 0)
+		// As systemd: a refusal for lack of privilege means a container
+		// that may not lower the score; the service runs with the one it
+		// inherited (Debian's dbus.service asks for -900).
+		if err != nil && !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
 			return ExitOOMAdjust, "set oom_score_adj", err
 		}
 	}

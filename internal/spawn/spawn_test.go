@@ -689,3 +689,31 @@ func BenchmarkStart(b *testing.B) {
 		})
 	}
 }
+
+// TestOOMScoreWithoutPrivilege: lowering oom_score_adj needs
+// CAP_SYS_RESOURCE, which root in a container may lack. As in systemd,
+// the refusal is ignored and the service runs with the inherited score
+// (Debian's dbus.service sets OOMScoreAdjust=-900).
+func TestOOMScoreWithoutPrivilege(t *testing.T) {
+	r := startReaper(t)
+	oom := -900
+	pid := runReady(t, r, Spec{Exec: &unit.ExecContext{OOMScoreAdjust: &oom}, SelfExe: os.Args[0]})
+	want := strings.TrimSpace(procFile(t, os.Getpid(), "oom_score_adj"))
+	if hasCap(t, 24) { // CAP_SYS_RESOURCE
+		want = "-900"
+	}
+	if got := strings.TrimSpace(procFile(t, pid, "oom_score_adj")); got != want {
+		t.Errorf("oom_score_adj %s; want %s", got, want)
+	}
+}
+
+// hasCap reports whether this process has capability bit in its
+// effective set.
+func hasCap(t *testing.T, bit uint) bool {
+	hex := statusField(t, os.Getpid(), "CapEff")
+	v, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		t.Fatalf("CapEff %q: %v", hex, err)
+	}
+	return v&(1<<bit) != 0
+}

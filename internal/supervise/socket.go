@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -49,10 +50,6 @@ type socket struct {
 	instances                         []string // Accept=yes: the live instances, oldest first
 	builtin                           *builtinServer
 }
-
-// socketTimeout bounds a socket's control processes (TimeoutSec=, which
-// tend does not read, defaults to the manager's 90 s).
-const socketTimeout = 90 * time.Second
 
 func (s *socket) sub() string { return s.state.String() }
 
@@ -190,7 +187,7 @@ func (s *socket) runControl(m *Manager, st SubState, cmds []unit.Command) {
 		s.phaseDone(m)
 		return
 	}
-	m.arm(s.rt, socketTimeout)
+	m.arm(s.rt, s.spec.Timeout) // cmds come from s.spec
 	s.spawnNext(m)
 }
 
@@ -203,7 +200,12 @@ func (s *socket) spawnNext(m *Manager) {
 	pid, err := spawnFn(s, cmd)
 	if err != nil {
 		m.event(s.rt, prioErr, "%s: Failed to run '%s': %v", s.name, cmdName(cmd), err)
-		s.controlDone(m, exitStatus{code: "exited", status: spawn.ExitExec})
+		code := spawn.ExitExec
+		var se *spawn.SetupError
+		if errors.As(err, &se) {
+			code = se.Status // 217/USER, 200/CHDIR, …
+		}
+		s.controlDone(m, exitStatus{code: "exited", status: code})
 		return
 	}
 	s.controlPID = pid
@@ -412,19 +414,21 @@ type socketSpawner interface {
 }
 
 // spawnSocketCmd runs one of ExecStartPre= … ExecStopPost= as the
-// socket's control process, with the default execution settings and
-// its output in the journal under the socket's name.
+// socket's control process, with the exec settings of its [Socket]
+// section (User=, Environment=, WorkingDirectory=, …) and its output in
+// the journal under the socket's name.
 func (m *Manager) spawnSocketCmd(s *socket, cmd unit.Command) (int, error) {
 	if err := m.prepare(s.rt); err != nil {
 		return 0, err
 	}
 	env := append([]string{}, m.opts.BaseEnv...)
 	env = append(env, "INVOCATION_ID="+s.invocation)
-	spec := spawn.Spec{Unit: s.name, Command: cmd, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe}
+	ec := &s.spec.Exec
+	spec := spawn.Spec{Unit: s.name, Command: cmd, Exec: ec, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe}
 	var out Output
 	if m.opts.Logs != nil {
 		def := *s.def
-		def.Service = &unit.Service{} // the journal reads the exec settings from here
+		def.Service = &unit.Service{Exec: *ec} // the journal reads StandardOutput= and friends here
 		var err error
 		if out, err = m.opts.Logs.Output(&def, cmd); err != nil {
 			return 0, err

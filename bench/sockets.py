@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Socket activation, side by side: tend, openbsd-inetd and xinetd.
+
+The same echo service on 127.0.0.1 under each super-server, one at a
+time: an external server per connection (/bin/cat on the socket, the
+inetd "nowait" way; under tend an Accept=yes instance generated from
+the very same inetd.conf line) and the in-process "internal" echo; plus
+an Accept=no service under tend (a small python3 server that gets the
+listener through LISTEN_FDS). bench/sockclient makes the connections
+(one byte out, first byte back, close) and reports conn/s and the
+p50/p99 of connect-to-first-byte latency.
+
+Then tend's idle cost: context switches of all its threads over 30 s
+with 100 listening socket units, and its PSS before and after adding
+those 100 units (daemon-reload + start).
+
+Every rate limit is lifted for all three (inetd -R, nowait.MAX, xinetd
+cps/instances; tend reads the same files). inetd's "internal" services
+are looked up by name in /etc/services, so each daemon runs in a
+private mount namespace where a bench services file maps echo to a high
+port: nothing of the machine's is touched. Needs root, python3,
+util-linux (unshare), xinetd, and openbsd-inetd (its binary may also be
+unpacked from the .deb: see --openbsd-inetd).
+"""
+import argparse
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Below the ephemeral port range, where the client's TIME_WAIT sockets live.
+EXT, INT, NOACC, IDLE = 24011, 24012, 24013, 24100
+
+NOACCEPT_SERVER = r'''import os, socket
+s = socket.socket(fileno=3)
+while True:
+    c, _ = s.accept()
+    c.recv(16)
+    c.sendall(b"x")
+    c.close()
+'''
+
+
+def listening(port):
+    """Whether something listens on TCP port (from /proc/net/tcp)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                fs = line.split()
+                if fs[3] == "0A" and int(fs[1].split(":")[1], 16) == port:
+                    return True
+    return False
+
+
+def wait_listening(port, proc, what):
+    end = time.time() + 20
+    while time.time() < end:
+        if listening(port):
+            return
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with {proc.returncode}")
+        time.sleep(0.05)
+    sys.exit(f"{what}: nothing listens on {port} after 20 s")
+
+
+def in_namespace(services, argv, **kw):
+    """Runs argv in a private mount namespace where /etc/services is
+    the bench's; the pid is the daemon's (unshare and sh exec it)."""
+    script = 'mount --bind "$0" /etc/services && exec "$@"'
+    return subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script, services] + argv, **kw)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def client(args, port):
+    subprocess.run([args.client, "-addr", f"127.0.0.1:{port}", "-n", "50", "-c", "1"], check=True,
+                   stdout=subprocess.DEVNULL)  # warm-up
+    out = subprocess.run([args.client, "-addr", f"127.0.0.1:{port}", "-n", str(args.n), "-c", str(args.c),
+                          "-t", f"{args.t}s"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def tend_argv(args, d, units, inetd_conf):
+    return [args.tend, "run", "--units", units, "--runtime-dir", f"{d}/run", "--journal-dir", f"{d}/journal",
+            "--syslog-socket", f"{d}/syslog", "--inetd-conf", inetd_conf, "--xinetd-conf", ""]
+
+
+def ctl(args, d, *verb):
+    subprocess.run([args.tend, *verb, "--socket", f"{d}/run/tend.sock"], check=True, stdout=subprocess.DEVNULL)
+
+
+def run_tend(args, d, services, inetd_conf, results):
+    units = f"{d}/units"
+    write(f"{units}/default.target", "[Unit]\nWants=noacc.socket sockets.target\n")
+    write(f"{units}/noacc.socket", f"[Socket]\nListenStream=127.0.0.1:{NOACC}\nTriggerLimitIntervalSec=0\n")
+    write(f"{d}/noacc.py", NOACCEPT_SERVER)
+    write(f"{units}/noacc.service", f"[Service]\nExecStart=/usr/bin/python3 {d}/noacc.py\n")
+    p = in_namespace(services, tend_argv(args, d, units, inetd_conf), stderr=open(f"{d}/tend.log", "w"))
+    try:
+        for port in (EXT, INT, NOACC):
+            wait_listening(port, p, "tend")
+        results["tend", "external"] = client(args, EXT)
+        results["tend", "internal"] = client(args, INT)
+        results["tend", "Accept=no"] = client(args, NOACC)
+    finally:
+        stop(p)
+
+
+def run_openbsd(args, d, services, inetd_conf, results):
+    p = in_namespace(services, [args.openbsd_inetd, "-i", "-R", "1000000", inetd_conf],
+                     stderr=open(f"{d}/openbsd-inetd.log", "w"))
+    try:
+        for port in (EXT, INT):
+            wait_listening(port, p, "openbsd-inetd")
+        results["openbsd-inetd", "external"] = client(args, EXT)
+        results["openbsd-inetd", "internal"] = client(args, INT)
+    finally:
+        stop(p)
+
+
+def run_xinetd(args, d, services, results):
+    conf = f"{d}/xinetd.conf"
+    write(conf, f"""defaults
+{{
+	instances = UNLIMITED
+	per_source = UNLIMITED
+	cps = 1000000 1
+	log_type = FILE {d}/xinetd.log
+	log_on_success =
+	log_on_failure =
+}}
+service bench-ext
+{{
+	type = UNLISTED
+	port = {EXT}
+	bind = 127.0.0.1
+	socket_type = stream
+	protocol = tcp
+	wait = no
+	user = root
+	server = /bin/cat
+}}
+service echo
+{{
+	type = INTERNAL UNLISTED
+	id = echo-stream
+	port = {INT}
+	bind = 127.0.0.1
+	socket_type = stream
+	protocol = tcp
+	wait = no
+	user = root
+}}
+""")
+    p = in_namespace(services, [args.xinetd, "-dontfork", "-f", conf, "-pidfile", f"{d}/xinetd.pid"],
+                     stderr=open(f"{d}/xinetd.stderr", "w"))
+    try:
+        for port in (EXT, INT):
+            wait_listening(port, p, "xinetd")
+        results["xinetd", "external"] = client(args, EXT)
+        results["xinetd", "internal"] = client(args, INT)
+    finally:
+        stop(p)
+
+
+def switches(pid):
+    n = 0
+    for st in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(st) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        n += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def pss_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_idle(args, d, n=100):
+    """PSS before/after adding n socket units, then wake-ups over args.idle s."""
+    units = f"{d}/units"
+    write(f"{units}/default.target", "[Unit]\n")
+    write(f"{units}/idle.service", "[Service]\nExecStart=/bin/true\n")
+    p = subprocess.Popen(tend_argv(args, d, units, ""), stderr=open(f"{d}/tend.log", "w"))
+    try:
+        end = time.time() + 20
+        while not os.path.exists(f"{d}/run/tend.sock") and time.time() < end:
+            time.sleep(0.05)
+        time.sleep(args.settle)
+        before = pss_kib(p.pid)
+        wants = []
+        for i in range(n):
+            write(f"{units}/idle-{i}.socket",
+                  f"[Socket]\nListenStream=127.0.0.1:{IDLE + i}\nService=idle.service\n")
+            wants.append(f"idle-{i}.socket")
+        write(f"{units}/idle.target", "[Unit]\nWants=" + " ".join(wants) + "\n")
+        ctl(args, d, "daemon-reload")
+        ctl(args, d, "start", "idle.target")
+        for i in range(n):
+            wait_listening(IDLE + i, p, "tend")
+        time.sleep(args.settle)
+        after = pss_kib(p.pid)
+        s0 = switches(p.pid)
+        time.sleep(args.idle)
+        s1 = switches(p.pid)
+        return {"pss_before_kib": before, "pss_after_kib": after, "pss_per_socket_kib": (after - before) / n,
+                "ctxt_switches": s1 - s0, "seconds": args.idle, "sockets": n}
+    finally:
+        stop(p)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tend", default=f"{HERE}/.bin/tend")
+    ap.add_argument("--client", default=f"{HERE}/.bin/sockclient")
+    ap.add_argument("--xinetd", default="/usr/sbin/xinetd")
+    ap.add_argument("--openbsd-inetd", default="/usr/sbin/inetd",
+                    help="openbsd-inetd's inetd (it conflicts with xinetd as a package; "
+                         "`apt-get download openbsd-inetd && dpkg -x openbsd-inetd_*.deb DIR` gives DIR/usr/sbin/inetd)")
+    ap.add_argument("-n", type=int, default=3000, help="connections per measurement")
+    ap.add_argument("-c", type=int, default=4, help="concurrent connections")
+    ap.add_argument("-t", type=int, default=30, help="time limit per measurement, seconds")
+    ap.add_argument("--idle", type=int, default=30, help="idle window, seconds")
+    ap.add_argument("--settle", type=float, default=5)
+    ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle")
+    ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
+    args = ap.parse_args()
+    only = args.only.split(",")
+    if not args.no_build:
+        os.makedirs(f"{HERE}/.bin", exist_ok=True)
+        env = dict(os.environ, CGO_ENABLED="0")
+        subprocess.run(["go", "build", "-o", args.tend, "./cmd/tend"], cwd=f"{HERE}/..", check=True, env=env)
+        subprocess.run(["go", "build", "-o", args.client, "./bench/sockclient"], cwd=f"{HERE}/..", check=True, env=env)
+    d = tempfile.mkdtemp(prefix="tend-bench-sockets-")
+    os.chmod(d, 0o755)
+    services = f"{d}/services"
+    write(services, f"echo\t\t{INT}/tcp\nbench-ext\t{EXT}/tcp\n")
+    inetd_conf = f"{d}/inetd.conf"
+    write(inetd_conf, f"127.0.0.1:bench-ext stream tcp nowait.1000000 root /bin/cat cat\n"
+                      f"127.0.0.1:echo stream tcp nowait.1000000 root internal\n")
+    results = {}
+    if "tend" in only:
+        os.makedirs(f"{d}/tend")
+        run_tend(args, f"{d}/tend", services, inetd_conf, results)
+    if "openbsd-inetd" in only:
+        run_openbsd(args, d, services, inetd_conf, results)
+    if "xinetd" in only:
+        run_xinetd(args, d, services, results)
+    idle = None
+    if "idle" in only:
+        os.makedirs(f"{d}/idle")
+        idle = run_idle(args, f"{d}/idle")
+
+    print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
+    print("| super-server | service | conn/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for (tool, case), r in results.items():
+        print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    for case in ("external", "internal"):
+        peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
+        if ("tend", case) in results and peers:
+            t = results["tend", case]
+            best = max(r["conn_per_s"] for r in peers)
+            p99 = min(r["p99_ms"] for r in peers)
+            print(f"\n{case}: tend / best peer conn/s = {t['conn_per_s'] / best:.2f}× (goal ≥ 1.3), "
+                  f"p99 {t['p99_ms']:.2f} ms vs best {p99:.2f} ms (goal ≤)")
+    if idle:
+        print(f"\nidle: {idle['sockets']} socket units; tend PSS {idle['pss_before_kib']} → {idle['pss_after_kib']} KiB "
+              f"({idle['pss_per_socket_kib']:.1f} KiB per socket, goal < 10); "
+              f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
+    json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "idle": idle},
+              open(f"{HERE}/results/sockets.json" if os.path.isdir(f"{HERE}/results") else f"{d}/sockets.json", "w"),
+              indent=1)
+
+
+if __name__ == "__main__":
+    main()
