@@ -171,11 +171,38 @@ func (in *instance) mainPID(unit string) int {
 	return pid
 }
 
-// follow runs `tend logs -f` and returns a function that waits for a line
-// containing substr.
+// follow runs `tend logs -f` for unit from now on and returns a function
+// that waits for a line containing substr. "Now" is the journal's last
+// entry of the unit when follow returns, so that a line written after
+// it is never missed however late the follower connects, and a line
+// written before it is never matched.
 func (in *instance) follow(unit string) func(substr string) {
 	in.t.Helper()
-	cmd := exec.Command(tendBin, "logs", "-f", "-n", "0", "-u", unit, "--socket", in.socket)
+	return in.followAfter(unit, in.cursor(unit))
+}
+
+// cursor is the cursor of unit's last journal entry ("" when it has
+// none).
+func (in *instance) cursor(unit string) string {
+	in.t.Helper()
+	out := in.mustCtl("logs", "-n", "1", "--show-cursor", "-o", "cat", "--no-pager", "-u", unit)
+	for _, l := range strings.Split(out, "\n") {
+		if c, ok := strings.CutPrefix(l, "-- cursor: "); ok {
+			return c
+		}
+	}
+	return ""
+}
+
+// followAfter is follow from the entry after cursor ("": from unit's
+// first entry).
+func (in *instance) followAfter(unit, cursor string) func(substr string) {
+	in.t.Helper()
+	args := []string{"logs", "-f", "--no-tail", "-u", unit, "--socket", in.socket}
+	if cursor != "" {
+		args = append(args, "--after-cursor", cursor)
+	}
+	cmd := exec.Command(tendBin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		in.t.Fatal(err)

@@ -181,6 +181,16 @@ func runLogs(ctx context.Context, env *Env, f *logsFlags) error {
 			return &ExitError{Code: 1, Msg: err.Error()}
 		}
 	}
+	if f.linesSet && f.lines == 0 {
+		// -n 0, as journalctl: no entry from before; with -f, every one
+		// that matches from now on.
+		if !f.follow {
+			return nil
+		}
+		if q, err = afterLast(ctx, src, q); err != nil {
+			return err
+		}
+	}
 	err = printLogs(ctx, env, f, src, q)
 	if !f.quiet {
 		for _, d := range src.damage() {
@@ -191,6 +201,18 @@ func runLogs(ctx context.Context, env *Env, f *logsFlags) error {
 		return nil
 	}
 	return err
+}
+
+// afterLast makes q start after the last entry that matches it now
+// (from the start when none does).
+func afterLast(ctx context.Context, src journalSource, q journal.Query) (journal.Query, error) {
+	last := q
+	last.Lines, last.Reverse = 1, false
+	err := src.query(ctx, last, false, func(e journal.Entry) error {
+		q.Cursor, q.AfterCursor = "", journal.FormatCursor(e)
+		return nil
+	})
+	return q, err
 }
 
 // notes says on stderr why a query that asks for what tend does not
@@ -224,7 +246,7 @@ func (f *logsFlags) query(now time.Time) (q journal.Query, lo, hi int, err error
 		q.Lines = 0
 	case !f.linesSet && f.pagerEnd:
 		q.Lines = 1000 // like journalctl -e
-	case f.lines == 0 && f.follow && f.cursor == "" && f.afterCursor == "" && f.since == "":
+	case !f.linesSet && f.follow && f.cursor == "" && f.afterCursor == "" && f.since == "":
 		q.Lines = 10 // like journalctl -f
 	}
 	if _, err := journal.ParseMatches(f.matches); err != nil {

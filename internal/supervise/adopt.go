@@ -69,7 +69,18 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 		return nil
 	}
 	var adopted []Adopted
+	adopt := func(svc *service) {
+		if !inherited && svc.mainPID != 0 {
+			adopted = append(adopted, Adopted{Unit: svc.def, PID: svc.mainPID})
+		}
+	}
+	var instances []SavedUnit
+	var sockets []*socket
 	for _, su := range s.Units {
+		if su.Transient != nil {
+			instances = append(instances, su) // once their sockets are back
+			continue
+		}
 		u, err := m.lookup(su.Name)
 		if err != nil {
 			m.opts.Logger.Warn("unit from the saved state is no longer loaded; its processes are left alone", "unit", su.Name)
@@ -83,21 +94,25 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			continue
 		}
 		if k, ok := u.eng.(fdKeeper); ok && inherited {
-			mine := map[string]*os.File{}
-			for name, fd := range su.FDs {
-				if f := fds[fd]; f != nil {
-					mine[name] = f
-					delete(fds, fd)
-				}
-			}
-			k.restoreFDs(mine)
+			k.restoreFDs(takeFDs(su.FDs, fds))
 		}
-		if svc, ok := u.eng.(*service); ok {
-			m.resumeService(svc, su.Engine, inherited)
-			if !inherited && svc.mainPID != 0 {
-				adopted = append(adopted, Adopted{Unit: svc.def, PID: svc.mainPID})
-			}
+		switch e := u.eng.(type) {
+		case *service:
+			m.resumeService(e, su.Engine, inherited)
+			adopt(e)
+		case *socket:
+			sockets = append(sockets, e)
 		}
+	}
+	for _, su := range instances {
+		if svc, ok := m.restoreInstance(su, inherited, takeFDs(su.FDs, fds)); ok {
+			adopt(svc)
+		}
+	}
+	// Sockets last: their services' and instances' processes are
+	// adopted by then.
+	for _, s := range sockets {
+		s.resume(m, inherited)
 	}
 	for _, f := range fds {
 		f.Close() // kept for a unit that is gone
@@ -105,6 +120,19 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	m.dirty = true
 	m.flushEvents()
 	return adopted
+}
+
+// takeFDs moves the descriptors named in an fd store out of fds (the
+// descriptors a re-exec kept; nil after a crash).
+func takeFDs(names map[string]int, fds map[int]*os.File) map[string]*os.File {
+	out := map[string]*os.File{}
+	for name, fd := range names {
+		if f := fds[fd]; f != nil {
+			out[name] = f
+			delete(fds, fd)
+		}
+	}
+	return out
 }
 
 // Adopted is a main process taken back after a crash.

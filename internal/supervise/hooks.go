@@ -139,6 +139,9 @@ type SavedUnit struct {
 	// keeps open for the unit (a socket unit's listeners). Only a
 	// re-exec gives them back; after a crash the numbers mean nothing.
 	FDs map[string]int `json:"fds,omitempty"`
+	// Transient marks a per-connection instance of an Accept=yes
+	// socket, which the plan does not hold (socket_reexec.go).
+	Transient *SavedTransient `json:"transient,omitempty"`
 }
 
 // fdKeeper is an engine that owns descriptors which must survive a
@@ -161,6 +164,9 @@ func (m *Manager) saveUnit(u *rt) (SavedUnit, error) {
 	}
 	if k, ok := u.eng.(fdKeeper); ok {
 		su.FDs = k.saveFDs()
+	}
+	if u.transient != nil {
+		su.Transient, su.FDs = u.transient.save()
 	}
 	return su, nil
 }

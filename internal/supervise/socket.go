@@ -49,6 +49,9 @@ type socket struct {
 	perSource                         map[netip.Addr]int
 	instances                         []string // Accept=yes: the live instances, oldest first
 	builtin                           *builtinServer
+
+	resuming *socketResume // what restore read, until resume takes it (socket_reexec.go)
+	lost     bool          // listeners a crash took, to bind when listening again
 }
 
 func (s *socket) sub() string { return s.state.String() }
@@ -328,6 +331,9 @@ func socketOwner(spec *activate.Spec) (activate.Owner, error) {
 
 // enterListening watches the listeners (or serves a built-in).
 func (s *socket) enterListening(m *Manager) {
+	if s.lost && !s.bindLost(m) {
+		return
+	}
 	if s.state != Listening {
 		m.setState(s.rt, Listening)
 	}
@@ -483,30 +489,58 @@ func (s *socket) kill(m *Manager, who string, sig syscall.Signal) error {
 func (s *socket) resetFailed() { s.held = false }
 
 // savedSocket is what of a socket outlives the manager. The listeners
-// themselves survive a re-exec only as inherited descriptors, which the
-// re-exec work (issue 15) passes on; here they are named by key.
+// themselves (and Accept=yes connections) outlive a re-exec as the
+// unit's fd store (saveFDs, socket_reexec.go); here they are named by
+// key, and their inodes let a manager started after a crash find them
+// in the service that holds them.
 type savedSocket struct {
-	Listeners    []string `json:"listeners,omitempty"`
-	NAccepted    uint64   `json:"n_accepted,omitempty"`
-	NConnections uint64   `json:"n_connections,omitempty"`
-	NRefused     uint64   `json:"n_refused,omitempty"`
-	ControlPID   int      `json:"control_pid,omitempty"`
+	Listeners    []string          `json:"listeners,omitempty"`
+	Inodes       map[string]uint64 `json:"inodes,omitempty"` // by key
+	NAccepted    uint64            `json:"n_accepted,omitempty"`
+	NConnections uint64            `json:"n_connections,omitempty"`
+	NRefused     uint64            `json:"n_refused,omitempty"`
+	ControlPID   int               `json:"control_pid,omitempty"`
+	CmdIdx       int               `json:"cmd_idx,omitempty"`
+	Result       Result            `json:"result,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
+	TrigWindow   time.Time         `json:"trig_window,omitzero"`
+	TrigCount    int               `json:"trig_count,omitempty"`
+	HeldUntil    time.Time         `json:"held_until,omitzero"`
+	Instances    []string          `json:"instances,omitempty"`
 }
 
 func (s *socket) save() (json.RawMessage, error) {
-	v := savedSocket{NAccepted: s.nAccepted, NConnections: s.nConnections, NRefused: s.nRefused, ControlPID: s.controlPID}
+	v := savedSocket{NAccepted: s.nAccepted, NConnections: s.nConnections, NRefused: s.nRefused,
+		ControlPID: s.controlPID, CmdIdx: s.cmdIdx, Result: s.result, Reason: s.reason,
+		TrigWindow: s.trigWindow, TrigCount: s.trigCount, Instances: s.instances}
+	if s.held && s.alarm != nil {
+		v.HeldUntil = s.alarm.at
+	}
 	for _, b := range s.bound {
 		v.Listeners = append(v.Listeners, b.Key)
+		if ino := inode(b.File); ino != 0 {
+			if v.Inodes == nil {
+				v.Inodes = map[string]uint64{}
+			}
+			v.Inodes[b.Key] = ino
+		}
 	}
 	return json.Marshal(v)
 }
 
+// restore reads the counters and the phase back; the listeners, the
+// control process and the instances are taken back by resume
+// (socket_reexec.go), once every unit is restored.
 func (s *socket) restore(data json.RawMessage) error {
 	var v savedSocket
 	if err := json.Unmarshal(data, &v); err != nil {
 		return fmt.Errorf("socket %s: %w", s.name, err)
 	}
-	s.nAccepted, s.nRefused = v.NAccepted, v.NRefused
+	s.nAccepted, s.nConnections, s.nRefused = v.NAccepted, v.NConnections, v.NRefused
+	s.controlPID, s.cmdIdx, s.result, s.reason = v.ControlPID, v.CmdIdx, v.Result, v.Reason
+	s.trigWindow, s.trigCount = v.TrigWindow, v.TrigCount
+	s.instances = v.Instances
+	s.resuming = &socketResume{saved: v}
 	return nil
 }
 

@@ -282,7 +282,7 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 	var files []*os.File
 	var names []string
 	if t := u.transient; t != nil {
-		if t.ended {
+		if t.ended || t.conn == nil { // nil: lost in a crash of the manager
 			return
 		}
 		files, names = []*os.File{t.conn}, []string{"connection"}
