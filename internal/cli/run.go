@@ -29,6 +29,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		forward               string
 		logGroup              []string
 		inetdConf, xinetdConf []string
+		crontab               []string
 		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
@@ -71,6 +72,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				LogGroups:       logGroups(logGroup, cmd.Flags().Changed("log-group")),
 				Inetd:           legacyFiles(inetdConf, cmd.Flags().Changed("inetd-conf")),
 				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
+				Crontab:         legacyFiles(crontab, cmd.Flags().Changed("crontab")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 				Version:         versionString(),
@@ -105,6 +107,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
 	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")
+	f.StringArrayVar(&crontab, "crontab", nil, "read crontab `PATH` (a file, or a directory of them; with a user field as in /etc/cron.d for the system instance, the user's own for a user instance) into timer units (repeatable; default /etc/crontab, /etc/cron.d and /var/spool/cron/crontabs for the system instance, $XDG_CONFIG_HOME/tend/crontab for a user instance; \"\" for none)")
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")

@@ -52,6 +52,12 @@ type Config struct {
 	// they exist, and none for a user instance; an empty non-nil list
 	// reads none.
 	Inetd, Xinetd []string
+	// Crontab names crontab files, or directories of them, whose entries
+	// become generated timer and service units (internal/cron). nil means
+	// the standard ones: /etc/crontab, /etc/cron.d and the crontab(1)
+	// spool for the system instance, $XDG_CONFIG_HOME/tend/crontab for a
+	// user instance; an empty non-nil list reads none.
+	Crontab []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -274,6 +280,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+	}
+	if w := d.loader.watch; w != nil {
+		goRun("crontab-watch", func() { w.run(ctx, d.crontabChanged(ctx)) })
 	}
 	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {

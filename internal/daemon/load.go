@@ -29,6 +29,12 @@ type loader struct {
 	// gen, a directory of the search path ("" when there are none).
 	legacy inetd.Config
 	gen    string
+	// crontabs are generated into gen too; watch sees them change
+	// (crontab.go, crontab_watch.go).
+	crontabs crontabs
+	watch    *crontabWatch
+
+	reloadMu sync.Mutex // serializes reloads: a plan is applied in the order it was read
 
 	mu   sync.Mutex // guards last and frozen
 	last time.Time  // when the units in force were read
@@ -78,7 +84,8 @@ func newLoader(cfg Config, log *slog.Logger) *loader {
 	}
 	l.env.FillHost("/")
 	l.legacy = legacyConfig(cfg)
-	if len(l.legacy.Inetd)+len(l.legacy.Xinetd) > 0 {
+	l.setupCrontabs(cfg, getenv)
+	if len(l.legacy.Inetd)+len(l.legacy.Xinetd)+len(l.crontabs.sources) > 0 {
 		l.gen = filepath.Join(cfg.Paths.Runtime, "generator")
 		l.dirs = withGenerator(l.dirs, l.gen)
 	}
@@ -134,6 +141,8 @@ func (l *loader) generate() []string {
 	for _, d := range diags {
 		msgs = append(msgs, d.Error())
 	}
+	cronUnits, cronMsgs := l.readCrontabs()
+	units, msgs = append(units, cronUnits...), append(msgs, cronMsgs...)
 	if err := inetd.WriteDir(l.gen, units); err != nil {
 		msgs = append(msgs, err.Error())
 	}
@@ -172,6 +181,8 @@ func (l *loader) load() (*plan.Plan, []string) {
 
 // reload re-reads the units and hands the new plan to the supervisor.
 func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
+	d.loader.reloadMu.Lock()
+	defer d.loader.reloadMu.Unlock()
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)
