@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,6 +91,9 @@ func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *
 		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
 	args := append([]string{"run", "--units", dir, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
+	if !slices.Contains(extra, "--crontab") {
+		args = append(args, "--crontab", "") // never the host's crontabs
+	}
 	in.cmd = exec.Command(tendBin, args...)
 	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
 	in.cmd.Stderr = in.stderr

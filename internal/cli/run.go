@@ -30,6 +30,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		logGroup              []string
 		inetdConf, xinetdConf []string
 		svdirs                []string
+		crontab               []string
 		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
@@ -73,6 +74,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Inetd:           legacyFiles(inetdConf, cmd.Flags().Changed("inetd-conf")),
 				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
 				Svdirs:          legacyFiles(svdirs, cmd.Flags().Changed("svdir")),
+				Crontab:         legacyFiles(crontab, cmd.Flags().Changed("crontab")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 				Version:         versionString(),
@@ -108,6 +110,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&svdirs, "svdir", nil, "supervise every runit/daemontools service directory in scan directory `DIR`, as runsvdir does (repeatable; default /etc/service and /var/service where they exist, for the system instance without --units; \"\" for none)")
+	f.StringArrayVar(&crontab, "crontab", nil, "read crontab `PATH` (a file, or a directory of them; with a user field as in /etc/cron.d for the system instance, the user's own for a user instance) into timer units (repeatable; default /etc/crontab, /etc/cron.d and /var/spool/cron/crontabs for the system instance, $XDG_CONFIG_HOME/tend/crontab for a user instance; \"\" for none)")
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")

@@ -36,6 +36,8 @@ type Entry struct {
 	// Env is the environment the crontab set before this line, in
 	// order (SHELL=, PATH=, MAILTO=, CRON_TZ=, others); later wins.
 	Env []string
+	// Self: run as the manager's own user, without User= (Options.Self).
+	Self bool
 }
 
 // Lookup returns the value of an environment line in effect for e.
@@ -79,6 +81,9 @@ type Options struct {
 	Owner string
 	// Local is the zone of entries without CRON_TZ= (time.Local if nil).
 	Local *time.Location
+	// Self: the jobs run as the manager's own user (a user instance
+	// reading its user's crontab), so the services name no User=.
+	Self bool
 }
 
 var keywords = map[string]string{
@@ -142,7 +147,7 @@ func envLine(line string) (string, string, bool) {
 }
 
 func parseEntry(line string, kind Kind, opt Options, env []string) (Entry, error) {
-	e := Entry{Env: append([]string(nil), env...)}
+	e := Entry{Env: append([]string(nil), env...), Self: opt.Self}
 	var timeFields []string
 	rest := line
 	if line[0] == '@' {

@@ -59,6 +59,12 @@ type Config struct {
 	// instance with the standard unit directories; an empty non-nil list
 	// scans none.
 	Svdirs []string
+	// Crontab names crontab files, or directories of them, whose entries
+	// become generated timer and service units (internal/cron). nil means
+	// the standard ones: /etc/crontab, /etc/cron.d and the crontab(1)
+	// spool for the system instance, $XDG_CONFIG_HOME/tend/crontab for a
+	// user instance; an empty non-nil list reads none.
+	Crontab []string
 	// ShutdownTimeout bounds the orderly stop at exit.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -293,6 +299,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	}
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+	}
+	if w := d.loader.watch; w != nil {
+		goRun("crontab-watch", func() { w.run(ctx, d.crontabChanged(ctx)) })
 	}
 	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {

@@ -15,7 +15,7 @@ func TestHostUnitsBootPlan(t *testing.T) {
 	if _, err := os.Stat("/lib/systemd/system/multi-user.target"); err != nil {
 		t.Skip("no packaged systemd units on this machine")
 	}
-	l := newLoader(Config{Getenv: func(string) string { return "" }}, nil)
+	l := newLoader(Config{Getenv: func(string) string { return "" }, Paths: Paths{Runtime: t.TempDir()}}, nil)
 	pl, diags := l.load()
 	for _, d := range diags {
 		if strings.Contains(d, "panic") {

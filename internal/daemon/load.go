@@ -29,6 +29,10 @@ type loader struct {
 	// gen, a directory of the search path ("" when there are none).
 	legacy inetd.Config
 	gen    string
+	// crontabs are generated into gen too; watch sees them change
+	// (crontab.go, crontab_watch.go).
+	crontabs crontabs
+	watch    *crontabWatch
 
 	// install is held from building a plan to its installation, so that
 	// a daemon-reload and a service directory's arrival cannot install
@@ -87,7 +91,8 @@ func newLoader(cfg Config, log *slog.Logger) *loader {
 	}
 	l.env.FillHost("/")
 	l.legacy = legacyConfig(cfg)
-	if len(l.legacy.Inetd)+len(l.legacy.Xinetd) > 0 {
+	l.setupCrontabs(cfg, getenv)
+	if len(l.legacy.Inetd)+len(l.legacy.Xinetd)+len(l.crontabs.sources) > 0 {
 		l.gen = filepath.Join(cfg.Paths.Runtime, "generator")
 		l.dirs = withGenerator(l.dirs, l.gen)
 	}
@@ -143,6 +148,8 @@ func (l *loader) generate() []string {
 	for _, d := range diags {
 		msgs = append(msgs, d.Error())
 	}
+	cronUnits, cronMsgs := l.readCrontabs()
+	units, msgs = append(units, cronUnits...), append(msgs, cronMsgs...)
 	if err := inetd.WriteDir(l.gen, units); err != nil {
 		msgs = append(msgs, err.Error())
 	}

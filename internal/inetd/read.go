@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -91,12 +90,16 @@ func Read(cfg Config) ([]Unit, []unit.Diag) {
 }
 
 // WriteDir makes dir hold exactly units, each socket enabled by a link in
-// sockets.target.wants, the way a systemd generator fills its directory.
-// Files of earlier runs that are no longer generated are removed.
+// sockets.target.wants and each timer (crontab entries, generated into
+// the same directory) in timers.target.wants, the way a systemd generator
+// fills its directory. Files of earlier runs that are no longer generated
+// are removed.
 func WriteDir(dir string, units []Unit) error {
-	wants := filepath.Join(dir, "sockets.target.wants")
-	if err := os.MkdirAll(wants, 0o755); err != nil {
-		return fmt.Errorf("cannot create generator directory: %w", err)
+	wants := map[string]string{".socket": filepath.Join(dir, "sockets.target.wants"), ".timer": filepath.Join(dir, "timers.target.wants")}
+	for _, w := range wants {
+		if err := os.MkdirAll(w, 0o755); err != nil {
+			return fmt.Errorf("cannot create generator directory: %w", err)
+		}
 	}
 	keep := map[string]bool{}
 	for _, u := range units {
@@ -108,8 +111,8 @@ func WriteDir(dir string, units []Unit) error {
 		if err := os.Rename(tmp, filepath.Join(dir, u.Name)); err != nil {
 			return fmt.Errorf("cannot write %s: %w", u.Name, err)
 		}
-		if strings.HasSuffix(u.Name, ".socket") {
-			link := filepath.Join(wants, u.Name)
+		if w, ok := wants[filepath.Ext(u.Name)]; ok {
+			link := filepath.Join(w, u.Name)
 			if t, err := os.Readlink(link); err != nil || t != "../"+u.Name {
 				os.Remove(link)
 				if err := os.Symlink("../"+u.Name, link); err != nil {
@@ -118,7 +121,7 @@ func WriteDir(dir string, units []Unit) error {
 			}
 		}
 	}
-	for _, d := range []string{dir, wants} {
+	for _, d := range []string{dir, wants[".socket"], wants[".timer"]} {
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			return err

@@ -203,10 +203,14 @@ func TestGeneratedUnitsLoad(t *testing.T) {
 func TestWriteDirRemovesStale(t *testing.T) {
 	us, _, _ := fixtures(t)
 	dir := filepath.Join(t.TempDir(), "gen")
-	if err := WriteDir(dir, us); err != nil {
+	timer := Unit{Name: "cron-x-1.timer", Text: "[Timer]\n"}
+	if err := WriteDir(dir, append(us, timer, Unit{Name: "cron-x-1.service", Text: "[Service]\n"})); err != nil {
 		t.Fatal(err)
 	}
-	keep := us[:2] // inetd-2000-tcp.socket and its template
+	if l, err := os.Readlink(filepath.Join(dir, "timers.target.wants", timer.Name)); err != nil || l != "../"+timer.Name {
+		t.Fatalf("timer not enabled: %q %v", l, err)
+	}
+	keep := us[:2] // inetd-2000-tcp.socket and its template; the timer goes
 	if err := WriteDir(dir, keep); err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,7 @@ type plan struct {
 	cred    *syscall.Credential
 	files   []*os.File
 	devnull *os.File
+	stdin   *os.File // StandardInput=data, owned by the plan
 	helper  bool
 	log     *slog.Logger
 }
@@ -272,6 +273,13 @@ func (p *plan) workingDir(user *UserInfo) error {
 // streams are /dev/null.
 func (p *plan) openFiles() error {
 	std := []*os.File{p.s.Stdin, p.s.Stdout, p.s.Stderr}
+	if std[0] == nil && p.ec.StandardInput == "data" {
+		f, err := dataFile(p.ec.StandardInputData)
+		if err != nil {
+			return setupErr(ExitStdin, p.path, err)
+		}
+		p.stdin, std[0] = f, f
+	}
 	for i, f := range std {
 		if f != nil {
 			continue
@@ -305,6 +313,40 @@ func (p *plan) close() {
 		p.devnull.Close()
 		p.devnull = nil
 	}
+	if p.stdin != nil {
+		p.stdin.Close()
+		p.stdin = nil
+	}
+}
+
+// dataFile is StandardInput=data's descriptor: a memory file holding
+// data, sealed against any change and positioned at its start, so the
+// process reads the data and then EOF however large it is (a pipe would
+// need a writer for more than its buffer).
+func dataFile(data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("stdin-data", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("standard input data: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "stdin-data")
+	for rest := data; len(rest) > 0; {
+		n, err := unix.Write(fd, rest)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("standard input data: %w", err)
+		}
+		rest = rest[n:]
+	}
+	seals := unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("standard input data: %w", err)
+	}
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("standard input data: %w", err)
+	}
+	return f, nil
 }
 
 // needsHelper reports whether settings beyond ForkExec's reach are set,

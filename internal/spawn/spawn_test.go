@@ -717,3 +717,43 @@ func hasCap(t *testing.T, bit uint) bool {
 	}
 	return v&(1<<bit) != 0
 }
+
+// TestStandardInputData: StandardInput=data gives the process the data
+// and then EOF, as systemd.exec(5) says, and the process cannot change
+// it; the unit's text and base64 settings build the data.
+func TestStandardInputData(t *testing.T) {
+	dir := t.TempDir()
+	unitFile := filepath.Join(dir, "d.service")
+	text := "[Service]\nExecStart=/bin/true\nStandardInputText=line %n\nStandardInputData=Ymlu \\\n  YXJ5AA==\nStandardInputText=\\ttab\n"
+	if err := os.WriteFile(unitFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err := (&unit.Loader{Dirs: []string{dir}, Env: unit.SystemEnv()}).Load("d.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := &u.Service.Exec
+	want := "line d.service\nbinary\x00\ttab\n"
+	if ec.StandardInput != "data" || string(ec.StandardInputData) != want {
+		t.Fatalf("StandardInput=%q data %q; want data %q (diags %v)", ec.StandardInput, ec.StandardInputData, want, u.Diags)
+	}
+	out := filepath.Join(dir, "out")
+	r := startReaper(t)
+	cmd := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", `cat > "$0"; echo x >&0 2>/dev/null && echo writable >> "$0"; echo done >> "$0"`, out}}
+	exited := make(chan reaper.Exit, 1)
+	if _, err := Start(r, Spec{Command: cmd, Exec: ec, SelfExe: os.Args[0]}, func(e reaper.Exit) { exited <- e }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(hangGuard):
+		t.Fatal("reader never exited")
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want+"done\n" {
+		t.Errorf("process read %q; want %q then done", got, want)
+	}
+}

@@ -111,6 +111,14 @@ func (m *Manager) trigger(u *rt, target string) error {
 		m.event(u, prioWarn, "%s: cannot trigger %s: %v", u.name, target, err)
 		return err
 	}
+	if v.state.starting() || v.state.Active() == Active || v.state.Active() == Reloading {
+		// The start job merges with the one the run already has (a
+		// oneshot is activating until it ends) or finds the unit up:
+		// nothing is started twice, as cron never starts a job that is
+		// still running. Say so where the job's output goes.
+		m.event(v, prioInfo, "%s: still running since %s, not started again (triggered by %s).",
+			v.name, v.since.Format(time.DateTime), u.name)
+	}
 	tx, err := m.plan.Transaction(plan.Start, []string{v.name}, plan.Replace, m.activeState)
 	if err == nil {
 		_, err = m.jobs.submit(tx)

@@ -1,13 +1,16 @@
 package supervise
 
 import (
+	"context"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/unit"
+	"golang.org/x/sys/unix"
 )
 
 // recorder is a kind made for these tests: passive, and it records the
@@ -160,5 +163,46 @@ func TestSaveRestore(t *testing.T) {
 	saved.Kind = "target"
 	if err := m2.restoreUnit(u2.rt, saved); err == nil {
 		t.Fatal("restored a target's state into a service")
+	}
+}
+
+// TestTriggerWhileRunning: a oneshot triggered again while its run goes
+// on (a cron job still running at its next time) is not started a
+// second time, and its journal says why.
+func TestTriggerWhileRunning(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"job.service": "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo run >> %D/runs; echo started > %D/up; read x < %D/go; exit 0'\n",
+		"t.target":    "[Unit]\n",
+	})
+	if err := unix.Mkfifo(h.path("go"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	trigger := func() {
+		t.Helper()
+		err := h.m.do(context.Background(), func() {
+			u, _ := h.m.lookup("t.target")
+			if err := h.m.trigger(u, "job.service"); err != nil {
+				t.Error(err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	trigger()
+	h.waitFile("up")
+	trigger()
+	// Let the run end: open the FIFO for writing and close it.
+	f, err := os.OpenFile(h.path("go"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	h.waitState("job.service", "dead")
+	if b, _ := os.ReadFile(h.path("runs")); string(b) != "run\n" {
+		t.Fatalf("runs %q; want one run", b)
+	}
+	if log := h.logs.dump(); !strings.Contains(log, "job.service: still running since") || !strings.Contains(log, "triggered by t.target") {
+		t.Errorf("journal lacks the reason:\n%s", log)
 	}
 }

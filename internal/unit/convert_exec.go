@@ -1,10 +1,12 @@
 package unit
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // execEntry handles the systemd.exec(5) settings tend implements.
@@ -316,6 +318,9 @@ func (c *converter) stdio(e Entry) bool {
 	case "SyslogLevelPrefix":
 		c.boolean(e, &x.SyslogLevelPrefix)
 		return true
+	case "StandardInputText", "StandardInputData":
+		c.inputData(e)
+		return true
 	default:
 		return false
 	}
@@ -338,4 +343,50 @@ func (c *converter) stdio(e Entry) bool {
 	}
 	c.bad(e, fmt.Errorf("unknown value %q", v))
 	return true
+}
+
+// inputData appends StandardInputText= (specifiers and C escapes
+// resolved, then a newline) or StandardInputData= (base64, whitespace
+// ignored) to the unit's standard input buffer; an empty value clears
+// it, as systemd.exec(5) says.
+func (c *converter) inputData(e Entry) {
+	x := &c.u.Service.Exec
+	if e.Value == "" {
+		x.StandardInputData = nil
+		return
+	}
+	if e.Key == "StandardInputData" {
+		clean := strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) {
+				return -1
+			}
+			return r
+		}, e.Value)
+		b, err := base64.StdEncoding.DecodeString(clean)
+		if err != nil {
+			c.bad(e, fmt.Errorf("not base64: %w", err))
+			return
+		}
+		x.StandardInputData = append(x.StandardInputData, b...)
+		return
+	}
+	v, ok := c.expand(e)
+	if !ok {
+		return
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			b.WriteByte(v[i])
+			continue
+		}
+		r, n, err := cUnescape(v[i:])
+		if err != nil {
+			c.bad(e, err)
+			return
+		}
+		b.WriteString(r)
+		i += n - 1
+	}
+	x.StandardInputData = append(append(x.StandardInputData, b.String()...), '\n')
 }

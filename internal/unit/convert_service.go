@@ -211,6 +211,9 @@ func (c *converter) finishService() {
 	if !c.abortSet {
 		s.TimeoutAbort = s.TimeoutStop
 	}
+	if s.Exec.StandardInput == "" && len(s.Exec.StandardInputData) > 0 {
+		s.Exec.StandardInput = "data"
+	}
 	if s.Type == "" {
 		s.Type = TypeSimple
 		if len(s.ExecStart) == 0 {

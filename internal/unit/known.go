@@ -43,7 +43,7 @@ var unsupportedService = words(`
 	NoNewPrivileges SecureBits SELinuxContext AppArmorProfile SmackProcessLabel
 	KeyringMode TimerSlackNSec CoredumpFilter LogLevelMax LogExtraFields
 	LogRateLimitIntervalSec LogRateLimitBurst LogFilterPatterns LogNamespace
-	StandardInputText StandardInputData TTYReset TTYVHangup TTYRows TTYColumns
+	TTYReset TTYVHangup TTYRows TTYColumns
 	TTYVTDisallocate UtmpIdentifier UtmpMode LoadCredential LoadCredentialEncrypted
 	ImportCredential SetCredential SetCredentialEncrypted PAMName
 	ReadOnlyDirectories ReadWriteDirectories InaccessibleDirectories Capabilities

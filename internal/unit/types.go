@@ -295,7 +295,10 @@ type ExecContext struct {
 	ConfigurationDirectory   DirSpec
 	RuntimeDirectoryPreserve string // no, yes, restart
 
-	StandardInput     string // null (default), tty, socket, file:…, …
+	StandardInput string // null (default; data with StandardInputData=), tty, socket, data, file:…, …
+	// StandardInputData is what StandardInput=data gives the process
+	// (StandardInputText= and StandardInputData=, in order).
+	StandardInputData []byte
 	StandardOutput    string // journal (default), null, inherit, file:…, append:…, truncate:…, socket, tty
 	StandardError     string // inherit (default: same as stdout), …
 	TTYPath           string
