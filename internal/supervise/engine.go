@@ -61,6 +61,8 @@ func newEngine(u *rt) engine {
 		return &target{passive{u}}
 	case unit.KindSocket:
 		return &socket{rt: u}
+	case unit.KindTimer:
+		return &timer{rt: u}
 	}
 	return &external{passive{u}}
 }
@@ -74,6 +76,8 @@ func engineKind(e engine) string {
 		return "target"
 	case *socket:
 		return "socket"
+	case *timer:
+		return "timer"
 	}
 	return "external"
 }

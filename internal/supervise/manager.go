@@ -77,6 +77,8 @@ type Options struct {
 	// LoadUnit, if set, loads a unit the plan does not hold: the
 	// per-connection instances of Accept=yes sockets.
 	LoadUnit func(name string) (*unit.Unit, error)
+	// Timers is what timer units take from the machine (timer.go).
+	Timers TimerEnv
 }
 
 // Manager owns every unit's runtime state.
