@@ -27,6 +27,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		daemonReloadCommand(env),
 		editCommand(env),
 		listSocketsCommand(env),
+		listTimersCommand(env),
 	}
 	cmds = append(cmds, systemCommands(env)...)
 	return append(cmds, queryCommands(env)...)

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/clockwatch"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
@@ -117,6 +119,8 @@ type daemon struct {
 	stop     chan struct{} // closed to begin shutdown
 	reaped   chan struct{} // a token after each reaped exit (for shutdown)
 	stopOnce sync.Once
+	zone     atomic.Pointer[time.Location] // the local time zone, as timers see it
+	clock    *clockwatch.Watcher           // clock settings and zone changes; nil if unavailable
 	// gaveUp is the signal that made tend stop waiting for the shutdown
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
@@ -125,6 +129,7 @@ type daemon struct {
 
 func newDaemon(cfg Config) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1)}
+	d.zone.Store(loadZone())
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
 	if err != nil {
@@ -182,7 +187,11 @@ func newDaemon(cfg Config) (*daemon, error) {
 		// Socket units: specifiers of [Socket], Accept=yes instances.
 		SpecifierEnv: &d.loader.env,
 		LoadUnit:     d.loader.loadUnit,
+		Timers:       timerEnv(cfg, &d.zone),
 	})
+	if d.clock, err = d.watchTime(); err != nil {
+		d.log.Warn("timers will not follow clock or time zone changes", "err", err)
+	}
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups})
 	return d, nil
@@ -352,6 +361,9 @@ func (d *daemon) fds() map[int]string {
 }
 
 func (d *daemon) close() {
+	if d.clock != nil {
+		d.clock.Close()
+	}
 	if d.notify != nil {
 		d.notify.Close()
 	}

@@ -289,7 +289,6 @@ func (t *timer) onAlarm(m *Manager) {
 		t.arm(m) // the wall clock went back under the alarm: its time has not come
 		return
 	}
-	m.event(t.rt, 7, "%s: Timer elapsed.", t.name)
 	t.enterRunning(m)
 }
 

@@ -19,12 +19,14 @@ type TimerStatus struct {
 	// (0: none). Both include the random delay, not the coalescing.
 	NextElapseRealtime  time.Time
 	NextElapseMonotonic time.Duration
-	LastTrigger         time.Time // zero: never (since the start, or per the stamp)
-	Persistent          bool
-	Accuracy            time.Duration
-	RandomizedDelay     time.Duration
-	Calendar            []TimerCalendar
-	Monotonic           []TimerMonotonic
+	// NextElapse is the earlier of the two on the wall clock.
+	NextElapse      time.Time
+	LastTrigger     time.Time // zero: never (since the start, or per the stamp)
+	Persistent      bool
+	Accuracy        time.Duration
+	RandomizedDelay time.Duration
+	Calendar        []TimerCalendar
+	Monotonic       []TimerMonotonic
 }
 
 // TimerCalendar is one OnCalendar= line and its next elapse.
@@ -47,8 +49,8 @@ func (t *timer) status(st *Status) {
 	spec := t.spec
 	if spec == nil || t.state == Dead || t.state == Failed {
 		var ok bool
-		if spec, _, ok = timerspec.ParseSpec(t.def, nil, time.Local); !ok && spec == nil {
-			return
+		if spec, _, ok = timerspec.ParseSpec(t.def, nil, time.Local); !ok {
+			return // bad-setting: nothing to show
 		}
 	}
 	ts := &TimerStatus{Unit: spec.Unit, NextElapseRealtime: t.next, Persistent: spec.Persistent,
@@ -59,6 +61,10 @@ func (t *timer) status(st *Status) {
 	waiting := t.state == Waiting && t.env != nil
 	if waiting && !t.nextMono.IsZero() {
 		ts.NextElapseMonotonic = t.nextMono.Sub(t.env.Boot)
+	}
+	ts.NextElapse = t.next
+	if m := t.nextMono.Round(0); waiting && !t.nextMono.IsZero() && (ts.NextElapse.IsZero() || m.Before(ts.NextElapse)) {
+		ts.NextElapse = m
 	}
 	for _, c := range spec.Calendar {
 		tc := TimerCalendar{Spec: c.Schedule.String()}
