@@ -144,6 +144,40 @@ type UnitStatus struct {
 	NAccepted    uint64     `json:"n_accepted,omitempty"`
 	NConnections uint64     `json:"n_connections,omitempty"`
 	NRefused     uint64     `json:"n_refused,omitempty"`
+	// Timer units: what they trigger and when.
+	Timer *TimerInfo `json:"timer,omitempty"`
+}
+
+// TimerInfo is a timer unit's schedule, under systemd's property names.
+type TimerInfo struct {
+	Unit string `json:"unit"`
+	// NextElapse is the next elapse on the wall clock, the earlier of
+	// the calendar and the monotonic one (what list-timers shows);
+	// NextElapseRealtime is the calendar one, NextElapseMonotonic the
+	// monotonic one in microseconds since boot (0: none).
+	NextElapse          time.Time        `json:"next_elapse,omitzero"`
+	NextElapseRealtime  time.Time        `json:"next_elapse_realtime,omitzero"`
+	NextElapseMonotonic uint64           `json:"next_elapse_monotonic_usec,omitempty"`
+	LastTrigger         time.Time        `json:"last_trigger,omitzero"`
+	Persistent          bool             `json:"persistent,omitempty"`
+	AccuracyUSec        uint64           `json:"accuracy_usec"`
+	RandomizedDelayUSec uint64           `json:"randomized_delay_usec,omitempty"`
+	Calendar            []TimerCalendar  `json:"calendar,omitempty"`
+	Monotonic           []TimerMonotonic `json:"monotonic,omitempty"`
+}
+
+// TimerCalendar is one OnCalendar= line, normalized, with its next elapse.
+type TimerCalendar struct {
+	Spec string    `json:"spec"`
+	Next time.Time `json:"next,omitzero"`
+}
+
+// TimerMonotonic is one OnActiveSec=… line: its base as systemd names it
+// ("OnBootUSec"), its span and next elapse since boot, in microseconds.
+type TimerMonotonic struct {
+	Base     string `json:"base"`
+	SpanUSec uint64 `json:"span_usec"`
+	NextUSec uint64 `json:"next_usec,omitempty"`
 }
 
 // UnitRef names a related unit with its state.

@@ -28,6 +28,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		daemonReexecCommand(env),
 		editCommand(env),
 		listSocketsCommand(env),
+		listTimersCommand(env),
 	}
 	cmds = append(cmds, systemCommands(env)...)
 	return append(cmds, queryCommands(env)...)

@@ -23,7 +23,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		logLevel              string
 		timeout               time.Duration
 		runtime               string
-		jdir                  string
+		jdir, stateDir        string
 		cpuprof               string
 		syslogAt              string
 		forward               string
@@ -64,7 +64,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 			cfg := daemon.Config{
 				User:            user,
 				UnitDirs:        dirs,
-				Paths:           paths(daemon.DefaultPaths(user, env.Getenv), runtime, jdir, syslogAt, cmd.Flags().Changed("syslog-socket")),
+				Paths:           paths(daemon.DefaultPaths(user, env.Getenv), runtime, jdir, stateDir, syslogAt, cmd.Flags().Changed("syslog-socket")),
 				Target:          mangle(target),
 				ExitWith:        exitWithName(exitWith),
 				ShutdownTimeout: timeout,
@@ -114,6 +114,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	jopts.register(f)
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
+	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")
 	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")
 	return []*cobra.Command{cmd}
 }
@@ -130,8 +131,11 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// paths applies --runtime-dir and --journal-dir to the defaults.
-func paths(p daemon.Paths, runtime, journal, syslogAt string, syslogSet bool) daemon.Paths {
+// paths applies --runtime-dir, --journal-dir and --state-dir to the
+// defaults. An instance with a runtime directory of its own keeps its
+// state there too unless told otherwise, so it never shares timer
+// stamps with the standard instance.
+func paths(p daemon.Paths, runtime, journal, state, syslogAt string, syslogSet bool) daemon.Paths {
 	if syslogSet {
 		p.Syslog = syslogAt
 	}
@@ -142,6 +146,13 @@ func paths(p daemon.Paths, runtime, journal, syslogAt string, syslogSet bool) da
 		p.Runtime = runtime
 		p.Socket = filepath.Join(runtime, "tend.sock")
 		p.CgroupBase = daemon.CgroupBaseFor(runtime)
+		p.State = filepath.Join(runtime, "state")
+	}
+	if state != "" {
+		if abs, err := filepath.Abs(state); err == nil {
+			state = abs
+		}
+		p.State = state
 	}
 	if journal != "" {
 		if abs, err := filepath.Abs(journal); err == nil {

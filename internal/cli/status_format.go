@@ -57,6 +57,9 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 	field("Loaded", "%s", loadedLine(st))
 	v.writeDropIns(w, st.DropIns)
 	field("Active", "%s", v.activeLine(st))
+	if st.Timer != nil && strings.HasSuffix(st.Name, ".timer") {
+		field("Trigger", "%s", triggerLine(st.Timer, v.now))
+	}
 	for i, d := range st.Documentation {
 		if i == 0 {
 			field("Docs", "%s", d)

@@ -216,6 +216,7 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 	for _, n := range st.TriggeredBy {
 		out.TriggeredBy = append(out.TriggeredBy, api.UnitRef{Name: n})
 	}
+	out.Timer = timerInfo(st.Timer)
 	if out.Description == "" {
 		out.Description = st.Name
 	}

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/clockwatch"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
@@ -161,6 +163,8 @@ type daemon struct {
 	// handedOff: the state went to a re-exec that failed; nothing is
 	// cleaned up, so the next start adopts the services.
 	handedOff bool
+	zone      atomic.Pointer[time.Location] // the local time zone, as timers see it
+	clock     *clockwatch.Watcher           // clock settings and zone changes; nil if unavailable
 	// gaveUp is the signal that made tend stop waiting for the shutdown
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
@@ -171,6 +175,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
 	d.exe, _ = os.Executable() // before anyone replaces the file
+	d.zone.Store(loadZone())
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
 	if err != nil {
@@ -254,7 +259,11 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		StateFile: filepath.Join(p.Runtime, stateFileName),
 		Instance:  p.Runtime,
 		SvdirHub:  hub,
+		Timers:    timerEnv(cfg, &d.zone),
 	})
+	if d.clock, err = d.watchTime(); err != nil {
+		d.log.Warn("timers will not follow clock or time zone changes", "err", err)
+	}
 	if h != nil {
 		d.mgr.Restore(h.State, true, h.unitFDs())
 		d.restored = true
@@ -465,6 +474,9 @@ func (d *daemon) fds() map[int]string {
 }
 
 func (d *daemon) close() {
+	if d.clock != nil {
+		d.clock.Close()
+	}
 	if d.notify != nil {
 		d.notify.Close()
 	}

@@ -168,6 +168,7 @@ func (l *loader) load() (*plan.Plan, []string) {
 		msgs = append(msgs, d.Error())
 	}
 	msgs = append(msgs, checkSockets(set, &l.env)...)
+	msgs = append(msgs, checkTimers(set, &l.env, loadZone())...)
 	frozen := ld.Freeze()
 	l.mu.Lock()
 	l.frozen = frozen

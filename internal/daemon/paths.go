@@ -18,6 +18,7 @@ type Paths struct {
 	Journal    string // journal directory
 	CgroupBase string // name of tend's cgroup subtree
 	Syslog     string // syslog datagram socket to capture; "" for none
+	State      string // state that outlives tend and reboots (timer stamps)
 	Dirs       spawn.Dirs
 }
 
@@ -31,6 +32,7 @@ func DefaultPaths(user bool, getenv func(string) string) Paths {
 			Journal:    "/var/log/tend/journal",
 			CgroupBase: "tend",
 			Syslog:     "/dev/log",
+			State:      "/var/lib/tend",
 			Dirs:       spawn.SystemDirs(),
 		}
 	}
@@ -48,6 +50,7 @@ func DefaultPaths(user bool, getenv func(string) string) Paths {
 		Runtime:    filepath.Join(rt, "tend"),
 		Socket:     filepath.Join(rt, "tend", "tend.sock"),
 		Journal:    filepath.Join(state, "tend", "journal"),
+		State:      filepath.Join(state, "tend"),
 		CgroupBase: fmt.Sprintf("tend-user-%d", uid),
 		Dirs:       spawn.UserDirs(getenv),
 	}

@@ -84,6 +84,9 @@ func properties(st supervise.Status) map[string]string {
 		set("StatusErrno", strconv.Itoa(st.Errno))
 		execProperties(st, svc, set)
 	}
+	if st.Timer != nil {
+		timerProperties(st.Timer, set)
+	}
 	set("Documentation", strings.Join(def.Documentation, " "))
 	return p
 }

@@ -52,6 +52,8 @@ type Status struct {
 	// IPAddressDeny=, …).
 	Listen                            []Listen
 	NAccepted, NConnections, NRefused uint64
+	// Timer is a timer unit's schedule and triggers (timer_status.go).
+	Timer *TimerStatus
 	// ExecRuns are how the commands of the current (or last) activation
 	// ended, oldest first; detailed snapshots only.
 	ExecRuns []ExecRun

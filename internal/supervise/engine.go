@@ -63,6 +63,8 @@ func newEngine(u *rt) engine {
 		return &socket{rt: u}
 	case unit.KindSvdir:
 		return newSvdirUnit(u)
+	case unit.KindTimer:
+		return &timer{rt: u}
 	}
 	return &external{passive{u}}
 }
@@ -78,6 +80,8 @@ func engineKind(e engine) string {
 		return "socket"
 	case *svdirUnit:
 		return "svdir"
+	case *timer:
+		return "timer"
 	}
 	return "external"
 }

@@ -235,6 +235,11 @@ func (q *jobQueue) finish(j *job, result, msg string) {
 		}
 	}
 	if (j.kind == plan.Start || j.kind == plan.Restart) && (j.u.state == Dead || j.u.state == Failed) {
+		if result != "done" && j.u.transient == nil {
+			// The unit did not change state: tell its timers and sockets
+			// the start came to nothing, as systemd's job_finish does.
+			q.m.noteTriggered(j.u)
+		}
 		q.stopBound(j.u) // held back while the job ran
 	}
 }

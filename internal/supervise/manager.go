@@ -89,6 +89,8 @@ type Options struct {
 	// units); nil when tend supervises none. The caller owns it and
 	// forwards its commands to SvdirControl.
 	SvdirHub *svdir.Hub
+	// Timers is what timer units take from the machine (timer.go).
+	Timers TimerEnv
 }
 
 // Manager owns every unit's runtime state.

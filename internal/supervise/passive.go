@@ -82,10 +82,10 @@ type target struct{ passive }
 
 func (t *target) start(m *Manager) { t.activate(m, "", "Reached target %s.") }
 
-// external is the engine of units tend does not run (yet): sockets and
-// timers until they have engines of their own, and the kinds other
-// managers own (mounts, devices, …), which the plan gives no jobs. A
-// start makes them active, with a warning that nothing was done.
+// external is the engine of units tend does not run: the kinds other
+// managers own (mounts, devices, paths, …), which the plan gives no
+// jobs. A start that comes anyway makes them active, with a warning
+// that nothing was done.
 type external struct{ passive }
 
 func (e *external) start(m *Manager) {

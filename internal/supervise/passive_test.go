@@ -18,7 +18,7 @@ var passiveKinds = []struct {
 	def  *unit.Unit
 }{
 	{"target", &unit.Unit{Name: "t.target", Kind: unit.KindTarget, Load: unit.Loaded}},
-	{"external", &unit.Unit{Name: "t.timer", Kind: unit.KindTimer, Load: unit.Loaded}},
+	{"external", &unit.Unit{Name: "t.path", Kind: unit.KindPath, Load: unit.Loaded}},
 }
 
 // passiveStates are the states a passive unit can be in.
@@ -119,9 +119,9 @@ func TestPassiveJobs(t *testing.T) {
 		{passiveKinds[0].def, plan.Start, Dead, "active", "done", "Reached target t.target."},
 		{passiveKinds[0].def, plan.Stop, Running, "dead", "done", ""},
 		{passiveKinds[0].def, plan.Reload, Running, "active", "refused", ""}, // by the plan
-		{passiveKinds[1].def, plan.Start, Dead, "active", "done", "t.timer: tend does not run .timer units yet; treating it as active."},
-		{passiveKinds[1].def, plan.Restart, Running, "active", "done", ""},
-		{passiveKinds[1].def, plan.VerifyActive, Dead, "dead", "failed", ""},
+		// Every kind the plan gives jobs to has an engine now.
+		{passiveKinds[1].def, plan.Start, Dead, "dead", "refused", ""},
+		{passiveKinds[1].def, plan.Restart, Running, "active", "refused", ""},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s/%s", tt.def.Name, tt.kind, tt.from), func(t *testing.T) {

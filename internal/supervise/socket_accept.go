@@ -121,12 +121,13 @@ func (m *Manager) noteTriggered(u *rt) {
 		m.box.put(evKind{u: t.owner, ev: instanceEnded{u: u}})
 		return
 	}
-	if u.def.Kind != unit.KindService || m.plan == nil {
+	if m.plan == nil {
 		return
 	}
 	for _, name := range m.plan.Reverse(u.name).TriggeredBy {
 		if v := m.units[name]; v != nil {
-			if _, ok := v.eng.(*socket); ok {
+			switch v.eng.(type) {
+			case *socket, *timer:
 				m.box.put(evKind{u: v, ev: triggeredChanged{u: u}})
 			}
 		}

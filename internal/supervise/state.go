@@ -27,6 +27,10 @@ const (
 	// the activated service running (Running); running ExecStopPre=.
 	Listening
 	StopPre
+	// Timer units (systemd's timer.c): waiting for the next elapse; the
+	// triggered unit runs (Running); nothing left to wait for.
+	Waiting
+	Elapsed
 	numSubStates
 )
 
@@ -37,6 +41,7 @@ var subStateNames = [numSubStates]string{
 	StopPost: "stop-post", FinalSigterm: "final-sigterm", FinalSigkill: "final-sigkill",
 	Failed: "failed", AutoRestart: "auto-restart",
 	Listening: "listening", StopPre: "stop-pre",
+	Waiting: "waiting", Elapsed: "elapsed",
 }
 
 func (s SubState) String() string {
@@ -68,7 +73,7 @@ func (s SubState) Active() ActiveState {
 		return FailedState
 	case Condition, StartPre, Start, StartPost, AutoRestart:
 		return Activating
-	case Running, Exited, Listening:
+	case Running, Exited, Listening, Waiting, Elapsed:
 		return Active
 	case Reload:
 		return Reloading

@@ -259,6 +259,7 @@ func TestEveryStateEveryEvent(t *testing.T) {
 		passiveMatrix(t, &got, k.kind, k.def)
 	}
 	socketMatrix(t, &got)
+	timerMatrix(t, &got)
 	const golden = "testdata/transitions.txt"
 	if *updateTable {
 		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {

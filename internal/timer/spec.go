@@ -1,0 +1,237 @@
+// Package timer types the [Timer] section of timer units
+// (systemd.timer(5)) and holds the pure arithmetic of their elapses:
+// systemd's fixed random delay (a hash of the machine and the timer) and
+// the coalescing of wake-ups within AccuracySec=. It has no clock of its
+// own; the timer engine in internal/supervise asks it and arms the
+// manager's one deadline.
+package timer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tendproject/tend/internal/calendar"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// Base is what a monotonic timer counts from.
+type Base uint8
+
+// Monotonic bases, as the directives name them.
+const (
+	Active       Base = iota // OnActiveSec=: the timer's own activation
+	Boot                     // OnBootSec=: the machine's boot
+	Startup                  // OnStartupSec=: the manager's start
+	UnitActive               // OnUnitActiveSec=: the triggered unit's last activation
+	UnitInactive             // OnUnitInactiveSec=: the triggered unit's last deactivation
+)
+
+var baseKeys = [...]string{"OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec"}
+
+// String is the directive that sets a timer of base b.
+func (b Base) String() string { return baseKeys[b] }
+
+// USecName is the name systemd's TimersMonotonic property gives b
+// ("OnBootUSec").
+func (b Base) USecName() string { return strings.TrimSuffix(baseKeys[b], "Sec") + "USec" }
+
+// Monotonic is one OnActiveSec=…OnUnitInactiveSec= line.
+type Monotonic struct {
+	Base Base
+	Span time.Duration
+}
+
+// Calendar is one OnCalendar= line.
+type Calendar struct {
+	Text     string // as written, for messages
+	Schedule *calendar.Spec
+}
+
+// Spec is a timer unit's [Timer] section, typed.
+type Spec struct {
+	Calendar          []Calendar
+	Monotonic         []Monotonic
+	Persistent        bool
+	RandomizedDelay   time.Duration
+	FixedRandomDelay  bool
+	Accuracy          time.Duration // default 1min, never 0 (systemd takes 0 as 1us)
+	RemainAfterElapse bool          // default yes
+	OnClockChange     bool
+	OnTimezoneChange  bool
+	Unit              string // what it triggers: Unit=, else NAME.service
+	// Unsupported lists directives tend reads but does not apply.
+	Unsupported []string
+}
+
+// DefaultAccuracy is AccuracySec='s default.
+const DefaultAccuracy = time.Minute
+
+// Schedules is the union of the OnCalendar= lines (nil when none).
+func (s *Spec) Schedules() calendar.Schedule {
+	if len(s.Calendar) == 0 {
+		return nil
+	}
+	a := make(calendar.Any, len(s.Calendar))
+	for i, c := range s.Calendar {
+		a[i] = c.Schedule
+	}
+	return a
+}
+
+// ParseSpec types the [Timer] section of u (a timer unit from the unit
+// loader, which keeps its raw entries); calendar specs without a time
+// zone are in local. Bad values are reported as file:line diags with
+// the reason systemd gives and dropped, as systemd drops them; a timer
+// left with nothing to wait for gets an error diag and ok=false, as
+// systemd refuses it ("Timer unit lacks value setting.").
+func ParseSpec(u *unit.Unit, env *unit.Env, local *time.Location) (spec *Spec, diags []unit.Diag, ok bool) {
+	if env == nil {
+		env = &unit.Env{}
+	}
+	p := &specParser{u: u, env: env, local: local, s: &Spec{Accuracy: DefaultAccuracy, RemainAfterElapse: true}}
+	for _, e := range u.Entries {
+		if e.Section == "Timer" {
+			p.entry(e)
+		}
+	}
+	return p.s, p.diags, p.finish()
+}
+
+type specParser struct {
+	u     *unit.Unit
+	env   *unit.Env
+	local *time.Location
+	s     *Spec
+	diags []unit.Diag
+}
+
+func (p *specParser) bad(e unit.Entry, format string, args ...any) {
+	p.diags = append(p.diags, unit.Diag{File: e.File, Line: e.Line, Severity: unit.Error,
+		Msg: fmt.Sprintf("%s=%s: %s, ignoring", e.Key, e.Value, fmt.Sprintf(format, args...))})
+}
+
+func (p *specParser) entry(e unit.Entry) {
+	v, err := p.env.Expand(e.Value, p.u.Name, p.u.Path)
+	if err != nil {
+		p.bad(e, "%v", err)
+		return
+	}
+	s := p.s
+	switch e.Key {
+	case "OnCalendar":
+		if v == "" { // an empty assignment resets every timer, as in systemd
+			s.Calendar, s.Monotonic = nil, nil
+			return
+		}
+		sp, err := calendar.ParseIn(v, p.local)
+		if err != nil {
+			p.bad(e, "Failed to parse calendar specification: %s", Strerror(err))
+			return
+		}
+		s.Calendar = append(s.Calendar, Calendar{Text: v, Schedule: sp})
+	case "OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec":
+		if v == "" {
+			s.Calendar, s.Monotonic = nil, nil
+			return
+		}
+		d, err := calendar.ParseTimespan(v)
+		if err != nil {
+			p.bad(e, "Failed to parse timer value: %s", Strerror(err))
+			return
+		}
+		b := Base(slices.Index(baseKeys[:], e.Key))
+		s.Monotonic = append(s.Monotonic, Monotonic{Base: b, Span: spanDuration(d)})
+	case "RandomizedDelaySec", "AccuracySec":
+		d, err := calendar.ParseTimespan(v)
+		if err != nil {
+			p.bad(e, "Failed to parse time span: %s", Strerror(err))
+			return
+		}
+		if e.Key == "AccuracySec" {
+			s.Accuracy = max(spanDuration(d), time.Microsecond)
+		} else {
+			s.RandomizedDelay = spanDuration(d)
+		}
+	case "Persistent", "FixedRandomDelay", "RemainAfterElapse", "OnClockChange", "OnTimezoneChange", "WakeSystem":
+		b, err := unit.ParseBool(v)
+		if err != nil {
+			p.bad(e, "Failed to parse boolean value")
+			return
+		}
+		switch e.Key {
+		case "Persistent":
+			s.Persistent = b
+		case "FixedRandomDelay":
+			s.FixedRandomDelay = b
+		case "RemainAfterElapse":
+			s.RemainAfterElapse = b
+		case "OnClockChange":
+			s.OnClockChange = b
+		case "OnTimezoneChange":
+			s.OnTimezoneChange = b
+		case "WakeSystem":
+			if b {
+				p.unsupported(e.Key) // there is no alarm clock to wake the machine with
+			}
+		}
+	case "Unit":
+		p.unitKey(e, v)
+	default:
+		p.unsupported(e.Key)
+	}
+}
+
+func (p *specParser) unitKey(e unit.Entry, v string) {
+	if err := unit.ValidName(v); err != nil {
+		p.bad(e, "Failed to parse unit name: %v", err)
+		return
+	}
+	if strings.HasSuffix(v, ".timer") {
+		p.bad(e, "Unit cannot be of same type")
+		return
+	}
+	p.s.Unit = v
+}
+
+func (p *specParser) unsupported(key string) {
+	if !strings.HasPrefix(key, "X-") && !slices.Contains(p.s.Unsupported, key) {
+		p.s.Unsupported = append(p.s.Unsupported, key)
+	}
+}
+
+func (p *specParser) finish() bool {
+	s, u := p.s, p.u
+	if s.Unit == "" {
+		s.Unit = strings.TrimSuffix(u.Name, ".timer") + ".service"
+	}
+	if len(s.Unsupported) > 0 {
+		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Warning,
+			Msg: "directives not supported by tend, ignored: " + strings.Join(s.Unsupported, ", ")})
+	}
+	if len(s.Calendar) == 0 && len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
+		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Error, Msg: "Timer unit lacks value setting. Refusing."})
+		return false
+	}
+	return true
+}
+
+// spanDuration converts a systemd time span; infinity becomes the
+// largest duration.
+func spanDuration(t calendar.Timespan) time.Duration {
+	if t == calendar.Infinity || uint64(t) > uint64(1<<63-1)/1000 {
+		return 1<<63 - 1
+	}
+	return time.Duration(t) * time.Microsecond
+}
+
+// Strerror is the C library's message for a calendar or time span error
+// ("Invalid argument"), as systemd prints it.
+func Strerror(err error) string {
+	if e, ok := err.(*calendar.Error); ok {
+		s := e.Errno.Error()
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return err.Error()
+}
