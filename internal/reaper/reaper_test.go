@@ -438,9 +438,20 @@ func TestConcurrentStartsDeliverOnce(t *testing.T) {
 			if n != workers*each {
 				t.Errorf("%d exits delivered; want %d", n, workers*each)
 			}
+			// Zombies that pile up before a reap come back from wait4 in
+			// the kernel's order, not the order they were killed in: count
+			// every delivery until each grandchild has been seen.
 			seen := map[int]int{}
-			for _, pid := range grandchildren {
-				seen[awaitPID(t, h.orphans, pid).PID]++
+			deadline := time.After(hangGuard)
+			for missing := len(grandchildren); missing > 0; {
+				select {
+				case e := <-h.orphans:
+					if seen[e.PID]++; seen[e.PID] == 1 && slices.Contains(grandchildren, e.PID) {
+						missing--
+					}
+				case <-deadline:
+					t.Fatalf("orphans never reported; seen %v of %v", seen, grandchildren)
+				}
 			}
 		drain:
 			for {
