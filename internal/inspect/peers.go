@@ -73,7 +73,7 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 			if err != nil || f.Inode == 0 || done[f.Inode] || r.wanted[f.Inode] == nil {
 				continue
 			}
-			if r.offer(f.Inode, f.Mode, r.peer(l.PID, l.Comm, l.Unit, fd)) {
+			if r.offer(f.Inode, f.Mode, l.PID, fd, func() *Peer { return r.peer(l.PID, l.Comm, l.Unit, fd) }) {
 				done[f.Inode] = true
 				left--
 			}
@@ -105,11 +105,13 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 					}
 					mode = accessMode(canRead, canWrite)
 				}
-				if comm == "" {
-					comm, unit = r.label(rd, pid)
+				peer := func() *Peer {
+					if comm == "" {
+						comm, unit = r.label(rd, pid)
+					}
+					return r.peer(pid, comm, unit, fd)
 				}
-				peer := r.peer(pid, comm, unit, fd)
-				if r.offer(ino, mode, peer) {
+				if r.offer(ino, mode, pid, fd, peer) {
 					done[ino] = true
 					left--
 				}
@@ -129,14 +131,22 @@ func (r *peerResolver) resolve(rd *procfs.Reader) {
 	scan(all)
 }
 
-// offer gives holder p of ino, which it opened with access mode, to
-// every asker that is not p itself, has no peer yet and, for a pipe, holds
-// the other end; it reports whether all askers of ino now have one.
-func (r *peerResolver) offer(ino uint64, mode string, p *Peer) bool {
+// offer gives holder fd of pid, which opened ino with access mode, to
+// every asker that is not that fd itself, has no peer yet and, for a
+// pipe, holds the other end; it reports whether all askers of ino now have
+// one. The holder's Peer is made only once some asker takes it: making it
+// may ask the daemon for its descriptor roles, and a holder no asker takes
+// (another writer of the same pipe, a forked copy of the asker's end) must
+// not cost that question.
+func (r *peerResolver) offer(ino uint64, mode string, pid, fd int, peer func() *Peer) bool {
+	var p *Peer
 	all := true
 	for _, w := range r.wanted[ino] {
 		f := &w.list.Files[w.idx]
-		if f.Peer == nil && (w.self != p.PID || w.fd != p.FD) && otherEnd(w.mode, mode) {
+		if f.Peer == nil && (w.self != pid || w.fd != fd) && otherEnd(w.mode, mode) {
+			if p == nil {
+				p = peer()
+			}
 			f.Peer = p
 		}
 		all = all && f.Peer != nil

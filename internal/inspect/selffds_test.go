@@ -133,3 +133,42 @@ func TestPeerRolesOfTheDaemon(t *testing.T) {
 		t.Errorf("peer of sh's fd 3 = %+v after %d questions; want svc pid %d and none", p, lazy.asked, svc)
 	}
 }
+
+// TestPeerRolesNotAskedForTheSameEnd: a "tend" that holds the same end of
+// a pipe as the asker (a second writer, as a child the daemon forked holds
+// the daemon's ends until it execs) is not the asker's peer, so finding it
+// must not ask the daemon; the reader is the peer. It is met twice: while
+// scanning /proc (started first, its pid comes before the reader's) and
+// among the askers' own descriptors when it is listed too.
+func TestPeerRolesNotAskedForTheSameEnd(t *testing.T) {
+	r, w := pipe(t)
+	tend := startHolder(t, "tend", nil, nil, w)
+	sh := startHolder(t, "sh", nil, nil, w)
+	reader := startHolder(t, "svc", nil, nil, r)
+	r.Close()
+	w.Close()
+	c := func(units UnitSource) *Collector { return NewCollector(procfs.New("/proc"), units) }
+
+	d := &fakeDaemon{pid: tend, roles: map[int]string{3: "journal: web.service stdout"}}
+	l, err := FDs(context.Background(), c(d), sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := peerOf(t, l, 3); p.PID != reader || p.FD != 3 || d.asked != 0 {
+		t.Errorf("peer of sh's fd 3 = %+v after %d questions; want svc pid %d fd 3 and none", p, d.asked, reader)
+	}
+
+	d = &fakeDaemon{pid: tend, roles: d.roles}
+	lists, err := fdLists(context.Background(), c(d), []int{tend, sh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lists {
+		if p := peerOf(t, l, 3); p.PID != reader || p.FD != 3 {
+			t.Errorf("peer of pid %d fd 3 = %+v; want svc pid %d fd 3", l.PID, p, reader)
+		}
+	}
+	if d.asked != 0 {
+		t.Errorf("asked the daemon %d times for a tend no descriptor has as its peer; want none", d.asked)
+	}
+}
