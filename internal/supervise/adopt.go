@@ -77,6 +77,7 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	var instances []SavedUnit
 	var sockets []*socket
 	var timers []*timer
+	var svdirs []*svdirUnit
 	for _, su := range s.Units {
 		if su.Transient != nil {
 			instances = append(instances, su) // once their sockets are back
@@ -105,6 +106,8 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			sockets = append(sockets, e)
 		case *timer:
 			timers = append(timers, e)
+		case *svdirUnit:
+			svdirs = append(svdirs, e)
 		}
 	}
 	for _, su := range instances {
@@ -112,6 +115,7 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			adopt(svc)
 		}
 	}
+	m.resumeSvdirs(svdirs, inherited)
 	// Sockets and timers last: the processes of the units they trigger
 	// are adopted by then.
 	for _, s := range sockets {
