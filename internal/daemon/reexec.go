@@ -115,6 +115,7 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	// exits unreaped.
 	d.parts.notify.halt()
 	d.parts.syslog.halt()
+	d.svdir.freeze()
 	d.reaper.Freeze()
 	st, err := d.mgr.Freeze(ctx)
 	if err != nil {

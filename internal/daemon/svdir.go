@@ -24,7 +24,8 @@ type svdirScan struct {
 	hub      *svdir.Hub
 	watchers []*svdir.Watcher
 	events   chan svdir.Event
-	finished chan string // a directory removed earlier is let go of (its unit name)
+	finished chan string   // a directory removed earlier is let go of (its unit name)
+	fwdDone  chan struct{} // closed when every command the hub read is with the manager
 	stop     chan struct{}
 	cancel   context.CancelFunc // ends the waits of removals under way
 	wg       sync.WaitGroup
@@ -69,7 +70,7 @@ func newSvdirScan(d *daemon) (*svdirScan, error) {
 		return nil, err
 	}
 	s := &svdirScan{d: d, hub: hub, events: make(chan svdir.Event), finished: make(chan string),
-		stop: make(chan struct{}), known: map[string]svdir.Entry{}, removing: map[string]bool{},
+		stop: make(chan struct{}), fwdDone: make(chan struct{}), known: map[string]svdir.Entry{}, removing: map[string]bool{},
 		pending: map[string]svdir.Entry{}}
 	for _, dir := range dirs {
 		w, err := svdir.Watch(dir)
@@ -163,6 +164,7 @@ func (s *svdirScan) start(parent context.Context) {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
+		defer close(s.fwdDone)
 		for c := range s.hub.Controls() {
 			s.d.mgr.SvdirControl(c)
 		}
@@ -314,6 +316,18 @@ func (s *svdirScan) stopWatching() {
 	for _, w := range s.watchers {
 		w.Close()
 	}
+}
+
+// freeze stops reading the control FIFOs before a re-exec and waits
+// until every command read is with the manager, which saves after
+// handling them; what sv writes from now on waits in the FIFOs, which
+// the units keep open through exec.
+func (s *svdirScan) freeze() {
+	if s == nil {
+		return
+	}
+	s.hub.Close()
+	<-s.fwdDone
 }
 
 // close releases every supervise/ (sv then reports that no supervisor

@@ -76,6 +76,8 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	}
 	var instances []SavedUnit
 	var sockets []*socket
+	var timers []*timer
+	var svdirs []*svdirUnit
 	for _, su := range s.Units {
 		if su.Transient != nil {
 			instances = append(instances, su) // once their sockets are back
@@ -102,6 +104,10 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			adopt(e)
 		case *socket:
 			sockets = append(sockets, e)
+		case *timer:
+			timers = append(timers, e)
+		case *svdirUnit:
+			svdirs = append(svdirs, e)
 		}
 	}
 	for _, su := range instances {
@@ -109,11 +115,13 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			adopt(svc)
 		}
 	}
-	// Sockets last: their services' and instances' processes are
-	// adopted by then.
+	m.resumeSvdirs(svdirs, inherited)
+	// Sockets and timers last: the processes of the units they trigger
+	// are adopted by then.
 	for _, s := range sockets {
 		s.resume(m, inherited)
 	}
+	m.resumeTimers(timers, inherited)
 	for _, f := range fds {
 		f.Close() // kept for a unit that is gone
 	}

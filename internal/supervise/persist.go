@@ -142,12 +142,15 @@ func writeStateFile(path string, s SavedState) error {
 func (m *Manager) saveAll() SavedState {
 	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
 	for _, u := range m.units {
-		if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil {
+		if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil && !keepsFDs(u) {
 			continue // never started: nothing to take back
 		}
 		if svc, ok := u.eng.(*service); ok {
 			m.note(&svc.mainStart, svc.mainPID)
 			m.note(&svc.controlStart, svc.controlPID)
+		}
+		if sd, ok := u.eng.(*svdirUnit); ok {
+			m.note(&sd.pidStart, sd.pid)
 		}
 		su, err := m.saveUnit(u)
 		if err != nil {
@@ -183,4 +186,12 @@ func (m *Manager) Freeze(ctx context.Context) (SavedState, error) {
 		m.frozen = true
 	})
 	return s, err
+}
+
+// keepsFDs reports whether u's engine holds descriptors that must
+// outlive the manager even while it is down (a service directory's
+// supervise/, which sv reads whether the service runs or not).
+func keepsFDs(u *rt) bool {
+	k, ok := u.eng.(fdKeeper)
+	return ok && len(k.saveFDs()) > 0
 }

@@ -51,6 +51,10 @@ type svdirUnit struct {
 	pipe      *svdirPipe
 	ctl       svdirCtl
 	lastStart time.Time // the last spawn of ./run, for the status view
+
+	pidStart pidStart            // pid's start time, noted when saved
+	saved    *savedSvdir         // as restored, until resume takes it
+	kept     map[string]*os.File // descriptors a re-exec kept, until resume takes them
 }
 
 // svdirPipe carries the main service's stdout to its log service's
@@ -463,27 +467,46 @@ func (u *svdirUnit) kill(m *Manager, who string, sig syscall.Signal) error {
 
 func (u *svdirUnit) resetFailed() { u.reason = "" }
 
+// savedSvdir is what of a service directory outlives the manager;
+// svdir_resume.go takes its processes and descriptors back.
 type savedSvdir struct {
-	Want    uint8     `json:"want"`
-	PID     int       `json:"pid,omitempty"`
-	Finish  bool      `json:"finishing,omitempty"`
-	Since   time.Time `json:"since,omitzero"`
-	Reason  string    `json:"reason,omitempty"`
-	LastPID int       `json:"last_pid,omitempty"`
+	Want     uint8     `json:"want"`
+	PID      int       `json:"pid,omitempty"`
+	PIDStart uint64    `json:"pid_start,omitempty"` // clock ticks after boot, to know the pid again without a cgroup
+	Finish   bool      `json:"finishing,omitempty"`
+	Term     bool      `json:"term,omitempty"`
+	Paused   bool      `json:"paused,omitempty"`
+	RunStart time.Time `json:"run_start,omitzero"`
+	Since    time.Time `json:"since,omitzero"`
+	Reason   string    `json:"reason,omitempty"`
+	LastPID  int       `json:"last_pid,omitempty"`
+	LastCode string    `json:"last_code,omitempty"`
+	LastStat int       `json:"last_status,omitempty"`
+	Exiting  bool      `json:"exiting,omitempty"`
 }
 
 func (u *svdirUnit) save() (json.RawMessage, error) {
-	return json.Marshal(savedSvdir{Want: uint8(u.want), PID: u.pid, Finish: u.finishing, Since: u.since, Reason: u.reason, LastPID: u.lastPID})
+	s := savedSvdir{Want: uint8(u.want), PID: u.pid, PIDStart: u.pidStart.of(u.pid), Finish: u.finishing, Term: u.term,
+		Paused: u.paused, RunStart: u.runStart, Since: u.since, Reason: u.reason, LastPID: u.lastPID, Exiting: u.exiting}
+	if u.exited {
+		s.LastCode, s.LastStat = u.lastExit.code, u.lastExit.status
+	}
+	return json.Marshal(s)
 }
 
 // restore takes back what was wanted and why the unit failed; the pid
-// is only a record until the caller adopted it.
+// is only a record until resume adopted it.
 func (u *svdirUnit) restore(data json.RawMessage) error {
 	var s savedSvdir
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("service directory %s: %w", u.name, err)
 	}
 	u.want, u.since, u.reason, u.lastPID = svdir.Want(s.Want), s.Since, s.Reason, s.LastPID
+	u.runStart, u.exiting = s.RunStart, s.Exiting
+	if s.LastCode != "" {
+		u.lastExit, u.exited = exitStatus{code: s.LastCode, status: s.LastStat}, true
+	}
+	u.saved = &s
 	return nil
 }
 

@@ -37,8 +37,9 @@ type timer struct {
 	// entered the inactive state (OnUnitActiveSec=, OnUnitInactiveSec=).
 	unitUp, unitDown time.Time
 	unitIsUp         bool
-	reason           string    // why the last start was refused or the timer failed
-	env              *TimerEnv // the manager's, from the first start
+	reason           string     // why the last start was refused or the timer failed
+	saved            savedTimer // as restored, for resume
+	env              *TimerEnv  // the manager's, from the first start
 }
 
 // TimerEnv is what timer units take from the machine and the instance.
@@ -401,23 +402,37 @@ func (t *timer) kill(_ *Manager, who string, _ syscall.Signal) error {
 
 func (t *timer) resetFailed() { t.reason = "" }
 
-// savedTimer is what of a timer outlives the manager.
+// savedTimer is what of a timer outlives the manager. Times are on the
+// wall clock; resume places them back on the clock's time line.
 type savedTimer struct {
 	Last     time.Time `json:"last,omitzero"`
 	LastWall bool      `json:"last_wall,omitempty"`
 	Spent    uint32    `json:"spent,omitempty"`
+	UnitUp   time.Time `json:"unit_up,omitzero"`
+	UnitDown time.Time `json:"unit_down,omitzero"`
+	// Startup is the manager's start (OnStartupSec='s base), which a
+	// re-exec keeps.
+	Startup time.Time `json:"startup,omitzero"`
 }
 
 func (t *timer) save() (json.RawMessage, error) {
-	return json.Marshal(savedTimer{Last: t.last, LastWall: t.lastWall, Spent: t.spent})
+	s := savedTimer{Last: t.last, LastWall: t.lastWall, Spent: t.spent, UnitUp: t.unitUp, UnitDown: t.unitDown}
+	if t.env != nil {
+		s.Startup = t.env.Startup
+	}
+	return json.Marshal(s)
 }
 
+// restore takes the saved record back; resume (timer_resume.go) makes
+// it a timer that waits again.
 func (t *timer) restore(data json.RawMessage) error {
 	var v savedTimer
 	if err := json.Unmarshal(data, &v); err != nil {
 		return fmt.Errorf("timer %s: %w", t.name, err)
 	}
-	// A monotonic reading does not survive the process.
+	// A monotonic reading does not survive the process: until resume
+	// places it back, the last trigger says nothing about monotonic bases.
+	t.saved = v
 	t.last, t.lastWall, t.spent = v.Last.Round(0), true, v.Spent
 	return nil
 }
