@@ -36,18 +36,24 @@ func (d *daemon) restoreState() bool {
 		return false
 	}
 	d.log.Info("taking back the units of the previous manager", "units", len(st.Units))
-	for _, a := range d.mgr.Restore(st, false, nil) {
+	var fds map[int]*os.File
+	if d.holder != nil {
+		fds = d.holder.listenerFDs(&st)
+	}
+	for _, a := range d.mgr.Restore(st, false, fds) {
 		d.reattachOutput(a)
 	}
 	return true
 }
 
 // reattachOutput reads an adopted service's journal pipes again. The
-// read ends died with the crashed manager, but the service still holds
-// the write ends as its stdout and stderr, and opening those through
-// /proc gives a new read end of the same pipe: what the service writes
-// from now on reaches the journal. (What it wrote while no reader
-// existed got EPIPE, or SIGPIPE killed it.)
+// fd holder kept a read end of each (fdholder.go): what the service
+// wrote while no manager ran waits in the pipe and is read first, in
+// order. Without a holder, the read ends died with the crashed manager,
+// but the service still holds the write ends as its stdout and stderr,
+// and opening those through /proc gives a new read end of the same
+// pipe: what the service writes from now on reaches the journal. (What
+// it wrote while no reader existed got EPIPE, or SIGPIPE killed it.)
 func (d *daemon) reattachOutput(a supervise.Adopted) {
 	ec := &a.Unit.Service.Exec
 	id := identifier(a.Unit, firstCommand(a.Unit))
@@ -63,7 +69,7 @@ func (d *daemon) reattachOutput(a supervise.Adopted) {
 		if !toJournal(s.spec) {
 			continue
 		}
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", a.PID, s.fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		fd, err := d.adoptedPipe(a.Unit.Name, s.stream, fmt.Sprintf("/proc/%d/fd/%d", a.PID, s.fd))
 		if err != nil {
 			continue
 		}
@@ -86,6 +92,34 @@ func (d *daemon) reattachOutput(a supervise.Adopted) {
 			d.log.Warn("cannot read an adopted service's output", "unit", a.Unit.Name, "err", err)
 		}
 	}
+}
+
+// adoptedPipe returns a read end of the pipe at proc (a process's
+// stdout or stderr): the fd holder's copy if it kept one, else one
+// opened through /proc.
+func (d *daemon) adoptedPipe(unit string, stream journal.Stream, proc string) (int, error) {
+	var st unix.Stat_t
+	if d.holder != nil && unix.Stat(proc, &st) == nil {
+		if name, f := d.holder.takePipe(st.Ino); f != nil {
+			if name != journal.HeldName(unit, stream, st.Ino) {
+				d.holder.q.Release(name) // held again under the new name
+			}
+			fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+			f.Close()
+			return fd, err
+		}
+	}
+	return unix.Open(proc, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+}
+
+// drainHeld reads what the fd holder kept and no adopted service
+// claimed, and closes the rest.
+func (d *daemon) drainHeld() {
+	if d.holder == nil {
+		return
+	}
+	d.holder.drainRest(d.journal, d.log)
+	d.holder.closeKept()
 }
 
 // toJournal reports whether StandardOutput=/StandardError= spec sends

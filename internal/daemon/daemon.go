@@ -140,6 +140,7 @@ type daemon struct {
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
 	svdir   *svdirScan        // nil when no scan directory is watched
+	holder  *holder           // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -209,6 +210,14 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	}
 	jopts := cfg.Journal
 	jopts.Dir, jopts.Logger = p.Journal, d.log
+	// The holder before the journal, which gives it every pipe; after a
+	// crash it has what the previous manager gave it (crash.go).
+	if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
+		jopts.Holder = d.holder.q
+		if h == nil {
+			d.holder.retrieve(d.log)
+		}
+	}
 	if d.journal, err = journal.Open(jopts); err != nil {
 		return nil, fmt.Errorf("cannot open journal: %w", err)
 	}
@@ -251,6 +260,8 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
+		// Socket units' listeners go to the fd holder as they change.
+		OnPersist: d.holder.syncFunc(),
 		// Socket units: specifiers of [Socket], Accept=yes instances.
 		SpecifierEnv: &d.loader.env,
 		LoadUnit:     d.loader.loadUnit,
@@ -270,6 +281,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.log.Info("re-executed; took over the previous process's units", "units", len(h.State.Units))
 	} else {
 		d.restored = d.restoreState()
+		d.drainHeld()
 	}
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
@@ -484,6 +496,9 @@ func (d *daemon) close() {
 		if err := d.journal.Close(); err != nil {
 			d.log.Error("journal close", "err", err)
 		}
+	}
+	if d.holder != nil {
+		d.holder.exit(d.log)
 	}
 	if d.reaper != nil {
 		d.reaper.Close()

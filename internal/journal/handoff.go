@@ -82,7 +82,9 @@ func (j *Journal) AdoptPipes(ps []PipeState) error {
 		}
 		p.in = j.ingestLocked()
 		j.wmu.Unlock()
+		p.hold() // before the loop may see EOF and release it
 		if err := p.in.add(p, true); err != nil {
+			p.release()
 			unix.Close(s.FD)
 			bad = append(bad, s.FD)
 		}

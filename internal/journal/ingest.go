@@ -234,6 +234,7 @@ func (in *ingest) finish(p *Pipe) {
 	in.mu.Lock()
 	delete(in.byFD, int32(p.fd))
 	in.mu.Unlock()
+	p.release()
 	unix.Close(p.fd)
 	close(p.done)
 }

@@ -47,6 +47,11 @@ type Options struct {
 	// page cache (default 5s). The timer runs only while data is unsynced.
 	SyncInterval time.Duration
 
+	// Holder, if set, keeps a duplicate of every pipe's read end outside
+	// tend while the journal reads it (internal/fdholder), so that a
+	// crash of tend loses no line (holder.go).
+	Holder Holder
+
 	Logger    *slog.Logger
 	Clock     func() time.Time     // realtime; default time.Now
 	Monotonic func() time.Duration // default CLOCK_MONOTONIC

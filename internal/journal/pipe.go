@@ -39,6 +39,8 @@ type Pipe struct {
 	in   *ingest
 	// armed is set once the ingest loop polls the read end.
 	armed atomic.Bool
+	// held names the read end's duplicate in Options.Holder ("" none).
+	held string
 
 	// Owned by the ingest loop.
 	lb      *lineBatcher
@@ -92,7 +94,9 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	}
 	p.in = j.ingestLocked()
 	p.armed.Store(src.PID != 0)
+	p.hold() // before the loop may see EOF and release it
 	if err := p.in.add(p, src.PID != 0); err != nil {
+		p.release()
 		unix.Close(p.fd)
 		p.W.Close()
 		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)

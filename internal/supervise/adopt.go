@@ -95,7 +95,8 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			m.opts.Logger.Warn("cannot restore unit; it starts afresh", "unit", su.Name, "err", err)
 			continue
 		}
-		if k, ok := u.eng.(fdKeeper); ok && inherited {
+		// After a crash, fds holds what the fd holder kept.
+		if k, ok := u.eng.(fdKeeper); ok && (inherited || len(fds) > 0) {
 			k.restoreFDs(takeFDs(su.FDs, fds))
 		}
 		switch e := u.eng.(type) {

@@ -65,6 +65,10 @@ type Options struct {
 	// automatic restart follows, with the exit status tend would use for
 	// it (the main process's code, 128+signal, or 1 for other failures).
 	OnDead func(unit string, code int)
+	// OnPersist, if set, runs on the loop after the state file was
+	// written, with the state (whose FDs are open while it runs): the
+	// daemon gives socket listeners to the fd holder from it.
+	OnPersist func(SavedState)
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.
 	OnChange func(unit string, active ActiveState, sub string)

@@ -169,8 +169,12 @@ func (m *Manager) persist() {
 		return
 	}
 	m.dirty = false
-	if err := writeStateFile(m.opts.StateFile, m.saveAll()); err != nil {
+	st := m.saveAll()
+	if err := writeStateFile(m.opts.StateFile, st); err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
+	}
+	if m.opts.OnPersist != nil {
+		m.opts.OnPersist(st)
 	}
 }
 

@@ -1,0 +1,230 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdholder"
+	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/supervise"
+)
+
+// The fd holder (internal/fdholder) keeps duplicates of the journal's
+// pipe read ends and the socket units' listeners in a process of its
+// own, so that after a crash of tend nothing is lost: services writing
+// meanwhile block at worst, clients connecting meanwhile are queued, and
+// the next tend takes everything back (docs/design.md, "Crash and
+// re-exec").
+
+const holderSocket = "fdholder.sock"
+
+// holderPrefixSocket begins the holder names of listeners:
+// "socket:UNIT:KEY", KEY as in the unit's fd store.
+const holderPrefixSocket = "socket:"
+
+// holder is tend's side of the fd holder.
+type holder struct {
+	c    *fdholder.Client
+	q    *fdholder.Queue
+	path string
+	// listeners maps the holder names of listeners to their inode, to
+	// store each once; it is used on the manager loop only.
+	listeners map[string]uint64
+	// kept is what the holder held at start-up, until restore takes it.
+	kept map[string]*os.File
+}
+
+// openHolder connects to the holder a previous tend left running, or
+// starts one. Without one tend runs as before (a crash then loses what
+// the holder would have kept), so a failure is only a warning.
+func openHolder(runtime, exe string, log *slog.Logger) *holder {
+	path := filepath.Join(runtime, holderSocket)
+	c, err := fdholder.Dial(path)
+	if err != nil {
+		if err = startHolder(path, exe); err == nil {
+			c, err = fdholder.Dial(path)
+		}
+	}
+	if err != nil {
+		log.Warn("no fd holder: a crash of tend would lose log lines and refuse connections", "err", err)
+		return nil
+	}
+	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}}
+}
+
+// startHolder binds the holder's socket (so that it accepts as soon as
+// this returns) and starts `tend fdholder` on it, in a session of its
+// own: a signal to tend's process group does not reach it.
+func startHolder(path, exe string) error {
+	if exe == "" {
+		return errors.New("the binary on disk is unknown")
+	}
+	_ = os.Remove(path) // a holder that died left it
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return err
+	}
+	ln.SetUnlinkOnClose(false)
+	f, err := ln.File()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", "fdholder"}, ExtraFiles: []*os.File{f},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the fd holder: %w", err)
+	}
+	// The reaper collects it when it exits; the process is not waited
+	// for here.
+	_ = cmd.Process.Release()
+	return nil
+}
+
+// retrieve takes a copy of everything the holder kept; restore uses it.
+func (h *holder) retrieve(log *slog.Logger) {
+	kept, err := h.c.Retrieve()
+	if err != nil {
+		log.Warn("cannot take back what the fd holder kept", "err", err)
+		return
+	}
+	h.kept = kept
+	for name := range kept {
+		if strings.HasPrefix(name, holderPrefixSocket) {
+			h.listeners[name] = 0 // stored again, or dropped, at the next persist
+		}
+	}
+}
+
+// listenerFDs moves the listeners the holder kept into st: each socket
+// unit's fd store names them by key, and the returned map by descriptor,
+// as Restore takes them after a re-exec. Other descriptors the state
+// names died with the crashed manager and are forgotten.
+func (h *holder) listenerFDs(st *supervise.SavedState) map[int]*os.File {
+	fds := map[int]*os.File{}
+	for i := range st.Units {
+		su := &st.Units[i]
+		old := su.FDs
+		su.FDs = nil
+		if su.Kind != "socket" || su.Transient != nil {
+			continue
+		}
+		for key := range old {
+			name := holderPrefixSocket + su.Name + ":" + key
+			if f := h.kept[name]; f != nil {
+				delete(h.kept, name)
+				if su.FDs == nil {
+					su.FDs = map[string]int{}
+				}
+				su.FDs[key] = int(f.Fd())
+				fds[int(f.Fd())] = f
+			}
+		}
+	}
+	return fds
+}
+
+// takePipe returns the kept journal pipe of inode ino, if any.
+func (h *holder) takePipe(ino uint64) (string, *os.File) {
+	for name, f := range h.kept {
+		if _, _, i, ok := journal.ParseHeldName(name); ok && i == ino {
+			delete(h.kept, name)
+			return name, f
+		}
+	}
+	return "", nil
+}
+
+// drainRest reads the kept pipes no adopted process claimed (their
+// writer is gone, or was a control process or a child): what they hold
+// still reaches the journal, under their unit. The rest of what was
+// kept is closed and dropped.
+func (h *holder) drainRest(j *journal.Journal, log *slog.Logger) {
+	for name, f := range h.kept {
+		delete(h.kept, name)
+		unit, stream, _, ok := journal.ParseHeldName(name)
+		if !ok {
+			f.Close()
+			continue
+		}
+		fd, err := unix.Dup(int(f.Fd()))
+		f.Close()
+		if err != nil {
+			continue
+		}
+		src := journal.Source{Unit: unit, UID: -1, Stream: stream,
+			Identifier: strings.TrimSuffix(unit, ".service"), Facility: 3, Priority: 6}
+		if err := j.AdoptPipes([]journal.PipeState{{FD: fd, Source: src}}); err != nil {
+			log.Warn("fd holder: kept descriptor is not a pipe; dropped", "name", name, "err", err)
+			h.q.Release(name)
+		}
+	}
+}
+
+// syncListeners gives the holder the listeners of the state just
+// written (on the manager loop, while they are open) and drops those
+// that are gone.
+func (h *holder) syncListeners(st supervise.SavedState) {
+	seen := map[string]bool{}
+	for _, su := range st.Units {
+		if su.Kind != "socket" || su.Transient != nil {
+			continue
+		}
+		for key, fd := range su.FDs {
+			name := holderPrefixSocket + su.Name + ":" + key
+			seen[name] = true
+			var s unix.Stat_t
+			if unix.Fstat(fd, &s) != nil || h.listeners[name] == s.Ino {
+				continue
+			}
+			h.listeners[name] = s.Ino
+			h.q.Hold(name, fd)
+		}
+	}
+	for name := range h.listeners {
+		if !seen[name] {
+			delete(h.listeners, name)
+			h.q.Release(name)
+		}
+	}
+}
+
+// closeKept closes what restore did not take.
+func (h *holder) closeKept() {
+	for name, f := range h.kept {
+		f.Close()
+		delete(h.kept, name)
+	}
+}
+
+// exit ends the holder at a clean exit of tend: every unit stopped, so
+// nothing it holds is needed.
+func (h *holder) exit(log *slog.Logger) {
+	h.q.Close()
+	if err := h.c.Exit(); err != nil {
+		log.Warn("fd holder did not exit", "err", err)
+	}
+	h.c.Close()
+	_ = os.Remove(h.path)
+}
+
+// syncFunc is the manager's OnPersist hook; nil without a holder.
+func (h *holder) syncFunc() func(supervise.SavedState) {
+	if h == nil {
+		return nil
+	}
+	return h.syncListeners
+}

@@ -1,0 +1,131 @@
+package fdholder
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func startServer(t *testing.T) (string, *Server, chan error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "h.sock")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(os.Getuid())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	return path, s, done
+}
+
+// A pipe held survives its writer's reader: what the writer wrote while
+// only the holder had the read end is read back, in order.
+func TestStoreRetrieveDropExit(t *testing.T) {
+	path, _, done := startServer(t)
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store("journal:a.service:stdout:1", int(r.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // only the holder reads now: a write must not get EPIPE
+	if _, err := w.Write([]byte("one\ntwo\n")); err != nil {
+		t.Fatalf("write with the read end held: %v", err)
+	}
+	w.Close()
+	c.Close()
+
+	c2, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c2.Retrieve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := got["journal:a.service:stdout:1"]
+	if len(got) != 1 || f == nil {
+		t.Fatalf("retrieved %v", got)
+	}
+	data, _ := io.ReadAll(f)
+	if string(data) != "one\ntwo\n" {
+		t.Fatalf("read %q", data)
+	}
+	if err := c2.Drop("journal:a.service:stdout:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c2.Retrieve(); len(got) != 0 {
+		t.Fatalf("after drop: %v", got)
+	}
+	if err := c2.Store("", int(f.Fd())); err == nil {
+		t.Fatal("empty name accepted")
+	}
+	if err := c2.Exit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Another uid is refused: it gets no answer and no descriptor.
+func TestOtherUIDRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to connect as nobody")
+	}
+	path, s, _ := startServer(t)
+	s.uid = 65534 // as if the holder belonged to nobody: root is a stranger
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Retrieve(); err == nil {
+		t.Fatal("a client of another uid was answered")
+	}
+}
+
+// A store queued and released before it was sent never reaches the
+// holder; stores and drops arrive in order.
+func TestQueueOrder(t *testing.T) {
+	path, _, _ := startServer(t)
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(c, slog.Default())
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	for i := 0; i < 50; i++ {
+		q.Hold("a", fds[0])
+		q.Release("a")
+	}
+	q.Hold("b", fds[0])
+	unix.Close(fds[0]) // the queue has its own duplicate
+	q.Close()
+	c2, _ := Dial(path)
+	got, err := c2.Retrieve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["a"]; ok {
+		t.Fatalf("released name held: %v", got)
+	}
+	for _, f := range got {
+		f.Close()
+	}
+}

@@ -1,0 +1,81 @@
+package journal
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Holder keeps descriptors outside tend (internal/fdholder). Hold and
+// Release must not block: the journal calls them when it creates a
+// pipe, on a unit's start path, and when it closes one.
+type Holder interface {
+	Hold(name string, fd int)
+	Release(name string)
+}
+
+// HeldPrefix begins the holder names of the journal's pipes:
+// "journal:UNIT:STREAM:INODE". The inode tells one pipe from another
+// (it is unique while the pipe exists) and matches the pipe to the
+// /proc/PID/fd/N of the process that writes to it.
+const HeldPrefix = "journal:"
+
+// HeldName is the holder name of a pipe of unit and stream with inode ino.
+func HeldName(unit string, stream Stream, ino uint64) string {
+	return fmt.Sprintf("%s%s:%s:%d", HeldPrefix, unit, stream, ino)
+}
+
+// ParseHeldName takes a holder name apart; ok is false for a name that
+// is not a journal pipe's.
+func ParseHeldName(name string) (unit string, stream Stream, ino uint64, ok bool) {
+	rest, found := strings.CutPrefix(name, HeldPrefix)
+	if !found {
+		return "", 0, 0, false
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	ino, err := strconv.ParseUint(rest[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, 0, false
+	}
+	rest = rest[:i]
+	j := strings.LastIndexByte(rest, ':')
+	if j <= 0 {
+		return "", 0, 0, false
+	}
+	switch rest[j+1:] {
+	case StreamStdout.String():
+		stream = StreamStdout
+	case StreamStderr.String():
+		stream = StreamStderr
+	default:
+		return "", 0, 0, false
+	}
+	return rest[:j], stream, ino, true
+}
+
+// hold gives the holder a duplicate of p's read end.
+func (p *Pipe) hold() {
+	h := p.j.opts.Holder
+	if h == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(p.fd, &st) != nil {
+		return
+	}
+	p.held = HeldName(p.src.Unit, p.src.Stream, st.Ino)
+	h.Hold(p.held, p.fd)
+}
+
+// release tells the holder the pipe is done with: its writers are gone
+// and every line it carried is stored.
+func (p *Pipe) release() {
+	if p.held != "" {
+		p.j.opts.Holder.Release(p.held)
+	}
+}
