@@ -56,10 +56,14 @@ type Spec struct {
 
 // plan is a Spec resolved into what the fork needs.
 type plan struct {
-	s       Spec
-	ec      *unit.ExecContext
-	path    string
-	argv    []string
+	s    Spec
+	ec   *unit.ExecContext
+	path string
+	argv []string
+	// exe and exeArgv are what the fork executes: path and argv, or the
+	// trampoline that sets the pid variables and then executes them.
+	exe     string
+	exeArgv []string
 	env     []string
 	dir     string
 	cred    *syscall.Credential
@@ -133,7 +137,8 @@ func newPlan(s Spec) (*plan, error) {
 		p.close()
 		return nil, err
 	}
-	p.helper = p.needsHelper()
+	p.exe, p.exeArgv = p.path, p.argv
+	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 
@@ -308,13 +313,14 @@ func (p *plan) close() {
 }
 
 // needsHelper reports whether settings beyond ForkExec's reach are set,
-// the process needs its own pid in its environment (LISTEN_PID,
-// WATCHDOG_PID), the cgroup can only be joined from inside the child
-// (v1), which must happen before the program's first fork, or tend
-// ignores a signal the child must not inherit ignored.
+// the cgroup can only be joined from inside the child (v1), which must
+// happen before the program's first fork, or tend ignores a signal the
+// child must not inherit ignored. (A process that needs its own pid in
+// its environment goes through the helper too unless the trampoline can
+// set it: see pidexec.go.)
 func (p *plan) needsHelper() bool {
 	ec := p.ec
-	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || len(p.ownPIDVars()) > 0 {
+	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
 	if signalIgnored() {
@@ -396,7 +402,7 @@ func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	attr.Sys.Credential = p.cred
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
-		pid, c, err := forkExec(p.path, p.argv, attr, pidfd)
+		pid, c, err := forkExec(p.exe, p.exeArgv, attr, pidfd)
 		cloned = c
 		return pid, err
 	}, onExit)
