@@ -136,6 +136,6 @@ func (p *plan) useTrampoline() bool {
 	}
 	p.exe = "/proc/self/fd/" + strconv.Itoa(fd)
 	p.exeArgv = append([]string{strconv.Itoa(len(vars)), p.path}, p.argv...)
-	p.env = env
+	p.exeEnv, p.tramp = env, true
 	return true
 }

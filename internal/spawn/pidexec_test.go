@@ -145,3 +145,41 @@ func TestTrampolineImage(t *testing.T) {
 		t.Errorf("image of %d bytes", len(img))
 	}
 }
+
+// TestTrampolineFailureFallsBackToHelper: when the trampoline cannot be
+// executed the process is started through the exec helper instead, with
+// the same result for the program.
+func TestTrampolineFailureFallsBackToHelper(t *testing.T) {
+	if trampolineCode == nil {
+		t.Skip("no trampoline for this architecture")
+	}
+	r := startReaper(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	p, err := newPlan(Spec{
+		Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", `echo "$$ $LISTEN_PID"`}, NoEnvExpand: true},
+		Env:     []string{"LISTEN_FDS=1"}, Stdout: pw, ExtraFiles: []*os.File{pw}, SelfExe: os.Args[0],
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if !p.tramp || p.helper {
+		t.Fatalf("plan does not use the trampoline (tramp %v, helper %v)", p.tramp, p.helper)
+	}
+	p.exe = "/proc/self/fd/999999" // as if executing the trampoline failed
+	exited := make(chan reaper.Exit, 1)
+	pid, err := p.start(r, func(e reaper.Exit) { exited <- e })
+	pw.Close()
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	out, _ := io.ReadAll(pr)
+	<-exited
+	if want := fmt.Sprintf("%d %d\n", pid, pid); string(out) != want {
+		t.Errorf("program saw pid and LISTEN_PID %q; want %q", out, want)
+	}
+}

@@ -60,10 +60,13 @@ type plan struct {
 	ec   *unit.ExecContext
 	path string
 	argv []string
-	// exe and exeArgv are what the fork executes: path and argv, or the
-	// trampoline that sets the pid variables and then executes them.
+	// exe, exeArgv and exeEnv are what the fork executes: path, argv
+	// and env, or the trampoline that sets the pid variables in exeEnv
+	// and then executes path (tramp is set).
 	exe     string
 	exeArgv []string
+	exeEnv  []string
+	tramp   bool
 	env     []string
 	dir     string
 	cred    *syscall.Credential
@@ -84,10 +87,23 @@ func Start(r *reaper.Reaper, s Spec, onExit func(reaper.Exit)) (pid int, err err
 		return 0, err
 	}
 	defer p.close()
+	return p.start(r, onExit)
+}
+
+func (p *plan) start(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
 	if p.helper {
 		return p.startHelper(r, onExit)
 	}
-	return p.startDirect(r, onExit)
+	pid, err := p.startDirect(r, onExit)
+	if err != nil && p.tramp {
+		// The child failed before the program: in the fork's own steps,
+		// which the helper reports with more detail, or in executing the
+		// trampoline, which has been seen to fail rarely (EACCES) under a
+		// heavy fork load. Either way the helper does it all again.
+		p.log.Debug("pid trampoline failed; starting through the exec helper", "unit", p.s.Unit, "err", err)
+		return p.startHelper(r, onExit)
+	}
+	return pid, err
 }
 
 func newPlan(s Spec) (*plan, error) {
@@ -137,7 +153,7 @@ func newPlan(s Spec) (*plan, error) {
 		p.close()
 		return nil, err
 	}
-	p.exe, p.exeArgv = p.path, p.argv
+	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
 	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
@@ -398,7 +414,7 @@ func forkExecOnce(path string, argv []string, attr *syscall.ProcAttr, pidfd *int
 }
 
 func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
-	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: fds(p.files), Sys: p.sysProcAttr()}
+	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.exeEnv, Files: fds(p.files), Sys: p.sysProcAttr()}
 	attr.Sys.Credential = p.cred
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
