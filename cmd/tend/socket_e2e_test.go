@@ -269,6 +269,7 @@ func TestSocketAccept(t *testing.T) {
 		if out, code := in.ctl("status", name); code != 0 || !strings.Contains(out, "active (running)") || !strings.Contains(out, "TriggeredBy") {
 			t.Errorf("status %s: exit %d\n%s", name, code, out)
 		}
+		checkInstanceGroups(t, in.mainPID(name), name)
 		conns, readers = append(conns, c), append(readers, r)
 	}
 	// The fourth is over MaxConnections=3: closed at once.
@@ -296,6 +297,34 @@ func TestSocketAccept(t *testing.T) {
 	// The socket is free again: a new connection gets instance number 3.
 	if a, err := ask("tcp", addr); err != nil || !strings.HasPrefix(a, "fds=1") {
 		t.Errorf("connection after the others ended: %q %v", a, err)
+	}
+}
+
+// checkInstanceGroups: a per-connection instance runs in its own
+// tracking group, and (on a hybrid machine) stays out of per-unit v1
+// groups, whose creation and process moves would cost every connection.
+func checkInstanceGroups(t *testing.T, pid int, name string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v2 bool
+	var v1 []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if id, _, _ := strings.Cut(line, ":"); strings.HasSuffix(line, "/"+name) {
+			if id == "0" {
+				v2 = true
+			} else {
+				v1 = append(v1, line)
+			}
+		}
+	}
+	switch {
+	case v2 && len(v1) > 0:
+		t.Errorf("instance %s is in per-unit v1 groups too: %q", name, v1)
+	case !v2 && len(v1) == 0: // (v1 mode tracks in one v1 hierarchy)
+		t.Errorf("instance %s (pid %d) not in its own group:\n%s", name, pid, b)
 	}
 }
 

@@ -308,7 +308,18 @@ func (m *Manager) Where() string { return m.base }
 
 // Group creates (or opens) the group of unit. Calling it again for the
 // same unit returns the same *Group until Remove.
-func (m *Manager) Group(unit string) (*Group, error) {
+func (m *Manager) Group(unit string) (*Group, error) { return m.group(unit, true) }
+
+// TrackingGroup is Group without the v1 groups that only give stats on a
+// hybrid machine: for short-lived units made in numbers (one per
+// connection), where each of those groups costs a mkdir, an rmdir and
+// moving the process, which on cgroup v1 waits for an RCU grace period
+// and holds up every fork meanwhile. Its Stats lack what only v1 has
+// (memory, on a hybrid machine); tasks and CPU time come from the
+// tracking group. Elsewhere it is the same as Group.
+func (m *Manager) TrackingGroup(unit string) (*Group, error) { return m.group(unit, false) }
+
+func (m *Manager) group(unit string, stats bool) (*Group, error) {
 	if unit == "" || unit == "." || unit == ".." || strings.ContainsAny(unit, "/\x00\n") {
 		return nil, fmt.Errorf("cgroup for unit %q: invalid unit name", unit)
 	}
@@ -320,7 +331,7 @@ func (m *Manager) Group(unit string) (*Group, error) {
 	}
 	// The directories are made without the lock, so that a batch of units
 	// can get their groups in parallel (bring-up); mkdir is idempotent.
-	g, err := m.newGroup(unit)
+	g, err := m.newGroup(unit, stats)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup for unit %s: %w", unit, err)
 	}

@@ -366,3 +366,40 @@ func TestCloseJoinsEventGoroutine(t *testing.T) {
 	}
 	m.events = nil // already closed; keep the cleanup's Close from closing twice
 }
+
+// TestTrackingGroupHasNoStatsGroups: a tracking-only group is made in
+// the tracking hierarchy alone, so a process started into it is not
+// moved into any v1 stats group; tasks are still counted.
+func TestTrackingGroupHasNoStatsGroups(t *testing.T) {
+	m := newManager(t, ModeV2)
+	if len(m.statBases()) == 0 {
+		t.Skip("no v1 stats groups on this machine (not hybrid)")
+	}
+	g, err := m.TrackingGroup("conn.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctrl, base := range m.statBases() {
+		if _, err := os.Stat(filepath.Join(base, "conn.service")); err == nil {
+			t.Errorf("%s stats group made for a tracking group", ctrl)
+		}
+	}
+	if len(g.JoinFiles()) != 1 {
+		t.Errorf("JoinFiles = %q; want the tracking group's only", g.JoinFiles())
+	}
+	full, err := m.Group("full.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.JoinFiles()) < 2 {
+		t.Errorf("Group's JoinFiles = %q; want the stats groups too", full.JoinFiles())
+	}
+	if st := g.Stats(); st.Tasks != 0 || st.CPUNanos < 0 {
+		t.Errorf("Stats() = %+v; want 0 tasks and a CPU figure", st)
+	}
+	for _, gr := range []*Group{g, full} {
+		if err := gr.Remove(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -36,7 +36,7 @@ type Group struct {
 	none    noneTracker // ModeNone only
 }
 
-func (m *Manager) newGroup(unit string) (*Group, error) {
+func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 	g := &Group{m: m, unit: unit, statDirs: map[string]string{}}
 	if m.mode == ModeNone {
 		g.path = "/" + unit
@@ -56,7 +56,11 @@ func (m *Manager) newGroup(unit string) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	for ctrl, base := range m.statBases() {
+	var bases map[string]string
+	if stats {
+		bases = m.statBases()
+	}
+	for ctrl, base := range bases {
 		d := filepath.Join(base, unit)
 		err := mkdirGroup(d)
 		if errors.Is(err, os.ErrNotExist) {

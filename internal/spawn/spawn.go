@@ -56,10 +56,17 @@ type Spec struct {
 
 // plan is a Spec resolved into what the fork needs.
 type plan struct {
-	s       Spec
-	ec      *unit.ExecContext
-	path    string
-	argv    []string
+	s    Spec
+	ec   *unit.ExecContext
+	path string
+	argv []string
+	// exe, exeArgv and exeEnv are what the fork executes: path, argv
+	// and env, or the trampoline that sets the pid variables in exeEnv
+	// and then executes path (tramp is set).
+	exe     string
+	exeArgv []string
+	exeEnv  []string
+	tramp   bool
 	env     []string
 	dir     string
 	cred    *syscall.Credential
@@ -81,10 +88,23 @@ func Start(r *reaper.Reaper, s Spec, onExit func(reaper.Exit)) (pid int, err err
 		return 0, err
 	}
 	defer p.close()
+	return p.start(r, onExit)
+}
+
+func (p *plan) start(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
 	if p.helper {
 		return p.startHelper(r, onExit)
 	}
-	return p.startDirect(r, onExit)
+	pid, err := p.startDirect(r, onExit)
+	if err != nil && p.tramp {
+		// The child failed before the program: in the fork's own steps,
+		// which the helper reports with more detail, or in executing the
+		// trampoline, which has been seen to fail rarely (EACCES) under a
+		// heavy fork load. Either way the helper does it all again.
+		p.log.Debug("pid trampoline failed; starting through the exec helper", "unit", p.s.Unit, "err", err)
+		return p.startHelper(r, onExit)
+	}
+	return pid, err
 }
 
 func newPlan(s Spec) (*plan, error) {
@@ -134,7 +154,8 @@ func newPlan(s Spec) (*plan, error) {
 		p.close()
 		return nil, err
 	}
-	p.helper = p.needsHelper()
+	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
+	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 
@@ -350,13 +371,14 @@ func dataFile(data []byte) (*os.File, error) {
 }
 
 // needsHelper reports whether settings beyond ForkExec's reach are set,
-// the process needs its own pid in its environment (LISTEN_PID,
-// WATCHDOG_PID), the cgroup can only be joined from inside the child
-// (v1), which must happen before the program's first fork, or tend
-// ignores a signal the child must not inherit ignored.
+// the cgroup can only be joined from inside the child (v1), which must
+// happen before the program's first fork, or tend ignores a signal the
+// child must not inherit ignored. (A process that needs its own pid in
+// its environment goes through the helper too unless the trampoline can
+// set it: see pidexec.go.)
 func (p *plan) needsHelper() bool {
 	ec := p.ec
-	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil || len(p.ownPIDVars()) > 0 {
+	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
 	if signalIgnored() {
@@ -434,11 +456,11 @@ func forkExecOnce(path string, argv []string, attr *syscall.ProcAttr, pidfd *int
 }
 
 func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
-	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.env, Files: fds(p.files), Sys: p.sysProcAttr()}
+	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.exeEnv, Files: fds(p.files), Sys: p.sysProcAttr()}
 	attr.Sys.Credential = p.cred
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
-		pid, c, err := forkExec(p.path, p.argv, attr, pidfd)
+		pid, c, err := forkExec(p.exe, p.exeArgv, attr, pidfd)
 		cloned = c
 		return pid, err
 	}, onExit)

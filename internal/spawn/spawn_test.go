@@ -236,7 +236,8 @@ func TestOwnPIDIsTheChildsPID(t *testing.T) {
 	defer sock.Close()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pid := run(t, r, Spec{Command: sleepCmd(), ExtraFiles: []*os.File{sock}, Env: tt.env})
+			// Ready: the program itself runs, not whatever set its pid.
+			pid := runReady(t, r, Spec{ExtraFiles: []*os.File{sock}, Env: tt.env})
 			var got []string
 			for _, kv := range strings.Split(environ(t, pid), "\x00") {
 				if strings.HasPrefix(kv, tt.prefix) {

@@ -98,7 +98,7 @@ func (m *Manager) checkConditions(u *rt) bool {
 // friends for each process.)
 func (m *Manager) prepare(u *rt) error {
 	if m.opts.Cgroups != nil && u.cg == nil {
-		g, err := m.opts.Cgroups.Group(u.name)
+		g, err := m.newGroup(u)
 		if err != nil {
 			return fmt.Errorf("cannot create control group: %w", err)
 		}

@@ -1,6 +1,9 @@
 package supervise
 
-import "github.com/tendproject/tend/internal/plan"
+import (
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/plan"
+)
 
 // transientJob runs a job on a unit the plan does not know (an
 // Accept=yes instance): it has no dependencies to order, so the job is
@@ -39,4 +42,15 @@ func (q *jobQueue) submitInternalUnit(kind plan.JobKind, u *rt) {
 		return
 	}
 	q.m.transientJob(kind, u)
+}
+
+// newGroup creates u's cgroup. A per-connection instance gets only the
+// tracking group: on a hybrid machine the v1 stats groups would cost
+// each connection two more mkdirs, rmdirs and process moves (see
+// cgroup.TrackingGroup).
+func (m *Manager) newGroup(u *rt) (*cgroup.Group, error) {
+	if u.transient != nil {
+		return m.opts.Cgroups.TrackingGroup(u.name)
+	}
+	return m.opts.Cgroups.Group(u.name)
 }
