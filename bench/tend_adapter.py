@@ -5,6 +5,8 @@ Loaded by the harness through PEERS_EXTRA; defines adapters and registers them:
                  Restart=always, RestartSec=0 and no start limit (pure restart latency)
   tend-defaults  the same with tend's defaults: RestartSec=100ms and the start limit
                  (5 starts in 10 s), i.e. how a crash loop is throttled out of the box
+  tend-svdir     the peers' own service directories, run as they are by `tend run --svdir`
+                 (runsv's rules: restarted at once, or a second later if ./run lasted < 1 s)
 TEND_BIN names the binary (bench/run.sh builds it).
 """
 import os
@@ -37,5 +39,19 @@ class Tend:
                 "--journal-dir", f"{d}/journal", "--log-level", "warn"]
 
 
+class TendSvdir:
+    """The same service directories runit and daemontools run, under tend's --svdir scan."""
+    name = "tend-svdir"
+
+    def prepare(self, d, services):
+        write_services(f"{d}/sv", services)
+        os.makedirs(f"{d}/units", exist_ok=True)     # no unit files: only the directories
+
+    def argv(self, d, n):
+        return [TEND_BIN, "run", "--units", f"{d}/units", "--svdir", f"{d}/sv",
+                "--runtime-dir", f"{d}/run", "--journal-dir", f"{d}/journal", "--log-level", "warn"]
+
+
 register(Tend())
 register(Tend("tend-defaults", defaults=True))
+register(TendSvdir())

@@ -164,9 +164,12 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 		// never: a check that never passes.
 		"never/run":   "#!/bin/sh\nexec sleep 1000\n",
 		"never/check": "#!/bin/sh\nexit 1\n",
-		// broken: run not executable.
-		"broken/run": "exec sleep 1000\n",
+		// broken: run not executable (made so below).
+		"broken/run": "#!/bin/sh\nexec sleep 1000\n",
 	})
+	if err := os.Chmod(filepath.Join(scan, "broken", "run"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A unit file ordered after a service directory.
 	writeTree(t, units, map[string]string{
 		"after-web.service": "[Unit]\nRequires=web.svdir\nAfter=web.svdir\n[Service]\nExecStart=/bin/sh -c 'cat " + scan + "/web/supervise/stat > " + root + "/after.out; exec sleep 1000'\n[Install]\nWantedBy=multi-user.target\n",
@@ -236,7 +239,9 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 			st, err := svdir.DecodeStatus([]byte(s))
 			return err == nil && st.State == svdir.StateRun && st.PID > 0 && st.PID != pid
 		})
-		mustSv(t, 0, `^ok: run: `, "-w", "5", "check", web)
+		// sv -w up, not check: the log line may come before supervise/
+		// says run, and sv check is content with "down, want up".
+		mustSv(t, 0, `^ok: run: `, "-w", "5", "up", web)
 		if got := svRunPID(t, web); got == pid || alive(pid) {
 			t.Errorf("after sv term: pid %d (old %d alive=%v)", got, pid, alive(pid))
 		}
@@ -282,9 +287,19 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 		}
 	})
 	t.Run("bad run", func(t *testing.T) {
+		// runsv's rule: tried again every second, the reason in status.
 		out, _ := in.ctl("status", "broken.svdir")
-		if !strings.Contains(out, "failed") || !strings.Contains(out, "permission denied") {
+		if !strings.Contains(out, "activating (restart-pause)") || !strings.Contains(out, "permission denied") {
 			t.Errorf("status of a directory whose run is not executable:\n%s", out)
+		}
+		broken := filepath.Join(scan, "broken")
+		if err := os.Chmod(filepath.Join(broken, "run"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		awaitFile(t, filepath.Join(broken, "supervise", "stat"), "run once run is executable", contains("run"))
+		svRunPID(t, broken)
+		if out := in.mustCtl("status", "broken.svdir"); !strings.Contains(out, "active (run)") || !strings.Contains(out, `Status: "run"`) {
+			t.Errorf("status once run is executable:\n%s", out)
 		}
 	})
 	t.Run("tend sv", func(t *testing.T) {
@@ -294,7 +309,8 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 			t.Fatal(err)
 		}
 		secs := regexp.MustCompile(`[0-9]+s\b`)
-		for _, args := range [][]string{{"status", web}, {"status", off}, {"-w", "5", "check", web}, {"status", filepath.Join(root, "nowhere")}, {"bogus", web}} {
+		for _, args := range [][]string{{"status", web}, {"status", off}, {"-w", "5", "check", web}, {"status", filepath.Join(root, "nowhere")}, {"bogus", web},
+			{"stat", web}, {"-vw5", "check", web}, {"e", filepath.Join(root, "nowhere")}, {"-w"}, {"reboot", web}, {"-x", "status", web}, {"-w", "abc", "status", filepath.Join(root, "nowhere")}} {
 			ref, refCode := runTool(t, "sv", args...)
 			for _, ours := range [][]string{append([]string{tendBin, "sv"}, args...), append([]string{link}, args...)} {
 				out, code := runTool(t, ours[0], ours[1:]...)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,42 +58,95 @@ var svVerbs = map[string]svVerb{
 	"try-restart": {cmds: "tc", wait: 'u', verb: true},
 }
 
-// svMain runs sv's command line (without argv[0]).
-func svMain(env *Env, args []string) int {
-	verbose, wait := false, 7*time.Second
+// svArgs is sv's command line, parsed.
+type svArgs struct {
+	problem  string // why the options are wrong, as sv says it before its usage
+	verbose  bool
+	wait     time.Duration
+	verb     svVerb
+	services []string
+}
+
+// svMaxWait bounds -w so that the duration cannot overflow.
+const svMaxWait = 1 << 30 // seconds, about 34 years
+
+// parseSvArgs reads sv's options as runit's sv reads them with getopt
+// ("w:vV": -v, -w SEC, -wSEC, grouped as -vw5, -- ends them; -V is
+// accepted and ignored; SEC is its leading digits, as scan_ulong reads
+// it), then the verb (or a verb's initial) and at least one service. ok
+// is false for a usage error.
+func parseSvArgs(args []string) (a svArgs, ok bool) {
+	a.wait = 7 * time.Second
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
-		switch a := args[0]; {
-		case a == "-v":
-			verbose = true
-		case a == "-w" && len(args) > 1:
-			n, err := strconv.Atoi(args[1])
-			if err != nil || n < 0 {
-				return svUsage(env.Stderr)
-			}
-			wait, verbose = time.Duration(n)*time.Second, true
-			args = args[1:]
-		case strings.HasPrefix(a, "-w"):
-			n, err := strconv.Atoi(a[2:])
-			if err != nil || n < 0 {
-				return svUsage(env.Stderr)
-			}
-			wait, verbose = time.Duration(n)*time.Second, true
-		default:
-			return svUsage(env.Stderr)
-		}
+		opt := args[0][1:]
 		args = args[1:]
+		if opt == "-" {
+			break
+		}
+		for len(opt) > 0 {
+			c := opt[0]
+			opt = opt[1:]
+			switch c {
+			case 'v':
+				a.verbose = true
+			case 'V':
+			case 'w':
+				val := opt
+				if val == "" {
+					if len(args) == 0 {
+						a.problem = "option requires an argument -- w"
+						return a, false
+					}
+					val, args = args[0], args[1:]
+				}
+				a.wait, a.verbose = time.Duration(leadingNumber(val, svMaxWait))*time.Second, true
+				opt = ""
+			default:
+				a.problem = "illegal option -- " + string(c)
+				return a, false
+			}
+		}
 	}
 	if len(args) < 2 {
-		return svUsage(env.Stderr)
+		return a, false
 	}
 	verb, ok := svVerbs[args[0]]
 	if !ok {
 		// sv takes any unique prefix letter of the verbs it writes.
-		if v, ok2 := svVerbs[svLetter(args[0])]; ok2 {
-			verb, ok = v, true
-		}
+		verb, ok = svVerbs[svLetter(args[0])]
 	}
 	if !ok {
+		return a, false
+	}
+	a.verb, a.services = verb, args[1:]
+	return a, true
+}
+
+// leadingNumber is the number s starts with (0 if none), at most limit.
+func leadingNumber(s string, limit int) int {
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = min(n*10+int(s[i]-'0'), limit)
+	}
+	return n
+}
+
+// svServiceDir is where sv looks for the service called name: as given
+// when it starts with / or . or ends with /, else in base ($SVDIR).
+func svServiceDir(base, name string) string {
+	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, "/") {
+		return name
+	}
+	return filepath.Join(base, name)
+}
+
+// svMain runs sv's command line (without argv[0]).
+func svMain(env *Env, args []string) int {
+	a, ok := parseSvArgs(args)
+	if !ok {
+		if a.problem != "" {
+			fmt.Fprintf(env.Stderr, "sv: %s\n", a.problem)
+		}
 		return svUsage(env.Stderr)
 	}
 	base := env.Getenv("SVDIR")
@@ -102,25 +154,29 @@ func svMain(env *Env, args []string) int {
 		base = "/etc/service"
 	}
 	failed := 0
-	for _, name := range args[1:] {
-		dir := name
-		if !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, "/") {
-			dir = filepath.Join(base, name)
-		}
-		if !svOne(env, name, dir, verb, verbose || verb.verb, wait) {
+	for _, name := range a.services {
+		if !svOne(env, name, svServiceDir(base, name), a.verb, a.verbose || a.verb.verb, a.wait) {
 			failed++
 		}
 	}
 	return min(failed, 99)
 }
 
+// svByLetter is what runit's sv does with a verb it does not know by
+// name: it goes by the first letter (so "s…" is status, "e…" exit,
+// "c…" other than check is cont); r and the force- verbs are only taken
+// by name.
+var svByLetter = map[byte]string{
+	'x': "exit", 'e': "exit", 'c': "cont", 's': "status",
+	'u': "up", 'd': "down", 'o': "once", 't': "term", 'p': "pause", 'h': "hup",
+	'a': "alarm", 'i': "interrupt", 'k': "kill", 'q': "quit", '1': "1", '2': "2",
+}
+
 func svLetter(s string) string {
-	for v := range svVerbs {
-		if len(v) > 0 && len(s) > 0 && v[0] == s[0] && !strings.HasPrefix(v, "try") && len(svVerbs[v].cmds) == 1 && svVerbs[v].cmds[0] == s[0] {
-			return v
-		}
+	if s == "" {
+		return ""
 	}
-	return ""
+	return svByLetter[s[0]]
 }
 
 func svUsage(w io.Writer) int {

@@ -32,6 +32,7 @@ func (d *daemon) shutdown(sigs <-chan os.Signal) syscall.Signal {
 			}
 		}
 	}()
+	d.svdir.beginShutdown(sctx)
 	if err := d.mgr.Shutdown(sctx); err != nil {
 		d.log.Warn("orderly shutdown incomplete", "err", err)
 	}

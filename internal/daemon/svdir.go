@@ -214,12 +214,14 @@ func (s *svdirScan) apply(ctx context.Context, batch []svdir.Event) {
 		name := svdir.UnitName(ev.Entry.Name, false)
 		switch ev.Kind {
 		case svdir.Added:
-			if old, ok := s.known[name]; ok && old.Path == ev.Entry.Path && old.Dev == ev.Entry.Dev && old.Ino == ev.Entry.Ino {
-				continue // found by the first scan
-			}
+			// First: a directory made again while the old one is being
+			// let go of may even have the old one's inode number.
 			if s.removing[name] {
 				s.pending[name] = ev.Entry
 				continue
+			}
+			if old, ok := s.known[name]; ok && old.Path == ev.Entry.Path && old.Dev == ev.Entry.Dev && old.Ino == ev.Entry.Ino {
+				continue // found by the first scan
 			}
 			if n := s.admit(ev.Entry); n != "" {
 				added = append(added, unitNames(ev.Entry)...)
@@ -328,6 +330,19 @@ func (s *svdirScan) freeze() {
 	}
 	s.hub.Close()
 	<-s.fwdDone
+}
+
+// beginShutdown stops taking directories over and has the manager stop
+// them as runsv does on its way out: each main service first, then its
+// logger once it has read its pipe to the end.
+func (s *svdirScan) beginShutdown(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	s.stopWatching()
+	if err := s.d.mgr.SvdirShutdown(ctx); err != nil {
+		s.d.log.Warn("service directories not prepared for shutdown", "err", err)
+	}
 }
 
 // close releases every supervise/ (sv then reports that no supervisor

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -27,9 +29,12 @@ import (
 // States: Running while ./run runs (StopSigterm once it was sent TERM
 // and is not wanted up), StopPost while ./finish runs, AutoRestart
 // during runsv's one-second pause before restarting a ./run that
-// exited at once, Dead when down, Failed when ./run could not be
-// started. Every change is written to supervise/ (status, stat, pid),
-// so runit's sv and daemontools' svstat read tend as they read runsv.
+// exited at once or could not be started (runsv retries it every
+// second; the reason is the status text), Stop while a log service
+// told to exit reads its pipe to the end, Dead when down, Failed when
+// supervise/ could not be taken. Every change is written to supervise/
+// (status, stat, pid), so runit's sv and daemontools' svstat read tend
+// as they read runsv.
 type svdirUnit struct {
 	*rt
 	isLog bool
@@ -45,9 +50,11 @@ type svdirUnit struct {
 	since     time.Time // the status file's timestamp
 	lastExit  exitStatus
 	lastPID   int
-	exited    bool // lastExit is set
-	reason    string
-	exiting   bool // told to exit ('x', or the directory left its scan directory)
+	exited    bool   // lastExit is set
+	reason    string // why supervise/ could not be taken: the unit fails
+	runErr    string // why ./run could not be started last time; retried every second
+	exiting   bool   // told to exit ('x', or the directory left its scan directory)
+	removed   bool   // not taken over again once let go of: the directory left, or tend stops
 	pipe      *svdirPipe
 	ctl       svdirCtl
 	lastStart time.Time // the last spawn of ./run, for the status view
@@ -143,26 +150,78 @@ func (m *Manager) svdirOpen(u *svdirUnit) bool {
 		return true
 	}
 	if m.opts.SvdirHub == nil {
-		u.reason = "service directories are not enabled in this manager"
-	} else {
-		if u.since.IsZero() {
-			u.since = m.clock.Now()
-		}
-		if _, err := os.Stat(filepath.Join(u.dir(), "down")); err == nil && !u.isLog && u.state.Active() == Inactive {
-			u.want = svdir.WantDown
-		}
-		d, err := svdir.Open(u.dir(), m.opts.SvdirHub, u.supStatus())
-		if err == nil {
-			u.sup = d
-			m.svdirByDir()[d] = u
-			return true
-		}
-		u.reason = err.Error()
+		return m.svdirOpened(u, nil, errors.New("service directories are not enabled in this manager"))
 	}
+	d, err := svdir.Open(u.dir(), m.opts.SvdirHub, m.svdirBeforeOpen(u))
+	return m.svdirOpened(u, d, err)
+}
+
+// svdirBeforeOpen settles what supervise/ will first say: since when,
+// and down when there is a down file and the service is not running.
+func (m *Manager) svdirBeforeOpen(u *svdirUnit) svdir.Status {
+	if u.since.IsZero() {
+		u.since = m.clock.Now()
+	}
+	if _, err := os.Stat(filepath.Join(u.dir(), "down")); err == nil && !u.isLog && u.state.Active() == Inactive {
+		u.want = svdir.WantDown
+	}
+	return u.supStatus()
+}
+
+// svdirOpened records the outcome of svdir.Open; a unit whose
+// directory could not be opened fails with the reason.
+func (m *Manager) svdirOpened(u *svdirUnit, d *svdir.Dir, err error) bool {
+	if err == nil {
+		u.sup = d
+		m.svdirByDir()[d] = u
+		return true
+	}
+	u.reason = err.Error()
 	m.event(u.rt, prioErr, "%s: %s", u.name, u.reason)
 	u.result = ResultResources
 	m.setState(u.rt, Failed)
 	return false
+}
+
+// svdirOpenAll opens the supervise/ of many units at once (a scan
+// directory taken over): the files and FIFOs are made on a few
+// goroutines, which end before it returns, rather than one after the
+// other on the manager loop.
+func (m *Manager) svdirOpenAll(units []*svdirUnit) {
+	if m.opts.SvdirHub == nil || len(units) < 2 {
+		for _, u := range units {
+			m.svdirOpen(u)
+		}
+		return
+	}
+	type result struct {
+		d   *svdir.Dir
+		err error
+	}
+	sts := make([]svdir.Status, len(units))
+	for i, u := range units {
+		sts[i] = m.svdirBeforeOpen(u)
+	}
+	res := make([]result, len(units))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(4, len(units)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				res[i].d, res[i].err = svdir.Open(units[i].dir(), m.opts.SvdirHub, sts[i])
+			}
+		}()
+	}
+	for i := range units {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, u := range units {
+		m.svdirOpened(u, res[i].d, res[i].err)
+	}
 }
 
 // svdirByDir maps open supervise directories to their units, for the
@@ -232,8 +291,17 @@ func (u *svdirUnit) event(m *Manager, ev unitEvent) {
 			m.svdirExited(u, e.st)
 		}
 	case deadline:
-		if u.state == AutoRestart {
+		switch u.state {
+		case AutoRestart:
 			m.svdirDown(u)
+		case Stop:
+			// A logger that does not end at end-of-file is stopped as sv
+			// down stops it, after the stop timeout; runsv would wait.
+			m.event(u.rt, prioWarn, "%s: still running %s after its service ended; sending TERM", u.name, unit.DefaultTimeout)
+			m.svdirSignal(u, unix.SIGTERM)
+			m.svdirSignal(u, unix.SIGCONT)
+			u.term = true
+			m.svdirSettle(u)
 		}
 	}
 }
@@ -258,8 +326,14 @@ func (m *Manager) svdirExited(u *svdirUnit, st exitStatus) {
 	} else {
 		u.finishing = false
 	}
+	m.svdirEnded(u)
+}
+
+// svdirEnded is the service with ./run (and ./finish) over: restarted,
+// after runsv's one-second pause when ./run lasted less than a second.
+func (m *Manager) svdirEnded(u *svdirUnit) {
 	u.since = m.clock.Now()
-	if u.want == svdir.WantUp && u.since.Sub(u.runStart) < time.Second {
+	if u.want == svdir.WantUp && !u.exiting && u.reason == "" && u.since.Sub(u.runStart) < time.Second {
 		m.setState(u.rt, AutoRestart)
 		m.arm(u.rt, time.Second-u.since.Sub(u.runStart))
 		m.svdirWrite(u)
@@ -298,9 +372,10 @@ func (m *Manager) svdirDown(u *svdirUnit) {
 }
 
 // svdirRun starts ./run. A ./run that cannot be started is runsv's exit
-// 111: ./finish runs with "111 0", and then the unit fails with the
-// reason (runsv would retry every second; tend says why and waits for
-// the next start).
+// 111: ./finish runs with "111 0", and ./run is tried again a second
+// later for as long as the service is wanted up, as runsv does; the
+// reason is the status text meanwhile, and a start job waiting for the
+// service fails with it.
 func (m *Manager) svdirRun(u *svdirUnit) {
 	if u.cg == nil {
 		if err := m.prepare(u.rt); err != nil {
@@ -310,23 +385,51 @@ func (m *Manager) svdirRun(u *svdirUnit) {
 	u.runStart = m.clock.Now()
 	pid, err := m.svdirSpawn(u, []string{"./run"}, roleMain)
 	if err != nil {
-		u.reason = "cannot run ./run: " + err.Error()
-		m.event(u.rt, prioErr, "%s: %s", u.name, u.reason)
-		u.lastExit, u.exited = exitStatus{code: "exited", status: 111}, true
-		u.result = ResultResources
-		if m.svdirFinish(u, svdir.FinishArgsNotStarted) {
-			return
-		}
-		u.since = m.clock.Now()
-		m.svdirSettle(u)
+		m.svdirNotStarted(u, "cannot run ./run: "+err.Error())
 		return
 	}
+	u.runErr = ""
 	u.pid, u.lastPID, u.finishing, u.term, u.paused = pid, pid, false, false, false
 	u.since, u.lastStart, u.result = u.runStart, u.runStart, ResultSuccess
 	if u.invocation == "" || u.state.Active() == Inactive || u.state == Failed {
 		u.invocation = newInvocationID()
 	}
 	m.svdirSettle(u)
+	m.svdirStarted(u)
+}
+
+// svdirStarted finishes a start job once ./run was started, whatever
+// ./run does next: a log/run that exits at once would otherwise keep
+// its job, and the service ordered after it, waiting for a moment when
+// it is seen running. Through the mailbox, so that the jobs it lets run
+// do not start inside this one.
+func (m *Manager) svdirStarted(u *svdirUnit) {
+	j := u.job
+	if j == nil || !j.running || !(j.kind == plan.Start || j.kind == plan.Restart && j.phase == 1) {
+		return
+	}
+	m.box.put(evCall{done: make(chan struct{}), fn: func() {
+		if u.job == j && j.running {
+			m.jobs.fail(u.rt, "done", "")
+		}
+	}})
+}
+
+// svdirNotStarted handles a ./run that could not be started: said once
+// per reason (not every second), ./finish, then the restart pause.
+func (m *Manager) svdirNotStarted(u *svdirUnit, reason string) {
+	if reason != u.runErr {
+		m.event(u.rt, prioErr, "%s: %s; trying again every second", u.name, reason)
+	}
+	u.runErr = reason
+	u.lastExit, u.exited = exitStatus{code: "exited", status: 111}, true
+	u.result = ResultResources
+	if !m.svdirFinish(u, svdir.FinishArgsNotStarted) {
+		m.svdirEnded(u)
+	}
+	if j := u.job; j != nil && j.running && (j.kind == plan.Start || j.kind == plan.Restart) {
+		m.jobs.fail(u.rt, "failed", u.name+": "+reason)
+	}
 }
 
 // svdirSettle moves the unit to the state its processes and want make,
@@ -338,13 +441,20 @@ func (m *Manager) svdirSettle(u *svdirUnit) {
 		s = StopPost
 	case u.pid != 0 && u.term && u.want != svdir.WantUp:
 		s = StopSigterm
+	case u.pid != 0 && u.isLog && u.exiting:
+		s = Stop // reads its pipe to the end
 	case u.pid != 0:
 		s = Running
 	case u.reason != "":
 		s = Failed
+	case u.state == AutoRestart && u.want == svdir.WantUp && !u.exiting:
+		s = AutoRestart // a signal command during the pause does not end it
 	}
 	if s != u.state {
 		m.setState(u.rt, s)
+		if s == Stop {
+			m.arm(u.rt, unit.DefaultTimeout)
+		}
 	}
 	m.svdirWrite(u)
 }
@@ -380,29 +490,77 @@ func (m *Manager) svdirLetGo(u *svdirUnit) {
 			u.pipe.close()
 			u.pipe = nil
 		}
-		if p := m.svdirPeer(u); p != nil {
+		p := m.svdirPeer(u)
+		if p != nil {
 			p.pipe = nil
+		}
+		if !u.removed && (p == nil || p.sup == nil && p.pid == 0 && !p.removed) {
+			m.svdirRetake(p, u)
 		}
 		return
 	}
 	peer := m.svdirPeer(u)
 	if u.cg != nil {
 		// What ./run left behind (a backgrounded child) would hold the
-		// log pipe, and the log service would wait for it forever.
-		_ = u.cg.Kill(syscall.SIGKILL)
+		// log pipe, and the log service would wait for it forever. One
+		// by one rather than cgroup.kill: after that, the kernel kills
+		// every process later cloned into the group, and the directory
+		// may be taken over again (sv exit) or come back under its name.
+		for range 3 {
+			pids, err := u.cg.PIDs()
+			if err != nil || len(pids) == 0 {
+				break
+			}
+			for _, pid := range pids {
+				_ = m.procs.kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
 	if u.pipe != nil {
 		u.pipe.closeWrite()
 	}
 	u.pipe = nil
+	if peer != nil {
+		// The log goes where its service goes: a directory gone (its
+		// log/ may not be seen any more) or tend stopping takes both.
+		peer.removed = peer.removed || u.removed
+	}
 	if peer != nil && !peer.exiting {
 		peer.exiting = true
 		peer.want = svdir.WantExit
 		if peer.pid == 0 {
 			m.svdirDown(peer)
 		} else {
-			m.svdirWrite(peer)
+			m.svdirSettle(peer)
 		}
+		return
+	}
+	if !u.removed && (peer == nil || peer.sup == nil) {
+		m.svdirRetake(u, peer)
+	}
+}
+
+// svdirRetake takes a directory over again after sv exit, as runsvdir
+// starts a new runsv for a directory whose runsv ended: supervise/ is
+// taken again and the services start unless there is a down file.
+// main or log may be nil.
+func (m *Manager) svdirRetake(main, log *svdirUnit) {
+	var start []string
+	for _, u := range []*svdirUnit{log, main} {
+		if u == nil || u.removed {
+			continue
+		}
+		u.exiting, u.want = false, svdir.WantUp
+		if !m.svdirOpen(u) {
+			continue
+		}
+		m.svdirWrite(u)
+		if u.want == svdir.WantUp {
+			start = append(start, u.name)
+		}
+	}
+	if len(start) > 0 {
+		m.jobs.submitInternal(plan.Start, start, plan.Replace)
 	}
 }
 
@@ -410,6 +568,8 @@ func (u *svdirUnit) sub() string {
 	switch u.state {
 	case Running:
 		return "run"
+	case Stop:
+		return "drain"
 	case StopSigterm:
 		return "run, got TERM"
 	case StopPost:
@@ -434,6 +594,9 @@ func (u *svdirUnit) status(st *Status) {
 		st.ExecMainCode, st.ExecMainStat = u.lastExit.code, u.lastExit.status
 	}
 	st.StatusText = u.reason
+	if st.StatusText == "" {
+		st.StatusText = u.runErr
+	}
 	if st.StatusText == "" && u.sup != nil {
 		st.StatusText = strings.TrimSuffix(u.supStatus().Stat(), "\n")
 	}

@@ -98,7 +98,9 @@ func (m *Manager) svdirApply(u *svdirUnit, c svdir.Command, handled bool) {
 			u.want = svdir.WantDown
 		}
 		u.reason = ""
-		if u.pid == 0 && u.state != AutoRestart {
+		// During the restart pause, u waits for the pause to end; o runs
+		// at once (runsv, asleep in the pause, would run it just after).
+		if u.pid == 0 && (u.state != AutoRestart || c == svdir.CmdOnce) {
 			m.svdirRun(u)
 			return
 		}
@@ -164,18 +166,33 @@ func (m *Manager) SvdirControl(c svdir.Control) {
 func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 	var start []string
 	if err := m.do(ctx, func() {
+		var units, closed []*svdirUnit
 		for _, n := range names {
 			v, ok := m.units[n]
 			if !ok {
 				continue
 			}
 			u, ok := v.eng.(*svdirUnit)
-			if !ok || !m.svdirOpen(u) {
+			if !ok {
 				continue
 			}
-			m.svdirWrite(u)
+			if u.sup == nil && u.pid == 0 {
+				// A directory back under the name of one let go of
+				// meanwhile keeps its unit: it starts afresh.
+				u.removed, u.exiting, u.want = false, false, svdir.WantUp
+			}
+			if u.sup == nil {
+				closed = append(closed, u)
+			}
+			units = append(units, u)
+		}
+		m.svdirOpenAll(closed) // writes supervise/ as it opens it
+		for _, u := range units {
+			if u.sup == nil {
+				continue // failed, saying why
+			}
 			if u.want == svdir.WantUp && u.state.Active() == Inactive {
-				start = append(start, n)
+				start = append(start, u.name)
 			}
 		}
 	}); err != nil {
@@ -197,7 +214,7 @@ func (m *Manager) SvdirExit(ctx context.Context, names []string) error {
 		for _, n := range names {
 			if v, ok := m.units[n]; ok {
 				if u, ok := v.eng.(*svdirUnit); ok {
-					u.exiting = true
+					u.exiting, u.removed = true, true
 				}
 			}
 		}
@@ -213,6 +230,32 @@ func (m *Manager) SvdirExit(ctx context.Context, names []string) error {
 				if u, ok := v.eng.(*svdirUnit); ok && u.pid == 0 {
 					m.svdirLetGo(u)
 				}
+			}
+		}
+	})
+}
+
+// SvdirShutdown prepares the service directories for tend's shutdown,
+// which stops them as runsv stops on its way out (sv exit): none is
+// taken over again; a main service's stop sends TERM and, once it and
+// what it left are gone, its log service reads its pipe to the end and
+// exits by itself (bounded by the stop timeout), so no line written
+// before the end is lost. A main service already down lets its logger
+// go at once.
+func (m *Manager) SvdirShutdown(ctx context.Context) error {
+	return m.do(ctx, func() {
+		for _, v := range m.units {
+			u, ok := v.eng.(*svdirUnit)
+			if !ok {
+				continue
+			}
+			u.removed = true
+			if u.isLog {
+				continue
+			}
+			u.exiting = true
+			if u.pid == 0 && u.ctl.pid == 0 && u.state != AutoRestart {
+				m.svdirLetGo(u)
 			}
 		}
 	})

@@ -23,8 +23,9 @@ import (
 // fakeProcs hands out pids from a private range and records signals, so
 // the state machine can be driven through every state without a process.
 type fakeProcs struct {
-	next    int
-	signals []string
+	next     int
+	signals  []string
+	svdirErr error // spawnSvdir fails ./run with it
 }
 
 func (f *fakeProcs) spawn(u *service, cmd unit.Command, r role) (int, error) {
@@ -260,6 +261,8 @@ func TestEveryStateEveryEvent(t *testing.T) {
 	}
 	socketMatrix(t, &got)
 	timerMatrix(t, &got)
+	svdirMatrix(t, &got, false)
+	svdirMatrix(t, &got, true)
 	const golden = "testdata/transitions.txt"
 	if *updateTable {
 		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
