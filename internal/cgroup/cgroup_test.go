@@ -403,3 +403,60 @@ func TestTrackingGroupHasNoStatsGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupUsableAfterKill: after a SIGKILL of the whole group (a `tend
+// kill -s KILL` of a Restart=always service), the next process cloned
+// into the group must live. The kernel's cgroup.kill marked the group so
+// that later CLONE_INTO_CGROUP children were killed at birth.
+func TestGroupUsableAfterKill(t *testing.T) {
+	m := newManager(t, ModeV2)
+	r := startReaper(t, m)
+	g, err := m.Group("killed.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() (int, <-chan reaper.Exit) {
+		fd, ok := g.CloneFD()
+		if !ok {
+			t.Skip("no CLONE_INTO_CGROUP here")
+		}
+		exited := make(chan reaper.Exit, 1)
+		pid, err := r.Start(func(*int) (int, error) {
+			return syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{
+				Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd},
+			})
+		}, func(e reaper.Exit) { exited <- e })
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Placed(pid)
+		done := make(chan reaper.Exit, 1)
+		t.Cleanup(func() {
+			// Gone before the group is pruned.
+			unix.Kill(pid, unix.SIGKILL)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("pid %d not reaped", pid)
+			}
+		})
+		ch := make(chan reaper.Exit, 1)
+		go func() { e := <-exited; ch <- e; done <- e }()
+		return pid, ch
+	}
+	first, exited := start()
+	if err := g.Kill(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("pid %d survived the group's SIGKILL", first)
+	}
+	// A child killed at birth never runs exec: by the time ForkExec
+	// returns it is a zombie (or reaped already).
+	second, _ := start()
+	if !alive(second) {
+		t.Fatalf("a process cloned into the group after its SIGKILL is dead at once (pid %d)", second)
+	}
+}

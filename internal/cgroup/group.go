@@ -221,17 +221,13 @@ func readTreePIDs(dir string) ([]int, error) {
 	return pids, err
 }
 
-// Kill sends sig to every process of the group. SIGKILL on v2 uses
-// cgroup.kill, which also catches processes forked meanwhile; otherwise
-// the group is re-read until a pass finds no process not yet signalled.
+// Kill sends sig to every process of the group, re-reading the group
+// until a pass finds no process not yet signalled. It does not use
+// cgroup.kill: on the kernels tend runs on, a group that was killed that
+// way kills every process later cloned into it (CLONE_INTO_CGROUP) at
+// birth, so a unit restarted after `tend kill -s KILL` could never run
+// again (TestGroupUsableAfterKill).
 func (g *Group) Kill(sig unix.Signal) error {
-	if sig == unix.SIGKILL && g.dir != "" && g.m.mode == ModeV2 {
-		err := os.WriteFile(filepath.Join(g.dir, "cgroup.kill"), []byte("1"), 0)
-		if err == nil {
-			return nil
-		}
-		g.m.log.Debug("cgroup.kill failed; killing one by one", "group", g.path, "err", err)
-	}
 	self := os.Getpid()
 	seen := map[int]bool{}
 	for range killRounds {
