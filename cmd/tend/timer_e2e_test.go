@@ -60,6 +60,9 @@ func TestTimerUnits(t *testing.T) {
 			t.Fatalf("tick.service did not run twice in 20s\n%s\n%s", in.mustCtl("status", "tick.timer"), in.stderr)
 		}
 	}
+	// Between two runs: right after one ended the next is two seconds
+	// away, and the timer waits.
+	in.follow("tick.service")("Deactivated successfully")
 	st := in.mustCtl("status", "tick.timer")
 	for _, want := range []string{"Active: active (waiting)", "Trigger: ", "left", "Triggers: ", "tick.service"} {
 		if !strings.Contains(st, want) {
