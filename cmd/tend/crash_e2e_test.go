@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/tendproject/tend/internal/notify"
 )
 
 // startTendAt is startTend with the runtime and journal directories in
@@ -27,42 +22,7 @@ func startTendAt(t *testing.T, units, work string, extra ...string) *instance {
 // startBinAt is startTendAt running the tend binary at bin.
 func startBinAt(t *testing.T, bin, units, work string, extra ...string) *instance {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("end-to-end tests run the system instance and need root")
-	}
-	nsDir := t.TempDir()
-	ns, err := notify.Listen(filepath.Join(nsDir, "outer-notify"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan notify.Message, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
-	t.Cleanup(func() { cancel(); ns.Close() })
-
-	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
-		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
-		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
-	in.cmd = exec.Command(bin, args...)
-	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
-	in.cmd.Stderr = in.stderr
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { in.exited <- in.cmd.Wait() }()
-	t.Cleanup(in.stop)
-	select {
-	case m := <-ready:
-		if !m.Ready {
-			t.Fatalf("first notification was not READY=1: %+v", m)
-		}
-	case err := <-in.exited:
-		t.Fatalf("tend exited before it was ready: %v\n%s", err, in.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("tend not ready after 30s\n%s", in.stderr)
-	}
-	return in
+	return launch(t, bin, units, work, nil, extra...)
 }
 
 // crash kills tend with SIGKILL and waits for it to be gone.

@@ -74,11 +74,18 @@ func startTend(t *testing.T, dir string, extra ...string) *instance {
 // buffer the instance keeps).
 func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *instance {
 	t.Helper()
+	return launch(t, tendBin, dir, t.TempDir(), stderr, extra...)
+}
+
+// launch runs `bin run --units units` with its runtime and journal
+// directories in work (a second launch in the same work takes over from
+// the first), and returns once tend reported READY=1 on a notify socket.
+func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...string) *instance {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run the system instance and need root")
 	}
-	work := t.TempDir()
-	ns, err := notify.Listen(filepath.Join(work, "outer-notify"))
+	ns, err := notify.Listen(filepath.Join(t.TempDir(), "outer-notify"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +96,12 @@ func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *
 
 	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
 		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	args := append([]string{"run", "--units", dir, "--runtime-dir", filepath.Join(work, "run"),
+	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
 	if !slices.Contains(extra, "--crontab") {
 		args = append(args, "--crontab", "") // never the host's crontabs
 	}
-	in.cmd = exec.Command(tendBin, args...)
+	in.cmd = exec.Command(bin, args...)
 	in.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.Path)
 	in.cmd.Stderr = in.stderr
 	if stderr != nil {
