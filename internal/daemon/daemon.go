@@ -260,6 +260,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
+		// A finished connection's instance logs no more: its journal
+		// segment would otherwise hold a descriptor for ever.
+		OnInstanceEnded: d.journal.Release,
 		// Socket units' listeners go to the fd holder as they change.
 		OnPersist: d.holder.syncFunc(),
 		// Socket units: specifiers of [Socket], Accept=yes instances.

@@ -236,6 +236,7 @@ func (in *ingest) finish(p *Pipe) {
 	in.mu.Unlock()
 	p.release()
 	unix.Close(p.fd)
+	in.j.pipeEnded(p.src.Unit)
 	close(p.done)
 }
 

@@ -108,6 +108,9 @@ type unitLog struct {
 	f      *os.File
 	dirty  bool // written since the last fsync
 	newDir bool // directory entry not yet synced
+	// release: Release was called while pipes of the unit were still
+	// read; the last one's end seals the active segment (release.go).
+	release bool
 }
 
 func (o *Options) setDefaults() error {

@@ -92,6 +92,9 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 		p.W.Close()
 		return nil, errClosed
 	}
+	if u := j.units[src.Unit]; u != nil {
+		u.release = false // the unit runs again: keep its segment open
+	}
 	p.in = j.ingestLocked()
 	p.armed.Store(src.PID != 0)
 	p.hold() // before the loop may see EOF and release it

@@ -65,6 +65,11 @@ type Options struct {
 	// automatic restart follows, with the exit status tend would use for
 	// it (the main process's code, 128+signal, or 1 for other failures).
 	OnDead func(unit string, code int)
+	// OnInstanceEnded, if set, runs on the loop when an Accept=yes
+	// instance's run ended (it is removed, or kept failed for status):
+	// its name is never used again, so the daemon lets the journal close
+	// its segment.
+	OnInstanceEnded func(unit string)
 	// OnPersist, if set, runs on the loop after the state file was
 	// written, with the state (whose FDs are open while it runs): the
 	// daemon gives socket listeners to the fd holder from it.

@@ -264,6 +264,9 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 		s.nConnections--
 		s.release(t.peer)
 		t.conn.Close()
+		if m.opts.OnInstanceEnded != nil {
+			m.opts.OnInstanceEnded(u.name)
+		}
 	}
 	if u.state == Dead && u.job == nil && m.units[u.name] == u {
 		delete(m.units, u.name)
