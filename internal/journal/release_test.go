@@ -20,8 +20,15 @@ func openUnder(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
-		if err == nil && strings.HasPrefix(l, dir+"/") {
+		link := filepath.Join("/proc/self/fd", e.Name())
+		l, err := os.Readlink(link)
+		if err != nil || !strings.HasPrefix(l, dir+"/") {
+			continue
+		}
+		// Only the writer's: a follower or query may hold the same
+		// segment open for reading meanwhile. The link's mode bits
+		// carry the descriptor's access mode.
+		if fi, err := os.Lstat(link); err == nil && fi.Mode().Perm()&0o200 != 0 {
 			out = append(out, l)
 		}
 	}
