@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -214,7 +215,9 @@ func (h *holder) closeKept() {
 // nothing it holds is needed.
 func (h *holder) exit(log *slog.Logger) {
 	h.q.Close()
-	if err := h.c.Exit(); err != nil {
+	// A holder whose connection is already gone has nothing left to
+	// serve: it ends when its client does.
+	if err := h.c.Exit(); err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
 		log.Warn("fd holder did not exit", "err", err)
 	}
 	h.c.Close()
