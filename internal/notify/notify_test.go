@@ -57,7 +57,13 @@ func FuzzParse(f *testing.F) {
 
 func listen(t *testing.T) (*Socket, chan Message) {
 	t.Helper()
-	s, err := Listen(filepath.Join(t.TempDir(), "notify"))
+	return listenIn(t, t.TempDir())
+}
+
+// listenIn serves a notify socket in dir until the test ends.
+func listenIn(t *testing.T, dir string) (*Socket, chan Message) {
+	t.Helper()
+	s, err := Listen(filepath.Join(dir, "notify"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,23 +161,7 @@ func TestSocketModeOtherUsers(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Listen(filepath.Join(dir, "notify"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan Message, 4)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Serve(ctx, func(m Message) {
-			if m.PIDFD > 0 {
-				unix.Close(m.PIDFD)
-			}
-			ch <- m
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	s, ch := listenIn(t, dir)
 
 	fi, err := os.Stat(s.Path)
 	if err != nil {
