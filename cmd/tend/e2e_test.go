@@ -555,31 +555,13 @@ func TestUserInstance(t *testing.T) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 		return c
 	}
-	var stderr bytes.Buffer
-	daemon := asUser("run", "--user")
-	daemon.Stderr = &stderr
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- daemon.Wait() }()
-	defer func() {
-		daemon.Process.Signal(syscall.SIGTERM)
-		<-exited
-	}()
-	select {
-	case <-ready:
-	case err := <-exited:
-		t.Fatalf("user instance exited: %v\n%s", err, &stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("user instance not ready\n%s", &stderr)
-	}
+	stderr := runUserDaemon(t, asUser("run", "--user"), ready)
 	if _, err := os.Stat(filepath.Join(rundir, "tend", "tend.sock")); err != nil {
-		t.Fatalf("no per-user socket: %v\n%s", err, &stderr)
+		t.Fatalf("no per-user socket: %v\n%s", err, stderr)
 	}
 	out, err := asUser("is-active", "--user", "hello").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "active" {
-		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, &stderr)
+		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, stderr)
 	}
 	if b, _ := os.ReadFile(filepath.Join(home, "uid")); strings.TrimSpace(string(b)) != "65534" {
 		t.Fatalf("the service ran as uid %q; want 65534", b)
@@ -682,4 +664,30 @@ func TestForwardSyslog(t *testing.T) {
 			t.Fatalf("the line was not forwarded\n%s", in.stderr)
 		}
 	}
+}
+
+// runUserDaemon starts daemon (a `tend run --user` as its user), waits
+// for READY=1 on ready, and stops it with SIGTERM when the test ends. The
+// returned buffer holds its stderr.
+func runUserDaemon(t *testing.T, daemon *exec.Cmd, ready <-chan notify.Message) *bytes.Buffer {
+	t.Helper()
+	var stderr bytes.Buffer
+	daemon.Stderr = &stderr
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	t.Cleanup(func() {
+		daemon.Process.Signal(syscall.SIGTERM)
+		<-exited
+	})
+	select {
+	case <-ready:
+	case err := <-exited:
+		t.Fatalf("user instance exited: %v\n%s", err, &stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("user instance not ready\n%s", &stderr)
+	}
+	return &stderr
 }

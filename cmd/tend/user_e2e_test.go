@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tendproject/tend/internal/notify"
 )
@@ -59,28 +57,10 @@ func TestUserInstanceWithoutRuntimeDir(t *testing.T) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 		return c
 	}
-	var stderr bytes.Buffer
-	daemon := asUser([]string{"NOTIFY_SOCKET=" + ns.Path}, "run", "--user")
-	daemon.Stderr = &stderr
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- daemon.Wait() }()
-	defer func() {
-		daemon.Process.Signal(syscall.SIGTERM)
-		<-exited
-	}()
-	select {
-	case <-ready:
-	case err := <-exited:
-		t.Fatalf("user instance exited: %v\n%s", err, &stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("user instance not ready\n%s", &stderr)
-	}
+	stderr := runUserDaemon(t, asUser([]string{"NOTIFY_SOCKET=" + ns.Path}, "run", "--user"), ready)
 	out, err := asUser(nil, "is-active", "--user", "hello").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "active" {
-		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, &stderr)
+		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, stderr)
 	}
 	// Active means the oneshot finished writing.
 	b, err := os.ReadFile(filepath.Join(home, "env"))
