@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/api/apitest"
 	"github.com/tendproject/tend/internal/client"
 )
 
@@ -92,33 +91,7 @@ func (in *instance) startFlood() (int, func()) {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = []string{floodEnv + "=" + in.socket}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	end := func() { stdin.Close(); cmd.Wait() }
-	t.Cleanup(end)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("flood helper: %v\n%s", err, stderr.Bytes())
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		t.Fatalf("flood helper said %q", line)
-	}
-	return n, end
+	return apitest.StartFlooder(t, bin, floodEnv, in.socket)
 }
 
 func rssMiB(pid int) float64 {

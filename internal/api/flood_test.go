@@ -1,20 +1,15 @@
 package api_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tendproject/tend/internal/api"
+	"github.com/tendproject/tend/internal/api/apitest"
 	"github.com/tendproject/tend/internal/client"
 )
 
@@ -27,31 +22,7 @@ const floodEnv = "TEND_API_TEST_FLOOD_SOCKET"
 // are open, with their number. The helper ends with the test.
 func startFlood(t *testing.T, bin, sock string) int {
 	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{floodEnv + "=" + sock}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("flood helper: %v\n%s", err, stderr.Bytes())
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		t.Fatalf("flood helper said %q", line)
-	}
+	n, _ := apitest.StartFlooder(t, bin, floodEnv, sock)
 	return n
 }
 

@@ -1,10 +1,18 @@
 package apitest
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -66,4 +74,41 @@ func FloodMain(path string) int {
 	fmt.Println(n)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return 0
+}
+
+// StartFlooder runs bin, a test binary whose TestMain calls FloodMain when
+// env names a socket, as uid and gid 65534 against the socket at sock. It
+// returns once the flooder holds its connections, with their number; the
+// flooder lets go when end is called (at the latest by Cleanup).
+func StartFlooder(t testing.TB, bin, env, sock string) (n int, end func()) {
+	t.Helper()
+	const nobody = 65534
+	cmd := exec.Command(bin)
+	cmd.Env = []string{env + "=" + sock}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	end = func() { once.Do(func() { stdin.Close(); cmd.Wait() }) }
+	t.Cleanup(end)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("flood helper: %v\n%s", err, stderr.Bytes())
+	}
+	n, err = strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("flood helper said %q", line)
+	}
+	return n, end
 }
