@@ -21,7 +21,7 @@ func TestDirectoryModeKeepsSpecialBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]os.FileMode{
-		filepath.Join(d.Runtime, "sgid"):  os.ModeSetgid | 0o755,
+		filepath.Join(d.Runtime, "sgid"): os.ModeSetgid | 0o755,
 		filepath.Join(d.State, "sticky"): os.ModeSticky | 0o777,
 	} {
 		fi, err := os.Stat(path)

@@ -6,6 +6,10 @@ import "fmt"
 // in systemd.exec(5) "Process Exit Codes". Supervisors report them like
 // any exit status (e.g. "status=203/EXEC").
 const (
+	// ExitFailure is the status of a process tend could not prepare
+	// before forking (SetupError.BeforeFork): no EXIT_* code names such
+	// a step, and it must not read as a success.
+	ExitFailure                = 1
 	ExitChdir                  = 200
 	ExitNice                   = 201
 	ExitFDs                    = 202
@@ -48,14 +52,15 @@ func ExitStatusName(status int) string { return exitNames[status] }
 
 // SetupError reports a process that could not be started as the unit
 // says. Status is the systemd EXIT_* code the process would have exited
-// with; Status 0 means the failure happened before forking and systemd
-// would report it as a "resources" failure (e.g. a missing
-// EnvironmentFile=).
+// with, never 0. BeforeFork marks a failure in preparing the process
+// (e.g. a missing EnvironmentFile=), which systemd reports as a
+// "resources" failure of the unit; its Status is ExitFailure.
 type SetupError struct {
-	Status int
-	Step   string // e.g. "EXEC", "CHDIR"; "" with Status 0
-	Path   string // the executable
-	Err    error
+	Status     int
+	BeforeFork bool
+	Step       string // e.g. "EXEC", "CHDIR"; "" before the fork
+	Path       string // the executable
+	Err        error
 }
 
 // Error formats the failure like systemd's log line.

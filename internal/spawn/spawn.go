@@ -124,7 +124,7 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	if p.env, err = BuildEnv(p.s, user); err != nil {
-		return nil, &SetupError{Path: p.path, Err: err}
+		return nil, &SetupError{Status: ExitFailure, BeforeFork: true, Path: p.path, Err: err}
 	}
 	p.argv = s.Command.Argv
 	if len(p.argv) == 0 {

@@ -541,8 +541,8 @@ func TestEnvironmentFileMissing(t *testing.T) {
 	ec := &unit.ExecContext{UMask: 0o022, EnvironmentFiles: []unit.EnvFile{{Path: "/nonexistent/env"}}}
 	_, err := Start(r, Spec{Command: sleepCmd(), Exec: ec}, func(reaper.Exit) {})
 	var se *SetupError
-	if !errors.As(err, &se) || se.Status != 0 || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Start: %v; want SetupError status 0 wrapping ErrNotExist", err)
+	if !errors.As(err, &se) || se.Status != ExitFailure || !se.BeforeFork || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Start: %v; want SetupError status 1 before the fork wrapping ErrNotExist", err)
 	}
 }
 

@@ -15,6 +15,9 @@ import (
 type exitStatus struct {
 	code   string // exited, killed, dumped
 	status int    // exit code or signal number
+	// resources marks a process tend failed to prepare before forking
+	// (a missing EnvironmentFile=): systemd's result is "resources".
+	resources bool
 }
 
 func fromWait(ws unix.WaitStatus) exitStatus {
@@ -34,8 +37,9 @@ func fromWait(ws unix.WaitStatus) exitStatus {
 // dies of them as having shut down on request.
 var cleanSignals = []int{int(unix.SIGHUP), int(unix.SIGINT), int(unix.SIGTERM), int(unix.SIGPIPE)}
 
-// clean reports whether e counts as success. Main processes may also end by
-// one of cleanSignals; commands (ExecStartPre= and friends) may not.
+// clean reports whether e counts as success. Main processes of services
+// other than Type=oneshot may also end by one of cleanSignals; commands
+// (ExecStartPre= and friends) and a oneshot's ExecStart= may not.
 func (e exitStatus) clean(set unit.ExitStatusSet, main bool) bool {
 	switch e.code {
 	case "exited":
@@ -47,6 +51,9 @@ func (e exitStatus) clean(set unit.ExitStatusSet, main bool) bool {
 }
 
 func (e exitStatus) result() Result {
+	if e.resources {
+		return ResultResources
+	}
 	switch e.code {
 	case "killed":
 		return ResultSignal
