@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.stdio(e)
+		return c.stdio(e) || c.procEntry(e)
 	}
 	return true
 }
@@ -391,19 +391,10 @@ func (c *converter) inputData(e Entry) {
 	if !ok {
 		return
 	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\\' {
-			b.WriteByte(v[i])
-			continue
-		}
-		r, n, err := cUnescape(v[i:])
-		if err != nil {
-			c.bad(e, err)
-			return
-		}
-		b.WriteString(r)
-		i += n - 1
+	text, err := unescapeAll(v)
+	if err != nil {
+		c.bad(e, err)
+		return
 	}
-	x.StandardInputData = append(append(x.StandardInputData, b.String()...), '\n')
+	x.StandardInputData = append(append(x.StandardInputData, text...), '\n')
 }

@@ -306,6 +306,8 @@ type ExecContext struct {
 	SyslogFacility    string
 	SyslogLevel       string
 	SyslogLevelPrefix bool // default true
+
+	Proc ProcContext // scheduling, placement, credentials… (process.go)
 }
 
 // EnvFile is one EnvironmentFile= entry.
