@@ -40,6 +40,14 @@ func apply(in *instructions) (int, string, error) {
 			return ExitNice, "set nice", err
 		}
 	}
+	if code, msg, err := applyProc(in.Proc); err != nil {
+		return code, msg, err
+	}
+	if in.TTY != nil {
+		if err := acquireTTY(in.TTY); err != nil {
+			return ExitStdin, "set up the terminal", err
+		}
+	}
 	syscall.Umask(int(in.UMask))
 	if in.Chroot != "" {
 		if err := syscall.Chroot(in.Chroot); err != nil {

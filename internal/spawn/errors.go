@@ -21,18 +21,25 @@ const (
 	ExitStdin                  = 208
 	ExitStdout                 = 209
 	ExitChroot                 = 210
+	ExitIOPrio                 = 211
+	ExitSecureBits             = 213
+	ExitSetScheduler           = 214
+	ExitCPUAffinity            = 215
 	ExitGroup                  = 216
 	ExitUser                   = 217
 	ExitCapabilities           = 218
 	ExitCgroup                 = 219
 	ExitSetsid                 = 220
 	ExitStderr                 = 222
+	ExitPersonality            = 230
 	ExitRuntimeDirectory       = 233
 	ExitChown                  = 235
 	ExitStateDirectory         = 238
 	ExitCacheDirectory         = 239
 	ExitLogsDirectory          = 240
 	ExitConfigurationDirectory = 241
+	ExitNUMAPolicy             = 242
+	ExitCredentials            = 243
 )
 
 var exitNames = map[int]string{
@@ -44,6 +51,9 @@ var exitNames = map[int]string{
 	ExitStderr: "STDERR", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitChown: "CHOWN",
 	ExitStateDirectory: "STATE_DIRECTORY", ExitCacheDirectory: "CACHE_DIRECTORY",
 	ExitLogsDirectory: "LOGS_DIRECTORY", ExitConfigurationDirectory: "CONFIGURATION_DIRECTORY",
+	ExitIOPrio: "IOPRIO", ExitSecureBits: "SECUREBITS", ExitSetScheduler: "SETSCHEDULER",
+	ExitCPUAffinity: "CPUAFFINITY", ExitPersonality: "PERSONALITY", ExitNUMAPolicy: "NUMA_POLICY",
+	ExitCredentials: "CREDENTIALS",
 }
 
 // ExitStatusName names a setup exit status the way systemd prints it

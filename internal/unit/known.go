@@ -90,7 +90,7 @@ var typedSection = map[Kind]string{
 func words(s string) map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(s) {
-	m[w] = true
+		m[w] = true
 	}
 	return m
 }
