@@ -80,7 +80,7 @@ func (c *converter) serviceEntry(e Entry) bool {
 	case "StartLimitInterval", "StartLimitIntervalSec", "StartLimitBurst", "StartLimitAction":
 		c.startLimit(e)
 	default:
-		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e)
+		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || c.resourceEntry(e)
 	}
 	return true
 }

@@ -50,13 +50,13 @@ var unsupportedService = words(`
 
 
 
-	CPUAccounting CPUWeight StartupCPUWeight CPUQuota CPUQuotaPeriodSec AllowedCPUs
-	StartupAllowedCPUs AllowedMemoryNodes StartupAllowedMemoryNodes MemoryAccounting
-	MemoryMin MemoryLow StartupMemoryLow DefaultStartupMemoryLow MemoryHigh
-	StartupMemoryHigh MemoryMax StartupMemoryMax MemorySwapMax StartupMemorySwapMax
-	MemoryZSwapMax StartupMemoryZSwapMax MemoryZSwapWriteback TasksAccounting TasksMax
-	IOAccounting IOWeight StartupIOWeight IODeviceWeight IOReadBandwidthMax
-	IOWriteBandwidthMax IOReadIOPSMax IOWriteIOPSMax IODeviceLatencyTargetSec
+	StartupCPUWeight
+	StartupAllowedCPUs StartupAllowedMemoryNodes
+	StartupMemoryLow DefaultStartupMemoryLow
+	StartupMemoryHigh StartupMemoryMax StartupMemorySwapMax
+	MemoryZSwapMax StartupMemoryZSwapMax MemoryZSwapWriteback
+	StartupIOWeight
+	IODeviceLatencyTargetSec
 	IPAccounting IPAddressAllow IPAddressDeny SocketBindAllow SocketBindDeny
 	RestrictNetworkInterfaces NFTSet IPIngressFilterPath IPEgressFilterPath
 	DeviceAllow DevicePolicy Slice Delegate DelegateSubgroup DisableControllers

@@ -219,8 +219,9 @@ type Service struct {
 	RestartForceExitStatus   ExitStatusSet
 	Sockets                  []string
 
-	Kill KillContext
-	Exec ExecContext
+	Kill      KillContext
+	Exec      ExecContext
+	Resources ResourceContext // resources.go
 }
 
 // ExitStatusSet is a set of exit codes and signals (SuccessExitStatus= and
