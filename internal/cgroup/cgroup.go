@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -246,7 +247,7 @@ func (m *Manager) dropBase() {
 // setupStats finds v1 controllers for stats the tracking hierarchy lacks
 // (all of them on a hybrid machine, whose cgroup2 has no controllers).
 func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
-	for _, ctrl := range statControllers {
+	for _, ctrl := range append(slices.Clone(statControllers), limitControllers...) {
 		if ctrl == m.trackCtrl {
 			continue
 		}

@@ -18,6 +18,9 @@ type exitStatus struct {
 	// resources marks a process tend failed to prepare before forking
 	// (a missing EnvironmentFile=): systemd's result is "resources".
 	resources bool
+	// oom marks a main process the kernel's OOM killer ended in the
+	// unit's group: systemd's result is "oom-kill".
+	oom bool
 }
 
 func fromWait(ws unix.WaitStatus) exitStatus {
@@ -53,6 +56,9 @@ func (e exitStatus) clean(set unit.ExitStatusSet, main bool) bool {
 func (e exitStatus) result() Result {
 	if e.resources {
 		return ResultResources
+	}
+	if e.oom {
+		return ResultOOMKill
 	}
 	switch e.code {
 	case "killed":

@@ -104,6 +104,7 @@ func (m *Manager) prepare(u *rt) error {
 		}
 		u.cg = g
 	}
+	m.applyLimits(u)
 	return nil
 }
 
@@ -287,6 +288,7 @@ func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
 	}
 	if r == roleMain {
 		m.setMain(u, pid, mainSpawned, nil)
+		m.noteOOMBase(u)
 	} else {
 		u.controlPID = pid
 	}
@@ -369,6 +371,7 @@ func notifyAccess(svc *unit.Service) string {
 // process's end means in each state.
 func (m *Manager) onProcessGone(u *service, r role, st exitStatus) {
 	if r == roleMain {
+		st.oom = m.oomKilled(u, st)
 		u.mainExit = &st
 		clean := st.clean(u.svc().SuccessExitStatus, u.svc().Type != unit.TypeOneshot)
 		prio := prioInfo
