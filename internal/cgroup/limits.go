@@ -313,3 +313,35 @@ func (m *Manager) proc() string {
 	}
 	return "/proc"
 }
+
+// Maxima reads the group's memory and task limits back from its
+// controller files; -1 means no limit or not known.
+func (g *Group) Maxima() (memoryMax, tasksMax int64) {
+	memoryMax, tasksMax = -1, -1
+	if g.m.mode == ModeNone {
+		return
+	}
+	if d, ok, _ := g.knownDir("memory"); ok {
+		file := "memory.limit_in_bytes"
+		if g.usesV2("memory") {
+			file = "memory.max"
+		}
+		// v1 writes "no limit" as the largest page-aligned number.
+		if v := readInt(d, file); v >= 0 && v < 1<<62 {
+			memoryMax = v
+		}
+	}
+	if d, ok, _ := g.knownDir("pids"); ok {
+		tasksMax = readInt(d, "pids.max") // "max" does not parse: -1
+	}
+	return
+}
+
+// knownDir is controllerDir without making a v1 limit group.
+func (g *Group) knownDir(ctrl string) (string, bool, error) {
+	if g.usesV2(ctrl) || (g.m.mode == ModeV1 && g.m.trackCtrl == ctrl) {
+		return g.dir, true, nil
+	}
+	d, ok := g.statDirs[ctrl]
+	return d, ok, nil
+}
