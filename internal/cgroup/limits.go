@@ -345,3 +345,22 @@ func (g *Group) knownDir(ctrl string) (string, bool, error) {
 	d, ok := g.statDirs[ctrl]
 	return d, ok, nil
 }
+
+// Unavailable names the directives of l that no controller available to
+// this manager can apply (none in ModeNone; the v1 controllers tend has
+// no base in; files one hierarchy lacks, like memory.high on v1), so
+// that they can be reported when the unit loads.
+func (m *Manager) Unavailable(l Limits) []string {
+	var missing []string
+	probe := &Group{m: m}
+	bases := m.statBases()
+	for _, s := range probe.settings(l) {
+		_, based := bases[s.ctrl]
+		ok := m.mode != ModeNone && s.file != "" &&
+			(probe.usesV2(s.ctrl) || (m.mode == ModeV1 && m.trackCtrl == s.ctrl) || based)
+		if !ok {
+			missing = appendOnce(missing, s.directive)
+		}
+	}
+	return missing
+}

@@ -2,7 +2,6 @@ package supervise
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,31 +20,39 @@ const defaultCPUQuotaPeriod = 100 * time.Millisecond
 
 // applyLimits gives u's group the resource limits of its definition,
 // once per group and definition (a restart that keeps the group writes
-// nothing). Settings whose controller is not available here are named
-// in one warning per unit definition; DefaultTasksMax= is silent.
+// nothing). Settings whose controller is not available here were
+// reported when the unit loaded (UnavailableLimits); failed writes are
+// reported here.
 func (m *Manager) applyLimits(u *rt) {
 	if u.cg == nil || u.def == nil || u.def.Service == nil || (u.limitsCg == u.cg && u.limitsDef == u.def) {
 		return
 	}
 	u.limitsCg, u.limitsDef = u.cg, u.def
-	r := &u.def.Service.Resources
-	missing, err := u.cg.Apply(resolveLimits(r, m.opts.Cgroups))
-	if r.TasksMax == nil {
-		missing = slices.DeleteFunc(missing, func(d string) bool { return d == "TasksMax" })
-	}
-	if len(missing) > 0 && u.limitsWarned != u.def {
-		u.limitsWarned = u.def
-		m.event(u, prioWarn, "%s: %s not applied: no such cgroup controller available to tend here", u.name, strings.Join(missing, "=, ")+"=")
-	}
+	_, err := u.cg.Apply(ResolveLimits(&u.def.Service.Resources, m.opts.Cgroups))
 	if err != nil {
 		m.event(u, prioWarn, "%s: resource limits: %v", u.name, err)
 	}
 }
 
-// resolveLimits turns a unit's settings into numbers: percentages of the
+// UnavailableLimits names the resource-control directives of svc that
+// no cgroup controller available to cm can apply, for the load-time
+// warning (DefaultTasksMax= is not the unit's: never named).
+func UnavailableLimits(svc *unit.Service, cm *cgroup.Manager) []string {
+	r := &svc.Resources
+	if !r.Set() {
+		return nil
+	}
+	missing := cm.Unavailable(ResolveLimits(r, cm))
+	if r.TasksMax == nil {
+		missing = slices.DeleteFunc(missing, func(d string) bool { return d == "TasksMax" })
+	}
+	return missing
+}
+
+// ResolveLimits turns a unit's settings into numbers: percentages of the
 // machine's memory and task limit, the default TasksMax=, quota per
 // period, device numbers.
-func resolveLimits(r *unit.ResourceContext, cm *cgroup.Manager) cgroup.Limits {
+func ResolveLimits(r *unit.ResourceContext, cm *cgroup.Manager) cgroup.Limits {
 	var l cgroup.Limits
 	mem := cm.SystemMemory()
 	for _, f := range []struct {
