@@ -60,6 +60,11 @@ type Manager struct {
 	// its controllers ("pids", "name=systemd"); "" for v2.
 	trackCtrl string
 	events    *eventWatcher // v2 only
+	// systemTasks caches SystemTasks.
+	systemTasks struct {
+		once sync.Once
+		n    uint64
+	}
 
 	mu sync.Mutex
 	// guards groups, gone, each group's cgid, statBase and the ownership locks

@@ -38,6 +38,7 @@ type Group struct {
 	// limitDirs maps v1 limit controllers (limitControllers) to this
 	// unit's directory in them, made when a limit needs one.
 	limitDirs map[string]string
+	joinFirst bool // Apply's Limits.JoinFirst
 }
 
 func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {

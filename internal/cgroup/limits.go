@@ -28,6 +28,10 @@ type Limits struct {
 	IODevices           []IOLimit
 	AllowedCPUs         []int
 	AllowedMems         []int
+	// JoinFirst asks that processes join every group of the unit before
+	// their program runs (see Group.JoinFirst): set for limits the unit
+	// asked for, not for DefaultTasksMax= alone.
+	JoinFirst bool
 }
 
 // IOLimit is one per-device I/O setting.
@@ -48,6 +52,9 @@ type setting struct {
 // not available here (for the caller to report once), and the errors of
 // failed writes.
 func (g *Group) Apply(l Limits) (missing []string, err error) {
+	g.mu.Lock()
+	g.joinFirst = l.JoinFirst
+	g.mu.Unlock()
 	var errs []error
 	for _, s := range g.settings(l) {
 		if s.file == "" {
@@ -79,6 +86,16 @@ func appendOnce(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// JoinFirst reports whether a new process must join all of the unit's
+// groups before its program runs, which only a process of its own can
+// do: a v1 limit is then in force from the program's first
+// instruction, and a fork at once cannot escape TasksMax=.
+func (g *Group) JoinFirst() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.joinFirst && (len(g.statDirs) > 0 || len(g.limitDirs) > 0)
 }
 
 // usesV2 reports whether the group's limits of ctrl live in the unified
@@ -292,8 +309,14 @@ func (m *Manager) SystemMemory() uint64 {
 }
 
 // SystemTasks is the system's limit on tasks (the whole of TasksMax=15%):
-// the lower of kernel.pid_max and kernel.threads-max.
+// the lower of kernel.pid_max and kernel.threads-max, read once (every
+// unit's default limit is a share of it).
 func (m *Manager) SystemTasks() uint64 {
+	m.systemTasks.once.Do(func() { m.systemTasks.n = m.readSystemTasks() })
+	return m.systemTasks.n
+}
+
+func (m *Manager) readSystemTasks() uint64 {
 	a := readInt(filepath.Join(m.proc(), "sys/kernel"), "pid_max")
 	b := readInt(filepath.Join(m.proc(), "sys/kernel"), "threads-max")
 	switch {

@@ -422,7 +422,7 @@ func (p *plan) needsHelper() bool {
 		return true
 	}
 	if g := p.s.Cgroup; g != nil {
-		if _, ok := g.CloneFD(); !ok && len(g.JoinFiles()) > 0 {
+		if _, ok := g.CloneFD(); (!ok && len(g.JoinFiles()) > 0) || g.JoinFirst() {
 			return true
 		}
 	}

@@ -54,13 +54,16 @@ func UnavailableLimits(svc *unit.Service, cm *cgroup.Manager) []string {
 // period, device numbers.
 func ResolveLimits(r *unit.ResourceContext, cm *cgroup.Manager) cgroup.Limits {
 	var l cgroup.Limits
-	mem := cm.SystemMemory()
+	var mem uint64 // read only for a percentage
 	for _, f := range []struct {
 		src *unit.Amount
 		dst **uint64
 	}{{r.MemoryMin, &l.MemoryMin}, {r.MemoryLow, &l.MemoryLow}, {r.MemoryHigh, &l.MemoryHigh},
 		{r.MemoryMax, &l.MemoryMax}, {r.MemorySwapMax, &l.MemorySwapMax}} {
 		if f.src != nil {
+			if f.src.Percent > 0 && mem == 0 {
+				mem = cm.SystemMemory()
+			}
 			v := f.src.Resolve(mem)
 			*f.dst = &v
 		}
@@ -84,6 +87,7 @@ func ResolveLimits(r *unit.ResourceContext, cm *cgroup.Manager) cgroup.Limits {
 	}
 	l.CPUWeight, l.IOWeight = r.CPUWeight, r.IOWeight
 	l.AllowedCPUs, l.AllowedMems = r.AllowedCPUs, r.AllowedMemoryNodes
+	l.JoinFirst = r.Set()
 	for _, d := range r.IODevices {
 		if major, minor, ok := blockDevice(d.Path); ok {
 			l.IODevices = append(l.IODevices, cgroup.IOLimit{Major: major, Minor: minor, Kind: d.Kind, Value: d.Value})
