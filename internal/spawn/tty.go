@@ -36,7 +36,9 @@ func resolveTTY(ec *unit.ExecContext) *ttyInstr {
 	if !strings.HasPrefix(ec.StandardInput, "tty") {
 		return nil
 	}
-	out := ec.StandardOutput == "tty" || ec.StandardOutput == "inherit"
+	// An unset StandardOutput= means inherit with a terminal on stdin,
+	// as systemd.exec(5) says.
+	out := ec.StandardOutput == "tty" || ec.StandardOutput == "inherit" || ec.StandardOutput == ""
 	err := ec.StandardError == "tty" || (out && (ec.StandardError == "inherit" || ec.StandardError == ""))
 	return &ttyInstr{Path: TTYPath(ec), Mode: ec.StandardInput, Reset: ec.Proc.TTYReset,
 		VHangup: ec.Proc.TTYVHangup, Out: out, Err: err}
