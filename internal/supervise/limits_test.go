@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/plan"
 )
@@ -112,5 +115,46 @@ func TestOOMKillResult(t *testing.T) {
 	st := h.waitState("hog.service", "failed")
 	if st.Result != ResultOOMKill || st.ExecMainCode != "killed" || st.ExecMainStat != 9 {
 		t.Errorf("hog: result %s, %s/%d; want oom-kill, killed/9\n%s", st.Result, st.ExecMainCode, st.ExecMainStat, h.logs.dump())
+	}
+}
+
+// blockDeviceNode is a block device node of this machine, "" if none.
+func blockDeviceNode() string {
+	ents, _ := os.ReadDir("/sys/block")
+	for _, e := range ents {
+		p := "/dev/" + e.Name()
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestIOLimitsApplied: IOReadBandwidthMax= and IOWriteIOPSMax= reach
+// io.max (v2) or the blkio throttle files (v1).
+func TestIOLimitsApplied(t *testing.T) {
+	dev := blockDeviceNode()
+	if dev == "" {
+		t.Skip("no block device")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	majmin := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	h := newHarness(t, map[string]string{
+		"io.service": "[Service]\nExecStart=/bin/sleep 1000\nIOReadBandwidthMax=" + dev + " 1M\nIOWriteIOPSMax=" + dev + " 100\n",
+	})
+	h.job(plan.Start, "io.service")
+	pid := h.waitState("io.service", "running").MainPID
+	if p := cgroupFile(t, pid, "blkio", "io.max", "blkio.throttle.read_bps_device"); p == "" {
+		t.Skip("no io or blkio controller for this process")
+	} else if got := readTrim(t, p); !strings.Contains(got, majmin+" 1000000") && !strings.Contains(got, "rbps=1000000") {
+		t.Errorf("%s = %q; want %s at 1000000 bytes/s", p, got, majmin)
+	}
+	if p := cgroupFile(t, pid, "blkio", "io.max", "blkio.throttle.write_iops_device"); p != "" {
+		if got := readTrim(t, p); !strings.Contains(got, majmin+" 100") && !strings.Contains(got, "wiops=100") {
+			t.Errorf("%s = %q; want %s at 100 IOPS", p, got, majmin)
+		}
 	}
 }
