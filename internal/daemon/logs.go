@@ -93,7 +93,14 @@ func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream jou
 		// The terminal of TTYPath=; with StandardInput=tty the exec
 		// helper puts the controlling terminal here instead.
 		return os.OpenFile(spawn.TTYPath(&u.Service.Exec), os.O_WRONLY|syscall.O_NOCTTY, 0)
-	case "inherit", "console":
+	case "inherit":
+		// The same as standard input: its terminal, or its socket (the
+		// supervisor gives it), else /dev/null.
+		if strings.HasPrefix(u.Service.Exec.StandardInput, "tty") {
+			return s.open(u, id, uid, "tty", stream, pipes)
+		}
+		return nil, nil
+	case "console":
 		if stream == journal.StreamStderr {
 			return dupFile(os.Stderr)
 		}

@@ -306,14 +306,18 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 		return
 	}
 	ec := &u.svc().Exec
+	outSpec := ec.StandardOutput
+	if outSpec == "inherit" { // the same as standard input
+		outSpec = ec.StandardInput
+	}
 	errSpec := ec.StandardError
 	if errSpec == "" || errSpec == "inherit" {
-		errSpec = ec.StandardOutput
+		errSpec = outSpec
 	}
 	for _, s := range []struct {
 		spec string
 		dst  **os.File
-	}{{ec.StandardInput, &spec.Stdin}, {ec.StandardOutput, &spec.Stdout}, {errSpec, &spec.Stderr}} {
+	}{{ec.StandardInput, &spec.Stdin}, {outSpec, &spec.Stdout}, {errSpec, &spec.Stderr}} {
 		if f := pickSocket(s.spec, files, names); f != nil {
 			*s.dst = f
 		} else if name, ok := strings.CutPrefix(s.spec, "fd:"); ok {

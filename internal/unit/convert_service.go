@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -213,6 +214,10 @@ func (c *converter) finishService() {
 	}
 	if s.Exec.StandardInput == "" && len(s.Exec.StandardInputData) > 0 {
 		s.Exec.StandardInput = "data"
+	}
+	if in := s.Exec.StandardInput; s.Exec.StandardOutput == "" &&
+		(strings.HasPrefix(in, "tty") || in == "socket" || strings.HasPrefix(in, "fd:")) {
+		s.Exec.StandardOutput = "inherit" // systemd.exec(5): the same as stdin
 	}
 	if s.Type == "" {
 		s.Type = TypeSimple

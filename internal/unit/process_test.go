@@ -110,3 +110,14 @@ Personality=vax
 }
 
 func matches(text, sub string) bool { return strings.Contains(text, sub) }
+
+// TestOutputInheritsTerminalOrSocket: with StandardInput= a terminal, a
+// socket or fd:, an unset StandardOutput= is "inherit" (systemd.exec(5)).
+func TestOutputInheritsTerminalOrSocket(t *testing.T) {
+	for in, want := range map[string]string{"socket": "inherit", "tty": "inherit", "fd:x": "inherit", "null": "", "data": ""} {
+		u := loadText(t, "o.service", "[Service]\nExecStart=/bin/a\nStandardInput="+in+"\n")
+		if got := u.Service.Exec.StandardOutput; got != want {
+			t.Errorf("StandardInput=%s: StandardOutput %q; want %q", in, got, want)
+		}
+	}
+}
