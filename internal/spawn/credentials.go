@@ -70,6 +70,12 @@ func resolveCredentials(creds []unit.Credential) (map[string][]byte, error) {
 		if !c.Load {
 			continue
 		}
+		if fi, err := os.Stat(c.Path); err == nil && fi.IsDir() && filepath.IsAbs(c.Path) {
+			if err := loadCredentialDir(c, data); err != nil {
+				return nil, fmt.Errorf("LoadCredential=%s: %w", c.ID, err)
+			}
+			continue
+		}
 		b, err := loadCredential(c)
 		if err != nil {
 			if fallback, ok := set[c.ID]; ok {
@@ -86,6 +92,26 @@ func resolveCredentials(creds []unit.Credential) (map[string][]byte, error) {
 		}
 	}
 	return data, nil
+}
+
+// loadCredentialDir loads every regular file of a directory as the
+// credential ID_NAME, as systemd.exec(5) does for a directory path.
+func loadCredentialDir(c unit.Credential, data map[string][]byte) error {
+	ents, err := os.ReadDir(c.Path)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(c.Path, e.Name()))
+		if err != nil {
+			return err
+		}
+		data[c.ID+"_"+e.Name()] = b
+	}
+	return nil
 }
 
 func loadCredential(c unit.Credential) ([]byte, error) {

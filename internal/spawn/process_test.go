@@ -124,6 +124,14 @@ func TestCredentials(t *testing.T) {
 	if _, err := os.Stat(CredentialsDir(d, "cred.service")); !os.IsNotExist(err) {
 		t.Errorf("credentials left after RemoveCredentials: %v", err)
 	}
+	credDir := t.TempDir()
+	os.WriteFile(filepath.Join(credDir, "one"), []byte("1"), 0o600)
+	os.WriteFile(filepath.Join(credDir, "two"), []byte("2"), 0o600)
+	ec.Proc.Credentials = []unit.Credential{{ID: "dir", Path: credDir, Load: true}}
+	cmd.Argv = []string{"sh", "-c", `cat "$CREDENTIALS_DIRECTORY/dir_one" "$CREDENTIALS_DIRECTORY/dir_two"`}
+	if out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: d}); out != "12" {
+		t.Errorf("credentials from a directory: %q; want 12", out)
+	}
 	ec.Proc.Credentials = []unit.Credential{{ID: "gone", Path: "/nonexistent/cred", Load: true}}
 	_, err := Start(startReaper(t), Spec{Unit: "cred.service", Command: sleepCmd(), Exec: ec, Dirs: d}, nil)
 	if se, ok := err.(*SetupError); !ok || se.Status != ExitCredentials {

@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tendproject/tend/internal/plan"
@@ -37,5 +39,25 @@ func TestMissingEnvironmentFileIsResources(t *testing.T) {
 	st := h.waitState("env.service", "failed")
 	if st.Result != ResultResources || st.ExecMainStat == 0 {
 		t.Errorf("missing EnvironmentFile=: result %s, status %s/%d; want resources and a non-zero status", st.Result, st.ExecMainCode, st.ExecMainStat)
+	}
+}
+
+// TestCredentialsRemovedAtStop: $CREDENTIALS_DIRECTORY holds the unit's
+// credentials while it runs and is gone once it stopped.
+func TestCredentialsRemovedAtStop(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"cred.service": "[Service]\nSetCredential=token:s3cret\nExecStart=/bin/sh -c 'cat \"$CREDENTIALS_DIRECTORY/token\" > %D/seen; exec sleep 1000'\n",
+	})
+	h.job(plan.Start, "cred.service")
+	if got := string(h.waitFile("seen")); got != "s3cret" {
+		t.Errorf("credential read by the service: %q; want s3cret", got)
+	}
+	dir := filepath.Join(h.dir, "run", "credentials", "cred.service")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("credentials directory while running: %v", err)
+	}
+	h.job(plan.Stop, "cred.service")
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("credentials directory after stop: %v; want it gone", err)
 	}
 }
