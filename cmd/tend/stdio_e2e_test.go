@@ -3,9 +3,15 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestStandardInputSocketInheritsOutput: with StandardInput=socket and
@@ -33,4 +39,38 @@ func TestStandardInputSocketInheritsOutput(t *testing.T) {
 	if err != nil || got != "hello\n" {
 		t.Errorf("echo: %q, %v; want hello back on the socket\n%s", got, err, in.stderr)
 	}
+}
+
+// TestStandardOutputKmsg: StandardOutput=kmsg writes the service's lines
+// into the kernel log.
+func TestStandardOutputKmsg(t *testing.T) {
+	k, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Skipf("kernel log not readable here: %v", err)
+	}
+	defer k.Close()
+	if _, err := k.Seek(0, io.SeekEnd); err != nil {
+		t.Skipf("kernel log not seekable: %v", err)
+	}
+	token := fmt.Sprintf("tend-kmsg-test-%d", os.Getpid())
+	dir := writeUnits(t, map[string]string{
+		"k.service": "[Service]\nType=oneshot\nExecStart=/bin/echo " + token + "\nStandardOutput=kmsg\n",
+	})
+	in := startTend(t, dir)
+	in.mustCtl("start", "k")
+	fd := int(k.Fd())
+	buf := make([]byte, 8192)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		// /dev/kmsg is not pollable through Go's poller: wait with poll(2).
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Until(deadline)/time.Millisecond))
+		n, err := unix.Read(fd, buf)
+		if err == unix.EPIPE { // records overwritten meanwhile: read on
+			continue
+		}
+		if n > 0 && strings.Contains(string(buf[:n]), token) {
+			return
+		}
+	}
+	t.Errorf("%s not in the kernel log", token)
 }
