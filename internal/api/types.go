@@ -124,6 +124,8 @@ type UnitStatus struct {
 	Documentation  []string   `json:"documentation,omitempty"`
 	Tasks          int        `json:"tasks,omitempty"`
 	MemoryBytes    uint64     `json:"memory_bytes,omitempty"`
+	MemoryMax      int64      `json:"memory_max,omitempty"` // limit in force; 0 = none or unknown
+	TasksMax       int64      `json:"tasks_max,omitempty"`
 	CPUNanos       uint64     `json:"cpu_nanos,omitempty"`
 	Cgroup         string     `json:"cgroup,omitempty"`
 	Processes      []Process  `json:"processes,omitempty"`

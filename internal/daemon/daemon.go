@@ -239,6 +239,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		}
 	}
 	d.loader = newLoader(cfg, d.log)
+	d.loader.cgroups = d.cgroups
 	if d.svdir, err = newSvdirScan(d); err != nil {
 		return nil, fmt.Errorf("service directories: %w", err)
 	}

@@ -60,6 +60,7 @@ func properties(st supervise.Status) map[string]string {
 	set("TasksCurrent", strconv.Itoa(st.Tasks))
 	set("MemoryCurrent", strconv.FormatUint(st.MemoryBytes, 10))
 	set("CPUUsageNSec", strconv.FormatUint(st.CPUNanos, 10))
+	limitProperties(st, set)
 	set("StateChangeTimestamp", timestamp(st.Since))
 	set("Job", st.Job)
 	if svc := def.Service; svc != nil {

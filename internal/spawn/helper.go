@@ -48,6 +48,8 @@ type instructions struct {
 	// OwnPID names variables to set to the helper's own pid in Env
 	// (LISTEN_PID, WATCHDOG_PID): only the child knows its pid.
 	OwnPID []string
+	Proc   *procInstr // process settings (process.go)
+	TTY    *ttyInstr  // a controlling terminal on stdin (tty.go)
 }
 
 type limit struct {
@@ -70,6 +72,11 @@ func (p *plan) instructions() (*instructions, error) {
 	if !p.s.Command.FullPrivilege {
 		in.Chroot = p.ec.RootDirectory
 	}
+	var err error
+	if in.Proc, err = resolveProc(&p.ec.Proc, p.path); err != nil {
+		return nil, err
+	}
+	in.TTY = resolveTTY(p.ec)
 	for name, l := range p.ec.Limits {
 		res, ok := rlimitNames[name]
 		if !ok {
@@ -207,6 +214,9 @@ func HelperMain(args []string) {
 		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
 	resetSignals()
+	if in.Proc != nil && in.Proc.IgnoreSIGPIPE {
+		ignoreSIGPIPE()
+	}
 	err := syscall.Exec(in.Path, in.Argv, in.Env)
 	fail(ExitExec, "exec "+in.Path, err)
 }

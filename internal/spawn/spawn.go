@@ -124,7 +124,7 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	if p.env, err = BuildEnv(p.s, user); err != nil {
-		return nil, &SetupError{Path: p.path, Err: err}
+		return nil, &SetupError{Status: ExitFailure, BeforeFork: true, Path: p.path, Err: err}
 	}
 	p.argv = s.Command.Argv
 	if len(p.argv) == 0 {
@@ -146,6 +146,11 @@ func newPlan(s Spec) (*plan, error) {
 			se.Path = p.path
 		}
 		return nil, err
+	}
+	if len(p.ec.Proc.Credentials) > 0 {
+		if err := prepareCredentials(p.ec.Proc.Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
+			return nil, setupErr(ExitCredentials, p.path, err)
+		}
 	}
 	if err := p.workingDir(user); err != nil {
 		return nil, err
@@ -215,7 +220,7 @@ func (p *plan) resolvePath() (string, error) {
 		return path, checkExecutable(filepath.Join(root, path))
 	}
 	var firstErr error
-	for _, d := range filepath.SplitList(DefaultPath) {
+	for _, d := range searchPath(p.ec) {
 		cand := filepath.Join(d, path)
 		err := checkExecutable(filepath.Join(root, cand))
 		if err == nil {
@@ -229,6 +234,15 @@ func (p *plan) resolvePath() (string, error) {
 		return "", firstErr
 	}
 	return "", fmt.Errorf("%s: %w", path, syscall.ENOENT)
+}
+
+// searchPath lists where a bare command name is looked up:
+// ExecSearchPath=, else DefaultPath.
+func searchPath(ec *unit.ExecContext) []string {
+	if len(ec.Proc.ExecSearchPath) > 0 {
+		return ec.Proc.ExecSearchPath
+	}
+	return filepath.SplitList(DefaultPath)
 }
 
 func checkExecutable(path string) error {
@@ -294,12 +308,14 @@ func (p *plan) workingDir(user *UserInfo) error {
 // streams are /dev/null.
 func (p *plan) openFiles() error {
 	std := []*os.File{p.s.Stdin, p.s.Stdout, p.s.Stderr}
-	if std[0] == nil && p.ec.StandardInput == "data" {
-		f, err := dataFile(p.ec.StandardInputData)
+	if std[0] == nil {
+		f, err := p.inputFile()
 		if err != nil {
 			return setupErr(ExitStdin, p.path, err)
 		}
-		p.stdin, std[0] = f, f
+		if f != nil {
+			p.stdin, std[0] = f, f
+		}
 	}
 	for i, f := range std {
 		if f != nil {
@@ -316,6 +332,24 @@ func (p *plan) openFiles() error {
 	}
 	p.files = append(std, p.s.ExtraFiles...)
 	return nil
+}
+
+// inputFile opens the standard input StandardInput= asks for, when the
+// plan provides it itself: data, or file:PATH (opened for reading). Nil
+// means /dev/null (a terminal is opened by the helper, see tty.go).
+func (p *plan) inputFile() (*os.File, error) {
+	in := p.ec.StandardInput
+	if in == "data" {
+		return dataFile(p.ec.StandardInputData)
+	}
+	if path, ok := strings.CutPrefix(in, "file:"); ok {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+	return nil, nil
 }
 
 // openDevNull opens /dev/null with a plain open(2): os.OpenFile would
@@ -381,11 +415,14 @@ func (p *plan) needsHelper() bool {
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
+	if ec.Proc.Set() || resolveTTY(ec) != nil {
+		return true
+	}
 	if signalIgnored() {
 		return true
 	}
 	if g := p.s.Cgroup; g != nil {
-		if _, ok := g.CloneFD(); !ok && len(g.JoinFiles()) > 0 {
+		if _, ok := g.CloneFD(); (!ok && len(g.JoinFiles()) > 0) || g.JoinFirst() {
 			return true
 		}
 	}

@@ -32,9 +32,12 @@ type Status struct {
 	Cgroup       string
 	Tasks        int
 	MemoryBytes  uint64
-	CPUNanos     uint64
-	PIDs         []int
-	External     string // why tend does not run this unit, if it doesn't
+	// MemoryMax and TasksMax are the limits in force in the unit's
+	// cgroup (detail only); -1 = none.
+	MemoryMax, TasksMax int64
+	CPUNanos            uint64
+	PIDs                []int
+	External            string // why tend does not run this unit, if it doesn't
 	// Triggers and TriggeredBy are the units a socket or timer starts and
 	// the sockets and timers that start this one (from the plan);
 	// LastTriggeredBy is the one whose trigger started it last.
@@ -199,6 +202,7 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 			s := u.cg.Stats()
 			st.Tasks, st.MemoryBytes, st.CPUNanos = int(s.Tasks), uint64(max(s.MemoryBytes, 0)), uint64(max(s.CPUNanos, 0))
 			st.PIDs, _ = u.cg.PIDs()
+			st.MemoryMax, st.TasksMax = u.cg.Maxima()
 		}
 	}
 	return st

@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.stdio(e)
+		return c.stdio(e) || c.procEntry(e)
 	}
 	return true
 }
@@ -288,12 +288,29 @@ func (c *converter) directories(e Entry, spec *DirSpec, isMode bool) {
 	}
 	for _, w := range ws {
 		p, _, _ := strings.Cut(w, ":") // "path:symlink" form: tend creates only path
-		if p == "" || filepath.IsAbs(p) || filepath.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
-			c.diag(e, Error, "%s=: %q is not a normalized relative path, ignoring", e.Key, w)
+		p, ok := normalizeDirPath(p)
+		if !ok {
+			c.diag(e, Error, "%s=: %q is not a relative path below the base directory, ignoring", e.Key, w)
 			continue
 		}
 		spec.Paths = append(spec.Paths, p)
 	}
+}
+
+// normalizeDirPath simplifies a RuntimeDirectory= (and friends) path as
+// systemd does before checking it — "a//b/./c/" is "a/b/c" — and refuses
+// absolute paths and ".." components, which would leave the base.
+func normalizeDirPath(p string) (string, bool) {
+	if p == "" || filepath.IsAbs(p) {
+		return "", false
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", false
+		}
+	}
+	clean := filepath.Clean(p)
+	return clean, clean != "."
 }
 
 // stdio handles StandardInput/Output/Error=, TTYPath= and the Syslog*=.
@@ -374,19 +391,10 @@ func (c *converter) inputData(e Entry) {
 	if !ok {
 		return
 	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\\' {
-			b.WriteByte(v[i])
-			continue
-		}
-		r, n, err := cUnescape(v[i:])
-		if err != nil {
-			c.bad(e, err)
-			return
-		}
-		b.WriteString(r)
-		i += n - 1
+	text, err := unescapeAll(v)
+	if err != nil {
+		c.bad(e, err)
+		return
 	}
-	x.StandardInputData = append(append(x.StandardInputData, b.String()...), '\n')
+	x.StandardInputData = append(append(x.StandardInputData, text...), '\n')
 }

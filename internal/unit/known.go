@@ -24,14 +24,13 @@ var unsupportedService = words(`
 	FileDescriptorStoreMax FileDescriptorStorePreserve USBFunctionDescriptors
 	USBFunctionStrings OOMPolicy OpenFile ReloadSignal ExitType NonBlocking
 	RootDirectoryStartOnly PermissionsStartOnly SysVStartPriority RebootArgument
-	ExecSearchPath TimeoutCleanSec FailureAction
+	TimeoutCleanSec FailureAction
 
 	RootImage RootImageOptions RootEphemeral RootHash RootHashSignature RootVerity
 	RootImagePolicy MountImagePolicy ExtensionImagePolicy
 	MountAPIVFS ProtectProc ProcSubset BindPaths BindReadOnlyPaths MountImages
-	ExtensionImages ExtensionDirectories CPUSchedulingPolicy CPUSchedulingPriority
-	CPUSchedulingResetOnFork CPUAffinity NUMAPolicy NUMAMask IOSchedulingClass
-	IOSchedulingPriority ProtectSystem ProtectHome ReadWritePaths ReadOnlyPaths
+	ExtensionImages ExtensionDirectories
+	ProtectSystem ProtectHome ReadWritePaths ReadOnlyPaths
 	InaccessiblePaths ExecPaths NoExecPaths TemporaryFileSystem PrivateTmp
 	PrivateDevices PrivateNetwork NetworkNamespacePath PrivateIPC IPCNamespacePath
 	PrivateUsers ProtectHostname ProtectClock ProtectKernelTunables
@@ -39,25 +38,25 @@ var unsupportedService = words(`
 	RestrictAddressFamilies RestrictFileSystems RestrictNamespaces LockPersonality
 	MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID RemoveIPC PrivateMounts
 	MountFlags SystemCallFilter SystemCallErrorNumber SystemCallArchitectures
-	SystemCallLog Personality IgnoreSIGPIPE CapabilityBoundingSet AmbientCapabilities
-	NoNewPrivileges SecureBits SELinuxContext AppArmorProfile SmackProcessLabel
+	SystemCallLog CapabilityBoundingSet AmbientCapabilities
+	NoNewPrivileges SELinuxContext AppArmorProfile SmackProcessLabel
 	KeyringMode TimerSlackNSec CoredumpFilter LogLevelMax LogExtraFields
 	LogRateLimitIntervalSec LogRateLimitBurst LogFilterPatterns LogNamespace
-	TTYReset TTYVHangup TTYRows TTYColumns
-	TTYVTDisallocate UtmpIdentifier UtmpMode LoadCredential LoadCredentialEncrypted
-	ImportCredential SetCredential SetCredentialEncrypted PAMName
+	TTYRows TTYColumns
+	TTYVTDisallocate UtmpIdentifier UtmpMode LoadCredentialEncrypted
+	ImportCredential SetCredentialEncrypted PAMName
 	ReadOnlyDirectories ReadWriteDirectories InaccessibleDirectories Capabilities
 	SetLoginEnvironment MemoryKSM PrivatePIDs ProtectKernelLogs BPFProgram
-	
-	
 
-	CPUAccounting CPUWeight StartupCPUWeight CPUQuota CPUQuotaPeriodSec AllowedCPUs
-	StartupAllowedCPUs AllowedMemoryNodes StartupAllowedMemoryNodes MemoryAccounting
-	MemoryMin MemoryLow StartupMemoryLow DefaultStartupMemoryLow MemoryHigh
-	StartupMemoryHigh MemoryMax StartupMemoryMax MemorySwapMax StartupMemorySwapMax
-	MemoryZSwapMax StartupMemoryZSwapMax MemoryZSwapWriteback TasksAccounting TasksMax
-	IOAccounting IOWeight StartupIOWeight IODeviceWeight IOReadBandwidthMax
-	IOWriteBandwidthMax IOReadIOPSMax IOWriteIOPSMax IODeviceLatencyTargetSec
+
+
+	StartupCPUWeight
+	StartupAllowedCPUs StartupAllowedMemoryNodes
+	StartupMemoryLow DefaultStartupMemoryLow
+	StartupMemoryHigh StartupMemoryMax StartupMemorySwapMax
+	MemoryZSwapMax StartupMemoryZSwapMax MemoryZSwapWriteback
+	StartupIOWeight
+	IODeviceLatencyTargetSec
 	IPAccounting IPAddressAllow IPAddressDeny SocketBindAllow SocketBindDeny
 	RestrictNetworkInterfaces NFTSet IPIngressFilterPath IPEgressFilterPath
 	DeviceAllow DevicePolicy Slice Delegate DelegateSubgroup DisableControllers

@@ -219,8 +219,9 @@ type Service struct {
 	RestartForceExitStatus   ExitStatusSet
 	Sockets                  []string
 
-	Kill KillContext
-	Exec ExecContext
+	Kill      KillContext
+	Exec      ExecContext
+	Resources ResourceContext // resources.go
 }
 
 // ExitStatusSet is a set of exit codes and signals (SuccessExitStatus= and
@@ -306,6 +307,8 @@ type ExecContext struct {
 	SyslogFacility    string
 	SyslogLevel       string
 	SyslogLevelPrefix bool // default true
+
+	Proc ProcContext // scheduling, placement, credentials… (process.go)
 }
 
 // EnvFile is one EnvironmentFile= entry.
