@@ -54,3 +54,28 @@ func TestSyslogShortLivedSenders(t *testing.T) {
 		t.Logf("%d of %d lines not attributed (sender reaped before the read): %v", len(lost), n, lost)
 	}
 }
+
+// TestSyslogMsgIDAndSD sends an RFC 5424 message with a MSGID and
+// structured data through logger(1): both are in the journal, shown by
+// `-o json` and `-o verbose` and matched by field.
+func TestSyslogMsgIDAndSD(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		t.Skip("logger not installed")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\n"), 0o644)
+	in := startTend(t, dir)
+	out, err := exec.Command(logger, "-u", in.syslog, "--rfc5424", "--msgid", "ID47", "--sd-id", "ex@32473",
+		"--sd-param", `iut="3"`, "-t", "sdapp", "with structured data").CombinedOutput()
+	if err != nil {
+		t.Fatalf("logger: %v\n%s", err, out)
+	}
+	js := in.mustCtl("logs", "-o", "json", "--no-pager", "SYSLOG_MSGID=ID47")
+	if !strings.Contains(js, `"MESSAGE":"with structured data"`) || !strings.Contains(js, `[ex@32473 iut=\"3\"]"`) {
+		t.Fatalf("json lacks the message with its SD:\n%s", js)
+	}
+	if v := in.mustCtl("logs", "-o", "verbose", "--no-pager", "SYSLOG_IDENTIFIER=sdapp"); !strings.Contains(v, "    SYSLOG_MSGID=ID47\n") {
+		t.Fatalf("verbose lacks SYSLOG_MSGID:\n%s", v)
+	}
+}

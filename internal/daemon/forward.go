@@ -73,10 +73,21 @@ func (s journalSource) Follow(ctx context.Context, after string, fn func(syslog.
 	}
 	q := journal.Query{AfterCursor: after}
 	return s.j.Follow(ctx, q, func(e journal.Entry) error {
-		return fn(syslog.Record{
-			Cursor: journal.FormatCursor(e), Time: e.Realtime, AppName: e.Identifier,
-			PID: e.PID, Facility: e.Facility, Severity: e.Priority,
-			Msg: bytes.Clone(e.Message), Unit: e.Unit,
-		})
+		return fn(syslogRecord(e))
 	})
+}
+
+// syslogRecord is e as the forwarder sends it: a relayed message keeps
+// its own host name and timestamp, every message its MSGID and SD.
+func syslogRecord(e journal.Entry) syslog.Record {
+	t := e.Realtime
+	if !e.Origin.Time.IsZero() {
+		t = e.Origin.Time
+	}
+	return syslog.Record{
+		Cursor: journal.FormatCursor(e), Time: t, Hostname: e.Origin.Hostname, AppName: e.Identifier,
+		PID: e.PID, Facility: e.Facility, Severity: e.Priority,
+		MsgID: e.Origin.MsgID, StructuredData: e.Origin.StructuredData,
+		Msg: bytes.Clone(e.Message), Unit: e.Unit,
+	}
 }

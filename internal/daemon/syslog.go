@@ -61,6 +61,7 @@ func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
 		Facility:   m.Facility,
 		Identifier: m.AppName,
 		Stream:     journal.StreamSyslog,
+		Origin:     originOf(m, cred),
 		Message:    m.Msg,
 		UID:        -1,
 	}
@@ -90,4 +91,21 @@ func (s *syslogIn) unitOf(cred syslog.Cred) string {
 		return name
 	}
 	return ""
+}
+
+// originOf keeps what the sender said about itself. Only a network
+// message's host name and timestamp are kept: on /dev/log both are this
+// machine's, and syslog(3)'s second-resolution stamp adds nothing to the
+// journal's own.
+func originOf(m syslog.Message, cred syslog.Cred) journal.Origin {
+	o := journal.Origin{MsgID: m.MsgID, StructuredData: m.StructuredData}
+	if cred.Addr.IsValid() {
+		o.Address = cred.Addr.String()
+		o.Hostname, o.Time = m.Hostname, m.Time
+		if o.Hostname == "" {
+			// As rsyslog does: a sender that names no host is its address.
+			o.Hostname = o.Address
+		}
+	}
+	return o
 }

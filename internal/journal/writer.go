@@ -407,8 +407,9 @@ func (j *Journal) Append(e Entry) error {
 		uid:    uidField(e.UID),
 		pri:    uint8(min(max(e.Priority, 0), 7)),
 		fac:    uint8(min(max(e.Facility, 0), 23)),
-		stream: uint8(min(e.Stream, StreamTend)),
+		stream: uint8(min(e.Stream, streamLast)),
 		ident:  []byte(e.Identifier[:min(len(e.Identifier), maxIdentLen)]),
+		ext:    e.Origin.encode(),
 	}
 	var recs []rec
 	msg := e.Message

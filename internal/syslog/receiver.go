@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -19,6 +20,9 @@ type Cred struct {
 	// received descriptor is never 0: Go keeps 0, 1 and 2 open). It is
 	// open only while the Handler runs.
 	PIDFD int
+	// Addr is the source address of a network message (UDP, TCP, TLS);
+	// invalid for /dev/log.
+	Addr netip.Addr
 }
 
 // Handler receives each accepted message. m.Msg is the handler's to keep.

@@ -92,7 +92,8 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
-		r.deliver(buf[:n], Cred{}, sender{kind: byAddr, addr: addr.Addr().Unmap()})
+		a := addr.Addr().Unmap()
+		r.deliver(buf[:n], Cred{Addr: a}, sender{kind: byAddr, addr: a})
 	}
 }
 
@@ -210,5 +211,5 @@ func streamPeer(c net.Conn) (Cred, sender) {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		addr = ap.Addr().Unmap()
 	}
-	return Cred{}, sender{kind: byAddr, addr: addr}
+	return Cred{Addr: addr}, sender{kind: byAddr, addr: addr}
 }
