@@ -34,6 +34,8 @@ type Options struct {
 	Logger       *slog.Logger
 	// Location is the zone of the timestamps (default time.Local).
 	Location *time.Location
+	// onReopen, for tests, hears of each file the watch reopened.
+	onReopen func(path string)
 }
 
 // flushAt is the buffered size at which a file is written before the
@@ -262,6 +264,9 @@ func (r *Router) fileChanged(f *file) {
 		return
 	}
 	f.failed = nil
+	if r.opts.onReopen != nil {
+		r.opts.onReopen(f.path)
+	}
 }
 
 // route formats e for every rule that selects it.

@@ -201,18 +201,29 @@ func TestFirstRunStartsNow(t *testing.T) {
 func TestRotation(t *testing.T) {
 	dir := t.TempDir()
 	j := openJournal(t)
-	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state")})
+	reopened := make(chan string, 10)
+	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"),
+		onReopen: func(p string) { reopened <- p }})
 	path := filepath.Join(dir, "all.log")
+	awaitReopen := func() {
+		t.Helper()
+		select {
+		case <-reopened:
+		case <-time.After(waitTimeout):
+			t.Fatal("the file was not reopened")
+		}
+	}
 	add(j, 1, 6, "a", "before")
 	waitFile(t, path, hasLine("before"))
 	// Removed: tend creates it again.
 	os.Remove(path)
-	waitFile(t, path, exists(path))
+	awaitReopen()
 	add(j, 1, 6, "a", "after-remove")
 	waitFile(t, path, hasLine("after-remove"))
 	// Renamed and replaced, as logrotate's "create" does.
 	os.Rename(path, path+".1")
 	os.WriteFile(path, nil, 0o640)
+	awaitReopen()
 	add(j, 1, 6, "a", "after-rotate")
 	got := waitFile(t, path, hasLine("after-rotate"))
 	if old, _ := os.ReadFile(path + ".1"); strings.Contains(string(old), "after-rotate") || strings.Contains(got, "after-remove") {
@@ -220,7 +231,10 @@ func TestRotation(t *testing.T) {
 	}
 	// Renamed, nothing replaces it: created after the grace period.
 	os.Rename(path, path+".2")
-	waitFile(t, path, exists(path))
+	awaitReopen()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
 	// Reopen picks up a replacement at once.
 	os.Rename(path, path+".3")
 	os.WriteFile(path, nil, 0o640)

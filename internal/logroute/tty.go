@@ -25,13 +25,13 @@ type terminals struct {
 // 32-bit time fields in utmp): ut_type at 0, ut_line at 8 (32 bytes),
 // ut_user at 44 (32 bytes); 384 bytes each.
 const (
-	utmpSize     = 384
-	utmpLineOff  = 8
-	utmpUserOff  = 44
-	utmpNameLen  = 32
-	userProcess  = 7
-	defaultUtmp  = "/run/utmp"
-	defaultDev   = "/dev"
+	utmpSize    = 384
+	utmpLineOff = 8
+	utmpUserOff = 44
+	utmpNameLen = 32
+	userProcess = 7
+	defaultUtmp = "/run/utmp"
+	defaultDev  = "/dev"
 )
 
 // session is one logged-in user's terminal.
