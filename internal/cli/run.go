@@ -31,6 +31,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		inetdConf, xinetdConf []string
 		svdirs                []string
 		crontab               []string
+		syslogConf            []string
 		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
@@ -75,6 +76,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
 				Svdirs:          legacyFiles(svdirs, cmd.Flags().Changed("svdir")),
 				Crontab:         legacyFiles(crontab, cmd.Flags().Changed("crontab")),
+				SyslogConf:      legacyFiles(syslogConf, cmd.Flags().Changed("syslog-conf")),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 				Version:         versionString(),
@@ -106,6 +108,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&runtime, "runtime-dir", "", "keep the control socket and runtime state in `DIR` (default /run/tend, or $XDG_RUNTIME_DIR/tend)")
 	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
 	f.StringVar(&forward, "forward-syslog", "", "send every journal entry to a remote syslog server, RFC 5424 over `URL` (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT)")
+	f.StringArrayVar(&syslogConf, "syslog-conf", nil, "route journal entries to the files, pipes, terminals and servers named by the selector lines of syslog.conf `FILE` (repeatable; globs; default /etc/syslog.conf, /etc/rsyslog.conf and /etc/rsyslog.d/*.conf where they exist, for the system instance without --units; \"\" for none)")
 	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
 	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")

@@ -23,6 +23,7 @@ import (
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clockwatch"
 	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/logroute"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
@@ -44,6 +45,12 @@ type Config struct {
 	// Forward sends every journal entry to a remote syslog server
 	// (udp://, tcp:// or tls://HOST:PORT); "" for none.
 	Forward string
+	// SyslogConf names syslog.conf-style files whose selector lines route
+	// journal entries to files, pipes, terminals and remote servers
+	// (internal/syslogconf, internal/logroute). nil means
+	// syslogconf.Defaults where they exist, for the system instance with
+	// the standard unit directories; an empty non-nil list reads none.
+	SyslogConf []string
 	// Journal tunes the journal's limits; Dir is taken from Paths.
 	Journal journal.Options
 	// LogGroups name the groups whose members may read every log of the
@@ -139,6 +146,10 @@ type daemon struct {
 	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
+	// router writes syslog.conf's files (nil without rules); ruleForwards
+	// carry out its @host rules. Both are set before the API serves.
+	router       *logroute.Router
+	ruleForwards []*syslog.Forwarder
 	svdir   *svdirScan        // nil when no scan directory is watched
 	holder  *holder           // the fd holder; nil without one (fdholder.go)
 
@@ -321,6 +332,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if err := d.startForward(ctx, &wg); err != nil {
 		return 1, err
 	}
+	d.startLogFiles(ctx, &wg)
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
@@ -424,6 +436,9 @@ func (d *daemon) wait(ctx context.Context, sigs <-chan os.Signal) error {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGHUP:
+				// As syslogd does on SIGHUP, reopen the log files
+				// (logrotate's postrotate), besides reloading units.
+				d.reopenLogFiles()
 				if _, err := d.reload(ctx); err != nil {
 					d.log.Error("reload failed", "err", err)
 				}
@@ -481,6 +496,9 @@ func (d *daemon) fds() map[int]string {
 	}
 	if d.syslog != nil {
 		maps.Copy(fds, d.syslog.fds())
+	}
+	for _, f := range d.ruleForwards {
+		maps.Copy(fds, f.FDs())
 	}
 	if d.forward != nil {
 		maps.Copy(fds, d.forward.FDs())

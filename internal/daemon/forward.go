@@ -59,6 +59,8 @@ func (d *daemon) startForward(ctx context.Context, wg *sync.WaitGroup) error {
 // journalSource is the journal as the forwarder reads it.
 type journalSource struct {
 	j *journal.Journal
+	// keep, when set, selects the entries to send (a syslog.conf rule).
+	keep func(journal.Entry) bool
 }
 
 // Follow hands fn every entry after the cursor, then new ones as they come.
@@ -73,6 +75,9 @@ func (s journalSource) Follow(ctx context.Context, after string, fn func(syslog.
 	}
 	q := journal.Query{AfterCursor: after}
 	return s.j.Follow(ctx, q, func(e journal.Entry) error {
+		if s.keep != nil && !s.keep(e) {
+			return nil
+		}
 		return fn(syslogRecord(e))
 	})
 }

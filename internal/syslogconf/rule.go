@@ -131,3 +131,18 @@ func validUser(u string) bool {
 	}
 	return true
 }
+
+// Selects reports whether rule i of c takes a message of facility fac and
+// priority pri: its selector matches and no discard rule before it
+// ("~", "stop") took the message away.
+func (c *Config) Selects(i, fac, pri int) bool {
+	if !c.Rules[i].Selector.Match(fac, pri) {
+		return false
+	}
+	for _, r := range c.Rules[:i] {
+		if r.Kind == Discard && r.Selector.Match(fac, pri) {
+			return false
+		}
+	}
+	return true
+}
