@@ -150,8 +150,8 @@ type daemon struct {
 	// carry out its @host rules. Both are set before the API serves.
 	router       *logroute.Router
 	ruleForwards []*syslog.Forwarder
-	svdir   *svdirScan        // nil when no scan directory is watched
-	holder  *holder           // the fd holder; nil without one (fdholder.go)
+	svdir        *svdirScan // nil when no scan directory is watched
+	holder       *holder    // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
