@@ -51,6 +51,10 @@ type Config struct {
 	// syslogconf.Defaults where they exist, for the system instance with
 	// the standard unit directories; an empty non-nil list reads none.
 	SyslogConf []string
+	// LogHost makes tend receive other machines' syslog messages.
+	LogHost LogHost
+	// Kmsg reads the kernel's log (/dev/kmsg) into the journal.
+	Kmsg bool
 	// Journal tunes the journal's limits; Dir is taken from Paths.
 	Journal journal.Options
 	// LogGroups name the groups whose members may read every log of the
@@ -150,6 +154,10 @@ type daemon struct {
 	// carry out its @host rules. Both are set before the API serves.
 	router       *logroute.Router
 	ruleForwards []*syslog.Forwarder
+	// loghost are the --syslog-listen sockets, bound in newDaemon, and
+	// loghostRecv their receiver.
+	loghost     []netListener
+	loghostRecv *syslog.Receiver
 	svdir        *svdirScan // nil when no scan directory is watched
 	holder       *holder    // the fd holder; nil without one (fdholder.go)
 
@@ -249,6 +257,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 			d.log.Error("log pipes", "err", err)
 		}
 	}
+	if err := d.listenLogHost(); err != nil {
+		return nil, err
+	}
 	d.loader = newLoader(cfg, d.log)
 	if d.svdir, err = newSvdirScan(d); err != nil {
 		return nil, fmt.Errorf("service directories: %w", err)
@@ -333,6 +344,8 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		return 1, err
 	}
 	d.startLogFiles(ctx, &wg)
+	d.serveLogHost(ctx, &wg)
+	d.startKmsg(ctx, &wg)
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
@@ -494,6 +507,7 @@ func (d *daemon) fds() map[int]string {
 	if d.notify != nil {
 		maps.Copy(fds, d.notify.FDs())
 	}
+	maps.Copy(fds, d.loghostFDs())
 	if d.syslog != nil {
 		maps.Copy(fds, d.syslog.fds())
 	}

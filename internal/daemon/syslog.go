@@ -56,6 +56,13 @@ func (s *syslogIn) fds() map[int]string {
 }
 
 func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
+	s.d.appendSyslog(m, cred)
+}
+
+// appendSyslog stores one received message: from /dev/log, attributed to
+// the unit of the sender (kernel credentials), or from the network, with
+// the sender's host, address and own timestamp.
+func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 	e := journal.Entry{
 		Priority:   m.Severity,
 		Facility:   m.Facility,
@@ -71,23 +78,23 @@ func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
 	if cred.Known {
 		// The kernel's word beats the packet's.
 		e.PID, e.UID = cred.PID, cred.UID
-		e.Unit = s.unitOf(cred)
+		e.Unit = d.unitOf(cred)
 	}
 	if m.AppName == syslog.SuppressedAppName && m.MsgID == syslog.SuppressedMsgID {
 		e.Stream = journal.StreamTend
 	}
-	_ = s.d.journal.Append(e)
+	_ = d.journal.Append(e)
 }
 
 // unitOf attributes a datagram to a unit. The sender may have exited
 // before the datagram is read (logger(1) does at once): its pidfd still
 // names its cgroup; /proc serves kernels that pass no pidfd while the
 // sender lives.
-func (s *syslogIn) unitOf(cred syslog.Cred) string {
-	if name, ok := s.d.cgroups.UnitOfPIDFD(cred.PIDFD); ok {
+func (d *daemon) unitOf(cred syslog.Cred) string {
+	if name, ok := d.cgroups.UnitOfPIDFD(cred.PIDFD); ok {
 		return name
 	}
-	if name, ok := s.d.cgroups.UnitOf(cred.PID); ok {
+	if name, ok := d.cgroups.UnitOf(cred.PID); ok {
 		return name
 	}
 	return ""

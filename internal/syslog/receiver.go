@@ -39,6 +39,7 @@ const (
 	DefaultMaxSenders        = 4096
 	DefaultMaxMessageSize    = 64 << 10
 	DefaultMaxConns          = 256
+	DefaultHandshakeTimeout  = 10 * time.Second
 )
 
 // ReceiverOptions configure a Receiver; zero fields take the defaults.
@@ -60,6 +61,9 @@ type ReceiverOptions struct {
 	MaxMessageSize int
 	// MaxConns bounds concurrent TCP connections per ServeTCP (default 256).
 	MaxConns int
+	// HandshakeTimeout bounds a TLS client's handshake (default 10s): a
+	// client that never finishes it must not hold a connection slot.
+	HandshakeTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the receiver's own errors (default slog.Default()).
@@ -81,6 +85,7 @@ type Receiver struct {
 	opts ReceiverOptions
 	lim  *limiter // nil when rate limiting is disabled
 	log  *slog.Logger
+	diag diags
 
 	// mu guards timer, armed and closed.
 	mu     sync.Mutex
@@ -112,13 +117,16 @@ func NewReceiver(h Handler, opts ReceiverOptions) *Receiver {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Receiver{h: h, opts: o, log: o.Logger}
+	r := &Receiver{h: h, opts: o, log: o.Logger, diag: diags{log: o.Logger}}
 	if o.RateLimitInterval > 0 && o.RateLimitBurst > 0 {
 		r.lim = newLimiter(o.RateLimitInterval, o.RateLimitBurst, o.UIDRateLimitBurst, o.MaxSenders)
 	}
@@ -160,6 +168,11 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
 	m, err := Parse(bytes.Clone(pkt), now)
 	if err != nil {
 		return // nothing but whitespace: nothing to keep
+	}
+	if m.Format == FormatRaw && cred.Addr.IsValid() {
+		// Kept (nothing is dropped for not parsing), but said once: a
+		// misconfigured sender, or not a syslog sender at all.
+		r.diag.once("raw", cred.Addr.String(), "syslog: a message without a syslog header from this source; kept as raw text (reported once per source)")
 	}
 	r.h(m, cred)
 }

@@ -2,11 +2,13 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -82,7 +84,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
 	for {
-		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		n, _, flags, addr, err := conn.ReadMsgUDPAddrPort(buf, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -93,6 +95,9 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
 		a := addr.Addr().Unmap()
+		if flags&unix.MSG_TRUNC != 0 {
+			r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", len(buf))
+		}
 		r.deliver(buf[:n], Cred{Addr: a}, sender{kind: byAddr, addr: a})
 	}
 }
@@ -177,12 +182,15 @@ func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
 func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 	defer closeOnDone(ctx, c)()
 	cred, from := streamPeer(c)
+	if tc, ok := c.(*tls.Conn); ok && !r.handshake(ctx, tc, cred) {
+		return
+	}
 	fr := NewFrameReader(c, r.opts.MaxMessageSize)
 	for {
 		frame, err := fr.Next()
 		if err != nil {
 			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				r.log.Warn("syslog: connection", "remote", c.RemoteAddr().String(), "err", err)
+				r.diag.once("stream "+err.Error(), sourceOf(c, cred), "syslog: connection ended", "err", err)
 			}
 			return
 		}
@@ -190,9 +198,37 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
+// handshake runs a TLS server handshake within HandshakeTimeout; a client
+// that fails it or never finishes is reported once per address.
+func (r *Receiver) handshake(ctx context.Context, c *tls.Conn, cred Cred) bool {
+	hctx, cancel := context.WithTimeout(ctx, r.opts.HandshakeTimeout)
+	defer cancel()
+	if err := c.HandshakeContext(hctx); err != nil {
+		if ctx.Err() == nil {
+			r.diag.once("tls", sourceOf(c, cred), "syslog: TLS handshake failed (reported once per source)", "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// sourceOf names a connection's peer for diagnostics.
+func sourceOf(c net.Conn, cred Cred) string {
+	if cred.Addr.IsValid() {
+		return cred.Addr.String()
+	}
+	if cred.Known {
+		return "pid " + strconv.Itoa(cred.PID)
+	}
+	return c.RemoteAddr().String()
+}
+
 // streamPeer identifies a stream sender: SO_PEERCRED for unix sockets,
 // the remote address otherwise.
 func streamPeer(c net.Conn) (Cred, sender) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if uc, ok := c.(*net.UnixConn); ok {
 		if rc, err := uc.SyscallConn(); err == nil {
 			var cred Cred
