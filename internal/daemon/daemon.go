@@ -158,8 +158,8 @@ type daemon struct {
 	// loghostRecv their receiver.
 	loghost     []netListener
 	loghostRecv *syslog.Receiver
-	svdir        *svdirScan // nil when no scan directory is watched
-	holder       *holder    // the fd holder; nil without one (fdholder.go)
+	svdir       *svdirScan // nil when no scan directory is watched
+	holder      *holder    // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
