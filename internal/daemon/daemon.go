@@ -51,6 +51,9 @@ type Config struct {
 	// syslogconf.Defaults where they exist, for the system instance with
 	// the standard unit directories; an empty non-nil list reads none.
 	SyslogConf []string
+	// NoHolder runs without the fd holder process (fdholder.go), for
+	// harnesses that take "no child process left" as the end of a run.
+	NoHolder bool
 	// LogHost makes tend receive other machines' syslog messages.
 	LogHost LogHost
 	// Kmsg reads the kernel's log (/dev/kmsg) into the journal.
@@ -158,8 +161,10 @@ type daemon struct {
 	// loghostRecv their receiver.
 	loghost     []netListener
 	loghostRecv *syslog.Receiver
-	svdir       *svdirScan // nil when no scan directory is watched
-	holder      *holder    // the fd holder; nil without one (fdholder.go)
+	// senders caches the units of syslog senders (syslog.go).
+	senders senderUnits
+	svdir   *svdirScan // nil when no scan directory is watched
+	holder  *holder    // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -231,7 +236,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	jopts.Dir, jopts.Logger = p.Journal, d.log
 	// The holder before the journal, which gives it every pipe; after a
 	// crash it has what the previous manager gave it (crash.go).
-	if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
+	if cfg.NoHolder {
+		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
+	} else if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
 		if h == nil {
 			d.holder.retrieve(d.log)

@@ -46,11 +46,8 @@ type netListener struct {
 // a LOGHOST that silently does not listen loses every message sent to it.
 func (d *daemon) listenLogHost() error {
 	lh := d.cfg.LogHost
-	if len(lh.Listen) == 0 {
-		return nil
-	}
-	opts := syslog.ReceiverOptions{Logger: d.log}
-	if err := parseRateLimit(lh.RateLimit, &opts); err != nil {
+	opts, err := d.receiverOptions()
+	if err != nil || len(lh.Listen) == 0 {
 		return err
 	}
 	var tlsCfg *tls.Config
@@ -92,6 +89,13 @@ func (d *daemon) listenLogHost() error {
 	}
 	d.loghostRecv = syslog.NewReceiver(d.appendSyslog, opts)
 	return nil
+}
+
+// receiverOptions are the options of every syslog receiver: the rate
+// limit of --syslog-rate-limit.
+func (d *daemon) receiverOptions() (syslog.ReceiverOptions, error) {
+	opts := syslog.ReceiverOptions{Logger: d.log}
+	return opts, parseRateLimit(d.cfg.LogHost.RateLimit, &opts)
 }
 
 // parseRateLimit reads "BURST/INTERVAL" or "0" into opts.

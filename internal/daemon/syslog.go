@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/fdrole"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/syslog"
@@ -31,7 +33,8 @@ func (d *daemon) listenSyslog(path string) *syslogIn {
 		return nil
 	}
 	s := &syslogIn{d: d, conn: conn}
-	s.recv = syslog.NewReceiver(s.handle, syslog.ReceiverOptions{Logger: d.log})
+	opts, _ := d.receiverOptions() // a bad limit is fatal in listenLogHost
+	s.recv = syslog.NewReceiver(s.handle, opts)
 	return s
 }
 
@@ -91,13 +94,66 @@ func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 // names its cgroup; /proc serves kernels that pass no pidfd while the
 // sender lives.
 func (d *daemon) unitOf(cred syslog.Cred) string {
-	if name, ok := d.cgroups.UnitOfPIDFD(cred.PIDFD); ok {
-		return name
+	id, cacheable := processID(cred.PIDFD)
+	if cacheable {
+		if name, ok := d.senders.get(id); ok {
+			return name
+		}
 	}
-	if name, ok := d.cgroups.UnitOf(cred.PID); ok {
-		return name
+	name, ok := d.cgroups.UnitOfPIDFD(cred.PIDFD)
+	if !ok {
+		name, _ = d.cgroups.UnitOf(cred.PID)
 	}
-	return ""
+	if cacheable {
+		d.senders.put(id, name)
+	}
+	return name
+}
+
+// pidfsMagic is the file system type of pidfds on Linux 6.9 and later,
+// where each process has an inode of its own that no later process gets.
+const pidfsMagic = 0x50494446
+
+// processID identifies the sender's process by its pidfd's inode, when
+// the kernel gives each process its own (pidfs). Unlike a pid it is never
+// reused, so the unit found for it can be remembered.
+func processID(pidfd int) (uint64, bool) {
+	if pidfd <= 0 {
+		return 0, false
+	}
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if unix.Fstatfs(pidfd, &fs) != nil || fs.Type != pidfsMagic || unix.Fstat(pidfd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// senderUnits remembers the unit of recent senders (by process id), so
+// that a process that logs a lot is looked up in /proc once, not per
+// message. A process keeps its unit: tend places it before it runs.
+type senderUnits struct {
+	mu sync.Mutex // guards m
+	m  map[uint64]string
+}
+
+// maxSenderUnits bounds the memory; past it the map starts over.
+const maxSenderUnits = 1024
+
+func (c *senderUnits) get(id uint64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.m[id]
+	return u, ok
+}
+
+func (c *senderUnits) put(id uint64, unit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSenderUnits {
+		c.m = map[uint64]string{}
+	}
+	c.m[id] = unit
 }
 
 // originOf keeps what the sender said about itself. Only a network

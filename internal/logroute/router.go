@@ -62,6 +62,7 @@ type Router struct {
 	// synced records whether a file that syncs was written since the
 	// last save.
 	synced bool
+	saved  time.Time // when the state was last saved
 	line   []byte
 }
 
@@ -172,8 +173,8 @@ func (r *Router) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	err = r.opts.Journal.FollowIdle(ctx, journal.Query{AfterCursor: after}, r.route, r.flush)
-	if ferr := r.flush(); err == nil {
+	err = r.opts.Journal.FollowIdle(ctx, journal.Query{AfterCursor: after}, r.route, func() error { return r.flush(false) })
+	if ferr := r.flush(true); err == nil {
 		err = ferr
 	}
 	return err
@@ -312,9 +313,16 @@ func (r *Router) writeFile(f *file) {
 	f.buf = f.buf[:0]
 }
 
-// flush writes every buffer, syncs the files that want it and saves the
-// state: the moment the journal has nothing more to give.
-func (r *Router) flush() error {
+// saveEvery bounds how often the state is saved while lines flow. The
+// state only decides how much is cut and written again after a crash, so
+// saving it less often loses nothing; it spares a file replacement per
+// batch when messages come one by one.
+const saveEvery = time.Second
+
+// flush writes every buffer and syncs the files that want it: the moment
+// the journal has nothing more to give. It saves the state when saveEvery
+// passed since the last save, or with final (at the end of Run).
+func (r *Router) flush(final bool) error {
 	if r.last.Seq == 0 {
 		return nil
 	}
@@ -336,9 +344,13 @@ func (r *Router) flush() error {
 		}
 	}
 	r.mu.Unlock()
+	now := time.Now()
+	if !final && now.Sub(r.saved) < saveEvery {
+		return nil
+	}
 	st := r.snapshot(journal.FormatCursor(r.last))
 	sync := r.synced
-	r.last, r.synced = journal.Entry{}, false
+	r.last, r.synced, r.saved = journal.Entry{}, false, now
 	return saveState(r.opts.StateFile, st, sync)
 }
 
