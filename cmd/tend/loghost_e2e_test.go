@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -140,6 +141,28 @@ if $msg contains "via-tls" then action(type="omfwd" target="127.0.0.1" port="`+s
 				t.Errorf("%s: %s lacks %s", via, line, want)
 			}
 		}
+	}
+	// Without a client certificate the handshake fails: nothing is
+	// stored, and tend says so once however often the client tries.
+	for range 3 {
+		c, err := tls.Dial("tcp", addr(2), &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			fmt.Fprintf(c, "<13>intruder: let me in\n")
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			c.Read(make([]byte, 1)) // the server's alert, or its close
+			c.Close()
+		}
+	}
+	wait2 := in.followLogs("--host", "rshost")
+	if out, err := exec.Command("logger", "-u", sock, "-t", "remoteapp", "-p", "local2.warning", "hello via-tls again").CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v\n%s", err, out)
+	}
+	wait2("hello via-tls again")
+	if out := in.mustCtl("logs", "--no-pager", "-o", "cat"); strings.Contains(out, "let me in") {
+		t.Errorf("a client without a certificate got a message in:\n%s", out)
+	}
+	if n := strings.Count(in.stderr.String(), "TLS handshake failed"); n != 1 {
+		t.Errorf("%d diagnostics for three refused TLS clients; want 1:\n%s", n, in.stderr)
 	}
 	if t.Failed() {
 		fmt.Println(in.stderr)
