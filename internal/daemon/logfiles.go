@@ -16,8 +16,9 @@ import (
 
 // syslogConfFiles is what --syslog-conf names: the given files, or for
 // the host's system instance (no --units) syslog.conf and rsyslog's files
-// where they exist. An instance with its own unit directories leaves the
-// host's log files to the host's syslog daemon.
+// where they exist, used only when tend got /dev/log. An instance with
+// its own unit directories leaves the host's log files to the host's
+// syslog daemon.
 func syslogConfFiles(cfg Config) []string {
 	if cfg.SyslogConf != nil {
 		return cfg.SyslogConf
@@ -40,6 +41,11 @@ func syslogConfFiles(cfg Config) []string {
 func (d *daemon) startLogFiles(ctx context.Context, wg *sync.WaitGroup) {
 	files := syslogConfFiles(d.cfg)
 	if len(files) == 0 {
+		return
+	}
+	if d.cfg.SyslogConf == nil && d.syslog == nil {
+		// Another syslog daemon owns /dev/log: the files are its to write.
+		d.log.Info("not writing syslog.conf's files: another daemon has the syslog socket", "config", strings.Join(files, " "))
 		return
 	}
 	cfg, errs := syslogconf.Load(files)
