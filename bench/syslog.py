@@ -167,7 +167,7 @@ def one(daemon, proto, n, tend_bin, sender):
             pss = max(pss, pss_kib(p.pid))
             if size != last:
                 last, t_last = size, now
-            elif snd.poll() is not None and (now - t_last > 1.0 or count_lines(bench) >= n):
+            elif snd.poll() is not None and (now - t_last > 3.0 or count_lines(bench) >= n):
                 break
             time.sleep(0.005)
         sent = json.loads(snd.stdout.read())

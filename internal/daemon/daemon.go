@@ -161,10 +161,12 @@ type daemon struct {
 	// loghostRecv their receiver.
 	loghost     []netListener
 	loghostRecv *syslog.Receiver
-	// senders caches the units of syslog senders (syslog.go).
-	senders senderUnits
-	svdir   *svdirScan // nil when no scan directory is watched
-	holder  *holder    // the fd holder; nil without one (fdholder.go)
+	// senders caches the units of syslog senders and syslogBatch collects
+	// received messages for the journal (syslog.go).
+	senders     senderUnits
+	syslogBatch syslogBatch
+	svdir       *svdirScan // nil when no scan directory is watched
+	holder      *holder    // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode

@@ -94,7 +94,7 @@ func (d *daemon) listenLogHost() error {
 // receiverOptions are the options of every syslog receiver: the rate
 // limit of --syslog-rate-limit.
 func (d *daemon) receiverOptions() (syslog.ReceiverOptions, error) {
-	opts := syslog.ReceiverOptions{Logger: d.log}
+	opts := syslog.ReceiverOptions{Logger: d.log, Flush: func() { d.syslogBatch.flush(d.journal) }}
 	return opts, parseRateLimit(d.cfg.LogHost.RateLimit, &opts)
 }
 

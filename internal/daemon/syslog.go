@@ -86,7 +86,41 @@ func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 	if m.AppName == syslog.SuppressedAppName && m.MsgID == syslog.SuppressedMsgID {
 		e.Stream = journal.StreamTend
 	}
-	_ = d.journal.Append(e)
+	d.syslogBatch.add(d.journal, e)
+}
+
+// syslogBatch collects received messages until the receivers say nothing
+// more is waiting (ReceiverOptions.Flush), so that a burst costs one
+// journal write per unit rather than one per message.
+type syslogBatch struct {
+	mu sync.Mutex // guards es
+	es []journal.Entry
+}
+
+// maxSyslogBatch bounds what waits for a flush.
+const maxSyslogBatch = 512
+
+func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
+	b.mu.Lock()
+	b.es = append(b.es, e)
+	full := len(b.es) >= maxSyslogBatch
+	b.mu.Unlock()
+	if full {
+		b.flush(j)
+	}
+}
+
+// flush writes what was collected. The lock is held across the write so
+// that batches reach the journal in the order they were collected.
+func (b *syslogBatch) flush(j *journal.Journal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.es) == 0 {
+		return
+	}
+	_ = j.AppendBatch(b.es)
+	clear(b.es)
+	b.es = b.es[:0]
 }
 
 // unitOf attributes a datagram to a unit. The sender may have exited

@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cred is the sender of a /dev/log datagram as the kernel reports it
@@ -64,6 +67,12 @@ type ReceiverOptions struct {
 	// HandshakeTimeout bounds a TLS client's handshake (default 10s): a
 	// client that never finishes it must not hold a connection slot.
 	HandshakeTimeout time.Duration
+	// Flush, when set, is called whenever a serve loop has handed the
+	// Handler every message that was waiting and is about to block, and
+	// after suppression reports: a Handler that batches its writes
+	// writes them then. Like the Handler it must be safe for concurrent
+	// use.
+	Flush func()
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the receiver's own errors (default slog.Default()).
@@ -180,6 +189,10 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
 // report hands suppression counts to the handler, like journald's
 // "Suppressed N messages from ..." entries.
 func (r *Receiver) report(reps []suppression) {
+	if len(reps) == 0 {
+		return
+	}
+	defer r.flush()
 	for _, s := range reps {
 		r.h(Message{
 			Facility: 5, Severity: 4, Time: r.opts.Now(),
@@ -217,5 +230,27 @@ func (r *Receiver) expire() {
 	r.report(reps)
 	if !next.IsZero() {
 		r.arm(next, now)
+	}
+}
+
+// flush tells a batching Handler that nothing more is waiting.
+func (r *Receiver) flush() {
+	if r.opts.Flush != nil {
+		r.opts.Flush()
+	}
+}
+
+// flushIfIdle flushes unless another datagram is already queued on the
+// socket (SIOCINQ), so that a burst is written in one batch.
+func (r *Receiver) flushIfIdle(rc syscall.RawConn) {
+	if r.opts.Flush == nil {
+		return
+	}
+	pending := 0
+	if rc != nil {
+		_ = rc.Control(func(fd uintptr) { pending, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	}
+	if pending == 0 {
+		r.flush()
 	}
 }

@@ -21,10 +21,12 @@ import (
 // SCM_CREDENTIALS become the Cred; file descriptors a sender passes along
 // are closed.
 func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error {
+	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4))
+	rc, _ := conn.SyscallConn()
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil {
@@ -45,6 +47,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 		if cred.PIDFD > 0 {
 			unix.Close(cred.PIDFD)
 		}
+		r.flushIfIdle(rc)
 	}
 }
 
@@ -80,9 +83,11 @@ func parseOOB(oob []byte) Cred {
 // ServeUDP reads datagrams from conn until ctx is done; it then closes
 // conn and returns nil. Senders are rate-limited by source address.
 func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
+	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
+	rc, _ := conn.SyscallConn()
 	for {
 		n, _, flags, addr, err := conn.ReadMsgUDPAddrPort(buf, nil)
 		if err != nil {
@@ -99,6 +104,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", len(buf))
 		}
 		r.deliver(buf[:n], Cred{Addr: a}, sender{kind: byAddr, addr: a})
+		r.flushIfIdle(rc)
 	}
 }
 
@@ -180,6 +186,7 @@ func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
 
 // serveConn reads frames from one stream connection until EOF or ctx.
 func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
+	defer r.flush()
 	defer closeOnDone(ctx, c)()
 	cred, from := streamPeer(c)
 	if tc, ok := c.(*tls.Conn); ok && !r.handshake(ctx, tc, cred) {
@@ -195,6 +202,9 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 			return
 		}
 		r.deliver(frame, cred, from)
+		if fr.Buffered() == 0 {
+			r.flush()
+		}
 	}
 }
 
