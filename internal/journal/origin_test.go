@@ -80,3 +80,24 @@ func FuzzDecodeOrigin(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendBatch stores a batch mixing units: every entry is there once,
+// in the batch's order, each under its unit.
+func TestAppendBatch(t *testing.T) {
+	j := openTest(t, nil)
+	var es []Entry
+	for i, u := range []string{"a.service", "a.service", "", "b.service", "a.service"} {
+		es = append(es, Entry{Unit: u, Stream: StreamSyslog, Message: []byte{'m', byte('0' + i)}})
+	}
+	if err := j.AppendBatch(es); err != nil {
+		t.Fatal(err)
+	}
+	all := collect(t, j, Query{})
+	var got []string
+	for _, e := range all {
+		got = append(got, e.Unit+":"+string(e.Message))
+	}
+	if want := "a.service:m0 a.service:m1 :m2 b.service:m3 a.service:m4"; strings.Join(got, " ") != want {
+		t.Errorf("got %s; want %s", strings.Join(got, " "), want)
+	}
+}

@@ -227,3 +227,49 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 		t.Errorf("%d flood messages passed (burst 50), %d suppression reports (want 1)", flooded, reports)
 	}
 }
+
+// TestFlushAfterBurst sends a burst of frames in one write: the batching
+// hook runs once the burst is handed over, not once per frame, and never
+// before the last frame of what was waiting.
+func TestFlushAfterBurst(t *testing.T) {
+	var mu sync.Mutex
+	var seen, flushes, seenAtFlush int
+	all := make(chan struct{})
+	r := NewReceiver(func(Message, Cred) { mu.Lock(); seen++; mu.Unlock() }, ReceiverOptions{
+		Flush: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			flushes++
+			if seenAtFlush != 200 && seen == 200 {
+				close(all) // the deferred flush at the end may follow
+			}
+			seenAtFlush = seen
+		}})
+	defer r.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, ln) })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var burst []byte
+	for i := range 200 {
+		burst = AppendOctetCounted(burst, fmt.Appendf(nil, "<13>t: %d", i))
+	}
+	c.Write(burst)
+	c.Close()
+	select {
+	case <-all:
+	case <-time.After(waitTimeout):
+		t.Fatal("no flush after the last message")
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if seen != 200 || flushes > 20 {
+		t.Errorf("%d messages, %d flushes, the last after %d messages; want 200, a few, 200", seen, flushes, seenAtFlush)
+	}
+}
