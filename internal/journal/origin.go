@@ -45,23 +45,25 @@ func (o Origin) encode() []byte {
 	if o.IsZero() {
 		return nil
 	}
-	var b []byte
-	put := func(tag byte, v []byte) {
-		if len(v) == 0 {
+	b := make([]byte, 0, 5*3+8+len(o.Hostname)+len(o.Address)+len(o.MsgID)+len(o.StructuredData))
+	// put appends v cut to n bytes.
+	put := func(tag byte, v string, n int) {
+		if v = v[:min(len(v), n)]; v == "" {
 			return
 		}
 		b = append(b, tag)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
 		b = append(b, v...)
 	}
-	cut := func(s string, n int) []byte { return []byte(s[:min(len(s), n)]) }
-	put(extHostname, cut(o.Hostname, maxHostLen))
-	put(extAddress, cut(o.Address, maxAddrLen))
+	put(extHostname, o.Hostname, maxHostLen)
+	put(extAddress, o.Address, maxAddrLen)
 	if !o.Time.IsZero() {
-		put(extTime, binary.LittleEndian.AppendUint64(nil, uint64(o.Time.UnixNano())))
+		var t [8]byte
+		binary.LittleEndian.PutUint64(t[:], uint64(o.Time.UnixNano()))
+		put(extTime, string(t[:]), 8)
 	}
-	put(extMsgID, cut(o.MsgID, maxIDLen))
-	put(extSD, cut(o.StructuredData, maxSDLen))
+	put(extMsgID, o.MsgID, maxIDLen)
+	put(extSD, o.StructuredData, maxSDLen)
 	return b
 }
 

@@ -403,7 +403,21 @@ func (j *Journal) Append(e Entry) error {
 func (j *Journal) AppendBatch(es []Entry) error {
 	var recs []rec
 	var first error
+	// One reading of the clocks for the batch: it arrived at once.
+	var rt time.Time
+	var mono time.Duration
 	for i, e := range es {
+		if e.Realtime.IsZero() || e.Monotonic == 0 {
+			if rt.IsZero() {
+				rt, mono = j.opts.Clock(), j.opts.Monotonic()
+			}
+			if e.Realtime.IsZero() {
+				e.Realtime = rt
+			}
+			if e.Monotonic == 0 {
+				e.Monotonic = mono
+			}
+		}
 		recs = j.records(recs, e)
 		if i+1 == len(es) || es[i+1].Unit != e.Unit {
 			if err := j.commit(e.Unit, recs); err != nil && first == nil {
