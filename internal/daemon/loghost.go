@@ -59,9 +59,7 @@ func (d *daemon) listenLogHost() error {
 		l := netListener{url: raw, role: "syslog listener " + raw}
 		switch u.Scheme {
 		case "udp":
-			var a *net.UDPAddr
-			if a, err = net.ResolveUDPAddr("udp", u.Host); err == nil {
-				l.udp, err = net.ListenUDP("udp", a)
+			if l.udp, err = syslog.ListenUDP(u.Host); err == nil {
 				l.raw = l.udp
 			}
 		case "tcp":
