@@ -168,3 +168,38 @@ if $msg contains "via-tls" then action(type="omfwd" target="127.0.0.1" port="`+s
 		fmt.Println(in.stderr)
 	}
 }
+
+// TestTendToTendLogHost: one tend forwards by syslog.conf "@host" (UDP)
+// and "@@host" (TCP) rules to another tend that listens as a LOGHOST;
+// each message arrives once per rule with the source address and the
+// original timestamp, and `tend reload-logs` answers with the files.
+func TestTendToTendLogHost(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		t.Skip("logger not installed")
+	}
+	udp, tcp := freePort(t), freePort(t)
+	host := startTend(t, writeUnits(t, map[string]string{"default.target": "[Unit]\n"}),
+		"--syslog-listen", "udp://127.0.0.1:"+strconv.Itoa(udp), "--syslog-listen", "tcp://127.0.0.1:"+strconv.Itoa(tcp))
+	wait := host.followLogs("-t", "relayed")
+	sender, logs := syslogConfInstance(t, nil, "local4.* @127.0.0.1:"+strconv.Itoa(udp)+
+		"\nlocal4.* @@127.0.0.1:"+strconv.Itoa(tcp)+"\nlocal4.* DIR/local4.log\n")
+	if out, err := exec.Command(logger, "-u", sender.syslog, "-t", "relayed", "-p", "local4.err", "over the wire").CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v\n%s", err, out)
+	}
+	wait("over the wire")
+	wait("over the wire")
+	out := host.mustCtl("logs", "--no-pager", "-o", "json", "SYSLOG_IDENTIFIER=relayed")
+	if n := strings.Count(out, `"MESSAGE":"over the wire"`); n != 2 {
+		t.Fatalf("%d copies on the LOGHOST; want one per rule:\n%s", n, out)
+	}
+	for _, want := range []string{`"TEND_SOURCE_ADDRESS":"127.0.0.1"`, `"SYSLOG_FACILITY":"20"`, `"PRIORITY":"3"`, `"SYSLOG_TIMESTAMP":"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("LOGHOST entries lack %s:\n%s", want, out)
+		}
+	}
+	res := sender.mustCtl("reload-logs", "-o", "json")
+	if !strings.Contains(res, filepath.Join(logs, "local4.log")) {
+		t.Errorf("reload-logs answered %s", res)
+	}
+}
