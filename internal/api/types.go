@@ -315,6 +315,12 @@ type LogEntry struct {
 	Priority   int       `json:"priority"`
 	Facility   int       `json:"facility,omitempty"`
 	Identifier string    `json:"identifier,omitempty"`
-	Stream     string    `json:"stream,omitempty"` // stdout, stderr, syslog, tend
-	Message    string    `json:"message"`          // may hold arbitrary bytes
+	Stream     string    `json:"stream,omitempty"` // stdout, stderr, syslog, tend, kernel
+	// What a syslog sender said about itself (journal.Origin).
+	Hostname       string    `json:"hostname,omitempty"`
+	SourceAddress  string    `json:"source_address,omitempty"`
+	SenderTime     time.Time `json:"sender_time,omitzero"`
+	MsgID          string    `json:"msgid,omitempty"`
+	StructuredData string    `json:"structured_data,omitempty"`
+	Message        string    `json:"message"` // may hold arbitrary bytes
 }

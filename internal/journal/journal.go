@@ -155,7 +155,7 @@ func (o *Options) setDefaults() error {
 	if o.LineMax <= 0 {
 		o.LineMax = 48 << 10
 	}
-	o.LineMax = min(o.LineMax, maxRecPayload-recFixed-maxIdentLen)
+	o.LineMax = min(o.LineMax, maxRecPayload-recFixed-maxIdentLen-2-maxExtLen)
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = 5 * time.Second
 	}
