@@ -1,0 +1,328 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file reads systemd's test-execute suite: the units of
+// test/test-execute and the expectations of src/test/test-execute.c,
+// taken from Debian's systemd source package at test time (never kept in
+// the repository). The C file is read as data: each test function's
+// calls of test(m, "unit", status, CLD_*) and test_service(...) become
+// cases, and its simple set-up calls (mkdir_p, touch, write_string_file,
+// copy_file, rm_rf, unlink, setenv, unsetenv) become steps run before
+// the case that follows them.
+
+// sdCase is one expected outcome of one unit run.
+type sdCase struct {
+	fn     string // the test function, e.g. test_exec_privatetmp
+	unit   string
+	status int
+	code   string // exited, killed; or "" when result is checked
+	result string // Result= for test_service cases
+	steps  []sdStep
+	env    map[string]string // the manager environment at this case
+}
+
+// sdStep is one set-up action of test-execute.c.
+type sdStep struct {
+	op   string // mkdir, touch, write, copy, rm, unlink
+	path string
+	arg  string // file content or copy source
+}
+
+var (
+	reFunc    = regexp.MustCompile(`^static void (test_\w+)\(Manager \*m\) \{`)
+	reTest    = regexp.MustCompile(`^\s*test\(m, "([^"]+)"(?:\s*(NOBODY_USER_NAME|NOBODY_GROUP_NAME)\s*"([^"]*)")?, (.+), (CLD_\w+)\);`)
+	reService = regexp.MustCompile(`^\s*test_service\(m, "([^"]+)", (SERVICE_\w+)\);`)
+	reEntry   = regexp.MustCompile(`entry\((test_\w+)\)`)
+	reMkdir   = regexp.MustCompile(`mkdir_p\("([^"]+)"`)
+	reTouch   = regexp.MustCompile(`\btouch\("([^"]+)"\)`)
+	reWrite   = regexp.MustCompile(`write_string_file\("([^"]+)", (\w+),`)
+	reCopy    = regexp.MustCompile(`copy_file\("([^"]+)", "([^"]+)"`)
+	reRm      = regexp.MustCompile(`rm_rf\("([^"]+)"`)
+	reUnlink  = regexp.MustCompile(`\bunlink\("([^"]+)"\)`)
+	reSetenv  = regexp.MustCompile(`\bsetenv\("(\w+)", ("(?:[^"\\]|\\.)*"), 1\)`)
+	reUnset   = regexp.MustCompile(`\bunsetenv\("(\w+)"\)`)
+	reConst   = regexp.MustCompile(`static const char (\w+)\[\] =`)
+	reCString = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+)
+
+// sdExits are the exit statuses test-execute.c names.
+var sdExits = map[string]int{"EXIT_FAILURE": 1, "EXIT_EXEC": 203, "EXIT_NAMESPACE": 226, "EXIT_NETWORK": 225}
+
+// parseTestExecute turns test-execute.c into cases, in the order its
+// main runs the test functions (the namespace-capable pass only).
+func parseTestExecute(src string) ([]sdCase, error) {
+	byFn := map[string][]sdCase{}
+	var order []string
+	var fn string
+	var steps []sdStep
+	env := map[string]string{}
+	consts := map[string]string{}
+	lines := strings.Split(src, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if m := reFunc.FindStringSubmatch(l); m != nil {
+			fn, steps = m[1], nil
+			continue
+		}
+		if m := reConst.FindStringSubmatch(l); m != nil {
+			var b strings.Builder
+			for i++; i < len(lines); i++ {
+				for _, s := range reCString.FindAllStringSubmatch(lines[i], -1) {
+					u, err := strconv.Unquote(`"` + s[1] + `"`)
+					if err != nil {
+						return nil, err
+					}
+					b.WriteString(u)
+				}
+				if strings.HasSuffix(strings.TrimSpace(lines[i]), ";") {
+					break
+				}
+			}
+			consts[m[1]] = b.String()
+			continue
+		}
+		if m := reEntry.FindStringSubmatch(l); m != nil {
+			order = append(order, m[1])
+			continue
+		}
+		if fn == "" {
+			continue
+		}
+		switch {
+		case reTest.MatchString(l):
+			m := reTest.FindStringSubmatch(l)
+			name := m[1]
+			switch m[2] {
+			case "NOBODY_USER_NAME":
+				name += "nobody" + m[3]
+			case "NOBODY_GROUP_NAME":
+				name += "nogroup" + m[3]
+			}
+			st, err := sdStatus(m[4])
+			if err != nil {
+				return nil, err
+			}
+			code := map[string]string{"CLD_EXITED": "exited", "CLD_KILLED": "killed"}[m[5]]
+			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: name, status: st, code: code, steps: steps, env: copyEnv(env)})
+			steps = nil
+		case reService.MatchString(l):
+			m := reService.FindStringSubmatch(l)
+			res := map[string]string{"SERVICE_FAILURE_EXIT_CODE": "exit-code", "SERVICE_SKIP_CONDITION": "exec-condition"}[m[2]]
+			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: m[1], result: res, steps: steps, env: copyEnv(env)})
+			steps = nil
+		case reMkdir.MatchString(l):
+			steps = append(steps, sdStep{op: "mkdir", path: reMkdir.FindStringSubmatch(l)[1]})
+		case reTouch.MatchString(l):
+			steps = append(steps, sdStep{op: "touch", path: reTouch.FindStringSubmatch(l)[1]})
+		case reWrite.MatchString(l):
+			m := reWrite.FindStringSubmatch(l)
+			steps = append(steps, sdStep{op: "write", path: m[1], arg: consts[m[2]]})
+		case reCopy.MatchString(l):
+			m := reCopy.FindStringSubmatch(l)
+			steps = append(steps, sdStep{op: "copy", path: m[2], arg: m[1]})
+		case reRm.MatchString(l):
+			steps = append(steps, sdStep{op: "rm", path: reRm.FindStringSubmatch(l)[1]})
+		case reUnlink.MatchString(l):
+			steps = append(steps, sdStep{op: "unlink", path: reUnlink.FindStringSubmatch(l)[1]})
+		case reSetenv.MatchString(l):
+			m := reSetenv.FindStringSubmatch(l)
+			v, err := strconv.Unquote(m[2])
+			if err != nil {
+				return nil, err
+			}
+			env[m[1]] = v
+		case reUnset.MatchString(l):
+			delete(env, reUnset.FindStringSubmatch(l)[1])
+		}
+	}
+	var out []sdCase
+	for _, f := range order {
+		out = append(out, byFn[f]...)
+	}
+	return out, nil
+}
+
+func copyEnv(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// sdStatus evaluates a status expression of test-execute.c for a
+// manager that can unshare namespaces (tend runs as root here).
+func sdStatus(expr string) (int, error) {
+	expr = strings.TrimSpace(expr)
+	if c, rest, ok := strings.Cut(expr, "?"); ok && strings.TrimSpace(c) == "can_unshare" {
+		expr, _, _ = strings.Cut(rest, ":")
+		expr = strings.TrimSpace(expr)
+	}
+	if n, ok := sdExits[expr]; ok {
+		return n, nil
+	}
+	if s := unix.SignalNum(expr); s != 0 {
+		return int(s), nil
+	}
+	if name, ok := strings.CutPrefix(expr, `errno_from_name("`); ok {
+		name = strings.TrimSuffix(name, `")`)
+		for e := 1; e < 200; e++ {
+			if unix.ErrnoName(unix.Errno(e)) == name {
+				return e, nil
+			}
+		}
+	}
+	return strconv.Atoi(expr)
+}
+
+// sdNotHere says why a case cannot run on this machine, as
+// test-execute.c's own guards would ("" when it can).
+func sdNotHere(c sdCase) string {
+	if p, ok := strings.CutPrefix(c.unit, "exec-personality-"); ok {
+		want := map[string]string{"amd64": "x86-64.service", "arm64": "aarch64.service", "386": "x86.service", "s390x": "s390.service", "ppc64le": "ppc64le.service", "ppc64": "ppc64.service", "loong64": "loongarch64.service"}[runtime.GOARCH]
+		if p != want {
+			return "-" // test-execute.c builds only this architecture's case
+		}
+	}
+	if c.unit == "exec-cpuaffinity3.service" && runtime.NumCPU() < 3 {
+		return "needs CPUs 1 and 2; this machine has " + strconv.Itoa(runtime.NumCPU())
+	}
+	for _, tool := range []string{"capsh", "python3", "ip", "ldd"} {
+		if !haveTool(tool) && sdUses(c, tool) {
+			return tool + " is not installed"
+		}
+	}
+	return ""
+}
+
+// haveTool reports whether tool is in PATH or an sbin directory (the
+// test's PATH may lack those).
+func haveTool(tool string) bool {
+	if _, err := exec.LookPath(tool); err == nil {
+		return true
+	}
+	for _, d := range []string{"/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(d, tool)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// sdUses reports whether the unit's file mentions tool (test-execute.c
+// skips such tests when the tool is missing).
+func sdUses(c sdCase, tool string) bool {
+	return regexp.MustCompile(`(^|[\s'"=])` + tool + `\s`).MatchString(sdUnitText[c.unit])
+}
+
+// sdUnitText holds the unit files' text by name, for sdUses.
+var sdUnitText = map[string]string{}
+
+// runStep performs one set-up step.
+func runStep(s sdStep) error {
+	switch s.op {
+	case "mkdir":
+		return os.MkdirAll(s.path, 0o755)
+	case "touch":
+		f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Close()
+		}
+		return err
+	case "write":
+		return os.WriteFile(s.path, []byte(s.arg), 0o644)
+	case "copy":
+		b, err := os.ReadFile(s.arg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(s.path, b, 0o777)
+	case "rm", "unlink":
+		return os.RemoveAll(s.path)
+	}
+	return nil
+}
+
+// apivfsDropIn is what test-execute.c writes for
+// exec-mount-apivfs-no.service: touch and test, bound read-only with
+// the libraries they need, into an otherwise empty root.
+func apivfsDropIn() (string, error) {
+	var b strings.Builder
+	b.WriteString("[Service]\n")
+	var binds []string
+	touch, err1 := exec.LookPath("touch")
+	test, err2 := exec.LookPath("test")
+	if err1 != nil || err2 != nil {
+		return "", err1
+	}
+	b.WriteString("ExecStart=" + touch + " /aaa\nExecStart=" + test + " -f /aaa\n")
+	binds = append(binds, touch, test)
+	for _, exe := range []string{touch, test} {
+		out, err := exec.Command("ldd", exe).Output()
+		if err != nil {
+			return "", err
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			f := strings.Fields(l)
+			switch {
+			case len(f) > 0 && filepath.IsAbs(f[0]):
+				binds = append(binds, f[0])
+			case len(f) > 2 && f[1] == "=>" && filepath.IsAbs(f[2]):
+				binds = append(binds, f[2])
+			}
+		}
+	}
+	for _, p := range binds {
+		b.WriteString("BindReadOnlyPaths=" + p + "\n")
+	}
+	return b.String(), nil
+}
+
+// sdSource returns a directory holding systemd's test/test-execute and
+// src/test/test-execute.c: $TEND_SYSTEMD_SRC if set, else Debian's
+// systemd source package fetched with apt-get into a cache directory
+// (.ci/run adds the deb-src line it needs).
+func sdSource(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("TEND_SYSTEMD_SRC"); d != "" {
+		return d
+	}
+	cache := filepath.Join(os.TempDir(), "tend-systemd-src")
+	if m, _ := filepath.Glob(filepath.Join(cache, "systemd-*", "src", "test", "test-execute.c")); len(m) > 0 {
+		return filepath.Dir(filepath.Dir(filepath.Dir(m[0])))
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	get := exec.Command("apt-get", "source", "--download-only", "-qq", "systemd")
+	get.Dir = cache
+	if out, err := get.CombinedOutput(); err != nil {
+		t.Skipf("Debian's systemd source package is not available (apt-get source: %v)\n%s", err, out)
+	}
+	tars, _ := filepath.Glob(filepath.Join(cache, "systemd_*.orig.tar.gz"))
+	if len(tars) == 0 {
+		t.Skip("apt-get source fetched no systemd orig tarball")
+	}
+	untar := exec.Command("tar", "xzf", tars[0], "--wildcards", "*/test/test-execute/*", "*/src/test/test-execute.c")
+	untar.Dir = cache
+	if out, err := untar.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	m, _ := filepath.Glob(filepath.Join(cache, "systemd-*", "src", "test", "test-execute.c"))
+	if len(m) == 0 {
+		t.Fatal("no src/test/test-execute.c in the systemd source")
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(m[0])))
+}
