@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +49,8 @@ type instructions struct {
 	// OwnPID names variables to set to the helper's own pid in Env
 	// (LISTEN_PID, WATCHDOG_PID): only the child knows its pid.
 	OwnPID []string
+	// Sandbox is what the unit's sandboxing settings ask for (nil: none).
+	Sandbox *sandbox.Plan
 }
 
 type limit struct {
@@ -66,7 +69,7 @@ type report struct {
 
 func (p *plan) instructions() (*instructions, error) {
 	in := &instructions{Path: p.path, Argv: p.argv, Env: p.env, Dir: p.dir, UMask: p.ec.UMask,
-		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, OwnPID: p.ownPIDVars()}
+		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, OwnPID: p.ownPIDVars(), Sandbox: p.sandbox}
 	if !p.s.Command.FullPrivilege {
 		in.Chroot = p.ec.RootDirectory
 	}
@@ -207,6 +210,11 @@ func HelperMain(args []string) {
 		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
 	resetSignals()
+	if in.Sandbox != nil {
+		if code, msg, err := lockDown(in.Sandbox); err != nil {
+			fail(code, msg, err)
+		}
+	}
 	err := syscall.Exec(in.Path, in.Argv, in.Env)
 	fail(ExitExec, "exec "+in.Path, err)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -74,6 +75,7 @@ type plan struct {
 	devnull *os.File
 	stdin   *os.File // StandardInput=data, owned by the plan
 	helper  bool
+	sandbox *sandbox.Plan // nil: no sandboxing
 	log     *slog.Logger
 }
 
@@ -150,12 +152,15 @@ func newPlan(s Spec) (*plan, error) {
 	if err := p.workingDir(user); err != nil {
 		return nil, err
 	}
+	if err := p.buildSandbox(); err != nil {
+		return nil, err
+	}
 	if err := p.openFiles(); err != nil {
 		p.close()
 		return nil, err
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
-	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
+	p.helper = p.needsHelper() || p.sandbox != nil || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 

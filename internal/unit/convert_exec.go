@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.stdio(e)
+		return c.sandboxEntry(e) || c.stdio(e)
 	}
 	return true
 }

@@ -3,6 +3,8 @@ package unit
 import (
 	"fmt"
 	"time"
+
+	"github.com/tendproject/tend/internal/sandbox"
 )
 
 // Kind is a unit's type, taken from its name's suffix.
@@ -306,6 +308,9 @@ type ExecContext struct {
 	SyslogFacility    string
 	SyslogLevel       string
 	SyslogLevelPrefix bool // default true
+
+	// Sandbox holds the privilege and sandboxing settings.
+	Sandbox sandbox.Config
 }
 
 // EnvFile is one EnvironmentFile= entry.

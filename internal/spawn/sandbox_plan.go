@@ -1,0 +1,33 @@
+package spawn
+
+import (
+	"path/filepath"
+
+	"github.com/tendproject/tend/internal/sandbox"
+)
+
+// buildSandbox turns the unit's sandboxing settings into the helper's
+// plan. A "+" command runs with full privileges: no sandbox at all, as
+// in systemd.
+func (p *plan) buildSandbox() error {
+	cfg := &p.ec.Sandbox
+	if p.s.Command.FullPrivilege || !cfg.Active() {
+		return nil
+	}
+	var writable []string
+	for _, k := range dirKinds(p.ec, p.s.Dirs) {
+		for _, d := range k.spec.Paths {
+			writable = append(writable, filepath.Join(k.base, d))
+		}
+	}
+	root := ""
+	if p.ec.RootDirectory != "" {
+		root = p.ec.RootDirectory
+	}
+	sb, err := sandbox.Build(cfg, root, writable)
+	if err != nil {
+		return setupErr(ExitSeccomp, p.path, err)
+	}
+	p.sandbox = sb
+	return nil
+}
