@@ -137,7 +137,21 @@ func mounts(c *Config, writable []string) []Mount {
 		fs = append(fs, Mount{Op: OpProc, Dst: "/proc", Data: strings.Join(o, ",")})
 	}
 	for _, t := range c.TemporaryFileSystem {
-		fs = append(fs, Mount{Op: OpTmpfs, Dst: filepath.Clean(t.Path), Data: t.Options})
+		// A read-only tmpfs is made read-only after the binds that may
+		// land in it.
+		var o []string
+		ro := false
+		for _, w := range strings.Split(t.Options, ",") {
+			if w == "ro" {
+				ro = true
+			} else if w != "" {
+				o = append(o, w)
+			}
+		}
+		fs = append(fs, Mount{Op: OpTmpfs, Dst: filepath.Clean(t.Path), Data: strings.Join(o, ",")})
+		if ro {
+			access = append(access, Mount{Op: OpReadOnly, Dst: filepath.Clean(t.Path)})
+		}
 	}
 	for _, b := range c.BindPaths {
 		fs = append(fs, Mount{Op: OpBind, Src: b.Src, Dst: filepath.Clean(b.Dst), ReadOnly: b.ReadOnly, Optional: b.Optional, Recursive: b.Recursive})

@@ -53,13 +53,30 @@ func Seccomp(c *Config) ([]Program, error) {
 		if err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
-		p, err := raw(insns)
+		p, err := raw(withErrnoDefault(insns, policies[i].DefaultAction, c.SystemCallErrorNumber))
 		if err != nil {
 			return nil, err
 		}
 		progs = append(progs, p)
 	}
 	return progs, nil
+}
+
+// errnoDefault stands for "fail with SystemCallErrorNumber=" as a
+// policy's default action, which the library accepts only as a bare
+// action: TRACE, never used otherwise, is replaced after assembly.
+const errnoDefault = seccomp.ActionTrace
+
+func withErrnoDefault(insns []bpf.Instruction, deflt seccomp.Action, errno int) []bpf.Instruction {
+	if deflt != errnoDefault {
+		return insns
+	}
+	for i, in := range insns {
+		if r, ok := in.(bpf.RetConstant); ok && r.Val == uint32(errnoDefault) {
+			insns[i] = bpf.RetConstant{Val: uint32(action(errno))}
+		}
+	}
+	return insns
 }
 
 func raw(insns []bpf.Instruction) (Program, error) {
@@ -138,7 +155,10 @@ func syscallFilter(c *Config, info *arch.Info) *seccomp.Policy {
 	}
 	p := &seccomp.Policy{DefaultAction: seccomp.ActionAllow}
 	if f.Allow {
-		p.DefaultAction = deflt
+		p.DefaultAction = seccomp.ActionKillProcess
+		if deflt != seccomp.ActionKillProcess {
+			p.DefaultAction = errnoDefault
+		}
 	}
 	acts := make([]seccomp.Action, 0, len(byAction))
 	for a := range byAction {

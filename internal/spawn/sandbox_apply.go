@@ -34,12 +34,49 @@ func applyNamespaces(pl *sandbox.Plan) (int, string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return ExitNamespace, "make / a slave mount", err
 	}
-	for _, m := range pl.Mounts {
-		if err := applyMount(pl.Root, m); err != nil {
+	// Bind sources are taken before anything is mounted: a
+	// TemporaryFileSystem= may hide them (/usr:ro with /usr/bin bound
+	// back in).
+	trees := make([]int, len(pl.Mounts))
+	for i, m := range pl.Mounts {
+		trees[i] = -1
+		if m.Op == sandbox.OpBind {
+			trees[i] = cloneTree(m)
+		}
+	}
+	defer func() {
+		for _, fd := range trees {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	for i, m := range pl.Mounts {
+		if err := applyMount(pl.Root, m, trees[i]); err != nil {
 			return ExitNamespace, m.String(), err
 		}
 	}
+	// As systemd's default MountFlags=shared: the service's mounts
+	// propagate among its own processes' mounts (and still not to the
+	// host, which stays the master).
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		return ExitNamespace, "make / shared", err
+	}
 	return 0, "", nil
+}
+
+// cloneTree detaches a copy of a bind source with open_tree(2), or
+// returns -1 (source missing, or a kernel before 5.2: bound by path).
+func cloneTree(m sandbox.Mount) int {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if m.Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Src, uint(flags))
+	if err != nil {
+		return -1
+	}
+	return fd
 }
 
 func loopbackUp() error {
@@ -60,7 +97,7 @@ func loopbackUp() error {
 }
 
 // applyMount performs one mount operation below root.
-func applyMount(root string, m sandbox.Mount) error {
+func applyMount(root string, m sandbox.Mount, tree int) error {
 	dst := filepath.Join("/", root, m.Dst)
 	switch m.Op {
 	case sandbox.OpTmpfs:
@@ -79,7 +116,7 @@ func applyMount(root string, m sandbox.Mount) error {
 		}
 		return unix.Mount("tmpfs", dst, "tmpfs", flags|unix.MS_NOSUID|unix.MS_NODEV, data)
 	case sandbox.OpBind:
-		return bind(m, dst)
+		return bind(m, dst, tree)
 	case sandbox.OpDevices:
 		return privateDev(dst)
 	case sandbox.OpProc, sandbox.OpSysfs:
@@ -112,22 +149,33 @@ func mountOptions(opts string) (uintptr, string) {
 	return flags, strings.Join(data, ",")
 }
 
-func bind(m sandbox.Mount, dst string) error {
-	fi, err := os.Stat(m.Src)
+func bind(m sandbox.Mount, dst string, tree int) error {
+	var st unix.Stat_t
+	var err error
+	if tree >= 0 {
+		err = unix.Fstat(tree, &st)
+	} else {
+		err = unix.Stat(m.Src, &st)
+	}
 	if err != nil {
-		if m.Optional && errors.Is(err, os.ErrNotExist) {
+		if m.Optional && errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return err
 	}
-	if err := makeMountPoint(dst, fi.IsDir()); err != nil {
+	if err := makeMountPoint(dst, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
 		return err
 	}
-	flags := uintptr(unix.MS_BIND)
-	if m.Recursive {
-		flags |= unix.MS_REC
+	if tree >= 0 {
+		err = unix.MoveMount(tree, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	} else {
+		flags := uintptr(unix.MS_BIND)
+		if m.Recursive {
+			flags |= unix.MS_REC
+		}
+		err = unix.Mount(m.Src, dst, "", flags, "")
 	}
-	if err := unix.Mount(m.Src, dst, "", flags, ""); err != nil {
+	if err != nil {
 		return err
 	}
 	if m.ReadOnly {
@@ -161,6 +209,10 @@ func setAttr(m sandbox.Mount, dst string) error {
 			return nil
 		}
 		return err
+	}
+	if !m.Recursive {
+		// A mount of the plan's own (a tmpfs): change it alone.
+		return changeAttr(dst, unix.MOUNT_ATTR_RDONLY, 0, false)
 	}
 	if err := unix.Mount(dst, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err

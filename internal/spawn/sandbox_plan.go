@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/tendproject/tend/internal/sandbox"
 )
@@ -30,4 +31,19 @@ func (p *plan) buildSandbox() error {
 	}
 	p.sandbox = sb
 	return nil
+}
+
+// bindsInRoot reports whether a BindPaths= or BindReadOnlyPaths= entry
+// puts path (or a directory above it) into RootDirectory=: it is there
+// only once the helper has mounted it.
+func (p *plan) bindsInRoot(path string) bool {
+	if p.s.Command.FullPrivilege {
+		return false
+	}
+	for _, b := range p.ec.Sandbox.BindPaths {
+		if b.Dst == path || strings.HasPrefix(path, strings.TrimSuffix(b.Dst, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -217,6 +217,9 @@ func (p *plan) resolvePath() (string, error) {
 		root = p.ec.RootDirectory
 	}
 	if filepath.IsAbs(path) {
+		if root != "" && p.bindsInRoot(path) {
+			return path, nil // bound in when the helper mounts; exec checks it
+		}
 		return path, checkExecutable(filepath.Join(root, path))
 	}
 	var firstErr error
