@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -31,6 +32,9 @@ type sdCase struct {
 	result string // Result= for test_service cases
 	steps  []sdStep
 	env    map[string]string // the manager environment at this case
+	// needUser is a user that must exist with a group of the same name
+	// (test-execute.c guards such cases).
+	needUser string
 }
 
 // sdStep is one set-up action of test-execute.c.
@@ -53,6 +57,7 @@ var (
 	reUnlink  = regexp.MustCompile(`\bunlink\("([^"]+)"\)`)
 	reSetenv  = regexp.MustCompile(`\bsetenv\("(\w+)", ("(?:[^"\\]|\\.)*"), 1\)`)
 	reUnset   = regexp.MustCompile(`\bunsetenv\("(\w+)"\)`)
+	reNeedU   = regexp.MustCompile(`check_user_has_group_with_same_name\("(\w+)"\)`)
 	reConst   = regexp.MustCompile(`static const char (\w+)\[\] =`)
 	reCString = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
 )
@@ -65,7 +70,7 @@ var sdExits = map[string]int{"EXIT_FAILURE": 1, "EXIT_EXEC": 203, "EXIT_NAMESPAC
 func parseTestExecute(src string) ([]sdCase, error) {
 	byFn := map[string][]sdCase{}
 	var order []string
-	var fn string
+	var fn, needUser string
 	var steps []sdStep
 	env := map[string]string{}
 	consts := map[string]string{}
@@ -100,6 +105,9 @@ func parseTestExecute(src string) ([]sdCase, error) {
 		if fn == "" {
 			continue
 		}
+		if m := reNeedU.FindStringSubmatch(l); m != nil {
+			needUser = m[1]
+		}
 		switch {
 		case reTest.MatchString(l):
 			m := reTest.FindStringSubmatch(l)
@@ -115,8 +123,8 @@ func parseTestExecute(src string) ([]sdCase, error) {
 				return nil, err
 			}
 			code := map[string]string{"CLD_EXITED": "exited", "CLD_KILLED": "killed"}[m[5]]
-			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: name, status: st, code: code, steps: steps, env: copyEnv(env)})
-			steps = nil
+			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: name, status: st, code: code, steps: steps, env: copyEnv(env), needUser: needUser})
+			steps, needUser = nil, ""
 		case reService.MatchString(l):
 			m := reService.FindStringSubmatch(l)
 			res := map[string]string{"SERVICE_FAILURE_EXIT_CODE": "exit-code", "SERVICE_SKIP_CONDITION": "exec-condition"}[m[2]]
@@ -198,6 +206,13 @@ func sdNotHere(c sdCase) string {
 	}
 	if c.unit == "exec-cpuaffinity3.service" && runtime.NumCPU() < 3 {
 		return "needs CPUs 1 and 2; this machine has " + strconv.Itoa(runtime.NumCPU())
+	}
+	if c.needUser != "" {
+		u, err := user.Lookup(c.needUser)
+		g, gerr := user.LookupGroup(c.needUser)
+		if err != nil || gerr != nil || u.Gid != g.Gid {
+			return "no user " + c.needUser + " with a group of the same name"
+		}
 	}
 	for _, tool := range []string{"capsh", "python3", "ip", "ldd"} {
 		if !haveTool(tool) && sdUses(c, tool) {
