@@ -11,8 +11,16 @@ import (
 // plan. A "+" command runs with full privileges: no sandbox at all, as
 // in systemd.
 func (p *plan) buildSandbox() error {
+	if p.s.Command.FullPrivilege {
+		return nil
+	}
 	cfg := &p.ec.Sandbox
-	if p.s.Command.FullPrivilege || !cfg.Active() {
+	if p.ec.DynamicUser {
+		c := *cfg
+		p.dynamicSandbox(&c)
+		cfg = &c
+	}
+	if !cfg.Active() {
 		return nil
 	}
 	var writable []string

@@ -169,6 +169,11 @@ func newPlan(s Spec) (*plan, error) {
 // for "!") provides USER, HOME… to the environment.
 func (p *plan) credentials() (*UserInfo, error) {
 	ec, cmd := p.ec, p.s.Command
+	if ec.DynamicUser && !cmd.FullPrivilege {
+		if u, ok, err := p.dynamicUser(); ok || err != nil {
+			return u, err
+		}
+	}
 	if cmd.FullPrivilege || (ec.User == "" && ec.Group == "" && len(ec.SupplementaryGroups) == 0) {
 		return nil, nil
 	}

@@ -287,12 +287,15 @@ func (c *converter) directories(e Entry, spec *DirSpec, isMode bool) {
 		return
 	}
 	for _, w := range ws {
-		p, _, _ := strings.Cut(w, ":") // "path:symlink" form: tend creates only path
+		p, link, _ := strings.Cut(w, ":") // "path:symlink" form
 		if p == "" || filepath.IsAbs(p) || filepath.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
 			c.diag(e, Error, "%s=: %q is not a normalized relative path, ignoring", e.Key, w)
 			continue
 		}
 		spec.Paths = append(spec.Paths, p)
+		if link != "" {
+			spec.Links = append(spec.Links, DirLink{Path: p, Link: link})
+		}
 	}
 }
 

@@ -267,7 +267,13 @@ type Rlimit struct {
 type DirSpec struct {
 	Paths []string // relative to the base directory
 	Mode  uint32   // default 0755
+	// Links are the "path:link" forms: link (relative to the base) is
+	// made a symlink to path.
+	Links []DirLink
 }
+
+// DirLink is one "path:link" of a *Directory= setting.
+type DirLink struct{ Path, Link string }
 
 // ExecContext holds the execution settings shared by every kind that
 // starts processes.

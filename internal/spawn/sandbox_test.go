@@ -1,0 +1,110 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
+	"github.com/tendproject/tend/internal/unit"
+)
+
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("sandboxing needs root (namespaces, mounts, capabilities)")
+	}
+}
+
+// sandboxed is a sandbox as Debian's daemons ask for it.
+func sandboxed() *unit.ExecContext {
+	kill := uint64(1 << 5) // CAP_KILL
+	return &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{
+		NoNewPrivileges: true, CapabilityBoundingSet: &kill, PrivateTmp: true, ProtectSystem: "strict",
+		PrivateDevices: true, SystemCallFilter: &sandbox.SyscallList{Calls: map[string]int{"uname": 84}},
+	}}
+}
+
+// TestSandboxApplied: the settings reach the process, as seen from
+// outside in /proc.
+func TestSandboxApplied(t *testing.T) {
+	needRoot(t)
+	r := startReaper(t)
+	pid := runReady(t, r, Spec{Exec: sandboxed(), SelfExe: os.Args[0]})
+	for key, want := range map[string]string{"NoNewPrivs": "1", "CapBnd": "0000000000000020", "Seccomp": "2"} {
+		if got := statusField(t, pid, key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns == self {
+		t.Error("the process shares tend's mount namespace")
+	}
+	mi := procFile(t, pid, "mountinfo")
+	for _, want := range []string{" /tmp ", " /dev "} {
+		if !strings.Contains(mi, want) {
+			t.Errorf("no private mount%sin mountinfo:\n%s", want, mi)
+		}
+	}
+	for _, l := range strings.Split(mi, "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == "/" && !strings.HasPrefix(f[5], "ro") {
+			t.Errorf("/ is not read-only under ProtectSystem=strict: %s", l)
+		}
+	}
+}
+
+// TestSandboxRefused: what cannot be set up fails the start with the
+// step's status and a reason, and runs nothing.
+func TestSandboxRefused(t *testing.T) {
+	needRoot(t)
+	r := startReaper(t)
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{ReadOnlyPaths: []string{"/nonexistent-tend-test"}}}
+	_, err := Start(r, Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec, SelfExe: os.Args[0]}, func(reaper.Exit) {
+		t.Error("a process ran")
+	})
+	var se *SetupError
+	if !errors.As(err, &se) || se.Status != ExitNamespace || !strings.Contains(err.Error(), "/nonexistent-tend-test") {
+		t.Fatalf("Start: %v; want a NAMESPACE (226) failure naming the path", err)
+	}
+}
+
+// TestFullPrivilegeSkipsSandbox: a "+" command runs without the sandbox
+// (and without the helper's extra exec).
+func TestFullPrivilegeSkipsSandbox(t *testing.T) {
+	p, err := newPlan(Spec{Command: unit.Command{Path: "/bin/true", FullPrivilege: true}, Exec: sandboxed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if p.sandbox != nil || p.helper {
+		t.Errorf("a + command gets sandbox %v, helper %v", p.sandbox, p.helper)
+	}
+}
+
+// BenchmarkStartSandboxed compares starting /bin/true plainly (direct
+// fork), through the exec helper, and through the helper with a typical
+// daemon sandbox: the cost a restart of a sandboxed service pays.
+func BenchmarkStartSandboxed(b *testing.B) {
+	needRoot(b)
+	r := startReaper(b)
+	cases := map[string]*unit.ExecContext{
+		"plain":     {UMask: 0o022},
+		"helper":    {UMask: 0o027},
+		"sandboxed": sandboxed(),
+	}
+	for _, name := range []string{"plain", "helper", "sandboxed"} {
+		b.Run(name, func(b *testing.B) {
+			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: cases[name], SelfExe: os.Args[0]}
+			exits := make(chan reaper.Exit, 1)
+			for b.Loop() {
+				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
+					b.Fatal(err)
+				}
+				<-exits
+			}
+		})
+	}
+}
