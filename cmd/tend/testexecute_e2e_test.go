@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ func TestSystemdTestExecute(t *testing.T) {
 		os.MkdirAll(filepath.Join(units, "exec-mount-apivfs-no.service.d"), 0o755)
 		os.WriteFile(filepath.Join(units, "exec-mount-apivfs-no.service.d", "10-bind-mount.conf"), []byte(d), 0o644)
 	}
-	t.Cleanup(func() { sdCleanup(cases) })
+	made := newDirs()
+	t.Cleanup(func() { sdCleanup(cases); made() })
 
 	var pass, ran int
 	var fails, notHere []string
@@ -127,12 +129,12 @@ func sdLaunch(t *testing.T, units string, env map[string]string) *instance {
 func sdRun(in *instance, c sdCase) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	exec.CommandContext(ctx, tendBin, "start", c.unit, "--socket", in.socket).Run()
+	startOut, startErr := exec.CommandContext(ctx, tendBin, "start", c.unit, "--socket", in.socket).CombinedOutput()
 	props := map[string]string{}
 	for {
 		out, err := exec.CommandContext(ctx, tendBin, "show", "-p", "ActiveState,Result,ExecMainCode,ExecMainStatus", c.unit, "--socket", in.socket).Output()
 		if err != nil {
-			return fmt.Sprintf("show: %v", err)
+			return fmt.Sprintf("show: %v (start: %v %s)", err, startErr, strings.TrimSpace(string(startOut)))
 		}
 		for _, l := range strings.Split(string(out), "\n") {
 			if k, v, ok := strings.Cut(l, "="); ok {
@@ -160,6 +162,12 @@ func sdRun(in *instance, c sdCase) string {
 			return ""
 		}
 		got = fmt.Sprintf("%s status %s, want %s status %d", code, props["ExecMainStatus"], c.code, c.status)
+		switch {
+		case props["ExecMainCode"] == "":
+			got += fmt.Sprintf(" (tend shows no such unit after start: %v %s)", startErr, strings.TrimSpace(string(startOut)))
+		case props["ExecMainCode"] == "0" && startErr != nil:
+			got += fmt.Sprintf(" (start: %s)", strings.TrimSpace(string(startOut)))
+		}
 	}
 	logs, _ := exec.Command(tendBin, "logs", "-u", c.unit, "-n", "3", "-o", "cat", "--no-pager", "--socket", in.socket).Output()
 	if l := strings.TrimSpace(string(logs)); l != "" {
@@ -175,6 +183,42 @@ func sdCleanup(cases []sdCase) {
 			if s.op != "rm" && s.op != "unlink" && strings.HasPrefix(s.path, "/tmp/") {
 				os.RemoveAll(s.path)
 			}
+		}
+	}
+}
+
+// newDirs notes which directories the suite's units may create below
+// /var/lib, /var/cache, /var/log and /run (their *Directory= settings,
+// and private/ for DynamicUser=) already exist, and returns a function
+// that removes the others.
+func newDirs() func() {
+	re := regexp.MustCompile(`(?m)^(State|Cache|Logs|Runtime)Directory=(.*)$`)
+	bases := map[string]string{"State": "/var/lib", "Cache": "/var/cache", "Logs": "/var/log", "Runtime": "/run"}
+	var cands []string
+	for _, text := range sdUnitText {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			for _, w := range strings.Fields(m[2]) {
+				for _, part := range strings.Split(w, ":") {
+					top, _, _ := strings.Cut(part, "/")
+					if top != "" && !strings.Contains(top, "%") {
+						cands = append(cands, filepath.Join(bases[m[1]], top))
+					}
+				}
+			}
+		}
+	}
+	for _, b := range []string{"/var/lib", "/var/cache", "/var/log"} {
+		cands = append(cands, filepath.Join(b, "private"))
+	}
+	var fresh []string
+	for _, c := range cands {
+		if _, err := os.Lstat(c); err != nil {
+			fresh = append(fresh, c)
+		}
+	}
+	return func() {
+		for _, c := range fresh {
+			os.RemoveAll(c)
 		}
 	}
 }
