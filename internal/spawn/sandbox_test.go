@@ -108,3 +108,25 @@ func BenchmarkStartSandboxed(b *testing.B) {
 		})
 	}
 }
+
+// TestSyscallFilterEffect: a denied call fails with the errno the unit
+// names (uname(1) then exits 1); without the filter it succeeds.
+func TestSyscallFilterEffect(t *testing.T) {
+	needRoot(t)
+	r := startReaper(t)
+	for _, filtered := range []bool{false, true} {
+		ec := &unit.ExecContext{UMask: 0o022}
+		if filtered {
+			ec.Sandbox.SystemCallFilter = &sandbox.SyscallList{Calls: map[string]int{"uname": 84}}
+		}
+		exited := make(chan reaper.Exit, 1)
+		s := Spec{Command: unit.Command{Path: "/bin/uname"}, Exec: ec, SelfExe: os.Args[0]}
+		if _, err := Start(r, s, func(e reaper.Exit) { exited <- e }); err != nil {
+			t.Fatal(err)
+		}
+		e := <-exited
+		if ok := e.Status.Exited() && e.Status.ExitStatus() == 0; ok == filtered {
+			t.Errorf("filtered=%v: uname ended with wait status %#x", filtered, e.Status)
+		}
+	}
+}
