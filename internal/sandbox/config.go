@@ -40,6 +40,8 @@ type Config struct {
 	SystemCallErrorNumber   int // 0: kill the process (systemd's default)
 	SystemCallArchitectures []string
 	RemoveIPC               bool
+	// RootImage is refused at start: tend mounts no disk images.
+	RootImage string
 }
 
 // Bind is one BindPaths=/BindReadOnlyPaths= entry.
@@ -79,7 +81,7 @@ const ErrnoKill = -1
 func (c *Config) Active() bool {
 	return c.NoNewPrivileges || c.CapabilityBoundingSet != nil || c.AmbientCapabilities != 0 ||
 		c.NeedsMountNS() || c.PrivateNetwork || c.PrivateIPC || c.PrivateUsers || c.ProtectHostname ||
-		c.NeedsSeccomp() || c.RemoveIPC
+		c.NeedsSeccomp() || c.RemoveIPC || c.RootImage != ""
 }
 
 // NeedsMountNS reports whether the process gets its own mount namespace.

@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,9 @@ func (p *plan) buildSandbox() error {
 	}
 	if !cfg.Active() {
 		return nil
+	}
+	if cfg.RootImage != "" {
+		return setupErr(ExitNamespace, p.path, fmt.Errorf("RootImage=%s: tend does not mount disk images; use RootDirectory= on an unpacked tree", cfg.RootImage))
 	}
 	var writable []string
 	for _, k := range dirKinds(p.ec, p.s.Dirs) {

@@ -130,3 +130,14 @@ func TestSyscallFilterEffect(t *testing.T) {
 		}
 	}
 }
+
+// TestRootImageRefused: RootImage= fails the start with a reason rather
+// than running the program on the host's root.
+func TestRootImageRefused(t *testing.T) {
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{RootImage: "/srv/os.raw"}}
+	_, err := newPlan(Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec})
+	var se *SetupError
+	if !errors.As(err, &se) || se.Status != ExitNamespace || !strings.Contains(err.Error(), "RootImage=") {
+		t.Fatalf("newPlan: %v; want a NAMESPACE failure about RootImage=", err)
+	}
+}

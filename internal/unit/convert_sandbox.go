@@ -66,6 +66,10 @@ func (c *converter) sandboxEntry(e Entry) bool {
 		} else {
 			x.SystemCallErrorNumber = n
 		}
+	case "RootImage":
+		if v, ok := c.expand(e); ok {
+			x.RootImage = v
+		}
 	case "SystemCallArchitectures":
 		if e.Value == "" {
 			x.SystemCallArchitectures = nil

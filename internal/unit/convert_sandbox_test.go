@@ -24,7 +24,9 @@ func TestSandboxSettings(t *testing.T) {
 		check      func(c *sandbox.Config) bool
 	}{
 		{"bounding merge", "CapabilityBoundingSet=CAP_FOWNER\nCapabilityBoundingSet=CAP_KILL CAP_CHOWN",
-			func(c *sandbox.Config) bool { return *c.CapabilityBoundingSet == caps("CAP_FOWNER", "CAP_KILL", "CAP_CHOWN") }},
+			func(c *sandbox.Config) bool {
+				return *c.CapabilityBoundingSet == caps("CAP_FOWNER", "CAP_KILL", "CAP_CHOWN")
+			}},
 		{"bounding reset", "CapabilityBoundingSet=CAP_FOWNER\nCapabilityBoundingSet=",
 			func(c *sandbox.Config) bool { return *c.CapabilityBoundingSet == 0 }},
 		{"bounding invert", "CapabilityBoundingSet=~CAP_CHOWN",

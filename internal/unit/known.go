@@ -26,7 +26,7 @@ var unsupportedService = words(`
 	RootDirectoryStartOnly PermissionsStartOnly SysVStartPriority RebootArgument
 	ExecSearchPath TimeoutCleanSec FailureAction
 
-	RootImage RootImageOptions RootEphemeral RootHash RootHashSignature RootVerity
+	RootImageOptions RootEphemeral RootHash RootHashSignature RootVerity
 	RootImagePolicy MountImagePolicy ExtensionImagePolicy MountImages ExtensionImages
 	ExtensionDirectories CPUSchedulingPolicy CPUSchedulingPriority CPUSchedulingResetOnFork
 	CPUAffinity NUMAPolicy NUMAMask IOSchedulingClass IOSchedulingPriority
