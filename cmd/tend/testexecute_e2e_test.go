@@ -15,8 +15,10 @@ import (
 
 // sdFloor is the score below which TestSystemdTestExecute fails: the
 // suite is a yardstick, and a change that loses passing units is a
-// regression.
-const sdFloor = 0
+// regression. It was 63 before sandboxing and 113 with it on the
+// development VM; the margin allows for a CI machine with fewer
+// capabilities.
+const sdFloor = 105
 
 // TestSystemdTestExecute runs systemd's own test-execute units under
 // tend, each checked as test-execute.c checks it: the main process's

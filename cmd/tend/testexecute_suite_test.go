@@ -65,101 +65,137 @@ var (
 // sdExits are the exit statuses test-execute.c names.
 var sdExits = map[string]int{"EXIT_FAILURE": 1, "EXIT_EXEC": 203, "EXIT_NAMESPACE": 226, "EXIT_NETWORK": 225}
 
+// sdParser reads test-execute.c line by line.
+type sdParser struct {
+	byFn     map[string][]sdCase
+	order    []string // test functions in the order main runs them
+	fn       string
+	needUser string
+	steps    []sdStep
+	env      map[string]string
+	consts   map[string]string // static const char NAME[] strings
+}
+
 // parseTestExecute turns test-execute.c into cases, in the order its
 // main runs the test functions (the namespace-capable pass only).
 func parseTestExecute(src string) ([]sdCase, error) {
-	byFn := map[string][]sdCase{}
-	var order []string
-	var fn, needUser string
-	var steps []sdStep
-	env := map[string]string{}
-	consts := map[string]string{}
+	p := &sdParser{byFn: map[string][]sdCase{}, env: map[string]string{}, consts: map[string]string{}}
 	lines := strings.Split(src, "\n")
 	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if m := reFunc.FindStringSubmatch(l); m != nil {
-			fn, steps = m[1], nil
-			continue
-		}
-		if m := reConst.FindStringSubmatch(l); m != nil {
-			var b strings.Builder
-			for i++; i < len(lines); i++ {
-				for _, s := range reCString.FindAllStringSubmatch(lines[i], -1) {
-					u, err := strconv.Unquote(`"` + s[1] + `"`)
-					if err != nil {
-						return nil, err
-					}
-					b.WriteString(u)
-				}
-				if strings.HasSuffix(strings.TrimSpace(lines[i]), ";") {
-					break
-				}
-			}
-			consts[m[1]] = b.String()
-			continue
-		}
-		if m := reEntry.FindStringSubmatch(l); m != nil {
-			order = append(order, m[1])
-			continue
-		}
-		if fn == "" {
-			continue
-		}
-		if m := reNeedU.FindStringSubmatch(l); m != nil {
-			needUser = m[1]
-		}
-		switch {
-		case reTest.MatchString(l):
-			m := reTest.FindStringSubmatch(l)
-			name := m[1]
-			switch m[2] {
-			case "NOBODY_USER_NAME":
-				name += "nobody" + m[3]
-			case "NOBODY_GROUP_NAME":
-				name += "nogroup" + m[3]
-			}
-			st, err := sdStatus(m[4])
+		if m := reConst.FindStringSubmatch(lines[i]); m != nil {
+			n, err := p.constString(m[1], lines[i+1:])
 			if err != nil {
 				return nil, err
 			}
-			code := map[string]string{"CLD_EXITED": "exited", "CLD_KILLED": "killed"}[m[5]]
-			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: name, status: st, code: code, steps: steps, env: copyEnv(env), needUser: needUser})
-			steps, needUser = nil, ""
-		case reService.MatchString(l):
-			m := reService.FindStringSubmatch(l)
-			res := map[string]string{"SERVICE_FAILURE_EXIT_CODE": "exit-code", "SERVICE_SKIP_CONDITION": "exec-condition"}[m[2]]
-			byFn[fn] = append(byFn[fn], sdCase{fn: fn, unit: m[1], result: res, steps: steps, env: copyEnv(env)})
-			steps = nil
-		case reMkdir.MatchString(l):
-			steps = append(steps, sdStep{op: "mkdir", path: reMkdir.FindStringSubmatch(l)[1]})
-		case reTouch.MatchString(l):
-			steps = append(steps, sdStep{op: "touch", path: reTouch.FindStringSubmatch(l)[1]})
-		case reWrite.MatchString(l):
-			m := reWrite.FindStringSubmatch(l)
-			steps = append(steps, sdStep{op: "write", path: m[1], arg: consts[m[2]]})
-		case reCopy.MatchString(l):
-			m := reCopy.FindStringSubmatch(l)
-			steps = append(steps, sdStep{op: "copy", path: m[2], arg: m[1]})
-		case reRm.MatchString(l):
-			steps = append(steps, sdStep{op: "rm", path: reRm.FindStringSubmatch(l)[1]})
-		case reUnlink.MatchString(l):
-			steps = append(steps, sdStep{op: "unlink", path: reUnlink.FindStringSubmatch(l)[1]})
-		case reSetenv.MatchString(l):
-			m := reSetenv.FindStringSubmatch(l)
-			v, err := strconv.Unquote(m[2])
-			if err != nil {
-				return nil, err
-			}
-			env[m[1]] = v
-		case reUnset.MatchString(l):
-			delete(env, reUnset.FindStringSubmatch(l)[1])
+			i += n
+			continue
+		}
+		if err := p.line(lines[i]); err != nil {
+			return nil, err
 		}
 	}
 	var out []sdCase
-	for _, f := range order {
-		out = append(out, byFn[f]...)
+	for _, f := range p.order {
+		out = append(out, p.byFn[f]...)
 	}
 	return out, nil
+}
+
+// constString reads the concatenated C strings of a static const char
+// array from lines and returns how many lines it took.
+func (p *sdParser) constString(name string, lines []string) (int, error) {
+	var b strings.Builder
+	for i, l := range lines {
+		for _, s := range reCString.FindAllStringSubmatch(l, -1) {
+			u, err := strconv.Unquote(`"` + s[1] + `"`)
+			if err != nil {
+				return 0, err
+			}
+			b.WriteString(u)
+		}
+		if strings.HasSuffix(strings.TrimSpace(l), ";") {
+			p.consts[name] = b.String()
+			return i + 1, nil
+		}
+	}
+	return len(lines), nil
+}
+
+// pathSteps are the set-up calls that take one path.
+var pathSteps = []struct {
+	op string
+	re *regexp.Regexp
+}{{"mkdir", reMkdir}, {"touch", reTouch}, {"rm", reRm}, {"unlink", reUnlink}}
+
+func (p *sdParser) line(l string) error {
+	if m := reFunc.FindStringSubmatch(l); m != nil {
+		p.fn, p.steps = m[1], nil
+		return nil
+	}
+	if m := reEntry.FindStringSubmatch(l); m != nil {
+		p.order = append(p.order, m[1])
+		return nil
+	}
+	if p.fn == "" {
+		return nil
+	}
+	if m := reNeedU.FindStringSubmatch(l); m != nil {
+		p.needUser = m[1]
+	}
+	if reTest.MatchString(l) || reService.MatchString(l) {
+		return p.addCase(l)
+	}
+	for _, ps := range pathSteps {
+		if m := ps.re.FindStringSubmatch(l); m != nil {
+			p.steps = append(p.steps, sdStep{op: ps.op, path: m[1]})
+			return nil
+		}
+	}
+	switch {
+	case reWrite.MatchString(l):
+		m := reWrite.FindStringSubmatch(l)
+		p.steps = append(p.steps, sdStep{op: "write", path: m[1], arg: p.consts[m[2]]})
+	case reCopy.MatchString(l):
+		m := reCopy.FindStringSubmatch(l)
+		p.steps = append(p.steps, sdStep{op: "copy", path: m[2], arg: m[1]})
+	case reSetenv.MatchString(l):
+		m := reSetenv.FindStringSubmatch(l)
+		v, err := strconv.Unquote(m[2])
+		if err != nil {
+			return err
+		}
+		p.env[m[1]] = v
+	case reUnset.MatchString(l):
+		delete(p.env, reUnset.FindStringSubmatch(l)[1])
+	}
+	return nil
+}
+
+// addCase records a test() or test_service() call with the set-up
+// steps seen since the previous one.
+func (p *sdParser) addCase(l string) error {
+	c := sdCase{fn: p.fn, steps: p.steps, env: copyEnv(p.env), needUser: p.needUser}
+	if m := reService.FindStringSubmatch(l); m != nil {
+		c.unit = m[1]
+		c.result = map[string]string{"SERVICE_FAILURE_EXIT_CODE": "exit-code", "SERVICE_SKIP_CONDITION": "exec-condition"}[m[2]]
+	} else {
+		m := reTest.FindStringSubmatch(l)
+		c.unit = m[1]
+		switch m[2] {
+		case "NOBODY_USER_NAME":
+			c.unit += "nobody" + m[3]
+		case "NOBODY_GROUP_NAME":
+			c.unit += "nogroup" + m[3]
+		}
+		st, err := sdStatus(m[4])
+		if err != nil {
+			return err
+		}
+		c.status, c.code = st, map[string]string{"CLD_EXITED": "exited", "CLD_KILLED": "killed"}[m[5]]
+	}
+	p.byFn[p.fn] = append(p.byFn[p.fn], c)
+	p.steps, p.needUser = nil, ""
+	return nil
 }
 
 func copyEnv(m map[string]string) map[string]string {

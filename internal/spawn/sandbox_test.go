@@ -84,31 +84,6 @@ func TestFullPrivilegeSkipsSandbox(t *testing.T) {
 	}
 }
 
-// BenchmarkStartSandboxed compares starting /bin/true plainly (direct
-// fork), through the exec helper, and through the helper with a typical
-// daemon sandbox: the cost a restart of a sandboxed service pays.
-func BenchmarkStartSandboxed(b *testing.B) {
-	needRoot(b)
-	r := startReaper(b)
-	cases := map[string]*unit.ExecContext{
-		"plain":     {UMask: 0o022},
-		"helper":    {UMask: 0o027},
-		"sandboxed": sandboxed(),
-	}
-	for _, name := range []string{"plain", "helper", "sandboxed"} {
-		b.Run(name, func(b *testing.B) {
-			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: cases[name], SelfExe: os.Args[0]}
-			exits := make(chan reaper.Exit, 1)
-			for b.Loop() {
-				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
-					b.Fatal(err)
-				}
-				<-exits
-			}
-		})
-	}
-}
-
 // TestSyscallFilterEffect: a denied call fails with the errno the unit
 // names (uname(1) then exits 1); without the filter it succeeds.
 func TestSyscallFilterEffect(t *testing.T) {
