@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -74,12 +75,22 @@ func (c *converter) sandboxEntry(e Entry) bool {
 		if e.Value == "" {
 			x.SystemCallArchitectures = nil
 		}
-		x.SystemCallArchitectures = append(x.SystemCallArchitectures, strings.Fields(e.Value)...)
+		for _, a := range strings.Fields(e.Value) {
+			if a == "native" || a == nativeArch[runtime.GOARCH] {
+				x.SystemCallArchitectures = append(x.SystemCallArchitectures, "native")
+				continue
+			}
+			c.diag(e, Warning, "%s=: %s: tend allows only the native architecture's calls when this is set, not others", e.Key, a)
+		}
 	default:
 		return false
 	}
 	return true
 }
+
+// nativeArch is systemd's name of the architecture tend runs on.
+var nativeArch = map[string]string{"amd64": "x86-64", "386": "x86", "arm64": "arm64", "arm": "arm",
+	"riscv64": "riscv64", "ppc64le": "ppc64-le", "s390x": "s390x", "loong64": "loongarch64"}
 
 // choice parses a boolean that may also be one of the extra values
 // ("yes" → "yes", "no" → "").

@@ -136,3 +136,15 @@ func FuzzSandboxSettings(f *testing.F) {
 		}
 	})
 }
+
+// TestSyscallArchitectures: native (or its name) is enforced; another
+// architecture is warned about by name, never silently dropped.
+func TestSyscallArchitectures(t *testing.T) {
+	u := loadText(t, "s.service", "[Service]\nExecStart=/bin/true\nSystemCallArchitectures=native mips\n")
+	if got := u.Service.Exec.Sandbox.SystemCallArchitectures; len(got) != 1 || got[0] != "native" {
+		t.Errorf("typed %v; want [native]", got)
+	}
+	if d := diagText(u); !strings.Contains(d, "s.service:3: ") || !strings.Contains(d, "mips") {
+		t.Errorf("no warning naming mips at line 3:\n%s", d)
+	}
+}
