@@ -98,43 +98,64 @@ func Build(c *Config, root string, writable []string) (*Plan, error) {
 	return p, nil
 }
 
-// mounts lists the mount operations: new file systems and binds first,
-// shallowest first (a bind may land inside a new tmpfs), then access
-// changes shallowest first (a deeper ReadWritePaths= wins over a
-// shallower read-only tree), then what is made inaccessible.
+// mountList collects the operations in three groups, applied in this
+// order: new file systems and binds, shallowest first (a bind may land
+// inside a new tmpfs); access changes, shallowest first (a deeper
+// ReadWritePaths= wins over a shallower read-only tree); what is made
+// inaccessible.
+type mountList struct{ fs, access, hide []Mount }
+
+// mounts lists the mount operations c asks for.
 func mounts(c *Config, writable []string) []Mount {
-	var fs, access, hide []Mount
-	opt := func(p string) (string, bool) {
-		if rest, ok := strings.CutPrefix(p, "-"); ok {
-			return rest, true
-		}
-		return strings.TrimPrefix(p, "+"), false
+	l := &mountList{}
+	l.fileSystems(c)
+	l.system(c, writable)
+	l.kernel(c)
+	l.add(&l.access, OpReadOnly, c.ReadOnlyPaths)
+	l.add(&l.access, OpReadWrite, c.ReadWritePaths)
+	l.add(&l.access, OpNoExec, c.NoExecPaths)
+	l.add(&l.access, OpExec, c.ExecPaths)
+	l.add(&l.hide, OpInaccessible, c.InaccessiblePaths)
+	byDepth := func(ms []Mount) {
+		sort.SliceStable(ms, func(i, j int) bool { return depth(ms[i].Dst) < depth(ms[j].Dst) })
 	}
-	add := func(list *[]Mount, op string, paths []string, optional bool) {
-		for _, raw := range paths {
-			p, o := opt(raw)
-			*list = append(*list, Mount{Op: op, Dst: filepath.Clean(p), Optional: o || optional, Recursive: true})
-		}
+	byDepth(l.fs)
+	byDepth(l.access)
+	return append(append(l.fs, l.access...), l.hide...)
+}
+
+// add appends an operation on each path; a "-" prefix makes a missing
+// path no error.
+func (l *mountList) add(list *[]Mount, op string, paths []string) {
+	for _, raw := range paths {
+		p, optional := strings.CutPrefix(raw, "-")
+		p = strings.TrimPrefix(p, "+")
+		*list = append(*list, Mount{Op: op, Dst: filepath.Clean(p), Optional: optional, Recursive: true})
 	}
+}
+
+// fileSystems: API file systems, private /tmp and /dev, a new /proc,
+// TemporaryFileSystem= and the binds.
+func (l *mountList) fileSystems(c *Config) {
 	if c.MountAPIVFS != nil && *c.MountAPIVFS {
-		fs = append(fs, Mount{Op: OpProc, Dst: "/proc"}, Mount{Op: OpSysfs, Dst: "/sys"},
+		l.fs = append(l.fs, Mount{Op: OpProc, Dst: "/proc"}, Mount{Op: OpSysfs, Dst: "/sys"},
 			Mount{Op: OpBind, Src: "/dev", Dst: "/dev", Recursive: true})
 	}
 	if c.PrivateTmp {
-		fs = append(fs, Mount{Op: OpTmpfs, Dst: "/tmp", Data: "mode=1777"}, Mount{Op: OpTmpfs, Dst: "/var/tmp", Data: "mode=1777"})
+		l.fs = append(l.fs, Mount{Op: OpTmpfs, Dst: "/tmp", Data: "mode=1777"}, Mount{Op: OpTmpfs, Dst: "/var/tmp", Data: "mode=1777"})
 	}
 	if c.PrivateDevices {
-		fs = append(fs, Mount{Op: OpDevices, Dst: "/dev"})
+		l.fs = append(l.fs, Mount{Op: OpDevices, Dst: "/dev"})
 	}
-	if c.ProtectProc != "" && c.ProtectProc != "default" || c.ProcSubset == "pid" {
-		var o []string
-		if c.ProtectProc != "" && c.ProtectProc != "default" {
-			o = append(o, "hidepid="+c.ProtectProc)
-		}
-		if c.ProcSubset == "pid" {
-			o = append(o, "subset=pid")
-		}
-		fs = append(fs, Mount{Op: OpProc, Dst: "/proc", Data: strings.Join(o, ",")})
+	var proc []string
+	if c.ProtectProc != "" && c.ProtectProc != "default" {
+		proc = append(proc, "hidepid="+c.ProtectProc)
+	}
+	if c.ProcSubset == "pid" {
+		proc = append(proc, "subset=pid")
+	}
+	if len(proc) > 0 {
+		l.fs = append(l.fs, Mount{Op: OpProc, Dst: "/proc", Data: strings.Join(proc, ",")})
 	}
 	for _, t := range c.TemporaryFileSystem {
 		// A read-only tmpfs is made read-only after the binds that may
@@ -148,64 +169,66 @@ func mounts(c *Config, writable []string) []Mount {
 				o = append(o, w)
 			}
 		}
-		fs = append(fs, Mount{Op: OpTmpfs, Dst: filepath.Clean(t.Path), Data: strings.Join(o, ",")})
+		l.fs = append(l.fs, Mount{Op: OpTmpfs, Dst: filepath.Clean(t.Path), Data: strings.Join(o, ",")})
 		if ro {
-			access = append(access, Mount{Op: OpReadOnly, Dst: filepath.Clean(t.Path)})
+			l.access = append(l.access, Mount{Op: OpReadOnly, Dst: filepath.Clean(t.Path)})
 		}
 	}
 	for _, b := range c.BindPaths {
-		fs = append(fs, Mount{Op: OpBind, Src: b.Src, Dst: filepath.Clean(b.Dst), ReadOnly: b.ReadOnly, Optional: b.Optional, Recursive: b.Recursive})
+		l.fs = append(l.fs, Mount{Op: OpBind, Src: b.Src, Dst: filepath.Clean(b.Dst), ReadOnly: b.ReadOnly,
+			Optional: b.Optional, Recursive: b.Recursive})
 	}
+}
+
+// system: ProtectSystem= and ProtectHome=. Under strict, the API file
+// systems, a private /tmp and the unit's own directories stay writable.
+func (l *mountList) system(c *Config, writable []string) {
 	switch c.ProtectSystem {
 	case "yes", "full":
-		add(&access, OpReadOnly, []string{"/usr", "-/boot", "-/efi"}, false)
+		l.add(&l.access, OpReadOnly, []string{"/usr", "-/boot", "-/efi"})
 		if c.ProtectSystem == "full" {
-			add(&access, OpReadOnly, []string{"/etc"}, false)
+			l.add(&l.access, OpReadOnly, []string{"/etc"})
 		}
 	case "strict":
-		add(&access, OpReadOnly, []string{"/"}, false)
-		add(&access, OpReadWrite, []string{"-/dev", "-/proc", "-/sys"}, false)
+		l.add(&l.access, OpReadOnly, []string{"/"})
+		l.add(&l.access, OpReadWrite, []string{"-/dev", "-/proc", "-/sys"})
 		if c.PrivateTmp {
-			add(&access, OpReadWrite, []string{"/tmp", "/var/tmp"}, false)
+			l.add(&l.access, OpReadWrite, []string{"/tmp", "/var/tmp"})
 		}
-		add(&access, OpReadWrite, writable, true)
+		for _, w := range writable {
+			l.add(&l.access, OpReadWrite, []string{"-" + w})
+		}
 	}
 	homes := []string{"-/home", "-/root", "-/run/user"}
 	switch c.ProtectHome {
 	case "yes":
-		add(&hide, OpInaccessible, homes, false)
+		l.add(&l.hide, OpInaccessible, homes)
 	case "read-only":
-		add(&access, OpReadOnly, homes, false)
+		l.add(&l.access, OpReadOnly, homes)
 	case "tmpfs":
 		for _, h := range homes {
-			fs = append(fs, Mount{Op: OpTmpfs, Dst: strings.TrimPrefix(h, "-"), Data: "mode=0755", ReadOnly: true, Optional: true})
+			l.fs = append(l.fs, Mount{Op: OpTmpfs, Dst: strings.TrimPrefix(h, "-"), Data: "mode=0755", ReadOnly: true, Optional: true})
 		}
 	}
+}
+
+// kernel: ProtectKernelTunables=, ProtectKernelModules=,
+// ProtectKernelLogs=, ProtectControlGroups=.
+func (l *mountList) kernel(c *Config) {
 	if c.ProtectKernelTunables {
-		add(&access, OpReadOnly, []string{"-/proc/sys", "-/proc/sysrq-trigger", "-/proc/latency_stats", "-/proc/mtrr",
-			"-/proc/apm", "-/proc/acpi", "-/proc/timer_stats", "-/proc/asound", "-/proc/bus", "-/proc/fs", "-/proc/irq", "-/sys"}, false)
-		add(&hide, OpInaccessible, []string{"-/proc/kallsyms", "-/proc/kcore"}, false)
+		l.add(&l.access, OpReadOnly, []string{"-/proc/sys", "-/proc/sysrq-trigger", "-/proc/latency_stats", "-/proc/mtrr",
+			"-/proc/apm", "-/proc/acpi", "-/proc/timer_stats", "-/proc/asound", "-/proc/bus", "-/proc/fs", "-/proc/irq", "-/sys"})
+		l.add(&l.hide, OpInaccessible, []string{"-/proc/kallsyms", "-/proc/kcore"})
 	}
 	if c.ProtectKernelModules {
-		add(&hide, OpInaccessible, []string{"-/usr/lib/modules", "-/lib/modules"}, false)
+		l.add(&l.hide, OpInaccessible, []string{"-/usr/lib/modules", "-/lib/modules"})
 	}
 	if c.ProtectKernelLogs {
-		add(&hide, OpInaccessible, []string{"-/proc/kmsg", "-/dev/kmsg"}, false)
+		l.add(&l.hide, OpInaccessible, []string{"-/proc/kmsg", "-/dev/kmsg"})
 	}
 	if c.ProtectControlGroups {
-		add(&access, OpReadOnly, []string{"-/sys/fs/cgroup"}, false)
+		l.add(&l.access, OpReadOnly, []string{"-/sys/fs/cgroup"})
 	}
-	add(&access, OpReadOnly, c.ReadOnlyPaths, false)
-	add(&access, OpReadWrite, c.ReadWritePaths, false)
-	add(&access, OpNoExec, c.NoExecPaths, false)
-	add(&access, OpExec, c.ExecPaths, false)
-	add(&hide, OpInaccessible, c.InaccessiblePaths, false)
-	byDepth := func(l []Mount) {
-		sort.SliceStable(l, func(i, j int) bool { return depth(l[i].Dst) < depth(l[j].Dst) })
-	}
-	byDepth(fs)
-	byDepth(access)
-	return append(append(fs, access...), hide...)
 }
 
 func depth(p string) int {
