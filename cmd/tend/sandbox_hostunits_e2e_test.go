@@ -22,6 +22,9 @@ type hostUnit struct {
 	// The sandbox the unit asks for, checked in /proc/PID/status.
 	capBnd string
 	tmpfs  []string // mount points that must be a private tmpfs
+	ro     []string // mount points that must be read-only
+	rw     []string // mount points that must be writable
+	mounts []string // other mount points the sandbox adds
 }
 
 var hostUnits = []hostUnit{{
@@ -30,6 +33,8 @@ var hostUnits = []hostUnit{{
 		return fmt.Sprintf("[Service]\nLimitNOFILE=4096\nExecStart=\nExecStart=/usr/bin/redis-server /etc/redis/redis.conf --supervised systemd --daemonize no --port %d --pidfile /run/redis/test.pid\n", port)
 	},
 	ask: "PING\r\n", want: "+PONG", capBnd: "0000000000000000", tmpfs: []string{"/tmp", "/dev"},
+	ro: []string{"/"}, rw: []string{"/etc/redis"}, // ProtectSystem=strict, ReadWriteDirectories=-/etc/redis
+
 }, {
 	name: "memcached.service", bin: "/usr/bin/memcached",
 	dropIn: func(port int, _ string) string {
@@ -37,6 +42,7 @@ var hostUnits = []hostUnit{{
 	},
 	// CAP_SETGID CAP_SETUID CAP_SYS_RESOURCE
 	ask: "version\r\n", want: "VERSION", capBnd: "00000000010000c0", tmpfs: []string{"/tmp", "/dev"},
+	ro: []string{"/usr", "/etc"}, // ProtectSystem=full
 }, {
 	name: "haproxy.service", bin: "/usr/sbin/haproxy",
 	dropIn: func(port int, dir string) string {
@@ -49,6 +55,7 @@ var hostUnits = []hostUnit{{
 		return fmt.Sprintf("[Service]\nBindReadOnlyPaths=\nBindReadOnlyPaths=%s:/var/lib/haproxy/dev/log\n"+
 			"Environment=CONFIG=%s PIDFILE=%s EXTRAOPTS=\n", log, cfg, filepath.Join(dir, "haproxy.pid"))
 	},
+	mounts: []string{"/var/lib/haproxy/dev/log"},
 }}
 
 // TestDebianSandboxedUnits starts Debian's redis, memcached and haproxy
@@ -87,54 +94,77 @@ func TestDebianSandboxedUnits(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(work) })
 	os.Chmod(work, 0o755) // redis reports READY=1 as its own user
 	in := launch(t, tendBin, units, work, nil)
-	selfNS, _ := os.Readlink("/proc/self/ns/mnt")
+	defer func() { in.t = t }() // the subtests borrow the instance
 	for _, h := range run {
 		t.Run(h.name, func(t *testing.T) {
 			in.t = t
 			in.mustCtl("start", "--no-block", h.name)
 			in.waitState(h.name, "active (running)")
 			pid := in.mainPID(h.name)
-			if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns == selfNS {
-				t.Errorf("%s runs in the host's mount namespace", h.name)
-			}
-			if got := procStatus(t, pid, "NoNewPrivs"); got != "1" && h.name != "haproxy.service" {
-				t.Errorf("NoNewPrivs: %s, want 1", got)
-			}
-			if h.capBnd != "" {
-				// What the unit keeps of tend's own bounding set.
-				want := parseHex(t, h.capBnd) & parseHex(t, procStatus(t, os.Getpid(), "CapBnd"))
-				if got := procStatus(t, pid, "CapBnd"); parseHex(t, got) != want {
-					t.Errorf("CapBnd: %s, want %016x", got, want)
-				}
-			}
-			if h.name != "haproxy.service" {
-				if got := procStatus(t, pid, "Seccomp"); got != "2" {
-					t.Errorf("Seccomp: %s, want 2 (filter)", got)
-				}
-			}
-			mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, mp := range h.tmpfs {
-				if !hasMount(string(mi), mp, "tmpfs") {
-					t.Errorf("no private tmpfs on %s in mountinfo:\n%s", mp, mi)
-				}
-			}
-			if h.ask != "" {
-				if got := request(t, ports[h.name], h.ask); !strings.HasPrefix(got, h.want) {
-					t.Errorf("asked %q, answered %q; want %s…", h.ask, got, h.want)
-				}
-			} else {
-				c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ports[h.name]))
-				if err != nil {
-					t.Errorf("not listening: %v", err)
-				} else {
-					c.Close()
-				}
-			}
+			checkSandbox(t, h, pid, ports[h.name])
 			in.mustCtl("stop", h.name)
 		})
+	}
+}
+
+// checkSandbox checks from outside that the unit's main process pid
+// runs sandboxed as h says, and serves on port.
+func checkSandbox(t *testing.T, h hostUnit, pid, port int) {
+	t.Helper()
+	selfNS, _ := os.Readlink("/proc/self/ns/mnt")
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns == selfNS {
+		t.Errorf("%s runs in the host's mount namespace", h.name)
+	}
+	if got := procStatus(t, pid, "NoNewPrivs"); got != "1" && h.name != "haproxy.service" {
+		t.Errorf("NoNewPrivs: %s, want 1", got)
+	}
+	if h.capBnd != "" {
+		// What the unit keeps of tend's own bounding set.
+		want := parseHex(t, h.capBnd) & parseHex(t, procStatus(t, os.Getpid(), "CapBnd"))
+		if got := procStatus(t, pid, "CapBnd"); parseHex(t, got) != want {
+			t.Errorf("CapBnd: %s, want %016x", got, want)
+		}
+	}
+	if h.name != "haproxy.service" {
+		if got := procStatus(t, pid, "Seccomp"); got != "2" {
+			t.Errorf("Seccomp: %s, want 2 (filter)", got)
+		}
+	}
+	mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mp := range h.tmpfs {
+		if !hasMount(string(mi), mp, "tmpfs") {
+			t.Errorf("no private tmpfs on %s in mountinfo:\n%s", mp, mi)
+		}
+	}
+	for _, mp := range h.mounts {
+		if mountOptions(string(mi), mp) == "" {
+			t.Errorf("nothing mounted on %s in mountinfo:\n%s", mp, mi)
+		}
+	}
+	for _, mp := range h.ro {
+		if o := mountOptions(string(mi), mp); !strings.HasPrefix(o, "ro") {
+			t.Errorf("%s mounted %q; want read-only", mp, o)
+		}
+	}
+	for _, mp := range h.rw {
+		if o := mountOptions(string(mi), mp); !strings.HasPrefix(o, "rw") {
+			t.Errorf("%s mounted %q; want writable", mp, o)
+		}
+	}
+	if h.ask != "" {
+		if got := request(t, port, h.ask); !strings.HasPrefix(got, h.want) {
+			t.Errorf("asked %q, answered %q; want %s…", h.ask, got, h.want)
+		}
+	} else {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			t.Errorf("not listening: %v", err)
+		} else {
+			c.Close()
+		}
 	}
 }
 
@@ -152,6 +182,18 @@ func hasMount(mountinfo, mp, fstype string) bool {
 		}
 	}
 	return false
+}
+
+// mountOptions is the per-mount options of the last (topmost) mount on
+// mp in mountinfo, "" if none.
+func mountOptions(mountinfo, mp string) string {
+	opts := ""
+	for _, l := range strings.Split(mountinfo, "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == mp {
+			opts = f[5]
+		}
+	}
+	return opts
 }
 
 // request sends req to 127.0.0.1:port and returns the first line answered.
