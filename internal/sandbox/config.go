@@ -39,7 +39,7 @@ type Config struct {
 	SystemCallFilter        *SyscallList
 	SystemCallErrorNumber   int // 0: kill the process (systemd's default)
 	SystemCallArchitectures []string
-	RemoveIPC               bool
+	RemoveIPC               bool // applied by the supervisor at stop (spawn.RemoveIPC)
 	// RootImage is refused at start: tend mounts no disk images.
 	RootImage string
 }
@@ -81,7 +81,7 @@ const ErrnoKill = -1
 func (c *Config) Active() bool {
 	return c.NoNewPrivileges || c.CapabilityBoundingSet != nil || c.AmbientCapabilities != 0 ||
 		c.NeedsMountNS() || c.PrivateNetwork || c.PrivateIPC || c.PrivateUsers || c.ProtectHostname ||
-		c.NeedsSeccomp() || c.RemoveIPC || c.RootImage != ""
+		c.NeedsSeccomp() || c.RootImage != ""
 }
 
 // NeedsMountNS reports whether the process gets its own mount namespace.
