@@ -24,6 +24,7 @@ type hostUnit struct {
 	tmpfs  []string // mount points that must be a private tmpfs
 	ro     []string // mount points that must be read-only
 	rw     []string // mount points that must be writable
+	userNS bool     // PrivateUsers=: a user namespace of its own
 	mounts []string // other mount points the sandbox adds
 }
 
@@ -34,7 +35,7 @@ var hostUnits = []hostUnit{{
 	},
 	ask: "PING\r\n", want: "+PONG", capBnd: "0000000000000000", tmpfs: []string{"/tmp", "/dev"},
 	ro: []string{"/"}, rw: []string{"/etc/redis"}, // ProtectSystem=strict, ReadWriteDirectories=-/etc/redis
-
+	userNS: true,
 }, {
 	name: "memcached.service", bin: "/usr/bin/memcached",
 	dropIn: func(port int, _ string) string {
@@ -112,6 +113,10 @@ func TestDebianSandboxedUnits(t *testing.T) {
 func checkSandbox(t *testing.T, h hostUnit, pid, port int) {
 	t.Helper()
 	selfNS, _ := os.Readlink("/proc/self/ns/mnt")
+	selfUser, _ := os.Readlink("/proc/self/ns/user")
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid)); (ns != selfUser) != h.userNS {
+		t.Errorf("own user namespace: %v, want %v", ns != selfUser, h.userNS)
+	}
 	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns == selfNS {
 		t.Errorf("%s runs in the host's mount namespace", h.name)
 	}

@@ -14,6 +14,10 @@ import (
 // bounding set, change user keeping the ambient capabilities, set
 // no_new_privs, load the seccomp programs, exec.
 type Plan struct {
+	// UserNS (PrivateUsers=): the helper is forked into a new user
+	// namespace mapping only root and the unit's user and groups;
+	// Unshare then happens inside it.
+	UserNS   bool
 	Unshare  int  // CLONE_NEW* flags
 	Loopback bool // bring lo up in the new network namespace
 	Root     string
@@ -46,13 +50,18 @@ type Mount struct {
 	ReadOnly  bool
 	Optional  bool // skip when the path does not exist
 	Recursive bool
+	// FD is, for a proc or sysfs mount in a user namespace (where the
+	// kernel refuses new ones), the helper's descriptor of a detached
+	// mount tend made before the fork; 0 otherwise.
+	FD int
 }
 
 // Build makes the plan for c. root is RootDirectory= ("" for none),
 // writable the directories tend created for the unit (StateDirectory=
 // and the like), which ProtectSystem=strict keeps writable.
 func Build(c *Config, root string, writable []string) (*Plan, error) {
-	p := &Plan{Root: root, CapBound: c.CapabilityBoundingSet, Ambient: c.AmbientCapabilities, NNP: c.NoNewPrivileges}
+	p := &Plan{Root: root, CapBound: c.CapabilityBoundingSet, Ambient: c.AmbientCapabilities, NNP: c.NoNewPrivileges,
+		UserNS: c.PrivateUsers}
 	if c.NeedsMountNS() {
 		p.Unshare |= unix.CLONE_NEWNS
 		p.Mounts = mounts(c, writable)

@@ -103,7 +103,14 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 		return 0, setupErr(ExitFDs, p.path, err)
 	}
 	defer statR.Close()
-	files := append(append([]*os.File{}, p.files...), instrR, statW)
+	mountFiles, err := p.userNSFiles(len(p.files))
+	if err != nil {
+		instrR.Close()
+		statW.Close()
+		return 0, err
+	}
+	defer closeAll(mountFiles)
+	files := append(append(append([]*os.File{}, p.files...), mountFiles...), instrR, statW)
 	self := p.s.SelfExe
 	if self == "" {
 		self = "/proc/self/exe"
@@ -111,6 +118,7 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	argv := []string{self, HelperArg, strconv.Itoa(len(files) - 2), strconv.Itoa(len(files) - 1)}
 	attr := &syscall.ProcAttr{Dir: "/", Files: fds(files), Sys: p.sysProcAttr()}
 	attr.Sys.Chroot = "" // the helper needs its own binary; it chroots itself
+	p.userNSAttr(attr.Sys)
 
 	// The helper's exit must not reach onExit when Start reports a setup
 	// failure, so deliveries wait for Start's verdict (the helper has
@@ -145,6 +153,12 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	verdict <- true
 	p.place(pid, cloned)
 	return pid, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func decodeReport(b []byte, readErr error, path string) error {

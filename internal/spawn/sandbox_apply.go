@@ -123,6 +123,10 @@ func applyMount(root string, m sandbox.Mount, tree int) error {
 		if err := os.MkdirAll(dst, 0o755); err != nil {
 			return err
 		}
+		if m.FD > 0 { // made by tend: see sandbox_userns.go
+			defer unix.Close(m.FD)
+			return unix.MoveMount(m.FD, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		}
 		return unix.Mount(m.Op, dst, m.Op, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, m.Data)
 	case sandbox.OpInaccessible:
 		return inaccessible(m, dst)
@@ -264,21 +268,36 @@ func inaccessible(m sandbox.Mount, dst string) error {
 	return changeAttr(dst, unix.MOUNT_ATTR_RDONLY, 0, false)
 }
 
+// devNodes are the devices of a private /dev.
+var devNodes = []struct {
+	name         string
+	major, minor uint32
+}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
+
 // privateDev mounts a minimal /dev: the pseudo devices, a private pts
-// instance, shm and the standard links; no disks, no kmsg.
+// instance, shm and the standard links; no disks, no kmsg. The devices
+// are the host's nodes bound in (taken before the new /dev hides them):
+// a user namespace may not create device nodes; mknod is the fallback
+// on kernels without open_tree(2).
 func privateDev(dst string) error {
+	trees := make([]int, len(devNodes))
+	for i, n := range devNodes {
+		trees[i], _ = unix.OpenTree(unix.AT_FDCWD, "/dev/"+n.name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	}
+	defer func() {
+		for _, fd := range trees {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	if err := unix.Mount("tmpfs", dst, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
 		return err
 	}
-	nodes := []struct {
-		name         string
-		major, minor uint32
-	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
-	for _, n := range nodes {
-		if err := unix.Mknod(filepath.Join(dst, n.name), unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
+	for i, n := range devNodes {
+		if err := devNode(filepath.Join(dst, n.name), trees[i], n.major, n.minor); err != nil {
 			return err
 		}
-		_ = os.Chmod(filepath.Join(dst, n.name), 0o666) // the umask applies to mknod
 	}
 	for _, d := range []string{"pts", "shm"} {
 		if err := os.Mkdir(filepath.Join(dst, d), 0o755); err != nil {
@@ -299,6 +318,21 @@ func privateDev(dst string) error {
 		}
 	}
 	return nil
+}
+
+// devNode puts a device at path: the host's node (tree, from open_tree)
+// or, without it, a new one.
+func devNode(path string, tree int, major, minor uint32) error {
+	if tree >= 0 {
+		if err := makeMountPoint(path, false); err != nil {
+			return err
+		}
+		return unix.MoveMount(tree, "", unix.AT_FDCWD, path, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	}
+	if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(major, minor))); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o666) // the umask applies to mknod
 }
 
 // dropBounding drops from the bounding set what the plan excludes and,

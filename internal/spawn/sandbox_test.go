@@ -116,3 +116,26 @@ func TestRootImageRefused(t *testing.T) {
 		t.Fatalf("newPlan: %v; want a NAMESPACE failure about RootImage=", err)
 	}
 }
+
+// TestPrivateUsers: the process runs in a user namespace of its own
+// that maps only root and its user, with a new /proc (ProtectProc=)
+// that tend mounted for it, and PrivateDevices= still gives it devices.
+func TestPrivateUsers(t *testing.T) {
+	needRoot(t)
+	r := startReaper(t)
+	ec := sandboxed()
+	ec.User = "65534"
+	ec.Sandbox.PrivateUsers, ec.Sandbox.ProtectProc = true, "invisible"
+	pid := runReady(t, r, Spec{Exec: ec, SelfExe: os.Args[0]})
+	self, _ := os.Readlink("/proc/self/ns/user")
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid)); ns == self {
+		t.Fatal("the process shares tend's user namespace")
+	}
+	if got := strings.Join(strings.Fields(procFile(t, pid, "uid_map")), " "); got != "0 0 1 65534 65534 1" {
+		t.Errorf("uid_map %q; want root and 65534 mapped to themselves", got)
+	}
+	mi := procFile(t, pid, "mountinfo")
+	if !strings.Contains(mi, "hidepid=invisible") || !strings.Contains(mi, " /dev/null ") {
+		t.Errorf("no hidepid /proc or no /dev/null in mountinfo:\n%s", mi)
+	}
+}

@@ -24,7 +24,7 @@ func (c *converter) sandboxEntry(e Entry) bool {
 		"ProtectClock": &x.ProtectClock, "ProtectHostname": &x.ProtectHostname,
 		"RestrictRealtime": &x.RestrictRealtime, "RestrictSUIDSGID": &x.RestrictSUIDSGID,
 		"LockPersonality": &x.LockPersonality, "MemoryDenyWriteExecute": &x.MemoryDenyWriteExecute,
-		"RemoveIPC": &x.RemoveIPC,
+		"RemoveIPC": &x.RemoveIPC, "PrivateUsers": &x.PrivateUsers,
 	}
 	if dst, ok := bools[e.Key]; ok {
 		c.boolean(e, dst)

@@ -30,7 +30,7 @@ var unsupportedService = words(`
 	RootImagePolicy MountImagePolicy ExtensionImagePolicy MountImages ExtensionImages
 	ExtensionDirectories CPUSchedulingPolicy CPUSchedulingPriority CPUSchedulingResetOnFork
 	CPUAffinity NUMAPolicy NUMAMask IOSchedulingClass IOSchedulingPriority
-	NetworkNamespacePath IPCNamespacePath PrivateUsers RestrictFileSystems
+	NetworkNamespacePath IPCNamespacePath RestrictFileSystems
 	MountFlags SystemCallLog Personality IgnoreSIGPIPE SecureBits SELinuxContext
 	AppArmorProfile SmackProcessLabel KeyringMode TimerSlackNSec CoredumpFilter LogLevelMax
 	LogExtraFields LogRateLimitIntervalSec LogRateLimitBurst LogFilterPatterns LogNamespace
