@@ -49,6 +49,14 @@ func apply(in *instructions) (int, string, error) {
 		}
 	}
 	syscall.Umask(int(in.UMask))
+	if sb := in.Sandbox; sb != nil {
+		if code, msg, err := applyNamespaces(sb); err != nil {
+			return code, msg, err
+		}
+		if code, msg, err := dropBounding(sb, in.Cred != nil); err != nil {
+			return code, msg, err
+		}
+	}
 	if in.Chroot != "" {
 		if err := syscall.Chroot(in.Chroot); err != nil {
 			return ExitChroot, "chroot " + in.Chroot, err
@@ -72,6 +80,11 @@ func apply(in *instructions) (int, string, error) {
 		}
 		if err := syscall.Setuid(int(c.Uid)); err != nil {
 			return ExitUser, "set user", err
+		}
+	}
+	if sb := in.Sandbox; sb != nil {
+		if code, msg, err := raiseAmbient(sb); err != nil {
+			return code, msg, err
 		}
 	}
 	if in.Dir != "" {

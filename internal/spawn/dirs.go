@@ -74,7 +74,7 @@ func PrepareDirs(ec *unit.ExecContext, d Dirs, uid, gid int) error {
 	}
 	for _, k := range dirKinds(ec, d) {
 		for _, p := range k.spec.Paths {
-			if err := prepareDir(k, p, uid, gid); err != nil {
+			if err := prepareDirFor(ec, k, p, uid, gid); err != nil {
 				return setupErr(k.status, p, err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tendproject/tend/internal/unit"
@@ -88,6 +89,7 @@ func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 		for i, p := range d.spec.Paths {
 			paths[i] = filepath.Join(d.base, p)
 		}
+		slices.Sort(paths) // as systemd lists them
 		env.set(d.envVar, strings.Join(paths, ":"))
 	}
 	getenv := s.Getenv

@@ -32,6 +32,10 @@ const (
 	ExitSetsid                 = 220
 	ExitStderr                 = 222
 	ExitPersonality            = 230
+	ExitNetwork                = 225
+	ExitNamespace              = 226
+	ExitNoNewPrivileges        = 227
+	ExitSeccomp                = 228
 	ExitRuntimeDirectory       = 233
 	ExitChown                  = 235
 	ExitStateDirectory         = 238
@@ -48,7 +52,8 @@ var exitNames = map[int]string{
 	ExitSignalMask: "SIGNAL_MASK", ExitStdin: "STDIN", ExitStdout: "STDOUT",
 	ExitChroot: "CHROOT", ExitGroup: "GROUP", ExitUser: "USER",
 	ExitCapabilities: "CAPABILITIES", ExitCgroup: "CGROUP", ExitSetsid: "SETSID",
-	ExitStderr: "STDERR", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitChown: "CHOWN",
+	ExitStderr: "STDERR", ExitNetwork: "NETWORK", ExitNamespace: "NAMESPACE",
+	ExitNoNewPrivileges: "NO_NEW_PRIVILEGES", ExitSeccomp: "SECCOMP", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitChown: "CHOWN",
 	ExitStateDirectory: "STATE_DIRECTORY", ExitCacheDirectory: "CACHE_DIRECTORY",
 	ExitLogsDirectory: "LOGS_DIRECTORY", ExitConfigurationDirectory: "CONFIGURATION_DIRECTORY",
 	ExitIOPrio: "IOPRIO", ExitSecureBits: "SECUREBITS", ExitSetScheduler: "SETSCHEDULER",

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -74,6 +75,7 @@ type plan struct {
 	devnull *os.File
 	stdin   *os.File // StandardInput=data, owned by the plan
 	helper  bool
+	sandbox *sandbox.Plan // nil: no sandboxing
 	log     *slog.Logger
 }
 
@@ -155,12 +157,15 @@ func newPlan(s Spec) (*plan, error) {
 	if err := p.workingDir(user); err != nil {
 		return nil, err
 	}
+	if err := p.buildSandbox(); err != nil {
+		return nil, err
+	}
 	if err := p.openFiles(); err != nil {
 		p.close()
 		return nil, err
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
-	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
+	p.helper = p.needsHelper() || p.sandbox != nil || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 
@@ -169,6 +174,11 @@ func newPlan(s Spec) (*plan, error) {
 // for "!") provides USER, HOME… to the environment.
 func (p *plan) credentials() (*UserInfo, error) {
 	ec, cmd := p.ec, p.s.Command
+	if ec.DynamicUser && !cmd.FullPrivilege {
+		if u, ok, err := p.dynamicUser(); ok || err != nil {
+			return u, err
+		}
+	}
 	if cmd.FullPrivilege || (ec.User == "" && ec.Group == "" && len(ec.SupplementaryGroups) == 0) {
 		return nil, nil
 	}
@@ -217,6 +227,9 @@ func (p *plan) resolvePath() (string, error) {
 		root = p.ec.RootDirectory
 	}
 	if filepath.IsAbs(path) {
+		if root != "" && p.bindsInRoot(path) {
+			return path, nil // bound in when the helper mounts; exec checks it
+		}
 		return path, checkExecutable(filepath.Join(root, path))
 	}
 	var firstErr error

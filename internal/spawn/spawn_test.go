@@ -671,15 +671,23 @@ func matchLine(text, pattern string) bool {
 	return false
 }
 
+// BenchmarkStart starts /bin/true until the reaper reports its exit:
+// directly (helper=false), through the exec helper (helper=true, a
+// non-default umask) and, as root, with a daemon-style sandbox
+// (sandboxed): what a restart pays for its process.
 func BenchmarkStart(b *testing.B) {
 	r := startReaper(b)
-	for _, helper := range []bool{false, true} {
-		b.Run(fmt.Sprintf("helper=%v", helper), func(b *testing.B) {
-			ec := &unit.ExecContext{UMask: 0o022}
-			if helper {
-				ec.UMask = 0o027
-			}
-			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec, SelfExe: os.Args[0]}
+	type startCase struct {
+		name string
+		ec   *unit.ExecContext
+	}
+	cases := []startCase{{"helper=false", &unit.ExecContext{UMask: 0o022}}, {"helper=true", &unit.ExecContext{UMask: 0o027}}}
+	if os.Getuid() == 0 {
+		cases = append(cases, startCase{"sandboxed", sandboxed()})
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: c.ec, SelfExe: os.Args[0]}
 			exits := make(chan reaper.Exit, 1)
 			for b.Loop() {
 				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {

@@ -237,6 +237,11 @@ func (m *Manager) enterDead(u *service) {
 	if u.startAfterStop {
 		restart = false
 	}
+	if !restart && !u.startAfterStop {
+		if err := spawn.RemoveIPC(&svc.Exec, u.name, ""); err != nil {
+			m.event(u.rt, prioWarn, "%s: RemoveIPC=: %v", u.name, err)
+		}
+	}
 	if !restart && !u.startAfterStop && u.cg != nil && u.cg.Remove() == nil {
 		// An empty group goes (one with leftovers stays visible); a unit
 		// about to start again keeps it, sparing the restart two mkdirs.

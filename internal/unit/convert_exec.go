@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.stdio(e) || c.procEntry(e)
+		return c.sandboxEntry(e) || c.stdio(e) || c.procEntry(e)
 	}
 	return true
 }
@@ -287,13 +287,16 @@ func (c *converter) directories(e Entry, spec *DirSpec, isMode bool) {
 		return
 	}
 	for _, w := range ws {
-		p, _, _ := strings.Cut(w, ":") // "path:symlink" form: tend creates only path
+		p, link, _ := strings.Cut(w, ":") // "path:symlink" form
 		p, ok := normalizeDirPath(p)
 		if !ok {
 			c.diag(e, Error, "%s=: %q is not a relative path below the base directory, ignoring", e.Key, w)
 			continue
 		}
 		spec.Paths = append(spec.Paths, p)
+		if link != "" {
+			spec.Links = append(spec.Links, DirLink{Path: p, Link: link})
+		}
 	}
 }
 

@@ -13,7 +13,6 @@ func TestParsedButInertIsWarned(t *testing.T) {
 		name, text string
 		warned     []string
 	}{
-		{"dynamic user", "[Service]\nExecStart=/bin/a\nDynamicUser=yes\n", []string{"DynamicUser"}},
 		{"unit level", "[Unit]\nStopWhenUnneeded=yes\nJobTimeoutSec=5\nStartLimitAction=reboot\n[Service]\nExecStart=/bin/a\n",
 			[]string{"StopWhenUnneeded", "JobTimeoutSec", "StartLimitAction"}},
 		{"defaults", "[Unit]\nStopWhenUnneeded=no\nStartLimitAction=none\n[Service]\nExecStart=/bin/a\nDynamicUser=no\n", nil},

@@ -26,27 +26,15 @@ var unsupportedService = words(`
 	RootDirectoryStartOnly PermissionsStartOnly SysVStartPriority RebootArgument
 	TimeoutCleanSec FailureAction
 
-	RootImage RootImageOptions RootEphemeral RootHash RootHashSignature RootVerity
-	RootImagePolicy MountImagePolicy ExtensionImagePolicy
-	MountAPIVFS ProtectProc ProcSubset BindPaths BindReadOnlyPaths MountImages
-	ExtensionImages ExtensionDirectories
-	ProtectSystem ProtectHome ReadWritePaths ReadOnlyPaths
-	InaccessiblePaths ExecPaths NoExecPaths TemporaryFileSystem PrivateTmp
-	PrivateDevices PrivateNetwork NetworkNamespacePath PrivateIPC IPCNamespacePath
-	PrivateUsers ProtectHostname ProtectClock ProtectKernelTunables
-	ProtectKernelModules ProtectKernelLogs ProtectControlGroups
-	RestrictAddressFamilies RestrictFileSystems RestrictNamespaces LockPersonality
-	MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID RemoveIPC PrivateMounts
-	MountFlags SystemCallFilter SystemCallErrorNumber SystemCallArchitectures
-	SystemCallLog CapabilityBoundingSet AmbientCapabilities
-	NoNewPrivileges SELinuxContext AppArmorProfile SmackProcessLabel
+	RootImageOptions RootEphemeral RootHash RootHashSignature RootVerity RootImagePolicy
+	MountImagePolicy ExtensionImagePolicy MountImages ExtensionImages
+	ExtensionDirectories NetworkNamespacePath IPCNamespacePath RestrictFileSystems
+	MountFlags SystemCallLog SELinuxContext AppArmorProfile SmackProcessLabel
 	KeyringMode TimerSlackNSec CoredumpFilter LogLevelMax LogExtraFields
-	LogRateLimitIntervalSec LogRateLimitBurst LogFilterPatterns LogNamespace
-	TTYRows TTYColumns
-	TTYVTDisallocate UtmpIdentifier UtmpMode LoadCredentialEncrypted
-	ImportCredential SetCredentialEncrypted PAMName
-	ReadOnlyDirectories ReadWriteDirectories InaccessibleDirectories Capabilities
-	SetLoginEnvironment MemoryKSM PrivatePIDs ProtectKernelLogs BPFProgram
+	LogRateLimitIntervalSec LogRateLimitBurst LogFilterPatterns LogNamespace TTYRows
+	TTYColumns TTYVTDisallocate UtmpIdentifier UtmpMode LoadCredentialEncrypted
+	ImportCredential SetCredentialEncrypted PAMName Capabilities SetLoginEnvironment
+	MemoryKSM PrivatePIDs BPFProgram
 
 
 

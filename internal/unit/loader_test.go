@@ -267,11 +267,14 @@ func TestDebianUnits(t *testing.T) {
 			t.Errorf("%s: %s", n, u.Load)
 		}
 		if slices.Contains(u.Unsupported, "ProtectSystem") || slices.Contains(u.Unsupported, "PrivateTmp") {
+			t.Errorf("%s: sandboxing directives reported unsupported: %v", n, u.Unsupported)
+		}
+		if u.Service != nil && u.Service.Exec.Sandbox.Active() {
 			sandboxed++
 		}
 	}
 	if sandboxed == 0 {
-		t.Error("no unit reported sandboxing directives as unsupported")
+		t.Error("no unit has sandboxing settings typed")
 	}
 }
 
