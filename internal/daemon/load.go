@@ -41,7 +41,8 @@ type loader struct {
 	mu      sync.Mutex // guards last, frozen, files, svdirs
 	last    time.Time  // when the units in force were read
 	// frozen answers loads of units outside the plan (Accept=yes
-	// instances) from the search path as the last load scanned it.
+	// instances) from the search path as the last load scanned it, and
+	// from the files as it first read them.
 	frozen *unit.Loader
 	// files are the units read from the search path at the last load;
 	// svdirs the units of service directories (svdir.go). A plan is
@@ -169,7 +170,7 @@ func (l *loader) load() (*plan.Plan, []string) {
 	}
 	msgs = append(msgs, checkSockets(set, &l.env)...)
 	msgs = append(msgs, checkTimers(set, &l.env, loadZone())...)
-	frozen := ld.Freeze()
+	frozen := ld.Freeze().Memoize()
 	l.mu.Lock()
 	l.frozen = frozen
 	l.mu.Unlock()
