@@ -216,6 +216,10 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	ch, err := d.mgr.Reload(ctx, pl)
 	if err == nil {
 		d.log.Info("reloaded units", "added", len(ch.Added), "removed", len(ch.Removed), "changed", len(ch.Changed))
+		// A reload is a boot's parse and plan again: the old plan and
+		// the parse are garbage now, and an idle daemon should not keep
+		// their pages until the heap grows back into them.
+		trimMemory()
 	}
 	return ch, err
 }
