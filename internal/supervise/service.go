@@ -371,7 +371,7 @@ func (m *Manager) onProcessGone(u *service, r role, st exitStatus) {
 	if r == roleMain {
 		u.mainExit = &st
 		clean := st.clean(u.svc().SuccessExitStatus, true)
-		prio := prioInfo
+		prio := prioDebug // as systemd: a clean end is said by "Deactivated successfully"
 		if !clean {
 			prio = prioNotice
 		}
