@@ -46,7 +46,8 @@ type loader struct {
 	mu      sync.Mutex // guards last, frozen, files, svdirs
 	last    time.Time  // when the units in force were read
 	// frozen answers loads of units outside the plan (Accept=yes
-	// instances) from the search path as the last load scanned it.
+	// instances) from the search path as the last load scanned it, and
+	// from the files as it first read them.
 	frozen *unit.Loader
 	// files are the units read from the search path at the last load;
 	// svdirs the units of service directories (svdir.go). A plan is
@@ -175,7 +176,7 @@ func (l *loader) load() (*plan.Plan, []string) {
 	msgs = append(msgs, checkSockets(set, &l.env)...)
 	msgs = append(msgs, checkTimers(set, &l.env, loadZone())...)
 	msgs = append(msgs, checkResources(set, l.cgroups)...)
-	frozen := ld.Freeze()
+	frozen := ld.Freeze().Memoize()
 	l.mu.Lock()
 	l.frozen = frozen
 	l.mu.Unlock()
@@ -221,6 +222,10 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	ch, err := d.mgr.Reload(ctx, pl)
 	if err == nil {
 		d.log.Info("reloaded units", "added", len(ch.Added), "removed", len(ch.Removed), "changed", len(ch.Changed))
+		// A reload is a boot's parse and plan again: the old plan and
+		// the parse are garbage now, and an idle daemon should not keep
+		// their pages until the heap grows back into them.
+		trimMemory()
 	}
 	return ch, err
 }

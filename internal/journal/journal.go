@@ -97,6 +97,12 @@ type Journal struct {
 
 	timerWG sync.WaitGroup // the sync and age timers' callbacks
 
+	// The sealer of released segments (release.go): its queue and
+	// whether it runs, guarded by wmu; Close waits for it.
+	sealQ   []*rotation
+	sealing bool
+	sealWG  sync.WaitGroup
+
 	beforeWrite func() // test hook: runs before every write(2)
 }
 
@@ -256,6 +262,7 @@ func (j *Journal) Close() error {
 	if in != nil {
 		in.stop()
 	}
+	j.sealWG.Wait() // released segments are sealed before the lock goes
 	// A last try to say what was lost, whatever the retry schedule.
 	j.reportLost(true)
 

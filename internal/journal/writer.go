@@ -54,7 +54,7 @@ func (j *Journal) openSegmentLocked(u *unitLog) error {
 }
 
 // rotation is a segment detached from its writer, to be sealed outside
-// the lock.
+// the lock; f is nil for a released segment (release.go).
 type rotation struct {
 	u *unitLog
 	s *segment
@@ -234,9 +234,12 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 // write the index, fsync the directory. Then queries and retention may
 // treat it as immutable.
 func (j *Journal) seal(r *rotation) {
-	err := r.f.Sync()
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
+	err := r.reopen()
+	if err == nil {
+		err = r.f.Sync()
+		if cerr := r.f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err == nil {
 		err = writeIndex(r.s)

@@ -272,17 +272,23 @@ func (m *Manager) ResetFailed(ctx context.Context, names []string) error {
 // the names of those whose definition changed are returned.
 func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error) {
 	var ch plan.Changes
-	err := m.do(ctx, func() {
-		ch = plan.Diff(m.plan, p)
-		m.setPlan(p)
-		m.reloadSockets(ch)
-		for _, u := range m.units {
-			if up(u.state) {
-				m.checkUpheld(u) // new definitions may uphold units that are down
-			}
-		}
-	})
+	err := m.do(ctx, func() { ch = m.applyPlan(p) })
 	return ch, err
+}
+
+// applyPlan installs p on the loop and applies its changes to the
+// units that run.
+func (m *Manager) applyPlan(p *plan.Plan) plan.Changes {
+	ch := plan.Diff(m.plan, p)
+	m.setPlan(p)
+	m.reloadSockets(ch)
+	m.reloadTimers(ch)
+	for _, u := range m.units {
+		if up(u.state) {
+			m.checkUpheld(u) // new definitions may uphold units that are down
+		}
+	}
+	return ch
 }
 
 // Plan returns the plan in force.

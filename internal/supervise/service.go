@@ -374,7 +374,7 @@ func (m *Manager) onProcessGone(u *service, r role, st exitStatus) {
 		st.oom = m.oomKilled(u, st)
 		u.mainExit = &st
 		clean := st.clean(u.svc().SuccessExitStatus, u.svc().Type != unit.TypeOneshot)
-		prio := prioInfo
+		prio := prioDebug // as systemd: a clean end is said by "Deactivated successfully"
 		if !clean {
 			prio = prioNotice
 		}

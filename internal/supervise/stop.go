@@ -33,7 +33,10 @@ func (m *Manager) enterStop(u *service, r Result) {
 	if r != ResultSuccess && u.result == ResultSuccess {
 		u.result = r
 	}
-	if u.state == Running || u.state == Exited || u.state == Reload {
+	// Only a stop asked for says so, as systemd's job start message: a
+	// main process that ended by itself (a per-connection instance, every
+	// time) goes straight to "Deactivated successfully".
+	if u.job != nil && (u.state == Running || u.state == Exited || u.state == Reload) {
 		m.event(u.rt, prioInfo, "Stopping %s...", u.describe())
 	}
 	m.runPhase(u, Stop, u.svc().ExecStop)
