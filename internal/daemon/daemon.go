@@ -170,6 +170,7 @@ type daemon struct {
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
 	gaveUp syscall.Signal
+	forker *spawn.Forker // nil: services fork from the manager's threads
 }
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
@@ -187,6 +188,10 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	unix.Umask(0o022)
 	if err := spawn.SealInheritedFDs(); err != nil {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
+	}
+	// The forker copies the descriptor table while it is still small.
+	if d.forker, err = spawn.NewForker(); err != nil {
+		d.log.Debug("services fork from the manager's threads", "err", err)
 	}
 	p := cfg.Paths
 	// The control socket first: a live socket (a tend from before
@@ -257,6 +262,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		Logs:    &logSink{j: d.journal},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
+		Forker:  d.forker,
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
@@ -506,6 +512,7 @@ func (d *daemon) close() {
 	if d.reaper != nil {
 		d.reaper.Close()
 	}
+	d.forker.Close()
 	if d.cgroups != nil {
 		if err := d.cgroups.Prune(); err != nil {
 			d.log.Warn("cgroups left behind", "err", err)

@@ -57,7 +57,10 @@ type Options struct {
 	Logs    LogSink
 	Notify  *notify.Socket // nil disables Type=notify readiness
 	Dirs    spawn.Dirs
-	SelfExe string        // tend's own binary, for spawn's exec helper
+	SelfExe string // tend's own binary, for spawn's exec helper
+	// Forker, if set, forks services from a thread with a small
+	// descriptor table (spawn.Forker); nil forks on the loop's thread.
+	Forker  *spawn.Forker
 	CondEnv condition.Env // what Condition*= checks run against
 	// BaseEnv is the environment every process starts from (PATH, LANG…).
 	BaseEnv []string

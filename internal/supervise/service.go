@@ -313,7 +313,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		Env:     env,
 		Cgroup:  u.cg,
 		Dirs:    m.opts.Dirs,
-		SelfExe: m.opts.SelfExe,
+		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
 	}
 	var out Output
 	if m.opts.Logs != nil {
