@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -136,6 +137,8 @@ type Manager struct {
 	frozen bool
 	// svdirs maps open supervise/ directories to their units (svdir.go).
 	svdirs map[*svdir.Dir]*svdirUnit
+	// groupWork counts prepareGroups' workers (not owned by the loop).
+	groupWork sync.WaitGroup
 }
 
 type pidRef struct {
@@ -194,6 +197,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			m.groupWork.Wait()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
+	"sync/atomic"
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/condition"
@@ -94,9 +94,17 @@ func (m *Manager) checkConditions(u *rt) bool {
 	return false
 }
 
-// prepare creates the unit's cgroup. (spawn creates RuntimeDirectory= and
-// friends for each process.)
+// prepare creates the unit's cgroup, or takes the one prepareGroups'
+// workers made for it. (spawn creates RuntimeDirectory= and friends for
+// each process.)
 func (m *Manager) prepare(u *rt) error {
+	if p := u.cgNext; p != nil {
+		<-p.done // made in start order: ready, or about to be
+		u.cgNext = nil
+		if u.cg == nil {
+			u.cg = p.g
+		}
+	}
 	if m.opts.Cgroups != nil && u.cg == nil {
 		g, err := m.newGroup(u)
 		if err != nil {
@@ -107,38 +115,45 @@ func (m *Manager) prepare(u *rt) error {
 	return nil
 }
 
-// prepareGroups creates the cgroups of many units at once, on a few
-// goroutines: at boot, making a thousand groups one after another would
-// dominate bring-up. The goroutines end before it returns; a unit whose
-// group failed gets it (and the error) again from prepare.
+// nextGroup is a unit's cgroup that a prepareGroups worker makes ahead
+// of the unit's start; g is set (or left nil on failure: prepare tries
+// again and reports the error) before done closes.
+type nextGroup struct {
+	done chan struct{}
+	g    *cgroup.Group
+}
+
+// prepareGroups makes the cgroups of many units that are about to start
+// (bring-up) on two workers, in the order given, while the loop goes on:
+// the first unit forks as soon as its own group exists, not after the
+// last one's, and the mkdirs of later units overlap the forks of earlier
+// ones. The workers end when the list is done; Run waits for them.
 func (m *Manager) prepareGroups(us []*rt) {
-	const workers = 4
+	const workers = 2
 	if m.opts.Cgroups == nil || len(us) < 2*workers {
 		return
 	}
-	groups := make([]*cgroup.Group, len(us))
-	next := make(chan int)
-	var wg sync.WaitGroup
+	next := make([]*nextGroup, len(us))
+	for i, u := range us {
+		next[i] = &nextGroup{done: make(chan struct{})}
+		u.cgNext = next[i]
+	}
+	var claimed atomic.Int64
 	for range workers {
-		wg.Add(1)
+		m.groupWork.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := range next {
-				if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
-					groups[i] = g
+			defer m.groupWork.Done()
+			for {
+				i := int(claimed.Add(1) - 1)
+				if i >= len(us) {
+					return
 				}
+				if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
+					next[i].g = g
+				}
+				close(next[i].done)
 			}
 		}()
-	}
-	for i := range us {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, u := range us {
-		if groups[i] != nil {
-			u.cg = groups[i]
-		}
 	}
 }
 

@@ -164,8 +164,8 @@ func (m *Manager) SvdirControl(c svdir.Control) {
 // directory that cannot be opened (another supervisor holds it) fails
 // its unit and leaves the others alone.
 func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
-	var start []string
-	if err := m.do(ctx, func() {
+	var err error
+	if e := m.do(ctx, func() {
 		var units, closed []*svdirUnit
 		for _, n := range names {
 			v, ok := m.units[n]
@@ -186,22 +186,23 @@ func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 			}
 			units = append(units, u)
 		}
-		m.svdirOpenAll(closed) // writes supervise/ as it opens it
+		// supervise/ is opened (and written) ahead of each start, on
+		// workers; a directory that cannot be taken fails its unit,
+		// and with it its start job, saying why.
+		opening := m.svdirOpenAhead(closed)
+		var start []string
 		for _, u := range units {
-			if u.sup == nil {
-				continue // failed, saying why
-			}
 			if u.want == svdir.WantUp && u.state.Active() == Inactive {
 				start = append(start, u.name)
 			}
 		}
-	}); err != nil {
-		return err
+		if len(start) > 0 {
+			_, _, err = m.submitJobs(plan.Start, start, plan.Replace)
+		}
+		m.svdirOpenRest(closed, opening)
+	}); e != nil {
+		return e
 	}
-	if len(start) == 0 {
-		return nil
-	}
-	_, err := m.Jobs(ctx, plan.Start, start, plan.Replace, true)
 	return err
 }
 

@@ -33,9 +33,10 @@ type rt struct {
 	upholds, upheldBy []string
 
 	// grouped: the kind runs processes in a cgroup of the unit's (cg),
-	// made before the start (prepareGroups).
+	// made at the start (prepare), or ahead of it (cgNext, prepareGroups).
 	grouped   bool
 	cg        *cgroup.Group
+	cgNext    *nextGroup
 	emptySeen uint64 // Manager.evSeq of the event that found cg empty (groupBusy)
 
 	invocation string
