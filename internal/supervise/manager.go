@@ -137,8 +137,11 @@ type Manager struct {
 	frozen bool
 	// svdirs maps open supervise/ directories to their units (svdir.go).
 	svdirs map[*svdir.Dir]*svdirUnit
-	// groupWork counts prepareGroups' workers (not owned by the loop).
-	groupWork sync.WaitGroup
+	// workers counts the goroutines that make cgroups and supervise/
+	// ahead of starts (prepareGroups, svdirOpenAhead); Run waits for them.
+	workers sync.WaitGroup
+	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
+	supPending map[*svdirUnit]struct{}
 }
 
 type pidRef struct {
@@ -197,7 +200,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			m.groupWork.Wait()
+			m.workers.Wait()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil
@@ -252,7 +255,18 @@ func (m *Manager) HandleNotify(msg notify.Message) { m.box.put(evNotify{msg}) }
 
 func (m *Manager) handle(ev event) {
 	m.evSeq++
+	if len(m.supPending) > 0 {
+		switch ev.(type) {
+		case evJobCheck, evSvdirOpened:
+		default:
+			m.svdirTakeAll()
+		}
+	}
 	switch e := ev.(type) {
+	case evSvdirOpened:
+		if e.u.supNext != nil {
+			m.svdirTake(e.u)
+		}
 	case evCall:
 		e.fn()
 		close(e.done)

@@ -127,7 +127,7 @@ type nextGroup struct {
 // (bring-up) on two workers, in the order given, while the loop goes on:
 // the first unit forks as soon as its own group exists, not after the
 // last one's, and the mkdirs of later units overlap the forks of earlier
-// ones. The workers end when the list is done; Run waits for them.
+// ones. The workers end when the list is done; Run waits for them (m.workers).
 func (m *Manager) prepareGroups(us []*rt) {
 	const workers = 2
 	if m.opts.Cgroups == nil || len(us) < 2*workers {
@@ -140,9 +140,9 @@ func (m *Manager) prepareGroups(us []*rt) {
 	}
 	var claimed atomic.Int64
 	for range workers {
-		m.groupWork.Add(1)
+		m.workers.Add(1)
 		go func() {
-			defer m.groupWork.Done()
+			defer m.workers.Done()
 			for {
 				i := int(claimed.Add(1) - 1)
 				if i >= len(us) {

@@ -189,7 +189,7 @@ func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 		// supervise/ is opened (and written) ahead of each start, on
 		// workers; a directory that cannot be taken fails its unit,
 		// and with it its start job, saying why.
-		opening := m.svdirOpenAhead(closed)
+		m.svdirOpenAhead(closed)
 		var start []string
 		for _, u := range units {
 			if u.want == svdir.WantUp && u.state.Active() == Inactive {
@@ -199,7 +199,6 @@ func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 		if len(start) > 0 {
 			_, _, err = m.submitJobs(plan.Start, start, plan.Replace)
 		}
-		m.svdirOpenRest(closed, opening)
 	}); e != nil {
 		return e
 	}

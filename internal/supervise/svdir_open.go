@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 
 	"github.com/tendproject/tend/internal/svdir"
@@ -15,25 +14,31 @@ import (
 // the other before the first start, that was the serial phase of a
 // bring-up of many directories; svdirOpenAhead does it on workers, in
 // start order, while the loop starts each service as soon as its own
-// supervise/ is open (svdirOpen waits for that one only).
+// supervise/ is open (svdirOpen waits for that one only). A worker
+// hands each opened directory to the loop (evSvdirOpened); until then
+// the unit's supNext is pending, which only job checks and these
+// hand-overs may see: any other event first waits for every pending
+// directory (svdirTakeAll), so nothing else finds a unit half-taken.
 
 // nextSup is a supervise/ a worker opens ahead of its unit's start; d and
-// err are set before done closes.
+// err are set before done closes. st is what the worker wrote first.
 type nextSup struct {
 	done chan struct{}
+	st   svdir.Status
 	d    *svdir.Dir
 	err  error
 }
+
+// evSvdirOpened: a worker opened u's pending supervise/.
+type evSvdirOpened struct{ u *svdirUnit }
 
 // svdirOpen takes the directory's supervise/ (its lock, the FIFOs) the
 // first time it is needed, or the one a worker opened for it. A
 // directory another supervisor holds is refused, as runsv refuses it,
 // and the unit fails saying who holds it.
 func (m *Manager) svdirOpen(u *svdirUnit) bool {
-	if p := u.supNext; p != nil {
-		<-p.done
-		u.supNext = nil
-		return m.svdirOpened(u, p.d, p.err)
+	if u.supNext != nil {
+		return m.svdirTake(u)
 	}
 	if u.sup != nil {
 		return true
@@ -43,6 +48,29 @@ func (m *Manager) svdirOpen(u *svdirUnit) bool {
 	}
 	d, err := svdir.Open(u.dir(), m.opts.SvdirHub, m.svdirBeforeOpen(u))
 	return m.svdirOpened(u, d, err)
+}
+
+// svdirTake takes u's pending supervise/, waiting for its worker, and
+// brings the files up to date if u changed since they were written.
+func (m *Manager) svdirTake(u *svdirUnit) bool {
+	p := u.supNext
+	<-p.done
+	u.supNext = nil
+	delete(m.supPending, u)
+	if !m.svdirOpened(u, p.d, p.err) {
+		return false
+	}
+	if u.supStatus() != p.st {
+		m.svdirWrite(u)
+	}
+	return true
+}
+
+// svdirTakeAll takes every pending supervise/ (see above).
+func (m *Manager) svdirTakeAll() {
+	for u := range m.supPending {
+		m.svdirTake(u)
+	}
 }
 
 // svdirBeforeOpen settles what supervise/ will first say: since when,
@@ -72,49 +100,38 @@ func (m *Manager) svdirOpened(u *svdirUnit, d *svdir.Dir, err error) bool {
 	return false
 }
 
-// svdirOpenAhead starts opening the supervise/ of units on a few
-// workers, in order, and returns at once; each unit's svdirOpen waits
-// for its own. The caller ends the batch with svdirOpenRest within the
-// same loop event, so no unit is left half-taken.
-func (m *Manager) svdirOpenAhead(units []*svdirUnit) *sync.WaitGroup {
-	var wg sync.WaitGroup
+// svdirOpenAhead starts opening the supervise/ of units on two workers,
+// in order, and returns at once.
+func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 	if m.opts.SvdirHub == nil || len(units) < 2 {
-		return &wg // svdirOpen opens them one by one
+		return // svdirOpen opens them one by one
 	}
 	next := make([]*nextSup, len(units))
 	dirs := make([]string, len(units))
-	sts := make([]svdir.Status, len(units))
+	if m.supPending == nil {
+		m.supPending = map[*svdirUnit]struct{}{}
+	}
 	for i, u := range units {
-		next[i] = &nextSup{done: make(chan struct{})}
-		dirs[i], sts[i] = u.dir(), m.svdirBeforeOpen(u)
+		next[i] = &nextSup{done: make(chan struct{}), st: m.svdirBeforeOpen(u)}
+		dirs[i] = u.dir()
 		u.supNext = next[i]
+		m.supPending[u] = struct{}{}
 	}
 	var claimed atomic.Int64
-	for range min(2, len(units)) {
-		wg.Add(1)
+	for range 2 {
+		m.workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer m.workers.Done()
 			for {
 				i := int(claimed.Add(1) - 1)
 				if i >= len(units) {
 					return
 				}
-				next[i].d, next[i].err = svdir.Open(dirs[i], m.opts.SvdirHub, sts[i])
-				close(next[i].done)
+				p := next[i]
+				p.d, p.err = svdir.Open(dirs[i], m.opts.SvdirHub, p.st)
+				close(p.done)
+				m.box.put(evSvdirOpened{u: units[i]})
 			}
 		}()
-	}
-	return &wg
-}
-
-// svdirOpenRest waits for svdirOpenAhead's workers and takes the
-// supervise/ of every unit no start took meanwhile (down services, and
-// those waiting for a dependency), so sv can talk to them at once.
-func (m *Manager) svdirOpenRest(units []*svdirUnit, wg *sync.WaitGroup) {
-	wg.Wait()
-	for _, u := range units {
-		if u.supNext != nil || u.sup == nil {
-			m.svdirOpen(u)
-		}
 	}
 }
