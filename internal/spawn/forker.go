@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -66,9 +67,29 @@ func NewForker() (*Forker, error) {
 }
 
 // loop owns the forker's thread. It never unlocks it: when loop returns,
-// the runtime ends the thread with its private table.
+// the runtime ends the thread with its private table. That thread must
+// not be the main one: pidfd_getfd reads tend's table through the main
+// thread (the pidfd names the process by its leader).
 func (f *Forker) loop(ready chan<- error) {
 	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// Hold the main thread while another goroutine takes a thread
+		// of its own, so that it cannot be this one; then let it go.
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			f.serve(ready)
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+		return
+	}
+	f.serve(ready)
+}
+
+// serve runs on the forker's locked thread until Close.
+func (f *Forker) serve(ready chan<- error) {
 	defer close(f.done)
 	if err := f.privateTable(); err != nil {
 		ready <- err
@@ -176,11 +197,20 @@ func (f *Forker) run(fn func()) bool {
 	return true
 }
 
+// smallTable is the descriptor number below which the child's own
+// files tell that tend's table is small (the kernel gives out the lowest
+// free numbers): the fork is then cheaper on the calling thread than
+// handed to the forker's.
+const smallTable = 64
+
 // forkExec is forkExec (spawn.go) on the forker's thread: attr's
 // descriptors are copied into the thread's table for the fork. The
 // pidfd, if asked for, is opened in tend's table after the fork (the
 // caller holds the reaper's lock, so the child is not reaped before).
 func (f *Forker) forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (pid int, cloned bool, err error) {
+	if slices.Max(append([]uintptr{0}, attr.Files...)) < smallTable {
+		return forkExec(path, argv, attr, pidfd)
+	}
 	ran := f.run(func() { pid, cloned, err = f.forkExecHere(path, argv, attr) })
 	if !ran {
 		return forkExec(path, argv, attr, pidfd)
