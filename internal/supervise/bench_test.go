@@ -1,7 +1,10 @@
 package supervise
 
 import (
+	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -20,5 +23,32 @@ func BenchmarkRestartPath(b *testing.B) {
 		if u.state != Running {
 			b.Fatalf("after the exit: %s; want running", u.state)
 		}
+	}
+}
+
+// BenchmarkPersist is what one state change costs the state file when
+// a thousand services run: the change of one, then the write after its
+// event batch.
+func BenchmarkPersist(b *testing.B) {
+	var others []*unit.Unit
+	for i := range 999 {
+		d := tableUnit(unit.TypeSimple, unit.RestartAlways, 0)
+		d.Name = fmt.Sprintf("s%04d.service", i)
+		others = append(others, d)
+	}
+	m, u, f := newTableManager(b, tableUnit(unit.TypeSimple, unit.RestartAlways, 0), others...)
+	m.opts.StateFile = filepath.Join(b.TempDir(), "state")
+	for _, v := range m.units {
+		if s, ok := v.eng.(*service); ok {
+			place(m, s, Running, f)
+			s.startTimes = []time.Time{tableEpoch}
+		}
+	}
+	m.dirty = true
+	m.persist()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.setState(u.rt, Running)
+		m.persist()
 	}
 }

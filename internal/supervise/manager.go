@@ -132,6 +132,12 @@ type Manager struct {
 	evSeq uint64
 	// dirty: a unit changed since the state file was written.
 	dirty bool
+	// saved, changed and changedAll keep the state file's parts between
+	// writes (persist.go); stateBuf is reused for its body.
+	saved      map[*rt]*savedUnit
+	changed    map[*rt]struct{}
+	changedAll bool
+	stateBuf   []byte
 	// frozen: the state was handed to a re-exec (Freeze); the loop
 	// handles nothing more.
 	frozen bool
@@ -262,6 +268,7 @@ func (m *Manager) handle(ev event) {
 			m.svdirTakeAll()
 		}
 	}
+	m.eventMayChange(ev)
 	switch e := ev.(type) {
 	case evSvdirOpened:
 		if e.u.supNext != nil {
@@ -276,6 +283,7 @@ func (m *Manager) handle(ev event) {
 		m.onExit(e.exit)
 	case evNotify:
 		if u, r := m.notifySender(e.msg); u != nil {
+			m.mayChange(u) // FDSTORE=, STATUS=… change no state
 			u.eng.event(m, notified{msg: e.msg, role: r})
 		}
 		if e.msg.PIDFD > 0 {
@@ -293,6 +301,30 @@ func (m *Manager) handle(ev event) {
 		m.onAlarms()
 	default:
 		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
+	}
+}
+
+// eventMayChange marks what ev may change to be saved again (persist.go):
+// the unit an event is for (notifications: see handle), or every unit
+// for calls and alarms.
+func (m *Manager) eventMayChange(ev event) {
+	switch e := ev.(type) {
+	case evCall, evAlarms:
+		m.changedAll = true
+	case evJobCheck:
+		m.mayChange(e.u)
+	case evFor:
+		m.mayChange(e.u)
+	case evKind:
+		m.mayChange(e.u)
+	case evUphold:
+		m.mayChange(e.u)
+	case evSvdirOpened:
+		m.mayChange(e.u.rt)
+	case evExit:
+		if ref, ok := m.pids[e.exit.PID]; ok {
+			m.mayChange(ref.u)
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 	old := u.state
 	u.state = s
 	u.gen++
-	m.dirty = true
+	m.touch(u)
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil
