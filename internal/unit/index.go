@@ -28,6 +28,12 @@ type index struct {
 	// search path, whether or not a file defines them: a target tend
 	// provides built in gets its enabled units from there.
 	depOwners map[string]bool
+	// subdirs are the "<name>.d", ".wants", ".requires" and ".upholds"
+	// directories of the search path (by path), as scan found them: the
+	// loader looks only into those rather than trying each possible one
+	// for every unit (three to four failed opens per unit and directory,
+	// the larger part of loading a thousand units).
+	subdirs map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
@@ -35,7 +41,7 @@ type index struct {
 
 // scan lists every unit-named entry of every dir; the first dir wins.
 func scan(root string, dirs []string) (*index, []Diag) {
-	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}}
+	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}}
 	var diags []Diag
 	for _, d := range dirs {
 		ents, err := os.ReadDir(ix.host(d))
@@ -66,7 +72,12 @@ func scan(root string, dirs []string) (*index, []Diag) {
 			ix.files[name] = fe
 		}
 		for _, de := range ents {
-			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) && isDirEntry(ix.host(filepath.Join(d, de.Name())), de) {
+			path := filepath.Join(d, de.Name())
+			if !hasSubdirSuffix(de.Name()) || !isDirEntry(ix.host(path), de) {
+				continue
+			}
+			ix.subdirs[path] = true
+			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) {
 				ix.depOwners[owner] = true
 			}
 		}
@@ -87,6 +98,20 @@ func depDirOwner(entry string) string {
 		}
 	}
 	return ""
+}
+
+// hasSubdirSuffix reports whether entry may be a directory the loader
+// reads: drop-ins or dependencies of a unit.
+func hasSubdirSuffix(entry string) bool {
+	if strings.HasSuffix(entry, ".d") {
+		return true
+	}
+	for _, s := range depDirSuffixes {
+		if strings.HasSuffix(entry, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // isDirEntry reports whether de is a directory or a symlink to one.
@@ -256,6 +281,9 @@ func (ix *index) dropins(names []string) []string {
 	chosen := map[string]string{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
+			if !ix.subdirs[filepath.Join(d, n+".d")] {
+				continue
+			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+".d")))
 			if err != nil {
 				continue
@@ -294,6 +322,9 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 	seen := map[string]bool{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
+			if !ix.subdirs[filepath.Join(d, n+suffix)] {
+				continue
+			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+suffix)))
 			if err != nil {
 				continue
