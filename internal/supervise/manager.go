@@ -75,8 +75,9 @@ type Options struct {
 	// its segment.
 	OnInstanceEnded func(unit string)
 	// OnPersist, if set, runs on the loop after the state file was
-	// written, with the state (whose FDs are open while it runs): the
-	// daemon gives socket listeners to the fd holder from it.
+	// written, with the state of the socket units (their listeners open
+	// while it runs): the daemon gives the listeners to the fd holder
+	// from it.
 	OnPersist func(SavedState)
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.

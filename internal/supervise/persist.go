@@ -149,11 +149,9 @@ func writeStateFile(path string, head, body []byte) error {
 // an event was handled for; after an API call or an alarm, all). The
 // rest of a write is copying bytes and one checksum.
 
-// savedUnit is one unit's part of the state file as last saved.
-type savedUnit struct {
-	su   SavedUnit
-	json []byte // su encoded; nil: nothing to take back, left out
-}
+// savedUnit is one unit's part of the state file as last saved, encoded;
+// nil json: nothing to take back, left out.
+type savedUnit struct{ json []byte }
 
 // touch records that u changed: the state file is written after this
 // event batch, with u saved again.
@@ -197,8 +195,22 @@ func (m *Manager) saveChanged() {
 
 // saveOne records u unless it is inactive with nothing to remember.
 func (m *Manager) saveOne(u *rt) *savedUnit {
+	su, ok := m.saveOneUnit(u)
+	if !ok {
+		return &savedUnit{}
+	}
+	b, err := json.Marshal(su)
+	if err != nil {
+		m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
+		return &savedUnit{}
+	}
+	return &savedUnit{json: b}
+}
+
+// saveOneUnit is u's SavedUnit; false if there is nothing to take back.
+func (m *Manager) saveOneUnit(u *rt) (SavedUnit, bool) {
 	if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil && !keepsFDs(u) {
-		return &savedUnit{} // never started: nothing to take back
+		return SavedUnit{}, false // never started: nothing to take back
 	}
 	if svc, ok := u.eng.(*service); ok {
 		m.note(&svc.mainStart, svc.mainPID)
@@ -208,24 +220,35 @@ func (m *Manager) saveOne(u *rt) *savedUnit {
 		m.note(&sd.pidStart, sd.pid)
 	}
 	su, err := m.saveUnit(u)
-	if err == nil {
-		var b []byte
-		if b, err = json.Marshal(su); err == nil {
-			return &savedUnit{su: su, json: b}
-		}
+	if err != nil {
+		m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
+		return SavedUnit{}, false
 	}
-	m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
-	return &savedUnit{}
+	return su, true
 }
 
 // saveAll records every unit that is not inactive with nothing to
-// remember. Called on the loop.
+// remember (a re-exec's hand-over). Called on the loop.
 func (m *Manager) saveAll() SavedState {
-	m.saveChanged()
 	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
-	for _, e := range m.saved {
-		if e.json != nil {
-			s.Units = append(s.Units, e.su)
+	for _, u := range m.units {
+		if su, ok := m.saveOneUnit(u); ok {
+			s.Units = append(s.Units, su)
+		}
+	}
+	return s
+}
+
+// saveSockets is the saved state of the socket units (OnPersist's),
+// without encoding every other unit again.
+func (m *Manager) saveSockets() SavedState {
+	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
+	for _, u := range m.units {
+		if _, ok := u.eng.(*socket); !ok {
+			continue
+		}
+		if su, ok := m.saveOneUnit(u); ok {
+			s.Units = append(s.Units, su)
 		}
 	}
 	return s
@@ -275,7 +298,7 @@ func (m *Manager) persist() {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
 	if m.opts.OnPersist != nil {
-		m.opts.OnPersist(m.saveAll())
+		m.opts.OnPersist(m.saveSockets())
 	}
 }
 

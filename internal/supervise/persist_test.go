@@ -108,7 +108,6 @@ func TestPersistSavesWhatChanged(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
-		m.changedAll = true
 		want := m.saveAll()
 		norm := func(s SavedState) string {
 			slices.SortFunc(s.Units, func(x, y SavedUnit) int { return strings.Compare(x.Name, y.Name) })
