@@ -2,9 +2,7 @@ package supervise
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -30,22 +28,11 @@ func BenchmarkRestartPath(b *testing.B) {
 // a thousand services run: the change of one, then the write after its
 // event batch.
 func BenchmarkPersist(b *testing.B) {
-	var others []*unit.Unit
-	for i := range 999 {
-		d := tableUnit(unit.TypeSimple, unit.RestartAlways, 0)
-		d.Name = fmt.Sprintf("s%04d.service", i)
-		others = append(others, d)
+	names := make([]string, 999)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%04d.service", i)
 	}
-	m, u, f := newTableManager(b, tableUnit(unit.TypeSimple, unit.RestartAlways, 0), others...)
-	m.opts.StateFile = filepath.Join(b.TempDir(), "state")
-	for _, v := range m.units {
-		if s, ok := v.eng.(*service); ok {
-			place(m, s, Running, f)
-			s.startTimes = []time.Time{tableEpoch}
-		}
-	}
-	m.dirty = true
-	m.persist()
+	m, u := runningManager(b, names...)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.setState(u.rt, Running)

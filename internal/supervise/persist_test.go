@@ -87,21 +87,7 @@ func FuzzDecodeState(f *testing.F) {
 // event for one unit and by an API call that changes no state; and a
 // unit that left the plan is left out.
 func TestPersistSavesWhatChanged(t *testing.T) {
-	var others []*unit.Unit
-	for _, name := range []string{"b.service", "c.service", "d.service"} {
-		d := tableUnit(unit.TypeSimple, unit.RestartAlways, 0)
-		d.Name = name
-		others = append(others, d)
-	}
-	m, a, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartAlways, 0), others...)
-	m.opts.StateFile = filepath.Join(t.TempDir(), "state")
-	for _, v := range m.units {
-		if s, ok := v.eng.(*service); ok {
-			place(m, s, Running, f)
-		}
-	}
-	m.dirty = true
-	m.persist()
+	m, a := runningManager(t, "b.service", "c.service", "d.service")
 	check := func(step string) {
 		t.Helper()
 		got, err := ReadStateFile(m.opts.StateFile)
@@ -146,4 +132,28 @@ func TestPersistSavesWhatChanged(t *testing.T) {
 	if got, _ := ReadStateFile(m.opts.StateFile); slices.ContainsFunc(got.Units, func(u SavedUnit) bool { return u.Name == "d.service" }) {
 		t.Fatal("d.service still saved")
 	}
+}
+
+// runningManager is a table manager over t.service and the services
+// others, all running, whose state file (in a temporary directory) says
+// so.
+func runningManager(t testing.TB, others ...string) (*Manager, *service) {
+	t.Helper()
+	var defs []*unit.Unit
+	for _, name := range others {
+		d := tableUnit(unit.TypeSimple, unit.RestartAlways, 0)
+		d.Name = name
+		defs = append(defs, d)
+	}
+	m, u, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartAlways, 0), defs...)
+	m.opts.StateFile = filepath.Join(t.TempDir(), "state")
+	for _, v := range m.units {
+		if s, ok := v.eng.(*service); ok {
+			place(m, s, Running, f)
+			s.startTimes = []time.Time{tableEpoch}
+		}
+	}
+	m.dirty = true
+	m.persist()
+	return m, u
 }

@@ -129,8 +129,7 @@ type nextGroup struct {
 // last one's, and the mkdirs of later units overlap the forks of earlier
 // ones. The workers end when the list is done; Run waits for them (m.workers).
 func (m *Manager) prepareGroups(us []*rt) {
-	const workers = 2
-	if m.opts.Cgroups == nil || len(us) < 2*workers {
+	if m.opts.Cgroups == nil || len(us) < 2*aheadWorkers {
 		return
 	}
 	next := make([]*nextGroup, len(us))
@@ -138,20 +137,34 @@ func (m *Manager) prepareGroups(us []*rt) {
 		next[i] = &nextGroup{done: make(chan struct{})}
 		u.cgNext = next[i]
 	}
+	m.ahead(len(us), func(i int) {
+		if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
+			next[i].g = g
+		}
+		close(next[i].done)
+	})
+}
+
+// aheadWorkers is how many goroutines make what starts need ahead of
+// them: two keep a 2-core machine's second core busy while the loop
+// forks, more only queue on the kernel's cgroup and directory locks.
+const aheadWorkers = 2
+
+// ahead runs do(0), do(1), … do(n-1) on aheadWorkers goroutines, taken
+// in order, and returns at once. The goroutines end when all are taken;
+// m.workers counts them, and Run waits for them.
+func (m *Manager) ahead(n int, do func(i int)) {
 	var claimed atomic.Int64
-	for range workers {
+	for range aheadWorkers {
 		m.workers.Add(1)
 		go func() {
 			defer m.workers.Done()
 			for {
 				i := int(claimed.Add(1) - 1)
-				if i >= len(us) {
+				if i >= n {
 					return
 				}
-				if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
-					next[i].g = g
-				}
-				close(next[i].done)
+				do(i)
 			}
 		}()
 	}

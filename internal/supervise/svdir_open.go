@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/tendproject/tend/internal/svdir"
 )
@@ -100,8 +99,8 @@ func (m *Manager) svdirOpened(u *svdirUnit, d *svdir.Dir, err error) bool {
 	return false
 }
 
-// svdirOpenAhead starts opening the supervise/ of units on two workers,
-// in order, and returns at once.
+// svdirOpenAhead starts opening the supervise/ of units ahead of their
+// starts (m.ahead), in order, and returns at once.
 func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 	if m.opts.SvdirHub == nil || len(units) < 2 {
 		return // svdirOpen opens them one by one
@@ -117,21 +116,10 @@ func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 		u.supNext = next[i]
 		m.supPending[u] = struct{}{}
 	}
-	var claimed atomic.Int64
-	for range 2 {
-		m.workers.Add(1)
-		go func() {
-			defer m.workers.Done()
-			for {
-				i := int(claimed.Add(1) - 1)
-				if i >= len(units) {
-					return
-				}
-				p := next[i]
-				p.d, p.err = svdir.Open(dirs[i], m.opts.SvdirHub, p.st)
-				close(p.done)
-				m.box.put(evSvdirOpened{u: units[i]})
-			}
-		}()
-	}
+	m.ahead(len(units), func(i int) {
+		p := next[i]
+		p.d, p.err = svdir.Open(dirs[i], m.opts.SvdirHub, p.st)
+		close(p.done)
+		m.box.put(evSvdirOpened{u: units[i]})
+	})
 }
