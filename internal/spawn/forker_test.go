@@ -1,8 +1,10 @@
 package spawn
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -170,5 +172,28 @@ func BenchmarkStartManyFDs(b *testing.B) {
 				<-exits
 			}
 		})
+	}
+}
+
+// TestForkerRunsThePidTrampoline: a process that must find its own pid
+// in LISTEN_PID gets it when forked by the forker (the trampoline's
+// memfd keeps its number in the forker's table).
+func TestForkerRunsThePidTrampoline(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	sock, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pid := runReady(t, r, Spec{ExtraFiles: []*os.File{sock}, Env: []string{"LISTEN_FDS=1", "LISTEN_PID=1"}, Forker: f, Logger: log})
+	if strings.Contains(logged.String(), "trampoline failed") {
+		t.Errorf("the trampoline did not run from the forker: %s", logged.String())
+	}
+	if env := environ(t, pid); !strings.Contains(env, "\x00LISTEN_PID="+strconv.Itoa(pid)+"\x00") && !strings.HasPrefix(env, "LISTEN_PID="+strconv.Itoa(pid)+"\x00") {
+		t.Errorf("environment of %d lacks LISTEN_PID=%d: %q", pid, pid, env)
 	}
 }
