@@ -163,14 +163,7 @@ func BenchmarkStartManyFDs(b *testing.B) {
 			}
 			defer pr.Close()
 			defer pw.Close()
-			s := Spec{Command: unit.Command{Path: "/bin/true"}, Stdout: pw, SelfExe: os.Args[0], Forker: fk}
-			exits := make(chan reaper.Exit, 1)
-			for b.Loop() {
-				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
-					b.Fatal(err)
-				}
-				<-exits
-			}
+			benchStarts(b, r, Spec{Command: unit.Command{Path: "/bin/true"}, Stdout: pw, SelfExe: os.Args[0], Forker: fk})
 		})
 	}
 }
