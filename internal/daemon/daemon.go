@@ -196,6 +196,7 @@ type daemon struct {
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
 	gaveUp syscall.Signal
+	forker *spawn.Forker // nil: services fork from the manager's threads
 }
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
@@ -213,6 +214,10 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	unix.Umask(0o022)
 	if err := spawn.SealInheritedFDs(); err != nil {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
+	}
+	// The forker copies the descriptor table while it is still small.
+	if d.forker, err = spawn.NewForker(); err != nil {
+		d.log.Debug("services fork from the manager's threads", "err", err)
 	}
 	p := cfg.Paths
 	// The control socket first: a live socket (a tend from before
@@ -289,6 +294,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		Logs:    &logSink{j: d.journal},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
+		Forker:  d.forker,
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
@@ -374,6 +380,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
 	if d.restored {
+		d.pruneStale()
 		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
 	} else {
 		goRun("boot", func() { d.boot(ctx) })
@@ -414,8 +421,18 @@ func (d *daemon) boot(ctx context.Context) {
 		}
 	}
 	if ctx.Err() == nil {
+		d.pruneStale()
 		trimMemory()
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
+	}
+}
+
+// pruneStale removes the cgroups an earlier run left and this one did not
+// take up again, once the units that could have are started: off the
+// way of the first start.
+func (d *daemon) pruneStale() {
+	if err := d.cgroups.PruneStale(); err != nil {
+		d.log.Warn("cannot remove groups of an earlier run", "err", err)
 	}
 }
 
@@ -548,6 +565,7 @@ func (d *daemon) close() {
 	if d.reaper != nil {
 		d.reaper.Close()
 	}
+	d.forker.Close()
 	if d.cgroups != nil {
 		if err := d.cgroups.Prune(); err != nil {
 			d.log.Warn("cgroups left behind", "err", err)
