@@ -73,6 +73,9 @@ type Config struct {
 	Getenv          func(string) string
 	// Version is the binary's version, for GET /v1/manager.
 	Version string
+	// DebugPanicHook serves POST /v1/debug/panic, which makes tend
+	// panic on purpose (panic.go): for the tests of panic recovery only.
+	DebugPanicHook bool
 }
 
 // Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith
@@ -118,6 +121,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 1, err
 	}
 	d.lock = lock
+	defer d.guard("main")
 	code, err := d.run(ctx)
 	if d.gaveUp == 0 && !d.handedOff {
 		d.close()
@@ -170,12 +174,16 @@ type daemon struct {
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
 	gaveUp syscall.Signal
+	// panics is how many times a panic restarted this tend in place
+	// (panic.go).
+	panics int
 }
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
 	d.exe, _ = os.Executable() // before anyone replaces the file
+	d.panics = panicRestarts()
 	d.zone.Store(loadZone())
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
@@ -209,7 +217,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		return nil, err
 	}
 	jopts := cfg.Journal
-	jopts.Dir, jopts.Logger = p.Journal, d.log
+	jopts.Dir, jopts.Logger, jopts.OnPanic = p.Journal, d.log, d.onPanic
 	// The holder before the journal, which gives it every pipe; after a
 	// crash it has what the previous manager gave it (crash.go).
 	if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
@@ -286,9 +294,13 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.restored = d.restoreState()
 		d.drainHeld()
 	}
-	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
+	aopts := api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
-		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }})
+		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }}
+	if cfg.DebugPanicHook {
+		aopts.DebugPanic = d.injectPanic
+	}
+	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, aopts)
 	return d, nil
 }
 
@@ -304,7 +316,11 @@ func (d *daemon) run(parent context.Context) (int, error) {
 
 	goRun := func(name string, fn func()) {
 		wg.Add(1)
-		go func() { defer wg.Done(); fn() }()
+		go func() {
+			defer wg.Done()
+			defer d.guard(name)
+			fn()
+		}()
 	}
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
@@ -312,7 +328,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		d.svdir.start(ctx)
 	}
 	if d.syslog != nil {
-		d.parts.syslog = d.parts.start(ctx, &wg, func(ctx context.Context) {
+		d.parts.syslog = d.parts.start(ctx, &wg, d.guard, "syslog", func(ctx context.Context) {
 			var swg sync.WaitGroup
 			d.syslog.serve(ctx, &swg)
 			swg.Wait()
@@ -322,12 +338,12 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		return 1, err
 	}
 	if d.notify != nil {
-		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+		d.parts.notify = d.parts.start(ctx, &wg, d.guard, "notify", func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
 	if w := d.loader.watch; w != nil {
 		goRun("crontab-watch", func() { w.run(ctx, d.crontabChanged(ctx)) })
 	}
-	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
+	d.parts.api = d.parts.start(ctx, &wg, d.guard, "api", func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)
 		}

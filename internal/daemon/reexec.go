@@ -64,13 +64,14 @@ type part struct {
 	done chan struct{}
 }
 
-func (parts) start(ctx context.Context, wg *sync.WaitGroup, run func(context.Context)) *part {
+func (parts) start(ctx context.Context, wg *sync.WaitGroup, guard func(string), name string, run func(context.Context)) *part {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &part{stop: cancel, done: make(chan struct{})}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(p.done)
+		defer guard(name)
 		run(ctx)
 	}()
 	return p

@@ -110,6 +110,13 @@ func (in *ingest) poll(p *Pipe) error {
 
 func (in *ingest) loop() {
 	defer close(in.done)
+	if h := in.j.opts.OnPanic; h != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				h("journal pipe reader", v)
+			}
+		}()
+	}
 	events := make([]unix.EpollEvent, 64)
 	for {
 		// While writes fail, pipes are left alone until the next retry:

@@ -52,6 +52,11 @@ type Options struct {
 	// crash of tend loses no line (holder.go).
 	Holder Holder
 
+	// OnPanic, if set, is called with what a panic of the pipe reader's
+	// goroutine carried, instead of crashing the process: the daemon
+	// restarts in place (internal/daemon/panic.go). It must not return.
+	OnPanic func(goroutine string, v any)
+
 	Logger    *slog.Logger
 	Clock     func() time.Time     // realtime; default time.Now
 	Monotonic func() time.Duration // default CLOCK_MONOTONIC
