@@ -222,6 +222,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	// crash it has what the previous manager gave it (crash.go).
 	if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
+		// What the pipe reader took and had not committed survives a
+		// crash there (journal/spool.go).
+		jopts.SpoolDir = filepath.Join(p.Runtime, "spool")
 		if h == nil {
 			d.holder.retrieve(d.log)
 		}
@@ -294,6 +297,8 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.restored = d.restoreState()
 		d.drainHeld()
 	}
+	// Every kept pipe is read again; no unit started yet.
+	d.journal.SweepSpool()
 	aopts := api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
 		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }}

@@ -72,6 +72,47 @@ func (p *Pipe) hold() {
 	h.Hold(p.held, p.fd)
 }
 
+// spool gives p a spool (spool.go) when the journal has a spool
+// directory and a holder (without one, the pipe dies with tend and a
+// spool saves nothing): the one a previous manager left for the same
+// pipe, whose uncommitted rest becomes p's pending bytes, or a new one
+// holding pending (always a new one for a new pipe: adopt false).
+// Called before the loop polls p.
+func (p *Pipe) spool(adopt bool, pending []byte) {
+	j := p.j
+	if j.opts.SpoolDir == "" || j.opts.Holder == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(p.fd, &st) != nil {
+		return
+	}
+	if sp := j.takeSpool(adopt, st.Ino); sp != nil {
+		// The spool's bytes from its committed offset on are read
+		// before the pipe's; pending (the same bytes) is dropped.
+		if p.pid.Load() == 0 {
+			p.pid.Store(int64(sp.pid))
+		}
+		p.sp, p.pending = sp, nil
+		p.skip = j.pipeRecords(p.src.Unit, sp.pid, sp.stream, sp.lastSeq)
+		sp.pid, sp.stream = int(p.pid.Load()), p.src.Stream
+		return
+	}
+	sp, err := j.newSpool(st.Ino, int(p.pid.Load()), p.src.Stream)
+	if err != nil {
+		j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
+		return
+	}
+	if len(pending) > 0 {
+		if _, err := sp.f.WriteAt(pending, spoolHdr); err != nil {
+			sp.remove()
+			return
+		}
+		sp.end = int64(len(pending))
+	}
+	p.sp, p.pending = sp, nil
+}
+
 // release tells the holder the pipe is done with: its writers are gone
 // and every line it carried is stored.
 func (p *Pipe) release() {

@@ -51,6 +51,11 @@ type Options struct {
 	// tend while the journal reads it (internal/fdholder), so that a
 	// crash of tend loses no line (holder.go).
 	Holder Holder
+	// SpoolDir, with a Holder, is where the pipe reader moves what it
+	// takes from a pipe before it is committed (spool.go), so that not
+	// even a kill between a read and its commit loses a byte. Best on a
+	// tmpfs (the runtime directory).
+	SpoolDir string
 
 	// OnPanic, if set, is called with what a panic of the pipe reader's
 	// goroutine carried, instead of crashing the process: the daemon

@@ -45,6 +45,12 @@ type Pipe struct {
 	// Owned by the ingest loop.
 	lb      *lineBatcher
 	pending []byte // the unterminated rest of the last read
+	// sp is the pipe's spool (spool.go); nil reads with read(2).
+	sp *spool
+	// skip are the sequence numbers of the records the next reads
+	// produce that a previous manager had committed already (a spool
+	// taken back after a crash): they are not stored again.
+	skip []uint64
 }
 
 // SetPID sets the PID recorded with the pipe's lines. A pipe made without
@@ -54,6 +60,12 @@ type Pipe struct {
 // could not be started (with 0), or the read end stays open.
 func (p *Pipe) SetPID(pid int) {
 	p.pid.Store(int64(pid))
+	if p.sp != nil && !p.armed.Load() {
+		// Before the loop reads: the spool names the pid its records
+		// carry.
+		p.sp.pid = pid
+		_ = p.sp.mark()
+	}
 	if !p.armed.Swap(true) {
 		p.in.arm(p)
 	}
@@ -98,6 +110,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	p.in = j.ingestLocked()
 	p.armed.Store(src.PID != 0)
 	p.hold() // before the loop may see EOF and release it
+	p.spool(false, nil)
 	if err := p.in.add(p, src.PID != 0); err != nil {
 		p.release()
 		unix.Close(p.fd)
