@@ -140,12 +140,20 @@ func (j *Journal) takeSpool(adopt bool, ino uint64) *spool {
 	st, serr := f.Stat()
 	_, rerr := f.ReadAt(hb, 0)
 	h, herr := decodeSpoolHeader(hb)
-	if err := errors.Join(serr, rerr, herr); err != nil || st.Size() < spoolHdr+h.committed {
+	err = errors.Join(serr, rerr, herr)
+	end := int64(0)
+	if err == nil {
+		end = max(st.Size()-spoolHdr, 0) // the header only: nothing spooled
+		if end < h.committed {
+			err = fmt.Errorf("%d bytes spooled, %d committed", end, h.committed)
+		}
+	}
+	if err != nil {
 		j.log.Warn("journal: spool of a kept pipe unusable; its pipe is read from where it is", "spool", f.Name(), "err", err)
 		f.Close()
 		return nil
 	}
-	return &spool{f: f, end: st.Size() - spoolHdr, read: h.committed, committed: h.committed, marked: h.committed,
+	return &spool{f: f, end: end, read: h.committed, committed: h.committed, marked: h.committed,
 		lastSeq: h.lastSeq, pid: int(h.pid), stream: Stream(h.stream)}
 }
 
