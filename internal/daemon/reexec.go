@@ -124,7 +124,7 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	}
 	h.State = st
 	h.Pipes = d.journal.DetachPipes()
-	if err := d.journal.Close(); err != nil {
+	if err := d.journal.CloseForExec(); err != nil {
 		d.log.Error("journal close", "err", err)
 	}
 	if d.lock != nil {

@@ -88,6 +88,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 		unix.Close(fds[1])
 		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
 	}
+	growPipe(fds[1])
 	p := &Pipe{
 		W:    os.NewFile(uintptr(fds[1]), "journal-pipe-w|"+src.Unit),
 		fd:   fds[0],
@@ -275,4 +276,21 @@ func (l *rateLimit) flush(b *lineBatcher, now, mono int64) {
 		ident: []byte("tend"), msg: []byte(msg),
 	})
 	l.suppressed = 0
+}
+
+// pipeSize is the capacity tend gives a service's output pipe: what the
+// service may write while no reader runs (a re-exec, a restart after a
+// crash) before it blocks — at 20,000 lines a second, seconds rather
+// than the default 64 KiB's quarter of a second. Pages are taken only
+// for bytes waiting in the pipe.
+const pipeSize = 1 << 20
+
+// growPipe raises a pipe's capacity to pipeSize, for root only: past
+// the per-user soft limit of pipe pages (fs.pipe-user-pages-soft) the
+// kernel gives every new pipe of that user one page, which large pipes
+// of an unprivileged instance would reach soon. Best effort.
+func growPipe(fd int) {
+	if os.Geteuid() == 0 {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
+	}
 }
