@@ -28,7 +28,8 @@ func serviceMain(args []string) (int, bool) {
 }
 
 // writerMain writes "seq N" lines to stdout at a rate (lines per
-// second, one write(2) per millisecond) and records the longest write.
+// second, one write(2) a millisecond with the lines due by then) and
+// records the longest write.
 // SIGUSR1 writes the longest write since the last SIGUSR1 and the lines
 // written so far to the stats file and starts a new window; SIGTERM does
 // the same and exits.
@@ -47,10 +48,10 @@ func writerMain(args []string) int {
 	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTERM)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	per := rate / 1000
 	var n int
 	var longest time.Duration
-	buf := make([]byte, 0, per*24)
+	var buf []byte
+	start := time.Now()
 	for {
 		select {
 		case s := <-sigs:
@@ -59,11 +60,13 @@ func writerMain(args []string) int {
 			if s == syscall.SIGTERM {
 				return 0
 			}
-		case <-tick.C:
+		case now := <-tick.C:
+			// The lines due by now: a late tick (or a blocked write)
+			// is caught up, so the rate holds on average.
+			due := int(now.Sub(start).Seconds() * float64(rate))
 			buf = buf[:0]
-			for range per {
+			for ; n < due; n++ {
 				buf = fmt.Appendf(buf, "seq %d\n", n)
-				n++
 			}
 			t0 := time.Now()
 			if _, err := os.Stdout.Write(buf); err != nil {

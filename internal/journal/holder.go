@@ -94,7 +94,9 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 			p.pid.Store(int64(sp.pid))
 		}
 		p.sp, p.pending = sp, nil
-		p.skip = j.pipeRecords(p.src.Unit, sp.pid, sp.stream, sp.lastSeq)
+		if sp.backlog() { // else nothing is replayed, nothing skipped
+			p.skip = j.pipeRecords(p.src.Unit, sp.pid, sp.stream, sp.lastSeq)
+		}
 		sp.pid, sp.stream = int(p.pid.Load()), p.src.Stream
 		return
 	}
