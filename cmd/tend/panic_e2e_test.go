@@ -101,16 +101,7 @@ func TestPanicRecovery(t *testing.T) {
 	if code, err := debugPanic(t, in, "loop"); err == nil {
 		t.Fatalf("panic on the loop answered %d; want the connection cut by the restart", code)
 	}
-	select {
-	case m := <-in.ready:
-		if !m.Ready {
-			t.Fatalf("first notification after the restart: %+v", m)
-		}
-	case err := <-in.exited:
-		t.Fatalf("tend exited after a panic: %v\n%s", err, in.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("tend not ready again 30s after the panic\n%s", in.stderr)
-	}
+	awaitNotify(t, in)
 	if !alive(tendPID) {
 		t.Fatalf("tend %d gone", tendPID)
 	}

@@ -25,7 +25,7 @@ func testRand(t *testing.T) *rand.Rand {
 // TestCrashAtRandomMoments kills tend with SIGKILL again and again at
 // random moments — while a service restarts every few milliseconds, and
 // while a start job with a slow ExecStartPre= is under way — and starts
-// it again each time. Checked from outside after every round: the long
+// it again each time (or, one time in three, re-executes it). Checked from outside after every round: the long
 // running services keep their pids (in /proc) and their cgroups hold
 // those alone, the flapping service never runs twice, the interrupted
 // start job completes, and exit codes come back in status; at the end
@@ -67,8 +67,14 @@ func TestCrashAtRandomMoments(t *testing.T) {
 			in.mustCtl("restart", "--no-block", "slow.service")
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // the kill's moment, not a wait
-		in.crash()
-		in = startTendAt(t, units, work)
+		if rng.IntN(3) == 0 {
+			// A re-exec instead: the same process, the same checks.
+			in.mustCtl("daemon-reexec")
+			awaitNotify(t, in)
+		} else {
+			in.crash()
+			in = startTendAt(t, units, work)
+		}
 		for _, u := range steady {
 			if got := in.mainPID(u); got != pids[u] || !alive(got) {
 				t.Fatalf("round %d: %s MainPID %d (alive %v); want %d\n%s", round, u, got, alive(got), pids[u], in.stderr)
@@ -89,5 +95,23 @@ func TestCrashAtRandomMoments(t *testing.T) {
 		}
 	}
 	in.mustCtl("stop", "writer.service")
-	t.Logf("%d lines over %d kills, each once", checkSeqLog(t, in, "writer.service"), rounds)
+	t.Logf("%d lines over %d kills and re-execs, each once", checkSeqLog(t, in, "writer.service"), rounds)
+}
+
+// awaitNotify waits for tend's next READY=1 (after a re-exec or a
+// restart in place).
+func awaitNotify(t *testing.T, in *instance) {
+	t.Helper()
+	for {
+		select {
+		case m := <-in.ready:
+			if m.Ready {
+				return
+			}
+		case err := <-in.exited:
+			t.Fatalf("tend exited: %v\n%s", err, in.stderr)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("tend not ready again after 30s\n%s", in.stderr)
+		}
+	}
 }
