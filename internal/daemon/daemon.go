@@ -175,8 +175,9 @@ type daemon struct {
 	// run before it returns.
 	gaveUp syscall.Signal
 	// panics is how many times a panic restarted this tend in place
-	// (panic.go).
-	panics int
+	// (panic.go); after shuttingDown is set a panic is not one.
+	panics       int
+	shuttingDown atomic.Bool
 }
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
@@ -377,6 +378,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		d.handedOff = true
 		return 1, err
 	}
+	d.shuttingDown.Store(true)
 	d.log.Info("shutting down")
 	d.sdNotify("STOPPING=1")
 	if d.gaveUp = d.shutdown(sigs); d.gaveUp != 0 {

@@ -51,6 +51,11 @@ func (d *daemon) onPanic(name string, v any) {
 // restartInPlace execs tend's binary with its own arguments; it returns
 // only on failure.
 func (d *daemon) restartInPlace() error {
+	if d.shuttingDown.Load() {
+		// A new tend would take the units back and run them on: the
+		// stop asked for would be undone.
+		return errors.New("tend was shutting down")
+	}
 	n := d.panics + 1
 	if n > maxPanicRestarts {
 		return fmt.Errorf("%d restarts in place already", d.panics)

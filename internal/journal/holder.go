@@ -75,8 +75,9 @@ func (p *Pipe) hold() {
 // spool gives p a spool (spool.go) when the journal has a spool
 // directory and a holder (without one, the pipe dies with tend and a
 // spool saves nothing): the one a previous manager left for the same
-// pipe, whose uncommitted rest becomes p's pending bytes, or a new one
-// holding pending (always a new one for a new pipe: adopt false).
+// pipe when adopting it, whose uncommitted rest is read first; a new one
+// holding pending; or, with nothing pending, one made at the first read,
+// so that a pipe nobody writes to costs no file and no descriptor.
 // Called before the loop polls p.
 func (p *Pipe) spool(adopt bool, pending []byte) {
 	j := p.j
@@ -87,6 +88,7 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 	if unix.Fstat(p.fd, &st) != nil {
 		return
 	}
+	p.ino = st.Ino
 	if sp := j.takeSpool(adopt, st.Ino); sp != nil {
 		// The spool's bytes from its committed offset on are read
 		// before the pipe's; pending (the same bytes) is dropped.
@@ -100,9 +102,19 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 		sp.pid, sp.stream = int(p.pid.Load()), p.src.Stream
 		return
 	}
-	sp, err := j.newSpool(st.Ino, int(p.pid.Load()), p.src.Stream)
+	p.lazy = true
+	if len(pending) > 0 {
+		p.makeSpool(pending)
+	}
+}
+
+// makeSpool creates p's spool holding pending (p's pending bytes then
+// live in it); without one, p is read with read(2).
+func (p *Pipe) makeSpool(pending []byte) {
+	p.lazy = false
+	sp, err := p.j.newSpool(p.ino, int(p.pid.Load()), p.src.Stream)
 	if err != nil {
-		j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
+		p.j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
 		return
 	}
 	if len(pending) > 0 {
@@ -112,7 +124,10 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 		}
 		sp.end = int64(len(pending))
 	}
-	p.sp, p.pending = sp, nil
+	p.in.mu.Lock() // FDs reads sp under it
+	p.sp = sp
+	p.in.mu.Unlock()
+	p.pending = nil
 }
 
 // release tells the holder the pipe is done with: its writers are gone

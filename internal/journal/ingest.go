@@ -295,6 +295,9 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 // take reads what the pipe holds into dst: through its spool, or with
 // read(2).
 func (p *Pipe) take(dst []byte) (int, error) {
+	if p.sp == nil && p.lazy {
+		p.makeSpool(nil) // nothing was read yet: nothing is pending
+	}
 	if p.sp == nil {
 		return unix.Read(p.fd, dst)
 	}
@@ -303,7 +306,9 @@ func (p *Pipe) take(dst []byte) (int, error) {
 		// A file system splice cannot write to: read as without one.
 		p.j.log.Warn("journal: spool directory does not take splice; reading pipes without a spool", "err", err)
 		p.sp.remove()
+		p.in.mu.Lock() // FDs reads sp under it
 		p.sp = nil
+		p.in.mu.Unlock()
 		return unix.Read(p.fd, dst)
 	}
 	return n, err

@@ -45,8 +45,11 @@ type Pipe struct {
 	// Owned by the ingest loop.
 	lb      *lineBatcher
 	pending []byte // the unterminated rest of the last read
-	// sp is the pipe's spool (spool.go); nil reads with read(2).
-	sp *spool
+	// sp is the pipe's spool (spool.go); nil reads with read(2), unless
+	// lazy: then the first read makes it. ino is the pipe's inode.
+	sp   *spool
+	lazy bool
+	ino  uint64
 	// skip are the sequence numbers of the records the next reads
 	// produce that a previous manager had committed already (a spool
 	// taken back after a crash): they are not stored again.
