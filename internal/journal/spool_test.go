@@ -162,3 +162,52 @@ func TestSpoolKillLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d lines across %d kills, each once", n, kills)
 }
+
+func TestSpoolHeader(t *testing.T) {
+	good := spoolHeader{committed: 1 << 40, lastSeq: 77, pid: 4242, stream: uint8(StreamStderr)}.encode()
+	flip := bytes.Clone(good)
+	flip[10] ^= 1
+	neg := spoolHeader{committed: -1}.encode()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"good", good, true},
+		{"good, page padding after it", append(bytes.Clone(good), make([]byte, 100)...), true},
+		{"empty", nil, false},
+		{"zeros (never written)", make([]byte, spoolHeaderLen), false},
+		{"truncated", good[:len(good)-1], false},
+		{"flipped bit", flip, false},
+		{"other magic", append([]byte("TNDSPL02"), good[8:]...), false},
+		{"negative offset", neg, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := decodeSpoolHeader(tc.data)
+			if (err == nil) != tc.ok {
+				t.Fatalf("decode: err %v; want ok %v", err, tc.ok)
+			}
+			if tc.ok && (h.committed != 1<<40 || h.lastSeq != 77 || h.pid != 4242 || h.stream != uint8(StreamStderr)) {
+				t.Fatalf("decoded %+v", h)
+			}
+		})
+	}
+}
+
+func FuzzSpoolHeader(f *testing.F) {
+	f.Add(spoolHeader{committed: 5, lastSeq: 9, pid: 1, stream: 1}.encode())
+	f.Add([]byte("TNDSPL01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := decodeSpoolHeader(data)
+		if err != nil {
+			return
+		}
+		if h.committed < 0 {
+			t.Fatalf("negative committed offset %d accepted", h.committed)
+		}
+		again, err := decodeSpoolHeader(h.encode())
+		if err != nil || again != h {
+			t.Fatalf("re-encoded header: %+v, %v; want %+v", again, err, h)
+		}
+	})
+}
