@@ -21,6 +21,10 @@ import (
 // back.
 const stateFileName = "state"
 
+// spoolDirName is the journal's spool directory in the runtime
+// directory (journal/spool.go).
+const spoolDirName = "spool"
+
 // restoreState takes back the state a crashed manager left, and reports
 // whether there was one. A state file that cannot be trusted is set
 // aside (state.bad, for a post-mortem) and the units start afresh.

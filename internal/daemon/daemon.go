@@ -225,7 +225,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		jopts.Holder = d.holder.q
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).
-		jopts.SpoolDir = filepath.Join(p.Runtime, "spool")
+		jopts.SpoolDir = filepath.Join(p.Runtime, spoolDirName)
 		if h == nil {
 			d.holder.retrieve(d.log)
 		}
@@ -525,6 +525,9 @@ func (d *daemon) close() {
 	}
 	if d.holder != nil {
 		d.holder.exit(d.log)
+		// The pipes the holder kept are gone with it: so is what
+		// their spools were for.
+		_ = os.RemoveAll(filepath.Join(d.cfg.Paths.Runtime, spoolDirName))
 	}
 	if d.reaper != nil {
 		d.reaper.Close()
