@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tendproject/tend/internal/supervise"
 )
@@ -49,11 +50,38 @@ func startTime(t *testing.T, pid int) uint64 {
 	return v
 }
 
-// killOrphan ends a process a test's tend left unsupervised on purpose.
+// killOrphan ends a process a test's tend left unsupervised on purpose,
+// and removes the cgroups no tend removes for it then (its unit's, and
+// the instance's base once empty).
 func killOrphan(t *testing.T, pid int) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	var dirs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || !strings.Contains(f[2], "/tend-") {
+			continue
+		}
+		switch {
+		case f[0] == "0":
+			dirs = append(dirs, "/sys/fs/cgroup/unified"+f[2], "/sys/fs/cgroup"+f[2])
+		case f[1] == "pids":
+			dirs = append(dirs, "/sys/fs/cgroup/pids"+f[2])
+		}
+	}
 	t.Cleanup(func() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		awaitGone(t, pid)
+		for _, d := range dirs {
+			// The group is busy until the process is reaped by
+			// whoever adopted it: a bounded wait.
+			for range 100 {
+				if err := os.Remove(d); err == nil || os.IsNotExist(err) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			_ = os.Remove(filepath.Dir(d)) // the base, once empty
+		}
 	})
 }
 
