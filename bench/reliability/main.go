@@ -88,7 +88,7 @@ func run(c config) error {
 		return err
 	}
 	defer func() {
-		if err := m.stop(); err != nil {
+		if err := m.finish(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop:", err)
 		}
 	}()

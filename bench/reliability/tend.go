@@ -103,6 +103,21 @@ func (m *manager) reexec() (time.Duration, error) {
 	return m.awaitReady(t0)
 }
 
+// finish stops every unit: through the running tend, or, if it is gone
+// (a failed round), through a new one that adopts them first, so that
+// no service outlives the benchmark.
+func (m *manager) finish() error {
+	select {
+	case err := <-m.exited:
+		fmt.Fprintf(os.Stderr, "tend had exited (%v); a new one stops the services\n", err)
+		if _, err := m.start(); err != nil {
+			return err
+		}
+	default:
+	}
+	return m.stop()
+}
+
 // stop ends tend with SIGTERM: every unit is stopped.
 func (m *manager) stop() error {
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
