@@ -107,19 +107,22 @@ func (m *manager) reexec() (time.Duration, error) {
 // (a failed round), through a new one that adopts them first, so that
 // no service outlives the benchmark.
 func (m *manager) finish() error {
-	select {
-	case err := <-m.exited:
-		fmt.Fprintf(os.Stderr, "tend had exited (%v); a new one stops the services\n", err)
-		if _, err := m.start(); err != nil {
-			return err
-		}
-	default:
+	err := m.stop()
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "tend did not stop cleanly (%v); a new one stops the services\n", err)
+	if _, err := m.start(); err != nil {
+		return err
 	}
 	return m.stop()
 }
 
 // stop ends tend with SIGTERM: every unit is stopped.
 func (m *manager) stop() error {
+	if m.cmd.ProcessState != nil {
+		return errors.New("tend had exited")
+	}
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-m.exited:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -143,6 +144,11 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	err = execWith(d.exe, h, fds)
 	d.log.Error("cannot re-execute the binary on disk; trying the running one", "binary", d.exe, "err", err)
 	err = errors.Join(err, execWith("/proc/self/exe", h, fds))
+	// The duplicated listeners travel as numbers: unreachable, their
+	// files' finalizers would close them under a garbage collection
+	// that execWith's encoding may start (a re-exec then failed with
+	// "keep descriptor N: bad file descriptor", one in some dozens).
+	runtime.KeepAlive(keep)
 	// Still here: leave the state where a new start finds it.
 	data, eerr := supervise.EncodeState(h.State)
 	if eerr == nil {
