@@ -23,6 +23,7 @@ mem)     run mem --tools "$tools" "$@" ;;
 bringup) run bringup --tools "$tools" "$@" ;;
 restart) run restart --tools "${TOOLS:-tend,tend-defaults,runit,s6,daemontools,supervisord}" "$@" ;;
 idle)    run idle --tools "$tools" "$@" ;;
+logs)    run logs "$@" ;;    # every variant, tend's journal included (tend_adapter.py)
 all)
 	run mem --tools "$tools"
 	run bringup --tools "$tools"

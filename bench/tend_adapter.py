@@ -7,9 +7,14 @@ Loaded by the harness through PEERS_EXTRA; defines adapters and registers them:
                  (5 starts in 10 s), i.e. how a crash loop is throttled out of the box
   tend-svdir     the peers' own service directories, run as they are by `tend run --svdir`
                  (runsv's rules: restarted at once, or a second later if ./run lasted < 1 s)
+and one column of logs.py (register_log_variant):
+  tend journal   the producer is a unit; its stdout goes through tend's pipe into the journal
+                 (timestamped, crash-safe records); export() reads it back with
+                 `tend logs --directory -o short-iso-precise`, whose prefix logs.py checks
 TEND_BIN names the binary (bench/run.sh builds it).
 """
 import os
+import subprocess
 
 TEND_BIN = os.environ.get("TEND_BIN", "tend")
 
@@ -55,3 +60,40 @@ class TendSvdir:
 register(Tend())
 register(Tend("tend-defaults", defaults=True))
 register(TendSvdir())
+
+
+class TendLogs:
+    """logs.py's service variant: the producer runs as a tend unit and its stdout is captured
+    into the journal, which lives in the output directory logs.py watches (logdir)."""
+    name = "tend journal"
+    logdir = None
+
+    def prepare(self, d, services):
+        write_services(f"{d}/sv", services)
+        units = f"{d}/units"
+        os.makedirs(units, exist_ok=True)
+        for name in services:
+            with open(f"{units}/{name}.service", "w") as f:
+                f.write(f"[Service]\nType=oneshot\nExecStart={d}/sv/{name}/run\n")
+        with open(f"{units}/default.target", "w") as f:
+            f.write("[Unit]\n" + "".join(f"Wants={n}.service\n" for n in services))
+
+    def argv(self, d, n):
+        # The cap and free-space limits are lifted so that no entry is vacuumed mid-run;
+        # nothing else of the machine's (syslog, crontabs, kernel log) is read. logs.py takes
+        # "no descendant left" as the producer's end, so the fd holder process stays off.
+        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
+                "--journal-dir", self.logdir, "--syslog-socket", "", "--crontab", "", "--kmsg=false",
+                "--fd-holder=false", "--journal-max-use", "64G", "--journal-per-unit-max-use", "64G", "--journal-keep-free", "1",
+                "--log-level", "warn"]
+
+    def export(self, logdir, dest):
+        """Every captured line, oldest first, with the journal's timestamp in front."""
+        with open(f"{dest}/export", "wb") as out:
+            subprocess.run([TEND_BIN, "logs", "--directory", logdir, "-u", "prod", "--no-pager", "--no-hostname",
+                            "-o", "short-iso-precise", "--all", "_TRANSPORT=stdout"], stdout=out, check=True)
+
+
+# "2026-12-02T10:37:14.123456+0000 run[1234]: " (short-iso-precise without the host name)
+TEND_PREFIX = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d{4} \S+: "
+register_log_variant("tend journal", TendLogs(), TEND_PREFIX)

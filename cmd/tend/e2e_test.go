@@ -217,11 +217,18 @@ func (in *instance) cursor(unit string) string {
 // first entry).
 func (in *instance) followAfter(unit, cursor string) func(substr string) {
 	in.t.Helper()
-	args := []string{"logs", "-f", "--no-tail", "-u", unit, "--socket", in.socket}
+	args := []string{"-u", unit}
 	if cursor != "" {
 		args = append(args, "--after-cursor", cursor)
 	}
-	cmd := exec.Command(tendBin, args...)
+	return in.followLogs(args...)
+}
+
+// followLogs runs `tend logs -f --no-tail ARGS` and returns a function
+// that waits for a line containing substr.
+func (in *instance) followLogs(args ...string) func(substr string) {
+	in.t.Helper()
+	cmd := exec.Command(tendBin, append([]string{"logs", "-f", "--no-tail", "--socket", in.socket}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		in.t.Fatal(err)

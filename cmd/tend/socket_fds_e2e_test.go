@@ -5,9 +5,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tendFDs counts the descriptors tend holds open.
@@ -49,18 +52,62 @@ func TestSocketAcceptReleasesJournalFDs(t *testing.T) {
 		c.Close()
 	}
 	in.waitState("line.socket", fmt.Sprintf("Accepted: %d; Connected: 0", n))
-	// The last instances' pipes may still be draining: wait for the
-	// count to settle within the bound, then report what it is.
-	const slack = 20
-	after := tendFDs(t, in)
-	for end := time.Now().Add(20 * time.Second); after > before+slack && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		after = tendFDs(t, in)
-	}
-	if after > before+slack {
+	// Each instance's segment is closed when the instance is gone and
+	// its pipes are read to their end, then sealed (indexed): once every
+	// instance's segments are indexed, none is open any more.
+	awaitSealed(t, filepath.Join(filepath.Dir(filepath.Dir(in.socket)), "journal"), "line@", n)
+	const slack = 5
+	if after := tendFDs(t, in); after > before+slack {
 		t.Errorf("tend holds %d descriptors after %d connections; %d before\n%s", after, n, before, view(t, "fds", fmt.Sprint(in.cmd.Process.Pid), "--socket", in.socket))
 	}
 	out := in.mustCtl("logs", "-u", "line@*", "--no-pager")
 	if got := strings.Count(out, "served-connection"); got != n {
 		t.Errorf("logs show %d lines of the instances; want %d\n%s", got, n, out)
+	}
+}
+
+// awaitSealed waits, woken by inotify, until n journal directories of
+// units named prefix… exist and every segment in them has its index.
+func awaitSealed(t *testing.T, journal, prefix string, n int) {
+	t.Helper()
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, journal, unix.IN_CREATE); err != nil {
+		t.Fatal(err)
+	}
+	watched := map[string]bool{}
+	deadline := time.Now().Add(20 * time.Second)
+	buf := make([]byte, 4096)
+	for {
+		dirs, _ := filepath.Glob(filepath.Join(journal, prefix+"*"))
+		unsealed := 0
+		for _, d := range dirs {
+			if !watched[d] {
+				if _, err := unix.InotifyAddWatch(ino, d, unix.IN_MOVED_TO); err != nil {
+					t.Fatal(err)
+				}
+				watched[d] = true
+			}
+			segs, _ := filepath.Glob(filepath.Join(d, "*.seg"))
+			for _, s := range segs {
+				if _, err := os.Stat(strings.TrimSuffix(s, ".seg") + ".idx"); err != nil {
+					unsealed++
+				}
+			}
+		}
+		if len(dirs) >= n && unsealed == 0 {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%d journal directories of %s…, %d segments not sealed after 20s", len(dirs), prefix, unsealed)
+		}
+		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
+		if k, _ := unix.Poll(fds, int(left/time.Millisecond)+1); k > 0 {
+			_, _ = unix.Read(ino, buf)
+		}
 	}
 }

@@ -90,7 +90,13 @@ func svRunPID(t *testing.T, dir string) int {
 
 // awaitFile waits until the file at path satisfies ok, woken by inotify
 // on its directory; the deadline only bounds a failing test.
-func awaitFile(t *testing.T, path, what string, ok func(string) bool) string {
+func awaitFile(t testing.TB, path, what string, ok func(string) bool) string {
+	t.Helper()
+	return awaitFileFor(t, path, what, 20*time.Second, ok)
+}
+
+// awaitFileFor is awaitFile with another bound than 20 s.
+func awaitFileFor(t testing.TB, path, what string, limit time.Duration, ok func(string) bool) string {
 	t.Helper()
 	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
@@ -100,7 +106,7 @@ func awaitFile(t *testing.T, path, what string, ok func(string) bool) string {
 	if _, err := unix.InotifyAddWatch(ino, filepath.Dir(path), unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CLOSE_NOWRITE|unix.IN_ATTRIB); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(limit)
 	buf := make([]byte, 4096)
 	for {
 		b, _ := os.ReadFile(path)

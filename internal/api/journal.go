@@ -20,6 +20,28 @@ type JournalManager interface {
 	// LogFieldValues lists the distinct values of a journal field in the
 	// entries the caller may read.
 	LogFieldValues(ctx context.Context, field string) ([]string, error)
+	// ReloadLogs reopens the files syslog.conf routes to (after logrotate
+	// moved them) and returns those that still cannot be opened (a
+	// write: root or the instance's owner).
+	ReloadLogs(ctx context.Context) (ReloadLogsResult, error)
+}
+
+// ReloadLogsResult is the answer of POST /v1/logs/reload: the files
+// reopened and an error for each that could not be.
+type ReloadLogsResult struct {
+	Files  []string `json:"files"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+func (s *Server) reloadLogs(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeOptionalBody(r); err != nil {
+		return err
+	}
+	res, err := s.m.ReloadLogs(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, res)
 }
 
 // LogBoot is one boot in the journal (GET /v1/logs/boots).

@@ -67,12 +67,18 @@ func TestJournalVacuumIsAWrite(t *testing.T) {
 	if code := do(65534, "POST", "/v1/logs/vacuum", `{"size_bytes":1}`); code != http.StatusForbidden {
 		t.Errorf("nobody vacuums: %d; want 403", code)
 	}
+	if code := do(65534, "POST", "/v1/logs/reload", ``); code != http.StatusForbidden {
+		t.Errorf("nobody reloads the log files: %d; want 403", code)
+	}
 	if len(f.Calls()) != 0 {
 		t.Errorf("a refused vacuum reached the manager: %v", f.Calls())
 	}
 	for _, uid := range []uint32{0, 1000} {
 		if code := do(uid, "POST", "/v1/logs/vacuum", `{"size_bytes":1}`); code != http.StatusOK {
 			t.Errorf("uid %d vacuums: %d; want 200", uid, code)
+		}
+		if code := do(uid, "POST", "/v1/logs/reload", ``); code != http.StatusOK {
+			t.Errorf("uid %d reloads the log files: %d; want 200", uid, code)
 		}
 	}
 }

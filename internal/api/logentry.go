@@ -43,6 +43,15 @@ func (e LogEntry) AppendJSON(b []byte) []byte {
 	b = appendOptInt(b, `,"facility":`, e.Facility)
 	b = appendOptString(b, `,"identifier":`, e.Identifier)
 	b = appendOptString(b, `,"stream":`, e.Stream)
+	b = appendOptString(b, `,"hostname":`, e.Hostname)
+	b = appendOptString(b, `,"source_address":`, e.SourceAddress)
+	if !e.SenderTime.IsZero() {
+		b = append(b, `,"sender_time":"`...)
+		b = e.SenderTime.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = appendOptString(b, `,"msgid":`, e.MsgID)
+	b = appendOptString(b, `,"structured_data":`, e.StructuredData)
 	b = append(b, `,"message":`...)
 	if utf8.ValidString(e.Message) {
 		b = appendString(b, e.Message)

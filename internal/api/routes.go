@@ -57,6 +57,7 @@ func (s *Server) routeTable() []route {
 		route{"GET", "/v1/logs/boots", false, s.logBoots},
 		route{"GET", "/v1/logs/disk-usage", false, s.logDiskUsage},
 		route{"POST", "/v1/logs/vacuum", true, s.logVacuum},
+		route{"POST", "/v1/logs/reload", true, s.reloadLogs},
 		route{"GET", "/v1/logs/fields/{field}", false, s.logFieldValues},
 		route{"GET", "/v1/processes", false, s.processes},
 		route{"GET", "/v1/self/fds", false, s.selfFDs},

@@ -382,6 +382,13 @@ func TestLogEntryJSON(t *testing.T) {
 			t.Errorf("round trip of %q via %s = %+v, %v", msg, b, out, err)
 		}
 	}
+	in := api.LogEntry{Cursor: "y", Message: "m", Time: time.Unix(5, 0).UTC(), Hostname: "web7",
+		SourceAddress: "192.0.2.7", SenderTime: time.Unix(4, 5).UTC(), MsgID: "ID1", StructuredData: `[a b="\"]"]`}
+	b, _ := json.Marshal(in)
+	var out api.LogEntry
+	if err := json.Unmarshal(b, &out); err != nil || !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip of the syslog origin via %s = %+v, %v", b, out, err)
+	}
 	var e api.LogEntry
 	if err := json.Unmarshal([]byte(`{"message":[300]}`), &e); err == nil {
 		t.Error("byte 300 accepted")
@@ -438,7 +445,8 @@ func FuzzLogEntryEncode(f *testing.F) {
 	f.Add("é", "\u2028", "ok\u2029", -1, 7, uint64(1<<63), int64(-5))
 	f.Fuzz(func(t *testing.T, cursor, unitName, msg string, pid, prio int, mono uint64, sec int64) {
 		e := api.LogEntry{Cursor: cursor, Unit: unitName, Identifier: unitName, Message: msg, PID: pid,
-			Priority: prio, Monotonic: mono, Time: time.Unix(sec%(1<<33), 0).UTC()}
+			Priority: prio, Monotonic: mono, Time: time.Unix(sec%(1<<33), 0).UTC(),
+			Hostname: unitName, MsgID: cursor, StructuredData: msg}
 		b, err := json.Marshal(e)
 		if err != nil || !json.Valid(b) {
 			t.Fatalf("Marshal(%+v) = %q, %v: not valid JSON", e, b, err)

@@ -124,6 +124,8 @@ type UnitStatus struct {
 	Documentation  []string   `json:"documentation,omitempty"`
 	Tasks          int        `json:"tasks,omitempty"`
 	MemoryBytes    uint64     `json:"memory_bytes,omitempty"`
+	MemoryMax      int64      `json:"memory_max,omitempty"` // limit in force; 0 = none or unknown
+	TasksMax       int64      `json:"tasks_max,omitempty"`
 	CPUNanos       uint64     `json:"cpu_nanos,omitempty"`
 	Cgroup         string     `json:"cgroup,omitempty"`
 	Processes      []Process  `json:"processes,omitempty"`
@@ -313,6 +315,12 @@ type LogEntry struct {
 	Priority   int       `json:"priority"`
 	Facility   int       `json:"facility,omitempty"`
 	Identifier string    `json:"identifier,omitempty"`
-	Stream     string    `json:"stream,omitempty"` // stdout, stderr, syslog, tend
-	Message    string    `json:"message"`          // may hold arbitrary bytes
+	Stream     string    `json:"stream,omitempty"` // stdout, stderr, syslog, tend, kernel
+	// What a syslog sender said about itself (journal.Origin).
+	Hostname       string    `json:"hostname,omitempty"`
+	SourceAddress  string    `json:"source_address,omitempty"`
+	SenderTime     time.Time `json:"sender_time,omitzero"`
+	MsgID          string    `json:"msgid,omitempty"`
+	StructuredData string    `json:"structured_data,omitempty"`
+	Message        string    `json:"message"` // may hold arbitrary bytes
 }

@@ -129,7 +129,7 @@ func (c *Spec) Next(after time.Time) time.Time {
 		if !c.findNext(k, &x, &usec) {
 			return time.Time{}
 		}
-		x.isdst = c.dst
+		x.isdst = int(c.dst)
 		t := k.mktime(&x)
 		if t*usecPerSec+int64(usec) >= us {
 			return time.Unix(t, int64(usec)*1000).In(c.resultLoc())
@@ -213,9 +213,9 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 	// against a zone whose rules make mktime step backwards for ever.
 	for iter := 0; iter < maxIterations; iter++ {
 		k.mktime(x)
-		x.isdst = c.dst
+		x.isdst = int(c.dst)
 
-		r := c.match(k, x, c.year, &x.year, false)
+		r := c.match(k, x, c.field(fYear), &x.year, false)
 		if r > 0 {
 			x.mon, x.mday, x.hour, x.min, x.sec, *usec = 0, 1, 0, 0, 0, 0
 		}
@@ -224,7 +224,7 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 		}
 
 		mon := x.mon + 1
-		r = c.match(k, x, c.month, &mon, false)
+		r = c.match(k, x, c.field(fMonth), &mon, false)
 		x.mon = mon - 1
 		if r > 0 {
 			x.mday, x.hour, x.min, x.sec, *usec = 1, 0, 0, 0, 0
@@ -240,7 +240,7 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 			continue
 		}
 
-		r = c.match(k, x, c.day, &x.mday, c.endOfMonth)
+		r = c.match(k, x, c.field(fDay), &x.mday, c.endOfMonth)
 		if r > 0 {
 			x.hour, x.min, x.sec, *usec = 0, 0, 0, 0
 		}
@@ -260,7 +260,7 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 			continue
 		}
 
-		r = c.match(k, x, c.hour, &x.hour, false)
+		r = c.match(k, x, c.field(fHour), &x.hour, false)
 		if r > 0 {
 			x.min, x.sec, *usec = 0, 0, 0
 		}
@@ -275,7 +275,7 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 			continue
 		}
 
-		r = c.match(k, x, c.minute, &x.min, false)
+		r = c.match(k, x, c.field(fMinute), &x.min, false)
 		if r > 0 {
 			x.sec, *usec = 0, 0
 		}
@@ -291,7 +291,7 @@ func (c *Spec) findNext(k *clock, x *tm, usec *int) bool {
 		}
 
 		v := x.sec*usecPerSec + *usec
-		r = c.match(k, x, c.usec, &v, false)
+		r = c.match(k, x, c.field(fUsec), &v, false)
 		x.sec, *usec = v/usecPerSec, v%usecPerSec
 		if r < 0 {
 			x.min, x.sec, *usec = x.min+1, 0, 0
@@ -314,12 +314,13 @@ const maxIterations = 1 << 18
 
 // match moves *val to the smallest value of the field list at or above
 // it: 0 if *val already matched, 1 if it moved, -1 if none is left.
-func (c *Spec) match(k *clock, x *tm, ch []component, val *int, eom bool) int {
+func (c *Spec) match(k *clock, x *tm, ch []packed, val *int, eom bool) int {
 	if ch == nil {
 		return 0
 	}
 	d, found := 0, false
-	for _, e := range ch {
+	for _, p := range ch {
+		e := component{int(p.start), int(p.stop), int(p.repeat)}
 		start, stop := e.start, e.stop
 		if eom {
 			start = k.endOfMonth(x, e.start)
@@ -370,5 +371,5 @@ func (c *Spec) weekdayMatches(k *clock, x *tm) bool {
 	t := *x
 	k.mktime(&t)
 	wd := (int(time.Date(t.year, time.Month(t.mon+1), t.mday, 0, 0, 0, 0, time.UTC).Weekday()) + 6) % 7
-	return c.weekdays&(1<<wd) != 0
+	return int(c.weekdays)&(1<<wd) != 0
 }

@@ -48,7 +48,7 @@ func MustParse(s string, local *time.Location) *Spec {
 }
 
 func parseSpec(in string, local *time.Location) (*Spec, syscall.Errno) {
-	c := &Spec{dst: -1, loc: local}
+	c := &fields{dst: -1, loc: local}
 	p := in
 	if hasSuffixFold(p, " UTC") {
 		c.utc = true
@@ -77,7 +77,11 @@ func parseSpec(in string, local *time.Location) (*Spec, syscall.Errno) {
 	if c.utc {
 		c.loc = time.UTC
 	}
-	return c, 0
+	sp, ok := c.compact()
+	if !ok {
+		return nil, syscall.E2BIG
+	}
+	return sp, 0
 }
 
 func hasSuffixFold(s, suffix string) bool {
@@ -124,7 +128,7 @@ func tzNames(loc *time.Location) [2]string {
 }
 
 // shorthand fills c from a named schedule ("daily"); false if p is none.
-func shorthand(c *Spec, p string) bool {
+func shorthand(c *fields, p string) bool {
 	zero := []component{{0, -1, 0}}
 	one := []component{{1, -1, 0}}
 	switch p {
@@ -154,7 +158,7 @@ func shorthand(c *Spec, p string) bool {
 	return true
 }
 
-func parseLonghand(c *Spec, p string) syscall.Errno {
+func parseLonghand(c *fields, p string) syscall.Errno {
 	rest, errno := parseWeekdays(p, c)
 	if errno != 0 {
 		return errno
@@ -186,7 +190,7 @@ var weekdayNames = []struct {
 func skipSpaces(p string) string { return strings.TrimLeft(p, " ") }
 
 // parseWeekdays reads an optional weekday list ("Mon..Fri,Sun ").
-func parseWeekdays(p string, c *Spec) (string, syscall.Errno) {
+func parseWeekdays(p string, c *fields) (string, syscall.Errno) {
 	l := -1
 	for first := true; ; first = false {
 		nr := -1
@@ -248,7 +252,7 @@ func parseWeekdays(p string, c *Spec) (string, syscall.Errno) {
 
 // parseDate reads an optional "[YEAR-]MONTH-DAY" (or "~DAY"), or
 // "@EPOCH"; done reports that the spec is complete (the epoch form).
-func parseDate(p string, c *Spec) (rest string, done bool, errno syscall.Errno) {
+func parseDate(p string, c *fields) (rest string, done bool, errno syscall.Errno) {
 	if p == "" {
 		return p, false, 0
 	}
@@ -330,7 +334,7 @@ func parseEpoch(p string) (int64, bool) {
 }
 
 // fromEpoch makes c the single instant secs (UTC), as "@EPOCH" asks.
-func fromEpoch(c *Spec, secs int64) {
+func fromEpoch(c *fields, secs int64) {
 	t := time.Unix(secs, 0).UTC()
 	one := func(v int) []component { return []component{{v, -1, 0}} }
 	c.year, c.month, c.day = one(t.Year()), one(int(t.Month())), one(t.Day())
@@ -339,7 +343,7 @@ func fromEpoch(c *Spec, secs int64) {
 }
 
 // parseTime reads "HOUR:MINUTE[:SECOND]"; an empty time is midnight.
-func parseTime(p string, c *Spec) (string, syscall.Errno) {
+func parseTime(p string, c *fields) (string, syscall.Errno) {
 	zero := []component{{0, -1, 0}}
 	if p == "" {
 		c.hour, c.minute, c.usec = zero, zero, zero
@@ -501,7 +505,7 @@ func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // normalize sorts and deduplicates every list, trims ranges to their
 // last repetition and turns two-digit years into 19xx/20xx.
-func (c *Spec) normalize() {
+func (c *fields) normalize() {
 	if c.weekdays <= 0 || c.weekdays >= allWeekdays {
 		c.weekdays = -1
 	}
@@ -558,7 +562,7 @@ func less(a, b component) bool {
 	return a.repeat < b.repeat
 }
 
-func (c *Spec) valid() bool {
+func (c *fields) valid() bool {
 	return chainValid(c.year, minYear, maxYear, false) &&
 		chainValid(c.month, 1, 12, false) &&
 		chainValid(c.day, 1, 31, c.endOfMonth) &&

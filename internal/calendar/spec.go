@@ -25,9 +25,15 @@ type component struct {
 	start, stop, repeat int
 }
 
-// Spec is a parsed calendar event specification. A nil field list means
-// "*".
-type Spec struct {
+// packed is a component as a Spec keeps it: every valid value (up to
+// 60×10⁶ µs, year 2199) fits in 32 bits.
+type packed struct {
+	start, stop, repeat int32
+}
+
+// fields is a calendar spec while it is parsed and normalized. A nil
+// field list means "*".
+type fields struct {
 	weekdays   int // bit set, Monday is bit 0; -1 means any day
 	year       []component
 	month      []component
@@ -44,6 +50,69 @@ type Spec struct {
 	dstN string         // that zone's abbreviation, printed back
 }
 
+// The fields of a Spec, in order.
+const (
+	fYear = iota
+	fMonth
+	fDay
+	fHour
+	fMinute
+	fUsec
+	nFields
+)
+
+// Spec is a parsed calendar event specification, immutable. It is kept
+// compact (one array for every field's list, small integers), since a
+// timer holds one per OnCalendar= line for as long as it is loaded and
+// a machine may have ten thousand of them.
+type Spec struct {
+	comps      []packed        // the lists of year, month, day, hour, minute, usec, in turn
+	ends       [nFields]uint16 // field i is comps[ends[i-1]:ends[i]]; empty is "*"
+	weekdays   int8            // bit set, Monday is bit 0; -1 means any day
+	endOfMonth bool            // day counts back from the month's end ("~")
+	utc        bool            // " UTC": computed with timegm
+	dst        int8            // -1, or 0/1 when the spec named the local standard/daylight zone
+	zone       string          // the zone name the spec gave (a tz, or the local zone's abbreviation)
+	loc        *time.Location  // where wall times are computed (UTC, tz or local)
+}
+
+// field returns field i's list (nil for "*").
+func (s *Spec) field(i int) []packed {
+	lo := 0
+	if i > 0 {
+		lo = int(s.ends[i-1])
+	}
+	if hi := int(s.ends[i]); hi > lo {
+		return s.comps[lo:hi:hi]
+	}
+	return nil
+}
+
+// compact turns parsed fields into a Spec; ok is false for a spec with
+// more list elements than a Spec indexes.
+func (f *fields) compact() (*Spec, bool) {
+	chains := [nFields][]component{f.year, f.month, f.day, f.hour, f.minute, f.usec}
+	n := 0
+	for _, ch := range chains {
+		n += len(ch)
+	}
+	if n > 1<<16-1 {
+		return nil, false
+	}
+	s := &Spec{comps: make([]packed, 0, n), weekdays: int8(f.weekdays), endOfMonth: f.endOfMonth,
+		utc: f.utc, dst: int8(f.dst), loc: f.loc, zone: f.tz}
+	if f.tz == "" && f.dst >= 0 {
+		s.zone = f.dstN
+	}
+	for i, ch := range chains {
+		for _, x := range ch {
+			s.comps = append(s.comps, packed{int32(x.start), int32(x.stop), int32(x.repeat)})
+		}
+		s.ends[i] = uint16(len(s.comps))
+	}
+	return s, true
+}
+
 // Location is the zone the spec's wall times are in.
 func (s *Spec) Location() *time.Location { return s.loc }
 
@@ -51,31 +120,29 @@ func (s *Spec) Location() *time.Location { return s.loc }
 func (s *Spec) String() string {
 	var b strings.Builder
 	if s.weekdays > 0 && s.weekdays < allWeekdays {
-		formatWeekdays(&b, s.weekdays)
+		formatWeekdays(&b, int(s.weekdays))
 		b.WriteByte(' ')
 	}
-	formatChain(&b, 4, s.year, false)
+	formatChain(&b, 4, s.field(fYear), false)
 	b.WriteByte('-')
-	formatChain(&b, 2, s.month, false)
+	formatChain(&b, 2, s.field(fMonth), false)
 	if s.endOfMonth {
 		b.WriteByte('~')
 	} else {
 		b.WriteByte('-')
 	}
-	formatChain(&b, 2, s.day, false)
+	formatChain(&b, 2, s.field(fDay), false)
 	b.WriteByte(' ')
-	formatChain(&b, 2, s.hour, false)
+	formatChain(&b, 2, s.field(fHour), false)
 	b.WriteByte(':')
-	formatChain(&b, 2, s.minute, false)
+	formatChain(&b, 2, s.field(fMinute), false)
 	b.WriteByte(':')
-	formatChain(&b, 2, s.usec, true)
+	formatChain(&b, 2, s.field(fUsec), true)
 	switch {
 	case s.utc:
 		b.WriteString(" UTC")
-	case s.tz != "":
-		b.WriteString(" " + s.tz)
-	case s.dst >= 0 && s.dstN != "":
-		b.WriteString(" " + s.dstN)
+	case s.zone != "":
+		b.WriteString(" " + s.zone)
 	}
 	return b.String()
 }
@@ -126,7 +193,7 @@ func frac(b *strings.Builder, v int) {
 // formatChain writes a field list the way systemd does, including its
 // quirks: a range's repeat of one unit is implied, fractions of seconds
 // get six digits.
-func formatChain(b *strings.Builder, width int, c []component, usec bool) {
+func formatChain(b *strings.Builder, width int, c []packed, usec bool) {
 	d := 1
 	if usec {
 		d = usecPerSec
@@ -139,7 +206,8 @@ func formatChain(b *strings.Builder, width int, c []component, usec bool) {
 		b.WriteByte('*')
 		return
 	}
-	for i, x := range c {
+	for i, p := range c {
+		x := component{int(p.start), int(p.stop), int(p.repeat)}
 		if i > 0 {
 			b.WriteByte(',')
 		}

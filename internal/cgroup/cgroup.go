@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -59,6 +60,11 @@ type Manager struct {
 	// its controllers ("pids", "name=systemd"); "" for v2.
 	trackCtrl string
 	events    *eventWatcher // v2 only
+	// systemTasks caches SystemTasks.
+	systemTasks struct {
+		once sync.Once
+		n    uint64
+	}
 
 	mu sync.Mutex
 	// guards groups, gone, each group's cgid, statBase and the ownership locks
@@ -246,7 +252,7 @@ func (m *Manager) dropBase() {
 // setupStats finds v1 controllers for stats the tracking hierarchy lacks
 // (all of them on a hybrid machine, whose cgroup2 has no controllers).
 func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
-	for _, ctrl := range statControllers {
+	for _, ctrl := range append(slices.Clone(statControllers), limitControllers...) {
 		if ctrl == m.trackCtrl {
 			continue
 		}

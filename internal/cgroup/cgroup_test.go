@@ -460,3 +460,23 @@ func TestGroupUsableAfterKill(t *testing.T) {
 		t.Fatalf("a process cloned into the group after its SIGKILL is dead at once (pid %d)", second)
 	}
 }
+
+// TestUnavailableLimits: without cgroups nothing can be limited, and a
+// v1-only memory controller has no memory.high.
+func TestUnavailableLimits(t *testing.T) {
+	v := uint64(1 << 20)
+	l := Limits{MemoryMax: &v, MemoryHigh: &v, TasksMax: &v}
+	none := Detect(Options{Force: ModeNone, Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	defer none.Close()
+	if got := none.Unavailable(l); !slices.Equal(got, []string{"MemoryHigh", "MemoryMax", "TasksMax"}) {
+		t.Errorf("ModeNone: Unavailable = %q; want every directive", got)
+	}
+	m := Detect(Options{Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	defer func() { m.Prune(); m.Close() }()
+	if m.Mode() == ModeNone || m.v2Has("memory") {
+		return
+	}
+	if got := m.Unavailable(l); !slices.Contains(got, "MemoryHigh") || slices.Contains(got, "MemoryMax") {
+		t.Errorf("v1 memory: Unavailable = %q; want MemoryHigh but not MemoryMax", got)
+	}
+}

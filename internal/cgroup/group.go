@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,10 @@ type Group struct {
 	empty   chan struct{} // open while someone waits for emptiness
 	removed bool
 	none    noneTracker // ModeNone only
+	// limitDirs maps v1 limit controllers (limitControllers) to this
+	// unit's directory in them, made when a limit needs one.
+	limitDirs map[string]string
+	joinFirst bool // Apply's Limits.JoinFirst
 }
 
 func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
@@ -61,6 +66,9 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 		bases = m.statBases()
 	}
 	for ctrl, base := range bases {
+		if !slices.Contains(statControllers, ctrl) {
+			continue // a limit controller: see controllerDir
+		}
 		d := filepath.Join(base, unit)
 		err := mkdirGroup(d)
 		if errors.Is(err, os.ErrNotExist) {
@@ -150,6 +158,13 @@ func (g *Group) statFiles() []string {
 	var out []string
 	for _, ctrl := range statControllers {
 		if d, ok := g.statDirs[ctrl]; ok {
+			out = append(out, filepath.Join(d, "cgroup.procs"))
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ctrl := range limitControllers {
+		if d, ok := g.limitDirs[ctrl]; ok {
 			out = append(out, filepath.Join(d, "cgroup.procs"))
 		}
 	}
@@ -367,9 +382,15 @@ func (g *Group) Remove() error {
 	} else if pids, err := g.PIDs(); err == nil && len(pids) > 0 {
 		return fmt.Errorf("cgroup %s: remove: %d processes remain", g.path, len(pids))
 	}
-	for _, d := range g.statDirs {
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			g.m.log.Debug("cannot remove stats group", "dir", d, "err", err)
+	g.mu.Lock()
+	limitDirs := g.limitDirs
+	g.limitDirs = nil
+	g.mu.Unlock()
+	for _, dirs := range []map[string]string{g.statDirs, limitDirs} {
+		for _, d := range dirs {
+			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+				g.m.log.Debug("cannot remove stats group", "dir", d, "err", err)
+			}
 		}
 	}
 	g.m.mu.Lock()

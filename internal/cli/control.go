@@ -25,6 +25,7 @@ func controlCommands(env *Env) []*cobra.Command {
 		killCommand(env),
 		resetFailedCommand(env),
 		daemonReloadCommand(env),
+		reloadLogsCommand(env),
 		daemonReexecCommand(env),
 		editCommand(env),
 		listSocketsCommand(env),
@@ -268,6 +269,35 @@ answers.`,
 		// Queued in the listening socket the new process inherited.
 		if _, err := x.c.Info(ctx); err != nil {
 			return &ExitError{Code: exitFailure, Msg: "the re-executed daemon does not answer: " + err.Error()}
+		}
+		return nil
+	})
+	f.add(cmd)
+	return cmd
+}
+
+// reloadLogsCommand reopens the syslog.conf files, for logrotate's
+// postrotate: unlike a SIGHUP it returns once they are reopened.
+func reloadLogsCommand(env *Env) *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "reload-logs",
+		Short: "Reopen the log files syslog.conf names (after logrotate)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = runCtl(env, f, func(ctx context.Context, x *ctl, _ []string) error {
+		res, err := x.c.ReloadLogs(ctx)
+		if err != nil {
+			return &ExitError{Code: exitFailure, Msg: "failed to reopen the log files: " + err.Error()}
+		}
+		if x.json() {
+			return x.printJSON(res)
+		}
+		for _, e := range res.Errors {
+			x.errf("%s\n", e)
+		}
+		if len(res.Errors) > 0 {
+			return &ExitError{Code: exitFailure}
 		}
 		return nil
 	})

@@ -21,6 +21,7 @@ import (
 type logsFlags struct {
 	units         []string
 	identifiers   []string
+	hosts         []string
 	matches       []string // positional FIELD=VALUE words
 	follow        bool
 	lines         int
@@ -96,6 +97,7 @@ func logCommands(env *Env) []*cobra.Command {
 	fs.SetInterspersed(true)
 	fs.StringArrayVarP(&f.units, "unit", "u", nil, "show entries of this unit (repeatable; globs allowed)")
 	fs.StringArrayVarP(&f.identifiers, "identifier", "t", nil, "show entries with this syslog identifier (repeatable)")
+	fs.StringArrayVar(&f.hosts, "host", nil, "show entries from this host (_HOSTNAME=; messages received as a LOGHOST) (repeatable)")
 	fs.BoolVarP(&f.follow, "follow", "f", false, "keep printing new entries as they arrive")
 	fs.IntVarP(&f.lines, "lines", "n", 0, "show the last N entries (-n alone: 10; -n all: every entry)")
 	fs.BoolVar(&f.noTail, "no-tail", false, "show every entry, even with --follow (undoes --lines)")
@@ -105,7 +107,7 @@ func logCommands(env *Env) []*cobra.Command {
 	fs.StringVarP(&f.grep, "grep", "g", "", "entries whose message matches this regular expression")
 	fs.BoolVar(&f.caseSensitive, "case-sensitive", false, "match --grep case-sensitively (default: insensitive)")
 	fs.StringVarP(&f.boot, "boot", "b", "", "entries of a boot: current (no value or 0), -1 the one before, or an id")
-	fs.BoolVarP(&f.dmesg, "dmesg", "k", false, "kernel messages (tend's journal has none: see dmesg(1))")
+	fs.BoolVarP(&f.dmesg, "dmesg", "k", false, "kernel messages of this boot (read from /dev/kmsg by the system instance)")
 	fs.StringVarP(&f.output, "output", "o", "short", "format: short, short-full, short-iso, short-iso-precise, short-precise,\n"+
 		"short-monotonic, short-unix, with-unit, verbose, export, json, json-pretty, json-sse, json-seq, cat")
 	fs.StringVar(&f.outputFields, "output-fields", "", "comma-separated fields verbose, export and json show")
@@ -218,9 +220,6 @@ func afterLast(ctx context.Context, src journalSource, q journal.Query) (journal
 // notes says on stderr why a query that asks for what tend does not
 // record shows nothing.
 func (f *logsFlags) notes(env *Env) {
-	if f.dmesg {
-		fmt.Fprintln(env.Stderr, "tend: the journal holds no kernel messages; dmesg(1) shows the kernel's log")
-	}
 	m, err := journal.ParseMatches(f.matches)
 	if err != nil {
 		return
@@ -263,9 +262,16 @@ func (f *logsFlags) query(now time.Time) (q journal.Query, lo, hi int, err error
 		q.Matches = append(q.Matches, ids)
 	}
 	if f.dmesg {
-		// journalctl -k is _TRANSPORT=kernel in the current boot; tend's
-		// entries never have that transport.
+		// journalctl -k is _TRANSPORT=kernel in the current boot: what
+		// tend read from /dev/kmsg.
 		q.Matches = append(q.Matches, []string{"_TRANSPORT=kernel"})
+	}
+	if len(f.hosts) > 0 {
+		var hs []string
+		for _, h := range f.hosts {
+			hs = append(hs, "_HOSTNAME="+h)
+		}
+		q.Matches = append(q.Matches, hs)
 	}
 	if f.since != "" {
 		if q.Since, err = journal.ParseTime(f.since, now, loc); err != nil {

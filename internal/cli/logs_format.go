@@ -100,6 +100,8 @@ func fromAPI(e api.LogEntry) journal.Entry {
 		Seq: seq, Realtime: e.Time, Monotonic: time.Duration(e.Monotonic) * time.Microsecond,
 		BootID: e.BootID, Unit: e.Unit, PID: e.PID, UID: e.UID, Priority: e.Priority,
 		Facility: e.Facility, Identifier: e.Identifier, Stream: st, Message: []byte(e.Message),
+		Origin: journal.Origin{Hostname: e.Hostname, Address: e.SourceAddress, Time: e.SenderTime,
+			MsgID: e.MsgID, StructuredData: e.StructuredData},
 	}
 }
 

@@ -32,6 +32,10 @@ func daemonCommands(env *Env) []*cobra.Command {
 		inetdConf, xinetdConf []string
 		svdirs                []string
 		crontab               []string
+		syslogConf            []string
+		loghost               daemon.LogHost
+		kmsg                  bool
+		fdHolder              bool
 		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
@@ -76,6 +80,10 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Xinetd:          legacyFiles(xinetdConf, cmd.Flags().Changed("xinetd-conf")),
 				Svdirs:          legacyFiles(svdirs, cmd.Flags().Changed("svdir")),
 				Crontab:         legacyFiles(crontab, cmd.Flags().Changed("crontab")),
+				SyslogConf:      legacyFiles(syslogConf, cmd.Flags().Changed("syslog-conf")),
+				LogHost:         loghost,
+				NoHolder:        !fdHolder,
+				Kmsg:            kmsgDefault(kmsg, cmd.Flags().Changed("kmsg"), user, len(units) > 0),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 				Version:         versionString(),
@@ -108,12 +116,21 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&runtime, "runtime-dir", "", "keep the control socket and runtime state in `DIR` (default /run/tend, or $XDG_RUNTIME_DIR/tend)")
 	f.StringVar(&syslogAt, "syslog-socket", "", "capture syslog datagrams on `PATH` (default /dev/log for the system instance; \"\" for none)")
 	f.StringVar(&forward, "forward-syslog", "", "send every journal entry to a remote syslog server, RFC 5424 over `URL` (udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT)")
+	f.StringArrayVar(&syslogConf, "syslog-conf", nil, "route journal entries to the files, pipes, terminals and servers named by the selector lines of syslog.conf `FILE` (repeatable; globs; default /etc/syslog.conf, /etc/rsyslog.conf and /etc/rsyslog.d/*.conf where they exist, for the system instance without --units; \"\" for none)")
+	f.StringArrayVar(&loghost.Listen, "syslog-listen", nil, "receive other machines' syslog messages into the journal on `URL`: udp://ADDR:PORT, tcp://ADDR:PORT (RFC 6587) or tls://ADDR:PORT (RFC 5425) (repeatable)")
+	f.StringVar(&loghost.TLSCert, "syslog-tls-cert", "", "certificate `FILE` (PEM) of tls:// syslog listeners")
+	f.StringVar(&loghost.TLSKey, "syslog-tls-key", "", "private key `FILE` (PEM) of tls:// syslog listeners")
+	f.StringVar(&loghost.TLSClientCA, "syslog-tls-client-ca", "", "require tls:// syslog clients to present a certificate signed by a CA in `FILE` (PEM)")
+	f.StringVar(&loghost.RateLimit, "syslog-rate-limit", "", "syslog messages accepted per sender (pid on /dev/log, address on the network), `BURST/INTERVAL` (default 10000/30s; 0 for no limit)")
+	f.BoolVar(&kmsg, "kmsg", false, "read the kernel's log (/dev/kmsg) into the journal (default on for the system instance without --units)")
 	f.StringArrayVar(&logGroup, "log-group", nil, "members of `GROUP` may read every unit's logs (repeatable; default adm and systemd-journal where they exist; \"\" for none)")
 	f.StringArrayVar(&inetdConf, "inetd-conf", nil, "read inetd.conf `FILE` into socket units (repeatable; default /etc/inetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&xinetdConf, "xinetd-conf", nil, "read xinetd.conf `FILE` and its includedir into socket units (repeatable; default /etc/xinetd.conf for the system instance; \"\" for none)")
 	f.StringArrayVar(&svdirs, "svdir", nil, "supervise every runit/daemontools service directory in scan directory `DIR`, as runsvdir does (repeatable; default /etc/service and /var/service where they exist, for the system instance without --units; \"\" for none)")
 	f.StringArrayVar(&crontab, "crontab", nil, "read crontab `PATH` (a file, or a directory of them; with a user field as in /etc/cron.d for the system instance, the user's own for a user instance) into timer units (repeatable; default /etc/crontab, /etc/cron.d and /var/spool/cron/crontabs for the system instance, $XDG_CONFIG_HOME/tend/crontab for a user instance; \"\" for none)")
 	jopts.register(f)
+	f.BoolVar(&fdHolder, "fd-holder", true, "keep the log pipes and listeners in a holder process that outlives a crash of tend (false: for benchmark harnesses that wait for tend to have no child left)")
+	_ = f.MarkHidden("fd-holder")
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
 	f.BoolVar(&panicHook, "debug-panic-hook", false, "serve POST /v1/debug/panic, which makes tend panic (tests of panic recovery only)")
@@ -121,6 +138,15 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")
 	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")
 	return []*cobra.Command{cmd, fdholderCommand()}
+}
+
+// kmsgDefault: the host's system instance reads the kernel log unless told
+// not to; others only when asked.
+func kmsgDefault(v, set, user, ownUnits bool) bool {
+	if set {
+		return v
+	}
+	return !user && !ownUnits
 }
 
 func startCPUProfile(path string) (func(), error) {

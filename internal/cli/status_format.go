@@ -92,10 +92,18 @@ func (v statusView) writeStatus(w io.Writer, st api.UnitStatus) {
 	// any more, its CPU time still tells what the last run cost.
 	live := st.ActiveState != "inactive" && st.ActiveState != "failed"
 	if st.Tasks > 0 && live {
-		field("Tasks", "%d", st.Tasks)
+		if st.TasksMax > 0 {
+			field("Tasks", "%d (limit: %d)", st.Tasks, st.TasksMax)
+		} else {
+			field("Tasks", "%d", st.Tasks)
+		}
 	}
-	if st.MemoryBytes > 0 && live {
-		field("Memory", "%s", formatBytes(st.MemoryBytes))
+	if (st.MemoryBytes > 0 || st.MemoryMax > 0) && live {
+		if st.MemoryMax > 0 {
+			field("Memory", "%s (max: %s)", formatBytes(st.MemoryBytes), formatBytes(uint64(st.MemoryMax)))
+		} else {
+			field("Memory", "%s", formatBytes(st.MemoryBytes))
+		}
 	}
 	if st.CPUNanos > 0 {
 		field("CPU", "%s", formatCPU(time.Duration(st.CPUNanos)))

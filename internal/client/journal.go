@@ -30,3 +30,9 @@ func (c *Client) LogFieldValues(ctx context.Context, field string) ([]string, er
 	var res []string
 	return res, c.call(ctx, "GET", "/v1/logs/fields/"+url.PathEscape(field), nil, nil, &res)
 }
+
+// ReloadLogs reopens the files syslog.conf routes to; see api.JournalManager.
+func (c *Client) ReloadLogs(ctx context.Context) (api.ReloadLogsResult, error) {
+	var res api.ReloadLogsResult
+	return res, c.call(ctx, "POST", "/v1/logs/reload", nil, struct{}{}, &res)
+}

@@ -235,6 +235,8 @@ func TestKernelConditions(t *testing.T) {
 		{"KernelVersion", "==6.1.0-18-amd64", true},
 		{"KernelVersion", "<>6.1.0", true},
 		{"KernelVersion", "!$=5.*", true},
+		{"KernelVersion", `" >= 5.10 "`, true},
+		{"KernelVersion", `" < 5.10"`, false},
 		{"Architecture", "native", true},
 		{"Architecture", "sparc64", false},
 		{"Capability", "CAP_CHOWN", true},

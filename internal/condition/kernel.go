@@ -87,10 +87,12 @@ func (e *evaluator) testKernelVersion(arg string) (bool, error) {
 		return false, fmt.Errorf("empty kernel version condition")
 	}
 	for i := 0; i < len(ws); i++ {
-		o, want := cutOp(ws[i])
+		// A quoted word may carry blanks around its operator (" >= 5.0"):
+		// each word is stripped first, as systemd does.
+		o, want := cutOp(strings.TrimSpace(ws[i]))
 		if o != opNone && want == "" && i+1 < len(ws) {
 			i++ // operator written apart from its operand: ">= 5.0"
-			want = ws[i]
+			want = strings.TrimSpace(ws[i])
 		}
 		if want == "" {
 			return false, fmt.Errorf("missing version in %q", arg)

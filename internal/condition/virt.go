@@ -89,6 +89,18 @@ func Detect(root, proc, sys string) Virt {
 	return Virt{VM: detectVM(proc, sys), Container: detectContainer(root, proc)}
 }
 
+// DetectContainer is Detect's container part alone ("none" when there
+// is no container): it reads no CPU or firmware information.
+func DetectContainer(root, proc string) string {
+	if root == "" {
+		root = "/"
+	}
+	if proc == "" {
+		proc = "/proc"
+	}
+	return detectContainer(root, proc)
+}
+
 // containerIDs are the container= values systemd knows; others are
 // reported as container-other.
 func containerIDs() []string {

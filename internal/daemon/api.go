@@ -205,6 +205,7 @@ func (a *apiManager) status(st supervise.Status, detail bool) api.UnitStatus {
 		ExecMainCode: st.ExecMainCode, ExecMainStatus: st.ExecMainStat, Job: st.Job, JobState: st.JobState,
 		StatusText: st.StatusText, NRestarts: st.NRestarts, Tasks: st.Tasks,
 		MemoryBytes: st.MemoryBytes, CPUNanos: st.CPUNanos, Cgroup: st.Cgroup,
+		MemoryMax: max(st.MemoryMax, 0), TasksMax: max(st.TasksMax, 0),
 		NAccepted: st.NAccepted, NConnections: st.NConnections, NRefused: st.NRefused,
 	}
 	for _, l := range st.Listen {

@@ -23,6 +23,7 @@ import (
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clockwatch"
 	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/logroute"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
@@ -44,6 +45,19 @@ type Config struct {
 	// Forward sends every journal entry to a remote syslog server
 	// (udp://, tcp:// or tls://HOST:PORT); "" for none.
 	Forward string
+	// SyslogConf names syslog.conf-style files whose selector lines route
+	// journal entries to files, pipes, terminals and remote servers
+	// (internal/syslogconf, internal/logroute). nil means
+	// syslogconf.Defaults where they exist, for the system instance with
+	// the standard unit directories; an empty non-nil list reads none.
+	SyslogConf []string
+	// NoHolder runs without the fd holder process (fdholder.go), for
+	// harnesses that take "no child process left" as the end of a run.
+	NoHolder bool
+	// LogHost makes tend receive other machines' syslog messages.
+	LogHost LogHost
+	// Kmsg reads the kernel's log (/dev/kmsg) into the journal.
+	Kmsg bool
 	// Journal tunes the journal's limits; Dir is taken from Paths.
 	Journal journal.Options
 	// LogGroups name the groups whose members may read every log of the
@@ -143,8 +157,20 @@ type daemon struct {
 	ln      net.Listener      // the control socket, bound before anything else
 	syslog  *syslogIn         // nil when not capturing syslog
 	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
-	svdir   *svdirScan        // nil when no scan directory is watched
-	holder  *holder           // the fd holder; nil without one (fdholder.go)
+	// router writes syslog.conf's files (nil without rules); ruleForwards
+	// carry out its @host rules. Both are set before the API serves.
+	router       *logroute.Router
+	ruleForwards []*syslog.Forwarder
+	// loghost are the --syslog-listen sockets, bound in newDaemon, and
+	// loghostRecv their receiver.
+	loghost     []netListener
+	loghostRecv *syslog.Receiver
+	// senders caches the units of syslog senders and syslogBatch collects
+	// received messages for the journal (syslog.go).
+	senders     senderUnits
+	syslogBatch syslogBatch
+	svdir       *svdirScan // nil when no scan directory is watched
+	holder      *holder    // the fd holder; nil without one (fdholder.go)
 
 	// exitCode is set by the ExitWith watcher before it asks for shutdown.
 	exitMu   sync.Mutex // guards exitCode
@@ -221,7 +247,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	jopts.Dir, jopts.Logger, jopts.OnPanic = p.Journal, d.log, d.onPanic
 	// The holder before the journal, which gives it every pipe; after a
 	// crash it has what the previous manager gave it (crash.go).
-	if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
+	if cfg.NoHolder {
+		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
+	} else if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).
@@ -250,7 +278,11 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 			d.log.Error("log pipes", "err", err)
 		}
 	}
+	if err := d.listenLogHost(); err != nil {
+		return nil, err
+	}
 	d.loader = newLoader(cfg, d.log)
+	d.loader.cgroups = d.cgroups
 	if d.svdir, err = newSvdirScan(d); err != nil {
 		return nil, fmt.Errorf("service directories: %w", err)
 	}
@@ -343,6 +375,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if err := d.startForward(ctx, &wg); err != nil {
 		return 1, err
 	}
+	d.startLogFiles(ctx, &wg)
+	d.serveLogHost(ctx, &wg)
+	d.startKmsg(ctx, &wg)
 	if d.notify != nil {
 		d.parts.notify = d.parts.start(ctx, &wg, d.guard, "notify", func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
@@ -447,6 +482,9 @@ func (d *daemon) wait(ctx context.Context, sigs <-chan os.Signal) error {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGHUP:
+				// As syslogd does on SIGHUP, reopen the log files
+				// (logrotate's postrotate), besides reloading units.
+				d.reopenLogFiles()
 				if _, err := d.reload(ctx); err != nil {
 					d.log.Error("reload failed", "err", err)
 				}
@@ -502,8 +540,12 @@ func (d *daemon) fds() map[int]string {
 	if d.notify != nil {
 		maps.Copy(fds, d.notify.FDs())
 	}
+	maps.Copy(fds, d.loghostFDs())
 	if d.syslog != nil {
 		maps.Copy(fds, d.syslog.fds())
+	}
+	for _, f := range d.ruleForwards {
+		maps.Copy(fds, f.FDs())
 	}
 	if d.forward != nil {
 		maps.Copy(fds, d.forward.FDs())

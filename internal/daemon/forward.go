@@ -59,6 +59,8 @@ func (d *daemon) startForward(ctx context.Context, wg *sync.WaitGroup) error {
 // journalSource is the journal as the forwarder reads it.
 type journalSource struct {
 	j *journal.Journal
+	// keep, when set, selects the entries to send (a syslog.conf rule).
+	keep func(journal.Entry) bool
 }
 
 // Follow hands fn every entry after the cursor, then new ones as they come.
@@ -73,10 +75,24 @@ func (s journalSource) Follow(ctx context.Context, after string, fn func(syslog.
 	}
 	q := journal.Query{AfterCursor: after}
 	return s.j.Follow(ctx, q, func(e journal.Entry) error {
-		return fn(syslog.Record{
-			Cursor: journal.FormatCursor(e), Time: e.Realtime, AppName: e.Identifier,
-			PID: e.PID, Facility: e.Facility, Severity: e.Priority,
-			Msg: bytes.Clone(e.Message), Unit: e.Unit,
-		})
+		if s.keep != nil && !s.keep(e) {
+			return nil
+		}
+		return fn(syslogRecord(e))
 	})
+}
+
+// syslogRecord is e as the forwarder sends it: a relayed message keeps
+// its own host name and timestamp, every message its MSGID and SD.
+func syslogRecord(e journal.Entry) syslog.Record {
+	t := e.Realtime
+	if !e.Origin.Time.IsZero() {
+		t = e.Origin.Time
+	}
+	return syslog.Record{
+		Cursor: journal.FormatCursor(e), Time: t, Hostname: e.Origin.Hostname, AppName: e.Identifier,
+		PID: e.PID, Facility: e.Facility, Severity: e.Priority,
+		MsgID: e.Origin.MsgID, StructuredData: e.Origin.StructuredData,
+		Msg: bytes.Clone(e.Message), Unit: e.Unit,
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/tendproject/tend/internal/flock"
+	"github.com/tendproject/tend/internal/rundir"
 )
 
 // Lock files: <runtime>/lock and <journal>/instance.lock, each holding the
@@ -32,9 +33,9 @@ func lockInstance(p Paths) (*instanceLock, error) {
 		{p.Runtime, runtimeLockName, "runtime directory"},
 		{p.Journal, journalLockName, "journal directory"},
 	} {
-		if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		if err := makeDir(d.dir, d.name == runtimeLockName); err != nil {
 			l.release()
-			return nil, fmt.Errorf("cannot create %s: %w", d.dir, err)
+			return nil, err
 		}
 		f, err := flock.File(filepath.Join(d.dir, d.name))
 		if err != nil {
@@ -61,4 +62,20 @@ func (l *instanceLock) release() {
 		f.Close()
 	}
 	l.files = nil
+}
+
+// makeDir creates an instance directory. A runtime directory's parent
+// that does not exist yet (the /tmp/tend-UID fallback) is made private,
+// and the runtime directory must not be one another user controls.
+func makeDir(dir string, runtime bool) error {
+	if runtime {
+		_ = os.Mkdir(filepath.Dir(dir), 0o700)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	if runtime {
+		return rundir.Check(dir, os.Geteuid())
+	}
+	return nil
 }

@@ -74,3 +74,32 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	})
 	return out
 }
+
+// TestLockInstanceForeignRuntime: a runtime directory that another user
+// made first (the /tmp/tend-UID fallback squatted) is refused before tend
+// creates its socket there.
+func TestLockInstanceForeignRuntime(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a directory of another user")
+	}
+	dir := t.TempDir()
+	squat := filepath.Join(dir, "tend-1000")
+	if err := os.Mkdir(squat, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(squat, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	p := Paths{Runtime: filepath.Join(squat, "tend"), Journal: filepath.Join(dir, "journal")}
+	l, err := lockInstance(p)
+	if err == nil {
+		l.release()
+		t.Fatal("runtime directory inside another user's directory was accepted")
+	}
+	if !strings.Contains(err.Error(), "uid 4242") {
+		t.Errorf("refusal %q; want it to name the owner", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.Runtime, runtimeLockName)); err == nil {
+		t.Error("the lock file was created in the refused directory")
+	}
+}

@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/activate"
+	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/inetd"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/spawn"
+	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/unit"
 	"golang.org/x/sys/unix"
 )
@@ -23,8 +25,11 @@ import (
 // loader reads the unit search path into a plan.
 type loader struct {
 	dirs []string
-	env  unit.Env
-	log  *slog.Logger
+	// cgroups, when set, tells which resource-control directives can
+	// be applied here (checkResources).
+	cgroups *cgroup.Manager
+	env     unit.Env
+	log     *slog.Logger
 	// legacy are the inetd/xinetd files whose units are generated into
 	// gen, a directory of the search path ("" when there are none).
 	legacy inetd.Config
@@ -41,7 +46,8 @@ type loader struct {
 	mu      sync.Mutex // guards last, frozen, files, svdirs
 	last    time.Time  // when the units in force were read
 	// frozen answers loads of units outside the plan (Accept=yes
-	// instances) from the search path as the last load scanned it.
+	// instances) from the search path as the last load scanned it, and
+	// from the files as it first read them.
 	frozen *unit.Loader
 	// files are the units read from the search path at the last load;
 	// svdirs the units of service directories (svdir.go). A plan is
@@ -169,7 +175,8 @@ func (l *loader) load() (*plan.Plan, []string) {
 	}
 	msgs = append(msgs, checkSockets(set, &l.env)...)
 	msgs = append(msgs, checkTimers(set, &l.env, loadZone())...)
-	frozen := ld.Freeze()
+	msgs = append(msgs, checkResources(set, l.cgroups)...)
+	frozen := ld.Freeze().Memoize()
 	l.mu.Lock()
 	l.frozen = frozen
 	l.mu.Unlock()
@@ -215,6 +222,10 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	ch, err := d.mgr.Reload(ctx, pl)
 	if err == nil {
 		d.log.Info("reloaded units", "added", len(ch.Added), "removed", len(ch.Removed), "changed", len(ch.Changed))
+		// A reload is a boot's parse and plan again: the old plan and
+		// the parse are garbage now, and an idle daemon should not keep
+		// their pages until the heap grows back into them.
+		trimMemory()
 	}
 	return ch, err
 }
@@ -297,6 +308,27 @@ func remainingChildren() []int {
 		}
 	}
 	return pids
+}
+
+// checkResources names, once per unit at load, the resource-control
+// directives no cgroup controller available to tend can apply here.
+func checkResources(set *unit.Set, cm *cgroup.Manager) []string {
+	if cm == nil {
+		return nil
+	}
+	var msgs []string
+	for _, u := range set.Units {
+		if u.Service == nil || u.Load != unit.Loaded {
+			continue
+		}
+		if missing := supervise.UnavailableLimits(u.Service, cm); len(missing) > 0 {
+			d := unit.Diag{File: u.Path, Severity: unit.Warning,
+				Msg: "resource control not available here (no such cgroup controller for tend), ignored: " + strings.Join(missing, ", ")}
+			u.Diags = append(u.Diags, d)
+			msgs = append(msgs, d.Error())
+		}
+	}
+	return msgs
 }
 
 // checkSockets types every socket unit's [Socket] section at load, so

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/journal"
@@ -64,7 +65,13 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
-	case "", "journal", "syslog", "kmsg", "journal+console", "syslog+console", "kmsg+console":
+	case "kmsg", "kmsg+console":
+		// Each write to /dev/kmsg is one kernel log record.
+		if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+			return f, nil
+		}
+		return s.open(u, id, uid, "journal", stream, pipes) // no kernel log here: the journal
+	case "", "journal", "syslog", "journal+console", "syslog+console":
 		ec := &u.Service.Exec
 		p, err := s.j.Pipe(journal.Source{
 			Unit:        u.Name,
@@ -80,9 +87,20 @@ func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream jou
 		}
 		*pipes = append(*pipes, p)
 		return p.W, nil
-	case "null", "socket": // the supervisor gives the socket (StandardOutput=socket)
+	case "null", "socket", "fd": // the supervisor gives the socket (StandardOutput=socket, fd:NAME)
 		return nil, nil
-	case "inherit", "tty", "console":
+	case "tty":
+		// The terminal of TTYPath=; with StandardInput=tty the exec
+		// helper puts the controlling terminal here instead.
+		return os.OpenFile(spawn.TTYPath(&u.Service.Exec), os.O_WRONLY|syscall.O_NOCTTY, 0)
+	case "inherit":
+		// The same as standard input: its terminal, or its socket (the
+		// supervisor gives it), else /dev/null.
+		if strings.HasPrefix(u.Service.Exec.StandardInput, "tty") {
+			return s.open(u, id, uid, "tty", stream, pipes)
+		}
+		return nil, nil
+	case "console":
 		if stream == journal.StreamStderr {
 			return dupFile(os.Stderr)
 		}

@@ -60,6 +60,7 @@ func properties(st supervise.Status) map[string]string {
 	set("TasksCurrent", strconv.Itoa(st.Tasks))
 	set("MemoryCurrent", strconv.FormatUint(st.MemoryBytes, 10))
 	set("CPUUsageNSec", strconv.FormatUint(st.CPUNanos, 10))
+	limitProperties(st, set)
 	set("StateChangeTimestamp", timestamp(st.Since))
 	set("Job", st.Job)
 	if svc := def.Service; svc != nil {
@@ -177,6 +178,8 @@ func wireEntry(e journal.Entry) api.LogEntry {
 		Cursor: journal.FormatCursor(e), Time: e.Realtime, Monotonic: uint64(e.Monotonic / time.Microsecond),
 		BootID: e.BootID, Unit: e.Unit, PID: e.PID, UID: e.UID, Priority: e.Priority,
 		Facility: e.Facility, Identifier: e.Identifier, Stream: e.Stream.String(), Message: string(e.Message),
+		Hostname: e.Origin.Hostname, SourceAddress: e.Origin.Address, SenderTime: e.Origin.Time,
+		MsgID: e.Origin.MsgID, StructuredData: e.Origin.StructuredData,
 	}
 }
 

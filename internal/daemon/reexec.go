@@ -280,7 +280,8 @@ func (d *daemon) inheritSyslog(f *os.File) *syslogIn {
 		return nil
 	}
 	s := &syslogIn{d: d, conn: conn}
-	s.recv = syslog.NewReceiver(s.handle, syslog.ReceiverOptions{Logger: d.log})
+	opts, _ := d.receiverOptions() // a bad limit is fatal in listenLogHost
+	s.recv = syslog.NewReceiver(s.handle, opts)
 	return s
 }
 

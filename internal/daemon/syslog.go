@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/fdrole"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/syslog"
@@ -31,7 +33,8 @@ func (d *daemon) listenSyslog(path string) *syslogIn {
 		return nil
 	}
 	s := &syslogIn{d: d, conn: conn}
-	s.recv = syslog.NewReceiver(s.handle, syslog.ReceiverOptions{Logger: d.log})
+	opts, _ := d.receiverOptions() // a bad limit is fatal in listenLogHost
+	s.recv = syslog.NewReceiver(s.handle, opts)
 	return s
 }
 
@@ -56,11 +59,19 @@ func (s *syslogIn) fds() map[int]string {
 }
 
 func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
+	s.d.appendSyslog(m, cred)
+}
+
+// appendSyslog stores one received message: from /dev/log, attributed to
+// the unit of the sender (kernel credentials), or from the network, with
+// the sender's host, address and own timestamp.
+func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 	e := journal.Entry{
 		Priority:   m.Severity,
 		Facility:   m.Facility,
 		Identifier: m.AppName,
 		Stream:     journal.StreamSyslog,
+		Origin:     originOf(m, cred),
 		Message:    m.Msg,
 		UID:        -1,
 	}
@@ -70,24 +81,128 @@ func (s *syslogIn) handle(m syslog.Message, cred syslog.Cred) {
 	if cred.Known {
 		// The kernel's word beats the packet's.
 		e.PID, e.UID = cred.PID, cred.UID
-		e.Unit = s.unitOf(cred)
+		e.Unit = d.unitOf(cred)
 	}
 	if m.AppName == syslog.SuppressedAppName && m.MsgID == syslog.SuppressedMsgID {
 		e.Stream = journal.StreamTend
 	}
-	_ = s.d.journal.Append(e)
+	d.syslogBatch.add(d.journal, e)
+}
+
+// syslogBatch collects received messages until the receivers say nothing
+// more is waiting (ReceiverOptions.Flush), so that a burst costs one
+// journal write per unit rather than one per message.
+type syslogBatch struct {
+	mu sync.Mutex // guards es
+	es []journal.Entry
+}
+
+// maxSyslogBatch bounds what waits for a flush.
+const maxSyslogBatch = 512
+
+func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
+	b.mu.Lock()
+	b.es = append(b.es, e)
+	full := len(b.es) >= maxSyslogBatch
+	b.mu.Unlock()
+	if full {
+		b.flush(j)
+	}
+}
+
+// flush writes what was collected. The lock is held across the write so
+// that batches reach the journal in the order they were collected.
+func (b *syslogBatch) flush(j *journal.Journal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.es) == 0 {
+		return
+	}
+	_ = j.AppendBatch(b.es)
+	clear(b.es)
+	b.es = b.es[:0]
 }
 
 // unitOf attributes a datagram to a unit. The sender may have exited
 // before the datagram is read (logger(1) does at once): its pidfd still
 // names its cgroup; /proc serves kernels that pass no pidfd while the
 // sender lives.
-func (s *syslogIn) unitOf(cred syslog.Cred) string {
-	if name, ok := s.d.cgroups.UnitOfPIDFD(cred.PIDFD); ok {
-		return name
+func (d *daemon) unitOf(cred syslog.Cred) string {
+	id, cacheable := processID(cred.PIDFD)
+	if cacheable {
+		if name, ok := d.senders.get(id); ok {
+			return name
+		}
 	}
-	if name, ok := s.d.cgroups.UnitOf(cred.PID); ok {
-		return name
+	name, ok := d.cgroups.UnitOfPIDFD(cred.PIDFD)
+	if !ok {
+		name, _ = d.cgroups.UnitOf(cred.PID)
 	}
-	return ""
+	if cacheable {
+		d.senders.put(id, name)
+	}
+	return name
+}
+
+// pidfsMagic is the file system type of pidfds on Linux 6.9 and later,
+// where each process has an inode of its own that no later process gets.
+const pidfsMagic = 0x50494446
+
+// processID identifies the sender's process by its pidfd's inode, when
+// the kernel gives each process its own (pidfs). Unlike a pid it is never
+// reused, so the unit found for it can be remembered.
+func processID(pidfd int) (uint64, bool) {
+	if pidfd <= 0 {
+		return 0, false
+	}
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if unix.Fstatfs(pidfd, &fs) != nil || fs.Type != pidfsMagic || unix.Fstat(pidfd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// senderUnits remembers the unit of recent senders (by process id), so
+// that a process that logs a lot is looked up in /proc once, not per
+// message. A process keeps its unit: tend places it before it runs.
+type senderUnits struct {
+	mu sync.Mutex // guards m
+	m  map[uint64]string
+}
+
+// maxSenderUnits bounds the memory; past it the map starts over.
+const maxSenderUnits = 1024
+
+func (c *senderUnits) get(id uint64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.m[id]
+	return u, ok
+}
+
+func (c *senderUnits) put(id uint64, unit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSenderUnits {
+		c.m = map[uint64]string{}
+	}
+	c.m[id] = unit
+}
+
+// originOf keeps what the sender said about itself. Only a network
+// message's host name and timestamp are kept: on /dev/log both are this
+// machine's, and syslog(3)'s second-resolution stamp adds nothing to the
+// journal's own.
+func originOf(m syslog.Message, cred syslog.Cred) journal.Origin {
+	o := journal.Origin{MsgID: m.MsgID, StructuredData: m.StructuredData}
+	if cred.Addr.IsValid() {
+		o.Address = cred.Addr.String()
+		o.Hostname, o.Time = m.Hostname, m.Time
+		if o.Hostname == "" {
+			// As rsyslog does: a sender that names no host is its address.
+			o.Hostname = o.Address
+		}
+	}
+	return o
 }

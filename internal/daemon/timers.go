@@ -13,6 +13,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/clockwatch"
+	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/timer"
 	"github.com/tendproject/tend/internal/unit"
@@ -23,8 +24,7 @@ const localtime = "/etc/localtime"
 
 // timerEnv describes this machine and instance to timer units: where
 // Persistent= stamps live, the machine and boot ids their delays hash,
-// and when the machine booted (CLOCK_BOOTTIME, suspend included) and
-// tend started.
+// and when the machine booted (bootBase) and tend started.
 func timerEnv(cfg Config, zone *atomic.Pointer[time.Location]) supervise.TimerEnv {
 	now := time.Now()
 	env := supervise.TimerEnv{
@@ -36,10 +36,7 @@ func timerEnv(cfg Config, zone *atomic.Pointer[time.Location]) supervise.TimerEn
 	if cfg.Paths.State != "" {
 		env.StampDir = filepath.Join(cfg.Paths.State, "timers")
 	}
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
-		env.Boot = now.Add(-time.Duration(ts.Nano()))
-	}
+	env.Boot = bootBase(now, !cfg.User && inContainer())
 	if id, ok := readID("/etc/machine-id"); ok {
 		env.Host.MachineID = id
 	}
@@ -47,6 +44,38 @@ func timerEnv(cfg Config, zone *atomic.Pointer[time.Location]) supervise.TimerEn
 		env.Host.Perturb = timer.PerturbFromBootID(id)
 	}
 	return env
+}
+
+// bootBase is what OnBootSec= counts from: the machine's boot
+// (CLOCK_BOOTTIME, suspend included), or now — the start of the
+// instance — for a system instance in a container, where systemd too
+// maps OnBootSec= to OnStartupSec=: the kernel's boot is the host's,
+// and a container's "boot" is its init's start.
+func bootBase(now time.Time, container bool) time.Time {
+	var ts unix.Timespec
+	if container || unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return now
+	}
+	return now.Add(-time.Duration(ts.Nano()))
+}
+
+// inContainer reports whether tend runs in a container: a container
+// manager's mark (condition.DetectContainer), or a PID namespace other
+// than the machine's first (tend started by unshare or as a sandbox's
+// init), as systemd-detect-virt decides.
+func inContainer() bool {
+	return condition.DetectContainer("/", "/proc") != "none" || !initialPIDNamespace("/proc")
+}
+
+// initialPIDNamespace reports whether this process is in the machine's
+// first PID namespace, which the kernel numbers 0xEFFFFFFC
+// (PROC_PID_INIT_INO) in the nsfs; unknown counts as yes.
+func initialPIDNamespace(proc string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(proc, "self/ns/pid"), &st); err != nil {
+		return true
+	}
+	return st.Ino == 0xEFFFFFFC
 }
 
 // readID reads a 128-bit id written in hex, with or without dashes.

@@ -15,7 +15,8 @@ import (
 // no longer touched (parsing, planning, start-up code). The kernel keeps
 // the executable in its page cache, so code needed later comes back with a
 // minor fault; nothing is lost, only the resident set of an idle daemon
-// shrinks to what it uses. Called once, when the boot target is reached.
+// shrinks to what it uses. Called when the boot target is reached and
+// after every daemon-reload.
 func trimMemory() {
 	debug.FreeOSMemory()
 	exe, err := os.Readlink("/proc/self/exe")

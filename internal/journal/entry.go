@@ -24,11 +24,14 @@ const (
 	StreamStderr               // a unit's standard error
 	StreamSyslog               // a message received on /dev/log
 	StreamTend                 // tend's own event about the unit
+	StreamKernel               // a kernel message read from /dev/kmsg
+
+	streamLast = StreamKernel
 )
 
-var streamNames = [...]string{"stdout", "stderr", "syslog", "tend"}
+var streamNames = [...]string{"stdout", "stderr", "syslog", "tend", "kernel"}
 
-// String returns "stdout", "stderr", "syslog" or "tend".
+// String returns "stdout", "stderr", "syslog", "tend" or "kernel".
 func (s Stream) String() string {
 	if int(s) < len(streamNames) {
 		return streamNames[s]
@@ -73,6 +76,10 @@ type Entry struct {
 	// Partial is set when the line was longer than LineMax (or ended
 	// without a newline at a split point) and continues in the next entry.
 	Partial bool
+	// Origin holds what a syslog sender said about itself beyond the
+	// local credentials: remote host, source address, its own timestamp,
+	// RFC 5424 MSGID and structured data. Zero for other entries.
+	Origin  Origin
 	Message []byte // raw bytes, never reinterpreted (NUL and invalid UTF-8 kept)
 }
 

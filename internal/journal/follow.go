@@ -11,6 +11,14 @@ import (
 // returns nil) or fn fails. It waits on the journal's commit notification:
 // no polling.
 func (j *Journal) Follow(ctx context.Context, q Query, fn func(Entry) error) error {
+	return j.FollowIdle(ctx, q, fn, nil)
+}
+
+// FollowIdle is Follow that also calls idle, when not nil, each time every
+// entry committed so far has been handed to fn and it is about to wait:
+// the moment for a reader that batches to flush. An error from idle ends
+// it like one from fn.
+func (j *Journal) FollowIdle(ctx context.Context, q Query, fn func(Entry) error, idle func() error) error {
 	q.Reverse = false
 	ch := j.changed() // taken before hi: a commit after hi closes it
 	hi := j.committed.Load()
@@ -20,6 +28,11 @@ func (j *Journal) Follow(ctx context.Context, q Query, fn func(Entry) error) err
 	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
 		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs}
 	for {
+		if idle != nil {
+			if err := idle(); err != nil {
+				return err
+			}
+		}
 		// Close marks the journal closed before its final notify: either
 		// ch is that notify's channel or closed is already visible.
 		if j.isClosed() {

@@ -107,6 +107,12 @@ type Journal struct {
 
 	timerWG sync.WaitGroup // the sync and age timers' callbacks
 
+	// The sealer of released segments (release.go): its queue and
+	// whether it runs, guarded by wmu; Close waits for it.
+	sealQ   []*rotation
+	sealing bool
+	sealWG  sync.WaitGroup
+
 	beforeWrite func() // test hook: runs before every write(2)
 }
 
@@ -165,7 +171,7 @@ func (o *Options) setDefaults() error {
 	if o.LineMax <= 0 {
 		o.LineMax = 48 << 10
 	}
-	o.LineMax = min(o.LineMax, maxRecPayload-recFixed-maxIdentLen)
+	o.LineMax = min(o.LineMax, maxRecPayload-recFixed-maxIdentLen-2-maxExtLen)
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = 5 * time.Second
 	}
@@ -285,6 +291,7 @@ func (j *Journal) Close() error {
 	if in != nil {
 		in.stop()
 	}
+	j.sealWG.Wait() // released segments are sealed before the lock goes
 	// A last try to say what was lost, whatever the retry schedule.
 	j.reportLost(true)
 

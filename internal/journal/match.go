@@ -155,13 +155,15 @@ func (m Matches) Match(e Entry, host string) bool {
 
 // transportOf is journald's _TRANSPORT for a stream: "stdout" for a
 // unit's output, "syslog" for /dev/log and "driver" for tend's own
-// messages, as journald marks systemd's.
+// messages, as journald marks systemd's, "kernel" for /dev/kmsg.
 func transportOf(s Stream) string {
 	switch s {
 	case StreamSyslog:
 		return "syslog"
 	case StreamTend:
 		return "driver"
+	case StreamKernel:
+		return "kernel"
 	}
 	return "stdout"
 }
@@ -197,6 +199,9 @@ func recordField(field string, r *rec, unit, boot, host string, scratch *[]byte)
 	case "_BOOT_ID":
 		return []byte(boot), true
 	case "_HOSTNAME":
+		if h, ok := extField(r.ext, extHostname); ok {
+			return h, true
+		}
 		return []byte(host), host != ""
 	case "_TRANSPORT":
 		return []byte(transportOf(Stream(r.stream))), true
@@ -205,7 +210,7 @@ func recordField(field string, r *rec, unit, boot, host string, scratch *[]byte)
 	case "_LINE_BREAK":
 		return []byte("line-max"), r.flags&flagPartial != 0
 	}
-	return nil, false
+	return originRecordField(field, r.ext, scratch)
 }
 
 // EntryField returns the value of the journald field name of e, with host
@@ -224,7 +229,8 @@ func EntryField(e Entry, name, host string) ([]byte, bool) {
 var FieldNames = []string{
 	"__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "__SEQNUM",
 	"_BOOT_ID", "_HOSTNAME", "_TRANSPORT", "TEND_STREAM", "_SYSTEMD_UNIT", "_PID", "_UID",
-	"PRIORITY", "SYSLOG_FACILITY", "SYSLOG_IDENTIFIER", "_LINE_BREAK", "MESSAGE",
+	"PRIORITY", "SYSLOG_FACILITY", "SYSLOG_IDENTIFIER", "TEND_SOURCE_ADDRESS", "SYSLOG_TIMESTAMP",
+	"SYSLOG_MSGID", "SYSLOG_STRUCTURED_DATA", "_LINE_BREAK", "MESSAGE",
 }
 
 // Recorded says whether tend's entries can carry field name; matches on

@@ -52,7 +52,9 @@ func appendShort(b []byte, e Entry, ts []byte, o FormatOptions) []byte {
 // identifier, or the unit for with-unit).
 func appendShortIdent(b []byte, e Entry, ts []byte, ident string, o FormatOptions) []byte {
 	b = append(b, ts...)
-	if o.Hostname != "" {
+	if e.Origin.Hostname != "" && o.Hostname != "" {
+		b = append(append(b, ' '), e.Origin.Hostname...)
+	} else if o.Hostname != "" {
 		b = append(append(b, ' '), o.Hostname...)
 	}
 	b = append(b, ' ')
@@ -114,6 +116,9 @@ func fields(e Entry, host string) []field {
 		{"__SEQNUM", strconv.AppendUint(nil, e.Seq, 10)},
 		{"_BOOT_ID", []byte(e.BootID)},
 	}
+	if e.Origin.Hostname != "" {
+		host = e.Origin.Hostname
+	}
 	if host != "" {
 		fs = append(fs, field{"_HOSTNAME", []byte(host)})
 	}
@@ -131,6 +136,7 @@ func fields(e Entry, host string) []field {
 	if e.Identifier != "" {
 		fs = append(fs, field{"SYSLOG_IDENTIFIER", []byte(e.Identifier)})
 	}
+	fs = appendOriginFields(fs, e.Origin)
 	if e.Partial {
 		fs = append(fs, field{"_LINE_BREAK", []byte("line-max")})
 	}

@@ -474,6 +474,7 @@ func (it *unitIter) entry(e *Entry) {
 		Identifier: it.ident,
 		Stream:     Stream(r.stream),
 		Partial:    r.flags&flagPartial != 0,
+		Origin:     decodeOrigin(r.ext),
 		Message:    r.msg,
 	}
 }

@@ -14,13 +14,16 @@ import (
 //	payload = u16:len bootID u16:len unit i64:created-ns
 //	record  = u32:len u32:crc32c(len‖payload) payload
 //	payload = u64:seq i64:realtime-ns i64:monotonic-ns u32:pid u32:uid
-//	          u8:priority u8:facility u8:stream u8:flags u16:identlen ident message
+//	          u8:priority u8:facility u8:stream u8:flags u16:identlen ident
+//	          [u16:extlen ext, when flags has flagExt] message
+//	ext     = (u8:tag u16:len value)*   (see origin.go)
 const (
 	segMagic      = "TNDJSEG1"
 	frameHdr      = 8  // u32 len + u32 crc
 	recFixed      = 38 // fixed part of a record payload
 	maxRecPayload = 16 << 20
 	flagPartial   = 1 << 0
+	flagExt       = 1 << 1 // an ext block (Origin fields) follows ident
 	maxIdentLen   = 1 << 10
 	uidUnknown    = ^uint32(0)
 )
@@ -45,12 +48,18 @@ type rec struct {
 	stream   uint8
 	flags    uint8
 	ident    []byte
+	ext      []byte // encoded Origin fields, nil for none
 	msg      []byte
 }
 
 // appendRecord encodes r (ident and msg included) as a frame onto dst.
 func appendRecord(dst []byte, r *rec) []byte {
 	n := recFixed + len(r.ident) + len(r.msg)
+	flags := r.flags &^ flagExt
+	if len(r.ext) > 0 {
+		n += 2 + len(r.ext)
+		flags |= flagExt
+	}
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
 	dst = append(dst, 0, 0, 0, 0) // crc, filled below
@@ -59,9 +68,13 @@ func appendRecord(dst []byte, r *rec) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.mono))
 	dst = binary.LittleEndian.AppendUint32(dst, r.pid)
 	dst = binary.LittleEndian.AppendUint32(dst, r.uid)
-	dst = append(dst, r.pri, r.fac, r.stream, r.flags)
+	dst = append(dst, r.pri, r.fac, r.stream, flags)
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ident)))
 	dst = append(dst, r.ident...)
+	if len(r.ext) > 0 {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ext)))
+		dst = append(dst, r.ext...)
+	}
 	dst = append(dst, r.msg...)
 	crc := frameCRC(dst[start:start+4], dst[start+frameHdr:])
 	binary.LittleEndian.PutUint32(dst[start+4:], crc)
@@ -79,7 +92,7 @@ func plausible(buf []byte, p int) (n int, ok bool) {
 		return n, false
 	}
 	pl := buf[p+frameHdr:]
-	if pl[32] > 7 || pl[33] > 23 || pl[34] > byte(StreamTend) || pl[35]&^flagPartial != 0 {
+	if pl[32] > 7 || pl[33] > 23 || pl[34] > byte(streamLast) || pl[35]&^(flagPartial|flagExt) != 0 {
 		return n, false
 	}
 	if il := int(binary.LittleEndian.Uint16(pl[36:])); il > maxIdentLen || il > n-recFixed {
@@ -99,6 +112,17 @@ func decodeAt(buf []byte, p int, base int64, r *rec) bool {
 		return false
 	}
 	il := int(binary.LittleEndian.Uint16(pl[36:]))
+	msgAt, ext := recFixed+il, []byte(nil)
+	if pl[35]&flagExt != 0 {
+		if msgAt+2 > n {
+			return false
+		}
+		el := int(binary.LittleEndian.Uint16(pl[msgAt:]))
+		if msgAt+2+el > n {
+			return false
+		}
+		ext, msgAt = pl[msgAt+2:msgAt+2+el], msgAt+2+el
+	}
 	*r = rec{
 		off:    base + int64(p),
 		size:   frameHdr + n,
@@ -112,7 +136,8 @@ func decodeAt(buf []byte, p int, base int64, r *rec) bool {
 		stream: pl[34],
 		flags:  pl[35],
 		ident:  pl[recFixed : recFixed+il],
-		msg:    pl[recFixed+il:],
+		ext:    ext,
+		msg:    pl[msgAt:],
 	}
 	return true
 }

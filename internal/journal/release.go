@@ -1,60 +1,93 @@
 package journal
 
-// Release seals unit's active segment and closes its file, for a unit
-// that will not log again soon (a finished per-connection instance):
-// without it every unit that ever logged keeps one descriptor open in
-// tend for as long as tend runs. While pipes of the unit are still being
-// read, the release waits for the last one's end, so that the lines
-// still in them do not reopen a segment at once. A line that arrives
-// later anyway is stored in a new segment; queries and follows read the
-// segments by path and do not notice.
+import "os"
+
+// Release closes unit's active segment, for a unit that will not log
+// again soon (a finished per-connection instance): without it every
+// unit that ever logged keeps one descriptor open in tend for as long as
+// tend runs. The descriptor is closed before Release returns; the
+// segment is sealed (fsync, index, directory fsync) by the journal's
+// sealer afterwards, so the caller — the manager loop, once per
+// connection — never waits for the disk. While pipes of the unit are
+// still being read, the release waits for the last one's end, so that
+// the lines still in them do not reopen a segment at once. A line that
+// arrives later anyway is stored in a new segment; queries and follows
+// read the segments by path and do not notice.
 func (j *Journal) Release(unit string) {
 	j.wmu.Lock()
+	defer j.wmu.Unlock()
 	u := j.units[unit]
 	if u == nil || j.closed {
-		j.wmu.Unlock()
 		return
 	}
 	if j.hasPipesLocked(unit) {
 		u.release = true
-		j.wmu.Unlock()
 		return
 	}
-	rot := u.detachLocked()
-	j.wmu.Unlock()
-	if rot != nil {
-		j.seal(rot)
-		j.enforceRetention()
-	}
+	j.releaseLocked(u)
 }
 
 // pipeEnded performs a release that waited for unit's pipes, once the
 // last of them was read to its end.
 func (j *Journal) pipeEnded(unit string) {
 	j.wmu.Lock()
+	defer j.wmu.Unlock()
 	u := j.units[unit]
 	if u == nil || !u.release || j.closed || j.hasPipesLocked(unit) {
-		j.wmu.Unlock()
 		return
 	}
-	rot := u.detachLocked()
-	j.wmu.Unlock()
-	if rot != nil {
-		j.seal(rot)
+	j.releaseLocked(u)
+}
+
+// releaseLocked detaches u's active segment, closes its descriptor and
+// queues the segment for the sealer. An unsynced segment's data reaches
+// the disk through the sealer's fsync of the same inode (by path).
+func (j *Journal) releaseLocked(u *unitLog) {
+	u.release = false
+	if u.f == nil {
+		return
+	}
+	s := u.segs[len(u.segs)-1]
+	u.f.Close()
+	u.f, u.dirty = nil, false
+	j.sealQ = append(j.sealQ, &rotation{u: u, s: s})
+	if !j.sealing {
+		j.sealing = true
+		j.sealWG.Add(1)
+		go j.sealQueued()
+	}
+}
+
+// sealQueued is the sealer: it seals released segments in batches, then
+// applies retention once per batch, and ends when the queue is empty.
+// Close waits for it.
+func (j *Journal) sealQueued() {
+	defer j.sealWG.Done()
+	for {
+		j.wmu.Lock()
+		q := j.sealQ
+		j.sealQ = nil
+		if len(q) == 0 {
+			j.sealing = false
+			j.wmu.Unlock()
+			return
+		}
+		j.wmu.Unlock()
+		for _, r := range q {
+			j.seal(r)
+		}
 		j.enforceRetention()
 	}
 }
 
-// detachLocked takes u's active segment from it, to be sealed like a
-// rotated one; the next commit starts a new segment.
-func (u *unitLog) detachLocked() *rotation {
-	u.release = false
-	if u.f == nil {
+// reopen gives a released segment a descriptor to fsync through.
+func (r *rotation) reopen() error {
+	if r.f != nil {
 		return nil
 	}
-	rot := &rotation{u: u, s: u.segs[len(u.segs)-1], f: u.f}
-	u.f, u.dirty = nil, false
-	return rot
+	f, err := os.Open(r.s.path)
+	r.f = f
+	return err
 }
 
 // hasPipesLocked reports whether a pipe of unit is still being read.

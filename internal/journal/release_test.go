@@ -6,12 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// openUnder lists this process's descriptors open on files under dir.
+// openUnder lists this process's descriptors open for writing on
+// segments under dir (not the sealer's index files, written meanwhile).
 func openUnder(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -20,19 +24,48 @@ func openUnder(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		link := filepath.Join("/proc/self/fd", e.Name())
-		l, err := os.Readlink(link)
-		if err != nil || !strings.HasPrefix(l, dir+"/") {
+		// Only the writer's: a follower, a query or the sealer may hold
+		// the same segment open for reading meanwhile. fdinfo's flags
+		// carry the descriptor's access mode; its inode number, checked
+		// against the link's target, proves both describe one file (the
+		// sealer closes and opens descriptors as this runs).
+		flags, ino, ok := fdInfo(filepath.Join("/proc/self/fdinfo", e.Name()))
+		l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if !ok || err != nil || !strings.HasPrefix(l, dir+"/") || !strings.HasSuffix(l, ".seg") || flags&3 == 0 {
 			continue
 		}
-		// Only the writer's: a follower or query may hold the same
-		// segment open for reading meanwhile. The link's mode bits
-		// carry the descriptor's access mode.
-		if fi, err := os.Lstat(link); err == nil && fi.Mode().Perm()&0o200 != 0 {
+		var st unix.Stat_t
+		if unix.Stat(l, &st) == nil && st.Ino == ino {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// fdInfo reads a descriptor's open flags and inode number from its
+// fdinfo file.
+func fdInfo(path string) (flags, ino uint64, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "flags":
+			flags, err = strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+		case "ino":
+			ino, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		default:
+			continue
+		}
+		if err != nil {
+			return 0, 0, false
+		}
+		n++
+	}
+	return flags, ino, n == 2
 }
 
 func TestReleaseClosesSegment(t *testing.T) {
@@ -125,6 +158,16 @@ func TestReleaseClosesSegment(t *testing.T) {
 	dir := j.Dir()
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// Close waited for the sealer: every segment has its index.
+	segs, _ := filepath.Glob(filepath.Join(udir, "*.seg"))
+	for _, s := range segs {
+		if _, err := os.Stat(indexPath(s)); err != nil {
+			t.Errorf("segment %s not sealed at Close: %v", filepath.Base(s), err)
+		}
+	}
+	if len(segs) < 2 {
+		t.Errorf("%d segments; want one per release at least", len(segs))
 	}
 	j2, err := Open(Options{Dir: dir, BootID: "b2", KeepFree: -1, MaxUse: 1 << 30})
 	if err != nil {

@@ -54,7 +54,7 @@ func (j *Journal) openSegmentLocked(u *unitLog) error {
 }
 
 // rotation is a segment detached from its writer, to be sealed outside
-// the lock.
+// the lock; f is nil for a released segment (release.go).
 type rotation struct {
 	u *unitLog
 	s *segment
@@ -234,9 +234,12 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 // write the index, fsync the directory. Then queries and retention may
 // treat it as immutable.
 func (j *Journal) seal(r *rotation) {
-	err := r.f.Sync()
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
+	err := r.reopen()
+	if err == nil {
+		err = r.f.Sync()
+		if cerr := r.f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err == nil {
 		err = writeIndex(r.s)
@@ -394,6 +397,44 @@ func (j *Journal) reportLost(force bool) {
 // BootID and, when zero, Realtime and Monotonic are set by the journal.
 // Messages longer than LineMax are split into Partial entries.
 func (j *Journal) Append(e Entry) error {
+	return j.commit(e.Unit, j.records(nil, e))
+}
+
+// AppendBatch stores entries in order as Append does, with one write per
+// run of entries of the same unit: what a receiver that reads many
+// messages at once saves over one Append each.
+func (j *Journal) AppendBatch(es []Entry) error {
+	var recs []rec
+	var first error
+	// One reading of the clocks for the batch: it arrived at once.
+	var rt time.Time
+	var mono time.Duration
+	for i, e := range es {
+		if e.Realtime.IsZero() || e.Monotonic == 0 {
+			if rt.IsZero() {
+				rt, mono = j.opts.Clock(), j.opts.Monotonic()
+			}
+			if e.Realtime.IsZero() {
+				e.Realtime = rt
+			}
+			if e.Monotonic == 0 {
+				e.Monotonic = mono
+			}
+		}
+		recs = j.records(recs, e)
+		if i+1 == len(es) || es[i+1].Unit != e.Unit {
+			if err := j.commit(e.Unit, recs); err != nil && first == nil {
+				first = err
+			}
+			recs = recs[:0]
+		}
+	}
+	return first
+}
+
+// records appends e's records (more than one when it is split at LineMax)
+// to dst.
+func (j *Journal) records(dst []rec, e Entry) []rec {
 	if e.Realtime.IsZero() {
 		e.Realtime = j.opts.Clock()
 	}
@@ -407,10 +448,10 @@ func (j *Journal) Append(e Entry) error {
 		uid:    uidField(e.UID),
 		pri:    uint8(min(max(e.Priority, 0), 7)),
 		fac:    uint8(min(max(e.Facility, 0), 23)),
-		stream: uint8(min(e.Stream, StreamTend)),
+		stream: uint8(min(e.Stream, streamLast)),
 		ident:  []byte(e.Identifier[:min(len(e.Identifier), maxIdentLen)]),
+		ext:    e.Origin.encode(),
 	}
-	var recs []rec
 	msg := e.Message
 	for {
 		r := base
@@ -419,12 +460,11 @@ func (j *Journal) Append(e Entry) error {
 		if len(msg) > 0 || e.Partial {
 			r.flags = flagPartial
 		}
-		recs = append(recs, r)
+		dst = append(dst, r)
 		if len(msg) == 0 {
-			break
+			return dst
 		}
 	}
-	return j.commit(e.Unit, recs)
 }
 
 func uidField(uid int) uint32 {

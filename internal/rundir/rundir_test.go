@@ -40,3 +40,57 @@ func TestUser(t *testing.T) {
 		})
 	}
 }
+
+func TestCheck(t *testing.T) {
+	me := os.Getuid()
+	base := t.TempDir()
+	mk := func(name string, mode os.FileMode) string {
+		p := filepath.Join(base, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	private := mk("private", 0o700)
+	shared := mk("shared", 0o777)
+	sticky := mk("sticky", 0o777|os.ModeSticky)
+	foreign := mk("foreign", 0o700)
+	for _, d := range []string{private, shared, sticky, foreign} {
+		if err := os.Mkdir(filepath.Join(d, "tend"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// another user's directory: only root can make one in a test
+	foreignOK := true
+	if me == 0 {
+		if err := os.Chown(foreign, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+		foreignOK = false
+	}
+	if err := os.Symlink(private, filepath.Join(base, "link")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		uid        int
+		ok         bool
+	}{
+		{"own private directory", filepath.Join(private, "tend"), me, true},
+		{"world-writable parent", filepath.Join(shared, "tend"), me, false},
+		{"sticky parent of root", filepath.Join(sticky, "tend"), me, me == 0},
+		{"symlink", filepath.Join(base, "link"), me, false},
+		{"parent of another user", filepath.Join(foreign, "tend"), me, foreignOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.path, tt.uid)
+			if (err == nil) != tt.ok {
+				t.Errorf("Check(%s, %d) = %v; want ok=%v", tt.path, tt.uid, err, tt.ok)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // apply performs the helper's instructions in the order that keeps
@@ -29,9 +31,7 @@ func apply(in *instructions) (int, string, error) {
 		}
 	}
 	for _, l := range in.Limits {
-		// syscall.Setrlimit (not x/sys/unix) so the Go runtime does not
-		// restore its saved RLIMIT_NOFILE on exec.
-		if err := syscall.Setrlimit(l.Resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+		if err := setrlimitClosest(l); err != nil {
 			return ExitLimits, fmt.Sprintf("set Limit%s=", l.Name), err
 		}
 	}
@@ -40,7 +40,23 @@ func apply(in *instructions) (int, string, error) {
 			return ExitNice, "set nice", err
 		}
 	}
+	if code, msg, err := applyProc(in.Proc); err != nil {
+		return code, msg, err
+	}
+	if in.TTY != nil {
+		if err := acquireTTY(in.TTY); err != nil {
+			return ExitStdin, "set up the terminal", err
+		}
+	}
 	syscall.Umask(int(in.UMask))
+	if sb := in.Sandbox; sb != nil {
+		if code, msg, err := applyNamespaces(sb); err != nil {
+			return code, msg, err
+		}
+		if code, msg, err := dropBounding(sb, in.Cred != nil); err != nil {
+			return code, msg, err
+		}
+	}
 	if in.Chroot != "" {
 		if err := syscall.Chroot(in.Chroot); err != nil {
 			return ExitChroot, "chroot " + in.Chroot, err
@@ -66,10 +82,46 @@ func apply(in *instructions) (int, string, error) {
 			return ExitUser, "set user", err
 		}
 	}
+	if sb := in.Sandbox; sb != nil {
+		if code, msg, err := raiseAmbient(sb); err != nil {
+			return code, msg, err
+		}
+	}
 	if in.Dir != "" {
 		if err := syscall.Chdir(in.Dir); err != nil {
 			return ExitChdir, "chdir " + in.Dir, err
 		}
 	}
 	return 0, "", nil
+}
+
+// setrlimitClosest sets l, or, when the kernel refuses to raise the hard
+// limit that far (no privilege, or above fs.nr_open), the closest it
+// allows: both values capped at the current hard limit, as systemd does.
+// The clamp is told on the process's stderr, which is the unit's log.
+func setrlimitClosest(l limit) error {
+	// syscall.Setrlimit (not x/sys/unix) so the Go runtime does not
+	// restore its saved RLIMIT_NOFILE on exec.
+	err := syscall.Setrlimit(l.Resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard})
+	if !errors.Is(err, syscall.EPERM) {
+		return err
+	}
+	var cur syscall.Rlimit
+	if err := syscall.Getrlimit(l.Resource, &cur); err != nil {
+		return err
+	}
+	fixed := syscall.Rlimit{Cur: min(l.Soft, cur.Max), Max: min(l.Hard, cur.Max)}
+	if err := syscall.Setrlimit(l.Resource, &fixed); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "tend: Limit%s=%s:%s is above the allowed hard limit; using %s:%s\n",
+		l.Name, rlimitString(l.Soft), rlimitString(l.Hard), rlimitString(fixed.Cur), rlimitString(fixed.Max))
+	return nil
+}
+
+func rlimitString(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "infinity"
+	}
+	return strconv.FormatUint(v, 10)
 }

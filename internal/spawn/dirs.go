@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tendproject/tend/internal/rundir"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -72,7 +74,7 @@ func PrepareDirs(ec *unit.ExecContext, d Dirs, uid, gid int) error {
 	}
 	for _, k := range dirKinds(ec, d) {
 		for _, p := range k.spec.Paths {
-			if err := prepareDir(k, p, uid, gid); err != nil {
+			if err := prepareDirFor(ec, k, p, uid, gid); err != nil {
 				return setupErr(k.status, p, err)
 			}
 		}
@@ -85,14 +87,17 @@ func prepareDir(k dirKind, rel string, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	mode := os.FileMode(k.spec.Mode & 0o7777)
+	// The raw mode bits, not an os.FileMode: os.FileMode(0o2755) would
+	// not be setgid (Go keeps those bits elsewhere) and chmod would drop
+	// the setgid and sticky bits a unit asks for.
+	mode := k.spec.Mode & 0o7777
 	if k.spec.Mode == 0 {
 		mode = 0o755
 	}
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return err
 	}
-	if err := os.Mkdir(full, mode); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(full, os.FileMode(mode&0o777)); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	if fi, err := os.Lstat(full); err != nil {
@@ -105,7 +110,11 @@ func prepareDir(k dirKind, rel string, uid, gid int) error {
 			return err
 		}
 	}
-	return os.Chmod(full, mode) // Mkdir's mode is filtered by the umask
+	// Mkdir's mode is filtered by the umask.
+	if err := unix.Chmod(full, mode); err != nil {
+		return &os.PathError{Op: "chmod", Path: full, Err: err}
+	}
+	return nil
 }
 
 // dirPath joins a relative directory setting to its base, refusing paths

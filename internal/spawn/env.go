@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tendproject/tend/internal/unit"
@@ -68,6 +69,12 @@ func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 	env := newEnvList()
 	env.set("PATH", DefaultPath)
 	env.setAll(s.Env)
+	if sp := ec.Proc.ExecSearchPath; len(sp) > 0 {
+		env.set("PATH", strings.Join(sp, ":"))
+	}
+	if len(ec.Proc.Credentials) > 0 {
+		env.set("CREDENTIALS_DIRECTORY", CredentialsDir(s.Dirs, s.Unit))
+	}
 	if user != nil {
 		env.set("USER", user.Name)
 		env.set("LOGNAME", user.Name)
@@ -82,6 +89,7 @@ func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 		for i, p := range d.spec.Paths {
 			paths[i] = filepath.Join(d.base, p)
 		}
+		slices.Sort(paths) // as systemd lists them
 		env.set(d.envVar, strings.Join(paths, ":"))
 	}
 	getenv := s.Getenv
@@ -132,9 +140,9 @@ func ValidEnvName(k string) bool {
 
 // ExpandArgv substitutes environment variables in a command line as
 // systemd does: a word that is exactly $VAR is replaced by VAR's value
-// split at whitespace (zero or more words); ${VAR} and $VAR inside a
-// word are replaced in place, keeping one word; $$ is a literal $.
-// Unset variables expand to nothing.
+// split at whitespace (zero or more words); ${VAR} inside a word is
+// replaced in place, keeping one word, while $VAR inside a word is left
+// as written; $$ is a literal $. Unset variables expand to nothing.
 func ExpandArgv(argv []string, env []string) []string {
 	vals := make(map[string]string, len(env))
 	for _, kv := range env {
@@ -175,27 +183,9 @@ func expandWord(w string, vals map[string]string) string {
 			}
 			b.WriteString(vals[w[i+2:i+2+end]])
 			i += 2 + end
-		default:
-			n := nameLen(w[i+1:])
-			if n == 0 {
-				b.WriteByte('$')
-				continue
-			}
-			b.WriteString(vals[w[i+1:i+1+n]])
-			i += n
+		default: // $VAR inside a word stays as written, as in systemd
+			b.WriteByte('$')
 		}
 	}
 	return b.String()
-}
-
-// nameLen is the length of the variable name at the start of s.
-func nameLen(s string) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || (i > 0 && c >= '0' && c <= '9') {
-			continue
-		}
-		return i
-	}
-	return len(s)
 }

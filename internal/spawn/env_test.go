@@ -19,7 +19,8 @@ func TestExpandArgv(t *testing.T) {
 		{[]string{"echo", "$TWO"}, []string{"echo", "a", "b"}},
 		{[]string{"echo", "${TWO}"}, []string{"echo", "a b"}},
 		{[]string{"echo", "pre${TWO}post"}, []string{"echo", "prea bpost"}},
-		{[]string{"echo", "pre$ONE"}, []string{"echo", "pre1"}},
+		{[]string{"echo", "pre$ONE"}, []string{"echo", "pre$ONE"}},
+		{[]string{"echo", "$ONE/x"}, []string{"echo", "$ONE/x"}},
 		{[]string{"echo", "$SP"}, []string{"echo", "x", "y"}},
 		{[]string{"echo", "$EMPTY", "x"}, []string{"echo", "x"}},
 		{[]string{"echo", "$UNSET"}, []string{"echo"}},
@@ -30,8 +31,9 @@ func TestExpandArgv(t *testing.T) {
 		{[]string{"echo", "${ONE"}, []string{"echo", "${ONE"}},
 		{[]string{"echo", "${}"}, []string{"echo", "${}"}},
 		{[]string{"echo", "$1x"}, []string{"echo", "$1x"}},
-		{[]string{"echo", "$X_1.txt"}, []string{"echo", "z.txt"}},
-		{[]string{"echo", "${ONE}${ONE}$ONE"}, []string{"echo", "111"}},
+		{[]string{"echo", "$X_1.txt"}, []string{"echo", "$X_1.txt"}},
+		{[]string{"echo", "$X_1"}, []string{"echo", "z"}},
+		{[]string{"echo", "${ONE}${ONE}$ONE"}, []string{"echo", "11$ONE"}},
 	}
 	for _, tt := range tests {
 		got := ExpandArgv(tt.argv, env)

@@ -6,6 +6,10 @@ import "fmt"
 // in systemd.exec(5) "Process Exit Codes". Supervisors report them like
 // any exit status (e.g. "status=203/EXEC").
 const (
+	// ExitFailure is the status of a process tend could not prepare
+	// before forking (SetupError.BeforeFork): no EXIT_* code names such
+	// a step, and it must not read as a success.
+	ExitFailure                = 1
 	ExitChdir                  = 200
 	ExitNice                   = 201
 	ExitFDs                    = 202
@@ -17,18 +21,29 @@ const (
 	ExitStdin                  = 208
 	ExitStdout                 = 209
 	ExitChroot                 = 210
+	ExitIOPrio                 = 211
+	ExitSecureBits             = 213
+	ExitSetScheduler           = 214
+	ExitCPUAffinity            = 215
 	ExitGroup                  = 216
 	ExitUser                   = 217
 	ExitCapabilities           = 218
 	ExitCgroup                 = 219
 	ExitSetsid                 = 220
 	ExitStderr                 = 222
+	ExitPersonality            = 230
+	ExitNetwork                = 225
+	ExitNamespace              = 226
+	ExitNoNewPrivileges        = 227
+	ExitSeccomp                = 228
 	ExitRuntimeDirectory       = 233
 	ExitChown                  = 235
 	ExitStateDirectory         = 238
 	ExitCacheDirectory         = 239
 	ExitLogsDirectory          = 240
 	ExitConfigurationDirectory = 241
+	ExitNUMAPolicy             = 242
+	ExitCredentials            = 243
 )
 
 var exitNames = map[int]string{
@@ -37,9 +52,13 @@ var exitNames = map[int]string{
 	ExitSignalMask: "SIGNAL_MASK", ExitStdin: "STDIN", ExitStdout: "STDOUT",
 	ExitChroot: "CHROOT", ExitGroup: "GROUP", ExitUser: "USER",
 	ExitCapabilities: "CAPABILITIES", ExitCgroup: "CGROUP", ExitSetsid: "SETSID",
-	ExitStderr: "STDERR", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitChown: "CHOWN",
+	ExitStderr: "STDERR", ExitNetwork: "NETWORK", ExitNamespace: "NAMESPACE",
+	ExitNoNewPrivileges: "NO_NEW_PRIVILEGES", ExitSeccomp: "SECCOMP", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitChown: "CHOWN",
 	ExitStateDirectory: "STATE_DIRECTORY", ExitCacheDirectory: "CACHE_DIRECTORY",
 	ExitLogsDirectory: "LOGS_DIRECTORY", ExitConfigurationDirectory: "CONFIGURATION_DIRECTORY",
+	ExitIOPrio: "IOPRIO", ExitSecureBits: "SECUREBITS", ExitSetScheduler: "SETSCHEDULER",
+	ExitCPUAffinity: "CPUAFFINITY", ExitPersonality: "PERSONALITY", ExitNUMAPolicy: "NUMA_POLICY",
+	ExitCredentials: "CREDENTIALS",
 }
 
 // ExitStatusName names a setup exit status the way systemd prints it
@@ -48,14 +67,15 @@ func ExitStatusName(status int) string { return exitNames[status] }
 
 // SetupError reports a process that could not be started as the unit
 // says. Status is the systemd EXIT_* code the process would have exited
-// with; Status 0 means the failure happened before forking and systemd
-// would report it as a "resources" failure (e.g. a missing
-// EnvironmentFile=).
+// with, never 0. BeforeFork marks a failure in preparing the process
+// (e.g. a missing EnvironmentFile=), which systemd reports as a
+// "resources" failure of the unit; its Status is ExitFailure.
 type SetupError struct {
-	Status int
-	Step   string // e.g. "EXEC", "CHDIR"; "" with Status 0
-	Path   string // the executable
-	Err    error
+	Status     int
+	BeforeFork bool
+	Step       string // e.g. "EXEC", "CHDIR"; "" before the fork
+	Path       string // the executable
+	Err        error
 }
 
 // Error formats the failure like systemd's log line.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +49,10 @@ type instructions struct {
 	// OwnPID names variables to set to the helper's own pid in Env
 	// (LISTEN_PID, WATCHDOG_PID): only the child knows its pid.
 	OwnPID []string
+	Proc   *procInstr // process settings (process.go)
+	TTY    *ttyInstr  // a controlling terminal on stdin (tty.go)
+	// Sandbox is what the unit's sandboxing settings ask for (nil: none).
+	Sandbox *sandbox.Plan
 }
 
 type limit struct {
@@ -66,10 +71,15 @@ type report struct {
 
 func (p *plan) instructions() (*instructions, error) {
 	in := &instructions{Path: p.path, Argv: p.argv, Env: p.env, Dir: p.dir, UMask: p.ec.UMask,
-		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, OwnPID: p.ownPIDVars()}
+		Nice: p.ec.Nice, OOMScore: p.ec.OOMScoreAdjust, Cred: p.cred, OwnPID: p.ownPIDVars(), Sandbox: p.sandbox}
 	if !p.s.Command.FullPrivilege {
 		in.Chroot = p.ec.RootDirectory
 	}
+	var err error
+	if in.Proc, err = resolveProc(&p.ec.Proc, p.path); err != nil {
+		return nil, err
+	}
+	in.TTY = resolveTTY(p.ec)
 	for name, l := range p.ec.Limits {
 		res, ok := rlimitNames[name]
 		if !ok {
@@ -100,7 +110,14 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 		return 0, setupErr(ExitFDs, p.path, err)
 	}
 	defer statR.Close()
-	files := append(append([]*os.File{}, p.files...), instrR, statW)
+	mountFiles, err := p.userNSFiles(len(p.files))
+	if err != nil {
+		instrR.Close()
+		statW.Close()
+		return 0, err
+	}
+	defer closeAll(mountFiles)
+	files := append(append(append([]*os.File{}, p.files...), mountFiles...), instrR, statW)
 	self := p.s.SelfExe
 	if self == "" {
 		self = "/proc/self/exe"
@@ -108,6 +125,7 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	argv := []string{self, HelperArg, strconv.Itoa(len(files) - 2), strconv.Itoa(len(files) - 1)}
 	attr := &syscall.ProcAttr{Dir: "/", Files: fds(files), Sys: p.sysProcAttr()}
 	attr.Sys.Chroot = "" // the helper needs its own binary; it chroots itself
+	p.userNSAttr(attr.Sys)
 
 	// The helper's exit must not reach onExit when Start reports a setup
 	// failure, so deliveries wait for Start's verdict (the helper has
@@ -142,6 +160,12 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	verdict <- true
 	p.place(pid, cloned)
 	return pid, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func decodeReport(b []byte, readErr error, path string) error {
@@ -207,6 +231,14 @@ func HelperMain(args []string) {
 		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
 	resetSignals()
+	if in.Proc != nil && in.Proc.IgnoreSIGPIPE {
+		ignoreSIGPIPE()
+	}
+	if in.Sandbox != nil {
+		if code, msg, err := lockDown(in.Sandbox); err != nil {
+			fail(code, msg, err)
+		}
+	}
 	err := syscall.Exec(in.Path, in.Argv, in.Env)
 	fail(ExitExec, "exec "+in.Path, err)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/sandbox"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -74,6 +75,7 @@ type plan struct {
 	devnull *os.File
 	stdin   *os.File // StandardInput=data, owned by the plan
 	helper  bool
+	sandbox *sandbox.Plan // nil: no sandboxing
 	log     *slog.Logger
 }
 
@@ -124,7 +126,7 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	if p.env, err = BuildEnv(p.s, user); err != nil {
-		return nil, &SetupError{Path: p.path, Err: err}
+		return nil, &SetupError{Status: ExitFailure, BeforeFork: true, Path: p.path, Err: err}
 	}
 	p.argv = s.Command.Argv
 	if len(p.argv) == 0 {
@@ -147,7 +149,15 @@ func newPlan(s Spec) (*plan, error) {
 		}
 		return nil, err
 	}
+	if len(p.ec.Proc.Credentials) > 0 {
+		if err := prepareCredentials(p.ec.Proc.Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
+			return nil, setupErr(ExitCredentials, p.path, err)
+		}
+	}
 	if err := p.workingDir(user); err != nil {
+		return nil, err
+	}
+	if err := p.buildSandbox(); err != nil {
 		return nil, err
 	}
 	if err := p.openFiles(); err != nil {
@@ -155,7 +165,7 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
-	p.helper = p.needsHelper() || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
+	p.helper = p.needsHelper() || p.sandbox != nil || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 
@@ -164,6 +174,11 @@ func newPlan(s Spec) (*plan, error) {
 // for "!") provides USER, HOME… to the environment.
 func (p *plan) credentials() (*UserInfo, error) {
 	ec, cmd := p.ec, p.s.Command
+	if ec.DynamicUser && !cmd.FullPrivilege {
+		if u, ok, err := p.dynamicUser(); ok || err != nil {
+			return u, err
+		}
+	}
 	if cmd.FullPrivilege || (ec.User == "" && ec.Group == "" && len(ec.SupplementaryGroups) == 0) {
 		return nil, nil
 	}
@@ -212,10 +227,13 @@ func (p *plan) resolvePath() (string, error) {
 		root = p.ec.RootDirectory
 	}
 	if filepath.IsAbs(path) {
+		if root != "" && p.bindsInRoot(path) {
+			return path, nil // bound in when the helper mounts; exec checks it
+		}
 		return path, checkExecutable(filepath.Join(root, path))
 	}
 	var firstErr error
-	for _, d := range filepath.SplitList(DefaultPath) {
+	for _, d := range searchPath(p.ec) {
 		cand := filepath.Join(d, path)
 		err := checkExecutable(filepath.Join(root, cand))
 		if err == nil {
@@ -229,6 +247,15 @@ func (p *plan) resolvePath() (string, error) {
 		return "", firstErr
 	}
 	return "", fmt.Errorf("%s: %w", path, syscall.ENOENT)
+}
+
+// searchPath lists where a bare command name is looked up:
+// ExecSearchPath=, else DefaultPath.
+func searchPath(ec *unit.ExecContext) []string {
+	if len(ec.Proc.ExecSearchPath) > 0 {
+		return ec.Proc.ExecSearchPath
+	}
+	return filepath.SplitList(DefaultPath)
 }
 
 func checkExecutable(path string) error {
@@ -294,12 +321,14 @@ func (p *plan) workingDir(user *UserInfo) error {
 // streams are /dev/null.
 func (p *plan) openFiles() error {
 	std := []*os.File{p.s.Stdin, p.s.Stdout, p.s.Stderr}
-	if std[0] == nil && p.ec.StandardInput == "data" {
-		f, err := dataFile(p.ec.StandardInputData)
+	if std[0] == nil {
+		f, err := p.inputFile()
 		if err != nil {
 			return setupErr(ExitStdin, p.path, err)
 		}
-		p.stdin, std[0] = f, f
+		if f != nil {
+			p.stdin, std[0] = f, f
+		}
 	}
 	for i, f := range std {
 		if f != nil {
@@ -316,6 +345,24 @@ func (p *plan) openFiles() error {
 	}
 	p.files = append(std, p.s.ExtraFiles...)
 	return nil
+}
+
+// inputFile opens the standard input StandardInput= asks for, when the
+// plan provides it itself: data, or file:PATH (opened for reading). Nil
+// means /dev/null (a terminal is opened by the helper, see tty.go).
+func (p *plan) inputFile() (*os.File, error) {
+	in := p.ec.StandardInput
+	if in == "data" {
+		return dataFile(p.ec.StandardInputData)
+	}
+	if path, ok := strings.CutPrefix(in, "file:"); ok {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+	return nil, nil
 }
 
 // openDevNull opens /dev/null with a plain open(2): os.OpenFile would
@@ -381,11 +428,14 @@ func (p *plan) needsHelper() bool {
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
+	if ec.Proc.Set() || resolveTTY(ec) != nil {
+		return true
+	}
 	if signalIgnored() {
 		return true
 	}
 	if g := p.s.Cgroup; g != nil {
-		if _, ok := g.CloneFD(); !ok && len(g.JoinFiles()) > 0 {
+		if _, ok := g.CloneFD(); (!ok && len(g.JoinFiles()) > 0) || g.JoinFirst() {
 			return true
 		}
 	}

@@ -437,14 +437,14 @@ func TestExecFailures(t *testing.T) {
 
 func TestHelperReportsFailedStep(t *testing.T) {
 	r := startReaper(t)
-	huge := uint64(1) << 40 // above fs.nr_open: setrlimit fails even for root
 	tests := []struct {
 		name   string
 		ec     *unit.ExecContext
 		status int
 		errno  syscall.Errno
 	}{
-		{"limit too high", &unit.ExecContext{UMask: 0o022, Limits: map[string]unit.Rlimit{"NOFILE": {Soft: huge, Hard: huge}}}, ExitLimits, syscall.EPERM},
+		// (A limit above the hard one is clamped: TestLimitAboveHardLimitIsClamped.)
+		{"soft above hard", &unit.ExecContext{UMask: 0o022, Limits: map[string]unit.Rlimit{"NOFILE": {Soft: 2000, Hard: 1000}}}, ExitLimits, syscall.EINVAL},
 		{"unknown limit", &unit.ExecContext{UMask: 0o022, Limits: map[string]unit.Rlimit{"BOGUS": {}}}, ExitLimits, 0},
 		{"unknown user", &unit.ExecContext{UMask: 0o022, User: "no-such-user-tend"}, ExitUser, 0},
 		{"unknown group", &unit.ExecContext{UMask: 0o022, Group: "no-such-group-tend"}, ExitGroup, 0},
@@ -541,8 +541,8 @@ func TestEnvironmentFileMissing(t *testing.T) {
 	ec := &unit.ExecContext{UMask: 0o022, EnvironmentFiles: []unit.EnvFile{{Path: "/nonexistent/env"}}}
 	_, err := Start(r, Spec{Command: sleepCmd(), Exec: ec}, func(reaper.Exit) {})
 	var se *SetupError
-	if !errors.As(err, &se) || se.Status != 0 || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Start: %v; want SetupError status 0 wrapping ErrNotExist", err)
+	if !errors.As(err, &se) || se.Status != ExitFailure || !se.BeforeFork || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Start: %v; want SetupError status 1 before the fork wrapping ErrNotExist", err)
 	}
 }
 
@@ -671,15 +671,23 @@ func matchLine(text, pattern string) bool {
 	return false
 }
 
+// BenchmarkStart starts /bin/true until the reaper reports its exit:
+// directly (helper=false), through the exec helper (helper=true, a
+// non-default umask) and, as root, with a daemon-style sandbox
+// (sandboxed): what a restart pays for its process.
 func BenchmarkStart(b *testing.B) {
 	r := startReaper(b)
-	for _, helper := range []bool{false, true} {
-		b.Run(fmt.Sprintf("helper=%v", helper), func(b *testing.B) {
-			ec := &unit.ExecContext{UMask: 0o022}
-			if helper {
-				ec.UMask = 0o027
-			}
-			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec, SelfExe: os.Args[0]}
+	type startCase struct {
+		name string
+		ec   *unit.ExecContext
+	}
+	cases := []startCase{{"helper=false", &unit.ExecContext{UMask: 0o022}}, {"helper=true", &unit.ExecContext{UMask: 0o027}}}
+	if os.Getuid() == 0 {
+		cases = append(cases, startCase{"sandboxed", sandboxed()})
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: c.ec, SelfExe: os.Args[0]}
 			exits := make(chan reaper.Exit, 1)
 			for b.Loop() {
 				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {

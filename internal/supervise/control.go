@@ -32,9 +32,12 @@ type Status struct {
 	Cgroup       string
 	Tasks        int
 	MemoryBytes  uint64
-	CPUNanos     uint64
-	PIDs         []int
-	External     string // why tend does not run this unit, if it doesn't
+	// MemoryMax and TasksMax are the limits in force in the unit's
+	// cgroup (detail only); -1 = none.
+	MemoryMax, TasksMax int64
+	CPUNanos            uint64
+	PIDs                []int
+	External            string // why tend does not run this unit, if it doesn't
 	// Triggers and TriggeredBy are the units a socket or timer starts and
 	// the sockets and timers that start this one (from the plan);
 	// LastTriggeredBy is the one whose trigger started it last.
@@ -199,6 +202,7 @@ func (m *Manager) snapshot(u *rt, detail bool) Status {
 			s := u.cg.Stats()
 			st.Tasks, st.MemoryBytes, st.CPUNanos = int(s.Tasks), uint64(max(s.MemoryBytes, 0)), uint64(max(s.CPUNanos, 0))
 			st.PIDs, _ = u.cg.PIDs()
+			st.MemoryMax, st.TasksMax = u.cg.Maxima()
 		}
 	}
 	return st
@@ -268,17 +272,23 @@ func (m *Manager) ResetFailed(ctx context.Context, names []string) error {
 // the names of those whose definition changed are returned.
 func (m *Manager) Reload(ctx context.Context, p *plan.Plan) (plan.Changes, error) {
 	var ch plan.Changes
-	err := m.do(ctx, func() {
-		ch = plan.Diff(m.plan, p)
-		m.setPlan(p)
-		m.reloadSockets(ch)
-		for _, u := range m.units {
-			if up(u.state) {
-				m.checkUpheld(u) // new definitions may uphold units that are down
-			}
-		}
-	})
+	err := m.do(ctx, func() { ch = m.applyPlan(p) })
 	return ch, err
+}
+
+// applyPlan installs p on the loop and applies its changes to the
+// units that run.
+func (m *Manager) applyPlan(p *plan.Plan) plan.Changes {
+	ch := plan.Diff(m.plan, p)
+	m.setPlan(p)
+	m.reloadSockets(ch)
+	m.reloadTimers(ch)
+	for _, u := range m.units {
+		if up(u.state) {
+			m.checkUpheld(u) // new definitions may uphold units that are down
+		}
+	}
+	return ch
 }
 
 // Plan returns the plan in force.

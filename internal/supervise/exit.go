@@ -15,6 +15,12 @@ import (
 type exitStatus struct {
 	code   string // exited, killed, dumped
 	status int    // exit code or signal number
+	// resources marks a process tend failed to prepare before forking
+	// (a missing EnvironmentFile=): systemd's result is "resources".
+	resources bool
+	// oom marks a main process the kernel's OOM killer ended in the
+	// unit's group: systemd's result is "oom-kill".
+	oom bool
 }
 
 func fromWait(ws unix.WaitStatus) exitStatus {
@@ -34,8 +40,9 @@ func fromWait(ws unix.WaitStatus) exitStatus {
 // dies of them as having shut down on request.
 var cleanSignals = []int{int(unix.SIGHUP), int(unix.SIGINT), int(unix.SIGTERM), int(unix.SIGPIPE)}
 
-// clean reports whether e counts as success. Main processes may also end by
-// one of cleanSignals; commands (ExecStartPre= and friends) may not.
+// clean reports whether e counts as success. Main processes of services
+// other than Type=oneshot may also end by one of cleanSignals; commands
+// (ExecStartPre= and friends) and a oneshot's ExecStart= may not.
 func (e exitStatus) clean(set unit.ExitStatusSet, main bool) bool {
 	switch e.code {
 	case "exited":
@@ -47,6 +54,12 @@ func (e exitStatus) clean(set unit.ExitStatusSet, main bool) bool {
 }
 
 func (e exitStatus) result() Result {
+	if e.resources {
+		return ResultResources
+	}
+	if e.oom {
+		return ResultOOMKill
+	}
 	switch e.code {
 	case "killed":
 		return ResultSignal

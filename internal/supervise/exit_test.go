@@ -16,15 +16,15 @@ func TestExitStatusClean(t *testing.T) {
 		st         exitStatus
 		main, want bool
 	}{
-		{exitStatus{"exited", 0}, true, true},
-		{exitStatus{"exited", 0}, false, true},
-		{exitStatus{"exited", 1}, true, false},
-		{exitStatus{"exited", 42}, false, true},
-		{exitStatus{"killed", int(unix.SIGTERM)}, true, true},
-		{exitStatus{"killed", int(unix.SIGTERM)}, false, false},
-		{exitStatus{"killed", int(unix.SIGKILL)}, true, false},
-		{exitStatus{"killed", int(unix.SIGUSR1)}, false, true},
-		{exitStatus{"dumped", int(unix.SIGSEGV)}, true, false},
+		{exitStatus{code: "exited", status: 0}, true, true},
+		{exitStatus{code: "exited", status: 0}, false, true},
+		{exitStatus{code: "exited", status: 1}, true, false},
+		{exitStatus{code: "exited", status: 42}, false, true},
+		{exitStatus{code: "killed", status: int(unix.SIGTERM)}, true, true},
+		{exitStatus{code: "killed", status: int(unix.SIGTERM)}, false, false},
+		{exitStatus{code: "killed", status: int(unix.SIGKILL)}, true, false},
+		{exitStatus{code: "killed", status: int(unix.SIGUSR1)}, false, true},
+		{exitStatus{code: "dumped", status: int(unix.SIGSEGV)}, true, false},
 	}
 	for _, tt := range tests {
 		if got := tt.st.clean(set, tt.main); got != tt.want {
@@ -38,11 +38,11 @@ func TestExitStatusString(t *testing.T) {
 		st   exitStatus
 		want string
 	}{
-		{exitStatus{"exited", 203}, "code=exited, status=203/EXEC"},
-		{exitStatus{"exited", 1}, "code=exited, status=1/FAILURE"},
-		{exitStatus{"exited", 99}, "code=exited, status=99"},
-		{exitStatus{"killed", 9}, "code=killed, status=9/KILL"},
-		{exitStatus{"dumped", 11}, "code=dumped, status=11/SEGV"},
+		{exitStatus{code: "exited", status: 203}, "code=exited, status=203/EXEC"},
+		{exitStatus{code: "exited", status: 1}, "code=exited, status=1/FAILURE"},
+		{exitStatus{code: "exited", status: 99}, "code=exited, status=99"},
+		{exitStatus{code: "killed", status: 9}, "code=killed, status=9/KILL"},
+		{exitStatus{code: "dumped", status: 11}, "code=dumped, status=11/SEGV"},
 	}
 	for _, tt := range tests {
 		if got := tt.st.String(); got != tt.want {
@@ -54,10 +54,10 @@ func TestExitStatusString(t *testing.T) {
 // TestShallRestart walks systemd.service(5)'s table of Restart= values
 // against each way a run can end.
 func TestShallRestart(t *testing.T) {
-	clean := &exitStatus{"exited", 0}
-	unclean := &exitStatus{"exited", 1}
-	sig := &exitStatus{"killed", 9}
-	dump := &exitStatus{"dumped", 11}
+	clean := &exitStatus{code: "exited", status: 0}
+	unclean := &exitStatus{code: "exited", status: 1}
+	sig := &exitStatus{code: "killed", status: 9}
+	dump := &exitStatus{code: "dumped", status: 11}
 	type row struct {
 		r    Result
 		last *exitStatus

@@ -200,6 +200,8 @@ func failMessage(u *rt) string {
 		return "the service did not take the steps required by its unit configuration"
 	case ResultWatchdog:
 		return "the service failed to send watchdog ping"
+	case ResultOOMKill:
+		return "the kernel's OOM killer ended a process of the unit"
 	}
 	return string(u.result)
 }

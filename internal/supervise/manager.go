@@ -374,10 +374,13 @@ type logEvent struct {
 }
 
 // flushEvents writes the queued messages to tend's log and the journal.
+// Debug messages reach the journal only when tend logs at debug level,
+// as systemd's LogLevel= decides what its journal gets.
 func (m *Manager) flushEvents() {
+	ctx := context.Background()
 	for _, e := range m.pending {
-		m.opts.Logger.Log(context.Background(), slogLevel(e.prio), e.msg, "unit", e.unit)
-		if m.opts.Logs != nil {
+		m.opts.Logger.Log(ctx, slogLevel(e.prio), e.msg, "unit", e.unit)
+		if m.opts.Logs != nil && (e.prio < prioDebug || m.opts.Logger.Enabled(ctx, slog.LevelDebug)) {
 			m.opts.Logs.Event(e.unit, 0, e.prio, e.msg)
 		}
 	}
@@ -403,6 +406,7 @@ const (
 	prioWarn   = 4
 	prioNotice = 5
 	prioInfo   = 6
+	prioDebug  = 7
 )
 
 // InjectPanic panics on the manager loop: the hook of the panic

@@ -104,6 +104,7 @@ func (m *Manager) prepare(u *rt) error {
 		}
 		u.cg = g
 	}
+	m.applyLimits(u)
 	return nil
 }
 
@@ -276,17 +277,18 @@ func (m *Manager) enterRunning(u *service) {
 func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
 	pid, err := m.procs.spawn(u, cmd, r)
 	if err != nil {
-		code := spawn.ExitExec
+		st := exitStatus{code: "exited", status: spawn.ExitExec}
 		var se *spawn.SetupError
 		if errors.As(err, &se) {
-			code = se.Status
+			st.status, st.resources = se.Status, se.BeforeFork
 		}
 		m.event(u.rt, prioErr, "%s: Failed to spawn %s: %v", u.name, cmdName(cmd), err)
-		m.postState(u.rt, procExit{role: r, st: exitStatus{code: "exited", status: code}})
+		m.postState(u.rt, procExit{role: r, st: st})
 		return false
 	}
 	if r == roleMain {
 		m.setMain(u, pid, mainSpawned, nil)
+		m.noteOOMBase(u)
 	} else {
 		u.controlPID = pid
 	}
@@ -369,9 +371,10 @@ func notifyAccess(svc *unit.Service) string {
 // process's end means in each state.
 func (m *Manager) onProcessGone(u *service, r role, st exitStatus) {
 	if r == roleMain {
+		st.oom = m.oomKilled(u, st)
 		u.mainExit = &st
-		clean := st.clean(u.svc().SuccessExitStatus, true)
-		prio := prioInfo
+		clean := st.clean(u.svc().SuccessExitStatus, u.svc().Type != unit.TypeOneshot)
+		prio := prioDebug // as systemd: a clean end is said by "Deactivated successfully"
 		if !clean {
 			prio = prioNotice
 		}
@@ -498,7 +501,7 @@ func (m *Manager) mainExited(u *service, st exitStatus, clean bool) {
 func (m *Manager) mainGone(u *service) {
 	st := u.mainExit
 	svc := u.svc()
-	if st != nil && !st.clean(svc.SuccessExitStatus, true) {
+	if st != nil && !st.clean(svc.SuccessExitStatus, svc.Type != unit.TypeOneshot) {
 		m.enterSignal(u, StopSigterm, st.result())
 		return
 	}

@@ -46,6 +46,7 @@ type service struct {
 
 	nRestarts   int
 	restartStep int
+	oomBase     int64 // the group's OOM kills before the main process started; -1 = not watched
 
 	// Start times of mainPID and controlPID as last read (adopt.go).
 	mainStart, controlStart pidStart

@@ -306,17 +306,40 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 		return
 	}
 	ec := &u.svc().Exec
-	if ec.StandardInput == "socket" {
-		spec.Stdin = files[0]
+	outSpec := ec.StandardOutput
+	if outSpec == "inherit" { // the same as standard input
+		outSpec = ec.StandardInput
 	}
-	if ec.StandardOutput == "socket" {
-		spec.Stdout = files[0]
+	errSpec := ec.StandardError
+	if errSpec == "" || errSpec == "inherit" {
+		errSpec = outSpec
 	}
-	if ec.StandardError == "socket" || ((ec.StandardError == "" || ec.StandardError == "inherit") && ec.StandardOutput == "socket") {
-		spec.Stderr = files[0]
+	for _, s := range []struct {
+		spec string
+		dst  **os.File
+	}{{ec.StandardInput, &spec.Stdin}, {outSpec, &spec.Stdout}, {errSpec, &spec.Stderr}} {
+		if f := pickSocket(s.spec, files, names); f != nil {
+			*s.dst = f
+		} else if name, ok := strings.CutPrefix(s.spec, "fd:"); ok {
+			m.event(u.rt, prioWarn, "%s: no socket named %q for %s; using /dev/null", u.name, name, s.spec)
+		}
 	}
 	spec.ExtraFiles = files
 	spec.Env = append(spec.Env, "LISTEN_FDS="+strconv.Itoa(len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+}
+
+// pickSocket is the socket a standard stream spec names: "socket" the
+// first one, "fd:NAME" the one of that FileDescriptorName=; nil if none.
+func pickSocket(spec string, files []*os.File, names []string) *os.File {
+	if spec == "socket" {
+		return files[0]
+	}
+	if name, ok := strings.CutPrefix(spec, "fd:"); ok {
+		if i := slices.Index(names, name); i >= 0 {
+			return files[i]
+		}
+	}
+	return nil
 }
 
 // socketsOf lists the socket units whose listeners u gets: Sockets=,

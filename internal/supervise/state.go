@@ -116,6 +116,7 @@ const (
 	ResultStartLimitHit Result = "start-limit-hit"
 	ResultProtocol      Result = "protocol"
 	ResultExecCondition Result = "exec-condition"
+	ResultOOMKill       Result = "oom-kill"
 	// Socket units.
 	ResultTriggerLimitHit      Result = "trigger-limit-hit"
 	ResultServiceStartLimitHit Result = "service-start-limit-hit"

@@ -33,7 +33,10 @@ func (m *Manager) enterStop(u *service, r Result) {
 	if r != ResultSuccess && u.result == ResultSuccess {
 		u.result = r
 	}
-	if u.state == Running || u.state == Exited || u.state == Reload {
+	// Only a stop asked for says so, as systemd's job start message: a
+	// main process that ended by itself (a per-connection instance, every
+	// time) goes straight to "Deactivated successfully".
+	if u.job != nil && (u.state == Running || u.state == Exited || u.state == Reload) {
 		m.event(u.rt, prioInfo, "Stopping %s...", u.describe())
 	}
 	m.runPhase(u, Stop, u.svc().ExecStop)
@@ -230,9 +233,17 @@ func (m *Manager) enterDead(u *service) {
 	if !keepRuntime {
 		_ = spawn.RemoveRuntimeDirs(&svc.Exec, m.opts.Dirs)
 	}
+	if len(svc.Exec.Proc.Credentials) > 0 {
+		_ = spawn.RemoveCredentials(m.opts.Dirs, u.name)
+	}
 	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
 	if u.startAfterStop {
 		restart = false
+	}
+	if !restart && !u.startAfterStop {
+		if err := spawn.RemoveIPC(&svc.Exec, u.name, ""); err != nil {
+			m.event(u.rt, prioWarn, "%s: RemoveIPC=: %v", u.name, err)
+		}
 	}
 	if !restart && !u.startAfterStop && u.cg != nil && u.cg.Remove() == nil {
 		// An empty group goes (one with leftovers stays visible); a unit

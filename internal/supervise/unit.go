@@ -37,6 +37,10 @@ type rt struct {
 	grouped   bool
 	cg        *cgroup.Group
 	emptySeen uint64 // Manager.evSeq of the event that found cg empty (groupBusy)
+	// limitsCg and limitsDef are the group and definition whose resource
+	// limits were applied last (limits.go).
+	limitsCg  *cgroup.Group
+	limitsDef *unit.Unit
 
 	invocation string
 	startTimes []time.Time // for the start limit

@@ -27,8 +27,10 @@ type Record struct {
 	Hostname, AppName  string
 	PID                int
 	Facility, Severity int
-	Msg                []byte
-	Unit               string
+	// MsgID and StructuredData are sent on as received (RFC 5424).
+	MsgID, StructuredData string
+	Msg                   []byte
+	Unit                  string
 }
 
 // Source is the journal as the Forwarder reads it; the daemon adapts
@@ -339,13 +341,16 @@ func (f *Forwarder) format(dst []byte, r Record) []byte {
 		Facility: clamp(r.Facility, 23, DefaultFacility), Severity: clamp(r.Severity, 7, DefaultSeverity),
 		Time:     r.Time.UTC().Truncate(time.Microsecond),
 		Hostname: headerField(host, 255), AppName: headerField(r.AppName, 48),
-		Msg: r.Msg,
+		MsgID: headerField(r.MsgID, 32), Msg: r.Msg,
 	}
 	if r.PID > 0 {
 		m.ProcID = strconv.Itoa(r.PID)
 	}
+	if n, ok := structuredDataLen([]byte(r.StructuredData)); ok && n == len(r.StructuredData) && r.StructuredData != "-" {
+		m.StructuredData = r.StructuredData
+	}
 	if f.opts.SDID != "" && r.Unit != "" {
-		m.StructuredData = "[" + headerField(f.opts.SDID, 32) + ` unit="` + sdEscape(r.Unit) + `"]`
+		m.StructuredData += "[" + headerField(f.opts.SDID, 32) + ` unit="` + sdEscape(r.Unit) + `"]`
 	}
 	start := len(dst)
 	dst = Append5424(dst, m)

@@ -127,6 +127,27 @@ func TestForwarderFormat(t *testing.T) {
 	}
 }
 
+// TestForwarderKeepsMsgIDAndSD checks that a relayed RFC 5424 message
+// keeps its MSGID, structured data and host name, the unit's SD element
+// added after the sender's; SD that is not valid is not sent.
+func TestForwarderKeepsMsgIDAndSD(t *testing.T) {
+	f := NewForwarder(ForwardOptions{Network: "tcp", Hostname: "relay", SDID: "origin@32473"})
+	sd := `[exampleSDID@32473 iut="3" eventSource="App\]"]`
+	r := Record{Cursor: "c", Time: recTime, Hostname: "web7", AppName: "app", Facility: 1, Severity: 5,
+		MsgID: "ID47", StructuredData: sd, Msg: []byte("hi"), Unit: "u.service"}
+	got, err := Parse(f.format(nil, r), recTime)
+	want := Message{Facility: 1, Severity: 5, Time: recTime.Truncate(time.Microsecond), Hostname: "web7",
+		AppName: "app", MsgID: "ID47", StructuredData: sd + `[origin@32473 unit="u.service"]`,
+		Msg: []byte("hi"), Format: FormatRFC5424}
+	if err != nil || !sameMessage(got, want) {
+		t.Errorf("got %+v, %v\nwant %+v", got, err, want)
+	}
+	r.StructuredData, r.Unit = "[broken", ""
+	if got, _ := Parse(f.format(nil, r), recTime); got.StructuredData != "" || got.Format != FormatRFC5424 {
+		t.Errorf("invalid SD sent on: %+v", got)
+	}
+}
+
 // TestForwarderTCPReconnect stops the server, writes more, starts it
 // again and restarts the forwarder: every record arrives exactly once.
 func TestForwarderTCPReconnect(t *testing.T) {

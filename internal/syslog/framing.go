@@ -56,6 +56,10 @@ func (f *FrameReader) Next() ([]byte, error) {
 	}
 }
 
+// Buffered is the number of bytes read from the stream and not yet
+// returned: 0 means the next Next may block.
+func (f *FrameReader) Buffered() int { return f.r.Buffered() }
+
 // countedOrLine reads "LEN SP MSG" whose first digit is first. Digits not
 // followed by a space start an LF-framed message instead. It reads byte by
 // byte so that it never waits for input the sender has not written.

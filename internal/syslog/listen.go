@@ -48,10 +48,7 @@ func setupUnixgram(conn *net.UnixConn, path string) error {
 		// A pidfd of each sender (Linux 6.5) still names its cgroup
 		// after it exited; older kernels refuse the option.
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
-		// Best effort: FORCE ignores rmem_max but needs CAP_NET_ADMIN.
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-		}
+		raiseRcvBuf(fd)
 	})
 	if err == nil {
 		err = serr
@@ -91,4 +88,30 @@ func removeStale(path string) error {
 		return fmt.Errorf("syslog socket: remove stale: %w", err)
 	}
 	return nil
+}
+
+// raiseRcvBuf asks for rcvBuf bytes of receive buffer. Best effort: FORCE
+// ignores rmem_max but needs CAP_NET_ADMIN.
+func raiseRcvBuf(fd uintptr) {
+	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+	}
+}
+
+// ListenUDP binds a syslog UDP listener with the same large receive
+// buffer as /dev/log, so that a burst from a remote host queues in the
+// kernel instead of being dropped.
+func ListenUDP(addr string) (*net.UDPConn, error) {
+	a, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := net.ListenUDP("udp", a)
+	if err != nil {
+		return nil, err
+	}
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(raiseRcvBuf)
+	}
+	return c, nil
 }

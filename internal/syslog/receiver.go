@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cred is the sender of a /dev/log datagram as the kernel reports it
@@ -19,6 +23,9 @@ type Cred struct {
 	// received descriptor is never 0: Go keeps 0, 1 and 2 open). It is
 	// open only while the Handler runs.
 	PIDFD int
+	// Addr is the source address of a network message (UDP, TCP, TLS);
+	// invalid for /dev/log.
+	Addr netip.Addr
 }
 
 // Handler receives each accepted message. m.Msg is the handler's to keep.
@@ -35,6 +42,7 @@ const (
 	DefaultMaxSenders        = 4096
 	DefaultMaxMessageSize    = 64 << 10
 	DefaultMaxConns          = 256
+	DefaultHandshakeTimeout  = 10 * time.Second
 )
 
 // ReceiverOptions configure a Receiver; zero fields take the defaults.
@@ -56,6 +64,15 @@ type ReceiverOptions struct {
 	MaxMessageSize int
 	// MaxConns bounds concurrent TCP connections per ServeTCP (default 256).
 	MaxConns int
+	// HandshakeTimeout bounds a TLS client's handshake (default 10s): a
+	// client that never finishes it must not hold a connection slot.
+	HandshakeTimeout time.Duration
+	// Flush, when set, is called whenever a serve loop has handed the
+	// Handler every message that was waiting and is about to block, and
+	// after suppression reports: a Handler that batches its writes
+	// writes them then. Like the Handler it must be safe for concurrent
+	// use.
+	Flush func()
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the receiver's own errors (default slog.Default()).
@@ -77,6 +94,7 @@ type Receiver struct {
 	opts ReceiverOptions
 	lim  *limiter // nil when rate limiting is disabled
 	log  *slog.Logger
+	diag diags
 
 	// mu guards timer, armed and closed.
 	mu     sync.Mutex
@@ -108,13 +126,16 @@ func NewReceiver(h Handler, opts ReceiverOptions) *Receiver {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Receiver{h: h, opts: o, log: o.Logger}
+	r := &Receiver{h: h, opts: o, log: o.Logger, diag: diags{log: o.Logger}}
 	if o.RateLimitInterval > 0 && o.RateLimitBurst > 0 {
 		r.lim = newLimiter(o.RateLimitInterval, o.RateLimitBurst, o.UIDRateLimitBurst, o.MaxSenders)
 	}
@@ -157,12 +178,21 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
 	if err != nil {
 		return // nothing but whitespace: nothing to keep
 	}
+	if m.Format == FormatRaw && cred.Addr.IsValid() {
+		// Kept (nothing is dropped for not parsing), but said once: a
+		// misconfigured sender, or not a syslog sender at all.
+		r.diag.once("raw", cred.Addr.String(), "syslog: a message without a syslog header from this source; kept as raw text (reported once per source)")
+	}
 	r.h(m, cred)
 }
 
 // report hands suppression counts to the handler, like journald's
 // "Suppressed N messages from ..." entries.
 func (r *Receiver) report(reps []suppression) {
+	if len(reps) == 0 {
+		return
+	}
+	defer r.flush()
 	for _, s := range reps {
 		r.h(Message{
 			Facility: 5, Severity: 4, Time: r.opts.Now(),
@@ -200,5 +230,27 @@ func (r *Receiver) expire() {
 	r.report(reps)
 	if !next.IsZero() {
 		r.arm(next, now)
+	}
+}
+
+// flush tells a batching Handler that nothing more is waiting.
+func (r *Receiver) flush() {
+	if r.opts.Flush != nil {
+		r.opts.Flush()
+	}
+}
+
+// flushIfIdle flushes unless another datagram is already queued on the
+// socket (SIOCINQ), so that a burst is written in one batch.
+func (r *Receiver) flushIfIdle(rc syscall.RawConn) {
+	if r.opts.Flush == nil {
+		return
+	}
+	pending := 0
+	if rc != nil {
+		_ = rc.Control(func(fd uintptr) { pending, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	}
+	if pending == 0 {
+		r.flush()
 	}
 }

@@ -2,11 +2,13 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -19,10 +21,12 @@ import (
 // SCM_CREDENTIALS become the Cred; file descriptors a sender passes along
 // are closed.
 func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error {
+	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4))
+	rc, _ := conn.SyscallConn()
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil {
@@ -43,6 +47,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 		if cred.PIDFD > 0 {
 			unix.Close(cred.PIDFD)
 		}
+		r.flushIfIdle(rc)
 	}
 }
 
@@ -78,11 +83,13 @@ func parseOOB(oob []byte) Cred {
 // ServeUDP reads datagrams from conn until ctx is done; it then closes
 // conn and returns nil. Senders are rate-limited by source address.
 func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
+	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
 	buf := make([]byte, r.opts.MaxMessageSize)
+	rc, _ := conn.SyscallConn()
 	for {
-		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		n, _, flags, addr, err := conn.ReadMsgUDPAddrPort(buf, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -92,7 +99,12 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
-		r.deliver(buf[:n], Cred{}, sender{kind: byAddr, addr: addr.Addr().Unmap()})
+		a := addr.Addr().Unmap()
+		if flags&unix.MSG_TRUNC != 0 {
+			r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", len(buf))
+		}
+		r.deliver(buf[:n], Cred{Addr: a}, sender{kind: byAddr, addr: a})
+		r.flushIfIdle(rc)
 	}
 }
 
@@ -174,24 +186,59 @@ func closeOnDone(ctx context.Context, c io.Closer) (stop func()) {
 
 // serveConn reads frames from one stream connection until EOF or ctx.
 func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
+	defer r.flush()
 	defer closeOnDone(ctx, c)()
 	cred, from := streamPeer(c)
+	if tc, ok := c.(*tls.Conn); ok && !r.handshake(ctx, tc, cred) {
+		return
+	}
 	fr := NewFrameReader(c, r.opts.MaxMessageSize)
 	for {
 		frame, err := fr.Next()
 		if err != nil {
 			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				r.log.Warn("syslog: connection", "remote", c.RemoteAddr().String(), "err", err)
+				r.diag.once("stream "+err.Error(), sourceOf(c, cred), "syslog: connection ended", "err", err)
 			}
 			return
 		}
 		r.deliver(frame, cred, from)
+		if fr.Buffered() == 0 {
+			r.flush()
+		}
 	}
+}
+
+// handshake runs a TLS server handshake within HandshakeTimeout; a client
+// that fails it or never finishes is reported once per address.
+func (r *Receiver) handshake(ctx context.Context, c *tls.Conn, cred Cred) bool {
+	hctx, cancel := context.WithTimeout(ctx, r.opts.HandshakeTimeout)
+	defer cancel()
+	if err := c.HandshakeContext(hctx); err != nil {
+		if ctx.Err() == nil {
+			r.diag.once("tls", sourceOf(c, cred), "syslog: TLS handshake failed (reported once per source)", "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// sourceOf names a connection's peer for diagnostics.
+func sourceOf(c net.Conn, cred Cred) string {
+	if cred.Addr.IsValid() {
+		return cred.Addr.String()
+	}
+	if cred.Known {
+		return "pid " + strconv.Itoa(cred.PID)
+	}
+	return c.RemoteAddr().String()
 }
 
 // streamPeer identifies a stream sender: SO_PEERCRED for unix sockets,
 // the remote address otherwise.
 func streamPeer(c net.Conn) (Cred, sender) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if uc, ok := c.(*net.UnixConn); ok {
 		if rc, err := uc.SyscallConn(); err == nil {
 			var cred Cred
@@ -210,5 +257,5 @@ func streamPeer(c net.Conn) (Cred, sender) {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		addr = ap.Addr().Unmap()
 	}
-	return Cred{}, sender{kind: byAddr, addr: addr}
+	return Cred{Addr: addr}, sender{kind: byAddr, addr: addr}
 }

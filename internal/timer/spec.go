@@ -51,18 +51,17 @@ type Calendar struct {
 
 // Spec is a timer unit's [Timer] section, typed.
 type Spec struct {
-	Calendar          []Calendar
-	Monotonic         []Monotonic
+	Calendar        []Calendar
+	Monotonic       []Monotonic
+	RandomizedDelay time.Duration
+	Accuracy        time.Duration // default 1min, never 0 (systemd takes 0 as 1us)
+	Unit            string        // what it triggers: Unit=, else NAME.service
+
 	Persistent        bool
-	RandomizedDelay   time.Duration
 	FixedRandomDelay  bool
-	Accuracy          time.Duration // default 1min, never 0 (systemd takes 0 as 1us)
-	RemainAfterElapse bool          // default yes
+	RemainAfterElapse bool // default yes
 	OnClockChange     bool
 	OnTimezoneChange  bool
-	Unit              string // what it triggers: Unit=, else NAME.service
-	// Unsupported lists directives tend reads but does not apply.
-	Unsupported []string
 }
 
 // DefaultAccuracy is AccuracySec='s default.
@@ -105,6 +104,9 @@ type specParser struct {
 	local *time.Location
 	s     *Spec
 	diags []unit.Diag
+	// unsupported lists directives tend reads but does not apply; they
+	// are warned about, not kept in the Spec every loaded timer holds.
+	unsupported []string
 }
 
 func (p *specParser) bad(e unit.Entry, format string, args ...any) {
@@ -173,13 +175,13 @@ func (p *specParser) entry(e unit.Entry) {
 			s.OnTimezoneChange = b
 		case "WakeSystem":
 			if b {
-				p.unsupported(e.Key) // there is no alarm clock to wake the machine with
+				p.unsupportedKey(e.Key) // there is no alarm clock to wake the machine with
 			}
 		}
 	case "Unit":
 		p.unitKey(e, v)
 	default:
-		p.unsupported(e.Key)
+		p.unsupportedKey(e.Key)
 	}
 }
 
@@ -195,9 +197,9 @@ func (p *specParser) unitKey(e unit.Entry, v string) {
 	p.s.Unit = v
 }
 
-func (p *specParser) unsupported(key string) {
-	if !strings.HasPrefix(key, "X-") && !slices.Contains(p.s.Unsupported, key) {
-		p.s.Unsupported = append(p.s.Unsupported, key)
+func (p *specParser) unsupportedKey(key string) {
+	if !strings.HasPrefix(key, "X-") && !slices.Contains(p.unsupported, key) {
+		p.unsupported = append(p.unsupported, key)
 	}
 }
 
@@ -206,9 +208,9 @@ func (p *specParser) finish() bool {
 	if s.Unit == "" {
 		s.Unit = strings.TrimSuffix(u.Name, ".timer") + ".service"
 	}
-	if len(s.Unsupported) > 0 {
+	if len(p.unsupported) > 0 {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Warning,
-			Msg: "directives not supported by tend, ignored: " + strings.Join(s.Unsupported, ", ")})
+			Msg: "directives not supported by tend, ignored: " + strings.Join(p.unsupported, ", ")})
 	}
 	if len(s.Calendar) == 0 && len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Error, Msg: "Timer unit lacks value setting. Refusing."})

@@ -51,8 +51,8 @@ func TestParseSpec(t *testing.T) {
 		}, ""},
 		{[]string{"OnCalendar=hourly", "Unit=other.service"}, true, func(s *Spec) bool { return s.Unit == "other.service" }, ""},
 		{[]string{"OnCalendar=hourly", "Unit=other.timer"}, true, func(s *Spec) bool { return s.Unit == "x.service" }, "Unit cannot be of same type"},
-		{[]string{"OnCalendar=hourly", "WakeSystem=yes"}, true, func(s *Spec) bool { return len(s.Unsupported) == 1 }, "directives not supported by tend, ignored: WakeSystem"},
-		{[]string{"OnCalendar=hourly", "WakeSystem=no", "Persistent=maybe"}, true, func(s *Spec) bool { return len(s.Unsupported) == 0 && !s.Persistent }, "Persistent=maybe: Failed to parse boolean value, ignoring"},
+		{[]string{"OnCalendar=hourly", "WakeSystem=yes"}, true, nil, "directives not supported by tend, ignored: WakeSystem"},
+		{[]string{"OnCalendar=hourly", "WakeSystem=no", "Persistent=maybe"}, true, func(s *Spec) bool { return !s.Persistent }, "Persistent=maybe: Failed to parse boolean value, ignoring"},
 		{[]string{"OnCalendar=*-*-* 25:00"}, false, nil, "Invalid argument"},
 	}
 	for _, tt := range tests {
@@ -90,4 +90,14 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("bad values: %+v", s)
 		}
 	})
+}
+
+// TestWakeSystemNoIsNotWarned: WakeSystem=no asks for nothing tend lacks.
+func TestWakeSystemNoIsNotWarned(t *testing.T) {
+	_, diags, _ := ParseSpec(timerUnit("x.timer", "OnCalendar=hourly", "WakeSystem=no"), nil, time.UTC)
+	for _, d := range diags {
+		if strings.Contains(d.Error(), "not supported") {
+			t.Errorf("warned: %v", d)
+		}
+	}
 }

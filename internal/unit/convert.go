@@ -407,6 +407,7 @@ func (c *converter) integer(e Entry, dst *int, lo, hi int) bool {
 // emits the single summary warning about unsupported directives.
 func (c *converter) finish() {
 	u := c.u
+	c.warnInert()
 	if len(u.Unsupported) > 0 {
 		u.Diags = append(u.Diags, Diag{File: u.Path, Severity: Warning,
 			Msg: "directives not supported by tend, ignored: " + strings.Join(u.Unsupported, ", ")})

@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.stdio(e)
+		return c.sandboxEntry(e) || c.stdio(e) || c.procEntry(e)
 	}
 	return true
 }
@@ -287,13 +287,33 @@ func (c *converter) directories(e Entry, spec *DirSpec, isMode bool) {
 		return
 	}
 	for _, w := range ws {
-		p, _, _ := strings.Cut(w, ":") // "path:symlink" form: tend creates only path
-		if p == "" || filepath.IsAbs(p) || filepath.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
-			c.diag(e, Error, "%s=: %q is not a normalized relative path, ignoring", e.Key, w)
+		p, link, _ := strings.Cut(w, ":") // "path:symlink" form
+		p, ok := normalizeDirPath(p)
+		if !ok {
+			c.diag(e, Error, "%s=: %q is not a relative path below the base directory, ignoring", e.Key, w)
 			continue
 		}
 		spec.Paths = append(spec.Paths, p)
+		if link != "" {
+			spec.Links = append(spec.Links, DirLink{Path: p, Link: link})
+		}
 	}
+}
+
+// normalizeDirPath simplifies a RuntimeDirectory= (and friends) path as
+// systemd does before checking it — "a//b/./c/" is "a/b/c" — and refuses
+// absolute paths and ".." components, which would leave the base.
+func normalizeDirPath(p string) (string, bool) {
+	if p == "" || filepath.IsAbs(p) {
+		return "", false
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", false
+		}
+	}
+	clean := filepath.Clean(p)
+	return clean, clean != "."
 }
 
 // stdio handles StandardInput/Output/Error=, TTYPath= and the Syslog*=.
@@ -374,19 +394,10 @@ func (c *converter) inputData(e Entry) {
 	if !ok {
 		return
 	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\\' {
-			b.WriteByte(v[i])
-			continue
-		}
-		r, n, err := cUnescape(v[i:])
-		if err != nil {
-			c.bad(e, err)
-			return
-		}
-		b.WriteString(r)
-		i += n - 1
+	text, err := unescapeAll(v)
+	if err != nil {
+		c.bad(e, err)
+		return
 	}
-	x.StandardInputData = append(append(x.StandardInputData, b.String()...), '\n')
+	x.StandardInputData = append(append(x.StandardInputData, text...), '\n')
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func (c *converter) serviceEntry(e Entry) bool {
 	case "StartLimitInterval", "StartLimitIntervalSec", "StartLimitBurst", "StartLimitAction":
 		c.startLimit(e)
 	default:
-		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e)
+		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || c.resourceEntry(e)
 	}
 	return true
 }
@@ -213,6 +214,10 @@ func (c *converter) finishService() {
 	}
 	if s.Exec.StandardInput == "" && len(s.Exec.StandardInputData) > 0 {
 		s.Exec.StandardInput = "data"
+	}
+	if in := s.Exec.StandardInput; s.Exec.StandardOutput == "" &&
+		(strings.HasPrefix(in, "tty") || in == "socket" || strings.HasPrefix(in, "fd:")) {
+		s.Exec.StandardOutput = "inherit" // systemd.exec(5): the same as stdin
 	}
 	if s.Type == "" {
 		s.Type = TypeSimple

@@ -74,7 +74,7 @@ Nice=-5
 OOMScoreAdjust=100
 LimitNOFILE=1024:4096
 LimitCORE=infinity
-RuntimeDirectory=s s/sub
+RuntimeDirectory=s s//sub/./
 RuntimeDirectoryMode=0700
 StateDirectory=s
 StandardOutput=append:/var/log/s.log
@@ -162,8 +162,8 @@ var diagCases = []struct {
 	{"unknown key", "[Service]\nExecStart=/bin/true\nExecStrat=/bin/x\n", Loaded, []string{"b.service:3: unknown key ExecStrat="}},
 	{"bad value dropped", "[Service]\nExecStart=/bin/true\nRestart=sometimes\nRestartSec=soon\n", Loaded,
 		[]string{":3: Restart=sometimes: unknown restart policy", ":4: RestartSec=soon: invalid time span"}},
-	{"unsupported collected once", "[Service]\nExecStart=/bin/true\nPrivateTmp=yes\nProtectSystem=strict\nPrivateTmp=no\nMemoryMax=1G\n", Loaded,
-		[]string{"not supported by tend, ignored: PrivateTmp, ProtectSystem, MemoryMax"}},
+	{"unsupported collected once", "[Service]\nExecStart=/bin/true\nRestrictFileSystems=ext4\nMountFlags=private\nRestrictFileSystems=\nMemoryZSwapMax=1G\n", Loaded,
+		[]string{"not supported by tend, ignored: RestrictFileSystems, MountFlags, MemoryZSwapMax"}},
 	{"no ExecStart", "[Service]\nType=simple\nExecStop=/bin/true\n", BadSetting, []string{"no ExecStart= setting"}},
 	{"nothing at all", "[Unit]\nDescription=x\n", BadSetting, []string{"no ExecStart=, ExecStop="}},
 	{"two ExecStart", "[Service]\nExecStart=/bin/a\nExecStart=/bin/b\n", BadSetting, []string{"more than one ExecStart="}},
@@ -183,7 +183,9 @@ var diagCases = []struct {
 	{"odd group", "[Service]\nExecStart=/bin/a\nGroup=a b\n", Loaded, nil},
 	{"relative root", "[Service]\nExecStart=/bin/a\nRootDirectory=rel\n", BadSetting, []string{"not absolute"}},
 	{"pidfile specifier", "[Service]\nExecStart=/bin/a\nPIDFile=%z\n", Loaded, []string{"unknown specifier"}},
-	{"bad runtime dir", "[Service]\nExecStart=/bin/a\nRuntimeDirectory=../x\n", Loaded, []string{"not a normalized relative path"}},
+	{"bad runtime dir", "[Service]\nExecStart=/bin/a\nRuntimeDirectory=../x\n", Loaded, []string{"not a relative path below"}},
+	{"runtime dir leaving by a/..", "[Service]\nExecStart=/bin/a\nRuntimeDirectory=a/../../x\n", Loaded, []string{"not a relative path below"}},
+	{"absolute runtime dir", "[Service]\nExecStart=/bin/a\nStateDirectory=/x\n", Loaded, []string{"not a relative path below"}},
 	{"bad env", "[Service]\nExecStart=/bin/a\nEnvironment=OK=1 9X=2\n", Loaded, []string{`invalid environment assignment "9X=2"`}},
 	{"relative env file", "[Service]\nExecStart=/bin/a\nEnvironmentFile=x.env\n", Loaded, []string{"not absolute"}},
 	{"bad workdir", "[Service]\nExecStart=/bin/a\nWorkingDirectory=rel\n", BadSetting, []string{"neither absolute nor ~"}},

@@ -31,11 +31,17 @@ type index struct {
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
+	// subdirs are the entries of the search path that may be drop-in or
+	// dependency directories ("dir/foo.service.d"), as scanned: loading
+	// an instance then reads only those that exist instead of trying
+	// every name × directory × suffix (an Accept=yes instance per
+	// connection would cost dozens of failed opens).
+	subdirs map[string]bool
 }
 
 // scan lists every unit-named entry of every dir; the first dir wins.
 func scan(root string, dirs []string) (*index, []Diag) {
-	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}}
+	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}}
 	var diags []Diag
 	for _, d := range dirs {
 		ents, err := os.ReadDir(ix.host(d))
@@ -66,6 +72,9 @@ func scan(root string, dirs []string) (*index, []Diag) {
 			ix.files[name] = fe
 		}
 		for _, de := range ents {
+			if strings.HasSuffix(de.Name(), ".d") || depDirOwner(de.Name()) != "" {
+				ix.subdirs[filepath.Join(d, de.Name())] = true
+			}
 			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) && isDirEntry(ix.host(filepath.Join(d, de.Name())), de) {
 				ix.depOwners[owner] = true
 			}
@@ -256,6 +265,9 @@ func (ix *index) dropins(names []string) []string {
 	chosen := map[string]string{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
+			if !ix.subdirs[filepath.Join(d, n+".d")] {
+				continue
+			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+".d")))
 			if err != nil {
 				continue
@@ -294,6 +306,9 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 	seen := map[string]bool{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
+			if !ix.subdirs[filepath.Join(d, n+suffix)] {
+				continue
+			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+suffix)))
 			if err != nil {
 				continue

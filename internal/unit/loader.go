@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Loader loads units from a search path.
@@ -16,7 +17,26 @@ type Loader struct {
 	Dirs []string // search path, highest precedence first
 	Env  Env      // specifier values
 
-	frozen *index // set by Freeze: the search path as scanned once
+	frozen *index    // set by Freeze: the search path as scanned once
+	memo   *sync.Map // set by Memoize: file path → *parsedFile
+}
+
+// parsedFile is what readInto keeps of a file a Memoize'd loader read.
+type parsedFile struct {
+	entries []Entry
+	diags   []Diag
+	used    budget // what the file drew from its unit's budget
+}
+
+// Memoize returns a copy of l that reads and parses each file once and
+// answers later loads from that parse. The daemon loads Accept=yes
+// instances through it between reloads: one per connection would
+// otherwise re-read the same template, and systemd too keeps what it
+// loaded until daemon-reload. Safe for concurrent use.
+func (l *Loader) Memoize() *Loader {
+	c := *l
+	c.memo = &sync.Map{}
+	return &c
 }
 
 // Freeze returns a copy of l that scans the search path once, now, and
@@ -194,13 +214,30 @@ func (l *Loader) load(ix *index, name string) *Unit {
 // whether the file could be read and whether it broke a limit (then the
 // unit must not load: systemd too refuses a unit with an overlong line).
 func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (ok, over bool) {
+	if l.memo != nil {
+		if v, ok := l.memo.Load(path); ok {
+			p := v.(*parsedFile)
+			if p.used.assignments <= b.assignments && p.used.bytes <= b.bytes {
+				b.assignments -= p.used.assignments
+				b.bytes -= p.used.bytes
+				u.Diags = append(u.Diags, p.diags...)
+				*entries = append(*entries, p.entries...)
+				return true, false
+			}
+		}
+	}
 	f, err := os.Open(ix.host(path))
 	if err != nil {
 		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
 		return false, false
 	}
 	defer f.Close()
+	before := *b
 	file, diags := parse(path, f, b)
+	if l.memo != nil && !file.OverLimit {
+		used := budget{assignments: before.assignments - b.assignments, bytes: before.bytes - b.bytes}
+		l.memo.Store(path, &parsedFile{entries: file.Entries, diags: diags, used: used})
+	}
 	u.Diags = append(u.Diags, diags...)
 	if file.OverLimit {
 		return true, true

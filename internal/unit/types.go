@@ -3,6 +3,8 @@ package unit
 import (
 	"fmt"
 	"time"
+
+	"github.com/tendproject/tend/internal/sandbox"
 )
 
 // Kind is a unit's type, taken from its name's suffix.
@@ -219,8 +221,9 @@ type Service struct {
 	RestartForceExitStatus   ExitStatusSet
 	Sockets                  []string
 
-	Kill KillContext
-	Exec ExecContext
+	Kill      KillContext
+	Exec      ExecContext
+	Resources ResourceContext // resources.go
 }
 
 // ExitStatusSet is a set of exit codes and signals (SuccessExitStatus= and
@@ -265,7 +268,13 @@ type Rlimit struct {
 type DirSpec struct {
 	Paths []string // relative to the base directory
 	Mode  uint32   // default 0755
+	// Links are the "path:link" forms: link (relative to the base) is
+	// made a symlink to path.
+	Links []DirLink
 }
+
+// DirLink is one "path:link" of a *Directory= setting.
+type DirLink struct{ Path, Link string }
 
 // ExecContext holds the execution settings shared by every kind that
 // starts processes.
@@ -306,6 +315,11 @@ type ExecContext struct {
 	SyslogFacility    string
 	SyslogLevel       string
 	SyslogLevelPrefix bool // default true
+
+	Proc ProcContext // scheduling, placement, credentials… (process.go)
+
+	// Sandbox holds the privilege and sandboxing settings.
+	Sandbox sandbox.Config
 }
 
 // EnvFile is one EnvironmentFile= entry.

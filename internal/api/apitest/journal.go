@@ -64,3 +64,11 @@ func (f *Fake) LogFieldValues(_ context.Context, field string) ([]string, error)
 	slices.Sort(out)
 	return out, nil
 }
+
+// ReloadLogs implements api.Manager: it records the call.
+func (f *Fake) ReloadLogs(context.Context) (api.ReloadLogsResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(Call{Method: "ReloadLogs"})
+	return api.ReloadLogsResult{Files: []string{}}, nil
+}

@@ -1,0 +1,53 @@
+package logroute
+
+import (
+	"strconv"
+
+	"github.com/tendproject/tend/internal/journal"
+)
+
+// format appends e as a line in the traditional syslog file format,
+// "Mmm dd hh:mm:ss HOST TAG[PID]: MSG", the one sysklogd writes and
+// rsyslog's RSYSLOG_TraditionalFileFormat. A relayed message keeps its
+// host and its own time. Control characters in the message become #ooo
+// (octal), as rsyslog writes them, so one entry stays one line.
+func (r *Router) format(b []byte, e journal.Entry) []byte {
+	t := e.Realtime
+	if !e.Origin.Time.IsZero() {
+		t = e.Origin.Time
+	}
+	b = t.In(r.opts.Location).AppendFormat(b, "Jan _2 15:04:05 ")
+	host := r.opts.Hostname
+	if e.Origin.Hostname != "" {
+		host = e.Origin.Hostname
+	}
+	b = append(append(b, host...), ' ')
+	ident := e.Identifier
+	if ident == "" {
+		ident = e.Unit
+	}
+	if ident == "" {
+		ident = "tend"
+	}
+	b = append(b, ident...)
+	if e.PID > 0 {
+		b = append(strconv.AppendInt(append(b, '['), int64(e.PID), 10), ']')
+	}
+	b = append(b, ": "...)
+	return append(appendEscaped(b, e.Message), '\n')
+}
+
+// appendEscaped appends msg with control characters other than tab as
+// "#" and three octal digits.
+func appendEscaped(b, msg []byte) []byte {
+	start := 0
+	for i, c := range msg {
+		if c >= 0x20 && c != 0x7f || c == '\t' {
+			continue
+		}
+		b = append(b, msg[start:i]...)
+		b = append(b, '#', '0'+c>>6, '0'+c>>3&7, '0'+c&7)
+		start = i + 1
+	}
+	return append(b, msg[start:]...)
+}

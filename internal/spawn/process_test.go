@@ -1,0 +1,191 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// TestProcessSettingsApplied checks from outside — /proc and the
+// util-linux tools — that the exec helper applied the scheduling,
+// affinity, personality and SIGPIPE settings.
+func TestProcessSettingsApplied(t *testing.T) {
+	r := startReaper(t)
+	prio := 6
+	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{
+		IgnoreSIGPIPE:            true,
+		CPUAffinity:              []int{0},
+		IOSchedulingClass:        "best-effort",
+		IOSchedulingPriority:     &prio,
+		CPUSchedulingPolicy:      "batch",
+		CPUSchedulingResetOnFork: true,
+		SecureBits:               []string{"keep-caps"},
+	}}
+	if runtime.GOARCH == "amd64" {
+		ec.Proc.Personality = "x86"
+	}
+	pid := runReady(t, r, Spec{Exec: ec})
+	if got := statusField(t, pid, "Cpus_allowed_list"); got != "0" {
+		t.Errorf("Cpus_allowed_list %s; want 0", got)
+	}
+	ign, _ := strconv.ParseUint(statusField(t, pid, "SigIgn"), 16, 64)
+	if ign&(1<<(unix.SIGPIPE-1)) == 0 {
+		t.Errorf("SigIgn %x lacks SIGPIPE", ign)
+	}
+	tool := func(name string, args ...string) string {
+		if _, err := exec.LookPath(name); err != nil {
+			t.Skipf("%s not installed", name)
+		}
+		out, err := exec.Command(name, args...).CombinedOutput()
+		// This test's reaper reaps every child, the tool too: its output
+		// is complete, but its wait may find it gone.
+		if err != nil && !errors.Is(err, syscall.ECHILD) {
+			t.Fatalf("%s: %v: %s", name, err, out)
+		}
+		return string(out)
+	}
+	if out := tool("ionice", "-p", strconv.Itoa(pid)); !strings.Contains(out, "best-effort: prio 6") {
+		t.Errorf("ionice: %q; want best-effort: prio 6", out)
+	}
+	if out := tool("chrt", "-p", strconv.Itoa(pid)); !strings.Contains(out, "SCHED_BATCH|SCHED_RESET_ON_FORK") {
+		t.Errorf("chrt: %q; want SCHED_BATCH|SCHED_RESET_ON_FORK", out)
+	}
+	if runtime.GOARCH == "amd64" {
+		if got := strings.TrimSpace(procFile(t, pid, "personality")); got != "00000008" {
+			t.Errorf("personality %s; want 00000008 (PER_LINUX32)", got)
+		}
+	}
+}
+
+// TestPersonalityOfAnotherArchRefused: a personality this machine
+// cannot run fails the start with 230/PERSONALITY.
+func TestPersonalityOfAnotherArchRefused(t *testing.T) {
+	other := "s390x"
+	if runtime.GOARCH == "s390x" {
+		other = "x86-64"
+	}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Personality: other}}
+	_, err := Start(startReaper(t), Spec{Command: sleepCmd(), Exec: ec, SelfExe: os.Args[0]}, nil)
+	if se, ok := err.(*SetupError); !ok || se.Status != ExitPersonality {
+		t.Errorf("Start: %v; want status 230/PERSONALITY", err)
+	}
+}
+
+// TestExecSearchPath: a bare command name is looked up in
+// ExecSearchPath=, which also becomes PATH.
+func TestExecSearchPath(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "tend-search-test")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"found $PATH\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{ExecSearchPath: []string{dir, "/bin"}}}
+	cmd := unit.Command{Path: "tend-search-test", Argv: []string{"tend-search-test"}}
+	out, e := runOutput(t, Spec{Command: cmd, Exec: ec, Env: []string{"PATH=" + DefaultPath}})
+	if want := "found " + dir + ":/bin\n"; out != want || e.Status.ExitStatus() != 0 {
+		t.Errorf("output %q, exit %v; want %q", out, e.Status, want)
+	}
+}
+
+// TestCredentials: SetCredential= and LoadCredential= land in
+// $CREDENTIALS_DIRECTORY, readable by the unit's user only, and go at
+// RemoveCredentials; a LoadCredential= that cannot be read fails the
+// start with 243/CREDENTIALS.
+func TestCredentials(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(src, []byte("loaded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := Dirs{Runtime: t.TempDir()}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Credentials: []unit.Credential{
+		{ID: "set", Data: []byte("literal")},
+		{ID: "load", Path: src, Load: true},
+	}}}
+	cmd := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c",
+		`cat "$CREDENTIALS_DIRECTORY/set" "$CREDENTIALS_DIRECTORY/load"; stat -c %a "$CREDENTIALS_DIRECTORY" "$CREDENTIALS_DIRECTORY/set"`}}
+	out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: d})
+	if want := "literalloaded500\n400\n"; out != want {
+		t.Errorf("output %q; want %q", out, want)
+	}
+	if err := RemoveCredentials(d, "cred.service"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(CredentialsDir(d, "cred.service")); !os.IsNotExist(err) {
+		t.Errorf("credentials left after RemoveCredentials: %v", err)
+	}
+	credDir := t.TempDir()
+	os.WriteFile(filepath.Join(credDir, "one"), []byte("1"), 0o600)
+	os.WriteFile(filepath.Join(credDir, "two"), []byte("2"), 0o600)
+	ec.Proc.Credentials = []unit.Credential{{ID: "dir", Path: credDir, Load: true}}
+	cmd.Argv = []string{"sh", "-c", `cat "$CREDENTIALS_DIRECTORY/dir_one" "$CREDENTIALS_DIRECTORY/dir_two"`}
+	if out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: d}); out != "12" {
+		t.Errorf("credentials from a directory: %q; want 12", out)
+	}
+	ec.Proc.Credentials = []unit.Credential{{ID: "gone", Path: "/nonexistent/cred", Load: true}}
+	_, err := Start(startReaper(t), Spec{Unit: "cred.service", Command: sleepCmd(), Exec: ec, Dirs: d}, nil)
+	if se, ok := err.(*SetupError); !ok || se.Status != ExitCredentials {
+		t.Errorf("Start with a missing credential: %v; want status 243/CREDENTIALS", err)
+	}
+}
+
+// TestStandardInputFile: StandardInput=file:PATH reads the file.
+func TestStandardInputFile(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(src, []byte("from the file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "file:" + src}
+	out, _ := runOutput(t, Spec{Command: unit.Command{Path: "/bin/cat", Argv: []string{"cat"}}, Exec: ec})
+	if out != "from the file\n" {
+		t.Errorf("output %q; want the file's text", out)
+	}
+}
+
+// TestStandardInputTTY: StandardInput=tty-force on a pseudo-terminal
+// makes it the process's controlling terminal and its stdout.
+func TestStandardInputTTY(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	defer ptmx.Close()
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	pts := fmt.Sprintf("/dev/pts/%d", n)
+	r := startReaper(t)
+	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty-force", StandardOutput: "inherit", TTYPath: pts,
+		Proc: unit.ProcContext{TTYReset: true, TTYVHangup: true}}
+	pid := run(t, r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}}, Exec: ec})
+	buf := make([]byte, 256)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "on-tty") {
+		k, err := ptmx.Read(buf)
+		if err != nil {
+			t.Fatalf("read terminal: %v (got %q)", err, got.String())
+		}
+		got.Write(buf[:k])
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(pts, &st); err != nil {
+		t.Fatal(err)
+	}
+	if ttyNr := statField(t, pid, 7); ttyNr != strconv.FormatUint(st.Rdev, 10) {
+		t.Errorf("tty_nr %s; want %d (%s as controlling terminal)", ttyNr, st.Rdev, pts)
+	}
+}

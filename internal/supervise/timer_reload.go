@@ -1,0 +1,42 @@
+package supervise
+
+import (
+	"slices"
+
+	"github.com/tendproject/tend/internal/plan"
+	timerspec "github.com/tendproject/tend/internal/timer"
+)
+
+// reloadTimers applies a daemon-reload (or a crontab re-read) to the
+// timers whose unit changed, as systemd does when it reloads: a waiting
+// timer takes the new [Timer] section and computes its next elapse from
+// it (from its last trigger, so a run is neither lost nor repeated);
+// a running or elapsed one takes it too and uses it when it next waits.
+func (m *Manager) reloadTimers(ch plan.Changes) {
+	for _, name := range ch.Changed {
+		if u := m.units[name]; u != nil {
+			if t, ok := u.eng.(*timer); ok {
+				t.refresh(m)
+			}
+		}
+	}
+}
+
+// refresh re-reads the unit of a started timer; see reloadTimers.
+func (t *timer) refresh(m *Manager) {
+	if t.spec == nil || (t.state != Waiting && t.state != Running && t.state != Elapsed) {
+		return
+	}
+	spec, _, ok := timerspec.ParseSpec(t.def, m.opts.SpecifierEnv, m.timerEnv().Local())
+	if !ok {
+		m.event(t.rt, prioWarn, "%s: the new definition is not usable; keeping the running one.", t.name)
+		return
+	}
+	if !slices.Equal(spec.Monotonic, t.spec.Monotonic) {
+		t.spent = 0 // the one-shot bits index the old list
+	}
+	t.spec = spec
+	if t.state == Waiting {
+		t.enterWaiting(m, false)
+	}
+}
