@@ -204,12 +204,17 @@ func execWith(path string, h *handoff, fds []int) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("memfd: %w", err)
 	}
+	env := append(os.Environ(), reexecEnv+"="+strconv.Itoa(mfd))
+	// No fork may run while the descriptors are inheritable: a child
+	// started meanwhile (a spawn still under way) would keep the
+	// instance locks, which then outlived tend.
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
 	for _, fd := range fds {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 			return fmt.Errorf("keep descriptor %d: %w", fd, err)
 		}
 	}
-	env := append(os.Environ(), reexecEnv+"="+strconv.Itoa(mfd))
 	return syscall.Exec(path, os.Args, env)
 }
 
