@@ -52,6 +52,16 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	reapHolder(t, work)
 
 	in := startTendAt(t, units, work)
+	// On failure, what each earlier manager said last.
+	var earlier []*instance
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, e := range earlier {
+				log := e.stderr.String()
+				t.Logf("manager %d's last words:\n%s", i, log[max(0, len(log)-2000):])
+			}
+		}
+	})
 	steady := []string{"writer.service", "sleeper.service", "fork.service", "ready.service"}
 	pids := map[string]int{}
 	for _, u := range steady {
@@ -73,6 +83,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 			awaitNotify(t, in)
 		} else {
 			in.crash()
+			earlier = append(earlier, in)
 			in = startTendAt(t, units, work)
 		}
 		for _, u := range steady {
