@@ -133,28 +133,6 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 	return in
 }
 
-// lockHolders names the processes that have the file at path open (who
-// keeps an instance lock), for a failure message.
-func lockHolders(path string) string {
-	var want syscall.Stat_t
-	if syscall.Stat(path, &want) != nil {
-		return ""
-	}
-	var b strings.Builder
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
-		for _, fd := range fds {
-			var st syscall.Stat_t
-			if syscall.Stat(filepath.Join("/proc", p.Name(), "fd", fd.Name()), &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
-				cmd, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-				fmt.Fprintf(&b, "%s holds it (fd %s): %q\n", p.Name(), fd.Name(), bytes.ReplaceAll(cmd, []byte{0}, []byte(" ")))
-			}
-		}
-	}
-	return b.String()
-}
-
 // stop sends SIGTERM and waits for tend to exit.
 func (in *instance) stop() {
 	if in.cmd.ProcessState != nil {
