@@ -462,3 +462,10 @@ const (
 	prioInfo   = 6
 	prioDebug  = 7
 )
+
+// InjectPanic panics on the manager loop: the hook of the panic
+// recovery test (`tend run --debug-panic-hook`). It returns when ctx
+// ends, as the loop never answers.
+func (m *Manager) InjectPanic(ctx context.Context) error {
+	return m.do(ctx, func() { panic("injected panic on the manager loop (--debug-panic-hook)") })
+}

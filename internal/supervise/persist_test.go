@@ -52,6 +52,7 @@ func TestDecodeStateRefusesBadFiles(t *testing.T) {
 		{"extra bytes", append(bytes.Clone(good), '\n'), ErrStateCorrupt},
 		{"not a state file", []byte("hello\nworld"), ErrStateCorrupt},
 		{"newer version", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" 2 "), 1))+"\n"), body...), ErrStateVersion},
+		{"older version", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" 0 "), 1))+"\n"), body...), ErrStateVersion},
 		{"version word", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" x "), 1))+"\n"), body...), ErrStateVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
