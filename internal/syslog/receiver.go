@@ -6,10 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Cred is the sender of a /dev/log datagram as the kernel reports it
@@ -237,20 +234,5 @@ func (r *Receiver) expire() {
 func (r *Receiver) flush() {
 	if r.opts.Flush != nil {
 		r.opts.Flush()
-	}
-}
-
-// flushIfIdle flushes unless another datagram is already queued on the
-// socket (SIOCINQ), so that a burst is written in one batch.
-func (r *Receiver) flushIfIdle(rc syscall.RawConn) {
-	if r.opts.Flush == nil {
-		return
-	}
-	pending := 0
-	if rc != nil {
-		_ = rc.Control(func(fd uintptr) { pending, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-	}
-	if pending == 0 {
-		r.flush()
 	}
 }
