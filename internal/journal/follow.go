@@ -22,11 +22,14 @@ func (j *Journal) FollowIdle(ctx context.Context, q Query, fn func(Entry) error,
 	q.Reverse = false
 	ch := j.changed() // taken before hi: a commit after hi closes it
 	hi := j.committed.Load()
+	resume := map[string]int64{} // filled by forward queries only
+	q.resume = resume
 	if _, err := runQuery(ctx, j, q, hi, fn); err != nil {
 		return ignoreCanceled(ctx, err)
 	}
 	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
-		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs}
+		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs,
+		resume: resume}
 	for {
 		if idle != nil {
 			if err := idle(); err != nil {
@@ -49,12 +52,18 @@ func (j *Journal) FollowIdle(ctx context.Context, q Query, fn func(Entry) error,
 			continue
 		}
 		next.AfterCursor = FormatCursor(Entry{Seq: hi})
+		if len(resume) > maxResume {
+			clear(resume) // segments retention removed; start over
+		}
 		if _, err := runQuery(ctx, j, next, newHi, fn); err != nil {
 			return ignoreCanceled(ctx, err)
 		}
 		hi = newHi
 	}
 }
+
+// maxResume bounds a follower's remembered segment positions.
+const maxResume = 1024
 
 func (j *Journal) isClosed() bool {
 	j.wmu.Lock()

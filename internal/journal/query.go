@@ -42,6 +42,12 @@ type Query struct {
 	// as one of these uids: what a reader who may not read everything is
 	// shown (its own), as journald does.
 	UIDs []int
+
+	// resume, set by followers, maps a segment's path to the offset just
+	// past the last record a previous query of theirs delivered from it:
+	// the next query decodes from there rather than from the start of
+	// its block. merge keeps it up to date.
+	resume map[string]int64
 }
 
 // PriorityMask returns the Priorities mask for levels lo..hi inclusive
@@ -66,10 +72,12 @@ type matcher struct {
 	matches      []Matches
 	host         string // _HOSTNAME, when a match asks for it
 	scratch      []byte
+	resume       map[string]int64 // Query.resume
 }
 
 func compile(q Query, hi uint64) (*matcher, error) {
-	m := &matcher{lo: 1, hi: hi, since: math.MinInt64, until: math.MaxInt64, pri: q.Priorities, boot: q.Boot, units: q.Units}
+	m := &matcher{lo: 1, hi: hi, since: math.MinInt64, until: math.MaxInt64, pri: q.Priorities, boot: q.Boot, units: q.Units,
+		resume: q.resume}
 	if m.pri == 0 {
 		m.pri = 0xff
 	}
@@ -201,7 +209,7 @@ func (j *Journal) views(m *matcher) map[string][]segment {
 		}
 		for _, s := range u.segs {
 			if m.segment(s) {
-				out[name] = append(out[name], s.view())
+				out[name] = append(out[name], s.view(m.lo))
 			}
 		}
 	}
@@ -270,6 +278,9 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 		it.entry(&e)
 		if err := fn(e); err != nil {
 			return n, err
+		}
+		if m.resume != nil && !rev {
+			m.resume[it.seg().path] = it.cur.off + int64(it.cur.size)
 		}
 		n++
 		if n%1024 == 0 && ctx.Err() != nil {
@@ -419,6 +430,9 @@ func (it *unitIter) loadChunk() bool {
 		it.f = f
 	}
 	start, end := s.blocks[from].off, s.blockEnd(to-1)
+	if p, ok := it.m.resume[s.path]; ok && !it.rev && p > start && p < end {
+		start = p // the records before p were delivered already
+	}
 	if n := int(end - start); cap(it.buf) < n {
 		it.buf = make([]byte, n)
 	} else {
