@@ -128,6 +128,11 @@ func (b *syslogBatch) flush(j *journal.Journal) {
 // names its cgroup; /proc serves kernels that pass no pidfd while the
 // sender lives.
 func (d *daemon) unitOf(cred syslog.Cred) string {
+	if cred.Again {
+		if name, ok := d.senders.lastOf(cred.PID); ok {
+			return name
+		}
+	}
 	id, cacheable := d.senders.processID(cred.PIDFD)
 	if cacheable {
 		if name, ok := d.senders.get(id); ok {
@@ -141,6 +146,7 @@ func (d *daemon) unitOf(cred syslog.Cred) string {
 	if cacheable {
 		d.senders.put(id, name)
 	}
+	d.senders.setLast(cred.PID, id, name)
 	return name
 }
 
@@ -157,6 +163,7 @@ type senderUnits struct {
 	// last is the most recent sender: a burst from one process is
 	// attributed without a map lookup.
 	last struct {
+		pid  int
 		id   uint64
 		unit string
 	}
@@ -205,9 +212,6 @@ func (c *senderUnits) get(id uint64) (string, bool) {
 		return c.last.unit, true
 	}
 	u, ok := c.m[id]
-	if ok {
-		c.last.id, c.last.unit = id, u
-	}
 	return u, ok
 }
 
@@ -218,7 +222,21 @@ func (c *senderUnits) put(id uint64, unit string) {
 		c.m = map[uint64]string{}
 	}
 	c.m[id] = unit
-	c.last.id, c.last.unit = id, unit
+}
+
+// setLast records the sender just attributed.
+func (c *senderUnits) setLast(pid int, id uint64, unit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last.pid, c.last.id, c.last.unit = pid, id, unit
+}
+
+// lastOf is the unit of the last sender if it had this pid: for a
+// datagram the receiver says comes from the same process (Cred.Again).
+func (c *senderUnits) lastOf(pid int) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.unit, c.last.pid == pid && pid > 0
 }
 
 // originOf keeps what the sender said about itself. Only a network

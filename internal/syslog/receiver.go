@@ -20,6 +20,11 @@ type Cred struct {
 	// received descriptor is never 0: Go keeps 0, 1 and 2 open). It is
 	// open only while the Handler runs.
 	PIDFD int
+	// Again is set when the datagram read just before this one, in the
+	// same recvmmsg, came from the same pid: then it is the same process
+	// (a pid cannot be reused while both datagrams sat in the socket's
+	// short queue), and a handler may reuse what it found for it.
+	Again bool
 	// Addr is the source address of a network message (UDP, TCP, TLS);
 	// invalid for /dev/log.
 	Addr netip.Addr

@@ -39,11 +39,16 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
+		prev := 0
 		for i := range b.n {
 			cred := parseOOB(b.control(i))
 			from := sender{kind: byPID, id: cred.PID}
 			if !cred.Known {
 				from = sender{kind: byAddr}
+			}
+			cred.Again = cred.Known && cred.PID == prev
+			if cred.Known {
+				prev = cred.PID
 			}
 			r.deliver(b.data(i), cred, from)
 			if cred.PIDFD > 0 {
