@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -54,19 +55,21 @@ func TestListenUnixgram(t *testing.T) {
 
 // TestPassedFDsAreClosed sends a datagram with a file descriptor attached
 // and checks that the receiver keeps neither the copy it got nor the
-// sender's pidfd once the message was handled.
+// sender's pidfds once the messages were handled (the receiver's Flush,
+// which comes after a batch is done).
 func TestPassedFDsAreClosed(t *testing.T) {
-	// The second message's handler counts: the first message's
-	// descriptors are closed by then, the second's pidfd not yet.
-	counts := make(chan int, 2)
-	handle := func(m Message, cred Cred) {
-		n := countFDs(t)
-		if cred.PIDFD > 0 {
-			n--
+	var handled atomic.Int32
+	counts := make(chan int, 1)
+	handle := func(m Message, cred Cred) { handled.Add(1) }
+	flush := func() {
+		if handled.Load() == 2 {
+			select {
+			case counts <- countFDs(t):
+			default:
+			}
 		}
-		counts <- n
 	}
-	r := NewReceiver(handle, ReceiverOptions{})
+	r := NewReceiver(handle, ReceiverOptions{Flush: flush})
 	defer r.Close()
 	path := unixgramReceiver(t, r)
 	f, err := os.Open(os.DevNull)
@@ -87,7 +90,6 @@ func TestPassedFDsAreClosed(t *testing.T) {
 	if err := unix.Sendmsg(fd, []byte("<13>t: plain"), nil, to, 0); err != nil {
 		t.Fatal(err)
 	}
-	<-counts
 	if after := <-counts; after != before {
 		t.Errorf("%d open fds after receiving, %d before", after, before)
 	}

@@ -25,7 +25,8 @@ type batch struct {
 	oob   []byte // batchSize control buffers of oobSize bytes
 	size  int
 	oobSz int
-	n     int // datagrams in the batch after read
+	n     int   // datagrams in the batch after read
+	fds   []int // the caller's scratch space for descriptors to close
 }
 
 // newBatch prepares buffers for datagrams of up to size bytes with oobSize
@@ -33,7 +34,7 @@ type batch struct {
 func newBatch(size, oobSize int, names bool) *batch {
 	b := &batch{
 		hdrs: make([]unix.Mmsghdr, batchSize), iovs: make([]unix.Iovec, batchSize),
-		buf: make([]byte, batchSize*size), size: size, oobSz: oobSize,
+		buf: make([]byte, batchSize*size), size: size, oobSz: oobSize, fds: make([]int, 0, batchSize),
 	}
 	if oobSize > 0 {
 		b.oob = make([]byte, batchSize*oobSize)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -39,7 +40,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
-		prev := 0
+		prev, fds := 0, b.fds[:0]
 		for i := range b.n {
 			cred := parseOOB(b.control(i))
 			from := sender{kind: byPID, id: cred.PID}
@@ -52,12 +53,30 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			r.deliver(b.data(i), cred, from)
 			if cred.PIDFD > 0 {
-				unix.Close(cred.PIDFD)
+				fds = append(fds, cred.PIDFD)
 			}
 		}
+		closeAll(fds)
 		if !b.full() {
 			r.flush() // the queue was drained by this read
 		}
+	}
+}
+
+// closeAll closes the pidfds of a batch. The kernel installed them in
+// order at the lowest free numbers, so they are usually one run: when
+// they are exactly the run lo..hi, every descriptor in it is one of them
+// and one close_range(2) closes them all.
+func closeAll(fds []int) {
+	if len(fds) == 0 {
+		return
+	}
+	lo, hi := slices.Min(fds), slices.Max(fds)
+	if hi-lo+1 == len(fds) && unix.CloseRange(uint(lo), uint(hi), 0) == nil {
+		return
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
 
