@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,4 +140,44 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestCloseAllClosesOnlyItsRuns closes a set of descriptors with holes
+// (descriptors that stay open between them): those and no others close.
+func TestCloseAllClosesOnlyItsRuns(t *testing.T) {
+	var fds []int
+	for range 12 {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	// Keep every fourth open: the others form runs broken by them.
+	var mine, keep []int
+	for i, fd := range fds {
+		if i%4 == 3 {
+			keep = append(keep, fd)
+		} else {
+			mine = append(mine, fd)
+		}
+	}
+	defer func() {
+		for _, fd := range keep {
+			unix.Close(fd)
+		}
+	}()
+	slices.Reverse(mine)
+	closeAll(mine)
+	isOpen := func(fd int) bool { _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); return err == nil }
+	for _, fd := range keep {
+		if !isOpen(fd) {
+			t.Errorf("fd %d closed; it was not in the set", fd)
+		}
+	}
+	for _, fd := range mine {
+		if isOpen(fd) {
+			t.Errorf("fd %d still open", fd)
+		}
+	}
 }

@@ -63,20 +63,23 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	}
 }
 
-// closeAll closes the pidfds of a batch. The kernel installed them in
-// order at the lowest free numbers, so they are usually one run: when
-// they are exactly the run lo..hi, every descriptor in it is one of them
-// and one close_range(2) closes them all.
+// closeAll closes the pidfds of a batch. The kernel installs them at the
+// lowest free numbers, so they come in a few runs of consecutive numbers
+// (broken where an older descriptor stays open): every number in such a
+// run is one of them, and one close_range(2) per run closes them all.
 func closeAll(fds []int) {
-	if len(fds) == 0 {
-		return
-	}
-	lo, hi := slices.Min(fds), slices.Max(fds)
-	if hi-lo+1 == len(fds) && unix.CloseRange(uint(lo), uint(hi), 0) == nil {
-		return
-	}
-	for _, fd := range fds {
-		unix.Close(fd)
+	slices.Sort(fds)
+	for i := 0; i < len(fds); {
+		j := i + 1
+		for j < len(fds) && fds[j] == fds[j-1]+1 {
+			j++
+		}
+		if j-i == 1 || unix.CloseRange(uint(fds[i]), uint(fds[j-1]), 0) != nil {
+			for _, fd := range fds[i:j] {
+				unix.Close(fd)
+			}
+		}
+		i = j
 	}
 }
 
