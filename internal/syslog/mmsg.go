@@ -9,8 +9,9 @@ import (
 )
 
 // batchSize is how many datagrams one recvmmsg(2) reads at most. The
-// buffers are only touched as far as datagrams fill them, so a batch of
-// 64 KiB buffers costs memory for what arrives, not for the limit.
+// buffers are mapped memory that only takes pages as datagrams fill them,
+// so a batch of 64 KiB buffers costs memory for what arrives, not for the
+// limit (the Go heap would zero, and so touch, all of it).
 const batchSize = 32
 
 // batch reads several datagrams per system call: a burst on /dev/log or
@@ -27,6 +28,8 @@ type batch struct {
 	oobSz int
 	n     int   // datagrams in the batch after read
 	fds   []int // the caller's scratch space for descriptors to close
+	// mapped: buf is an anonymous mapping, unmapped by free.
+	mapped bool
 }
 
 // newBatch prepares buffers for datagrams of up to size bytes with oobSize
@@ -34,7 +37,13 @@ type batch struct {
 func newBatch(size, oobSize int, names bool) *batch {
 	b := &batch{
 		hdrs: make([]unix.Mmsghdr, batchSize), iovs: make([]unix.Iovec, batchSize),
-		buf: make([]byte, batchSize*size), size: size, oobSz: oobSize, fds: make([]int, 0, batchSize),
+		size: size, oobSz: oobSize, fds: make([]int, 0, batchSize),
+	}
+	var err error
+	b.buf, err = unix.Mmap(-1, 0, batchSize*size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	b.mapped = err == nil
+	if err != nil {
+		b.buf = make([]byte, batchSize*size)
 	}
 	if oobSize > 0 {
 		b.oob = make([]byte, batchSize*oobSize)
@@ -55,6 +64,14 @@ func newBatch(size, oobSize int, names bool) *batch {
 		}
 	}
 	return b
+}
+
+// free releases the buffers; the batch is not used after it.
+func (b *batch) free() {
+	if b.mapped {
+		_ = unix.Munmap(b.buf)
+	}
+	b.buf, b.mapped = nil, false
 }
 
 // read fills the batch with what is queued, waiting in the runtime's

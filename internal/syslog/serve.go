@@ -30,6 +30,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 		return fmt.Errorf("syslog: unix datagram socket: %w", err)
 	}
 	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
+	defer b.free()
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
@@ -123,6 +124,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 		return fmt.Errorf("syslog: udp socket: %w", err)
 	}
 	b := newBatch(r.opts.MaxMessageSize, 0, true)
+	defer b.free()
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
