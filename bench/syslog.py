@@ -176,7 +176,10 @@ def one(daemon, proto, n, tend_bin, sender, extra=()):
         cpu = cpu_s(p.pid) - cpu0
         lines, ordered = check(bench, n)
         stop(p)
-        return {"daemon": daemon, "proto": proto, "sent": n, "written": lines, "lost": n - lines,
+        # Lines that only appear once the daemon stopped were late (a stall
+        # longer than the 3 s wait), not lost.
+        late = count_lines(bench) - lines
+        return {"daemon": daemon, "proto": proto, "sent": n, "written": lines, "lost": n - lines, "late": late,
                 "in_order_unique": ordered, "seconds": t_last - t0, "msgs_per_s": lines / (t_last - t0),
                 "cpu_s_per_million": cpu / lines * 1e6 if lines else None, "max_pss_mib": pss / 1024,
                 "sender_msgs_per_s": sent["msgs_per_s"]}
