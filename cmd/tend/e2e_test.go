@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/api/apitest"
+	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 	"github.com/tendproject/tend/internal/client"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/syslog"
@@ -48,9 +49,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	cgroups := cgrouptest.Snapshot()
 	code := m.Run()
 	os.RemoveAll(dir)
+	if sweepCgroups(cgroups) && code == 0 {
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// sweepCgroups removes the cgroups the tests' instances left (an instance
+// killed with SIGKILL cannot remove its own) and says which; groups that
+// still hold processes mean a test leaked them, which fails the suite.
+func sweepCgroups(before map[string]bool) (leaked bool) {
+	removed, busy := cgrouptest.Sweep(before)
+	for _, d := range removed {
+		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
+	}
+	for _, d := range busy {
+		fmt.Fprintf(os.Stderr, "FAIL: processes left by a test in cgroup %s\n", d)
+	}
+	return len(busy) > 0
 }
 
 // instance is one `tend run` started by a test.

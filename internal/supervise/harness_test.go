@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
@@ -30,7 +31,17 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == notifyClientArg {
 		os.Exit(notifyClient(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	cgroups := cgrouptest.Snapshot()
+	code := m.Run()
+	removed, busy := cgrouptest.Sweep(cgroups)
+	for _, d := range removed {
+		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
+	}
+	for _, d := range busy {
+		fmt.Fprintf(os.Stderr, "FAIL: processes left by a test in cgroup %s\n", d)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // harness runs a real manager (reaper, cgroups, notify socket) over unit
