@@ -150,7 +150,10 @@ func (l *mountList) fileSystems(c *Config) {
 		l.fs = append(l.fs, Mount{Op: OpProc, Dst: "/proc"}, Mount{Op: OpSysfs, Dst: "/sys"},
 			Mount{Op: OpBind, Src: "/dev", Dst: "/dev", Recursive: true})
 	}
-	if c.PrivateTmp {
+	if c.PrivateTmp && c.PrivateTmpSrc[0] != "" {
+		l.fs = append(l.fs, Mount{Op: OpBind, Src: c.PrivateTmpSrc[0], Dst: "/tmp"},
+			Mount{Op: OpBind, Src: c.PrivateTmpSrc[1], Dst: "/var/tmp"})
+	} else if c.PrivateTmp {
 		l.fs = append(l.fs, Mount{Op: OpTmpfs, Dst: "/tmp", Data: "mode=1777"}, Mount{Op: OpTmpfs, Dst: "/var/tmp", Data: "mode=1777"})
 	}
 	if c.PrivateDevices {

@@ -100,8 +100,8 @@ func TestExecSearchPath(t *testing.T) {
 
 // TestCredentials: SetCredential= and LoadCredential= land in
 // $CREDENTIALS_DIRECTORY, readable by the unit's user only, and go at
-// RemoveCredentials; a LoadCredential= that cannot be read fails the
-// start with 243/CREDENTIALS.
+// RemoveCredentials; a LoadCredential= path that cannot be read fails
+// the start with 243/CREDENTIALS, a missing named one is left out.
 func TestCredentials(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(src, []byte("loaded"), 0o600); err != nil {
@@ -136,6 +136,12 @@ func TestCredentials(t *testing.T) {
 	_, err := Start(startReaper(t), Spec{Unit: "cred.service", Command: sleepCmd(), Exec: ec, Dirs: d}, nil)
 	if se, ok := err.(*SetupError); !ok || se.Status != ExitCredentials {
 		t.Errorf("Start with a missing credential: %v; want status 243/CREDENTIALS", err)
+	}
+	// A credential given by name only that no store holds is left out.
+	ec.Proc.Credentials = []unit.Credential{{ID: "absent-everywhere", Load: true}}
+	cmd.Argv = []string{"sh", "-c", `test -d "$CREDENTIALS_DIRECTORY" && ! test -e "$CREDENTIALS_DIRECTORY/absent-everywhere" && echo ok`}
+	if out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: d}); out != "ok\n" {
+		t.Errorf("a missing named credential: %q; want the start to go on without it", out)
 	}
 }
 

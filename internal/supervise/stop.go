@@ -236,6 +236,9 @@ func (m *Manager) enterDead(u *service) {
 	if len(svc.Exec.Proc.Credentials) > 0 {
 		_ = spawn.RemoveCredentials(m.opts.Dirs, u.name)
 	}
+	if svc.Exec.Sandbox.PrivateTmp || svc.Exec.DynamicUser {
+		_ = spawn.RemovePrivateTmp(u.name)
+	}
 	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
 	if u.startAfterStop {
 		restart = false

@@ -133,12 +133,8 @@ func (c *converter) exec(e Entry, list *[]Command) {
 		*list = nil
 		return
 	}
-	v, err := c.spec.expand(e.Value)
-	if err != nil {
-		c.fatal(e, err)
-		return
-	}
-	cmds, relaxed, err := parseExecLine(v)
+	v := e.Value
+	cmds, relaxed, err := parseExecLine(v, c.spec.expand)
 	if err != nil {
 		c.fatal(e, err)
 		return
