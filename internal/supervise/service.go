@@ -407,9 +407,11 @@ func (m *Manager) controlExited(u *service, st exitStatus) {
 		} else if st.code == "exited" && st.status < 255 {
 			u.skipped = true
 			m.event(u.rt, prioInfo, "%s: Skipped due to 'exec-condition'.", u.name)
-			m.enterSignal(u, StopSigterm, ResultSuccess)
-		} else {
 			m.enterSignal(u, StopSigterm, ResultExecCondition)
+		} else {
+			// 255 or a signal: a failure like any other command's
+			// (systemd.service(5), ExecCondition=).
+			m.enterSignal(u, StopSigterm, st.result())
 		}
 	case StartPre:
 		m.nextOr(u, ok, st, func() { m.enterSignal(u, StopSigterm, st.result()) })

@@ -217,7 +217,9 @@ func (m *Manager) timeoutKill(u *service, next SubState, otherwise func()) {
 // enterDead ends a run: inactive or failed, then maybe an automatic restart.
 func (m *Manager) enterDead(u *service) {
 	svc := u.svc()
-	failed := u.result != ResultSuccess
+	// A run skipped by ExecCondition= keeps Result=exec-condition but
+	// ends inactive, not failed.
+	failed := u.result != ResultSuccess && u.result != ResultExecCondition
 	u.controlPID = 0
 	if !failed && !u.skipped && !u.stopIntent && u.state != Dead {
 		m.event(u.rt, prioInfo, "%s: Deactivated successfully.", u.name)
