@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -24,7 +25,6 @@ func TestProcessSettingsApplied(t *testing.T) {
 	r := startReaper(t)
 	prio := 6
 	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{
-		IgnoreSIGPIPE:            true,
 		CPUAffinity:              []int{0},
 		IOSchedulingClass:        "best-effort",
 		IOSchedulingPriority:     &prio,
@@ -193,5 +193,30 @@ func TestStandardInputTTY(t *testing.T) {
 	}
 	if ttyNr := statField(t, pid, 7); ttyNr != strconv.FormatUint(st.Rdev, 10) {
 		t.Errorf("tty_nr %s; want %d (%s as controlling terminal)", ttyNr, st.Rdev, pts)
+	}
+}
+
+// TestSIGPIPEDisposition: with the daemon's SIGPIPE ignored, a plain
+// start inherits "ignore" (IgnoreSIGPIPE=yes, the default) without the
+// helper, and IgnoreSIGPIPE=no starts the process with the default
+// action, as seen in /proc/PID/status.
+func TestSIGPIPEDisposition(t *testing.T) {
+	signal.Ignore(syscall.SIGPIPE) // as daemon.Run does
+	t.Cleanup(func() { signal.Reset(syscall.SIGPIPE) })
+	r := startReaper(t)
+	ignored := func(pid int) bool {
+		ign, _ := strconv.ParseUint(statusField(t, pid, "SigIgn"), 16, 64)
+		return ign&(1<<(unix.SIGPIPE-1)) != 0
+	}
+	if pid := runReady(t, r, Spec{Exec: &unit.ExecContext{UMask: 0o022}}); !ignored(pid) {
+		t.Error("plain start: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
+	}
+	sandboxedExec := &unit.ExecContext{UMask: 0o077}
+	if pid := runReady(t, r, Spec{Exec: sandboxedExec, SelfExe: os.Args[0]}); !ignored(pid) {
+		t.Error("start through the helper: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
+	}
+	no := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{SIGPIPEDefault: true}}
+	if pid := runReady(t, r, Spec{Exec: no, SelfExe: os.Args[0]}); ignored(pid) {
+		t.Error("IgnoreSIGPIPE=no: SIGPIPE still ignored")
 	}
 }
