@@ -17,14 +17,14 @@ import (
 // numbers the system calls take.
 type procInstr struct {
 	SIGPIPEDefault bool
-	CPUs          []int
-	NUMAMode      int // -1 = unset
-	NUMAMask      []int
-	IOPrio        int // -1 = unset
-	SchedPolicy   int // -1 = unset
-	SchedPriority int
-	Personality   int // -1 = unset
-	SecureBits    int // -1 = unset
+	CPUs           []int
+	NUMAMode       int // -1 = unset
+	NUMAMask       []int
+	IOPrio         int // -1 = unset
+	SchedPolicy    int // -1 = unset
+	SchedPriority  int
+	Personality    int // -1 = unset
+	SecureBits     int // -1 = unset
 }
 
 var (

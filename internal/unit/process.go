@@ -17,7 +17,7 @@ type ProcContext struct {
 	// SIGPIPE's default action. The default (yes) costs nothing: the
 	// daemon ignores SIGPIPE and its children inherit that.
 	SIGPIPEDefault bool
-	CPUAffinity   []int
+	CPUAffinity    []int
 	// NUMAPolicy is default, preferred, bind, interleave or local ("" = unset).
 	NUMAPolicy string
 	NUMAMask   []int
