@@ -275,6 +275,7 @@ func (m *Manager) enterRunning(u *service) {
 // treated as having exited with systemd's EXIT_* code for the step that
 // failed, as systemd does; false tells the caller to stop here.
 func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
+	m.watchOOM(u) // before the process can allocate
 	pid, err := m.procs.spawn(u, cmd, r)
 	if err != nil {
 		st := exitStatus{code: "exited", status: spawn.ExitExec}

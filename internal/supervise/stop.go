@@ -230,6 +230,7 @@ func (m *Manager) enterDead(u *service) {
 	if u.mainExit == nil || u.stopIntent {
 		m.event(u.rt, prioInfo, "Stopped %s.", u.describe())
 	}
+	m.stopOOMWatch(u)
 	keepRuntime := svc.Exec.RuntimeDirectoryPreserve == "yes" ||
 		(svc.Exec.RuntimeDirectoryPreserve == "restart" && !u.stopIntent)
 	if !keepRuntime {

@@ -60,6 +60,12 @@ func (c *converter) serviceEntry(e Entry) bool {
 				s.PIDFile = ""
 			}
 		}
+	case "OOMPolicy":
+		if !slices.Contains([]string{"", "continue", "stop", "kill"}, e.Value) {
+			c.bad(e, fmt.Errorf("unknown OOM policy %q", e.Value))
+			break
+		}
+		s.OOMPolicy = e.Value
 	case "NotifyAccess":
 		if !slices.Contains([]string{"none", "main", "exec", "all"}, e.Value) {
 			c.bad(e, fmt.Errorf("unknown notify access %q", e.Value))

@@ -283,3 +283,17 @@ func TestExecSpecifiersPerWord(t *testing.T) {
 		t.Errorf("ExecStart = %+v; want [test \"\" = \"\" b] and [/bin/echo %%i xa-b.service] (%s)", got, diagText(u))
 	}
 }
+
+// TestOOMPolicy: OOMPolicy= takes continue, stop and kill; anything else
+// is a bad setting named at load.
+func TestOOMPolicy(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{{"kill", "kill"}, {"continue", "continue"}, {"stop", "stop"}, {"sometimes", ""}} {
+		u := loadText(t, "o.service", "[Service]\nExecStart=/bin/true\nOOMPolicy="+tt.in+"\n")
+		if u.Service.OOMPolicy != tt.want {
+			t.Errorf("OOMPolicy=%s: %q; want %q", tt.in, u.Service.OOMPolicy, tt.want)
+		}
+		if bad := tt.want == ""; bad != strings.Contains(diagText(u), "OOM policy") {
+			t.Errorf("OOMPolicy=%s: diags %q", tt.in, diagText(u))
+		}
+	}
+}
