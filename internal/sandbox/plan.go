@@ -21,7 +21,13 @@ type Plan struct {
 	Unshare  int  // CLONE_NEW* flags
 	Loopback bool // bring lo up in the new network namespace
 	Root     string
-	Mounts   []Mount
+	// NeedsMountNS: the mounts change what the program sees beyond
+	// hiding or protecting (binds elsewhere, TemporaryFileSystem=,
+	// RootDirectory=, DynamicUser=), so a kernel or container that
+	// forbids a mount namespace fails the start instead of the sandbox
+	// being skipped.
+	NeedsMountNS bool
+	Mounts       []Mount
 	CapBound *uint64
 	Ambient  uint64
 	NNP      bool
@@ -65,6 +71,12 @@ func Build(c *Config, root string, writable []string) (*Plan, error) {
 	if c.NeedsMountNS() {
 		p.Unshare |= unix.CLONE_NEWNS
 		p.Mounts = mounts(c, writable)
+		p.NeedsMountNS = root != "" || len(c.TemporaryFileSystem) > 0
+		for _, b := range c.BindPaths {
+			if filepath.Clean(b.Src) != filepath.Clean(b.Dst) {
+				p.NeedsMountNS = true
+			}
+		}
 	}
 	if c.PrivateNetwork {
 		p.Unshare |= unix.CLONE_NEWNET

@@ -50,6 +50,7 @@ func (p *plan) buildSandbox() error {
 	if err != nil {
 		return setupErr(ExitSeccomp, p.path, err)
 	}
+	sb.NeedsMountNS = sb.NeedsMountNS || p.ec.DynamicUser
 	p.sandbox = sb
 	return nil
 }
