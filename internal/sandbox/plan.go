@@ -28,10 +28,10 @@ type Plan struct {
 	// being skipped.
 	NeedsMountNS bool
 	Mounts       []Mount
-	CapBound *uint64
-	Ambient  uint64
-	NNP      bool
-	Seccomp  []Program
+	CapBound     *uint64
+	Ambient      uint64
+	NNP          bool
+	Seccomp      []Program
 }
 
 // Mount operation kinds.
