@@ -213,6 +213,13 @@ func TestSIGPIPEDisposition(t *testing.T) {
 		ign, _ := strconv.ParseUint(statusField(t, pid, "SigIgn"), 16, 64)
 		return ign&(1<<(unix.SIGPIPE-1)) != 0
 	}
+	p, err := newPlan(Spec{Command: sleepCmd(), Exec: &unit.ExecContext{UMask: 0o022}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.close(); p.helper {
+		t.Error("the daemon's ignored SIGPIPE sends plain starts through the exec helper")
+	}
 	if pid := runReady(t, r, Spec{Exec: &unit.ExecContext{UMask: 0o022}}); !ignored(pid) {
 		t.Error("plain start: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
 	}
