@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 )
 
@@ -13,10 +14,11 @@ import (
 // directory as /tmp and /var/tmp.
 var privateTmpBases = [2]string{"/tmp", "/var/tmp"}
 
-// privateTmpDir is unitName's PrivateTmp= directory below base.
+// privateTmpDir is unitName's PrivateTmp= directory below base; a
+// process started with no unit name (tests) gets one of tend's own pid.
 func privateTmpDir(base, unitName string) string {
 	if unitName == "" {
-		unitName = "unit"
+		unitName = "pid" + strconv.Itoa(os.Getpid())
 	}
 	return filepath.Join(base, "tend-private-"+unitName)
 }
