@@ -21,6 +21,7 @@ Every line of bench.log is checked: seq numbers in order, none twice.
 
 Needs root (the daemons' sockets and /proc), rsyslog, Go.
 usage: bench/syslog.py [--n 1000000] [--reps 3] [--only tend,rsyslog] [--protos udp,tcp,unix]
+                       [--tend BIN] [--tend-base OLDBIN] [--tend-arg=--cpu-profile=/tmp/tend-{proto}.prof]
 """
 import argparse
 import json
@@ -99,11 +100,11 @@ def listening(port, udp=False):
     return False
 
 
-def start(daemon, work, tend_bin):
+def start(daemon, work, tend_bin, extra=()):
     out, sock = f"{work}/out", f"{work}/log"
     os.makedirs(out)
     rules = RULES.format(out=out)
-    if daemon == "tend":
+    if daemon.startswith("tend"):
         units = f"{work}/units"
         os.makedirs(units)
         with open(f"{units}/default.target", "w") as f:
@@ -113,7 +114,7 @@ def start(daemon, work, tend_bin):
         argv = [tend_bin, "run", "--units", units, "--runtime-dir", f"{work}/run", "--journal-dir", f"{work}/journal",
                 "--syslog-socket", sock, "--syslog-conf", f"{work}/syslog.conf", "--crontab", "", "--kmsg=false",
                 "--syslog-listen", f"udp://127.0.0.1:{UDP_PORT}", "--syslog-listen", f"tcp://127.0.0.1:{TCP_PORT}",
-                "--syslog-rate-limit", "0", "--log-level", "warn"]
+                "--syslog-rate-limit", "0", "--log-level", "warn", *extra]
     else:
         with open(f"{work}/rsyslog.conf", "w") as f:
             f.write(RSYSLOG_HEAD.format(work=work, sock=sock, udp=UDP_PORT, tcp=TCP_PORT) + rules)
@@ -151,10 +152,11 @@ def check(path, n):
     return lines, ok
 
 
-def one(daemon, proto, n, tend_bin, sender):
+def one(daemon, proto, n, tend_bin, sender, extra=()):
     work = tempfile.mkdtemp(prefix=f"syslogbench-{daemon}-")
     try:
-        p, out, sock = start(daemon, work, tend_bin)
+        extra = [a.replace("{proto}", proto) for a in extra]
+        p, out, sock = start(daemon, work, tend_bin, extra)
         addr = {"udp": f"127.0.0.1:{UDP_PORT}", "tcp": f"127.0.0.1:{TCP_PORT}", "unix": sock}[proto]
         cpu0, pss = cpu_s(p.pid), pss_kib(p.pid)
         t0 = time.monotonic()
@@ -174,7 +176,10 @@ def one(daemon, proto, n, tend_bin, sender):
         cpu = cpu_s(p.pid) - cpu0
         lines, ordered = check(bench, n)
         stop(p)
-        return {"daemon": daemon, "proto": proto, "sent": n, "written": lines, "lost": n - lines,
+        # Lines that only appear once the daemon stopped were late (a stall
+        # longer than the 3 s wait), not lost.
+        late = count_lines(bench) - lines
+        return {"daemon": daemon, "proto": proto, "sent": n, "written": lines, "lost": n - lines, "late": late,
                 "in_order_unique": ordered, "seconds": t_last - t0, "msgs_per_s": lines / (t_last - t0),
                 "cpu_s_per_million": cpu / lines * 1e6 if lines else None, "max_pss_mib": pss / 1024,
                 "sender_msgs_per_s": sent["msgs_per_s"]}
@@ -189,6 +194,11 @@ def main():
     ap.add_argument("--only", default="tend,rsyslog")
     ap.add_argument("--protos", default="udp,tcp,unix")
     ap.add_argument("--tend", default="", help="tend binary (default: build it)")
+    ap.add_argument("--tend-base", default="",
+                    help="a second tend binary (an older build), run as daemon tend-base alongside tend")
+    ap.add_argument("--tend-arg", action="append", default=[],
+                    help="extra argument to tend run, repeatable; {proto} is replaced "
+                         "(--tend-arg=--cpu-profile=/tmp/tend-{proto}.prof)")
     a = ap.parse_args()
     bindir = os.path.join(HERE, ".bin")
     os.makedirs(bindir, exist_ok=True)
@@ -198,11 +208,14 @@ def main():
     if not a.tend:
         subprocess.run(["go", "build", "-o", tend_bin, "./cmd/tend"], cwd=root, env=env, check=True)
     subprocess.run(["go", "build", "-o", sender, "./bench/syslogsend"], cwd=root, env=env, check=True)
+    if a.tend_base and "tend-base" not in a.only:
+        a.only = "tend-base," + a.only
     results = []
     for rep in range(a.reps):
         for proto in a.protos.split(","):
             for daemon in a.only.split(","):
-                r = one(daemon, proto, a.n, tend_bin, sender)
+                bin_ = a.tend_base if daemon == "tend-base" else tend_bin
+                r = one(daemon, proto, a.n, bin_, sender, a.tend_arg if daemon.startswith("tend") else ())
                 print(json.dumps(r), file=sys.stderr)
                 results.append(r)
     print(f"\n{a.n} messages of ~150 bytes, median of {a.reps}\n")

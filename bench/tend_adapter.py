@@ -13,10 +13,50 @@ and one column of logs.py (register_log_variant):
                  `tend logs --directory -o short-iso-precise`, whose prefix logs.py checks
 TEND_BIN names the binary (bench/run.sh builds it).
 """
+import atexit
+import hashlib
 import os
 import subprocess
+import time
 
 TEND_BIN = os.environ.get("TEND_BIN", "tend")
+
+# The harness ends every tree with SIGKILL, so tend cannot remove its cgroups; left
+# behind by the thousand they slow fork for everything after (and falsify the next
+# run). The runtime directories used are remembered and their cgroup subtrees removed
+# at exit, after the harness's own teardown (registered later, so it runs earlier).
+_runtimes = set()
+
+
+def _runtime(rt):
+    _runtimes.add(os.path.normpath(rt))
+    return rt
+
+
+def _cgroup_base(rt):
+    """tend's cgroup subtree for an instance with --runtime-dir rt (daemon.CgroupBaseFor)."""
+    return "tend-" + hashlib.sha256(rt.encode()).hexdigest()[:12]
+
+
+def _remove_cgroups():
+    roots = ["/sys/fs/cgroup"] + [e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir()]
+    for rt in _runtimes:
+        for root in roots:
+            top = os.path.join(root, _cgroup_base(rt))
+            if not os.path.isdir(top):
+                continue
+            for _ in range(100):            # a killed process leaves its group a moment later
+                for d, _dirs, _files in os.walk(top, topdown=False):
+                    try:
+                        os.rmdir(d)
+                    except OSError:
+                        pass
+                if not os.path.exists(top):
+                    break
+                time.sleep(0.02)
+
+
+atexit.register(_remove_cgroups)
 
 
 class Tend:
@@ -40,7 +80,7 @@ class Tend:
                 f.write(f"Wants={name}.service\n")
 
     def argv(self, d, n):
-        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
+        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
                 "--journal-dir", f"{d}/journal", "--log-level", "warn"]
 
 
@@ -54,7 +94,7 @@ class TendSvdir:
 
     def argv(self, d, n):
         return [TEND_BIN, "run", "--units", f"{d}/units", "--svdir", f"{d}/sv",
-                "--runtime-dir", f"{d}/run", "--journal-dir", f"{d}/journal", "--log-level", "warn"]
+                "--runtime-dir", _runtime(f"{d}/run"), "--journal-dir", f"{d}/journal", "--log-level", "warn"]
 
 
 register(Tend())
@@ -82,7 +122,7 @@ class TendLogs:
         # The cap and free-space limits are lifted so that no entry is vacuumed mid-run;
         # nothing else of the machine's (syslog, crontabs, kernel log) is read. logs.py takes
         # "no descendant left" as the producer's end, so the fd holder process stays off.
-        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
+        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
                 "--journal-dir", self.logdir, "--syslog-socket", "", "--crontab", "", "--kmsg=false",
                 "--fd-holder=false", "--journal-max-use", "64G", "--journal-per-unit-max-use", "64G", "--journal-keep-free", "1",
                 "--log-level", "warn"]

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -165,4 +167,26 @@ func TestCrashAdoptsServices(t *testing.T) {
 	if got := second.prop("keep.service", "NRestarts"); got != "2" {
 		t.Errorf("NRestarts = %s; want 2", got)
 	}
+}
+
+// lockHolders names the processes that have the file at path open (who
+// keeps an instance lock), for a failure message.
+func lockHolders(path string) string {
+	var want syscall.Stat_t
+	if syscall.Stat(path, &want) != nil {
+		return ""
+	}
+	var b strings.Builder
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			var st syscall.Stat_t
+			if syscall.Stat(filepath.Join("/proc", p.Name(), "fd", fd.Name()), &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
+				cmd, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+				fmt.Fprintf(&b, "%s holds it (fd %s): %q\n", p.Name(), fd.Name(), bytes.ReplaceAll(cmd, []byte{0}, []byte(" ")))
+			}
+		}
+	}
+	return b.String()
 }

@@ -61,6 +61,9 @@ type instance struct {
 	syslog string
 	stderr *bytes.Buffer
 	exited chan error
+	// ready gets tend's notifications (READY=1 again after a restart
+	// in place).
+	ready chan notify.Message
 }
 
 // startTend runs `tend run --units dir` with its own runtime and journal
@@ -89,13 +92,18 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan notify.Message, 4)
+	ready := make(chan notify.Message, 16)
 	ctx, cancel := context.WithCancel(context.Background())
-	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
+	go ns.Serve(ctx, func(m notify.Message) {
+		select {
+		case ready <- m:
+		default: // nobody waits for it
+		}
+	})
 	t.Cleanup(func() { cancel(); ns.Close() })
 
 	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
-		stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+		stderr: &bytes.Buffer{}, exited: make(chan error, 1), ready: ready}
 	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
 	if !slices.Contains(extra, "--crontab") {
@@ -118,7 +126,7 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 			t.Fatalf("first notification was not READY=1: %+v", m)
 		}
 	case err := <-in.exited:
-		t.Fatalf("tend exited before it was ready: %v\n%s", err, in.stderr)
+		t.Fatalf("tend exited before it was ready: %v\n%s%s", err, in.stderr, lockHolders(filepath.Join(work, "run", "lock")))
 	case <-time.After(30 * time.Second):
 		t.Fatalf("tend not ready after 30s\n%s", in.stderr)
 	}

@@ -302,7 +302,12 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 		if err := os.Chmod(filepath.Join(broken, "run"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		awaitFile(t, filepath.Join(broken, "supervise", "stat"), "run once run is executable", contains("run"))
+		// status is the last of pid, stat and status to be renamed into
+		// place (as runsv does it), and the one sv reads.
+		awaitFile(t, filepath.Join(broken, "supervise", "status"), "run once run is executable", func(s string) bool {
+			st, err := svdir.DecodeStatus([]byte(s))
+			return err == nil && st.State == svdir.StateRun
+		})
 		svRunPID(t, broken)
 		if out := in.mustCtl("status", "broken.svdir"); !strings.Contains(out, "active (run)") || !strings.Contains(out, `Status: "run"`) {
 			t.Errorf("status once run is executable:\n%s", out)

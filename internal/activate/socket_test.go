@@ -138,7 +138,7 @@ func TestParseSpecBad(t *testing.T) {
 		{"bad values", "[Socket]\nListenStream=7\nBacklog=-1\nSocketMode=999\nMaxConnections=0\nBindIPv6Only=maybe\nService=x.socket\nX-Tend-Internal=telnet\n", true,
 			[]string{"Backlog=-1", "SocketMode=999", "MaxConnections=0", "BindIPv6Only=maybe", "Service=x.socket", "X-Tend-Internal=telnet"}},
 		{"unsupported", "[Socket]\nListenStream=7\nIPTOS=low-delay\nUser=nobody\nKillMode=mixed\nDynamicUser=yes\nPrivateTmp=yes\nCPUWeight=50\n", true,
-			[]string{"not supported by tend, ignored: IPTOS, KillMode, DynamicUser, PrivateTmp, CPUWeight"}},
+			[]string{"not supported by tend, ignored: IPTOS, KillMode, DynamicUser, CPUWeight"}}, // PrivateTmp= applies to ExecStartPre= &c.
 		{"bad user", "[Socket]\nListenStream=7\nUser=-x\n", false, []string{"User=-x"}},
 		{"bad exec values", "[Socket]\nListenStream=7\nUMask=9\nTimeoutSec=soon\nNice=99\n", true, []string{"UMask=9", "TimeoutSec=soon", "Nice=99"}},
 	}

@@ -36,6 +36,9 @@ func (s *Server) routeTable() []route {
 	for _, j := range jobs {
 		rt = append(rt, route{"POST", "/v1/units/" + j.verb, true, s.job(j.f)})
 	}
+	if s.opts.DebugPanic != nil {
+		rt = append(rt, route{"POST", "/v1/debug/panic", true, s.debugPanic})
+	}
 	return append(rt,
 		route{"POST", "/v1/units/kill", true, s.kill},
 		route{"POST", "/v1/units/reset-failed", true, s.resetFailed},
@@ -231,6 +234,19 @@ func (s *Server) daemonReexec(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The next request must reach the new process: not this connection.
 	w.Header().Set("Connection", "close")
+	return writeJSON(w, struct{}{})
+}
+
+func (s *Server) debugPanic(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Where string `json:"where"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := s.opts.DebugPanic(r.Context(), req.Where); err != nil {
+		return err
+	}
 	return writeJSON(w, struct{}{})
 }
 

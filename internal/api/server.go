@@ -41,6 +41,11 @@ type Options struct {
 	LookupGroups func(uid uint32) ([]uint32, error)
 	// Limits bound the connections clients may hold.
 	Limits Limits
+	// DebugPanic, when set, serves POST /v1/debug/panic (root or the
+	// owner only), which calls it with the request's "where": the panic
+	// recovery tests' hook. The daemon sets it only when run with the
+	// hidden flag --debug-panic-hook.
+	DebugPanic func(ctx context.Context, where string) error
 }
 
 // Limits of the HTTP layer. Requests are small JSON documents; anything

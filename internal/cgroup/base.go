@@ -3,8 +3,10 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -106,18 +108,49 @@ func (m *Manager) statBases() map[string]string {
 	return out
 }
 
-// pruneStale removes the empty groups an earlier run of this instance
-// left in a base it has just claimed. Groups with processes stay.
-func pruneStale(base string) error {
+// staleGroups lists the groups an earlier run of this instance left in a
+// base it has just claimed (it was killed, or crashed). They are not
+// removed there and then: removing a thousand groups holds up the first
+// start by most of a second, and the groups of units that start again
+// are simply reused. PruneStale removes the rest later.
+func staleGroups(base string, into map[string]bool) error {
 	ents, err := os.ReadDir(base)
 	if err != nil {
 		return err
 	}
-	var errs []error
 	for _, e := range ents {
 		if e.IsDir() {
-			rmdirIfEmpty(filepath.Join(base, e.Name()), &errs)
+			into[e.Name()] = true
 		}
+	}
+	return nil
+}
+
+// PruneStale removes the empty groups an earlier run left that no unit of
+// this run has taken up again (see staleGroups), in the tracking and the
+// stats hierarchies. Groups with processes stay. The daemon calls it once
+// the boot target is reached.
+func (m *Manager) PruneStale() error {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.stale))
+	for name := range m.stale {
+		names = append(names, name)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, name := range names {
+		m.mu.Lock()
+		// Under the lock, so that group never takes up a name this
+		// removes meanwhile: it forgets the name here before its mkdir.
+		if m.stale[name] {
+			delete(m.stale, name)
+			for _, base := range append([]string{m.base}, slices.Collect(maps.Values(m.statBase))...) {
+				if base != "" {
+					rmdirIfEmpty(filepath.Join(base, name), &errs)
+				}
+			}
+		}
+		m.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

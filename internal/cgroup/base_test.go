@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,36 +13,57 @@ import (
 // testBase is a base private to this test process.
 func testBase(name string) string { return fmt.Sprintf("tend-test-%s-%d", name, os.Getpid()) }
 
-// TestOpenRemovesStaleGroups: the empty groups an earlier run of the
-// instance left in its base go when the next run claims the base.
-func TestOpenRemovesStaleGroups(t *testing.T) {
+// TestPruneStaleRemovesWhatNoUnitTookUp: the empty groups an earlier run
+// of the instance left in its base stay through Open (removing them would
+// hold up the first start); a unit of the new run takes its own up again,
+// and PruneStale removes the others, in every hierarchy.
+func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
 	opts := Options{Base: testBase("stale"), Force: ModeV2}
 	first := Detect(opts)
 	if first.Mode() != ModeV2 {
 		first.Close()
 		t.Skip("no writable cgroup2 here")
 	}
-	stale := filepath.Join(first.base, "stale.service")
-	if err := os.Mkdir(stale, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var staleStats []string
-	for _, b := range first.statBase {
-		d := filepath.Join(b, "stale.service")
-		if os.Mkdir(d, 0o755) == nil {
-			staleStats = append(staleStats, d)
+	left := func(name string) []string {
+		dirs := []string{filepath.Join(first.base, name)}
+		for _, b := range first.statBase {
+			dirs = append(dirs, filepath.Join(b, name))
 		}
+		for _, d := range dirs {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dirs
 	}
-	first.Close() // the earlier run ends without pruning (a crash)
+	stale, reused := left("stale.service"), left("reused.service")
+	first.Close() // the earlier run ends without pruning (killed)
 
 	m := newManagerOpts(t, opts)
-	for _, d := range append(staleStats, stale) {
-		if _, err := os.Stat(d); !os.IsNotExist(err) {
-			t.Errorf("%s still there after Open: %v", d, err)
+	for _, d := range append(slices.Clone(stale), reused...) {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s gone at Open: %v", d, err)
 		}
 	}
-	if _, err := os.Stat(m.base); err != nil {
-		t.Errorf("base: %v", err)
+	g, err := m.Group("reused.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PruneStale(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range stale {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still there after PruneStale: %v", d, err)
+		}
+	}
+	for _, d := range reused {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s, taken up again, removed by PruneStale: %v", d, err)
+		}
+	}
+	if err := g.Remove(); err != nil {
+		t.Error(err)
 	}
 }
 

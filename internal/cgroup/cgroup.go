@@ -67,7 +67,7 @@ type Manager struct {
 	}
 
 	mu sync.Mutex
-	// guards groups, gone, each group's cgid, statBase and the ownership locks
+	// guards groups, gone, each group's cgid, statBase, stale and the ownership locks
 	groups map[string]*Group
 	gone   goneGroups // ids of removed groups, for late attribution
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
@@ -77,6 +77,9 @@ type Manager struct {
 	// the statBase directories.
 	baseLock  *os.File
 	statLocks map[string]*os.File
+	// stale names the groups an earlier run left, until a unit takes one
+	// up again or PruneStale removes it.
+	stale map[string]bool
 }
 
 // Detect picks the best usable mode and never fails: at worst it returns
@@ -105,7 +108,7 @@ func Open(opts Options) (*Manager, error) {
 	if opts.Base == "" {
 		opts.Base = "tend"
 	}
-	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{},
+	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{}, stale: map[string]bool{},
 		statLocks: map[string]*os.File{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -147,8 +150,8 @@ func Open(opts Options) (*Manager, error) {
 		m.mode = ModeNone
 		m.base, m.prefix = "", ""
 	} else {
-		if err := pruneStale(m.base); err != nil {
-			m.log.Warn("cannot remove groups of an earlier run", "err", err)
+		if err := staleGroups(m.base, m.stale); err != nil {
+			m.log.Warn("cannot list groups of an earlier run", "err", err)
 		}
 		m.setupStats(mounts, self)
 	}
@@ -278,8 +281,8 @@ func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
 				m.log.Debug("no v1 stats group", "controller", ctrl, "err", err)
 				break
 			}
-			if err := pruneStale(base); err != nil {
-				m.log.Debug("cannot remove stats groups of an earlier run", "controller", ctrl, "err", err)
+			if err := staleGroups(base, m.stale); err != nil {
+				m.log.Debug("cannot list stats groups of an earlier run", "controller", ctrl, "err", err)
 			}
 			m.statBase[ctrl], m.statLocks[ctrl] = base, lock
 			break
@@ -331,6 +334,7 @@ func (m *Manager) group(unit string, stats bool) (*Group, error) {
 	}
 	m.mu.Lock()
 	g, ok := m.groups[unit]
+	delete(m.stale, unit) // taken up again: PruneStale must leave it
 	m.mu.Unlock()
 	if ok {
 		return g, nil

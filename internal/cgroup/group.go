@@ -386,6 +386,17 @@ func (g *Group) Remove() error {
 	limitDirs := g.limitDirs
 	g.limitDirs = nil
 	g.mu.Unlock()
+	// An earlier run's limit group of the same name (reused, not made by
+	// this Group) is removed too, or it would keep the base busy.
+	if limitDirs == nil {
+		limitDirs = map[string]string{}
+	}
+	bases := g.m.statBases()
+	for _, ctrl := range limitControllers {
+		if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
+			limitDirs[ctrl] = filepath.Join(base, g.unit)
+		}
+	}
 	for _, dirs := range []map[string]string{g.statDirs, limitDirs} {
 		for _, d := range dirs {
 			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {

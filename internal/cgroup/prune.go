@@ -11,8 +11,7 @@ import (
 // tracking hierarchy and the v1 stats hierarchies, and then the base
 // directories themselves if nothing else is left in them. Groups that
 // still hold processes stay, and so does anything this Manager did not
-// make: an earlier run's groups are removed when the base is claimed
-// (Open), never here. The daemon calls it at shutdown, tests at cleanup.
+// make: an earlier run's groups are removed by PruneStale, never here. The daemon calls it at shutdown, tests at cleanup.
 func (m *Manager) Prune() error {
 	m.mu.Lock()
 	var gs []*Group

@@ -25,6 +25,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		runtime               string
 		jdir, stateDir        string
 		cpuprof               string
+		panicHook             bool
 		syslogAt              string
 		forward               string
 		logGroup              []string
@@ -86,6 +87,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
 				Version:         versionString(),
+				DebugPanicHook:  panicHook,
 			}
 			if cpuprof != "" {
 				stop, err := startCPUProfile(cpuprof)
@@ -131,6 +133,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	_ = f.MarkHidden("fd-holder")
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
+	f.BoolVar(&panicHook, "debug-panic-hook", false, "serve POST /v1/debug/panic, which makes tend panic (tests of panic recovery only)")
+	_ = f.MarkHidden("debug-panic-hook")
 	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")
 	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")
 	return []*cobra.Command{cmd, fdholderCommand()}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -173,25 +174,11 @@ func TestTopInteractive(t *testing.T) {
 // TestPsCutsAtTerminalWidth: on a terminal ps -f cuts the command at the
 // terminal's width, as procps does; -ww does not.
 func TestPsCutsAtTerminalWidth(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo terminals: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 60})
 	for _, tt := range []struct {
 		args []string
 		cut  bool
 	}{{[]string{"ps", "-ef"}, true}, {[]string{"ps", "-ef", "-ww"}, false}} {
-		env, _, errb := viewEnv(fixtureProc)
-		env.Stdout = tty
-		if code := Run(env, tt.args); code != 0 {
-			t.Fatalf("%v: exit %d: %s", tt.args, code, errb.String())
-		}
-		buf := make([]byte, 8192)
-		n, _ := ptmx.Read(buf)
-		out := strings.ReplaceAll(string(buf[:n]), "\r\n", "\n")
+		out := runOnTerminal(t, tt.args, 60)
 		long := strings.Contains(out, "nginx: master process /usr/sbin/nginx -g daemon off;")
 		for _, l := range strings.Split(out, "\n") {
 			if tt.cut && len(l) > 60 {
@@ -202,4 +189,27 @@ func TestPsCutsAtTerminalWidth(t *testing.T) {
 			t.Errorf("%v: full nginx command line shown = %v; want %v:\n%s", tt.args, long, !tt.cut, out)
 		}
 	}
+}
+
+// runOnTerminal runs args with standard output on a new pseudo terminal
+// of the given width and returns all it wrote: the terminal side is
+// closed after the run, so reading the master to its end (EIO) gets the
+// whole output however the kernel splits it.
+func runOnTerminal(t *testing.T, args []string, cols uint16) string {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo terminals: %v", err)
+	}
+	defer ptmx.Close()
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: cols})
+	env, _, errb := viewEnv(fixtureProc)
+	env.Stdout = tty
+	code := Run(env, args)
+	tty.Close()
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+	}
+	b, _ := io.ReadAll(ptmx) // ends with EIO once the terminal side is closed and drained
+	return strings.ReplaceAll(string(b), "\r\n", "\n")
 }

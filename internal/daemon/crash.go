@@ -21,6 +21,10 @@ import (
 // back.
 const stateFileName = "state"
 
+// spoolDirName is the journal's spool directory in the runtime
+// directory (journal/spool.go).
+const spoolDirName = "spool"
+
 // restoreState takes back the state a crashed manager left, and reports
 // whether there was one. A state file that cannot be trusted is set
 // aside (state.bad, for a post-mortem) and the units start afresh.
@@ -30,6 +34,11 @@ func (d *daemon) restoreState() bool {
 		return false
 	}
 	st, err := supervise.ReadStateFile(path)
+	if err == nil && st.Instance != d.cfg.Paths.Runtime {
+		// Restore would refuse it unit by unit; refused here, the units
+		// start, rather than none being restored and none started.
+		err = fmt.Errorf("state file is another instance's (%s, this is %s)", st.Instance, d.cfg.Paths.Runtime)
+	}
 	if err != nil {
 		d.log.Error("state of the previous manager unusable; starting units afresh", "err", err)
 		_ = os.Rename(path, path+".bad")

@@ -87,6 +87,9 @@ type Config struct {
 	Getenv          func(string) string
 	// Version is the binary's version, for GET /v1/manager.
 	Version string
+	// DebugPanicHook serves POST /v1/debug/panic, which makes tend
+	// panic on purpose (panic.go): for the tests of panic recovery only.
+	DebugPanicHook bool
 }
 
 // Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith
@@ -132,6 +135,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		return 1, err
 	}
 	d.lock = lock
+	defer d.guard("main")
 	code, err := d.run(ctx)
 	if d.gaveUp == 0 && !d.handedOff {
 		d.close()
@@ -196,12 +200,18 @@ type daemon struct {
 	// (then it exits at once, leaving its goroutines and clean-up); set by
 	// run before it returns.
 	gaveUp syscall.Signal
+	forker *spawn.Forker // nil: services fork from the manager's threads
+	// panics is how many times a panic restarted this tend in place
+	// (panic.go); after shuttingDown is set a panic is not one.
+	panics       int
+	shuttingDown atomic.Bool
 }
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
 	d.exe, _ = os.Executable() // before anyone replaces the file
+	d.panics = panicRestarts()
 	d.zone.Store(loadZone())
 	// Bad flags are refused before anything is created.
 	gids, groups, err := logGroups("/etc", cfg.LogGroups)
@@ -213,6 +223,10 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	unix.Umask(0o022)
 	if err := spawn.SealInheritedFDs(); err != nil {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
+	}
+	// The forker copies the descriptor table while it is still small.
+	if d.forker, err = spawn.NewForker(); err != nil {
+		d.log.Debug("services fork from the manager's threads", "err", err)
 	}
 	p := cfg.Paths
 	// The control socket first: a live socket (a tend from before
@@ -235,13 +249,16 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		return nil, err
 	}
 	jopts := cfg.Journal
-	jopts.Dir, jopts.Logger = p.Journal, d.log
+	jopts.Dir, jopts.Logger, jopts.OnPanic = p.Journal, d.log, d.onPanic
 	// The holder before the journal, which gives it every pipe; after a
 	// crash it has what the previous manager gave it (crash.go).
 	if cfg.NoHolder {
 		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
 	} else if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
+		// What the pipe reader took and had not committed survives a
+		// crash there (journal/spool.go).
+		jopts.SpoolDir = filepath.Join(p.Runtime, spoolDirName)
 		if h == nil {
 			d.holder.retrieve(d.log)
 		}
@@ -289,6 +306,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		Logs:    &logSink{j: d.journal},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
+		Forker:  d.forker,
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
@@ -318,9 +336,15 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.restored = d.restoreState()
 		d.drainHeld()
 	}
-	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
+	// Every kept pipe is read again; no unit started yet.
+	d.journal.SweepSpool()
+	aopts := api.Options{Socket: p.Socket, Owner: uint32(os.Getuid()), Logger: d.log,
 		UserInstance: cfg.User, LogGroups: gids, LogGroupNames: groups, LookupGroups: lookupGroups,
-		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }})
+		OnListenerClosed: func() { d.apiClosedOnce.Do(func() { close(d.apiClosed) }) }}
+	if cfg.DebugPanicHook {
+		aopts.DebugPanic = d.injectPanic
+	}
+	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, aopts)
 	return d, nil
 }
 
@@ -336,7 +360,11 @@ func (d *daemon) run(parent context.Context) (int, error) {
 
 	goRun := func(name string, fn func()) {
 		wg.Add(1)
-		go func() { defer wg.Done(); fn() }()
+		go func() {
+			defer wg.Done()
+			defer d.guard(name)
+			fn()
+		}()
 	}
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
@@ -344,7 +372,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		d.svdir.start(ctx)
 	}
 	if d.syslog != nil {
-		d.parts.syslog = d.parts.start(ctx, &wg, func(ctx context.Context) {
+		d.parts.syslog = d.parts.start(ctx, &wg, d.guard, "syslog", func(ctx context.Context) {
 			var swg sync.WaitGroup
 			d.syslog.serve(ctx, &swg)
 			swg.Wait()
@@ -357,12 +385,12 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	d.serveLogHost(ctx, &wg)
 	d.startKmsg(ctx, &wg)
 	if d.notify != nil {
-		d.parts.notify = d.parts.start(ctx, &wg, func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
+		d.parts.notify = d.parts.start(ctx, &wg, d.guard, "notify", func(ctx context.Context) { _ = d.notify.Serve(ctx, d.mgr.HandleNotify) })
 	}
 	if w := d.loader.watch; w != nil {
 		goRun("crontab-watch", func() { w.run(ctx, d.crontabChanged(ctx)) })
 	}
-	d.parts.api = d.parts.start(ctx, &wg, func(ctx context.Context) {
+	d.parts.api = d.parts.start(ctx, &wg, d.guard, "api", func(ctx context.Context) {
 		if err := d.server.Serve(ctx, d.ln); err != nil {
 			d.log.Error("control API stopped", "err", err)
 		}
@@ -374,6 +402,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
 	if d.restored {
+		d.pruneStale()
 		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
 	} else {
 		goRun("boot", func() { d.boot(ctx) })
@@ -391,6 +420,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		d.handedOff = true
 		return 1, err
 	}
+	d.shuttingDown.Store(true)
 	d.log.Info("shutting down")
 	d.sdNotify("STOPPING=1")
 	if d.gaveUp = d.shutdown(sigs); d.gaveUp != 0 {
@@ -414,8 +444,18 @@ func (d *daemon) boot(ctx context.Context) {
 		}
 	}
 	if ctx.Err() == nil {
+		d.pruneStale()
 		trimMemory()
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
+	}
+}
+
+// pruneStale removes the cgroups an earlier run left and this one did not
+// take up again, once the units that could have are started: off the
+// way of the first start.
+func (d *daemon) pruneStale() {
+	if err := d.cgroups.PruneStale(); err != nil {
+		d.log.Warn("cannot remove groups of an earlier run", "err", err)
 	}
 }
 
@@ -544,10 +584,14 @@ func (d *daemon) close() {
 	}
 	if d.holder != nil {
 		d.holder.exit(d.log)
+		// The pipes the holder kept are gone with it: so is what
+		// their spools were for.
+		_ = os.RemoveAll(filepath.Join(d.cfg.Paths.Runtime, spoolDirName))
 	}
 	if d.reaper != nil {
 		d.reaper.Close()
 	}
+	d.forker.Close()
 	if d.cgroups != nil {
 		if err := d.cgroups.Prune(); err != nil {
 			d.log.Warn("cgroups left behind", "err", err)

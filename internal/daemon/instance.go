@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/flock"
 	"github.com/tendproject/tend/internal/rundir"
@@ -37,7 +40,7 @@ func lockInstance(p Paths) (*instanceLock, error) {
 			l.release()
 			return nil, err
 		}
-		f, err := flock.File(filepath.Join(d.dir, d.name))
+		f, err := lockFile(filepath.Join(d.dir, d.name))
 		if err != nil {
 			l.release()
 			var held *flock.HeldError
@@ -78,4 +81,28 @@ func makeDir(dir string, runtime bool) error {
 		return rundir.Check(dir, os.Geteuid())
 	}
 	return nil
+}
+
+// orphanLockWait bounds how long a lock whose taker is dead may stay
+// held: by a child the dead tend forked, between its fork and its exec
+// (which closes the copy), descheduled on a loaded machine.
+const orphanLockWait = 2 * time.Second
+
+// lockFile is flock.File, which waits a little for a lock whose taker
+// is gone: a tend started right after a kill -9 of the last one must
+// not be refused because a service it was starting had not exec'd yet.
+// A lock whose taker lives is refused at once.
+func lockFile(path string) (*os.File, error) {
+	deadline := time.Now().Add(orphanLockWait)
+	for {
+		f, err := flock.File(path)
+		var held *flock.HeldError
+		if err == nil || !errors.As(err, &held) || held.PID <= 0 || time.Now().After(deadline) {
+			return f, err
+		}
+		if kerr := unix.Kill(held.PID, 0); !errors.Is(kerr, unix.ESRCH) {
+			return nil, err // its taker runs: another tend
+		}
+		time.Sleep(10 * time.Millisecond) // no event says when a copy closes
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -64,13 +65,14 @@ type part struct {
 	done chan struct{}
 }
 
-func (parts) start(ctx context.Context, wg *sync.WaitGroup, run func(context.Context)) *part {
+func (parts) start(ctx context.Context, wg *sync.WaitGroup, guard func(string), name string, run func(context.Context)) *part {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &part{stop: cancel, done: make(chan struct{})}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(p.done)
+		defer guard(name)
 		run(ctx)
 	}()
 	return p
@@ -123,7 +125,7 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	}
 	h.State = st
 	h.Pipes = d.journal.DetachPipes()
-	if err := d.journal.Close(); err != nil {
+	if err := d.journal.CloseForExec(); err != nil {
 		d.log.Error("journal close", "err", err)
 	}
 	if d.lock != nil {
@@ -142,6 +144,11 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	err = execWith(d.exe, h, fds)
 	d.log.Error("cannot re-execute the binary on disk; trying the running one", "binary", d.exe, "err", err)
 	err = errors.Join(err, execWith("/proc/self/exe", h, fds))
+	// The duplicated listeners travel as numbers: unreachable, their
+	// files' finalizers would close them under a garbage collection
+	// that execWith's encoding may start (a re-exec then failed with
+	// "keep descriptor N: bad file descriptor", one in some dozens).
+	runtime.KeepAlive(keep)
 	// Still here: leave the state where a new start finds it.
 	data, eerr := supervise.EncodeState(h.State)
 	if eerr == nil {
@@ -197,12 +204,17 @@ func execWith(path string, h *handoff, fds []int) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("memfd: %w", err)
 	}
+	env := append(os.Environ(), reexecEnv+"="+strconv.Itoa(mfd))
+	// No fork may run while the descriptors are inheritable: a child
+	// started meanwhile (a spawn still under way) would keep the
+	// instance locks, which then outlived tend.
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
 	for _, fd := range fds {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 			return fmt.Errorf("keep descriptor %d: %w", fd, err)
 		}
 	}
-	env := append(os.Environ(), reexecEnv+"="+strconv.Itoa(mfd))
 	return syscall.Exec(path, os.Args, env)
 }
 

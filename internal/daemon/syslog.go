@@ -128,7 +128,12 @@ func (b *syslogBatch) flush(j *journal.Journal) {
 // names its cgroup; /proc serves kernels that pass no pidfd while the
 // sender lives.
 func (d *daemon) unitOf(cred syslog.Cred) string {
-	id, cacheable := processID(cred.PIDFD)
+	if cred.Again {
+		if name, ok := d.senders.lastOf(cred.PID); ok {
+			return name
+		}
+	}
+	id, cacheable := d.senders.processID(cred.PIDFD)
 	if cacheable {
 		if name, ok := d.senders.get(id); ok {
 			return name
@@ -141,6 +146,7 @@ func (d *daemon) unitOf(cred syslog.Cred) string {
 	if cacheable {
 		d.senders.put(id, name)
 	}
+	d.senders.setLast(cred.PID, id, name)
 	return name
 }
 
@@ -148,35 +154,63 @@ func (d *daemon) unitOf(cred syslog.Cred) string {
 // where each process has an inode of its own that no later process gets.
 const pidfsMagic = 0x50494446
 
-// processID identifies the sender's process by its pidfd's inode, when
-// the kernel gives each process its own (pidfs). Unlike a pid it is never
-// reused, so the unit found for it can be remembered.
-func processID(pidfd int) (uint64, bool) {
-	if pidfd <= 0 {
-		return 0, false
-	}
-	var fs unix.Statfs_t
-	var st unix.Stat_t
-	if unix.Fstatfs(pidfd, &fs) != nil || fs.Type != pidfsMagic || unix.Fstat(pidfd, &st) != nil {
-		return 0, false
-	}
-	return st.Ino, true
-}
-
 // senderUnits remembers the unit of recent senders (by process id), so
 // that a process that logs a lot is looked up in /proc once, not per
 // message. A process keeps its unit: tend places it before it runs.
 type senderUnits struct {
-	mu sync.Mutex // guards m
+	mu sync.Mutex // guards m, last and pidfs
 	m  map[uint64]string
+	// last is the most recent sender: a burst from one process is
+	// attributed without a map lookup.
+	last struct {
+		pid  int
+		id   uint64
+		unit string
+	}
+	// pidfs is whether pidfds are pidfs inodes: +1 yes, -1 no, 0 not yet
+	// known. It is the kernel's property, learnt from the first pidfd.
+	pidfs int8
 }
 
 // maxSenderUnits bounds the memory; past it the map starts over.
 const maxSenderUnits = 1024
 
+// processID identifies the sender's process by its pidfd's inode, when
+// the kernel gives each process its own (pidfs). Unlike a pid it is never
+// reused, so the unit found for it can be remembered.
+func (c *senderUnits) processID(pidfd int) (uint64, bool) {
+	if pidfd <= 0 {
+		return 0, false
+	}
+	c.mu.Lock()
+	known := c.pidfs
+	c.mu.Unlock()
+	if known == 0 {
+		var fs unix.Statfs_t
+		if unix.Fstatfs(pidfd, &fs) != nil {
+			return 0, false
+		}
+		known = -1
+		if fs.Type == pidfsMagic {
+			known = 1
+		}
+		c.mu.Lock()
+		c.pidfs = known
+		c.mu.Unlock()
+	}
+	var st unix.Stat_t
+	if known < 0 || unix.Fstat(pidfd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
 func (c *senderUnits) get(id uint64) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.last.id == id && id != 0 {
+		return c.last.unit, true
+	}
 	u, ok := c.m[id]
 	return u, ok
 }
@@ -188,6 +222,21 @@ func (c *senderUnits) put(id uint64, unit string) {
 		c.m = map[uint64]string{}
 	}
 	c.m[id] = unit
+}
+
+// setLast records the sender just attributed.
+func (c *senderUnits) setLast(pid int, id uint64, unit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last.pid, c.last.id, c.last.unit = pid, id, unit
+}
+
+// lastOf is the unit of the last sender if it had this pid: for a
+// datagram the receiver says comes from the same process (Cred.Again).
+func (c *senderUnits) lastOf(pid int) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.unit, c.last.pid == pid && pid > 0
 }
 
 // originOf keeps what the sender said about itself. Only a network

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -228,6 +229,7 @@ func closeFDs(fds []int) {
 
 // Main runs the holder process on the listener it inherited as ln.
 func Main(ln *os.File) error {
+	closeInherited(int(ln.Fd()))
 	l, err := net.FileListener(ln)
 	ln.Close()
 	if err != nil {
@@ -245,4 +247,25 @@ func Main(ln *os.File) error {
 		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
 	}
 	return NewServer(os.Getuid()).Serve(ul)
+}
+
+// closeInherited closes every descriptor above stderr, but keep, that
+// came without close-on-exec: the holder outlives tend, and one it kept
+// by mistake (an instance lock, a pipe's write end) would outlive tend
+// with it — a lock held so would refuse the next tend run. The Go
+// runtime's own descriptors are close-on-exec.
+func closeInherited(keep int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 || fd == keep {
+			continue
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }

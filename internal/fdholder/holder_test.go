@@ -129,3 +129,34 @@ func TestQueueOrder(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestCloseInherited: the holder closes what it inherited by mistake
+// (no close-on-exec: a lock held so would outlive tend) and keeps its
+// listener and its own close-on-exec descriptors.
+func TestCloseInherited(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	leaked, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT, 0o600) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := unix.Open(path, unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(keep)
+	own, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(own)
+	closeInherited(keep)
+	if _, err := unix.FcntlInt(uintptr(leaked), unix.F_GETFD, 0); err == nil {
+		unix.Close(leaked)
+		t.Fatal("an inherited descriptor without close-on-exec is still open")
+	}
+	for _, fd := range []int{keep, own} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			t.Fatalf("descriptor %d closed: %v", fd, err)
+		}
+	}
+}

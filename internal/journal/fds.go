@@ -5,9 +5,9 @@ import (
 )
 
 // FDs names the descriptors the journal holds, for `tend fds`: the read
-// end of every pipe it ingests ("journal: web.service stdout"), the active
-// segment of every unit, the directory lock and the pipe reader's own
-// epoll and eventfd.
+// end of every pipe it ingests ("journal: web.service stdout") and its
+// spool file, the active segment of every unit, the directory lock and
+// the pipe reader's own epoll and eventfd.
 func (j *Journal) FDs() map[int]string {
 	r := fdrole.Roles{}
 	j.wmu.Lock()
@@ -36,5 +36,8 @@ func (in *ingest) pipeFDs(r fdrole.Roles) {
 	defer in.mu.Unlock()
 	for fd, p := range in.byFD {
 		r[int(fd)] = "journal: " + p.src.Unit + " " + p.src.Stream.String()
+		if p.sp != nil {
+			r.Add(p.sp.f, "journal spool: "+p.src.Unit+" "+p.src.Stream.String())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"math"
+	"os"
 	"time"
 )
 
@@ -22,11 +23,17 @@ func (j *Journal) FollowIdle(ctx context.Context, q Query, fn func(Entry) error,
 	q.Reverse = false
 	ch := j.changed() // taken before hi: a commit after hi closes it
 	hi := j.committed.Load()
+	fs := &followState{pos: map[string]int64{}, files: map[string]*os.File{}}
+	defer fs.close()
+	q.follow = fs
+	fs.startQuery()
 	if _, err := runQuery(ctx, j, q, hi, fn); err != nil {
 		return ignoreCanceled(ctx, err)
 	}
+	fs.endQuery()
 	next := Query{Units: q.Units, Since: q.Since, Until: q.Until, Grep: q.Grep,
-		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs}
+		CaseSensitive: q.CaseSensitive, Priorities: q.Priorities, Boot: q.Boot, Matches: q.Matches, UIDs: q.UIDs,
+		follow: fs}
 	for {
 		if idle != nil {
 			if err := idle(); err != nil {
@@ -49,9 +56,11 @@ func (j *Journal) FollowIdle(ctx context.Context, q Query, fn func(Entry) error,
 			continue
 		}
 		next.AfterCursor = FormatCursor(Entry{Seq: hi})
+		fs.startQuery()
 		if _, err := runQuery(ctx, j, next, newHi, fn); err != nil {
 			return ignoreCanceled(ctx, err)
 		}
+		fs.endQuery()
 		hi = newHi
 	}
 }
@@ -74,3 +83,67 @@ const noLimit = math.MaxUint64
 
 // aLongTimeAgo is a deadline in the past, used to interrupt a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
+
+// followState is what a follower remembers between its queries, which
+// run after every commit and each want the few entries just appended:
+// where it stopped in each segment (the next query decodes from there,
+// not from the start of the block), and the active segments' files,
+// kept open rather than opened and closed per commit. Only the
+// follower's goroutine uses it.
+type followState struct {
+	pos   map[string]int64 // segment path → offset past the last record delivered
+	files map[string]*os.File
+	used  map[string]bool // files read by the current query
+}
+
+// maxFollowPos bounds the remembered positions (segments come and go).
+const maxFollowPos = 1024
+
+// resumeAt is where to start decoding the chunk [start, end) of path.
+func (fs *followState) resumeAt(path string, start, end int64) int64 {
+	if p, ok := fs.pos[path]; ok && p > start && p < end {
+		return p // the records before p were delivered already
+	}
+	return start
+}
+
+// file returns the kept file of path, nil when none.
+func (fs *followState) file(path string) *os.File {
+	f := fs.files[path]
+	if f != nil {
+		fs.used[path] = true
+	}
+	return f
+}
+
+// keep takes f, just opened for path, into the state.
+func (fs *followState) keep(path string, f *os.File) {
+	fs.files[path] = f
+	fs.used[path] = true
+}
+
+func (fs *followState) startQuery() {
+	if len(fs.pos) > maxFollowPos {
+		clear(fs.pos)
+	}
+	fs.used = map[string]bool{}
+}
+
+// endQuery closes the files the query did not read: segments sealed
+// since (the writer moved on) or of units that wrote nothing, so that a
+// segment retention removes is not held open.
+func (fs *followState) endQuery() {
+	for p, f := range fs.files {
+		if !fs.used[p] {
+			f.Close()
+			delete(fs.files, p)
+		}
+	}
+}
+
+func (fs *followState) close() {
+	for p, f := range fs.files {
+		f.Close()
+		delete(fs.files, p)
+	}
+}

@@ -42,6 +42,11 @@ func (j *Journal) DetachPipes() []PipeState {
 	var out []PipeState
 	for fd, p := range in.byFD {
 		out = append(out, PipeState{FD: int(fd), Source: p.src, PID: int(p.pid.Load()), Pending: p.pending})
+		if p.sp != nil {
+			// The next process takes the spool back from its header.
+			_ = p.sp.mark()
+			p.sp.f.Close()
+		}
 	}
 	in.byFD = nil
 	in.mu.Unlock()
@@ -83,6 +88,7 @@ func (j *Journal) AdoptPipes(ps []PipeState) error {
 		p.in = j.ingestLocked()
 		j.wmu.Unlock()
 		p.hold() // before the loop may see EOF and release it
+		p.spool(true, s.Pending)
 		if err := p.in.add(p, true); err != nil {
 			p.release()
 			unix.Close(s.FD)

@@ -72,6 +72,64 @@ func (p *Pipe) hold() {
 	h.Hold(p.held, p.fd)
 }
 
+// spool gives p a spool (spool.go) when the journal has a spool
+// directory and a holder (without one, the pipe dies with tend and a
+// spool saves nothing): the one a previous manager left for the same
+// pipe when adopting it, whose uncommitted rest is read first; a new one
+// holding pending; or, with nothing pending, one made at the first read,
+// so that a pipe nobody writes to costs no file and no descriptor.
+// Called before the loop polls p.
+func (p *Pipe) spool(adopt bool, pending []byte) {
+	j := p.j
+	if j.opts.SpoolDir == "" || j.opts.Holder == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(p.fd, &st) != nil {
+		return
+	}
+	p.ino = st.Ino
+	if sp := j.takeSpool(adopt, st.Ino); sp != nil {
+		// The spool's bytes from its committed offset on are read
+		// before the pipe's; pending (the same bytes) is dropped.
+		if p.pid.Load() == 0 {
+			p.pid.Store(int64(sp.pid))
+		}
+		p.sp, p.pending = sp, nil
+		if sp.backlog() { // else nothing is replayed, nothing skipped
+			p.skip = j.pipeRecords(p.src.Unit, sp.pid, sp.stream, sp.lastSeq)
+		}
+		sp.pid, sp.stream = int(p.pid.Load()), p.src.Stream
+		return
+	}
+	p.lazy = true
+	if len(pending) > 0 {
+		p.makeSpool(pending)
+	}
+}
+
+// makeSpool creates p's spool holding pending (p's pending bytes then
+// live in it); without one, p is read with read(2).
+func (p *Pipe) makeSpool(pending []byte) {
+	p.lazy = false
+	sp, err := p.j.newSpool(p.ino, int(p.pid.Load()), p.src.Stream)
+	if err != nil {
+		p.j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
+		return
+	}
+	if len(pending) > 0 {
+		if _, err := sp.f.WriteAt(pending, spoolHdr); err != nil {
+			sp.remove()
+			return
+		}
+		sp.end = int64(len(pending))
+	}
+	p.in.mu.Lock() // FDs reads sp under it
+	p.sp = sp
+	p.in.mu.Unlock()
+	p.pending = nil
+}
+
 // release tells the holder the pipe is done with: its writers are gone
 // and every line it carried is stored.
 func (p *Pipe) release() {

@@ -22,9 +22,12 @@ type ingest struct {
 	epfd int
 	wake int // eventfd: Close's way to interrupt epoll_wait
 
-	mu       sync.Mutex // guards byFD and stopping
+	mu       sync.Mutex // guards byFD, stopping and replay
 	byFD     map[int32]*Pipe
 	stopping bool
+	// replay are pipes taken back with complete lines already read (a
+	// spool's rest): the loop stores them without waiting for new data.
+	replay []*Pipe
 
 	buf  []byte // shared read buffer, owned by the loop
 	recs []rec  // shared record batch, owned by the loop
@@ -87,7 +90,38 @@ func (in *ingest) add(p *Pipe, poll bool) error {
 		delete(in.byFD, int32(p.fd))
 		return err
 	}
+	if p.sp != nil && p.sp.backlog() {
+		in.replay = append(in.replay, p)
+		one := [8]byte{1}
+		_, _ = unix.Write(in.wake, one[:])
+	}
 	return nil
+}
+
+// replayPending stores the complete lines of the spools of pipes taken
+// back.
+func (in *ingest) replayPending() {
+	in.mu.Lock()
+	ps := in.replay
+	in.replay = nil
+	in.mu.Unlock()
+	for _, p := range ps {
+		in.mu.Lock()
+		live := in.byFD[int32(p.fd)] == p
+		in.mu.Unlock()
+		if !live {
+			continue // ended meanwhile
+		}
+		for {
+			if _, eof := in.readPending(p, true); eof {
+				in.finish(p)
+				break
+			}
+			if !p.sp.backlog() {
+				break
+			}
+		}
+	}
 }
 
 // arm starts polling a pipe added without polling.
@@ -110,6 +144,13 @@ func (in *ingest) poll(p *Pipe) error {
 
 func (in *ingest) loop() {
 	defer close(in.done)
+	if h := in.j.opts.OnPanic; h != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				h("journal pipe reader", v)
+			}
+		}()
+	}
 	events := make([]unix.EpollEvent, 64)
 	for {
 		// While writes fail, pipes are left alone until the next retry:
@@ -134,6 +175,7 @@ func (in *ingest) loop() {
 				if in.woken() {
 					return
 				}
+				in.replayPending()
 				continue
 			}
 			in.mu.Lock()
@@ -203,22 +245,44 @@ func (in *ingest) isStopping() bool {
 
 // read takes what one read(2) gives from p and stores its lines; it
 // returns how many bytes it read and whether p reached its end.
-func (in *ingest) read(p *Pipe) (int, bool) {
+func (in *ingest) read(p *Pipe) (int, bool) { return in.readPending(p, false) }
+
+// readPending is read, which with force also stores the complete lines
+// of p's pending bytes when the pipe has nothing new (a spool's rest
+// taken back after a crash).
+func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	have := copy(in.buf, p.pending)
-	n, err := unix.Read(p.fd, in.buf[have:])
+	n, err := p.take(in.buf[have:])
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-		return 0, false
+		if !force {
+			return 0, false
+		}
+		n, err = -1, nil
 	}
 	if err != nil {
 		in.j.log.Error("journal: reading pipe", "unit", p.src.Unit, "err", err)
 		n = 0
 	}
 	eof := n == 0
+	n = max(n, 0)
 	b := p.lb
 	b.buf, b.have, b.recs = in.buf, have, in.recs[:0]
 	b.pid = uint32(max(p.pid.Load(), 0))
 	b.filled(n, eof)
-	_ = b.flush() // a closed journal: the lines go with it
+	var seq uint64
+	if k := min(len(p.skip), len(b.recs)); k > 0 {
+		// Committed by the manager before a crash (spool.go).
+		seq = p.skip[k-1]
+		p.skip = p.skip[k:]
+		b.recs = b.recs[:copy(b.recs, b.recs[k:])]
+	}
+	err = b.flush() // a closed journal: the lines go with it
+	if p.sp != nil {
+		if err == nil && len(b.recs) > 0 {
+			seq = b.recs[len(b.recs)-1].seq
+		}
+		p.sp.done(p.sp.read-int64(b.have), seq)
+	}
 	p.pending = append(p.pending[:0], in.buf[:b.have]...)
 	if len(p.pending) == 0 && cap(p.pending) > 4096 {
 		p.pending = nil // don't keep a long line's room on an idle pipe
@@ -228,6 +292,28 @@ func (in *ingest) read(p *Pipe) (int, bool) {
 	return n, eof
 }
 
+// take reads what the pipe holds into dst: through its spool, or with
+// read(2).
+func (p *Pipe) take(dst []byte) (int, error) {
+	if p.sp == nil && p.lazy {
+		p.makeSpool(nil) // nothing was read yet: nothing is pending
+	}
+	if p.sp == nil {
+		return unix.Read(p.fd, dst)
+	}
+	n, err := p.sp.fill(p.fd, dst)
+	if errors.Is(err, unix.EINVAL) && p.sp.end == 0 {
+		// A file system splice cannot write to: read as without one.
+		p.j.log.Warn("journal: spool directory does not take splice; reading pipes without a spool", "err", err)
+		p.sp.remove()
+		p.in.mu.Lock() // FDs reads sp under it
+		p.sp = nil
+		p.in.mu.Unlock()
+		return unix.Read(p.fd, dst)
+	}
+	return n, err
+}
+
 // finish forgets a pipe whose writers are all gone.
 func (in *ingest) finish(p *Pipe) {
 	_ = unix.EpollCtl(in.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
@@ -235,6 +321,9 @@ func (in *ingest) finish(p *Pipe) {
 	delete(in.byFD, int32(p.fd))
 	in.mu.Unlock()
 	p.release()
+	if p.sp != nil {
+		p.sp.remove()
+	}
 	unix.Close(p.fd)
 	in.j.pipeEnded(p.src.Unit)
 	close(p.done)

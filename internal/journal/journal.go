@@ -51,6 +51,16 @@ type Options struct {
 	// tend while the journal reads it (internal/fdholder), so that a
 	// crash of tend loses no line (holder.go).
 	Holder Holder
+	// SpoolDir, with a Holder, is where the pipe reader moves what it
+	// takes from a pipe before it is committed (spool.go), so that not
+	// even a kill between a read and its commit loses a byte. Best on a
+	// tmpfs (the runtime directory).
+	SpoolDir string
+
+	// OnPanic, if set, is called with what a panic of the pipe reader's
+	// goroutine carried, instead of crashing the process: the daemon
+	// restarts in place (internal/daemon/panic.go). It must not return.
+	OnPanic func(goroutine string, v any)
 
 	Logger    *slog.Logger
 	Clock     func() time.Time     // realtime; default time.Now
@@ -205,6 +215,7 @@ func Open(opts Options) (*Journal, error) {
 		j.log.Warn("journal damage skipped", "file", d.Path, "offset", d.Offset, "bytes", d.Length, "reason", d.Reason)
 	}
 	j.damage = dmg
+	var unsealed []*segment
 	for name, segs := range cat {
 		u := &unitLog{name: name, dir: filepath.Join(opts.Dir, escapeUnit(name))}
 		for _, s := range segs {
@@ -213,10 +224,8 @@ func Open(opts Options) (*Journal, error) {
 					os.Remove(s.path) // created but never written
 					continue
 				}
-				if err := writeIndex(s); err != nil {
-					j.log.Warn("journal: cannot seal segment", "file", s.path, "err", err)
-				}
-				s.sealed = true
+				unsealed = append(unsealed, s)
+				s.sealed = true // its index is in memory: no more appends
 			}
 			j.seq = max(j.seq, s.lastSeq())
 			u.segs = append(u.segs, s)
@@ -225,8 +234,28 @@ func Open(opts Options) (*Journal, error) {
 	}
 	j.seq = max(j.seq, readSeqHint(lock))
 	j.committed.Store(j.seq)
-	j.enforceRetention()
+	j.sealLeft(unsealed)
 	return j, nil
+}
+
+// sealLeft writes the indexes of the segments an earlier run left
+// unsealed (a crash or a re-exec: one per unit that logged), and then
+// applies retention. Each index costs a few fsyncs; written in the
+// background, they keep a manager taking over from reading pipes late.
+// Retention waits for it (it holds retMu), Close joins it.
+func (j *Journal) sealLeft(segs []*segment) {
+	j.retMu.Lock()
+	j.timerWG.Add(1)
+	go func() {
+		defer j.timerWG.Done()
+		for _, s := range segs {
+			if err := writeIndex(s); err != nil {
+				j.log.Warn("journal: cannot seal segment", "file", s.path, "err", err)
+			}
+		}
+		j.retMu.Unlock()
+		j.enforceRetention()
+	}()
 }
 
 func hasDamage(dmg []Damage, path string) bool {
@@ -290,6 +319,23 @@ func (j *Journal) Close() error {
 	j.notify()
 	errs = append(errs, writeSeqHint(j.lock, j.seq), j.lock.Close())
 	return errors.Join(errs...)
+}
+
+// CloseForExec closes the journal for a re-exec of the same manager,
+// after DetachPipes: the active segments are closed without the fsyncs
+// and indexes of Close (the kernel that keeps their pages runs on; the
+// next process seals them when it opens the journal), so that the pipes
+// wait for a reader as short a time as can be.
+func (j *Journal) CloseForExec() error {
+	j.wmu.Lock()
+	for _, u := range j.units {
+		if u.f != nil {
+			u.f.Close()
+			u.f = nil
+		}
+	}
+	j.wmu.Unlock()
+	return j.Close()
 }
 
 // lockDir takes the directory's writer lock, so two daemons never append

@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
 		os.Exit(writerHelper(dir))
 	}
+	if dir := os.Getenv(spoolEnv); dir != "" {
+		os.Exit(spoolHelper(dir))
+	}
 	os.Exit(m.Run())
 }
 

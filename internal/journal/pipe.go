@@ -45,6 +45,15 @@ type Pipe struct {
 	// Owned by the ingest loop.
 	lb      *lineBatcher
 	pending []byte // the unterminated rest of the last read
+	// sp is the pipe's spool (spool.go); nil reads with read(2), unless
+	// lazy: then the first read makes it. ino is the pipe's inode.
+	sp   *spool
+	lazy bool
+	ino  uint64
+	// skip are the sequence numbers of the records the next reads
+	// produce that a previous manager had committed already (a spool
+	// taken back after a crash): they are not stored again.
+	skip []uint64
 }
 
 // SetPID sets the PID recorded with the pipe's lines. A pipe made without
@@ -54,6 +63,12 @@ type Pipe struct {
 // could not be started (with 0), or the read end stays open.
 func (p *Pipe) SetPID(pid int) {
 	p.pid.Store(int64(pid))
+	if p.sp != nil && !p.armed.Load() {
+		// Before the loop reads: the spool names the pid its records
+		// carry.
+		p.sp.pid = pid
+		_ = p.sp.mark()
+	}
 	if !p.armed.Swap(true) {
 		p.in.arm(p)
 	}
@@ -76,6 +91,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 		unix.Close(fds[1])
 		return nil, fmt.Errorf("journal: pipe for %s: %w", src.Unit, err)
 	}
+	growPipe(fds[1])
 	p := &Pipe{
 		W:    os.NewFile(uintptr(fds[1]), "journal-pipe-w|"+src.Unit),
 		fd:   fds[0],
@@ -98,6 +114,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	p.in = j.ingestLocked()
 	p.armed.Store(src.PID != 0)
 	p.hold() // before the loop may see EOF and release it
+	p.spool(false, nil)
 	if err := p.in.add(p, src.PID != 0); err != nil {
 		p.release()
 		unix.Close(p.fd)
@@ -262,4 +279,21 @@ func (l *rateLimit) flush(b *lineBatcher, now, mono int64) {
 		ident: []byte("tend"), msg: []byte(msg),
 	})
 	l.suppressed = 0
+}
+
+// pipeSize is the capacity tend gives a service's output pipe: what the
+// service may write while no reader runs (a re-exec, a restart after a
+// crash) before it blocks — at 20,000 lines a second, seconds rather
+// than the default 64 KiB's quarter of a second. Pages are taken only
+// for bytes waiting in the pipe.
+const pipeSize = 1 << 20
+
+// growPipe raises a pipe's capacity to pipeSize, for root only: past
+// the per-user soft limit of pipe pages (fs.pipe-user-pages-soft) the
+// kernel gives every new pipe of that user one page, which large pipes
+// of an unprivileged instance would reach soon. Best effort.
+func growPipe(fd int) {
+	if os.Geteuid() == 0 {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
+	}
 }

@@ -42,6 +42,9 @@ type Query struct {
 	// as one of these uids: what a reader who may not read everything is
 	// shown (its own), as journald does.
 	UIDs []int
+
+	// follow is a follower's memory between its queries (FollowIdle).
+	follow *followState
 }
 
 // PriorityMask returns the Priorities mask for levels lo..hi inclusive
@@ -66,10 +69,12 @@ type matcher struct {
 	matches      []Matches
 	host         string // _HOSTNAME, when a match asks for it
 	scratch      []byte
+	follow       *followState // Query.follow
 }
 
 func compile(q Query, hi uint64) (*matcher, error) {
-	m := &matcher{lo: 1, hi: hi, since: math.MinInt64, until: math.MaxInt64, pri: q.Priorities, boot: q.Boot, units: q.Units}
+	m := &matcher{lo: 1, hi: hi, since: math.MinInt64, until: math.MaxInt64, pri: q.Priorities, boot: q.Boot, units: q.Units,
+		follow: q.follow}
 	if m.pri == 0 {
 		m.pri = 0xff
 	}
@@ -201,7 +206,7 @@ func (j *Journal) views(m *matcher) map[string][]segment {
 		}
 		for _, s := range u.segs {
 			if m.segment(s) {
-				out[name] = append(out[name], s.view())
+				out[name] = append(out[name], s.view(m.lo))
 			}
 		}
 	}
@@ -271,6 +276,9 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 		if err := fn(e); err != nil {
 			return n, err
 		}
+		if m.follow != nil && !rev {
+			m.follow.pos[it.seg().path] = it.cur.off + int64(it.cur.size)
+		}
 		n++
 		if n%1024 == 0 && ctx.Err() != nil {
 			return n, ctx.Err()
@@ -323,11 +331,13 @@ type unitIter struct {
 	bi     int // next block to read (forwards) / last block read (backwards)
 	opened bool
 	f      *os.File
-	buf    []byte
-	recs   []rec
-	ri     int
-	cur    *rec
-	err    error
+	// borrowed: f belongs to the follower's state, which closes it.
+	borrowed bool
+	buf      []byte
+	recs     []rec
+	ri       int
+	cur      *rec
+	err      error
 
 	identB []byte
 	ident  string
@@ -403,6 +413,11 @@ func (it *unitIter) loadChunk() bool {
 		}
 		it.bi = to
 	}
+	if it.f == nil && it.m.follow != nil && !s.sealed {
+		// A follower reads the active segment after every commit: keep
+		// it open between its queries.
+		it.f, it.borrowed = it.m.follow.file(s.path), true
+	}
 	if it.f == nil {
 		f, err := os.Open(s.path)
 		if err != nil {
@@ -416,9 +431,16 @@ func (it *unitIter) loadChunk() bool {
 			it.err = fmt.Errorf("journal: %w", err)
 			return false
 		}
-		it.f = f
+		it.f, it.borrowed = f, false
+		if it.m.follow != nil && !s.sealed {
+			it.m.follow.keep(s.path, f)
+			it.borrowed = true
+		}
 	}
 	start, end := s.blocks[from].off, s.blockEnd(to-1)
+	if it.m.follow != nil && !it.rev {
+		start = it.m.follow.resumeAt(s.path, start, end)
+	}
 	if n := int(end - start); cap(it.buf) < n {
 		it.buf = make([]byte, n)
 	} else {
@@ -443,10 +465,10 @@ func (it *unitIter) loadChunk() bool {
 }
 
 func (it *unitIter) close() {
-	if it.f != nil {
+	if it.f != nil && !it.borrowed {
 		it.f.Close()
-		it.f = nil
 	}
+	it.f = nil
 }
 
 // entry fills e from the current record; e.Message aliases the iterator's

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -264,5 +265,49 @@ func TestQueryUIDs(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("follow returned %v", err)
+	}
+}
+
+// TestFollowAcrossBlocksAndSegments follows while entries are committed
+// one by one, in two units, past many index blocks and segment rotations:
+// the follower, which resumes each query where the last one stopped and
+// keeps the active segments open, gets every entry once and in order.
+func TestFollowAcrossBlocksAndSegments(t *testing.T) {
+	j := openTest(t, func(o *Options) { o.MaxFileSize = 1 << 20 })
+	const n = 12000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Entry, n)
+	done := make(chan error)
+	go func() {
+		done <- j.Follow(ctx, Query{}, func(e Entry) error {
+			e.Message = bytes.Clone(e.Message)
+			got <- e
+			return nil
+		})
+	}()
+	pad := strings.Repeat("x", 200)
+	for i := range n {
+		unit := []string{"a.service", "b.service"}[i%3/2]
+		if err := j.Append(Entry{Unit: unit, Message: fmt.Appendf(nil, "line %d %s", i, pad)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last uint64
+	for i := range n {
+		e := <-got
+		if want := fmt.Sprintf("line %d %s", i, pad); string(e.Message) != want || e.Seq <= last {
+			t.Fatalf("entry %d: %q seq %d after %d", i, e.Message[:min(len(e.Message), 20)], e.Seq, last)
+		}
+		last = e.Seq
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-got:
+		t.Fatalf("extra entry %q", e.Message)
+	default:
 	}
 }

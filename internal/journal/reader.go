@@ -61,7 +61,7 @@ func (r *Reader) views(m *matcher) map[string][]segment {
 		}
 		for _, s := range segs {
 			if m.segment(s) {
-				out[name] = append(out[name], s.view())
+				out[name] = append(out[name], s.view(m.lo))
 			}
 		}
 	}

@@ -72,10 +72,15 @@ func (s *segment) maxRT() int64 {
 // view returns a copy of s safe to read while the writer keeps appending:
 // the blocks of an unsealed segment are copied, because the writer mutates
 // the last one; a sealed segment's blocks never change and are shared.
-func (s *segment) view() segment {
+// Only the blocks holding sequence numbers from lo on are copied: a
+// follower's query after each commit wants the last one or two, and
+// copying a whole active segment's index each time would cost more than
+// reading the new entries.
+func (s *segment) view(lo uint64) segment {
 	v := *s
 	if n := len(s.blocks); n > 0 && !s.sealed {
-		v.blocks = append(s.blocks[:n-1:n-1], s.blocks[n-1])
+		i := sort.Search(n-1, func(i int) bool { return s.blocks[i].lastSeq >= lo })
+		v.blocks = append([]block(nil), s.blocks[i:]...)
 	}
 	return v
 }

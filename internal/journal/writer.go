@@ -404,7 +404,7 @@ func (j *Journal) Append(e Entry) error {
 // run of entries of the same unit: what a receiver that reads many
 // messages at once saves over one Append each.
 func (j *Journal) AppendBatch(es []Entry) error {
-	var recs []rec
+	recs := make([]rec, 0, min(len(es), 1024))
 	var first error
 	// One reading of the clocks for the batch: it arrived at once.
 	var rt time.Time

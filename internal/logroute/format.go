@@ -16,7 +16,11 @@ func (r *Router) format(b []byte, e journal.Entry) []byte {
 	if !e.Origin.Time.IsZero() {
 		t = e.Origin.Time
 	}
-	b = t.In(r.opts.Location).AppendFormat(b, "Jan _2 15:04:05 ")
+	if sec := t.Unix(); sec != r.stampSec || len(r.stamp) == 0 {
+		// Lines come many per second: format each second once.
+		r.stampSec, r.stamp = sec, t.In(r.opts.Location).AppendFormat(r.stamp[:0], "Jan _2 15:04:05 ")
+	}
+	b = append(b, r.stamp...)
 	host := r.opts.Hostname
 	if e.Origin.Hostname != "" {
 		host = e.Origin.Hostname

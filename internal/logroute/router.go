@@ -64,6 +64,9 @@ type Router struct {
 	synced bool
 	saved  time.Time // when the state was last saved
 	line   []byte
+	// stamp is the formatted timestamp of second stampSec (format).
+	stamp    []byte
+	stampSec int64
 }
 
 // route is one rule as the Router carries it out.

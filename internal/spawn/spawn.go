@@ -47,6 +47,9 @@ type Spec struct {
 	// SelfExe is the tend binary run as the exec helper; default
 	// /proc/self/exe. Tests set it to os.Args[0].
 	SelfExe string
+	// Forker, if set, forks the process from a thread with a small
+	// descriptor table (forker.go); nil forks on the calling thread.
+	Forker *Forker
 	// Getenv looks up tend's own environment for PassEnvironment=;
 	// nil = os.LookupEnv.
 	Getenv func(string) (string, bool)
@@ -510,7 +513,7 @@ func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	attr.Sys.Credential = p.cred
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
-		pid, c, err := forkExec(p.exe, p.exeArgv, attr, pidfd)
+		pid, c, err := p.s.Forker.forkExec(p.exe, p.exeArgv, attr, pidfd)
 		cloned = c
 		return pid, err
 	}, onExit)

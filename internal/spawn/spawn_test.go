@@ -689,15 +689,19 @@ func BenchmarkStart(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			s := Spec{Command: unit.Command{Path: "/bin/true"}, Exec: c.ec, SelfExe: os.Args[0]}
-			exits := make(chan reaper.Exit, 1)
-			for b.Loop() {
-				if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
-					b.Fatal(err)
-				}
-				<-exits
-			}
+			benchStarts(b, r, Spec{Command: unit.Command{Path: "/bin/true"}, Exec: c.ec, SelfExe: os.Args[0]})
 		})
+	}
+}
+
+// benchStarts starts s and awaits its exit, b.N times.
+func benchStarts(b *testing.B, r *reaper.Reaper, s Spec) {
+	exits := make(chan reaper.Exit, 1)
+	for b.Loop() {
+		if _, err := Start(r, s, func(e reaper.Exit) { exits <- e }); err != nil {
+			b.Fatal(err)
+		}
+		<-exits
 	}
 }
 

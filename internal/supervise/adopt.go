@@ -126,7 +126,7 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	for _, f := range fds {
 		f.Close() // kept for a unit that is gone
 	}
-	m.dirty = true
+	m.dirty, m.changedAll = true, true
 	m.flushEvents()
 	return adopted
 }

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/tendproject/tend/internal/unit"
@@ -20,5 +21,21 @@ func BenchmarkRestartPath(b *testing.B) {
 		if u.state != Running {
 			b.Fatalf("after the exit: %s; want running", u.state)
 		}
+	}
+}
+
+// BenchmarkPersist is what one state change costs the state file when
+// a thousand services run: the change of one, then the write after its
+// event batch.
+func BenchmarkPersist(b *testing.B) {
+	names := make([]string, 999)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%04d.service", i)
+	}
+	m, u := runningManager(b, names...)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.setState(u.rt, Running)
+		m.persist()
 	}
 }

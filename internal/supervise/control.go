@@ -76,43 +76,7 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 	var anchors []*job
 	var anchorNames []string
 	var err error
-	if e := m.do(ctx, func() {
-		var planned []string
-		for _, n := range names {
-			u, lerr := m.lookup(n)
-			if lerr != nil {
-				err = lerr
-				return
-			}
-			if u.transient != nil {
-				anchors = append(anchors, m.transientJob(kind, u))
-				anchorNames = append(anchorNames, u.name)
-				continue
-			}
-			planned = append(planned, n)
-		}
-		if names = planned; len(names) == 0 {
-			return
-		}
-		var tx *plan.Transaction
-		tx, err = m.plan.Transaction(kind, names, mode, m.activeState)
-		if err != nil {
-			return
-		}
-		for _, w := range tx.Warnings {
-			m.opts.Logger.Warn(w)
-		}
-		var jobs []*job
-		if jobs, err = m.jobs.submit(tx); err != nil {
-			return
-		}
-		for i, pj := range tx.Jobs {
-			if pj.Anchor {
-				anchors = append(anchors, jobs[i])
-				anchorNames = append(anchorNames, pj.Unit)
-			}
-		}
-	}); e != nil {
+	if e := m.do(ctx, func() { anchors, anchorNames, err = m.submitJobs(kind, names, mode) }); e != nil {
 		return nil, e
 	}
 	if err != nil {
@@ -132,6 +96,45 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 		}
 	}
 	return res, nil
+}
+
+// submitJobs queues kind for names as one transaction, on the loop, and
+// returns the anchor jobs with their units' names.
+func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) (anchors []*job, anchorNames []string, err error) {
+	var planned []string
+	for _, n := range names {
+		u, lerr := m.lookup(n)
+		if lerr != nil {
+			return nil, nil, lerr
+		}
+		if u.transient != nil {
+			anchors = append(anchors, m.transientJob(kind, u))
+			anchorNames = append(anchorNames, u.name)
+			continue
+		}
+		planned = append(planned, n)
+	}
+	if len(planned) == 0 {
+		return anchors, anchorNames, nil
+	}
+	tx, err := m.plan.Transaction(kind, planned, mode, m.activeState)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range tx.Warnings {
+		m.opts.Logger.Warn(w)
+	}
+	jobs, err := m.jobs.submit(tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, pj := range tx.Jobs {
+		if pj.Anchor {
+			anchors = append(anchors, jobs[i])
+			anchorNames = append(anchorNames, pj.Unit)
+		}
+	}
+	return anchors, anchorNames, nil
 }
 
 // Status returns the snapshot of one unit.

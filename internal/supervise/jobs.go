@@ -93,7 +93,7 @@ func (q *jobQueue) submit(tx *plan.Transaction) ([]*job, error) {
 	}
 	var starting []*rt
 	for i, j := range jobs {
-		if fresh[i] && (j.kind == plan.Start || j.kind == plan.Restart) && j.u.grouped && j.u.cg == nil {
+		if fresh[i] && (j.kind == plan.Start || j.kind == plan.Restart) && j.u.grouped && j.u.cg == nil && j.u.cgNext == nil {
 			starting = append(starting, j.u)
 		}
 	}

@@ -123,7 +123,7 @@ func (m *Manager) setMain(u *service, pid int, origin mainOrigin, fd *os.File) {
 		u.mainFD.Close()
 	}
 	u.mainPID, u.mainOrigin, u.mainFD = pid, origin, fd
-	m.dirty = true
+	m.touch(u.rt)
 }
 
 // clearMain forgets u's main process: it ended, or tend gave up on it.

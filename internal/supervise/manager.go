@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,7 +58,10 @@ type Options struct {
 	Logs    LogSink
 	Notify  *notify.Socket // nil disables Type=notify readiness
 	Dirs    spawn.Dirs
-	SelfExe string        // tend's own binary, for spawn's exec helper
+	SelfExe string // tend's own binary, for spawn's exec helper
+	// Forker, if set, forks services from a thread with a small
+	// descriptor table (spawn.Forker); nil forks on the loop's thread.
+	Forker  *spawn.Forker
 	CondEnv condition.Env // what Condition*= checks run against
 	// BaseEnv is the environment every process starts from (PATH, LANG…).
 	BaseEnv []string
@@ -71,8 +75,9 @@ type Options struct {
 	// its segment.
 	OnInstanceEnded func(unit string)
 	// OnPersist, if set, runs on the loop after the state file was
-	// written, with the state (whose FDs are open while it runs): the
-	// daemon gives socket listeners to the fd holder from it.
+	// written, with the state of the socket units (their listeners open
+	// while it runs): the daemon gives the listeners to the fd holder
+	// from it.
 	OnPersist func(SavedState)
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.
@@ -128,11 +133,22 @@ type Manager struct {
 	evSeq uint64
 	// dirty: a unit changed since the state file was written.
 	dirty bool
+	// saved, changed and changedAll keep the state file's parts between
+	// writes (persist.go); stateBuf is reused for its body.
+	saved      map[*rt]*savedUnit
+	changed    map[*rt]struct{}
+	changedAll bool
+	stateBuf   []byte
 	// frozen: the state was handed to a re-exec (Freeze); the loop
 	// handles nothing more.
 	frozen bool
 	// svdirs maps open supervise/ directories to their units (svdir.go).
 	svdirs map[*svdir.Dir]*svdirUnit
+	// workers counts the goroutines that make cgroups and supervise/
+	// ahead of starts (prepareGroups, svdirOpenAhead); Run waits for them.
+	workers sync.WaitGroup
+	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
+	supPending map[*svdirUnit]struct{}
 }
 
 type pidRef struct {
@@ -191,6 +207,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			m.workers.Wait()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil
@@ -245,7 +262,19 @@ func (m *Manager) HandleNotify(msg notify.Message) { m.box.put(evNotify{msg}) }
 
 func (m *Manager) handle(ev event) {
 	m.evSeq++
+	if len(m.supPending) > 0 {
+		switch ev.(type) {
+		case evJobCheck, evSvdirOpened:
+		default:
+			m.svdirTakeAll()
+		}
+	}
+	m.eventMayChange(ev)
 	switch e := ev.(type) {
+	case evSvdirOpened:
+		if e.u.supNext != nil {
+			m.svdirTake(e.u)
+		}
 	case evCall:
 		e.fn()
 		close(e.done)
@@ -255,6 +284,7 @@ func (m *Manager) handle(ev event) {
 		m.onExit(e.exit)
 	case evNotify:
 		if u, r := m.notifySender(e.msg); u != nil {
+			m.mayChange(u) // FDSTORE=, STATUS=… change no state
 			u.eng.event(m, notified{msg: e.msg, role: r})
 		}
 		if e.msg.PIDFD > 0 {
@@ -272,6 +302,30 @@ func (m *Manager) handle(ev event) {
 		m.onAlarms()
 	default:
 		m.opts.Logger.Error("supervise: unknown event", "event", fmt.Sprintf("%T", ev))
+	}
+}
+
+// eventMayChange marks what ev may change to be saved again (persist.go):
+// the unit an event is for (notifications: see handle), or every unit
+// for calls and alarms.
+func (m *Manager) eventMayChange(ev event) {
+	switch e := ev.(type) {
+	case evCall, evAlarms:
+		m.changedAll = true
+	case evJobCheck:
+		m.mayChange(e.u)
+	case evFor:
+		m.mayChange(e.u)
+	case evKind:
+		m.mayChange(e.u)
+	case evUphold:
+		m.mayChange(e.u)
+	case evSvdirOpened:
+		m.mayChange(e.u.rt)
+	case evExit:
+		if ref, ok := m.pids[e.exit.PID]; ok {
+			m.mayChange(ref.u)
+		}
 	}
 }
 
@@ -408,3 +462,10 @@ const (
 	prioInfo   = 6
 	prioDebug  = 7
 )
+
+// InjectPanic panics on the manager loop: the hook of the panic
+// recovery test (`tend run --debug-panic-hook`). It returns when ctx
+// ends, as the loop never answers.
+func (m *Manager) InjectPanic(ctx context.Context) error {
+	return m.do(ctx, func() { panic("injected panic on the manager loop (--debug-panic-hook)") })
+}

@@ -118,17 +118,22 @@ func ReadStateFile(path string) (SavedState, error) {
 	return s, nil
 }
 
-// writeStateFile replaces path with s atomically (write, rename): a
+// writeStateFile replaces path with head and body atomically (write, rename): a
 // reader sees the old state or the new one, never half of either. It is
 // not synced: the state only matters while the kernel that runs the
 // services does, and it lives in the runtime directory (a tmpfs).
-func writeStateFile(path string, s SavedState) error {
-	data, err := EncodeState(s)
-	if err != nil {
-		return err
-	}
+func writeStateFile(path string, head, body []byte) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		if _, err = f.Write(head); err == nil {
+			_, err = f.Write(body)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -137,29 +142,144 @@ func writeStateFile(path string, s SavedState) error {
 	return nil
 }
 
+// A state file of many units is not encoded afresh for every change of
+// one: each unit's part is kept, encoded, from the write it last changed
+// in (saved), and a write encodes only the units that may have changed
+// since (changed: those whose state or main process changed, and those
+// an event was handled for; after an API call or an alarm, all). The
+// rest of a write is copying bytes and one checksum.
+
+// savedUnit is one unit's part of the state file as last saved, encoded;
+// nil json: nothing to take back, left out.
+type savedUnit struct{ json []byte }
+
+// touch records that u changed: the state file is written after this
+// event batch, with u saved again.
+func (m *Manager) touch(u *rt) {
+	m.dirty = true
+	m.mayChange(u)
+}
+
+// mayChange marks u to be saved again at the next write, which it does
+// not cause.
+func (m *Manager) mayChange(u *rt) {
+	if m.changed == nil {
+		m.changed = map[*rt]struct{}{}
+	}
+	m.changed[u] = struct{}{}
+}
+
+// saveChanged brings m.saved up to date.
+func (m *Manager) saveChanged() {
+	if m.saved == nil || m.changedAll {
+		m.saved = make(map[*rt]*savedUnit, len(m.units))
+		for _, u := range m.units {
+			m.mayChange(u)
+		}
+	}
+	for u := range m.changed {
+		if m.units[u.name] != u {
+			delete(m.saved, u)
+			continue // gone from the plan
+		}
+		m.saved[u] = m.saveOne(u)
+	}
+	for u := range m.saved {
+		if m.units[u.name] != u {
+			delete(m.saved, u)
+		}
+	}
+	clear(m.changed)
+	m.changedAll = false
+}
+
+// saveOne records u unless it is inactive with nothing to remember.
+func (m *Manager) saveOne(u *rt) *savedUnit {
+	su, ok := m.saveOneUnit(u)
+	if !ok {
+		return &savedUnit{}
+	}
+	b, err := json.Marshal(su)
+	if err != nil {
+		m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
+		return &savedUnit{}
+	}
+	return &savedUnit{json: b}
+}
+
+// saveOneUnit is u's SavedUnit; false if there is nothing to take back.
+func (m *Manager) saveOneUnit(u *rt) (SavedUnit, bool) {
+	if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil && !keepsFDs(u) {
+		return SavedUnit{}, false // never started: nothing to take back
+	}
+	if svc, ok := u.eng.(*service); ok {
+		m.note(&svc.mainStart, svc.mainPID)
+		m.note(&svc.controlStart, svc.controlPID)
+	}
+	if sd, ok := u.eng.(*svdirUnit); ok {
+		m.note(&sd.pidStart, sd.pid)
+	}
+	su, err := m.saveUnit(u)
+	if err != nil {
+		m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
+		return SavedUnit{}, false
+	}
+	return su, true
+}
+
 // saveAll records every unit that is not inactive with nothing to
-// remember. Called on the loop.
+// remember (a re-exec's hand-over). Called on the loop.
 func (m *Manager) saveAll() SavedState {
 	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
 	for _, u := range m.units {
-		if u.state == Dead && u.result == ResultSuccess && u.startTimes == nil && !keepsFDs(u) {
-			continue // never started: nothing to take back
+		if su, ok := m.saveOneUnit(u); ok {
+			s.Units = append(s.Units, su)
 		}
-		if svc, ok := u.eng.(*service); ok {
-			m.note(&svc.mainStart, svc.mainPID)
-			m.note(&svc.controlStart, svc.controlPID)
-		}
-		if sd, ok := u.eng.(*svdirUnit); ok {
-			m.note(&sd.pidStart, sd.pid)
-		}
-		su, err := m.saveUnit(u)
-		if err != nil {
-			m.opts.Logger.Error("cannot save unit state", "unit", u.name, "err", err)
-			continue
-		}
-		s.Units = append(s.Units, su)
 	}
 	return s
+}
+
+// saveSockets is the saved state of the socket units (OnPersist's),
+// without encoding every other unit again.
+func (m *Manager) saveSockets() SavedState {
+	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
+	for _, u := range m.units {
+		if _, ok := u.eng.(*socket); !ok {
+			continue
+		}
+		if su, ok := m.saveOneUnit(u); ok {
+			s.Units = append(s.Units, su)
+		}
+	}
+	return s
+}
+
+// encodeSaved renders the state file from m.saved, as EncodeState would
+// render saveAll's state: its head line and its body (m.stateBuf).
+func (m *Manager) encodeSaved() (head, body []byte, err error) {
+	inst, err := json.Marshal(m.opts.Instance)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state: %w", err)
+	}
+	body = m.stateBuf[:0]
+	body = fmt.Appendf(body, `{"version":%d,"instance":%s,"units":`, stateVersion, inst)
+	sep := byte('[')
+	for _, e := range m.saved {
+		if e.json != nil {
+			body = append(append(body, sep), e.json...)
+			sep = ','
+		}
+	}
+	if sep == '[' {
+		body = append(body, "null"...)
+	} else {
+		body = append(body, ']')
+	}
+	body = append(body, '}')
+	m.stateBuf = body
+	sum := sha256.Sum256(body)
+	head = fmt.Appendf(nil, "%s %d %s %d\n", stateMagic, stateVersion, hex.EncodeToString(sum[:]), len(body))
+	return head, body, nil
 }
 
 // persist writes the state file if anything changed since it was last
@@ -169,12 +289,16 @@ func (m *Manager) persist() {
 		return
 	}
 	m.dirty = false
-	st := m.saveAll()
-	if err := writeStateFile(m.opts.StateFile, st); err != nil {
+	m.saveChanged()
+	head, body, err := m.encodeSaved()
+	if err == nil {
+		err = writeStateFile(m.opts.StateFile, head, body)
+	}
+	if err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
 	if m.opts.OnPersist != nil {
-		m.opts.OnPersist(st)
+		m.opts.OnPersist(m.saveSockets())
 	}
 }
 

@@ -2,9 +2,15 @@ package supervise
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tendproject/tend/internal/unit"
 )
 
 func TestStateFileRoundTrip(t *testing.T) {
@@ -46,6 +52,7 @@ func TestDecodeStateRefusesBadFiles(t *testing.T) {
 		{"extra bytes", append(bytes.Clone(good), '\n'), ErrStateCorrupt},
 		{"not a state file", []byte("hello\nworld"), ErrStateCorrupt},
 		{"newer version", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" 2 "), 1))+"\n"), body...), ErrStateVersion},
+		{"older version", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" 0 "), 1))+"\n"), body...), ErrStateVersion},
 		{"version word", append([]byte(string(bytes.Replace(head, []byte(" 1 "), []byte(" x "), 1))+"\n"), body...), ErrStateVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,4 +80,81 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("re-encoded state does not decode: %v", err)
 		}
 	})
+}
+
+// TestPersistSavesWhatChanged: the state file, written part by part
+// (only units that may have changed are saved again), says what saving
+// every unit afresh says, after changes made by state changes, by an
+// event for one unit and by an API call that changes no state; and a
+// unit that left the plan is left out.
+func TestPersistSavesWhatChanged(t *testing.T) {
+	m, a := runningManager(t, "b.service", "c.service", "d.service")
+	check := func(step string) {
+		t.Helper()
+		got, err := ReadStateFile(m.opts.StateFile)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		want := m.saveAll()
+		norm := func(s SavedState) string {
+			slices.SortFunc(s.Units, func(x, y SavedUnit) int { return strings.Compare(x.Name, y.Name) })
+			b, _ := json.Marshal(s)
+			return string(b)
+		}
+		if g, w := norm(got), norm(want); g != w {
+			t.Fatalf("%s: state file\n%s\nwant\n%s", step, g, w)
+		}
+	}
+	check("all running")
+
+	apply(t, m, a, "main-exit-1") // a restarts: new main pid
+	drain(m)
+	m.persist()
+	check("after a restart")
+
+	b := svcOf(t, m, "b.service")
+	m.handle(evKind{u: b.rt, ev: alarm{}})
+	b.nRestarts = 7 // as if the event had changed a counter
+	m.dirty = true
+	m.persist()
+	check("after an event for b")
+
+	c := svcOf(t, m, "c.service")
+	m.handle(evCall{done: make(chan struct{}), fn: func() { c.startTimes = append(c.startTimes, tableEpoch) }})
+	m.dirty = true
+	m.persist()
+	check("after a call")
+
+	delete(m.units, "d.service")
+	m.handle(evCall{done: make(chan struct{}), fn: func() {}})
+	m.dirty = true
+	m.persist()
+	check("after d left")
+	if got, _ := ReadStateFile(m.opts.StateFile); slices.ContainsFunc(got.Units, func(u SavedUnit) bool { return u.Name == "d.service" }) {
+		t.Fatal("d.service still saved")
+	}
+}
+
+// runningManager is a table manager over t.service and the services
+// others, all running, whose state file (in a temporary directory) says
+// so.
+func runningManager(t testing.TB, others ...string) (*Manager, *service) {
+	t.Helper()
+	var defs []*unit.Unit
+	for _, name := range others {
+		d := tableUnit(unit.TypeSimple, unit.RestartAlways, 0)
+		d.Name = name
+		defs = append(defs, d)
+	}
+	m, u, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartAlways, 0), defs...)
+	m.opts.StateFile = filepath.Join(t.TempDir(), "state")
+	for _, v := range m.units {
+		if s, ok := v.eng.(*service); ok {
+			place(m, s, Running, f)
+			s.startTimes = []time.Time{tableEpoch}
+		}
+	}
+	m.dirty = true
+	m.persist()
+	return m, u
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/condition"
@@ -94,9 +93,17 @@ func (m *Manager) checkConditions(u *rt) bool {
 	return false
 }
 
-// prepare creates the unit's cgroup. (spawn creates RuntimeDirectory= and
-// friends for each process.)
+// prepare creates the unit's cgroup, or takes the one prepareGroups'
+// workers made for it. (spawn creates RuntimeDirectory= and friends for
+// each process.)
 func (m *Manager) prepare(u *rt) error {
+	if p := u.cgNext; p != nil {
+		<-p.done // made in start order: ready, or about to be
+		u.cgNext = nil
+		if u.cg == nil {
+			u.cg = p.g
+		}
+	}
 	if m.opts.Cgroups != nil && u.cg == nil {
 		g, err := m.newGroup(u)
 		if err != nil {
@@ -106,41 +113,6 @@ func (m *Manager) prepare(u *rt) error {
 	}
 	m.applyLimits(u)
 	return nil
-}
-
-// prepareGroups creates the cgroups of many units at once, on a few
-// goroutines: at boot, making a thousand groups one after another would
-// dominate bring-up. The goroutines end before it returns; a unit whose
-// group failed gets it (and the error) again from prepare.
-func (m *Manager) prepareGroups(us []*rt) {
-	const workers = 4
-	if m.opts.Cgroups == nil || len(us) < 2*workers {
-		return
-	}
-	groups := make([]*cgroup.Group, len(us))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
-					groups[i] = g
-				}
-			}
-		}()
-	}
-	for i := range us {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, u := range us {
-		if groups[i] != nil {
-			u.cg = groups[i]
-		}
-	}
 }
 
 // runPhase enters state s and runs cmds one after another as control
@@ -316,7 +288,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		Env:     env,
 		Cgroup:  u.cg,
 		Dirs:    m.opts.Dirs,
-		SelfExe: m.opts.SelfExe,
+		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
 	}
 	var out Output
 	if m.opts.Logs != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -39,8 +38,10 @@ type svdirUnit struct {
 	*rt
 	isLog bool
 
-	sup  *svdir.Dir // supervise/, open while the unit is known; nil before the first start or after exit
-	want svdir.Want
+	sup *svdir.Dir // supervise/, open while the unit is known; nil before the first start or after exit
+	// supNext is supervise/ being opened by svdirOpenAhead's workers.
+	supNext *nextSup
+	want    svdir.Want
 
 	pid       int  // ./run, or ./finish while finishing
 	finishing bool // pid is ./finish
@@ -140,88 +141,6 @@ func (m *Manager) svdirLogPipe(u *svdirUnit) (*svdirPipe, error) {
 	}
 	u.pipe = peer.pipe
 	return u.pipe, nil
-}
-
-// open takes the directory's supervise/ (its lock, the FIFOs) the first
-// time it is needed. A directory another supervisor holds is refused,
-// as runsv refuses it, and the unit fails saying who holds it.
-func (m *Manager) svdirOpen(u *svdirUnit) bool {
-	if u.sup != nil {
-		return true
-	}
-	if m.opts.SvdirHub == nil {
-		return m.svdirOpened(u, nil, errors.New("service directories are not enabled in this manager"))
-	}
-	d, err := svdir.Open(u.dir(), m.opts.SvdirHub, m.svdirBeforeOpen(u))
-	return m.svdirOpened(u, d, err)
-}
-
-// svdirBeforeOpen settles what supervise/ will first say: since when,
-// and down when there is a down file and the service is not running.
-func (m *Manager) svdirBeforeOpen(u *svdirUnit) svdir.Status {
-	if u.since.IsZero() {
-		u.since = m.clock.Now()
-	}
-	if _, err := os.Stat(filepath.Join(u.dir(), "down")); err == nil && !u.isLog && u.state.Active() == Inactive {
-		u.want = svdir.WantDown
-	}
-	return u.supStatus()
-}
-
-// svdirOpened records the outcome of svdir.Open; a unit whose
-// directory could not be opened fails with the reason.
-func (m *Manager) svdirOpened(u *svdirUnit, d *svdir.Dir, err error) bool {
-	if err == nil {
-		u.sup = d
-		m.svdirByDir()[d] = u
-		return true
-	}
-	u.reason = err.Error()
-	m.event(u.rt, prioErr, "%s: %s", u.name, u.reason)
-	u.result = ResultResources
-	m.setState(u.rt, Failed)
-	return false
-}
-
-// svdirOpenAll opens the supervise/ of many units at once (a scan
-// directory taken over): the files and FIFOs are made on a few
-// goroutines, which end before it returns, rather than one after the
-// other on the manager loop.
-func (m *Manager) svdirOpenAll(units []*svdirUnit) {
-	if m.opts.SvdirHub == nil || len(units) < 2 {
-		for _, u := range units {
-			m.svdirOpen(u)
-		}
-		return
-	}
-	type result struct {
-		d   *svdir.Dir
-		err error
-	}
-	sts := make([]svdir.Status, len(units))
-	for i, u := range units {
-		sts[i] = m.svdirBeforeOpen(u)
-	}
-	res := make([]result, len(units))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(4, len(units)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				res[i].d, res[i].err = svdir.Open(units[i].dir(), m.opts.SvdirHub, sts[i])
-			}
-		}()
-	}
-	for i := range units {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, u := range units {
-		m.svdirOpened(u, res[i].d, res[i].err)
-	}
 }
 
 // svdirByDir maps open supervise directories to their units, for the

@@ -164,8 +164,8 @@ func (m *Manager) SvdirControl(c svdir.Control) {
 // directory that cannot be opened (another supervisor holds it) fails
 // its unit and leaves the others alone.
 func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
-	var start []string
-	if err := m.do(ctx, func() {
+	var err error
+	if e := m.do(ctx, func() {
 		var units, closed []*svdirUnit
 		for _, n := range names {
 			v, ok := m.units[n]
@@ -186,22 +186,22 @@ func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 			}
 			units = append(units, u)
 		}
-		m.svdirOpenAll(closed) // writes supervise/ as it opens it
+		// supervise/ is opened (and written) ahead of each start, on
+		// workers; a directory that cannot be taken fails its unit,
+		// and with it its start job, saying why.
+		m.svdirOpenAhead(closed)
+		var start []string
 		for _, u := range units {
-			if u.sup == nil {
-				continue // failed, saying why
-			}
 			if u.want == svdir.WantUp && u.state.Active() == Inactive {
 				start = append(start, u.name)
 			}
 		}
-	}); err != nil {
-		return err
+		if len(start) > 0 {
+			_, _, err = m.submitJobs(plan.Start, start, plan.Replace)
+		}
+	}); e != nil {
+		return e
 	}
-	if len(start) == 0 {
-		return nil
-	}
-	_, err := m.Jobs(ctx, plan.Start, start, plan.Replace, true)
 	return err
 }
 
@@ -294,7 +294,7 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 	}
 	cmd := unit.Command{Path: filepath.Join(dir, argv[0]), Argv: argv, NoEnvExpand: true}
 	spec := spawn.Spec{
-		Unit: u.name, Command: cmd, Env: env, Cgroup: u.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe,
+		Unit: u.name, Command: cmd, Env: env, Cgroup: u.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
 		// runsv leaves SIGPIPE's default action to ./run and ./finish.
 		Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir, Proc: unit.ProcContext{SIGPIPEDefault: true}},
 	}

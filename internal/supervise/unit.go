@@ -33,9 +33,10 @@ type rt struct {
 	upholds, upheldBy []string
 
 	// grouped: the kind runs processes in a cgroup of the unit's (cg),
-	// made before the start (prepareGroups).
+	// made at the start (prepare), or ahead of it (cgNext, prepareGroups).
 	grouped   bool
 	cg        *cgroup.Group
+	cgNext    *nextGroup
 	emptySeen uint64 // Manager.evSeq of the event that found cg empty (groupBusy)
 	// limitsCg and limitsDef are the group and definition whose resource
 	// limits were applied last (limits.go).
@@ -68,7 +69,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 	old := u.state
 	u.state = s
 	u.gen++
-	m.dirty = true
+	m.touch(u)
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -54,19 +56,21 @@ func TestListenUnixgram(t *testing.T) {
 
 // TestPassedFDsAreClosed sends a datagram with a file descriptor attached
 // and checks that the receiver keeps neither the copy it got nor the
-// sender's pidfd once the message was handled.
+// sender's pidfds once the messages were handled (the receiver's Flush,
+// which comes after a batch is done).
 func TestPassedFDsAreClosed(t *testing.T) {
-	// The second message's handler counts: the first message's
-	// descriptors are closed by then, the second's pidfd not yet.
-	counts := make(chan int, 2)
-	handle := func(m Message, cred Cred) {
-		n := countFDs(t)
-		if cred.PIDFD > 0 {
-			n--
+	var handled atomic.Int32
+	counts := make(chan int, 1)
+	handle := func(m Message, cred Cred) { handled.Add(1) }
+	flush := func() {
+		if handled.Load() == 2 {
+			select {
+			case counts <- countFDs(t):
+			default:
+			}
 		}
-		counts <- n
 	}
-	r := NewReceiver(handle, ReceiverOptions{})
+	r := NewReceiver(handle, ReceiverOptions{Flush: flush})
 	defer r.Close()
 	path := unixgramReceiver(t, r)
 	f, err := os.Open(os.DevNull)
@@ -87,7 +91,6 @@ func TestPassedFDsAreClosed(t *testing.T) {
 	if err := unix.Sendmsg(fd, []byte("<13>t: plain"), nil, to, 0); err != nil {
 		t.Fatal(err)
 	}
-	<-counts
 	if after := <-counts; after != before {
 		t.Errorf("%d open fds after receiving, %d before", after, before)
 	}
@@ -137,4 +140,44 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestCloseAllClosesOnlyItsRuns closes a set of descriptors with holes
+// (descriptors that stay open between them): those and no others close.
+func TestCloseAllClosesOnlyItsRuns(t *testing.T) {
+	var fds []int
+	for range 12 {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	// Keep every fourth open: the others form runs broken by them.
+	var mine, keep []int
+	for i, fd := range fds {
+		if i%4 == 3 {
+			keep = append(keep, fd)
+		} else {
+			mine = append(mine, fd)
+		}
+	}
+	defer func() {
+		for _, fd := range keep {
+			unix.Close(fd)
+		}
+	}()
+	slices.Reverse(mine)
+	closeAll(mine)
+	isOpen := func(fd int) bool { _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); return err == nil }
+	for _, fd := range keep {
+		if !isOpen(fd) {
+			t.Errorf("fd %d closed; it was not in the set", fd)
+		}
+	}
+	for _, fd := range mine {
+		if isOpen(fd) {
+			t.Errorf("fd %d still open", fd)
+		}
+	}
 }

@@ -6,10 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Cred is the sender of a /dev/log datagram as the kernel reports it
@@ -23,6 +20,11 @@ type Cred struct {
 	// received descriptor is never 0: Go keeps 0, 1 and 2 open). It is
 	// open only while the Handler runs.
 	PIDFD int
+	// Again is set when the datagram read just before this one, in the
+	// same recvmmsg, came from the same pid: then it is the same process
+	// (a pid cannot be reused while both datagrams sat in the socket's
+	// short queue), and a handler may reuse what it found for it.
+	Again bool
 	// Addr is the source address of a network message (UDP, TCP, TLS);
 	// invalid for /dev/log.
 	Addr netip.Addr
@@ -237,20 +239,5 @@ func (r *Receiver) expire() {
 func (r *Receiver) flush() {
 	if r.opts.Flush != nil {
 		r.opts.Flush()
-	}
-}
-
-// flushIfIdle flushes unless another datagram is already queued on the
-// socket (SIOCINQ), so that a burst is written in one batch.
-func (r *Receiver) flushIfIdle(rc syscall.RawConn) {
-	if r.opts.Flush == nil {
-		return
-	}
-	pending := 0
-	if rc != nil {
-		_ = rc.Control(func(fd uintptr) { pending, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-	}
-	if pending == 0 {
-		r.flush()
 	}
 }

@@ -110,6 +110,11 @@ func num2(a, b byte, spacePad bool) (int, bool) {
 // to now, so that December messages read in January land in the old year.
 // It reports false for a day that exists in none of the candidate years.
 func nearestYear(mon time.Month, day, hh, mm, ss int, now time.Time) (time.Time, bool) {
+	// Usually this year's date is within half a year of now, and then no
+	// other year's can be nearer: skip computing them.
+	if t := time.Date(now.Year(), mon, day, hh, mm, ss, 0, now.Location()); t.Month() == mon && t.Sub(now).Abs() < 182*24*time.Hour {
+		return t, true
+	}
 	var best time.Time
 	var bestDist time.Duration
 	for y := now.Year() - 1; y <= now.Year()+1; y++ {

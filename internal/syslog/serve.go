@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -24,12 +25,14 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
-	buf := make([]byte, r.opts.MaxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4))
-	rc, _ := conn.SyscallConn()
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("syslog: unix datagram socket: %w", err)
+	}
+	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
+	defer b.free()
 	for {
-		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-		if err != nil {
+		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -38,16 +41,46 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
-		cred := parseOOB(oob[:oobn])
-		from := sender{kind: byPID, id: cred.PID}
-		if !cred.Known {
-			from = sender{kind: byAddr}
+		prev, fds := 0, b.fds[:0]
+		for i := range b.n {
+			cred := parseOOB(b.control(i))
+			from := sender{kind: byPID, id: cred.PID}
+			if !cred.Known {
+				from = sender{kind: byAddr}
+			}
+			cred.Again = cred.Known && cred.PID == prev
+			if cred.Known {
+				prev = cred.PID
+			}
+			r.deliver(b.data(i), cred, from)
+			if cred.PIDFD > 0 {
+				fds = append(fds, cred.PIDFD)
+			}
 		}
-		r.deliver(buf[:n], cred, from)
-		if cred.PIDFD > 0 {
-			unix.Close(cred.PIDFD)
+		closeAll(fds)
+		if !b.full() {
+			r.flush() // the queue was drained by this read
 		}
-		r.flushIfIdle(rc)
+	}
+}
+
+// closeAll closes the pidfds of a batch. The kernel installs them at the
+// lowest free numbers, so they come in a few runs of consecutive numbers
+// (broken where an older descriptor stays open): every number in such a
+// run is one of them, and one close_range(2) per run closes them all.
+func closeAll(fds []int) {
+	slices.Sort(fds)
+	for i := 0; i < len(fds); {
+		j := i + 1
+		for j < len(fds) && fds[j] == fds[j-1]+1 {
+			j++
+		}
+		if j-i == 1 || unix.CloseRange(uint(fds[i]), uint(fds[j-1]), 0) != nil {
+			for _, fd := range fds[i:j] {
+				unix.Close(fd)
+			}
+		}
+		i = j
 	}
 }
 
@@ -86,11 +119,14 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	defer r.flush()
 	defer conn.Close()
 	defer interruptOnDone(ctx, conn.SetReadDeadline)()
-	buf := make([]byte, r.opts.MaxMessageSize)
-	rc, _ := conn.SyscallConn()
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("syslog: udp socket: %w", err)
+	}
+	b := newBatch(r.opts.MaxMessageSize, 0, true)
+	defer b.free()
 	for {
-		n, _, flags, addr, err := conn.ReadMsgUDPAddrPort(buf, nil)
-		if err != nil {
+		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -99,12 +135,16 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
-		a := addr.Addr().Unmap()
-		if flags&unix.MSG_TRUNC != 0 {
-			r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", len(buf))
+		for i := range b.n {
+			a := b.addr(i)
+			if b.truncated(i) {
+				r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", r.opts.MaxMessageSize)
+			}
+			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a})
 		}
-		r.deliver(buf[:n], Cred{Addr: a}, sender{kind: byAddr, addr: a})
-		r.flushIfIdle(rc)
+		if !b.full() {
+			r.flush()
+		}
 	}
 }
 

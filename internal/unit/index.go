@@ -28,15 +28,15 @@ type index struct {
 	// search path, whether or not a file defines them: a target tend
 	// provides built in gets its enabled units from there.
 	depOwners map[string]bool
+	// subdirs are the "<name>.d", ".wants", ".requires" and ".upholds"
+	// directories of the search path (by path), as scan found them: the
+	// loader looks only into those rather than trying each possible one
+	// for every unit (three to four failed opens per unit and directory,
+	// the larger part of loading a thousand units).
+	subdirs map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
-	// subdirs are the entries of the search path that may be drop-in or
-	// dependency directories ("dir/foo.service.d"), as scanned: loading
-	// an instance then reads only those that exist instead of trying
-	// every name × directory × suffix (an Accept=yes instance per
-	// connection would cost dozens of failed opens).
-	subdirs map[string]bool
 }
 
 // scan lists every unit-named entry of every dir; the first dir wins.
@@ -72,10 +72,12 @@ func scan(root string, dirs []string) (*index, []Diag) {
 			ix.files[name] = fe
 		}
 		for _, de := range ents {
-			if strings.HasSuffix(de.Name(), ".d") || depDirOwner(de.Name()) != "" {
-				ix.subdirs[filepath.Join(d, de.Name())] = true
+			path := filepath.Join(d, de.Name())
+			if !hasSubdirSuffix(de.Name()) || !isDirEntry(ix.host(path), de) {
+				continue
 			}
-			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) && isDirEntry(ix.host(filepath.Join(d, de.Name())), de) {
+			ix.subdirs[path] = true
+			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) {
 				ix.depOwners[owner] = true
 			}
 		}
@@ -96,6 +98,20 @@ func depDirOwner(entry string) string {
 		}
 	}
 	return ""
+}
+
+// hasSubdirSuffix reports whether entry may be a directory the loader
+// reads: drop-ins or dependencies of a unit.
+func hasSubdirSuffix(entry string) bool {
+	if strings.HasSuffix(entry, ".d") {
+		return true
+	}
+	for _, s := range depDirSuffixes {
+		if strings.HasSuffix(entry, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // isDirEntry reports whether de is a directory or a symlink to one.

@@ -1,0 +1,40 @@
+#!/bin/bash
+# CPU a whole bring-up costs: tend's own (all its threads) and its services'
+# (their cgroups), read once every service is up and idle. Unlike wall time,
+# this hardly changes with what else loads the machine, so two builds can be
+# compared on a busy one. Needs root.
+#
+# usage: bench/bringup_cpu.sh TEND_BINARY N [units|svdir]   (WAIT=seconds, default 10)
+set -euo pipefail
+bin=$1 n=$2 mode=${3:-units} wait=${WAIT:-10}
+d=$(mktemp -d /tmp/tend-bringup-cpu.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+mkdir -p "$d/units"
+for i in $(seq -f %04g 0 $((n - 1))); do
+	mkdir -p "$d/sv/s$i"
+	printf '#!/bin/sh\nexec sleep 1000000\n' >"$d/sv/s$i/run"
+	chmod +x "$d/sv/s$i/run"
+	if [ "$mode" = units ]; then
+		printf '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=%s\nRestart=always\nRestartSec=0\n' \
+			"$d/sv/s$i/run" >"$d/units/s$i.service"
+		echo "Wants=s$i.service" >>"$d/wants"
+	fi
+done
+extra=()
+if [ "$mode" = units ]; then
+	{ echo '[Unit]'; cat "$d/wants"; } >"$d/units/default.target"
+else
+	extra=(--svdir "$d/sv")
+fi
+"$bin" run --units "$d/units" "${extra[@]}" --runtime-dir "$d/run" --journal-dir "$d/journal" --log-level warn 2>/dev/null &
+pid=$!
+sleep "$wait"
+up=$(pgrep -P "$pid" -x sleep | wc -l)
+group=$(sed -n 's/^0:://p' "/proc/$(pgrep -P "$pid" -x sleep | head -1)/cgroup")
+root=/sys/fs/cgroup
+[ -d "$root/unified" ] && root=$root/unified
+services=$(awk '/^usage_usec/ { print int($2 / 1000) }' "$root$(dirname "$group")/cpu.stat")
+self=$(awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$pid/stat")
+echo "$(basename "$bin") $mode N=$n up=$up tend_cpu_ms=$self services_cpu_ms=$services"
+kill "$pid"
+wait "$pid" || true

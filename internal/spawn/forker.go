@@ -1,0 +1,267 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A fork copies the parent's descriptor table and the child's execve
+// then closes every close-on-exec entry of the copy, one by one. A
+// manager of N services holds several descriptors per service (log
+// pipes, pidfds, cgroup files), so each start costs O(N) in the kernel
+// and a bring-up of N services O(N²): at 1000 services that was the
+// largest single cost of tend's bring-up (profile in bench/README.md).
+//
+// A Forker forks from one OS thread of its own whose descriptor table
+// is private (unshare(CLONE_FILES)) and nearly empty: only the Go
+// runtime's poller descriptors, which the runtime may touch from any
+// thread, and the pid trampoline stay in it. For each fork the
+// descriptors the child gets are copied in from tend's table
+// (pidfd_getfd), the fork runs, and the copies are closed again, so the
+// child's table is as small as the unit's own files.
+
+// Forker runs fork+exec on a thread with a small descriptor table. The
+// zero value is not usable; a nil *Forker forks on the calling thread.
+type Forker struct {
+	reqs chan func()
+	done chan struct{}
+	// self is a pidfd of tend itself, valid in the forker's table: the
+	// source of the descriptors copied in.
+	self int
+
+	mu     sync.RWMutex // guards closed; held for reading while a fork is handed over
+	closed bool
+}
+
+// NewForker starts the forker's thread. It fails on kernels without
+// pidfd_getfd (before 5.6); callers then fork on their own threads.
+func NewForker() (*Forker, error) {
+	trampolineFD() // made before the table is copied, so it keeps its number
+	// The runtime's poller must exist before the copy: the forker's
+	// thread may wake it, by its descriptor numbers.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
+	self, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("forker: %w", err)
+	}
+	f := &Forker{reqs: make(chan func()), done: make(chan struct{}), self: self}
+	ready := make(chan error, 1)
+	go f.loop(ready)
+	err = <-ready
+	unix.Close(self) // the forker's table has its own copy
+	if err != nil {
+		return nil, fmt.Errorf("forker: %w", err)
+	}
+	return f, nil
+}
+
+// loop owns the forker's thread. It never unlocks it: when loop returns,
+// the runtime ends the thread with its private table. That thread must
+// not be the main one: pidfd_getfd reads tend's table through the main
+// thread (the pidfd names the process by its leader).
+func (f *Forker) loop(ready chan<- error) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// Hold the main thread while another goroutine takes a thread
+		// of its own, so that it cannot be this one; then let it go.
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			f.serve(ready)
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+		return
+	}
+	f.serve(ready)
+}
+
+// serve runs on the forker's locked thread until Close.
+func (f *Forker) serve(ready chan<- error) {
+	defer close(f.done)
+	if err := f.privateTable(); err != nil {
+		ready <- err
+		return
+	}
+	// Probe with a descriptor that cannot exist: EBADF means the call
+	// is there and allowed.
+	if _, err := unix.PidfdGetfd(f.self, -1, 0); !errors.Is(err, unix.EBADF) {
+		ready <- fmt.Errorf("pidfd_getfd: %v", err) // ENOSYS, or not allowed
+		return
+	}
+	ready <- nil
+	for fn := range f.reqs {
+		fn()
+	}
+}
+
+// privateTable gives the calling thread a copy of the descriptor table
+// and closes in it everything but the runtime's poller descriptors
+// (epoll and eventfd), the pid trampoline and the pidfd of tend.
+func (f *Forker) privateTable() error {
+	if err := unix.Unshare(unix.CLONE_FILES); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	keep := map[int]bool{f.self: true}
+	if fd, ok := trampolineFD(); ok {
+		keep[fd] = true
+	}
+	fds, err := threadFDs()
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		if fd < 3 || keep[fd] {
+			continue
+		}
+		switch target, _ := os.Readlink("/proc/thread-self/fd/" + strconv.Itoa(fd)); target {
+		case "anon_inode:[eventpoll]", "anon_inode:[eventfd]":
+			continue
+		}
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// threadFDs lists the calling thread's descriptors with raw system
+// calls: an os.File would register with the poller by a descriptor
+// number that means something else in tend's own table.
+func threadFDs() ([]int, error) {
+	dir, err := unix.Open("/proc/thread-self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list descriptors: %w", err)
+	}
+	defer unix.Close(dir)
+	var fds []int
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(dir, buf)
+		if err != nil {
+			return nil, fmt.Errorf("list descriptors: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		var names []string
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd != dir {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	return fds, nil
+}
+
+// Close ends the forker's thread; later forks run on the caller's
+// thread.
+func (f *Forker) Close() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	if !f.closed {
+		f.closed = true
+		close(f.reqs)
+	}
+	f.mu.Unlock()
+	<-f.done
+}
+
+// run runs fn on the forker's thread and reports whether it did (false:
+// the forker is closed or nil).
+func (f *Forker) run(fn func()) bool {
+	if f == nil {
+		return false
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return false
+	}
+	done := make(chan struct{})
+	f.reqs <- func() { fn(); close(done) }
+	<-done
+	return true
+}
+
+// smallTable is the descriptor number below which the child's own
+// files tell that tend's table is small (the kernel gives out the lowest
+// free numbers): the fork is then cheaper on the calling thread than
+// handed to the forker's.
+const smallTable = 64
+
+// forkExec is forkExec (spawn.go) on the forker's thread: attr's
+// descriptors are copied into the thread's table for the fork. The
+// pidfd, if asked for, is opened in tend's table after the fork (the
+// caller holds the reaper's lock, so the child is not reaped before).
+func (f *Forker) forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (pid int, cloned bool, err error) {
+	if slices.Max(append([]uintptr{0}, attr.Files...)) < smallTable {
+		return forkExec(path, argv, attr, pidfd)
+	}
+	ran := f.run(func() { pid, cloned, err = f.forkExecHere(path, argv, attr) })
+	if !ran {
+		return forkExec(path, argv, attr, pidfd)
+	}
+	if err == nil && pidfd != nil {
+		if fd, perr := unix.PidfdOpen(pid, 0); perr == nil {
+			*pidfd = fd
+		}
+	}
+	return pid, cloned, err
+}
+
+// forkExecHere runs on the forker's thread.
+func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr) (int, bool, error) {
+	copies := map[int]int{}
+	defer func() {
+		for _, fd := range copies {
+			unix.Close(fd)
+		}
+	}()
+	local := func(fd int) (int, error) {
+		if fd < 0 {
+			return fd, nil
+		}
+		if c, ok := copies[fd]; ok {
+			return c, nil
+		}
+		c, err := unix.PidfdGetfd(f.self, fd, 0)
+		if err != nil {
+			return -1, fmt.Errorf("copy descriptor %d: %w", fd, err)
+		}
+		copies[fd] = c
+		return c, nil
+	}
+	a := *attr
+	sys := *attr.Sys
+	a.Sys = &sys
+	a.Files = make([]uintptr, len(attr.Files))
+	for i, fd := range attr.Files {
+		c, err := local(int(fd))
+		if err != nil {
+			return 0, false, err
+		}
+		a.Files[i] = uintptr(c)
+	}
+	if sys.UseCgroupFD {
+		c, err := local(sys.CgroupFD)
+		if err != nil {
+			return 0, false, err
+		}
+		sys.CgroupFD = c
+	}
+	return forkExec(path, argv, &a, nil)
+}

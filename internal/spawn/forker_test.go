@@ -1,0 +1,192 @@
+package spawn
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/reaper"
+	"github.com/tendproject/tend/internal/unit"
+	"golang.org/x/sys/unix"
+)
+
+func newForker(t testing.TB) *Forker {
+	t.Helper()
+	f, err := NewForker()
+	if err != nil {
+		t.Skipf("no forker on this kernel: %v", err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// openPipes holds n pipes open until the test ends, so that tend's
+// table is large and the files of the next spawn get high numbers (the
+// forker only takes forks whose files are at smallTable and above).
+func openPipes(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+	}
+}
+
+// TestForkerChildGetsItsFiles: a child forked from the forker's thread
+// gets its standard streams and sockets at the right numbers, is placed
+// in its cgroup, and its pidfd reaches the reaper, which reports its
+// exit.
+func TestForkerChildGetsItsFiles(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	m := cgroup.Detect(cgroup.Options{Base: fmt.Sprintf("tend-forker-test-%d", os.Getpid()), Force: cgroup.ModeV2})
+	defer m.Close()
+	var g *cgroup.Group
+	if m.Mode() == cgroup.ModeV2 {
+		defer func() {
+			if err := m.Prune(); err != nil {
+				t.Error(err)
+			}
+		}()
+		var err error
+		if g, err = m.TrackingGroup("forked.service"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	path := t.TempDir() + "/extra"
+	if err := os.WriteFile(path, []byte("extra file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	script := `echo out; echo err >&2; read -r line <&3; echo "$line"; cat /proc/self/cgroup; ls /proc/self/fd | wc -l`
+	exited := make(chan reaper.Exit, 1)
+	pid, err := Start(r, Spec{
+		Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", script}, NoEnvExpand: true},
+		Stdout:  pw, Stderr: pw, ExtraFiles: []*os.File{extra}, Cgroup: g,
+		SelfExe: os.Args[0], Forker: f,
+	}, func(e reaper.Exit) { exited <- e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	out, err := io.ReadAll(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-exited:
+		if e.PID != pid || !e.Status.Exited() || e.Status.ExitStatus() != 0 {
+			t.Errorf("exit %+v; want pid %d, status 0", e, pid)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("no exit reported")
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 4 || lines[0] != "out" || lines[1] != "err" || lines[2] != "extra file" {
+		t.Fatalf("child wrote %q; want out, err, extra file", out)
+	}
+	if g != nil && !strings.Contains(string(out), "/forked.service") {
+		t.Errorf("child not in its cgroup: %q", out)
+	}
+	// 0-3, the directory ls reads, and nothing of the test's pipes.
+	if n, _ := strconv.Atoi(lines[len(lines)-1]); n > 6 {
+		t.Errorf("child saw %d descriptors; want at most 6", n)
+	}
+}
+
+// TestForkerKeepsNoCopies: the forker's table holds no copy of tend's
+// descriptors, so closing one in tend closes it: a pipe whose write end
+// tend closes reads end-of-file.
+func TestForkerKeepsNoCopies(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	run(t, r, Spec{Command: sleepCmd(), Forker: f})
+	pw.Close()
+	if err := pr.SetReadDeadline(time.Now().Add(hangGuard)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pr.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %d, %v; want end-of-file (the forker kept the write end)", n, err)
+	}
+}
+
+// TestForkerAfterClose: a closed forker forks on the caller's thread.
+func TestForkerAfterClose(t *testing.T) {
+	f := newForker(t)
+	f.Close()
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	pid := run(t, r, Spec{Command: sleepCmd(), Forker: f})
+	if err := unix.Kill(pid, 0); err != nil {
+		t.Fatalf("pid %d: %v", pid, err)
+	}
+}
+
+// BenchmarkStartManyFDs is the cost of one start while tend holds 4000
+// descriptors, as with about a thousand services, forked on the calling
+// thread (whose table the child copies and then closes entry by entry)
+// or by the forker.
+func BenchmarkStartManyFDs(b *testing.B) {
+	r := startReaper(b)
+	f := newForker(b)
+	openPipes(b, 2000)
+	for _, fk := range []*Forker{nil, f} {
+		b.Run(fmt.Sprintf("forker=%v", fk != nil), func(b *testing.B) {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pr.Close()
+			defer pw.Close()
+			benchStarts(b, r, Spec{Command: unit.Command{Path: "/bin/true"}, Stdout: pw, SelfExe: os.Args[0], Forker: fk})
+		})
+	}
+}
+
+// TestForkerRunsThePidTrampoline: a process that must find its own pid
+// in LISTEN_PID gets it when forked by the forker (the trampoline's
+// memfd keeps its number in the forker's table).
+func TestForkerRunsThePidTrampoline(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	sock, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pid := runReady(t, r, Spec{ExtraFiles: []*os.File{sock}, Env: []string{"LISTEN_FDS=1", "LISTEN_PID=1"}, Forker: f, Logger: log})
+	if strings.Contains(logged.String(), "trampoline failed") {
+		t.Errorf("the trampoline did not run from the forker: %s", logged.String())
+	}
+	if env := environ(t, pid); !strings.Contains(env, "\x00LISTEN_PID="+strconv.Itoa(pid)+"\x00") && !strings.HasPrefix(env, "LISTEN_PID="+strconv.Itoa(pid)+"\x00") {
+		t.Errorf("environment of %d lacks LISTEN_PID=%d: %q", pid, pid, env)
+	}
+}

@@ -1,0 +1,68 @@
+package supervise
+
+import (
+	"sync/atomic"
+
+	"github.com/tendproject/tend/internal/cgroup"
+)
+
+// What a start needs from the kernel before its fork (a cgroup, a service
+// directory's supervise/) is made ahead of the start when many units
+// start at once, on a few goroutines in start order, so the first unit
+// forks as soon as its own is ready and the later ones' overlap the
+// earlier forks.
+
+// nextGroup is a unit's cgroup that a prepareGroups worker makes ahead
+// of the unit's start; g is set (or left nil on failure: prepare tries
+// again and reports the error) before done closes.
+type nextGroup struct {
+	done chan struct{}
+	g    *cgroup.Group
+}
+
+// prepareGroups makes the cgroups of many units that are about to start
+// (bring-up) on two workers, in the order given, while the loop goes on:
+// the first unit forks as soon as its own group exists, not after the
+// last one's, and the mkdirs of later units overlap the forks of earlier
+// ones. The workers end when the list is done; Run waits for them (m.workers).
+func (m *Manager) prepareGroups(us []*rt) {
+	if m.opts.Cgroups == nil || len(us) < 2*aheadWorkers {
+		return
+	}
+	next := make([]*nextGroup, len(us))
+	for i, u := range us {
+		next[i] = &nextGroup{done: make(chan struct{})}
+		u.cgNext = next[i]
+	}
+	m.ahead(len(us), func(i int) {
+		if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
+			next[i].g = g
+		}
+		close(next[i].done)
+	})
+}
+
+// aheadWorkers is how many goroutines make what starts need ahead of
+// them: two keep a 2-core machine's second core busy while the loop
+// forks, more only queue on the kernel's cgroup and directory locks.
+const aheadWorkers = 2
+
+// ahead runs do(0), do(1), … do(n-1) on aheadWorkers goroutines, taken
+// in order, and returns at once. The goroutines end when all are taken;
+// m.workers counts them, and Run waits for them.
+func (m *Manager) ahead(n int, do func(i int)) {
+	var claimed atomic.Int64
+	for range aheadWorkers {
+		m.workers.Add(1)
+		go func() {
+			defer m.workers.Done()
+			for {
+				i := int(claimed.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				do(i)
+			}
+		}()
+	}
+}

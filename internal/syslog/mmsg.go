@@ -1,0 +1,136 @@
+package syslog
+
+import (
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchSize is how many datagrams one recvmmsg(2) reads at most. The
+// buffers are mapped memory that only takes pages as datagrams fill them,
+// so a batch of 64 KiB buffers costs memory for what arrives, not for the
+// limit (the Go heap would zero, and so touch, all of it).
+const batchSize = 32
+
+// batch reads several datagrams per system call: a burst on /dev/log or
+// UDP costs one recvmmsg instead of one recvmsg per message (and, for
+// /dev/log, the kernel's wake-ups of a sender blocked on the small queue
+// come in rounds rather than one per message).
+type batch struct {
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrAny
+	buf   []byte // batchSize buffers of size bytes
+	oob   []byte // batchSize control buffers of oobSize bytes
+	size  int
+	oobSz int
+	n     int   // datagrams in the batch after read
+	fds   []int // the caller's scratch space for descriptors to close
+	// mapped: buf is an anonymous mapping, unmapped by free.
+	mapped bool
+}
+
+// newBatch prepares buffers for datagrams of up to size bytes with oobSize
+// bytes of ancillary data each; names records source addresses (UDP).
+func newBatch(size, oobSize int, names bool) *batch {
+	b := &batch{
+		hdrs: make([]unix.Mmsghdr, batchSize), iovs: make([]unix.Iovec, batchSize),
+		size: size, oobSz: oobSize, fds: make([]int, 0, batchSize),
+	}
+	var err error
+	b.buf, err = unix.Mmap(-1, 0, batchSize*size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	b.mapped = err == nil
+	if err != nil {
+		b.buf = make([]byte, batchSize*size)
+	}
+	if oobSize > 0 {
+		b.oob = make([]byte, batchSize*oobSize)
+	}
+	if names {
+		b.names = make([]unix.RawSockaddrAny, batchSize)
+	}
+	for i := range b.hdrs {
+		b.iovs[i].Base = &b.buf[i*size]
+		b.iovs[i].SetLen(size)
+		h := &b.hdrs[i].Hdr
+		h.Iov, h.Iovlen = &b.iovs[i], 1
+		if oobSize > 0 {
+			h.Control = &b.oob[i*oobSize]
+		}
+		if names {
+			h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		}
+	}
+	return b
+}
+
+// free releases the buffers; the batch is not used after it.
+func (b *batch) free() {
+	if b.mapped {
+		_ = unix.Munmap(b.buf)
+	}
+	b.buf, b.mapped = nil, false
+}
+
+// read fills the batch with what is queued, waiting in the runtime's
+// poller while nothing is. idle runs when the socket is found empty,
+// before waiting: the moment to write what earlier batches delivered.
+func (b *batch) read(rc syscall.RawConn, idle func()) error {
+	var errno syscall.Errno
+	err := rc.Read(func(fd uintptr) bool {
+		for i := range b.hdrs {
+			h := &b.hdrs[i].Hdr
+			h.SetControllen(b.oobSz)
+			h.Flags = 0
+			if b.names != nil {
+				h.Namelen = unix.SizeofSockaddrAny
+			}
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+			unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN {
+			idle()
+			return false
+		}
+		b.n, errno = int(r), e
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if errno != 0 {
+		b.n = 0
+		return errno
+	}
+	return nil
+}
+
+// full reports whether the last read filled every buffer (more may wait).
+func (b *batch) full() bool { return b.n == len(b.hdrs) }
+
+// data is datagram i's bytes.
+func (b *batch) data(i int) []byte {
+	return b.buf[i*b.size : i*b.size+int(b.hdrs[i].Len)]
+}
+
+// control is datagram i's ancillary data.
+func (b *batch) control(i int) []byte {
+	return b.oob[i*b.oobSz : i*b.oobSz+int(b.hdrs[i].Hdr.Controllen)]
+}
+
+// truncated reports whether datagram i was longer than its buffer.
+func (b *batch) truncated(i int) bool { return b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 }
+
+// addr is datagram i's source address (UDP).
+func (b *batch) addr(i int) netip.Addr {
+	sa := &b.names[i]
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr)
+	case unix.AF_INET6:
+		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(sa)).Addr).Unmap()
+	}
+	return netip.Addr{}
+}
