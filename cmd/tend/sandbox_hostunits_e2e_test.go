@@ -140,7 +140,7 @@ func checkSandbox(t *testing.T, h hostUnit, pid, port int) {
 		t.Fatal(err)
 	}
 	for _, mp := range h.tmpfs {
-		if !hasMount(string(mi), mp, "tmpfs") {
+		if !hasMount(string(mi), mp, "tmpfs") && !(mp == "/tmp" && hasPrivateTmp(string(mi), h.name)) {
 			t.Errorf("no private tmpfs on %s in mountinfo:\n%s", mp, mi)
 		}
 	}
@@ -174,6 +174,17 @@ func checkSandbox(t *testing.T, h hostUnit, pid, port int) {
 }
 
 // hasMount reports whether mountinfo has a mount of type fstype on mp.
+// hasPrivateTmp reports whether /tmp is the unit's own PrivateTmp=
+// directory bound there (a tmpfs only where the host's /tmp is one).
+func hasPrivateTmp(mountinfo, unit string) bool {
+	for _, l := range strings.Split(mountinfo, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == "/tmp" && strings.HasSuffix(f[3], "/tend-private-"+unit+"/tmp") {
+			return true
+		}
+	}
+	return false
+}
+
 func hasMount(mountinfo, mp, fstype string) bool {
 	for _, l := range strings.Split(mountinfo, "\n") {
 		f := strings.Fields(l)

@@ -15,10 +15,10 @@ import (
 
 // sdFloor is the score below which TestSystemdTestExecute fails: the
 // suite is a yardstick, and a change that loses passing units is a
-// regression. It was 63 before sandboxing and 113 with it on the
-// development VM; the margin allows for a CI machine with fewer
-// capabilities.
-const sdFloor = 105
+// regression. It was 63 before sandboxing, 113 with it, and is 133 (all
+// the units this development VM can run) since; a machine with fewer
+// capabilities lists what it cannot run as not runnable, with why.
+const sdFloor = 133
 
 // TestSystemdTestExecute runs systemd's own test-execute units under
 // tend, each checked as test-execute.c checks it: the main process's
@@ -56,11 +56,16 @@ func TestSystemdTestExecute(t *testing.T) {
 	made := newDirs()
 	t.Cleanup(func() { sdCleanup(cases); made() })
 
+	// TEND_SD_ONLY=regexp runs only the matching units (for debugging).
+	only := regexp.MustCompile(os.Getenv("TEND_SD_ONLY"))
 	var pass, ran int
 	var fails, notHere []string
 	var in *instance
 	var env map[string]string
 	for _, c := range cases {
+		if !only.MatchString(c.unit) {
+			continue
+		}
 		if why := sdNotHere(c); why == "-" {
 			continue
 		} else if why != "" {
@@ -96,7 +101,7 @@ func TestSystemdTestExecute(t *testing.T) {
 	for _, n := range notHere {
 		t.Logf("NOT RUNNABLE %s", n)
 	}
-	if pass < sdFloor {
+	if pass < sdFloor && os.Getenv("TEND_SD_ONLY") == "" {
 		t.Errorf("score %d is below the floor %d", pass, sdFloor)
 	}
 }
@@ -171,7 +176,7 @@ func sdRun(in *instance, c sdCase) string {
 			got += fmt.Sprintf(" (start: %s)", strings.TrimSpace(string(startOut)))
 		}
 	}
-	logs, _ := exec.Command(tendBin, "logs", "-u", c.unit, "-n", "3", "-o", "cat", "--no-pager", "--socket", in.socket).Output()
+	logs, _ := exec.Command(tendBin, "logs", "-u", c.unit, "-n", "8", "-o", "cat", "--no-pager", "--socket", in.socket).Output()
 	if l := strings.TrimSpace(string(logs)); l != "" {
 		got += " | " + strings.ReplaceAll(l, "\n", " | ")
 	}

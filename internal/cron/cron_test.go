@@ -334,6 +334,7 @@ Environment="HOME=/home/alice"
 Environment="LOGNAME=alice"
 Environment="MAILTO=ops"
 ExecStart="/bin/sh" -c "printf '%%s $$HOME \"q\"\\n' 50%% "
+IgnoreSIGPIPE=no
 StandardInput=data
 StandardInputData=aW4KcHV0Cg==
 `

@@ -76,6 +76,9 @@ func (e *Entry) Units() Units {
 		fmt.Fprintf(&s, "Environment=%s\n", quote(kv, false))
 	}
 	fmt.Fprintf(&s, "ExecStart=%s -c %s\n", quote(e.Shell(), true), quote(e.Command, true))
+	// cron runs jobs with SIGPIPE's default action (`cmd | head` ends
+	// cmd quietly); systemd's default would ignore it.
+	s.WriteString("IgnoreSIGPIPE=no\n")
 	if e.Stdin != "" {
 		fmt.Fprintf(&s, "StandardInput=data\nStandardInputData=%s\n", base64.StdEncoding.EncodeToString([]byte(e.Stdin)))
 	}

@@ -30,6 +30,11 @@ func (a *apiManager) jobs(ctx context.Context, kind plan.JobKind, names []string
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 	}
+	if kind == plan.Start || kind == plan.Restart {
+		if err := a.instantiate(ctx, names); err != nil {
+			return nil, err
+		}
+	}
 	names, err = a.canonical(names)
 	if err != nil {
 		return nil, err
@@ -66,6 +71,32 @@ func (a *apiManager) checkManual(kind plan.JobKind, names []string) error {
 		}
 	}
 	return nil
+}
+
+// instantiate adds to the plan the instances of templates that a start
+// names and the plan does not hold yet ("tend start getty@tty3"), as
+// systemd loads a unit on first reference. Instances the supervisor
+// already runs on its own (Accept=yes connections) are left alone.
+func (a *apiManager) instantiate(ctx context.Context, names []string) error {
+	pl := a.d.mgr.CurrentPlan()
+	var add []string
+	for _, n := range names {
+		full := unit.CompleteName(n)
+		if _, inst, _ := unit.SplitName(full); inst == "" || unit.ValidName(full) != nil {
+			continue
+		}
+		if _, ok := pl.Unit(full); ok {
+			continue
+		}
+		if _, err := a.d.mgr.Status(ctx, full); err == nil {
+			continue
+		}
+		add = append(add, full)
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	return a.d.addInstances(ctx, add)
 }
 
 // canonical completes bare names ("web" → "web.service"), validates them

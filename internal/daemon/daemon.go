@@ -97,13 +97,13 @@ type Config struct {
 // returned code is tend's exit status.
 func Run(ctx context.Context, cfg Config) (int, error) {
 	// A write to a closed stderr (`tend run | head`, a log collector
-	// restarting) must fail, not kill the manager. Asking for SIGPIPE
-	// (never read: a full channel drops it) makes Go return EPIPE
-	// instead; unlike ignoring it, it leaves exec'd children the default
-	// disposition.
-	sigpipe := make(chan os.Signal, 1)
-	signal.Notify(sigpipe, syscall.SIGPIPE)
-	defer signal.Stop(sigpipe)
+	// restarting) must fail with EPIPE, not kill the manager. Ignoring
+	// SIGPIPE does that and is also IgnoreSIGPIPE='s default (yes) for
+	// every child at no cost: fork and exec keep an ignored signal (Go
+	// resets only those it handles). A unit with IgnoreSIGPIPE=no, and
+	// service directories, go through the exec helper, which resets it.
+	signal.Ignore(syscall.SIGPIPE)
+	defer signal.Reset(syscall.SIGPIPE)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

@@ -68,6 +68,42 @@ func (l *loader) loadUnit(name string) (*unit.Unit, error) {
 	return ld.Load(name)
 }
 
+// addInstances loads the named template instances and installs a plan
+// holding them next to the units in force; names whose template is
+// missing are left out (the start then reports them not found).
+func (d *daemon) addInstances(ctx context.Context, names []string) error {
+	l := d.loader
+	l.install.Lock()
+	defer l.install.Unlock()
+	var loaded []*unit.Unit
+	for _, n := range names {
+		u, err := l.loadUnit(n)
+		if err != nil || u.Load == unit.NotFound {
+			continue
+		}
+		for _, dg := range u.Diags {
+			d.log.Warn(dg.Error())
+		}
+		loaded = append(loaded, u)
+	}
+	if len(loaded) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	files := make(map[string]*unit.Unit, len(l.files)+len(loaded))
+	for name, u := range l.files {
+		files[name] = u
+	}
+	for _, u := range loaded {
+		files[u.Name] = u
+	}
+	l.files = files
+	pl := l.buildLocked()
+	l.mu.Unlock()
+	_, err := d.mgr.Reload(ctx, pl)
+	return err
+}
+
 func (l *loader) loadedAt() time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()

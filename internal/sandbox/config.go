@@ -42,6 +42,10 @@ type Config struct {
 	RemoveIPC               bool // applied by the supervisor at stop (spawn.RemoveIPC)
 	// RootImage is refused at start: tend mounts no disk images.
 	RootImage string
+	// PrivateTmpSrc are the host directories bound on /tmp and /var/tmp
+	// under PrivateTmp=, shared by all of the unit's processes; tend sets
+	// them at start (never parsed). Empty: a fresh tmpfs per process.
+	PrivateTmpSrc [2]string
 }
 
 // Bind is one BindPaths=/BindReadOnlyPaths= entry.

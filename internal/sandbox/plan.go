@@ -21,11 +21,17 @@ type Plan struct {
 	Unshare  int  // CLONE_NEW* flags
 	Loopback bool // bring lo up in the new network namespace
 	Root     string
-	Mounts   []Mount
-	CapBound *uint64
-	Ambient  uint64
-	NNP      bool
-	Seccomp  []Program
+	// NeedsMountNS: the mounts change what the program sees beyond
+	// hiding or protecting (binds elsewhere, TemporaryFileSystem=,
+	// RootDirectory=, DynamicUser=), so a kernel or container that
+	// forbids a mount namespace fails the start instead of the sandbox
+	// being skipped.
+	NeedsMountNS bool
+	Mounts       []Mount
+	CapBound     *uint64
+	Ambient      uint64
+	NNP          bool
+	Seccomp      []Program
 }
 
 // Mount operation kinds.
@@ -65,6 +71,12 @@ func Build(c *Config, root string, writable []string) (*Plan, error) {
 	if c.NeedsMountNS() {
 		p.Unshare |= unix.CLONE_NEWNS
 		p.Mounts = mounts(c, writable)
+		p.NeedsMountNS = root != "" || len(c.TemporaryFileSystem) > 0
+		for _, b := range c.BindPaths {
+			if filepath.Clean(b.Src) != filepath.Clean(b.Dst) {
+				p.NeedsMountNS = true
+			}
+		}
 	}
 	if c.PrivateNetwork {
 		p.Unshare |= unix.CLONE_NEWNET
@@ -150,7 +162,10 @@ func (l *mountList) fileSystems(c *Config) {
 		l.fs = append(l.fs, Mount{Op: OpProc, Dst: "/proc"}, Mount{Op: OpSysfs, Dst: "/sys"},
 			Mount{Op: OpBind, Src: "/dev", Dst: "/dev", Recursive: true})
 	}
-	if c.PrivateTmp {
+	if c.PrivateTmp && c.PrivateTmpSrc[0] != "" {
+		l.fs = append(l.fs, Mount{Op: OpBind, Src: c.PrivateTmpSrc[0], Dst: "/tmp"},
+			Mount{Op: OpBind, Src: c.PrivateTmpSrc[1], Dst: "/var/tmp"})
+	} else if c.PrivateTmp {
 		l.fs = append(l.fs, Mount{Op: OpTmpfs, Dst: "/tmp", Data: "mode=1777"}, Mount{Op: OpTmpfs, Dst: "/var/tmp", Data: "mode=1777"})
 	}
 	if c.PrivateDevices {

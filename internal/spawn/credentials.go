@@ -80,6 +80,12 @@ func resolveCredentials(creds []unit.Credential) (map[string][]byte, error) {
 		if err != nil {
 			if fallback, ok := set[c.ID]; ok {
 				b = fallback
+			} else if errors.Is(err, os.ErrNotExist) && !filepath.IsAbs(c.Path) {
+				// A credential named rather than given by path is one
+				// the manager may or may not have been handed; like
+				// systemd, a missing one is left out, and the service
+				// sees ENOENT when it looks for it.
+				continue
 			} else {
 				return nil, fmt.Errorf("LoadCredential=%s: %w", c.ID, err)
 			}

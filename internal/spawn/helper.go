@@ -231,7 +231,9 @@ func HelperMain(args []string) {
 		in.Env = append(in.Env, name+"="+strconv.Itoa(os.Getpid()))
 	}
 	resetSignals()
-	if in.Proc != nil && in.Proc.IgnoreSIGPIPE {
+	// IgnoreSIGPIPE= defaults to yes, as on the plain path, where the
+	// child inherits the daemon's "ignore".
+	if in.Proc == nil || !in.Proc.SIGPIPEDefault {
 		ignoreSIGPIPE()
 	}
 	if in.Sandbox != nil {

@@ -16,15 +16,15 @@ import (
 // procInstr is the helper's share of unit.ProcContext, resolved to the
 // numbers the system calls take.
 type procInstr struct {
-	IgnoreSIGPIPE bool
-	CPUs          []int
-	NUMAMode      int // -1 = unset
-	NUMAMask      []int
-	IOPrio        int // -1 = unset
-	SchedPolicy   int // -1 = unset
-	SchedPriority int
-	Personality   int // -1 = unset
-	SecureBits    int // -1 = unset
+	SIGPIPEDefault bool
+	CPUs           []int
+	NUMAMode       int // -1 = unset
+	NUMAMask       []int
+	IOPrio         int // -1 = unset
+	SchedPolicy    int // -1 = unset
+	SchedPriority  int
+	Personality    int // -1 = unset
+	SecureBits     int // -1 = unset
 }
 
 var (
@@ -55,7 +55,7 @@ func resolveProc(p *unit.ProcContext, path string) (*procInstr, error) {
 	if !p.Set() {
 		return nil, nil
 	}
-	in := &procInstr{IgnoreSIGPIPE: p.IgnoreSIGPIPE, CPUs: p.CPUAffinity, NUMAMode: -1, NUMAMask: p.NUMAMask,
+	in := &procInstr{SIGPIPEDefault: p.SIGPIPEDefault, CPUs: p.CPUAffinity, NUMAMode: -1, NUMAMask: p.NUMAMask,
 		IOPrio: -1, SchedPolicy: -1, Personality: -1, SecureBits: -1}
 	if m, ok := numaModes[p.NUMAPolicy]; ok {
 		in.NUMAMode = m
@@ -179,7 +179,7 @@ func setMempolicy(mode int, nodes []int) error {
 }
 
 // ignoreSIGPIPE sets SIGPIPE's action to "ignore", which exec keeps
-// (IgnoreSIGPIPE=yes).
+// (IgnoreSIGPIPE=yes, the default).
 func ignoreSIGPIPE() {
 	act := [4]uint64{1} // sa_handler = SIG_IGN
 	_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGPIPE), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)

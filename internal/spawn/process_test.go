@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -24,7 +25,6 @@ func TestProcessSettingsApplied(t *testing.T) {
 	r := startReaper(t)
 	prio := 6
 	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{
-		IgnoreSIGPIPE:            true,
 		CPUAffinity:              []int{0},
 		IOSchedulingClass:        "best-effort",
 		IOSchedulingPriority:     &prio,
@@ -100,8 +100,8 @@ func TestExecSearchPath(t *testing.T) {
 
 // TestCredentials: SetCredential= and LoadCredential= land in
 // $CREDENTIALS_DIRECTORY, readable by the unit's user only, and go at
-// RemoveCredentials; a LoadCredential= that cannot be read fails the
-// start with 243/CREDENTIALS.
+// RemoveCredentials; a LoadCredential= path that cannot be read fails
+// the start with 243/CREDENTIALS, a missing named one is left out.
 func TestCredentials(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(src, []byte("loaded"), 0o600); err != nil {
@@ -136,6 +136,17 @@ func TestCredentials(t *testing.T) {
 	_, err := Start(startReaper(t), Spec{Unit: "cred.service", Command: sleepCmd(), Exec: ec, Dirs: d}, nil)
 	if se, ok := err.(*SetupError); !ok || se.Status != ExitCredentials {
 		t.Errorf("Start with a missing credential: %v; want status 243/CREDENTIALS", err)
+	}
+}
+
+// TestMissingNamedCredentialLeftOut: a LoadCredential= given by name
+// only that no credential store holds is left out, as systemd does; the
+// service starts and finds $CREDENTIALS_DIRECTORY without it.
+func TestMissingNamedCredentialLeftOut(t *testing.T) {
+	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Credentials: []unit.Credential{{ID: "absent-everywhere", Load: true}}}}
+	cmd := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", `test -d "$CREDENTIALS_DIRECTORY" && ! test -e "$CREDENTIALS_DIRECTORY/absent-everywhere" && echo ok`}}
+	if out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: Dirs{Runtime: t.TempDir()}}); out != "ok\n" {
+		t.Errorf("a missing named credential: %q; want the start to go on without it", out)
 	}
 }
 
@@ -187,5 +198,37 @@ func TestStandardInputTTY(t *testing.T) {
 	}
 	if ttyNr := statField(t, pid, 7); ttyNr != strconv.FormatUint(st.Rdev, 10) {
 		t.Errorf("tty_nr %s; want %d (%s as controlling terminal)", ttyNr, st.Rdev, pts)
+	}
+}
+
+// TestSIGPIPEDisposition: with the daemon's SIGPIPE ignored, a plain
+// start inherits "ignore" (IgnoreSIGPIPE=yes, the default) without the
+// helper, and IgnoreSIGPIPE=no starts the process with the default
+// action, as seen in /proc/PID/status.
+func TestSIGPIPEDisposition(t *testing.T) {
+	signal.Ignore(syscall.SIGPIPE) // as daemon.Run does
+	t.Cleanup(func() { signal.Reset(syscall.SIGPIPE) })
+	r := startReaper(t)
+	ignored := func(pid int) bool {
+		ign, _ := strconv.ParseUint(statusField(t, pid, "SigIgn"), 16, 64)
+		return ign&(1<<(unix.SIGPIPE-1)) != 0
+	}
+	p, err := newPlan(Spec{Command: sleepCmd(), Exec: &unit.ExecContext{UMask: 0o022}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.close(); p.helper {
+		t.Error("the daemon's ignored SIGPIPE sends plain starts through the exec helper")
+	}
+	if pid := runReady(t, r, Spec{Exec: &unit.ExecContext{UMask: 0o022}}); !ignored(pid) {
+		t.Error("plain start: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
+	}
+	sandboxedExec := &unit.ExecContext{UMask: 0o077}
+	if pid := runReady(t, r, Spec{Exec: sandboxedExec, SelfExe: os.Args[0]}); !ignored(pid) {
+		t.Error("start through the helper: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
+	}
+	no := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{SIGPIPEDefault: true}}
+	if pid := runReady(t, r, Spec{Exec: no, SelfExe: os.Args[0]}); ignored(pid) {
+		t.Error("IgnoreSIGPIPE=no: SIGPIPE still ignored")
 	}
 }

@@ -18,15 +18,16 @@ func applyNamespaces(pl *sandbox.Plan) (int, string, error) {
 	if pl.Unshare == 0 {
 		return 0, "", nil
 	}
-	if err := unix.Unshare(pl.Unshare); err != nil {
-		return ExitNamespace, "unshare namespaces", err
+	flags, code, msg, err := unshare(pl)
+	if err != nil {
+		return code, msg, err
 	}
-	if pl.Loopback {
+	if pl.Loopback && flags&unix.CLONE_NEWNET != 0 {
 		if err := loopbackUp(); err != nil {
 			return ExitNetwork, "bring up loopback", err
 		}
 	}
-	if pl.Unshare&unix.CLONE_NEWNS == 0 {
+	if flags&unix.CLONE_NEWNS == 0 {
 		return 0, "", nil
 	}
 	// Mounts made on the host still reach the service; the service's own
@@ -63,6 +64,50 @@ func applyNamespaces(pl *sandbox.Plan) (int, string, error) {
 		return ExitNamespace, "make / shared", err
 	}
 	return 0, "", nil
+}
+
+// nsSettings name the settings behind each namespace, for the warning
+// when one is skipped.
+var nsSettings = []struct {
+	flag     int
+	settings string
+	status   int
+}{
+	{unix.CLONE_NEWNS, "PrivateTmp=, PrivateDevices=, Protect*=, *Paths= and the other mount settings", ExitNamespace},
+	{unix.CLONE_NEWNET, "PrivateNetwork=", ExitNetwork},
+	{unix.CLONE_NEWIPC, "PrivateIPC=", ExitNamespace},
+	{unix.CLONE_NEWUTS, "ProtectHostname=", ExitNamespace},
+}
+
+// unshare enters the plan's namespaces one at a time and returns those
+// entered. Where the kernel or a container forbids one (EPERM, EACCES,
+// or not supported: a seccomp filter, no kernel support), systemd
+// proceeds without it, with a warning, as systemd.exec(5) warns that
+// these settings may be impossible to implement — except a mount
+// namespace the unit cannot do without (Plan.NeedsMountNS) and
+// PrivateNetwork= refused for other reasons than privilege.
+func unshare(pl *sandbox.Plan) (int, int, string, error) {
+	done := 0
+	for _, ns := range nsSettings {
+		if pl.Unshare&ns.flag == 0 {
+			continue
+		}
+		err := unix.Unshare(ns.flag)
+		if err == nil {
+			done |= ns.flag
+			continue
+		}
+		privilege := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
+		unsupported := errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)
+		switch {
+		case ns.flag == unix.CLONE_NEWNS && pl.NeedsMountNS,
+			ns.flag == unix.CLONE_NEWNET && !privilege,
+			!privilege && !unsupported:
+			return 0, ns.status, "unshare namespaces", err
+		}
+		fmt.Fprintf(os.Stderr, "tend: %s not applied: the namespace is forbidden here (unshare: %v), proceeding without it\n", ns.settings, err)
+	}
+	return done, 0, "", nil
 }
 
 // cloneTree detaches a copy of a bind source with open_tree(2), or

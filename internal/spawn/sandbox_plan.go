@@ -27,6 +27,15 @@ func (p *plan) buildSandbox() error {
 	if cfg.RootImage != "" {
 		return setupErr(ExitNamespace, p.path, fmt.Errorf("RootImage=%s: tend does not mount disk images; use RootDirectory= on an unpacked tree", cfg.RootImage))
 	}
+	if cfg.PrivateTmp {
+		c := *cfg
+		tmp, err := privateTmpDirs(p.s.Unit)
+		if err != nil {
+			return setupErr(ExitNamespace, p.path, fmt.Errorf("PrivateTmp=: %w", err))
+		}
+		c.PrivateTmpSrc = tmp
+		cfg = &c
+	}
 	var writable []string
 	for _, k := range dirKinds(p.ec, p.s.Dirs) {
 		for _, d := range k.spec.Paths {
@@ -41,6 +50,7 @@ func (p *plan) buildSandbox() error {
 	if err != nil {
 		return setupErr(ExitSeccomp, p.path, err)
 	}
+	sb.NeedsMountNS = sb.NeedsMountNS || p.ec.DynamicUser
 	p.sandbox = sb
 	return nil
 }

@@ -139,3 +139,30 @@ func TestPrivateUsers(t *testing.T) {
 		t.Errorf("no hidepid /proc or no /dev/null in mountinfo:\n%s", mi)
 	}
 }
+
+// TestPrivateTmpShared: PrivateTmp= is one directory per unit, seen by
+// each of its processes (a file written by one command is there for the
+// next) and by no one else, and RemovePrivateTmp removes it.
+func TestPrivateTmpShared(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("privtmp-%d.service", os.Getpid())
+	t.Cleanup(func() { RemovePrivateTmp(name) })
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{PrivateTmp: true}}
+	write := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo hi > /tmp/f && echo there > /var/tmp/g"}}
+	if out, e := runOutput(t, Spec{Unit: name, Command: write, Exec: ec}); e.Status != 0 {
+		t.Fatalf("writing: %q %+v", out, e)
+	}
+	read := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "cat /tmp/f /var/tmp/g; stat -c %a /tmp"}}
+	if out, _ := runOutput(t, Spec{Unit: name, Command: read, Exec: ec}); out != "hi\nthere\n1777\n" {
+		t.Errorf("second process of the unit sees %q; want the files of the first", out)
+	}
+	if _, err := os.Stat("/tmp/f"); err == nil {
+		t.Error("the private file is on the host's /tmp")
+	}
+	if err := RemovePrivateTmp(name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(privateTmpDir("/tmp", name)); !os.IsNotExist(err) {
+		t.Errorf("private /tmp left after RemovePrivateTmp: %v", err)
+	}
+}

@@ -23,10 +23,12 @@ const maxSignal = 64
 // forked directly would inherit. Go installs its own handler for every
 // signal except a SIGHUP or SIGINT ignored at start and signals ignored
 // with signal.Ignore; both are what signal.Ignored reports, without a
-// system call.
+// system call. SIGPIPE is left out: the daemon ignores it so that
+// children inherit IgnoreSIGPIPE='s default, yes (a unit asking for no
+// goes through the helper).
 func signalIgnored() bool {
 	for sig := 1; sig <= maxSignal; sig++ {
-		if signal.Ignored(syscall.Signal(sig)) {
+		if sig != int(syscall.SIGPIPE) && signal.Ignored(syscall.Signal(sig)) {
 			return true
 		}
 	}

@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	RemovePrivateTmp("") // of the tests' processes started with no unit name
+	os.Exit(code)
 }
 
 const hangGuard = 20 * time.Second

@@ -61,3 +61,27 @@ func TestCredentialsRemovedAtStop(t *testing.T) {
 		t.Errorf("credentials directory after stop: %v; want it gone", err)
 	}
 }
+
+// TestExecConditionResults: an ExecCondition= exiting 1–254 skips the
+// unit, inactive with Result=exec-condition and the later commands not
+// run; 255 fails it with Result=exit-code (systemd.service(5)).
+func TestExecConditionResults(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"skip.service": "[Service]\nType=oneshot\nExecCondition=/bin/sh -c 'exit 0'\nExecCondition=/bin/sh -c 'exit 254'\n" +
+			"ExecCondition=/bin/sh -c 'exit 255'\nExecStart=/bin/touch %D/skip-ran\n",
+		"fail.service": "[Service]\nType=oneshot\nExecCondition=/bin/sh -c 'exit 255'\nExecStart=/bin/touch %D/fail-ran\n",
+	})
+	h.job(plan.Start, "skip.service")
+	if st := h.waitState("skip.service", "dead"); st.Result != ResultExecCondition {
+		t.Errorf("ExecCondition= exit 254: result %s; want exec-condition, inactive", st.Result)
+	}
+	h.job(plan.Start, "fail.service")
+	if st := h.waitState("fail.service", "failed"); st.Result != ResultExitCode {
+		t.Errorf("ExecCondition= exit 255: result %s; want exit-code, failed", st.Result)
+	}
+	for _, f := range []string{"skip-ran", "fail-ran"} {
+		if _, err := os.Stat(filepath.Join(h.dir, f)); err == nil {
+			t.Errorf("ExecStart= ran after ExecCondition= (%s)", f)
+		}
+	}
+}

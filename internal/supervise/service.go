@@ -247,6 +247,7 @@ func (m *Manager) enterRunning(u *service) {
 // treated as having exited with systemd's EXIT_* code for the step that
 // failed, as systemd does; false tells the caller to stop here.
 func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
+	m.watchOOM(u) // before the process can allocate
 	pid, err := m.procs.spawn(u, cmd, r)
 	if err != nil {
 		st := exitStatus{code: "exited", status: spawn.ExitExec}
@@ -379,9 +380,11 @@ func (m *Manager) controlExited(u *service, st exitStatus) {
 		} else if st.code == "exited" && st.status < 255 {
 			u.skipped = true
 			m.event(u.rt, prioInfo, "%s: Skipped due to 'exec-condition'.", u.name)
-			m.enterSignal(u, StopSigterm, ResultSuccess)
-		} else {
 			m.enterSignal(u, StopSigterm, ResultExecCondition)
+		} else {
+			// 255 or a signal: a failure like any other command's
+			// (systemd.service(5), ExecCondition=).
+			m.enterSignal(u, StopSigterm, st.result())
 		}
 	case StartPre:
 		m.nextOr(u, ok, st, func() { m.enterSignal(u, StopSigterm, st.result()) })

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -46,7 +47,9 @@ type service struct {
 
 	nRestarts   int
 	restartStep int
-	oomBase     int64 // the group's OOM kills before the main process started; -1 = not watched
+	oomBase     int64            // the group's OOM kills before the main process started; -1 = not watched
+	oomWatch    *cgroup.OOMWatch // OOM events of the group while the unit runs (oom.go)
+	oomSeen     int64            // the group's OOM kills already acted on
 
 	// Start times of mainPID and controlPID as last read (adopt.go).
 	mainStart, controlStart pidStart
@@ -103,6 +106,8 @@ func (u *service) event(m *Manager, ev unitEvent) {
 		}
 	case watchdogExpired:
 		m.onWatchdog(u, e.gen)
+	case oomEvent:
+		m.onOOM(u, e)
 	}
 }
 

@@ -217,7 +217,9 @@ func (m *Manager) timeoutKill(u *service, next SubState, otherwise func()) {
 // enterDead ends a run: inactive or failed, then maybe an automatic restart.
 func (m *Manager) enterDead(u *service) {
 	svc := u.svc()
-	failed := u.result != ResultSuccess
+	// A run skipped by ExecCondition= keeps Result=exec-condition but
+	// ends inactive, not failed.
+	failed := u.result != ResultSuccess && u.result != ResultExecCondition
 	u.controlPID = 0
 	if !failed && !u.skipped && !u.stopIntent && u.state != Dead {
 		m.event(u.rt, prioInfo, "%s: Deactivated successfully.", u.name)
@@ -228,6 +230,7 @@ func (m *Manager) enterDead(u *service) {
 	if u.mainExit == nil || u.stopIntent {
 		m.event(u.rt, prioInfo, "Stopped %s.", u.describe())
 	}
+	m.stopOOMWatch(u)
 	keepRuntime := svc.Exec.RuntimeDirectoryPreserve == "yes" ||
 		(svc.Exec.RuntimeDirectoryPreserve == "restart" && !u.stopIntent)
 	if !keepRuntime {
@@ -235,6 +238,9 @@ func (m *Manager) enterDead(u *service) {
 	}
 	if len(svc.Exec.Proc.Credentials) > 0 {
 		_ = spawn.RemoveCredentials(m.opts.Dirs, u.name)
+	}
+	if svc.Exec.Sandbox.PrivateTmp || svc.Exec.DynamicUser {
+		_ = spawn.RemovePrivateTmp(u.name)
 	}
 	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
 	if u.startAfterStop {

@@ -295,7 +295,8 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 	cmd := unit.Command{Path: filepath.Join(dir, argv[0]), Argv: argv, NoEnvExpand: true}
 	spec := spawn.Spec{
 		Unit: u.name, Command: cmd, Env: env, Cgroup: u.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
-		Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir},
+		// runsv leaves SIGPIPE's default action to ./run and ./finish.
+		Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir, Proc: unit.ProcContext{SIGPIPEDefault: true}},
 	}
 	pipe, err := m.svdirLogPipe(u)
 	if err != nil {

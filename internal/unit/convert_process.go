@@ -21,7 +21,9 @@ func (c *converter) procEntry(e Entry) bool {
 	p := &c.u.Service.Exec.Proc
 	switch e.Key {
 	case "IgnoreSIGPIPE":
-		c.boolean(e, &p.IgnoreSIGPIPE)
+		ignore := true
+		c.boolean(e, &ignore)
+		p.SIGPIPEDefault = !ignore
 	case "TTYReset":
 		c.boolean(e, &p.TTYReset)
 	case "TTYVHangup":

@@ -60,6 +60,12 @@ func (c *converter) serviceEntry(e Entry) bool {
 				s.PIDFile = ""
 			}
 		}
+	case "OOMPolicy":
+		if !slices.Contains([]string{"", "continue", "stop", "kill"}, e.Value) {
+			c.bad(e, fmt.Errorf("unknown OOM policy %q", e.Value))
+			break
+		}
+		s.OOMPolicy = e.Value
 	case "NotifyAccess":
 		if !slices.Contains([]string{"none", "main", "exec", "all"}, e.Value) {
 			c.bad(e, fmt.Errorf("unknown notify access %q", e.Value))
@@ -133,12 +139,8 @@ func (c *converter) exec(e Entry, list *[]Command) {
 		*list = nil
 		return
 	}
-	v, err := c.spec.expand(e.Value)
-	if err != nil {
-		c.fatal(e, err)
-		return
-	}
-	cmds, relaxed, err := parseExecLine(v)
+	v := e.Value
+	cmds, relaxed, err := parseExecLine(v, c.spec.expand)
 	if err != nil {
 		c.fatal(e, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +269,31 @@ func TestBadSettingOracle(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("systemd-analyze verify said:\n%s", out)
+	}
+}
+
+// TestExecSpecifiersPerWord: specifiers in Exec*= are resolved in each
+// word after splitting, so one resolving to "" stays an empty argument
+// and one resolving to text with blanks stays one argument.
+func TestExecSpecifiersPerWord(t *testing.T) {
+	u := loadText(t, "a-b.service", "[Service]\nExecStart=test %i = \"\" %J\nExecStart=/bin/echo \"%%i\" x%n\n")
+	got := u.Service.ExecStart
+	if len(got) != 2 || !slices.Equal(got[0].Argv, []string{"test", "", "=", "", "b"}) ||
+		!slices.Equal(got[1].Argv, []string{"/bin/echo", "%i", "xa-b.service"}) {
+		t.Errorf("ExecStart = %+v; want [test \"\" = \"\" b] and [/bin/echo %%i xa-b.service] (%s)", got, diagText(u))
+	}
+}
+
+// TestOOMPolicy: OOMPolicy= takes continue, stop and kill; anything else
+// is a bad setting named at load.
+func TestOOMPolicy(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{{"kill", "kill"}, {"continue", "continue"}, {"stop", "stop"}, {"sometimes", ""}} {
+		u := loadText(t, "o.service", "[Service]\nExecStart=/bin/true\nOOMPolicy="+tt.in+"\n")
+		if u.Service.OOMPolicy != tt.want {
+			t.Errorf("OOMPolicy=%s: %q; want %q", tt.in, u.Service.OOMPolicy, tt.want)
+		}
+		if bad := tt.want == ""; bad != strings.Contains(diagText(u), "OOM policy") {
+			t.Errorf("OOMPolicy=%s: diags %q", tt.in, diagText(u))
+		}
 	}
 }

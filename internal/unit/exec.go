@@ -13,13 +13,16 @@ import (
 // semicolon argument). An empty value yields no commands. $VAR and
 // ${VAR} references are left for run time.
 func ParseExecLine(value string) ([]Command, error) {
-	cmds, _, err := parseExecLine(value)
+	cmds, _, err := parseExecLine(value, nil)
 	return cmds, err
 }
 
 // parseExecLine is ParseExecLine that also counts unknown escapes, kept
-// literally as systemd does after warning about them.
-func parseExecLine(value string) ([]Command, int, error) {
+// literally as systemd does after warning about them. A non-nil expand
+// resolves specifiers in each word once the line is split, as systemd
+// does: a specifier that resolves to "" or to text with blanks stays one
+// argument.
+func parseExecLine(value string, expand func(string) (string, error)) ([]Command, int, error) {
 	var cmds []Command
 	relaxed := 0
 	s := value
@@ -28,7 +31,7 @@ func parseExecLine(value string) ([]Command, int, error) {
 		if s == "" {
 			return cmds, relaxed, nil
 		}
-		cmd, rest, err := parseOneCommand(s, &relaxed)
+		cmd, rest, err := parseOneCommand(s, &relaxed, expand)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -45,7 +48,7 @@ func startsWithWord(s, w string) bool {
 	return strings.HasPrefix(s, w) && (len(s) == len(w) || s[len(w)] == ' ' || s[len(w)] == '\t')
 }
 
-func parseOneCommand(s string, relaxed *int) (*Command, string, error) {
+func parseOneCommand(s string, relaxed *int, expand func(string) (string, error)) (*Command, string, error) {
 	if startsWithWord(s, ";") {
 		return nil, s[1:], nil
 	}
@@ -95,6 +98,11 @@ prefixes:
 		}
 		if !ok {
 			break
+		}
+		if expand != nil {
+			if w, err = expand(w); err != nil {
+				return nil, "", err
+			}
 		}
 		words = append(words, w)
 		s = rest

@@ -22,7 +22,7 @@ var unsupportedUnit = words(`
 var unsupportedService = words(`
 	RuntimeRandomizedExtraSec TimeoutStartFailureMode TimeoutStopFailureMode BusName
 	FileDescriptorStoreMax FileDescriptorStorePreserve USBFunctionDescriptors
-	USBFunctionStrings OOMPolicy OpenFile ReloadSignal ExitType NonBlocking
+	USBFunctionStrings OpenFile ReloadSignal ExitType NonBlocking
 	RootDirectoryStartOnly PermissionsStartOnly SysVStartPriority RebootArgument
 	TimeoutCleanSec FailureAction
 

@@ -13,8 +13,11 @@ import (
 // exec helper applies (scheduling, CPU and memory placement, personality,
 // secure bits, terminal handling) and the unit's credentials.
 type ProcContext struct {
-	IgnoreSIGPIPE bool // applied only when set: the default keeps SIGPIPE's default action
-	CPUAffinity   []int
+	// SIGPIPEDefault is IgnoreSIGPIPE=no: the process starts with
+	// SIGPIPE's default action. The default (yes) costs nothing: the
+	// daemon ignores SIGPIPE and its children inherit that.
+	SIGPIPEDefault bool
+	CPUAffinity    []int
 	// NUMAPolicy is default, preferred, bind, interleave or local ("" = unset).
 	NUMAPolicy string
 	NUMAMask   []int
@@ -46,7 +49,7 @@ type Credential struct {
 
 // Set reports whether any setting needs the exec helper.
 func (p *ProcContext) Set() bool {
-	return p.IgnoreSIGPIPE || len(p.CPUAffinity) > 0 || p.NUMAPolicy != "" || p.IOSchedulingClass != "" ||
+	return p.SIGPIPEDefault || len(p.CPUAffinity) > 0 || p.NUMAPolicy != "" || p.IOSchedulingClass != "" ||
 		p.IOSchedulingPriority != nil || p.CPUSchedulingPolicy != "" || p.CPUSchedulingPriority != nil ||
 		p.CPUSchedulingResetOnFork || p.Personality != "" || len(p.SecureBits) > 0
 }

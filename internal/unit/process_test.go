@@ -78,7 +78,7 @@ func FuzzParseCredential(f *testing.F) {
 func TestProcessDirectives(t *testing.T) {
 	u := loadText(t, "p.service", `[Service]
 ExecStart=/bin/a
-IgnoreSIGPIPE=yes
+IgnoreSIGPIPE=no
 CPUAffinity=0-1
 CPUAffinity=3
 NUMAPolicy=interleave
@@ -97,7 +97,7 @@ LoadCredential=b:/etc/hostname
 Personality=vax
 `)
 	p := u.Service.Exec.Proc
-	if !p.IgnoreSIGPIPE || !slices.Equal(p.CPUAffinity, []int{0, 1, 3}) || p.NUMAPolicy != "interleave" ||
+	if !p.SIGPIPEDefault || !slices.Equal(p.CPUAffinity, []int{0, 1, 3}) || p.NUMAPolicy != "interleave" ||
 		!slices.Equal(p.NUMAMask, []int{0}) || p.IOSchedulingClass != "best-effort" || *p.IOSchedulingPriority != 6 ||
 		p.CPUSchedulingPolicy != "batch" || !p.CPUSchedulingResetOnFork || p.Personality != "x86" ||
 		len(p.SecureBits) != 2 || !p.TTYReset || !p.TTYVHangup || !slices.Equal(p.ExecSearchPath, []string{"/opt/bin", "/usr/bin"}) ||

@@ -198,6 +198,9 @@ type Service struct {
 	GuessMainPID    bool
 	PIDFile         string // absolute path, specifiers resolved
 	NotifyAccess    string // none, main, exec, all ("" = default for Type)
+	// OOMPolicy is what an OOM kill in the unit's group does: stop (also
+	// ""), kill or continue (systemd.service(5)).
+	OOMPolicy string
 
 	ExecCondition []Command
 	ExecStartPre  []Command
