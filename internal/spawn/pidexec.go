@@ -28,7 +28,11 @@ import (
 // interface: argv is [count, path, argv...]; the first count entries of
 // the environment are NAME=<10 placeholder bytes>, overwritten with the
 // decimal pid; it then execve(path, argv, env) and exits with EXIT_EXEC
-// (203) if that fails.
+// (203) if that fails. A "p" after the count ("0p") first resets SIGPIPE
+// to its default action: tend ignores SIGPIPE so that its children
+// inherit systemd's IgnoreSIGPIPE=yes, and the trampoline gives the
+// others (IgnoreSIGPIPE=no, service directories, cron jobs) the default
+// without the exec helper's few milliseconds.
 
 // pidPlaceholder reserves room for any pid (pid_t is 32 bits).
 const pidPlaceholder = "0000000000"
@@ -116,7 +120,8 @@ func trampolineELF(code []byte, machine uint16) []byte {
 // and with the memfd out of the way of the child's descriptors.
 func (p *plan) useTrampoline() bool {
 	vars := p.ownPIDVars()
-	if len(vars) == 0 || len(vars) > 9 || (p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege) {
+	sigpipe := p.ec.Proc.SIGPIPEDefault
+	if (len(vars) == 0 && !sigpipe) || len(vars) > 9 || (p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege) {
 		return false
 	}
 	fd, ok := trampolineFD()
@@ -135,7 +140,11 @@ func (p *plan) useTrampoline() bool {
 		}
 	}
 	p.exe = "/proc/self/fd/" + strconv.Itoa(fd)
-	p.exeArgv = append([]string{strconv.Itoa(len(vars)), p.path}, p.argv...)
+	count := strconv.Itoa(len(vars))
+	if sigpipe {
+		count += "p"
+	}
+	p.exeArgv = append([]string{count, p.path}, p.argv...)
 	p.exeEnv, p.tramp = env, true
 	return true
 }

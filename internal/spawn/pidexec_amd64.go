@@ -4,67 +4,88 @@ package spawn
 const trampolineMachine = 62
 
 // trampolineCode is the trampoline (see pidexec.go) for x86-64 Linux,
-// assembled from this listing (Intel syntax; offsets in hex):
+// assembled from this listing (Intel syntax; offsets in hex, constants
+// decimal):
 //
-//	00 mov rcx, [rsp]            ; argc
-//	04 cmp rcx, 3
+//	00 mov rcx,[rsp]              ; argc
+//	04 cmp rcx,3
 //	08 jb fail
-//	0e lea r13, [rsp+8]          ; argv
-//	13 lea r12, [r13+rcx*8+8]    ; envp
-//	18 mov rdi, [r13]
-//	1c movzx r9d, byte [rdi]     ; count = argv[0][0] - '0'
-//	20 sub r9d, '0'
-//	24 cmp r9d, 9
+//	0e lea r13,[rsp+8]            ; argv
+//	13 lea r12,[r13+rcx*8+8]      ; envp
+//	18 mov rdi,[r13+0]
+//	1c movzx r9d,byte [rdi]       ; count = argv[0][0] - '0'
+//	20 sub r9d,48
+//	24 cmp r9d,9
 //	28 ja fail
-//	2a mov eax, 39               ; getpid
-//	2f syscall
-//	31 mov r8, rax
-//	34 sub rsp, 32               ; room for the digits
-//	38 mov r10, r12
-//	3b next: test r9d, r9d
-//	3e je run
-//	40 mov rdi, [r10]            ; next variable; NULL: too few
-//	43 test rdi, rdi
-//	46 je fail
-//	48 findeq: mov al, [rdi]     ; skip NAME=
-//	4a inc rdi
-//	4d test al, al
-//	4f je fail
-//	51 cmp al, '='
-//	53 jne findeq
-//	55 mov rax, r8               ; digits of the pid, last first, NUL-ended
-//	58 lea rsi, [rsp+31]
-//	5d mov byte [rsi], 0
-//	60 mov ecx, 10
-//	65 digit: xor edx, edx
-//	67 div rcx
-//	6a add dl, '0'
-//	6d dec rsi
-//	70 mov [rsi], dl
-//	72 test rax, rax
-//	75 jne digit
-//	77 copy: mov al, [rsi]       ; over the placeholder, with the NUL
-//	79 mov [rdi], al
-//	7b inc rsi
-//	7e inc rdi
-//	81 test al, al
-//	83 jne copy
-//	85 add r10, 8
-//	89 dec r9d
-//	8c jmp next
-//	8e run: mov rdi, [r13+8]     ; execve(argv[1], &argv[2], envp)
-//	92 lea rsi, [r13+16]
-//	96 mov rdx, r12
-//	99 mov eax, 59
-//	9e syscall
-//	a0 fail: mov edi, 203        ; exit_group(EXIT_EXEC)
-//	a5 mov eax, 231
-//	aa syscall
+//	2e cmp byte [rdi+1],112       ; "p" after the count: SIGPIPE to SIG_DFL
+//	32 jne pid
+//	34 xor eax,eax                ; struct sigaction, all zero
+//	36 push rax
+//	37 push rax
+//	38 push rax
+//	39 push rax
+//	3a mov edi,13
+//	3f mov rsi,rsp
+//	42 xor edx,edx
+//	44 mov r10d,8
+//	4a mov eax,13                 ; rt_sigaction(SIGPIPE, &act, NULL, 8)
+//	4f syscall
+//	51 add rsp,32
+//	55 test rax,rax
+//	58 jne fail
+//	5a pid: mov eax,39            ; getpid
+//	5f syscall
+//	61 mov r8,rax
+//	64 sub rsp,32                 ; room for the digits
+//	68 mov r10,r12
+//	6b next: test r9d,r9d
+//	6e je run
+//	70 mov rdi,[r10]              ; next variable; NULL: too few
+//	73 test rdi,rdi
+//	76 je fail
+//	78 findeq: mov al,byte [rdi]  ; skip NAME=
+//	7a inc rdi
+//	7d test al,al
+//	7f je fail
+//	81 cmp al,61
+//	83 jne findeq
+//	85 mov rax,r8                 ; digits of the pid, last first, NUL-ended
+//	88 lea rsi,[rsp+31]
+//	8d mov byte [rsi],0
+//	90 mov ecx,10
+//	95 digit: xor edx,edx
+//	97 div rcx
+//	9a add dl,48
+//	9d dec rsi
+//	a0 mov byte [rsi],dl
+//	a2 test rax,rax
+//	a5 jne digit
+//	a7 copy: mov al,byte [rsi]    ; over the placeholder, with the NUL
+//	a9 mov byte [rdi],al
+//	ab inc rsi
+//	ae inc rdi
+//	b1 test al,al
+//	b3 jne copy
+//	b5 add r10,8
+//	b9 dec r9d
+//	bc jmp next
+//	be run: mov rdi,[r13+8]       ; execve(argv[1], &argv[2], envp)
+//	c2 lea rsi,[r13+16]
+//	c6 mov rdx,r12
+//	c9 mov eax,59
+//	ce syscall
+//	d0 fail: mov edi,203          ; exit_group(EXIT_EXEC)
+//	d5 mov eax,231
+//	da syscall
 var trampolineCode = []byte{
-	0x48, 0x8b, 0x0c, 0x24, 0x48, 0x83, 0xf9, 0x03, 0x0f, 0x82, 0x92, 0x00,
+	0x48, 0x8b, 0x0c, 0x24, 0x48, 0x83, 0xf9, 0x03, 0x0f, 0x82, 0xc2, 0x00,
 	0x00, 0x00, 0x4c, 0x8d, 0x6c, 0x24, 0x08, 0x4d, 0x8d, 0x64, 0xcd, 0x08,
 	0x49, 0x8b, 0x7d, 0x00, 0x44, 0x0f, 0xb6, 0x0f, 0x41, 0x83, 0xe9, 0x30,
-	0x41, 0x83, 0xf9, 0x09, 0x77, 0x76, 0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f,
+	0x41, 0x83, 0xf9, 0x09, 0x0f, 0x87, 0xa2, 0x00, 0x00, 0x00, 0x80, 0x7f,
+	0x01, 0x70, 0x75, 0x26, 0x31, 0xc0, 0x50, 0x50, 0x50, 0x50, 0xbf, 0x0d,
+	0x00, 0x00, 0x00, 0x48, 0x89, 0xe6, 0x31, 0xd2, 0x41, 0xba, 0x08, 0x00,
+	0x00, 0x00, 0xb8, 0x0d, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x83, 0xc4,
+	0x20, 0x48, 0x85, 0xc0, 0x75, 0x76, 0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f,
 	0x05, 0x49, 0x89, 0xc0, 0x48, 0x83, 0xec, 0x20, 0x4d, 0x89, 0xe2, 0x45,
 	0x85, 0xc9, 0x74, 0x4e, 0x49, 0x8b, 0x3a, 0x48, 0x85, 0xff, 0x74, 0x58,
 	0x8a, 0x07, 0x48, 0xff, 0xc7, 0x84, 0xc0, 0x74, 0x4f, 0x3c, 0x3d, 0x75,

@@ -231,4 +231,17 @@ func TestSIGPIPEDisposition(t *testing.T) {
 	if pid := runReady(t, r, Spec{Exec: no, SelfExe: os.Args[0]}); ignored(pid) {
 		t.Error("IgnoreSIGPIPE=no: SIGPIPE still ignored")
 	}
+	// Where the trampoline exists it resets SIGPIPE, without the helper.
+	p, err = newPlan(Spec{Command: sleepCmd(), Exec: no, SelfExe: os.Args[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := trampolineFD(); ok && p.helper {
+		t.Error("IgnoreSIGPIPE=no alone goes through the exec helper; want the trampoline")
+	}
+	p.close()
+	noHelper := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{SIGPIPEDefault: true}}
+	if pid := runReady(t, r, Spec{Exec: noHelper}); ignored(pid) { // no SelfExe: the helper cannot run
+		t.Error("IgnoreSIGPIPE=no through the trampoline: SIGPIPE still ignored")
+	}
 }

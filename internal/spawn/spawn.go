@@ -168,7 +168,8 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
-	p.helper = p.needsHelper() || p.sandbox != nil || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
+	p.helper = p.needsHelper() || p.sandbox != nil ||
+		((len(p.ownPIDVars()) > 0 || p.ec.Proc.SIGPIPEDefault) && !p.useTrampoline())
 	return p, nil
 }
 
@@ -431,7 +432,9 @@ func (p *plan) needsHelper() bool {
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
-	if ec.Proc.Set() || resolveTTY(ec) != nil {
+	proc := ec.Proc
+	proc.SIGPIPEDefault = false // the trampoline can do that (see pidexec.go)
+	if proc.Set() || resolveTTY(ec) != nil {
 		return true
 	}
 	if signalIgnored() {
