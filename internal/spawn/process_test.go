@@ -23,7 +23,7 @@ import (
 func TestProcessSettingsApplied(t *testing.T) {
 	r := startReaper(t)
 	prio := 6
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{
 		IgnoreSIGPIPE:            true,
 		CPUAffinity:              []int{0},
 		IOSchedulingClass:        "best-effort",
@@ -75,7 +75,7 @@ func TestPersonalityOfAnotherArchRefused(t *testing.T) {
 	if runtime.GOARCH == "s390x" {
 		other = "x86-64"
 	}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Personality: other}}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{Personality: other}}
 	_, err := Start(startReaper(t), Spec{Command: sleepCmd(), Exec: ec, SelfExe: os.Args[0]}, nil)
 	if se, ok := err.(*SetupError); !ok || se.Status != ExitPersonality {
 		t.Errorf("Start: %v; want status 230/PERSONALITY", err)
@@ -90,7 +90,7 @@ func TestExecSearchPath(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"found $PATH\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{ExecSearchPath: []string{dir, "/bin"}}}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{ExecSearchPath: []string{dir, "/bin"}}}
 	cmd := unit.Command{Path: "tend-search-test", Argv: []string{"tend-search-test"}}
 	out, e := runOutput(t, Spec{Command: cmd, Exec: ec, Env: []string{"PATH=" + DefaultPath}})
 	if want := "found " + dir + ":/bin\n"; out != want || e.Status.ExitStatus() != 0 {
@@ -108,7 +108,7 @@ func TestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Dirs{Runtime: t.TempDir()}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Credentials: []unit.Credential{
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{Credentials: []unit.Credential{
 		{ID: "set", Data: []byte("literal")},
 		{ID: "load", Path: src, Load: true},
 	}}}
@@ -170,7 +170,7 @@ func TestStandardInputTTY(t *testing.T) {
 	pts := fmt.Sprintf("/dev/pts/%d", n)
 	r := startReaper(t)
 	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty-force", StandardOutput: "inherit", TTYPath: pts,
-		Proc: unit.ProcContext{TTYReset: true, TTYVHangup: true}}
+		Proc: &unit.ProcContext{TTYReset: true, TTYVHangup: true}}
 	pid := run(t, r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}}, Exec: ec})
 	buf := make([]byte, 256)
 	var got strings.Builder

@@ -149,8 +149,8 @@ func newPlan(s Spec) (*plan, error) {
 		}
 		return nil, err
 	}
-	if len(p.ec.Proc.Credentials) > 0 {
-		if err := prepareCredentials(p.ec.Proc.Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
+	if len(p.ec.ProcSettings().Credentials) > 0 {
+		if err := prepareCredentials(p.ec.ProcSettings().Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
 			return nil, setupErr(ExitCredentials, p.path, err)
 		}
 	}
@@ -252,8 +252,8 @@ func (p *plan) resolvePath() (string, error) {
 // searchPath lists where a bare command name is looked up:
 // ExecSearchPath=, else DefaultPath.
 func searchPath(ec *unit.ExecContext) []string {
-	if len(ec.Proc.ExecSearchPath) > 0 {
-		return ec.Proc.ExecSearchPath
+	if len(ec.ProcSettings().ExecSearchPath) > 0 {
+		return ec.ProcSettings().ExecSearchPath
 	}
 	return filepath.SplitList(DefaultPath)
 }
@@ -428,7 +428,7 @@ func (p *plan) needsHelper() bool {
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
-	if ec.Proc.Set() || resolveTTY(ec) != nil {
+	if ec.ProcSettings().Set() || resolveTTY(ec) != nil {
 		return true
 	}
 	if signalIgnored() {

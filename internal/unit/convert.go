@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tendproject/tend/internal/sandbox"
 )
 
 // Defaults from systemd-system.conf(5) that typed units start from.
@@ -24,6 +26,19 @@ type converter struct {
 	warnedSections map[string]bool
 	successAction  bool
 	abortSet       bool // TimeoutAbortSec= given; else it follows TimeoutStopSec=
+
+	// The settings a service rarely has are typed here and kept only
+	// when one of them was given (see finishService).
+	sandbox                     sandbox.Config
+	proc                        ProcContext
+	res                         ResourceContext
+	sandboxSet, procSet, resSet bool
+}
+
+// used notes in *set that a setting of a group was given.
+func used(handled bool, set *bool) bool {
+	*set = *set || handled
+	return handled
 }
 
 // newUnit returns a unit with systemd's defaults for its kind.

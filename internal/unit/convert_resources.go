@@ -16,7 +16,7 @@ var ioKinds = map[string]string{
 // resourceEntry types the systemd.resource-control(5) settings tend
 // applies.
 func (c *converter) resourceEntry(e Entry) bool {
-	r := &c.u.Service.Resources
+	r := &c.res
 	mem := map[string]**Amount{"MemoryMin": &r.MemoryMin, "MemoryLow": &r.MemoryLow, "MemoryHigh": &r.MemoryHigh,
 		"MemoryMax": &r.MemoryMax, "MemorySwapMax": &r.MemorySwapMax, "TasksMax": &r.TasksMax}
 	if dst, ok := mem[e.Key]; ok {

@@ -15,7 +15,7 @@ import (
 // sandboxEntry handles the privilege and sandboxing settings of
 // systemd.exec(5) that tend applies.
 func (c *converter) sandboxEntry(e Entry) bool {
-	x := &c.u.Service.Exec.Sandbox
+	x := &c.sandbox
 	bools := map[string]*bool{
 		"NoNewPrivileges": &x.NoNewPrivileges, "PrivateTmp": &x.PrivateTmp, "PrivateDevices": &x.PrivateDevices,
 		"PrivateNetwork": &x.PrivateNetwork, "PrivateIPC": &x.PrivateIPC, "PrivateMounts": &x.PrivateMounts,

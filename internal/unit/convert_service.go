@@ -81,7 +81,7 @@ func (c *converter) serviceEntry(e Entry) bool {
 	case "StartLimitInterval", "StartLimitIntervalSec", "StartLimitBurst", "StartLimitAction":
 		c.startLimit(e)
 	default:
-		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || c.resourceEntry(e)
+		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || used(c.resourceEntry(e), &c.resSet)
 	}
 	return true
 }
@@ -206,6 +206,15 @@ func (c *converter) killEntry(e Entry) bool {
 // refuses services systemd would refuse to load.
 func (c *converter) finishService() {
 	s := c.u.Service
+	if c.sandboxSet {
+		s.Exec.Sandbox = new(c.sandbox)
+	}
+	if c.procSet {
+		s.Exec.Proc = new(c.proc)
+	}
+	if c.resSet {
+		s.Resources = new(c.res)
+	}
 	if s.Kill.RestartKillSignal == 0 {
 		s.Kill.RestartKillSignal = s.Kill.Signal
 	}
