@@ -27,12 +27,26 @@ type converter struct {
 	successAction  bool
 	abortSet       bool // TimeoutAbortSec= given; else it follows TimeoutStopSec=
 
-	// The settings a service rarely has are typed here and kept only
-	// when one of them was given (see finishService).
-	sandbox                     sandbox.Config
-	proc                        ProcContext
-	res                         ResourceContext
+	// The settings a service rarely has are typed in rare (made on the
+	// first line that may be one) and kept only when one of them was
+	// given (see finishService).
+	rare                        *rareSettings
 	sandboxSet, procSet, resSet bool
+}
+
+// rareSettings is where a service's sandboxing, process and resource
+// settings are typed before finishService keeps those given.
+type rareSettings struct {
+	sandbox sandbox.Config
+	proc    ProcContext
+	res     ResourceContext
+}
+
+func (c *converter) rareSettings() *rareSettings {
+	if c.rare == nil {
+		c.rare = &rareSettings{}
+	}
+	return c.rare
 }
 
 // used notes in *set that a setting of a group was given.

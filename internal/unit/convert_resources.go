@@ -16,7 +16,7 @@ var ioKinds = map[string]string{
 // resourceEntry types the systemd.resource-control(5) settings tend
 // applies.
 func (c *converter) resourceEntry(e Entry) bool {
-	r := &c.res
+	r := &c.rareSettings().res
 	if dst := amountSetting(r, e.Key); dst != nil {
 		c.amount(e, dst, e.Key != "TasksMax")
 		return true

@@ -15,7 +15,7 @@ import (
 // sandboxEntry handles the privilege and sandboxing settings of
 // systemd.exec(5) that tend applies.
 func (c *converter) sandboxEntry(e Entry) bool {
-	x := &c.sandbox
+	x := &c.rareSettings().sandbox
 	if dst := sandboxBool(x, e.Key); dst != nil {
 		c.boolean(e, dst)
 		return true

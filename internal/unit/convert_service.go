@@ -207,13 +207,13 @@ func (c *converter) killEntry(e Entry) bool {
 func (c *converter) finishService() {
 	s := c.u.Service
 	if c.sandboxSet {
-		s.Exec.Sandbox = new(c.sandbox)
+		s.Exec.Sandbox = new(c.rare.sandbox)
 	}
 	if c.procSet {
-		s.Exec.Proc = new(c.proc)
+		s.Exec.Proc = new(c.rare.proc)
 	}
 	if c.resSet {
-		s.Resources = new(c.res)
+		s.Resources = new(c.rare.res)
 	}
 	if s.Kill.RestartKillSignal == 0 {
 		s.Kill.RestartKillSignal = s.Kill.Signal
