@@ -16,7 +16,7 @@ func limitProperties(st supervise.Status, set func(k, v string)) {
 	if svc == nil {
 		return
 	}
-	r := &svc.Resources
+	r := svc.ResourceSettings()
 	amount := func(a *unit.Amount) string {
 		if a == nil {
 			return "infinity"

@@ -69,10 +69,10 @@ func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 	env := newEnvList()
 	env.set("PATH", DefaultPath)
 	env.setAll(s.Env)
-	if sp := ec.Proc.ExecSearchPath; len(sp) > 0 {
+	if sp := ec.ProcSettings().ExecSearchPath; len(sp) > 0 {
 		env.set("PATH", strings.Join(sp, ":"))
 	}
-	if len(ec.Proc.Credentials) > 0 {
+	if len(ec.ProcSettings().Credentials) > 0 {
 		env.set("CREDENTIALS_DIRECTORY", CredentialsDir(s.Dirs, s.Unit))
 	}
 	if user != nil {

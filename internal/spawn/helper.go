@@ -76,7 +76,7 @@ func (p *plan) instructions() (*instructions, error) {
 		in.Chroot = p.ec.RootDirectory
 	}
 	var err error
-	if in.Proc, err = resolveProc(&p.ec.Proc, p.path); err != nil {
+	if in.Proc, err = resolveProc(p.ec.ProcSettings(), p.path); err != nil {
 		return nil, err
 	}
 	in.TTY = resolveTTY(p.ec)

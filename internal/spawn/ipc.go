@@ -18,7 +18,7 @@ import (
 // Root's are never touched. name is the unit's name (a dynamic user's
 // id derives from it); etc holds passwd and group ("" = /etc).
 func RemoveIPC(ec *unit.ExecContext, name, etc string) error {
-	if !ec.Sandbox.RemoveIPC || (ec.User == "" && !ec.DynamicUser) {
+	if !ec.SandboxSettings().RemoveIPC || (ec.User == "" && !ec.DynamicUser) {
 		return nil
 	}
 	if etc == "" {

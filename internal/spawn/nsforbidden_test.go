@@ -34,7 +34,7 @@ func TestNamespacesForbidden(t *testing.T) {
 		return
 	}
 	denyUnshare(t)
-	ec := func(sb sandbox.Config) *unit.ExecContext { return &unit.ExecContext{UMask: 0o022, Sandbox: sb} }
+	ec := func(sb sandbox.Config) *unit.ExecContext { return &unit.ExecContext{UMask: 0o022, Sandbox: &sb} }
 	echo := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo ran"}}
 	out, e := runOutput(t, Spec{Unit: "nsforbidden.service", Command: echo, Exec: ec(sandbox.Config{PrivateTmp: true, ProtectHostname: true})})
 	if e.Status.ExitStatus() != 0 || !strings.Contains(out, "ran") || !strings.Contains(out, "not applied") {

@@ -120,7 +120,7 @@ func trampolineELF(code []byte, machine uint16) []byte {
 // and with the memfd out of the way of the child's descriptors.
 func (p *plan) useTrampoline() bool {
 	vars := p.ownPIDVars()
-	sigpipe := p.ec.Proc.SIGPIPEDefault
+	sigpipe := p.ec.ProcSettings().SIGPIPEDefault
 	if (len(vars) == 0 && !sigpipe) || len(vars) > 9 || (p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege) {
 		return false
 	}

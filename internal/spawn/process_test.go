@@ -24,7 +24,7 @@ import (
 func TestProcessSettingsApplied(t *testing.T) {
 	r := startReaper(t)
 	prio := 6
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{
 		CPUAffinity:              []int{0},
 		IOSchedulingClass:        "best-effort",
 		IOSchedulingPriority:     &prio,
@@ -75,7 +75,7 @@ func TestPersonalityOfAnotherArchRefused(t *testing.T) {
 	if runtime.GOARCH == "s390x" {
 		other = "x86-64"
 	}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Personality: other}}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{Personality: other}}
 	_, err := Start(startReaper(t), Spec{Command: sleepCmd(), Exec: ec, SelfExe: os.Args[0]}, nil)
 	if se, ok := err.(*SetupError); !ok || se.Status != ExitPersonality {
 		t.Errorf("Start: %v; want status 230/PERSONALITY", err)
@@ -90,7 +90,7 @@ func TestExecSearchPath(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"found $PATH\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{ExecSearchPath: []string{dir, "/bin"}}}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{ExecSearchPath: []string{dir, "/bin"}}}
 	cmd := unit.Command{Path: "tend-search-test", Argv: []string{"tend-search-test"}}
 	out, e := runOutput(t, Spec{Command: cmd, Exec: ec, Env: []string{"PATH=" + DefaultPath}})
 	if want := "found " + dir + ":/bin\n"; out != want || e.Status.ExitStatus() != 0 {
@@ -108,7 +108,7 @@ func TestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Dirs{Runtime: t.TempDir()}
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Credentials: []unit.Credential{
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{Credentials: []unit.Credential{
 		{ID: "set", Data: []byte("literal")},
 		{ID: "load", Path: src, Load: true},
 	}}}
@@ -143,7 +143,7 @@ func TestCredentials(t *testing.T) {
 // only that no credential store holds is left out, as systemd does; the
 // service starts and finds $CREDENTIALS_DIRECTORY without it.
 func TestMissingNamedCredentialLeftOut(t *testing.T) {
-	ec := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{Credentials: []unit.Credential{{ID: "absent-everywhere", Load: true}}}}
+	ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{Credentials: []unit.Credential{{ID: "absent-everywhere", Load: true}}}}
 	cmd := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", `test -d "$CREDENTIALS_DIRECTORY" && ! test -e "$CREDENTIALS_DIRECTORY/absent-everywhere" && echo ok`}}
 	if out, _ := runOutput(t, Spec{Unit: "cred.service", Command: cmd, Exec: ec, Dirs: Dirs{Runtime: t.TempDir()}}); out != "ok\n" {
 		t.Errorf("a missing named credential: %q; want the start to go on without it", out)
@@ -181,7 +181,7 @@ func TestStandardInputTTY(t *testing.T) {
 	pts := fmt.Sprintf("/dev/pts/%d", n)
 	r := startReaper(t)
 	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty-force", StandardOutput: "inherit", TTYPath: pts,
-		Proc: unit.ProcContext{TTYReset: true, TTYVHangup: true}}
+		Proc: &unit.ProcContext{TTYReset: true, TTYVHangup: true}}
 	pid := run(t, r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}}, Exec: ec})
 	buf := make([]byte, 256)
 	var got strings.Builder
@@ -227,7 +227,7 @@ func TestSIGPIPEDisposition(t *testing.T) {
 	if pid := runReady(t, r, Spec{Exec: sandboxedExec, SelfExe: os.Args[0]}); !ignored(pid) {
 		t.Error("start through the helper: SIGPIPE not ignored; want IgnoreSIGPIPE=yes by default")
 	}
-	no := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{SIGPIPEDefault: true}}
+	no := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{SIGPIPEDefault: true}}
 	if pid := runReady(t, r, Spec{Exec: no, SelfExe: os.Args[0]}); ignored(pid) {
 		t.Error("IgnoreSIGPIPE=no: SIGPIPE still ignored")
 	}
@@ -240,7 +240,7 @@ func TestSIGPIPEDisposition(t *testing.T) {
 		t.Error("IgnoreSIGPIPE=no alone goes through the exec helper; want the trampoline")
 	}
 	p.close()
-	noHelper := &unit.ExecContext{UMask: 0o022, Proc: unit.ProcContext{SIGPIPEDefault: true}}
+	noHelper := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{SIGPIPEDefault: true}}
 	if pid := runReady(t, r, Spec{Exec: noHelper}); ignored(pid) { // no SelfExe: the helper cannot run
 		t.Error("IgnoreSIGPIPE=no through the trampoline: SIGPIPE still ignored")
 	}

@@ -15,7 +15,7 @@ func (p *plan) buildSandbox() error {
 	if p.s.Command.FullPrivilege {
 		return nil
 	}
-	cfg := &p.ec.Sandbox
+	cfg := p.ec.SandboxSettings()
 	if p.ec.DynamicUser {
 		c := *cfg
 		p.dynamicSandbox(&c)
@@ -62,7 +62,7 @@ func (p *plan) bindsInRoot(path string) bool {
 	if p.s.Command.FullPrivilege {
 		return false
 	}
-	for _, b := range p.ec.Sandbox.BindPaths {
+	for _, b := range p.ec.SandboxSettings().BindPaths {
 		if b.Dst == path || strings.HasPrefix(path, strings.TrimSuffix(b.Dst, "/")+"/") {
 			return true
 		}

@@ -22,7 +22,7 @@ func needRoot(t testing.TB) {
 // sandboxed is a sandbox as Debian's daemons ask for it.
 func sandboxed() *unit.ExecContext {
 	kill := uint64(1 << 5) // CAP_KILL
-	return &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{
+	return &unit.ExecContext{UMask: 0o022, Sandbox: &sandbox.Config{
 		NoNewPrivileges: true, CapabilityBoundingSet: &kill, PrivateTmp: true, ProtectSystem: "strict",
 		PrivateDevices: true, SystemCallFilter: &sandbox.SyscallList{Calls: map[string]int{"uname": 84}},
 	}}
@@ -61,7 +61,7 @@ func TestSandboxApplied(t *testing.T) {
 func TestSandboxRefused(t *testing.T) {
 	needRoot(t)
 	r := startReaper(t)
-	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{ReadOnlyPaths: []string{"/nonexistent-tend-test"}}}
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: &sandbox.Config{ReadOnlyPaths: []string{"/nonexistent-tend-test"}}}
 	_, err := Start(r, Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec, SelfExe: os.Args[0]}, func(reaper.Exit) {
 		t.Error("a process ran")
 	})
@@ -92,7 +92,7 @@ func TestSyscallFilterEffect(t *testing.T) {
 	for _, filtered := range []bool{false, true} {
 		ec := &unit.ExecContext{UMask: 0o022}
 		if filtered {
-			ec.Sandbox.SystemCallFilter = &sandbox.SyscallList{Calls: map[string]int{"uname": 84}}
+			ec.Sandbox = &sandbox.Config{SystemCallFilter: &sandbox.SyscallList{Calls: map[string]int{"uname": 84}}}
 		}
 		exited := make(chan reaper.Exit, 1)
 		s := Spec{Command: unit.Command{Path: "/bin/uname"}, Exec: ec, SelfExe: os.Args[0]}
@@ -109,7 +109,7 @@ func TestSyscallFilterEffect(t *testing.T) {
 // TestRootImageRefused: RootImage= fails the start with a reason rather
 // than running the program on the host's root.
 func TestRootImageRefused(t *testing.T) {
-	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{RootImage: "/srv/os.raw"}}
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: &sandbox.Config{RootImage: "/srv/os.raw"}}
 	_, err := newPlan(Spec{Command: unit.Command{Path: "/bin/true"}, Exec: ec})
 	var se *SetupError
 	if !errors.As(err, &se) || se.Status != ExitNamespace || !strings.Contains(err.Error(), "RootImage=") {
@@ -147,7 +147,7 @@ func TestPrivateTmpShared(t *testing.T) {
 	needRoot(t)
 	name := fmt.Sprintf("privtmp-%d.service", os.Getpid())
 	t.Cleanup(func() { RemovePrivateTmp(name) })
-	ec := &unit.ExecContext{UMask: 0o022, Sandbox: sandbox.Config{PrivateTmp: true}}
+	ec := &unit.ExecContext{UMask: 0o022, Sandbox: &sandbox.Config{PrivateTmp: true}}
 	write := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo hi > /tmp/f && echo there > /var/tmp/g"}}
 	if out, e := runOutput(t, Spec{Unit: name, Command: write, Exec: ec}); e.Status != 0 {
 		t.Fatalf("writing: %q %+v", out, e)

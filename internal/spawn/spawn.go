@@ -152,8 +152,8 @@ func newPlan(s Spec) (*plan, error) {
 		}
 		return nil, err
 	}
-	if len(p.ec.Proc.Credentials) > 0 {
-		if err := prepareCredentials(p.ec.Proc.Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
+	if len(p.ec.ProcSettings().Credentials) > 0 {
+		if err := prepareCredentials(p.ec.ProcSettings().Credentials, CredentialsDir(s.Dirs, s.Unit), uid, gid); err != nil {
 			return nil, setupErr(ExitCredentials, p.path, err)
 		}
 	}
@@ -169,7 +169,7 @@ func newPlan(s Spec) (*plan, error) {
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
 	p.helper = p.needsHelper() || p.sandbox != nil ||
-		((len(p.ownPIDVars()) > 0 || p.ec.Proc.SIGPIPEDefault) && !p.useTrampoline())
+		((len(p.ownPIDVars()) > 0 || p.ec.ProcSettings().SIGPIPEDefault) && !p.useTrampoline())
 	return p, nil
 }
 
@@ -256,8 +256,8 @@ func (p *plan) resolvePath() (string, error) {
 // searchPath lists where a bare command name is looked up:
 // ExecSearchPath=, else DefaultPath.
 func searchPath(ec *unit.ExecContext) []string {
-	if len(ec.Proc.ExecSearchPath) > 0 {
-		return ec.Proc.ExecSearchPath
+	if len(ec.ProcSettings().ExecSearchPath) > 0 {
+		return ec.ProcSettings().ExecSearchPath
 	}
 	return filepath.SplitList(DefaultPath)
 }
@@ -432,7 +432,7 @@ func (p *plan) needsHelper() bool {
 	if ec.UMask != defaultUMask || len(ec.Limits) > 0 || ec.Nice != nil || ec.OOMScoreAdjust != nil {
 		return true
 	}
-	proc := ec.Proc
+	proc := *ec.ProcSettings()
 	proc.SIGPIPEDefault = false // the trampoline can do that (see pidexec.go)
 	if proc.Set() || resolveTTY(ec) != nil {
 		return true

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,7 +59,23 @@ func reportWhere() int {
 	return 0
 }
 
+// reapers holds the one reaper of each running test: a process must have
+// a single reaper (two would race for each other's children in wait4,
+// and one of them then waits forever), so helpers that need one share it.
+var reapers sync.Map // testing.TB -> *reaper.Reaper
+
 func startReaper(t testing.TB) *reaper.Reaper {
+	t.Helper()
+	if r, ok := reapers.Load(t); ok {
+		return r.(*reaper.Reaper)
+	}
+	r := newReaper(t)
+	reapers.Store(t, r)
+	t.Cleanup(func() { reapers.Delete(t) })
+	return r
+}
+
+func newReaper(t testing.TB) *reaper.Reaper {
 	t.Helper()
 	r, err := reaper.New(reaper.Options{})
 	if err != nil {

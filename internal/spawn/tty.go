@@ -40,8 +40,8 @@ func resolveTTY(ec *unit.ExecContext) *ttyInstr {
 	// as systemd.exec(5) says.
 	out := ec.StandardOutput == "tty" || ec.StandardOutput == "inherit" || ec.StandardOutput == ""
 	err := ec.StandardError == "tty" || (out && (ec.StandardError == "inherit" || ec.StandardError == ""))
-	return &ttyInstr{Path: TTYPath(ec), Mode: ec.StandardInput, Reset: ec.Proc.TTYReset,
-		VHangup: ec.Proc.TTYVHangup, Out: out, Err: err}
+	return &ttyInstr{Path: TTYPath(ec), Mode: ec.StandardInput, Reset: ec.ProcSettings().TTYReset,
+		VHangup: ec.ProcSettings().TTYVHangup, Out: out, Err: err}
 }
 
 // acquireTTY opens t.Path, hangs up and resets it if asked, makes it the

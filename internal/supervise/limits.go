@@ -28,7 +28,7 @@ func (m *Manager) applyLimits(u *rt) {
 		return
 	}
 	u.limitsCg, u.limitsDef = u.cg, u.def
-	_, err := u.cg.Apply(ResolveLimits(&u.def.Service.Resources, m.opts.Cgroups))
+	_, err := u.cg.Apply(ResolveLimits(u.def.Service.ResourceSettings(), m.opts.Cgroups))
 	if err != nil {
 		m.event(u, prioWarn, "%s: resource limits: %v", u.name, err)
 	}
@@ -38,7 +38,7 @@ func (m *Manager) applyLimits(u *rt) {
 // no cgroup controller available to cm can apply, for the load-time
 // warning (DefaultTasksMax= is not the unit's: never named).
 func UnavailableLimits(svc *unit.Service, cm *cgroup.Manager) []string {
-	r := &svc.Resources
+	r := svc.ResourceSettings()
 	if !r.Set() {
 		return nil
 	}
@@ -114,7 +114,7 @@ func blockDevice(path string) (uint32, uint32, bool) {
 // exceeding a limit of the unit's own, so that a SIGKILL is worth
 // checking against the group's OOM count.
 func hasMemoryLimit(svc *unit.Service) bool {
-	r := &svc.Resources
+	r := svc.ResourceSettings()
 	return r.MemoryMax != nil || r.MemoryHigh != nil || r.MemorySwapMax != nil
 }
 

@@ -236,10 +236,10 @@ func (m *Manager) enterDead(u *service) {
 	if !keepRuntime {
 		_ = spawn.RemoveRuntimeDirs(&svc.Exec, m.opts.Dirs)
 	}
-	if len(svc.Exec.Proc.Credentials) > 0 {
+	if len(svc.Exec.ProcSettings().Credentials) > 0 {
 		_ = spawn.RemoveCredentials(m.opts.Dirs, u.name)
 	}
-	if svc.Exec.Sandbox.PrivateTmp || svc.Exec.DynamicUser {
+	if svc.Exec.SandboxSettings().PrivateTmp || svc.Exec.DynamicUser {
 		_ = spawn.RemovePrivateTmp(u.name)
 	}
 	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)

@@ -296,7 +296,7 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 	spec := spawn.Spec{
 		Unit: u.name, Command: cmd, Env: env, Cgroup: u.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
 		// runsv leaves SIGPIPE's default action to ./run and ./finish.
-		Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir, Proc: unit.ProcContext{SIGPIPEDefault: true}},
+		Exec: &unit.ExecContext{UMask: 0o022, WorkingDirectory: dir, Proc: &unit.ProcContext{SIGPIPEDefault: true}},
 	}
 	pipe, err := m.svdirLogPipe(u)
 	if err != nil {

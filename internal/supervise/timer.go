@@ -58,6 +58,9 @@ type TimerEnv struct {
 	Local func() *time.Location
 	// Rand gives RandomizedDelaySec='s random numbers; nil is math/rand.
 	Rand func() uint64
+
+	// calendars shares the parsed OnCalendar= specs of the timers.
+	calendars timerspec.Calendars
 }
 
 // timerEnv returns the timers' environment with defaults filled in.
@@ -76,6 +79,14 @@ func (m *Manager) timerEnv() *TimerEnv {
 		e.Rand = rand.Uint64
 	}
 	return e
+}
+
+// timerSpec types the [Timer] section of def, its calendar specs shared
+// with the other timers that wrote the same ones.
+func (m *Manager) timerSpec(def *unit.Unit) (*timerspec.Spec, bool) {
+	env := m.timerEnv()
+	spec, _, ok := timerspec.ParseSpecShared(def, m.opts.SpecifierEnv, env.Local(), &env.calendars)
+	return spec, ok
 }
 
 func (t *timer) sub() string { return t.state.String() }
@@ -97,7 +108,7 @@ func (t *timer) start(m *Manager) {
 	}
 	env := m.timerEnv()
 	t.env = env
-	spec, _, ok := timerspec.ParseSpec(t.def, m.opts.SpecifierEnv, env.Local())
+	spec, ok := m.timerSpec(t.def)
 	if !ok {
 		t.reason = "the unit's [Timer] section is not usable (see its load warnings)"
 		t.enterDead(m, ResultResources)
@@ -384,7 +395,7 @@ func (t *timer) onTimeChanged(m *Manager, e timeChanged) {
 		t.last, t.lastWall = now, false
 	}
 	if !e.clock {
-		if spec, _, ok := timerspec.ParseSpec(t.def, m.opts.SpecifierEnv, m.timerEnv().Local()); ok {
+		if spec, ok := m.timerSpec(t.def); ok {
 			t.spec = spec // specs without a zone are in the new one
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/tendproject/tend/internal/plan"
-	timerspec "github.com/tendproject/tend/internal/timer"
 )
 
 // reloadTimers applies a daemon-reload (or a crontab re-read) to the
@@ -27,7 +26,7 @@ func (t *timer) refresh(m *Manager) {
 	if t.spec == nil || (t.state != Waiting && t.state != Running && t.state != Elapsed) {
 		return
 	}
-	spec, _, ok := timerspec.ParseSpec(t.def, m.opts.SpecifierEnv, m.timerEnv().Local())
+	spec, ok := m.timerSpec(t.def)
 	if !ok {
 		m.event(t.rt, prioWarn, "%s: the new definition is not usable; keeping the running one.", t.name)
 		return

@@ -2,8 +2,6 @@ package supervise
 
 import (
 	"time"
-
-	timerspec "github.com/tendproject/tend/internal/timer"
 )
 
 // Taking a timer back after a re-exec or a crash (docs/design.md,
@@ -65,7 +63,7 @@ func (t *timer) resume(m *Manager) {
 	}
 	env := m.timerEnv()
 	t.env = env
-	spec, _, ok := timerspec.ParseSpec(t.def, m.opts.SpecifierEnv, env.Local())
+	spec, ok := m.timerSpec(t.def)
 	if !ok {
 		t.reason = "the unit's [Timer] section is not usable (see its load warnings)"
 		t.enterDead(m, ResultResources)

@@ -86,10 +86,17 @@ func (s *Spec) Schedules() calendar.Schedule {
 // left with nothing to wait for gets an error diag and ok=false, as
 // systemd refuses it ("Timer unit lacks value setting.").
 func ParseSpec(u *unit.Unit, env *unit.Env, local *time.Location) (spec *Spec, diags []unit.Diag, ok bool) {
+	return ParseSpecShared(u, env, local, nil)
+}
+
+// ParseSpecShared is ParseSpec taking the calendar specs from cals, so
+// that timers with the same OnCalendar= share one parsed spec (nil cals:
+// every timer parses its own).
+func ParseSpecShared(u *unit.Unit, env *unit.Env, local *time.Location, cals *Calendars) (spec *Spec, diags []unit.Diag, ok bool) {
 	if env == nil {
 		env = &unit.Env{}
 	}
-	p := &specParser{u: u, env: env, local: local, s: &Spec{Accuracy: DefaultAccuracy, RemainAfterElapse: true}}
+	p := &specParser{u: u, env: env, local: local, cals: cals, s: &Spec{Accuracy: DefaultAccuracy, RemainAfterElapse: true}}
 	for _, e := range u.Entries {
 		if e.Section == "Timer" {
 			p.entry(e)
@@ -102,6 +109,7 @@ type specParser struct {
 	u     *unit.Unit
 	env   *unit.Env
 	local *time.Location
+	cals  *Calendars
 	s     *Spec
 	diags []unit.Diag
 	// unsupported lists directives tend reads but does not apply; they
@@ -127,12 +135,16 @@ func (p *specParser) entry(e unit.Entry) {
 			s.Calendar, s.Monotonic = nil, nil
 			return
 		}
-		sp, err := calendar.ParseIn(v, p.local)
+		one, err := p.cals.parse(v, p.local)
 		if err != nil {
 			p.bad(e, "Failed to parse calendar specification: %s", Strerror(err))
 			return
 		}
-		s.Calendar = append(s.Calendar, Calendar{Text: v, Schedule: sp})
+		if len(s.Calendar) == 0 {
+			s.Calendar = one[:] // shared and full: a second line's append copies
+		} else {
+			s.Calendar = append(s.Calendar, one[0])
+		}
 	case "OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec":
 		if v == "" {
 			s.Calendar, s.Monotonic = nil, nil

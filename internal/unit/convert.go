@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tendproject/tend/internal/sandbox"
 )
 
 // Defaults from systemd-system.conf(5) that typed units start from.
@@ -24,6 +26,33 @@ type converter struct {
 	warnedSections map[string]bool
 	successAction  bool
 	abortSet       bool // TimeoutAbortSec= given; else it follows TimeoutStopSec=
+
+	// The settings a service rarely has are typed in rare (made on the
+	// first line that may be one) and kept only when one of them was
+	// given (see finishService).
+	rare                        *rareSettings
+	sandboxSet, procSet, resSet bool
+}
+
+// rareSettings is where a service's sandboxing, process and resource
+// settings are typed before finishService keeps those given.
+type rareSettings struct {
+	sandbox sandbox.Config
+	proc    ProcContext
+	res     ResourceContext
+}
+
+func (c *converter) rareSettings() *rareSettings {
+	if c.rare == nil {
+		c.rare = &rareSettings{}
+	}
+	return c.rare
+}
+
+// used notes in *set that a setting of a group was given.
+func used(handled bool, set *bool) bool {
+	*set = *set || handled
+	return handled
 }
 
 // newUnit returns a unit with systemd's defaults for its kind.

@@ -94,7 +94,7 @@ func (c *converter) execEntry(e Entry) bool {
 			x.RuntimeDirectoryPreserve = map[bool]string{true: "yes", false: "no"}[b]
 		}
 	default:
-		return c.sandboxEntry(e) || c.stdio(e) || c.procEntry(e)
+		return used(c.sandboxEntry(e), &c.sandboxSet) || c.stdio(e) || used(c.procEntry(e), &c.procSet)
 	}
 	return true
 }

@@ -18,7 +18,7 @@ var (
 
 // procEntry types the settings of ProcContext.
 func (c *converter) procEntry(e Entry) bool {
-	p := &c.u.Service.Exec.Proc
+	p := &c.rareSettings().proc
 	switch e.Key {
 	case "IgnoreSIGPIPE":
 		ignore := true

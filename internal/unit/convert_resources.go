@@ -16,10 +16,8 @@ var ioKinds = map[string]string{
 // resourceEntry types the systemd.resource-control(5) settings tend
 // applies.
 func (c *converter) resourceEntry(e Entry) bool {
-	r := &c.u.Service.Resources
-	mem := map[string]**Amount{"MemoryMin": &r.MemoryMin, "MemoryLow": &r.MemoryLow, "MemoryHigh": &r.MemoryHigh,
-		"MemoryMax": &r.MemoryMax, "MemorySwapMax": &r.MemorySwapMax, "TasksMax": &r.TasksMax}
-	if dst, ok := mem[e.Key]; ok {
+	r := &c.rareSettings().res
+	if dst := amountSetting(r, e.Key); dst != nil {
 		c.amount(e, dst, e.Key != "TasksMax")
 		return true
 	}
@@ -62,6 +60,26 @@ func (c *converter) resourceEntry(e Entry) bool {
 		return false
 	}
 	return true
+}
+
+// amountSetting is the limit key names in r, or nil (a switch: see
+// sandboxBool).
+func amountSetting(r *ResourceContext, key string) **Amount {
+	switch key {
+	case "MemoryMin":
+		return &r.MemoryMin
+	case "MemoryLow":
+		return &r.MemoryLow
+	case "MemoryHigh":
+		return &r.MemoryHigh
+	case "MemoryMax":
+		return &r.MemoryMax
+	case "MemorySwapMax":
+		return &r.MemorySwapMax
+	case "TasksMax":
+		return &r.TasksMax
+	}
+	return nil
 }
 
 func (c *converter) amount(e Entry, dst **Amount, sizes bool) {

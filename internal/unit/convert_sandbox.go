@@ -15,18 +15,8 @@ import (
 // sandboxEntry handles the privilege and sandboxing settings of
 // systemd.exec(5) that tend applies.
 func (c *converter) sandboxEntry(e Entry) bool {
-	x := &c.u.Service.Exec.Sandbox
-	bools := map[string]*bool{
-		"NoNewPrivileges": &x.NoNewPrivileges, "PrivateTmp": &x.PrivateTmp, "PrivateDevices": &x.PrivateDevices,
-		"PrivateNetwork": &x.PrivateNetwork, "PrivateIPC": &x.PrivateIPC, "PrivateMounts": &x.PrivateMounts,
-		"ProtectKernelTunables": &x.ProtectKernelTunables, "ProtectKernelModules": &x.ProtectKernelModules,
-		"ProtectKernelLogs": &x.ProtectKernelLogs, "ProtectControlGroups": &x.ProtectControlGroups,
-		"ProtectClock": &x.ProtectClock, "ProtectHostname": &x.ProtectHostname,
-		"RestrictRealtime": &x.RestrictRealtime, "RestrictSUIDSGID": &x.RestrictSUIDSGID,
-		"LockPersonality": &x.LockPersonality, "MemoryDenyWriteExecute": &x.MemoryDenyWriteExecute,
-		"RemoveIPC": &x.RemoveIPC, "PrivateUsers": &x.PrivateUsers,
-	}
-	if dst, ok := bools[e.Key]; ok {
+	x := &c.rareSettings().sandbox
+	if dst := sandboxBool(x, e.Key); dst != nil {
 		c.boolean(e, dst)
 		return true
 	}
@@ -92,6 +82,51 @@ func (c *converter) sandboxEntry(e Entry) bool {
 // nativeArch is systemd's name of the architecture tend runs on.
 var nativeArch = map[string]string{"amd64": "x86-64", "386": "x86", "arm64": "arm64", "arm": "arm",
 	"riscv64": "riscv64", "ppc64le": "ppc64-le", "s390x": "s390x", "loong64": "loongarch64"}
+
+// sandboxBool is the boolean setting key names in x, or nil. A switch,
+// not a map literal: this runs for every [Service] line, and a map
+// would be built (and thrown away) each time.
+func sandboxBool(x *sandbox.Config, key string) *bool {
+	switch key {
+	case "NoNewPrivileges":
+		return &x.NoNewPrivileges
+	case "PrivateTmp":
+		return &x.PrivateTmp
+	case "PrivateDevices":
+		return &x.PrivateDevices
+	case "PrivateNetwork":
+		return &x.PrivateNetwork
+	case "PrivateIPC":
+		return &x.PrivateIPC
+	case "PrivateMounts":
+		return &x.PrivateMounts
+	case "ProtectKernelTunables":
+		return &x.ProtectKernelTunables
+	case "ProtectKernelModules":
+		return &x.ProtectKernelModules
+	case "ProtectKernelLogs":
+		return &x.ProtectKernelLogs
+	case "ProtectControlGroups":
+		return &x.ProtectControlGroups
+	case "ProtectClock":
+		return &x.ProtectClock
+	case "ProtectHostname":
+		return &x.ProtectHostname
+	case "RestrictRealtime":
+		return &x.RestrictRealtime
+	case "RestrictSUIDSGID":
+		return &x.RestrictSUIDSGID
+	case "LockPersonality":
+		return &x.LockPersonality
+	case "MemoryDenyWriteExecute":
+		return &x.MemoryDenyWriteExecute
+	case "RemoveIPC":
+		return &x.RemoveIPC
+	case "PrivateUsers":
+		return &x.PrivateUsers
+	}
+	return nil
+}
 
 // choice parses a boolean that may also be one of the extra values
 // ("yes" → "yes", "no" → "").

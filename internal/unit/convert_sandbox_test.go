@@ -83,8 +83,8 @@ func TestSandboxSettings(t *testing.T) {
 			if len(u.Unsupported) > 0 || diagText(u) != "" {
 				t.Errorf("unsupported %v, diags:\n%s", u.Unsupported, diagText(u))
 			}
-			if !tc.check(&u.Service.Exec.Sandbox) {
-				t.Errorf("typed as %+v", u.Service.Exec.Sandbox)
+			if !tc.check(u.Service.Exec.SandboxSettings()) {
+				t.Errorf("typed as %+v", u.Service.Exec.SandboxSettings())
 			}
 		})
 	}
@@ -102,7 +102,7 @@ func TestSandboxBadValues(t *testing.T) {
 			t.Errorf("%s: no diagnostic at line 3, got:\n%s", text, d)
 		}
 		// An allow list keeps what else it names (@default), as in systemd.
-		if u.Service.Exec.Sandbox.Active() && !strings.HasPrefix(text, "SystemCallFilter=") {
+		if u.Service.Exec.SandboxSettings().Active() && !strings.HasPrefix(text, "SystemCallFilter=") {
 			t.Errorf("%s: kept: %+v", text, u.Service.Exec.Sandbox)
 		}
 	}
@@ -123,7 +123,7 @@ func FuzzSandboxSettings(f *testing.F) {
 		c := &converter{u: u, spec: specCtx{env: &env, name: u.Name}, warnedSections: map[string]bool{}}
 		key, val, _ := strings.Cut(line, "=")
 		c.entry(Entry{Section: "Service", Key: key, Value: val, File: "f.service", Line: 1})
-		sb := &u.Service.Exec.Sandbox
+		sb := u.Service.Exec.SandboxSettings()
 		for _, b := range sb.BindPaths {
 			if !strings.HasPrefix(b.Src, "/") || !strings.HasPrefix(b.Dst, "/") {
 				t.Fatalf("relative bind %+v from %q", b, line)
@@ -141,7 +141,7 @@ func FuzzSandboxSettings(f *testing.F) {
 // architecture is warned about by name, never silently dropped.
 func TestSyscallArchitectures(t *testing.T) {
 	u := loadText(t, "s.service", "[Service]\nExecStart=/bin/true\nSystemCallArchitectures=native mips\n")
-	if got := u.Service.Exec.Sandbox.SystemCallArchitectures; len(got) != 1 || got[0] != "native" {
+	if got := u.Service.Exec.SandboxSettings().SystemCallArchitectures; len(got) != 1 || got[0] != "native" {
 		t.Errorf("typed %v; want [native]", got)
 	}
 	if d := diagText(u); !strings.Contains(d, "s.service:3: ") || !strings.Contains(d, "mips") {

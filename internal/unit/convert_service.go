@@ -87,7 +87,7 @@ func (c *converter) serviceEntry(e Entry) bool {
 	case "StartLimitInterval", "StartLimitIntervalSec", "StartLimitBurst", "StartLimitAction":
 		c.startLimit(e)
 	default:
-		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || c.resourceEntry(e)
+		return c.serviceTime(e) || c.killEntry(e) || c.execEntry(e) || used(c.resourceEntry(e), &c.resSet)
 	}
 	return true
 }
@@ -208,6 +208,7 @@ func (c *converter) killEntry(e Entry) bool {
 // refuses services systemd would refuse to load.
 func (c *converter) finishService() {
 	s := c.u.Service
+	c.keepRare(s)
 	if s.Kill.RestartKillSignal == 0 {
 		s.Kill.RestartKillSignal = s.Kill.Signal
 	}
@@ -238,5 +239,19 @@ func (c *converter) finishService() {
 		c.refuse("Service has more than one ExecStart= setting, which is only allowed for Type=oneshot services.")
 	case s.Type == TypeOneshot && (s.Restart == RestartAlways || s.Restart == RestartOnSuccess):
 		c.refuse("Service has Restart= set to either always or on-success, which isn't allowed for Type=oneshot services.")
+	}
+}
+
+// keepRare gives the service the sandbox, process and resource settings
+// that were set, from the converter's scratch space (nil when none were).
+func (c *converter) keepRare(s *Service) {
+	if c.sandboxSet {
+		s.Exec.Sandbox = new(c.rare.sandbox)
+	}
+	if c.procSet {
+		s.Exec.Proc = new(c.rare.proc)
+	}
+	if c.resSet {
+		s.Resources = new(c.rare.res)
 	}
 }

@@ -31,5 +31,6 @@ func (x *ExecSettings) Entry(e Entry) (bool, []Diag) {
 // unusable (as systemd refuses a unit with an invalid User=, say).
 func (x *ExecSettings) Result() (ExecContext, bool) {
 	u := x.c.u
+	x.c.keepRare(u.Service) // a socket's sandbox and process settings too
 	return u.Service.Exec, u.Load == BadSetting
 }

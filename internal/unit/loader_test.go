@@ -269,7 +269,7 @@ func TestDebianUnits(t *testing.T) {
 		if slices.Contains(u.Unsupported, "ProtectSystem") || slices.Contains(u.Unsupported, "PrivateTmp") {
 			t.Errorf("%s: sandboxing directives reported unsupported: %v", n, u.Unsupported)
 		}
-		if u.Service != nil && u.Service.Exec.Sandbox.Active() {
+		if u.Service != nil && u.Service.Exec.SandboxSettings().Active() {
 			sandboxed++
 		}
 	}

@@ -224,9 +224,11 @@ type Service struct {
 	RestartForceExitStatus   ExitStatusSet
 	Sockets                  []string
 
-	Kill      KillContext
-	Exec      ExecContext
-	Resources ResourceContext // resources.go
+	Kill KillContext
+	Exec ExecContext
+	// Resources is nil when the unit sets none (ResourceSettings reads
+	// it either way): most services set none, and it is 150 bytes.
+	Resources *ResourceContext // resources.go
 }
 
 // ExitStatusSet is a set of exit codes and signals (SuccessExitStatus= and
@@ -319,10 +321,13 @@ type ExecContext struct {
 	SyslogLevel       string
 	SyslogLevelPrefix bool // default true
 
-	Proc ProcContext // scheduling, placement, credentials… (process.go)
+	// Proc is nil when the unit sets none of these (ProcSettings reads it
+	// either way).
+	Proc *ProcContext // scheduling, placement, credentials… (process.go)
 
-	// Sandbox holds the privilege and sandboxing settings.
-	Sandbox sandbox.Config
+	// Sandbox holds the privilege and sandboxing settings; nil when the
+	// unit sets none (SandboxSettings reads it either way).
+	Sandbox *sandbox.Config
 }
 
 // EnvFile is one EnvironmentFile= entry.
@@ -339,4 +344,28 @@ type Install struct {
 	Alias           []string
 	Also            []string
 	DefaultInstance string
+}
+
+// SandboxSettings is ec.Sandbox, or no sandboxing when the unit set none.
+func (ec *ExecContext) SandboxSettings() *sandbox.Config {
+	if ec.Sandbox != nil {
+		return ec.Sandbox
+	}
+	return &sandbox.Config{}
+}
+
+// ProcSettings is ec.Proc, or the defaults when the unit set none.
+func (ec *ExecContext) ProcSettings() *ProcContext {
+	if ec.Proc != nil {
+		return ec.Proc
+	}
+	return &ProcContext{}
+}
+
+// ResourceSettings is s.Resources, or no limits when the unit set none.
+func (s *Service) ResourceSettings() *ResourceContext {
+	if s.Resources != nil {
+		return s.Resources
+	}
+	return &ResourceContext{}
 }

@@ -1,0 +1,46 @@
+package timer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tendproject/tend/internal/unit"
+)
+
+// TestCalendarsShared: two timers with the same OnCalendar= share one
+// parsed spec; a timer with a second line gets its own list, and the
+// shared one is left as it was.
+func TestCalendarsShared(t *testing.T) {
+	mk := func(name string, lines ...string) *unit.Unit {
+		u := &unit.Unit{Name: name, Kind: unit.KindTimer}
+		for _, l := range lines {
+			u.Entries = append(u.Entries, unit.Entry{Section: "Timer", Key: "OnCalendar", Value: l})
+		}
+		return u
+	}
+	var cals Calendars
+	a, _, ok1 := ParseSpecShared(mk("a.timer", "daily"), nil, time.UTC, &cals)
+	b, _, ok2 := ParseSpecShared(mk("b.timer", "daily"), nil, time.UTC, &cals)
+	c, _, ok3 := ParseSpecShared(mk("c.timer", "daily", "weekly"), nil, time.UTC, &cals)
+	d, _, ok4 := ParseSpecShared(mk("d.timer", "daily"), nil, time.FixedZone("X", 3600), &cals)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		t.Fatal("a spec did not parse")
+	}
+	if a.Calendar[0].Schedule != b.Calendar[0].Schedule || &a.Calendar[0] != &b.Calendar[0] {
+		t.Error("a and b do not share their calendar")
+	}
+	if d.Calendar[0].Schedule == a.Calendar[0].Schedule {
+		t.Error("a spec read in another zone is shared")
+	}
+	if len(c.Calendar) != 2 || c.Calendar[1].Text != "weekly" || c.Calendar[0].Schedule != a.Calendar[0].Schedule {
+		t.Errorf("c = %+v", c.Calendar)
+	}
+	if len(a.Calendar) != 1 || a.Calendar[0].Text != "daily" {
+		t.Errorf("a changed: %+v", a.Calendar)
+	}
+	var own Calendars
+	e, _, _ := ParseSpecShared(mk("e.timer", "daily"), nil, time.UTC, &own)
+	if e.Calendar[0].Schedule == a.Calendar[0].Schedule {
+		t.Error("two caches share")
+	}
+}
