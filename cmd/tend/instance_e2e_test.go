@@ -308,13 +308,14 @@ func TestRepeatedSignalEscalates(t *testing.T) {
 
 // TestStderrReaderGone runs tend with its stderr into a pipe whose
 // reader goes away after one byte (`tend run 2>&1 | head -c 1`): tend
-// keeps logging into the broken pipe and keeps serving, and its
-// services do not inherit an ignored SIGPIPE.
+// keeps logging into the broken pipe and keeps serving, and a service
+// that asks for SIGPIPE's default action (IgnoreSIGPIPE=no) gets it
+// although tend itself ignores SIGPIPE.
 func TestStderrReaderGone(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "sigign")
 	dir := writeUnits(t, map[string]string{
 		"default.target": "[Unit]\n",
-		"sigs.service":   "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'grep ^SigIgn: /proc/self/status > " + marker + "'\n",
+		"sigs.service":   "[Service]\nType=oneshot\nIgnoreSIGPIPE=no\nExecStart=/bin/sh -c 'grep ^SigIgn: /proc/self/status > " + marker + "'\n",
 	})
 	pr, pw, err := os.Pipe()
 	if err != nil {
