@@ -39,7 +39,17 @@ func (m *Manager) prepareGroups(us []*rt) {
 			next[i].g = g
 		}
 		close(next[i].done)
+		m.prepareLog(us[i].name)
 	})
+}
+
+// prepareLog has the unit's journal directory and first segment made on
+// the calling worker, after the unit's group so as not to hold its start
+// back: the loop's "Starting…" entry would otherwise make them.
+func (m *Manager) prepareLog(name string) {
+	if m.opts.Logs != nil {
+		m.opts.Logs.Prepare(name)
+	}
 }
 
 // aheadWorkers is how many goroutines make what starts need ahead of
