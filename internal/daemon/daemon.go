@@ -247,7 +247,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
 	} else if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
-		if h == nil {
+		// A holder started just now has nothing to give back: asking
+		// would wait for its start-up before the first service forks.
+		if h == nil && !d.holder.fresh {
 			d.holder.retrieve(d.log)
 		}
 	}
