@@ -69,7 +69,8 @@ func (m *Manager) takeGroup(u *rt, p *nextGroup) {
 
 // prepareLog has the unit's journal directory and first segment made on
 // the calling worker, after the unit's group so as not to hold its start
-// back: the loop's "Starting…" entry would otherwise make them.
+// back: the loop's "Starting…" entry would otherwise make them. (Service
+// directories log no such entry: theirs are made by their first output.)
 func (m *Manager) prepareLog(name string) {
 	if m.opts.Logs != nil {
 		m.opts.Logs.Prepare(name)

@@ -121,6 +121,5 @@ func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 		p.d, p.err = svdir.Open(dirs[i], m.opts.SvdirHub, p.st)
 		close(p.done)
 		m.box.put(evSvdirOpened{u: units[i]})
-		m.prepareLog(units[i].name)
 	})
 }
