@@ -142,10 +142,6 @@ func (s *logSink) Event(unitName string, pid int, prio int, msg string) {
 	})
 }
 
-// Prepare makes the unit's journal directory and first segment ahead of
-// its first entry (journal.Prepare).
-func (s *logSink) Prepare(unitName string) { s.j.Prepare(unitName) }
-
 // identifier is SyslogIdentifier=, else the base name of the process's
 // argv[0], as journald records it.
 func identifier(u *unit.Unit, cmd unit.Command) string {

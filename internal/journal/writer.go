@@ -30,81 +30,27 @@ func (j *Journal) unitLocked(name string) *unitLog {
 // sequence number, then by creation time, so names never collide with
 // segments of an earlier run.
 func (j *Journal) openSegmentLocked(u *unitLog) error {
-	f, s, newDir, err := j.createSegment(u.name, u.dir, j.seq+1)
+	if _, err := os.Stat(u.dir); err != nil {
+		if err := os.MkdirAll(u.dir, 0o755); err != nil {
+			return err
+		}
+		u.newDir = true
+	}
+	now := j.opts.Clock().UnixNano()
+	path := filepath.Join(u.dir, fmt.Sprintf("%016x-%016x.seg", j.seq+1, uint64(now)))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
 	if err != nil {
 		return err
 	}
-	u.install(f, s, newDir)
-	return nil
-}
-
-// createSegment makes a segment file named for seq in dir, with its
-// header, and dir if it does not exist yet (newDir). It touches no state
-// of the journal's, so it may run without the lock.
-func (j *Journal) createSegment(unit, dir string, seq uint64) (f *os.File, s *segment, newDir bool, err error) {
-	if _, err := os.Stat(dir); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, nil, false, err
-		}
-		newDir = true
-	}
-	now := j.opts.Clock().UnixNano()
-	path := filepath.Join(dir, fmt.Sprintf("%016x-%016x.seg", seq, uint64(now)))
-	f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	hdr := appendSegHeader(nil, segHeader{boot: j.opts.BootID, unit: unit, created: now})
+	hdr := appendSegHeader(nil, segHeader{boot: j.opts.BootID, unit: u.name, created: now})
 	if _, err := f.Write(hdr); err != nil {
 		f.Close()
 		os.Remove(path)
-		return nil, nil, false, err
+		return err
 	}
-	return f, &segment{path: path, unit: unit, boot: j.opts.BootID, hdrSize: int64(len(hdr)), size: int64(len(hdr))}, newDir, nil
-}
-
-// install makes s, open as f, u's active segment; the caller holds the
-// lock.
-func (u *unitLog) install(f *os.File, s *segment, newDir bool) {
 	u.f = f
-	u.segs = append(u.segs, s)
-	u.newDir = u.newDir || newDir
-}
-
-// Prepare makes unit's directory and first segment now, without holding
-// the journal's lock for the file system work, unless it already has an
-// active segment. tend calls it on a worker ahead of a unit's start: the
-// directory and inode allocation (a large share of a start's CPU on ext4,
-// bench/README.md) then stays off the manager's loop, whose first
-// "Starting…" entry is only a write. A failure is left to that first
-// entry, which tries again and reports it. The new directory is made
-// durable by the next sync, as for any other new segment.
-func (j *Journal) Prepare(unit string) {
-	j.wmu.Lock()
-	u := j.unitLocked(unit)
-	skip := u.f != nil || j.closed
-	nsegs, seq := len(u.segs), j.seq+1
-	j.wmu.Unlock()
-	if skip {
-		return
-	}
-	f, s, newDir, err := j.createSegment(u.name, u.dir, seq)
-	if err != nil {
-		return
-	}
-	j.wmu.Lock()
-	defer j.wmu.Unlock()
-	// A segment made meanwhile (an entry came first) has a later
-	// sequence in its name: this one would sort before it on disk.
-	if u.f != nil || j.closed || len(u.segs) != nsegs {
-		f.Close()
-		os.Remove(s.path)
-		return
-	}
-	u.install(f, s, newDir)
-	if newDir {
-		j.armSyncLocked()
-	}
+	u.segs = append(u.segs, &segment{path: path, unit: u.name, boot: j.opts.BootID, hdrSize: int64(len(hdr)), size: int64(len(hdr))})
+	return nil
 }
 
 // rotation is a segment detached from its writer, to be sealed outside

@@ -49,7 +49,6 @@ func (m *Manager) prepareGroups(us []*rt) {
 			}
 		}
 		close(p.done)
-		m.prepareLog(us[i].name)
 	})
 }
 
@@ -64,16 +63,6 @@ func (m *Manager) takeGroup(u *rt, p *nextGroup) {
 	if p.limited && p.def == u.def {
 		u.limitsCg, u.limitsDef = p.g, p.def
 		m.reportLimits(u, p.limitsErr)
-	}
-}
-
-// prepareLog has the unit's journal directory and first segment made on
-// the calling worker, after the unit's group so as not to hold its start
-// back: the loop's "Starting…" entry would otherwise make them. (Service
-// directories log no such entry: theirs are made by their first output.)
-func (m *Manager) prepareLog(name string) {
-	if m.opts.Logs != nil {
-		m.opts.Logs.Prepare(name)
 	}
 }
 

@@ -226,8 +226,6 @@ func (l *memLogs) Output(u *unit.Unit, _ unit.Command) (Output, error) {
 
 func (l *memLogs) Event(name string, pid, prio int, msg string) { l.add(name + ": " + msg) }
 
-func (l *memLogs) Prepare(string) {}
-
 func (l *memLogs) add(s string) {
 	l.mu.Lock()
 	l.lines = append(l.lines, s)

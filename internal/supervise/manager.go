@@ -48,9 +48,6 @@ type LogSink interface {
 	Output(u *unit.Unit, cmd unit.Command) (Output, error)
 	// Event records one of tend's own messages about a unit.
 	Event(unitName string, pid int, priority int, msg string)
-	// Prepare makes ahead, on the caller's goroutine, what the unit's
-	// first entry would make (its log's directory and file); best effort.
-	Prepare(unitName string)
 }
 
 // Options are the manager's dependencies; all are required unless noted.
