@@ -38,8 +38,22 @@ def _cgroup_base(rt):
     return "tend-" + hashlib.sha256(rt.encode()).hexdigest()[:12]
 
 
+def _own_groups():
+    """The adapter's own group in each v1 hierarchy: tend inherits it and makes its
+    v1 groups under it (a memory group below the root when the harness runs in one)."""
+    out = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for ctrl in ctrls.split(","):
+                d = os.path.join("/sys/fs/cgroup", ctrl.removeprefix("name=")) + path
+                if ctrl and path != "/" and os.path.isdir(d):
+                    out.append(d)
+    return out
+
+
 def _remove_cgroups():
-    roots = ["/sys/fs/cgroup"] + [e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir()]
+    roots = ["/sys/fs/cgroup"] + [e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir()] + _own_groups()
     for rt in _runtimes:
         for root in roots:
             top = os.path.join(root, _cgroup_base(rt))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,6 +75,39 @@ func TestResourceControlE2E(t *testing.T) {
 	for _, want := range []string{"Result=oom-kill", "ExecMainStatus=9"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("show hog lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// Units that start together at boot have their groups made, and their
+// limits written, ahead on workers (supervise's prepareGroups): each
+// group still holds its own unit's limit.
+func TestLimitsOfUnitsStartedTogether(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+			t.Skip("no pids controller")
+		}
+	}
+	dir := t.TempDir()
+	wants := "[Unit]\n"
+	for i := range 6 {
+		name := fmt.Sprintf("l%d.service", i)
+		text := fmt.Sprintf("[Service]\nExecStart=/bin/sleep 1000\nTasksMax=%d\n", 10+i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wants += "Wants=" + name + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "default.target"), []byte(wants), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := startTend(t, dir)
+	for i := range 6 {
+		out := in.mustCtl("show", fmt.Sprintf("l%d", i), "-p", "TasksMax,TasksCurrent")
+		for _, want := range []string{fmt.Sprintf("TasksMax=%d", 10+i), "TasksCurrent=1"} {
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("show l%d lacks %s:\n%s", i, want, out)
+			}
 		}
 	}
 }

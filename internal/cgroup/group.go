@@ -189,11 +189,43 @@ func (g *Group) Add(pid int) error {
 
 // Placed completes the placement of a pid that was cloned straight into
 // CloneFD: on hybrid machines it also joins the v1 groups used for
-// stats. Failures only cost stats, so they are logged, not returned.
+// stats and limits. Failures are logged, not returned.
 func (g *Group) Placed(pid int) {
-	for _, f := range g.statFiles() {
+	g.PlacedLimits(pid)
+	g.PlacedStats(pid)
+}
+
+// PlacedLimits is the part of Placed that must happen before the process
+// can fork: joining the v1 limit groups, which its children inherit.
+func (g *Group) PlacedLimits(pid int) {
+	g.mu.Lock()
+	var files []string
+	for _, ctrl := range limitControllers {
+		if d, ok := g.limitDirs[ctrl]; ok {
+			files = append(files, filepath.Join(d, "cgroup.procs"))
+		}
+	}
+	g.mu.Unlock()
+	g.join(files, pid)
+}
+
+// PlacedStats is the part of Placed that may come late: joining the v1
+// groups that only count (a child forked before misses them, which costs
+// only the stats those groups keep; the v2 group counts it).
+func (g *Group) PlacedStats(pid int) {
+	var files []string
+	for _, ctrl := range statControllers {
+		if d, ok := g.statDirs[ctrl]; ok {
+			files = append(files, filepath.Join(d, "cgroup.procs"))
+		}
+	}
+	g.join(files, pid)
+}
+
+func (g *Group) join(files []string, pid int) {
+	for _, f := range files {
 		if err := writeInt(f, pid); err != nil {
-			g.m.log.Debug("cannot join stats group", "file", f, "pid", pid, "err", err)
+			g.m.log.Debug("cannot join stats or limit group", "file", f, "pid", pid, "err", err)
 		}
 	}
 }
@@ -438,15 +470,22 @@ func (g *Group) closeFD() {
 }
 
 func writeInt(path string, n int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	// Raw calls: os.File would register each cgroup file with the
+	// runtime's poller (kernfs files are pollable), two more system calls
+	// per write on the start path, and some callers run on the forker's
+	// thread, whose descriptor numbers are its own (spawn.Forker).
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	_, err = f.WriteString(strconv.Itoa(n))
-	if cerr := f.Close(); err == nil {
+	_, err = unix.Write(fd, strconv.AppendInt(nil, int64(n), 10))
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
 }
 
 func readPIDs(path string) ([]int, error) {

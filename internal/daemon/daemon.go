@@ -259,7 +259,9 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).
 		jopts.SpoolDir = filepath.Join(p.Runtime, spoolDirName)
-		if h == nil {
+		// A holder started just now has nothing to give back: asking
+		// would wait for its start-up before the first service forks.
+		if h == nil && !d.holder.fresh {
 			d.holder.retrieve(d.log)
 		}
 	}

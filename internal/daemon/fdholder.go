@@ -42,6 +42,8 @@ type holder struct {
 	listeners map[string]uint64
 	// kept is what the holder held at start-up, until restore takes it.
 	kept map[string]*os.File
+	// fresh: this tend started the holder, which holds nothing yet.
+	fresh bool
 }
 
 // openHolder connects to the holder a previous tend left running, or
@@ -50,16 +52,18 @@ type holder struct {
 func openHolder(runtime, exe string, log *slog.Logger) *holder {
 	path := filepath.Join(runtime, holderSocket)
 	c, err := fdholder.Dial(path)
+	fresh := false
 	if err != nil {
 		if err = startHolder(path, exe); err == nil {
 			c, err = fdholder.Dial(path)
+			fresh = true
 		}
 	}
 	if err != nil {
 		log.Warn("no fd holder: a crash of tend would lose log lines and refuse connections", "err", err)
 		return nil
 	}
-	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}}
+	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}, fresh: fresh}
 }
 
 // startHolder binds the holder's socket (so that it accepts as soon as

@@ -197,6 +197,24 @@ func (f *Forker) run(fn func()) bool {
 	return true
 }
 
+// later runs fn on the forker's thread after the work handed to it
+// before, without waiting for it: work that may follow a fork (the v1
+// stats groups) then overlaps the caller's own. It reports false, and
+// does not run fn, when the forker is closed or nil. fn must not use
+// descriptors of tend's table.
+func (f *Forker) later(fn func()) bool {
+	if f == nil {
+		return false
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return false
+	}
+	f.reqs <- fn
+	return true
+}
+
 // smallTable is the descriptor number below which the child's own
 // files tell that tend's table is small (the kernel gives out the lowest
 // free numbers): the fork is then cheaper on the calling thread than

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,5 +189,70 @@ func TestForkerRunsThePidTrampoline(t *testing.T) {
 	}
 	if env := environ(t, pid); !strings.Contains(env, "\x00LISTEN_PID="+strconv.Itoa(pid)+"\x00") && !strings.HasPrefix(env, "LISTEN_PID="+strconv.Itoa(pid)+"\x00") {
 		t.Errorf("environment of %d lacks LISTEN_PID=%d: %q", pid, pid, env)
+	}
+}
+
+// TestForkerJoinsStatsGroups: on a hybrid machine, a child cloned into
+// its v2 group joins the v1 stats groups from the forker's thread after
+// Start returns; once the forker has run what was queued before, the
+// child is in every one of them.
+func TestForkerJoinsStatsGroups(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	m := cgroup.Detect(cgroup.Options{Base: fmt.Sprintf("tend-forker-stats-%d", os.Getpid()), Force: cgroup.ModeV2})
+	defer m.Close()
+	if m.Mode() != cgroup.ModeV2 {
+		t.Skip("no cgroup v2 here")
+	}
+	defer func() {
+		if err := m.Prune(); err != nil {
+			t.Error(err)
+		}
+	}()
+	g, err := m.Group("stats.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Remove()
+	if len(g.JoinFiles()) < 2 {
+		t.Skip("no v1 stats groups on this machine (not hybrid)")
+	}
+	if _, ok := g.CloneFD(); !ok {
+		t.Skip("no CLONE_INTO_CGROUP here")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	exited := make(chan reaper.Exit, 1)
+	pid, err := Start(r, Spec{
+		Command: unit.Command{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, NoEnvExpand: true},
+		Stdout:  pw, Stderr: pw, Cgroup: g, SelfExe: os.Args[0], Forker: f,
+	}, func(e reaper.Exit) { exited <- e })
+	pw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		unix.Kill(pid, unix.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(hangGuard):
+			t.Errorf("pid %d not reaped", pid)
+		}
+	}()
+	if !f.run(func() {}) {
+		t.Fatal("forker closed")
+	}
+	for _, procs := range g.JoinFiles() {
+		b, err := os.ReadFile(procs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(strings.Fields(string(b)), strconv.Itoa(pid)) {
+			t.Errorf("pid %d not in %s (%q)", pid, procs, b)
+		}
 	}
 }

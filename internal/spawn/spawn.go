@@ -534,7 +534,13 @@ func (p *plan) place(pid int, cloned bool) {
 	switch {
 	case g == nil:
 	case cloned:
-		g.Placed(pid)
+		// The v1 stats groups are the bulk of it on hybrid machines:
+		// on the forker's thread they overlap the loop's next work.
+		// A unit with limits joins before its program (JoinFirst).
+		g.PlacedLimits(pid)
+		if g.JoinFirst() || !p.s.Forker.later(func() { g.PlacedStats(pid) }) {
+			g.PlacedStats(pid)
+		}
 	default:
 		if err := g.Add(pid); err != nil {
 			p.log.Warn("process not placed in its cgroup", "unit", p.s.Unit, "pid", pid, "err", err)

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/unit"
 )
 
 // What a start needs from the kernel before its fork (a cgroup, a service
@@ -14,10 +15,15 @@ import (
 
 // nextGroup is a unit's cgroup that a prepareGroups worker makes ahead
 // of the unit's start; g is set (or left nil on failure: prepare tries
-// again and reports the error) before done closes.
+// again and reports the error) before done closes. If def is a service,
+// its limits were written to g too (limited), with limitsErr the result
+// for the loop to report.
 type nextGroup struct {
-	done chan struct{}
-	g    *cgroup.Group
+	done      chan struct{}
+	def       *unit.Unit
+	g         *cgroup.Group
+	limited   bool
+	limitsErr error
 }
 
 // prepareGroups makes the cgroups of many units that are about to start
@@ -31,15 +37,33 @@ func (m *Manager) prepareGroups(us []*rt) {
 	}
 	next := make([]*nextGroup, len(us))
 	for i, u := range us {
-		next[i] = &nextGroup{done: make(chan struct{})}
+		next[i] = &nextGroup{done: make(chan struct{}), def: u.def}
 		u.cgNext = next[i]
 	}
 	m.ahead(len(us), func(i int) {
+		p := next[i]
 		if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
-			next[i].g = g
+			p.g = g
+			if p.def != nil && p.def.Service != nil {
+				p.limitsErr, p.limited = m.setLimits(g, p.def), true
+			}
 		}
-		close(next[i].done)
+		close(p.done)
 	})
+}
+
+// takeGroup takes the group a prepareGroups worker made for u, and its
+// limits if they are still those of u's definition.
+func (m *Manager) takeGroup(u *rt, p *nextGroup) {
+	<-p.done // made in start order: ready, or about to be
+	if u.cg != nil || p.g == nil {
+		return
+	}
+	u.cg = p.g
+	if p.limited && p.def == u.def {
+		u.limitsCg, u.limitsDef = p.g, p.def
+		m.reportLimits(u, p.limitsErr)
+	}
 }
 
 // aheadWorkers is how many goroutines make what starts need ahead of

@@ -28,7 +28,17 @@ func (m *Manager) applyLimits(u *rt) {
 		return
 	}
 	u.limitsCg, u.limitsDef = u.cg, u.def
-	_, err := u.cg.Apply(ResolveLimits(u.def.Service.ResourceSettings(), m.opts.Cgroups))
+	m.reportLimits(u, m.setLimits(u.cg, u.def))
+}
+
+// setLimits writes def's limits to g. It touches no state of the loop's:
+// prepareGroups' workers call it for the groups they make ahead.
+func (m *Manager) setLimits(g *cgroup.Group, def *unit.Unit) error {
+	_, err := g.Apply(ResolveLimits(def.Service.ResourceSettings(), m.opts.Cgroups))
+	return err
+}
+
+func (m *Manager) reportLimits(u *rt, err error) {
 	if err != nil {
 		m.event(u, prioWarn, "%s: resource limits: %v", u.name, err)
 	}

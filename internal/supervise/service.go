@@ -98,11 +98,8 @@ func (m *Manager) checkConditions(u *rt) bool {
 // each process.)
 func (m *Manager) prepare(u *rt) error {
 	if p := u.cgNext; p != nil {
-		<-p.done // made in start order: ready, or about to be
 		u.cgNext = nil
-		if u.cg == nil {
-			u.cg = p.g
-		}
+		m.takeGroup(u, p)
 	}
 	if m.opts.Cgroups != nil && u.cg == nil {
 		g, err := m.newGroup(u)
