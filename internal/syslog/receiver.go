@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -159,8 +158,9 @@ func (r *Receiver) Close() {
 	}
 }
 
-// deliver rate-limits, parses and hands on one packet. pkt is copied.
-func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
+// deliver rate-limits, parses and hands on one packet. pkt is copied,
+// into sc's slab.
+func (r *Receiver) deliver(pkt []byte, cred Cred, from sender, sc *scratch) {
 	now := r.opts.Now()
 	if r.lim != nil {
 		uid := -1
@@ -176,7 +176,7 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
 			return
 		}
 	}
-	m, err := Parse(bytes.Clone(pkt), now)
+	m, err := parse(sc.clone(pkt), now, sc)
 	if err != nil {
 		return // nothing but whitespace: nothing to keep
 	}

@@ -31,6 +31,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	}
 	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
 	defer b.free()
+	var sc scratch
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
@@ -52,7 +53,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			if cred.Known {
 				prev = cred.PID
 			}
-			r.deliver(b.data(i), cred, from)
+			r.deliver(b.data(i), cred, from, &sc)
 			if cred.PIDFD > 0 {
 				fds = append(fds, cred.PIDFD)
 			}
@@ -125,6 +126,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	}
 	b := newBatch(r.opts.MaxMessageSize, 0, true)
 	defer b.free()
+	var sc scratch
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
@@ -140,7 +142,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			if b.truncated(i) {
 				r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", r.opts.MaxMessageSize)
 			}
-			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a})
+			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a}, &sc)
 		}
 		if !b.full() {
 			r.flush()
@@ -233,6 +235,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	fr := NewFrameReader(c, r.opts.MaxMessageSize)
+	var sc scratch
 	for {
 		frame, err := fr.Next()
 		if err != nil {
@@ -241,7 +244,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		r.deliver(frame, cred, from)
+		r.deliver(frame, cred, from, &sc)
 		if fr.Buffered() == 0 {
 			r.flush()
 		}
