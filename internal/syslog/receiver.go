@@ -158,10 +158,10 @@ func (r *Receiver) Close() {
 	}
 }
 
-// deliver rate-limits, parses and hands on one packet. pkt is copied,
-// into sc's slab.
-func (r *Receiver) deliver(pkt []byte, cred Cred, from sender, sc *scratch) {
-	now := r.opts.Now()
+// deliver rate-limits, parses and hands on one packet received at now
+// (the time of the read that brought it: one clock reading per read, not
+// per message). pkt is copied, into sc's slab.
+func (r *Receiver) deliver(pkt []byte, cred Cred, from sender, sc *scratch, now time.Time) {
 	if r.lim != nil {
 		uid := -1
 		if cred.Known {

@@ -42,7 +42,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
-		prev, fds := 0, b.fds[:0]
+		prev, fds, now := 0, b.fds[:0], r.opts.Now()
 		for i := range b.n {
 			cred := parseOOB(b.control(i))
 			from := sender{kind: byPID, id: cred.PID}
@@ -53,7 +53,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			if cred.Known {
 				prev = cred.PID
 			}
-			r.deliver(b.data(i), cred, from, &sc)
+			r.deliver(b.data(i), cred, from, &sc, now)
 			if cred.PIDFD > 0 {
 				fds = append(fds, cred.PIDFD)
 			}
@@ -137,12 +137,13 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
+		now := r.opts.Now()
 		for i := range b.n {
 			a := b.addr(i)
 			if b.truncated(i) {
 				r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", r.opts.MaxMessageSize)
 			}
-			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a}, &sc)
+			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
 		if !b.full() {
 			r.flush()
@@ -236,7 +237,13 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 	}
 	fr := NewFrameReader(c, r.opts.MaxMessageSize)
 	var sc scratch
-	for {
+	var now time.Time
+	for n := 0; ; n++ {
+		// A new clock reading when Next reads the socket, and every 64
+		// frames of a long buffered run.
+		if fr.Buffered() == 0 || n%64 == 0 {
+			now = r.opts.Now()
+		}
 		frame, err := fr.Next()
 		if err != nil {
 			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
@@ -244,7 +251,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		r.deliver(frame, cred, from, &sc)
+		r.deliver(frame, cred, from, &sc, now)
 		if fr.Buffered() == 0 {
 			r.flush()
 		}
