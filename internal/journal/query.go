@@ -256,15 +256,21 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 	h := &iterHeap{rev: rev}
 	defer func() {
 		for _, it := range h.its {
-			it.close()
+			it.release()
 		}
 	}()
 	for _, ss := range segs {
 		it := &unitIter{segs: ss, m: m, rev: rev, st: st}
+		if m.follow != nil {
+			it.buf, it.recs = m.follow.lend()
+		}
 		if it.advance() {
 			h.its = append(h.its, it)
-		} else if it.err != nil {
-			return 0, it.err
+		} else {
+			it.release()
+			if it.err != nil {
+				return 0, it.err
+			}
 		}
 	}
 	heap.Init(h)
@@ -289,7 +295,7 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 			if it.err != nil {
 				return n, it.err
 			}
-			it.close()
+			it.release()
 			heap.Pop(h)
 		}
 	}
@@ -462,6 +468,16 @@ func (it *unitIter) loadChunk() bool {
 		it.st.damaged(Damage{Path: s.path, Offset: off, Length: n, Reason: reason})
 	})
 	return true
+}
+
+// release closes the iterator for good: a follower's buffers go back to
+// it for its next query.
+func (it *unitIter) release() {
+	it.close()
+	if it.m.follow != nil {
+		it.m.follow.giveBack(it.buf, it.recs)
+		it.buf, it.recs = nil, nil
+	}
 }
 
 func (it *unitIter) close() {
