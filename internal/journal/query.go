@@ -347,6 +347,7 @@ type unitIter struct {
 
 	identB []byte
 	ident  string
+	origin Origin // of the last entry, whose strings the next may share
 }
 
 func (it *unitIter) seg() *segment {
@@ -495,6 +496,7 @@ func (it *unitIter) entry(e *Entry) {
 		it.identB = append(it.identB[:0], r.ident...)
 		it.ident = string(r.ident)
 	}
+	it.origin = decodeOriginLike(r.ext, it.origin)
 	uid := int(r.uid)
 	if r.uid == uidUnknown {
 		uid = -1
@@ -512,7 +514,7 @@ func (it *unitIter) entry(e *Entry) {
 		Identifier: it.ident,
 		Stream:     Stream(r.stream),
 		Partial:    r.flags&flagPartial != 0,
-		Origin:     decodeOrigin(r.ext),
+		Origin:     it.origin,
 		Message:    r.msg,
 	}
 }
