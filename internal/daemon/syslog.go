@@ -279,7 +279,10 @@ func (c *senderUnits) lastOf(pid int) (string, bool) {
 func originOf(m syslog.Message, cred syslog.Cred) journal.Origin {
 	o := journal.Origin{MsgID: m.MsgID, StructuredData: m.StructuredData}
 	if cred.Addr.IsValid() {
-		o.Address = cred.Addr.String()
+		o.Address = cred.AddrText
+		if o.Address == "" {
+			o.Address = cred.Addr.String()
+		}
 		o.Hostname, o.Time = m.Hostname, m.Time
 		if o.Hostname == "" {
 			// As rsyslog does: a sender that names no host is its address.

@@ -39,6 +39,15 @@ func (f *FrameReader) Next() ([]byte, error) {
 	if frame, ok := f.buffered(); ok {
 		return frame, nil
 	}
+	if f.r.Buffered() == 0 {
+		// Read, then look again: a busy sender's frames arrive whole. An
+		// error is left to the byte-wise path, which meets it again.
+		if _, err := f.r.Peek(1); err == nil {
+			if frame, ok := f.buffered(); ok {
+				return frame, nil
+			}
+		}
+	}
 	for {
 		c, err := f.r.ReadByte()
 		if err != nil {
@@ -76,13 +85,14 @@ func (f *FrameReader) buffered() ([]byte, bool) {
 		for ; i < len(b) && i < 10 && isDigit(b[i]); i++ {
 			n = n*10 + int(b[i]-'0')
 		}
-		if i == len(b) || b[i] != ' ' || n == 0 || n > f.max || len(b)-i-1 < n {
+		if i == len(b) || b[i] != ' ' || i >= f.max || n == 0 || n > f.max || len(b)-i-1 < n {
 			return nil, false
 		}
 		_, _ = f.r.Discard(i + 1 + n) // cannot fail: the bytes are buffered
 		return b[i+1 : i+1+n], true
 	default:
-		j := bytes.IndexByte(b[:min(len(b), f.max+1)], '\n')
+		// A line of max bytes or more is cut at max by line.
+		j := bytes.IndexByte(b[:min(len(b), f.max)], '\n')
 		if j < 0 {
 			return nil, false
 		}

@@ -25,8 +25,11 @@ type Cred struct {
 	// short queue), and a handler may reuse what it found for it.
 	Again bool
 	// Addr is the source address of a network message (UDP, TCP, TLS);
-	// invalid for /dev/log.
-	Addr netip.Addr
+	// invalid for /dev/log. AddrText is its text form, made once per
+	// connection (per run of datagrams from one source) rather than by
+	// each handler for each message.
+	Addr     netip.Addr
+	AddrText string
 }
 
 // Handler receives each accepted message. m.Msg is the handler's to keep.

@@ -138,12 +138,17 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
 		now := r.opts.Now()
+		var last netip.Addr
+		var text string
 		for i := range b.n {
 			a := b.addr(i)
+			if a != last || text == "" {
+				last, text = a, a.String()
+			}
 			if b.truncated(i) {
 				r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", r.opts.MaxMessageSize)
 			}
-			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a}, &sc, now)
+			r.deliver(b.data(i), Cred{Addr: a, AddrText: text}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
 		if !b.full() {
 			r.flush()
@@ -307,5 +312,5 @@ func streamPeer(c net.Conn) (Cred, sender) {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		addr = ap.Addr().Unmap()
 	}
-	return Cred{Addr: addr}, sender{kind: byAddr, addr: addr}
+	return Cred{Addr: addr, AddrText: addr.String()}, sender{kind: byAddr, addr: addr}
 }
