@@ -122,6 +122,9 @@ class TendLogs:
     name = "tend journal"
     logdir = None
 
+    def __init__(self, binary=None):
+        self.bin = binary or TEND_BIN
+
     def prepare(self, d, services):
         write_services(f"{d}/sv", services)
         units = f"{d}/units"
@@ -136,7 +139,7 @@ class TendLogs:
         # The cap and free-space limits are lifted so that no entry is vacuumed mid-run;
         # nothing else of the machine's (syslog, crontabs, kernel log) is read. logs.py takes
         # "no descendant left" as the producer's end, so the fd holder process stays off.
-        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
+        return [self.bin, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
                 "--journal-dir", self.logdir, "--syslog-socket", "", "--crontab", "", "--kmsg=false",
                 "--fd-holder=false", "--journal-max-use", "64G", "--journal-per-unit-max-use", "64G", "--journal-keep-free", "1",
                 "--log-level", "warn"]
@@ -144,10 +147,14 @@ class TendLogs:
     def export(self, logdir, dest):
         """Every captured line, oldest first, with the journal's timestamp in front."""
         with open(f"{dest}/export", "wb") as out:
-            subprocess.run([TEND_BIN, "logs", "--directory", logdir, "-u", "prod", "--no-pager", "--no-hostname",
+            subprocess.run([self.bin, "logs", "--directory", logdir, "-u", "prod", "--no-pager", "--no-hostname",
                             "-o", "short-iso-precise", "--all", "_TRANSPORT=stdout"], stdout=out, check=True)
 
 
 # "2026-12-02T10:37:14.123456+0000 run[1234]: " (short-iso-precise without the host name)
 TEND_PREFIX = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d{4} \S+: "
 register_log_variant("tend journal", TendLogs(), TEND_PREFIX)
+# An older build alongside in the same run (TEND_BASE_BIN=/tmp/tend-main): before/after
+# figures that share the machine's load.
+if os.environ.get("TEND_BASE_BIN"):
+    register_log_variant("tend-base journal", TendLogs(os.environ["TEND_BASE_BIN"]), TEND_PREFIX)

@@ -165,6 +165,7 @@ func (d *daemon) serveLogHost(ctx context.Context, wg *sync.WaitGroup) {
 		defer wg.Done()
 		lwg.Wait()
 		d.loghostRecv.Close()
+		d.syslogBatch.wait(d.journal)
 	}()
 }
 

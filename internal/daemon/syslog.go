@@ -47,6 +47,7 @@ func (s *syslogIn) serve(ctx context.Context, wg *sync.WaitGroup) {
 			s.d.log.Error("syslog receiver stopped", "err", err)
 		}
 		s.recv.Close()
+		s.d.syslogBatch.wait(s.d.journal)
 	}()
 }
 
@@ -91,10 +92,19 @@ func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 
 // syslogBatch collects received messages until the receivers say nothing
 // more is waiting (ReceiverOptions.Flush), so that a burst costs one
-// journal write per unit rather than one per message.
+// journal write per unit rather than one per message. The write runs on a
+// goroutine of its own while the receiver reads and parses the next
+// batch; one write at a time is in flight, so batches reach the journal
+// in order and a receiver that outruns the journal waits for it (nothing
+// queues without bound, nothing is dropped).
 type syslogBatch struct {
-	mu sync.Mutex // guards es
+	mu sync.Mutex // guards es, spare and writing; held while a flush waits
 	es []journal.Entry
+	// spare is the slice of the write in flight, reused once it ended.
+	spare []journal.Entry
+	// writing is closed when the write in flight ended; nil when none
+	// was started.
+	writing chan struct{}
 }
 
 // maxSyslogBatch bounds what waits for a flush.
@@ -110,17 +120,40 @@ func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
 	}
 }
 
-// flush writes what was collected. The lock is held across the write so
-// that batches reach the journal in the order they were collected.
+// flush starts writing what was collected, once the write before it
+// ended. Its goroutine is joined by the next flush or by wait.
 func (b *syslogBatch) flush(j *journal.Journal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.es) == 0 {
 		return
 	}
-	_ = j.AppendBatch(b.es)
-	clear(b.es)
-	b.es = b.es[:0]
+	b.waitLocked()
+	es := b.es
+	b.es, b.spare = b.spare[:0], es
+	done := make(chan struct{})
+	b.writing = done
+	go func() {
+		defer close(done)
+		_ = j.AppendBatch(es)
+		clear(es)
+	}()
+}
+
+// wait writes what is collected and returns once it is in the journal:
+// for a receiver that stops, before the journal closes.
+func (b *syslogBatch) wait(j *journal.Journal) {
+	b.flush(j)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waitLocked()
+}
+
+func (b *syslogBatch) waitLocked() {
+	if b.writing != nil {
+		<-b.writing
+		b.writing = nil
+	}
 }
 
 // unitOf attributes a datagram to a unit. The sender may have exited
@@ -246,7 +279,10 @@ func (c *senderUnits) lastOf(pid int) (string, bool) {
 func originOf(m syslog.Message, cred syslog.Cred) journal.Origin {
 	o := journal.Origin{MsgID: m.MsgID, StructuredData: m.StructuredData}
 	if cred.Addr.IsValid() {
-		o.Address = cred.Addr.String()
+		o.Address = cred.AddrText
+		if o.Address == "" {
+			o.Address = cred.Addr.String()
+		}
 		o.Hostname, o.Time = m.Hostname, m.Time
 		if o.Hostname == "" {
 			// As rsyslog does: a sender that names no host is its address.

@@ -94,6 +94,8 @@ type followState struct {
 	pos   map[string]int64 // segment path → offset past the last record delivered
 	files map[string]*os.File
 	used  map[string]bool // files read by the current query
+	// spare are buffers of ended iterators, for the next query's.
+	spare []iterBufs
 }
 
 // maxFollowPos bounds the remembered positions (segments come and go).
@@ -120,6 +122,41 @@ func (fs *followState) file(path string) *os.File {
 func (fs *followState) keep(path string, f *os.File) {
 	fs.files[path] = f
 	fs.used[path] = true
+}
+
+// iterBufs are a unit iterator's read buffer and record slice.
+type iterBufs struct {
+	buf  []byte
+	recs []rec
+}
+
+// maxFollowBufs and maxFollowBuf bound what a follower keeps for its next
+// query: the buffers of a few units, none of a long first read.
+const (
+	maxFollowBufs = 4
+	maxFollowBuf  = 256 << 10
+)
+
+// lend gives a new unit iterator buffers that earlier queries used: a
+// follower runs one query per commit, and allocating (and zeroing) its
+// read buffer anew each time was a good part of its cost.
+func (fs *followState) lend() ([]byte, []rec) {
+	if len(fs.spare) == 0 {
+		return nil, nil
+	}
+	b := fs.spare[len(fs.spare)-1]
+	fs.spare = fs.spare[:len(fs.spare)-1]
+	return b.buf, b.recs
+}
+
+// giveBack keeps an ended iterator's buffers for lend. The entries of the
+// query that used them were delivered already.
+func (fs *followState) giveBack(buf []byte, recs []rec) {
+	if len(fs.spare) >= maxFollowBufs || cap(buf) > maxFollowBuf || cap(buf) == 0 {
+		return
+	}
+	clear(recs[:cap(recs)])
+	fs.spare = append(fs.spare, iterBufs{buf[:0], recs[:0]})
 }
 
 func (fs *followState) startQuery() {

@@ -9,8 +9,10 @@ import (
 )
 
 // ingestBufSize is what one read(2) takes from a pipe: one batch, one
-// write(2) to the segment.
-const ingestBufSize = 64 << 10
+// write(2) to the segment. A quarter of a root pipe's 1 MiB: a busy pipe
+// costs a few reads per megabyte (through a spool: a splice, a pread and
+// a header write each), and the buffer, shared by all pipes, stays small.
+const ingestBufSize = 256 << 10
 
 // ingest reads every pipe of the journal with one goroutine and one
 // buffer, woken by epoll. An idle pipe costs a small struct — no
@@ -189,8 +191,8 @@ func (in *ingest) loop() {
 }
 
 // maxDrain bounds the reads of one pipe in a row while writes fail: a
-// pipe's capacity (1 MiB) in 64 KiB reads.
-const maxDrain = 16
+// pipe's capacity (1 MiB) in reads.
+const maxDrain = (1 << 20) / ingestBufSize
 
 // drain reads p once, or while writes fail until it is empty (at most
 // maxDrain reads): what was read then is dropped and counted, but the

@@ -69,25 +69,39 @@ func (o Origin) encode() []byte {
 
 // decodeOrigin is the inverse of encode; a damaged block yields what
 // decoded before the damage (the record's CRC already vouched for it).
-func decodeOrigin(b []byte) Origin {
+func decodeOrigin(b []byte) Origin { return decodeOriginLike(b, Origin{}) }
+
+// decodeOriginLike is decodeOrigin taking prev's strings where they are
+// equal: consecutive records of one sender repeat its host and address,
+// and a reader (a follower writing files) would otherwise allocate them
+// for every record.
+func decodeOriginLike(b []byte, prev Origin) Origin {
 	var o Origin
 	walkExt(b, func(tag byte, v []byte) {
 		switch tag {
 		case extHostname:
-			o.Hostname = string(v)
+			o.Hostname = sameOrNew(v, prev.Hostname)
 		case extAddress:
-			o.Address = string(v)
+			o.Address = sameOrNew(v, prev.Address)
 		case extTime:
 			if len(v) == 8 {
 				o.Time = time.Unix(0, int64(binary.LittleEndian.Uint64(v)))
 			}
 		case extMsgID:
-			o.MsgID = string(v)
+			o.MsgID = sameOrNew(v, prev.MsgID)
 		case extSD:
-			o.StructuredData = string(v)
+			o.StructuredData = sameOrNew(v, prev.StructuredData)
 		}
 	})
 	return o
+}
+
+// sameOrNew returns s when it holds v, else v as a new string.
+func sameOrNew(v []byte, s string) string {
+	if string(v) == s {
+		return s
+	}
+	return string(v)
 }
 
 // extField returns the raw value of tag in an ext block, for matches that

@@ -256,15 +256,21 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 	h := &iterHeap{rev: rev}
 	defer func() {
 		for _, it := range h.its {
-			it.close()
+			it.release()
 		}
 	}()
 	for _, ss := range segs {
 		it := &unitIter{segs: ss, m: m, rev: rev, st: st}
+		if m.follow != nil {
+			it.buf, it.recs = m.follow.lend()
+		}
 		if it.advance() {
 			h.its = append(h.its, it)
-		} else if it.err != nil {
-			return 0, it.err
+		} else {
+			it.release()
+			if it.err != nil {
+				return 0, it.err
+			}
 		}
 	}
 	heap.Init(h)
@@ -289,7 +295,7 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 			if it.err != nil {
 				return n, it.err
 			}
-			it.close()
+			it.release()
 			heap.Pop(h)
 		}
 	}
@@ -341,6 +347,7 @@ type unitIter struct {
 
 	identB []byte
 	ident  string
+	origin Origin // of the last entry, whose strings the next may share
 }
 
 func (it *unitIter) seg() *segment {
@@ -464,6 +471,16 @@ func (it *unitIter) loadChunk() bool {
 	return true
 }
 
+// release closes the iterator for good: a follower's buffers go back to
+// it for its next query.
+func (it *unitIter) release() {
+	it.close()
+	if it.m.follow != nil {
+		it.m.follow.giveBack(it.buf, it.recs)
+		it.buf, it.recs = nil, nil
+	}
+}
+
 func (it *unitIter) close() {
 	if it.f != nil && !it.borrowed {
 		it.f.Close()
@@ -479,6 +496,7 @@ func (it *unitIter) entry(e *Entry) {
 		it.identB = append(it.identB[:0], r.ident...)
 		it.ident = string(r.ident)
 	}
+	it.origin = decodeOriginLike(r.ext, it.origin)
 	uid := int(r.uid)
 	if r.uid == uidUnknown {
 		uid = -1
@@ -496,7 +514,7 @@ func (it *unitIter) entry(e *Entry) {
 		Identifier: it.ident,
 		Stream:     Stream(r.stream),
 		Partial:    r.flags&flagPartial != 0,
-		Origin:     decodeOrigin(r.ext),
+		Origin:     it.origin,
 		Message:    r.msg,
 	}
 }

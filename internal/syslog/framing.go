@@ -36,6 +36,18 @@ func NewFrameReader(r io.Reader, max int) *FrameReader {
 // stream that ends inside an octet-counted frame. A final LF-framed
 // message without its LF is still returned.
 func (f *FrameReader) Next() ([]byte, error) {
+	if frame, ok := f.buffered(); ok {
+		return frame, nil
+	}
+	if f.r.Buffered() == 0 {
+		// Read, then look again: a busy sender's frames arrive whole. An
+		// error is left to the byte-wise path, which meets it again.
+		if _, err := f.r.Peek(1); err == nil {
+			if frame, ok := f.buffered(); ok {
+				return frame, nil
+			}
+		}
+	}
 	for {
 		c, err := f.r.ReadByte()
 		if err != nil {
@@ -53,6 +65,39 @@ func (f *FrameReader) Next() ([]byte, error) {
 		default:
 			return f.line([]byte{c})
 		}
+	}
+}
+
+// buffered returns the next frame as a slice of the read buffer, without
+// a copy, when it lies there whole: the common case of a busy sender.
+// Anything else (a frame cut by the buffer's end, a separator to skip, a
+// line too long) is left to Next's byte-wise path.
+func (f *FrameReader) buffered() ([]byte, bool) {
+	b, _ := f.r.Peek(f.r.Buffered())
+	if len(b) == 0 {
+		return nil, false
+	}
+	switch c := b[0]; {
+	case c == '\n' || c == '\r' || c == 0:
+		return nil, false
+	case isDigit(c):
+		n, i := 0, 0
+		for ; i < len(b) && i < 10 && isDigit(b[i]); i++ {
+			n = n*10 + int(b[i]-'0')
+		}
+		if i == len(b) || b[i] != ' ' || i >= f.max || n == 0 || n > f.max || len(b)-i-1 < n {
+			return nil, false
+		}
+		_, _ = f.r.Discard(i + 1 + n) // cannot fail: the bytes are buffered
+		return b[i+1 : i+1+n], true
+	default:
+		// A line of max bytes or more is cut at max by line.
+		j := bytes.IndexByte(b[:min(len(b), f.max)], '\n')
+		if j < 0 {
+			return nil, false
+		}
+		_, _ = f.r.Discard(j + 1)
+		return bytes.TrimSuffix(b[:j], []byte{'\r'}), true
 	}
 }
 

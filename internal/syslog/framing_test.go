@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func readAllFrames(t testing.TB, r io.Reader, max int) ([]string, error) {
@@ -64,11 +66,13 @@ func TestFrameReaderDoesNotWaitForMore(t *testing.T) {
 	defer b.Close()
 	fr := NewFrameReader(b, 100)
 	for _, tt := range []struct{ send, want string }{{"5 hello", "hello"}, {"<1>x\n", "<1>x"}, {"7\n", "7"}} {
-		go a.Write([]byte(tt.send))
+		wrote := make(chan struct{})
+		go func() { defer close(wrote); a.Write([]byte(tt.send)) }()
 		got, err := fr.Next()
 		if err != nil || string(got) != tt.want {
 			t.Fatalf("Next() = %q, %v; want %q", got, err, tt.want)
 		}
+		<-wrote // the writer returns once its bytes were read
 	}
 }
 
@@ -95,18 +99,19 @@ func FuzzFrameReader(f *testing.F) {
 		if max <= 0 || max > 1<<16 {
 			return
 		}
-		fr := NewFrameReader(bytes.NewReader(b), max)
+		whole, err1 := readAllFrames(t, bytes.NewReader(b), max)
+		// A byte at a time, no frame is ever whole in the buffer: the
+		// byte-wise path must cut the stream as the buffered one does.
+		bytewise, err2 := readAllFrames(t, iotest.OneByteReader(bytes.NewReader(b)), max)
+		if !slices.Equal(whole, bytewise) || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("frames %q (%v); a byte at a time %q (%v)", whole, err1, bytewise, err2)
+		}
 		total := 0
-		for {
-			frame, err := fr.Next()
-			if err != nil {
-				return
-			}
+		for _, frame := range whole {
 			if len(frame) > max {
 				t.Fatalf("frame of %d bytes over limit %d", len(frame), max)
 			}
-			total += len(frame)
-			if total > len(b) {
+			if total += len(frame); total > len(b) {
 				t.Fatalf("frames hold more bytes (%d) than the input (%d)", total, len(b))
 			}
 		}

@@ -54,7 +54,10 @@ type Message struct {
 // the whole text after an optional PRI as message: the only error is
 // ErrEmpty. A missing or invalid PRI means user.notice. now supplies the
 // year and zone of RFC 3164 timestamps.
-func Parse(b []byte, now time.Time) (Message, error) {
+func Parse(b []byte, now time.Time) (Message, error) { return parse(b, now, nil) }
+
+// parse is Parse taking header strings from sc.
+func parse(b []byte, now time.Time, sc *scratch) (Message, error) {
 	b = trimTrailer(b)
 	if len(b) == 0 {
 		return Message{Format: FormatRaw}, ErrEmpty
@@ -66,12 +69,12 @@ func Parse(b []byte, now time.Time) (Message, error) {
 		rest = b[n:]
 	}
 	if len(rest) >= 2 && rest[0] == '1' && rest[1] == ' ' {
-		if parse5424(&m, rest[2:]) {
+		if parse5424(&m, rest[2:], sc) {
 			return m, nil
 		}
 		m = resetHeader(m)
 	}
-	if parse3164(&m, rest, now) {
+	if parse3164(&m, rest, now, sc) {
 		return m, nil
 	}
 	m = resetHeader(m)

@@ -115,7 +115,7 @@ func TestReceiverTimerReports(t *testing.T) {
 	defer r.Close()
 	from := sender{kind: byPID, id: 42}
 	for range 4 {
-		r.deliver([]byte("<13>x: y"), Cred{PID: 42, Known: true}, from)
+		r.deliver([]byte("<13>x: y"), Cred{PID: 42, Known: true}, from, nil, r.opts.Now())
 	}
 	if g := c.next(t); string(g.m.Msg) != "y" {
 		t.Fatalf("got %q; want the first message", g.m.Msg)
@@ -132,8 +132,9 @@ func BenchmarkReceiverDeliver(b *testing.B) {
 	defer r.Close()
 	pkt := []byte("<13>Nov 22 03:44:01 myservice[1234]: a typical log line of moderate length")
 	b.SetBytes(int64(len(pkt)))
+	var sc scratch
 	for b.Loop() {
-		r.deliver(pkt, Cred{PID: 1234, Known: true}, sender{kind: byPID, id: 1234})
+		r.deliver(pkt, Cred{PID: 1234, Known: true}, sender{kind: byPID, id: 1234}, &sc, testNow)
 	}
 }
 

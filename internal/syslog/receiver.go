@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -26,8 +25,11 @@ type Cred struct {
 	// short queue), and a handler may reuse what it found for it.
 	Again bool
 	// Addr is the source address of a network message (UDP, TCP, TLS);
-	// invalid for /dev/log.
-	Addr netip.Addr
+	// invalid for /dev/log. AddrText is its text form, made once per
+	// connection (per run of datagrams from one source) rather than by
+	// each handler for each message.
+	Addr     netip.Addr
+	AddrText string
 }
 
 // Handler receives each accepted message. m.Msg is the handler's to keep.
@@ -159,9 +161,10 @@ func (r *Receiver) Close() {
 	}
 }
 
-// deliver rate-limits, parses and hands on one packet. pkt is copied.
-func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
-	now := r.opts.Now()
+// deliver rate-limits, parses and hands on one packet received at now
+// (the time of the read that brought it: one clock reading per read, not
+// per message). pkt is copied, into sc's slab.
+func (r *Receiver) deliver(pkt []byte, cred Cred, from sender, sc *scratch, now time.Time) {
 	if r.lim != nil {
 		uid := -1
 		if cred.Known {
@@ -176,7 +179,7 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender) {
 			return
 		}
 	}
-	m, err := Parse(bytes.Clone(pkt), now)
+	m, err := parse(sc.clone(pkt), now, sc)
 	if err != nil {
 		return // nothing but whitespace: nothing to keep
 	}

@@ -21,11 +21,11 @@ var months = map[string]time.Month{
 // TAG[PID]: MSG", as the hostname-less local form "TIMESTAMP TAG[PID]:
 // MSG" that syslog(3) writes to /dev/log, or as "TAG[PID]: MSG" without a
 // timestamp. It reports false when none of these match.
-func parse3164(m *Message, b []byte, now time.Time) bool {
+func parse3164(m *Message, b []byte, now time.Time, sc *scratch) bool {
 	t, rest, ok := stamp3164(b, now)
 	if !ok {
 		// Without a timestamp only an explicit tag makes it a header.
-		app, pid, msg, ok := tag(b, false)
+		app, pid, msg, ok := tag(b, false, sc)
 		if !ok {
 			return false
 		}
@@ -35,7 +35,7 @@ func parse3164(m *Message, b []byte, now time.Time) bool {
 	}
 	m.Time = t
 	m.Format = FormatRFC3164
-	if app, pid, msg, ok := tag(rest, false); ok {
+	if app, pid, msg, ok := tag(rest, false, sc); ok {
 		m.AppName, m.ProcID, m.Msg = app, pid, msg
 		return true
 	}
@@ -44,10 +44,10 @@ func parse3164(m *Message, b []byte, now time.Time) bool {
 		m.Msg = rest
 		return true
 	}
-	m.Hostname = string(host)
+	m.Hostname = sc.str(host)
 	// After a hostname the next word is the tag even without a colon, as
 	// rsyslog reads it (and writes it when forwarding RFC 5424 input).
-	if app, pid, msg, ok := tag(after, true); ok {
+	if app, pid, msg, ok := tag(after, true, sc); ok {
 		m.AppName, m.ProcID, m.Msg = app, pid, msg
 	} else {
 		m.Msg = after
@@ -133,7 +133,7 @@ func nearestYear(mon time.Month, day, hh, mm, ss int, now time.Time) (time.Time,
 // tag parses "NAME[PID]: ", "NAME[PID] ", or "NAME: " at the start of b and
 // returns the message after it; loose also accepts "NAME ". A single space
 // after the tag belongs to the header.
-func tag(b []byte, loose bool) (app, pid string, msg []byte, ok bool) {
+func tag(b []byte, loose bool, sc *scratch) (app, pid string, msg []byte, ok bool) {
 	i := 0
 	for i < len(b) && i <= maxTagLen && b[i] > 32 && b[i] < 127 && b[i] != '[' && b[i] != ':' {
 		i++
@@ -141,13 +141,13 @@ func tag(b []byte, loose bool) (app, pid string, msg []byte, ok bool) {
 	if i == 0 || i > maxTagLen || i == len(b) {
 		return "", "", nil, false
 	}
-	app, rest := string(b[:i]), b[i:]
+	app, rest := sc.str(b[:i]), b[i:]
 	if rest[0] == '[' {
 		j := bytes.IndexByte(rest, ']')
 		if j < 2 || !printable(rest[1:j]) {
 			return "", "", nil, false
 		}
-		pid, rest = string(rest[1:j]), rest[j+1:]
+		pid, rest = sc.str(rest[1:j]), rest[j+1:]
 		if len(rest) > 0 && rest[0] == ':' {
 			rest = rest[1:]
 		}

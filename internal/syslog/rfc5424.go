@@ -11,8 +11,8 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 
 // parse5424 parses b, the part after "<PRI>1 ", into m. It reports false
 // when b does not follow the RFC 5424 header grammar; m is then garbage.
-func parse5424(m *Message, b []byte) bool {
-	ts, b, ok := field(b)
+func parse5424(m *Message, b []byte, sc *scratch) bool {
+	ts, b, ok := field(b, sc)
 	if !ok {
 		return false
 	}
@@ -24,7 +24,7 @@ func parse5424(m *Message, b []byte) bool {
 		m.Time = t
 	}
 	for _, dst := range []*string{&m.Hostname, &m.AppName, &m.ProcID, &m.MsgID} {
-		if *dst, b, ok = field(b); !ok {
+		if *dst, b, ok = field(b, sc); !ok {
 			return false
 		}
 	}
@@ -49,7 +49,7 @@ func parse5424(m *Message, b []byte) bool {
 // field takes one space-terminated header field of printable US-ASCII from
 // b. NILVALUE ("-") yields "". ok is false for an empty or invalid field or
 // a missing separator.
-func field(b []byte) (f string, rest []byte, ok bool) {
+func field(b []byte, sc *scratch) (f string, rest []byte, ok bool) {
 	i := 0
 	for i < len(b) && b[i] != ' ' {
 		if b[i] < 33 || b[i] > 126 {
@@ -63,7 +63,7 @@ func field(b []byte) (f string, rest []byte, ok bool) {
 	if i == 1 && b[0] == '-' {
 		return "", b[2:], true
 	}
-	return string(b[:i]), b[i+1:], true
+	return sc.str(b[:i]), b[i+1:], true
 }
 
 // structuredDataLen returns the length of the STRUCTURED-DATA at the start

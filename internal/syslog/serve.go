@@ -31,6 +31,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	}
 	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
 	defer b.free()
+	var sc scratch
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
@@ -41,7 +42,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
-		prev, fds := 0, b.fds[:0]
+		prev, fds, now := 0, b.fds[:0], r.opts.Now()
 		for i := range b.n {
 			cred := parseOOB(b.control(i))
 			from := sender{kind: byPID, id: cred.PID}
@@ -52,7 +53,7 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			if cred.Known {
 				prev = cred.PID
 			}
-			r.deliver(b.data(i), cred, from)
+			r.deliver(b.data(i), cred, from, &sc, now)
 			if cred.PIDFD > 0 {
 				fds = append(fds, cred.PIDFD)
 			}
@@ -125,6 +126,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	}
 	b := newBatch(r.opts.MaxMessageSize, 0, true)
 	defer b.free()
+	var sc scratch
 	for {
 		if err := b.read(rc, r.flush); err != nil {
 			if ctx.Err() != nil {
@@ -135,12 +137,18 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
+		now := r.opts.Now()
+		var last netip.Addr
+		var text string
 		for i := range b.n {
 			a := b.addr(i)
+			if a != last || text == "" {
+				last, text = a, a.String()
+			}
 			if b.truncated(i) {
 				r.diag.once("truncated", a.String(), "syslog: datagrams longer than the limit are cut (reported once per source)", "limit", r.opts.MaxMessageSize)
 			}
-			r.deliver(b.data(i), Cred{Addr: a}, sender{kind: byAddr, addr: a})
+			r.deliver(b.data(i), Cred{Addr: a, AddrText: text}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
 		if !b.full() {
 			r.flush()
@@ -233,7 +241,14 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	fr := NewFrameReader(c, r.opts.MaxMessageSize)
-	for {
+	var sc scratch
+	var now time.Time
+	for n := 0; ; n++ {
+		// A new clock reading when Next reads the socket, and every 64
+		// frames of a long buffered run.
+		if fr.Buffered() == 0 || n%64 == 0 {
+			now = r.opts.Now()
+		}
 		frame, err := fr.Next()
 		if err != nil {
 			if err != io.EOF && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
@@ -241,7 +256,7 @@ func (r *Receiver) serveConn(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		r.deliver(frame, cred, from)
+		r.deliver(frame, cred, from, &sc, now)
 		if fr.Buffered() == 0 {
 			r.flush()
 		}
@@ -297,5 +312,5 @@ func streamPeer(c net.Conn) (Cred, sender) {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		addr = ap.Addr().Unmap()
 	}
-	return Cred{Addr: addr}, sender{kind: byAddr, addr: addr}
+	return Cred{Addr: addr, AddrText: addr.String()}, sender{kind: byAddr, addr: addr}
 }
