@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -292,13 +293,31 @@ func alive(pid int) bool {
 	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
+// freePort returns a TCP port on 127.0.0.1 that nothing uses now, for a
+// unit to bind later. It is taken below the kernel's ephemeral range
+// (ip_local_port_range, 32768 and up by default): a port bind(0) handed
+// out could meanwhile become the local port of any outgoing connection on
+// the machine (other test packages run at the same time), and the unit's
+// bind would then fail with "address already in use".
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		// UDP too: some tests use the port for a datagram socket.
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 // copyExamples copies examples/ and adds drop-ins so the test's copy uses
