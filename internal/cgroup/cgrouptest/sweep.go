@@ -7,19 +7,38 @@ package cgrouptest
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tendproject/tend/internal/flock"
 )
 
-// roots are the cgroup hierarchies tend may create groups in: the v2
-// mount (alone or as "unified" on a hybrid host) and every v1 hierarchy.
+// roots are the cgroup directories tend may create its bases in: the
+// top of the v2 mount (alone or as "unified" on a hybrid host) and of
+// every v1 hierarchy, and in each of them the test process's own group,
+// under which tend makes its v1 stats groups (and which its instances,
+// started by the test, share).
 func roots() []string {
-	out := []string{"/sys/fs/cgroup"}
+	tops := []string{"/sys/fs/cgroup"}
 	ents, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, e := range ents {
 		if e.IsDir() {
-			out = append(out, filepath.Join("/sys/fs/cgroup", e.Name()))
+			tops = append(tops, filepath.Join("/sys/fs/cgroup", e.Name()))
+		}
+	}
+	out := slices.Clone(tops)
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		for _, top := range tops {
+			if d := filepath.Join(top, parts[2]); !slices.Contains(out, d) {
+				if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+					out = append(out, d)
+				}
+			}
 		}
 	}
 	return out
