@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -246,6 +248,8 @@ func Main(ln *os.File) error {
 		rl.Cur = rl.Max
 		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
 	}
+	debug.FreeOSMemory()
+	dropExecutablePages()
 	return NewServer(os.Getuid()).Serve(ul)
 }
 
@@ -267,5 +271,35 @@ func closeInherited(keep int) {
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
 			unix.Close(fd)
 		}
+	}
+}
+
+// dropExecutablePages drops the holder's own mappings of the executable's
+// read-only pages (text, rodata) that start-up touched. They stay in the
+// page cache and come back on a minor fault; what goes is the holder's
+// share of them, and the manager's own trim (which only pages out what
+// one process maps) can then give back the start-up pages both touched.
+// The holder runs little code: its resident set stays small.
+func dropExecutablePages() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != exe || !strings.HasPrefix(f[1], "r") || strings.Contains(f[1], "w") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if !ok || err1 != nil || err2 != nil {
+			continue
+		}
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
 }
