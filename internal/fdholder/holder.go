@@ -23,9 +23,9 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/tendproject/tend/internal/memtrim"
 	"golang.org/x/sys/unix"
 )
 
@@ -248,8 +248,11 @@ func Main(ln *os.File) error {
 		rl.Cur = rl.Max
 		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
 	}
+	// Drop the holder's mappings of the executable's start-up pages:
+	// it runs little code, and the manager's own trim (which only pages
+	// out what one process maps) can then give back what both touched.
 	debug.FreeOSMemory()
-	dropExecutablePages()
+	memtrim.Executable(unix.MADV_DONTNEED)
 	return NewServer(os.Getuid()).Serve(ul)
 }
 
@@ -271,35 +274,5 @@ func closeInherited(keep int) {
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
 			unix.Close(fd)
 		}
-	}
-}
-
-// dropExecutablePages drops the holder's own mappings of the executable's
-// read-only pages (text, rodata) that start-up touched. They stay in the
-// page cache and come back on a minor fault; what goes is the holder's
-// share of them, and the manager's own trim (which only pages out what
-// one process maps) can then give back the start-up pages both touched.
-// The holder runs little code: its resident set stays small.
-func dropExecutablePages() {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return
-	}
-	b, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[5] != exe || !strings.HasPrefix(f[1], "r") || strings.Contains(f[1], "w") {
-			continue
-		}
-		lo, hi, ok := strings.Cut(f[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if !ok || err1 != nil || err2 != nil {
-			continue
-		}
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
 }
