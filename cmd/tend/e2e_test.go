@@ -53,24 +53,10 @@ func TestMain(m *testing.M) {
 	cgroups := cgrouptest.Snapshot()
 	code := m.Run()
 	os.RemoveAll(dir)
-	if sweepCgroups(cgroups) && code == 0 {
+	if cgrouptest.SweepAndReport(cgroups) && code == 0 {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-// sweepCgroups removes the cgroups the tests' instances left (an instance
-// killed with SIGKILL cannot remove its own) and says which; groups that
-// still hold processes mean a test leaked them, which fails the suite.
-func sweepCgroups(before map[string]bool) (leaked bool) {
-	removed, busy := cgrouptest.Sweep(before)
-	for _, d := range removed {
-		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
-	}
-	for _, d := range busy {
-		fmt.Fprintf(os.Stderr, "FAIL: processes left by a test in cgroup %s\n", d)
-	}
-	return len(busy) > 0
 }
 
 // instance is one `tend run` started by a test.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -122,19 +121,7 @@ while True:
 	if r := second.prop("writer.service", "Result"); r != "success" && r != "signal" {
 		t.Logf("writer Result=%s", r)
 	}
-	out := second.mustCtl("logs", "-u", "writer.service", "-o", "cat", "--no-pager")
-	next := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		v, ok := strings.CutPrefix(line, "seq ")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n != next {
-			t.Fatalf("journal has %q where seq %d was due (lost, duplicated or reordered)", line, next)
-		}
-		next++
-	}
+	next := checkSeqLog(t, second, "writer.service")
 	if next < 3000 {
 		t.Fatalf("journal has only %d lines of the writer", next)
 	}

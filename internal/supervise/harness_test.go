@@ -33,12 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	cgroups := cgrouptest.Snapshot()
 	code := m.Run()
-	removed, busy := cgrouptest.Sweep(cgroups)
-	for _, d := range removed {
-		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
-	}
-	for _, d := range busy {
-		fmt.Fprintf(os.Stderr, "FAIL: processes left by a test in cgroup %s\n", d)
+	if cgrouptest.SweepAndReport(cgroups) {
 		code = 1
 	}
 	os.Exit(code)

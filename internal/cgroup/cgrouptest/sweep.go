@@ -5,6 +5,7 @@
 package cgrouptest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,4 +113,18 @@ func removeTree(dir string) error {
 		}
 	}
 	return last
+}
+
+// SweepAndReport is Sweep for a TestMain: it names on stderr what it
+// removed and what still holds processes, and reports whether anything
+// did (a leak that fails the suite).
+func SweepAndReport(before map[string]bool) (leaked bool) {
+	removed, busy := Sweep(before)
+	for _, d := range removed {
+		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
+	}
+	for _, d := range busy {
+		fmt.Fprintf(os.Stderr, "FAIL: processes left by a test in cgroup %s\n", d)
+	}
+	return len(busy) > 0
 }
