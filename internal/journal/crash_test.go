@@ -166,3 +166,97 @@ func TestDamageInSealedSegment(t *testing.T) {
 		t.Errorf("damage %v; want one corrupt record", d)
 	}
 }
+
+// TestResumeAfterCrash: the segment a crashed writer left is intact, so
+// the next run appends to it instead of starting a new file; the lines
+// read back in order, and Close seals it. A torn tail is not appended
+// to: that segment is sealed and a new one started.
+func TestResumeAfterCrash(t *testing.T) {
+	seg, ends, msgs := crashImage(t, 5)
+	const boot = "11111111-2222-3333-4444-555555555555" // crashImage's
+	for _, tc := range []struct {
+		name     string
+		img      []byte
+		old      []string
+		wantSegs int
+	}{
+		{"intact", seg, msgs, 1},
+		{"torn tail", seg[:ends[3]+5], msgs[:4], 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ud := filepath.Join(dir, "crash.service")
+			os.Mkdir(ud, 0o755)
+			os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), tc.img, 0o640)
+			open := func() *Journal {
+				j, err := Open(Options{Dir: dir, BootID: boot, KeepFree: -1, MaxUse: 1 << 30})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return j
+			}
+			j := open()
+			if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after")}); err != nil {
+				t.Fatal(err)
+			}
+			// A re-exec leaves the segment to the next process, unsealed.
+			if err := j.CloseForExec(); err != nil {
+				t.Fatal(err)
+			}
+			j = open()
+			if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after exec")}); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprint(append(append([]string{}, tc.old...), "after", "after exec"))
+			got := collect(t, j, Query{})
+			if fmt.Sprint(messages(got)) != want {
+				t.Fatalf("got %q; want %s", messages(got), want)
+			}
+			for i, e := range got {
+				if e.Seq != uint64(i+1) {
+					t.Errorf("entry %d: seq %d; want %d", i, e.Seq, i+1)
+				}
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			segs, _ := filepath.Glob(filepath.Join(ud, "*.seg"))
+			idxs, _ := filepath.Glob(filepath.Join(ud, "*.idx"))
+			if len(segs) != tc.wantSegs || len(idxs) != tc.wantSegs {
+				t.Errorf("%d segments, %d indexes; want %d of each", len(segs), len(idxs), tc.wantSegs)
+			}
+			r, err := OpenReadOnly(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != want {
+				t.Errorf("read back after close: %s; want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestResumedSegmentSealedUnwritten: a segment left by a crash and not
+// written again is still sealed at Close, and by Release.
+func TestResumedSegmentSealedUnwritten(t *testing.T) {
+	seg, _, _ := crashImage(t, 3)
+	for _, release := range []bool{false, true} {
+		dir := t.TempDir()
+		ud := filepath.Join(dir, "crash.service")
+		os.Mkdir(ud, 0o755)
+		os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg, 0o640)
+		j, err := Open(Options{Dir: dir, BootID: "11111111-2222-3333-4444-555555555555", KeepFree: -1, MaxUse: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if release {
+			j.Release("crash.service")
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if idxs, _ := filepath.Glob(filepath.Join(ud, "*.idx")); len(idxs) != 1 {
+			t.Errorf("release %v: %d indexes after close; want 1", release, len(idxs))
+		}
+	}
+}
