@@ -46,6 +46,7 @@ func (d *daemon) restoreState() bool {
 	}
 	d.log.Info("taking back the units of the previous manager", "units", len(st.Units))
 	var fds map[int]*os.File
+	d.holder.awaitKept()
 	if d.holder != nil {
 		fds = d.holder.listenerFDs(&st)
 	}
@@ -130,6 +131,7 @@ func (d *daemon) drainHeld() {
 	if d.holder == nil {
 		return
 	}
+	d.holder.awaitKept()
 	d.holder.drainRest(d.journal, d.log)
 	d.holder.closeKept()
 }

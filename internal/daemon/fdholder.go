@@ -41,9 +41,12 @@ type holder struct {
 	// store each once; it is used on the manager loop only.
 	listeners map[string]uint64
 	// kept is what the holder held at start-up, until restore takes it;
-	// keptPipes names the journal pipes among them by inode.
+	// keptPipes names the journal pipes among them by inode. retrieve
+	// sets both, and listeners, on its goroutine before closing
+	// retrieved; nothing reads them before awaitKept.
 	kept      map[string]*os.File
 	keptPipes map[uint64]string
+	retrieved chan struct{}
 	// fresh: this tend started the holder, which holds nothing yet.
 	fresh bool
 }
@@ -101,8 +104,26 @@ func startHolder(path, exe string) error {
 	return nil
 }
 
-// retrieve takes a copy of everything the holder kept; restore uses it.
+// retrieve takes a copy of everything the holder kept, for restore, on
+// a goroutine of its own: the holder's answer (a process to be woken,
+// hundreds of descriptors) need not hold up the rest of the start.
+// awaitKept waits for it.
 func (h *holder) retrieve(log *slog.Logger) {
+	h.retrieved = make(chan struct{})
+	go func() {
+		defer close(h.retrieved)
+		h.takeKept(log)
+	}()
+}
+
+// awaitKept waits for retrieve, if it was called.
+func (h *holder) awaitKept() {
+	if h != nil && h.retrieved != nil {
+		<-h.retrieved
+	}
+}
+
+func (h *holder) takeKept(log *slog.Logger) {
 	kept, err := h.c.Retrieve()
 	if err != nil {
 		log.Warn("cannot take back what the fd holder kept", "err", err)
