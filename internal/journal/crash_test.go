@@ -236,6 +236,30 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 }
 
+// TestFullSegmentNotResumed: a segment at its size limit is sealed at
+// Open, and the unit's next entry starts a new one.
+func TestFullSegmentNotResumed(t *testing.T) {
+	seg, _, _ := crashImage(t, 3)
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "crash.service")
+	os.Mkdir(ud, 0o755)
+	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg, 0o640)
+	j, err := Open(Options{Dir: dir, BootID: "11111111-2222-3333-4444-555555555555", KeepFree: -1,
+		MaxUse: 1 << 30, MaxFileSize: int64(len(seg))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(ud, "*.seg")); len(segs) != 2 {
+		t.Errorf("%d segments; want 2", len(segs))
+	}
+}
+
 // TestResumedSegmentSealedUnwritten: a segment left by a crash and not
 // written again is still sealed at Close, and by Release.
 func TestResumedSegmentSealedUnwritten(t *testing.T) {

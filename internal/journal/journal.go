@@ -251,14 +251,22 @@ func Open(opts Options) (*Journal, error) {
 
 // resumable reports whether s, the last segment of its unit, left
 // unsealed by an earlier run (a crash or a re-exec), may take this run's
-// appends: it is intact to its end, of this boot, and not yet full.
-// Resuming it costs nothing until the unit logs (then one open(2) of an
-// existing file), where a new segment costs a file creation and the old
-// one an index and its fsyncs; and the number of segments does not grow
-// with every restart of the manager.
+// appends: it is intact to its end, of this boot, and smaller than
+// resumeMax. Resuming it costs nothing until the unit logs (then one
+// open(2) of an existing file), where a new segment costs a file
+// creation and the old one an index and its fsyncs; and the number of
+// segments does not grow with every restart of the manager.
 func (j *Journal) resumable(s *segment, dmg []Damage) bool {
-	return s.hdrSize > 0 && s.boot == j.opts.BootID && s.size < j.opts.MaxFileSize && !hasDamage(dmg, s.path)
+	return s.hdrSize > 0 && s.boot == j.opts.BootID && s.size < min(j.opts.MaxFileSize, resumeMax) &&
+		!hasDamage(dmg, s.path)
 }
+
+// resumeMax bounds a segment that Open resumes: the next Open scans it
+// whole (it has no index), so a chatty unit's segment, resumed at every
+// restart, would cost a scan of up to MaxFileSize each time. Beyond
+// this it is sealed as before (one index, in the background) and the
+// unit starts a new one.
+const resumeMax = 1 << 20
 
 // sealLeft writes the indexes of the segments an earlier run left
 // unsealed and this one does not resume (resumable), and then
