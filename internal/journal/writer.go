@@ -214,6 +214,7 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	}
 	j.seq += uint64(len(recs))
 	j.committed.Store(j.seq)
+	j.tellTapsLocked(unit, buf)
 	if crit {
 		// Like journald, messages of priority crit and above reach the
 		// disk before the call returns.
