@@ -114,8 +114,9 @@ type syslogBatch struct {
 	done    chan struct{}
 }
 
-// maxSyslogBatch bounds what waits for the journal.
-const maxSyslogBatch = 4096
+// maxSyslogBatch bounds what waits for the journal, and so what one
+// journal write takes.
+const maxSyslogBatch = 1024
 
 func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
 	b.mu.Lock()

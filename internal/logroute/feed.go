@@ -97,4 +97,4 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 }
 
 // maxSpare is the largest buffer kept for the next take.
-const maxSpare = 1 << 20
+const maxSpare = 256 << 10
