@@ -11,7 +11,7 @@ import (
 // Router that falls further behind (a slow disk) drops the feed and reads
 // what it missed from the journal, which is the source of truth: memory
 // stays bounded and nothing is lost.
-const maxFeed = 4 << 20
+const maxFeed = 1 << 20
 
 // feed carries the journal's committed batches (Journal.Tap) to the
 // Router's goroutine from memory, so that lines just written to the
