@@ -1,5 +1,7 @@
 package journal
 
+import "fmt"
+
 // Frames is one batch of one unit's records as committed, encoded as in a
 // segment. A tap receives it under the journal's write lock, so batches
 // arrive in sequence order; Data is the journal's buffer, valid only
@@ -45,21 +47,25 @@ func (j *Journal) tellTapsLocked(unit string, data []byte) {
 
 // Each decodes the batch's entries in order. An Entry's Message aliases
 // f.Data; its strings are shared between consecutive entries that repeat
-// them. An error from fn stops the walk and is returned.
+// them. An error from fn stops the walk and is returned. The frames come
+// from the journal's encoder in memory, so their CRCs are not checked.
 func (f Frames) Each(fn func(Entry) error) error {
 	var (
-		err    error
+		r      rec
 		ident  string
-		first  = true
 		origin Origin
 	)
-	decodeRange(f.Data, 0, func(r *rec) bool {
-		if first || string(r.ident) != ident {
-			ident, first = string(r.ident), false
+	for p := 0; p < len(f.Data); p += r.size {
+		if !decodeFrame(f.Data, p, 0, &r, false) {
+			return fmt.Errorf("journal: unit %q: committed batch undecodable at byte %d of %d", f.Unit, p, len(f.Data))
+		}
+		if p == 0 || string(r.ident) != ident {
+			ident = string(r.ident)
 		}
 		origin = decodeOriginLike(r.ext, origin)
-		err = fn(r.entry(f.Boot, f.Unit, ident, origin))
-		return err == nil
-	}, nil)
-	return err
+		if err := fn(r.entry(f.Boot, f.Unit, ident, origin)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -56,3 +56,14 @@ func TestTapSeesWhatQueriesSee(t *testing.T) {
 		}
 	}
 }
+
+// A batch cut short is an error, not a silent end of the walk.
+func TestFramesEachCutShort(t *testing.T) {
+	data := appendRecord(nil, &rec{seq: 1, msg: []byte("one")})
+	data = appendRecord(data, &rec{seq: 2, msg: []byte("two")})
+	var seen int
+	err := Frames{Unit: "u", Data: data[:len(data)-1]}.Each(func(Entry) error { seen++; return nil })
+	if err == nil || seen != 1 {
+		t.Fatalf("seen %d entries, err %v; want 1 and an error", seen, err)
+	}
+}
