@@ -83,7 +83,8 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 	data, batches, overflow := fd.data, fd.batches, fd.overflow
 	fd.data, fd.batches, fd.overflow = fd.spareData[:0], fd.spareBatches[:0], false
 	fd.mu.Unlock()
-	if cap(data) <= maxSpare {
+	if cap(data) <= maxSpare || len(data) >= cap(data)/4 && cap(data) <= 2*fd.limit {
+		// Reused while it is filled: a flood regrows no buffer per take.
 		fd.spareData, fd.spareBatches = data, batches
 	} else {
 		fd.spareData, fd.spareBatches = nil, nil // give a burst's memory back
@@ -96,5 +97,6 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 	return out, overflow
 }
 
-// maxSpare is the largest buffer kept for the next take.
+// maxSpare is the largest buffer kept for the next take whatever it
+// held; a bigger one is kept only while takes fill a quarter of it.
 const maxSpare = 256 << 10
