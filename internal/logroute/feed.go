@@ -19,25 +19,23 @@ const maxFeed = 1 << 20
 // write lock and only copies.
 type feed struct {
 	limit int        // maxFeed, or a test's smaller bound
-	mu    sync.Mutex // guards data, batches and overflow
-	// data holds the batches' frames back to back; batches index it.
-	data    []byte
-	batches []fedBatch
+	mu    sync.Mutex // guards batches, size and overflow
+	// batches wait for the Router, each in a buffer of its own; size is
+	// their bytes.
+	batches []journal.Frames
+	size    int
 	// overflow is set when a batch was dropped for want of room: the
 	// Router must read the rest from the journal.
 	overflow bool
 	// ready has a token while batches or an overflow wait.
 	ready chan struct{}
-	// spare is the taker's previous buffers, reused by the next take,
-	// and frames the slice take returns.
-	spareData    []byte
-	spareBatches []fedBatch
-	frames       []journal.Frames
-}
-
-type fedBatch struct {
-	boot, unit string
-	start, end int // in data
+	// bufs recycles the buffers of batches the Router is done with: a
+	// flood copies into reused memory, and an idle feed's buffers go at
+	// the next garbage collections.
+	bufs sync.Pool
+	// taken is what the last take handed over, the Router's until the
+	// next take.
+	taken []journal.Frames
 }
 
 func newFeed(limit int) *feed {
@@ -51,18 +49,30 @@ func newFeed(limit int) *feed {
 // (a batch bigger than the limit is taken when nothing else waits).
 func (fd *feed) put(f journal.Frames) {
 	fd.mu.Lock()
-	if fd.overflow || len(fd.data)+len(f.Data) > fd.limit && len(fd.batches) > 0 {
+	if fd.overflow || fd.size+len(f.Data) > fd.limit && len(fd.batches) > 0 {
 		fd.overflow = true
 	} else {
-		start := len(fd.data)
-		fd.data = append(fd.data, f.Data...)
-		fd.batches = append(fd.batches, fedBatch{boot: f.Boot, unit: f.Unit, start: start, end: len(fd.data)})
+		f.Data = append(fd.buf(len(f.Data)), f.Data...)
+		fd.batches = append(fd.batches, f)
+		fd.size += len(f.Data)
 	}
 	fd.mu.Unlock()
 	select {
 	case fd.ready <- struct{}{}:
 	default:
 	}
+}
+
+// minFeedBuf is the smallest buffer made for a batch, so that buffers of
+// small batches serve bigger ones too.
+const minFeedBuf = 64 << 10
+
+// buf is an empty buffer for n bytes, recycled when one is big enough.
+func (fd *feed) buf(n int) []byte {
+	if p, ok := fd.bufs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, max(n, minFeedBuf))
 }
 
 // take waits until batches or an overflow wait, or ctx ends, and hands
@@ -79,24 +89,15 @@ func (fd *feed) take(ctx context.Context) (bs []journal.Frames, overflow bool, o
 
 // takeNow hands over what waits, without waiting.
 func (fd *feed) takeNow() ([]journal.Frames, bool) {
+	for i := range fd.taken {
+		b := fd.taken[i].Data
+		fd.bufs.Put(&b)
+		fd.taken[i] = journal.Frames{}
+	}
 	fd.mu.Lock()
-	data, batches, overflow := fd.data, fd.batches, fd.overflow
-	fd.data, fd.batches, fd.overflow = fd.spareData[:0], fd.spareBatches[:0], false
+	bs, overflow := fd.batches, fd.overflow
+	fd.batches, fd.size, fd.overflow = fd.taken[:0], 0, false
 	fd.mu.Unlock()
-	if cap(data) <= maxSpare || len(data) >= cap(data)/4 && cap(data) <= 2*fd.limit {
-		// Reused while it is filled: a flood regrows no buffer per take.
-		fd.spareData, fd.spareBatches = data, batches
-	} else {
-		fd.spareData, fd.spareBatches = nil, nil // give a burst's memory back
-	}
-	out := fd.frames[:0]
-	for _, b := range batches {
-		out = append(out, journal.Frames{Boot: b.boot, Unit: b.unit, Data: data[b.start:b.end]})
-	}
-	fd.frames = out
-	return out, overflow
+	fd.taken = bs
+	return bs, overflow
 }
-
-// maxSpare is the largest buffer kept for the next take whatever it
-// held; a bigger one is kept only while takes fill a quarter of it.
-const maxSpare = 256 << 10
