@@ -19,9 +19,8 @@ const maxFeed = 1 << 20
 // write lock and only copies.
 type feed struct {
 	limit int        // maxFeed, or a test's smaller bound
-	mu    sync.Mutex // guards batches, size and overflow
-	// batches wait for the Router, each in a buffer of its own; size is
-	// their bytes.
+	mu    sync.Mutex // guards batches, size, overflow, cur and used
+	// batches wait for the Router; size is their bytes.
 	batches []journal.Frames
 	size    int
 	// overflow is set when a batch was dropped for want of room: the
@@ -29,13 +28,18 @@ type feed struct {
 	overflow bool
 	// ready has a token while batches or an overflow wait.
 	ready chan struct{}
+	// The batches are packed into buffers: cur is the one being filled,
+	// used every buffer the waiting batches are in.
+	cur  []byte
+	used [][]byte
 	// bufs recycles the buffers of batches the Router is done with: a
 	// flood copies into reused memory, and an idle feed's buffers go at
 	// the next garbage collections.
 	bufs sync.Pool
-	// taken is what the last take handed over, the Router's until the
-	// next take.
-	taken []journal.Frames
+	// taken and takenBufs are what the last take handed over, the
+	// Router's until the next take.
+	taken     []journal.Frames
+	takenBufs [][]byte
 }
 
 func newFeed(limit int) *feed {
@@ -52,9 +56,16 @@ func (fd *feed) put(f journal.Frames) {
 	if fd.overflow || fd.size+len(f.Data) > fd.limit && len(fd.batches) > 0 {
 		fd.overflow = true
 	} else {
-		f.Data = append(fd.buf(len(f.Data)), f.Data...)
+		n := len(f.Data)
+		if cap(fd.cur)-len(fd.cur) < n {
+			fd.cur = fd.buf(n)
+			fd.used = append(fd.used, fd.cur)
+		}
+		start := len(fd.cur)
+		fd.cur = append(fd.cur, f.Data...)
+		f.Data = fd.cur[start:len(fd.cur):len(fd.cur)]
 		fd.batches = append(fd.batches, f)
-		fd.size += len(f.Data)
+		fd.size += n
 	}
 	fd.mu.Unlock()
 	select {
@@ -63,8 +74,7 @@ func (fd *feed) put(f journal.Frames) {
 	}
 }
 
-// minFeedBuf is the smallest buffer made for a batch, so that buffers of
-// small batches serve bigger ones too.
+// minFeedBuf is the smallest buffer made: small batches share one.
 const minFeedBuf = 64 << 10
 
 // buf is an empty buffer for n bytes, recycled when one is big enough.
@@ -89,15 +99,18 @@ func (fd *feed) take(ctx context.Context) (bs []journal.Frames, overflow bool, o
 
 // takeNow hands over what waits, without waiting.
 func (fd *feed) takeNow() ([]journal.Frames, bool) {
-	for i := range fd.taken {
-		b := fd.taken[i].Data
+	for i, b := range fd.takenBufs {
 		fd.bufs.Put(&b)
-		fd.taken[i] = journal.Frames{}
+		fd.takenBufs[i] = nil
 	}
+	clear(fd.taken)
 	fd.mu.Lock()
-	bs, overflow := fd.batches, fd.overflow
-	fd.batches, fd.size, fd.overflow = fd.taken[:0], 0, false
+	bs, bufs, overflow := fd.batches, fd.used, fd.overflow
+	fd.batches, fd.used, fd.size, fd.overflow = fd.taken[:0], fd.takenBufs[:0], 0, false
+	// The next batch starts a buffer of its own: these go back to the
+	// pool at the next take.
+	fd.cur = nil
 	fd.mu.Unlock()
-	fd.taken = bs
+	fd.taken, fd.takenBufs = bs, bufs
 	return bs, overflow
 }
