@@ -86,6 +86,7 @@ type Journal struct {
 	syncTimer *time.Timer // armed while some unit is dirty
 	ageTimer  *time.Timer // armed to the next MaxAge expiry
 	scratch   []byte      // encode buffer, reused under wmu
+	taps      []*tap      // hear of each commit (Tap)
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64

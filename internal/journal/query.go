@@ -497,24 +497,31 @@ func (it *unitIter) entry(e *Entry) {
 		it.ident = string(r.ident)
 	}
 	it.origin = decodeOriginLike(r.ext, it.origin)
+	*e = r.entry(s.boot, s.unit, it.ident, it.origin)
+}
+
+// entry is r as an Entry of unit in boot; ident and origin are its
+// decoded identifier and Origin, which the caller may share between
+// records. Message aliases r's buffer.
+func (r *rec) entry(boot, unit, ident string, origin Origin) Entry {
 	uid := int(r.uid)
 	if r.uid == uidUnknown {
 		uid = -1
 	}
-	*e = Entry{
+	return Entry{
 		Seq:        r.seq,
 		Realtime:   time.Unix(0, r.rt),
 		Monotonic:  time.Duration(r.mono),
-		BootID:     s.boot,
-		Unit:       s.unit,
+		BootID:     boot,
+		Unit:       unit,
 		PID:        int(r.pid),
 		UID:        uid,
 		Priority:   int(r.pri),
 		Facility:   int(r.fac),
-		Identifier: it.ident,
+		Identifier: ident,
 		Stream:     Stream(r.stream),
 		Partial:    r.flags&flagPartial != 0,
-		Origin:     it.origin,
+		Origin:     origin,
 		Message:    r.msg,
 	}
 }

@@ -240,6 +240,7 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	}
 	j.seq += uint64(len(recs))
 	j.committed.Store(j.seq)
+	j.tellTapsLocked(unit, buf)
 	if crit {
 		// Like journald, messages of priority crit and above reach the
 		// disk before the call returns.
@@ -441,7 +442,7 @@ func (j *Journal) reportLost(force bool) {
 // BootID and, when zero, Realtime and Monotonic are set by the journal.
 // Messages longer than LineMax are split into Partial entries.
 func (j *Journal) Append(e Entry) error {
-	return j.commit(e.Unit, j.records(nil, e))
+	return j.commit(e.Unit, j.records(nil, e, nil))
 }
 
 // AppendBatch stores entries in order as Append does, with one write per
@@ -449,6 +450,11 @@ func (j *Journal) Append(e Entry) error {
 // messages at once saves over one Append each.
 func (j *Journal) AppendBatch(es []Entry) error {
 	recs := make([]rec, 0, min(len(es), 1024))
+	// The records' identifiers and ext blocks, in one buffer for the
+	// batch: the records alias it until they are written. Sized for a
+	// syslog sender's (identifier, host, address, time) so that it
+	// rarely grows.
+	arena := make([]byte, 0, min(len(es), 1024)*64)
 	var first error
 	// One reading of the clocks for the batch: it arrived at once.
 	var rt time.Time
@@ -465,7 +471,7 @@ func (j *Journal) AppendBatch(es []Entry) error {
 				e.Monotonic = mono
 			}
 		}
-		recs = j.records(recs, e)
+		recs = j.records(recs, e, &arena)
 		if i+1 == len(es) || es[i+1].Unit != e.Unit {
 			if err := j.commit(e.Unit, recs); err != nil && first == nil {
 				first = err
@@ -477,8 +483,9 @@ func (j *Journal) AppendBatch(es []Entry) error {
 }
 
 // records appends e's records (more than one when it is split at LineMax)
-// to dst.
-func (j *Journal) records(dst []rec, e Entry) []rec {
+// to dst. With an arena the identifier and ext block are copied into it,
+// else allocated.
+func (j *Journal) records(dst []rec, e Entry, arena *[]byte) []rec {
 	if e.Realtime.IsZero() {
 		e.Realtime = j.opts.Clock()
 	}
@@ -493,8 +500,20 @@ func (j *Journal) records(dst []rec, e Entry) []rec {
 		pri:    uint8(min(max(e.Priority, 0), 7)),
 		fac:    uint8(min(max(e.Facility, 0), 23)),
 		stream: uint8(min(e.Stream, streamLast)),
-		ident:  []byte(e.Identifier[:min(len(e.Identifier), maxIdentLen)]),
-		ext:    e.Origin.encode(),
+	}
+	ident := e.Identifier[:min(len(e.Identifier), maxIdentLen)]
+	if arena == nil {
+		base.ident, base.ext = []byte(ident), e.Origin.encode()
+	} else {
+		// Earlier records keep pointing into the old array if append
+		// moves the arena; only their own bytes are read.
+		a := *arena
+		n := len(a)
+		a = append(a, ident...)
+		m := len(a)
+		a = e.Origin.appendTo(a)
+		base.ident, base.ext = a[n:m:m], a[m:len(a):len(a)]
+		*arena = a
 	}
 	msg := e.Message
 	for {
