@@ -312,9 +312,11 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
-		// A finished connection's instance logs no more: its journal
-		// segment would otherwise hold a descriptor for ever.
-		OnInstanceEnded: d.journal.Release,
+		// A connection's instance logs into its template's journal
+		// stream (no directory and segment of its own per connection),
+		// and logs no more once it ended.
+		OnInstanceCreated: d.journal.Share,
+		OnInstanceEnded:   d.journal.Release,
 		// Socket units' listeners go to the fd holder as they change.
 		OnPersist: d.holder.syncFunc(),
 		// Socket units: specifiers of [Socket], Accept=yes instances.

@@ -16,6 +16,12 @@ import "os"
 func (j *Journal) Release(unit string) {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
+	if _, ok := j.shared[unit]; ok {
+		// Its stream is its template's, which stays open for the
+		// next instance.
+		delete(j.shared, unit)
+		return
+	}
 	u := j.units[unit]
 	if u == nil || j.closed {
 		return

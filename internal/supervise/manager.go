@@ -69,6 +69,10 @@ type Options struct {
 	// automatic restart follows, with the exit status tend would use for
 	// it (the main process's code, 128+signal, or 1 for other failures).
 	OnDead func(unit string, code int)
+	// OnInstanceCreated, if set, runs on the loop when an Accept=yes
+	// instance is created, before it logs anything: the daemon has the
+	// journal store its entries in its template's stream.
+	OnInstanceCreated func(unit, template string)
 	// OnInstanceEnded, if set, runs on the loop when an Accept=yes
 	// instance's run ended (it is removed, or kept failed for status):
 	// its name is never used again, so the daemon lets the journal close

@@ -200,6 +200,9 @@ func (s *socket) admit(m *Manager, nfd int) {
 		return
 	}
 	s.count(peer, c.IP)
+	if m.opts.OnInstanceCreated != nil {
+		m.opts.OnInstanceCreated(def.Name, prefix+"@.service")
+	}
 	u := &rt{name: def.Name, def: def, state: Dead,
 		transient: &transientRef{owner: s.rt, conn: conn, env: c.Env(), peer: peer}}
 	u.eng = newEngine(u)
