@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,6 +61,11 @@ type Manager struct {
 	// its controllers ("pids", "name=systemd"); "" for v2.
 	trackCtrl string
 	events    *eventWatcher // v2 only
+	// v2Ctrls caches the base's cgroup.subtree_control, which tend
+	// writes when it claims the base (enableControllers drops the
+	// cache): every start reads it for each limit otherwise, once per
+	// connection for Accept=yes instances. nil: not read yet.
+	v2Ctrls atomic.Pointer[string]
 	// systemTasks caches SystemTasks.
 	systemTasks struct {
 		once sync.Once
@@ -295,8 +301,17 @@ func (m *Manager) v2Has(ctrl string) bool {
 	if ctrl == "cpuacct" {
 		return true // cpu.stat usage_usec exists in every v2 group
 	}
-	b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
-	return err == nil && containsField(string(b), ctrl)
+	ctrls := m.v2Ctrls.Load()
+	if ctrls == nil {
+		b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
+		if err != nil {
+			return false
+		}
+		s := string(b)
+		ctrls = &s
+		m.v2Ctrls.Store(ctrls)
+	}
+	return containsField(*ctrls, ctrl)
 }
 
 func containsField(s, f string) bool {
@@ -307,6 +322,11 @@ func containsField(s, f string) bool {
 	}
 	return false
 }
+
+// Native reports whether unit groups get ctrl's files in their own
+// directory (cgroup v2 with the controller enabled), so that a limit
+// costs no v1 group of its own.
+func (m *Manager) Native(ctrl string) bool { return m.mode == ModeV2 && m.v2Has(ctrl) }
 
 // Mode is ModeV2, ModeV1 or ModeNone.
 func (m *Manager) Mode() string { return m.mode }

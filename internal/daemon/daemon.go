@@ -301,11 +301,12 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
+	accounts := spawn.NewAccounts("")
 	d.mgr = supervise.New(pl, supervise.Options{
 		Logger:  d.log,
 		Reaper:  d.reaper,
 		Cgroups: d.cgroups,
-		Logs:    &logSink{j: d.journal},
+		Logs:    &logSink{j: d.journal, accounts: accounts},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
 		Forker:  d.forker,
@@ -315,6 +316,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		// A connection's instance logs into its template's journal
 		// stream (no directory and segment of its own per connection),
 		// and logs no more once it ended.
+		Accounts:          accounts,
 		OnInstanceCreated: d.journal.Share,
 		OnInstanceEnded:   d.journal.Release,
 		// Socket units' listeners go to the fd holder as they change.
