@@ -23,16 +23,24 @@ func (j *Journal) Share(unit, store string) {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
 	if j.shared == nil {
-		j.shared = map[string]string{}
+		j.shared = map[string]sharedUnit{}
 	}
-	j.shared[unit] = store
+	j.shared[unit] = sharedUnit{store: store}
+}
+
+// sharedUnit is a unit whose entries go to another's stream.
+type sharedUnit struct {
+	store string
+	// released: Release was called while pipes of the unit were still
+	// read; the last one's end forgets the unit.
+	released bool
 }
 
 // storeLocked is the stream unit's records go to, and adds unit's name
 // to them when that is another's.
 func (j *Journal) storeLocked(unit string, recs []rec) string {
-	store, ok := j.shared[unit]
-	if !ok || store == unit {
+	sh, ok := j.shared[unit]
+	if !ok || sh.store == unit {
 		return unit
 	}
 	v := unit[:min(len(unit), maxUnitLen)]
@@ -40,7 +48,7 @@ func (j *Journal) storeLocked(unit string, recs []rec) string {
 		// Clipped: the split parts of one entry share their Origin's block.
 		recs[i].ext = appendExt(slices.Clip(recs[i].ext), extUnit, v)
 	}
-	return store
+	return sh.store
 }
 
 // appendExt appends one field to an ext block.

@@ -108,3 +108,36 @@ func TestUnitPattern(t *testing.T) {
 		}
 	}
 }
+
+// An instance released while its output pipe is still being read keeps
+// its place in the shared stream until the pipe's end: its last lines
+// neither open a directory of their own nor lose their unit.
+func TestSharedStreamReleaseWaitsForPipe(t *testing.T) {
+	j := openTest(t, nil)
+	const unit, tmpl = "echo@1-127.0.0.1:7-127.0.0.1:4001.service", "echo@.service"
+	j.Share(unit, tmpl)
+	p, err := j.Pipe(Source{Unit: unit, Identifier: "echo", Priority: PriInfo, Facility: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetPID(os.Getpid())
+	j.Release(unit) // the instance ended; its pipe has not been read to its end
+	if _, err := p.W.WriteString("first\nlast\n"); err != nil {
+		t.Fatal(err)
+	}
+	p.W.Close()
+	<-p.Done()
+	if _, err := os.Stat(filepath.Join(j.Dir(), escapeUnit(unit))); !os.IsNotExist(err) {
+		t.Errorf("%s has a directory of its own (%v); want its lines in %s's", unit, err, tmpl)
+	}
+	if got := messages(collect(t, j, Query{Units: []string{unit}})); !slices.Equal(got, []string{"first", "last"}) {
+		t.Errorf("got %q; want first, last", got)
+	}
+	// Forgotten once the pipe ended: a later entry is the unit's own.
+	if err := j.Append(Entry{Unit: unit, Message: []byte("late")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(j.Dir(), escapeUnit(unit))); err != nil {
+		t.Errorf("entry after the pipe's end: %v; want a directory of its own", err)
+	}
+}
