@@ -73,7 +73,7 @@ type Manager struct {
 	}
 
 	mu sync.Mutex
-	// guards groups, gone, each group's cgid, statBase, stale and the ownership locks
+	// guards groups, gone, each group's cgid, statBase, stale, rm and the ownership locks
 	groups map[string]*Group
 	gone   goneGroups // ids of removed groups, for late attribution
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
@@ -86,6 +86,8 @@ type Manager struct {
 	// stale names the groups an earlier run left, until a unit takes one
 	// up again or PruneStale removes it.
 	stale map[string]bool
+	// rm queues the directories RemoveLater left (remover.go).
+	rm remover
 }
 
 // Detect picks the best usable mode and never fails: at worst it returns
@@ -355,6 +357,9 @@ func (m *Manager) group(unit string, stats bool) (*Group, error) {
 	m.mu.Lock()
 	g, ok := m.groups[unit]
 	delete(m.stale, unit) // taken up again: PruneStale must leave it
+	if !ok {
+		m.takeBackLocked(unit)
+	}
 	m.mu.Unlock()
 	if ok {
 		return g, nil
@@ -420,6 +425,7 @@ func (m *Manager) UnitOf(pid int) (string, bool) {
 // Close stops the event watcher and gives up the base. Groups and their
 // processes stay.
 func (m *Manager) Close() error {
+	m.waitRemovals()
 	m.mu.Lock()
 	for _, g := range m.groups {
 		g.closeFD()

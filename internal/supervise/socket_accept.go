@@ -275,7 +275,7 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 		delete(m.units, u.name)
 		m.setAlarm(u, time.Time{})
 		if u.cg != nil {
-			_ = u.cg.Remove()
+			_ = m.removeGroup(u)
 		}
 	}
 }
