@@ -171,7 +171,7 @@ func (m *matcher) record(r *rec, s *segment) bool {
 		return false
 	}
 	unit := s.unit
-	if isTemplate(unit) {
+	if (len(m.units) > 0 || len(m.matches) > 0) && isTemplate(unit) {
 		// A shared stream: each record says whose it is.
 		if unit = recUnit(r, s); !m.unit(unit) {
 			return false
