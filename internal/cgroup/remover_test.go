@@ -57,3 +57,23 @@ func TestRemoveLater(t *testing.T) {
 		})
 	}
 }
+
+// Prune right after RemoveLater waits for the remover: the base goes too.
+func TestPruneAfterRemoveLater(t *testing.T) {
+	m := newManager(t, ModeV2)
+	for _, name := range []string{"a@1.service", "a@2.service", "a@3.service"} {
+		g, err := m.TrackingGroup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.RemoveLater(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Prune(); err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	if _, err := os.Stat(m.base); !os.IsNotExist(err) {
+		t.Errorf("base %s still there after Prune: %v", m.base, err)
+	}
+}
