@@ -73,8 +73,9 @@ type Options struct {
 	// in; nil: /etc's, read by the manager.
 	Accounts *spawn.Accounts
 	// OnInstanceCreated, if set, runs on the loop when an Accept=yes
-	// instance is created, before it logs anything: the daemon has the
-	// journal store its entries in its template's stream.
+	// instance is created (before it logs anything) or restored after a
+	// re-exec or crash: the daemon has the journal store its entries in
+	// its template's stream.
 	OnInstanceCreated func(unit, template string)
 	// OnInstanceEnded, if set, runs on the loop when an Accept=yes
 	// instance's run ended (it is removed, or kept failed for status):
