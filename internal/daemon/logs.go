@@ -17,7 +17,8 @@ import (
 
 // logSink connects the supervisor's processes to the journal.
 type logSink struct {
-	j *journal.Journal
+	j        *journal.Journal
+	accounts *spawn.Accounts // for User='s uid
 }
 
 // Output gives a process its stdout and stderr as StandardOutput= and
@@ -30,7 +31,7 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	uid := os.Getuid()
 	if name := ec.User; name != "" && !cmd.FullPrivilege {
 		uid = -1
-		if ui, err := spawn.LookupUser(name); err == nil {
+		if ui, err := s.accounts.User(name); err == nil {
 			uid = ui.UID
 		}
 	}

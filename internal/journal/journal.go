@@ -80,8 +80,9 @@ type Journal struct {
 	// serialised under it, so sequence order is commit order.
 	wmu       sync.Mutex
 	units     map[string]*unitLog
-	seq       uint64  // last sequence number committed
-	in        *ingest // the pipe reader, started by the first Pipe
+	shared    map[string]sharedUnit // units stored in another's stream (shared.go)
+	seq       uint64                // last sequence number committed
+	in        *ingest               // the pipe reader, started by the first Pipe
 	closed    bool
 	syncTimer *time.Timer // armed while some unit is dirty
 	ageTimer  *time.Timer // armed to the next MaxAge expiry

@@ -27,6 +27,7 @@ const (
 	extTime
 	extMsgID
 	extSD
+	extUnit // the entry's unit, in a shared stream (shared.go)
 )
 
 // Bounds of the ext block: the header fields keep RFC 5424's lengths and
@@ -36,7 +37,8 @@ const (
 	maxHostLen = 255
 	maxAddrLen = 64
 	maxIDLen   = 32
-	maxExtLen  = 5*3 + maxHostLen + maxAddrLen + 8 + maxIDLen + maxSDLen
+	maxUnitLen = 256 // systemd's UNIT_NAME_MAX
+	maxExtLen  = 6*3 + maxHostLen + maxAddrLen + 8 + maxIDLen + maxSDLen + maxUnitLen
 )
 
 // encode returns o as an ext block, nil when o is zero. Over-long fields

@@ -63,7 +63,7 @@ func (f Frames) Each(fn func(Entry) error) error {
 			ident = string(r.ident)
 		}
 		origin = decodeOriginLike(r.ext, origin)
-		if err := fn(r.entry(f.Boot, f.Unit, ident, origin)); err != nil {
+		if err := fn(r.entry(f.Boot, recUnit(&r, f.Unit), ident, origin)); err != nil {
 			return err
 		}
 	}

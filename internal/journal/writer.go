@@ -109,6 +109,7 @@ func (j *Journal) tryCommit(unit string, recs []rec, force bool) error {
 		j.wmu.Unlock()
 		return errBackoff
 	}
+	unit = j.storeLocked(unit, recs)
 	rot, err := j.commitLocked(unit, recs, force)
 	j.wmu.Unlock()
 	if isNoSpace(err) {

@@ -69,6 +69,14 @@ type Options struct {
 	// automatic restart follows, with the exit status tend would use for
 	// it (the main process's code, 128+signal, or 1 for other failures).
 	OnDead func(unit string, code int)
+	// Accounts is the account database starts resolve User= and Group=
+	// in; nil: /etc's, read by the manager.
+	Accounts *spawn.Accounts
+	// OnInstanceCreated, if set, runs on the loop when an Accept=yes
+	// instance is created (before it logs anything) or restored after a
+	// re-exec or crash: the daemon has the journal store its entries in
+	// its template's stream.
+	OnInstanceCreated func(unit, template string)
 	// OnInstanceEnded, if set, runs on the loop when an Accept=yes
 	// instance's run ended (it is removed, or kept failed for status):
 	// its name is never used again, so the daemon lets the journal close
@@ -115,6 +123,8 @@ type Manager struct {
 	// procs starts and signals processes; tests replace it so that the
 	// state machine can be walked without real processes.
 	procs processes
+	// accounts is passwd and group, split once for every start.
+	accounts *spawn.Accounts
 
 	// current mirrors plan for readers outside the loop.
 	current atomic.Pointer[plan.Plan]
@@ -194,6 +204,11 @@ func New(p *plan.Plan, opts Options) *Manager {
 		box:   newMailbox(),
 		units: map[string]*rt{},
 		pids:  map[int]pidRef{},
+
+		accounts: opts.Accounts,
+	}
+	if m.accounts == nil {
+		m.accounts = spawn.NewAccounts("")
 	}
 	m.jobs = newJobQueue(m)
 	m.procs = realProcesses{m}

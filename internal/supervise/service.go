@@ -285,7 +285,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		Env:     env,
 		Cgroup:  u.cg,
 		Dirs:    m.opts.Dirs,
-		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
+		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts,
 	}
 	var out Output
 	if m.opts.Logs != nil {
