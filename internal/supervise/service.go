@@ -30,6 +30,7 @@ func (m *Manager) startService(u *service) {
 	}
 	u.stopIntent, u.restarting, u.skipped, u.conditionFailed = false, false, false, ""
 	if !m.checkConditions(u.rt) {
+		u.dropOutput() // no run follows (checkConditions enters dead itself)
 		return
 	}
 	if !m.checkStartLimit(u.rt) {
