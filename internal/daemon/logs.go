@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -59,8 +60,22 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 				p.SetPID(pid)
 			}
 		}
+		// Only pipes can serve the next process as well: a file or a
+		// terminal is opened anew for each, as its settings say.
+		out.Reusable = onlyPipes(pipes, stdout, stderr)
 	}
 	return out, nil
+}
+
+// onlyPipes reports whether every file of files that is not nil is the
+// write end of one of pipes.
+func onlyPipes(pipes []*journal.Pipe, files ...*os.File) bool {
+	for _, f := range files {
+		if f != nil && !slices.ContainsFunc(pipes, func(p *journal.Pipe) bool { return p.W == f }) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {

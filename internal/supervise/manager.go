@@ -39,6 +39,11 @@ import (
 type Output struct {
 	Stdout, Stderr *os.File
 	SetPID         func(pid int)
+	// Reusable says the files may serve the next main process of the
+	// same unit too (journal pipes, whose read ends stay with tend):
+	// the manager then keeps them open across automatic restarts, tells
+	// SetPID each new pid, and closes them once no restart follows.
+	Reusable bool
 }
 
 // LogSink is the journal as the supervisor sees it.
@@ -234,7 +239,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				if ev == nil {
 					continue // a notification handled ahead of an exit
 				}
-				if _, ok := ev.(evExit); ok {
+				if e, ok := ev.(evExit); ok && m.mayHaveNotified(e.exit.PID) {
 					m.notifiedFirst(batch[i+1:])
 				}
 				m.handle(ev)
@@ -270,6 +275,21 @@ func (m *Manager) notifiedFirst(rest []event) {
 		return
 	}
 	m.opts.Notify.Sync(ahead, func(msg notify.Message) { m.handle(evNotify{msg}) })
+}
+
+// mayHaveNotified reports whether the unit of an exited pid listens to
+// notifications, which must then be handled before the exit; a service
+// with NotifyAccess=none (the default of most types) ignores them, and
+// its restart skips the notify socket's drain.
+func (m *Manager) mayHaveNotified(pid int) bool {
+	ref, ok := m.pids[pid]
+	if !ok {
+		return false // nobody's: the exit changes nothing
+	}
+	if u, ok := ref.u.eng.(*service); ok {
+		return notifyAccess(u.svc()) != "none"
+	}
+	return true
 }
 
 // HandleNotify is the notify socket's handler: it forwards to the loop.
