@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/fdholder"
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/supervise"
 )
@@ -88,7 +89,7 @@ func startHolder(path, exe string) error {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return err
 	}
-	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", "fdholder"}, ExtraFiles: []*os.File{f},
+	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", holderproc.Command}, ExtraFiles: []*os.File{f},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the fd holder: %w", err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 )
 
 // Client is the manager's connection to the holder. Its methods are
@@ -87,10 +89,10 @@ func (c *Client) Retrieve() (map[string]*os.File, error) {
 		if err != nil {
 			return fail(err)
 		}
-		fds := parseFDs(oob[:oobn])
+		fds := holderproc.ParseFDs(oob[:oobn])
 		switch {
 		case n == 1 && buf[0] == 'E':
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return out, nil
 		case n > 1 && buf[0] == 'F' && len(fds) == 1:
 			name := string(buf[1:n])
@@ -99,7 +101,7 @@ func (c *Client) Retrieve() (map[string]*os.File, error) {
 			}
 			out[name] = os.NewFile(uintptr(fds[0]), name)
 		default:
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return fail(errors.New("bad answer"))
 		}
 	}

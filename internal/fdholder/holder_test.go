@@ -6,28 +6,66 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 )
 
-func startServer(t *testing.T) (string, *Server, chan error) {
+// testServer is a holder serving in this process until a client asks
+// it to exit or the test ends.
+type testServer struct {
+	path string
+	done chan error
+	once sync.Once
+	err  error
+}
+
+// wait returns what Serve returned, once it did.
+func (s *testServer) wait() error {
+	s.once.Do(func() { s.err = <-s.done })
+	return s.err
+}
+
+func startServer(t *testing.T, uid int) *testServer {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "h.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	s := &testServer{path: filepath.Join(t.TempDir(), "h.sock"), done: make(chan error, 1)}
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: s.path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(os.Getuid())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	return path, s, done
+	ln.SetUnlinkOnClose(false)
+	f, err := ln.File() // a duplicate of its own for Serve
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, stop, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(int(f.Fd()), true); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- holderproc.New(uid).Serve(int(f.Fd()), int(quit.Fd())) }()
+	t.Cleanup(func() {
+		stop.Close() // ends Serve if no client did
+		if err := s.wait(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		quit.Close()
+		f.Close()
+	})
+	return s
 }
 
 // A pipe held survives its writer's reader: what the writer wrote while
 // only the holder had the read end is read back, in order.
 func TestStoreRetrieveDropExit(t *testing.T) {
-	path, _, done := startServer(t)
+	srv := startServer(t, os.Getuid())
+	path := srv.path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +112,7 @@ func TestStoreRetrieveDropExit(t *testing.T) {
 	if err := c2.Exit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	if err := srv.wait(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -84,8 +122,8 @@ func TestOtherUIDRefused(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to connect as nobody")
 	}
-	path, s, _ := startServer(t)
-	s.uid = 65534 // as if the holder belonged to nobody: root is a stranger
+	// As if the holder belonged to nobody: root is a stranger.
+	path := startServer(t, 65534).path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +137,7 @@ func TestOtherUIDRefused(t *testing.T) {
 // A store queued and released before it was sent never reaches the
 // holder; stores and drops arrive in order.
 func TestQueueOrder(t *testing.T) {
-	path, _, _ := startServer(t)
+	path := startServer(t, os.Getuid()).path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -127,36 +165,5 @@ func TestQueueOrder(t *testing.T) {
 	}
 	for _, f := range got {
 		f.Close()
-	}
-}
-
-// TestCloseInherited: the holder closes what it inherited by mistake
-// (no close-on-exec: a lock held so would outlive tend) and keeps its
-// listener and its own close-on-exec descriptors.
-func TestCloseInherited(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	leaked, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT, 0o600) // no O_CLOEXEC
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep, err := unix.Open(path, unix.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(keep)
-	own, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(own)
-	closeInherited(keep)
-	if _, err := unix.FcntlInt(uintptr(leaked), unix.F_GETFD, 0); err == nil {
-		unix.Close(leaked)
-		t.Fatal("an inherited descriptor without close-on-exec is still open")
-	}
-	for _, fd := range []int{keep, own} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			t.Fatalf("descriptor %d closed: %v", fd, err)
-		}
 	}
 }
