@@ -68,12 +68,11 @@ func openHolder(runtime, exe string, log *slog.Logger) *holder {
 }
 
 // startHolder binds the holder's socket (so that it accepts as soon as
-// this returns) and starts `tend fdholder` on it, in a session of its
-// own: a signal to tend's process group does not reach it.
+// this returns) and starts the holder on it, in a session of its own: a
+// signal to tend's process group does not reach it. The holder is a fork
+// of tend that needs no Go runtime (holderproc.Fork); where that is not
+// built, it is `tend fdholder`.
 func startHolder(path, exe string) error {
-	if exe == "" {
-		return errors.New("the binary on disk is unknown")
-	}
 	_ = os.Remove(path) // a holder that died left it
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
@@ -89,13 +88,22 @@ func startHolder(path, exe string) error {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return err
 	}
+	// The reaper collects the holder when it exits; it is not waited
+	// for here.
+	if _, err := holderproc.Fork(int(f.Fd())); !errors.Is(err, holderproc.ErrNoFork) {
+		if err != nil {
+			return fmt.Errorf("starting the fd holder: %w", err)
+		}
+		return nil
+	}
+	if exe == "" {
+		return errors.New("the binary on disk is unknown")
+	}
 	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", holderproc.Command}, ExtraFiles: []*os.File{f},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the fd holder: %w", err)
 	}
-	// The reaper collects it when it exits; the process is not waited
-	// for here.
 	_ = cmd.Process.Release()
 	return nil
 }

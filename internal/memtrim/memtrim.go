@@ -18,10 +18,27 @@ func Executable(advice int) {
 	if err != nil || n <= 0 || n >= len(exe) {
 		return
 	}
-	maps, ok := readFile("/proc/self/maps")
-	if !ok {
-		return
+	for _, m := range Mappings() {
+		if m.Path == string(exe[:n]) && m.Perms[0] == 'r' && m.Perms[1] != 'w' {
+			_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.Start), uintptr(m.End-m.Start), uintptr(advice))
+		}
 	}
+}
+
+// Mapping is one line of /proc/self/maps.
+type Mapping struct {
+	Start, End uint64
+	Perms      string // "r-xp"
+	Path       string // "" for anonymous memory
+}
+
+// Mappings lists the process's mappings; nil if /proc is not there.
+func Mappings() []Mapping {
+	maps, ok := ReadProc("/proc/self/maps")
+	if !ok {
+		return nil
+	}
+	var out []Mapping
 	for len(maps) > 0 {
 		line := maps
 		if i := indexByte(maps, '\n'); i >= 0 {
@@ -29,21 +46,16 @@ func Executable(advice int) {
 		} else {
 			maps = nil
 		}
-		if m, ok := parseMapping(line); ok && m.path == string(exe[:n]) && m.perms[0] == 'r' && m.perms[1] != 'w' {
-			_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), uintptr(advice))
+		if m, ok := parseMapping(line); ok {
+			out = append(out, m)
 		}
 	}
-}
-
-type mapping struct {
-	start, end uint64
-	perms      string
-	path       string
+	return out
 }
 
 // parseMapping reads one line of /proc/PID/maps:
 // "start-end perms offset dev inode   path".
-func parseMapping(line []byte) (mapping, bool) {
+func parseMapping(line []byte) (Mapping, bool) {
 	var f [6]string
 	k := 0
 	for k < len(f) {
@@ -65,23 +77,23 @@ func parseMapping(line []byte) (mapping, bool) {
 		f[k], line = string(line[:i]), line[i:]
 		k++
 	}
-	if k < len(f) || len(f[1]) < 2 {
-		return mapping{}, false
+	if k < len(f)-1 || len(f[1]) < 2 {
+		return Mapping{}, false
 	}
 	lo, hi, ok := cut(f[0], '-')
 	if !ok {
-		return mapping{}, false
+		return Mapping{}, false
 	}
 	start, ok1 := parseHex(lo)
 	end, ok2 := parseHex(hi)
 	if !ok1 || !ok2 || end < start {
-		return mapping{}, false
+		return Mapping{}, false
 	}
-	return mapping{start: start, end: end, perms: f[1], path: f[5]}, true
+	return Mapping{Start: start, End: end, Perms: f[1], Path: f[5]}, true
 }
 
-// readFile reads a file of /proc, whose size stat does not tell.
-func readFile(path string) ([]byte, bool) {
+// ReadProc reads a file of /proc, whose size stat does not tell.
+func ReadProc(path string) ([]byte, bool) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false

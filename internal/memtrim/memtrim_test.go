@@ -12,15 +12,16 @@ func TestParseMapping(t *testing.T) {
 	for _, c := range []struct {
 		line string
 		ok   bool
-		want mapping
+		want Mapping
 	}{
 		{"00400000-0047d000 r-xp 00000000 fe:00 10020321                           /usr/bin/tend", true,
-			mapping{0x400000, 0x47d000, "r-xp", "/usr/bin/tend"}},
-		{"7f9d0a402000-7f9d0a462000 rw-p 00000000 00:00 0 ", false, mapping{}},
+			Mapping{0x400000, 0x47d000, "r-xp", "/usr/bin/tend"}},
+		{"7f9d0a402000-7f9d0a462000 rw-p 00000000 00:00 0 ", true, Mapping{0x7f9d0a402000, 0x7f9d0a462000, "rw-p", ""}},
+		{"7f9d0a402000-7f9d0a462000 rw-p 00000000 00:00", false, Mapping{}},
 		{"00400000-0047d000 r--p 00000000 fe:00 1 /tmp/a b (deleted)", true,
-			mapping{0x400000, 0x47d000, "r--p", "/tmp/a b (deleted)"}},
-		{"0047d000-00400000 r--p 00000000 fe:00 1 /x", false, mapping{}},
-		{"zz-00400000 r--p 00000000 fe:00 1 /x", false, mapping{}},
+			Mapping{0x400000, 0x47d000, "r--p", "/tmp/a b (deleted)"}},
+		{"0047d000-00400000 r--p 00000000 fe:00 1 /x", false, Mapping{}},
+		{"zz-00400000 r--p 00000000 fe:00 1 /x", false, Mapping{}},
 	} {
 		got, ok := parseMapping([]byte(c.line))
 		if ok != c.ok || got != c.want {

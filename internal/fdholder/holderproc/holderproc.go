@@ -15,6 +15,7 @@
 package holderproc
 
 import (
+	"errors"
 	"syscall"
 
 	"github.com/tendproject/tend/internal/memtrim"
@@ -26,6 +27,9 @@ const Listener = 3
 
 // Command is the argument that makes the binary the holder.
 const Command = "fdholder"
+
+// ErrNoFork: Fork is not built for this architecture.
+var ErrNoFork = errors.New("fd holder: no fork on this architecture")
 
 func init() {
 	if invokedAsHolder() {

@@ -23,19 +23,13 @@ func TestMain(m *testing.M) {
 // package's init, holds a pipe's read end after the client closed its
 // own, and exits with status 0 when asked.
 func TestHolderProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "h.sock")
-	ln, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	ln, path := listen(t)
+	d, err := syscall.Dup(ln)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnf := os.NewFile(uintptr(ln), "listener")
+	lnf := os.NewFile(uintptr(d), "listener")
 	defer lnf.Close()
-	if err := syscall.Bind(ln, &syscall.SockaddrUnix{Name: path}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(ln, 8); err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(os.Args[0], Command)
 	cmd.ExtraFiles = []*os.File{lnf}
 	cmd.Stderr = os.Stderr
@@ -50,35 +44,12 @@ func TestHolderProcess(t *testing.T) {
 		}
 	}()
 
-	c, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(c)
-	if err := syscall.Connect(c, &syscall.SockaddrUnix{Name: path}); err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, path)
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
-	request := func(msg string, fds ...int) string {
-		t.Helper()
-		var oob []byte
-		if len(fds) > 0 {
-			oob = syscall.UnixRights(fds...)
-		}
-		if err := syscall.Sendmsg(c, []byte(msg), oob, nil, 0); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, MsgMax)
-		n, err := syscall.Read(c, buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(buf[:n])
-	}
-	if got := request("Sa", p[0]); got != "K" {
+	if got := c.request("Sa", p[0]); got != "K" {
 		t.Fatalf("store: %q", got)
 	}
 	syscall.Close(p[0]) // only the holder has the read end now
@@ -86,10 +57,10 @@ func TestHolderProcess(t *testing.T) {
 		t.Fatalf("write with the read end held: %v", err)
 	}
 	syscall.Close(p[1])
-	if got := request("S"); got[0] != '!' {
+	if got := c.request("S"); got[0] != '!' {
 		t.Fatalf("store without a descriptor: %q", got)
 	}
-	if got := request("X"); got != "K" {
+	if got := c.request("X"); got != "K" {
 		t.Fatalf("exit: %q", got)
 	}
 	err = cmd.Wait()
