@@ -118,6 +118,7 @@ const (
 	pageSize    = 4 << 10
 	sysCloseRng = 436 // close_range(2), the same number on every architecture
 	sigsetBytes = 8
+	atFDCWD     = ^uintptr(99) // AT_FDCWD, -100
 )
 
 // child is the holder's whole state, in memory of its own: a table of
@@ -134,8 +135,8 @@ type child struct {
 	ents    [MaxEntries]entry
 	buf     [MsgMax + 1]byte
 	out     [MsgMax + 1]byte
-	oob     [64]byte
-	cmsg    [24]byte // CmsgSpace(4): one descriptor
+	oob     cmsgIn
+	cmsg    cmsgOut
 	fds     [maxFDs]int32
 	nfds    int
 	iov     iovec
@@ -153,8 +154,24 @@ type child struct {
 	keep             [2][2]uintptr // pages not dropped: the command line's, the stack's
 	sigact           [4]uintptr    // struct sigaction with SIG_DFL: all zero
 	name16           [16]byte
-	devnull          [16]byte
+	path             [16]byte // a path the child opens
 	names            [namesSize]byte
+}
+
+// cmsgIn and cmsgOut are control messages of the kernel's layout, as
+// structures: the child converts no pointer (a checkptr build would
+// check such conversions in the runtime).
+type cmsgIn struct {
+	len        uint64
+	level, typ int32
+	fds        [maxFDs]int32
+}
+
+type cmsgOut struct {
+	len        uint64
+	level, typ int32
+	fd         int32
+	_          int32
 }
 
 type entry struct {
@@ -222,8 +239,8 @@ func (st *child) main() {
 //go:nosplit
 //go:norace
 func (st *child) closeOthers() {
-	st.devnull = [16]byte{'/', 'd', 'e', 'v', '/', 'n', 'u', 'l', 'l'}
-	if null, e := sys(syscall.SYS_OPENAT, ^uintptr(99) /* AT_FDCWD */, uintptr(unsafe.Pointer(&st.devnull[0])), syscall.O_RDWR, 0, 0, 0); e == 0 {
+	st.path = [16]byte{'/', 'd', 'e', 'v', '/', 'n', 'u', 'l', 'l'}
+	if null, e := sys(syscall.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&st.path[0])), syscall.O_RDWR, 0, 0, 0); e == 0 {
 		for fd := uintptr(0); fd < 3; fd++ {
 			if fd != null && fd != uintptr(st.ln) {
 				sys(syscall.SYS_DUP3, null, fd, 0, 0, 0, 0)
@@ -263,16 +280,26 @@ func (st *child) closeLoop(from, to uintptr) {
 //go:norace
 func (st *child) setCommandLine() {
 	const line = "tend\x00" + Command + "\x00"
-	if st.argEnd-st.argStart < uintptr(len(line)) {
+	n := st.argEnd - st.argStart
+	if n < uintptr(len(line)) || n > uintptr(len(st.names)) {
 		return
 	}
-	// The command line is this process's own memory; it is reached from
-	// the child's state by offset, as the child stores no pointer.
-	base := unsafe.Pointer(&st.names[0])
-	argv := unsafe.Slice((*byte)(unsafe.Add(base, st.argStart-uintptr(base))), st.argEnd-st.argStart)
-	n := copy(argv, line)
-	for i := n; i < len(argv); i++ {
-		argv[i] = 0
+	// Written through /proc/self/mem: the command line is this process's
+	// own memory, which the child reaches by no pointer. The names'
+	// array, empty yet, is the source.
+	st.path = [16]byte{'/', 'p', 'r', 'o', 'c', '/', 's', 'e', 'l', 'f', '/', 'm', 'e', 'm'}
+	mem, e := sys(syscall.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&st.path[0])), syscall.O_WRONLY|syscall.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return
+	}
+	moveString(st.names[:], line)
+	for i := uintptr(len(line)); i < n; i++ {
+		st.names[i] = 0
+	}
+	sys(syscall.SYS_PWRITE64, mem, uintptr(unsafe.Pointer(&st.names[0])), n, st.argStart, 0, 0)
+	sys(syscall.SYS_CLOSE, mem, 0, 0, 0, 0, 0)
+	for i := uintptr(0); i < n; i++ {
+		st.names[i] = 0
 	}
 	st.name16 = [16]byte{'t', 'e', 'n', 'd', '-', 'f', 'd', 'h', 'o', 'l', 'd', 'e', 'r'}
 	sys(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&st.name16[0])), 0, 0, 0, 0)
@@ -387,7 +414,7 @@ func (st *child) accept() bool {
 func (st *child) serveOne(c int32) outcome {
 	st.iov = iovec{base: uintptr(unsafe.Pointer(&st.buf[0])), len: uint64(len(st.buf))}
 	st.msg = msghdr{iov: uintptr(unsafe.Pointer(&st.iov)), iovlen: 1,
-		control: uintptr(unsafe.Pointer(&st.oob[0])), controllen: uint64(len(st.oob))}
+		control: uintptr(unsafe.Pointer(&st.oob)), controllen: uint64(unsafe.Sizeof(st.oob))}
 	n, e := sys(syscall.SYS_RECVMSG, uintptr(c), uintptr(unsafe.Pointer(&st.msg)), syscall.MSG_CMSG_CLOEXEC|syscall.MSG_DONTWAIT, 0, 0, 0)
 	if e == syscall.EAGAIN || e == syscall.EINTR {
 		return keep
@@ -436,37 +463,21 @@ func (st *child) serveOne(c int32) outcome {
 	return st.reply(c, "")
 }
 
-// takeFDs reads the descriptors of the request's SCM_RIGHTS messages
-// into fds; more than maxFDs are closed.
+// takeFDs reads the descriptors of the request's SCM_RIGHTS message
+// (the kernel passes them all in one) into fds; more than maxFDs make
+// the message truncated (MSG_CTRUNC), and the kernel closes the rest.
 //
 //go:nosplit
 //go:norace
 func (st *child) takeFDs() {
 	st.nfds = 0
-	oob := st.oob[:st.msg.controllen]
-	for len(oob) >= 16 {
-		l := int(*(*uint64)(unsafe.Pointer(&oob[0])))
-		level := *(*int32)(unsafe.Pointer(&oob[8]))
-		typ := *(*int32)(unsafe.Pointer(&oob[12]))
-		if l < 16 || l > len(oob) {
-			return
-		}
-		if level == syscall.SOL_SOCKET && typ == syscall.SCM_RIGHTS {
-			for off := 16; off+4 <= l; off += 4 {
-				fd := *(*int32)(unsafe.Pointer(&oob[off]))
-				if st.nfds < maxFDs {
-					st.fds[st.nfds] = fd
-					st.nfds++
-				} else {
-					sys(syscall.SYS_CLOSE, uintptr(fd), 0, 0, 0, 0, 0)
-				}
-			}
-		}
-		l = (l + 7) &^ 7
-		if l >= len(oob) {
-			return
-		}
-		oob = oob[l:]
+	if st.msg.controllen < 16 || st.oob.level != syscall.SOL_SOCKET || st.oob.typ != syscall.SCM_RIGHTS {
+		return
+	}
+	n := int(min(st.oob.len, st.msg.controllen)-16) / 4
+	for i := 0; i < n && i < maxFDs; i++ {
+		st.fds[i] = st.oob.fds[i]
+		st.nfds++
 	}
 }
 
@@ -495,6 +506,30 @@ func (st *child) find(name []byte) int {
 		}
 	}
 	return -1
+}
+
+// move and moveString are copy for the child: a race or msan build
+// makes copy a call into the runtime. dst must not be above an
+// overlapping src.
+//
+//go:nosplit
+//go:norace
+func move(dst, src []byte) int {
+	n := min(len(dst), len(src))
+	for i := 0; i < n; i++ {
+		dst[i] = src[i]
+	}
+	return n
+}
+
+//go:nosplit
+//go:norace
+func moveString(dst []byte, src string) int {
+	n := min(len(dst), len(src))
+	for i := 0; i < n; i++ {
+		dst[i] = src[i]
+	}
+	return n
 }
 
 //go:nosplit
@@ -528,7 +563,7 @@ func (st *child) store(name []byte, fd int32) bool {
 	if st.used+len(name) > len(st.names) {
 		return false
 	}
-	copy(st.names[st.used:], name)
+	move(st.names[st.used:], name)
 	st.ents[st.n] = entry{fd: fd, len: uint32(len(name)), off: uint32(st.used)}
 	st.n++
 	st.used += len(name)
@@ -559,7 +594,7 @@ func (st *child) compact() {
 	used := 0
 	for i := 0; i < st.n; i++ {
 		e := &st.ents[i]
-		copy(st.names[used:], st.names[e.off:e.off+e.len])
+		move(st.names[used:], st.names[e.off:e.off+e.len])
 		e.off = uint32(used)
 		used += int(e.len)
 	}
@@ -578,11 +613,8 @@ func (st *child) compact() {
 func (st *child) list(c int32) bool {
 	for i := 0; i < st.n; i++ {
 		st.out[0] = 'F'
-		l := 1 + copy(st.out[1:], st.name(i))
-		*(*uint64)(unsafe.Pointer(&st.cmsg[0])) = 16 + 4 // CmsgLen(4)
-		*(*int32)(unsafe.Pointer(&st.cmsg[8])) = syscall.SOL_SOCKET
-		*(*int32)(unsafe.Pointer(&st.cmsg[12])) = syscall.SCM_RIGHTS
-		*(*int32)(unsafe.Pointer(&st.cmsg[16])) = st.ents[i].fd
+		l := 1 + move(st.out[1:], st.name(i))
+		st.cmsg = cmsgOut{len: 16 + 4 /* CmsgLen(4) */, level: syscall.SOL_SOCKET, typ: syscall.SCM_RIGHTS, fd: st.ents[i].fd}
 		if !st.send(c, l, true) {
 			return false
 		}
@@ -600,7 +632,7 @@ func (st *child) reply(c int32, reason string) outcome {
 	st.out[0] = 'K'
 	if reason != "" {
 		st.out[0] = '!'
-		l += copy(st.out[1:], reason)
+		l += moveString(st.out[1:], reason)
 	}
 	if !st.send(c, l, false) {
 		return hangUp
@@ -614,7 +646,7 @@ func (st *child) send(c int32, l int, withFD bool) bool {
 	st.iov = iovec{base: uintptr(unsafe.Pointer(&st.out[0])), len: uint64(l)}
 	st.msg = msghdr{iov: uintptr(unsafe.Pointer(&st.iov)), iovlen: 1}
 	if withFD {
-		st.msg.control, st.msg.controllen = uintptr(unsafe.Pointer(&st.cmsg[0])), uint64(len(st.cmsg))
+		st.msg.control, st.msg.controllen = uintptr(unsafe.Pointer(&st.cmsg)), uint64(unsafe.Sizeof(st.cmsg))
 	}
 	_, e := sys(syscall.SYS_SENDMSG, uintptr(c), uintptr(unsafe.Pointer(&st.msg)), syscall.MSG_NOSIGNAL, 0, 0, 0)
 	return e == 0
