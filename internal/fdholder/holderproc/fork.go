@@ -48,7 +48,8 @@ func Fork(ln int) (int, error) {
 		}
 	}
 	st.argStart, st.argEnd = argvArea()
-	st.keep[0] = [2]uintptr{st.argStart &^ (pageSize - 1), (st.argEnd + pageSize - 1) &^ (pageSize - 1)}
+	st.page = uintptr(syscall.Getpagesize())
+	st.keep[0] = [2]uintptr{st.argStart &^ (st.page - 1), (st.argEnd + st.page - 1) &^ (st.page - 1)}
 	pid, errno := forkChild(st)
 	if errno != 0 {
 		return 0, errno
@@ -114,9 +115,8 @@ const (
 	maxDrop     = 256
 	maxFDs      = 8 // descriptors read with one request
 	namesSize   = MaxEntries * 128
-	stackKeep   = 4 << 10 // kept each side of the child's stack pointer
-	pageSize    = 4 << 10
-	sysCloseRng = 436 // close_range(2), the same number on every architecture
+	stackKeep   = 4 << 10 // kept at least each side of the child's stack pointer
+	sysCloseRng = 436     // close_range(2), the same number on every architecture
 	sigsetBytes = 8
 	atFDCWD     = ^uintptr(99) // AT_FDCWD, -100
 )
@@ -127,6 +127,7 @@ const (
 type child struct {
 	ln, uid int32
 	ep      int32
+	page    uintptr // the page size: madvise's unit
 	ndrop   int
 	drop    [maxDrop][2]uintptr // mappings to drop after the fork
 	n       int                 // entries in ents
@@ -314,8 +315,8 @@ func (st *child) setCommandLine() {
 //go:norace
 func (st *child) dropInherited() {
 	var here byte
-	sp := uintptr(unsafe.Pointer(&here)) &^ (pageSize - 1)
-	st.keep[1] = [2]uintptr{sp - stackKeep, sp + pageSize + stackKeep}
+	sp := uintptr(unsafe.Pointer(&here))
+	st.keep[1] = [2]uintptr{(sp - stackKeep) &^ (st.page - 1), (sp + stackKeep + st.page - 1) &^ (st.page - 1)}
 	if st.keep[1][0] < st.keep[0][0] {
 		st.keep[0], st.keep[1] = st.keep[1], st.keep[0]
 	}
@@ -599,7 +600,7 @@ func (st *child) compact() {
 		used += int(e.len)
 	}
 	base := uintptr(unsafe.Pointer(&st.names[0]))
-	lo := (base + uintptr(used) + pageSize - 1) &^ (pageSize - 1)
+	lo := (base + uintptr(used) + st.page - 1) &^ (st.page - 1)
 	if hi := base + uintptr(st.used); hi > lo {
 		sys(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_DONTNEED, 0, 0, 0)
 	}
