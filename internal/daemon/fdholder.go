@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -50,12 +49,12 @@ type holder struct {
 // openHolder connects to the holder a previous tend left running, or
 // starts one. Without one tend runs as before (a crash then loses what
 // the holder would have kept), so a failure is only a warning.
-func openHolder(runtime, exe string, log *slog.Logger) *holder {
+func openHolder(runtime string, log *slog.Logger) *holder {
 	path := filepath.Join(runtime, holderSocket)
 	c, err := fdholder.Dial(path)
 	fresh := false
 	if err != nil {
-		if err = startHolder(path, exe); err == nil {
+		if err = startHolder(path); err == nil {
 			c, err = fdholder.Dial(path)
 			fresh = true
 		}
@@ -70,9 +69,8 @@ func openHolder(runtime, exe string, log *slog.Logger) *holder {
 // startHolder binds the holder's socket (so that it accepts as soon as
 // this returns) and starts the holder on it, in a session of its own: a
 // signal to tend's process group does not reach it. The holder is a fork
-// of tend that needs no Go runtime (holderproc.Fork); where that is not
-// built, it is `tend fdholder`.
-func startHolder(path, exe string) error {
+// of tend that needs no Go runtime (holderproc.Fork).
+func startHolder(path string) error {
 	_ = os.Remove(path) // a holder that died left it
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
@@ -90,21 +88,9 @@ func startHolder(path, exe string) error {
 	}
 	// The reaper collects the holder when it exits; it is not waited
 	// for here.
-	if _, err := holderproc.Fork(int(f.Fd())); !errors.Is(err, holderproc.ErrNoFork) {
-		if err != nil {
-			return fmt.Errorf("starting the fd holder: %w", err)
-		}
-		return nil
-	}
-	if exe == "" {
-		return errors.New("the binary on disk is unknown")
-	}
-	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", holderproc.Command}, ExtraFiles: []*os.File{f},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
-	if err := cmd.Start(); err != nil {
+	if _, err := holderproc.Fork(int(f.Fd()), os.Getuid()); err != nil {
 		return fmt.Errorf("starting the fd holder: %w", err)
 	}
-	_ = cmd.Process.Release()
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -14,49 +13,47 @@ import (
 	"github.com/tendproject/tend/internal/fdholder/holderproc"
 )
 
-// testServer is a holder serving in this process until a client asks
-// it to exit or the test ends.
+// testServer is a holder (a fork of the test) admitting clients of
+// uid; the test's end kills it if no client asked it to exit.
 type testServer struct {
-	path string
-	done chan error
-	once sync.Once
-	err  error
+	path   string
+	pid    int
+	reaped bool
+	ws     unix.WaitStatus
+	err    error
 }
 
-// wait returns what Serve returned, once it did.
-func (s *testServer) wait() error {
-	s.once.Do(func() { s.err = <-s.done })
-	return s.err
+// wait waits for the holder to exit.
+func (s *testServer) wait() (unix.WaitStatus, error) {
+	if !s.reaped {
+		_, s.err = unix.Wait4(s.pid, &s.ws, 0, nil)
+		s.reaped = true
+	}
+	return s.ws, s.err
 }
 
 func startServer(t *testing.T, uid int) *testServer {
 	t.Helper()
-	s := &testServer{path: filepath.Join(t.TempDir(), "h.sock"), done: make(chan error, 1)}
+	s := &testServer{path: filepath.Join(t.TempDir(), "h.sock")}
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: s.path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.SetUnlinkOnClose(false)
-	f, err := ln.File() // a duplicate of its own for Serve
+	f, err := ln.File()
 	ln.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	quit, stop, err := os.Pipe()
-	if err != nil {
+	defer f.Close()
+	if s.pid, err = holderproc.Fork(int(f.Fd()), uid); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.SetNonblock(int(f.Fd()), true); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- holderproc.New(uid).Serve(int(f.Fd()), int(quit.Fd())) }()
 	t.Cleanup(func() {
-		stop.Close() // ends Serve if no client did
-		if err := s.wait(); err != nil {
-			t.Errorf("serve: %v", err)
+		if !s.reaped { // then its pid is still its own
+			_ = unix.Kill(s.pid, unix.SIGKILL)
+			_, _ = s.wait()
 		}
-		quit.Close()
-		f.Close()
 	})
 	return s
 }
@@ -112,8 +109,8 @@ func TestStoreRetrieveDropExit(t *testing.T) {
 	if err := c2.Exit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.wait(); err != nil {
-		t.Fatal(err)
+	if ws, err := srv.wait(); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("holder ended with %v, %v", ws, err)
 	}
 }
 
@@ -154,6 +151,7 @@ func TestQueueOrder(t *testing.T) {
 	}
 	q.Hold("b", fds[0])
 	unix.Close(fds[0]) // the queue has its own duplicate
+	q.wait()
 	q.Close()
 	c2, _ := Dial(path)
 	got, err := c2.Retrieve()

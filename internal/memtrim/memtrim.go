@@ -1,8 +1,7 @@
 // Package memtrim gives back what a long-running tend process touched at
-// start-up and no longer uses: the pages of its own executable.
-//
-// It imports only syscall: the fd holder (internal/fdholder/holderproc)
-// uses it before the rest of tend's packages are initialised.
+// start-up and no longer uses: the pages of its own executable. Mappings
+// lists the process's mappings, for the fd holder, which drops all it
+// inherited (internal/fdholder/holderproc).
 package memtrim
 
 import "syscall"

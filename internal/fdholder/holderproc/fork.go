@@ -14,15 +14,16 @@ import (
 // (heap, stacks, the runtime's own tables, the pages of the executable
 // it touches); a fork that serves from raw system calls, on memory set
 // aside here, and drops every other page it inherited costs a few dozen
-// KiB. The child closes every descriptor but ln (serving on it as Main
-// would), starts a session of its own and resets every signal to its
-// default action. It returns the child's pid.
+// KiB. The child closes every descriptor but ln, the listening socket it
+// serves (non-blocking from then on), starts a session of its own, resets
+// every signal to its default action and admits clients of uid only
+// (SO_PEERCRED). It returns the child's pid.
 //
 // Everything the child runs is //go:nosplit and //go:norace, allocates
 // nothing and stores no pointer (as in the syscall package's child after
 // fork): it must not grow its stack, call the scheduler or the garbage
 // collector, or need a write barrier.
-func Fork(ln int) (int, error) {
+func Fork(ln, uid int) (int, error) {
 	mem, err := syscall.Mmap(-1, 0, int(unsafe.Sizeof(child{})), syscall.PROT_READ|syscall.PROT_WRITE,
 		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
 	if err != nil {
@@ -30,7 +31,7 @@ func Fork(ln int) (int, error) {
 	}
 	defer syscall.Munmap(mem) // the child has its own copy
 	st := (*child)(unsafe.Pointer(&mem[0]))
-	st.ln, st.uid = int32(ln), int32(syscall.Getuid())
+	st.ln, st.uid = int32(ln), int32(uid)
 	self := uintptr(unsafe.Pointer(&mem[0]))
 	for _, m := range memtrim.Mappings() {
 		switch m.Path {
@@ -175,6 +176,14 @@ type cmsgOut struct {
 	_          int32
 }
 
+type outcome int
+
+const (
+	keep outcome = iota
+	hangUp
+	exit
+)
+
 type entry struct {
 	fd  int32
 	len uint32
@@ -280,7 +289,7 @@ func (st *child) closeLoop(from, to uintptr) {
 //go:nosplit
 //go:norace
 func (st *child) setCommandLine() {
-	const line = "tend\x00" + Command + "\x00"
+	const line = "tend\x00fdholder\x00"
 	n := st.argEnd - st.argStart
 	if n < uintptr(len(line)) || n > uintptr(len(st.names)) {
 		return

@@ -2,6 +2,5 @@
 
 package holderproc
 
-// Fork is not there on this architecture: tend starts `tend fdholder`
-// (Main) instead.
-func Fork(int) (int, error) { return 0, ErrNoFork }
+// Fork is not built for this architecture: tend runs without a holder.
+func Fork(ln, uid int) (int, error) { return 0, ErrNoFork }

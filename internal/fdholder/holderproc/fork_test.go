@@ -10,22 +10,39 @@ import (
 	"testing"
 )
 
-// forkHolder forks a holder serving ln; the test's end kills it if it
-// still runs.
-func forkHolder(t *testing.T, ln int) int {
+// holder is a forked holder, for a test.
+type holder struct {
+	pid    int
+	reaped bool
+}
+
+// wait reaps the holder and returns how it ended.
+func (h *holder) wait(t *testing.T) syscall.WaitStatus {
 	t.Helper()
-	pid, err := Fork(ln)
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(h.pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.reaped = true
+	return ws
+}
+
+// forkHolder forks a holder serving ln; the test's end kills it if it
+// was not reaped (until then its pid is its own).
+func forkHolder(t *testing.T, ln int) *holder {
+	t.Helper()
+	pid, err := Fork(ln, os.Getuid())
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := &holder{pid: pid}
 	t.Cleanup(func() {
-		if syscall.Kill(pid, 0) == nil {
+		if !h.reaped {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			var ws syscall.WaitStatus
-			_, _ = syscall.Wait4(pid, &ws, 0, nil)
+			h.wait(t)
 		}
 	})
-	return pid
+	return h
 }
 
 // The forked holder keeps a pipe's read end after the client closed its
@@ -40,7 +57,8 @@ func TestForkedHolder(t *testing.T) {
 	}
 	defer syscall.Close(leaked[0])
 	defer syscall.Close(leaked[1])
-	pid := forkHolder(t, ln)
+	h := forkHolder(t, ln)
+	pid := h.pid
 	c := dial(t, path)
 
 	var p [2]int
@@ -87,7 +105,7 @@ func TestForkedHolder(t *testing.T) {
 	}
 
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || strings.TrimRight(string(cmdline), "\x00") != "tend\x00"+Command {
+	if err != nil || strings.TrimRight(string(cmdline), "\x00") != "tend\x00fdholder" {
 		t.Errorf("holder's command line %q (%v)", cmdline, err)
 	}
 
@@ -113,11 +131,7 @@ func TestForkedHolder(t *testing.T) {
 	if got := c.request("X"); got != "K" {
 		t.Fatalf("exit: %q", got)
 	}
-	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !ws.Exited() || ws.ExitStatus() != 0 {
+	if ws := h.wait(t); !ws.Exited() || ws.ExitStatus() != 0 {
 		t.Fatalf("holder ended with %v", ws)
 	}
 }
