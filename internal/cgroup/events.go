@@ -79,7 +79,9 @@ func (w *eventWatcher) remove(path string) {
 
 func (w *eventWatcher) loop() {
 	defer close(w.done)
-	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.PathMax))
+	// 64 events with the longest name an inotify event carries (the
+	// watches are on files, whose events carry none).
+	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
 	for {
 		n, err := w.file.Read(buf)
 		if err != nil {

@@ -137,7 +137,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	_ = f.MarkHidden("debug-panic-hook")
 	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")
 	f.StringVar(&jdir, "journal-dir", "", "keep the journal in `DIR` (default /var/log/tend/journal, or $XDG_STATE_HOME/tend/journal)")
-	return []*cobra.Command{cmd, fdholderCommand()}
+	return []*cobra.Command{cmd}
 }
 
 // kmsgDefault: the host's system instance reads the kernel log unless told

@@ -254,7 +254,7 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	// crash it has what the previous manager gave it (crash.go).
 	if cfg.NoHolder {
 		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
-	} else if d.holder = openHolder(p.Runtime, d.exe, d.log); d.holder != nil {
+	} else if d.holder = openHolder(p.Runtime, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/fdholder"
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/supervise"
 )
@@ -54,12 +54,12 @@ type holder struct {
 // openHolder connects to the holder a previous tend left running, or
 // starts one. Without one tend runs as before (a crash then loses what
 // the holder would have kept), so a failure is only a warning.
-func openHolder(runtime, exe string, log *slog.Logger) *holder {
+func openHolder(runtime string, log *slog.Logger) *holder {
 	path := filepath.Join(runtime, holderSocket)
 	c, err := fdholder.Dial(path)
 	fresh := false
 	if err != nil {
-		if err = startHolder(path, exe); err == nil {
+		if err = startHolder(path); err == nil {
 			c, err = fdholder.Dial(path)
 			fresh = true
 		}
@@ -72,12 +72,10 @@ func openHolder(runtime, exe string, log *slog.Logger) *holder {
 }
 
 // startHolder binds the holder's socket (so that it accepts as soon as
-// this returns) and starts `tend fdholder` on it, in a session of its
-// own: a signal to tend's process group does not reach it.
-func startHolder(path, exe string) error {
-	if exe == "" {
-		return errors.New("the binary on disk is unknown")
-	}
+// this returns) and starts the holder on it, in a session of its own: a
+// signal to tend's process group does not reach it. The holder is a fork
+// of tend that needs no Go runtime (holderproc.Fork).
+func startHolder(path string) error {
 	_ = os.Remove(path) // a holder that died left it
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
@@ -93,14 +91,11 @@ func startHolder(path, exe string) error {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return err
 	}
-	cmd := &exec.Cmd{Path: exe, Args: []string{"tend", "fdholder"}, ExtraFiles: []*os.File{f},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
-	if err := cmd.Start(); err != nil {
+	// The reaper collects the holder when it exits; it is not waited
+	// for here.
+	if _, err := holderproc.Fork(int(f.Fd()), os.Getuid()); err != nil {
 		return fmt.Errorf("starting the fd holder: %w", err)
 	}
-	// The reaper collects it when it exits; the process is not waited
-	// for here.
-	_ = cmd.Process.Release()
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 )
 
 // Client is the manager's connection to the holder. Its methods are
@@ -105,31 +107,31 @@ func (c *Client) retrieve(op byte) (map[string]*os.File, error) {
 		if err != nil {
 			return fail(err)
 		}
-		fds := parseFDs(oob[:oobn])
+		fds := holderproc.ParseFDs(oob[:oobn])
 		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return fail(errors.New("answer too long"))
 		}
 		switch {
 		case n == 1 && buf[0] == 'E':
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return out, nil
 		case n > 1 && buf[0] == 'F' && len(fds) == 1:
 			keep(out, string(buf[1:n]), fds[0])
 		case n >= 1 && buf[0] == 'G':
 			names, ok := batchNames(buf[1:n])
 			if !ok || len(names) != len(fds) {
-				closeFDs(fds)
+				holderproc.CloseFDs(fds)
 				return fail(errors.New("bad batch"))
 			}
 			for i, name := range names {
 				keep(out, name, fds[i])
 			}
 		case n >= 1 && buf[0] == '!' && len(out) == 0:
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return fail(fmt.Errorf("%w: %s", errRefused, buf[1:n]))
 		default:
-			closeFDs(fds)
+			holderproc.CloseFDs(fds)
 			return fail(errors.New("bad answer"))
 		}
 	}

@@ -10,25 +10,60 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/fdholder/holderproc"
 )
 
-func startServer(t *testing.T) (string, *Server, chan error) {
+// testServer is a holder (a fork of the test) admitting clients of
+// uid; the test's end kills it if no client asked it to exit.
+type testServer struct {
+	path   string
+	pid    int
+	reaped bool
+	ws     unix.WaitStatus
+	err    error
+}
+
+// wait waits for the holder to exit.
+func (s *testServer) wait() (unix.WaitStatus, error) {
+	if !s.reaped {
+		_, s.err = unix.Wait4(s.pid, &s.ws, 0, nil)
+		s.reaped = true
+	}
+	return s.ws, s.err
+}
+
+func startServer(t *testing.T, uid int) *testServer {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "h.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	s := &testServer{path: filepath.Join(t.TempDir(), "h.sock")}
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: s.path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(os.Getuid())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	return path, s, done
+	ln.SetUnlinkOnClose(false)
+	f, err := ln.File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if s.pid, err = holderproc.Fork(int(f.Fd()), uid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !s.reaped { // then its pid is still its own
+			_ = unix.Kill(s.pid, unix.SIGKILL)
+			_, _ = s.wait()
+		}
+	})
+	return s
 }
 
 // A pipe held survives its writer's reader: what the writer wrote while
 // only the holder had the read end is read back, in order.
 func TestStoreRetrieveDropExit(t *testing.T) {
-	path, _, done := startServer(t)
+	srv := startServer(t, os.Getuid())
+	path := srv.path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +110,8 @@ func TestStoreRetrieveDropExit(t *testing.T) {
 	if err := c2.Exit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if ws, err := srv.wait(); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("holder ended with %v, %v", ws, err)
 	}
 }
 
@@ -85,8 +120,8 @@ func TestOtherUIDRefused(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to connect as nobody")
 	}
-	path, s, _ := startServer(t)
-	s.uid = 65534 // as if the holder belonged to nobody: root is a stranger
+	// As if the holder belonged to nobody: root is a stranger.
+	path := startServer(t, 65534).path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +135,7 @@ func TestOtherUIDRefused(t *testing.T) {
 // A store queued and released before it was sent never reaches the
 // holder; stores and drops arrive in order.
 func TestQueueOrder(t *testing.T) {
-	path, _, _ := startServer(t)
+	path := startServer(t, os.Getuid()).path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +152,7 @@ func TestQueueOrder(t *testing.T) {
 	}
 	q.Hold("b", fds[0])
 	unix.Close(fds[0]) // the queue has its own duplicate
+	q.wait()
 	q.Close()
 	c2, _ := Dial(path)
 	got, err := c2.Retrieve()
@@ -131,41 +167,11 @@ func TestQueueOrder(t *testing.T) {
 	}
 }
 
-// TestCloseInherited: the holder closes what it inherited by mistake
-// (no close-on-exec: a lock held so would outlive tend) and keeps its
-// listener and its own close-on-exec descriptors.
-func TestCloseInherited(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	leaked, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT, 0o600) // no O_CLOEXEC
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep, err := unix.Open(path, unix.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(keep)
-	own, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(own)
-	closeInherited(keep)
-	if _, err := unix.FcntlInt(uintptr(leaked), unix.F_GETFD, 0); err == nil {
-		unix.Close(leaked)
-		t.Fatal("an inherited descriptor without close-on-exec is still open")
-	}
-	for _, fd := range []int{keep, own} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			t.Fatalf("descriptor %d closed: %v", fd, err)
-		}
-	}
-}
-
 // Retrieve takes back more entries than one batch holds, each the
 // descriptor stored under its name, as the one-by-one list does.
 func TestRetrieveBatches(t *testing.T) {
-	path, _, done := startServer(t)
+	srv := startServer(t, os.Getuid())
+	path := srv.path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +213,8 @@ func TestRetrieveBatches(t *testing.T) {
 	if err := c.Exit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if ws, err := srv.wait(); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("holder ended with %v, %v", ws, err)
 	}
 }
 

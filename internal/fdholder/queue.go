@@ -24,7 +24,8 @@ type Queue struct {
 
 type op struct {
 	name string
-	fd   int // -1: drop
+	fd   int           // -1: drop
+	sent chan struct{} // instead of a request: closed when the ops before it were sent
 }
 
 // NewQueue starts the sender; Close ends it.
@@ -41,7 +42,7 @@ func (q *Queue) Hold(name string, fd int) {
 		q.log.Warn("fdholder: cannot keep a descriptor", "name", name, "err", err)
 		return
 	}
-	q.push(op{name, d})
+	q.push(op{name: name, fd: d})
 }
 
 // Release queues a drop of name, or cancels its store not yet sent.
@@ -56,16 +57,14 @@ func (q *Queue) Release(name string) {
 		}
 	}
 	q.mu.Unlock()
-	q.push(op{name, -1})
+	q.push(op{name: name, fd: -1})
 }
 
 func (q *Queue) push(o op) {
 	q.mu.Lock()
 	if q.stop {
 		q.mu.Unlock()
-		if o.fd >= 0 {
-			unix.Close(o.fd)
-		}
+		o.drop()
 		return
 	}
 	q.ops = append(q.ops, o)
@@ -100,6 +99,10 @@ func (q *Queue) run() {
 }
 
 func (q *Queue) send(o op) {
+	if o.sent != nil {
+		close(o.sent)
+		return
+	}
 	var err error
 	if o.fd >= 0 {
 		err = q.c.Store(o.name, o.fd)
@@ -112,6 +115,13 @@ func (q *Queue) send(o op) {
 	}
 }
 
+// wait returns once every store and drop queued before it was sent.
+func (q *Queue) wait() {
+	sent := make(chan struct{})
+	q.push(op{fd: -1, sent: sent})
+	<-sent
+}
+
 // Close stops the sender; what was not sent yet is not.
 func (q *Queue) Close() {
 	q.mu.Lock()
@@ -121,9 +131,7 @@ func (q *Queue) Close() {
 	}
 	q.stop = true
 	for _, o := range q.ops {
-		if o.fd >= 0 {
-			unix.Close(o.fd)
-		}
+		o.drop()
 	}
 	q.ops = nil
 	q.mu.Unlock()
@@ -132,4 +140,14 @@ func (q *Queue) Close() {
 	default:
 	}
 	<-q.done
+}
+
+// drop gives up an op not sent: its duplicate is closed, a waiter let go.
+func (o op) drop() {
+	if o.fd >= 0 {
+		unix.Close(o.fd)
+	}
+	if o.sent != nil {
+		close(o.sent)
+	}
 }
