@@ -386,13 +386,35 @@ func (s *socket) enterStopPost(m *Manager) {
 func (s *socket) closeAll(m *Manager) {
 	s.unwatchAll(m)
 	s.stopBuiltin()
+	shut := s.spec != nil && !s.serviceMayHold(m)
 	for _, b := range s.bound {
+		if shut {
+			// The fd holder keeps a copy of each listener and drops it
+			// asynchronously: shutting the socket itself down refuses
+			// connections at once, whoever still has a descriptor of it.
+			_ = unix.Shutdown(int(b.File.Fd()), unix.SHUT_RD)
+		}
 		b.File.Close()
 	}
 	s.bound = nil
 	if s.spec != nil {
 		s.spec.Cleanup()
 	}
+}
+
+// serviceMayHold says whether a process of the activated service may
+// have a descriptor of the listeners: an Accept=no service that is not
+// down. As in systemd, such a service keeps accepting after its socket
+// unit stopped, so the listeners are then only closed, not shut down.
+func (s *socket) serviceMayHold(m *Manager) bool {
+	if s.spec.Accept {
+		return false
+	}
+	v, err := m.lookup(s.spec.Service)
+	if err != nil {
+		return false
+	}
+	return v.state != Dead && v.state != Failed
 }
 
 func (s *socket) enterDead(m *Manager) {

@@ -255,3 +255,31 @@ func TestSocketBindError(t *testing.T) {
 func parseSocket(s *socket) (*activate.Spec, []unit.Diag, bool) {
 	return activate.ParseSpec(s.def, nil)
 }
+
+// TestSocketStopRefusesWithCopyHeld: a stopped socket refuses new
+// connections at once although another process (the fd holder) still
+// has a descriptor of its listener; with its service running, the
+// listener stays the service's, as in systemd.
+func TestSocketStopRefusesWithCopyHeld(t *testing.T) {
+	for _, svcUp := range []bool{false, true} {
+		dir := t.TempDir()
+		m, s, svc, f := newSocketManager(t, socketUnit(dir))
+		placeSocket(t, m, s, svc, Listening, f)
+		if svcUp {
+			svc.rt.state = Running
+		}
+		held, err := unix.Dup(int(s.bound[0].File.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.enterStopPost(m)
+		c, err := net.Dial("unix", filepath.Join(dir, "t.sock"))
+		if err == nil {
+			c.Close()
+		}
+		unix.Close(held)
+		if refused := err != nil; refused == svcUp {
+			t.Errorf("service running %v: connect after stop: %v", svcUp, err)
+		}
+	}
+}
