@@ -50,7 +50,6 @@ func (j *Journal) storeLocked(unit string, recs []rec) string {
 	return sh.store
 }
 
-
 // recUnit is the unit r belongs to: the one its ext block names in a
 // shared stream, else its segment's.
 func recUnit(r *rec, stream string) string {
