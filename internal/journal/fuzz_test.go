@@ -15,7 +15,12 @@ func seedSegment() []byte {
 	for i, m := range []string{"hello", "", "bin\x00\xff", "a longer line of text"} {
 		b = appendRecord(b, &rec{seq: uint64(i + 1), rt: int64(i), pri: uint8(i), stream: uint8(i % 4), ident: []byte("id"), msg: []byte(m)})
 	}
-	return b
+	var batch []rec
+	for i, m := range []string{"one", "", "two, cut", strings.Repeat("long ", 40)} {
+		batch = append(batch, rec{seq: uint64(i + 5), rt: 9, mono: 8, pid: 7, pri: 6, ident: []byte("b"), msg: []byte(m)})
+	}
+	batch[2].flags = flagPartial
+	return appendBatch(b, batch)
 }
 
 // FuzzDecode feeds arbitrary bytes to the segment decoder: it must not
@@ -35,14 +40,30 @@ func FuzzDecode(f *testing.F) {
 			start = n
 		}
 		next := int64(start)
+		var lines []rec // of the batch being decoded
 		decodeRange(data[start:], int64(start), func(r *rec) bool {
 			if r.off != next {
 				t.Fatalf("record at %d; expected %d", r.off, next)
 			}
-			again := appendRecord(nil, r)
-			if !bytes.Equal(again, data[r.off:r.off+int64(r.size)]) {
-				t.Fatalf("record at %d does not re-encode to its bytes", r.off)
+			lines = append(lines, *r)
+			if r.inner {
+				return true
 			}
+			var again []byte
+			if data[r.off+frameHdr+35] == flagBatch {
+				again = appendBatch(nil, lines)
+			} else {
+				again = appendRecord(nil, r)
+			}
+			if !bytes.Equal(again, data[r.off:r.off+int64(r.size)]) {
+				t.Fatalf("frame at %d does not re-encode to its bytes", r.off)
+			}
+			for i := range lines {
+				if lines[i].seq != lines[0].seq+uint64(i) {
+					t.Fatalf("batch at %d: line %d has seq %d", r.off, i, lines[i].seq)
+				}
+			}
+			lines = lines[:0]
 			next = r.off + int64(r.size)
 			return true
 		}, func(off, n int64, reason string) {

@@ -2,6 +2,8 @@ package journal
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -208,6 +210,22 @@ func (in *ingest) drain(p *Pipe) bool {
 	return false
 }
 
+// drainLast stores what p holds when the journal closes: at most a
+// pipe's capacity, so that a writer still running cannot hold Close up.
+func (in *ingest) drainLast(p *Pipe) {
+	p.lb.final = true
+	for range maxDrain + 1 {
+		n, eof := in.read(p)
+		if eof {
+			in.finish(p)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
 // pause waits for d or a wake-up, without reading pipes. It reports
 // whether the loop must stop.
 func (in *ingest) pause(d time.Duration) bool {
@@ -331,8 +349,10 @@ func (in *ingest) finish(p *Pipe) {
 	close(p.done)
 }
 
-// stop ends the loop and closes the pipes still open; lines they hold and
-// nobody read are lost (stop units first).
+// stop ends the loop, stores what the pipes still open hold (the last
+// output of units stopped just before, which the loop may not have read
+// yet) and closes them; what their writers write later is lost (stop
+// units first).
 func (in *ingest) stop() {
 	if in.epfd < 0 {
 		return
@@ -343,6 +363,12 @@ func (in *ingest) stop() {
 	var one = [8]byte{1}
 	_, _ = unix.Write(in.wake, one[:])
 	<-in.done
+	in.mu.Lock()
+	left := slices.Collect(maps.Values(in.byFD))
+	in.mu.Unlock()
+	for _, p := range left {
+		in.drainLast(p)
+	}
 	in.mu.Lock()
 	for fd, p := range in.byFD {
 		unix.Close(int(fd))

@@ -135,6 +135,8 @@ type lineBatcher struct {
 	recs  []rec
 	ident []byte // the identifier, converted once
 	rl    rateLimit
+	// final is set for the last reads of a closing journal.
+	final bool
 	// pending is the unterminated rest of the last read.
 	pending []byte
 }
@@ -185,7 +187,7 @@ lines:
 
 // flush commits the batch and moves the unterminated rest to the front.
 func (b *lineBatcher) flush() error {
-	err := b.j.commit(b.src.Unit, b.recs)
+	err := b.j.commitAs(b.src.Unit, b.recs, b.final)
 	// recs alias buf: move the rest only after the commit copied them.
 	b.have = copy(b.buf, b.pending)
 	b.pending = nil

@@ -213,3 +213,30 @@ func TestHugeIdentifierTruncated(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseStoresWhatPipesHold: lines a unit wrote just before the
+// journal closes, which the reader had not read yet (here: a pipe not
+// yet polled, its pid never set), are stored by Close, not dropped.
+func TestCloseStoresWhatPipesHold(t *testing.T) {
+	j := openTest(t, nil)
+	p, err := j.Pipe(Source{Unit: "last.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.W.Write([]byte("one\ntwo\nthree")); err != nil {
+		t.Fatal(err)
+	}
+	p.W.Close()
+	dir := j.Dir()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	r, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != "[one two three]" {
+		t.Fatalf("got %s; want [one two three]", got)
+	}
+}

@@ -271,43 +271,54 @@ func TestQueryUIDs(t *testing.T) {
 // TestFollowAcrossBlocksAndSegments follows while entries are committed
 // one by one, in two units, past many index blocks and segment rotations:
 // the follower, which resumes each query where the last one stopped and
-// keeps the active segments open, gets every entry once and in order.
+// keeps the active segments open, gets every entry once and in order;
+// as single records and as batch frames (AppendBatch's runs of one unit).
 func TestFollowAcrossBlocksAndSegments(t *testing.T) {
-	j := openTest(t, func(o *Options) { o.MaxFileSize = 1 << 20 })
-	const n = 12000
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	got := make(chan Entry, n)
-	done := make(chan error)
-	go func() {
-		done <- j.Follow(ctx, Query{}, func(e Entry) error {
-			e.Message = bytes.Clone(e.Message)
-			got <- e
-			return nil
+	for _, batch := range []int{1, 7} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			j := openTest(t, func(o *Options) { o.MaxFileSize = 1 << 20 })
+			const n = 12000
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := make(chan Entry, n)
+			done := make(chan error)
+			go func() {
+				done <- j.Follow(ctx, Query{}, func(e Entry) error {
+					e.Message = bytes.Clone(e.Message)
+					got <- e
+					return nil
+				})
+			}()
+			pad := strings.Repeat("x", 200)
+			var es []Entry
+			for i := range n {
+				unit := []string{"a.service", "b.service"}[i%3/2]
+				es = append(es, Entry{Unit: unit, Message: fmt.Appendf(nil, "line %d %s", i, pad)})
+				if len(es) < batch && i < n-1 {
+					continue
+				}
+				if err := j.AppendBatch(es); err != nil {
+					t.Fatal(err)
+				}
+				es = es[:0]
+			}
+			var last uint64
+			for i := range n {
+				e := <-got
+				if want := fmt.Sprintf("line %d %s", i, pad); string(e.Message) != want || e.Seq <= last {
+					t.Fatalf("entry %d: %q seq %d after %d", i, e.Message[:min(len(e.Message), 20)], e.Seq, last)
+				}
+				last = e.Seq
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case e := <-got:
+				t.Fatalf("extra entry %q", e.Message)
+			default:
+			}
 		})
-	}()
-	pad := strings.Repeat("x", 200)
-	for i := range n {
-		unit := []string{"a.service", "b.service"}[i%3/2]
-		if err := j.Append(Entry{Unit: unit, Message: fmt.Appendf(nil, "line %d %s", i, pad)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var last uint64
-	for i := range n {
-		e := <-got
-		if want := fmt.Sprintf("line %d %s", i, pad); string(e.Message) != want || e.Seq <= last {
-			t.Fatalf("entry %d: %q seq %d after %d", i, e.Message[:min(len(e.Message), 20)], e.Seq, last)
-		}
-		last = e.Seq
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case e := <-got:
-		t.Fatalf("extra entry %q", e.Message)
-	default:
 	}
 }

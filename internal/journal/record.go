@@ -10,22 +10,35 @@ import (
 // On-disk framing (little endian). See docs/journal.md.
 //
 //	segment = header record*
-//	header  = "TNDJSEG1" u32:len u32:crc32c(len‖payload) payload
+//	header  = "TNDJSEG2" u32:len u32:crc32c(len‖payload) payload
 //	payload = u16:len bootID u16:len unit i64:created-ns
 //	record  = u32:len u32:crc32c(len‖payload) payload
 //	payload = u64:seq i64:realtime-ns i64:monotonic-ns u32:pid u32:uid
 //	          u8:priority u8:facility u8:stream u8:flags u16:identlen ident
 //	          [u16:extlen ext, when flags has flagExt] message
+//	          | the same fixed part and ident with flags = flagBatch, then
+//	          line+ (a batch: one record per line, seq, seq+1, …)
+//	line    = uvarint:(len<<1 | partial) message
 //	ext     = (u8:tag u16:len value)*   (see origin.go)
+//
+// "TNDJSEG1" segments hold no batches; readers take both.
 const (
-	segMagic      = "TNDJSEG1"
+	segMagic      = "TNDJSEG2"
+	segMagicV1    = "TNDJSEG1"
 	frameHdr      = 8  // u32 len + u32 crc
 	recFixed      = 38 // fixed part of a record payload
 	maxRecPayload = 16 << 20
 	flagPartial   = 1 << 0
 	flagExt       = 1 << 1 // an ext block (Origin fields) follows ident
-	maxIdentLen   = 1 << 10
-	uidUnknown    = ^uint32(0)
+	// flagBatch marks a frame of several lines that share everything but
+	// their text (one pipe read): 2 bytes of framing per line instead
+	// of a 46-byte record, one CRC per frame.
+	flagBatch = 1 << 2
+	// maxBatch bounds a batch's payload, so that the index's blocks
+	// (a new one at the first frame 64 KiB after the last) stay small.
+	maxBatch    = blockSize
+	maxIdentLen = 1 << 10
+	uidUnknown  = ^uint32(0)
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -50,19 +63,30 @@ type rec struct {
 	ident    []byte
 	ext      []byte // encoded Origin fields, nil for none
 	msg      []byte
+	// inner is set on a batch's records but its last: off and size are
+	// the whole frame's.
+	inner bool
 }
 
 // appendRecord encodes r (ident and msg included) as a frame onto dst.
 func appendRecord(dst []byte, r *rec) []byte {
-	n := recFixed + len(r.ident) + len(r.msg)
 	flags := r.flags &^ flagExt
 	if len(r.ext) > 0 {
-		n += 2 + len(r.ext)
 		flags |= flagExt
 	}
 	start := len(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	dst = append(dst, 0, 0, 0, 0) // crc, filled below
+	dst = appendFixed(dst, r, flags)
+	if len(r.ext) > 0 {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ext)))
+		dst = append(dst, r.ext...)
+	}
+	return sealFrame(append(dst, r.msg...), start)
+}
+
+// appendFixed starts a frame for r with the given flags: room for its
+// length and CRC, the fixed part and the ident.
+func appendFixed(dst []byte, r *rec, flags uint8) []byte {
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // len and crc: sealFrame
 	dst = binary.LittleEndian.AppendUint64(dst, r.seq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.rt))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.mono))
@@ -70,15 +94,56 @@ func appendRecord(dst []byte, r *rec) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, r.uid)
 	dst = append(dst, r.pri, r.fac, r.stream, flags)
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ident)))
-	dst = append(dst, r.ident...)
-	if len(r.ext) > 0 {
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.ext)))
-		dst = append(dst, r.ext...)
-	}
-	dst = append(dst, r.msg...)
+	return append(dst, r.ident...)
+}
+
+// sealFrame fills in the length and CRC of the frame at dst[start:].
+func sealFrame(dst []byte, start int) []byte {
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-frameHdr))
 	crc := frameCRC(dst[start:start+4], dst[start+frameHdr:])
 	binary.LittleEndian.PutUint32(dst[start+4:], crc)
 	return dst
+}
+
+// batchable reports whether b can follow a in one batch frame: they
+// differ in their text and partial flag only.
+func batchable(a, b *rec) bool {
+	return a.rt == b.rt && a.mono == b.mono && a.pid == b.pid && a.uid == b.uid &&
+		a.pri == b.pri && a.fac == b.fac && a.stream == b.stream &&
+		len(a.ext) == 0 && len(b.ext) == 0 && string(a.ident) == string(b.ident)
+}
+
+// appendBatch encodes rs, which are batchable and numbered in sequence,
+// as one batch frame onto dst.
+func appendBatch(dst []byte, rs []rec) []byte {
+	start := len(dst)
+	dst = appendFixed(dst, &rs[0], flagBatch)
+	for i := range rs {
+		dst = binary.AppendUvarint(dst, uint64(len(rs[i].msg))<<1|uint64(rs[i].flags&flagPartial))
+		dst = append(dst, rs[i].msg...)
+	}
+	return sealFrame(dst, start)
+}
+
+// batchLines walks the lines of a batch's body (after its ident),
+// reporting each; it returns false when the body is malformed.
+func batchLines(body []byte, fn func(msg []byte, partial, last bool) bool) bool {
+	if len(body) == 0 {
+		return false
+	}
+	for len(body) > 0 {
+		v, k := binary.Uvarint(body)
+		if k <= 0 || k > 1 && body[k-1] == 0 || v>>1 > uint64(len(body)-k) {
+			return false // malformed, or a varint longer than needed
+		}
+		l := int(v >> 1)
+		msg := body[k : k+l]
+		body = body[k+l:]
+		if fn != nil && !fn(msg, v&1 != 0, len(body) == 0) {
+			return true
+		}
+	}
+	return true
 }
 
 // plausible checks the cheap invariants of a frame at buf[p:] before its
@@ -92,7 +157,7 @@ func plausible(buf []byte, p int) (n int, ok bool) {
 		return n, false
 	}
 	pl := buf[p+frameHdr:]
-	if pl[32] > 7 || pl[33] > 23 || pl[34] > byte(streamLast) || pl[35]&^(flagPartial|flagExt) != 0 {
+	if pl[32] > 7 || pl[33] > 23 || pl[34] > byte(streamLast) || pl[35]&^(flagPartial|flagExt) != 0 && pl[35] != flagBatch {
 		return n, false
 	}
 	if il := int(binary.LittleEndian.Uint16(pl[36:])); il > maxIdentLen || il > n-recFixed {
@@ -113,6 +178,9 @@ func decodeAt(buf []byte, p int, base int64, r *rec) bool {
 	}
 	il := int(binary.LittleEndian.Uint16(pl[36:]))
 	msgAt, ext := recFixed+il, []byte(nil)
+	if pl[35] == flagBatch && !batchLines(pl[msgAt:], nil) {
+		return false
+	}
 	if pl[35]&flagExt != 0 {
 		if msgAt+2 > n {
 			return false
@@ -142,6 +210,25 @@ func decodeAt(buf []byte, p int, base int64, r *rec) bool {
 	return true
 }
 
+// eachLine calls fn with one record per line of the batch b (decoded by
+// decodeAt: its msg is the batch's body); it reports whether fn wants
+// more.
+func eachLine(b *rec, fn func(*rec) bool) bool {
+	l := *b
+	l.seq--
+	more := true
+	batchLines(b.msg, func(msg []byte, partial, last bool) bool {
+		l.seq++
+		l.msg, l.flags, l.inner = msg, 0, !last
+		if partial {
+			l.flags = flagPartial
+		}
+		more = fn(&l)
+		return more
+	})
+	return more
+}
+
 // Damage describes a region of a segment that held no intact record and
 // was skipped.
 type Damage struct {
@@ -157,16 +244,21 @@ func (d Damage) String() string {
 }
 
 // decodeRange decodes every intact record of buf, which holds complete
-// bytes of a segment starting at file offset base. Damaged regions are
-// skipped: after a bad frame the decoder resynchronises on the next offset
-// holding a frame whose length, invariants and CRC all check out. fn may
-// stop the walk by returning false.
+// bytes of a segment starting at file offset base; a batch is one record
+// per line. Damaged regions are skipped: after a bad frame the decoder
+// resynchronises on the next offset holding a frame whose length,
+// invariants and CRC all check out. fn may stop the walk by returning
+// false.
 func decodeRange(buf []byte, base int64, fn func(*rec) bool, bad func(off, n int64, reason string)) {
 	var r rec
 	p := 0
 	for p < len(buf) {
 		if decodeAt(buf, p, base, &r) {
-			if !fn(&r) {
+			if r.flags == flagBatch {
+				if !eachLine(&r, fn) {
+					return
+				}
+			} else if !fn(&r) {
 				return
 			}
 			p += r.size
@@ -213,7 +305,7 @@ var errBadHeader = errors.New("bad segment header")
 // parseSegHeader returns the header at the start of buf and its size.
 func parseSegHeader(buf []byte) (segHeader, int, error) {
 	const fixed = len(segMagic) + frameHdr
-	if len(buf) < fixed || string(buf[:len(segMagic)]) != segMagic {
+	if len(buf) < fixed || string(buf[:len(segMagic)]) != segMagic && string(buf[:len(segMagic)]) != segMagicV1 {
 		return segHeader{}, 0, errBadHeader
 	}
 	n := int(binary.LittleEndian.Uint32(buf[len(segMagic):]))

@@ -64,11 +64,15 @@ type rotation struct {
 // commit appends recs to unit's active segment with one write(2). It fills
 // in their sequence numbers, offsets and sizes. Records it cannot store
 // are counted against unit and reported once writes work again.
-func (j *Journal) commit(unit string, recs []rec) error {
+func (j *Journal) commit(unit string, recs []rec) error { return j.commitAs(unit, recs, false) }
+
+// commitAs is commit, which with final also writes while the journal
+// closes (the pipes' last reads) and without waiting for a retry.
+func (j *Journal) commitAs(unit string, recs []rec, final bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := j.tryCommit(unit, recs, false); err != nil {
+	if err := j.tryCommit(unit, recs, final); err != nil {
 		return j.noteLost(unit, len(recs), err)
 	}
 	if j.unreported.Load() {
@@ -184,17 +188,7 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 		}
 	}
 	s := u.segs[len(u.segs)-1]
-	buf := j.scratch[:0]
-	crit := false
-	for i := range recs {
-		r := &recs[i]
-		r.seq = j.seq + 1 + uint64(i)
-		r.off = s.size + int64(len(buf))
-		n := len(buf)
-		buf = appendRecord(buf, r)
-		r.size = len(buf) - n
-		crit = crit || r.pri <= PriCrit
-	}
+	buf, crit := j.encodeLocked(j.scratch[:0], recs, s.size)
 	if j.beforeWrite != nil {
 		j.beforeWrite()
 	}
@@ -228,6 +222,36 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	rot := &rotation{u: u, s: s, f: u.f}
 	u.f = nil
 	return rot, nil
+}
+
+// encodeLocked numbers recs from the journal's next sequence number and
+// encodes them onto buf, which will be written at offset base: runs of
+// records of one read (batchable) as batch frames, others one frame
+// each. It fills in their offsets and sizes and reports whether one is
+// of priority crit or above.
+func (j *Journal) encodeLocked(buf []byte, recs []rec, base int64) ([]byte, bool) {
+	crit := false
+	for i := range recs {
+		recs[i].seq = j.seq + 1 + uint64(i)
+	}
+	for i := 0; i < len(recs); {
+		k, size := i+1, len(recs[i].msg)
+		for k < len(recs) && batchable(&recs[i], &recs[k]) && size+len(recs[k].msg) <= maxBatch {
+			size += len(recs[k].msg)
+			k++
+		}
+		off, n := base+int64(len(buf)), len(buf)
+		if k-i > 1 {
+			buf = appendBatch(buf, recs[i:k])
+		} else {
+			buf = appendRecord(buf, &recs[i])
+		}
+		for ; i < k; i++ {
+			recs[i].off, recs[i].size, recs[i].inner = off, len(buf)-n, i+1 < k
+			crit = crit || recs[i].pri <= PriCrit
+		}
+	}
+	return buf, crit
 }
 
 // seal makes a detached segment durable and indexes it: fsync the data,
