@@ -4,10 +4,12 @@
 # with --exit-with, so it exits once the unit stopped and its output is
 # stored. perf stat counts tend, its fd holder and the producer (cat's
 # share is the same for both binaries).
-#   sudo bench/ingest_ab.sh OLD NEW [LINES] [ROUNDS] [DIR]
-# DIR (default /tmp/ingest-ab) should be on the disk the journal lives on.
+#   sudo bench/ingest_ab.sh OLD NEW [LINES] [ROUNDS] [DIR] [RUNDIR]
+# DIR (default /tmp/ingest-ab) should be on the disk the journal lives on;
+# RUNDIR (default DIR/run), the runtime directory, holds the fd holder's
+# spool files: /run is a tmpfs on most systems.
 set -eu
-old=$1 new=$2 lines=${3:-2000000} rounds=${4:-3} d=${5:-/tmp/ingest-ab}
+old=$1 new=$2 lines=${3:-2000000} rounds=${4:-3} d=${5:-/tmp/ingest-ab} run=${6:-$d/run}
 mkdir -p "$d/units"
 if [ ! -f "$d/lines-$lines.txt" ]; then
 	awk -v n="$lines" 'BEGIN { f = "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop";
@@ -21,11 +23,11 @@ for r in $(seq "$rounds"); do
 	for holder in true false; do
 		for b in old new; do
 			eval bin=\$$b
-			rm -rf "$d/j" "$d/run"
+			rm -rf "$d/j" "$run"
 			sync
 			t0=$(date +%s.%N)
 			perf stat -x, -o "$d/stat" -e task-clock,instructions:u,instructions:k -- \
-				"$bin" run --units "$d/units" --runtime-dir "$d/run" --journal-dir "$d/j" \
+				"$bin" run --units "$d/units" --runtime-dir "$run" --journal-dir "$d/j" \
 				--syslog-socket "" --crontab "" --kmsg=false --fd-holder=$holder \
 				--journal-max-use 64G --journal-per-unit-max-use 64G --journal-keep-free 1 \
 				--log-level error --exit-with prod.service

@@ -86,6 +86,9 @@ func (in *ingest) add(p *Pipe, poll bool) error {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.stopping {
+		return errClosed
+	}
 	in.byFD[int32(p.fd)] = p
 	if !poll {
 		return nil

@@ -82,7 +82,9 @@ type Journal struct {
 	units     map[string]*unitLog
 	seq       uint64  // last sequence number committed
 	in        *ingest // the pipe reader, started by the first Pipe
-	closed    bool
+	// closing refuses new pipes while Close stores what the open ones
+	// hold; closed refuses everything.
+	closing, closed bool
 	syncTimer *time.Timer // armed while some unit is dirty
 	ageTimer  *time.Timer // armed to the next MaxAge expiry
 	scratch   []byte      // encode buffer, reused under wmu
@@ -276,21 +278,27 @@ func (j *Journal) Dir() string { return j.opts.Dir }
 // BootID returns the boot id new entries are written with.
 func (j *Journal) BootID() string { return j.opts.BootID }
 
-// Close stops every pipe reader (lines still buffered in a pipe that no
-// reader took are lost, so stop units and wait on Pipe.Done first), syncs
-// and seals the active segments. Queries running meanwhile may fail.
+// Close stops every pipe reader, storing what the pipes hold then (up to
+// a pipe's capacity each: what a unit still running writes later is
+// lost, so stop units first), syncs and seals the active segments.
+// Queries running meanwhile may fail.
 func (j *Journal) Close() error {
 	j.wmu.Lock()
-	if j.closed {
+	if j.closed || j.closing {
 		j.wmu.Unlock()
 		return nil
 	}
-	j.closed = true
+	j.closing = true
 	in := j.in
 	j.wmu.Unlock()
 	if in != nil {
+		// Before closed: the loop's last read, and what the pipes still
+		// hold, are committed, not dropped.
 		in.stop()
 	}
+	j.wmu.Lock()
+	j.closed = true
+	j.wmu.Unlock()
 	j.sealWG.Wait() // released segments are sealed before the lock goes
 	// A last try to say what was lost, whatever the retry schedule.
 	j.reportLost(true)

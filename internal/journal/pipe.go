@@ -103,7 +103,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	p.pid.Store(int64(src.PID))
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
-	if j.closed {
+	if j.closed || j.closing {
 		unix.Close(p.fd)
 		p.W.Close()
 		return nil, errClosed
