@@ -293,16 +293,17 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	b.pid = uint32(max(p.pid.Load(), 0))
 	b.filled(n, eof)
 	var seq uint64
-	if k := min(len(p.skip), len(b.recs)); k > 0 {
+	if k := min(len(p.skip), entries(b.recs)); k > 0 {
 		// Committed by the manager before a crash (spool.go).
 		seq = p.skip[k-1]
 		p.skip = p.skip[k:]
-		b.recs = b.recs[:copy(b.recs, b.recs[k:])]
+		rest := dropLines(b.recs, k)
+		b.recs = b.recs[:copy(b.recs, rest)]
 	}
 	err = b.flush() // a closed journal: the lines go with it
 	if p.sp != nil {
 		if err == nil && len(b.recs) > 0 {
-			seq = b.recs[len(b.recs)-1].seq
+			seq = b.recs[len(b.recs)-1].lastSeq()
 		}
 		p.sp.done(p.sp.read-int64(b.have), seq)
 	}

@@ -78,16 +78,17 @@ type Journal struct {
 	// wmu guards the write state: units, their segments and files, the
 	// sequence counter's commits, pipes and closed. All appends are
 	// serialised under it, so sequence order is commit order.
-	wmu       sync.Mutex
-	units     map[string]*unitLog
-	seq       uint64  // last sequence number committed
-	in        *ingest // the pipe reader, started by the first Pipe
+	wmu   sync.Mutex
+	units map[string]*unitLog
+	seq   uint64  // last sequence number committed
+	in    *ingest // the pipe reader, started by the first Pipe
 	// closing refuses new pipes while Close stores what the open ones
 	// hold; closed refuses everything.
 	closing, closed bool
-	syncTimer *time.Timer // armed while some unit is dirty
-	ageTimer  *time.Timer // armed to the next MaxAge expiry
-	scratch   []byte      // encode buffer, reused under wmu
+	syncTimer       *time.Timer // armed while some unit is dirty
+	ageTimer        *time.Timer // armed to the next MaxAge expiry
+	scratch         []byte      // encode buffer, reused under wmu
+	frames          []frameNote // encodeLocked's, reused under wmu
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64

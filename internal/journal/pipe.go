@@ -137,6 +137,11 @@ type lineBatcher struct {
 	rl    rateLimit
 	// final is set for the last reads of a closing journal.
 	final bool
+	// The run of lines being built: its index in recs (-1: none), its
+	// offset in buf and where its ends start in ends, which holds the
+	// line ends of every run of the read.
+	run, runAt, runEnds int
+	ends                []uint32
 	// pending is the unterminated rest of the last read.
 	pending []byte
 }
@@ -158,26 +163,32 @@ func (b *lineBatcher) free() []byte { return b.buf[b.have:] }
 func (b *lineBatcher) filled(n int, eof bool) {
 	b.have += n
 	b.recs = b.recs[:0]
+	// One reading of the clocks per read: its lines arrived together.
 	now := b.j.opts.Clock().UnixNano()
 	mono := int64(b.j.opts.Monotonic())
+	tmpl := rec{
+		rt: now, mono: mono, pid: b.pid, uid: uidField(b.src.UID),
+		pri: uint8(min(max(b.src.Priority, 0), 7)), fac: uint8(min(max(b.src.Facility, 0), 23)),
+		stream: uint8(min(b.src.Stream, StreamTend)), ident: b.ident,
+	}
 	data := b.buf[:b.have]
-	lineMax := b.j.opts.LineMax
+	at, lineMax := 0, b.j.opts.LineMax // at: offset of data in buf
+	b.run, b.ends = -1, b.ends[:0]
 lines:
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
+		n, next, cut := i, i+1, false
 		switch {
 		case i >= 0 && i <= lineMax:
-			b.add(data[:i], false, now, mono)
-			data = data[i+1:]
 		case len(data) >= lineMax:
-			b.add(data[:lineMax], true, now, mono)
-			data = data[lineMax:]
+			n, next, cut = lineMax, lineMax, true
 		case eof:
-			b.add(data, false, now, mono)
-			data = nil
+			n, next = len(data), len(data)
 		default:
 			break lines // an unterminated line: wait for more
 		}
+		b.add(&tmpl, at, n, cut)
+		data, at = data[next:], at+next
 	}
 	if eof {
 		b.rl.flush(b, now, mono)
@@ -194,31 +205,44 @@ func (b *lineBatcher) flush() error {
 	return err
 }
 
-// add appends one line as a record, applying the level prefix and the
-// rate limit.
-func (b *lineBatcher) add(line []byte, partial bool, now, mono int64) {
-	if !b.rl.allow(b, now, mono) {
+// add takes the line of n bytes at buf[at:] (cut: at LineMax) from a read
+// whose fields are tmpl's, applying the rate limit and the level
+// prefix: as one more line of the read's current run of lines, or as a
+// record of its own when its priority is its own.
+func (b *lineBatcher) add(tmpl *rec, at, n int, cut bool) {
+	if b.rl.interval > 0 && !b.rl.allow(b, tmpl.rt, tmpl.mono) {
 		return
 	}
-	pri, fac := b.src.Priority, b.src.Facility
+	line := b.buf[at : at+n]
 	if b.src.LevelPrefix {
-		if v, n := levelPrefix(line); n > 0 {
-			pri = v & 7
+		r := *tmpl
+		if v, k := levelPrefix(line); k > 0 {
+			r.pri = uint8(v & 7)
 			if v > 7 {
-				fac = v >> 3
+				r.fac = uint8(v >> 3)
 			}
-			line = line[n:]
+			line = line[k:]
 		}
+		r.msg = line
+		if cut {
+			r.flags = flagPartial
+		}
+		b.recs = append(b.recs, r)
+		return
 	}
-	r := rec{
-		rt: now, mono: mono, pid: b.pid, uid: uidField(b.src.UID),
-		pri: uint8(min(max(pri, 0), 7)), fac: uint8(min(max(fac, 0), 23)),
-		stream: uint8(min(b.src.Stream, StreamTend)), ident: b.ident, msg: line,
+	if b.run < 0 || b.run != len(b.recs)-1 {
+		// A new run: the read's first line, or the first after a rate
+		// limit's report.
+		b.run, b.runAt, b.runEnds = len(b.recs), at, len(b.ends)
+		b.recs = append(b.recs, *tmpl)
 	}
-	if partial {
-		r.flags = flagPartial
+	end := uint32(at + n - b.runAt)
+	if cut {
+		end |= endCut
 	}
-	b.recs = append(b.recs, r)
+	b.ends = append(b.ends, end)
+	r := &b.recs[b.run]
+	r.msg, r.ends = b.buf[b.runAt:at+n], b.ends[b.runEnds:]
 }
 
 // levelPrefix parses a leading "<N>" (N of one to three digits, at most

@@ -66,6 +66,67 @@ type rec struct {
 	// inner is set on a batch's records but its last: off and size are
 	// the whole frame's.
 	inner bool
+	// ends makes the record a run of lines (one pipe read's, on the
+	// write side only): msg holds them and ends their end offsets in
+	// msg, with endCut set for a line cut at LineMax (no newline follows
+	// it). Their sequence numbers are seq, seq+1, …; nil for one line.
+	ends []uint32
+}
+
+// endCut marks, in rec.ends, a line cut at LineMax.
+const endCut = 1 << 31
+
+// count is how many entries r stands for.
+func (r *rec) count() int {
+	if r.ends == nil {
+		return 1
+	}
+	return len(r.ends)
+}
+
+// entries is how many entries recs stand for.
+func entries(recs []rec) int {
+	n := 0
+	for i := range recs {
+		n += recs[i].count()
+	}
+	return n
+}
+
+// lastSeq is the sequence number of r's last entry.
+func (r *rec) lastSeq() uint64 { return r.seq + uint64(r.count()) - 1 }
+
+// runLine returns line i of the run r (starting at msg offset from)
+// and where the next one starts.
+func (r *rec) runLine(i int, from uint32) (line []byte, partial bool, next uint32) {
+	e := r.ends[i]
+	end := e &^ endCut
+	if e&endCut != 0 {
+		return r.msg[from:end], true, end
+	}
+	return r.msg[from:end], false, end + 1
+}
+
+// dropLines returns recs without their first k entries.
+func dropLines(recs []rec, k int) []rec {
+	for k > 0 && len(recs) > 0 {
+		r := &recs[0]
+		if n := r.count(); n <= k {
+			recs, k = recs[1:], k-n
+			continue
+		}
+		var from uint32
+		for i := range k {
+			_, _, from = r.runLine(i, from)
+		}
+		for i, e := range r.ends[k:] {
+			r.ends[i] = (e&^endCut - from) | e&endCut
+		}
+		r.ends = r.ends[:len(r.ends)-k]
+		r.msg = r.msg[from:]
+		break
+	}
+	return recs
 }
 
 // appendRecord encodes r (ident and msg included) as a frame onto dst.
@@ -119,10 +180,18 @@ func appendBatch(dst []byte, rs []rec) []byte {
 	start := len(dst)
 	dst = appendFixed(dst, &rs[0], flagBatch)
 	for i := range rs {
-		dst = binary.AppendUvarint(dst, uint64(len(rs[i].msg))<<1|uint64(rs[i].flags&flagPartial))
-		dst = append(dst, rs[i].msg...)
+		dst = appendLine(dst, rs[i].msg, rs[i].flags&flagPartial != 0)
 	}
 	return sealFrame(dst, start)
+}
+
+// appendLine appends one line of a batch.
+func appendLine(dst, msg []byte, partial bool) []byte {
+	v := uint64(len(msg)) << 1
+	if partial {
+		v |= 1
+	}
+	return append(binary.AppendUvarint(dst, v), msg...)
 }
 
 // batchLines walks the lines of a batch's body (after its ident),

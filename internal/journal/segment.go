@@ -52,6 +52,17 @@ func (s *segment) note(r *rec) {
 	s.size = r.off + int64(r.size)
 }
 
+// noteFrame adds a frame written to the index: its entries share its
+// offset and realtime.
+func (s *segment) noteFrame(f *frameNote) {
+	s.note(&rec{off: f.off, size: int(f.size), seq: f.firstSeq, rt: f.rt})
+	if f.last > f.firstSeq {
+		b := &s.blocks[len(s.blocks)-1]
+		b.lastSeq = f.last
+		b.count += uint32(f.last - f.firstSeq)
+	}
+}
+
 func (s *segment) empty() bool { return len(s.blocks) == 0 }
 
 func (s *segment) lastSeq() uint64 {

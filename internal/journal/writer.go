@@ -73,7 +73,7 @@ func (j *Journal) commitAs(unit string, recs []rec, final bool) error {
 		return nil
 	}
 	if err := j.tryCommit(unit, recs, final); err != nil {
-		return j.noteLost(unit, len(recs), err)
+		return j.noteLost(unit, entries(recs), err)
 	}
 	if j.unreported.Load() {
 		j.reportLost(false)
@@ -188,7 +188,7 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 		}
 	}
 	s := u.segs[len(u.segs)-1]
-	buf, crit := j.encodeLocked(j.scratch[:0], recs, s.size)
+	buf, frames, n, crit := j.encodeLocked(j.scratch[:0], recs, s.size)
 	if j.beforeWrite != nil {
 		j.beforeWrite()
 	}
@@ -203,10 +203,10 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	} else {
 		j.scratch = nil // bound memory after a burst of huge lines
 	}
-	for i := range recs {
-		s.note(&recs[i])
+	for i := range frames {
+		s.noteFrame(&frames[i])
 	}
-	j.seq += uint64(len(recs))
+	j.seq += uint64(n)
 	j.committed.Store(j.seq)
 	if crit {
 		// Like journald, messages of priority crit and above reach the
@@ -224,34 +224,75 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	return rot, nil
 }
 
+// frameNote is what the index learns of one frame written.
+type frameNote struct {
+	off, size      int64
+	firstSeq, last uint64
+	rt             int64
+}
+
 // encodeLocked numbers recs from the journal's next sequence number and
 // encodes them onto buf, which will be written at offset base: runs of
-// records of one read (batchable) as batch frames, others one frame
-// each. It fills in their offsets and sizes and reports whether one is
-// of priority crit or above.
-func (j *Journal) encodeLocked(buf []byte, recs []rec, base int64) ([]byte, bool) {
+// lines, and runs of batchable records (AppendBatch's), as batch frames
+// of at most maxBatch bytes of text, others one frame each. It returns
+// the frames for the index, how many entries recs hold, and whether one
+// is of priority crit or above.
+func (j *Journal) encodeLocked(buf []byte, recs []rec, base int64) ([]byte, []frameNote, int, bool) {
 	crit := false
+	frames := j.frames[:0]
+	next := j.seq + 1
 	for i := range recs {
-		recs[i].seq = j.seq + 1 + uint64(i)
+		recs[i].seq = next
+		next += uint64(recs[i].count())
+		crit = crit || recs[i].pri <= PriCrit
+	}
+	frame := func(start, end int, first, last uint64, rt int64) {
+		frames = append(frames, frameNote{off: base + int64(start), size: int64(end - start), firstSeq: first, last: last, rt: rt})
 	}
 	for i := 0; i < len(recs); {
-		k, size := i+1, len(recs[i].msg)
-		for k < len(recs) && batchable(&recs[i], &recs[k]) && size+len(recs[k].msg) <= maxBatch {
+		r := &recs[i]
+		if r.ends != nil {
+			buf = j.appendRun(buf, r, frame)
+			i++
+			continue
+		}
+		k, size := i+1, len(r.msg)
+		for k < len(recs) && recs[k].ends == nil && batchable(r, &recs[k]) && size+len(recs[k].msg) <= maxBatch {
 			size += len(recs[k].msg)
 			k++
 		}
-		off, n := base+int64(len(buf)), len(buf)
+		start := len(buf)
 		if k-i > 1 {
 			buf = appendBatch(buf, recs[i:k])
 		} else {
-			buf = appendRecord(buf, &recs[i])
+			buf = appendRecord(buf, r)
 		}
-		for ; i < k; i++ {
-			recs[i].off, recs[i].size, recs[i].inner = off, len(buf)-n, i+1 < k
-			crit = crit || recs[i].pri <= PriCrit
-		}
+		frame(start, len(buf), r.seq, recs[k-1].seq, r.rt)
+		i = k
 	}
-	return buf, crit
+	j.frames = frames
+	return buf, frames, int(next - j.seq - 1), crit
+}
+
+// appendRun encodes the run of lines r as batch frames of at most
+// maxBatch bytes of text each, reporting each frame.
+func (j *Journal) appendRun(buf []byte, r *rec, frame func(start, end int, first, last uint64, rt int64)) []byte {
+	h := *r
+	var from uint32
+	for i := 0; i < len(r.ends); {
+		start := len(buf)
+		h.seq = r.seq + uint64(i)
+		buf = appendFixed(buf, &h, flagBatch)
+		for size := 0; i < len(r.ends) && (size == 0 || size+int(r.ends[i]&^endCut-from) <= maxBatch); i++ {
+			line, partial, next := r.runLine(i, from)
+			buf = appendLine(buf, line, partial)
+			size += len(line)
+			from = next
+		}
+		buf = sealFrame(buf, start)
+		frame(start, len(buf), h.seq, r.seq+uint64(i)-1, r.rt)
+	}
+	return buf
 }
 
 // seal makes a detached segment durable and indexes it: fsync the data,
