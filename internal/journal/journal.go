@@ -127,6 +127,8 @@ type unitLog struct {
 	f      *os.File
 	dirty  bool // written since the last fsync
 	newDir bool // directory entry not yet synced
+	// wbAt is where the active segment's early writeback stopped.
+	wbAt int64
 	// release: Release was called while pipes of the unit were still
 	// read; the last one's end seals the active segment (release.go).
 	release bool

@@ -48,7 +48,7 @@ func (j *Journal) openSegmentLocked(u *unitLog) error {
 		os.Remove(path)
 		return err
 	}
-	u.f = f
+	u.f, u.wbAt = f, 0
 	u.segs = append(u.segs, &segment{path: path, unit: u.name, boot: j.opts.BootID, hdrSize: int64(len(hdr)), size: int64(len(hdr))})
 	return nil
 }
@@ -215,6 +215,7 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	} else {
 		u.dirty = true
 		j.armSyncLocked()
+		u.writeBack(s.size)
 	}
 	if s.size < j.opts.MaxFileSize {
 		return nil, nil
@@ -293,6 +294,26 @@ func (j *Journal) appendRun(buf []byte, r *rec, frame func(start, end int, first
 		frame(start, len(buf), h.seq, r.seq+uint64(i)-1, r.rt)
 	}
 	return buf
+}
+
+// writebackEvery is how many bytes of a segment are written before
+// their writeback is started (see writeBack).
+const writebackEvery = 1 << 20
+
+// writeBack starts the disk writes of the active segment's bytes before
+// size, once writebackEvery of them are unstarted, without waiting for
+// them: a busy unit's data goes to the disk while it keeps writing, so
+// the fsync that seals a full segment (on the pipe reader's goroutine)
+// waits for its last megabyte, not for 32 MiB (20-45 ms each on a
+// virtual disk, 6 of them in logs.py's 200 MB). Best effort: the
+// fsyncs still make the data durable.
+func (u *unitLog) writeBack(size int64) {
+	end := size &^ (4096 - 1) // whole pages: the last one is still being filled
+	if end-u.wbAt < writebackEvery {
+		return
+	}
+	_ = unix.SyncFileRange(int(u.f.Fd()), u.wbAt, end-u.wbAt, unix.SYNC_FILE_RANGE_WRITE)
+	u.wbAt = end
 }
 
 // seal makes a detached segment durable and indexes it: fsync the data,
