@@ -10,21 +10,25 @@ import (
 )
 
 // crashImage writes n entries, in batch frames of three and two lines
-// and single records, and returns the bytes of the unit's segment as a
+// (the two-line ones ending without a newline) and single records, and returns the bytes of the unit's segment as a
 // crash would leave them (no index, never sealed), the offsets where
 // each entry's frame starts and ends, and the messages.
 func crashImage(t *testing.T, n int) (seg []byte, spans [][2]int64, msgs []string) {
 	t.Helper()
 	j := openTest(t, nil)
-	var batch []Entry
+	var batch []string
 	sizes := []int{3, 1, 2, 1}
 	for i := range n {
 		m := fmt.Sprintf("message %d %s", i, strings.Repeat("x", i%7))
-		batch = append(batch, Entry{Unit: "crash.service", Priority: PriInfo, Message: []byte(m)})
+		batch = append(batch, m)
 		msgs = append(msgs, m)
 		if len(batch) == sizes[0] || i == n-1 {
-			if err := j.AppendBatch(batch); err != nil {
-				t.Fatal(err)
+			if len(batch) == 1 {
+				if err := j.Append(Entry{Unit: "crash.service", Priority: PriInfo, Message: []byte(m)}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				commitLines(t, j, "crash.service", batch, len(batch) == 2)
 			}
 			batch, sizes = batch[:0], append(sizes[1:], sizes[0])
 		}

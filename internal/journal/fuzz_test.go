@@ -15,12 +15,35 @@ func seedSegment() []byte {
 	for i, m := range []string{"hello", "", "bin\x00\xff", "a longer line of text"} {
 		b = appendRecord(b, &rec{seq: uint64(i + 1), rt: int64(i), pri: uint8(i), stream: uint8(i % 4), ident: []byte("id"), msg: []byte(m)})
 	}
-	var batch []rec
-	for i, m := range []string{"one", "", "two, cut", strings.Repeat("long ", 40)} {
-		batch = append(batch, rec{seq: uint64(i + 5), rt: 9, mono: 8, pid: 7, pri: 6, ident: []byte("b"), msg: []byte(m)})
+	// "one", "", "two, cut" (partial), "long …", "end" (bare)
+	text := "one\n\ntwo, cut" + strings.Repeat("long ", 40) + "\nend"
+	h := rec{seq: 5, rt: 9, mono: 8, pid: 7, pri: 6, ident: []byte("b")}
+	return appendBatch(b, &h, []uint64{13<<1 | 1, uint64(len(text)) << 1}, []byte(text))
+}
+
+// appendBatch encodes a whole batch frame onto dst (see appendBatchHead).
+func appendBatch(dst []byte, h *rec, cuts []uint64, text []byte) []byte {
+	start := len(dst)
+	dst = append(appendBatchHead(dst, h, cuts), text...)
+	return sealFrame(dst, start)
+}
+
+// reencodeBatch encodes the decoded lines of one batch frame again.
+func reencodeBatch(lines []rec) []byte {
+	var text []byte
+	var cuts []uint64
+	for _, l := range lines {
+		text = append(text, l.msg...)
+		switch {
+		case l.flags&flagPartial != 0:
+			cuts = append(cuts, uint64(len(text))<<1|1)
+		case l.flags&flagBare != 0:
+			cuts = append(cuts, uint64(len(text))<<1)
+		default:
+			text = append(text, '\n')
+		}
 	}
-	batch[2].flags = flagPartial
-	return appendBatch(b, batch)
+	return appendBatch(nil, &lines[0], cuts, text)
 }
 
 // FuzzDecode feeds arbitrary bytes to the segment decoder: it must not
@@ -51,7 +74,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			var again []byte
 			if data[r.off+frameHdr+35] == flagBatch {
-				again = appendBatch(nil, lines)
+				again = reencodeBatch(lines)
 			} else {
 				again = appendRecord(nil, r)
 			}

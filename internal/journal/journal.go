@@ -88,7 +88,11 @@ type Journal struct {
 	syncTimer       *time.Timer // armed while some unit is dirty
 	ageTimer        *time.Timer // armed to the next MaxAge expiry
 	scratch         []byte      // encode buffer, reused under wmu
-	frames          []frameNote // encodeLocked's, reused under wmu
+	// encodeLocked's and writePieces', reused under wmu
+	frames []frameNote
+	pieces []piece
+	cuts   []uint64
+	iov    [][]byte
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64

@@ -177,17 +177,17 @@ func (b *lineBatcher) filled(n int, eof bool) {
 lines:
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
-		n, next, cut := i, i+1, false
+		n, next, end := i, i+1, uint32(0)
 		switch {
 		case i >= 0 && i <= lineMax:
 		case len(data) >= lineMax:
-			n, next, cut = lineMax, lineMax, true
+			n, next, end = lineMax, lineMax, endCut
 		case eof:
-			n, next = len(data), len(data)
+			n, next, end = len(data), len(data), endBare
 		default:
 			break lines // an unterminated line: wait for more
 		}
-		b.add(&tmpl, at, n, cut)
+		b.add(&tmpl, at, n, next, end)
 		data, at = data[next:], at+next
 	}
 	if eof {
@@ -205,17 +205,18 @@ func (b *lineBatcher) flush() error {
 	return err
 }
 
-// add takes the line of n bytes at buf[at:] (cut: at LineMax) from a read
-// whose fields are tmpl's, applying the rate limit and the level
-// prefix: as one more line of the read's current run of lines, or as a
-// record of its own when its priority is its own.
-func (b *lineBatcher) add(tmpl *rec, at, n int, cut bool) {
+// add takes the line of n bytes at buf[at:], the next one starting at
+// at+next (after its newline, or right after it when end is endCut or
+// endBare), from a read whose fields are tmpl's, applying the rate limit
+// and the level prefix: as one more line of the read's current run of
+// lines, or as a record of its own when its priority is its own.
+func (b *lineBatcher) add(tmpl *rec, at, n, next int, end uint32) {
 	if b.rl.interval > 0 && !b.rl.allow(b, tmpl.rt, tmpl.mono) {
 		return
 	}
-	line := b.buf[at : at+n]
 	if b.src.LevelPrefix {
 		r := *tmpl
+		line := b.buf[at : at+n]
 		if v, k := levelPrefix(line); k > 0 {
 			r.pri = uint8(v & 7)
 			if v > 7 {
@@ -224,7 +225,7 @@ func (b *lineBatcher) add(tmpl *rec, at, n int, cut bool) {
 			line = line[k:]
 		}
 		r.msg = line
-		if cut {
+		if end == endCut {
 			r.flags = flagPartial
 		}
 		b.recs = append(b.recs, r)
@@ -236,13 +237,9 @@ func (b *lineBatcher) add(tmpl *rec, at, n int, cut bool) {
 		b.run, b.runAt, b.runEnds = len(b.recs), at, len(b.ends)
 		b.recs = append(b.recs, *tmpl)
 	}
-	end := uint32(at + n - b.runAt)
-	if cut {
-		end |= endCut
-	}
-	b.ends = append(b.ends, end)
+	b.ends = append(b.ends, uint32(at+n-b.runAt)|end)
 	r := &b.recs[b.run]
-	r.msg, r.ends = b.buf[b.runAt:at+n], b.ends[b.runEnds:]
+	r.msg, r.ends = b.buf[b.runAt:at+next], b.ends[b.runEnds:]
 }
 
 // levelPrefix parses a leading "<N>" (N of one to three digits, at most

@@ -272,7 +272,7 @@ func TestQueryUIDs(t *testing.T) {
 // one by one, in two units, past many index blocks and segment rotations:
 // the follower, which resumes each query where the last one stopped and
 // keeps the active segments open, gets every entry once and in order;
-// as single records and as batch frames (AppendBatch's runs of one unit).
+// as single records and as batch frames (runs of lines of one unit).
 func TestFollowAcrossBlocksAndSegments(t *testing.T) {
 	for _, batch := range []int{1, 7} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
@@ -290,17 +290,21 @@ func TestFollowAcrossBlocksAndSegments(t *testing.T) {
 				})
 			}()
 			pad := strings.Repeat("x", 200)
-			var es []Entry
+			var run []string
 			for i := range n {
 				unit := []string{"a.service", "b.service"}[i%3/2]
-				es = append(es, Entry{Unit: unit, Message: fmt.Appendf(nil, "line %d %s", i, pad)})
-				if len(es) < batch && i < n-1 {
+				run = append(run, fmt.Sprintf("line %d %s", i, pad))
+				if i+1 < n && len(run) < batch && []string{"a.service", "b.service"}[(i+1)%3/2] == unit {
 					continue
 				}
-				if err := j.AppendBatch(es); err != nil {
-					t.Fatal(err)
+				if batch == 1 {
+					if err := j.Append(Entry{Unit: unit, Message: []byte(run[0])}); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					commitLines(t, j, unit, run, false)
 				}
-				es = es[:0]
+				run = run[:0]
 			}
 			var last uint64
 			for i := range n {

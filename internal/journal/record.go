@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,8 +18,11 @@ import (
 //	          u8:priority u8:facility u8:stream u8:flags u16:identlen ident
 //	          [u16:extlen ext, when flags has flagExt] message
 //	          | the same fixed part and ident with flags = flagBatch, then
-//	          line+ (a batch: one record per line, seq, seq+1, …)
-//	line    = uvarint:(len<<1 | partial) message
+//	          uvarint:ncuts (uvarint:(pos<<1 | partial))*ncuts text
+//	          (a batch: one record per line of text, seq, seq+1, …)
+//	text    = the lines as the pipe carried them: each ends at a '\n'
+//	          (not part of it) or at a cut position (no '\n': cut at
+//	          LineMax, partial; or the last line at the pipe's end)
 //	ext     = (u8:tag u16:len value)*   (see origin.go)
 //
 // "TNDJSEG1" segments hold no batches; readers take both.
@@ -31,9 +35,12 @@ const (
 	flagPartial   = 1 << 0
 	flagExt       = 1 << 1 // an ext block (Origin fields) follows ident
 	// flagBatch marks a frame of several lines that share everything but
-	// their text (one pipe read): 2 bytes of framing per line instead
-	// of a 46-byte record, one CRC per frame.
+	// their text (one pipe read): the text as read, newlines included,
+	// instead of a 46-byte record per line; one CRC per frame.
 	flagBatch = 1 << 2
+	// flagBare marks, in memory only, a batch's line that ends without a
+	// newline and is not partial (the last one at a pipe's end).
+	flagBare = 1 << 3
 	// maxBatch bounds a batch's payload, so that the index's blocks
 	// (a new one at the first frame 64 KiB after the last) stay small.
 	maxBatch    = blockSize
@@ -73,8 +80,13 @@ type rec struct {
 	ends []uint32
 }
 
-// endCut marks, in rec.ends, a line cut at LineMax.
-const endCut = 1 << 31
+// endCut marks, in rec.ends, a line cut at LineMax (no newline follows);
+// endBare a line without newline that is not cut (at the pipe's end).
+const (
+	endCut  = 1 << 31
+	endBare = 1 << 30
+	endMask = endBare - 1
+)
 
 // count is how many entries r stands for.
 func (r *rec) count() int {
@@ -96,15 +108,15 @@ func entries(recs []rec) int {
 // lastSeq is the sequence number of r's last entry.
 func (r *rec) lastSeq() uint64 { return r.seq + uint64(r.count()) - 1 }
 
-// runLine returns line i of the run r (starting at msg offset from)
-// and where the next one starts.
-func (r *rec) runLine(i int, from uint32) (line []byte, partial bool, next uint32) {
+// runLine returns line i of the run r (starting at msg offset from),
+// its end flags (endCut, endBare) and where the next one starts.
+func (r *rec) runLine(i int, from uint32) (line []byte, flags uint32, next uint32) {
 	e := r.ends[i]
-	end := e &^ endCut
-	if e&endCut != 0 {
-		return r.msg[from:end], true, end
+	end := e & endMask
+	if e&(endCut|endBare) != 0 {
+		return r.msg[from:end], e &^ endMask, end
 	}
-	return r.msg[from:end], false, end + 1
+	return r.msg[from:end], 0, end + 1
 }
 
 // dropLines returns recs without their first k entries.
@@ -120,7 +132,7 @@ func dropLines(recs []rec, k int) []rec {
 			_, _, from = r.runLine(i, from)
 		}
 		for i, e := range r.ends[k:] {
-			r.ends[i] = (e&^endCut - from) | e&endCut
+			r.ends[i] = (e&endMask - from) | e&^endMask
 		}
 		r.ends = r.ends[:len(r.ends)-k]
 		r.msg = r.msg[from:]
@@ -160,59 +172,99 @@ func appendFixed(dst []byte, r *rec, flags uint8) []byte {
 
 // sealFrame fills in the length and CRC of the frame at dst[start:].
 func sealFrame(dst []byte, start int) []byte {
-	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-frameHdr))
-	crc := frameCRC(dst[start:start+4], dst[start+frameHdr:])
-	binary.LittleEndian.PutUint32(dst[start+4:], crc)
+	sealHead(dst[start:], nil)
 	return dst
 }
 
-// batchable reports whether b can follow a in one batch frame: they
-// differ in their text and partial flag only.
-func batchable(a, b *rec) bool {
-	return a.rt == b.rt && a.mono == b.mono && a.pid == b.pid && a.uid == b.uid &&
-		a.pri == b.pri && a.fac == b.fac && a.stream == b.stream &&
-		len(a.ext) == 0 && len(b.ext) == 0 && string(a.ident) == string(b.ident)
+// sealHead fills in the length and CRC of a frame made of head (from
+// its length field on) followed by text.
+func sealHead(head, text []byte) {
+	binary.LittleEndian.PutUint32(head, uint32(len(head)-frameHdr+len(text)))
+	crc := crc32.Update(frameCRC(head[:4], head[frameHdr:]), castagnoli, text)
+	binary.LittleEndian.PutUint32(head[4:], crc)
 }
 
-// appendBatch encodes rs, which are batchable and numbered in sequence,
-// as one batch frame onto dst.
-func appendBatch(dst []byte, rs []rec) []byte {
-	start := len(dst)
-	dst = appendFixed(dst, &rs[0], flagBatch)
-	for i := range rs {
-		dst = appendLine(dst, rs[i].msg, rs[i].flags&flagPartial != 0)
+// appendBatchHead appends the head of a batch frame for h's fields
+// (seq: its first line's) whose lines end without a newline at cuts
+// (pos<<1 | partial, in text); the text follows it (sealHead).
+func appendBatchHead(dst []byte, h *rec, cuts []uint64) []byte {
+	dst = appendFixed(dst, h, flagBatch)
+	dst = binary.AppendUvarint(dst, uint64(len(cuts)))
+	for _, c := range cuts {
+		dst = binary.AppendUvarint(dst, c)
 	}
-	return sealFrame(dst, start)
+	return dst
 }
 
-// appendLine appends one line of a batch.
-func appendLine(dst, msg []byte, partial bool) []byte {
-	v := uint64(len(msg)) << 1
-	if partial {
-		v |= 1
+// uvarint reads a minimally encoded uvarint, reporting its length (0:
+// malformed).
+func uvarint(b []byte) (uint64, int) {
+	v, k := binary.Uvarint(b)
+	if k <= 0 || k > 1 && b[k-1] == 0 {
+		return 0, 0
 	}
-	return append(binary.AppendUvarint(dst, v), msg...)
+	return v, k
 }
 
 // batchLines walks the lines of a batch's body (after its ident),
-// reporting each; it returns false when the body is malformed.
-func batchLines(body []byte, fn func(msg []byte, partial, last bool) bool) bool {
-	if len(body) == 0 {
+// reporting each with its flags (flagPartial, flagBare); it returns
+// false when the body is malformed.
+func batchLines(body []byte, fn func(msg []byte, flags uint8, last bool) bool) bool {
+	n, k := uvarint(body)
+	if k == 0 || n > uint64(len(body)) {
 		return false
 	}
-	for len(body) > 0 {
-		v, k := binary.Uvarint(body)
-		if k <= 0 || k > 1 && body[k-1] == 0 || v>>1 > uint64(len(body)-k) {
-			return false // malformed, or a varint longer than needed
+	body = body[k:]
+	cuts := body // n uvarints, read as the walk reaches them
+	for range n {
+		_, k := uvarint(body)
+		if k == 0 {
+			return false
 		}
-		l := int(v >> 1)
-		msg := body[k : k+l]
-		body = body[k+l:]
-		if fn != nil && !fn(msg, v&1 != 0, len(body) == 0) {
+		body = body[k:]
+	}
+	text := body
+	if len(text) == 0 && n == 0 {
+		return false
+	}
+	from, cut, left := 0, -1, n
+	var cutFlags uint8
+	nextCut := func() bool {
+		v, k := uvarint(cuts)
+		cuts, left = cuts[k:], left-1
+		if v>>1 < uint64(max(cut, from)) || v>>1 > uint64(len(text)) {
+			return false // not increasing, or past the text
+		}
+		cut, cutFlags = int(v>>1), flagBare
+		if v&1 != 0 {
+			cutFlags = flagPartial
+		}
+		return true
+	}
+	if left > 0 && !nextCut() {
+		return false
+	}
+	for from < len(text) || cut == from {
+		nl := bytes.IndexByte(text[from:], '\n')
+		var line []byte
+		var flags uint8
+		switch {
+		case cut >= from && (nl < 0 || from+nl >= cut):
+			line, flags, from = text[from:cut], cutFlags, cut
+			cut = -1
+			if left > 0 && !nextCut() {
+				return false
+			}
+		case nl >= 0:
+			line, from = text[from:from+nl], from+nl+1
+		default:
+			return false // text that ends neither at a newline nor at a cut
+		}
+		if fn != nil && !fn(line, flags, from == len(text) && cut < 0) {
 			return true
 		}
 	}
-	return true
+	return cut < 0 && left == 0
 }
 
 // plausible checks the cheap invariants of a frame at buf[p:] before its
@@ -286,12 +338,9 @@ func eachLine(b *rec, fn func(*rec) bool) bool {
 	l := *b
 	l.seq--
 	more := true
-	batchLines(b.msg, func(msg []byte, partial, last bool) bool {
+	batchLines(b.msg, func(msg []byte, flags uint8, last bool) bool {
 		l.seq++
-		l.msg, l.flags, l.inner = msg, 0, !last
-		if partial {
-			l.flags = flagPartial
-		}
+		l.msg, l.flags, l.inner = msg, flags, !last
 		more = fn(&l)
 		return more
 	})

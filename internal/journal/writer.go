@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -188,11 +189,11 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 		}
 	}
 	s := u.segs[len(u.segs)-1]
-	buf, frames, n, crit := j.encodeLocked(j.scratch[:0], recs, s.size)
+	buf, pieces, frames, n, crit := j.encodeLocked(recs, s.size)
 	if j.beforeWrite != nil {
 		j.beforeWrite()
 	}
-	if _, err := u.f.Write(buf); err != nil {
+	if err := j.writePieces(u.f, buf, pieces); err != nil {
 		// Drop a partial write so the segment never holds a torn record
 		// in its middle; later appends go after the last intact one.
 		u.f.Truncate(s.size)
@@ -232,68 +233,109 @@ type frameNote struct {
 	rt             int64
 }
 
+// piece is a part of a commit's write(2): scratch bytes, then text that
+// stays where it is (a pipe read's lines, straight from the read buffer).
+type piece struct {
+	from, to int // of the scratch buffer
+	text     []byte
+}
+
 // encodeLocked numbers recs from the journal's next sequence number and
-// encodes them onto buf, which will be written at offset base: runs of
-// lines, and runs of batchable records (AppendBatch's), as batch frames
-// of at most maxBatch bytes of text, others one frame each. It returns
-// the frames for the index, how many entries recs hold, and whether one
-// is of priority crit or above.
-func (j *Journal) encodeLocked(buf []byte, recs []rec, base int64) ([]byte, []frameNote, int, bool) {
+// encodes them, at file offset base, into the scratch buffer and pieces
+// of a write: a run of lines as batch frames of at most maxBatch bytes
+// of text each (their heads in scratch, their text where it is), other
+// records one frame each. It returns the frames for the index, how many
+// entries recs hold, and whether one is of priority crit or above.
+func (j *Journal) encodeLocked(recs []rec, base int64) ([]byte, []piece, []frameNote, int, bool) {
+	buf, pieces, frames := j.scratch[:0], j.pieces[:0], j.frames[:0]
 	crit := false
-	frames := j.frames[:0]
 	next := j.seq + 1
 	for i := range recs {
 		recs[i].seq = next
 		next += uint64(recs[i].count())
 		crit = crit || recs[i].pri <= PriCrit
 	}
-	frame := func(start, end int, first, last uint64, rt int64) {
-		frames = append(frames, frameNote{off: base + int64(start), size: int64(end - start), firstSeq: first, last: last, rt: rt})
-	}
-	for i := 0; i < len(recs); {
+	at, off := 0, base // at: scratch bytes not yet in a piece
+	for i := range recs {
 		r := &recs[i]
-		if r.ends != nil {
-			buf = j.appendRun(buf, r, frame)
-			i++
+		if r.ends == nil {
+			start := len(buf)
+			buf = appendRecord(buf, r)
+			frames = append(frames, frameNote{off: off, size: int64(len(buf) - start), firstSeq: r.seq, last: r.seq, rt: r.rt})
+			off += int64(len(buf) - start)
 			continue
 		}
-		k, size := i+1, len(r.msg)
-		for k < len(recs) && recs[k].ends == nil && batchable(r, &recs[k]) && size+len(recs[k].msg) <= maxBatch {
-			size += len(recs[k].msg)
-			k++
+		var from uint32
+		for l := 0; l < len(r.ends); {
+			h, textAt, size := *r, from, 0
+			h.seq = r.seq + uint64(l)
+			cuts := j.cuts[:0]
+			for first := l; l < len(r.ends) && (l == first || size+int(r.ends[l]&endMask-from) <= maxBatch); l++ {
+				line, flags, nx := r.runLine(l, from)
+				if flags != 0 {
+					c := uint64(r.ends[l]&endMask-textAt) << 1
+					if flags&endCut != 0 {
+						c |= 1
+					}
+					cuts = append(cuts, c)
+				}
+				size += len(line)
+				from = nx
+			}
+			j.cuts = cuts
+			text := r.msg[textAt:from]
+			start := len(buf)
+			buf = appendBatchHead(buf, &h, cuts)
+			sealHead(buf[start:], text)
+			pieces = append(pieces, piece{from: at, to: len(buf), text: text})
+			at = len(buf)
+			size64 := int64(len(buf) - start + len(text))
+			frames = append(frames, frameNote{off: off, size: size64, firstSeq: h.seq, last: r.seq + uint64(l) - 1, rt: r.rt})
+			off += size64
 		}
-		start := len(buf)
-		if k-i > 1 {
-			buf = appendBatch(buf, recs[i:k])
-		} else {
-			buf = appendRecord(buf, r)
-		}
-		frame(start, len(buf), r.seq, recs[k-1].seq, r.rt)
-		i = k
 	}
-	j.frames = frames
-	return buf, frames, int(next - j.seq - 1), crit
+	if at < len(buf) {
+		pieces = append(pieces, piece{from: at, to: len(buf)})
+	}
+	j.pieces, j.frames = pieces, frames
+	return buf, pieces, frames, int(next - j.seq - 1), crit
 }
 
-// appendRun encodes the run of lines r as batch frames of at most
-// maxBatch bytes of text each, reporting each frame.
-func (j *Journal) appendRun(buf []byte, r *rec, frame func(start, end int, first, last uint64, rt int64)) []byte {
-	h := *r
-	var from uint32
-	for i := 0; i < len(r.ends); {
-		start := len(buf)
-		h.seq = r.seq + uint64(i)
-		buf = appendFixed(buf, &h, flagBatch)
-		for size := 0; i < len(r.ends) && (size == 0 || size+int(r.ends[i]&^endCut-from) <= maxBatch); i++ {
-			line, partial, next := r.runLine(i, from)
-			buf = appendLine(buf, line, partial)
-			size += len(line)
-			from = next
+// writePieces writes buf's pieces with writev(2), all of them or an
+// error.
+func (j *Journal) writePieces(f *os.File, buf []byte, pieces []piece) error {
+	iov := j.iov[:0]
+	for _, p := range pieces {
+		if p.to > p.from {
+			iov = append(iov, buf[p.from:p.to])
 		}
-		buf = sealFrame(buf, start)
-		frame(start, len(buf), h.seq, r.seq+uint64(i)-1, r.rt)
+		if len(p.text) > 0 {
+			iov = append(iov, p.text)
+		}
 	}
-	return buf
+	j.iov = iov[:0]
+	fd := int(f.Fd())
+	for len(iov) > 0 {
+		n, err := unix.Writev(fd, iov[:min(len(iov), 1024)]) // IOV_MAX
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		for n > 0 {
+			if n < len(iov[0]) {
+				iov[0] = iov[0][n:]
+				break
+			}
+			n -= len(iov[0])
+			iov = iov[1:]
+		}
+	}
+	return nil
 }
 
 // writebackEvery is how many bytes of a segment are written before
