@@ -209,27 +209,26 @@ func (b *lineBatcher) flush() error {
 // at+next (after its newline, or right after it when end is endCut or
 // endBare), from a read whose fields are tmpl's, applying the rate limit
 // and the level prefix: as one more line of the read's current run of
-// lines, or as a record of its own when its priority is its own.
+// lines, or, when a "<N>" prefix gives it a priority of its own, as a
+// record of its own.
 func (b *lineBatcher) add(tmpl *rec, at, n, next int, end uint32) {
 	if b.rl.interval > 0 && !b.rl.allow(b, tmpl.rt, tmpl.mono) {
 		return
 	}
 	if b.src.LevelPrefix {
-		r := *tmpl
-		line := b.buf[at : at+n]
-		if v, k := levelPrefix(line); k > 0 {
+		if v, k := levelPrefix(b.buf[at : at+n]); k > 0 {
+			r := *tmpl
 			r.pri = uint8(v & 7)
 			if v > 7 {
 				r.fac = uint8(v >> 3)
 			}
-			line = line[k:]
+			r.msg = b.buf[at+k : at+n]
+			if end == endCut {
+				r.flags = flagPartial
+			}
+			b.recs = append(b.recs, r)
+			return
 		}
-		r.msg = line
-		if end == endCut {
-			r.flags = flagPartial
-		}
-		b.recs = append(b.recs, r)
-		return
 	}
 	if b.run < 0 || b.run != len(b.recs)-1 {
 		// A new run: the read's first line, or the first after a rate

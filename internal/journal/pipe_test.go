@@ -244,50 +244,72 @@ func TestCloseStoresWhatPipesHold(t *testing.T) {
 
 // TestPipeRunsReadBack: a read's lines — short, empty, and long ones cut
 // at LineMax — are stored as runs of batch frames (several per read past
-// 64 KiB of text) and come back as one entry each, in order, numbered
-// one after the other, with their partial flags.
+// 64 KiB of text; the journal is hardly larger than the text) and come
+// back as one entry each, in order, numbered one after the other, with
+// their partial flags; with SyslogLevelPrefix=, a "<N>" line is a record
+// of its own with priority N between runs.
 func TestPipeRunsReadBack(t *testing.T) {
-	j := openTest(t, func(o *Options) { o.LineMax = 1000 })
-	var in bytes.Buffer
-	var want []string
-	for i := range 3000 {
-		switch {
-		case i%500 == 7:
-			in.WriteString("\n")
-			want = append(want, "")
-		case i%700 == 3:
-			long := strings.Repeat(fmt.Sprint(i%10), 2500)
-			in.WriteString(long + "\n")
-			want = append(want, long[:1000]+"+", long[1000:2000]+"+", long[2000:])
-		default:
-			l := fmt.Sprintf("line %05d %s", i, strings.Repeat("x", 80))
-			in.WriteString(l + "\n")
-			want = append(want, l)
-		}
-	}
-	p, err := j.Pipe(Source{Unit: "runs.service", PID: os.Getpid()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.W.Write(in.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	p.W.Close()
-	<-p.Done()
-	got := collect(t, j, Query{})
-	var msgs []string
-	for i, e := range got {
-		m := string(e.Message)
-		if e.Partial {
-			m += "+"
-		}
-		msgs = append(msgs, m)
-		if i > 0 && e.Seq != got[i-1].Seq+1 {
-			t.Fatalf("entry %d: seq %d after %d", i, e.Seq, got[i-1].Seq)
-		}
-	}
-	if !slices.Equal(msgs, want) {
-		t.Fatalf("got %d entries, want %d; first difference at %d", len(msgs), len(want), firstDiff(msgs, want))
+	for _, prefix := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prefix=%v", prefix), func(t *testing.T) {
+			j := openTest(t, func(o *Options) { o.LineMax = 1000 })
+			var in bytes.Buffer
+			var want []string
+			for i := range 3000 {
+				switch {
+				case i%500 == 7:
+					in.WriteString("\n")
+					want = append(want, "")
+				case i%700 == 3:
+					long := strings.Repeat(fmt.Sprint(i%10), 2500)
+					in.WriteString(long + "\n")
+					want = append(want, long[:1000]+"+", long[1000:2000]+"+", long[2000:])
+				case i%300 == 5:
+					l := fmt.Sprintf("<3>error %d", i)
+					in.WriteString(l + "\n")
+					if prefix {
+						l = "error " + fmt.Sprint(i) + " (3)"
+					}
+					want = append(want, l)
+				default:
+					l := fmt.Sprintf("line %05d %s", i, strings.Repeat("x", 80))
+					in.WriteString(l + "\n")
+					want = append(want, l)
+				}
+			}
+			p, err := j.Pipe(Source{Unit: "runs.service", PID: os.Getpid(), Priority: PriInfo, LevelPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.W.Write(in.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			p.W.Close()
+			<-p.Done()
+			got := collect(t, j, Query{})
+			var msgs []string
+			for i, e := range got {
+				m := string(e.Message)
+				if e.Partial {
+					m += "+"
+				}
+				if e.Priority != PriInfo {
+					m += fmt.Sprintf(" (%d)", e.Priority)
+				}
+				msgs = append(msgs, m)
+				if i > 0 && e.Seq != got[i-1].Seq+1 {
+					t.Fatalf("entry %d: seq %d after %d", i, e.Seq, got[i-1].Seq)
+				}
+			}
+			if !slices.Equal(msgs, want) {
+				t.Fatalf("got %d entries, want %d; first difference at %d", len(msgs), len(want), firstDiff(msgs, want))
+			}
+			j.wmu.Lock()
+			size := segBytes(j.units["runs.service"].segs[0])
+			j.wmu.Unlock()
+			if size > int64(in.Len())*11/10 {
+				t.Errorf("segment holds %d bytes for %d bytes of lines: not batch frames", size, in.Len())
+			}
+		})
 	}
 }
 
