@@ -46,6 +46,7 @@ func (d *daemon) restoreState() bool {
 	}
 	d.log.Info("taking back the units of the previous manager", "units", len(st.Units))
 	var fds map[int]*os.File
+	d.holder.awaitKept()
 	if d.holder != nil {
 		fds = d.holder.listenerFDs(&st)
 	}
@@ -78,7 +79,7 @@ func (d *daemon) reattachOutput(a supervise.Adopted) {
 		if !toJournal(s.spec) {
 			continue
 		}
-		fd, err := d.adoptedPipe(a.Unit.Name, s.stream, fmt.Sprintf("/proc/%d/fd/%d", a.PID, s.fd))
+		fd, held, err := d.adoptedPipe(a.Unit.Name, s.stream, fmt.Sprintf("/proc/%d/fd/%d", a.PID, s.fd))
 		if err != nil {
 			continue
 		}
@@ -97,7 +98,7 @@ func (d *daemon) reattachOutput(a supervise.Adopted) {
 		}
 		src := journal.Source{Unit: a.Unit.Name, PID: a.PID, UID: uid, Stream: s.stream, Identifier: id,
 			Facility: facility(ec.SyslogFacility), Priority: level(ec.SyslogLevel), LevelPrefix: ec.SyslogLevelPrefix}
-		if err := d.journal.AdoptPipes([]journal.PipeState{{FD: fd, Source: src, PID: a.PID}}); err != nil {
+		if err := d.journal.AdoptPipes([]journal.PipeState{{FD: fd, Source: src, PID: a.PID, Held: held}}); err != nil {
 			d.log.Warn("cannot read an adopted service's output", "unit", a.Unit.Name, "err", err)
 		}
 	}
@@ -105,20 +106,23 @@ func (d *daemon) reattachOutput(a supervise.Adopted) {
 
 // adoptedPipe returns a read end of the pipe at proc (a process's
 // stdout or stderr): the fd holder's copy if it kept one, else one
-// opened through /proc.
-func (d *daemon) adoptedPipe(unit string, stream journal.Stream, proc string) (int, error) {
+// opened through /proc. held says the holder keeps the pipe already
+// under the name the journal gives it.
+func (d *daemon) adoptedPipe(unit string, stream journal.Stream, proc string) (fd int, held bool, err error) {
 	var st unix.Stat_t
 	if d.holder != nil && unix.Stat(proc, &st) == nil {
 		if name, f := d.holder.takePipe(st.Ino); f != nil {
-			if name != journal.HeldName(unit, stream, st.Ino) {
+			held = name == journal.HeldName(unit, stream, st.Ino)
+			if !held {
 				d.holder.q.Release(name) // held again under the new name
 			}
 			fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
 			f.Close()
-			return fd, err
+			return fd, held && err == nil, err
 		}
 	}
-	return unix.Open(proc, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err = unix.Open(proc, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	return fd, false, err
 }
 
 // drainHeld reads what the fd holder kept and no adopted service
@@ -127,6 +131,7 @@ func (d *daemon) drainHeld() {
 	if d.holder == nil {
 		return
 	}
+	d.holder.awaitKept()
 	d.holder.drainRest(d.journal, d.log)
 	d.holder.closeKept()
 }

@@ -259,17 +259,14 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).
 		jopts.SpoolDir = filepath.Join(p.Runtime, spoolDirName)
-		// A holder started just now has nothing to give back: asking
-		// would wait for its start-up before the first service forks.
-		if h == nil && !d.holder.fresh {
-			d.holder.retrieve(d.log)
-		}
 	}
-	if d.journal, err = journal.Open(jopts); err != nil {
-		return nil, fmt.Errorf("cannot open journal: %w", err)
-	}
-	for _, dmg := range d.journal.Damage() {
-		d.log.Warn("journal damage skipped", "detail", dmg.String())
+	// The journal opens while the holder answers and the units are read
+	// (journalOpen).
+	jo := openJournal(jopts)
+	// A holder started just now has nothing to give back: asking would
+	// wait for its start-up before the first service forks.
+	if d.holder != nil && h == nil && !d.holder.fresh {
+		d.holder.retrieve(d.log)
 	}
 	if d.notify, err = h.notify(filepath.Join(p.Runtime, "notify")); err != nil {
 		d.log.Warn("Type=notify services will fail", "err", err)
@@ -280,17 +277,14 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	} else {
 		d.syslog = d.listenSyslog(p.Syslog)
 	}
-	if h != nil {
-		if err := d.journal.AdoptPipes(h.Pipes); err != nil {
-			d.log.Error("log pipes", "err", err)
-		}
-	}
 	if err := d.listenLogHost(); err != nil {
+		jo.close()
 		return nil, err
 	}
 	d.loader = newLoader(cfg, d.log)
 	d.loader.cgroups = d.cgroups
 	if d.svdir, err = newSvdirScan(d); err != nil {
+		jo.close()
 		return nil, fmt.Errorf("service directories: %w", err)
 	}
 	var hub *svdir.Hub
@@ -300,6 +294,17 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)
+	}
+	if d.journal, err = jo.wait(); err != nil {
+		return nil, fmt.Errorf("cannot open journal: %w", err)
+	}
+	for _, dmg := range d.journal.Damage() {
+		d.log.Warn("journal damage skipped", "detail", dmg.String())
+	}
+	if h != nil {
+		if err := d.journal.AdoptPipes(h.Pipes); err != nil {
+			d.log.Error("log pipes", "err", err)
+		}
 	}
 	d.mgr = supervise.New(pl, supervise.Options{
 		Logger:  d.log,
@@ -348,6 +353,38 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	}
 	d.server = api.NewServer(&apiManager{d: d, since: time.Now()}, aopts)
 	return d, nil
+}
+
+// journalOpen is journal.Open running on a goroutine of its own: it
+// reads every segment's index and scans the segments a crashed manager
+// left, a good part of a start after a crash, which need not wait for
+// the fd holder's answer or the unit files, nor they for it.
+type journalOpen struct {
+	done chan struct{}
+	j    *journal.Journal
+	err  error
+}
+
+func openJournal(opts journal.Options) *journalOpen {
+	jo := &journalOpen{done: make(chan struct{})}
+	go func() {
+		defer close(jo.done)
+		jo.j, jo.err = journal.Open(opts)
+	}()
+	return jo
+}
+
+// wait returns the opened journal.
+func (jo *journalOpen) wait() (*journal.Journal, error) {
+	<-jo.done
+	return jo.j, jo.err
+}
+
+// close waits for the journal and closes it, on a start that failed.
+func (jo *journalOpen) close() {
+	if j, err := jo.wait(); err == nil {
+		j.Close()
+	}
 }
 
 func (d *daemon) run(parent context.Context) (int, error) {

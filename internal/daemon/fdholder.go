@@ -40,8 +40,13 @@ type holder struct {
 	// listeners maps the holder names of listeners to their inode, to
 	// store each once; it is used on the manager loop only.
 	listeners map[string]uint64
-	// kept is what the holder held at start-up, until restore takes it.
-	kept map[string]*os.File
+	// kept is what the holder held at start-up, until restore takes it;
+	// keptPipes names the journal pipes among them by inode. retrieve
+	// sets both, and listeners, on its goroutine before closing
+	// retrieved; nothing reads them before awaitKept.
+	kept      map[string]*os.File
+	keptPipes map[uint64]string
+	retrieved chan struct{}
 	// fresh: this tend started the holder, which holds nothing yet.
 	fresh bool
 }
@@ -99,17 +104,37 @@ func startHolder(path, exe string) error {
 	return nil
 }
 
-// retrieve takes a copy of everything the holder kept; restore uses it.
+// retrieve takes a copy of everything the holder kept, for restore, on
+// a goroutine of its own: the holder's answer (a process to be woken,
+// hundreds of descriptors) need not hold up the rest of the start.
+// awaitKept waits for it.
 func (h *holder) retrieve(log *slog.Logger) {
+	h.retrieved = make(chan struct{})
+	go func() {
+		defer close(h.retrieved)
+		h.takeKept(log)
+	}()
+}
+
+// awaitKept waits for retrieve, if it was called.
+func (h *holder) awaitKept() {
+	if h != nil && h.retrieved != nil {
+		<-h.retrieved
+	}
+}
+
+func (h *holder) takeKept(log *slog.Logger) {
 	kept, err := h.c.Retrieve()
 	if err != nil {
 		log.Warn("cannot take back what the fd holder kept", "err", err)
 		return
 	}
-	h.kept = kept
+	h.kept, h.keptPipes = kept, map[uint64]string{}
 	for name := range kept {
 		if strings.HasPrefix(name, holderPrefixSocket) {
 			h.listeners[name] = 0 // stored again, or dropped, at the next persist
+		} else if _, _, ino, ok := journal.ParseHeldName(name); ok {
+			h.keptPipes[ino] = name
 		}
 	}
 }
@@ -144,13 +169,14 @@ func (h *holder) listenerFDs(st *supervise.SavedState) map[int]*os.File {
 
 // takePipe returns the kept journal pipe of inode ino, if any.
 func (h *holder) takePipe(ino uint64) (string, *os.File) {
-	for name, f := range h.kept {
-		if _, _, i, ok := journal.ParseHeldName(name); ok && i == ino {
-			delete(h.kept, name)
-			return name, f
-		}
+	name, ok := h.keptPipes[ino]
+	if !ok {
+		return "", nil
 	}
-	return "", nil
+	delete(h.keptPipes, ino)
+	f := h.kept[name]
+	delete(h.kept, name)
+	return name, f
 }
 
 // drainRest reads the kept pipes no adopted process claimed (their

@@ -1,6 +1,7 @@
 package fdholder
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -66,41 +67,95 @@ func (c *Client) request(msg, oob []byte) error {
 }
 
 // Retrieve returns a duplicate of everything the holder holds, by name
-// (the holder keeps its copies).
+// (the holder keeps its copies). It asks for them in batches; a holder
+// left by an older tend, which refuses that, is asked one by one.
 func (c *Client) Retrieve() (map[string]*os.File, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	out, err := c.retrieve('B')
+	if errors.Is(err, errRefused) {
+		out, err = c.retrieve('L')
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fdholder: retrieve: %w", err)
+	}
+	return out, nil
+}
+
+// errRefused is a holder's answer '!' to a list request.
+var errRefused = errors.New("request refused")
+
+// retrieve sends the list request op ('B' or 'L') and collects the
+// answers: 'G' batches or 'F' entries, then 'E'.
+func (c *Client) retrieve(op byte) (map[string]*os.File, error) {
 	out := map[string]*os.File{}
 	fail := func(err error) (map[string]*os.File, error) {
 		for _, f := range out {
 			f.Close()
 		}
-		return nil, fmt.Errorf("fdholder: retrieve: %w", err)
+		return nil, err
 	}
-	if _, err := c.c.Write([]byte{'L'}); err != nil {
+	if _, err := c.c.Write([]byte{op}); err != nil {
 		return fail(err)
 	}
-	buf := make([]byte, msgMax)
-	oob := make([]byte, unix.CmsgSpace(4))
+	buf := make([]byte, batchMax)
+	oob := make([]byte, unix.CmsgSpace(4*batchFDs))
 	for {
-		n, oobn, _, _, err := c.c.ReadMsgUnix(buf, oob)
+		n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return fail(err)
 		}
 		fds := parseFDs(oob[:oobn])
+		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+			closeFDs(fds)
+			return fail(errors.New("answer too long"))
+		}
 		switch {
 		case n == 1 && buf[0] == 'E':
 			closeFDs(fds)
 			return out, nil
 		case n > 1 && buf[0] == 'F' && len(fds) == 1:
-			name := string(buf[1:n])
-			if old := out[name]; old != nil {
-				old.Close()
+			keep(out, string(buf[1:n]), fds[0])
+		case n >= 1 && buf[0] == 'G':
+			names, ok := batchNames(buf[1:n])
+			if !ok || len(names) != len(fds) {
+				closeFDs(fds)
+				return fail(errors.New("bad batch"))
 			}
-			out[name] = os.NewFile(uintptr(fds[0]), name)
+			for i, name := range names {
+				keep(out, name, fds[i])
+			}
+		case n >= 1 && buf[0] == '!' && len(out) == 0:
+			closeFDs(fds)
+			return fail(fmt.Errorf("%w: %s", errRefused, buf[1:n]))
 		default:
 			closeFDs(fds)
 			return fail(errors.New("bad answer"))
 		}
 	}
+}
+
+// keep adds fd to out under name, closing one received before under it.
+func keep(out map[string]*os.File, name string, fd int) {
+	if old := out[name]; old != nil {
+		old.Close()
+	}
+	out[name] = os.NewFile(uintptr(fd), name)
+}
+
+// batchNames splits a 'G' message's names (each after its 2-byte length).
+func batchNames(b []byte) ([]string, bool) {
+	var names []string
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, false
+		}
+		l := int(binary.LittleEndian.Uint16(b))
+		if len(b) < 2+l {
+			return nil, false
+		}
+		names = append(names, string(b[2:2+l]))
+		b = b[2+l:]
+	}
+	return names, true
 }

@@ -11,12 +11,16 @@
 //	'S' name  + 1 fd   store (replacing a descriptor of that name)
 //	'D' name           drop
 //	'L'                list: one 'F' name + fd per entry, then 'E'
+//	'B'                list in batches: 'G' then per entry a 2-byte
+//	                   length and the name, with as many fds in the
+//	                   same order (at most batchFDs), …, then 'E'
 //	'X'                exit
 //
 // S, D and X are answered with 'K', or '!' and the reason.
 package fdholder
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +38,10 @@ const (
 	MaxName    = 512  // bytes of a name
 	MaxEntries = 8192 // descriptors held at once
 	msgMax     = 1 + MaxName
+	// batchFDs and batchMax bound one 'G' message: the kernel's limit of
+	// descriptors in one SCM_RIGHTS message (SCM_MAX_FD) is 253.
+	batchFDs = 250
+	batchMax = 1 + batchFDs*(2+MaxName)
 )
 
 // Server is the holder's state: descriptors by name.
@@ -118,9 +126,13 @@ func (s *Server) serveConn(c *net.UnixConn) {
 		case 'D':
 			closeFDs(fds)
 			s.drop(name)
-		case 'L':
+		case 'L', 'B':
 			closeFDs(fds)
-			if s.list(c) != nil {
+			list := s.list
+			if op == 'B' {
+				list = s.listBatched
+			}
+			if list(c) != nil {
 				return
 			}
 			continue
@@ -174,6 +186,39 @@ func (s *Server) list(c *net.UnixConn) error {
 		if _, _, err := c.WriteMsgUnix(append([]byte{'F'}, name...), unix.UnixRights(fd), nil); err != nil {
 			return err
 		}
+	}
+	_, err := c.Write([]byte{'E'})
+	return err
+}
+
+// listBatched sends every entry as list does, up to batchFDs of them in
+// one message: a manager taking hundreds of pipes back after a crash
+// receives them in a few messages rather than one each.
+func (s *Server) listBatched(c *net.UnixConn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg := []byte{'G'}
+	var fds []int
+	flush := func() error {
+		if len(fds) == 0 {
+			return nil
+		}
+		_, _, err := c.WriteMsgUnix(msg, unix.UnixRights(fds...), nil)
+		msg, fds = msg[:1], fds[:0]
+		return err
+	}
+	for name, fd := range s.fds {
+		msg = binary.LittleEndian.AppendUint16(msg, uint16(len(name)))
+		msg = append(msg, name...)
+		fds = append(fds, fd)
+		if len(fds) == batchFDs {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	_, err := c.Write([]byte{'E'})
 	return err

@@ -1,6 +1,7 @@
 package fdholder
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -159,4 +160,110 @@ func TestCloseInherited(t *testing.T) {
 			t.Fatalf("descriptor %d closed: %v", fd, err)
 		}
 	}
+}
+
+// Retrieve takes back more entries than one batch holds, each the
+// descriptor stored under its name, as the one-by-one list does.
+func TestRetrieveBatches(t *testing.T) {
+	path, _, done := startServer(t)
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{} // name: inode
+	for i := range batchFDs + 10 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		unix.Fstat(int(r.Fd()), &st)
+		name := fmt.Sprintf("journal:u%d.service:stdout:%d", i, st.Ino)
+		if err := c.Store(name, int(r.Fd())); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = st.Ino
+		r.Close()
+		w.Close()
+	}
+	for _, op := range []byte{'B', 'L'} {
+		c.mu.Lock()
+		got, err := c.retrieve(op)
+		c.mu.Unlock()
+		if err != nil {
+			t.Fatalf("%c: %v", op, err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%c: %d entries; want %d", op, len(got), len(want))
+		}
+		for name, f := range got {
+			var st unix.Stat_t
+			if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Ino != want[name] {
+				t.Errorf("%c: %s: inode %d (%v); want %d", op, name, st.Ino, err, want[name])
+			}
+			f.Close()
+		}
+	}
+	if err := c.Exit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A holder that does not know batches (started by an older tend) is
+// asked one by one.
+func TestRetrieveFromOldHolder(t *testing.T) {
+	a, b, err := unixPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	go func() { // the old holder's answers
+		defer b.Close()
+		buf := make([]byte, 16)
+		if n, _ := b.Read(buf); n != 1 || buf[0] != 'B' {
+			return
+		}
+		b.Write([]byte("!unknown request 'B'"))
+		if n, _ := b.Read(buf); n != 1 || buf[0] != 'L' {
+			return
+		}
+		b.WriteMsgUnix([]byte("Fjournal:a.service:stdout:1"), unix.UnixRights(int(r.Fd())), nil)
+		r.Close()
+		b.Write([]byte{'E'})
+	}()
+	got, err := (&Client{c: a}).Retrieve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["journal:a.service:stdout:1"] == nil {
+		t.Fatalf("retrieved %v", got)
+	}
+	got["journal:a.service:stdout:1"].Close()
+}
+
+// unixPair is a connected pair of seqpacket sockets.
+func unixPair() (*net.UnixConn, *net.UnixConn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cs [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "seqpacket")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		cs[i] = c.(*net.UnixConn)
+	}
+	return cs[0], cs[1], nil
 }

@@ -192,4 +192,147 @@ func TestReadsVersion1Segments(t *testing.T) {
 	if fmt.Sprint(got) != "[one two]" || len(dmg) != 0 {
 		t.Fatalf("got %q, damage %v; want [one two] and none", got, dmg)
 	}
+	// Left unsealed by a crash of an older tend, it is not appended to
+	// (batch frames would follow records of the old format): the next
+	// lines start a new segment.
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "crash.service")
+	os.Mkdir(ud, 0o755)
+	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), img, 0o640)
+	j, err := Open(Options{Dir: dir, BootID: "old", KeepFree: -1, MaxUse: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitLines(t, j, "crash.service", []string{"three", "four"}, false)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(ud, "*.seg")); len(segs) != 2 {
+		t.Errorf("%d segments; want the old one and a new one", len(segs))
+	}
+	r, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != "[one two three four]" {
+		t.Errorf("read back: %s", got)
+	}
+}
+
+// TestResumeAfterCrash: the segment a crashed writer left is intact, so
+// the next run appends to it instead of starting a new file; the lines
+// read back in order, and Close seals it. A torn tail is not appended
+// to: that segment is sealed and a new one started.
+func TestResumeAfterCrash(t *testing.T) {
+	seg, spans, msgs := crashImage(t, 5)
+	const boot = "11111111-2222-3333-4444-555555555555" // crashImage's
+	for _, tc := range []struct {
+		name     string
+		img      []byte
+		old      []string
+		wantSegs int
+	}{
+		{"intact", seg, msgs, 1},
+		{"torn tail", seg[:spans[3][1]+5], msgs[:4], 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ud := filepath.Join(dir, "crash.service")
+			os.Mkdir(ud, 0o755)
+			os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), tc.img, 0o640)
+			open := func() *Journal {
+				j, err := Open(Options{Dir: dir, BootID: boot, KeepFree: -1, MaxUse: 1 << 30})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return j
+			}
+			j := open()
+			if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after")}); err != nil {
+				t.Fatal(err)
+			}
+			// A re-exec leaves the segment to the next process, unsealed.
+			if err := j.CloseForExec(); err != nil {
+				t.Fatal(err)
+			}
+			j = open()
+			if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after exec")}); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprint(append(append([]string{}, tc.old...), "after", "after exec"))
+			got := collect(t, j, Query{})
+			if fmt.Sprint(messages(got)) != want {
+				t.Fatalf("got %q; want %s", messages(got), want)
+			}
+			for i, e := range got {
+				if e.Seq != uint64(i+1) {
+					t.Errorf("entry %d: seq %d; want %d", i, e.Seq, i+1)
+				}
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			segs, _ := filepath.Glob(filepath.Join(ud, "*.seg"))
+			idxs, _ := filepath.Glob(filepath.Join(ud, "*.idx"))
+			if len(segs) != tc.wantSegs || len(idxs) != tc.wantSegs {
+				t.Errorf("%d segments, %d indexes; want %d of each", len(segs), len(idxs), tc.wantSegs)
+			}
+			r, err := OpenReadOnly(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != want {
+				t.Errorf("read back after close: %s; want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestFullSegmentNotResumed: a segment at its size limit is sealed at
+// Open, and the unit's next entry starts a new one.
+func TestFullSegmentNotResumed(t *testing.T) {
+	seg, _, _ := crashImage(t, 3)
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "crash.service")
+	os.Mkdir(ud, 0o755)
+	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg, 0o640)
+	j, err := Open(Options{Dir: dir, BootID: "11111111-2222-3333-4444-555555555555", KeepFree: -1,
+		MaxUse: 1 << 30, MaxFileSize: int64(len(seg))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Entry{Unit: "crash.service", Message: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(ud, "*.seg")); len(segs) != 2 {
+		t.Errorf("%d segments; want 2", len(segs))
+	}
+}
+
+// TestResumedSegmentSealedUnwritten: a segment left by a crash and not
+// written again is still sealed at Close, and by Release.
+func TestResumedSegmentSealedUnwritten(t *testing.T) {
+	seg, _, _ := crashImage(t, 3)
+	for _, release := range []bool{false, true} {
+		dir := t.TempDir()
+		ud := filepath.Join(dir, "crash.service")
+		os.Mkdir(ud, 0o755)
+		os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg, 0o640)
+		j, err := Open(Options{Dir: dir, BootID: "11111111-2222-3333-4444-555555555555", KeepFree: -1, MaxUse: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if release {
+			j.Release("crash.service")
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if idxs, _ := filepath.Glob(filepath.Join(ud, "*.idx")); len(idxs) != 1 {
+			t.Errorf("release %v: %d indexes after close; want 1", release, len(idxs))
+		}
+	}
 }

@@ -19,6 +19,10 @@ type PipeState struct {
 	Source  Source `json:"source"`
 	PID     int    `json:"pid"`
 	Pending []byte `json:"pending,omitempty"`
+	// Held: the fd holder keeps this pipe already, under HeldName of
+	// its source and inode (it came from there after a crash), so it is
+	// not given to it again.
+	Held bool `json:"-"`
 }
 
 // DetachPipes stops reading every pipe and returns their read ends,
@@ -87,7 +91,11 @@ func (j *Journal) AdoptPipes(ps []PipeState) error {
 		}
 		p.in = j.ingestLocked()
 		j.wmu.Unlock()
-		p.hold() // before the loop may see EOF and release it
+		if s.Held && j.opts.Holder != nil {
+			p.held = HeldName(s.Source.Unit, s.Source.Stream, st.Ino)
+		} else {
+			p.hold() // before the loop may see EOF and release it
+		}
 		p.spool(true, s.Pending)
 		if err := p.in.add(p, true); err != nil {
 			p.release()

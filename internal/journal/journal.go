@@ -136,6 +136,9 @@ type unitLog struct {
 	// release: Release was called while pipes of the unit were still
 	// read; the last one's end seals the active segment (release.go).
 	release bool
+	// resume: the last segment, left unsealed by an earlier run, takes
+	// the unit's next appends; it is opened then (Journal.resumable).
+	resume bool
 }
 
 func (o *Options) setDefaults() error {
@@ -196,7 +199,8 @@ func monotonicNow() time.Duration {
 // Open opens (creating if needed) the journal in opts.Dir. Segments left
 // by an earlier run are checked: those without an intact index are scanned,
 // damaged regions skipped and reported (Damage, and a warning on the
-// logger), and then sealed. New entries always go to new segments.
+// logger), and then sealed, except each unit's last one when it is intact:
+// the unit's next entries are appended to it (resumable).
 func Open(opts Options) (*Journal, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -227,14 +231,21 @@ func Open(opts Options) (*Journal, error) {
 	var unsealed []*segment
 	for name, segs := range cat {
 		u := &unitLog{name: name, dir: filepath.Join(opts.Dir, escapeUnit(name))}
-		for _, s := range segs {
+		for i, s := range segs {
 			if !s.sealed {
 				if s.empty() && !hasDamage(dmg, s.path) {
 					os.Remove(s.path) // created but never written
 					continue
 				}
-				unsealed = append(unsealed, s)
-				s.sealed = true // its index is in memory: no more appends
+				if i == len(segs)-1 && j.resumable(s, dmg) {
+					// What the earlier run wrote last may not be on
+					// the disk yet: the sync timer sees to it.
+					u.resume, u.dirty = true, true
+					j.armSyncLocked()
+				} else {
+					unsealed = append(unsealed, s)
+					s.sealed = true // its index is in memory: no more appends
+				}
 			}
 			j.seq = max(j.seq, s.lastSeq())
 			u.segs = append(u.segs, s)
@@ -247,8 +258,28 @@ func Open(opts Options) (*Journal, error) {
 	return j, nil
 }
 
+// resumable reports whether s, the last segment of its unit, left
+// unsealed by an earlier run (a crash or a re-exec), may take this run's
+// appends: it is intact to its end, of this boot and of this format
+// version (a "TNDJSEG1" one holds no batch frames), and smaller than
+// resumeMax. Resuming it costs nothing until the unit logs (then one
+// open(2) of an existing file), where a new segment costs a file
+// creation and the old one an index and its fsyncs; and the number of
+// segments does not grow with every restart of the manager.
+func (j *Journal) resumable(s *segment, dmg []Damage) bool {
+	return s.hdrSize > 0 && !s.v1 && s.boot == j.opts.BootID && s.size < min(j.opts.MaxFileSize, resumeMax) &&
+		!hasDamage(dmg, s.path)
+}
+
+// resumeMax bounds a segment that Open resumes: the next Open scans it
+// whole (it has no index), so a chatty unit's segment, resumed at every
+// restart, would cost a scan of up to MaxFileSize each time. Beyond
+// this it is sealed as before (one index, in the background) and the
+// unit starts a new one.
+const resumeMax = 1 << 20
+
 // sealLeft writes the indexes of the segments an earlier run left
-// unsealed (a crash or a re-exec: one per unit that logged), and then
+// unsealed and this one does not resume (resumable), and then
 // applies retention. Each index costs a few fsyncs; written in the
 // background, they keep a manager taking over from reading pipes late.
 // Retention waits for it (it holds retMu), Close joins it.
@@ -348,6 +379,7 @@ func (j *Journal) CloseForExec() error {
 			u.f.Close()
 			u.f = nil
 		}
+		u.resume = false // left for the next process to resume
 	}
 	j.wmu.Unlock()
 	return j.Close()

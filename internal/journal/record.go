@@ -402,6 +402,7 @@ type segHeader struct {
 	boot    string
 	unit    string
 	created int64
+	v1      bool // "TNDJSEG1": written before batch frames
 }
 
 func appendSegHeader(dst []byte, h segHeader) []byte {
@@ -434,7 +435,7 @@ func parseSegHeader(buf []byte) (segHeader, int, error) {
 	if frameCRC(buf[len(segMagic):len(segMagic)+4], pl) != binary.LittleEndian.Uint32(buf[len(segMagic)+4:]) {
 		return segHeader{}, 0, errBadHeader
 	}
-	var h segHeader
+	h := segHeader{v1: string(buf[:len(segMagic)]) == segMagicV1}
 	bl := int(binary.LittleEndian.Uint16(pl))
 	if 2+bl+2 > n {
 		return segHeader{}, 0, errBadHeader

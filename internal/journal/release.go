@@ -44,13 +44,20 @@ func (j *Journal) pipeEnded(unit string) {
 // the disk through the sealer's fsync of the same inode (by path).
 func (j *Journal) releaseLocked(u *unitLog) {
 	u.release = false
-	if u.f == nil {
+	if u.f == nil && !u.resume {
 		return
 	}
 	s := u.segs[len(u.segs)-1]
-	u.f.Close()
-	u.f, u.dirty = nil, false
-	j.sealQ = append(j.sealQ, &rotation{u: u, s: s})
+	if u.f != nil {
+		u.f.Close()
+	}
+	u.f, u.dirty, u.resume = nil, false, false
+	j.sealLaterLocked(&rotation{u: u, s: s})
+}
+
+// sealLaterLocked queues a detached segment for the sealer.
+func (j *Journal) sealLaterLocked(r *rotation) {
+	j.sealQ = append(j.sealQ, r)
 	if !j.sealing {
 		j.sealing = true
 		j.sealWG.Add(1)

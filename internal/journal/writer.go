@@ -54,6 +54,29 @@ func (j *Journal) openSegmentLocked(u *unitLog) error {
 	return nil
 }
 
+// resumeLocked opens u's last segment, left by an earlier run, for
+// appending. If it cannot be opened or does not end where its last
+// intact record does, it is sealed instead and a new one takes the
+// appends.
+func (j *Journal) resumeLocked(u *unitLog) {
+	u.resume = false
+	s := u.segs[len(u.segs)-1]
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil && st.Size() != s.size {
+			err = fmt.Errorf("%d bytes, %d of them read back", st.Size(), s.size)
+		}
+		if err == nil {
+			u.f, u.wbAt = f, s.size // what it holds is the sync timer's
+			return
+		}
+		f.Close()
+	}
+	j.log.Warn("journal: cannot resume segment; sealing it", "file", s.path, "err", err)
+	j.sealLaterLocked(&rotation{u: u, s: s})
+}
+
 // rotation is a segment detached from its writer, to be sealed outside
 // the lock; f is nil for a released segment (release.go).
 type rotation struct {
@@ -183,6 +206,9 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 		return nil, errClosed
 	}
 	u := j.unitLocked(unit)
+	if u.f == nil && u.resume {
+		j.resumeLocked(u)
+	}
 	if u.f == nil {
 		if err := j.openSegmentLocked(u); err != nil {
 			return nil, fmt.Errorf("journal: unit %q: new segment: %w", unit, err)
@@ -385,6 +411,16 @@ func (j *Journal) seal(r *rotation) {
 
 // sealLocked seals u's active segment in place (used by Close).
 func (u *unitLog) sealLocked() error {
+	if u.f == nil && u.resume {
+		// Left by an earlier run and not written since: sealed through
+		// a descriptor of its own.
+		u.resume = false
+		f, err := os.Open(u.segs[len(u.segs)-1].path)
+		if err != nil {
+			return err
+		}
+		u.f = f
+	}
 	if u.f == nil {
 		return nil
 	}
@@ -431,19 +467,22 @@ func (j *Journal) armSyncLocked() {
 	})
 }
 
-// syncDirty fsyncs every unit written since the last sync, and the
-// directories that gained entries. The fsyncs run outside the write lock,
+// syncDirty fsyncs every unit written since the last sync (or, for a
+// segment resumed from an earlier run and not written since, since the
+// journal was opened), and the directories that gained entries. The fsyncs run outside the write lock,
 // on duplicates of the descriptors (a rotation may close the originals
 // meanwhile), so ingestion never waits for the disk flush.
 func (j *Journal) syncDirty() {
 	j.wmu.Lock()
 	var fds []int
-	var dirs []string
+	var dirs, resumed []string
 	for _, u := range j.units {
 		if u.dirty && u.f != nil {
 			if fd, err := unix.Dup(int(u.f.Fd())); err == nil {
 				fds = append(fds, fd)
 			}
+		} else if u.dirty && u.resume {
+			resumed = append(resumed, u.segs[len(u.segs)-1].path)
 		}
 		if u.newDir {
 			dirs = append(dirs, u.dir, filepath.Dir(u.dir))
@@ -452,6 +491,11 @@ func (j *Journal) syncDirty() {
 	}
 	j.syncTimer = nil
 	j.wmu.Unlock()
+	for _, p := range resumed {
+		if fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			fds = append(fds, fd)
+		}
+	}
 	for _, fd := range fds {
 		if err := unix.Fsync(fd); err != nil {
 			j.log.Error("journal: fsync", "err", err)

@@ -75,6 +75,7 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 		}
 	}
 	var instances []SavedUnit
+	var services []restoredService
 	var sockets []*socket
 	var timers []*timer
 	var svdirs []*svdirUnit
@@ -101,8 +102,7 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 		}
 		switch e := u.eng.(type) {
 		case *service:
-			m.resumeService(e, su.Engine, inherited)
-			adopt(e)
+			services = append(services, restoredService{e, su.Engine})
 		case *socket:
 			sockets = append(sockets, e)
 		case *timer:
@@ -110,6 +110,11 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 		case *svdirUnit:
 			svdirs = append(svdirs, e)
 		}
+	}
+	m.prepareGroups(liveServices(services))
+	for _, rs := range services {
+		m.resumeService(rs.svc, rs.data, inherited)
+		adopt(rs.svc)
 	}
 	for _, su := range instances {
 		if svc, ok := m.restoreInstance(su, inherited, takeFDs(su.FDs, fds)); ok {
@@ -129,6 +134,31 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	m.dirty, m.changedAll = true, true
 	m.flushEvents()
 	return adopted
+}
+
+// restoredService is a service whose state Restore took back, and its
+// engine's saved data, to resume once all are read.
+type restoredService struct {
+	svc  *service
+	data json.RawMessage
+}
+
+// liveServices are the restored services whose processes are to be
+// adopted (resumeService prepares their cgroups): those cgroups are
+// opened, and their limits written, on the workers of prepareGroups
+// while the loop takes the services one by one, as at bring-up. With
+// hundreds of units that is most of the time to adopt them, and each
+// is a few system calls on cgroupfs that need not wait for the last.
+func liveServices(ss []restoredService) []*rt {
+	var live []*rt
+	for _, rs := range ss {
+		switch rs.svc.state {
+		case Dead, Failed, Exited, AutoRestart:
+		default:
+			live = append(live, rs.svc.rt)
+		}
+	}
+	return live
 }
 
 // takeFDs moves the descriptors named in an fd store out of fds (the
@@ -155,6 +185,7 @@ type Adopted struct {
 func (m *Manager) resumeService(u *service, data json.RawMessage, inherited bool) {
 	var s savedService
 	_ = json.Unmarshal(data, &s) // restore accepted it already
+	// liveServices picks by the same states.
 	switch u.state {
 	case Dead, Failed, Exited:
 		return

@@ -176,9 +176,12 @@ func (ix *index) resolve(name string) (resolution, error) {
 				}
 			}
 		}
-		path, err := ix.chase(fe.path)
-		if err != nil {
-			return resolution{name: name, found: true}, err
+		path := fe.path
+		if fe.link != "" { // a regular file when indexed has no link to follow
+			var err error
+			if path, err = ix.chase(fe.path); err != nil {
+				return resolution{name: name, found: true}, err
+			}
 		}
 		if path == "/dev/null" {
 			return resolution{name: name, masked: true, found: true}, nil
