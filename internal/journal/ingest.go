@@ -33,8 +33,9 @@ type ingest struct {
 	// spool's rest): the loop stores them without waiting for new data.
 	replay []*Pipe
 
-	buf  []byte // shared read buffer, owned by the loop
-	recs []rec  // shared record batch, owned by the loop
+	buf  []byte   // shared read buffer, owned by the loop
+	recs []rec    // shared record batch, owned by the loop
+	ends []uint32 // shared line ends of the batch's runs, owned by the loop
 	done chan struct{}
 }
 
@@ -289,7 +290,7 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	eof := n == 0
 	n = max(n, 0)
 	b := p.lb
-	b.buf, b.have, b.recs = in.buf, have, in.recs[:0]
+	b.buf, b.have, b.recs, b.ends = in.buf, have, in.recs[:0], in.ends[:0]
 	b.pid = uint32(max(p.pid.Load(), 0))
 	b.filled(n, eof)
 	var seq uint64
@@ -311,8 +312,8 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	if len(p.pending) == 0 && cap(p.pending) > 4096 {
 		p.pending = nil // don't keep a long line's room on an idle pipe
 	}
-	in.recs = b.recs[:0]
-	b.buf, b.recs = nil, nil
+	in.recs, in.ends = b.recs[:0], b.ends[:0]
+	b.buf, b.recs, b.ends = nil, nil, nil
 	return n, eof
 }
 

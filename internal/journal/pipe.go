@@ -139,7 +139,8 @@ type lineBatcher struct {
 	final bool
 	// The run of lines being built: its index in recs (-1: none), its
 	// offset in buf and where its ends start in ends, which holds the
-	// line ends of every run of the read.
+	// line ends of every run of the read (lent by the loop, as buf and
+	// recs are).
 	run, runAt, runEnds int
 	ends                []uint32
 	// pending is the unterminated rest of the last read.
