@@ -168,6 +168,14 @@ func TestReaderFollowsOtherWriter(t *testing.T) {
 	if m := <-got; m != "second" {
 		t.Fatalf("followed %q", m)
 	}
+	// A batch frame's lines, appended to the segment the reader knows.
+	commitLines(t, j, "new.service", []string{"third", "fourth", "fifth"}, false)
+	j.Append(Entry{Unit: "new.service", Message: []byte("sixth")})
+	for _, want := range []string{"third", "fourth", "fifth", "sixth"} {
+		if m := <-got; m != want {
+			t.Fatalf("followed %q; want %q", m, want)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("follow returned %v", err)
