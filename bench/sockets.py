@@ -8,7 +8,9 @@ the very same inetd.conf line) and the in-process "internal" echo; plus
 an Accept=no service under tend (a small python3 server that gets the
 listener through LISTEN_FDS). bench/sockclient makes the connections
 (one byte out, first byte back, close) and reports conn/s and the
-p50/p99 of connect-to-first-byte latency.
+p50/p99 of connect-to-first-byte latency; the script adds the
+super-server's own CPU time per connection (from /proc/PID/stat: its
+forks count, the servers it runs do not).
 
 Then tend's idle cost: context switches of all its threads over 30 s
 with 200 listening socket units, and its PSS per socket unit: the
@@ -85,12 +87,25 @@ def stop(proc):
         proc.wait()
 
 
-def client(args, port):
+def cpu_seconds(pid):
+    """User + system CPU of process pid itself (not its waited-for
+    children), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client(args, port, pid):
+    """Measures with sockclient; adds the super-server's own CPU time per
+    connection (its forks included, the servers' runs not)."""
     subprocess.run([args.client, "-addr", f"127.0.0.1:{port}", "-n", "50", "-c", "1"], check=True,
                    stdout=subprocess.DEVNULL)  # warm-up
+    before = cpu_seconds(pid)
     out = subprocess.run([args.client, "-addr", f"127.0.0.1:{port}", "-n", str(args.n), "-c", str(args.c),
                           "-t", f"{args.t}s"], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    r = json.loads(out)
+    r["cpu_ms_per_conn"] = (cpu_seconds(pid) - before) * 1000 / max(r["done"], 1)
+    return r
 
 
 def write(path, text):
@@ -118,9 +133,9 @@ def run_tend(args, d, services, inetd_conf, results):
     try:
         for port in (EXT, INT, NOACC):
             wait_listening(port, p, "tend")
-        results["tend", "external"] = client(args, EXT)
-        results["tend", "internal"] = client(args, INT)
-        results["tend", "Accept=no"] = client(args, NOACC)
+        results["tend", "external"] = client(args, EXT, p.pid)
+        results["tend", "internal"] = client(args, INT, p.pid)
+        results["tend", "Accept=no"] = client(args, NOACC, p.pid)
     finally:
         stop(p)
 
@@ -131,8 +146,8 @@ def run_openbsd(args, d, services, inetd_conf, results):
     try:
         for port in (EXT, INT):
             wait_listening(port, p, "openbsd-inetd")
-        results["openbsd-inetd", "external"] = client(args, EXT)
-        results["openbsd-inetd", "internal"] = client(args, INT)
+        results["openbsd-inetd", "external"] = client(args, EXT, p.pid)
+        results["openbsd-inetd", "internal"] = client(args, INT, p.pid)
     finally:
         stop(p)
 
@@ -176,8 +191,8 @@ service echo
     try:
         for port in (EXT, INT):
             wait_listening(port, p, "xinetd")
-        results["xinetd", "external"] = client(args, EXT)
-        results["xinetd", "internal"] = client(args, INT)
+        results["xinetd", "external"] = client(args, EXT, p.pid)
+        results["xinetd", "internal"] = client(args, INT, p.pid)
     finally:
         stop(p)
 
@@ -292,10 +307,10 @@ def main():
         idle = run_idle(args, f"{d}/idle")
 
     print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
-    print("| super-server | service | conn/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
+    print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
+    print("|---|---|---|---|---|---|---|")
     for (tool, case), r in results.items():
-        print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+        print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_ms_per_conn']:.3f} |")
     for case in ("external", "internal"):
         peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
         if ("tend", case) in results and peers:

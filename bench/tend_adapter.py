@@ -74,9 +74,10 @@ atexit.register(_remove_cgroups)
 
 
 class Tend:
-    def __init__(self, name="tend", defaults=False):
+    def __init__(self, name="tend", defaults=False, binary=None):
         self.name = name
         self.defaults = defaults
+        self.bin = binary or TEND_BIN
 
     def prepare(self, d, services):
         write_services(f"{d}/sv", services)          # the harness's run scripts, as for every peer
@@ -94,7 +95,7 @@ class Tend:
                 f.write(f"Wants={name}.service\n")
 
     def argv(self, d, n):
-        return [TEND_BIN, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
+        return [self.bin, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
                 "--journal-dir", f"{d}/journal", "--log-level", "warn"]
 
 
@@ -114,6 +115,10 @@ class TendSvdir:
 register(Tend())
 register(Tend("tend-defaults", defaults=True))
 register(TendSvdir())
+# An older build alongside in the same run (TEND_BASE_BIN=/tmp/tend-main, then
+# TOOLS=tend-base,tend,…): before/after figures that share the machine's load.
+if os.environ.get("TEND_BASE_BIN"):
+    register(Tend("tend-base", binary=os.environ["TEND_BASE_BIN"]))
 
 
 class TendLogs:
@@ -154,7 +159,5 @@ class TendLogs:
 # "2026-12-02T10:37:14.123456+0000 run[1234]: " (short-iso-precise without the host name)
 TEND_PREFIX = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d{4} \S+: "
 register_log_variant("tend journal", TendLogs(), TEND_PREFIX)
-# An older build alongside in the same run (TEND_BASE_BIN=/tmp/tend-main): before/after
-# figures that share the machine's load.
 if os.environ.get("TEND_BASE_BIN"):
     register_log_variant("tend-base journal", TendLogs(os.environ["TEND_BASE_BIN"]), TEND_PREFIX)

@@ -24,9 +24,10 @@ func tendFDs(t *testing.T, in *instance) int {
 }
 
 // TestSocketAcceptReleasesJournalFDs: every Accept=yes connection is a
-// unit of its own that logs; once the instance is gone tend must not
-// keep its journal segment open, or its descriptors grow by one per
-// connection until accept fails. The lines stay readable.
+// unit of its own that logs. Its lines go to the template's journal
+// stream, not to a directory and segment per connection, so tend's
+// descriptors do not grow with the connections; the lines stay readable
+// by instance, by template and by glob.
 func TestSocketAcceptReleasesJournalFDs(t *testing.T) {
 	const n = 200
 	port := freePort(t)
@@ -39,10 +40,14 @@ func TestSocketAcceptReleasesJournalFDs(t *testing.T) {
 	in.waitState("line.socket", "active (listening)")
 	before := tendFDs(t, in)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var first string // the first instance's name
 	for i := range n {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatalf("connection %d: %v\n%s", i, err, in.stderr)
+		}
+		if i == 0 {
+			first = fmt.Sprintf("line@0-%s-%s.service", addr, c.LocalAddr())
 		}
 		c.SetDeadline(time.Now().Add(20 * time.Second))
 		// The instance exits at once; its end closes the connection.
@@ -52,58 +57,59 @@ func TestSocketAcceptReleasesJournalFDs(t *testing.T) {
 		c.Close()
 	}
 	in.waitState("line.socket", fmt.Sprintf("Accepted: %d; Connected: 0", n))
-	// Each instance's segment is closed when the instance is gone and
-	// its pipes are read to their end, then sealed (indexed): once every
-	// instance's segments are indexed, none is open any more.
-	awaitSealed(t, filepath.Join(filepath.Dir(filepath.Dir(in.socket)), "journal"), "line@", n)
+	journal := filepath.Join(filepath.Dir(filepath.Dir(in.socket)), "journal")
+	awaitStored(t, filepath.Join(journal, "line@.service"), "served-connection", n)
+	if dirs, _ := filepath.Glob(filepath.Join(journal, "line@[0-9]*")); len(dirs) > 0 {
+		t.Errorf("%d journal directories of instances (%s …); want their lines in line@.service's", len(dirs), dirs[0])
+	}
 	const slack = 5
 	if after := tendFDs(t, in); after > before+slack {
 		t.Errorf("tend holds %d descriptors after %d connections; %d before\n%s", after, n, before, view(t, "fds", fmt.Sprint(in.cmd.Process.Pid), "--socket", in.socket))
 	}
-	out := in.mustCtl("logs", "-u", "line@*", "--no-pager")
-	if got := strings.Count(out, "served-connection"); got != n {
-		t.Errorf("logs show %d lines of the instances; want %d\n%s", got, n, out)
+	for _, c := range []struct {
+		unit string
+		want int
+	}{{"line@*", n}, {"line@.service", n}, {first, 1}} {
+		out := in.mustCtl("logs", "-u", c.unit, "--no-pager")
+		if got := strings.Count(out, "served-connection"); got != c.want {
+			t.Errorf("logs -u %s show %d lines of the instances; want %d\n%s", c.unit, got, c.want, out)
+		}
 	}
 }
 
-// awaitSealed waits, woken by inotify, until n journal directories of
-// units named prefix… exist and every segment in them has its index.
-func awaitSealed(t *testing.T, journal, prefix string, n int) {
+// awaitStored waits, woken by inotify, until the segments in the
+// journal directory dir hold n records containing text.
+func awaitStored(t *testing.T, dir, text string, n int) {
 	t.Helper()
 	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(ino)
-	if _, err := unix.InotifyAddWatch(ino, journal, unix.IN_CREATE); err != nil {
+	if _, err := unix.InotifyAddWatch(ino, filepath.Dir(dir), unix.IN_CREATE); err != nil {
 		t.Fatal(err)
 	}
-	watched := map[string]bool{}
+	watched := false
 	deadline := time.Now().Add(20 * time.Second)
 	buf := make([]byte, 4096)
 	for {
-		dirs, _ := filepath.Glob(filepath.Join(journal, prefix+"*"))
-		unsealed := 0
-		for _, d := range dirs {
-			if !watched[d] {
-				if _, err := unix.InotifyAddWatch(ino, d, unix.IN_MOVED_TO); err != nil {
-					t.Fatal(err)
-				}
-				watched[d] = true
-			}
-			segs, _ := filepath.Glob(filepath.Join(d, "*.seg"))
-			for _, s := range segs {
-				if _, err := os.Stat(strings.TrimSuffix(s, ".seg") + ".idx"); err != nil {
-					unsealed++
-				}
+		if !watched {
+			if _, err := unix.InotifyAddWatch(ino, dir, unix.IN_MODIFY|unix.IN_CREATE); err == nil {
+				watched = true
 			}
 		}
-		if len(dirs) >= n && unsealed == 0 {
+		got := 0
+		segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+		for _, s := range segs {
+			b, _ := os.ReadFile(s)
+			got += strings.Count(string(b), text)
+		}
+		if got >= n {
 			return
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			t.Fatalf("%d journal directories of %s…, %d segments not sealed after 20s", len(dirs), prefix, unsealed)
+			t.Fatalf("%s: %d records of %q after 20s; want %d", dir, got, text, n)
 		}
 		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
 		if k, _ := unix.Poll(fds, int(left/time.Millisecond)+1); k > 0 {

@@ -366,6 +366,14 @@ func TestSocketCrash(t *testing.T) {
 	}
 	fmt.Fprintf(held, "bye\n")
 	second.waitState("greet.socket", "Connected: 0")
+	// The adopted instance still logs into its template's journal
+	// stream: its end made no directory of its own.
+	if _, err := os.Stat(filepath.Join(work, "journal", inst)); err == nil {
+		t.Errorf("the adopted instance %s logs into a journal directory of its own", inst)
+	}
+	if out := second.mustCtl("logs", "-u", inst, "--no-pager"); !strings.Contains(out, "Deactivated successfully") {
+		t.Errorf("logs of the adopted instance:\n%s", out)
+	}
 	if a, err := ask("tcp", addr(greet)); err != nil || !strings.HasPrefix(a, "fds=1") {
 		t.Errorf("greet.socket after the crash: %q %v", a, err)
 	}

@@ -171,4 +171,5 @@ func (m *Manager) enableControllers() {
 	if len(want) > 0 {
 		_ = os.WriteFile(filepath.Join(m.base, "cgroup.subtree_control"), []byte(strings.Join(want, " ")), 0)
 	}
+	m.v2Ctrls.Store(nil)
 }

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,6 +61,11 @@ type Manager struct {
 	// its controllers ("pids", "name=systemd"); "" for v2.
 	trackCtrl string
 	events    *eventWatcher // v2 only
+	// v2Ctrls caches the base's cgroup.subtree_control, which tend
+	// writes when it claims the base (enableControllers drops the
+	// cache): every start reads it for each limit otherwise, once per
+	// connection for Accept=yes instances. nil: not read yet.
+	v2Ctrls atomic.Pointer[string]
 	// systemTasks caches SystemTasks.
 	systemTasks struct {
 		once sync.Once
@@ -67,7 +73,7 @@ type Manager struct {
 	}
 
 	mu sync.Mutex
-	// guards groups, gone, each group's cgid, statBase, stale and the ownership locks
+	// guards groups, gone, each group's cgid, statBase, stale, rm and the ownership locks
 	groups map[string]*Group
 	gone   goneGroups // ids of removed groups, for late attribution
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
@@ -80,6 +86,8 @@ type Manager struct {
 	// stale names the groups an earlier run left, until a unit takes one
 	// up again or PruneStale removes it.
 	stale map[string]bool
+	// rm queues the directories RemoveLater left (remover.go).
+	rm remover
 }
 
 // Detect picks the best usable mode and never fails: at worst it returns
@@ -295,8 +303,17 @@ func (m *Manager) v2Has(ctrl string) bool {
 	if ctrl == "cpuacct" {
 		return true // cpu.stat usage_usec exists in every v2 group
 	}
-	b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
-	return err == nil && containsField(string(b), ctrl)
+	ctrls := m.v2Ctrls.Load()
+	if ctrls == nil {
+		b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
+		if err != nil {
+			return false
+		}
+		s := string(b)
+		ctrls = &s
+		m.v2Ctrls.Store(ctrls)
+	}
+	return containsField(*ctrls, ctrl)
 }
 
 func containsField(s, f string) bool {
@@ -307,6 +324,11 @@ func containsField(s, f string) bool {
 	}
 	return false
 }
+
+// Native reports whether unit groups get ctrl's files in their own
+// directory (cgroup v2 with the controller enabled), so that a limit
+// costs no v1 group of its own.
+func (m *Manager) Native(ctrl string) bool { return m.mode == ModeV2 && m.v2Has(ctrl) }
 
 // Mode is ModeV2, ModeV1 or ModeNone.
 func (m *Manager) Mode() string { return m.mode }
@@ -335,6 +357,9 @@ func (m *Manager) group(unit string, stats bool) (*Group, error) {
 	m.mu.Lock()
 	g, ok := m.groups[unit]
 	delete(m.stale, unit) // taken up again: PruneStale must leave it
+	if !ok {
+		m.takeBackLocked(unit)
+	}
 	m.mu.Unlock()
 	if ok {
 		return g, nil
@@ -400,6 +425,7 @@ func (m *Manager) UnitOf(pid int) (string, bool) {
 // Close stops the event watcher and gives up the base. Groups and their
 // processes stay.
 func (m *Manager) Close() error {
+	m.waitRemovals()
 	m.mu.Lock()
 	for _, g := range m.groups {
 		g.closeFD()

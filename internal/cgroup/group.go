@@ -405,9 +405,21 @@ func (g *Group) isEmptyLocked() bool {
 
 // Remove deletes the group's directories. It fails, changing nothing,
 // while processes remain.
-func (g *Group) Remove() error {
+func (g *Group) Remove() error { return g.remove(false) }
+
+// RemoveLater is Remove for a group whose directories need not be gone
+// when it returns: an empty group is forgotten at once and its
+// directories are removed by the manager's remover (remover.go), off
+// the caller's thread. A group that is not empty is not removed, as by
+// Remove.
+func (g *Group) RemoveLater() error { return g.remove(true) }
+
+func (g *Group) remove(later bool) error {
 	g.noteID()
-	if g.dir != "" {
+	later = later && g.dir != "" && !g.Populated()
+	if later {
+		// Left for the remover, below.
+	} else if g.dir != "" {
 		if err := unix.Rmdir(g.dir); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("cgroup %s: remove: %w", g.path, err)
 		}
@@ -429,18 +441,26 @@ func (g *Group) Remove() error {
 			limitDirs[ctrl] = filepath.Join(base, g.unit)
 		}
 	}
-	for _, dirs := range []map[string]string{g.statDirs, limitDirs} {
-		for _, d := range dirs {
-			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-				g.m.log.Debug("cannot remove stats group", "dir", d, "err", err)
-			}
+	var dirs []string
+	if later {
+		dirs = append(dirs, g.dir)
+	}
+	for _, m := range []map[string]string{g.statDirs, limitDirs} {
+		for _, d := range m {
+			dirs = append(dirs, d)
 		}
+	}
+	if !later {
+		removeDirs(g.m.log, dirs)
 	}
 	g.m.mu.Lock()
 	if g.m.groups[g.unit] == g {
 		delete(g.m.groups, g.unit)
 	}
 	g.m.gone.add(g.cgid, g.unit)
+	if later {
+		g.m.queueRemovalLocked(removal{unit: g.unit, dirs: dirs})
+	}
 	g.m.mu.Unlock()
 	if g.dir != "" && g.m.events != nil {
 		g.m.events.remove(g.eventsPath())

@@ -25,6 +25,7 @@ func (m *Manager) Prune() error {
 			errs = append(errs, err)
 		}
 	}
+	m.waitRemovals() // the bases are empty only once RemoveLater's directories are gone
 	bases := []string{m.base}
 	for _, b := range m.statBases() {
 		bases = append(bases, b)

@@ -306,20 +306,24 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 			d.log.Error("log pipes", "err", err)
 		}
 	}
+	accounts := spawn.NewAccounts("")
 	d.mgr = supervise.New(pl, supervise.Options{
 		Logger:  d.log,
 		Reaper:  d.reaper,
 		Cgroups: d.cgroups,
-		Logs:    &logSink{j: d.journal},
+		Logs:    &logSink{j: d.journal, accounts: accounts},
 		Notify:  d.notify,
 		Dirs:    p.Dirs,
 		Forker:  d.forker,
 		CondEnv: conditionEnv(cfg),
 		BaseEnv: baseEnv(cfg),
 		OnDead:  d.onDead,
-		// A finished connection's instance logs no more: its journal
-		// segment would otherwise hold a descriptor for ever.
-		OnInstanceEnded: d.journal.Release,
+		// A connection's instance logs into its template's journal
+		// stream (no directory and segment of its own per connection),
+		// and logs no more once it ended.
+		Accounts:          accounts,
+		OnInstanceCreated: d.journal.Share,
+		OnInstanceEnded:   d.journal.Release,
 		// Socket units' listeners go to the fd holder as they change.
 		OnPersist: d.holder.syncFunc(),
 		// Socket units: specifiers of [Socket], Accept=yes instances.

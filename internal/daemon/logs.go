@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -17,7 +18,8 @@ import (
 
 // logSink connects the supervisor's processes to the journal.
 type logSink struct {
-	j *journal.Journal
+	j        *journal.Journal
+	accounts *spawn.Accounts // for User='s uid
 }
 
 // Output gives a process its stdout and stderr as StandardOutput= and
@@ -30,7 +32,7 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	uid := os.Getuid()
 	if name := ec.User; name != "" && !cmd.FullPrivilege {
 		uid = -1
-		if ui, err := spawn.LookupUser(name); err == nil {
+		if ui, err := s.accounts.User(name); err == nil {
 			uid = ui.UID
 		}
 	}
@@ -58,8 +60,22 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 				p.SetPID(pid)
 			}
 		}
+		// Only pipes can serve the next process as well: a file or a
+		// terminal is opened anew for each, as its settings say.
+		out.Reusable = onlyPipes(pipes, stdout, stderr)
 	}
 	return out, nil
+}
+
+// onlyPipes reports whether every file of files that is not nil is the
+// write end of one of pipes.
+func onlyPipes(pipes []*journal.Pipe, files ...*os.File) bool {
+	for _, f := range files {
+		if f != nil && !slices.ContainsFunc(pipes, func(p *journal.Pipe) bool { return p.W == f }) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {

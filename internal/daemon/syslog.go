@@ -92,26 +92,37 @@ func (d *daemon) appendSyslog(m syslog.Message, cred syslog.Cred) {
 
 // syslogBatch collects received messages until the receivers say nothing
 // more is waiting (ReceiverOptions.Flush), so that a burst costs one
-// journal write per unit rather than one per message. The write runs on a
-// goroutine of its own while the receiver reads and parses the next
-// batch; one write at a time is in flight, so batches reach the journal
-// in order and a receiver that outruns the journal waits for it (nothing
-// queues without bound, nothing is dropped).
+// journal write per unit rather than one per message. The writes run on a
+// goroutine of their own while the receivers read and parse on: a group
+// commit, where whatever arrived during one journal write goes into the
+// next, so batches grow with the load rather than staying at the size of
+// one socket read. One write at a time is in flight, so batches reach the
+// journal in order; a receiver that outruns the journal by maxSyslogBatch
+// messages waits for it (nothing queues without bound, nothing is
+// dropped).
 type syslogBatch struct {
-	mu sync.Mutex // guards es, spare and writing; held while a flush waits
-	es []journal.Entry
+	mu sync.Mutex // guards es, spare, writing and done
+	// room is signalled after each write, for adders waiting while es is
+	// full.
+	room sync.Cond
+	es   []journal.Entry
 	// spare is the slice of the write in flight, reused once it ended.
 	spare []journal.Entry
-	// writing is closed when the write in flight ended; nil when none
-	// was started.
-	writing chan struct{}
+	// writing is set while the writer goroutine runs; done is closed
+	// when it ends.
+	writing bool
+	done    chan struct{}
 }
 
-// maxSyslogBatch bounds what waits for a flush.
-const maxSyslogBatch = 512
+// maxSyslogBatch bounds what waits for the journal, and so what one
+// journal write takes.
+const maxSyslogBatch = 1024
 
 func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
 	b.mu.Lock()
+	for len(b.es) >= maxSyslogBatch && b.writing {
+		b.cond().Wait()
+	}
 	b.es = append(b.es, e)
 	full := len(b.es) >= maxSyslogBatch
 	b.mu.Unlock()
@@ -120,24 +131,44 @@ func (b *syslogBatch) add(j *journal.Journal, e journal.Entry) {
 	}
 }
 
-// flush starts writing what was collected, once the write before it
-// ended. Its goroutine is joined by the next flush or by wait.
+// cond is room, bound to mu on first use. Called with mu held.
+func (b *syslogBatch) cond() *sync.Cond {
+	if b.room.L == nil {
+		b.room.L = &b.mu
+	}
+	return &b.room
+}
+
+// flush makes sure what was collected gets written: by the writer in
+// flight, which takes it when its write ends, or by a new one. The writer
+// is joined by wait.
 func (b *syslogBatch) flush(j *journal.Journal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.es) == 0 {
+	if len(b.es) == 0 || b.writing {
 		return
 	}
-	b.waitLocked()
-	es := b.es
-	b.es, b.spare = b.spare[:0], es
-	done := make(chan struct{})
-	b.writing = done
-	go func() {
-		defer close(done)
+	b.writing, b.done = true, make(chan struct{})
+	go b.write(j, b.done)
+}
+
+// write writes batches until none waits, then ends (closing done).
+func (b *syslogBatch) write(j *journal.Journal, done chan struct{}) {
+	defer close(done)
+	b.mu.Lock()
+	for len(b.es) > 0 {
+		es := b.es
+		b.es, b.spare = b.spare[:0], nil
+		b.mu.Unlock()
 		_ = j.AppendBatch(es)
 		clear(es)
-	}()
+		b.mu.Lock()
+		b.spare = es
+		b.cond().Broadcast()
+	}
+	b.writing = false
+	b.cond().Broadcast()
+	b.mu.Unlock()
 }
 
 // wait writes what is collected and returns once it is in the journal:
@@ -145,14 +176,10 @@ func (b *syslogBatch) flush(j *journal.Journal) {
 func (b *syslogBatch) wait(j *journal.Journal) {
 	b.flush(j)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.waitLocked()
-}
-
-func (b *syslogBatch) waitLocked() {
-	if b.writing != nil {
-		<-b.writing
-		b.writing = nil
+	done := b.done
+	b.mu.Unlock()
+	if done != nil {
+		<-done
 	}
 }
 

@@ -292,6 +292,13 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	b := p.lb
 	b.buf, b.have, b.recs, b.ends = in.buf, have, in.recs[:0], in.ends[:0]
 	b.pid = uint32(max(p.pid.Load(), 0))
+	if p.sp != nil && p.sp.pid != int(b.pid) {
+		// A new writer (Pipe.SetPID again): the records from here on
+		// carry its pid, which a manager taking the spool back after a
+		// crash must look for.
+		p.sp.pid = int(b.pid)
+		_ = p.sp.mark()
+	}
 	b.filled(n, eof)
 	var seq uint64
 	if k := min(len(p.skip), entries(b.recs)); k > 0 {

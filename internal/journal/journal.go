@@ -78,21 +78,25 @@ type Journal struct {
 	// wmu guards the write state: units, their segments and files, the
 	// sequence counter's commits, pipes and closed. All appends are
 	// serialised under it, so sequence order is commit order.
-	wmu   sync.Mutex
-	units map[string]*unitLog
-	seq   uint64  // last sequence number committed
-	in    *ingest // the pipe reader, started by the first Pipe
+	wmu    sync.Mutex
+	units  map[string]*unitLog
+	shared map[string]sharedUnit // units stored in another's stream (shared.go)
+	seq    uint64                // last sequence number committed
+	in     *ingest               // the pipe reader, started by the first Pipe
 	// closing refuses new pipes while Close stores what the open ones
 	// hold; closed refuses everything.
 	closing, closed bool
 	syncTimer       *time.Timer // armed while some unit is dirty
 	ageTimer        *time.Timer // armed to the next MaxAge expiry
 	scratch         []byte      // encode buffer, reused under wmu
-	// encodeLocked's and writePieces', reused under wmu
+	taps            []*tap      // hear of each commit (Tap)
+	// encodeLocked's and writePieces', reused under wmu; tapBuf is the
+	// frames of a commit in one piece, for taps
 	frames []frameNote
 	pieces []piece
 	cuts   []uint64
 	iov    [][]byte
+	tapBuf []byte
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64

@@ -27,6 +27,7 @@ const (
 	extTime
 	extMsgID
 	extSD
+	extUnit // the entry's unit, in a shared stream (shared.go)
 )
 
 // Bounds of the ext block: the header fields keep RFC 5424's lengths and
@@ -36,7 +37,8 @@ const (
 	maxHostLen = 255
 	maxAddrLen = 64
 	maxIDLen   = 32
-	maxExtLen  = 5*3 + maxHostLen + maxAddrLen + 8 + maxIDLen + maxSDLen
+	maxUnitLen = 256 // systemd's UNIT_NAME_MAX
+	maxExtLen  = 6*3 + maxHostLen + maxAddrLen + 8 + maxIDLen + maxSDLen + maxUnitLen
 )
 
 // encode returns o as an ext block, nil when o is zero. Over-long fields
@@ -45,26 +47,33 @@ func (o Origin) encode() []byte {
 	if o.IsZero() {
 		return nil
 	}
-	b := make([]byte, 0, 5*3+8+len(o.Hostname)+len(o.Address)+len(o.MsgID)+len(o.StructuredData))
-	// put appends v cut to n bytes.
-	put := func(tag byte, v string, n int) {
-		if v = v[:min(len(v), n)]; v == "" {
-			return
-		}
-		b = append(b, tag)
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
-		b = append(b, v...)
+	return o.appendTo(make([]byte, 0, 5*3+8+len(o.Hostname)+len(o.Address)+len(o.MsgID)+len(o.StructuredData)))
+}
+
+// appendTo appends o's ext block to b (nothing when o is zero): a batch
+// of entries encodes into one buffer rather than one allocation each.
+func (o Origin) appendTo(b []byte) []byte {
+	if o.IsZero() {
+		return b
 	}
-	put(extHostname, o.Hostname, maxHostLen)
-	put(extAddress, o.Address, maxAddrLen)
+	b = appendExt(b, extHostname, o.Hostname, maxHostLen)
+	b = appendExt(b, extAddress, o.Address, maxAddrLen)
 	if !o.Time.IsZero() {
-		var t [8]byte
-		binary.LittleEndian.PutUint64(t[:], uint64(o.Time.UnixNano()))
-		put(extTime, string(t[:]), 8)
+		b = append(b, extTime, 8, 0)
+		b = binary.LittleEndian.AppendUint64(b, uint64(o.Time.UnixNano()))
 	}
-	put(extMsgID, o.MsgID, maxIDLen)
-	put(extSD, o.StructuredData, maxSDLen)
-	return b
+	b = appendExt(b, extMsgID, o.MsgID, maxIDLen)
+	return appendExt(b, extSD, o.StructuredData, maxSDLen)
+}
+
+// appendExt appends field tag with v cut to n bytes; nothing when empty.
+func appendExt(b []byte, tag byte, v string, n int) []byte {
+	if v = v[:min(len(v), n)]; v == "" {
+		return b
+	}
+	b = append(b, tag)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
+	return append(b, v...)
 }
 
 // decodeOrigin is the inverse of encode; a damaged block yields what

@@ -60,7 +60,10 @@ type Pipe struct {
 // a PID is read only from then on, so that a child quick to write does
 // not have its first lines stored before its parent learnt its pid; what
 // it writes meanwhile waits in the pipe. Call it also when the child
-// could not be started (with 0), or the read end stays open.
+// could not be started (with 0), or the read end stays open. Called
+// again, it names the next process that writes to the pipe (a service
+// restarted with the same write ends): lines read from then on carry its
+// pid.
 func (p *Pipe) SetPID(pid int) {
 	p.pid.Store(int64(pid))
 	if p.sp != nil && !p.armed.Load() {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -351,4 +352,53 @@ func TestDropLines(t *testing.T) {
 			t.Errorf("drop %d: got %s; want %s", k, got, want)
 		}
 	}
+}
+
+// TestPipeNextWriter gives a pipe a second writer, as a service restarted
+// with the same pipes: the lines read after SetPID carry the new pid, and
+// the spool names it for a manager that would take the pipe back.
+func TestPipeNextWriter(t *testing.T) {
+	j := openTest(t, func(o *Options) { o.SpoolDir = t.TempDir(); o.Holder = nopHolder{} })
+	p, err := j.Pipe(Source{Unit: "r.service", Stream: StreamStdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := make(chan Entry, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- j.Follow(ctx, Query{}, func(e Entry) error { seen <- e; return nil })
+	}()
+	defer func() { cancel(); <-done }()
+	next := func() Entry {
+		t.Helper()
+		select {
+		case e := <-seen:
+			return e
+		case <-time.After(15 * time.Second):
+			t.Fatal("no entry")
+		}
+		return Entry{}
+	}
+	for _, w := range []struct {
+		pid  int
+		line string
+	}{{100, "first"}, {200, "second"}} {
+		p.SetPID(w.pid)
+		if _, err := p.W.WriteString(w.line + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		if e := next(); string(e.Message) != w.line || e.PID != w.pid {
+			t.Fatalf("got %q from pid %d; want %q from pid %d", e.Message, e.PID, w.line, w.pid)
+		}
+	}
+	b, err := os.ReadFile(j.spoolPath(p.ino))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := decodeSpoolHeader(b); err != nil || h.pid != 200 {
+		t.Fatalf("spool header %+v (%v); want pid 200", h, err)
+	}
+	p.W.Close()
+	<-p.Done()
 }

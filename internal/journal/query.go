@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -134,10 +133,7 @@ func (m *matcher) unit(name string) bool {
 		return true
 	}
 	for _, p := range m.units {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-		if !strings.ContainsAny(p, ".*?[") && name == p+".service" {
+		if unitPattern(p, name) {
 			return true
 		}
 	}
@@ -174,9 +170,16 @@ func (m *matcher) record(r *rec, s *segment) bool {
 		(m.grep == nil || m.grep(r.msg))) {
 		return false
 	}
+	unit := s.unit
+	if (len(m.units) > 0 || len(m.matches) > 0) && isTemplate(unit) {
+		// A shared stream: each record says whose it is.
+		if unit = recUnit(r, s.unit); !m.unit(unit) {
+			return false
+		}
+	}
 	for _, mm := range m.matches {
 		if !mm.match(func(f string) ([]byte, bool) {
-			return recordField(f, r, s.unit, s.boot, m.host, &m.scratch)
+			return recordField(f, r, unit, s.boot, m.host, &m.scratch)
 		}) {
 			return false
 		}
@@ -201,7 +204,7 @@ func (j *Journal) views(m *matcher) map[string][]segment {
 	defer j.wmu.Unlock()
 	out := map[string][]segment{}
 	for name, u := range j.units {
-		if !m.unit(name) {
+		if !m.store(name) {
 			continue
 		}
 		for _, s := range u.segs {
@@ -497,24 +500,31 @@ func (it *unitIter) entry(e *Entry) {
 		it.ident = string(r.ident)
 	}
 	it.origin = decodeOriginLike(r.ext, it.origin)
+	*e = r.entry(s.boot, recUnit(r, s.unit), it.ident, it.origin)
+}
+
+// entry is r as an Entry of unit in boot; ident and origin are its
+// decoded identifier and Origin, which the caller may share between
+// records. Message aliases r's buffer.
+func (r *rec) entry(boot, unit, ident string, origin Origin) Entry {
 	uid := int(r.uid)
 	if r.uid == uidUnknown {
 		uid = -1
 	}
-	*e = Entry{
+	return Entry{
 		Seq:        r.seq,
 		Realtime:   time.Unix(0, r.rt),
 		Monotonic:  time.Duration(r.mono),
-		BootID:     s.boot,
-		Unit:       s.unit,
+		BootID:     boot,
+		Unit:       unit,
 		PID:        int(r.pid),
 		UID:        uid,
 		Priority:   int(r.pri),
 		Facility:   int(r.fac),
-		Identifier: it.ident,
+		Identifier: ident,
 		Stream:     Stream(r.stream),
 		Partial:    r.flags&flagPartial != 0,
-		Origin:     it.origin,
+		Origin:     origin,
 		Message:    r.msg,
 	}
 }

@@ -53,10 +53,10 @@ func (r *Reader) Damage() []Damage {
 func (r *Reader) views(m *matcher) map[string][]segment {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.refreshLocked(m.unit)
+	r.refreshLocked(m.store)
 	out := map[string][]segment{}
 	for name, segs := range r.cat {
-		if !m.unit(name) {
+		if !m.store(name) {
 			continue
 		}
 		for _, s := range segs {
@@ -101,7 +101,7 @@ func (r *Reader) lastSeq(m *matcher) uint64 {
 	defer r.mu.Unlock()
 	var hi uint64
 	for name, segs := range r.cat {
-		if !m.unit(name) {
+		if !m.store(name) {
 			continue
 		}
 		for _, s := range segs {
@@ -219,7 +219,7 @@ func (r *Reader) Follow(ctx context.Context, q Query, fn func(Entry) error) erro
 		return err
 	}
 	r.mu.Lock()
-	r.refreshLocked(m.unit)
+	r.refreshLocked(m.store)
 	r.mu.Unlock()
 	q.Reverse = false
 	hi := r.lastSeq(m)
@@ -233,7 +233,7 @@ func (r *Reader) Follow(ctx context.Context, q Query, fn func(Entry) error) erro
 			return ignoreCanceled(ctx, err)
 		}
 		r.mu.Lock()
-		r.refreshLocked(m.unit)
+		r.refreshLocked(m.store)
 		r.mu.Unlock()
 		newHi := r.lastSeq(m)
 		if newHi <= hi {

@@ -16,6 +16,17 @@ import "os"
 func (j *Journal) Release(unit string) {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
+	if sh, ok := j.shared[unit]; ok {
+		// Its stream is its template's, which stays open for the next
+		// instance; what its pipes still hold goes there too.
+		if j.hasPipesLocked(unit) {
+			sh.released = true
+			j.shared[unit] = sh
+		} else {
+			delete(j.shared, unit)
+		}
+		return
+	}
 	u := j.units[unit]
 	if u == nil || j.closed {
 		return
@@ -32,6 +43,12 @@ func (j *Journal) Release(unit string) {
 func (j *Journal) pipeEnded(unit string) {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
+	if sh, ok := j.shared[unit]; ok {
+		if sh.released && !j.hasPipesLocked(unit) {
+			delete(j.shared, unit)
+		}
+		return
+	}
 	u := j.units[unit]
 	if u == nil || !u.release || j.closed || j.hasPipesLocked(unit) {
 		return

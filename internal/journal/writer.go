@@ -114,6 +114,7 @@ func (j *Journal) tryCommit(unit string, recs []rec, force bool) error {
 		j.wmu.Unlock()
 		return errBackoff
 	}
+	unit = j.storeLocked(unit, recs)
 	rot, err := j.commitLocked(unit, recs, force)
 	j.wmu.Unlock()
 	if isNoSpace(err) {
@@ -235,6 +236,14 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	}
 	j.seq += uint64(n)
 	j.committed.Store(j.seq)
+	if len(j.taps) > 0 {
+		// The frames in one piece: the text of batches is not in buf.
+		j.tapBuf = joinPieces(j.tapBuf[:0], buf, pieces)
+		j.tellTapsLocked(unit, j.tapBuf)
+		if cap(j.tapBuf) > 4<<20 {
+			j.tapBuf = nil
+		}
+	}
 	if crit {
 		// Like journald, messages of priority crit and above reach the
 		// disk before the call returns.
@@ -291,6 +300,12 @@ func (j *Journal) encodeLocked(recs []rec, base int64) ([]byte, []piece, []frame
 			off += int64(len(buf) - start)
 			continue
 		}
+		if len(r.ext) > 0 {
+			// Lines of a unit in a shared stream carry its name (an
+			// ext block), which batch frames do not: a record each.
+			buf, off, frames = appendRunRecords(buf, r, off, frames)
+			continue
+		}
 		var from uint32
 		for l := 0; l < len(r.ends); {
 			h, textAt, size := *r, from, 0
@@ -325,6 +340,34 @@ func (j *Journal) encodeLocked(recs []rec, base int64) ([]byte, []piece, []frame
 	}
 	j.pieces, j.frames = pieces, frames
 	return buf, pieces, frames, int(next - j.seq - 1), crit
+}
+
+// appendRunRecords encodes the run r as one record per line at file
+// offset off, noting their frames.
+func appendRunRecords(buf []byte, r *rec, off int64, frames []frameNote) ([]byte, int64, []frameNote) {
+	var from uint32
+	for l := range r.ends {
+		line, flags, next := r.runLine(l, from)
+		from = next
+		one := *r
+		one.ends, one.msg, one.seq, one.flags = nil, line, r.seq+uint64(l), 0
+		if flags&endCut != 0 {
+			one.flags = flagPartial
+		}
+		start := len(buf)
+		buf = appendRecord(buf, &one)
+		frames = append(frames, frameNote{off: off, size: int64(len(buf) - start), firstSeq: one.seq, last: one.seq, rt: r.rt})
+		off += int64(len(buf) - start)
+	}
+	return buf, off, frames
+}
+
+// joinPieces appends buf's pieces, as they are written, to dst.
+func joinPieces(dst, buf []byte, pieces []piece) []byte {
+	for _, p := range pieces {
+		dst = append(append(dst, buf[p.from:p.to]...), p.text...)
+	}
+	return dst
 }
 
 // writePieces writes buf's pieces with writev(2), all of them or an
@@ -569,7 +612,7 @@ func (j *Journal) reportLost(force bool) {
 // BootID and, when zero, Realtime and Monotonic are set by the journal.
 // Messages longer than LineMax are split into Partial entries.
 func (j *Journal) Append(e Entry) error {
-	return j.commit(e.Unit, j.records(nil, e))
+	return j.commit(e.Unit, j.records(nil, e, nil))
 }
 
 // AppendBatch stores entries in order as Append does, with one write per
@@ -577,6 +620,11 @@ func (j *Journal) Append(e Entry) error {
 // messages at once saves over one Append each.
 func (j *Journal) AppendBatch(es []Entry) error {
 	recs := make([]rec, 0, min(len(es), 1024))
+	// The records' identifiers and ext blocks, in one buffer for the
+	// batch: the records alias it until they are written. Sized for a
+	// syslog sender's (identifier, host, address, time) so that it
+	// rarely grows.
+	arena := make([]byte, 0, min(len(es), 1024)*64)
 	var first error
 	// One reading of the clocks for the batch: it arrived at once.
 	var rt time.Time
@@ -593,7 +641,7 @@ func (j *Journal) AppendBatch(es []Entry) error {
 				e.Monotonic = mono
 			}
 		}
-		recs = j.records(recs, e)
+		recs = j.records(recs, e, &arena)
 		if i+1 == len(es) || es[i+1].Unit != e.Unit {
 			if err := j.commit(e.Unit, recs); err != nil && first == nil {
 				first = err
@@ -605,8 +653,9 @@ func (j *Journal) AppendBatch(es []Entry) error {
 }
 
 // records appends e's records (more than one when it is split at LineMax)
-// to dst.
-func (j *Journal) records(dst []rec, e Entry) []rec {
+// to dst. With an arena the identifier and ext block are copied into it,
+// else allocated.
+func (j *Journal) records(dst []rec, e Entry, arena *[]byte) []rec {
 	if e.Realtime.IsZero() {
 		e.Realtime = j.opts.Clock()
 	}
@@ -621,8 +670,20 @@ func (j *Journal) records(dst []rec, e Entry) []rec {
 		pri:    uint8(min(max(e.Priority, 0), 7)),
 		fac:    uint8(min(max(e.Facility, 0), 23)),
 		stream: uint8(min(e.Stream, streamLast)),
-		ident:  []byte(e.Identifier[:min(len(e.Identifier), maxIdentLen)]),
-		ext:    e.Origin.encode(),
+	}
+	ident := e.Identifier[:min(len(e.Identifier), maxIdentLen)]
+	if arena == nil {
+		base.ident, base.ext = []byte(ident), e.Origin.encode()
+	} else {
+		// Earlier records keep pointing into the old array if append
+		// moves the arena; only their own bytes are read.
+		a := *arena
+		n := len(a)
+		a = append(a, ident...)
+		m := len(a)
+		a = e.Origin.appendTo(a)
+		base.ident, base.ext = a[n:m:m], a[m:len(a):len(a)]
+		*arena = a
 	}
 	msg := e.Message
 	for {

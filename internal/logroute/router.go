@@ -17,7 +17,7 @@ import (
 // Journal is what the Router reads; *journal.Journal is one.
 type Journal interface {
 	Query(ctx context.Context, q journal.Query, fn func(journal.Entry) error) error
-	FollowIdle(ctx context.Context, q journal.Query, fn func(journal.Entry) error, idle func() error) error
+	Tap(fn func(journal.Frames)) (stop func())
 }
 
 // Options configure a Router.
@@ -36,6 +36,8 @@ type Options struct {
 	Location *time.Location
 	// onReopen, for tests, hears of each file the watch reopened.
 	onReopen func(path string)
+	// feedLimit, for tests, replaces maxFeed.
+	feedLimit int
 }
 
 // flushAt is the buffered size at which a file is written before the
@@ -57,8 +59,11 @@ type Router struct {
 	pipes []*pipe
 
 	// last is the newest entry routed but not yet in a saved state; only
-	// the Run goroutine touches it.
+	// the Run goroutine touches it, as seen.
 	last journal.Entry
+	// seen is the sequence number of the newest entry routed: what the
+	// feed and a catch-up from the journal both hold is routed once.
+	seen uint64
 	// synced records whether a file that syncs was written since the
 	// last save.
 	synced bool
@@ -176,11 +181,69 @@ func (r *Router) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	err = r.opts.Journal.FollowIdle(ctx, journal.Query{AfterCursor: after}, r.route, func() error { return r.flush(false) })
+	err = r.follow(ctx, after)
 	if ferr := r.flush(true); err == nil {
 		err = ferr
 	}
 	return err
+}
+
+// follow routes the entries after the cursor until ctx ends. Entries
+// come from memory as the journal commits them (its tap), read back from
+// the journal's files only for what was committed before (a restart) or
+// what the feed dropped while the Router fell behind.
+func (r *Router) follow(ctx context.Context, after string) error {
+	fd := newFeed(r.opts.feedLimit)
+	stop := r.opts.Journal.Tap(fd.put)
+	defer stop()
+	if after != "" {
+		if seq, err := journal.ParseCursor(after); err == nil {
+			r.seen = seq
+		}
+	}
+	for {
+		// Catch up: everything committed before the tap, or since the
+		// feed overflowed, is in the journal; the feed may hold some of
+		// it too, which routeNew skips.
+		if err := r.opts.Journal.Query(ctx, journal.Query{AfterCursor: after}, r.routeNew); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for {
+			if err := r.flush(false); err != nil {
+				return err
+			}
+			bs, overflow, ok := fd.take(ctx)
+			if !ok {
+				// Route what was committed before the end too: the
+				// next start need not read it back.
+				bs, overflow = fd.takeNow()
+			}
+			for _, b := range bs {
+				if err := b.Each(r.routeNew); err != nil {
+					return err
+				}
+			}
+			if !ok {
+				return nil
+			}
+			if overflow {
+				after = journal.FormatCursor(journal.Entry{Seq: r.seen})
+				break
+			}
+		}
+	}
+}
+
+// routeNew routes e unless it was routed already.
+func (r *Router) routeNew(e journal.Entry) error {
+	if e.Seq <= r.seen {
+		return nil
+	}
+	r.seen = e.Seq
+	return r.route(e)
 }
 
 // lastCursor is the cursor of the newest entry, "" for an empty journal.

@@ -331,3 +331,33 @@ func TestPipe(t *testing.T) {
 		t.Errorf("pipe read %q, %v", buf[:n], err)
 	}
 }
+
+// A Router that falls behind its in-memory feed (here: a feed that holds
+// one batch) reads what the feed dropped from the journal: every line is
+// written once, in order, whichever units the entries came from.
+func TestFeedOverflowReadsTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t)
+	runRouter(t, Options{Config: conf(t, dir, "*.* -DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"), feedLimit: 1})
+	const n = 3000
+	for i := 0; i < n; i += 3 {
+		var es []journal.Entry
+		for k := range 3 {
+			es = append(es, journal.Entry{Realtime: at, Facility: 16, Priority: 6, Identifier: "seq", PID: 7, UID: -1,
+				Unit: fmt.Sprintf("u%d.service", k%2), Stream: journal.StreamSyslog, Message: fmt.Appendf(nil, "n=%d", i+k)})
+		}
+		if err := j.AppendBatch(es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := waitFile(t, filepath.Join(dir, "all.log"), hasLine(fmt.Sprintf("n=%d\n", n-1)))
+	lines := strings.Split(strings.TrimSuffix(all, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for i, l := range lines {
+		if !strings.HasSuffix(l, fmt.Sprintf(" seq[7]: n=%d", i)) {
+			t.Fatalf("line %d is %q", i, l)
+		}
+	}
+}

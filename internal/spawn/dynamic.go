@@ -30,7 +30,7 @@ const (
 func (p *plan) dynamicUser() (*UserInfo, bool, error) {
 	name := p.ec.User
 	if name != "" {
-		if _, err := LookupUserIn(p.s.Etc, name); err == nil {
+		if _, err := p.user(name); err == nil {
 			return nil, false, nil
 		}
 	} else {
@@ -43,7 +43,7 @@ func (p *plan) dynamicUser() (*UserInfo, bool, error) {
 	u := &UserInfo{Name: name, UID: id, GID: id, Groups: []int{id}, Home: "/", Shell: "/usr/sbin/nologin"}
 	cred := &syscall.Credential{Uid: uint32(id), Gid: uint32(id), Groups: []uint32{uint32(id)}}
 	for _, g := range p.ec.SupplementaryGroups {
-		gid, err := LookupGroup(p.s.Etc, g)
+		gid, err := p.group(g)
 		if err != nil {
 			return nil, true, setupErr(ExitGroup, p.path, err)
 		}

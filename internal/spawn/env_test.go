@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -162,15 +163,24 @@ func TestLookupUser(t *testing.T) {
 		{"", nil, true},
 		{"-1", nil, true},
 	}
-	for _, tt := range tests {
-		got, err := LookupUserIn(etc, tt.name)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("LookupUserIn(%q) error %v; want error %v", tt.name, err, tt.wantErr)
-			continue
-		}
-		if tt.want != nil && (got.Name != tt.want.Name || got.UID != tt.want.UID || got.GID != tt.want.GID ||
-			!slices.Equal(got.Groups, tt.want.Groups) || got.Home != tt.want.Home || got.Shell != tt.want.Shell) {
-			t.Errorf("LookupUserIn(%q) = %+v; want %+v", tt.name, got, tt.want)
+	accounts := NewAccounts(etc)
+	for _, lookup := range []struct {
+		name string
+		fn   func(string) (*UserInfo, error)
+	}{
+		{"LookupUserIn", func(n string) (*UserInfo, error) { return LookupUserIn(etc, n) }},
+		{"Accounts.User", accounts.User},
+	} {
+		for _, tt := range tests {
+			got, err := lookup.fn(tt.name)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("%s(%q) error %v; want error %v", lookup.name, tt.name, err, tt.wantErr)
+				continue
+			}
+			if tt.want != nil && (got.Name != tt.want.Name || got.UID != tt.want.UID || got.GID != tt.want.GID ||
+				!slices.Equal(got.Groups, tt.want.Groups) || got.Home != tt.want.Home || got.Shell != tt.want.Shell) {
+				t.Errorf("%s(%q) = %+v; want %+v", lookup.name, tt.name, got, tt.want)
+			}
 		}
 	}
 	for name, want := range map[string]int{"www-data": 33, "33": 33, "500": 500} {
@@ -201,5 +211,61 @@ func TestUserDirs(t *testing.T) {
 		Logs: "/home/u/.local/state/log", Config: "/cfg"}
 	if d != want {
 		t.Errorf("UserDirs = %+v; want %+v", d, want)
+	}
+}
+
+// Accounts reads passwd and group again when they change, also by an
+// edit in place of the same size, and when they appear or go.
+func TestAccountsFollowChanges(t *testing.T) {
+	etc := t.TempDir()
+	a := NewAccounts(etc)
+	if _, err := a.User("web"); err == nil {
+		t.Fatal("web found without a passwd file")
+	}
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(etc, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("passwd", "web:x:1001:1001::/srv/web:/bin/sh\n")
+	u, err := a.User("web")
+	if err != nil || u.UID != 1001 || !slices.Equal(u.Groups, []int{1001}) {
+		t.Fatalf("after passwd appeared: %+v, %v; want uid 1001, groups [1001]", u, err)
+	}
+	write("passwd", "web:x:1002:1001::/srv/web:/bin/sh\n") // same size, in place
+	write("group", "audio:x:29:web\n")
+	if u, err = a.User("web"); err != nil || u.UID != 1002 || !slices.Equal(u.Groups, []int{29, 1001}) {
+		t.Fatalf("after edits: %+v, %v; want uid 1002, groups [29 1001]", u, err)
+	}
+	if gid, err := a.Group("audio"); err != nil || gid != 29 {
+		t.Fatalf("Group(audio) = %d, %v; want 29", gid, err)
+	}
+	os.Remove(filepath.Join(etc, "group"))
+	if _, err := a.Group("audio"); err == nil {
+		t.Fatal("audio found after group was removed")
+	}
+	if a.passwd.records != nil {
+		t.Error("passwd, changed just now, is cached; want it read again (its next change may keep its time stamps)")
+	}
+
+	// Once the files are older than any time stamp's granularity, they
+	// are split once and read again only when replaced.
+	a.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if u, err = a.User("web"); err != nil || u.UID != 1002 {
+		t.Fatalf("%+v, %v; want uid 1002", u, err)
+	}
+	if a.passwd.records == nil {
+		t.Error("passwd not cached")
+	}
+	tmp := filepath.Join(etc, "passwd.new")
+	if err := os.WriteFile(tmp, []byte("web:x:1003:1001::/srv/web:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(etc, "passwd")); err != nil {
+		t.Fatal(err)
+	}
+	if u, err = a.User("web"); err != nil || u.UID != 1003 {
+		t.Fatalf("after passwd was replaced: %+v, %v; want uid 1003", u, err)
 	}
 }

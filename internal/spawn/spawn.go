@@ -54,8 +54,11 @@ type Spec struct {
 	// nil = os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// Etc holds passwd and group for User=/Group=; default /etc.
-	Etc    string
-	Logger *slog.Logger
+	Etc string
+	// Accounts, if set, is the account database to use instead of
+	// reading Etc on every start.
+	Accounts *Accounts
+	Logger   *slog.Logger
 }
 
 // plan is a Spec resolved into what the fork needs.
@@ -189,7 +192,7 @@ func (p *plan) credentials() (*UserInfo, error) {
 	var user *UserInfo
 	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true}
 	if ec.User != "" {
-		u, err := LookupUserIn(p.s.Etc, ec.User)
+		u, err := p.user(ec.User)
 		if err != nil {
 			return nil, setupErr(ExitUser, p.path, err)
 		}
@@ -200,14 +203,14 @@ func (p *plan) credentials() (*UserInfo, error) {
 		}
 	}
 	if ec.Group != "" {
-		gid, err := LookupGroup(p.s.Etc, ec.Group)
+		gid, err := p.group(ec.Group)
 		if err != nil {
 			return nil, setupErr(ExitGroup, p.path, err)
 		}
 		cred.Gid = uint32(gid)
 	}
 	for _, name := range ec.SupplementaryGroups {
-		gid, err := LookupGroup(p.s.Etc, name)
+		gid, err := p.group(name)
 		if err != nil {
 			return nil, setupErr(ExitGroup, p.path, err)
 		}
@@ -288,7 +291,7 @@ func (p *plan) workingDir(user *UserInfo) error {
 		return nil
 	case "~":
 		if user == nil {
-			u, err := LookupUserIn(p.s.Etc, "0")
+			u, err := p.user("0")
 			if err != nil {
 				return setupErr(ExitChdir, p.path, err)
 			}

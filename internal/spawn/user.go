@@ -28,16 +28,49 @@ func LookupUser(name string) (*UserInfo, error) { return LookupUserIn("/etc", na
 
 // LookupUserIn is LookupUser reading passwd and group below etc.
 func LookupUserIn(etc, name string) (*UserInfo, error) {
+	passwd, group, err := readAccounts(etc, true)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", name, err)
+	}
+	return lookupUser(passwd, group, name)
+}
+
+// LookupGroup finds a group id by name or number in etc/group.
+func LookupGroup(etc, name string) (int, error) {
+	_, group, err := readAccounts(etc, false)
+	if err != nil {
+		return 0, fmt.Errorf("group %s: %w", name, err)
+	}
+	return lookupGroup(group, name)
+}
+
+// readAccounts reads and splits etc/group and, with passwd, etc/passwd;
+// a missing file has no records.
+func readAccounts(etc string, passwd bool) (pw, gr [][]string, err error) {
+	if passwd {
+		if pw, err = readRecords(filepath.Join(etc, "passwd"), 7); err != nil {
+			return nil, nil, err
+		}
+	}
+	gr, err = readRecords(filepath.Join(etc, "group"), 4)
+	return pw, gr, err
+}
+
+func readRecords(path string, n int) ([][]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return colonRecords(b, n), nil
+}
+
+func lookupUser(passwd, group [][]string, name string) (*UserInfo, error) {
 	if name == "" {
 		return nil, fmt.Errorf("empty user name")
 	}
-	b, err := os.ReadFile(filepath.Join(etc, "passwd"))
-	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("user %s: %w", name, err)
-	}
 	uidArg, numErr := strconv.Atoi(name)
 	var u *UserInfo
-	for _, f := range colonRecords(b, 7) {
+	for _, f := range passwd {
 		uid, err1 := strconv.Atoi(f[2])
 		gid, err2 := strconv.Atoi(f[3])
 		if err1 != nil || err2 != nil {
@@ -54,23 +87,14 @@ func LookupUserIn(etc, name string) (*UserInfo, error) {
 		}
 		u = &UserInfo{Name: name, UID: uidArg, GID: uidArg, Home: "/", Shell: "/usr/sbin/nologin"}
 	}
-	groups, err := memberGroups(etc, u.Name)
-	if err != nil {
-		return nil, fmt.Errorf("user %s: %w", name, err)
-	}
-	u.Groups = append([]int{u.GID}, groups...)
+	u.Groups = append([]int{u.GID}, memberGroups(group, u.Name)...)
 	slices.Sort(u.Groups)
 	u.Groups = slices.Compact(u.Groups)
 	return u, nil
 }
 
-// LookupGroup finds a group id by name or number in etc/group.
-func LookupGroup(etc, name string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(etc, "group"))
-	if err != nil && !os.IsNotExist(err) {
-		return 0, fmt.Errorf("group %s: %w", name, err)
-	}
-	for _, f := range colonRecords(b, 4) {
+func lookupGroup(group [][]string, name string) (int, error) {
+	for _, f := range group {
 		if f[0] == name {
 			if gid, err := strconv.Atoi(f[2]); err == nil {
 				return gid, nil
@@ -84,16 +108,9 @@ func LookupGroup(etc, name string) (int, error) {
 }
 
 // memberGroups lists the gids of groups naming user as a member.
-func memberGroups(etc, user string) ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(etc, "group"))
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
+func memberGroups(group [][]string, user string) []int {
 	var out []int
-	for _, f := range colonRecords(b, 4) {
+	for _, f := range group {
 		gid, err := strconv.Atoi(f[2])
 		if err != nil {
 			continue
@@ -102,7 +119,7 @@ func memberGroups(etc, user string) ([]int, error) {
 			out = append(out, gid)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // colonRecords splits passwd/group style files into records of n fields,

@@ -206,18 +206,29 @@ func (h *harness) waitFile(name string) []byte {
 
 // memLogs is a LogSink that keeps lines in memory.
 type memLogs struct {
-	mu    sync.Mutex // guards lines
+	mu    sync.Mutex // guards lines, reusable and opened
 	lines []string   // "unit: message"
-	wg    sync.WaitGroup
+	// reusable marks the outputs Output makes as Reusable.
+	reusable bool
+	opened   int           // pipes Output made
+	added    chan struct{} // closed (and replaced) when a line is added
+	ended    chan struct{} // gets a token when a pipe's reader saw its end
+	wg       sync.WaitGroup
 }
 
-func newMemLogs() *memLogs { return &memLogs{} }
+func newMemLogs() *memLogs {
+	return &memLogs{ended: make(chan struct{}, 64), added: make(chan struct{})}
+}
 
 func (l *memLogs) Output(u *unit.Unit, _ unit.Command) (Output, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return Output{}, err
 	}
+	l.mu.Lock()
+	l.opened++
+	reusable := l.reusable
+	l.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -226,8 +237,12 @@ func (l *memLogs) Output(u *unit.Unit, _ unit.Command) (Output, error) {
 		for sc.Scan() {
 			l.add(u.Name + ": " + sc.Text())
 		}
+		select {
+		case l.ended <- struct{}{}:
+		default:
+		}
 	}()
-	return Output{Stdout: w, Stderr: w}, nil
+	return Output{Stdout: w, Stderr: w, Reusable: reusable}, nil
 }
 
 func (l *memLogs) Event(name string, pid, prio int, msg string) { l.add(name + ": " + msg) }
@@ -235,7 +250,27 @@ func (l *memLogs) Event(name string, pid, prio int, msg string) { l.add(name + "
 func (l *memLogs) add(s string) {
 	l.mu.Lock()
 	l.lines = append(l.lines, s)
+	close(l.added)
+	l.added = make(chan struct{})
 	l.mu.Unlock()
+}
+
+// wait waits until a line containing substr was added, and reports
+// whether one was before the deadline.
+func (l *memLogs) wait(substr string, deadline <-chan time.Time) bool {
+	for {
+		l.mu.Lock()
+		ch := l.added
+		l.mu.Unlock()
+		if l.has(substr) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 func (l *memLogs) has(substr string) bool {

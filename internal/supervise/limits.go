@@ -27,6 +27,14 @@ func (m *Manager) applyLimits(u *rt) {
 	if u.cg == nil || u.def == nil || u.def.Service == nil || (u.limitsCg == u.cg && u.limitsDef == u.def) {
 		return
 	}
+	if u.transient != nil && !u.def.Service.ResourceSettings().Set() && !m.opts.Cgroups.Native("pids") {
+		// A per-connection instance with no limits of its own would get
+		// only DefaultTasksMax=, which without the pids controller in
+		// its own hierarchy costs a v1 group per connection: a mkdir,
+		// a process move and an rmdir, as much as the rest of its
+		// cgroup work (see newGroup).
+		return
+	}
 	u.limitsCg, u.limitsDef = u.cg, u.def
 	m.reportLimits(u, m.setLimits(u.cg, u.def))
 }

@@ -39,6 +39,11 @@ import (
 type Output struct {
 	Stdout, Stderr *os.File
 	SetPID         func(pid int)
+	// Reusable says the files may serve the next main process of the
+	// same unit too (journal pipes, whose read ends stay with tend):
+	// the manager then keeps them open across automatic restarts, tells
+	// SetPID each new pid, and closes them once no restart follows.
+	Reusable bool
 }
 
 // LogSink is the journal as the supervisor sees it.
@@ -69,6 +74,14 @@ type Options struct {
 	// automatic restart follows, with the exit status tend would use for
 	// it (the main process's code, 128+signal, or 1 for other failures).
 	OnDead func(unit string, code int)
+	// Accounts is the account database starts resolve User= and Group=
+	// in; nil: /etc's, read by the manager.
+	Accounts *spawn.Accounts
+	// OnInstanceCreated, if set, runs on the loop when an Accept=yes
+	// instance is created (before it logs anything) or restored after a
+	// re-exec or crash: the daemon has the journal store its entries in
+	// its template's stream.
+	OnInstanceCreated func(unit, template string)
 	// OnInstanceEnded, if set, runs on the loop when an Accept=yes
 	// instance's run ended (it is removed, or kept failed for status):
 	// its name is never used again, so the daemon lets the journal close
@@ -115,6 +128,8 @@ type Manager struct {
 	// procs starts and signals processes; tests replace it so that the
 	// state machine can be walked without real processes.
 	procs processes
+	// accounts is passwd and group, split once for every start.
+	accounts *spawn.Accounts
 
 	// current mirrors plan for readers outside the loop.
 	current atomic.Pointer[plan.Plan]
@@ -194,6 +209,11 @@ func New(p *plan.Plan, opts Options) *Manager {
 		box:   newMailbox(),
 		units: map[string]*rt{},
 		pids:  map[int]pidRef{},
+
+		accounts: opts.Accounts,
+	}
+	if m.accounts == nil {
+		m.accounts = spawn.NewAccounts("")
 	}
 	m.jobs = newJobQueue(m)
 	m.procs = realProcesses{m}
@@ -219,7 +239,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				if ev == nil {
 					continue // a notification handled ahead of an exit
 				}
-				if _, ok := ev.(evExit); ok {
+				if e, ok := ev.(evExit); ok && m.mayHaveNotified(e.exit.PID) {
 					m.notifiedFirst(batch[i+1:])
 				}
 				m.handle(ev)
@@ -255,6 +275,21 @@ func (m *Manager) notifiedFirst(rest []event) {
 		return
 	}
 	m.opts.Notify.Sync(ahead, func(msg notify.Message) { m.handle(evNotify{msg}) })
+}
+
+// mayHaveNotified reports whether the unit of an exited pid listens to
+// notifications, which must then be handled before the exit; a service
+// with NotifyAccess=none (the default of most types) ignores them, and
+// its restart skips the notify socket's drain.
+func (m *Manager) mayHaveNotified(pid int) bool {
+	ref, ok := m.pids[pid]
+	if !ok {
+		return false // nobody's: the exit changes nothing
+	}
+	if u, ok := ref.u.eng.(*service); ok {
+		return notifyAccess(u.svc()) != "none"
+	}
+	return true
 }
 
 // HandleNotify is the notify socket's handler: it forwards to the loop.

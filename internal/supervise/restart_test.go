@@ -2,7 +2,9 @@ package supervise
 
 import (
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/tendproject/tend/internal/plan"
 )
@@ -86,5 +88,52 @@ func TestStoppingDuringReload(t *testing.T) {
 	}
 	if st.Result != ResultSuccess {
 		t.Errorf("result %s; want success", st.Result)
+	}
+}
+
+// TestRestartKeepsOutput kills a service twice: with reusable outputs
+// (the journal's pipes), each replacement writes to the pipe its
+// predecessor had, and the pipe ends only once the service stopped.
+func TestRestartKeepsOutput(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"crashy.service": "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c 'echo started $$$$; exec sleep 1000'\nRestart=always\nRestartSec=0\n",
+	})
+	h.logs.mu.Lock()
+	h.logs.reusable = true
+	h.logs.mu.Unlock()
+	h.job(plan.Start, "crashy.service")
+	pid := h.status("crashy.service").MainPID
+	line := func(pid int) {
+		t.Helper()
+		if !h.logs.wait("started "+strconv.Itoa(pid), time.After(15*time.Second)) {
+			t.Fatalf("no line from pid %d\n%s", pid, h.logs.dump())
+		}
+	}
+	for range 2 {
+		line(pid)
+		h.killMain("crashy.service")
+		h.waitFor("a replacement", func() bool {
+			st := h.status("crashy.service")
+			return st.Sub == "running" && st.MainPID != pid && st.MainPID != 0
+		})
+		pid = h.status("crashy.service").MainPID
+	}
+	line(pid)
+	h.logs.mu.Lock()
+	opened := h.logs.opened
+	h.logs.mu.Unlock()
+	if opened != 1 {
+		t.Errorf("three runs opened %d outputs; want 1\n%s", opened, h.logs.dump())
+	}
+	select {
+	case <-h.logs.ended:
+		t.Fatalf("the output ended while the service was restarting")
+	default:
+	}
+	h.job(plan.Stop, "crashy.service")
+	select {
+	case <-h.logs.ended:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the output did not end after the service stopped")
 	}
 }

@@ -30,6 +30,7 @@ func (m *Manager) startService(u *service) {
 	}
 	u.stopIntent, u.restarting, u.skipped, u.conditionFailed = false, false, false, ""
 	if !m.checkConditions(u.rt) {
+		u.dropOutput() // no run follows (checkConditions enters dead itself)
 		return
 	}
 	if !m.checkStartLimit(u.rt) {
@@ -285,24 +286,18 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		Env:     env,
 		Cgroup:  u.cg,
 		Dirs:    m.opts.Dirs,
-		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker,
+		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts,
 	}
-	var out Output
-	if m.opts.Logs != nil {
-		var err error
-		if out, err = m.opts.Logs.Output(u.def, cmd); err != nil {
-			return 0, &spawn.SetupError{Status: spawn.ExitStdout, Step: "STDOUT", Err: err}
-		}
-		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
+	out, err := m.output(u, cmd, r)
+	if err != nil {
+		return 0, err
 	}
+	spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
 	if r == roleMain {
 		m.serviceSockets(u, &spec)
 	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
-	closeOutput(out)
-	if out.SetPID != nil {
-		out.SetPID(pid) // 0 when the start failed: the log reader then drains and closes
-	}
+	u.ran(out, pid)
 	return pid, err
 }
 

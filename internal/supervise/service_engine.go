@@ -53,6 +53,10 @@ type service struct {
 
 	// Start times of mainPID and controlPID as last read (adopt.go).
 	mainStart, controlStart pidStart
+
+	// kept is the main process's output, kept open across automatic
+	// restarts (output.go); zero when none is kept.
+	kept keptOutput
 }
 
 func (u *service) svc() *unit.Service { return u.def.Service }
@@ -70,6 +74,9 @@ func (m *Manager) enter(u *service, s SubState) {
 	}
 	if s == Running && u.state != Running {
 		u.activeAt = m.clock.Now()
+	}
+	if s == Dead || s == Failed {
+		u.dropOutput() // no restart follows: the log pipes may end
 	}
 	m.setState(u.rt, s)
 }

@@ -430,7 +430,7 @@ func (m *Manager) spawnSocketCmd(s *socket, cmd unit.Command) (int, error) {
 	env := append([]string{}, m.opts.BaseEnv...)
 	env = append(env, "INVOCATION_ID="+s.invocation)
 	ec := &s.spec.Exec
-	spec := spawn.Spec{Unit: s.name, Command: cmd, Exec: ec, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker}
+	spec := spawn.Spec{Unit: s.name, Command: cmd, Exec: ec, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts}
 	var out Output
 	if m.opts.Logs != nil {
 		def := *s.def

@@ -200,6 +200,7 @@ func (s *socket) admit(m *Manager, nfd int) {
 		return
 	}
 	s.count(peer, c.IP)
+	m.noteInstance(def.Name, s.name)
 	u := &rt{name: def.Name, def: def, state: Dead,
 		transient: &transientRef{owner: s.rt, conn: conn, env: c.Env(), peer: peer}}
 	u.eng = newEngine(u)
@@ -209,6 +210,15 @@ func (s *socket) admit(m *Manager, nfd int) {
 	m.start(u)
 	if u.state == Dead || u.state == Failed { // skipped by a condition, or failed at once
 		m.noteTriggered(u)
+	}
+}
+
+// noteInstance tells OnInstanceCreated that name is a per-connection
+// instance of the template of socketName.
+func (m *Manager) noteInstance(name, socketName string) {
+	if m.opts.OnInstanceCreated != nil {
+		prefix, _, _ := unit.SplitName(socketName)
+		m.opts.OnInstanceCreated(name, prefix+"@.service")
 	}
 }
 
@@ -272,7 +282,7 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 		delete(m.units, u.name)
 		m.setAlarm(u, time.Time{})
 		if u.cg != nil {
-			_ = u.cg.Remove()
+			_ = m.removeGroup(u)
 		}
 	}
 }

@@ -114,6 +114,7 @@ func (m *Manager) restoreInstance(su SavedUnit, inherited bool, fds map[string]*
 		return fail("not a running service")
 	}
 	m.units[u.name] = u
+	m.noteInstance(u.name, owner.name)
 	m.resumeService(svc, su.Engine, inherited)
 	return svc, true
 }

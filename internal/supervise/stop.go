@@ -251,7 +251,7 @@ func (m *Manager) enterDead(u *service) {
 			m.event(u.rt, prioWarn, "%s: RemoveIPC=: %v", u.name, err)
 		}
 	}
-	if !restart && !u.startAfterStop && u.cg != nil && u.cg.Remove() == nil {
+	if !restart && !u.startAfterStop && u.cg != nil && m.removeGroup(u.rt) == nil {
 		// An empty group goes (one with leftovers stays visible); a unit
 		// about to start again keeps it, sparing the restart two mkdirs.
 		u.cg = nil

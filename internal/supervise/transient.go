@@ -54,3 +54,13 @@ func (m *Manager) newGroup(u *rt) (*cgroup.Group, error) {
 	}
 	return m.opts.Cgroups.Group(u.name)
 }
+
+// removeGroup removes u's cgroup; a per-connection instance's empty
+// group is forgotten at once and its directory removed off the loop
+// (the rmdir waits for the kernel, per connection).
+func (m *Manager) removeGroup(u *rt) error {
+	if u.transient != nil {
+		return u.cg.RemoveLater()
+	}
+	return u.cg.Remove()
+}

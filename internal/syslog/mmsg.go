@@ -30,6 +30,12 @@ type batch struct {
 	fds   []int // the caller's scratch space for descriptors to close
 	// mapped: buf is an anonymous mapping, unmapped by free.
 	mapped bool
+	// recv is the read callback, made once rather than per read (a
+	// closure handed to RawConn.Read escapes); idle and errno are its
+	// argument and result.
+	recv  func(fd uintptr) bool
+	idle  func()
+	errno syscall.Errno
 }
 
 // newBatch prepares buffers for datagrams of up to size bytes with oobSize
@@ -51,6 +57,7 @@ func newBatch(size, oobSize int, names bool) *batch {
 	if names {
 		b.names = make([]unix.RawSockaddrAny, batchSize)
 	}
+	b.recv = b.recvmmsg
 	for i := range b.hdrs {
 		b.iovs[i].Base = &b.buf[i*size]
 		b.iovs[i].SetLen(size)
@@ -78,33 +85,38 @@ func (b *batch) free() {
 // poller while nothing is. idle runs when the socket is found empty,
 // before waiting: the moment to write what earlier batches delivered.
 func (b *batch) read(rc syscall.RawConn, idle func()) error {
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for i := range b.hdrs {
-			h := &b.hdrs[i].Hdr
-			h.SetControllen(b.oobSz)
-			h.Flags = 0
-			if b.names != nil {
-				h.Namelen = unix.SizeofSockaddrAny
-			}
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
-			unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN {
-			idle()
-			return false
-		}
-		b.n, errno = int(r), e
-		return true
-	})
+	b.idle, b.errno = idle, 0
+	err := rc.Read(b.recv)
+	b.idle = nil
 	if err != nil {
 		return err
 	}
-	if errno != 0 {
+	if b.errno != 0 {
 		b.n = 0
-		return errno
+		return b.errno
 	}
 	return nil
+}
+
+// recvmmsg is one try at reading the batch, for RawConn.Read: false
+// (wait) when nothing is queued.
+func (b *batch) recvmmsg(fd uintptr) bool {
+	for i := range b.hdrs {
+		h := &b.hdrs[i].Hdr
+		h.SetControllen(b.oobSz)
+		h.Flags = 0
+		if b.names != nil {
+			h.Namelen = unix.SizeofSockaddrAny
+		}
+	}
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		b.idle()
+		return false
+	}
+	b.n, b.errno = int(r), e
+	return true
 }
 
 // full reports whether the last read filled every buffer (more may wait).

@@ -9,20 +9,15 @@ import (
 // 32; real programs use longer names, so allow what RFC 5424 allows.
 const maxTagLen = 48
 
-// months maps the RFC 3164 month abbreviations to time.Month.
-var months = map[string]time.Month{
-	"Jan": time.January, "Feb": time.February, "Mar": time.March,
-	"Apr": time.April, "May": time.May, "Jun": time.June,
-	"Jul": time.July, "Aug": time.August, "Sep": time.September,
-	"Oct": time.October, "Nov": time.November, "Dec": time.December,
-}
+// monthNames are the RFC 3164 month abbreviations, January first.
+var monthNames = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // parse3164 parses b, the part after the PRI, as "TIMESTAMP HOSTNAME
 // TAG[PID]: MSG", as the hostname-less local form "TIMESTAMP TAG[PID]:
 // MSG" that syslog(3) writes to /dev/log, or as "TAG[PID]: MSG" without a
 // timestamp. It reports false when none of these match.
 func parse3164(m *Message, b []byte, now time.Time, sc *scratch) bool {
-	t, rest, ok := stamp3164(b, now)
+	t, rest, ok := stamp3164(b, now, sc)
 	if !ok {
 		// Without a timestamp only an explicit tag makes it a header.
 		app, pid, msg, ok := tag(b, false, sc)
@@ -64,7 +59,7 @@ func validHostname(b []byte) bool {
 // stamp3164 parses the timestamp that opens b and the space after it:
 // "Mmm dd hh:mm:ss" (dd space-padded) or an RFC 3339 timestamp as rsyslog
 // sends in its high-precision formats.
-func stamp3164(b []byte, now time.Time) (time.Time, []byte, bool) {
+func stamp3164(b []byte, now time.Time, sc *scratch) (time.Time, []byte, bool) {
 	if i := bytes.IndexByte(b, ' '); i >= 20 && len(b) > 4 && isDigit(b[0]) && b[4] == '-' {
 		t, err := time.Parse(time.RFC3339Nano, string(b[:i]))
 		if err != nil {
@@ -75,14 +70,6 @@ func stamp3164(b []byte, now time.Time) (time.Time, []byte, bool) {
 	if len(b) < 15 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' {
 		return time.Time{}, nil, false
 	}
-	mon, ok := months[string(b[:3])]
-	day, ok1 := num2(b[4], b[5], true)
-	hh, ok2 := num2(b[7], b[8], false)
-	mm, ok3 := num2(b[10], b[11], false)
-	ss, ok4 := num2(b[13], b[14], false)
-	if !ok || !ok1 || !ok2 || !ok3 || !ok4 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
-		return time.Time{}, nil, false
-	}
 	rest := b[15:]
 	if len(rest) > 0 {
 		if rest[0] != ' ' {
@@ -90,9 +77,37 @@ func stamp3164(b []byte, now time.Time) (time.Time, []byte, bool) {
 		}
 		rest = rest[1:]
 	}
-	ss = min(ss, 59) // a leap second has no time.Time; keep the message
-	t, ok := nearestYear(mon, day, hh, mm, ss, now)
+	if t, ok, hit := sc.cachedStamp(b[:15], now); hit {
+		return t, rest, ok
+	}
+	t, ok := classicStamp(b[:15], now)
+	sc.keepStamp(b[:15], now, t, ok)
 	return t, rest, ok
+}
+
+// classicStamp reads "Mmm dd hh:mm:ss" (dd space-padded) as the time
+// nearest to now.
+func classicStamp(b []byte, now time.Time) (time.Time, bool) {
+	mon, ok := month(b[:3])
+	day, ok1 := num2(b[4], b[5], true)
+	hh, ok2 := num2(b[7], b[8], false)
+	mm, ok3 := num2(b[10], b[11], false)
+	ss, ok4 := num2(b[13], b[14], false)
+	if !ok || !ok1 || !ok2 || !ok3 || !ok4 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return time.Time{}, false
+	}
+	ss = min(ss, 59) // a leap second has no time.Time; keep the message
+	return nearestYear(mon, day, hh, mm, ss, now)
+}
+
+// month is the month an RFC 3164 abbreviation names.
+func month(b []byte) (time.Month, bool) {
+	for m, name := range monthNames {
+		if name == string(b) {
+			return time.Month(m + 1), true
+		}
+	}
+	return 0, false
 }
 
 // num2 parses two decimal digits; with spacePad the first may be a space.

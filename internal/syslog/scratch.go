@@ -1,6 +1,9 @@
 package syslog
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // scratch is the memory a serve loop delivers messages from. Messages are
 // copied into a shared slab rather than allocated one by one, and header
@@ -11,6 +14,17 @@ import "bytes"
 type scratch struct {
 	strs map[string]string
 	slab []byte
+	// recent are the last strings str returned, checked before the map:
+	// one sender's app name and pid repeat message after message.
+	recent [4]string
+	next   int
+	// The last RFC 3164 timestamp parsed, with the clock reading it was
+	// read against and its result: the messages of one read mostly carry
+	// the same second.
+	stampKey  [15]byte
+	stampNow  time.Time
+	stampTime time.Time
+	stampOK   bool
 }
 
 const (
@@ -32,15 +46,42 @@ func (s *scratch) str(b []byte) string {
 	if s == nil || len(b) > maxInternLen {
 		return string(b)
 	}
-	if v, ok := s.strs[string(b)]; ok {
-		return v
+	for _, v := range s.recent {
+		if v == string(b) && len(v) > 0 {
+			return v
+		}
 	}
-	if s.strs == nil || len(s.strs) >= maxInterned {
-		s.strs = make(map[string]string, 64)
+	v, ok := s.strs[string(b)]
+	if !ok {
+		if s.strs == nil || len(s.strs) >= maxInterned {
+			s.strs = make(map[string]string, 64)
+		}
+		v = string(b)
+		s.strs[v] = v
 	}
-	v := string(b)
-	s.strs[v] = v
+	s.recent[s.next] = v
+	s.next = (s.next + 1) % len(s.recent)
 	return v
+}
+
+// cachedStamp is the result for a "Mmm dd hh:mm:ss" timestamp b read at
+// now, if it is the last one parsed (hit).
+func (s *scratch) cachedStamp(b []byte, now time.Time) (t time.Time, ok, hit bool) {
+	// The same reading of the clock (==, not Equal: the location counts
+	// too) gives the same result.
+	if s == nil || s.stampNow != now || now.IsZero() || string(s.stampKey[:]) != string(b) {
+		return time.Time{}, false, false
+	}
+	return s.stampTime, s.stampOK, true
+}
+
+// keepStamp remembers the result for b (15 bytes) read at now.
+func (s *scratch) keepStamp(b []byte, now, t time.Time, ok bool) {
+	if s == nil || len(b) != len(s.stampKey) {
+		return
+	}
+	copy(s.stampKey[:], b)
+	s.stampNow, s.stampTime, s.stampOK = now, t, ok
 }
 
 // clone copies b into the slab; the copy is capped, so appending to it

@@ -86,32 +86,42 @@ func closeAll(fds []int) {
 }
 
 // parseOOB extracts the sender's credentials and pidfd and closes other
-// passed fds.
+// passed fds. It walks the control messages in place: it runs for every
+// datagram, and unix.ParseSocketControlMessage allocates.
 func parseOOB(oob []byte) Cred {
 	var cred Cred
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return cred
-	}
 	pidfd := 0
-	for i := range msgs {
-		h := msgs[i].Header
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_PIDFD && len(msgs[i].Data) >= 4 {
-			fd := int(*(*int32)(unsafe.Pointer(&msgs[i].Data[0])))
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < unix.SizeofCmsghdr || uint64(h.Len) > uint64(len(oob)) {
+			break
+		}
+		data := oob[unix.CmsgLen(0):h.Len]
+		switch {
+		case h.Level != unix.SOL_SOCKET:
+		case h.Type == unix.SCM_PIDFD && len(data) >= 4:
 			if pidfd > 0 {
 				unix.Close(pidfd)
 			}
-			pidfd = fd
-		} else if uc, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
+			pidfd = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Type == unix.SCM_CREDENTIALS && len(data) >= unix.SizeofUcred:
+			uc := (*unix.Ucred)(unsafe.Pointer(&data[0]))
 			cred = Cred{PID: int(uc.Pid), UID: int(uc.Uid), GID: int(uc.Gid), Known: true}
-		} else if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-			for _, fd := range fds {
-				unix.Close(fd)
+		case h.Type == unix.SCM_RIGHTS:
+			for ; len(data) >= 4; data = data[4:] {
+				unix.Close(int(*(*int32)(unsafe.Pointer(&data[0]))))
 			}
 		}
+		oob = oob[min(cmsgAlign(int(h.Len)), len(oob)):]
 	}
 	cred.PIDFD = pidfd
 	return cred
+}
+
+// cmsgAlign rounds n up to the alignment of control messages.
+func cmsgAlign(n int) int {
+	const a = int(unsafe.Sizeof(uintptr(0)))
+	return (n + a - 1) &^ (a - 1)
 }
 
 // ServeUDP reads datagrams from conn until ctx is done; it then closes

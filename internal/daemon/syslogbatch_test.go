@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tendproject/tend/internal/journal"
+)
+
+// Messages added by two receivers, with flushes between and more than a
+// batch's bound outstanding, all reach the journal, each receiver's in
+// its order, by the time wait returns.
+func TestSyslogBatchGroupCommit(t *testing.T) {
+	j, err := journal.Open(journal.Options{Dir: t.TempDir(), BootID: "b", MaxUse: 1 << 30, KeepFree: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var b syslogBatch
+	const n = 3 * maxSyslogBatch
+	var wg sync.WaitGroup
+	for _, unit := range []string{"a.service", "b.service"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: fmt.Appendf(nil, "%d", i)})
+				if i%100 == 99 {
+					b.flush(j)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.wait(j)
+	next := map[string]int{}
+	if err := j.Query(context.Background(), journal.Query{}, func(e journal.Entry) error {
+		if want := fmt.Sprint(next[e.Unit]); string(e.Message) != want {
+			return fmt.Errorf("%s: %q where %s was due", e.Unit, e.Message, want)
+		}
+		next[e.Unit]++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if next["a.service"] != n || next["b.service"] != n {
+		t.Fatalf("journal holds %v; want %d of each", next, n)
+	}
+}
