@@ -9,18 +9,29 @@ import (
 	"testing"
 )
 
-// crashImage writes n entries and returns the bytes of the unit's segment
-// as a crash would leave them (no index, never sealed), the offsets where
-// each record ends, and the messages.
-func crashImage(t *testing.T, n int) (seg []byte, ends []int64, msgs []string) {
+// crashImage writes n entries, in batch frames of three and two lines
+// (the two-line ones ending without a newline) and single records, and returns the bytes of the unit's segment as a
+// crash would leave them (no index, never sealed), the offsets where
+// each entry's frame starts and ends, and the messages.
+func crashImage(t *testing.T, n int) (seg []byte, spans [][2]int64, msgs []string) {
 	t.Helper()
 	j := openTest(t, nil)
+	var batch []string
+	sizes := []int{3, 1, 2, 1}
 	for i := range n {
 		m := fmt.Sprintf("message %d %s", i, strings.Repeat("x", i%7))
-		if err := j.Append(Entry{Unit: "crash.service", Priority: PriInfo, Message: []byte(m)}); err != nil {
-			t.Fatal(err)
-		}
+		batch = append(batch, m)
 		msgs = append(msgs, m)
+		if len(batch) == sizes[0] || i == n-1 {
+			if len(batch) == 1 {
+				if err := j.Append(Entry{Unit: "crash.service", Priority: PriInfo, Message: []byte(m)}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				commitLines(t, j, "crash.service", batch, len(batch) == 2)
+			}
+			batch, sizes = batch[:0], append(sizes[1:], sizes[0])
+		}
 	}
 	j.wmu.Lock()
 	u := j.units["crash.service"]
@@ -31,14 +42,21 @@ func crashImage(t *testing.T, n int) (seg []byte, ends []int64, msgs []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	batches := 0
 	decodeRange(seg[s.hdrSize:], s.hdrSize, func(r *rec) bool {
-		ends = append(ends, r.off+int64(r.size))
+		spans = append(spans, [2]int64{r.off, r.off + int64(r.size)})
+		if r.inner {
+			batches++
+		}
 		return true
 	}, nil)
-	if len(ends) != n {
-		t.Fatalf("decoded %d records; want %d", len(ends), n)
+	if len(spans) != n {
+		t.Fatalf("decoded %d records; want %d", len(spans), n)
 	}
-	return seg, ends, msgs
+	if n > 2 && batches == 0 {
+		t.Fatal("no batch frame written")
+	}
+	return seg, spans, msgs
 }
 
 // reopen writes img as the only segment of a journal and reads it back.
@@ -61,21 +79,21 @@ func reopen(t *testing.T, img []byte) ([]string, []Damage) {
 // cut can: every record complete before the cut comes back, nothing
 // else, and an incomplete tail is reported.
 func TestCrashTruncation(t *testing.T) {
-	seg, ends, msgs := crashImage(t, 12)
+	seg, spans, msgs := crashImage(t, 12)
 	_, hn, _ := parseSegHeader(seg)
 	hdr := int64(hn)
 	for cut := int64(0); cut <= int64(len(seg)); cut++ {
 		got, dmg := reopen(t, seg[:cut])
 		complete := 0
-		for complete < len(ends) && ends[complete] <= cut {
+		for complete < len(spans) && spans[complete][1] <= cut {
 			complete++
 		}
 		if fmt.Sprint(got) != fmt.Sprint(msgs[:complete]) {
 			t.Fatalf("cut at %d: got %q; want %q", cut, got, msgs[:complete])
 		}
 		atBoundary := cut == hdr
-		for _, e := range ends {
-			atBoundary = atBoundary || e == cut
+		for _, sp := range spans {
+			atBoundary = atBoundary || sp[1] == cut
 		}
 		if atBoundary != (len(dmg) == 0) {
 			t.Fatalf("cut at %d (boundary %v): damage %v", cut, atBoundary, dmg)
@@ -84,22 +102,17 @@ func TestCrashTruncation(t *testing.T) {
 }
 
 // TestCrashCorruption flips every byte of the segment in turn: exactly the
-// record holding it is lost, every other one comes back intact, and the
-// damage is reported.
+// frame holding it is lost (a record, or every line of a batch), every
+// other one comes back intact, and the damage is reported.
 func TestCrashCorruption(t *testing.T) {
-	seg, ends, msgs := crashImage(t, 8)
-	_, hn, _ := parseSegHeader(seg)
+	seg, spans, msgs := crashImage(t, 8)
 	for i := range seg {
 		img := bytes.Clone(seg)
 		img[i] ^= 0xa5
 		got, dmg := reopen(t, img)
 		var want []string
-		for k, e := range ends {
-			start := int64(hn)
-			if k > 0 {
-				start = ends[k-1]
-			}
-			if int64(i) < start || int64(i) >= e {
+		for k, sp := range spans {
+			if int64(i) < sp[0] || int64(i) >= sp[1] {
 				want = append(want, msgs[k])
 			}
 		}
@@ -115,11 +128,11 @@ func TestCrashCorruption(t *testing.T) {
 // TestOpenAfterCrash: the writer reopens a torn journal, reports the
 // damage, keeps every complete entry and continues the sequence.
 func TestOpenAfterCrash(t *testing.T) {
-	seg, ends, msgs := crashImage(t, 5)
+	seg, spans, msgs := crashImage(t, 5)
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "crash.service")
 	os.Mkdir(ud, 0o755)
-	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg[:ends[3]+5], 0o640)
+	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), seg[:spans[3][1]+5], 0o640)
 	j, err := Open(Options{Dir: dir, BootID: "b", KeepFree: -1, MaxUse: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
@@ -167,12 +180,51 @@ func TestDamageInSealedSegment(t *testing.T) {
 	}
 }
 
+// TestReadsVersion1Segments: segments of the format before batch frames
+// ("TNDJSEG1", one record per entry) still read back.
+func TestReadsVersion1Segments(t *testing.T) {
+	img := appendSegHeader(nil, segHeader{boot: "old", unit: "crash.service", created: 1})
+	copy(img, segMagicV1) // the CRC covers the length and payload, not the magic
+	for i, m := range []string{"one", "two"} {
+		img = appendRecord(img, &rec{seq: uint64(i + 1), rt: 1, pri: PriInfo, ident: []byte("id"), msg: []byte(m)})
+	}
+	got, dmg := reopen(t, img)
+	if fmt.Sprint(got) != "[one two]" || len(dmg) != 0 {
+		t.Fatalf("got %q, damage %v; want [one two] and none", got, dmg)
+	}
+	// Left unsealed by a crash of an older tend, it is not appended to
+	// (batch frames would follow records of the old format): the next
+	// lines start a new segment.
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "crash.service")
+	os.Mkdir(ud, 0o755)
+	os.WriteFile(filepath.Join(ud, "0000000000000001-0000000000000001.seg"), img, 0o640)
+	j, err := Open(Options{Dir: dir, BootID: "old", KeepFree: -1, MaxUse: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitLines(t, j, "crash.service", []string{"three", "four"}, false)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(ud, "*.seg")); len(segs) != 2 {
+		t.Errorf("%d segments; want the old one and a new one", len(segs))
+	}
+	r, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != "[one two three four]" {
+		t.Errorf("read back: %s", got)
+	}
+}
+
 // TestResumeAfterCrash: the segment a crashed writer left is intact, so
 // the next run appends to it instead of starting a new file; the lines
 // read back in order, and Close seals it. A torn tail is not appended
 // to: that segment is sealed and a new one started.
 func TestResumeAfterCrash(t *testing.T) {
-	seg, ends, msgs := crashImage(t, 5)
+	seg, spans, msgs := crashImage(t, 5)
 	const boot = "11111111-2222-3333-4444-555555555555" // crashImage's
 	for _, tc := range []struct {
 		name     string
@@ -181,7 +233,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		wantSegs int
 	}{
 		{"intact", seg, msgs, 1},
-		{"torn tail", seg[:ends[3]+5], msgs[:4], 2},
+		{"torn tail", seg[:spans[3][1]+5], msgs[:4], 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

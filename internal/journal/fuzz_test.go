@@ -15,7 +15,35 @@ func seedSegment() []byte {
 	for i, m := range []string{"hello", "", "bin\x00\xff", "a longer line of text"} {
 		b = appendRecord(b, &rec{seq: uint64(i + 1), rt: int64(i), pri: uint8(i), stream: uint8(i % 4), ident: []byte("id"), msg: []byte(m)})
 	}
-	return b
+	// "one", "", "two, cut" (partial), "long …", "end" (bare)
+	text := "one\n\ntwo, cut" + strings.Repeat("long ", 40) + "\nend"
+	h := rec{seq: 5, rt: 9, mono: 8, pid: 7, pri: 6, ident: []byte("b")}
+	return appendBatch(b, &h, []uint64{13<<1 | 1, uint64(len(text)) << 1}, []byte(text))
+}
+
+// appendBatch encodes a whole batch frame onto dst (see appendBatchHead).
+func appendBatch(dst []byte, h *rec, cuts []uint64, text []byte) []byte {
+	start := len(dst)
+	dst = append(appendBatchHead(dst, h, cuts), text...)
+	return sealFrame(dst, start)
+}
+
+// reencodeBatch encodes the decoded lines of one batch frame again.
+func reencodeBatch(lines []rec) []byte {
+	var text []byte
+	var cuts []uint64
+	for _, l := range lines {
+		text = append(text, l.msg...)
+		switch {
+		case l.flags&flagPartial != 0:
+			cuts = append(cuts, uint64(len(text))<<1|1)
+		case l.flags&flagBare != 0:
+			cuts = append(cuts, uint64(len(text))<<1)
+		default:
+			text = append(text, '\n')
+		}
+	}
+	return appendBatch(nil, &lines[0], cuts, text)
 }
 
 // FuzzDecode feeds arbitrary bytes to the segment decoder: it must not
@@ -35,14 +63,30 @@ func FuzzDecode(f *testing.F) {
 			start = n
 		}
 		next := int64(start)
+		var lines []rec // of the batch being decoded
 		decodeRange(data[start:], int64(start), func(r *rec) bool {
 			if r.off != next {
 				t.Fatalf("record at %d; expected %d", r.off, next)
 			}
-			again := appendRecord(nil, r)
-			if !bytes.Equal(again, data[r.off:r.off+int64(r.size)]) {
-				t.Fatalf("record at %d does not re-encode to its bytes", r.off)
+			lines = append(lines, *r)
+			if r.inner {
+				return true
 			}
+			var again []byte
+			if data[r.off+frameHdr+35] == flagBatch {
+				again = reencodeBatch(lines)
+			} else {
+				again = appendRecord(nil, r)
+			}
+			if !bytes.Equal(again, data[r.off:r.off+int64(r.size)]) {
+				t.Fatalf("frame at %d does not re-encode to its bytes", r.off)
+			}
+			for i := range lines {
+				if lines[i].seq != lines[0].seq+uint64(i) {
+					t.Fatalf("batch at %d: line %d has seq %d", r.off, i, lines[i].seq)
+				}
+			}
+			lines = lines[:0]
 			next = r.off + int64(r.size)
 			return true
 		}, func(off, n int64, reason string) {

@@ -84,7 +84,7 @@ func (j *Journal) AdoptPipes(ps []PipeState) error {
 		p.pid.Store(int64(s.PID))
 		p.armed.Store(true)
 		j.wmu.Lock()
-		if j.closed {
+		if j.closed || j.closing {
 			j.wmu.Unlock()
 			unix.Close(s.FD)
 			return errClosed

@@ -2,6 +2,8 @@ package journal
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,8 +33,9 @@ type ingest struct {
 	// spool's rest): the loop stores them without waiting for new data.
 	replay []*Pipe
 
-	buf  []byte // shared read buffer, owned by the loop
-	recs []rec  // shared record batch, owned by the loop
+	buf  []byte   // shared read buffer, owned by the loop
+	recs []rec    // shared record batch, owned by the loop
+	ends []uint32 // shared line ends of the batch's runs, owned by the loop
 	done chan struct{}
 }
 
@@ -84,6 +87,9 @@ func (in *ingest) add(p *Pipe, poll bool) error {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.stopping {
+		return errClosed
+	}
 	in.byFD[int32(p.fd)] = p
 	if !poll {
 		return nil
@@ -208,6 +214,22 @@ func (in *ingest) drain(p *Pipe) bool {
 	return false
 }
 
+// drainLast stores what p holds when the journal closes: at most a
+// pipe's capacity, so that a writer still running cannot hold Close up.
+func (in *ingest) drainLast(p *Pipe) {
+	p.lb.final = true
+	for range maxDrain + 1 {
+		n, eof := in.read(p)
+		if eof {
+			in.finish(p)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
 // pause waits for d or a wake-up, without reading pipes. It reports
 // whether the loop must stop.
 func (in *ingest) pause(d time.Duration) bool {
@@ -268,7 +290,7 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	eof := n == 0
 	n = max(n, 0)
 	b := p.lb
-	b.buf, b.have, b.recs = in.buf, have, in.recs[:0]
+	b.buf, b.have, b.recs, b.ends = in.buf, have, in.recs[:0], in.ends[:0]
 	b.pid = uint32(max(p.pid.Load(), 0))
 	if p.sp != nil && p.sp.pid != int(b.pid) {
 		// A new writer (Pipe.SetPID again): the records from here on
@@ -279,16 +301,17 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	}
 	b.filled(n, eof)
 	var seq uint64
-	if k := min(len(p.skip), len(b.recs)); k > 0 {
+	if k := min(len(p.skip), entries(b.recs)); k > 0 {
 		// Committed by the manager before a crash (spool.go).
 		seq = p.skip[k-1]
 		p.skip = p.skip[k:]
-		b.recs = b.recs[:copy(b.recs, b.recs[k:])]
+		rest := dropLines(b.recs, k)
+		b.recs = b.recs[:copy(b.recs, rest)]
 	}
 	err = b.flush() // a closed journal: the lines go with it
 	if p.sp != nil {
 		if err == nil && len(b.recs) > 0 {
-			seq = b.recs[len(b.recs)-1].seq
+			seq = b.recs[len(b.recs)-1].lastSeq()
 		}
 		p.sp.done(p.sp.read-int64(b.have), seq)
 	}
@@ -296,8 +319,8 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 	if len(p.pending) == 0 && cap(p.pending) > 4096 {
 		p.pending = nil // don't keep a long line's room on an idle pipe
 	}
-	in.recs = b.recs[:0]
-	b.buf, b.recs = nil, nil
+	in.recs, in.ends = b.recs[:0], b.ends[:0]
+	b.buf, b.recs, b.ends = nil, nil, nil
 	return n, eof
 }
 
@@ -338,8 +361,10 @@ func (in *ingest) finish(p *Pipe) {
 	close(p.done)
 }
 
-// stop ends the loop and closes the pipes still open; lines they hold and
-// nobody read are lost (stop units first).
+// stop ends the loop, stores what the pipes still open hold (the last
+// output of units stopped just before, which the loop may not have read
+// yet) and closes them; what their writers write later is lost (stop
+// units first).
 func (in *ingest) stop() {
 	if in.epfd < 0 {
 		return
@@ -350,6 +375,12 @@ func (in *ingest) stop() {
 	var one = [8]byte{1}
 	_, _ = unix.Write(in.wake, one[:])
 	<-in.done
+	in.mu.Lock()
+	left := slices.Collect(maps.Values(in.byFD))
+	in.mu.Unlock()
+	for _, p := range left {
+		in.drainLast(p)
+	}
 	in.mu.Lock()
 	for fd, p := range in.byFD {
 		unix.Close(int(fd))

@@ -78,16 +78,25 @@ type Journal struct {
 	// wmu guards the write state: units, their segments and files, the
 	// sequence counter's commits, pipes and closed. All appends are
 	// serialised under it, so sequence order is commit order.
-	wmu       sync.Mutex
-	units     map[string]*unitLog
-	shared    map[string]sharedUnit // units stored in another's stream (shared.go)
-	seq       uint64                // last sequence number committed
-	in        *ingest               // the pipe reader, started by the first Pipe
-	closed    bool
-	syncTimer *time.Timer // armed while some unit is dirty
-	ageTimer  *time.Timer // armed to the next MaxAge expiry
-	scratch   []byte      // encode buffer, reused under wmu
-	taps      []*tap      // hear of each commit (Tap)
+	wmu    sync.Mutex
+	units  map[string]*unitLog
+	shared map[string]sharedUnit // units stored in another's stream (shared.go)
+	seq    uint64                // last sequence number committed
+	in     *ingest               // the pipe reader, started by the first Pipe
+	// closing refuses new pipes while Close stores what the open ones
+	// hold; closed refuses everything.
+	closing, closed bool
+	syncTimer       *time.Timer // armed while some unit is dirty
+	ageTimer        *time.Timer // armed to the next MaxAge expiry
+	scratch         []byte      // encode buffer, reused under wmu
+	taps            []*tap      // hear of each commit (Tap)
+	// encodeLocked's and writePieces', reused under wmu; tapBuf is the
+	// frames of a commit in one piece, for taps
+	frames []frameNote
+	pieces []piece
+	cuts   []uint64
+	iov    [][]byte
+	tapBuf []byte
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64
@@ -126,6 +135,8 @@ type unitLog struct {
 	f      *os.File
 	dirty  bool // written since the last fsync
 	newDir bool // directory entry not yet synced
+	// wbAt is where the active segment's early writeback stopped.
+	wbAt int64
 	// release: Release was called while pipes of the unit were still
 	// read; the last one's end seals the active segment (release.go).
 	release bool
@@ -253,13 +264,14 @@ func Open(opts Options) (*Journal, error) {
 
 // resumable reports whether s, the last segment of its unit, left
 // unsealed by an earlier run (a crash or a re-exec), may take this run's
-// appends: it is intact to its end, of this boot, and smaller than
+// appends: it is intact to its end, of this boot and of this format
+// version (a "TNDJSEG1" one holds no batch frames), and smaller than
 // resumeMax. Resuming it costs nothing until the unit logs (then one
 // open(2) of an existing file), where a new segment costs a file
 // creation and the old one an index and its fsyncs; and the number of
 // segments does not grow with every restart of the manager.
 func (j *Journal) resumable(s *segment, dmg []Damage) bool {
-	return s.hdrSize > 0 && s.boot == j.opts.BootID && s.size < min(j.opts.MaxFileSize, resumeMax) &&
+	return s.hdrSize > 0 && !s.v1 && s.boot == j.opts.BootID && s.size < min(j.opts.MaxFileSize, resumeMax) &&
 		!hasDamage(dmg, s.path)
 }
 
@@ -308,21 +320,27 @@ func (j *Journal) Dir() string { return j.opts.Dir }
 // BootID returns the boot id new entries are written with.
 func (j *Journal) BootID() string { return j.opts.BootID }
 
-// Close stops every pipe reader (lines still buffered in a pipe that no
-// reader took are lost, so stop units and wait on Pipe.Done first), syncs
-// and seals the active segments. Queries running meanwhile may fail.
+// Close stops every pipe reader, storing what the pipes hold then (up to
+// a pipe's capacity each: what a unit still running writes later is
+// lost, so stop units first), syncs and seals the active segments.
+// Queries running meanwhile may fail.
 func (j *Journal) Close() error {
 	j.wmu.Lock()
-	if j.closed {
+	if j.closed || j.closing {
 		j.wmu.Unlock()
 		return nil
 	}
-	j.closed = true
+	j.closing = true
 	in := j.in
 	j.wmu.Unlock()
 	if in != nil {
+		// Before closed: the loop's last read, and what the pipes still
+		// hold, are committed, not dropped.
 		in.stop()
 	}
+	j.wmu.Lock()
+	j.closed = true
+	j.wmu.Unlock()
 	j.sealWG.Wait() // released segments are sealed before the lock goes
 	// A last try to say what was lost, whatever the retry schedule.
 	j.reportLost(true)

@@ -266,3 +266,24 @@ func TestIdleJournalArmsNoTimer(t *testing.T) {
 		t.Error("a crit entry is synced before Append returns; no timer needed")
 	}
 }
+
+// commitLines commits msgs to unit as one pipe read's run of lines does
+// (batch frames): each line newline-terminated, the last one bare (at
+// the pipe's end) when bare is set.
+func commitLines(t testing.TB, j *Journal, unit string, msgs []string, bare bool) {
+	t.Helper()
+	r := rec{rt: j.opts.Clock().UnixNano(), mono: int64(j.opts.Monotonic()), pri: PriInfo, ident: []byte("lines")}
+	for i, m := range msgs {
+		r.msg = append(r.msg, m...)
+		end := uint32(len(r.msg))
+		if bare && i == len(msgs)-1 {
+			end |= endBare
+		} else {
+			r.msg = append(r.msg, '\n')
+		}
+		r.ends = append(r.ends, end)
+	}
+	if err := j.commit(unit, []rec{r}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -106,7 +106,7 @@ func (j *Journal) Pipe(src Source) (*Pipe, error) {
 	p.pid.Store(int64(src.PID))
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
-	if j.closed {
+	if j.closed || j.closing {
 		unix.Close(p.fd)
 		p.W.Close()
 		return nil, errClosed
@@ -138,6 +138,14 @@ type lineBatcher struct {
 	recs  []rec
 	ident []byte // the identifier, converted once
 	rl    rateLimit
+	// final is set for the last reads of a closing journal.
+	final bool
+	// The run of lines being built: its index in recs (-1: none), its
+	// offset in buf and where its ends start in ends, which holds the
+	// line ends of every run of the read (lent by the loop, as buf and
+	// recs are).
+	run, runAt, runEnds int
+	ends                []uint32
 	// pending is the unterminated rest of the last read.
 	pending []byte
 }
@@ -159,26 +167,32 @@ func (b *lineBatcher) free() []byte { return b.buf[b.have:] }
 func (b *lineBatcher) filled(n int, eof bool) {
 	b.have += n
 	b.recs = b.recs[:0]
+	// One reading of the clocks per read: its lines arrived together.
 	now := b.j.opts.Clock().UnixNano()
 	mono := int64(b.j.opts.Monotonic())
+	tmpl := rec{
+		rt: now, mono: mono, pid: b.pid, uid: uidField(b.src.UID),
+		pri: uint8(min(max(b.src.Priority, 0), 7)), fac: uint8(min(max(b.src.Facility, 0), 23)),
+		stream: uint8(min(b.src.Stream, StreamTend)), ident: b.ident,
+	}
 	data := b.buf[:b.have]
-	lineMax := b.j.opts.LineMax
+	at, lineMax := 0, b.j.opts.LineMax // at: offset of data in buf
+	b.run, b.ends = -1, b.ends[:0]
 lines:
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
+		n, next, end := i, i+1, uint32(0)
 		switch {
 		case i >= 0 && i <= lineMax:
-			b.add(data[:i], false, now, mono)
-			data = data[i+1:]
 		case len(data) >= lineMax:
-			b.add(data[:lineMax], true, now, mono)
-			data = data[lineMax:]
+			n, next, end = lineMax, lineMax, endCut
 		case eof:
-			b.add(data, false, now, mono)
-			data = nil
+			n, next, end = len(data), len(data), endBare
 		default:
 			break lines // an unterminated line: wait for more
 		}
+		b.add(&tmpl, at, n, next, end)
+		data, at = data[next:], at+next
 	}
 	if eof {
 		b.rl.flush(b, now, mono)
@@ -188,38 +202,47 @@ lines:
 
 // flush commits the batch and moves the unterminated rest to the front.
 func (b *lineBatcher) flush() error {
-	err := b.j.commit(b.src.Unit, b.recs)
+	err := b.j.commitAs(b.src.Unit, b.recs, b.final)
 	// recs alias buf: move the rest only after the commit copied them.
 	b.have = copy(b.buf, b.pending)
 	b.pending = nil
 	return err
 }
 
-// add appends one line as a record, applying the level prefix and the
-// rate limit.
-func (b *lineBatcher) add(line []byte, partial bool, now, mono int64) {
-	if !b.rl.allow(b, now, mono) {
+// add takes the line of n bytes at buf[at:], the next one starting at
+// at+next (after its newline, or right after it when end is endCut or
+// endBare), from a read whose fields are tmpl's, applying the rate limit
+// and the level prefix: as one more line of the read's current run of
+// lines, or, when a "<N>" prefix gives it a priority of its own, as a
+// record of its own.
+func (b *lineBatcher) add(tmpl *rec, at, n, next int, end uint32) {
+	if b.rl.interval > 0 && !b.rl.allow(b, tmpl.rt, tmpl.mono) {
 		return
 	}
-	pri, fac := b.src.Priority, b.src.Facility
 	if b.src.LevelPrefix {
-		if v, n := levelPrefix(line); n > 0 {
-			pri = v & 7
+		if v, k := levelPrefix(b.buf[at : at+n]); k > 0 {
+			r := *tmpl
+			r.pri = uint8(v & 7)
 			if v > 7 {
-				fac = v >> 3
+				r.fac = uint8(v >> 3)
 			}
-			line = line[n:]
+			r.msg = b.buf[at+k : at+n]
+			if end == endCut {
+				r.flags = flagPartial
+			}
+			b.recs = append(b.recs, r)
+			return
 		}
 	}
-	r := rec{
-		rt: now, mono: mono, pid: b.pid, uid: uidField(b.src.UID),
-		pri: uint8(min(max(pri, 0), 7)), fac: uint8(min(max(fac, 0), 23)),
-		stream: uint8(min(b.src.Stream, StreamTend)), ident: b.ident, msg: line,
+	if b.run < 0 || b.run != len(b.recs)-1 {
+		// A new run: the read's first line, or the first after a rate
+		// limit's report.
+		b.run, b.runAt, b.runEnds = len(b.recs), at, len(b.ends)
+		b.recs = append(b.recs, *tmpl)
 	}
-	if partial {
-		r.flags = flagPartial
-	}
-	b.recs = append(b.recs, r)
+	b.ends = append(b.ends, uint32(at+n-b.runAt)|end)
+	r := &b.recs[b.run]
+	r.msg, r.ends = b.buf[b.runAt:at+next], b.ends[b.runEnds:]
 }
 
 // levelPrefix parses a leading "<N>" (N of one to three digits, at most

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,144 @@ func TestHugeIdentifierTruncated(t *testing.T) {
 	for _, e := range got {
 		if e.Identifier != long[:maxIdentLen] {
 			t.Errorf("%q: identifier of %d bytes; want %d", e.Message, len(e.Identifier), maxIdentLen)
+		}
+	}
+}
+
+// TestCloseStoresWhatPipesHold: lines a unit wrote just before the
+// journal closes, which the reader had not read yet (here: a pipe not
+// yet polled, its pid never set), are stored by Close, not dropped.
+func TestCloseStoresWhatPipesHold(t *testing.T) {
+	j := openTest(t, nil)
+	p, err := j.Pipe(Source{Unit: "last.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.W.Write([]byte("one\ntwo\nthree")); err != nil {
+		t.Fatal(err)
+	}
+	p.W.Close()
+	dir := j.Dir()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	r, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(messages(collect(t, r, Query{}))); got != "[one two three]" {
+		t.Fatalf("got %s; want [one two three]", got)
+	}
+}
+
+// TestPipeRunsReadBack: a read's lines — short, empty, and long ones cut
+// at LineMax — are stored as runs of batch frames (several per read past
+// 64 KiB of text; the journal is hardly larger than the text) and come
+// back as one entry each, in order, numbered one after the other, with
+// their partial flags; with SyslogLevelPrefix=, a "<N>" line is a record
+// of its own with priority N between runs.
+func TestPipeRunsReadBack(t *testing.T) {
+	for _, prefix := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prefix=%v", prefix), func(t *testing.T) {
+			j := openTest(t, func(o *Options) { o.LineMax = 1000 })
+			var in bytes.Buffer
+			var want []string
+			for i := range 3000 {
+				switch {
+				case i%500 == 7:
+					in.WriteString("\n")
+					want = append(want, "")
+				case i%700 == 3:
+					long := strings.Repeat(fmt.Sprint(i%10), 2500)
+					in.WriteString(long + "\n")
+					want = append(want, long[:1000]+"+", long[1000:2000]+"+", long[2000:])
+				case i%300 == 5:
+					l := fmt.Sprintf("<3>error %d", i)
+					in.WriteString(l + "\n")
+					if prefix {
+						l = "error " + fmt.Sprint(i) + " (3)"
+					}
+					want = append(want, l)
+				default:
+					l := fmt.Sprintf("line %05d %s", i, strings.Repeat("x", 80))
+					in.WriteString(l + "\n")
+					want = append(want, l)
+				}
+			}
+			p, err := j.Pipe(Source{Unit: "runs.service", PID: os.Getpid(), Priority: PriInfo, LevelPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.W.Write(in.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			p.W.Close()
+			<-p.Done()
+			got := collect(t, j, Query{})
+			var msgs []string
+			for i, e := range got {
+				m := string(e.Message)
+				if e.Partial {
+					m += "+"
+				}
+				if e.Priority != PriInfo {
+					m += fmt.Sprintf(" (%d)", e.Priority)
+				}
+				msgs = append(msgs, m)
+				if i > 0 && e.Seq != got[i-1].Seq+1 {
+					t.Fatalf("entry %d: seq %d after %d", i, e.Seq, got[i-1].Seq)
+				}
+			}
+			if !slices.Equal(msgs, want) {
+				t.Fatalf("got %d entries, want %d; first difference at %d", len(msgs), len(want), firstDiff(msgs, want))
+			}
+			j.wmu.Lock()
+			size := segBytes(j.units["runs.service"].segs[0])
+			j.wmu.Unlock()
+			if size > int64(in.Len())*11/10 {
+				t.Errorf("segment holds %d bytes for %d bytes of lines: not batch frames", size, in.Len())
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestDropLines: the entries a spool's replay skips (committed before a
+// crash) come off the front of runs of lines, cut ones included.
+func TestDropLines(t *testing.T) {
+	msg := []byte("ab\ncdefg\nh")
+	run := func() []rec {
+		// "ab", "cde" cut at LineMax 3, "fg", "h" (unterminated, at EOF)
+		return []rec{{msg: []byte("single")}, {msg: msg, ends: []uint32{2, 6 | endCut, 8, 10}}}
+	}
+	lines := func(recs []rec) []string {
+		var out []string
+		for _, r := range recs {
+			if r.ends == nil {
+				out = append(out, string(r.msg))
+				continue
+			}
+			var from uint32
+			for i := range r.ends {
+				var l []byte
+				l, _, from = r.runLine(i, from)
+				out = append(out, string(l))
+			}
+		}
+		return out
+	}
+	for k, want := range []string{"[single ab cde fg h]", "[ab cde fg h]", "[cde fg h]", "[fg h]", "[h]", "[]"} {
+		if got := fmt.Sprint(lines(dropLines(run(), k))); got != want {
+			t.Errorf("drop %d: got %s; want %s", k, got, want)
 		}
 	}
 }

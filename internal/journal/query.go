@@ -285,7 +285,7 @@ func merge(ctx context.Context, st store, segs map[string][]segment, m *matcher,
 		if err := fn(e); err != nil {
 			return n, err
 		}
-		if m.follow != nil && !rev {
+		if m.follow != nil && !rev && !it.cur.inner {
 			m.follow.pos[it.seg().path] = it.cur.off + int64(it.cur.size)
 		}
 		n++

@@ -168,6 +168,14 @@ func TestReaderFollowsOtherWriter(t *testing.T) {
 	if m := <-got; m != "second" {
 		t.Fatalf("followed %q", m)
 	}
+	// A batch frame's lines, appended to the segment the reader knows.
+	commitLines(t, j, "new.service", []string{"third", "fourth", "fifth"}, false)
+	j.Append(Entry{Unit: "new.service", Message: []byte("sixth")})
+	for _, want := range []string{"third", "fourth", "fifth", "sixth"} {
+		if m := <-got; m != want {
+			t.Fatalf("followed %q; want %q", m, want)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("follow returned %v", err)
@@ -271,43 +279,58 @@ func TestQueryUIDs(t *testing.T) {
 // TestFollowAcrossBlocksAndSegments follows while entries are committed
 // one by one, in two units, past many index blocks and segment rotations:
 // the follower, which resumes each query where the last one stopped and
-// keeps the active segments open, gets every entry once and in order.
+// keeps the active segments open, gets every entry once and in order;
+// as single records and as batch frames (runs of lines of one unit).
 func TestFollowAcrossBlocksAndSegments(t *testing.T) {
-	j := openTest(t, func(o *Options) { o.MaxFileSize = 1 << 20 })
-	const n = 12000
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	got := make(chan Entry, n)
-	done := make(chan error)
-	go func() {
-		done <- j.Follow(ctx, Query{}, func(e Entry) error {
-			e.Message = bytes.Clone(e.Message)
-			got <- e
-			return nil
+	for _, batch := range []int{1, 7} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			j := openTest(t, func(o *Options) { o.MaxFileSize = 1 << 20 })
+			const n = 12000
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := make(chan Entry, n)
+			done := make(chan error)
+			go func() {
+				done <- j.Follow(ctx, Query{}, func(e Entry) error {
+					e.Message = bytes.Clone(e.Message)
+					got <- e
+					return nil
+				})
+			}()
+			pad := strings.Repeat("x", 200)
+			var run []string
+			for i := range n {
+				unit := []string{"a.service", "b.service"}[i%3/2]
+				run = append(run, fmt.Sprintf("line %d %s", i, pad))
+				if i+1 < n && len(run) < batch && []string{"a.service", "b.service"}[(i+1)%3/2] == unit {
+					continue
+				}
+				if batch == 1 {
+					if err := j.Append(Entry{Unit: unit, Message: []byte(run[0])}); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					commitLines(t, j, unit, run, false)
+				}
+				run = run[:0]
+			}
+			var last uint64
+			for i := range n {
+				e := <-got
+				if want := fmt.Sprintf("line %d %s", i, pad); string(e.Message) != want || e.Seq <= last {
+					t.Fatalf("entry %d: %q seq %d after %d", i, e.Message[:min(len(e.Message), 20)], e.Seq, last)
+				}
+				last = e.Seq
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case e := <-got:
+				t.Fatalf("extra entry %q", e.Message)
+			default:
+			}
 		})
-	}()
-	pad := strings.Repeat("x", 200)
-	for i := range n {
-		unit := []string{"a.service", "b.service"}[i%3/2]
-		if err := j.Append(Entry{Unit: unit, Message: fmt.Appendf(nil, "line %d %s", i, pad)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var last uint64
-	for i := range n {
-		e := <-got
-		if want := fmt.Sprintf("line %d %s", i, pad); string(e.Message) != want || e.Seq <= last {
-			t.Fatalf("entry %d: %q seq %d after %d", i, e.Message[:min(len(e.Message), 20)], e.Seq, last)
-		}
-		last = e.Seq
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case e := <-got:
-		t.Fatalf("extra entry %q", e.Message)
-	default:
 	}
 }

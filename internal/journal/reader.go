@@ -195,7 +195,7 @@ func extend(s *segment) *segment {
 	ns := *s
 	ns.blocks = append([]block(nil), s.blocks...)
 	decodeRange(buf[:n], s.size, func(r *rec) bool {
-		if r.off != ns.size {
+		if r.off != ns.size && r.off+int64(r.size) != ns.size {
 			return false // a gap: wait for the writer to finish it
 		}
 		ns.note(r)

@@ -32,6 +32,7 @@ type segment struct {
 	unit    string
 	boot    string
 	hdrSize int64
+	v1      bool  // of the format before batch frames: not appended to
 	size    int64 // bytes of intact data (the writer's next offset)
 	blocks  []block
 	sealed  bool // index written; no more appends
@@ -50,6 +51,17 @@ func (s *segment) note(r *rec) {
 		b.count++
 	}
 	s.size = r.off + int64(r.size)
+}
+
+// noteFrame adds a frame written to the index: its entries share its
+// offset and realtime.
+func (s *segment) noteFrame(f *frameNote) {
+	s.note(&rec{off: f.off, size: int(f.size), seq: f.firstSeq, rt: f.rt})
+	if f.last > f.firstSeq {
+		b := &s.blocks[len(s.blocks)-1]
+		b.lastSeq = f.last
+		b.count += uint32(f.last - f.firstSeq)
+	}
 }
 
 func (s *segment) empty() bool { return len(s.blocks) == 0 }
@@ -187,7 +199,7 @@ func loadSegment(path, dirUnit string) (*segment, []Damage, error) {
 		head := make([]byte, min(st.Size(), 4096+20))
 		if _, err := f.ReadAt(head, 0); err == nil {
 			if h, n, err := parseSegHeader(head); err == nil {
-				s.unit, s.boot, s.hdrSize = h.unit, h.boot, int64(n)
+				s.unit, s.boot, s.hdrSize, s.v1 = h.unit, h.boot, int64(n), h.v1
 				s.size, s.blocks, s.sealed = idxSize, blocks, true
 				return s, nil, nil
 			}
@@ -200,7 +212,7 @@ func loadSegment(path, dirUnit string) (*segment, []Damage, error) {
 	var dmg []Damage
 	start := 0
 	if h, n, err := parseSegHeader(buf); err == nil {
-		s.unit, s.boot, s.hdrSize, start = h.unit, h.boot, int64(n), n
+		s.unit, s.boot, s.hdrSize, s.v1, start = h.unit, h.boot, int64(n), h.v1, n
 	} else {
 		dmg = append(dmg, Damage{Path: path, Offset: 0, Length: 0, Reason: "bad header"})
 	}

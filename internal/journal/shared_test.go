@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,5 +140,24 @@ func TestSharedStreamReleaseWaitsForPipe(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(j.Dir(), escapeUnit(unit))); err != nil {
 		t.Errorf("entry after the pipe's end: %v; want a directory of its own", err)
+	}
+}
+
+// TestSharedStreamRuns: a pipe read's lines of a unit stored in a shared
+// stream are one record each with the unit's name (batch frames carry
+// none), and come back under that unit.
+func TestSharedStreamRuns(t *testing.T) {
+	j := openTest(t, nil)
+	const unit = "echo@1-127.0.0.1:7-127.0.0.1:4001.service"
+	j.Share(unit, "echo@.service")
+	commitLines(t, j, unit, []string{"one", "two", "three"}, true)
+	got := collect(t, j, Query{Units: []string{unit}})
+	if fmt.Sprint(messages(got)) != "[one two three]" {
+		t.Fatalf("got %q", messages(got))
+	}
+	for _, e := range got {
+		if e.Unit != unit {
+			t.Errorf("%q: unit %q; want %q", e.Message, e.Unit, unit)
+		}
 	}
 }

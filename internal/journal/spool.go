@@ -33,8 +33,11 @@ import (
 // stream) after E: those were committed before the kill — even by a
 // write(2) the kill cut short — and the rest were not. The header is
 // rewritten, and the committed part of the spool punched out of the
-// file, every spoolMarkEvery bytes, so a pipe costs at most that much
-// memory or disk beyond its unterminated line.
+// file, once spoolMarkEvery bytes were committed and the pipe ran dry,
+// or every spoolMarkMax bytes while it stays full: a pipe at rest costs
+// at most spoolMarkEvery bytes of memory or disk beyond its unterminated
+// line, and a burst pays a header write and a punch per megabyte rather
+// than per 64 KiB.
 
 // spoolHdr is the room of the header at the start of a spool file; the
 // pipe's byte at offset x is at spoolHdr+x.
@@ -43,6 +46,10 @@ const spoolHdr = 4096
 // spoolMarkEvery is how many committed bytes a spool keeps before its
 // header moves on and they are punched out.
 const spoolMarkEvery = 64 << 10
+
+// spoolMarkMax is how many committed bytes a spool keeps at most, while
+// its pipe is read full read after full read: a pipe's capacity.
+const spoolMarkMax = pipeSize
 
 const spoolMagic = "TNDSPL01"
 
@@ -55,6 +62,7 @@ type spool struct {
 	committed int64  // bytes of lines committed (or dropped by policy)
 	lastSeq   uint64 // last sequence number committed from the pipe
 	marked    int64  // committed offset the header holds
+	dry       bool   // the last splice emptied the pipe (took less than asked)
 	pid       int
 	stream    Stream
 }
@@ -169,9 +177,11 @@ func (s *spool) fill(fd int, dst []byte) (int, error) {
 		off := spoolHdr + s.end
 		n, err := unix.Splice(fd, nil, int(s.f.Fd()), &off, len(dst), unix.SPLICE_F_NONBLOCK)
 		if n <= 0 {
+			s.dry = true
 			return 0, err
 		}
 		s.end += n
+		s.dry = n < int64(len(dst))
 	}
 	n := int(min(int64(len(dst)), s.end-s.read))
 	if _, err := s.f.ReadAt(dst[:n], spoolHdr+s.read); err != nil {
@@ -183,13 +193,13 @@ func (s *spool) fill(fd int, dst []byte) (int, error) {
 
 // done notes that every byte before committed is in the journal, with
 // sequence numbers up to seq (0: none new), and moves the header on
-// every spoolMarkEvery bytes.
+// (see spoolMarkEvery, spoolMarkMax).
 func (s *spool) done(committed int64, seq uint64) {
 	s.committed = committed
 	if seq > 0 {
 		s.lastSeq = seq
 	}
-	if s.committed-s.marked >= spoolMarkEvery {
+	if d := s.committed - s.marked; d >= spoolMarkMax || d >= spoolMarkEvery && (s.dry || s.backlog()) {
 		_ = s.mark()
 	}
 }

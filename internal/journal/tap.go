@@ -63,6 +63,17 @@ func (f Frames) Each(fn func(Entry) error) error {
 			ident = string(r.ident)
 		}
 		origin = decodeOriginLike(r.ext, origin)
+		if r.flags == flagBatch { // one entry per line
+			var err error
+			eachLine(&r, func(l *rec) bool {
+				err = fn(l.entry(f.Boot, recUnit(l, f.Unit), ident, origin))
+				return err == nil
+			})
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if err := fn(r.entry(f.Boot, recUnit(&r, f.Unit), ident, origin)); err != nil {
 			return err
 		}

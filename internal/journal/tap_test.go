@@ -31,6 +31,7 @@ func TestTapSeesWhatQueriesSee(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	commitLines(t, j, "c.service", []string{"l1", "l2", "l3"}, true) // a batch frame
 	stop()
 	if err := j.Append(Entry{Unit: "a.service", Message: []byte("after stop")}); err != nil {
 		t.Fatal(err)
@@ -43,8 +44,8 @@ func TestTapSeesWhatQueriesSee(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(want) != 4 || len(got) != 3 {
-		t.Fatalf("tap got %d entries, query %d; want 3 and 4", len(got), len(want))
+	if len(want) != 7 || len(got) != 6 {
+		t.Fatalf("tap got %d entries, query %d; want 6 and 7", len(got), len(want))
 	}
 	for i, e := range got {
 		w := want[i]
