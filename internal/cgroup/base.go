@@ -158,6 +158,7 @@ func (m *Manager) PruneStale() error {
 // enableControllers lets unit groups account memory, tasks and CPU
 // natively when the base offers those controllers (best effort).
 func (m *Manager) enableControllers() {
+	defer m.subtree.Store(nil)
 	b, err := os.ReadFile(filepath.Join(m.base, "cgroup.controllers"))
 	if err != nil {
 		return

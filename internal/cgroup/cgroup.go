@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,6 +66,11 @@ type Manager struct {
 		once sync.Once
 		n    uint64
 	}
+	// subtree caches the base's cgroup.subtree_control, which only tend
+	// writes (enableControllers, which drops the cache): every new
+	// group's limits consult it, and reading it per group was a
+	// measurable part of a bring-up's CPU.
+	subtree atomic.Pointer[string]
 
 	mu sync.Mutex
 	// guards groups, gone, each group's cgid, statBase, stale and the ownership locks
@@ -244,6 +250,7 @@ func (m *Manager) makeBase(mnt *mount, own string) error {
 
 // dropBase gives up a base claimed by a mode that turned out unusable.
 func (m *Manager) dropBase() {
+	m.subtree.Store(nil)
 	if m.baseLock != nil {
 		m.baseLock.Close()
 		m.baseLock = nil
@@ -295,8 +302,16 @@ func (m *Manager) v2Has(ctrl string) bool {
 	if ctrl == "cpuacct" {
 		return true // cpu.stat usage_usec exists in every v2 group
 	}
+	if s := m.subtree.Load(); s != nil {
+		return containsField(*s, ctrl)
+	}
 	b, err := os.ReadFile(filepath.Join(m.base, "cgroup.subtree_control"))
-	return err == nil && containsField(string(b), ctrl)
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	m.subtree.Store(&s)
+	return containsField(s, ctrl)
 }
 
 func containsField(s, f string) bool {
