@@ -176,9 +176,14 @@ func (ix *index) resolve(name string) (resolution, error) {
 				}
 			}
 		}
-		path, err := ix.chase(fe.path)
-		if err != nil {
-			return resolution{name: name, found: true}, err
+		// The scan saw the entry's type: only a symlink has a target
+		// to chase (a readlink per unit file otherwise, at every boot).
+		path := fe.path
+		if fe.link != "" {
+			var err error
+			if path, err = ix.chase(fe.path); err != nil {
+				return resolution{name: name, found: true}, err
+			}
 		}
 		if path == "/dev/null" {
 			return resolution{name: name, masked: true, found: true}, nil

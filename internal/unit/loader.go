@@ -2,12 +2,14 @@ package unit
 
 import (
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"runtime"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Loader loads units from a search path.
@@ -268,12 +270,12 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 			}
 		}
 	}
-	f, err := os.Open(ix.host(path))
+	f, err := openRaw(ix.host(path))
 	if err != nil {
 		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
 		return false, false
 	}
-	defer f.Close()
+	defer f.close()
 	before := *b
 	file, diags := parse(path, f, b)
 	if l.memo != nil && !file.OverLimit {
@@ -287,6 +289,41 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 	*entries = append(*entries, file.Entries...)
 	return true, false
 }
+
+// rawFile reads a unit file through its descriptor alone. An *os.File
+// costs four fcntl calls, an epoll_ctl that fails and a finalizer per
+// file, which was a third of loading a thousand small units at boot.
+type rawFile int
+
+func openRaw(path string) (rawFile, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return rawFile(fd), nil
+	}
+}
+
+func (f rawFile) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(f), p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (f rawFile) close() { _ = syscall.Close(int(f)) }
 
 // addDepDirs adds the dependencies of ".wants", ".requires" and
 // ".upholds" directories.
