@@ -252,6 +252,7 @@ func (m *Manager) makeBase(mnt *mount, own string) error {
 
 // dropBase gives up a base claimed by a mode that turned out unusable.
 func (m *Manager) dropBase() {
+	m.v2Ctrls.Store(nil)
 	if m.baseLock != nil {
 		m.baseLock.Close()
 		m.baseLock = nil

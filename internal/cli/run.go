@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		timeout               time.Duration
 		runtime               string
 		jdir, stateDir        string
-		cpuprof               string
+		cpuprof, tracefile    string
 		panicHook             bool
 		syslogAt              string
 		forward               string
@@ -96,6 +97,13 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				}
 				defer stop()
 			}
+			if tracefile != "" {
+				stop, err := startTrace(tracefile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			code, err := daemon.Run(context.Background(), cfg)
 			if err != nil {
 				return &ExitError{Code: 1, Msg: err.Error()}
@@ -133,6 +141,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	_ = f.MarkHidden("fd-holder")
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
+	f.StringVar(&tracefile, "trace", "", "write an execution trace of the daemon to `FILE` (go tool trace; for performance work)")
+	_ = f.MarkHidden("trace")
 	f.BoolVar(&panicHook, "debug-panic-hook", false, "serve POST /v1/debug/panic, which makes tend panic (tests of panic recovery only)")
 	_ = f.MarkHidden("debug-panic-hook")
 	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")
@@ -159,6 +169,18 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
 
 // paths applies --runtime-dir, --journal-dir and --state-dir to the

@@ -130,11 +130,13 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		}
 	}
 	defer lock.release()
+	endBootGC := raiseGCForBoot()
+	defer endBootGC()
 	d, err := newDaemon(cfg, h)
 	if err != nil {
 		return 1, err
 	}
-	d.lock = lock
+	d.lock, d.endBootGC = lock, endBootGC
 	defer d.guard("main")
 	code, err := d.run(ctx)
 	if d.gaveUp == 0 && !d.handedOff {
@@ -201,6 +203,9 @@ type daemon struct {
 	// run before it returns.
 	gaveUp syscall.Signal
 	forker *spawn.Forker // nil: services fork from the manager's threads
+	// endBootGC puts the collector's target back once the boot target
+	// is reached (trim.go).
+	endBootGC func()
 	// panics is how many times a panic restarted this tend in place
 	// (panic.go); after shuttingDown is set a panic is not one.
 	panics       int
@@ -209,7 +214,7 @@ type daemon struct {
 
 func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
-		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{})}
+		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{}), endBootGC: func() {}}
 	d.exe, _ = os.Executable() // before anyone replaces the file
 	d.panics = panicRestarts()
 	d.zone.Store(loadZone())
@@ -445,6 +450,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
 	if d.restored {
+		d.endBootGC()
 		d.pruneStale()
 		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
 	} else {
@@ -486,6 +492,7 @@ func (d *daemon) boot(ctx context.Context) {
 			d.log.Warn("boot target did not start cleanly", "target", r.Unit, "result", r.Result, "err", r.Err)
 		}
 	}
+	d.endBootGC()
 	if ctx.Err() == nil {
 		d.pruneStale()
 		trimMemory()

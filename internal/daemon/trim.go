@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"runtime/debug"
+	"sync"
 
 	"github.com/tendproject/tend/internal/memtrim"
 	"golang.org/x/sys/unix"
@@ -17,4 +18,25 @@ import (
 func trimMemory() {
 	debug.FreeOSMemory()
 	memtrim.Executable(unix.MADV_PAGEOUT)
+}
+
+// bootGCPercent is the collector's target (GOGC) while tend starts: the
+// heap grows from nothing to every unit, its plan and the first
+// transaction, and at the default of 100 the collector runs again at
+// each doubling, a tenth of the CPU spent before the first service
+// forks. Boot ends with trimMemory, which collects and returns the pages
+// to the kernel: the idle daemon's memory is the same either way.
+const bootGCPercent = 400
+
+// raiseGCForBoot sets bootGCPercent unless the collector was set off or
+// higher (GOGC) and returns what restores the setting, safe to call more
+// than once.
+func raiseGCForBoot() func() {
+	old := debug.SetGCPercent(bootGCPercent)
+	if old < 0 || old >= bootGCPercent {
+		debug.SetGCPercent(old)
+		return func() {}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { debug.SetGCPercent(old) }) }
 }

@@ -3,6 +3,7 @@ package svdir
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -221,19 +222,46 @@ func (d *Dir) Write(st Status) error {
 
 func (d *Dir) replace(name string, b []byte) error {
 	path := filepath.Join(d.path, name)
-	f, err := os.OpenFile(path+".new", os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-	if err == nil {
-		_, err = f.Write(b)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	err := writeNew(path+".new", b)
 	if err == nil {
 		err = os.Rename(path+".new", path)
 	}
 	if err != nil {
 		os.Remove(path + ".new")
 		return fmt.Errorf("service directory %s: unable to write supervise/%s: %w", d.svc, name, err)
+	}
+	return nil
+}
+
+// writeNew creates path with b through the bare descriptor: three files
+// are written at each start and exit, and an *os.File costs four fcntl,
+// a failing epoll_ctl and a finalizer each time (a tenth of tend's CPU
+// at the bring-up of a thousand service directories).
+func writeNew(path string, b []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	for len(b) > 0 && err == nil {
+		var n int
+		n, err = unix.Write(fd, b)
+		switch {
+		case err == unix.EINTR:
+			err = nil
+		case err == nil && n == 0:
+			err = io.ErrShortWrite
+		case err == nil:
+			b = b[n:]
+		}
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
 	}
 	return nil
 }

@@ -1,9 +1,13 @@
 package unit
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func BenchmarkParseFile(b *testing.B) {
@@ -30,4 +34,36 @@ func BenchmarkParseExecLine(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLoadAllBringup loads the bring-up benchmark's 1000 units (one
+// small service each, all wanted by default.target): the parse that
+// comes before the first service's start.
+func BenchmarkLoadAllBringup(b *testing.B) {
+	dir := b.TempDir()
+	wants := "[Unit]\n"
+	for i := range 1000 {
+		name := fmt.Sprintf("s%04d.service", i)
+		text := fmt.Sprintf("[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=%s/sv/s%04d/run\nRestart=always\nRestartSec=0\n", dir, i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		wants += "Wants=" + name + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "default.target"), []byte(wants), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	l := &Loader{Dirs: []string{dir}, Env: SystemEnv()}
+	// CPU time (all threads) as well as wall time: on a shared machine
+	// the wall time says more about the neighbours than about the parse.
+	var before, after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	for b.Loop() {
+		if set, _ := l.LoadAll(); len(set.Units) < 1001 {
+			b.Fatalf("loaded %d units", len(set.Units))
+		}
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }

@@ -32,7 +32,14 @@ type converter struct {
 	// given (see finishService).
 	rare                        *rareSettings
 	sandboxSet, procSet, resSet bool
+	// nameSets index the long dependency lists (a target that wants a
+	// thousand units) for names, which checks each new name against
+	// the list: linear per name, quadratic per list without them.
+	nameSets map[*[]string]map[string]struct{}
 }
+
+// longList is the length from which names indexes a list.
+const longList = 32
 
 // rareSettings is where a service's sandboxing, process and resource
 // settings are typed before finishService keeps those given.
@@ -302,9 +309,32 @@ func (c *converter) names(e Entry, list *[]string, reset bool) {
 			c.diag(e, Error, "%s=: %s is a template without an instance, ignoring", e.Key, n)
 			continue
 		}
+		c.addName(list, n)
+	}
+}
+
+// addName appends n to list unless the list holds it already.
+func (c *converter) addName(list *[]string, n string) {
+	if len(*list) < longList {
 		if !slices.Contains(*list, n) {
 			*list = append(*list, n)
 		}
+		return
+	}
+	set := c.nameSets[list]
+	if len(set) != len(*list) { // new, or the list changed elsewhere (a reset)
+		if c.nameSets == nil {
+			c.nameSets = map[*[]string]map[string]struct{}{}
+		}
+		set = make(map[string]struct{}, 2*len(*list))
+		for _, x := range *list {
+			set[x] = struct{}{}
+		}
+		c.nameSets[list] = set
+	}
+	if _, dup := set[n]; !dup {
+		set[n] = struct{}{}
+		*list = append(*list, n)
 	}
 }
 

@@ -297,3 +297,26 @@ func TestOOMPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestLongDependencyListsDeduplicated: a target that wants many units
+// (the lists names indexes) keeps each name once, in first-seen order.
+func TestLongDependencyListsDeduplicated(t *testing.T) {
+	var text strings.Builder
+	text.WriteString("[Unit]\n")
+	var want []string
+	for i := range 3 * longList {
+		n := fmt.Sprintf("s%03d.service", i)
+		want = append(want, n)
+		fmt.Fprintf(&text, "Wants=%s\nAfter=%s s000.service\n", n, n)
+	}
+	for i := range 3 * longList {
+		fmt.Fprintf(&text, "Wants=s%03d.service\n", (i*7)%(3*longList))
+	}
+	u := loadText(t, "many.target", text.String())
+	if !slices.Equal(u.Deps.Wants, want) {
+		t.Errorf("Wants = %v; want %v", u.Deps.Wants, want)
+	}
+	if !slices.Equal(u.Deps.After, want) {
+		t.Errorf("After = %v; want %v", u.Deps.After, want)
+	}
+}

@@ -176,8 +176,10 @@ func (ix *index) resolve(name string) (resolution, error) {
 				}
 			}
 		}
+		// The scan saw the entry's type: only a symlink has a target
+		// to chase (a readlink per unit file otherwise, at every boot).
 		path := fe.path
-		if fe.link != "" { // a regular file when indexed has no link to follow
+		if fe.link != "" {
 			var err error
 			if path, err = ix.chase(fe.path); err != nil {
 				return resolution{name: name, found: true}, err

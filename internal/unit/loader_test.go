@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -337,4 +338,86 @@ func TestMemoize(t *testing.T) {
 	if got := mustLoad(t, fresh, "foo@three.service").Service.ExecStart[0].Argv[0]; got != "/bin/changed" {
 		t.Errorf("a new memoized loader read %q; want the changed file", got)
 	}
+}
+
+// TestLoadAllAheadMatchesOneByOne loads enough units for LoadAll to read
+// them on several goroutines (with aliases, drop-ins, .wants directories,
+// overrides and broken files among them) and checks that every unit is
+// what loading it alone gives, and that the diagnostics come in the
+// same order as from a loader that reads one file after the other.
+func TestLoadAllAheadMatchesOneByOne(t *testing.T) {
+	hi, lo, l := twoDirs(t)
+	const n = 4 * loadAheadMin
+	for i := range n {
+		name := fmt.Sprintf("s%03d.service", i)
+		text := fmt.Sprintf("[Unit]\nDescription=unit %d\nAfter=s%03d.service\n[Service]\nExecStart=/bin/sleep %d\n", i, (i+1)%n, i)
+		switch i % 7 {
+		case 1:
+			write(t, hi+"/"+name+".d/override.conf", "[Service]\nEnvironment=X=%n\n")
+		case 2:
+			symlink(t, lo+"/"+name, hi+fmt.Sprintf("/alias%03d.service", i))
+		case 3:
+			text += "Bogus=1\n"
+		case 4:
+			write(t, hi+"/"+name, "[Service]\nExecStart=/bin/true\n") // overrides lo's
+		case 5:
+			write(t, lo+"/"+name+".wants/placeholder", "")
+			symlink(t, lo+"/s000.service", lo+"/"+name+".wants/s000.service")
+		}
+		write(t, lo+"/"+name, text)
+	}
+	set, diags := l.LoadAll()
+	if len(set.Units) < n {
+		t.Fatalf("loaded %d units; want at least %d", len(set.Units), n)
+	}
+	for i := range n {
+		name := fmt.Sprintf("s%03d.service", i)
+		one, err := l.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := set.Get(name); !reflect.DeepEqual(got, one) {
+			t.Errorf("%s from LoadAll:\n%+v\nwant (loaded alone):\n%+v", name, got, one)
+		}
+	}
+	var serial []Diag
+	seen := map[string]bool{}
+	for _, u := range sequentialLoadAll(l) {
+		if !seen[u.Name] {
+			seen[u.Name] = true
+			serial = append(serial, u.Diags...)
+		}
+	}
+	if !reflect.DeepEqual(diags, serial) {
+		t.Errorf("diags from LoadAll:\n%v\nwant, as read one by one:\n%v", diags, serial)
+	}
+}
+
+// sequentialLoadAll is LoadAll's walk without reading ahead: the units in
+// the order LoadAll adds them.
+func sequentialLoadAll(l *Loader) []*Unit {
+	ix, _ := l.index()
+	var queue []string
+	for _, n := range ix.names() {
+		if !IsTemplate(n) {
+			queue = append(queue, n)
+		}
+	}
+	var out []*Unit
+	done := map[string]bool{}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if done[n] {
+			continue
+		}
+		u := l.load(ix, n)
+		done[n], done[u.Name] = true, true
+		for _, a := range u.Aliases {
+			done[a] = true
+		}
+		out = append(out, u)
+		queue = append(queue, u.referenced()...)
+	}
+	return out
 }
