@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -40,5 +41,32 @@ func TestPreciseStopPreventsTheCall(t *testing.T) {
 	case <-fired:
 		t.Fatal("a stopped timer fired")
 	default:
+	}
+}
+
+// BenchmarkWakeLateness arms timers of a few milliseconds, alternately
+// the runtime's (AfterFunc) and the precise one, and reports how late
+// each kind runs its function beyond its deadline (p50, p99 in µs).
+func BenchmarkWakeLateness(b *testing.B) {
+	c := Real().(Precise)
+	kinds := []struct {
+		name string
+		arm  func(d time.Duration, f func()) Timer
+	}{{"runtime", c.AfterFunc}, {"precise", c.PreciseAfterFunc}}
+	late := make([][]time.Duration, len(kinds))
+	for i := range b.N {
+		for k, kind := range kinds {
+			d := time.Duration(1000+i%4000) * time.Microsecond
+			fired := make(chan time.Time, 1)
+			due := time.Now().Add(d)
+			kind.arm(d, func() { fired <- time.Now() })
+			late[k] = append(late[k], (<-fired).Sub(due))
+		}
+	}
+	for k, kind := range kinds {
+		slices.Sort(late[k])
+		n := len(late[k])
+		b.ReportMetric(float64(late[k][n/2].Microseconds()), kind.name+"-p50-µs")
+		b.ReportMetric(float64(late[k][n*99/100].Microseconds()), kind.name+"-p99-µs")
 	}
 }
