@@ -87,6 +87,15 @@ func (m *Manager) armAlarms() {
 	}
 }
 
+// stopAlarms stops the alarms' clock timer when the loop ends: a precise
+// one holds a goroutine until it fires.
+func (m *Manager) stopAlarms() {
+	if a := &m.alarms; a.timer != nil {
+		a.timer.Stop()
+		a.timer, a.at = nil, time.Time{}
+	}
+}
+
 // alarmAfter arms the alarms' clock timer: a precise one where the clock
 // has it, since a timer unit with AccuracySec=1us is due to the
 // microsecond and the runtime's timers wake up to a millisecond late.

@@ -208,6 +208,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			m.workers.Wait()
+			m.stopAlarms()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil
@@ -222,6 +223,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			// events cannot hold the write back.
 			for round := 0; round == 0 || round < followRounds && m.box.pending(); round++ {
 				if m.handleBatch(m.box.take()) {
+					m.stopAlarms()
 					return nil // the rest is the next process's
 				}
 			}
