@@ -39,7 +39,7 @@ type timer struct {
 	unitIsUp         bool
 	reason           string     // why the last start was refused or the timer failed
 	prepared         bool       // the triggered unit's cgroup was made ahead (timer_ahead.go)
-	saved            savedTimer // as restored, for resume
+	saved            *savedTimer // as restored, for resume; nil when none (most timers: not kept)
 	env              *TimerEnv  // the manager's, from the first start
 }
 
@@ -453,7 +453,7 @@ func (t *timer) restore(data json.RawMessage) error {
 	}
 	// A monotonic reading does not survive the process: until resume
 	// places it back, the last trigger says nothing about monotonic bases.
-	t.saved = v
+	t.saved = &v
 	t.last, t.lastWall, t.spent = v.Last.Round(0), true, v.Spent
 	return nil
 }

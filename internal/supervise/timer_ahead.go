@@ -5,7 +5,8 @@ import "time"
 // A timer knows when it will start its unit. What that start needs from
 // the kernel before the fork (the unit's cgroup: a mkdir per hierarchy,
 // taking the kernel's cgroup lock that every other start and exit on the
-// machine contends for) is made prepareLead ahead of the elapse, so that
+// machine contends for, and its limits written) is made prepareLead
+// ahead of the elapse, so that
 // at the elapse the start only forks: a timer with AccuracySec=1us runs
 // its job within the fork's time of its due time.
 
@@ -36,6 +37,7 @@ func (t *timer) prepare(m *Manager) {
 		return
 	}
 	v.cg = g
+	m.applyLimits(v) // its limits too, which the start then finds written
 	t.prepared = true
 }
 
