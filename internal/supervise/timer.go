@@ -37,10 +37,10 @@ type timer struct {
 	// entered the inactive state (OnUnitActiveSec=, OnUnitInactiveSec=).
 	unitUp, unitDown time.Time
 	unitIsUp         bool
-	reason           string     // why the last start was refused or the timer failed
-	prepared         bool       // the triggered unit's cgroup was made ahead (timer_ahead.go)
+	reason           string      // why the last start was refused or the timer failed
+	prepared         bool        // the triggered unit's cgroup was made ahead (timer_ahead.go)
 	saved            *savedTimer // as restored, for resume; nil when none (most timers: not kept)
-	env              *TimerEnv  // the manager's, from the first start
+	env              *TimerEnv   // the manager's, from the first start
 }
 
 // TimerEnv is what timer units take from the machine and the instance.
