@@ -35,15 +35,15 @@ type Pacer struct {
 }
 
 // The metrics the limit is computed from: the live heap, and the
-// runtime's memory (total) less the heap's classes, which leaves what is
-// not heap (stacks, the runtime's metadata).
+// runtime's memory (total) less the heap's objects and its free and
+// released pages, which leaves what the runtime counts against a limit
+// beyond the objects (stacks, metadata, the unused ends of spans).
 var names = []string{
 	"/gc/heap/live:bytes",
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/free:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/memory/classes/heap/released:bytes",
-	"/memory/classes/heap/unused:bytes",
 }
 
 // minGrow is the runtime's own minimum heap growth at GOGC=100
@@ -115,7 +115,7 @@ func (p *Pacer) limitLocked() uint64 {
 		}
 	}
 	live, total := v[0], v[1]
-	heap := v[2] + v[3] + v[4] + v[5]
+	heap := v[2] + v[3] + v[4]
 	other := total - min(heap, total)
 	l := other + live + max(live/100*p.percent, p.minGrow)
 	return min(l, math.MaxInt64)
