@@ -117,11 +117,7 @@ func (p *Pacer) limitLocked() uint64 {
 	live, total := v[0], v[1]
 	heap := v[2] + v[3] + v[4]
 	other := total - min(heap, total)
-	heapGoal := live + max(live/100*p.percent, p.minGrow)
-	// The runtime collects short of a limit by a headroom of its own
-	// (some 3 %) and counts the retained free pages against it too;
-	// a tenth more gives the heap GOGC's goal (measured with gctrace).
-	l := other + heapGoal + heapGoal/10
+	l := other + live + max(live/100*p.percent, p.minGrow)
 	return min(l, math.MaxInt64)
 }
 
