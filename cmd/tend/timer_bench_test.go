@@ -18,12 +18,29 @@ import (
 // p99, in ms). The time to fork and exec the shell, and the shell's to
 // run date, are included: an upper bound on the job's exec time.
 func BenchmarkTimerPrecision(b *testing.B) {
+	timerPrecision(b, func(out string) string {
+		return "ExecStart=/bin/sh -c 'date +%%s.%%N >> " + out + "'\n"
+	})
+}
+
+// BenchmarkTimerPrecisionExec is BenchmarkTimerPrecision with date as
+// the job itself (its output appended to the file by tend): the time it
+// reads is the job's exec time, plus date's own start-up.
+func BenchmarkTimerPrecisionExec(b *testing.B) {
+	timerPrecision(b, func(out string) string {
+		return "ExecStart=/bin/date +%%s.%%N\nStandardOutput=append:" + out + "\n"
+	})
+}
+
+// timerPrecision runs the timer whose service's exec lines exec gives
+// (writing the time it runs to out) and reports the lateness.
+func timerPrecision(b *testing.B, exec func(out string) string) {
 	const firings = 200
 	work := b.TempDir()
 	out := filepath.Join(work, "fired")
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.timer"), []byte("[Timer]\nOnCalendar=*:*:0/0.1\nAccuracySec=1us\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "p.service"), []byte("[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'date +%%s.%%N >> "+out+"'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.service"), []byte("[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\n"+exec(out)), 0o644)
 	t := &testing.T{}
 	in := startTend(t, dir)
 	defer in.stop()

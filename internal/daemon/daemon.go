@@ -22,6 +22,7 @@ import (
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/clockwatch"
+	"github.com/tendproject/tend/internal/gcpace"
 	"github.com/tendproject/tend/internal/journal"
 	"github.com/tendproject/tend/internal/logroute"
 	"github.com/tendproject/tend/internal/notify"
@@ -104,6 +105,8 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	// service directories, go through the exec helper, which resets it.
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGPIPE)
+	// Idle means idle: no forced collection every two minutes (gcpace).
+	defer gcpace.Start(100).Stop()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

@@ -262,19 +262,37 @@ func (b *builder) addDependents(t *Transaction) {
 	startLike := func(k JobKind) bool { return k == Start || k == Restart || k == VerifyActive }
 	for i := range t.Jobs {
 		j := &t.Jobs[i]
-		var from []string
 		switch {
 		case j.Kind == Stop:
-			from = b.p.deps[j.Unit].Conflicts
+			for _, n := range b.p.deps[j.Unit].Conflicts {
+				if k, ok := idx[n]; ok && k != i && startLike(t.Jobs[k].Kind) {
+					j.Dependents = appendNewInt(j.Dependents, k)
+				}
+			}
 		case startLike(j.Kind):
-			r := b.p.Reverse(j.Unit)
-			from = slices.Concat(r.RequiredBy, r.BoundBy, r.RequisiteOf)
-		}
-		for _, n := range from {
-			if k, ok := idx[n]; ok && k != i && startLike(t.Jobs[k].Kind) {
-				j.Dependents = appendNewInt(j.Dependents, k)
+			// The other jobs looked up in the plan's sorted lists, not
+			// the lists walked: a unit every unit requires
+			// (sysinit.target) has an entry per unit, ten thousand with
+			// ten thousand crontab lines, in every timer's start.
+			r := b.p.rev[b.p.canonical(j.Unit)]
+			if r == nil {
+				break
+			}
+			for k, o := range t.Jobs {
+				if k == i || !startLike(o.Kind) {
+					continue
+				}
+				if sortedHas(r.RequiredBy, o.Unit) || sortedHas(r.BoundBy, o.Unit) || sortedHas(r.RequisiteOf, o.Unit) {
+					j.Dependents = appendNewInt(j.Dependents, k)
+				}
 			}
 		}
 		slices.Sort(j.Dependents)
 	}
+}
+
+// sortedHas reports whether the sorted list l holds s.
+func sortedHas(l []string, s string) bool {
+	_, ok := slices.BinarySearch(l, s)
+	return ok
 }

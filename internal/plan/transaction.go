@@ -277,7 +277,12 @@ func (b *builder) expandAll() error {
 // expand adds the jobs j pulls in.
 func (b *builder) expand(j *tjob) error {
 	d := b.p.deps[j.unit]
-	r := b.p.Reverse(j.unit)
+	// The plan's own lists, read only: Reverse's copies of them cost as
+	// much as the lists are long, and sysinit.target's is every unit.
+	r := b.p.rev[b.p.canonical(j.unit)]
+	if r == nil {
+		r = &ReverseDeps{}
+	}
 	type want struct {
 		names    []string
 		kind     JobKind

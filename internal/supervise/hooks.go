@@ -83,8 +83,27 @@ func (m *Manager) armAlarms() {
 	}
 	a.at = next
 	if !next.IsZero() {
-		a.timer = m.clock.AfterFunc(next.Sub(m.clock.Now()), func() { m.box.put(evAlarms{}) })
+		a.timer = m.alarmAfter(next.Sub(m.clock.Now()), func() { m.box.put(evAlarms{}) })
 	}
+}
+
+// stopAlarms stops the alarms' clock timer when the loop ends: a precise
+// one holds a goroutine until it fires.
+func (m *Manager) stopAlarms() {
+	if a := &m.alarms; a.timer != nil {
+		a.timer.Stop()
+		a.timer, a.at = nil, time.Time{}
+	}
+}
+
+// alarmAfter arms the alarms' clock timer: a precise one where the clock
+// has it, since a timer unit with AccuracySec=1us is due to the
+// microsecond and the runtime's timers wake up to a millisecond late.
+func (m *Manager) alarmAfter(d time.Duration, f func()) clock.Timer {
+	if p, ok := m.clock.(clock.Precise); ok {
+		return p.PreciseAfterFunc(d, f)
+	}
+	return m.clock.AfterFunc(d, f)
 }
 
 // onAlarms delivers every alarm that is due and re-arms for the rest.
@@ -95,6 +114,7 @@ func (m *Manager) onAlarms() {
 	for len(a.h) > 0 && !a.h[0].at.After(now) {
 		e := heap.Pop(&a.h).(*alarmEntry)
 		e.u.alarm = nil
+		m.mayChange(e.u)
 		e.u.eng.event(m, alarm{})
 	}
 	m.armAlarms()

@@ -33,6 +33,13 @@ func (b *mailbox) take() []event {
 	return q
 }
 
+// pending reports whether events are queued.
+func (b *mailbox) pending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.q) > 0
+}
+
 // takeNotified removes the queued notifications, in order, leaving the
 // other events.
 func (b *mailbox) takeNotified() []event {

@@ -228,29 +228,51 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			m.workers.Wait()
+			m.stopAlarms()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil
 			}
 			return nil
 		case <-m.box.wake:
-			batch := m.box.take()
-			for i, ev := range batch {
-				if ev == nil {
-					continue // a notification handled ahead of an exit
-				}
-				if e, ok := ev.(evExit); ok && m.mayHaveNotified(e.exit.PID) {
-					m.notifiedFirst(batch[i+1:])
-				}
-				m.handle(ev)
-				m.flushEvents()
-				if m.frozen {
+			// Events a batch queues for the loop itself (a job that
+			// finished at once lets the next one run: a timer's start
+			// of its service) are handled before the state file is
+			// written, so that such a start forks without a write
+			// ahead of it; a few rounds at most, so that a stream of
+			// events cannot hold the write back.
+			for round := 0; round == 0 || round < followRounds && m.box.pending(); round++ {
+				if m.handleBatch(m.box.take()) {
+					m.stopAlarms()
 					return nil // the rest is the next process's
 				}
 			}
 			m.persist()
 		}
 	}
+}
+
+// followRounds bounds the batches handled between two writes of the
+// state file.
+const followRounds = 4
+
+// handleBatch handles a batch of events in order; true: the manager
+// froze for a re-exec and handles nothing more.
+func (m *Manager) handleBatch(batch []event) bool {
+	for i, ev := range batch {
+		if ev == nil {
+			continue // a notification handled ahead of an exit
+		}
+		if e, ok := ev.(evExit); ok && m.mayHaveNotified(e.exit.PID) {
+			m.notifiedFirst(batch[i+1:])
+		}
+		m.handle(ev)
+		m.flushEvents()
+		if m.frozen {
+			return true
+		}
+	}
+	return false
 }
 
 // notifiedFirst handles, before a process's exit, every notification
@@ -341,11 +363,13 @@ func (m *Manager) handle(ev event) {
 }
 
 // eventMayChange marks what ev may change to be saved again (persist.go):
-// the unit an event is for (notifications: see handle), or every unit
-// for calls and alarms.
+// the unit an event is for (notifications: see handle), every unit for
+// calls; alarms mark the units they are delivered to (onAlarms), so
+// a timer's elapse among ten thousand timers encodes only what it
+// changes.
 func (m *Manager) eventMayChange(ev event) {
 	switch e := ev.(type) {
-	case evCall, evAlarms:
+	case evCall:
 		m.changedAll = true
 	case evJobCheck:
 		m.mayChange(e.u)

@@ -37,9 +37,10 @@ type timer struct {
 	// entered the inactive state (OnUnitActiveSec=, OnUnitInactiveSec=).
 	unitUp, unitDown time.Time
 	unitIsUp         bool
-	reason           string     // why the last start was refused or the timer failed
-	saved            savedTimer // as restored, for resume
-	env              *TimerEnv  // the manager's, from the first start
+	reason           string      // why the last start was refused or the timer failed
+	prepared         bool        // the triggered unit's cgroup was made ahead (timer_ahead.go)
+	saved            *savedTimer // as restored, for resume; nil when none (most timers: not kept)
+	env              *TimerEnv   // the manager's, from the first start
 }
 
 // TimerEnv is what timer units take from the machine and the instance.
@@ -278,17 +279,21 @@ func (t *timer) wakeTimes(env *TimerEnv) (wall, mono time.Time) {
 	return wall, mono
 }
 
-// arm sets the unit's alarm for the earlier wake-up. A wall-clock time
-// becomes a time on the clock's line (a monotonic deadline), which a
-// clock change re-arms.
+// arm sets the unit's alarm for the earlier wake-up, or prepareLead
+// before it while the triggered unit is not prepared (timer_ahead.go). A
+// wall-clock time becomes a time on the clock's line (a monotonic
+// deadline), which a clock change re-arms.
 func (t *timer) arm(m *Manager) {
+	now := m.clock.Now()
 	wall, at := t.wakeTimes(m.timerEnv())
 	if !wall.IsZero() {
-		now := m.clock.Now()
 		w := now.Add(wall.Sub(now.Round(0)))
 		if at.IsZero() || w.Before(at) {
 			at = w
 		}
+	}
+	if !at.IsZero() && at.Sub(now) > prepareLead && t.preparable(m) {
+		at = at.Add(-prepareLead)
 	}
 	m.setAlarm(t.rt, at)
 }
@@ -298,7 +303,10 @@ func (t *timer) onAlarm(m *Manager) {
 	wall, mono := t.wakeTimes(m.timerEnv())
 	due := !wall.IsZero() && !now.Round(0).Before(wall) || !mono.IsZero() && !now.Before(mono)
 	if !due {
-		t.arm(m) // the wall clock went back under the alarm: its time has not come
+		// The wake to prepare ahead, or the wall clock went back under
+		// the alarm: its time has not come.
+		t.prepare(m)
+		t.arm(m)
 		return
 	}
 	t.enterRunning(m)
@@ -314,6 +322,7 @@ func (t *timer) enterRunning(m *Manager) {
 		t.enterDead(m, ResultResources)
 		return
 	}
+	t.prepared = false // the start took what was made
 	t.last, t.lastWall = m.clock.Now(), false
 	t.writeStamp(m)
 	m.setAlarm(t.rt, time.Time{})
@@ -322,6 +331,7 @@ func (t *timer) enterRunning(m *Manager) {
 
 func (t *timer) enterDead(m *Manager, r Result) {
 	m.setAlarm(t.rt, time.Time{})
+	t.unprepare(m)
 	t.next, t.nextMono = time.Time{}, time.Time{}
 	t.rt.result = r
 	if r != ResultSuccess {
@@ -443,7 +453,7 @@ func (t *timer) restore(data json.RawMessage) error {
 	}
 	// A monotonic reading does not survive the process: until resume
 	// places it back, the last trigger says nothing about monotonic bases.
-	t.saved = v
+	t.saved = &v
 	t.last, t.lastWall, t.spent = v.Last.Round(0), true, v.Spent
 	return nil
 }

@@ -2,11 +2,15 @@ package supervise
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tendproject/tend/internal/clock"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -54,4 +58,80 @@ func BenchmarkTimerMemory(b *testing.B) {
 		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "B/timer")
 		runtime.KeepAlive(m)
 	}
+}
+
+// BenchmarkTimerFiringAmongMany: 10,000 timers wait, one elapses per
+// operation (OnActiveSec= one second apart) and starts its oneshot,
+// which ends; the state file is written after each step, as the loop
+// does. "alarm-saves-all" encodes every unit again after the alarm, as
+// the manager did before an alarm marked only the units it is delivered
+// to ("alarm-saves-own").
+func BenchmarkTimerFiringAmongMany(b *testing.B) {
+	for _, all := range []bool{false, true} {
+		name := "alarm-saves-own"
+		if all {
+			name = "alarm-saves-all"
+		}
+		b.Run(name, func(b *testing.B) { timerFiringAmongMany(b, all) })
+	}
+}
+
+func timerFiringAmongMany(b *testing.B, saveAll bool) {
+	const n = 10000
+	defs := []*unit.Unit{oneshot("s0.service")}
+	for i := range n {
+		defs = append(defs, timerDef(fmt.Sprintf("t%d.timer", i), fmt.Sprintf("OnActiveSec=%ds", i+1), "AccuracySec=1us", fmt.Sprintf("Unit=s%d.service", i%100)))
+	}
+	for i := 1; i < 100; i++ {
+		defs = append(defs, oneshot(fmt.Sprintf("s%d.service", i)))
+	}
+	m, _, _ := newTableManager(b, defs[0], defs[1:]...)
+	m.opts.Timers = TimerEnv{Startup: tableEpoch, Boot: tableEpoch.Add(-time.Hour)}
+	m.opts.StateFile = filepath.Join(b.TempDir(), "state")
+	for i := range n {
+		tx, err := m.plan.Transaction(plan.Start, []string{fmt.Sprintf("t%d.timer", i)}, plan.Replace, m.activeState)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.jobs.submit(tx); err != nil {
+			b.Fatal(err)
+		}
+		drain(m)
+	}
+	m.persist()
+	clk := m.clock.(*clock.Fake)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := range min(b.N, n) {
+		if saveAll {
+			m.changedAll = true
+		}
+		clk.Advance(time.Second)
+		drain(m)
+		m.persist()
+		u, err := m.lookup(fmt.Sprintf("s%d.service", i%100))
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc := u.eng.(*service)
+		if svc.mainPID == 0 {
+			b.Fatalf("s%d.service not started by t%d.timer", i%100, i)
+		}
+		m.onExit(reaper.Exit{PID: svc.mainPID})
+		drain(m)
+		m.persist()
+	}
+	b.StopTimer()
+	// The process's CPU time (the GC's included): on a busy machine the
+	// wall time per operation is mostly waiting for a core.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(min(b.N, n)), "cpu-ms/op")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -38,6 +38,9 @@ func (m *Manager) resumeTimers(ts []*timer, inherited bool) {
 // manager started when the first process did.
 func (m *Manager) restoreStartup(ts []*timer) {
 	for _, t := range ts {
+		if t.saved == nil {
+			continue
+		}
 		if s := t.saved.Startup; !s.IsZero() {
 			m.timerEnv().Startup = m.onClock(s)
 			return
@@ -71,6 +74,10 @@ func (t *timer) resume(m *Manager) {
 	}
 	t.spec = spec
 	s := t.saved
+	if s == nil {
+		s = &savedTimer{}
+	}
+	t.saved = nil // taken back: the memory of ten thousand timers is not kept
 	t.last, t.lastWall = m.onClock(s.Last), s.LastWall
 	t.unitUp, t.unitDown = m.onClock(s.UnitUp), m.onClock(s.UnitDown)
 	t.unitIsUp = false

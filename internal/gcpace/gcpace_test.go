@@ -1,0 +1,59 @@
+package gcpace
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"testing"
+)
+
+// TestPacerFollowsLiveHeap: with the pacer on, GOGC is off, and after a
+// collection the memory limit leaves the live heap room to double;
+// Stop puts GOGC and the limit back.
+func TestPacerFollowsLiveHeap(t *testing.T) {
+	paced := make(chan uint64, 1)
+	p := start(100, paced)
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GC percent with the pacer on = %d; want -1 (off)", got)
+	}
+	const live = 64 << 20
+	keep := make([]byte, live)
+	for i := range keep {
+		keep[i] = 1
+	}
+	runtime.GC()
+	l := <-paced
+	if l < 2*live {
+		t.Errorf("limit after a collection with %d MiB live = %d MiB; want at least %d MiB", live>>20, l>>20, 2*live>>20)
+	}
+	if got := debug.SetMemoryLimit(-1); got < 2*live {
+		t.Errorf("memory limit = %d MiB; want at least %d MiB", got>>20, 2*live>>20)
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	runtime.GC()
+	if l2 := <-paced; l2 >= l-live {
+		t.Errorf("limit after the %d MiB went = %d MiB; want it lower by about as much than %d MiB", live>>20, l2>>20, l>>20)
+	}
+	p.Stop()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent after Stop = %d; want 100 back", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("memory limit after Stop = %d; want none", got)
+	}
+	runtime.GC()
+	select {
+	case <-paced:
+		t.Error("the pacer set a limit after Stop")
+	default:
+	}
+}
+
+func TestStartLeavesOperatorSettings(t *testing.T) {
+	t.Setenv("GOGC", "50")
+	if p := Start(100); p != nil {
+		p.Stop()
+		t.Fatal("Start took over though GOGC is set")
+	}
+}
