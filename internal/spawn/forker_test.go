@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,7 +195,7 @@ func TestForkerRunsThePidTrampoline(t *testing.T) {
 
 // TestForkerJoinsStatsGroups: on a hybrid machine, a child cloned into
 // its v2 group joins the v1 stats groups from the forker's thread after
-// Start returns; once the forker has run what was queued before, the
+// Start returns; once the forker has run the steps queued before, the
 // child is in every one of them.
 func TestForkerJoinsStatsGroups(t *testing.T) {
 	f := newForker(t)
@@ -243,9 +244,11 @@ func TestForkerJoinsStatsGroups(t *testing.T) {
 			t.Errorf("pid %d not reaped", pid)
 		}
 	}()
-	if !f.run(func() {}) {
+	joined := make(chan struct{})
+	if !f.later(func() { close(joined) }) { // runs after the joins queued before
 		t.Fatal("forker closed")
 	}
+	<-joined
 	for _, procs := range g.JoinFiles() {
 		b, err := os.ReadFile(procs)
 		if err != nil {
@@ -254,5 +257,28 @@ func TestForkerJoinsStatsGroups(t *testing.T) {
 		if !slices.Contains(strings.Fields(string(b)), strconv.Itoa(pid)) {
 			t.Errorf("pid %d not in %s (%q)", pid, procs, b)
 		}
+	}
+}
+
+// TestForkerForksBeforeQueuedWork: work queued with later (the v1 stats
+// joins, each write about 1.6 ms on a hybrid machine; here slow steps
+// stand in for them) neither holds up the caller that queues it nor a
+// fork handed over after it: the fork waits at most for the step under
+// way, so when Start returns most of the queue is still pending.
+func TestForkerForksBeforeQueuedWork(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	openPipes(t, smallTable)
+	const steps = 20
+	var ran atomic.Int32
+	for range steps {
+		f.later(func() {
+			time.Sleep(25 * time.Millisecond) // a slow cgroup write, not synchronisation
+			ran.Add(1)
+		})
+	}
+	run(t, r, Spec{Command: sleepCmd(), Forker: f})
+	if n := ran.Load(); n > steps/2 {
+		t.Errorf("the fork ran after %d of %d queued steps; want it ahead of them", n, steps)
 	}
 }
