@@ -282,3 +282,55 @@ func TestForkerForksBeforeQueuedWork(t *testing.T) {
 		t.Errorf("the fork ran after %d of %d queued steps; want it ahead of them", n, steps)
 	}
 }
+
+// BenchmarkStartsInStatsGroup is the caller's cost of one start in a
+// stats group on a hybrid machine when starts follow each other (a
+// bring-up, or several services restarting at once): each child joins
+// its v1 stats groups after the fork, on the forker's thread.
+func BenchmarkStartsInStatsGroup(b *testing.B) {
+	f := newForker(b)
+	r := startReaper(b)
+	openPipes(b, smallTable)
+	m := cgroup.Detect(cgroup.Options{Base: fmt.Sprintf("tend-forker-bench-%d", os.Getpid()), Force: cgroup.ModeV2})
+	defer m.Close()
+	if m.Mode() != cgroup.ModeV2 {
+		b.Skip("no cgroup v2 here")
+	}
+	defer func() {
+		if err := m.Prune(); err != nil {
+			b.Error(err)
+		}
+	}()
+	g, err := m.Group("bench.service")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Remove()
+	if len(g.JoinFiles()) < 2 {
+		b.Skip("no v1 stats groups on this machine (not hybrid)")
+	}
+	exited := make(chan reaper.Exit, 64)
+	var pids []int
+	stop := func() {
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		for range pids {
+			<-exited
+		}
+		pids = pids[:0]
+	}
+	defer stop()
+	spec := Spec{Command: unit.Command{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, NoEnvExpand: true}, Cgroup: g, SelfExe: os.Args[0], Forker: f}
+	for b.Loop() {
+		pid, err := Start(r, spec, func(e reaper.Exit) { exited <- e })
+		if err != nil {
+			b.Fatal(err)
+		}
+		if pids = append(pids, pid); len(pids) == cap(exited) {
+			b.StopTimer()
+			stop()
+			b.StartTimer()
+		}
+	}
+}
