@@ -56,3 +56,4 @@ try:
 finally:
     for p in procs:
         p.send_signal(signal.SIGTERM); p.wait()
+    shutil.rmtree('/tmp/restart-burst', ignore_errors=True)

@@ -246,7 +246,7 @@ func (f *Forker) run(fn func()) bool {
 
 // later queues steps to run on the forker's thread, in order, whenever
 // no fork is waiting, and returns at once: work that may follow a fork
-// (the v1 stats groups, about 1.6 ms a write while the kernel waits for
+// (the v1 stats groups, up to about 1.6 ms a write while the kernel waits for
 // an RCU grace period) then neither delays the caller nor the next
 // fork. Steps queued before Close still run before Close returns. It
 // reports false, and queues nothing, when the forker is closed or nil.
