@@ -213,13 +213,23 @@ func (g *Group) PlacedLimits(pid int) {
 // groups that only count (a child forked before misses them, which costs
 // only the stats those groups keep; the v2 group counts it).
 func (g *Group) PlacedStats(pid int) {
-	var files []string
+	for _, step := range g.StatsSteps(pid) {
+		step()
+	}
+}
+
+// StatsSteps is PlacedStats cut into one step per v1 stats group, for
+// callers that run them in the background (each write may take an RCU
+// grace period) and want to stop between two of them.
+func (g *Group) StatsSteps(pid int) []func() {
+	var steps []func()
 	for _, ctrl := range statControllers {
 		if d, ok := g.statDirs[ctrl]; ok {
-			files = append(files, filepath.Join(d, "cgroup.procs"))
+			files := []string{filepath.Join(d, "cgroup.procs")}
+			steps = append(steps, func() { g.join(files, pid) })
 		}
 	}
-	g.join(files, pid)
+	return steps
 }
 
 func (g *Group) join(files []string, pid int) {

@@ -538,10 +538,11 @@ func (p *plan) place(pid int, cloned bool) {
 	case g == nil:
 	case cloned:
 		// The v1 stats groups are the bulk of it on hybrid machines:
-		// on the forker's thread they overlap the loop's next work.
-		// A unit with limits joins before its program (JoinFirst).
+		// queued on the forker's thread, they run when it has no fork
+		// to do (Forker.later). A unit with limits joins before its
+		// program (JoinFirst).
 		g.PlacedLimits(pid)
-		if g.JoinFirst() || !p.s.Forker.later(func() { g.PlacedStats(pid) }) {
+		if g.JoinFirst() || !p.s.Forker.later(g.StatsSteps(pid)...) {
 			g.PlacedStats(pid)
 		}
 	default:
