@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -289,6 +290,9 @@ func freePort(t *testing.T) int {
 	t.Helper()
 	for range 200 {
 		port := 20000 + rand.IntN(12000)
+		if !portsHandedOut.take(port) {
+			continue // another test of this run has it, bound or not yet
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -304,6 +308,26 @@ func freePort(t *testing.T) int {
 	}
 	t.Fatal("no free port below the ephemeral range")
 	return 0
+}
+
+// handedOut remembers the ports freePort gave: parallel tests checking
+// the same free port before either binds it would otherwise share it.
+type handedOut struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+var portsHandedOut = handedOut{ports: map[int]bool{}}
+
+// take claims port for the caller; false if it was given before.
+func (h *handedOut) take(port int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ports[port] {
+		return false
+	}
+	h.ports[port] = true
+	return true
 }
 
 // copyExamples copies examples/ and adds drop-ins so the test's copy uses
