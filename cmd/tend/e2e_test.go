@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 	cgroups := cgrouptest.Snapshot()
 	code := m.Run()
 	os.RemoveAll(dir)
-	if cgrouptest.SweepAndReport(cgroups) && code == 0 {
+	if cgrouptest.SweepAndReport(cgroups, cgrouptest.NotInProcess) && code == 0 {
 		code = 1
 	}
 	os.Exit(code)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	cgroups := cgrouptest.Snapshot()
 	code := m.Run()
-	if cgrouptest.SweepAndReport(cgroups) {
+	if cgrouptest.SweepAndReport(cgroups, cgrouptest.OnlyInProcess) {
 		code = 1
 	}
 	os.Exit(code)
@@ -71,7 +71,7 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 		}
 	}
 	h := &harness{t: t, dir: dir, logs: newMemLogs(), changed: make(chan struct{})}
-	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: cgrouptest.InProcessBase()})
 	r, err := reaper.New(reaper.Options{Reaped: func(e reaper.Exit) { cg.NoteExit(e.PID) }})
 	if err != nil {
 		t.Fatal(err)

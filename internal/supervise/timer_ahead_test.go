@@ -1,12 +1,11 @@
 package supervise
 
 import (
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 	"github.com/tendproject/tend/internal/plan"
 )
 
@@ -16,7 +15,7 @@ import (
 // the group away again.
 func TestTimerPreparesCgroupAhead(t *testing.T) {
 	r := newTimerRig(t, oneshot("job.service"), timerDef("job.timer", "OnActiveSec=1s", "AccuracySec=1us"))
-	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: fmt.Sprintf("tend-test-%d", os.Getpid())})
+	cg := cgroup.Detect(cgroup.Options{Root: "/sys/fs/cgroup", Proc: "/proc", Base: cgrouptest.InProcessBase()})
 	t.Cleanup(func() {
 		if err := cg.Prune(); err != nil {
 			t.Errorf("cgroups left behind: %v", err)

@@ -59,13 +59,17 @@ func Snapshot() map[string]bool {
 	return out
 }
 
-// Sweep removes the tend cgroup bases made since before that no running
-// tend holds (its base lock is free) and that hold no process, and
-// returns them; busy lists those still holding processes: a test leaked
-// them. Bases a live instance holds (another suite's, a user's) are left.
-func Sweep(before map[string]bool) (removed, busy []string) {
+// Sweep removes the tend cgroup bases made since before, among those
+// whose name ours accepts, that no running tend holds (its base lock is
+// free) and that hold no process, and returns them; busy lists those
+// still holding processes: a test leaked them. Bases a live instance
+// holds (another suite's, a user's) are left. ours keeps one suite from
+// judging another's bases: test packages run at the same time, and a
+// crash test's base is unlocked, with its services in it, between its
+// kill -9 of tend and the next tend run.
+func Sweep(before map[string]bool, ours func(base string) bool) (removed, busy []string) {
 	for dir := range Snapshot() {
-		if before[dir] {
+		if before[dir] || !ours(filepath.Base(dir)) {
 			continue
 		}
 		f, err := flock.Dir(dir)
@@ -118,8 +122,8 @@ func removeTree(dir string) error {
 // SweepAndReport is Sweep for a TestMain: it names on stderr what it
 // removed and what still holds processes, and reports whether anything
 // did (a leak that fails the suite).
-func SweepAndReport(before map[string]bool) (leaked bool) {
-	removed, busy := Sweep(before)
+func SweepAndReport(before map[string]bool, ours func(base string) bool) (leaked bool) {
+	removed, busy := Sweep(before, ours)
 	for _, d := range removed {
 		fmt.Fprintf(os.Stderr, "removed cgroup left by a test: %s\n", d)
 	}
@@ -128,3 +132,14 @@ func SweepAndReport(before map[string]bool) (leaked bool) {
 	}
 	return len(busy) > 0
 }
+
+// InProcessBase names the cgroup base of the managers a test process
+// runs itself (not through a tend binary).
+func InProcessBase() string { return fmt.Sprintf("tend-test-%d", os.Getpid()) }
+
+// OnlyInProcess accepts the bases of this process's in-process managers.
+func OnlyInProcess(base string) bool { return base == InProcessBase() }
+
+// NotInProcess accepts every base but those of in-process managers (any
+// test process's): those of tend instances a suite started.
+func NotInProcess(base string) bool { return !strings.HasPrefix(base, "tend-test-") }
