@@ -5,23 +5,10 @@ round by round (each build's tend stays up throughout, so both meet the same loa
 Per burst: wall time from the kills until all N replacements run `sleep`, and the CPU
 all of tend's threads spent (schedstat), per service. Needs root.
 usage: restart_burst.py N ROUNDS bin1 bin2 ..."""
-import os,sys,time,signal,subprocess,shutil,glob,statistics
+import os,sys,time,signal,subprocess,shutil,statistics
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proctree import children, comm, cpu
 n=int(sys.argv[1]); rounds=int(sys.argv[2]); bins=sys.argv[3:]
-def children(pid):
-    out=[]
-    for t in glob.glob(f'/proc/{pid}/task/*/children'):
-        try: out+=[int(x) for x in open(t).read().split()]
-        except OSError: pass
-    return out
-def comm(p):
-    try: return open(f'/proc/{p}/comm').read().strip()
-    except OSError: return ''
-def cpu(pid):
-    s=0
-    for t in glob.glob(f'/proc/{pid}/task/*/schedstat'):
-        try: s+=int(open(t).read().split()[0])
-        except OSError: pass
-    return s
 def sleeps(p): return {c for c in children(p.pid) if comm(c)=='sleep'}
 def wait_all(p, old):
     t=time.monotonic()

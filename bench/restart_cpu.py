@@ -8,26 +8,13 @@ usage: restart_cpu.py N ROUNDS bin1 bin2 ... [--profile] [--perf] [--ptrace]
   --profile: tend's own CPU profile per build (--cpu-profile); --perf: perf record -g of
   tend and its children; --ptrace: perf trace -s (system call counts and times)
   (GCTRACE=1 in the environment: GODEBUG=gctrace=1 into the build's stderr file)."""
-import os,sys,time,signal,subprocess,shutil,glob,statistics
+import os,sys,time,signal,subprocess,shutil,statistics
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proctree import children, comm, cpu
 n=int(sys.argv[1]); rounds=int(sys.argv[2]); bins=[a for a in sys.argv[3:] if not a.startswith('--')]
 prof='--profile' in sys.argv
 perfrec='--perf' in sys.argv
 ptrace='--ptrace' in sys.argv
-def children(pid):
-    out=[]
-    for t in glob.glob(f'/proc/{pid}/task/*/children'):
-        try: out+= [int(x) for x in open(t).read().split()]
-        except OSError: pass
-    return out
-def comm(p):
-    try: return open(f'/proc/{p}/comm').read().strip()
-    except OSError: return ''
-def cpu(pid):
-    s=0
-    for t in glob.glob(f'/proc/{pid}/task/*/schedstat'):
-        try: s+=int(open(t).read().split()[0])
-        except OSError: pass
-    return s
 def run(binary, tag):
     d=os.path.join(os.environ.get('RESTART_CPU_DIR','/tmp/restart-cpu'), tag); shutil.rmtree(d, ignore_errors=True)
     os.makedirs(f'{d}/sv/s0'); os.makedirs(f'{d}/units')
