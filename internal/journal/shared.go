@@ -4,6 +4,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/tendproject/tend/internal/unit"
 )
 
 // Shared streams: the per-connection instances of an Accept=yes socket
@@ -61,23 +63,17 @@ func recUnit(r *rec, stream string) string {
 	return stream
 }
 
-// isTemplate says whether name is a template's ("foo@.service"), the
-// only kind of stream that is shared.
-func isTemplate(name string) bool {
-	at := strings.IndexByte(name, '@')
-	return at > 0 && strings.HasPrefix(name[at+1:], ".")
-}
-
 // instanceOf says whether name is an instance of template
 // ("foo@x.service" of "foo@.service").
 func instanceOf(name, template string) bool {
-	at := strings.IndexByte(template, '@')
-	if at <= 0 || !isTemplate(template) {
-		return false
-	}
-	prefix, suffix := template[:at+1], template[at+1:]
-	return len(name) > len(template) && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, suffix)
+	p, inst, k := unit.SplitName(name)
+	tp, tinst, tk := unit.SplitName(template)
+	return inst != "" && tinst == "" && tp == p && tk == k && isTemplate(template)
 }
+
+// isTemplate is unit.IsTemplate for code whose unit names are in
+// variables called unit.
+func isTemplate(name string) bool { return unit.IsTemplate(name) }
 
 // store says whether the stream (directory) named dir may hold entries
 // the query selects: its own, or, for a template's shared stream, those
