@@ -106,7 +106,8 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGPIPE)
 	// Idle means idle: no forced collection every two minutes (gcpace).
-	defer gcpace.Start(100).Stop()
+	pacer := gcpace.Start(gcPercent)
+	defer pacer.Stop()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -133,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		}
 	}
 	defer lock.release()
-	endBootGC := raiseGCForBoot()
+	endBootGC := raiseGCForBoot(pacer)
 	defer endBootGC()
 	d, err := newDaemon(cfg, h)
 	if err != nil {

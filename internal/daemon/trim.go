@@ -4,6 +4,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/tendproject/tend/internal/gcpace"
 	"github.com/tendproject/tend/internal/memtrim"
 	"golang.org/x/sys/unix"
 )
@@ -28,10 +29,17 @@ func trimMemory() {
 // to the kernel: the idle daemon's memory is the same either way.
 const bootGCPercent = 400
 
-// raiseGCForBoot sets bootGCPercent unless the collector was set off or
-// higher (GOGC) and returns what restores the setting, safe to call more
-// than once.
-func raiseGCForBoot() func() {
+// gcPercent is the pace after boot, GOGC's default.
+const gcPercent = 100
+
+// raiseGCForBoot sets bootGCPercent, through the pacer when tend paces
+// the collector (gcpace), else unless GOGC set it off or higher, and
+// returns what restores the setting, safe to call more than once.
+func raiseGCForBoot(pacer *gcpace.Pacer) func() {
+	if pacer != nil {
+		pacer.SetPercent(bootGCPercent)
+		return sync.OnceFunc(func() { pacer.SetPercent(gcPercent) })
+	}
 	old := debug.SetGCPercent(bootGCPercent)
 	if old < 0 || old >= bootGCPercent {
 		debug.SetGCPercent(old)

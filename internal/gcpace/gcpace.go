@@ -62,7 +62,8 @@ func Start(percent int) *Pacer {
 }
 
 func start(percent int, paced chan<- uint64) *Pacer {
-	p := &Pacer{percent: uint64(percent), minGrow: minGrow / 100 * uint64(percent), paced: paced}
+	p := &Pacer{paced: paced}
+	p.percent, p.minGrow = uint64(percent), minGrow/100*uint64(percent)
 	for _, n := range names {
 		p.sample = append(p.sample, metrics.Sample{Name: n})
 	}
@@ -119,6 +120,21 @@ func (p *Pacer) limitLocked() uint64 {
 	other := total - min(heap, total)
 	l := other + live + max(live/100*p.percent, p.minGrow)
 	return min(l, math.MaxInt64)
+}
+
+// SetPercent paces as GOGC=percent from now on (a boot that allocates
+// much garbage collects less often); nil or a stopped pacer ignores it.
+func (p *Pacer) SetPercent(percent int) {
+	if p == nil || percent <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	p.percent, p.minGrow = uint64(percent), minGrow/100*uint64(percent)
+	debug.SetMemoryLimit(int64(p.limitLocked()))
 }
 
 // Stop gives the pacing back to GOGC as it was.

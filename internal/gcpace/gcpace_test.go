@@ -57,3 +57,27 @@ func TestStartLeavesOperatorSettings(t *testing.T) {
 		t.Fatal("Start took over though GOGC is set")
 	}
 }
+
+// TestSetPercentRaisesLimit: a higher percentage gives the heap more
+// room at once (boot's pace), and going back lowers it again.
+func TestSetPercentRaisesLimit(t *testing.T) {
+	p := start(100, nil)
+	defer p.Stop()
+	const live = 64 << 20
+	keep := make([]byte, live)
+	for i := range keep {
+		keep[i] = 1
+	}
+	runtime.GC()
+	l100 := int64(p.limit())
+	p.SetPercent(400)
+	l400 := debug.SetMemoryLimit(-1)
+	if l400 < l100+2*live {
+		t.Errorf("limit at 400 %% = %d MiB; want at least %d MiB more than at 100 %% (%d MiB)", l400>>20, 2*live>>20, l100>>20)
+	}
+	p.SetPercent(100)
+	if l := debug.SetMemoryLimit(-1); l >= l400 {
+		t.Errorf("limit back at 100 %% = %d MiB; want below %d MiB", l>>20, l400>>20)
+	}
+	runtime.KeepAlive(keep)
+}
