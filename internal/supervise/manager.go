@@ -227,8 +227,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			m.workers.Wait()
-			m.stopAlarms()
+			m.endLoop()
 			if m.fds != nil {
 				m.fds.close()
 				m.fds = nil
@@ -243,13 +242,21 @@ func (m *Manager) Run(ctx context.Context) error {
 			// events cannot hold the write back.
 			for round := 0; round == 0 || round < followRounds && m.box.pending(); round++ {
 				if m.handleBatch(m.box.take()) {
-					m.stopAlarms()
+					m.endLoop()
 					return nil // the rest is the next process's
 				}
 			}
 			m.persist()
 		}
 	}
+}
+
+// endLoop ends what the loop started besides the units: the workers
+// preparing groups and directories ahead (a re-exec must not hand over
+// while one still makes a cgroup) and the alarm timer.
+func (m *Manager) endLoop() {
+	m.workers.Wait()
+	m.stopAlarms()
 }
 
 // followRounds bounds the batches handled between two writes of the
