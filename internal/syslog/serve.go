@@ -32,8 +32,9 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
 	defer b.free()
 	var sc scratch
+	flush := r.flush // one method value, not one per read
 	for {
-		if err := b.read(rc, r.flush); err != nil {
+		if err := b.read(rc, flush); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -112,16 +113,10 @@ func parseOOB(oob []byte) Cred {
 				unix.Close(int(*(*int32)(unsafe.Pointer(&data[0]))))
 			}
 		}
-		oob = oob[min(cmsgAlign(int(h.Len)), len(oob)):]
+		oob = oob[min(unix.CmsgSpace(int(h.Len)-unix.SizeofCmsghdr), len(oob)):]
 	}
 	cred.PIDFD = pidfd
 	return cred
-}
-
-// cmsgAlign rounds n up to the alignment of control messages.
-func cmsgAlign(n int) int {
-	const a = int(unsafe.Sizeof(uintptr(0)))
-	return (n + a - 1) &^ (a - 1)
 }
 
 // ServeUDP reads datagrams from conn until ctx is done; it then closes
@@ -137,8 +132,9 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	b := newBatch(r.opts.MaxMessageSize, 0, true)
 	defer b.free()
 	var sc scratch
+	flush := r.flush // one method value, not one per read
 	for {
-		if err := b.read(rc, r.flush); err != nil {
+		if err := b.read(rc, flush); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
