@@ -480,3 +480,46 @@ func TestUnavailableLimits(t *testing.T) {
 		t.Errorf("v1 memory: Unavailable = %q; want MemoryHigh but not MemoryMax", got)
 	}
 }
+
+// TestEmptinessWatchedOnlyWhenWaited checks that a v2 group's
+// cgroup.events joins the inotify watch only once someone waits for a
+// populated group to empty (most per-connection groups never are), and
+// that the wait still ends when the processes do.
+func TestEmptinessWatchedOnlyWhenWaited(t *testing.T) {
+	m := newManager(t, ModeV2)
+	r := startReaper(t, m)
+	g, err := m.Group("lazy.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := func() int {
+		m.events.mu.Lock()
+		defer m.events.mu.Unlock()
+		return len(m.events.paths)
+	}
+	if n := watches(); n != 0 {
+		t.Fatalf("%d watches before any wait; want 0", n)
+	}
+	sh, _ := startTree(t, r, g)
+	if n := watches(); n != 0 {
+		t.Errorf("%d watches with processes but no waiter; want 0", n)
+	}
+	empty := g.Empty()
+	if n := watches(); n != 1 {
+		t.Errorf("%d watches while waiting; want 1", n)
+	}
+	if err := g.Kill(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-empty:
+	case <-time.After(hangGuard):
+		t.Fatalf("Empty() never closed after killing pid %d's group", sh)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if n := watches(); n != 0 {
+		t.Errorf("%d watches after Remove; want 0", n)
+	}
+}

@@ -32,7 +32,11 @@ type Group struct {
 
 	mu sync.Mutex
 	// guards the fields below
-	empty   chan struct{} // open while someone waits for emptiness
+	empty chan struct{} // open while someone waits for emptiness
+	// watched: cgroup.events is in the manager's inotify watch (v2).
+	// Only a wait for emptiness needs it, so it is added then: most
+	// groups empty by their main process's exit never pay for it.
+	watched bool
 	removed bool
 	none    noneTracker // ModeNone only
 	// limitDirs maps v1 limit controllers (limitControllers) to this
@@ -98,10 +102,6 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 			return nil, err
 		}
 		g.events = os.NewFile(uintptr(efd), g.eventsPath())
-		if err := m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
-			g.closeFD()
-			return nil, err
-		}
 	}
 	return g, nil
 }
@@ -117,8 +117,7 @@ func mkdirGroup(dir string) error {
 // discard drops what newGroup opened for a group that was not kept.
 func (g *Group) discard() {
 	if g.fd != nil {
-		g.m.events.remove(g.eventsPath())
-		g.closeFD()
+		g.closeFD() // never waited on, so never watched
 	}
 }
 
@@ -324,6 +323,19 @@ func (g *Group) Empty() <-chan struct{} {
 		close(ch)
 		return ch
 	}
+	if g.m.mode == ModeV2 && g.m.events != nil && !g.watched && !g.removed {
+		if err := g.m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
+			g.m.log.Warn("cgroup emptiness not watched", "cgroup", g.path, "err", err)
+		} else {
+			g.watched = true
+		}
+		// It may have emptied before the watch was in place, with no
+		// event to tell.
+		if g.isEmptyLocked() {
+			close(ch)
+			return ch
+		}
+	}
 	g.empty = ch
 	return ch
 }
@@ -472,7 +484,11 @@ func (g *Group) remove(later bool) error {
 		g.m.queueRemovalLocked(removal{unit: g.unit, dirs: dirs})
 	}
 	g.m.mu.Unlock()
-	if g.dir != "" && g.m.events != nil {
+	g.mu.Lock()
+	watched := g.watched
+	g.watched = false
+	g.mu.Unlock()
+	if watched {
 		g.m.events.remove(g.eventsPath())
 	}
 	g.closeFD()

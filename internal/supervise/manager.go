@@ -88,9 +88,10 @@ type Options struct {
 	// its segment.
 	OnInstanceEnded func(unit string)
 	// OnPersist, if set, runs on the loop after the state file was
-	// written, with the state of the socket units (their listeners open
-	// while it runs): the daemon gives the listeners to the fd holder
-	// from it.
+	// written, when the socket units' listeners may have changed (a
+	// socket's state changed, a reload, a call), with the state of the
+	// socket units (their listeners open while it runs): the daemon
+	// gives the listeners to the fd holder from it.
 	OnPersist func(SavedState)
 	// OnChange, if set, runs on the loop after every state change of a
 	// unit; it must not block.
@@ -148,6 +149,10 @@ type Manager struct {
 	evSeq uint64
 	// dirty: a unit changed since the state file was written.
 	dirty bool
+	// listenersMoved: a socket unit changed state (binding or releasing
+	// its listeners) since OnPersist was last called; after calls (which
+	// reload and restore) every unit is saved and OnPersist called too.
+	listenersMoved bool
 	// saved, changed and changedAll keep the state file's parts between
 	// writes (persist.go); stateBuf is reused for its body.
 	saved      map[*rt]*savedUnit
@@ -484,13 +489,18 @@ var ErrNoSuchUnit = errors.New("unit not found")
 // written once the event that caused them is handled, so that logging
 // never delays the spawn of a replacement process (restart latency).
 func (m *Manager) event(u *rt, prio int, format string, args ...any) {
-	m.pending = append(m.pending, logEvent{unit: u.name, prio: prio, msg: fmt.Sprintf(format, args...)})
+	m.pending = append(m.pending, logEvent{unit: u.name, prio: prio, msg: fmt.Sprintf(format, args...),
+		instance: u.transient != nil})
 }
 
 type logEvent struct {
 	unit string
 	prio int
 	msg  string
+	// instance: the unit is a per-connection instance, whose routine
+	// messages (one set per connection) go to the journal and to tend's
+	// own log only at debug level, as systemd keeps them off the console.
+	instance bool
 }
 
 // flushEvents writes the queued messages to tend's log and the journal.
@@ -499,7 +509,11 @@ type logEvent struct {
 func (m *Manager) flushEvents() {
 	ctx := context.Background()
 	for _, e := range m.pending {
-		m.opts.Logger.Log(ctx, slogLevel(e.prio), e.msg, "unit", e.unit)
+		level := slogLevel(e.prio)
+		if e.instance && level == slog.LevelInfo {
+			level = slog.LevelDebug
+		}
+		m.opts.Logger.Log(ctx, level, e.msg, "unit", e.unit)
 		if m.opts.Logs != nil && (e.prio < prioDebug || m.opts.Logger.Enabled(ctx, slog.LevelDebug)) {
 			m.opts.Logs.Event(e.unit, 0, e.prio, e.msg)
 		}

@@ -289,6 +289,10 @@ func (m *Manager) persist() {
 		return
 	}
 	m.dirty = false
+	// The fd holder need only hear of the listeners when they may have
+	// changed, not after every accepted connection's instance.
+	syncHolder := m.listenersMoved || m.changedAll || m.saved == nil
+	m.listenersMoved = false
 	m.saveChanged()
 	head, body, err := m.encodeSaved()
 	if err == nil {
@@ -297,7 +301,7 @@ func (m *Manager) persist() {
 	if err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
-	if m.opts.OnPersist != nil {
+	if m.opts.OnPersist != nil && syncHolder {
 		m.opts.OnPersist(m.saveSockets())
 	}
 }

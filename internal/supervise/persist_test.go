@@ -135,6 +135,29 @@ func TestPersistSavesWhatChanged(t *testing.T) {
 	}
 }
 
+// TestPersistSyncsListenersOnlyWhenTheyMayChange: the fd holder's hook
+// (OnPersist) is not called for a batch in which only services changed
+// (an Accept=yes socket's instances come and go once per connection),
+// and is called after a call, which may reload or restore sockets.
+func TestPersistSyncsListenersOnlyWhenTheyMayChange(t *testing.T) {
+	m, a := runningManager(t, "b.service")
+	calls := 0
+	m.opts.OnPersist = func(SavedState) { calls++ }
+
+	apply(t, m, a, "main-exit-1") // a restarts: the state file changes
+	drain(m)
+	m.persist()
+	if calls != 0 {
+		t.Errorf("OnPersist called %d times after a service restarted; want 0", calls)
+	}
+	m.handle(evCall{done: make(chan struct{}), fn: func() {}})
+	m.dirty = true
+	m.persist()
+	if calls != 1 {
+		t.Errorf("OnPersist called %d times after a call; want 1", calls)
+	}
+}
+
 // runningManager is a table manager over t.service and the services
 // others, all running, whose state file (in a temporary directory) says
 // so.

@@ -75,6 +75,7 @@ func (s *socket) refresh(m *Manager) {
 		b.File.Close()
 	}
 	s.spec, s.bound = spec, bound
+	m.listenersMoved = true
 	if spec.Accept || spec.Internal != "" {
 		for _, b := range bound {
 			_ = unix.SetNonblock(int(b.File.Fd()), true)

@@ -70,6 +70,9 @@ func (m *Manager) setState(u *rt, s SubState) {
 	u.state = s
 	u.gen++
 	m.touch(u)
+	if _, ok := u.eng.(*socket); ok {
+		m.listenersMoved = true
+	}
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil
