@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -233,6 +234,44 @@ f.readline()
 // connection, named as systemd names it, with the connection on fd 3;
 // beyond MaxConnections= connections are refused and counted, and
 // instances vanish when their connection ends.
+// TestSocketAcceptHandsOverConnection: an Accept=yes instance that
+// cannot start its main process again (Restart=no) owns its connection
+// alone, as under inetd: when its process closes the socket and goes on
+// running, the client sees the end of the stream at once, not when tend
+// reaps the instance.
+func TestSocketAcceptHandsOverConnection(t *testing.T) {
+	work := t.TempDir()
+	port := freePort(t)
+	script := filepath.Join(work, "instance.sh")
+	// Say hello, let go of the connection (stdin, stdout and fd 3), then
+	// stay until the test ends.
+	os.WriteFile(script, []byte("echo hello\nexec 0<&- 1>&- 3>&-\nexec sleep 60\n"), 0o755)
+	dir := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\nWants=drop.socket\n",
+		"drop.socket":    fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n", port),
+		"drop@.service":  "[Service]\nExecStart=/bin/sh " + script + "\nStandardInput=socket\nStandardError=journal\n",
+	})
+	in := startTend(t, dir)
+	in.waitState("drop.socket", "active (listening)")
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "hello\n" {
+		t.Fatalf("read %q, %v; want \"hello\\n\" then the end of the stream\n%s", got, err, in.stderr)
+	}
+	in.waitState("drop.socket", "Accepted: 1; Connected: 1")
+	name := fmt.Sprintf("drop@0-127.0.0.1:%d-127.0.0.1:%d.service", port, c.LocalAddr().(*net.TCPAddr).Port)
+	if out, code := in.ctl("status", name); code != 0 || !strings.Contains(out, "active (running)") {
+		t.Errorf("status %s: exit %d\n%s", name, code, out)
+	}
+	in.mustCtl("stop", name)
+	in.waitState("drop.socket", "Accepted: 1; Connected: 0")
+}
+
 func TestSocketAccept(t *testing.T) {
 	needPython(t)
 	work := t.TempDir()

@@ -298,6 +298,9 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
 	u.ran(out, pid)
+	if err == nil && r == roleMain {
+		u.handOverConnection()
+	}
 	return pid, err
 }
 

@@ -257,10 +257,34 @@ func (s *socket) refuse(m *Manager, nfd int, why string) {
 // instance of an Accept=yes socket (owner), with its connection.
 type transientRef struct {
 	owner *rt
-	conn  *os.File
+	conn  *os.File // nil once handed over to the main process (handOverConnection) or lost in a crash
 	env   []string // REMOTE_ADDR, REMOTE_PORT
 	peer  netip.Addr
 	ended bool // counted out of the socket's connections
+}
+
+// handOverConnection closes tend's copy of an Accept=yes instance's
+// connection once its main process has its own, if no later main
+// process can need it (inetd's way): the connection then closes when
+// the instance's processes end, and its teardown is theirs, not the
+// manager loop's. An instance that may start its main process again
+// (Restart=, RestartForceExitStatus=, a oneshot's next ExecStart=)
+// keeps it until it ends, as systemd keeps it for every instance; a
+// restart job on one that gave it up starts without it, as after a
+// crash of the manager.
+func (u *service) handOverConnection() {
+	t := u.transient
+	if t == nil || t.conn == nil {
+		return
+	}
+	svc := u.svc()
+	force := svc.RestartForceExitStatus
+	if svc.Restart != unit.RestartNo || len(force.Codes) > 0 || len(force.Signals) > 0 ||
+		(svc.Type == unit.TypeOneshot && len(svc.ExecStart) > 1) {
+		return
+	}
+	t.conn.Close()
+	t.conn = nil
 }
 
 // onInstanceEnded counts an instance's connection out and removes the
@@ -273,7 +297,9 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 		s.instances = slices.DeleteFunc(s.instances, func(n string) bool { return n == u.name })
 		s.nConnections--
 		s.release(t.peer)
-		t.conn.Close()
+		if t.conn != nil {
+			t.conn.Close()
+		}
 		if m.opts.OnInstanceEnded != nil {
 			m.opts.OnInstanceEnded(u.name)
 		}
@@ -296,7 +322,7 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 	var files []*os.File
 	var names []string
 	if t := u.transient; t != nil {
-		if t.ended || t.conn == nil { // nil: lost in a crash of the manager
+		if t.ended || t.conn == nil { // nil: handed over, or lost in a crash of the manager
 			return
 		}
 		files, names = []*os.File{t.conn}, []string{"connection"}
