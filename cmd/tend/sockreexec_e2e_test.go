@@ -360,6 +360,11 @@ func TestSocketCrash(t *testing.T) {
 	if out := second.mustCtl("status", "greet.socket"); !strings.Contains(out, "Connected: 1") {
 		t.Errorf("greet.socket after the crash does not count the adopted instance's connection:\n%s", out)
 	}
+	// The state file did not list the instance (its cgroup did): a
+	// connection made beside it is served by an instance of its own.
+	if a, err := ask("tcp", addr(greet)); err != nil || !strings.HasPrefix(a, "fds=1") {
+		t.Errorf("greet.socket beside the adopted instance: %q %v", a, err)
+	}
 	fmt.Fprintf(held, "still here\n")
 	if l, err := heldR.ReadString('\n'); err != nil || l != "still here\n" {
 		t.Errorf("held connection after the crash: %q %v", l, err)

@@ -121,6 +121,11 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 			adopt(svc)
 		}
 	}
+	if !inherited {
+		for _, svc := range m.findInstances(sockets) {
+			adopt(svc)
+		}
+	}
 	m.resumeSvdirs(svdirs, inherited)
 	// Sockets and timers last: the processes of the units they trigger
 	// are adopted by then.

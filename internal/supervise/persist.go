@@ -156,8 +156,10 @@ type savedUnit struct{ json []byte }
 // touch records that u changed: the state file is written after this
 // event batch, with u saved again.
 func (m *Manager) touch(u *rt) {
-	m.dirty = true
 	m.mayChange(u)
+	if !m.unsaved(u) { // instances are found in their groups (socket_found.go)
+		m.dirty = true
+	}
 }
 
 // mayChange marks u to be saved again at the next write, which it does
@@ -195,6 +197,9 @@ func (m *Manager) saveChanged() {
 
 // saveOne records u unless it is inactive with nothing to remember.
 func (m *Manager) saveOne(u *rt) *savedUnit {
+	if u.transient != nil && u.state != Failed && m.instancesInGroups() {
+		return &savedUnit{} // found in its group after a crash (socket_found.go)
+	}
 	su, ok := m.saveOneUnit(u)
 	if !ok {
 		return &savedUnit{}
