@@ -375,10 +375,6 @@ func (m *Manager) group(unit string, stats bool) (*Group, error) {
 	defer m.mu.Unlock()
 	if old, ok := m.groups[unit]; ok {
 		g.discard() // another caller made it meanwhile
-		if old.fd != nil {
-			// Both registered the same cgroup.events; the kept group's wins.
-			_ = m.events.add(filepath.Join(old.dir, "cgroup.events"), old.checkEmpty)
-		}
 		return old, nil
 	}
 	m.groups[unit] = g

@@ -480,3 +480,43 @@ func TestUnavailableLimits(t *testing.T) {
 		t.Errorf("v1 memory: Unavailable = %q; want MemoryHigh but not MemoryMax", got)
 	}
 }
+
+// TestEventsWatchedOnlyWhileWaited: on v2 a group's cgroup.events is
+// watched (an inotify watch of the manager's) only while Empty is waited
+// for, so that the exits and forks of a restarting service wake nothing;
+// the watch goes once the group has emptied.
+func TestEventsWatchedOnlyWhileWaited(t *testing.T) {
+	m := newManager(t, ModeV2)
+	r := startReaper(t, m)
+	watches := func() int {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", m.events.file.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "inotify wd:")
+	}
+	g, err := m.Group("watched.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Remove()
+	startTree(t, r, g)
+	if n := watches(); n != 0 {
+		t.Errorf("%d inotify watches while nobody waits; want 0", n)
+	}
+	empty := g.Empty()
+	if n := watches(); n != 1 {
+		t.Errorf("%d inotify watches while Empty is waited for; want 1", n)
+	}
+	if err := g.Kill(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-empty:
+	case <-time.After(hangGuard):
+		t.Fatal("Empty() never closed")
+	}
+	if n := watches(); n != 0 {
+		t.Errorf("%d inotify watches after the group emptied; want 0", n)
+	}
+}

@@ -98,10 +98,6 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 			return nil, err
 		}
 		g.events = os.NewFile(uintptr(efd), g.eventsPath())
-		if err := m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
-			g.closeFD()
-			return nil, err
-		}
 	}
 	return g, nil
 }
@@ -117,7 +113,6 @@ func mkdirGroup(dir string) error {
 // discard drops what newGroup opened for a group that was not kept.
 func (g *Group) discard() {
 	if g.fd != nil {
-		g.m.events.remove(g.eventsPath())
 		g.closeFD()
 	}
 }
@@ -313,6 +308,11 @@ func (g *Group) Kill(sig unix.Signal) error {
 // If the group is empty now, the channel is already closed. On v2 the
 // kernel's cgroup.events notification drives it; in other modes the
 // reaper's exits do (Manager.NoteExit).
+//
+// On v2 the group's cgroup.events is watched only while someone waits:
+// a watch kept for the group's whole life made every exit and every
+// fork of a restarting service wake the watcher's goroutine twice for
+// nothing.
 func (g *Group) Empty() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -324,17 +324,32 @@ func (g *Group) Empty() <-chan struct{} {
 		close(ch)
 		return ch
 	}
+	if g.m.mode == ModeV2 && g.m.events != nil {
+		if err := g.m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
+			g.m.log.Warn("cgroup emptiness not watched; a wait for it may not end", "group", g.path, "err", err)
+		}
+		// It may have emptied before the watch was in place.
+		if g.isEmptyLocked() {
+			g.m.events.remove(g.eventsPath())
+			close(ch)
+			return ch
+		}
+	}
 	g.empty = ch
 	return ch
 }
 
-// checkEmpty runs on every change of cgroup.events (v2) or reaped pid.
+// checkEmpty runs on every change of cgroup.events while Empty is waited
+// for (v2) or on a reaped pid (other modes).
 func (g *Group) checkEmpty() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.empty != nil && g.isEmptyLocked() {
 		close(g.empty)
 		g.empty = nil
+		if g.m.mode == ModeV2 && g.m.events != nil {
+			g.m.events.remove(g.eventsPath())
+		}
 	}
 }
 
