@@ -27,6 +27,7 @@ import (
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/procfs"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/svdir"
@@ -164,6 +165,9 @@ type Manager struct {
 	workers sync.WaitGroup
 	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
 	supPending map[*svdirUnit]struct{}
+	// proc reads processes' start times (procStart), every restart's
+	// new main process among them: one reader and its buffer, kept.
+	proc *procfs.Reader
 }
 
 type pidRef struct {
