@@ -56,6 +56,21 @@ type LogSink interface {
 	Event(unitName string, pid int, priority int, msg string)
 }
 
+// EventBatcher is a LogSink that can record several of tend's messages
+// at once: the manager hands it the messages of one event together (a
+// restart says four or five things at once), which it may write in one
+// go instead of one write each. It must not keep evs.
+type EventBatcher interface {
+	Events(evs []LogEvent)
+}
+
+// LogEvent is one of tend's own messages about a unit.
+type LogEvent struct {
+	Unit     string
+	Priority int
+	Message  string
+}
+
 // Options are the manager's dependencies; all are required unless noted.
 type Options struct {
 	Logger  *slog.Logger
@@ -141,7 +156,7 @@ type Manager struct {
 	pids  map[int]pidRef
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
-	pending []logEvent
+	pending []LogEvent
 	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
 	fds     *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
@@ -488,24 +503,34 @@ var ErrNoSuchUnit = errors.New("unit not found")
 // written once the event that caused them is handled, so that logging
 // never delays the spawn of a replacement process (restart latency).
 func (m *Manager) event(u *rt, prio int, format string, args ...any) {
-	m.pending = append(m.pending, logEvent{unit: u.name, prio: prio, msg: fmt.Sprintf(format, args...)})
-}
-
-type logEvent struct {
-	unit string
-	prio int
-	msg  string
+	m.pending = append(m.pending, LogEvent{Unit: u.name, Priority: prio, Message: fmt.Sprintf(format, args...)})
 }
 
 // flushEvents writes the queued messages to tend's log and the journal.
 // Debug messages reach the journal only when tend logs at debug level,
 // as systemd's LogLevel= decides what its journal gets.
 func (m *Manager) flushEvents() {
+	if len(m.pending) == 0 {
+		return
+	}
 	ctx := context.Background()
+	debug := m.opts.Logger.Enabled(ctx, slog.LevelDebug)
+	journal := m.pending[:0] // filtered in place: each is read before it may be overwritten
 	for _, e := range m.pending {
-		m.opts.Logger.Log(ctx, slogLevel(e.prio), e.msg, "unit", e.unit)
-		if m.opts.Logs != nil && (e.prio < prioDebug || m.opts.Logger.Enabled(ctx, slog.LevelDebug)) {
-			m.opts.Logs.Event(e.unit, 0, e.prio, e.msg)
+		m.opts.Logger.Log(ctx, slogLevel(e.Priority), e.Message, "unit", e.Unit)
+		if e.Priority < prioDebug || debug {
+			journal = append(journal, e)
+		}
+	}
+	switch logs := m.opts.Logs.(type) {
+	case nil:
+	case EventBatcher:
+		if len(journal) > 0 {
+			logs.Events(journal)
+		}
+	default:
+		for _, e := range journal {
+			logs.Event(e.Unit, 0, e.Priority, e.Message)
 		}
 	}
 	clear(m.pending)
