@@ -32,11 +32,7 @@ type Group struct {
 
 	mu sync.Mutex
 	// guards the fields below
-	empty chan struct{} // open while someone waits for emptiness
-	// watched: cgroup.events is in the manager's inotify watch (v2).
-	// Only a wait for emptiness needs it, so it is added then: most
-	// groups empty by their main process's exit never pay for it.
-	watched bool
+	empty   chan struct{} // open while someone waits for emptiness
 	removed bool
 	none    noneTracker // ModeNone only
 	// limitDirs maps v1 limit controllers (limitControllers) to this
@@ -117,7 +113,7 @@ func mkdirGroup(dir string) error {
 // discard drops what newGroup opened for a group that was not kept.
 func (g *Group) discard() {
 	if g.fd != nil {
-		g.closeFD() // never waited on, so never watched
+		g.closeFD()
 	}
 }
 
@@ -312,6 +308,11 @@ func (g *Group) Kill(sig unix.Signal) error {
 // If the group is empty now, the channel is already closed. On v2 the
 // kernel's cgroup.events notification drives it; in other modes the
 // reaper's exits do (Manager.NoteExit).
+//
+// On v2 the group's cgroup.events is watched only while someone waits:
+// a watch kept for the group's whole life made every exit and every
+// fork of a restarting service wake the watcher's goroutine twice for
+// nothing.
 func (g *Group) Empty() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -323,15 +324,13 @@ func (g *Group) Empty() <-chan struct{} {
 		close(ch)
 		return ch
 	}
-	if g.m.mode == ModeV2 && g.m.events != nil && !g.watched && !g.removed {
+	if g.m.mode == ModeV2 && g.m.events != nil {
 		if err := g.m.events.add(g.eventsPath(), g.checkEmpty); err != nil {
-			g.m.log.Warn("cgroup emptiness not watched", "cgroup", g.path, "err", err)
-		} else {
-			g.watched = true
+			g.m.log.Warn("cgroup emptiness not watched; a wait for it may not end", "group", g.path, "err", err)
 		}
-		// It may have emptied before the watch was in place, with no
-		// event to tell.
+		// It may have emptied before the watch was in place.
 		if g.isEmptyLocked() {
+			g.m.events.remove(g.eventsPath())
 			close(ch)
 			return ch
 		}
@@ -340,13 +339,17 @@ func (g *Group) Empty() <-chan struct{} {
 	return ch
 }
 
-// checkEmpty runs on every change of cgroup.events (v2) or reaped pid.
+// checkEmpty runs on every change of cgroup.events while Empty is waited
+// for (v2) or on a reaped pid (other modes).
 func (g *Group) checkEmpty() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.empty != nil && g.isEmptyLocked() {
 		close(g.empty)
 		g.empty = nil
+		if g.m.mode == ModeV2 && g.m.events != nil {
+			g.m.events.remove(g.eventsPath())
+		}
 	}
 }
 
@@ -484,11 +487,7 @@ func (g *Group) remove(later bool) error {
 		g.m.queueRemovalLocked(removal{unit: g.unit, dirs: dirs})
 	}
 	g.m.mu.Unlock()
-	g.mu.Lock()
-	watched := g.watched
-	g.watched = false
-	g.mu.Unlock()
-	if watched {
+	if g.dir != "" && g.m.events != nil {
 		g.m.events.remove(g.eventsPath())
 	}
 	g.closeFD()

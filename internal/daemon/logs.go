@@ -147,7 +147,22 @@ func dupFile(f *os.File) (*os.File, error) {
 
 // Event writes one of tend's own messages about a unit into its log.
 func (s *logSink) Event(unitName string, pid int, prio int, msg string) {
-	_ = s.j.Append(journal.Entry{
+	_ = s.j.Append(ownEntry(unitName, pid, prio, msg))
+}
+
+// Events writes several of tend's own messages, one write per run of
+// messages about the same unit (journal.AppendBatch).
+func (s *logSink) Events(evs []supervise.LogEvent) {
+	es := make([]journal.Entry, len(evs))
+	for i, ev := range evs {
+		es[i] = ownEntry(ev.Unit, 0, ev.Priority, ev.Message)
+	}
+	_ = s.j.AppendBatch(es)
+}
+
+// ownEntry is one of tend's own messages as the journal stores it.
+func ownEntry(unitName string, pid int, prio int, msg string) journal.Entry {
+	return journal.Entry{
 		Unit:       unitName,
 		PID:        pid,
 		Priority:   prio,
@@ -155,7 +170,7 @@ func (s *logSink) Event(unitName string, pid int, prio int, msg string) {
 		Identifier: "tend",
 		Stream:     journal.StreamTend,
 		Message:    []byte(msg),
-	})
+	}
 }
 
 // identifier is SyslogIdentifier=, else the base name of the process's

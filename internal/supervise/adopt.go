@@ -46,7 +46,10 @@ func (c pidStart) of(pid int) uint64 {
 // procStart reads when pid started (clock ticks after boot); 0 if it
 // cannot be read.
 func (m *Manager) procStart(pid int) uint64 {
-	st, err := procfs.New(m.opts.Proc).NewReader().Stat(pid)
+	if m.proc == nil {
+		m.proc = procfs.New(m.opts.Proc).NewReader()
+	}
+	st, err := m.proc.Stat(pid)
 	if err != nil {
 		return 0
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/tendproject/tend/internal/condition"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/procfs"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/svdir"
@@ -53,6 +54,25 @@ type LogSink interface {
 	Output(u *unit.Unit, cmd unit.Command) (Output, error)
 	// Event records one of tend's own messages about a unit.
 	Event(unitName string, pid int, priority int, msg string)
+}
+
+// EventBatcher is a LogSink that can record several of tend's messages
+// at once: the manager hands it the messages of one event together (a
+// restart says four or five things at once), which it may write in one
+// go instead of one write each. It must not keep evs.
+type EventBatcher interface {
+	Events(evs []LogEvent)
+}
+
+// LogEvent is one of tend's own messages about a unit.
+type LogEvent struct {
+	Unit     string
+	Priority int
+	Message  string
+	// instance: the unit is a per-connection instance, whose routine
+	// messages (one set per connection) reach tend's own log only at
+	// debug level, as systemd keeps them off the console.
+	instance bool
 }
 
 // Options are the manager's dependencies; all are required unless noted.
@@ -141,7 +161,7 @@ type Manager struct {
 	pids  map[int]pidRef
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
-	pending []logEvent
+	pending []LogEvent
 	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
 	fds     *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
@@ -169,6 +189,9 @@ type Manager struct {
 	workers sync.WaitGroup
 	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
 	supPending map[*svdirUnit]struct{}
+	// proc reads processes' start times (procStart), every restart's
+	// new main process among them: one reader and its buffer, kept.
+	proc *procfs.Reader
 }
 
 type pidRef struct {
@@ -489,33 +512,39 @@ var ErrNoSuchUnit = errors.New("unit not found")
 // written once the event that caused them is handled, so that logging
 // never delays the spawn of a replacement process (restart latency).
 func (m *Manager) event(u *rt, prio int, format string, args ...any) {
-	m.pending = append(m.pending, logEvent{unit: u.name, prio: prio, msg: fmt.Sprintf(format, args...),
+	m.pending = append(m.pending, LogEvent{Unit: u.name, Priority: prio, Message: fmt.Sprintf(format, args...),
 		instance: u.transient != nil})
-}
-
-type logEvent struct {
-	unit string
-	prio int
-	msg  string
-	// instance: the unit is a per-connection instance, whose routine
-	// messages (one set per connection) go to the journal and to tend's
-	// own log only at debug level, as systemd keeps them off the console.
-	instance bool
 }
 
 // flushEvents writes the queued messages to tend's log and the journal.
 // Debug messages reach the journal only when tend logs at debug level,
 // as systemd's LogLevel= decides what its journal gets.
 func (m *Manager) flushEvents() {
+	if len(m.pending) == 0 {
+		return
+	}
 	ctx := context.Background()
+	debug := m.opts.Logger.Enabled(ctx, slog.LevelDebug)
+	journal := m.pending[:0] // filtered in place: each is read before it may be overwritten
 	for _, e := range m.pending {
-		level := slogLevel(e.prio)
+		level := slogLevel(e.Priority)
 		if e.instance && level == slog.LevelInfo {
 			level = slog.LevelDebug
 		}
-		m.opts.Logger.Log(ctx, level, e.msg, "unit", e.unit)
-		if m.opts.Logs != nil && (e.prio < prioDebug || m.opts.Logger.Enabled(ctx, slog.LevelDebug)) {
-			m.opts.Logs.Event(e.unit, 0, e.prio, e.msg)
+		m.opts.Logger.Log(ctx, level, e.Message, "unit", e.Unit)
+		if e.Priority < prioDebug || debug {
+			journal = append(journal, e)
+		}
+	}
+	switch logs := m.opts.Logs.(type) {
+	case nil:
+	case EventBatcher:
+		if len(journal) > 0 {
+			logs.Events(journal)
+		}
+	default:
+		for _, e := range journal {
+			logs.Event(e.Unit, 0, e.Priority, e.Message)
 		}
 	}
 	clear(m.pending)

@@ -153,7 +153,7 @@ func TestPassiveJobs(t *testing.T) {
 			}
 			var logged []string
 			for _, e := range m.pending {
-				logged = append(logged, e.msg)
+				logged = append(logged, e.Message)
 			}
 			if tt.wantLog != "" && !strings.Contains(strings.Join(logged, "\n"), tt.wantLog) {
 				t.Errorf("logged %q; want %q", logged, tt.wantLog)

@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // The manager's state outlives it in two ways (docs/design.md, "Crash
@@ -122,22 +125,48 @@ func ReadStateFile(path string) (SavedState, error) {
 // reader sees the old state or the new one, never half of either. It is
 // not synced: the state only matters while the kernel that runs the
 // services does, and it lives in the runtime directory (a tmpfs).
+//
+// It is written after every restart, so it uses plain system calls:
+// os.OpenFile registers a file with Go's poller and back (five more calls
+// on a tmpfs), and os.Rename stats the target first; head and body go
+// out in one writev.
 func writeStateFile(path string, head, body []byte) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err == nil {
-		if _, err = f.Write(head); err == nil {
-			_, err = f.Write(body)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("state file: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
+	}
+	err = writeAll(fd, tmp, head, body)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
 	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("state file: %w", err)
+	if err := unix.Rename(tmp, path); err != nil {
+		return fmt.Errorf("state file: %w", &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err})
+	}
+	return nil
+}
+
+// writeAll writes head and then body to fd (the file name), resuming
+// after a short write (which a regular file gives only when the disk is
+// full).
+func writeAll(fd int, name string, head, body []byte) error {
+	for len(head)+len(body) > 0 {
+		n, err := unix.Writev(fd, [][]byte{head, body})
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "write", Path: name, Err: err}
+		}
+		if n == 0 {
+			return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
+		}
+		k := min(n, len(head))
+		head, n = head[k:], n-k
+		body = body[n:]
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -180,4 +181,37 @@ func runningManager(t testing.TB, others ...string) (*Manager, *service) {
 	m.dirty = true
 	m.persist()
 	return m, u
+}
+
+// TestWriteStateFileReplaces: a write replaces the file whole (a shorter
+// state leaves nothing of the longer one), readable only by its owner,
+// with no temporary file left; a directory that is gone is an error.
+func TestWriteStateFileReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state")
+	for _, c := range []struct{ head, body string }{
+		{"head one\n", strings.Repeat("x", 100000)},
+		{"h2\n", "short"},
+		{"", "no head"},
+	} {
+		if err := writeStateFile(path, []byte(c.head), []byte(c.body)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != c.head+c.body {
+			t.Fatalf("file holds %d bytes %.20q…; want %d bytes %.20q…", len(got), got, len(c.head+c.body), c.head+c.body)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %v; want the state file alone", ents)
+	}
+	if err := writeStateFile(filepath.Join(dir, "gone", "state"), []byte("h\n"), []byte("b")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("write into a missing directory: %v; want a not-exist error", err)
+	}
 }

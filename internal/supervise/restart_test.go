@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/plan"
+	"github.com/tendproject/tend/internal/unit"
 )
 
 // TestRestartPropagatesToBoundUnits restarts a unit that another is bound
@@ -135,5 +136,37 @@ func TestRestartKeepsOutput(t *testing.T) {
 	case <-h.logs.ended:
 	case <-time.After(15 * time.Second):
 		t.Fatalf("the output did not end after the service stopped")
+	}
+}
+
+// batchLogs records how tend's messages were handed over: each batch
+// of an EventBatcher, and each single Event.
+type batchLogs struct {
+	batches [][]string
+	singles []string
+}
+
+func (l *batchLogs) Output(*unit.Unit, unit.Command) (Output, error) { return Output{}, nil }
+func (l *batchLogs) Event(name string, pid, prio int, msg string)    { l.singles = append(l.singles, msg) }
+func (l *batchLogs) Events(evs []LogEvent) {
+	var b []string
+	for _, e := range evs {
+		b = append(b, e.Message)
+	}
+	l.batches = append(l.batches, b)
+}
+
+// TestRestartMessagesInOneBatch: the messages a restart causes (the
+// exit, the result, the restart job) reach a batching sink together,
+// once the event is handled, not one call each.
+func TestRestartMessagesInOneBatch(t *testing.T) {
+	m, u, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartAlways, 0))
+	logs := &batchLogs{}
+	m.opts.Logs = logs
+	place(m, u, Running, f)
+	apply(t, m, u, "main-exit-1")
+	m.flushEvents()
+	if len(logs.singles) > 0 || len(logs.batches) != 1 || len(logs.batches[0]) < 2 {
+		t.Fatalf("batches %q, single events %q; want the restart's messages in one batch", logs.batches, logs.singles)
 	}
 }
