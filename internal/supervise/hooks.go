@@ -214,7 +214,7 @@ func (m *Manager) saveUnit(u *rt) (SavedUnit, error) {
 	}
 	su := SavedUnit{
 		Name: u.name, Kind: engineKind(u.eng), State: u.state.String(), Result: u.result,
-		Since: u.since, Invocation: u.invocation, StartTimes: u.startTimes, Engine: data,
+		Since: u.since, Invocation: u.invocation.String(), StartTimes: u.startTimes, Engine: data,
 	}
 	if k, ok := u.eng.(fdKeeper); ok {
 		su.FDs = k.saveFDs()
@@ -240,7 +240,7 @@ func (m *Manager) restoreUnit(u *rt, s SavedUnit) error {
 	if err := u.eng.restore(s.Engine); err != nil {
 		return err
 	}
-	u.state, u.result, u.since, u.invocation, u.startTimes = st, s.Result, s.Since, s.Invocation, s.StartTimes
+	u.state, u.result, u.since, u.invocation, u.startTimes = st, s.Result, s.Since, parseInvocationID(s.Invocation), s.StartTimes
 	u.gen++
 	return nil
 }
