@@ -1,8 +1,9 @@
 package clock
 
 import (
+	"fmt"
 	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,65 +15,119 @@ import (
 // AccuracySec=1us is due to the microsecond, so its alarm uses this.
 type Precise interface {
 	Clock
-	// PreciseAfterFunc is AfterFunc woken by the kernel's
-	// high-resolution timer.
-	PreciseAfterFunc(d time.Duration, f func()) Timer
+	// NewAlarm returns a disarmed Alarm that calls f each time it
+	// fires. Its owner closes it.
+	NewAlarm(f func()) (Alarm, error)
 }
 
-// PreciseAfterFunc arms a monotonic timerfd (Go's monotonic clock is
+// Alarm is a one-shot timer that is re-armed rather than made anew: one
+// kernel timer and one waiting goroutine for its whole life, however
+// often the deadline moves.
+type Alarm interface {
+	// Reset arms the alarm to call f once d has passed, replacing a
+	// deadline not yet reached.
+	Reset(d time.Duration)
+	// Stop disarms it; it reports whether that prevented a call.
+	Stop() bool
+	// Close disarms it for good and ends its goroutine.
+	Close() error
+}
+
+// NewAlarm makes a monotonic timerfd (Go's monotonic clock is
 // CLOCK_MONOTONIC, so deadlines from Now line up) and waits for it
 // through the runtime's poller: no thread is held while it waits, and
 // the wake comes when the kernel's timer expires, not at the poller's
-// next millisecond. Without timerfd it falls back to time.AfterFunc.
-func (realClock) PreciseAfterFunc(d time.Duration, f func()) Timer {
+// next millisecond.
+func (realClock) NewAlarm(f func()) (Alarm, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
-		return time.AfterFunc(d, f)
+		return nil, fmt.Errorf("cannot create alarm timer: %w", err)
 	}
+	a := &preciseAlarm{file: os.NewFile(uintptr(fd), "alarm"), fd: fd, f: f, done: make(chan struct{})}
+	go a.wait()
+	return a, nil
+}
+
+// preciseAlarm is NewAlarm's timerfd and the goroutine reading it.
+type preciseAlarm struct {
+	file *os.File // non-blocking: the poller waits
+	fd   int
+	f    func()
+	done chan struct{} // closed when wait returns
+
+	mu     sync.Mutex // guards armed, at, closed
+	armed  bool
+	closed bool // the descriptor's number may name another file now
+	// at is no later than the kernel's expiry: a read that returns
+	// before it is of an earlier arming, which Reset replaced.
+	at time.Time
+}
+
+func (a *preciseAlarm) Reset(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	a.at = time.Now().Add(d)
+	a.armed = true
 	// A zero value disarms a timerfd: a deadline that has passed is
-	// armed a nanosecond ahead.
+	// armed a nanosecond ahead. Setting the time also clears an expiry
+	// not yet read.
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(int64(d), 1))}
-	if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
-		unix.Close(fd)
-		return time.AfterFunc(d, f)
+	if err := unix.TimerfdSettime(a.fd, 0, &spec, nil); err != nil {
+		// Only a closed descriptor fails here (the spec is valid).
+		a.armed = false
 	}
-	t := &preciseTimer{file: os.NewFile(uintptr(fd), "alarm")} // non-blocking: the poller waits
-	go t.wait(f)
-	return t
 }
 
-// preciseTimer is one PreciseAfterFunc. Its goroutine ends when the
-// timer fires or Stop closes the descriptor under its read; whichever
-// comes first settles state, and the descriptor is closed once.
-type preciseTimer struct {
-	file  *os.File
-	state atomic.Int32 // preciseArmed, then preciseFired or preciseStopped
+func (a *preciseAlarm) Stop() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	was := a.armed
+	a.armed = false
+	if !a.closed {
+		// Disarmed, the kernel timer does not wake the process at all.
+		_ = unix.TimerfdSettime(a.fd, 0, &unix.ItimerSpec{}, nil)
+	}
+	return was
 }
 
-const (
-	preciseArmed int32 = iota
-	preciseFired
-	preciseStopped
-)
+// Close must not be called from f: it waits for the goroutine that
+// calls f to end.
+func (a *preciseAlarm) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed, a.armed = true, false
+	a.mu.Unlock()
+	err := a.file.Close() // fails the pending read: wait returns
+	<-a.done
+	return err
+}
 
-func (t *preciseTimer) wait(f func()) {
+func (a *preciseAlarm) wait() {
+	defer close(a.done)
 	var buf [8]byte
-	_, err := t.file.Read(buf[:])
-	if err != nil {
-		return // closed by Stop
-	}
-	if t.state.CompareAndSwap(preciseArmed, preciseFired) {
-		t.file.Close()
-		f()
+	for {
+		if _, err := a.file.Read(buf[:]); err != nil {
+			return // closed by Close
+		}
+		if a.due() {
+			a.f()
+		}
 	}
 }
 
-// Stop prevents the call if the timer has not fired; the read then
-// fails on the closed descriptor and the goroutine ends.
-func (t *preciseTimer) Stop() bool {
-	if !t.state.CompareAndSwap(preciseArmed, preciseStopped) {
+// due reports, once per arming, that the current deadline has come.
+func (a *preciseAlarm) due() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.armed || time.Now().Before(a.at) {
 		return false
 	}
-	t.file.Close()
+	a.armed = false
 	return true
 }

@@ -176,7 +176,7 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 func (m *Manager) snapshot(u *rt, detail bool) Status {
 	st := Status{
 		Name: u.name, Def: u.def, Active: u.state.Active(), Sub: u.eng.sub(),
-		Result: u.result, Since: u.since, InvocationID: u.invocation, SkippedBy: u.conditionFailed,
+		Result: u.result, Since: u.since, InvocationID: u.invocation.String(), SkippedBy: u.conditionFailed,
 	}
 	u.eng.status(&st)
 	if st.Result == "" {

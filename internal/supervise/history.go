@@ -27,7 +27,7 @@ const maxExecRuns = 32
 // execHistory keeps one ExecRun per command of the activation named by
 // invocation; a new activation starts it afresh.
 type execHistory struct {
-	invocation string
+	invocation invocationID
 	runs       []ExecRun
 }
 
@@ -73,7 +73,7 @@ func (h *execHistory) noteExit(u *service, r role, pid int, st exitStatus, now t
 }
 
 // of returns the runs of the activation invocation, oldest first.
-func (h *execHistory) of(invocation string) []ExecRun {
+func (h *execHistory) of(invocation invocationID) []ExecRun {
 	if h.invocation != invocation {
 		return nil
 	}

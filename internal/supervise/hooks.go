@@ -22,8 +22,10 @@ import (
 // all while no alarm is set. Owned by the loop.
 type alarms struct {
 	h     alarmHeap
-	timer clock.Timer
-	at    time.Time // when timer fires; zero when none is armed
+	timer clock.Timer // the last armed: precise, or the clock's AfterFunc
+	// precise is made at the first arming and kept for the loop's life.
+	precise clock.Alarm
+	at      time.Time // when timer fires; zero when none is armed
 }
 
 type alarmEntry struct {
@@ -77,39 +79,63 @@ func (m *Manager) armAlarms() {
 	if next.Equal(a.at) {
 		return
 	}
+	a.at = next
+	if next.IsZero() {
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		return
+	}
+	d := next.Sub(m.clock.Now())
+	if a.precise != nil || m.newPreciseAlarm() {
+		a.precise.Reset(d)
+		a.timer = a.precise
+		return
+	}
 	if a.timer != nil {
 		a.timer.Stop()
-		a.timer = nil
 	}
-	a.at = next
-	if !next.IsZero() {
-		a.timer = m.alarmAfter(next.Sub(m.clock.Now()), func() { m.box.put(evAlarms{}) })
-	}
+	a.timer = m.clock.AfterFunc(d, m.postAlarms)
 }
 
-// stopAlarms stops the alarms' clock timer when the loop ends: a precise
-// one holds a goroutine until it fires.
+// postAlarms runs on the clock's goroutine when the alarm timer fires.
+func (m *Manager) postAlarms() { m.box.put(evAlarms{}) }
+
+// newPreciseAlarm makes the alarms' clock timer, re-armed for every
+// deadline, a precise one where the clock has it: a timer unit with
+// AccuracySec=1us is due to the microsecond and the runtime's timers
+// wake up to a millisecond late. False: the clock's AfterFunc serves.
+func (m *Manager) newPreciseAlarm() bool {
+	p, ok := m.clock.(clock.Precise)
+	if !ok {
+		return false
+	}
+	al, err := p.NewAlarm(m.postAlarms)
+	if err != nil {
+		m.opts.Logger.Warn("supervise: alarms fall back to the runtime's timers", "err", err)
+		return false
+	}
+	m.alarms.precise = al
+	return true
+}
+
+// stopAlarms stops the alarms' clock timer when the loop ends and
+// closes a precise one, whose goroutine waits for it.
 func (m *Manager) stopAlarms() {
-	if a := &m.alarms; a.timer != nil {
+	a := &m.alarms
+	if a.timer != nil {
 		a.timer.Stop()
-		a.timer, a.at = nil, time.Time{}
 	}
-}
-
-// alarmAfter arms the alarms' clock timer: a precise one where the clock
-// has it, since a timer unit with AccuracySec=1us is due to the
-// microsecond and the runtime's timers wake up to a millisecond late.
-func (m *Manager) alarmAfter(d time.Duration, f func()) clock.Timer {
-	if p, ok := m.clock.(clock.Precise); ok {
-		return p.PreciseAfterFunc(d, f)
+	if a.precise != nil {
+		a.precise.Close()
 	}
-	return m.clock.AfterFunc(d, f)
+	a.timer, a.precise, a.at = nil, nil, time.Time{}
 }
 
 // onAlarms delivers every alarm that is due and re-arms for the rest.
 func (m *Manager) onAlarms() {
 	a := &m.alarms
-	a.at, a.timer = time.Time{}, nil
+	a.at = time.Time{}
 	now := m.clock.Now()
 	for len(a.h) > 0 && !a.h[0].at.After(now) {
 		e := heap.Pop(&a.h).(*alarmEntry)
@@ -188,7 +214,7 @@ func (m *Manager) saveUnit(u *rt) (SavedUnit, error) {
 	}
 	su := SavedUnit{
 		Name: u.name, Kind: engineKind(u.eng), State: u.state.String(), Result: u.result,
-		Since: u.since, Invocation: u.invocation, StartTimes: u.startTimes, Engine: data,
+		Since: u.since, Invocation: u.invocation.String(), StartTimes: u.startTimes, Engine: data,
 	}
 	if k, ok := u.eng.(fdKeeper); ok {
 		su.FDs = k.saveFDs()
@@ -214,7 +240,7 @@ func (m *Manager) restoreUnit(u *rt, s SavedUnit) error {
 	if err := u.eng.restore(s.Engine); err != nil {
 		return err
 	}
-	u.state, u.result, u.since, u.invocation, u.startTimes = st, s.Result, s.Since, s.Invocation, s.StartTimes
+	u.state, u.result, u.since, u.invocation, u.startTimes = st, s.Result, s.Since, parseInvocationID(s.Invocation), s.StartTimes
 	u.gen++
 	return nil
 }

@@ -192,8 +192,11 @@ func (m *Manager) touch(u *rt) {
 }
 
 // mayChange marks u to be saved again at the next write, which it does
-// not cause.
+// not cause. Without a state file nothing is written, and nothing marked.
 func (m *Manager) mayChange(u *rt) {
+	if m.opts.StateFile == "" {
+		return
+	}
 	if m.changed == nil {
 		m.changed = map[*rt]struct{}{}
 	}
@@ -220,9 +223,19 @@ func (m *Manager) saveChanged() {
 			delete(m.saved, u)
 		}
 	}
-	clear(m.changed)
+	if len(m.changed) > changedKept {
+		// A cleared map keeps its buckets: the first save marks every
+		// unit, and 10,000 timers would keep ~30 B each for it.
+		m.changed = nil
+	} else {
+		clear(m.changed)
+	}
 	m.changedAll = false
 }
+
+// changedKept is the most units marked for one save whose set is
+// cleared for the next rather than dropped: an event changes a few.
+const changedKept = 64
 
 // saveOne records u unless it is inactive with nothing to remember.
 func (m *Manager) saveOne(u *rt) *savedUnit {

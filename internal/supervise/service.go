@@ -271,7 +271,7 @@ func (m *Manager) spawnCmd(u *service, cmd unit.Command, r role) bool {
 func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error) {
 	svc := u.svc()
 	env := append([]string{}, m.opts.BaseEnv...)
-	env = append(env, "INVOCATION_ID="+u.invocation)
+	env = append(env, "INVOCATION_ID="+u.invocation.String())
 	if u.mainPID != 0 && r == roleControl {
 		env = append(env, "MAINPID="+strconv.Itoa(u.mainPID))
 	}

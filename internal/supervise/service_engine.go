@@ -200,7 +200,7 @@ func (u *service) save() (json.RawMessage, error) {
 		MainPID: u.mainPID, ControlPID: u.controlPID, LastMainPID: u.lastMainPID,
 		StatusText: u.statusText, Errno: u.errno, Watchdog: u.watchdog.Microseconds(),
 		ActiveAt: u.activeAt, NRestarts: u.nRestarts, RestartStep: u.restartStep,
-		ExecInvocation: u.execRuns.invocation, ExecRuns: u.execRuns.runs,
+		ExecInvocation: u.execRuns.invocation.String(), ExecRuns: u.execRuns.runs,
 		CmdIdx: u.cmdIdx, MainStart: u.mainStart.of(u.mainPID),
 		ControlStart: u.controlStart.of(u.controlPID),
 	}
@@ -220,7 +220,7 @@ func (u *service) restore(data json.RawMessage) error {
 	u.lastMainPID, u.statusText, u.errno = s.LastMainPID, s.StatusText, s.Errno
 	u.watchdog = time.Duration(s.Watchdog) * time.Microsecond
 	u.activeAt, u.nRestarts, u.restartStep = s.ActiveAt, s.NRestarts, s.RestartStep
-	u.execRuns = execHistory{invocation: s.ExecInvocation, runs: s.ExecRuns}
+	u.execRuns = execHistory{invocation: parseInvocationID(s.ExecInvocation), runs: s.ExecRuns}
 	if s.MainExit != nil {
 		u.mainExit = &exitStatus{code: s.MainExit.Code, status: s.MainExit.Status}
 	}

@@ -450,7 +450,7 @@ func (m *Manager) spawnSocketCmd(s *socket, cmd unit.Command) (int, error) {
 		return 0, err
 	}
 	env := append([]string{}, m.opts.BaseEnv...)
-	env = append(env, "INVOCATION_ID="+s.invocation)
+	env = append(env, "INVOCATION_ID="+s.invocation.String())
 	ec := &s.spec.Exec
 	spec := spawn.Spec{Unit: s.name, Command: cmd, Exec: ec, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts}
 	var out Output

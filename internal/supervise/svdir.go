@@ -310,7 +310,7 @@ func (m *Manager) svdirRun(u *svdirUnit) {
 	u.runErr = ""
 	u.pid, u.lastPID, u.finishing, u.term, u.paused = pid, pid, false, false, false
 	u.since, u.lastStart, u.result = u.runStart, u.runStart, ResultSuccess
-	if u.invocation == "" || u.state.Active() == Inactive || u.state == Failed {
+	if u.invocation == (invocationID{}) || u.state.Active() == Inactive || u.state == Failed {
 		u.invocation = newInvocationID()
 	}
 	m.svdirSettle(u)

@@ -43,7 +43,7 @@ type rt struct {
 	limitsCg  *cgroup.Group
 	limitsDef *unit.Unit
 
-	invocation string
+	invocation invocationID
 	startTimes []time.Time // for the start limit
 
 	alarm       *alarmEntry // the engine's alarm (setAlarm), or nil
@@ -114,10 +114,32 @@ func (u *rt) watchCtx() <-chan struct{} {
 	return u.cancelWatch
 }
 
-func newInvocationID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// invocationID names one activation of a unit (systemd's INVOCATION_ID):
+// 128 random bits, kept as bytes so that a started unit has no string
+// of it on the heap (10,000 waiting timers are a measured budget).
+type invocationID [16]byte
+
+func newInvocationID() invocationID {
+	var id invocationID
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+// String is the ID as systemd prints it, 32 hex digits; "" for none.
+func (id invocationID) String() string {
+	if id == (invocationID{}) {
+		return ""
+	}
+	return hex.EncodeToString(id[:])
+}
+
+// parseInvocationID reads String's form back; anything else is no ID.
+func parseInvocationID(s string) invocationID {
+	var id invocationID
+	if b, err := hex.DecodeString(s); err == nil && len(b) == len(id) {
+		copy(id[:], b)
+	}
+	return id
 }
 
 // describe is the "name - description" form systemd uses in its messages.
