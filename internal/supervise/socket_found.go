@@ -76,7 +76,7 @@ func (m *Manager) findInstances(sockets []*socket) []*service {
 				continue
 			}
 			su := SavedUnit{Name: name, Kind: "service", State: Running.String(), Result: ResultSuccess,
-				Since: m.clock.Now(), Invocation: newInvocationID(), Engine: engine,
+				Since: m.clock.Now(), Invocation: newInvocationID().String(), Engine: engine,
 				Transient: &SavedTransient{Owner: s.name}}
 			if peer.IsValid() {
 				su.Transient.Peer = peer.String()
