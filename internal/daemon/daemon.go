@@ -216,7 +216,7 @@ type daemon struct {
 	shuttingDown atomic.Bool
 }
 
-func newDaemon(cfg Config, h *handoff) (*daemon, error) {
+func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{}), endBootGC: func() {}}
 	d.exe, _ = os.Executable() // before anyone replaces the file
@@ -254,6 +254,16 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		return nil, fmt.Errorf("%w; not starting a second manager there", err)
 	}
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode(), "where", d.cgroups.Where())
+	// The instance is ours: the inetd and crontab generator writes its
+	// units while the rest is set up, not before the first load.
+	d.loader = newLoader(cfg, d.log)
+	d.loader.cgroups = d.cgroups
+	d.loader.generateAhead()
+	defer func() {
+		if err != nil {
+			d.loader.waitAhead()
+		}
+	}()
 	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: d.noteReaped}); err != nil {
 		return nil, err
 	}
@@ -290,8 +300,6 @@ func newDaemon(cfg Config, h *handoff) (*daemon, error) {
 		jo.close()
 		return nil, err
 	}
-	d.loader = newLoader(cfg, d.log)
-	d.loader.cgroups = d.cgroups
 	if d.svdir, err = newSvdirScan(d); err != nil {
 		jo.close()
 		return nil, fmt.Errorf("service directories: %w", err)

@@ -38,6 +38,10 @@ type loader struct {
 	// (crontab.go, crontab_watch.go).
 	crontabs crontabs
 	watch    *crontabWatch
+	// ahead is the generator run newDaemon starts before the first
+	// load; set and taken on newDaemon's goroutine, before any other
+	// load can run.
+	ahead *generation
 
 	// install is held from building a plan to its installation, so that
 	// a daemon-reload and a service directory's arrival cannot install
@@ -180,6 +184,44 @@ func withGenerator(dirs []string, gen string) []string {
 	return out
 }
 
+// generation is a generator run on a goroutine of its own.
+type generation struct {
+	done chan struct{}
+	msgs []string
+}
+
+// generateAhead starts the generator so that its files are written while
+// the daemon's other set-up runs; the next load waits for them.
+func (l *loader) generateAhead() {
+	if l.gen == "" {
+		return
+	}
+	g := &generation{done: make(chan struct{})}
+	l.ahead = g
+	go func() {
+		defer close(g.done)
+		g.msgs = l.generate()
+	}()
+}
+
+// generated waits for the run generateAhead started, or runs the
+// generator now, and returns its messages.
+func (l *loader) generated() []string {
+	if g := l.ahead; g != nil {
+		l.ahead = nil
+		<-g.done
+		return g.msgs
+	}
+	return l.generate()
+}
+
+// waitAhead waits for a run generateAhead started, on a start that failed.
+func (l *loader) waitAhead() {
+	if g := l.ahead; g != nil {
+		<-g.done
+	}
+}
+
 // generate rewrites the generator directory from the legacy files.
 func (l *loader) generate() []string {
 	if l.gen == "" {
@@ -202,7 +244,7 @@ func (l *loader) generate() []string {
 func (l *loader) load() (*plan.Plan, []string) {
 	// Generated files are written before the load time is taken, so they
 	// do not look changed on disk since.
-	msgs := l.generate()
+	msgs := l.generated()
 	start := time.Now()
 	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
 	set, diags := ld.LoadAll()

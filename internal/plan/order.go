@@ -266,16 +266,27 @@ func (b *builder) addDependents(t *Transaction) {
 		case j.Kind == Stop:
 			for _, n := range b.p.deps[j.Unit].Conflicts {
 				if k, ok := idx[n]; ok && k != i && startLike(t.Jobs[k].Kind) {
-					j.Dependents = appendNewInt(j.Dependents, k)
+					j.Dependents = append(j.Dependents, k)
 				}
 			}
 		case startLike(j.Kind):
-			// The other jobs looked up in the plan's sorted lists, not
-			// the lists walked: a unit every unit requires
-			// (sysinit.target) has an entry per unit, ten thousand with
-			// ten thousand crontab lines, in every timer's start.
 			r := b.p.rev[b.p.canonical(j.Unit)]
 			if r == nil {
+				break
+			}
+			// Whichever side is shorter is walked: a unit every unit
+			// requires (sysinit.target) has an entry per unit, ten
+			// thousand with ten thousand crontab lines, in every
+			// timer's small start; and in a boot of N services, each
+			// service (required by nothing) would walk all N jobs.
+			if n := len(r.RequiredBy) + len(r.BoundBy) + len(r.RequisiteOf); n < len(t.Jobs) {
+				for _, l := range [][]string{r.RequiredBy, r.BoundBy, r.RequisiteOf} {
+					for _, name := range l {
+						if k, ok := idx[name]; ok && k != i && startLike(t.Jobs[k].Kind) {
+							j.Dependents = append(j.Dependents, k)
+						}
+					}
+				}
 				break
 			}
 			for k, o := range t.Jobs {
@@ -283,11 +294,13 @@ func (b *builder) addDependents(t *Transaction) {
 					continue
 				}
 				if sortedHas(r.RequiredBy, o.Unit) || sortedHas(r.BoundBy, o.Unit) || sortedHas(r.RequisiteOf, o.Unit) {
-					j.Dependents = appendNewInt(j.Dependents, k)
+					j.Dependents = append(j.Dependents, k)
 				}
 			}
 		}
+		// Sorted then compacted: a list may name a job twice.
 		slices.Sort(j.Dependents)
+		j.Dependents = slices.Compact(j.Dependents)
 	}
 }
 

@@ -287,6 +287,39 @@ func TestTransactionDependents(t *testing.T) {
 	}
 }
 
+// TestTransactionDependentsBothWays covers both ways of finding a failed
+// job's dependents: through its own reverse lists when they are shorter
+// than the transaction, through the transaction's jobs when they are not.
+func TestTransactionDependentsBothWays(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []*unit.Unit // units outside the transaction that also need b
+	}{
+		{"reverse lists shorter", nil},
+		{"jobs shorter", []*unit.Unit{mk("y.service", requires("b.service")), mk("z.service", bindsTo("b.service")),
+			mk("w.service", requisite("b.service")), mk("v.service", requires("b.service"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			units := append([]*unit.Unit{mk("a.service", requires("b.service"), bindsTo("b.service"), wants("c.service")),
+				mk("b.service"), mk("c.service"), mk("d.service", requisite("b.service"), wants("a.service"))}, tc.extra...)
+			p := newPlan(units...)
+			tr := mustTx(t, p, Start, []string{"d.service"}, Replace, states("b.service=active"))
+			a, b, c, d := tr.Index("a.service"), tr.Index("b.service"), tr.Index("c.service"), tr.Index("d.service")
+			if a < 0 || b < 0 || c < 0 || d < 0 {
+				t.Fatalf("jobs %v; want a, b, c and d", tr.Jobs)
+			}
+			want := []int{a, d}
+			slices.Sort(want)
+			if got := tr.Jobs[b].Dependents; !slices.Equal(got, want) {
+				t.Errorf("b.service: dependents %v; want %v", got, want)
+			}
+			if got := tr.Jobs[c].Dependents; got != nil {
+				t.Errorf("c.service: dependents %v; want none", got)
+			}
+		})
+	}
+}
+
 func TestDefaultTargetBoot(t *testing.T) {
 	app := mk("app.service", defaults)
 	p := New(map[string]*unit.Unit{
