@@ -11,8 +11,16 @@ import (
 
 // Messages added by two receivers, with flushes between and more than a
 // batch's bound outstanding, all reach the journal, each receiver's in
-// its order, by the time wait returns.
+// its order, by the time wait returns: with batches that flush hands to
+// the writer goroutine and with batches small enough that it writes them
+// itself.
 func TestSyslogBatchGroupCommit(t *testing.T) {
+	for _, every := range []int{100, 10} {
+		t.Run(fmt.Sprint("flush every ", every), func(t *testing.T) { testSyslogBatch(t, every) })
+	}
+}
+
+func testSyslogBatch(t *testing.T, every int) {
 	j, err := journal.Open(journal.Options{Dir: t.TempDir(), BootID: "b", MaxUse: 1 << 30, KeepFree: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +35,7 @@ func TestSyslogBatchGroupCommit(t *testing.T) {
 			defer wg.Done()
 			for i := range n {
 				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: fmt.Appendf(nil, "%d", i)})
-				if i%100 == 99 {
+				if i%every == every-1 {
 					b.flush(j)
 				}
 			}

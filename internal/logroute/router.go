@@ -59,8 +59,9 @@ type Router struct {
 	pipes []*pipe
 
 	// last is the newest entry routed but not yet in a saved state; only
-	// the Run goroutine touches it, as seen.
-	last journal.Entry
+	// the Run goroutine touches it, as seen. Only what a cursor needs: a
+	// whole Entry stored per line costs a write barrier per field.
+	last mark
 	// seen is the sequence number of the newest entry routed: what the
 	// feed and a catch-up from the journal both hold is routed once.
 	seen uint64
@@ -72,6 +73,13 @@ type Router struct {
 	// stamp is the formatted timestamp of second stampSec (format).
 	stamp    []byte
 	stampSec int64
+}
+
+// mark is the position of an entry routed, for the saved cursor.
+type mark struct {
+	seq  uint64
+	rt   int64 // realtime, Unix nanoseconds
+	boot string
 }
 
 // route is one rule as the Router carries it out.
@@ -338,7 +346,10 @@ func (r *Router) fileChanged(f *file) {
 
 // route formats e for every rule that selects it.
 func (r *Router) route(e journal.Entry) error {
-	r.last = journal.Entry{Seq: e.Seq, BootID: e.BootID, Realtime: e.Realtime}
+	r.last.seq, r.last.rt = e.Seq, e.Realtime.UnixNano()
+	if r.last.boot != e.BootID {
+		r.last.boot = e.BootID
+	}
 	r.line = r.line[:0]
 	for _, rt := range r.rules {
 		if !rt.rule.Selector.Match(e.Facility, e.Priority) {
@@ -389,7 +400,7 @@ const saveEvery = time.Second
 // the journal has nothing more to give. It saves the state when saveEvery
 // passed since the last save, or with final (at the end of Run).
 func (r *Router) flush(final bool) error {
-	if r.last.Seq == 0 {
+	if r.last.seq == 0 {
 		return nil
 	}
 	r.mu.Lock()
@@ -414,9 +425,9 @@ func (r *Router) flush(final bool) error {
 	if !final && now.Sub(r.saved) < saveEvery {
 		return nil
 	}
-	st := r.snapshot(journal.FormatCursor(r.last))
+	st := r.snapshot(journal.FormatCursor(journal.Entry{Seq: r.last.seq, BootID: r.last.boot, Realtime: time.Unix(0, r.last.rt)}))
 	sync := r.synced
-	r.last, r.synced, r.saved = journal.Entry{}, false, now
+	r.last.seq, r.synced, r.saved = 0, false, now
 	return saveState(r.opts.StateFile, st, sync)
 }
 
