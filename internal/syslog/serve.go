@@ -60,9 +60,10 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 		}
 		closeAll(fds)
-		if !b.full() {
-			r.flush() // the queue was drained by this read
-		}
+		// No flush here though the read did not fill the batch: the
+		// sender refills the small queue meanwhile, and the next read
+		// either takes that into this batch or finds the socket empty,
+		// which flushes (b.read's idle) before waiting.
 	}
 }
 
@@ -156,9 +157,7 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			r.deliver(b.data(i), Cred{Addr: a, AddrText: text}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
-		if !b.full() {
-			r.flush()
-		}
+		// As on /dev/log: the read that finds the socket empty flushes.
 	}
 }
 
