@@ -16,11 +16,17 @@ import (
 // itself.
 func TestSyslogBatchGroupCommit(t *testing.T) {
 	for _, every := range []int{100, 10} {
-		t.Run(fmt.Sprint("flush every ", every), func(t *testing.T) { testSyslogBatch(t, every) })
+		for _, small := range []bool{false, true} {
+			t.Run(fmt.Sprint("flush every ", every, " small ", small), func(t *testing.T) { testSyslogBatch(t, every, small) })
+		}
 	}
 }
 
-func testSyslogBatch(t *testing.T, every int) {
+func testSyslogBatch(t *testing.T, every int, small bool) {
+	flush := (*syslogBatch).flush
+	if small {
+		flush = (*syslogBatch).flushSmall
+	}
 	j, err := journal.Open(journal.Options{Dir: t.TempDir(), BootID: "b", MaxUse: 1 << 30, KeepFree: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func testSyslogBatch(t *testing.T, every int) {
 			for i := range n {
 				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: fmt.Appendf(nil, "%d", i)})
 				if i%every == every-1 {
-					b.flush(j)
+					flush(&b, j)
 				}
 			}
 		}()
