@@ -157,7 +157,11 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			r.deliver(b.data(i), Cred{Addr: a, AddrText: text}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
-		// As on /dev/log: the read that finds the socket empty flushes.
+		if b.n < batchSize {
+			// Unlike /dev/log's senders, a UDP sender does not wait for
+			// a full queue: hand the batch to the writer now.
+			r.flush()
+		}
 	}
 }
 
