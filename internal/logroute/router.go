@@ -69,7 +69,10 @@ type Router struct {
 	// last save.
 	synced bool
 	saved  time.Time // when the state was last saved
-	line   []byte
+	// begin is where a first run starts, fixed by Begin (begun).
+	begin string
+	begun bool
+	line  []byte
 	// stamp is the formatted timestamp of second stampSec (format).
 	stamp    []byte
 	stampSec int64
@@ -167,8 +170,18 @@ func (r *Router) Paths() []string {
 	return out
 }
 
+// Begin fixes where a first run (no saved state) starts: after the
+// journal's newest entry now. Call it before the receivers whose
+// messages the files must get start; otherwise Run fixes it when it
+// starts, and what was committed in between never reaches the files
+// (the first recvmmsg's worth of a burst sent at once did not).
+func (r *Router) Begin(ctx context.Context) {
+	r.begin, r.begun = r.lastCursor(ctx), true
+}
+
 // Run writes entries until ctx ends. Without a saved state it starts with
-// the entries written from now on, not the journal's whole history.
+// the entries written from now on (or since Begin), not the journal's
+// whole history.
 func (r *Router) Run(ctx context.Context) error {
 	st, err := loadState(r.opts.StateFile)
 	if err != nil {
@@ -184,7 +197,10 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	after := st.cursor
 	if !st.saved {
-		after = r.lastCursor(ctx)
+		if !r.begun {
+			r.Begin(ctx)
+		}
+		after = r.begin
 		if err := saveState(r.opts.StateFile, r.snapshot(after), false); err != nil {
 			return err
 		}
