@@ -21,7 +21,7 @@ Every line of bench.log is checked: seq numbers in order, none twice.
 
 Needs root (the daemons' sockets and /proc), rsyslog, Go.
 usage: bench/syslog.py [--n 1000000] [--reps 3] [--only tend,rsyslog] [--protos udp,tcp,unix]
-                       [--tend BIN] [--tend-base OLDBIN] [--tend-arg=--cpu-profile=/tmp/tend-{proto}.prof]
+                       [--tend BIN] [--tend-base OLDBIN] [--tend-arg=--cpu-profile=/tmp/tend-{proto}.prof] [--keep-lost]
 """
 import argparse
 import json
@@ -152,8 +152,9 @@ def check(path, n):
     return lines, ok
 
 
-def one(daemon, proto, n, tend_bin, sender, extra=()):
+def one(daemon, proto, n, tend_bin, sender, extra=(), keep_lost=False):
     work = tempfile.mkdtemp(prefix=f"syslogbench-{daemon}-")
+    lines = n
     try:
         extra = [a.replace("{proto}", proto) for a in extra]
         p, out, sock = start(daemon, work, tend_bin, extra)
@@ -184,7 +185,11 @@ def one(daemon, proto, n, tend_bin, sender, extra=()):
                 "cpu_s_per_million": cpu / lines * 1e6 if lines else None, "max_pss_mib": pss / 1024,
                 "sender_msgs_per_s": sent["msgs_per_s"]}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep_lost and lines < n and proto != "udp":
+            # The journal and files, to tell where the lines went.
+            print(f"{daemon} {proto}: lost lines; kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
@@ -199,6 +204,8 @@ def main():
     ap.add_argument("--tend-arg", action="append", default=[],
                     help="extra argument to tend run, repeatable; {proto} is replaced "
                          "(--tend-arg=--cpu-profile=/tmp/tend-{proto}.prof)")
+    ap.add_argument("--keep-lost", action="store_true",
+                    help="keep the work directory (journal, files) of a TCP or unix run that lost lines")
     a = ap.parse_args()
     bindir = os.path.join(HERE, ".bin")
     os.makedirs(bindir, exist_ok=True)
@@ -215,7 +222,8 @@ def main():
         for proto in a.protos.split(","):
             for daemon in a.only.split(","):
                 bin_ = a.tend_base if daemon == "tend-base" else tend_bin
-                r = one(daemon, proto, a.n, bin_, sender, a.tend_arg if daemon.startswith("tend") else ())
+                r = one(daemon, proto, a.n, bin_, sender, a.tend_arg if daemon.startswith("tend") else (),
+                      a.keep_lost)
                 print(json.dumps(r), file=sys.stderr)
                 results.append(r)
     print(f"\n{a.n} messages of ~150 bytes, median of {a.reps}\n")

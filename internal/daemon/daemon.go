@@ -426,6 +426,9 @@ func (d *daemon) run(parent context.Context) (int, error) {
 			fn()
 		}()
 	}
+	// The log files first: on a first run they start with what is
+	// logged from here on, so the receivers and units start after.
+	d.startLogFiles(ctx, &wg)
 	goRun("reaper", func() { d.reaper.Run(ctx) })
 	goRun("manager", func() { _ = d.mgr.Run(ctx) })
 	if d.svdir != nil {
@@ -441,7 +444,6 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if err := d.startForward(ctx, &wg); err != nil {
 		return 1, err
 	}
-	d.startLogFiles(ctx, &wg)
 	d.serveLogHost(ctx, &wg)
 	d.startKmsg(ctx, &wg)
 	if d.notify != nil {

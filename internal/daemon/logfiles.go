@@ -60,6 +60,9 @@ func (d *daemon) startLogFiles(ctx context.Context, wg *sync.WaitGroup) {
 		Config: cfg, Journal: d.journal, Logger: d.log,
 		StateFile: filepath.Join(d.cfg.Paths.Journal, "syslog-files.state"),
 	})
+	// Before the receivers and units start: a first run's files get
+	// everything logged from here on.
+	d.router.Begin(ctx)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -34,6 +34,7 @@ func (d *daemon) listenSyslog(path string) *syslogIn {
 	}
 	s := &syslogIn{d: d, conn: conn}
 	opts, _ := d.receiverOptions() // a bad limit is fatal in listenLogHost
+	opts.Flush = func() { d.syslogBatch.flushSmall(d.journal) }
 	s.recv = syslog.NewReceiver(s.handle, opts)
 	return s
 }
@@ -139,17 +140,54 @@ func (b *syslogBatch) cond() *sync.Cond {
 	return &b.room
 }
 
+// inlineSyslogBatch is the largest batch flushSmall writes itself rather
+// than on a writer goroutine. A /dev/log read rarely holds more than the
+// socket's queue (net.unix.max_dgram_qlen, 10 by default): for such a
+// batch a goroutine started, scheduled and ended per write cost more
+// than the write, and the receiver has nothing to overlap with it.
+const inlineSyslogBatch = 64
+
 // flush makes sure what was collected gets written: by the writer in
-// flight, which takes it when its write ends, or by a new one. The writer
-// is joined by wait.
-func (b *syslogBatch) flush(j *journal.Journal) {
+// flight, which takes it when its write ends, or by a new one. The
+// writer is joined by wait.
+func (b *syslogBatch) flush(j *journal.Journal) { b.flushAs(j, false) }
+
+// flushSmall is flush for a receiver whose senders wait while it writes
+// (/dev/log: their queue is full) rather than lose messages (UDP): a
+// small batch with no writer in flight is written here, by the caller.
+func (b *syslogBatch) flushSmall(j *journal.Journal) { b.flushAs(j, true) }
+
+func (b *syslogBatch) flushAs(j *journal.Journal, inline bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.es) == 0 || b.writing {
 		return
 	}
 	b.writing, b.done = true, make(chan struct{})
+	if inline && len(b.es) <= inlineSyslogBatch {
+		b.writeOneLocked(j)
+		if len(b.es) == 0 {
+			b.writing = false
+			close(b.done)
+			b.cond().Broadcast()
+			return
+		}
+	}
 	go b.write(j, b.done)
+}
+
+// writeOneLocked writes what is collected. Called with mu held (it is
+// released during the write) and writing set, so that batches stay in
+// order.
+func (b *syslogBatch) writeOneLocked(j *journal.Journal) {
+	es := b.es
+	b.es, b.spare = b.spare[:0], nil
+	b.mu.Unlock()
+	_ = j.AppendBatch(es)
+	clear(es)
+	b.mu.Lock()
+	b.spare = es
+	b.cond().Broadcast()
 }
 
 // write writes batches until none waits, then ends (closing done).
@@ -157,14 +195,7 @@ func (b *syslogBatch) write(j *journal.Journal, done chan struct{}) {
 	defer close(done)
 	b.mu.Lock()
 	for len(b.es) > 0 {
-		es := b.es
-		b.es, b.spare = b.spare[:0], nil
-		b.mu.Unlock()
-		_ = j.AppendBatch(es)
-		clear(es)
-		b.mu.Lock()
-		b.spare = es
-		b.cond().Broadcast()
+		b.writeOneLocked(j)
 	}
 	b.writing = false
 	b.cond().Broadcast()

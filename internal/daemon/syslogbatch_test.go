@@ -11,8 +11,22 @@ import (
 
 // Messages added by two receivers, with flushes between and more than a
 // batch's bound outstanding, all reach the journal, each receiver's in
-// its order, by the time wait returns.
+// its order, by the time wait returns: with batches that flush hands to
+// the writer goroutine and with batches small enough that it writes them
+// itself.
 func TestSyslogBatchGroupCommit(t *testing.T) {
+	for _, every := range []int{100, 10} {
+		for _, small := range []bool{false, true} {
+			t.Run(fmt.Sprint("flush every ", every, " small ", small), func(t *testing.T) { testSyslogBatch(t, every, small) })
+		}
+	}
+}
+
+func testSyslogBatch(t *testing.T, every int, small bool) {
+	flush := (*syslogBatch).flush
+	if small {
+		flush = (*syslogBatch).flushSmall
+	}
 	j, err := journal.Open(journal.Options{Dir: t.TempDir(), BootID: "b", MaxUse: 1 << 30, KeepFree: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -27,8 +41,8 @@ func TestSyslogBatchGroupCommit(t *testing.T) {
 			defer wg.Done()
 			for i := range n {
 				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: fmt.Appendf(nil, "%d", i)})
-				if i%100 == 99 {
-					b.flush(j)
+				if i%every == every-1 {
+					flush(&b, j)
 				}
 			}
 		}()

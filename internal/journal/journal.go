@@ -97,6 +97,8 @@ type Journal struct {
 	cuts   []uint64
 	iov    [][]byte
 	tapBuf []byte
+	// batchBufs holds AppendBatch's records and arenas between calls.
+	batchBufs sync.Pool
 	// Write failures: lines lost per unit, not yet reported; the last
 	// error; and the retry schedule (backoff 0: writes work).
 	lost       map[string]int64

@@ -237,9 +237,15 @@ func (j *Journal) commitLocked(unit string, recs []rec, final bool) (*rotation, 
 	j.seq += uint64(n)
 	j.committed.Store(j.seq)
 	if len(j.taps) > 0 {
-		// The frames in one piece: the text of batches is not in buf.
-		j.tapBuf = joinPieces(j.tapBuf[:0], buf, pieces)
-		j.tellTapsLocked(unit, j.tapBuf)
+		// The taps copy what they keep: buf itself when it holds every
+		// frame (records each whole in it, as syslog's are), else one
+		// piece joined from buf and the batches' text.
+		data := buf
+		if !textless(pieces) {
+			j.tapBuf = joinPieces(j.tapBuf[:0], buf, pieces)
+			data = j.tapBuf
+		}
+		j.tellTapsLocked(unit, data)
 		if cap(j.tapBuf) > 4<<20 {
 			j.tapBuf = nil
 		}
@@ -360,6 +366,17 @@ func appendRunRecords(buf []byte, r *rec, off int64, frames []frameNote) ([]byte
 		off += int64(len(buf) - start)
 	}
 	return buf, off, frames
+}
+
+// textless reports whether pieces are all scratch bytes: then the
+// scratch buffer holds the write whole, in order.
+func textless(pieces []piece) bool {
+	for _, p := range pieces {
+		if len(p.text) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // joinPieces appends buf's pieces, as they are written, to dst.
@@ -619,12 +636,24 @@ func (j *Journal) Append(e Entry) error {
 // run of entries of the same unit: what a receiver that reads many
 // messages at once saves over one Append each.
 func (j *Journal) AppendBatch(es []Entry) error {
-	recs := make([]rec, 0, min(len(es), 1024))
+	// A receiver's batches come one after another: their records and
+	// arena are reused, not made (and zeroed, and collected) per batch.
+	bb, _ := j.batchBufs.Get().(*batchBuf)
+	if bb == nil {
+		bb = &batchBuf{}
+	}
+	defer j.batchBufs.Put(bb)
+	recs := bb.recs[:0]
 	// The records' identifiers and ext blocks, in one buffer for the
 	// batch: the records alias it until they are written. Sized for a
 	// syslog sender's (identifier, host, address, time) so that it
 	// rarely grows.
-	arena := make([]byte, 0, min(len(es), 1024)*64)
+	arena := bb.arena[:0]
+	if want := min(len(es), 1024) * 64; cap(arena) < want {
+		arena = make([]byte, 0, want)
+	}
+	used := 0 // the most records a run held: what keep clears
+	defer func() { bb.keep(recs[:used], arena) }()
 	var first error
 	// One reading of the clocks for the batch: it arrived at once.
 	var rt time.Time
@@ -646,10 +675,33 @@ func (j *Journal) AppendBatch(es []Entry) error {
 			if err := j.commit(e.Unit, recs); err != nil && first == nil {
 				first = err
 			}
+			used = max(used, len(recs))
 			recs = recs[:0]
 		}
 	}
 	return first
+}
+
+// batchBuf is AppendBatch's reusable memory.
+type batchBuf struct {
+	recs  []rec
+	arena []byte
+}
+
+// maxBatchBuf bounds the arena kept after a batch of huge identifiers
+// or origins.
+const maxBatchBuf = 1 << 20
+
+// keep takes back a batch's records and arena. The records used are
+// cleared so that a pooled buffer does not hold the batch's messages
+// alive (only those: a small batch in a big buffer clears little).
+func (bb *batchBuf) keep(recs []rec, arena []byte) {
+	clear(recs)
+	bb.recs = recs[:0]
+	bb.arena = nil
+	if cap(arena) <= maxBatchBuf {
+		bb.arena = arena[:0]
+	}
 }
 
 // records appends e's records (more than one when it is split at LineMax)

@@ -59,8 +59,9 @@ type Router struct {
 	pipes []*pipe
 
 	// last is the newest entry routed but not yet in a saved state; only
-	// the Run goroutine touches it, as seen.
-	last journal.Entry
+	// the Run goroutine touches it, as seen. Only what a cursor needs: a
+	// whole Entry stored per line costs a write barrier per field.
+	last mark
 	// seen is the sequence number of the newest entry routed: what the
 	// feed and a catch-up from the journal both hold is routed once.
 	seen uint64
@@ -68,10 +69,20 @@ type Router struct {
 	// last save.
 	synced bool
 	saved  time.Time // when the state was last saved
-	line   []byte
+	// begin is where a first run starts, fixed by Begin (begun).
+	begin string
+	begun bool
+	line  []byte
 	// stamp is the formatted timestamp of second stampSec (format).
 	stamp    []byte
 	stampSec int64
+}
+
+// mark is the position of an entry routed, for the saved cursor.
+type mark struct {
+	seq  uint64
+	rt   int64 // realtime, Unix nanoseconds
+	boot string
 }
 
 // route is one rule as the Router carries it out.
@@ -159,8 +170,18 @@ func (r *Router) Paths() []string {
 	return out
 }
 
+// Begin fixes where a first run (no saved state) starts: after the
+// journal's newest entry now. Call it before the receivers whose
+// messages the files must get start; otherwise Run fixes it when it
+// starts, and what was committed in between never reaches the files
+// (the first recvmmsg's worth of a burst sent at once did not).
+func (r *Router) Begin(ctx context.Context) {
+	r.begin, r.begun = r.lastCursor(ctx), true
+}
+
 // Run writes entries until ctx ends. Without a saved state it starts with
-// the entries written from now on, not the journal's whole history.
+// the entries written from now on (or since Begin), not the journal's
+// whole history.
 func (r *Router) Run(ctx context.Context) error {
 	st, err := loadState(r.opts.StateFile)
 	if err != nil {
@@ -176,7 +197,10 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	after := st.cursor
 	if !st.saved {
-		after = r.lastCursor(ctx)
+		if !r.begun {
+			r.Begin(ctx)
+		}
+		after = r.begin
 		if err := saveState(r.opts.StateFile, r.snapshot(after), false); err != nil {
 			return err
 		}
@@ -338,7 +362,10 @@ func (r *Router) fileChanged(f *file) {
 
 // route formats e for every rule that selects it.
 func (r *Router) route(e journal.Entry) error {
-	r.last = journal.Entry{Seq: e.Seq, BootID: e.BootID, Realtime: e.Realtime}
+	r.last.seq, r.last.rt = e.Seq, e.Realtime.UnixNano()
+	if r.last.boot != e.BootID {
+		r.last.boot = e.BootID
+	}
 	r.line = r.line[:0]
 	for _, rt := range r.rules {
 		if !rt.rule.Selector.Match(e.Facility, e.Priority) {
@@ -389,7 +416,7 @@ const saveEvery = time.Second
 // the journal has nothing more to give. It saves the state when saveEvery
 // passed since the last save, or with final (at the end of Run).
 func (r *Router) flush(final bool) error {
-	if r.last.Seq == 0 {
+	if r.last.seq == 0 {
 		return nil
 	}
 	r.mu.Lock()
@@ -414,9 +441,9 @@ func (r *Router) flush(final bool) error {
 	if !final && now.Sub(r.saved) < saveEvery {
 		return nil
 	}
-	st := r.snapshot(journal.FormatCursor(r.last))
+	st := r.snapshot(journal.FormatCursor(journal.Entry{Seq: r.last.seq, BootID: r.last.boot, Realtime: time.Unix(0, r.last.rt)}))
 	sync := r.synced
-	r.last, r.synced, r.saved = journal.Entry{}, false, now
+	r.last.seq, r.synced, r.saved = 0, false, now
 	return saveState(r.opts.StateFile, st, sync)
 }
 

@@ -195,6 +195,32 @@ func TestFirstRunStartsNow(t *testing.T) {
 	}
 }
 
+// TestFirstRunBegin: what is committed after Begin but before Run starts
+// reaches the files (a daemon's receivers start before the Router's
+// goroutine runs); what came before Begin does not.
+func TestFirstRunBegin(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t)
+	add(j, 1, 6, "a", "old")
+	opts := Options{Config: conf(t, dir, "*.* DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"),
+		Logger: slog.New(slog.DiscardHandler), Hostname: "host", Location: time.UTC}
+	r := New(opts)
+	r.Begin(context.Background())
+	add(j, 1, 6, "a", "early")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if got := waitFile(t, filepath.Join(dir, "all.log"), hasLine("early")); strings.Contains(got, "old") {
+		t.Errorf("history copied:\n%s", got)
+	}
+}
+
 // TestRotation renames the file away as logrotate does, and removes it:
 // both are noticed and the file reopened without a signal; Reopen does
 // the same at once.

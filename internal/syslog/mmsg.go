@@ -119,9 +119,6 @@ func (b *batch) recvmmsg(fd uintptr) bool {
 	return true
 }
 
-// full reports whether the last read filled every buffer (more may wait).
-func (b *batch) full() bool { return b.n == len(b.hdrs) }
-
 // data is datagram i's bytes.
 func (b *batch) data(i int) []byte {
 	return b.buf[i*b.size : i*b.size+int(b.hdrs[i].Len)]

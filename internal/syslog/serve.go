@@ -60,9 +60,10 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			}
 		}
 		closeAll(fds)
-		if !b.full() {
-			r.flush() // the queue was drained by this read
-		}
+		// No flush here though the read did not fill the batch: the
+		// sender refills the small queue meanwhile, and the next read
+		// either takes that into this batch or finds the socket empty,
+		// which flushes (b.read's idle) before waiting.
 	}
 }
 
@@ -156,7 +157,9 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			}
 			r.deliver(b.data(i), Cred{Addr: a, AddrText: text}, sender{kind: byAddr, addr: a}, &sc, now)
 		}
-		if !b.full() {
+		if b.n < batchSize {
+			// Unlike /dev/log's senders, a UDP sender does not wait for
+			// a full queue: hand the batch to the writer now.
 			r.flush()
 		}
 	}
