@@ -240,7 +240,8 @@ func (m *Manager) saveAll() SavedState {
 }
 
 // saveSockets is the saved state of the socket units (OnPersist's),
-// without encoding every other unit again.
+// without encoding every other unit again; persist calls it when one of
+// them changed (socketsChanged).
 func (m *Manager) saveSockets() SavedState {
 	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
 	for _, u := range m.units {
@@ -289,6 +290,7 @@ func (m *Manager) persist() {
 		return
 	}
 	m.dirty = false
+	sockets := m.opts.OnPersist != nil && m.socketsChanged()
 	m.saveChanged()
 	head, body, err := m.encodeSaved()
 	if err == nil {
@@ -297,9 +299,25 @@ func (m *Manager) persist() {
 	if err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
-	if m.opts.OnPersist != nil {
+	if sockets {
 		m.opts.OnPersist(m.saveSockets())
 	}
+}
+
+// socketsChanged reports whether the write about to happen saves a
+// socket unit again (or every unit): only then can the listeners that
+// OnPersist hands over have changed, and a write for a service's
+// restart need not walk and encode the socket units.
+func (m *Manager) socketsChanged() bool {
+	if m.saved == nil || m.changedAll {
+		return true
+	}
+	for u := range m.changed {
+		if _, ok := u.eng.(*socket); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Freeze hands the manager's state over for a re-exec: it runs on the

@@ -135,6 +135,34 @@ func TestPersistSavesWhatChanged(t *testing.T) {
 	}
 }
 
+// TestPersistHandsOverSocketsWhenChanged: OnPersist (the daemon hands
+// the listeners to the fd holder from it) runs after a write that saved
+// a socket unit again, or every unit, not after every write.
+func TestPersistHandsOverSocketsWhenChanged(t *testing.T) {
+	m, a := runningManager(t, "b.service")
+	sock := &unit.Unit{Name: "s.socket", Kind: unit.KindSocket, Load: unit.Loaded}
+	s := &rt{name: sock.Name, def: sock, state: Dead}
+	s.eng = newEngine(s)
+	m.units[s.name] = s
+	calls := 0
+	m.opts.OnPersist = func(SavedState) { calls++ }
+	write := func(step string, want int) {
+		t.Helper()
+		m.dirty = true
+		m.persist()
+		if calls != want {
+			t.Errorf("%s: OnPersist ran %d times; want %d", step, calls, want)
+		}
+	}
+	apply(t, m, a, "main-exit-1") // a service restarts
+	drain(m)
+	write("after a service's restart", 0)
+	m.touch(s)
+	write("after the socket changed", 1)
+	m.handle(evCall{done: make(chan struct{}), fn: func() {}})
+	write("after an API call", 2)
+}
+
 // runningManager is a table manager over t.service and the services
 // others, all running, whose state file (in a temporary directory) says
 // so.
