@@ -586,7 +586,7 @@ func TestUserInstance(t *testing.T) {
 		t.Skip("needs root to become another user")
 	}
 	h := newNobodyHome(t, map[string]string{
-		"hello.service":  "[Service]\nExecStart=/bin/sh -c 'id -u > %h/uid; exec sleep 1000'\n",
+		"hello.service":  "[Service]\nExecStartPre=/bin/sh -c 'id -u > %h/uid'\nExecStart=/bin/sleep 1000\n",
 		"default.target": "[Unit]\nWants=hello.service\n",
 	}, "run")
 	home, rundir := h.dir, filepath.Join(h.dir, "run")
