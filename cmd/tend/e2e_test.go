@@ -585,40 +585,14 @@ func TestUserInstance(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to become another user")
 	}
-	const uid, gid = 65534, 65534
-	home, err := os.MkdirTemp("", "tend-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	units := filepath.Join(home, ".config", "tend", "units")
-	rundir := filepath.Join(home, "run")
-	for _, d := range []string{units, rundir} {
-		os.MkdirAll(d, 0o700)
-	}
-	os.WriteFile(filepath.Join(units, "hello.service"), []byte("[Service]\nExecStart=/bin/sh -c 'id -u > %h/uid; exec sleep 1000'\n"), 0o644)
-	os.WriteFile(filepath.Join(units, "default.target"), []byte("[Unit]\nWants=hello.service\n"), 0o644)
-	if err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error { return os.Lchown(p, uid, gid) }); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(home, 0o755)
-	ns, err := notify.Listen(filepath.Join(home, "notify"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan notify.Message, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
-	env := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + rundir, "PATH=/usr/bin:/bin", "NOTIFY_SOCKET=" + ns.Path}
-	asUser := func(args ...string) *exec.Cmd {
-		c := exec.Command(tendBin, args...)
-		c.Env = env
-		c.Dir = home
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
-		return c
-	}
-	stderr := runUserDaemon(t, asUser("run", "--user"), ready)
+	h := newNobodyHome(t, map[string]string{
+		"hello.service":  "[Service]\nExecStartPre=/bin/sh -c 'id -u > %h/uid'\nExecStart=/bin/sleep 1000\n",
+		"default.target": "[Unit]\nWants=hello.service\n",
+	}, "run")
+	home, rundir := h.dir, filepath.Join(h.dir, "run")
+	env := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + rundir, "PATH=/usr/bin:/bin"}
+	asUser := func(args ...string) *exec.Cmd { return h.cmd(env, args...) }
+	stderr := runUserDaemon(t, h.cmd(append(env, "NOTIFY_SOCKET="+h.notify), "run", "--user"), h.ready)
 	if _, err := os.Stat(filepath.Join(rundir, "tend", "tend.sock")); err != nil {
 		t.Fatalf("no per-user socket: %v\n%s", err, stderr)
 	}

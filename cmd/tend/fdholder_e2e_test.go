@@ -58,17 +58,7 @@ func TestFDHolderCrashLosesNothing(t *testing.T) {
 	}
 	// The writer exits 1 on its first failed write (EPIPE): its
 	// survival proves it never lost its reader.
-	writer := filepath.Join(tmp, "writer.py")
-	if err := os.WriteFile(writer, []byte(`import os, time
-i = 0
-while True:
-    for _ in range(50):
-        os.write(1, b"seq %d\n" % i)
-        i += 1
-    time.sleep(0.01)
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writer := loopWriter(t, tmp, 50, "0.01")
 	server := filepath.Join(tmp, "server.py")
 	if err := os.WriteFile(server, []byte(`import socket
 s = socket.socket(fileno=3)

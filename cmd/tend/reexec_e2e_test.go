@@ -24,17 +24,23 @@ for i in range(1, %d + 1):
 time.sleep(1000)
 `
 
-// pinger is a Type=notify service that keeps its watchdog fed until the
-// file named by its argument exists.
+// pinger is a Type=notify service that keeps its watchdog fed every
+// pingEvery, logging "fed" each time, until the file named by its
+// argument exists.
 const pinger = `import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.connect(os.environ["NOTIFY_SOCKET"])
 s.send(b"READY=1")
 while not os.path.exists(sys.argv[1]):
     s.send(b"WATCHDOG=1")
+    print("fed", flush=True)
     time.sleep(0.2)
 time.sleep(1000)
 `
+
+// pingsPastWatchdog is how many of the pinger's keep-alives span more
+// than its WatchdogSec=1 (one each 0.2 s).
+const pingsPastWatchdog = 7
 
 // TestDaemonReexec: daemon-reexec of a new binary keeps every service's
 // pid, state and counters, every log line exactly once and in order, the
@@ -161,11 +167,13 @@ func TestDaemonReexec(t *testing.T) {
 
 	// The watchdog runs on: fed, the service stays up past its timeout;
 	// starved, it is caught.
-	time.Sleep(1500 * time.Millisecond) // longer than WatchdogSec=1 with keep-alives flowing
+	follow := in.follow("ping.service")
+	for range pingsPastWatchdog {
+		follow("fed")
+	}
 	if got := in.mainPID("ping.service"); got != pingPID {
 		t.Fatalf("ping.service restarted though it fed its watchdog: %d, was %d\n%s", got, pingPID, in.mustCtl("logs", "-u", "ping.service"))
 	}
-	follow := in.follow("ping.service")
 	if err := os.WriteFile(stopPing, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

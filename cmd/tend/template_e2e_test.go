@@ -26,3 +26,37 @@ func TestStartTemplateInstanceByName(t *testing.T) {
 		t.Error("starting an instance of no template succeeded")
 	}
 }
+
+// TestInstanceSurvivesReload: an instance started by name stays in the
+// plan through a daemon-reload, as systemd keeps a loaded unit that is
+// referenced: it runs on untouched, status and show still know it, and
+// it restarts and stops by name.
+func TestInstanceSurvivesReload(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "t@.service"), []byte("[Unit]\nDescription=inst %i\n[Service]\nExecStart=/bin/sleep 1000\n"), 0o644)
+	in := startTend(t, dir)
+	in.mustCtl("start", "t@x.service")
+	pid := in.mainPID("t@x.service")
+	in.mustCtl("daemon-reload")
+	if np := in.mainPID("t@x.service"); np != pid {
+		t.Fatalf("reload touched the running instance: pid %d → %d", pid, np)
+	}
+	if desc := strings.TrimSpace(in.mustCtl("show", "-p", "Description", "--value", "t@x.service")); desc != "inst x" {
+		t.Errorf("instance's description after reload %q; want \"inst x\"", desc)
+	}
+	if out := in.mustCtl("list-units"); !strings.Contains(out, "t@x.service") {
+		t.Errorf("list-units after reload lacks the instance:\n%s", out)
+	}
+	in.mustCtl("restart", "t@x.service")
+	np := in.mainPID("t@x.service")
+	if np == pid || np == 0 || alive(pid) {
+		t.Errorf("restart after reload: pid %d → %d (old alive: %v)", pid, np, alive(pid))
+	}
+	in.mustCtl("stop", "t@x.service")
+	if st := in.prop("t@x.service", "ActiveState"); st != "inactive" {
+		t.Errorf("t@x.service is %s after stop; want inactive", st)
+	}
+	if alive(np) {
+		t.Errorf("instance's process %d alive after stop", np)
+	}
+}

@@ -20,45 +20,18 @@ func TestUserInstanceWithoutRuntimeDir(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to become another user")
 	}
-	const uid, gid = 65534, 65534
 	if fi, err := os.Stat("/run/user/65534"); err == nil && fi.IsDir() {
 		t.Skip("/run/user/65534 exists: the rule would pick it, shared with others")
 	}
-	home, err := os.MkdirTemp("", "tend-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	units := filepath.Join(home, ".config", "tend", "units")
-	tmp := filepath.Join(home, "tmp") // the fallback lands here, not in a shared /tmp
-	for _, d := range []string{units, tmp} {
-		os.MkdirAll(d, 0o700)
-	}
-	os.WriteFile(filepath.Join(units, "hello.service"), []byte("[Service]\nType=oneshot\nRemainAfterExit=yes\n"+
-		"ExecStart=/bin/sh -c 'env > %h/env'\n"), 0o644)
-	os.WriteFile(filepath.Join(units, "default.target"), []byte("[Unit]\nWants=hello.service\n"), 0o644)
-	if err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error { return os.Lchown(p, uid, gid) }); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(home, 0o755)
-	ns, err := notify.Listen(filepath.Join(home, "notify"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan notify.Message, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go ns.Serve(ctx, func(m notify.Message) { ready <- m })
+	// The fallback lands in tmp, not in a shared /tmp.
+	h := newNobodyHome(t, map[string]string{
+		"hello.service":  "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'env > %h/env'\n",
+		"default.target": "[Unit]\nWants=hello.service\n",
+	}, "tmp")
+	home, tmp := h.dir, filepath.Join(h.dir, "tmp")
 	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
-	asUser := func(extra []string, args ...string) *exec.Cmd {
-		c := exec.Command(tendBin, args...)
-		c.Env = append(env, extra...)
-		c.Dir = home
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
-		return c
-	}
-	stderr := runUserDaemon(t, asUser([]string{"NOTIFY_SOCKET=" + ns.Path}, "run", "--user"), ready)
-	out, err := asUser(nil, "is-active", "--user", "hello").CombinedOutput()
+	stderr := runUserDaemon(t, h.cmd(append(env, "NOTIFY_SOCKET="+h.notify), "run", "--user"), h.ready)
+	out, err := h.cmd(env, "is-active", "--user", "hello").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "active" {
 		t.Fatalf("is-active --user hello: %v %q\n%s", err, out, stderr)
 	}
@@ -80,6 +53,66 @@ func TestUserInstanceWithoutRuntimeDir(t *testing.T) {
 			t.Errorf("service's %s = %q; want %q", k, got[k], v)
 		}
 	}
+}
+
+// nobodyHome is a home directory that nobody owns, for a user instance
+// run as nobody, with a notify socket in it for the instance's READY=1.
+type nobodyHome struct {
+	dir    string
+	notify string              // the notify socket's path
+	ready  chan notify.Message // what arrives on it
+}
+
+const nobodyUID, nobodyGID = 65534, 65534
+
+// newNobodyHome makes the home with units (name → text) in its XDG
+// config directory and the directories dirs (relative) in it, all
+// removed when the test ends.
+func newNobodyHome(t *testing.T, units map[string]string, dirs ...string) *nobodyHome {
+	t.Helper()
+	home, err := os.MkdirTemp("", "tend-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	unitDir := filepath.Join(home, ".config", "tend", "units")
+	for _, d := range append(dirs, filepath.Join(".config", "tend", "units")) {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, text := range units {
+		if err := os.WriteFile(filepath.Join(unitDir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error { return os.Lchown(p, nobodyUID, nobodyGID) }); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(home, 0o755)
+	ns, err := notify.Listen(filepath.Join(home, "notify"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &nobodyHome{dir: home, notify: ns.Path, ready: make(chan notify.Message, 2)}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ns.Close() })
+	go ns.Serve(ctx, func(m notify.Message) {
+		select {
+		case h.ready <- m:
+		default: // nobody waits for it
+		}
+	})
+	return h
+}
+
+// cmd is tend with args, run as nobody in the home with env.
+func (h *nobodyHome) cmd(env []string, args ...string) *exec.Cmd {
+	c := exec.Command(tendBin, args...)
+	c.Env = env
+	c.Dir = h.dir
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyGID}}
+	return c
 }
 
 // passwdShell is user's login shell in /etc/passwd.

@@ -80,23 +80,7 @@ func runAsNobody(t *testing.T, opts api.Options) (childReport, []string) {
 // groups given, and returns its report.
 func runChild(t *testing.T, m api.Manager, opts api.Options, groups []uint32) childReport {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("switching to uid 65534 needs root")
-	}
-	// Test dirs are 0700; the child needs a path it may traverse, and a
-	// copy of the test binary it may execute.
-	dir, err := os.MkdirTemp("", "tend-api-access-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "api.test")
-	copyFile(t, bin)
-	sock := serve(t, m, opts, dir)
-
+	bin, sock := serveToNobody(t, m, opts)
 	cmd := exec.Command(bin)
 	cmd.Env = []string{childEnv + "=" + sock}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: groups}}
@@ -111,6 +95,28 @@ func runChild(t *testing.T, m api.Manager, opts api.Options, groups []uint32) ch
 		t.Fatalf("child report %q: %v", out, err)
 	}
 	return r
+}
+
+// serveToNobody serves m where uid 65534 may reach it, next to a copy
+// of the test binary it may execute, and returns the copy and the
+// socket: test dirs are 0700, so both go to a directory of their own.
+// It skips the test unless it runs as root.
+func serveToNobody(t *testing.T, m api.Manager, opts api.Options) (bin, sock string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("switching to uid 65534 needs root")
+	}
+	dir, err := os.MkdirTemp("", "tend-api-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "api.test")
+	copyFile(t, bin)
+	return bin, serve(t, m, opts, dir)
 }
 
 func copyFile(t *testing.T, dst string) {

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -31,20 +30,7 @@ func startFlood(t *testing.T, bin, sock string) int {
 // within 100 ms, the server's process can still make pipes, and the
 // flooder holds only its share of the server's connections.
 func TestFloodLeavesRootAnswered(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("switching to uid 65534 needs root")
-	}
-	dir, err := os.MkdirTemp("", "tend-api-flood-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "api.test")
-	copyFile(t, bin)
-	sock := serve(t, testUnits(), api.Options{}, dir)
+	bin, sock := serveToNobody(t, testUnits(), api.Options{})
 
 	n := startFlood(t, bin, sock)
 	if n < 1000 {

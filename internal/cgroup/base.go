@@ -3,10 +3,8 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -126,33 +124,26 @@ func staleGroups(base string, into map[string]bool) error {
 	return nil
 }
 
-// PruneStale removes the empty groups an earlier run left that no unit of
-// this run has taken up again (see staleGroups), in the tracking and the
-// stats hierarchies. Groups with processes stay. The daemon calls it once
-// the boot target is reached.
-func (m *Manager) PruneStale() error {
+// PruneStale queues for removal the empty groups an earlier run left
+// that no unit of this run has taken up again (see staleGroups), in the
+// tracking and the stats hierarchies; the remover takes them off the
+// caller's way and out of the lock (an rmdir waits for the kernel to
+// retire the group), a unit that takes a name up meanwhile takes its
+// directories back, and groups with processes stay. The daemon calls it
+// once the boot target is reached.
+func (m *Manager) PruneStale() {
 	m.mu.Lock()
-	names := make([]string, 0, len(m.stale))
+	defer m.mu.Unlock()
 	for name := range m.stale {
-		names = append(names, name)
-	}
-	m.mu.Unlock()
-	var errs []error
-	for _, name := range names {
-		m.mu.Lock()
-		// Under the lock, so that group never takes up a name this
-		// removes meanwhile: it forgets the name here before its mkdir.
-		if m.stale[name] {
-			delete(m.stale, name)
-			for _, base := range append([]string{m.base}, slices.Collect(maps.Values(m.statBase))...) {
-				if base != "" {
-					rmdirIfEmpty(filepath.Join(base, name), &errs)
-				}
+		dirs := []string{filepath.Join(m.base, name)}
+		for _, base := range m.statBase {
+			if base != "" {
+				dirs = append(dirs, filepath.Join(base, name))
 			}
 		}
-		m.mu.Unlock()
+		m.queueRemovalLocked(removal{unit: name, dirs: dirs})
 	}
-	return errors.Join(errs...)
+	clear(m.stale)
 }
 
 // enableControllers lets unit groups account memory, tasks and CPU

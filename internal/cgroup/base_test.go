@@ -36,11 +36,11 @@ func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
 		}
 		return dirs
 	}
-	stale, reused := left("stale.service"), left("reused.service")
+	stale, reused, late := left("stale.service"), left("reused.service"), left("late.service")
 	first.Close() // the earlier run ends without pruning (killed)
 
 	m := newManagerOpts(t, opts)
-	for _, d := range append(slices.Clone(stale), reused...) {
+	for _, d := range slices.Concat(stale, reused, late) {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("%s gone at Open: %v", d, err)
 		}
@@ -49,9 +49,14 @@ func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.PruneStale(); err != nil {
+	m.PruneStale()
+	// A unit that takes a name up after PruneStale keeps (or makes
+	// again) its directories, whether the remover got to them or not.
+	lg, err := m.Group("late.service")
+	if err != nil {
 		t.Fatal(err)
 	}
+	m.waitRemovals()
 	for _, d := range stale {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s still there after PruneStale: %v", d, err)
@@ -62,8 +67,15 @@ func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
 			t.Errorf("%s, taken up again, removed by PruneStale: %v", d, err)
 		}
 	}
-	if err := g.Remove(); err != nil {
-		t.Error(err)
+	for _, d := range late {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s, taken up after PruneStale, removed: %v", d, err)
+		}
+	}
+	for _, g := range []*Group{g, lg} {
+		if err := g.Remove(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -465,7 +465,10 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
 	if d.restored {
 		d.endBootGC()
-		d.pruneStale()
+		// The groups an earlier run left and this one did not take up
+		// again, once the units that could have are started: off the
+		// way of the first start.
+		d.cgroups.PruneStale()
 		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
 	} else {
 		goRun("boot", func() { d.boot(ctx) })
@@ -508,18 +511,12 @@ func (d *daemon) boot(ctx context.Context) {
 	}
 	d.endBootGC()
 	if ctx.Err() == nil {
-		d.pruneStale()
+		// The groups an earlier run left and this one did not take up
+		// again, once the units that could have are started: off the
+		// way of the first start.
+		d.cgroups.PruneStale()
 		trimMemory()
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
-	}
-}
-
-// pruneStale removes the cgroups an earlier run left and this one did not
-// take up again, once the units that could have are started: off the
-// way of the first start.
-func (d *daemon) pruneStale() {
-	if err := d.cgroups.PruneStale(); err != nil {
-		d.log.Warn("cannot remove groups of an earlier run", "err", err)
 	}
 }
 

@@ -240,8 +240,10 @@ func (l *loader) generate() []string {
 	return msgs
 }
 
-// load reads every unit; diagnostics come back as "file:line: message".
-func (l *loader) load() (*plan.Plan, []string) {
+// load reads every unit, and the instances named in keep that no file
+// or dependency brings in (liveInstances); diagnostics come back as
+// "file:line: message".
+func (l *loader) load(keep ...string) (*plan.Plan, []string) {
 	// Generated files are written before the load time is taken, so they
 	// do not look changed on disk since.
 	msgs := l.generated()
@@ -265,6 +267,17 @@ func (l *loader) load() (*plan.Plan, []string) {
 	for alias, name := range set.Aliases() {
 		if u, ok := set.Units[name]; ok {
 			units[alias] = u
+		}
+	}
+	for _, name := range keep {
+		if _, ok := units[name]; ok {
+			continue
+		}
+		// From the template as it is now, as systemd reloads a loaded
+		// instance; one whose template is gone stays out (the
+		// supervisor keeps it until it stops).
+		if u, err := frozen.Load(name); err == nil && u.Load != unit.NotFound {
+			units[name] = u
 		}
 	}
 	l.mu.Lock()
@@ -293,7 +306,7 @@ func (l *loader) buildLocked() *plan.Plan {
 func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	d.loader.install.Lock()
 	defer d.loader.install.Unlock()
-	pl, diags := d.loader.load()
+	pl, diags := d.loader.load(d.liveInstances(ctx)...)
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
@@ -306,6 +319,29 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 		trimMemory()
 	}
 	return ch, err
+}
+
+// liveInstances names the template instances of the plan in force that
+// are not inactive ("tend start getty@tty3", which no file names): a
+// reload keeps them, as systemd keeps a loaded unit that runs or failed
+// and the supervisor keeps its state. An inactive one is loaded again
+// by its next start.
+func (d *daemon) liveInstances(ctx context.Context) []string {
+	pl := d.mgr.CurrentPlan()
+	sts, err := d.mgr.List(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, st := range sts {
+		if _, inst, _ := unit.SplitName(st.Name); inst == "" || st.Active == supervise.Inactive {
+			continue
+		}
+		if _, ok := pl.Unit(st.Name); ok { // not an Accept=yes connection's
+			out = append(out, st.Name)
+		}
+	}
+	return out
 }
 
 // conditionEnv describes this host and tend's own process to Condition*=

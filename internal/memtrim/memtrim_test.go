@@ -22,8 +22,11 @@ func TestParseMapping(t *testing.T) {
 			Mapping{0x400000, 0x47d000, "r--p", "/tmp/a b (deleted)"}},
 		{"0047d000-00400000 r--p 00000000 fe:00 1 /x", false, Mapping{}},
 		{"zz-00400000 r--p 00000000 fe:00 1 /x", false, Mapping{}},
+		{"00400000 r--p 00000000 fe:00 1 /x", false, Mapping{}},
+		{"", false, Mapping{}},
+		{"00400000-0047d000 r--p 00000000 fe:00 1", true, Mapping{0x400000, 0x47d000, "r--p", ""}},
 	} {
-		got, ok := parseMapping([]byte(c.line))
+		got, ok := parseMapping(c.line)
 		if ok != c.ok || got != c.want {
 			t.Errorf("%q: got %+v, %v; want %+v, %v", c.line, got, ok, c.want, c.ok)
 		}

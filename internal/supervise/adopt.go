@@ -215,6 +215,12 @@ func (m *Manager) resumeService(u *service, data json.RawMessage, inherited bool
 	if s.ControlPID != 0 {
 		m.resumeControl(u, s, inherited)
 	}
+	if u.mainPID != 0 || u.controlPID != 0 {
+		// OOMPolicy= goes on applying to what was adopted; kills
+		// while no manager ran are not acted on.
+		m.noteOOMBase(u)
+		m.watchOOM(u)
+	}
 	m.rearm(u)
 }
 

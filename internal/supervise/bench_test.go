@@ -3,6 +3,7 @@ package supervise
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -33,6 +34,30 @@ func BenchmarkPersist(b *testing.B) {
 		names[i] = fmt.Sprintf("s%04d.service", i)
 	}
 	m, u := runningManager(b, names...)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.setState(u.rt, Running)
+		m.persist()
+	}
+}
+
+// BenchmarkPersistWithHolder is BenchmarkPersist with the daemon's fd
+// holder sync (OnPersist) and ten socket units beside the services.
+func BenchmarkPersistWithHolder(b *testing.B) {
+	names := make([]string, 999)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%04d.service", i)
+	}
+	m, u := runningManager(b, names...)
+	for i := range 10 {
+		def := &unit.Unit{Name: fmt.Sprintf("l%02d.socket", i), Kind: unit.KindSocket, Load: unit.Loaded}
+		s := &rt{name: def.Name, def: def, state: Dead, startTimes: []time.Time{tableEpoch}}
+		s.eng = newEngine(s)
+		m.units[s.name] = s
+	}
+	m.opts.OnPersist = func(SavedState) {}
+	m.dirty, m.changedAll = true, true
+	m.persist()
 	b.ReportAllocs()
 	for b.Loop() {
 		m.setState(u.rt, Running)

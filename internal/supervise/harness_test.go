@@ -49,6 +49,33 @@ type harness struct {
 
 	mu      sync.Mutex    // guards changed
 	changed chan struct{} // closed and replaced on every state change
+
+	ctx        context.Context // the harness's; its end ends everything
+	wg         sync.WaitGroup  // the reaper, notify and loop goroutines
+	loopCancel context.CancelFunc
+	loopDone   chan struct{} // closed when the current Run returns
+}
+
+// runLoop starts the manager loop under a context of its own.
+func (h *harness) runLoop() {
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan struct{})
+	h.loopCancel, h.loopDone = cancel, done
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(done)
+		h.m.Run(ctx)
+	}()
+}
+
+// restartLoop ends the manager loop, as the daemon's exit does, calls
+// check while it is down, and runs it again.
+func (h *harness) restartLoop(check func()) {
+	h.loopCancel()
+	<-h.loopDone
+	check()
+	h.runLoop()
 }
 
 // newHarness writes files (name → text; "%D" in a text stands for the
@@ -97,11 +124,12 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(3)
+	h.ctx = ctx
+	wg := &h.wg
+	wg.Add(2)
 	go func() { defer wg.Done(); r.Run(ctx) }()
-	go func() { defer wg.Done(); h.m.Run(ctx) }()
 	go func() { defer wg.Done(); ns.Serve(ctx, h.m.HandleNotify) }()
+	h.runLoop()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,6 +117,32 @@ func TestOOMKillResult(t *testing.T) {
 	if st.Result != ResultOOMKill || st.ExecMainCode != "killed" || st.ExecMainStat != 9 {
 		t.Errorf("hog: result %s, %s/%d; want oom-kill, killed/9\n%s", st.Result, st.ExecMainCode, st.ExecMainStat, h.logs.dump())
 	}
+}
+
+// TestOOMWatchEndsWithLoop: the goroutine that waits on a running
+// unit's OOM watch ends when the manager loop does, not with the unit.
+func TestOOMWatchEndsWithLoop(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"lim.service": "[Service]\nExecStart=/bin/sleep 1000\nMemoryMax=48M\n",
+	})
+	h.job(plan.Start, "lim.service")
+	h.waitState("lim.service", "running")
+	const waiter = "supervise.(*Manager).watchOOM.func"
+	if !goroutineIn(waiter) {
+		t.Skip("no OOM watch here (no memory controller for the unit)")
+	}
+	h.restartLoop(func() {
+		if goroutineIn(waiter) {
+			t.Errorf("an OOM watch goroutine outlived the manager loop")
+		}
+	})
+}
+
+// goroutineIn reports whether a goroutine's stack has a frame whose
+// name contains fn.
+func goroutineIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
 }
 
 // blockDeviceNode is a block device node of this machine, "" if none.

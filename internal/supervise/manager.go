@@ -187,6 +187,11 @@ type Manager struct {
 	// workers counts the goroutines that make cgroups and supervise/
 	// ahead of starts (prepareGroups, svdirOpenAhead); Run waits for them.
 	workers sync.WaitGroup
+	// oomWatches are the units' open OOM watches and oomWatchers the
+	// goroutines waiting on them (oom.go); endLoop closes the watches
+	// and waits for the goroutines.
+	oomWatches  map[*cgroup.OOMWatch]struct{}
+	oomWatchers sync.WaitGroup
 	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
 	supPending map[*svdirUnit]struct{}
 	// proc reads processes' start times (procStart), every restart's
@@ -281,10 +286,12 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // endLoop ends what the loop started besides the units: the workers
 // preparing groups and directories ahead (a re-exec must not hand over
-// while one still makes a cgroup) and the alarm timer.
+// while one still makes a cgroup), the alarm timer and the OOM watches
+// of units still running (nobody is left to hear them).
 func (m *Manager) endLoop() {
 	m.workers.Wait()
 	m.stopAlarms()
+	m.stopOOMWatches()
 }
 
 // followRounds bounds the batches handled between two writes of the

@@ -27,7 +27,8 @@ const (
 // any of its processes, not only the main one. Only services with a
 // memory limit of their own are watched: elsewhere the kernel's choice
 // is the whole machine's, as tend's own resource accounting sees it.
-// The goroutine ends when stopOOMWatch closes the watch.
+// The goroutine ends when stopOOMWatch closes the watch, at the latest
+// when the loop ends (stopOOMWatches).
 func (m *Manager) watchOOM(u *service) {
 	if u.oomWatch != nil || u.cg == nil || !hasMemoryLimit(u.svc()) {
 		return
@@ -38,8 +39,14 @@ func (m *Manager) watchOOM(u *service) {
 		return
 	}
 	u.oomWatch, u.oomSeen = w, u.cg.OOMKills()
+	if m.oomWatches == nil {
+		m.oomWatches = map[*cgroup.OOMWatch]struct{}{}
+	}
+	m.oomWatches[w] = struct{}{}
 	rt := u.rt
+	m.oomWatchers.Add(1)
 	go func() {
+		defer m.oomWatchers.Done()
 		for w.Wait() == nil {
 			m.box.put(evKind{u: rt, ev: oomEvent{w: w}})
 		}
@@ -51,8 +58,20 @@ func (m *Manager) watchOOM(u *service) {
 func (m *Manager) stopOOMWatch(u *service) {
 	if u.oomWatch != nil {
 		u.oomWatch.Close()
+		delete(m.oomWatches, u.oomWatch)
 		u.oomWatch = nil
 	}
+}
+
+// stopOOMWatches ends the OOM watches of the units still running and
+// waits for the goroutines that waited on them. The units keep their
+// (closed) watch: the loop handles nothing more.
+func (m *Manager) stopOOMWatches() {
+	for w := range m.oomWatches {
+		w.Close()
+	}
+	clear(m.oomWatches)
+	m.oomWatchers.Wait()
 }
 
 // onOOM applies OOMPolicy= (systemd.service(5)) to an OOM kill in u's

@@ -287,7 +287,8 @@ func (m *Manager) saveAll() SavedState {
 }
 
 // saveSockets is the saved state of the socket units (OnPersist's),
-// without encoding every other unit again.
+// without encoding every other unit again; persist calls it when the
+// listeners may have moved (listenersMoved).
 func (m *Manager) saveSockets() SavedState {
 	s := SavedState{Version: stateVersion, Instance: m.opts.Instance}
 	for _, u := range m.units {

@@ -138,6 +138,21 @@ func (c *converter) expand(e Entry) (string, bool) {
 	return v, true
 }
 
+// words expands specifiers and splits the value into words; none (an
+// empty value) is the assignment that resets a list.
+func (c *converter) words(e Entry) ([]string, bool) {
+	v, ok := c.expand(e)
+	if !ok {
+		return nil, false
+	}
+	w, err := splitWords(v)
+	if err != nil {
+		c.bad(e, err)
+		return nil, false
+	}
+	return w, true
+}
+
 func (c *converter) unsupported(key string) {
 	if !slices.Contains(c.u.Unsupported, key) {
 		c.u.Unsupported = append(c.u.Unsupported, key)
@@ -339,18 +354,12 @@ func (c *converter) addName(list *[]string, n string) {
 }
 
 func (c *converter) documentation(e Entry) {
-	v, ok := c.expand(e)
+	ws, ok := c.words(e)
 	if !ok {
 		return
 	}
-	if v == "" {
+	if len(ws) == 0 {
 		c.u.Documentation = nil
-		return
-	}
-	ws, err := splitWords(v)
-	if err != nil {
-		c.bad(e, err)
-		return
 	}
 	for _, w := range ws {
 		scheme, _, ok := strings.Cut(w, ":")

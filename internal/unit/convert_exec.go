@@ -197,18 +197,12 @@ func (c *converter) envNames(e Entry) {
 	if e.Key == "UnsetEnvironment" {
 		dst = &x.UnsetEnvironment
 	}
-	v, ok := c.expand(e)
+	ws, ok := c.words(e)
 	if !ok {
 		return
 	}
-	if v == "" {
+	if len(ws) == 0 {
 		*dst = nil
-		return
-	}
-	ws, err := splitWords(v)
-	if err != nil {
-		c.bad(e, err)
-		return
 	}
 	for _, w := range ws {
 		name, _, _ := strings.Cut(w, "=")
@@ -273,18 +267,12 @@ func (c *converter) directories(e Entry, spec *DirSpec, isMode bool) {
 		spec.Mode = m
 		return
 	}
-	v, ok := c.expand(e)
+	ws, ok := c.words(e)
 	if !ok {
 		return
 	}
-	if v == "" {
+	if len(ws) == 0 {
 		spec.Paths = nil
-		return
-	}
-	ws, err := splitWords(v)
-	if err != nil {
-		c.bad(e, err)
-		return
 	}
 	for _, w := range ws {
 		p, link, _ := strings.Cut(w, ":") // "path:symlink" form

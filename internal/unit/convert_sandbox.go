@@ -204,20 +204,6 @@ func (c *converter) pathList(e Entry, x *sandbox.Config) {
 	}
 }
 
-// words expands specifiers and splits the value into words.
-func (c *converter) words(e Entry) ([]string, bool) {
-	v, ok := c.expand(e)
-	if !ok {
-		return nil, false
-	}
-	w, err := splitWords(v)
-	if err != nil {
-		c.bad(e, err)
-		return nil, false
-	}
-	return w, true
-}
-
 // bindPaths parses "[-]SRC[:DST[:OPTIONS]]" words.
 func (c *converter) bindPaths(e Entry, x *sandbox.Config) {
 	words, ok := c.words(e)

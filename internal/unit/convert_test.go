@@ -320,3 +320,40 @@ func TestLongDependencyListsDeduplicated(t *testing.T) {
 		t.Errorf("After = %v; want %v", u.Deps.After, want)
 	}
 }
+
+// TestWordListsReset: an empty assignment resets a list of words, and
+// what follows starts it again.
+func TestWordListsReset(t *testing.T) {
+	u := loadText(t, "r.service", `[Unit]
+Documentation=man:a(1)
+Documentation=
+Documentation=man:b(1)
+[Service]
+ExecStart=/bin/true
+PassEnvironment=A
+PassEnvironment=
+PassEnvironment=B
+UnsetEnvironment=C
+UnsetEnvironment=
+RuntimeDirectory=x
+RuntimeDirectory=
+RuntimeDirectory=y z
+`)
+	x := &u.Service.Exec
+	for _, c := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"Documentation", u.Documentation, []string{"man:b(1)"}},
+		{"PassEnvironment", x.PassEnvironment, []string{"B"}},
+		{"UnsetEnvironment", x.UnsetEnvironment, nil},
+		{"RuntimeDirectory", x.RuntimeDirectory.Paths, []string{"y", "z"}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s = %q; want %q", c.what, c.got, c.want)
+		}
+	}
+	if len(u.Diags) != 0 {
+		t.Errorf("diags: %s", diagText(u))
+	}
+}

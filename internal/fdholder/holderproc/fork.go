@@ -3,6 +3,10 @@
 package holderproc
 
 import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -61,35 +65,25 @@ func Fork(ln, uid int) (int, error) {
 // argvArea returns where the kernel keeps this process's command line
 // (/proc/self/stat, fields 48 and 49); zeros if unknown.
 func argvArea() (start, end uintptr) {
-	b, ok := memtrim.ReadProc("/proc/self/stat")
-	if !ok {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
 		return 0, 0
 	}
-	for i := len(b) - 1; i >= 0; i-- { // the fields after the command's ")"
-		if b[i] == ')' {
-			b = b[i+1:]
-			break
-		}
-	}
-	field, v := 2, uintptr(0)
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == ' ':
-			switch field {
-			case 48:
-				start = v
-			case 49:
-				end = v
-			}
-			field, v = field+1, 0
-		case c >= '0' && c <= '9':
-			v = v*10 + uintptr(c-'0')
-		}
-	}
-	if end <= start || end-start > 1<<20 {
+	// The fields after the command's ")", the first of them field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
 		return 0, 0
 	}
-	return start, end
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 49-2 {
+		return 0, 0
+	}
+	s, err1 := strconv.ParseUint(f[48-3], 10, 64)
+	e, err2 := strconv.ParseUint(f[49-3], 10, 64)
+	if err1 != nil || err2 != nil || e <= s || e-s > 1<<20 {
+		return 0, 0
+	}
+	return uintptr(s), uintptr(e)
 }
 
 func (st *child) addDrop(lo, hi uintptr) {
