@@ -9,13 +9,15 @@ Loaded by the harness through PEERS_EXTRA; defines adapters and registers them:
                  (runsv's rules: restarted at once, or a second later if ./run lasted < 1 s)
 and one column of logs.py (register_log_variant):
   tend journal   the producer is a unit; its stdout goes through tend's pipe into the journal
-                 (timestamped, crash-safe records); export() reads it back with
+                 (timestamped, crash-safe records, tend's defaults: the fd holder on, its spool
+                 in a runtime directory on tmpfs as /run is); export() reads it back with
                  `tend logs --directory -o short-iso-precise`, whose prefix logs.py checks
 TEND_BIN names the binary (bench/run.sh builds it).
 """
 import atexit
 import hashlib
 import os
+import shutil
 import subprocess
 import time
 
@@ -121,6 +123,23 @@ if os.environ.get("TEND_BASE_BIN"):
     register(Tend("tend-base", binary=os.environ["TEND_BASE_BIN"]))
 
 
+def _tmpfs_runtime(d):
+    """A runtime directory for the instance working in d, on a tmpfs as tend's default /run/tend
+    is on most systems (the fd holder's spool lives there): under /run if that is a tmpfs here,
+    else under /dev/shm; removed at exit."""
+    with open("/proc/mounts") as f:
+        tmpfs = {m.split()[1] for m in f if m.split()[2] == "tmpfs"}
+    base = "/run" if "/run" in tmpfs else "/dev/shm"
+    rt = os.path.join(base, "tend-logs-" + hashlib.sha256(d.encode()).hexdigest()[:12])
+    shutil.rmtree(rt, ignore_errors=True)
+    _tmp_runtimes.add(rt)
+    return rt
+
+
+_tmp_runtimes = set()
+atexit.register(lambda: [shutil.rmtree(rt, ignore_errors=True) for rt in _tmp_runtimes])
+
+
 class TendLogs:
     """logs.py's service variant: the producer runs as a tend unit and its stdout is captured
     into the journal, which lives in the output directory logs.py watches (logdir)."""
@@ -143,11 +162,15 @@ class TendLogs:
     def argv(self, d, n):
         # The cap and free-space limits are lifted so that no entry is vacuumed mid-run;
         # nothing else of the machine's (syslog, crontabs, kernel log) is read. logs.py takes
-        # "no descendant left" as the producer's end, so the fd holder process stays off.
-        return [self.bin, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(f"{d}/run"),
+        # "no descendant left" as the producer's end, and tend's fd holder is a child of tend
+        # for as long as tend runs: so tend exits with the producer's unit (--exit-with), which
+        # stores what the pipe still holds, seals the segment (fsync, index: the last size
+        # change logs.py sees, so it is timed) and ends the holder. The fd holder and its
+        # spool stay on, as by default, with the runtime directory on a tmpfs as /run is.
+        return [self.bin, "run", "--units", f"{d}/units", "--runtime-dir", _runtime(_tmpfs_runtime(d)),
                 "--journal-dir", self.logdir, "--syslog-socket", "", "--crontab", "", "--kmsg=false",
-                "--fd-holder=false", "--journal-max-use", "64G", "--journal-per-unit-max-use", "64G", "--journal-keep-free", "1",
-                "--log-level", "warn"]
+                "--journal-max-use", "64G", "--journal-per-unit-max-use", "64G", "--journal-keep-free", "1",
+                "--log-level", "warn", "--exit-with", "prod.service"]
 
     def export(self, logdir, dest):
         """Every captured line, oldest first, with the journal's timestamp in front."""

@@ -152,7 +152,7 @@ func TestQueueOrder(t *testing.T) {
 	}
 	q.Hold("b", fds[0])
 	unix.Close(fds[0]) // the queue has its own duplicate
-	q.wait()
+	q.Wait()
 	q.Close()
 	c2, _ := Dial(path)
 	got, err := c2.Retrieve()

@@ -115,8 +115,8 @@ func (q *Queue) send(o op) {
 	}
 }
 
-// wait returns once every store and drop queued before it was sent.
-func (q *Queue) wait() {
+// Wait returns once every store and drop queued before it was sent.
+func (q *Queue) Wait() {
 	sent := make(chan struct{})
 	q.push(op{fd: -1, sent: sent})
 	<-sent

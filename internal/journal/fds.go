@@ -38,6 +38,7 @@ func (in *ingest) pipeFDs(r fdrole.Roles) {
 		r[int(fd)] = "journal: " + p.src.Unit + " " + p.src.Stream.String()
 		if p.sp != nil {
 			r.Add(p.sp.f, "journal spool: "+p.src.Unit+" "+p.src.Stream.String())
+			r.Add(p.sp.x, "journal spool pipe: "+p.src.Unit+" "+p.src.Stream.String())
 		}
 	}
 }

@@ -49,13 +49,13 @@ func (j *Journal) DetachPipes() []PipeState {
 		if p.sp != nil {
 			// The next process takes the spool back from its header.
 			_ = p.sp.mark()
+			p.sp.x.Close() // the holder keeps it
 			p.sp.f.Close()
 		}
 	}
 	in.byFD = nil
 	in.mu.Unlock()
-	unix.Close(in.epfd)
-	unix.Close(in.wake)
+	in.closeFDs()
 	return out
 }
 

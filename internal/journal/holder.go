@@ -81,7 +81,7 @@ func (p *Pipe) hold() {
 // Called before the loop polls p.
 func (p *Pipe) spool(adopt bool, pending []byte) {
 	j := p.j
-	if j.opts.SpoolDir == "" || j.opts.Holder == nil {
+	if j.opts.SpoolDir == "" || j.opts.Holder == nil || p.in.epfd < 0 {
 		return
 	}
 	var st unix.Stat_t
@@ -89,7 +89,7 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 		return
 	}
 	p.ino = st.Ino
-	if sp := j.takeSpool(adopt, st.Ino); sp != nil {
+	if sp := p.takeSpool(adopt, st.Ino, pending); sp != nil {
 		// The spool's bytes from its committed offset on are read
 		// before the pipe's; pending (the same bytes) is dropped.
 		if p.pid.Load() == 0 {
@@ -108,21 +108,40 @@ func (p *Pipe) spool(adopt bool, pending []byte) {
 	}
 }
 
+// takeSpool is Journal.takeSpool with what spools share.
+func (p *Pipe) takeSpool(adopt bool, ino uint64, pending []byte) *spool {
+	if !adopt {
+		return nil
+	}
+	p.in.spoolMu.Lock()
+	defer p.in.spoolMu.Unlock()
+	sio, err := p.in.spoolIO()
+	if err != nil {
+		return nil
+	}
+	sp := p.j.takeSpool(sio, ino, pending)
+	if sp == nil {
+		p.in.spoolDone()
+	}
+	return sp
+}
+
 // makeSpool creates p's spool holding pending (p's pending bytes then
 // live in it); without one, p is read with read(2).
 func (p *Pipe) makeSpool(pending []byte) {
 	p.lazy = false
-	sp, err := p.j.newSpool(p.ino, int(p.pid.Load()), p.src.Stream)
+	p.in.spoolMu.Lock()
+	defer p.in.spoolMu.Unlock()
+	sio, err := p.in.spoolIO()
 	if err != nil {
 		p.j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
 		return
 	}
-	if len(pending) > 0 {
-		if _, err := sp.f.WriteAt(pending, spoolHdr); err != nil {
-			sp.remove()
-			return
-		}
-		sp.end = int64(len(pending))
+	sp, err := p.j.newSpool(sio, p.ino, int(p.pid.Load()), p.src.Stream, pending)
+	if err != nil {
+		p.in.spoolDone()
+		p.j.log.Warn("journal: no spool for a pipe; a crash may lose what was read of it", "unit", p.src.Unit, "err", err)
+		return
 	}
 	p.in.mu.Lock() // FDs reads sp under it
 	p.sp = sp

@@ -26,7 +26,15 @@ type ingest struct {
 	epfd int
 	wake int // eventfd: Close's way to interrupt epoll_wait
 
-	mu       sync.Mutex // guards byFD, stopping and replay
+	mu sync.Mutex // guards byFD, stopping and replay
+	// spoolMu keeps SweepSpool from removing a spool being made, and
+	// guards sio and spools.
+	spoolMu sync.Mutex
+	// sio is what the pipes' spools share, open while spools (their
+	// number) exist: a tend whose services are quiet keeps no
+	// descriptor for it.
+	sio      *spoolIO
+	spools   int
 	byFD     map[int32]*Pipe
 	stopping bool
 	// replay are pipes taken back with complete lines already read (a
@@ -335,15 +343,46 @@ func (p *Pipe) take(dst []byte) (int, error) {
 	}
 	n, err := p.sp.fill(p.fd, dst)
 	if errors.Is(err, unix.EINVAL) && p.sp.end == 0 {
-		// A file system splice cannot write to: read as without one.
-		p.j.log.Warn("journal: spool directory does not take splice; reading pipes without a spool", "err", err)
-		p.sp.remove()
+		// A pipe tee(2) or splice(2) refuses: read as without a spool.
+		p.j.log.Warn("journal: a pipe cannot be spooled; reading it without a spool", "err", err)
+		p.in.dropSpool(p.sp)
 		p.in.mu.Lock() // FDs reads sp under it
 		p.sp = nil
 		p.in.mu.Unlock()
 		return unix.Read(p.fd, dst)
 	}
 	return n, err
+}
+
+// spoolIO returns what spools share, opening it for the first; call
+// with spoolMu held, and dropSpool (or spoolDone) for each success.
+func (in *ingest) spoolIO() (*spoolIO, error) {
+	if in.sio == nil {
+		sio, err := newSpoolIO()
+		if err != nil {
+			return nil, err
+		}
+		in.sio = sio
+	}
+	in.spools++
+	return in.sio, nil
+}
+
+// spoolDone closes what spools share once none is left; call with
+// spoolMu held.
+func (in *ingest) spoolDone() {
+	if in.spools--; in.spools == 0 && in.sio != nil {
+		in.sio.close()
+		in.sio = nil
+	}
+}
+
+// dropSpool removes sp: its pipe ended and all it carried is stored.
+func (in *ingest) dropSpool(sp *spool) {
+	sp.remove(in.j.opts.Holder)
+	in.spoolMu.Lock()
+	in.spoolDone()
+	in.spoolMu.Unlock()
 }
 
 // finish forgets a pipe whose writers are all gone.
@@ -354,7 +393,7 @@ func (in *ingest) finish(p *Pipe) {
 	in.mu.Unlock()
 	p.release()
 	if p.sp != nil {
-		p.sp.remove()
+		in.dropSpool(p.sp)
 	}
 	unix.Close(p.fd)
 	in.j.pipeEnded(p.src.Unit)
@@ -388,6 +427,17 @@ func (in *ingest) stop() {
 	}
 	in.byFD = nil
 	in.mu.Unlock()
+	in.closeFDs()
+}
+
+// closeFDs closes the loop's own descriptors once it stopped.
+func (in *ingest) closeFDs() {
 	unix.Close(in.epfd)
 	unix.Close(in.wake)
+	in.spoolMu.Lock()
+	if in.sio != nil {
+		in.sio.close()
+		in.sio = nil
+	}
+	in.spoolMu.Unlock()
 }

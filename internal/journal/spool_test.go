@@ -3,13 +3,19 @@ package journal
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,15 +26,94 @@ import (
 // pipe ends.
 const spoolEnv = "TEND_JOURNAL_TEST_SPOOL"
 
-// nopHolder stands for the fd holder: the test process keeps the pipe.
+// nopHolder stands for the fd holder in one process: the test process
+// keeps the pipe.
 type nopHolder struct{}
 
 func (nopHolder) Hold(string, int) {}
 func (nopHolder) Release(string)   {}
 
+// sockHolder stands for the fd holder across processes: it sends what
+// it is to hold to the test process over a unix socket, which keeps it
+// (a descriptor in flight outlives its sender).
+type sockHolder struct{ fd int }
+
+func (h sockHolder) Hold(name string, fd int) {
+	if err := syscall.Sendmsg(h.fd, []byte("+"+name), syscall.UnixRights(fd), nil, 0); err != nil {
+		panic(err)
+	}
+}
+
+func (h sockHolder) Release(name string) {
+	if err := syscall.Sendmsg(h.fd, []byte("-"+name), nil, nil, 0); err != nil {
+		panic(err)
+	}
+}
+
+// keeper is the test process's side of sockHolder: it keeps what the
+// helpers hold until they release it, and closes the rest at the end.
+type keeper struct {
+	mu   sync.Mutex
+	held map[string]*os.File
+	sock *os.File // the helpers' end
+	done chan struct{}
+}
+
+func newKeeper(t *testing.T) *keeper {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keeper{held: map[string]*os.File{}, sock: os.NewFile(uintptr(fds[1]), "holder"), done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(4*4))
+		for {
+			n, oobn, _, _, err := syscall.Recvmsg(fds[0], buf, oob, 0)
+			if err != nil || n == 0 {
+				syscall.Close(fds[0])
+				return
+			}
+			name := string(buf[1:n])
+			var fd = -1
+			if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) > 0 {
+				if got, err := syscall.ParseUnixRights(&msgs[0]); err == nil && len(got) > 0 {
+					fd = got[0]
+				}
+			}
+			k.mu.Lock()
+			if old := k.held[name]; old != nil {
+				old.Close()
+				delete(k.held, name)
+			}
+			if buf[0] == '+' && fd >= 0 {
+				k.held[name] = os.NewFile(uintptr(fd), name)
+			}
+			k.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		k.sock.Close()
+		<-k.done
+		for _, f := range k.held {
+			f.Close()
+		}
+	})
+	return k
+}
+
+// names returns what the keeper holds.
+func (k *keeper) names() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Sorted(maps.Keys(k.held))
+}
+
 func spoolHelper(dir string) int {
 	j, err := Open(Options{Dir: filepath.Join(dir, "journal"), SpoolDir: filepath.Join(dir, "spool"),
-		Holder: nopHolder{}, BootID: "helper", MaxUse: 1 << 30, KeepFree: -1, MaxFileSize: 256 << 10})
+		Holder: sockHolder{4}, BootID: "helper", MaxUse: 1 << 30, KeepFree: -1, MaxFileSize: 256 << 10,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -50,7 +135,7 @@ func spoolHelper(dir string) int {
 		return 1
 	}
 	if os.Getenv("SPOOLDEBUG") != "" && p.sp != nil {
-		fmt.Fprintf(os.Stderr, "adopt: committed %d end %d lastSeq %d skip %d\n", p.sp.committed, p.sp.end, p.sp.lastSeq, len(p.skip))
+		fmt.Fprintf(os.Stderr, "adopt: end %d backlog %d lastSeq %d skip %d\n", p.sp.end, len(p.sp.back), p.sp.lastSeq, len(p.skip))
 	}
 	fmt.Println("ready")
 	<-p.Done()
@@ -63,11 +148,11 @@ func spoolHelper(dir string) int {
 
 // runSpoolHelper starts a helper on the pipe's read end r and waits
 // until it reads.
-func runSpoolHelper(t *testing.T, dir string, r *os.File) *exec.Cmd {
+func runSpoolHelper(t *testing.T, dir string, r *os.File, k *keeper) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), spoolEnv+"="+dir)
-	cmd.ExtraFiles = []*os.File{r}
+	cmd.ExtraFiles = []*os.File{r, k.sock}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -98,6 +183,7 @@ func TestSpoolKillLosesNothing(t *testing.T) {
 	t.Logf("seed %d (TEND_TEST_SEED=%d reproduces the kill moments)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 15))
 	dir := t.TempDir()
+	k := newKeeper(t)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -127,12 +213,12 @@ func TestSpoolKillLosesNothing(t *testing.T) {
 		kills = 8
 	}
 	for range kills {
-		cmd := runSpoolHelper(t, dir, r)
+		cmd := runSpoolHelper(t, dir, r, k)
 		time.Sleep(time.Duration(rng.IntN(20000)) * time.Microsecond) // the kill's moment, not a wait
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
-	last := runSpoolHelper(t, dir, r)
+	last := runSpoolHelper(t, dir, r, k)
 	r.Close()
 	close(stop)
 	n := <-written
@@ -160,14 +246,20 @@ func TestSpoolKillLosesNothing(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(dir, "spool")); len(ents) != 0 {
 		t.Errorf("spool files left after the pipe ended: %v", ents)
 	}
+	if held := k.names(); len(held) != 0 {
+		t.Errorf("spool pipes still held after the pipe ended: %v", held)
+	}
 	t.Logf("%d lines across %d kills, each once", n, kills)
 }
 
 func TestSpoolHeader(t *testing.T) {
-	good := spoolHeader{committed: 1 << 40, lastSeq: 77, pid: 4242, stream: uint8(StreamStderr)}.encode()
+	good := spoolHeader{drain: true, keep: 1 << 40, lastSeq: 77, pid: 4242, stream: uint8(StreamStderr)}.encode()
 	flip := bytes.Clone(good)
 	flip[10] ^= 1
-	neg := spoolHeader{committed: -1}.encode()
+	neg := spoolHeader{keep: -1}.encode()
+	badFlag := bytes.Clone(good)
+	badFlag[len(spoolMagic)] = 2
+	binary.LittleEndian.PutUint32(badFlag[spoolHeaderLen-4:], crc32.Checksum(badFlag[:spoolHeaderLen-4], castagnoli))
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -179,15 +271,16 @@ func TestSpoolHeader(t *testing.T) {
 		{"zeros (never written)", make([]byte, spoolHeaderLen), false},
 		{"truncated", good[:len(good)-1], false},
 		{"flipped bit", flip, false},
-		{"other magic", append([]byte("TNDSPL02"), good[8:]...), false},
-		{"negative offset", neg, false},
+		{"other magic", append([]byte("TNDSPL01"), good[8:]...), false},
+		{"negative length to keep", neg, false},
+		{"drain flag neither 0 nor 1", badFlag, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := decodeSpoolHeader(tc.data)
 			if (err == nil) != tc.ok {
 				t.Fatalf("decode: err %v; want ok %v", err, tc.ok)
 			}
-			if tc.ok && (h.committed != 1<<40 || h.lastSeq != 77 || h.pid != 4242 || h.stream != uint8(StreamStderr)) {
+			if tc.ok && (!h.drain || h.keep != 1<<40 || h.lastSeq != 77 || h.pid != 4242 || h.stream != uint8(StreamStderr)) {
 				t.Fatalf("decoded %+v", h)
 			}
 		})
@@ -195,15 +288,15 @@ func TestSpoolHeader(t *testing.T) {
 }
 
 func FuzzSpoolHeader(f *testing.F) {
-	f.Add(spoolHeader{committed: 5, lastSeq: 9, pid: 1, stream: 1}.encode())
-	f.Add([]byte("TNDSPL01"))
+	f.Add(spoolHeader{keep: 5, lastSeq: 9, pid: 1, stream: 1}.encode())
+	f.Add([]byte("TNDSPL02"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := decodeSpoolHeader(data)
 		if err != nil {
 			return
 		}
-		if h.committed < 0 {
-			t.Fatalf("negative committed offset %d accepted", h.committed)
+		if h.keep < 0 {
+			t.Fatalf("negative length to keep %d accepted", h.keep)
 		}
 		again, err := decodeSpoolHeader(h.encode())
 		if err != nil || again != h {
