@@ -4,10 +4,11 @@
 # this hardly changes with what else loads the machine, so two builds can be
 # compared on a busy one. Needs root.
 #
-# usage: bench/bringup_cpu.sh TEND_BINARY N [units|svdir]   (WAIT=seconds, default 10)
+# usage: bench/bringup_cpu.sh TEND_BINARY N [units|svdir]   (WAIT=seconds, default 10;
+#        BRINGUP_DIR=where the work directory goes, default /tmp: a tmpfs gives the harness's case)
 set -euo pipefail
 bin=$1 n=$2 mode=${3:-units} wait=${WAIT:-10}
-d=$(mktemp -d /tmp/tend-bringup-cpu.XXXXXX)
+d=$(mktemp -d "${BRINGUP_DIR:-/tmp}/tend-bringup-cpu.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 mkdir -p "$d/units"
 for i in $(seq -f %04g 0 $((n - 1))); do

@@ -4,7 +4,9 @@ RestartSec=0 service (the harness's run script) killed N times per round, rounds
 alternating between the builds; CPU is the sum of every tend thread's (and the fd
 holder's) schedstat run time. Needs root; work directories under $RESTART_CPU_DIR
 (default /tmp/restart-cpu; a tmpfs like the harness's gives its figures).
-usage: restart_cpu.py N ROUNDS bin1 bin2 ... [--profile] [--perf] [--ptrace]
+usage: restart_cpu.py N ROUNDS bin1 bin2 ... [--svdir] [--profile] [--perf] [--ptrace]
+  --svdir: the service runs as a service directory (`tend run --svdir`, no unit file),
+  killed once it ran a second (runsv restarts a younger ./run a second later);
   --profile: tend's own CPU profile per build (--cpu-profile); --perf: perf record -g of
   tend and its children; --ptrace: perf trace -s (system call counts and times)
   (GCTRACE=1 in the environment: GODEBUG=gctrace=1 into the build's stderr file)."""
@@ -15,13 +17,16 @@ n=int(sys.argv[1]); rounds=int(sys.argv[2]); bins=[a for a in sys.argv[3:] if no
 prof='--profile' in sys.argv
 perfrec='--perf' in sys.argv
 ptrace='--ptrace' in sys.argv
+svdir='--svdir' in sys.argv
 def run(binary, tag):
     d=os.path.join(os.environ.get('RESTART_CPU_DIR','/tmp/restart-cpu'), tag); shutil.rmtree(d, ignore_errors=True)
     os.makedirs(f'{d}/sv/s0'); os.makedirs(f'{d}/units')
     open(f'{d}/sv/s0/run','w').write('#!/bin/sh\nexec sleep 1000000\n'); os.chmod(f'{d}/sv/s0/run',0o755)
-    open(f'{d}/units/s0.service','w').write(f'[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart={d}/sv/s0/run\nRestart=always\nRestartSec=0\n')
-    open(f'{d}/units/default.target','w').write('[Unit]\nWants=s0.service\n')
+    if not svdir:
+        open(f'{d}/units/s0.service','w').write(f'[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart={d}/sv/s0/run\nRestart=always\nRestartSec=0\n')
+        open(f'{d}/units/default.target','w').write('[Unit]\nWants=s0.service\n')
     argv=[binary,'run','--units',f'{d}/units','--runtime-dir',f'{d}/run','--journal-dir',f'{d}/journal','--log-level','warn']
+    if svdir: argv+=['--svdir',f'{d}/sv']
     if prof: argv+=['--cpu-profile',f'{d}.pprof']
     env=dict(os.environ)
     if os.environ.get('GCTRACE'): env['GODEBUG']='gctrace=1'
@@ -50,7 +55,8 @@ def run(binary, tag):
             s=svc()
             if s and s[0]!=old: break
             time.sleep(0.001)
-        time.sleep(0.02)
+        # A ./run that lasted less than a second is restarted a second later (runsv's rule).
+        time.sleep(1.05 if svdir else 0.02)
     c1=cpu(p.pid); h1=sum(cpu(x) for x in h)
     if perfrec:
         pr.send_signal(signal.SIGINT); pr.wait()

@@ -103,14 +103,16 @@ class Tend:
 
 class TendSvdir:
     """The same service directories runit and daemontools run, under tend's --svdir scan."""
-    name = "tend-svdir"
+    def __init__(self, name="tend-svdir", binary=None):
+        self.name = name
+        self.bin = binary or TEND_BIN
 
     def prepare(self, d, services):
         write_services(f"{d}/sv", services)
         os.makedirs(f"{d}/units", exist_ok=True)     # no unit files: only the directories
 
     def argv(self, d, n):
-        return [TEND_BIN, "run", "--units", f"{d}/units", "--svdir", f"{d}/sv",
+        return [self.bin, "run", "--units", f"{d}/units", "--svdir", f"{d}/sv",
                 "--runtime-dir", _runtime(f"{d}/run"), "--journal-dir", f"{d}/journal", "--log-level", "warn"]
 
 
@@ -121,6 +123,7 @@ register(TendSvdir())
 # TOOLS=tend-base,tend,…): before/after figures that share the machine's load.
 if os.environ.get("TEND_BASE_BIN"):
     register(Tend("tend-base", binary=os.environ["TEND_BASE_BIN"]))
+    register(TendSvdir("tend-svdir-base", binary=os.environ["TEND_BASE_BIN"]))
 
 
 def _tmpfs_runtime(d):

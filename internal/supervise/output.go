@@ -33,18 +33,24 @@ func (m *Manager) output(u *service, cmd unit.Command, r role) (Output, error) {
 		return Output{}, nil
 	}
 	keeps := r == roleMain && u.svc().Type != unit.TypeOneshot
-	if keeps && u.kept.def == u.def && u.kept.def != nil {
-		return u.kept.out, nil
+	return u.kept.output(u.def, keeps, func() (Output, error) { return m.opts.Logs.Output(u.def, cmd) })
+}
+
+// output returns the kept output when it was opened for def, or opens
+// one, which it keeps when keeps is set and the files may be reused.
+func (k *keptOutput) output(def *unit.Unit, keeps bool, open func() (Output, error)) (Output, error) {
+	if keeps && k.def == def && k.def != nil {
+		return k.out, nil
 	}
 	if keeps {
-		u.dropOutput() // opened for another definition
+		k.drop() // opened for another definition
 	}
-	out, err := m.opts.Logs.Output(u.def, cmd)
+	out, err := open()
 	if err != nil {
 		return Output{}, &spawn.SetupError{Status: spawn.ExitStdout, Step: "STDOUT", Err: err}
 	}
 	if keeps && out.Reusable {
-		u.kept = keptOutput{def: u.def, out: out}
+		*k = keptOutput{def: def, out: out}
 	}
 	return out, nil
 }
@@ -54,25 +60,25 @@ func (m *Manager) output(u *service, cmd unit.Command, r role) (Output, error) {
 // ends unless they are kept for the next run. A kept output whose
 // process could not start is closed too: the end of the reads then
 // follows the failure, as for an output that is not kept.
-func (u *service) ran(out Output, pid int) {
+func (k *keptOutput) ran(out Output, pid int) {
 	if out.SetPID != nil {
 		out.SetPID(pid) // 0 when the start failed: the log reader then drains and closes
 	}
-	kept := u.kept.def != nil && u.kept.out.Stdout == out.Stdout && u.kept.out.Stderr == out.Stderr
+	kept := k.def != nil && k.out.Stdout == out.Stdout && k.out.Stderr == out.Stderr
 	if kept && pid != 0 {
 		return
 	}
 	if kept {
-		u.kept = keptOutput{}
+		*k = keptOutput{}
 	}
 	closeOutput(out)
 }
 
-// dropOutput closes the kept output, if any.
-func (u *service) dropOutput() {
-	if u.kept.def == nil {
+// drop closes the kept output, if any.
+func (k *keptOutput) drop() {
+	if k.def == nil {
 		return
 	}
-	closeOutput(u.kept.out)
-	u.kept = keptOutput{}
+	closeOutput(k.out)
+	*k = keptOutput{}
 }

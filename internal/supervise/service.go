@@ -30,7 +30,7 @@ func (m *Manager) startService(u *service) {
 	}
 	u.stopIntent, u.restarting, u.skipped, u.conditionFailed = false, false, false, ""
 	if !m.checkConditions(u.rt) {
-		u.dropOutput() // no run follows (checkConditions enters dead itself)
+		u.kept.drop() // no run follows (checkConditions enters dead itself)
 		return
 	}
 	if !m.checkStartLimit(u.rt) {
@@ -297,7 +297,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		m.serviceSockets(u, &spec)
 	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
-	u.ran(out, pid)
+	u.kept.ran(out, pid)
 	if err == nil && r == roleMain {
 		u.handOverConnection()
 	}

@@ -76,7 +76,7 @@ func (m *Manager) enter(u *service, s SubState) {
 		u.activeAt = m.clock.Now()
 	}
 	if s == Dead || s == Failed {
-		u.dropOutput() // no restart follows: the log pipes may end
+		u.kept.drop() // no restart follows: the log pipes may end
 	}
 	m.setState(u.rt, s)
 }

@@ -57,6 +57,7 @@ type svdirUnit struct {
 	exiting   bool   // told to exit ('x', or the directory left its scan directory)
 	removed   bool   // not taken over again once let go of: the directory left, or tend stops
 	pipe      *svdirPipe
+	out       keptOutput // ./run's journal pipes, kept across its restarts
 	ctl       svdirCtl
 	lastStart time.Time // the last spawn of ./run, for the status view
 
@@ -96,6 +97,9 @@ func (p *svdirPipe) close() {
 		p.r = nil
 	}
 }
+
+// svdirRunScript is argv[0] of a directory's service.
+const svdirRunScript = "./run"
 
 // svdirLogSuffix ends the unit name of a log/ subservice (svdir.UnitName).
 const svdirLogSuffix = ":log.svdir"
@@ -302,7 +306,7 @@ func (m *Manager) svdirRun(u *svdirUnit) {
 		}
 	}
 	u.runStart = m.clock.Now()
-	pid, err := m.svdirSpawn(u, []string{"./run"}, roleMain)
+	pid, err := m.svdirSpawn(u, []string{svdirRunScript}, roleMain)
 	if err != nil {
 		m.svdirNotStarted(u, "cannot run ./run: "+err.Error())
 		return
@@ -368,6 +372,9 @@ func (m *Manager) svdirSettle(u *svdirUnit) {
 		s = Failed
 	case u.state == AutoRestart && u.want == svdir.WantUp && !u.exiting:
 		s = AutoRestart // a signal command during the pause does not end it
+	}
+	if s == Dead || s == Failed {
+		u.out.drop() // no restart follows: the journal pipes may end
 	}
 	if s != u.state {
 		m.setState(u.rt, s)
@@ -623,9 +630,12 @@ func (m *Manager) svdirSpawn(u *svdirUnit, argv []string, r role) (int, error) {
 }
 
 // svdirDef is the definition Output needs: the journal reads output
-// settings from a service section, which a directory does not have.
+// settings from a service section, which a directory does not have. It
+// asks for one journal pipe, stdout's, which the process's stderr shares
+// (spawnSvdir): runsv keeps no two streams apart either, and a thousand
+// directories hold their pipes' ends across restarts.
 func svdirDef(def *unit.Unit) *unit.Unit {
 	d := *def
-	d.Service = &unit.Service{}
+	d.Service = &unit.Service{Exec: unit.ExecContext{StandardError: "null"}}
 	return &d
 }

@@ -269,7 +269,12 @@ func (m *Manager) SvdirCloseAll(ctx context.Context) error {
 			m.svdirClose(u)
 		}
 		for _, v := range m.units {
-			if u, ok := v.eng.(*svdirUnit); ok && u.pipe != nil {
+			u, ok := v.eng.(*svdirUnit)
+			if !ok {
+				continue
+			}
+			u.out.drop()
+			if u.pipe != nil {
 				u.pipe.close()
 				u.pipe = nil
 			}
@@ -280,7 +285,7 @@ func (m *Manager) SvdirCloseAll(ctx context.Context) error {
 // spawnSvdir starts argv[0] (./run, ./finish, ./control/X) in the
 // service directory with env/ applied, its stdout on the log pipe when
 // there is a log service (stdin from it for the log service itself),
-// and the rest to the journal.
+// and the rest to the journal, stdout and stderr through one pipe.
 func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, error) {
 	m := p.m
 	dir := u.dir()
@@ -304,10 +309,14 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 	}
 	var out Output
 	if m.opts.Logs != nil {
-		if out, err = m.opts.Logs.Output(svdirDef(u.def), cmd); err != nil {
-			return 0, &spawn.SetupError{Status: spawn.ExitStdout, Step: "STDOUT", Err: err}
+		// ./run keeps its journal pipes across restarts, as a unit's main
+		// process does (output.go); ./finish and control/X, whose lines
+		// carry their own names, get pipes of their own.
+		keeps := r == roleMain && argv[0] == svdirRunScript
+		if out, err = u.out.output(u.def, keeps, func() (Output, error) { return m.opts.Logs.Output(svdirDef(u.def), cmd) }); err != nil {
+			return 0, err
 		}
-		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
+		spec.Stdout, spec.Stderr = out.Stdout, out.Stdout
 	}
 	switch {
 	case pipe != nil && u.isLog:
@@ -316,9 +325,6 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 		spec.Stdout = pipe.w
 	}
 	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
-	closeOutput(out)
-	if out.SetPID != nil {
-		out.SetPID(pid)
-	}
+	u.out.ran(out, pid)
 	return pid, err
 }

@@ -53,10 +53,12 @@ type Dir struct {
 
 	garbage atomic.Uint64
 
-	mu         sync.Mutex // guards last, pidWritten, closed
-	last       Status
-	pidWritten int // pid in supervise/pid; -1 before the first write
-	closed     bool
+	mu          sync.Mutex // guards last, pidWritten, statWritten, status, closed
+	last        Status
+	pidWritten  int    // pid in supervise/pid; -1 before the first write
+	statWritten string // the line in supervise/stat; "" before the first write
+	status      bool   // this Dir made supervise/status (20 bytes): it is written in place
+	closed      bool
 }
 
 // Open creates SVC/supervise as runsv does (mode 0700; when supervise is
@@ -70,12 +72,16 @@ func Open(svc string, h *Hub, st Status) (*Dir, error) {
 	if err := makeSuperviseDir(sup); err != nil {
 		return nil, fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	d := &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
+	d := newDir(svc, sup, h)
 	if err := d.open(st); err != nil {
 		d.closeFiles()
 		return nil, err
 	}
 	return d, nil
+}
+
+func newDir(svc, sup string, h *Hub) *Dir {
+	return &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
 }
 
 // open is Open after the directory exists; the caller closes what it
@@ -100,7 +106,7 @@ func (d *Dir) open(st Status) (err error) {
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
 	}
-	if err := d.Write(st); err != nil {
+	if err := d.write(st, true); err != nil {
 		return err
 	}
 	okfd, err := openFIFO(filepath.Join(sup, "ok"))
@@ -190,10 +196,24 @@ func (d *Dir) Status() Status {
 // are ignored, as runsv ignores them.
 func (d *Dir) Garbage() uint64 { return d.garbage.Load() }
 
-// Write records st: supervise/pid when the pid changed, then stat, then
-// status, each written to NAME.new and renamed over NAME as runsv does, so
-// a reader sees the old file or the new one, never a part.
-func (d *Dir) Write(st Status) error {
+// Write records st: supervise/pid when the pid changed, then stat when
+// its line changed, each written to NAME.new and renamed over NAME as
+// runsv does, so that a reader sees the old file or the new one, never a
+// part; then status. The first status is made the same way (after
+// Resume) or in place (Open, below); later ones are one pwrite of the 20
+// bytes over the 20 bytes in place: a file made and another unlinked at
+// every start and exit of every service was most of the cost of a
+// restart's bookkeeping. The file never changes size, so sv and svstat,
+// which read it with one read(2), always get a record of the right size.
+// (No descriptor is kept for it: a directory holds four already, and
+// 2000 directories must fit in a 20000-descriptor limit.)
+func (d *Dir) Write(st Status) error { return d.write(st, false) }
+
+// write is Write; first is Open's write, made before ok has a reader:
+// sv and svstat read nothing while they cannot open ok, so the files are
+// written in place, without a NAME.new and a rename each (a third of the
+// inodes a take-over made).
+func (d *Dir) write(st Status, first bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -204,46 +224,105 @@ func (d *Dir) Write(st Status) error {
 		if st.PID != 0 {
 			pid = strconv.Itoa(st.PID) + "\n"
 		}
-		if err := d.replace("pid", []byte(pid)); err != nil {
+		if err := d.put("pid", []byte(pid), first); err != nil {
 			return err
 		}
 		d.pidWritten = st.PID
 	}
-	if err := d.replace("stat", []byte(st.Stat())); err != nil {
-		return err
+	if line := st.Stat(); line != d.statWritten {
+		if err := d.put("stat", []byte(line), first); err != nil {
+			return err
+		}
+		d.statWritten = line
 	}
-	b := st.Encode()
-	if err := d.replace("status", b[:]); err != nil {
+	if err := d.writeStatus(st.Encode(), first); err != nil {
 		return err
 	}
 	d.last = st
 	return nil
 }
 
-func (d *Dir) replace(name string, b []byte) error {
+func (d *Dir) writeStatus(b [StatusSize]byte, first bool) error {
+	if !first && d.status {
+		path := filepath.Join(d.path, "status")
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		for err == unix.EINTR {
+			fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		}
+		if err == nil {
+			n, err := pwrite(fd, b[:])
+			unix.Close(fd)
+			if err == nil && n == len(b) {
+				return nil
+			}
+		}
+		// Whatever went wrong with the file in place, a new one is
+		// made as the first was.
+	}
+	if err := d.put("status", b[:], first); err != nil {
+		return err
+	}
+	d.status = true
+	return nil
+}
+
+func pwrite(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Pwrite(fd, b, 0)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// put writes supervise/NAME (see create).
+func (d *Dir) put(name string, b []byte, inPlace bool) error {
+	fd, err := d.create(name, b, inPlace)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	return err
+}
+
+// create writes b to supervise/NAME, in place or (so that a reader sees
+// the old file or the new one, never a part) to NAME.new renamed over
+// NAME; it returns the descriptor it wrote through, now NAME's, or -1 on
+// failure.
+func (d *Dir) create(name string, b []byte, inPlace bool) (int, error) {
 	path := filepath.Join(d.path, name)
-	err := writeNew(path+".new", b)
+	if inPlace {
+		fd, err := writeNew(path, b)
+		if err != nil {
+			return -1, fmt.Errorf("service directory %s: unable to write supervise/%s: %w", d.svc, name, err)
+		}
+		return fd, nil
+	}
+	fd, err := writeNew(path+".new", b)
 	if err == nil {
 		err = os.Rename(path+".new", path)
 	}
 	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		os.Remove(path + ".new")
-		return fmt.Errorf("service directory %s: unable to write supervise/%s: %w", d.svc, name, err)
+		return -1, fmt.Errorf("service directory %s: unable to write supervise/%s: %w", d.svc, name, err)
 	}
-	return nil
+	return fd, nil
 }
 
-// writeNew creates path with b through the bare descriptor: three files
-// are written at each start and exit, and an *os.File costs four fcntl,
-// a failing epoll_ctl and a finalizer each time (a tenth of tend's CPU
-// at the bring-up of a thousand service directories).
-func writeNew(path string, b []byte) error {
+// writeNew creates path with b through the bare descriptor, which it
+// returns open (-1 on failure): files are written at each start and exit,
+// and an *os.File costs four fcntl, a failing epoll_ctl and a finalizer
+// each time (a tenth of tend's CPU at the bring-up of a thousand service
+// directories).
+func writeNew(path string, b []byte) (int, error) {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
 	for err == unix.EINTR {
 		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
 	}
 	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	for len(b) > 0 && err == nil {
 		var n int
@@ -257,13 +336,11 @@ func writeNew(path string, b []byte) error {
 			b = b[n:]
 		}
 	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = cerr
-	}
 	if err != nil {
-		return &os.PathError{Op: "write", Path: path, Err: err}
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "write", Path: path, Err: err}
 	}
-	return nil
+	return fd, nil
 }
 
 // Close stops reading commands and lets the directory go: the files stay

@@ -60,7 +60,7 @@ func rawFD(f *os.File) int {
 // error returned, and the caller opens the directory afresh.
 func Resume(svc string, h *Hub, files map[string]*os.File, st Status) (*Dir, error) {
 	sup := filepath.Join(svc, "supervise")
-	d := &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
+	d := newDir(svc, sup, h)
 	err := d.resume(files)
 	if err == nil {
 		err = d.Write(st)
