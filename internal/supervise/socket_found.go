@@ -11,6 +11,7 @@ import (
 
 	"github.com/tendproject/tend/internal/activate"
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/procfs"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -39,7 +40,7 @@ func (m *Manager) unsaved(u *rt) bool {
 
 // findInstances takes back, after a crash, the instances of sockets
 // whose groups still hold processes and that the state file did not
-// list; the lowest pid in a group is taken for its main process.
+// list; see groupMain for which process is taken for the main one.
 func (m *Manager) findInstances(sockets []*socket) []*service {
 	if !m.instancesInGroups() {
 		return nil
@@ -67,7 +68,7 @@ func (m *Manager) findInstances(sockets []*socket) []*service {
 				continue
 			}
 			n, peer, ok := parseInstance(inst)
-			pid := lowestPID(filepath.Join(base, name))
+			pid := m.groupMain(filepath.Join(base, name))
 			if !ok || pid == 0 {
 				continue
 			}
@@ -115,17 +116,34 @@ func parseInstance(inst string) (uint64, netip.Addr, bool) {
 	return n, netip.Addr{}, true
 }
 
-// lowestPID is the lowest pid in the cgroup directory dir; 0 if none.
-func lowestPID(dir string) int {
+// groupMain is the main process of the instance whose cgroup directory
+// is dir (0 if none): the process whose parent is outside the group —
+// the instance's own children have it as their parent, while it was
+// tend's child and has been reparented. Of several such, the oldest;
+// pids alone would mislead after they wrap.
+func (m *Manager) groupMain(dir string) int {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return 0
 	}
-	low := 0
+	var pids []int
 	for _, f := range strings.Fields(string(b)) {
-		if p, err := strconv.Atoi(f); err == nil && (low == 0 || p < low) {
-			low = p
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
 		}
 	}
-	return low
+	if m.proc == nil {
+		m.proc = procfs.New(m.opts.Proc).NewReader()
+	}
+	main, start := 0, uint64(0)
+	for _, p := range pids {
+		st, err := m.proc.Stat(p)
+		if err != nil || slices.Contains(pids, st.PPID) {
+			continue
+		}
+		if main == 0 || st.StartTime < start || st.StartTime == start && p < main {
+			main, start = p, st.StartTime
+		}
+	}
+	return main
 }
