@@ -43,6 +43,7 @@ type batch struct {
 	senders *senderFDs
 	passed  bool
 	pids    []int32
+	peeked  []unix.Mmsghdr
 }
 
 // newBatch prepares buffers for datagrams of up to size bytes with oobSize
@@ -160,12 +161,12 @@ func (b *batch) recvSenders(fd uintptr) bool {
 	b.passed = !b.senders.known(b.pids)
 	if b.passed {
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
-	}
-	b.reset(n)
-	r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
-		unix.MSG_DONTWAIT, 0, 0)
-	if b.passed {
+		b.reset(n)
+		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+			unix.MSG_DONTWAIT, 0, 0)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 0)
+	} else {
+		r, e = b.discard(fd, n)
 	}
 	if rewind {
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0)
@@ -178,6 +179,28 @@ func (b *batch) recvSenders(fd uintptr) bool {
 		b.n = 0
 	}
 	return true
+}
+
+// discard takes the n peeked datagrams off the queue. The peek already
+// has their bytes and credentials, so the read copies neither (empty
+// buffers, no ancillary data) and the peek's lengths are kept.
+func (b *batch) discard(fd uintptr, n int) (uintptr, syscall.Errno) {
+	if cap(b.peeked) < n {
+		b.peeked = make([]unix.Mmsghdr, len(b.hdrs))
+	}
+	peeked := b.peeked[:n]
+	copy(peeked, b.hdrs[:n])
+	for i := range peeked {
+		b.iovs[i].SetLen(0)
+		b.hdrs[i].Hdr.SetControllen(0)
+	}
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+		unix.MSG_DONTWAIT, 0, 0)
+	copy(b.hdrs[:n], peeked)
+	for i := range peeked {
+		b.iovs[i].SetLen(b.size)
+	}
+	return r, e
 }
 
 // reset prepares the first n headers for a read.
