@@ -48,6 +48,12 @@ func (s *senderFDs) enable(fd int) bool {
 	return true
 }
 
+// disable undoes enable.
+func (s *senderFDs) disable(fd int) {
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, -1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
+}
+
 // known reports whether every pid of a peeked batch has a kept pidfd of
 // a process that has not exited. Kept pidfds of exited processes are
 // dropped.

@@ -1,7 +1,9 @@
 package syslog
 
 import (
+	"context"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -63,4 +65,51 @@ func TestSenderFDsBound(t *testing.T) {
 	if n := countFDs(t) - before; n != 0 {
 		t.Errorf("%d descriptors left after close", n)
 	}
+}
+
+// TestSocketLeftPassingPIDFDs checks that a receiver that stops leaves its
+// socket as it was listened (it may be handed to the next tend): passing
+// pidfds, not peeking at an offset.
+func TestSocketLeftPassingPIDFDs(t *testing.T) {
+	conn, err := ListenUnixgram(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := conn.File() // a second descriptor of the socket, outliving conn
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSPIDFD); err != nil || v != 1 {
+		t.Skipf("no SO_PASSPIDFD (%d, %v)", v, err)
+	}
+	r := NewReceiver(func(Message, Cred) {}, ReceiverOptions{})
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.ServeUnixgram(ctx, conn) }()
+	if err := unix.Sendto(mustSocket(t), []byte("<13>t: hi"), 0, &unix.SockaddrUnix{Name: conn.LocalAddr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSPIDFD); v != 1 {
+		t.Errorf("SO_PASSPIDFD %d after the receiver stopped; want 1", v)
+	}
+	if v, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF); v != -1 {
+		t.Errorf("SO_PEEK_OFF %d after the receiver stopped; want -1", v)
+	}
+}
+
+func mustSocket(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
 }

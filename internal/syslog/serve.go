@@ -38,6 +38,11 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			b.senders = senders
 		}
 	})
+	if b.senders != nil {
+		// The socket may outlive this receiver (handed to the next
+		// tend across a restart): leave it passing pidfds, as listened.
+		defer rc.Control(func(fd uintptr) { senders.disable(int(fd)) })
+	}
 	var sc scratch
 	flush := r.flush // one method value, not one per read
 	for {
