@@ -55,9 +55,9 @@ func TestListenUnixgram(t *testing.T) {
 }
 
 // TestPassedFDsAreClosed sends a datagram with a file descriptor attached
-// and checks that the receiver keeps neither the copy it got nor the
-// sender's pidfds once the messages were handled (the receiver's Flush,
-// which comes after a batch is done).
+// and checks that the receiver keeps neither the copy it got nor more
+// than one pidfd of the sender once the messages were handled (the
+// receiver's Flush, which comes after a batch is done).
 func TestPassedFDsAreClosed(t *testing.T) {
 	var handled atomic.Int32
 	counts := make(chan int, 1)
@@ -91,8 +91,62 @@ func TestPassedFDsAreClosed(t *testing.T) {
 	if err := unix.Sendmsg(fd, []byte("<13>t: plain"), nil, to, 0); err != nil {
 		t.Fatal(err)
 	}
-	if after := <-counts; after != before {
-		t.Errorf("%d open fds after receiving, %d before", after, before)
+	if after := <-counts; after != before && after != before+1 {
+		t.Errorf("%d open fds after receiving, %d before (one kept pidfd of the sender allowed)", after, before)
+	}
+}
+
+// TestSenderPIDFDs checks that each datagram's pidfd is its own sender's,
+// whether the receiver keeps one from an earlier datagram of that process
+// or takes a new one from the kernel: for a live sender, for one that
+// exited right after sending (logger), and for the live one again after it.
+func TestSenderPIDFDs(t *testing.T) {
+	needCommand(t, "logger")
+	type seen struct {
+		pid int
+		ino uint64
+	}
+	ch := make(chan seen, 16)
+	r := NewReceiver(func(m Message, cred Cred) {
+		s := seen{pid: cred.PID}
+		var st unix.Stat_t
+		if cred.PIDFD > 0 && unix.Fstat(cred.PIDFD, &st) == nil {
+			s.ino = st.Ino
+		}
+		ch <- s
+	}, ReceiverOptions{})
+	defer r.Close()
+	path := unixgramReceiver(t, r)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	send := func() seen {
+		t.Helper()
+		if err := unix.Sendto(fd, []byte("<13>t: from the test"), 0, &unix.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+		return <-ch
+	}
+	first := send()
+	if first.ino == 0 {
+		t.Skip("no pidfd passed")
+	}
+	for range 3 {
+		if s := send(); s != first {
+			t.Errorf("same sender, pidfd inode %d; first %d", s.ino, first.ino)
+		}
+	}
+	for range 2 {
+		pid := run(t, "logger", "-u", path, "short-lived")
+		s := <-ch
+		if s.pid != pid || s.ino == 0 || s.ino == first.ino {
+			t.Errorf("logger %d: got pid %d, pidfd inode %d (the test's is %d)", pid, s.pid, s.ino, first.ino)
+		}
+	}
+	if s := send(); s != first {
+		t.Errorf("test process again: pid %d inode %d; want %+v", s.pid, s.ino, first)
 	}
 }
 

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"net/netip"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -36,6 +37,13 @@ type batch struct {
 	recv  func(fd uintptr) bool
 	idle  func()
 	errno syscall.Errno
+	// senders, when set (/dev/log), makes each read peek first and ask
+	// for pidfds only for senders it keeps none of; passed is whether
+	// the last read did, pids its scratch.
+	senders *senderFDs
+	passed  bool
+	pids    []int32
+	peeked  []unix.Mmsghdr
 }
 
 // newBatch prepares buffers for datagrams of up to size bytes with oobSize
@@ -101,14 +109,10 @@ func (b *batch) read(rc syscall.RawConn, idle func()) error {
 // recvmmsg is one try at reading the batch, for RawConn.Read: false
 // (wait) when nothing is queued.
 func (b *batch) recvmmsg(fd uintptr) bool {
-	for i := range b.hdrs {
-		h := &b.hdrs[i].Hdr
-		h.SetControllen(b.oobSz)
-		h.Flags = 0
-		if b.names != nil {
-			h.Namelen = unix.SizeofSockaddrAny
-		}
+	if b.senders != nil {
+		return b.recvSenders(fd)
 	}
+	b.reset(len(b.hdrs))
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
 		unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN {
@@ -117,6 +121,98 @@ func (b *batch) recvmmsg(fd uintptr) bool {
 	}
 	b.n, b.errno = int(r), e
 	return true
+}
+
+// recvSenders reads a /dev/log batch, with pidfds only when a sender in
+// it has none kept (senderFDs). The peek and the read see the same
+// datagrams: only this goroutine reads the socket, and the read takes
+// exactly as many as were peeked.
+func (b *batch) recvSenders(fd uintptr) bool {
+	b.reset(len(b.hdrs))
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+		unix.MSG_DONTWAIT|unix.MSG_PEEK, 0, 0)
+	if e == unix.EAGAIN {
+		b.idle()
+		return false
+	}
+	if e != 0 {
+		b.n, b.errno = 0, e
+		return true
+	}
+	n, rewind := int(r), false
+	for i := range n {
+		// A datagram longer than its buffer is peeked in pieces, the
+		// next piece as if it were the next datagram: stop at it, and
+		// start the next peek at the queue's head again.
+		if b.truncated(i) {
+			n, rewind = i+1, true
+			break
+		}
+	}
+	b.pids = b.pids[:0]
+	for i := range r {
+		// Parsed for every peeked datagram: a descriptor a sender
+		// passed is installed by each peek and closed here.
+		cred := parseOOB(b.control(int(i)))
+		if int(i) < n && cred.Known && !slices.Contains(b.pids, int32(cred.PID)) {
+			b.pids = append(b.pids, int32(cred.PID))
+		}
+	}
+	b.passed = !b.senders.known(b.pids)
+	if b.passed {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1)
+		b.reset(n)
+		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+			unix.MSG_DONTWAIT, 0, 0)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSPIDFD, 0)
+	} else {
+		r, e = b.discard(fd, n)
+	}
+	if rewind {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0)
+	}
+	if e == unix.EAGAIN {
+		e = unix.EINTR // cannot happen (the datagrams were peeked); read again
+	}
+	b.n, b.errno = int(r), e
+	if e != 0 {
+		b.n = 0
+	}
+	return true
+}
+
+// discard takes the n peeked datagrams off the queue. The peek already
+// has their bytes and credentials, so the read copies neither (empty
+// buffers, no ancillary data) and the peek's lengths are kept.
+func (b *batch) discard(fd uintptr, n int) (uintptr, syscall.Errno) {
+	if cap(b.peeked) < n {
+		b.peeked = make([]unix.Mmsghdr, len(b.hdrs))
+	}
+	peeked := b.peeked[:n]
+	copy(peeked, b.hdrs[:n])
+	for i := range peeked {
+		b.iovs[i].SetLen(0)
+		b.hdrs[i].Hdr.SetControllen(0)
+	}
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+		unix.MSG_DONTWAIT, 0, 0)
+	copy(b.hdrs[:n], peeked)
+	for i := range peeked {
+		b.iovs[i].SetLen(b.size)
+	}
+	return r, e
+}
+
+// reset prepares the first n headers for a read.
+func (b *batch) reset(n int) {
+	for i := range b.hdrs[:n] {
+		h := &b.hdrs[i].Hdr
+		h.SetControllen(b.oobSz)
+		h.Flags = 0
+		if b.names != nil {
+			h.Namelen = unix.SizeofSockaddrAny
+		}
+	}
 }
 
 // data is datagram i's bytes.

@@ -31,6 +31,18 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 	}
 	b := newBatch(r.opts.MaxMessageSize, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(16*4), false)
 	defer b.free()
+	senders := newSenderFDs()
+	defer senders.close()
+	_ = rc.Control(func(fd uintptr) {
+		if senders.enable(int(fd)) {
+			b.senders = senders
+		}
+	})
+	if b.senders != nil {
+		// The socket may outlive this receiver (handed to the next
+		// tend across a restart): leave it passing pidfds, as listened.
+		defer rc.Control(func(fd uintptr) { senders.disable(int(fd)) })
+	}
 	var sc scratch
 	flush := r.flush // one method value, not one per read
 	for {
@@ -44,6 +56,8 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			return fmt.Errorf("syslog: read unix datagram: %w", err)
 		}
 		prev, fds, now := 0, b.fds[:0], r.opts.Now()
+		received := b.senders == nil || b.passed // the kernel's pidfds, not kept ones
+		b.pids = b.pids[:0]
 		for i := range b.n {
 			cred := parseOOB(b.control(i))
 			from := sender{kind: byPID, id: cred.PID}
@@ -54,10 +68,17 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 			if cred.Known {
 				prev = cred.PID
 			}
-			r.deliver(b.data(i), cred, from, &sc, now)
-			if cred.PIDFD > 0 {
-				fds = append(fds, cred.PIDFD)
+			if !received && cred.Known {
+				cred.PIDFD = senders.get(int32(cred.PID))
 			}
+			r.deliver(b.data(i), cred, from, &sc, now)
+			if received && cred.PIDFD > 0 {
+				fds = append(fds, cred.PIDFD)
+				b.pids = append(b.pids, int32(cred.PID))
+			}
+		}
+		if b.senders != nil && b.passed {
+			fds = keepLast(senders, b.pids, fds)
 		}
 		closeAll(fds)
 		// No flush here though the read did not fill the batch: the
@@ -65,6 +86,21 @@ func (r *Receiver) ServeUnixgram(ctx context.Context, conn *net.UnixConn) error 
 		// either takes that into this batch or finds the socket empty,
 		// which flushes (b.read's idle) before waiting.
 	}
+}
+
+// keepLast keeps each sender's last pidfd of a batch (fds[i] came from
+// pids[i]) and returns the others, to be closed.
+func keepLast(s *senderFDs, pids []int32, fds []int) []int {
+	n := 0
+	for i := range fds {
+		if slices.Contains(pids[i+1:], pids[i]) {
+			fds[n] = fds[i]
+			n++
+			continue
+		}
+		s.keep(pids[i], fds[i])
+	}
+	return fds[:n]
 }
 
 // closeAll closes the pidfds of a batch. The kernel installs them at the
