@@ -268,4 +268,20 @@ func TestAccountsFollowChanges(t *testing.T) {
 	if u, err = a.User("web"); err != nil || u.UID != 1003 {
 		t.Fatalf("after passwd was replaced: %+v, %v; want uid 1003", u, err)
 	}
+
+	// A user looked up is kept, but each caller gets its own copy; a
+	// group file written anew gives the user its new groups.
+	u.UID, u.Groups[0] = 7, 7
+	if u, err = a.User("web"); err != nil || u.UID != 1003 || !slices.Equal(u.Groups, []int{1001}) {
+		t.Fatalf("after a caller changed its copy: %+v, %v; want uid 1003, groups [1001]", u, err)
+	}
+	if err := os.WriteFile(tmp, []byte("audio:x:29:web\nvideo:x:44:web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(etc, "group")); err != nil {
+		t.Fatal(err)
+	}
+	if u, err = a.User("web"); err != nil || !slices.Equal(u.Groups, []int{29, 44, 1001}) {
+		t.Fatalf("after group was replaced: %+v, %v; want groups [29 44 1001]", u, err)
+	}
 }

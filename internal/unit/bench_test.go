@@ -67,3 +67,30 @@ func BenchmarkLoadAllBringup(b *testing.B) {
 	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
+
+// BenchmarkLoadInstance loads one Accept=yes instance from its template
+// through a frozen, memoized loader on the system search path, as the
+// daemon does per connection: a unique instance name each time, other
+// units with drop-in and dependency directories alongside.
+func BenchmarkLoadInstance(b *testing.B) {
+	root := b.TempDir()
+	etc := filepath.Join(root, "etc/systemd/system")
+	for _, d := range []string{"", "getty@.service.d", "multi-user.target.wants", "sockets.target.wants", "ssh.service.d"} {
+		if err := os.MkdirAll(filepath.Join(etc, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tmpl := "[Unit]\nDescription=echo %i\n[Service]\nExecStart=/bin/cat\nStandardInput=socket\n"
+	if err := os.WriteFile(filepath.Join(etc, "echo@.service"), []byte(tmpl), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	l := (&Loader{Root: root, Dirs: SystemDirs(), Env: testEnv()}).Freeze().Memoize()
+	i := 0
+	for b.Loop() {
+		i++
+		u, err := l.Load(fmt.Sprintf("echo@%d-127.0.0.1:24011-127.0.0.1:%d.service", i, 30000+i%30000))
+		if err != nil || u.Load != Loaded {
+			b.Fatalf("load: %v, %v", err, u.Load)
+		}
+	}
+}

@@ -34,6 +34,11 @@ type index struct {
 	// for every unit (three to four failed opens per unit and directory,
 	// the larger part of loading a thousand units).
 	subdirs map[string]bool
+	// subdirNames are the base names of subdirs: most names a load asks
+	// about have no such directory in any of the search path's dozen
+	// directories, and one lookup here spares joining a path for each
+	// (most of loading an Accept=yes instance, once per connection).
+	subdirNames map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
@@ -41,7 +46,7 @@ type index struct {
 
 // scan lists every unit-named entry of every dir; the first dir wins.
 func scan(root string, dirs []string) (*index, []Diag) {
-	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}}
+	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}, subdirNames: map[string]bool{}}
 	var diags []Diag
 	for _, d := range dirs {
 		ents, err := os.ReadDir(ix.host(d))
@@ -77,6 +82,7 @@ func scan(root string, dirs []string) (*index, []Diag) {
 				continue
 			}
 			ix.subdirs[path] = true
+			ix.subdirNames[de.Name()] = true
 			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) {
 				ix.depOwners[owner] = true
 			}
@@ -157,12 +163,7 @@ func (ix *index) resolve(name string) (resolution, error) {
 				return resolution{name: name}, nil
 			}
 			r, err := ix.resolve(tmpl)
-			if err != nil || !r.found {
-				return resolution{name: name}, err
-			}
-			_, inst, _ := SplitName(name)
-			r.name = Instantiate(r.name, inst)
-			return r, nil
+			return instanceOf(name, r, err)
 		}
 		if fe.link == "/dev/null" {
 			return resolution{name: name, masked: true, found: true}, nil
@@ -204,6 +205,17 @@ func (ix *index) resolve(name string) (resolution, error) {
 		return resolution{name: name, fragment: path, found: true}, nil
 	}
 	return resolution{name: name}, fmt.Errorf("too many levels of aliases resolving %s", name)
+}
+
+// instanceOf is the resolution of the instance name given its
+// template's resolution r (and the error resolving it).
+func instanceOf(name string, r resolution, err error) (resolution, error) {
+	if err != nil || !r.found {
+		return resolution{name: name}, err
+	}
+	_, inst, _ := SplitName(name)
+	r.name = Instantiate(r.name, inst)
+	return r, nil
 }
 
 // host maps a path inside root to the real one.
@@ -283,6 +295,10 @@ func dropinNames(name string, aliases []string) []string {
 // masks a same-named one in a lower one, and one linked to /dev/null
 // masks it without adding anything. Result is ordered by file name.
 func (ix *index) dropins(names []string) []string {
+	names = ix.withSubdir(names, ".d")
+	if len(names) == 0 {
+		return nil
+	}
 	chosen := map[string]string{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
@@ -323,6 +339,10 @@ func (ix *index) dropins(names []string) []string {
 // ".upholds" directories for the given names. A template entry in the
 // directory of an instance is instantiated with the same instance.
 func (ix *index) depDirs(names []string, suffix, instance string) []string {
+	names = ix.withSubdir(names, suffix)
+	if len(names) == 0 {
+		return nil
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, d := range ix.dirs {
@@ -350,6 +370,18 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 					out = append(out, dep)
 				}
 			}
+		}
+	}
+	return out
+}
+
+// withSubdir returns the names that have a "<name><suffix>" directory in
+// some directory of the search path, in their order.
+func (ix *index) withSubdir(names []string, suffix string) []string {
+	var out []string
+	for _, n := range names {
+		if ix.subdirNames[n+suffix] {
+			out = append(out, n)
 		}
 	}
 	return out

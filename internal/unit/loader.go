@@ -22,7 +22,17 @@ type Loader struct {
 	Env  Env      // specifier values
 
 	frozen *index    // set by Freeze: the search path as scanned once
-	memo   *sync.Map // set by Memoize: file path → *parsedFile
+	memo   *sync.Map // set by Memoize: file path → *parsedFile, templateKey → resolvedTemplate
+}
+
+// templateKey is a memo key: the resolution of a template, by name.
+type templateKey string
+
+// resolvedTemplate is what resolve keeps of a template a Memoize'd
+// loader resolved.
+type resolvedTemplate struct {
+	r   resolution
+	err error
 }
 
 // parsedFile is what readInto keeps of a file a Memoize'd loader read.
@@ -214,7 +224,7 @@ func (u *Unit) referenced() []string {
 
 // load builds one unit from the index.
 func (l *Loader) load(ix *index, name string) *Unit {
-	r, err := ix.resolve(name)
+	r, err := l.resolve(ix, name)
 	u := newUnit(r.name)
 	if err != nil {
 		u.Load = LoadError
@@ -252,6 +262,24 @@ func (l *Loader) load(ix *index, name string) *Unit {
 	convert(u, entries, &l.Env)
 	l.addDepDirs(ix, u)
 	return u
+}
+
+// resolve is ix.resolve, except that a Memoize'd loader resolves each
+// template once: an instance with no file of its own resolves through
+// its template, whose fragment would otherwise be stat'ed again for
+// every instance (every connection of an Accept=yes socket).
+func (l *Loader) resolve(ix *index, name string) (resolution, error) {
+	tmpl := TemplateOf(name)
+	if _, own := ix.files[name]; l.memo == nil || tmpl == "" || own {
+		return ix.resolve(name)
+	}
+	v, ok := l.memo.Load(templateKey(tmpl))
+	if !ok {
+		r, err := ix.resolve(tmpl)
+		v, _ = l.memo.LoadOrStore(templateKey(tmpl), resolvedTemplate{r, err})
+	}
+	t := v.(resolvedTemplate)
+	return instanceOf(name, t.r, t.err)
 }
 
 // readInto parses one file within b and appends its entries; it reports

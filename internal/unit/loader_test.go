@@ -340,6 +340,62 @@ func TestMemoize(t *testing.T) {
 	}
 }
 
+// TestMemoizedInstancesMatchFresh: instances loaded through a memoized
+// loader (which resolves each template once and looks only into the
+// dependency and drop-in directories the scan found) are the units a
+// plain loader builds: with a file of their own, through an aliased
+// template, a masked one, with .wants directories of the template and
+// of one instance, and drop-ins by prefix.
+func TestMemoizedInstancesMatchFresh(t *testing.T) {
+	hi, lo, _ := twoDirs(t)
+	for path, text := range map[string]string{
+		lo + "/foo@.service":                         "[Unit]\nDescription=foo %i\n[Service]\nExecStart=/bin/echo %i\n",
+		hi + "/foo@own.service":                      "[Service]\nExecStart=/bin/own\n",
+		lo + "/gone@.service":                        "",
+		lo + "/foo@.service.wants/dep@.service":      "",
+		hi + "/foo@x.service.requires/other.service": "",
+		hi + "/foo@.service.d/p.conf":                "[Service]\nEnvironment=P=%i\n",
+		lo + "/service.d/all.conf":                   "[Unit]\nAfter=all.target\n",
+	} {
+		write(t, path, text)
+	}
+	symlink(t, lo+"/foo@.service", hi+"/bar@.service")
+	symlink(t, "/dev/null", hi+"/masked@.service")
+	names := []string{"foo@one.service", "foo@own.service", "foo@x.service", "foo@one.service", "bar@two.service",
+		"gone@a.service", "masked@b.service", "none@c.service", "foo@.service"}
+	memo := (&Loader{Dirs: []string{hi, lo}, Env: testEnv()}).Freeze().Memoize()
+	for _, n := range names {
+		fresh := mustLoad(t, &Loader{Dirs: []string{hi, lo}, Env: testEnv()}, n)
+		if got := mustLoad(t, memo, n); !reflect.DeepEqual(got, fresh) {
+			t.Errorf("%s: memoized %+v\nwant %+v", n, got, fresh)
+		}
+	}
+	for _, c := range []struct {
+		name, load, argv, env string
+		wants, requires       []string
+	}{
+		{"foo@one.service", "loaded", "/bin/echo one", "P=one", []string{"dep@one.service"}, nil},
+		{"foo@x.service", "loaded", "/bin/echo x", "P=x", []string{"dep@x.service"}, []string{"other.service"}},
+		{"foo@own.service", "loaded", "/bin/own", "P=own", []string{"dep@own.service"}, nil},
+		{"bar@two.service", "loaded", "/bin/echo two", "P=two", []string{"dep@two.service"}, nil},
+		{"gone@a.service", "masked", "", "", nil, nil},
+		{"masked@b.service", "masked", "", "", nil, nil},
+		{"none@c.service", "not-found", "", "", nil, nil},
+	} {
+		u := mustLoad(t, memo, c.name)
+		var argv, env string
+		if u.Service != nil && len(u.Service.ExecStart) == 1 {
+			argv = strings.Join(u.Service.ExecStart[0].Argv, " ")
+			env = strings.Join(u.Service.Exec.Environment, " ")
+		}
+		if string(u.Load) != c.load || argv != c.argv || env != c.env ||
+			!slices.Equal(u.Deps.Wants, c.wants) || !slices.Equal(u.Deps.Requires, c.requires) {
+			t.Errorf("%s: %s %q %q wants %q requires %q; want %s %q %q wants %q requires %q", c.name,
+				u.Load, argv, env, u.Deps.Wants, u.Deps.Requires, c.load, c.argv, c.env, c.wants, c.requires)
+		}
+	}
+}
+
 // TestLoadAllAheadMatchesOneByOne loads enough units for LoadAll to read
 // them on several goroutines (with aliases, drop-ins, .wants directories,
 // overrides and broken files among them) and checks that every unit is
