@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -214,7 +215,7 @@ func (u *Unit) referenced() []string {
 
 // load builds one unit from the index.
 func (l *Loader) load(ix *index, name string) *Unit {
-	r, err := ix.resolve(name)
+	r, err := ix.resolveUnchecked(name)
 	u := newUnit(r.name)
 	if err != nil {
 		u.Load = LoadError
@@ -234,16 +235,36 @@ func (l *Loader) load(ix *index, name string) *Unit {
 		l.addDepDirs(ix, u)
 		return u
 	}
-	u.Path = r.fragment
 	var entries []Entry
 	b := newBudget()
-	if ok, over := l.readInto(ix, u, r.fragment, b, &entries); !ok || over {
+	u.Path = r.fragment
+	used, over, err := l.readInto(ix, u, r.fragment, b, &entries)
+	switch {
+	case r.unchecked && errors.Is(err, fs.ErrNotExist):
+		// Gone since the scan: as a dangling link, it loads nothing.
+		u.Path = ""
+		u.Load = NotFound
+		l.addDepDirs(ix, u)
+		return u
+	case err != nil:
+		u.Diags = append(u.Diags, readDiag(r.fragment, err))
+		u.Load = LoadError
+		return u
+	case r.unchecked && used == 0:
+		u.Path = ""
+		u.Load = Masked // an empty file masks the unit, drop-ins and all
+		return u
+	case over:
 		u.Load = LoadError
 		return u
 	}
 	u.DropIns = ix.dropins(dropinNames(u.Name, u.Aliases))
 	for _, p := range u.DropIns {
-		if _, over := l.readInto(ix, u, p, b, &entries); over {
+		_, over, err := l.readInto(ix, u, p, b, &entries)
+		if err != nil {
+			u.Diags = append(u.Diags, readDiag(p, err))
+		}
+		if over {
 			u.Load = LoadError
 			return u
 		}
@@ -254,10 +275,15 @@ func (l *Loader) load(ix *index, name string) *Unit {
 	return u
 }
 
-// readInto parses one file within b and appends its entries; it reports
-// whether the file could be read and whether it broke a limit (then the
-// unit must not load: systemd too refuses a unit with an overlong line).
-func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (ok, over bool) {
+func readDiag(path string, err error) Diag {
+	return Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)}
+}
+
+// readInto parses one file within b and appends its entries; it returns
+// how many bytes the file had, whether it broke a limit (then the unit
+// must not load: systemd too refuses a unit with an overlong line) and
+// why it could not be opened.
+func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (used int64, over bool, err error) {
 	if l.memo != nil {
 		if v, ok := l.memo.Load(path); ok {
 			p := v.(*parsedFile)
@@ -266,14 +292,13 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 				b.bytes -= p.used.bytes
 				u.Diags = append(u.Diags, p.diags...)
 				*entries = append(*entries, p.entries...)
-				return true, false
+				return p.used.bytes, false, nil
 			}
 		}
 	}
 	f, err := openRaw(ix.host(path))
 	if err != nil {
-		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
-		return false, false
+		return 0, false, err
 	}
 	defer f.close()
 	before := *b
@@ -284,10 +309,10 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 	}
 	u.Diags = append(u.Diags, diags...)
 	if file.OverLimit {
-		return true, true
+		return before.bytes - b.bytes, true, nil
 	}
 	*entries = append(*entries, file.Entries...)
-	return true, false
+	return before.bytes - b.bytes, false, nil
 }
 
 // rawFile reads a unit file through its descriptor alone. An *os.File
