@@ -37,6 +37,10 @@ type index struct {
 	// for every unit (three to four failed opens per unit and directory,
 	// the larger part of loading a thousand units).
 	subdirs map[string]bool
+	// subdirNames are the base names of subdirs: most units have no such
+	// directory, and one lookup of the name says so without joining a
+	// path for every directory of the search path.
+	subdirNames map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
 	aliases map[string][]string
@@ -44,7 +48,7 @@ type index struct {
 
 // scan lists every unit-named entry of every dir; the first dir wins.
 func scan(root string, dirs []string) (*index, []Diag) {
-	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}}
+	ix := &index{root: root, dirs: dirs, files: map[string]fileEntry{}, depOwners: map[string]bool{}, subdirs: map[string]bool{}, subdirNames: map[string]bool{}}
 	var diags []Diag
 	for _, d := range dirs {
 		ents, err := os.ReadDir(ix.host(d))
@@ -82,6 +86,7 @@ func scan(root string, dirs []string) (*index, []Diag) {
 				continue
 			}
 			ix.subdirs[path] = true
+			ix.subdirNames[de.Name()] = true
 			if owner := depDirOwner(de.Name()); owner != "" && !IsTemplate(owner) {
 				ix.depOwners[owner] = true
 			}
@@ -315,7 +320,7 @@ func (ix *index) dropins(names []string) []string {
 	chosen := map[string]string{}
 	for _, d := range ix.dirs {
 		for _, n := range names {
-			if !ix.subdirs[filepath.Join(d, n+".d")] {
+			if !ix.subdirNames[n+".d"] || !ix.subdirs[filepath.Join(d, n+".d")] {
 				continue
 			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+".d")))
@@ -353,10 +358,10 @@ func (ix *index) dropins(names []string) []string {
 // directory of an instance is instantiated with the same instance.
 func (ix *index) depDirs(names []string, suffix, instance string) []string {
 	var out []string
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for _, d := range ix.dirs {
 		for _, n := range names {
-			if !ix.subdirs[filepath.Join(d, n+suffix)] {
+			if !ix.subdirNames[n+suffix] || !ix.subdirs[filepath.Join(d, n+suffix)] {
 				continue
 			}
 			ents, err := os.ReadDir(ix.host(filepath.Join(d, n+suffix)))
@@ -373,6 +378,9 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 						continue
 					}
 					dep = Instantiate(dep, instance)
+				}
+				if seen == nil {
+					seen = map[string]bool{}
 				}
 				if !seen[dep] {
 					seen[dep] = true
