@@ -60,17 +60,64 @@ func (r rel) list(d *unit.Deps) *[]string {
 	return nil
 }
 
-// edge is one dependency as the graph builder records it.
-type edge struct {
-	from string
-	r    rel
-	to   string
-}
-
 // graphBuilder fills a plan's effective dependencies, each edge once.
 type graphBuilder struct {
-	p    *Plan
-	seen map[edge]bool
+	p *Plan
+	// ids numbers every unit name an edge mentions, so that an edge is
+	// one integer: a set keyed by two names and a relation hashed both
+	// names on every link and was the larger part of building a plan.
+	ids  map[string]uint32
+	seen map[uint64]struct{} // edges, see key
+	// from, fromID and fromDeps are the last edge's origin: a unit's
+	// edges come one after the other.
+	from     string
+	fromID   uint32
+	fromDeps *unit.Deps
+	// slab is where a dependency list gets its first slots: a list
+	// appended to from nil grew two or three times, the most of the
+	// allocations of building a plan.
+	slab []string
+}
+
+// id returns name's number, giving it one if it has none.
+func (g *graphBuilder) id(name string) uint32 {
+	n, ok := g.ids[name]
+	if !ok {
+		n = uint32(len(g.ids))
+		g.ids[name] = n
+	}
+	return n
+}
+
+// key is the edge from→to of relation r as one integer: two 30-bit
+// numbers and the relation in the low bits.
+func (g *graphBuilder) key(from string, r rel, to string) uint64 {
+	if from != g.from {
+		g.from, g.fromID, g.fromDeps = from, g.id(from), g.p.deps[from]
+	}
+	return uint64(g.fromID)<<34 | uint64(g.id(to))<<4 | uint64(r)
+}
+
+// slabSlots is how many slots a dependency list starts with.
+const slabSlots = 4
+
+// appendTo appends name to l, giving an empty list its first slots from
+// the slab.
+func (g *graphBuilder) appendTo(l *[]string, name string) {
+	if cap(*l) == 0 {
+		if len(g.slab) < slabSlots {
+			g.slab = make([]string, 256*slabSlots)
+		}
+		*l = g.slab[:0:slabSlots]
+		g.slab = g.slab[slabSlots:]
+	}
+	*l = append(*l, name)
+}
+
+// has reports whether the edge from→to of relation r was added.
+func (g *graphBuilder) has(from string, r rel, to string) bool {
+	_, ok := g.seen[g.key(from, r, to)]
+	return ok
 }
 
 // buildDeps computes the effective dependencies of every loaded unit.
@@ -78,9 +125,13 @@ func (p *Plan) buildDeps() {
 	// Sized for the edges of a typical unit (its own, their reverse and
 	// the implicit ones): growing the set a step at a time was a third
 	// of building a plan of a thousand units.
-	g := &graphBuilder{p: p, seen: make(map[edge]bool, 16*len(p.names))}
-	for _, name := range p.names {
-		p.deps[name] = &unit.Deps{}
+	g := &graphBuilder{p: p, ids: make(map[string]uint32, len(p.names)+16), seen: make(map[uint64]struct{}, 16*len(p.names))}
+	// No unit is called "\x00": key's cache of the origin starts empty.
+	g.from = "\x00"
+	deps := make([]unit.Deps, len(p.names)) // one allocation, not one per unit
+	for i, name := range p.names {
+		p.deps[name] = &deps[i]
+		g.id(name)
 	}
 	for _, name := range p.names {
 		u := p.units[name]
@@ -127,7 +178,6 @@ func (g *graphBuilder) add(from string, r rel, to string) {
 	if !g.link(from, r, to) {
 		return
 	}
-	rv := p.revOf(to)
 	switch r {
 	case relAfter:
 		g.link(to, relBefore, from)
@@ -135,27 +185,42 @@ func (g *graphBuilder) add(from string, r rel, to string) {
 		g.link(to, relAfter, from)
 	case relConflicts:
 		g.link(to, relConflicts, from)
-		rv.ConflictedBy = append(rv.ConflictedBy, from)
 	case relPropagatesReloadTo:
 		g.link(to, relReloadPropagatedFrom, from)
 	case relReloadPropagatedFrom:
 		g.link(to, relPropagatesReloadTo, from)
-	case relRequires:
-		rv.RequiredBy = append(rv.RequiredBy, from)
-	case relRequisite:
-		rv.RequisiteOf = append(rv.RequisiteOf, from)
-	case relWants:
-		rv.WantedBy = append(rv.WantedBy, from)
-	case relBindsTo:
-		rv.BoundBy = append(rv.BoundBy, from)
-	case relPartOf:
-		rv.ConsistsOf = append(rv.ConsistsOf, from)
-	case relUpholds:
-		rv.UpheldBy = append(rv.UpheldBy, from)
 	case relTriggers:
-		rv.TriggeredBy = append(rv.TriggeredBy, from)
 		p.revOf(from).Triggers = append(p.revOf(from).Triggers, to)
 	}
+	// Only these relations have a reverse entry: a unit that is merely
+	// ordered against gets none (every user of the map expects that).
+	if l := r.reverse(p, to); l != nil {
+		*l = append(*l, from)
+	}
+}
+
+// reverse returns the list of to's reverse dependencies that an edge of
+// relation r to it joins, or nil for a relation with none.
+func (r rel) reverse(p *Plan, to string) *[]string {
+	switch r {
+	case relConflicts:
+		return &p.revOf(to).ConflictedBy
+	case relRequires:
+		return &p.revOf(to).RequiredBy
+	case relRequisite:
+		return &p.revOf(to).RequisiteOf
+	case relWants:
+		return &p.revOf(to).WantedBy
+	case relBindsTo:
+		return &p.revOf(to).BoundBy
+	case relPartOf:
+		return &p.revOf(to).ConsistsOf
+	case relUpholds:
+		return &p.revOf(to).UpheldBy
+	case relTriggers:
+		return &p.revOf(to).TriggeredBy
+	}
+	return nil
 }
 
 // link appends to to from's list r unless it is there, and reports
@@ -165,12 +230,13 @@ func (g *graphBuilder) link(from string, r rel, to string) bool {
 	// One hash of the edge instead of a lookup and an insert: the set's
 	// lookups were a fifth of BenchmarkNew's CPU.
 	n := len(g.seen)
-	g.seen[edge{from, r, to}] = true
+	g.seen[g.key(from, r, to)] = struct{}{}
 	if len(g.seen) == n {
 		return false
 	}
-	if d, ok := g.p.deps[from]; ok && r != relTriggers {
-		*r.list(d) = append(*r.list(d), to)
+	// key left from's lists in fromDeps (nil for a unit not loaded).
+	if d := g.fromDeps; d != nil && r != relTriggers {
+		g.appendTo(r.list(d), to)
 	}
 	return true
 }
@@ -285,7 +351,7 @@ func (g *graphBuilder) addTargetOrdering(name string) {
 	d := p.deps[name]
 	for _, dep := range slices.Concat(d.Wants, d.Requires) {
 		u, ok := p.units[dep]
-		if !ok || u.Load != unit.Loaded || !u.DefaultDependencies || g.seen[edge{name, relBefore, dep}] {
+		if !ok || u.Load != unit.Loaded || !u.DefaultDependencies || g.has(name, relBefore, dep) {
 			continue
 		}
 		g.add(name, relAfter, dep)

@@ -15,6 +15,9 @@ type fileEntry struct {
 	dir  string
 	path string // dir/name
 	link string // symlink target made absolute; "" for a regular file
+	// regular is set when the directory entry says a regular file: its
+	// content alone tells whether it masks the unit (empty) or defines it.
+	regular bool
 }
 
 // index maps unit names to their entries in the search path. All paths
@@ -34,10 +37,9 @@ type index struct {
 	// for every unit (three to four failed opens per unit and directory,
 	// the larger part of loading a thousand units).
 	subdirs map[string]bool
-	// subdirNames are the base names of subdirs: most names a load asks
-	// about have no such directory in any of the search path's dozen
-	// directories, and one lookup here spares joining a path for each
-	// (most of loading an Accept=yes instance, once per connection).
+	// subdirNames are the base names of subdirs: most units have no such
+	// directory, and one lookup of the name says so without joining a
+	// path for every directory of the search path.
 	subdirNames map[string]bool
 	// aliases maps a canonical name to the symlinked names that resolve
 	// to it; built on first use.
@@ -73,6 +75,8 @@ func scan(root string, dirs []string) (*index, []Diag) {
 				fe.link = filepath.Clean(t)
 			} else if de.IsDir() {
 				continue
+			} else {
+				fe.regular = de.Type().IsRegular()
 			}
 			ix.files[name] = fe
 		}
@@ -148,13 +152,29 @@ type resolution struct {
 	fragment string // file to read; "" when masked or not found
 	masked   bool
 	found    bool
+	// unchecked is set by resolveUnchecked for a regular file it did not
+	// stat: an empty one masks the unit, and it may have gone since the scan.
+	unchecked bool
 }
 
-// resolve follows aliases, links and templates from name. An alias is a
+// resolve follows aliases, links and templates from name, see
+// resolveUnchecked, and stats the file it leads to.
+func (ix *index) resolve(name string) (resolution, error) {
+	r, err := ix.resolveUnchecked(name)
+	if err != nil || !r.unchecked {
+		return r, err
+	}
+	return ix.checkFragment(r.name, r.fragment)
+}
+
+// resolveUnchecked follows aliases, links and templates from name. An alias is a
 // symlink whose target has a different unit name that the search path
 // also knows; a symlink to a same-named file elsewhere is a linked unit
 // file; a symlink to /dev/null or an empty file masks the unit.
-func (ix *index) resolve(name string) (resolution, error) {
+// A regular file the scan saw is not stat'ed (it comes back unchecked):
+// the loader learns the same from opening and reading it, one system
+// call per unit fewer at boot.
+func (ix *index) resolveUnchecked(name string) (resolution, error) {
 	for depth := 0; depth < 16; depth++ {
 		fe, ok := ix.files[name]
 		if !ok {
@@ -162,8 +182,13 @@ func (ix *index) resolve(name string) (resolution, error) {
 			if tmpl == "" {
 				return resolution{name: name}, nil
 			}
-			r, err := ix.resolve(tmpl)
-			return instanceOf(name, r, err)
+			r, err := ix.resolveUnchecked(tmpl)
+			if err != nil || !r.found {
+				return resolution{name: name}, err
+			}
+			_, inst, _ := SplitName(name)
+			r.name = Instantiate(r.name, inst)
+			return r, nil
 		}
 		if fe.link == "/dev/null" {
 			return resolution{name: name, masked: true, found: true}, nil
@@ -189,33 +214,30 @@ func (ix *index) resolve(name string) (resolution, error) {
 		if path == "/dev/null" {
 			return resolution{name: name, masked: true, found: true}, nil
 		}
-		st, err := os.Stat(ix.host(path))
-		if errors.Is(err, fs.ErrNotExist) {
-			return resolution{name: name}, nil // a dangling link hides nothing and loads nothing
+		if fe.regular {
+			return resolution{name: name, fragment: path, found: true, unchecked: true}, nil
 		}
-		if err != nil {
-			return resolution{name: name, found: true}, fmt.Errorf("%s: %w", path, err)
-		}
-		if !st.Mode().IsRegular() {
-			return resolution{name: name, found: true}, fmt.Errorf("%s: not a regular file", path)
-		}
-		if st.Size() == 0 {
-			return resolution{name: name, masked: true, found: true}, nil
-		}
-		return resolution{name: name, fragment: path, found: true}, nil
+		return ix.checkFragment(name, path)
 	}
 	return resolution{name: name}, fmt.Errorf("too many levels of aliases resolving %s", name)
 }
 
-// instanceOf is the resolution of the instance name given its
-// template's resolution r (and the error resolving it).
-func instanceOf(name string, r resolution, err error) (resolution, error) {
-	if err != nil || !r.found {
-		return resolution{name: name}, err
+// checkFragment stats the file the unit called name is read from.
+func (ix *index) checkFragment(name, path string) (resolution, error) {
+	st, err := os.Stat(ix.host(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return resolution{name: name}, nil // a dangling link hides nothing and loads nothing
 	}
-	_, inst, _ := SplitName(name)
-	r.name = Instantiate(r.name, inst)
-	return r, nil
+	if err != nil {
+		return resolution{name: name, found: true}, fmt.Errorf("%s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return resolution{name: name, found: true}, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() == 0 {
+		return resolution{name: name, masked: true, found: true}, nil
+	}
+	return resolution{name: name, fragment: path, found: true}, nil
 }
 
 // host maps a path inside root to the real one.
@@ -344,7 +366,7 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 		return nil
 	}
 	var out []string
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for _, d := range ix.dirs {
 		for _, n := range names {
 			if !ix.subdirs[filepath.Join(d, n+suffix)] {
@@ -364,6 +386,9 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 						continue
 					}
 					dep = Instantiate(dep, instance)
+				}
+				if seen == nil {
+					seen = map[string]bool{}
 				}
 				if !seen[dep] {
 					seen[dep] = true

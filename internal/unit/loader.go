@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,17 +23,7 @@ type Loader struct {
 	Env  Env      // specifier values
 
 	frozen *index    // set by Freeze: the search path as scanned once
-	memo   *sync.Map // set by Memoize: file path → *parsedFile, templateKey → resolvedTemplate
-}
-
-// templateKey is a memo key: the resolution of a template, by name.
-type templateKey string
-
-// resolvedTemplate is what resolve keeps of a template a Memoize'd
-// loader resolved.
-type resolvedTemplate struct {
-	r   resolution
-	err error
+	memo   *sync.Map // set by Memoize: file path → *parsedFile
 }
 
 // parsedFile is what readInto keeps of a file a Memoize'd loader read.
@@ -224,7 +215,7 @@ func (u *Unit) referenced() []string {
 
 // load builds one unit from the index.
 func (l *Loader) load(ix *index, name string) *Unit {
-	r, err := l.resolve(ix, name)
+	r, err := ix.resolveUnchecked(name)
 	u := newUnit(r.name)
 	if err != nil {
 		u.Load = LoadError
@@ -244,16 +235,36 @@ func (l *Loader) load(ix *index, name string) *Unit {
 		l.addDepDirs(ix, u)
 		return u
 	}
-	u.Path = r.fragment
 	var entries []Entry
 	b := newBudget()
-	if ok, over := l.readInto(ix, u, r.fragment, b, &entries); !ok || over {
+	u.Path = r.fragment
+	used, over, err := l.readInto(ix, u, r.fragment, b, &entries)
+	switch {
+	case r.unchecked && errors.Is(err, fs.ErrNotExist):
+		// Gone since the scan: as a dangling link, it loads nothing.
+		u.Path = ""
+		u.Load = NotFound
+		l.addDepDirs(ix, u)
+		return u
+	case err != nil:
+		u.Diags = append(u.Diags, readDiag(r.fragment, err))
+		u.Load = LoadError
+		return u
+	case r.unchecked && used == 0:
+		u.Path = ""
+		u.Load = Masked // an empty file masks the unit, drop-ins and all
+		return u
+	case over:
 		u.Load = LoadError
 		return u
 	}
 	u.DropIns = ix.dropins(dropinNames(u.Name, u.Aliases))
 	for _, p := range u.DropIns {
-		if _, over := l.readInto(ix, u, p, b, &entries); over {
+		_, over, err := l.readInto(ix, u, p, b, &entries)
+		if err != nil {
+			u.Diags = append(u.Diags, readDiag(p, err))
+		}
+		if over {
 			u.Load = LoadError
 			return u
 		}
@@ -264,28 +275,15 @@ func (l *Loader) load(ix *index, name string) *Unit {
 	return u
 }
 
-// resolve is ix.resolve, except that a Memoize'd loader resolves each
-// template once: an instance with no file of its own resolves through
-// its template, whose fragment would otherwise be stat'ed again for
-// every instance (every connection of an Accept=yes socket).
-func (l *Loader) resolve(ix *index, name string) (resolution, error) {
-	tmpl := TemplateOf(name)
-	if _, own := ix.files[name]; l.memo == nil || tmpl == "" || own {
-		return ix.resolve(name)
-	}
-	v, ok := l.memo.Load(templateKey(tmpl))
-	if !ok {
-		r, err := ix.resolve(tmpl)
-		v, _ = l.memo.LoadOrStore(templateKey(tmpl), resolvedTemplate{r, err})
-	}
-	t := v.(resolvedTemplate)
-	return instanceOf(name, t.r, t.err)
+func readDiag(path string, err error) Diag {
+	return Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)}
 }
 
-// readInto parses one file within b and appends its entries; it reports
-// whether the file could be read and whether it broke a limit (then the
-// unit must not load: systemd too refuses a unit with an overlong line).
-func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (ok, over bool) {
+// readInto parses one file within b and appends its entries; it returns
+// how many bytes the file had, whether it broke a limit (then the unit
+// must not load: systemd too refuses a unit with an overlong line) and
+// why it could not be opened.
+func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[]Entry) (used int64, over bool, err error) {
 	if l.memo != nil {
 		if v, ok := l.memo.Load(path); ok {
 			p := v.(*parsedFile)
@@ -294,14 +292,13 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 				b.bytes -= p.used.bytes
 				u.Diags = append(u.Diags, p.diags...)
 				*entries = append(*entries, p.entries...)
-				return true, false
+				return p.used.bytes, false, nil
 			}
 		}
 	}
 	f, err := openRaw(ix.host(path))
 	if err != nil {
-		u.Diags = append(u.Diags, Diag{File: path, Severity: Error, Msg: fmt.Sprintf("cannot read: %v", err)})
-		return false, false
+		return 0, false, err
 	}
 	defer f.close()
 	before := *b
@@ -312,10 +309,10 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 	}
 	u.Diags = append(u.Diags, diags...)
 	if file.OverLimit {
-		return true, true
+		return before.bytes - b.bytes, true, nil
 	}
 	*entries = append(*entries, file.Entries...)
-	return true, false
+	return before.bytes - b.bytes, false, nil
 }
 
 // rawFile reads a unit file through its descriptor alone. An *os.File

@@ -129,6 +129,27 @@ func TestMasking(t *testing.T) {
 	if u := mustLoad(t, l, "d.service"); u.Load != NotFound {
 		t.Errorf("dangling link: load = %s; want not-found", u.Load)
 	}
+	// An empty file masks whatever drop-ins say; an empty template masks
+	// its instances. The loader learns both from reading, Lookup from a stat.
+	write(t, hi+"/e.service.d/x.conf", "[Service]\nExecStart=/bin/e\n")
+	write(t, lo+"/et@.service", "")
+	for _, n := range []string{"e.service", "et@x.service"} {
+		if u := mustLoad(t, l, n); u.Load != Masked || u.Path != "" || u.DropIns != nil {
+			t.Errorf("%s: load = %s, path %q, drop-ins %q; want masked, none", n, u.Load, u.Path, u.DropIns)
+		}
+		if fi, err := l.Lookup(n); err != nil || !fi.Masked || fi.Fragment != "" {
+			t.Errorf("Lookup(%s) = %+v, %v; want masked", n, fi, err)
+		}
+	}
+	// A file removed after the scan loads nothing, as a dangling link.
+	write(t, lo+"/gone.service", "[Service]\nExecStart=/bin/gone\n")
+	frozen := l.Freeze()
+	if err := os.Remove(lo + "/gone.service"); err != nil {
+		t.Fatal(err)
+	}
+	if u := mustLoad(t, frozen, "gone.service"); u.Load != NotFound || u.Path != "" || len(u.Diags) != 0 {
+		t.Errorf("removed after the scan: load = %s, path %q, diags %v; want not-found", u.Load, u.Path, u.Diags)
+	}
 }
 
 func TestAliasesAndLinks(t *testing.T) {

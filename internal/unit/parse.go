@@ -1,8 +1,6 @@
 package unit
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -52,16 +50,42 @@ func ParseFile(path string, r io.Reader) (*File, []Diag) {
 	return parse(path, r, newBudget())
 }
 
-// countReader counts the bytes read through it.
-type countReader struct {
-	r io.Reader
-	n int64
+// readAll reads r up to limit bytes plus one, so that a caller can tell
+// a source over the limit from one at it. A unit file is read with one
+// buffer and converted to one string whose substrings become the
+// entries: a line scanner's buffer and a string per line were most of
+// the parse's allocations, at boot a thousand files' worth.
+func readAll(r io.Reader, limit int64) (string, error) {
+	if limit < 0 {
+		limit = 0
+	}
+	buf := make([]byte, 0, min(limit+1, 1024))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return string(buf), nil
+		case err != nil:
+			return string(buf), err
+		case int64(len(buf)) > limit:
+			return string(buf), nil
+		}
+	}
 }
 
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// nextLine splits the first line off s as bufio.ScanLines does: the
+// newline and a carriage return before it are dropped, and a last line
+// without a newline is still a line.
+func nextLine(s string) (line, rest string) {
+	line, rest, found := strings.Cut(s, "\n")
+	if !found {
+		rest = ""
+	}
+	return strings.TrimSuffix(line, "\r"), rest
 }
 
 // parse is ParseFile drawing on b, which it reduces by what the file used.
@@ -79,17 +103,19 @@ func parse(path string, r io.Reader, b *budget) (*File, []Diag) {
 	}
 	// Read at most one byte more than the budget: enough to know the
 	// unit is too large without reading all of it.
-	cr := &countReader{r: io.LimitReader(r, b.bytes+1)}
-	sc := bufio.NewScanner(cr)
-	sc.Buffer(make([]byte, 0, 4096), MaxLine+1)
+	text, readErr := readAll(r, b.bytes)
+	b.bytes -= int64(len(text))
+	// Room for a small file's entries up front; a large one grows as usual.
+	f.Entries = make([]Entry, 0, min(strings.Count(text, "\n")+1, 32))
 	section := ""
 	var cont strings.Builder
 	inCont := false
 	contStart := 0
 	lineNo := 0
-	for sc.Scan() {
+	for rest := text; rest != ""; {
+		var raw string
+		raw, rest = nextLine(rest)
 		lineNo++
-		raw := sc.Text()
 		if lineNo == 1 {
 			raw = strings.TrimPrefix(raw, "\uFEFF")
 		}
@@ -127,14 +153,11 @@ func parse(path string, r io.Reader, b *budget) (*File, []Diag) {
 		}
 		section = parseLine(f, section, line, contStart, path, diag)
 	}
-	b.bytes -= cr.n
 	if b.bytes < 0 {
 		return over(max(lineNo, 1), fmt.Sprintf("the unit's files are larger than %d MiB", MaxUnitBytes>>20))
 	}
-	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
-		return over(lineNo+1, "line longer than 1 MiB")
-	} else if err != nil {
-		diag(lineNo+1, Error, "read error: "+err.Error())
+	if readErr != nil {
+		diag(lineNo+1, Error, "read error: "+readErr.Error())
 	}
 	if inCont {
 		if counts(cont.String()) {
