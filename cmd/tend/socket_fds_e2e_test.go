@@ -62,6 +62,9 @@ func TestSocketAcceptReleasesJournalFDs(t *testing.T) {
 	if dirs, _ := filepath.Glob(filepath.Join(journal, "line@[0-9]*")); len(dirs) > 0 {
 		t.Errorf("%d journal directories of instances (%s …); want their lines in line@.service's", len(dirs), dirs[0])
 	}
+	// A pipe ends after its lines are stored (tend closes its write end
+	// once the instance is dead); its spool goes with that end.
+	awaitEmpty(t, filepath.Join(filepath.Dir(in.socket), "spool"))
 	const slack = 5
 	if after := tendFDs(t, in); after > before+slack {
 		t.Errorf("tend holds %d descriptors after %d connections; %d before\n%s", after, n, before, view(t, "fds", fmt.Sprint(in.cmd.Process.Pid), "--socket", in.socket))
@@ -110,6 +113,36 @@ func awaitStored(t *testing.T, dir, text string, n int) {
 		left := time.Until(deadline)
 		if left <= 0 {
 			t.Fatalf("%s: %d records of %q after 20s; want %d", dir, got, text, n)
+		}
+		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
+		if k, _ := unix.Poll(fds, int(left/time.Millisecond)+1); k > 0 {
+			_, _ = unix.Read(ino, buf)
+		}
+	}
+}
+
+// awaitEmpty waits, woken by inotify, until the directory dir is empty
+// or gone.
+func awaitEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, dir, unix.IN_DELETE|unix.IN_DELETE_SELF); err != nil {
+		return // gone: nothing is left in it
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	buf := make([]byte, 4096)
+	for {
+		ents, err := os.ReadDir(dir)
+		if len(ents) == 0 || err != nil {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%s: %d files left after 20s (%s …)", dir, len(ents), ents[0].Name())
 		}
 		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
 		if k, _ := unix.Poll(fds, int(left/time.Millisecond)+1); k > 0 {

@@ -336,6 +336,16 @@ func (in *ingest) readPending(p *Pipe, force bool) (int, bool) {
 // read(2).
 func (p *Pipe) take(dst []byte) (int, error) {
 	if p.sp == nil && p.lazy {
+		if ended, empty := p.unwritten(); empty {
+			// No spool for a pipe that has nothing to read (a quiet
+			// stderr reaching its end): making one waits for the fd
+			// holder, and the loop would hold up every other pipe's end
+			// for a file it removes at once.
+			if ended {
+				return 0, nil
+			}
+			return 0, unix.EAGAIN
+		}
 		p.makeSpool(nil) // nothing was read yet: nothing is pending
 	}
 	if p.sp == nil {
@@ -352,6 +362,19 @@ func (p *Pipe) take(dst []byte) (int, error) {
 		return unix.Read(p.fd, dst)
 	}
 	return n, err
+}
+
+// unwritten reports whether the pipe holds no byte (empty) and, if so,
+// whether its writers are all gone (ended): then it never will. The
+// writers' end is looked at first, as bytes may arrive until then.
+func (p *Pipe) unwritten() (ended, empty bool) {
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	if _, err := unix.Poll(fds, 0); err != nil {
+		return false, false
+	}
+	ended = fds[0].Revents&unix.POLLHUP != 0
+	n, err := unix.IoctlGetInt(p.fd, unix.TIOCINQ)
+	return ended, err == nil && n == 0
 }
 
 // spoolIO returns what spools share, opening it for the first; call

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -401,4 +402,61 @@ func TestPipeNextWriter(t *testing.T) {
 	}
 	p.W.Close()
 	<-p.Done()
+}
+
+// recHolder records the names it is given to hold.
+type recHolder struct {
+	mu   sync.Mutex
+	held []string
+}
+
+func (h *recHolder) Hold(name string, _ int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held = append(h.held, name)
+}
+
+func (h *recHolder) Release(string) {}
+
+// TestPipeQuietNoSpool: a pipe that ends without a byte written (a
+// quiet service's stderr) gets no spool, whose making would hold the
+// pipe reader up waiting for the fd holder; the pipe written to does.
+func TestPipeQuietNoSpool(t *testing.T) {
+	h := &recHolder{}
+	spools := t.TempDir()
+	j := openTest(t, func(o *Options) { o.SpoolDir = spools; o.Holder = h })
+	var ps [2]*Pipe
+	for i, s := range []Stream{StreamStdout, StreamStderr} {
+		p, err := j.Pipe(Source{Unit: "q.service", Stream: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetPID(100)
+		ps[i] = p
+	}
+	if _, err := ps[0].W.WriteString("spoken\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		p.W.Close()
+		<-p.Done()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	want := []string{spoolHeldName(ps[0].ino)}
+	var got []string
+	for _, n := range h.held {
+		if strings.HasPrefix(n, spoolHeldPrefix) {
+			got = append(got, n)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("spools held %v; want %v (the written pipe's only)", got, want)
+	}
+	if ents, _ := os.ReadDir(spools); len(ents) > 0 {
+		t.Errorf("%d spool files left after the pipes ended", len(ents))
+	}
+	if got := messages(collect(t, j, Query{})); !slices.Equal(got, []string{"spoken"}) {
+		t.Errorf("stored %q; want the written pipe's line", got)
+	}
 }

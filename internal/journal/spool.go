@@ -180,7 +180,15 @@ func openSpoolPipe(path string, create bool) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("%s: not a FIFO", fifo)
 	}
 	if create && os.Geteuid() == 0 {
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, spoolPipeSize)
+		// Beyond fs.pipe-max-size (1 MiB by default) only with
+		// CAP_SYS_RESOURCE, which root in a container may lack: then
+		// the largest size allowed. Left at 64 KiB, X would cap every
+		// read at 64 KiB and be drained, two header writes, at each.
+		for sz := spoolPipeSize; sz > 64<<10; sz /= 2 {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, sz); err == nil {
+				break
+			}
+		}
 	}
 	c, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -303,4 +304,30 @@ func FuzzSpoolHeader(f *testing.F) {
 			t.Fatalf("re-encoded header: %+v, %v; want %+v", again, err, h)
 		}
 	})
+}
+
+// TestSpoolPipeSize: root's spool pipe holds at least a service pipe's
+// fill even where it may not exceed fs.pipe-max-size (root without
+// CAP_SYS_RESOURCE, as in a container); left at the default 64 KiB, it
+// would cap every read there.
+func TestSpoolPipeSize(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("pipes above 64 KiB: root only")
+	}
+	b, err := os.ReadFile("/proc/sys/fs/pipe-max-size")
+	if err != nil {
+		t.Skip(err)
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || limit < pipeSize {
+		t.Skipf("fs.pipe-max-size %q is below a service pipe's size", b)
+	}
+	x, xcap, err := openSpoolPipe(filepath.Join(t.TempDir(), "1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if xcap < pipeSize {
+		t.Errorf("spool pipe holds %d bytes; want at least %d", xcap, pipeSize)
+	}
 }
