@@ -13,6 +13,24 @@ cron reads fixed paths, so it runs in a private mount namespace where
 bench's own: nothing of the machine's is touched. Needs root, util-linux
 (unshare) and cron.
 
+The crontab's figure is per line, and a line is two units (timer and
+service). The issue's question is the timer's own cost "beyond the unit":
+--only units answers it end to end. One unit directory holds N services
+and N timers (`j<i>.timer` starting `j<i>.service`, distinct
+OnCalendar= times twelve hours away, or --spec for one shared spec) and
+two targets that want every timer through `.wants/` symlinks:
+timers.target and bench-idle.target. In the "started" run tend starts
+timers.target (every timer waits); in the "loaded" run the same
+symlinks are in bench-idle.target.wants, and nothing starts that target. Both runs load the same 2N unit
+files with the same dependency edges, so what differs is only what a
+started, waiting timer holds at run time (its engine state, typed
+[Timer] spec, place in the alarm heap, state-file entry). The runs
+alternate (--reps rounds), each PSS taken once tend's boot is over (it
+returns its free heap then) and settled, after a daemon-reload: it
+collects and returns free heap pages too, so both runs are measured at a
+full collection rather than wherever the collector's pace left the heap
+(without it, --no-trim, runs of one setup differed by up to 20 MB).
+
 Firing precision is a Go benchmark (see bench/README.md):
   go test ./cmd/tend -run x -bench BenchmarkTimerPrecision -benchtime 1x
 """
@@ -59,12 +77,19 @@ def switches(pid):
     return n
 
 
-def pss_kib(pid):
+def rollup(pid):
+    """/proc/PID/smaps_rollup's kB fields by name."""
+    out = {}
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def pss_kib(pid):
+    return rollup(pid).get("Pss", 0)
 
 
 def stop(proc):
@@ -76,18 +101,21 @@ def stop(proc):
         proc.wait()
 
 
-def measure(args, proc, ready):
-    """PSS once ready and settled, then context switches over the window."""
+def measure(args, proc, ready, trim=None):
+    """PSS once ready and settled (and trimmed, with trim), then context
+    switches over the window."""
     end = time.time() + 120
     while not ready() and time.time() < end:
         if proc.poll() is not None:
             sys.exit(f"daemon exited with {proc.returncode}")
         time.sleep(0.1)
     time.sleep(args.settle)
-    pss = pss_kib(proc.pid)
+    if trim:
+        trim()
+    mem = rollup(proc.pid)
     s0 = switches(proc.pid)
     time.sleep(args.idle)
-    return pss, switches(proc.pid) - s0
+    return mem, switches(proc.pid) - s0
 
 
 def run_cron(args, d, text):
@@ -101,7 +129,8 @@ def run_cron(args, d, text):
                          stderr=open(f"{d}/cron.log", "w"))
     try:
         # cron has read the file when it has written its pid file.
-        return measure(args, p, lambda: os.path.exists(f"{d}/run/crond.pid"))
+        mem, sw = measure(args, p, lambda: os.path.exists(f"{d}/run/crond.pid"))
+        return mem["Pss"], sw
     finally:
         stop(p)
 
@@ -121,9 +150,80 @@ def run_tend(args, d, text):
                              capture_output=True, text=True).stdout
         return out.strip() == "active"
     try:
-        return measure(args, p, ready)
+        mem, sw = measure(args, p, ready)
+        return mem["Pss"], sw
     finally:
         stop(p)
+
+
+def timer_units(d, n, spec, started):
+    """n services and n timers; the timers are wanted by timers.target
+    (started) or by bench-idle.target, which nothing starts (loaded)."""
+    hour = (datetime.datetime.now().hour + 12) % 24
+    u = f"{d}/units"
+    write(f"{u}/default.target", "[Unit]\nWants=timers.target\n")
+    write(f"{u}/bench-idle.target", "[Unit]\nDescription=never started\n")
+    wants = f"{u}/{'timers' if started else 'bench-idle'}.target.wants"
+    os.makedirs(wants)
+    for i in range(n):
+        when = spec or f"*-*-* {hour:02}:{i % 60:02}:{(i // 60) % 60:02}"
+        write(f"{u}/j{i}.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+        write(f"{u}/j{i}.timer", f"[Timer]\nOnCalendar={when}\n")
+        os.symlink(f"../j{i}.timer", f"{wants}/j{i}.timer")
+
+
+def run_units(args, d, started):
+    timer_units(d, args.n, args.spec, started)
+    p = subprocess.Popen([args.tend, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
+                          "--journal-dir", f"{d}/journal", "--syslog-socket", "", "--inetd-conf", "",
+                          "--xinetd-conf", "", "--crontab", ""] +
+                         (["--heap-profile", f"{d}/heap.pprof"] if args.heap_profile else []),
+                         stderr=open(f"{d}/tend.log", "w"))
+    sock = f"{d}/run/tend.sock"
+
+    def ready():
+        if not os.path.exists(sock):
+            return False
+        out = subprocess.run([args.tend, "is-active", "default.target", "--socket", sock],
+                             capture_output=True, text=True).stdout
+        return out.strip() == "active"
+    try:
+        def reload():
+            subprocess.run([args.tend, "daemon-reload", "--socket", sock], check=True, timeout=600)
+        mem, sw = measure(args, p, ready, reload if args.trim else None)
+        out = subprocess.run([args.tend, "list-timers", "--socket", sock], capture_output=True, text=True).stdout
+        waiting = sum(1 for line in out.splitlines() if ".timer" in line)
+        return mem, sw, waiting
+    finally:
+        stop(p)
+
+
+def units_main(args, top):
+    """Alternating loaded/started runs; PSS per started timer."""
+    rows = []
+    for rep in range(args.reps):
+        cell = {}
+        for started in (False, True):
+            d = f"{top}/units-{rep}-{'started' if started else 'loaded'}"
+            os.makedirs(d)
+            cell[started] = run_units(args, d, started)
+        (m0, s0, w0), (m1, s1, w1) = cell[False], cell[True]
+        if w1 != args.n or w0 != 0:
+            sys.exit(f"timers listed: {w0} loaded, {w1} started; want 0 and {args.n}")
+        rows.append({"loaded": m0, "started": m1, "switches_loaded": s0, "switches_started": s1,
+                     "pss_per_timer": (m1["Pss"] - m0["Pss"]) * 1024 / args.n,
+                     "anon_per_timer": (m1["Pss_Anon"] - m0["Pss_Anon"]) * 1024 / args.n})
+    spec = args.spec or "distinct times"
+    print(f"# timers beyond the unit: {args.n} timers + {args.n} services, OnCalendar={spec}, "
+          f"idle window {args.idle} s, work dir {top}\n")
+    print("| rep | PSS loaded / started KiB | of it anonymous KiB | added B per started timer: PSS, anonymous "
+          "| switches loaded / started |")
+    print("|---|---|---|---|---|")
+    for i, r in enumerate(rows):
+        m0, m1 = r["loaded"], r["started"]
+        print(f"| {i} | {m0['Pss']} / {m1['Pss']} | {m0['Pss_Anon']} / {m1['Pss_Anon']} | "
+              f"{r['pss_per_timer']:.0f}, {r['anon_per_timer']:.0f} | {r['switches_loaded']} / {r['switches_started']} |")
+    json.dump(rows, open(f"{top}/timer-units.json", "w"), indent=1)
 
 
 def main():
@@ -134,7 +234,13 @@ def main():
     ap.add_argument("--idle", type=int, default=30, help="idle window, seconds")
     ap.add_argument("--settle", type=float, default=10,
                     help="seconds to wait after start-up (tend syncs its journal 5 s after the last write)")
-    ap.add_argument("--only", default="tend,cron")
+    ap.add_argument("--only", default="tend,cron", help="tend, cron (the crontab), units (timer units)")
+    ap.add_argument("--reps", type=int, default=3, help="rounds of the units measure")
+    ap.add_argument("--no-trim", dest="trim", action="store_false",
+                    help="units: measure as boot left it, without the daemon-reload first")
+    ap.add_argument("--heap-profile", action="store_true",
+                    help="units: each run writes DIR/heap.pprof at its daemon-reload (go tool pprof -diff_base)")
+    ap.add_argument("--spec", default="", help="one OnCalendar= for every timer (units; default distinct)")
     ap.add_argument("--no-build", action="store_true", help="use --tend as it is")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -145,6 +251,8 @@ def main():
         subprocess.run(["go", "build", "-o", args.tend, "./cmd/tend"], cwd=f"{HERE}/..", check=True, env=env)
     top = tempfile.mkdtemp(prefix="tend-bench-timers-")
     os.chmod(top, 0o755)
+    if "units" in args.only.split(","):
+        units_main(args, top)
     results = {}
     for tool, run in (("tend", run_tend), ("cron", run_cron)):
         if tool not in args.only.split(","):
@@ -157,6 +265,8 @@ def main():
         (pss0, _), (pss, sw) = cells[0], cells[args.n]
         results[tool] = {"pss_empty_kib": pss0, "pss_kib": pss, "bytes_per_line": (pss - pss0) * 1024 / args.n,
                          "ctxt_switches": sw, "seconds": args.idle}
+    if not results:
+        return
     print(f"# timers: {args.n} crontab lines, idle window {args.idle} s, work dir {top}\n")
     print("| scheduler | PSS empty KiB | PSS with the crontab KiB | added B per line | context switches |")
     print("|---|---|---|---|---|")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"time"
@@ -26,6 +27,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		runtime               string
 		jdir, stateDir        string
 		cpuprof, tracefile    string
+		heapprof              string
 		panicHook             bool
 		syslogAt              string
 		forward               string
@@ -89,6 +91,12 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				Getenv:          env.Getenv,
 				Version:         versionString(),
 				DebugPanicHook:  panicHook,
+				HeapProfile:     heapprof,
+			}
+			if heapprof != "" {
+				// Per-object costs of a few hundred bytes need finer
+				// sampling than the default one per 512 KiB.
+				goruntime.MemProfileRate = 4096
 			}
 			if cpuprof != "" {
 				stop, err := startCPUProfile(cpuprof)
@@ -143,6 +151,8 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&tracefile, "trace", "", "write an execution trace of the daemon to `FILE` (go tool trace; for performance work)")
 	_ = f.MarkHidden("trace")
+	f.StringVar(&heapprof, "heap-profile", "", "write a heap profile of the daemon to `FILE` after each daemon-reload (for memory work)")
+	_ = f.MarkHidden("heap-profile")
 	f.BoolVar(&panicHook, "debug-panic-hook", false, "serve POST /v1/debug/panic, which makes tend panic (tests of panic recovery only)")
 	_ = f.MarkHidden("debug-panic-hook")
 	f.StringVar(&stateDir, "state-dir", "", "keep state that outlives tend (timer stamps) in `DIR` (default /var/lib/tend, $XDG_STATE_HOME/tend, or RUNTIME/state with --runtime-dir)")

@@ -91,6 +91,11 @@ type Config struct {
 	// DebugPanicHook serves POST /v1/debug/panic, which makes tend
 	// panic on purpose (panic.go): for the tests of panic recovery only.
 	DebugPanicHook bool
+	// HeapProfile, when set, is where each daemon-reload writes a heap
+	// profile (pprof) once the reload's collection is done: what an idle
+	// daemon keeps, for memory work ("go tool pprof -sample_index
+	// inuse_space").
+	HeapProfile string
 }
 
 // Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith

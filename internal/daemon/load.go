@@ -317,6 +317,11 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 		// the parse are garbage now, and an idle daemon should not keep
 		// their pages until the heap grows back into them.
 		trimMemory()
+		if d.cfg.HeapProfile != "" {
+			if err := writeHeapProfile(d.cfg.HeapProfile); err != nil {
+				d.log.Warn("cannot write heap profile", "err", err)
+			}
+		}
 	}
 	return ch, err
 }

@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"fmt"
+	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/tendproject/tend/internal/gcpace"
@@ -47,4 +50,17 @@ func raiseGCForBoot(pacer *gcpace.Pacer) func() {
 	}
 	var once sync.Once
 	return func() { once.Do(func() { debug.SetGCPercent(old) }) }
+}
+
+// writeHeapProfile writes the heap profile to path, replacing it.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cannot write heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write heap profile %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -174,11 +174,10 @@ type Manager struct {
 	// reload and restore) every unit is saved and OnPersist called too.
 	listenersMoved bool
 	// saved, changed and changedAll keep the state file's parts between
-	// writes (persist.go); stateBuf is reused for its body.
+	// writes (persist.go).
 	saved      map[*rt]*savedUnit
 	changed    map[*rt]struct{}
 	changedAll bool
-	stateBuf   []byte
 	// frozen: the state was handed to a re-exec (Freeze); the loop
 	// handles nothing more.
 	frozen bool

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,24 @@ func TestWriteStateFileReplaces(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("directory holds %v; want the state file alone", ents)
+	}
+	// More parts than one writev takes, some empty: all of them, in order.
+	var parts [][]byte
+	var want strings.Builder
+	want.WriteString("head\n")
+	for i := range 3 * iovMax {
+		p := strconv.Itoa(i) + ","
+		if i%7 == 0 {
+			p = ""
+		}
+		parts = append(parts, []byte(p))
+		want.WriteString(p)
+	}
+	if err := writeStateFile(path, []byte("head\n"), parts...); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != want.String() {
+		t.Errorf("file of %d parts holds %d bytes (%v); want %d", len(parts), len(got), err, want.Len())
 	}
 	if err := writeStateFile(filepath.Join(dir, "gone", "state"), []byte("h\n"), []byte("b")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("write into a missing directory: %v; want a not-exist error", err)
