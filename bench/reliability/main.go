@@ -10,7 +10,10 @@
 //
 //	go build -o /tmp/tend ./cmd/tend && go run ./bench/reliability -tend /tmp/tend
 //
-// The seed is printed; -seed repeats a run's moments.
+// The seed is printed; -seed repeats a run's moments. The exit status is
+// 1 when a service was duplicated, lost or replaced or a log line was
+// lost, duplicated or reordered (CI runs a short round for that); the
+// timings are figures, never a failure.
 package main
 
 import (
@@ -35,6 +38,7 @@ type config struct {
 	seed              uint64
 	keep              bool
 	started           time.Time // when the services were started
+	faults            *[]string // the damage seen, each phase's summary
 	self, work, units string
 }
 
@@ -63,6 +67,32 @@ func main() {
 }
 
 func run(c config) error {
+	var faults []string
+	c.faults = &faults
+	if err := measure(c); err != nil {
+		return err
+	}
+	if len(faults) > 0 {
+		return fmt.Errorf("damage: %s", strings.Join(faults, "; "))
+	}
+	return nil
+}
+
+// fault records a phase's damage, if any, under its name.
+func (c config) fault(phase string, n int, what string) {
+	if n > 0 {
+		*c.faults = append(*c.faults, fmt.Sprintf("%s: %d %s", phase, n, what))
+	}
+}
+
+// faultDamage records a phase's damage to services.
+func (c config) faultDamage(phase string, d damage) {
+	c.fault(phase, d.duplicated, "services duplicated")
+	c.fault(phase, d.lost, "services lost")
+	c.fault(phase, d.changed, "services with another pid")
+}
+
+func measure(c config) error {
 	var err error
 	if c.self, err = os.Executable(); err != nil {
 		return err
@@ -179,6 +209,7 @@ func killPhase(c config, m *manager, rng *rand.Rand, names []string, before map[
 		d.add(m.compare(before))
 	}
 	fmt.Printf("kill -9 ×%d: services duplicated %d, lost %d, with another pid %d\n", c.kills, d.duplicated, d.lost, d.changed)
+	c.faultDamage("kill -9", d)
 	fmt.Printf("  new tend run to all %d units adopted (READY=1): p50 %s, p99 %s, max %s\n",
 		len(names), pct(adopt, 50), pct(adopt, 99), pct(adopt, 100))
 	return nil
@@ -210,6 +241,7 @@ func reexecPhase(c config, m *manager, rng *rand.Rand, names []string, before ma
 		return err
 	}
 	fmt.Printf("daemon-reexec ×%d: services duplicated %d, lost %d, with another pid %d\n", c.reexecs, d.duplicated, d.lost, d.changed)
+	c.faultDamage("daemon-reexec", d)
 	fmt.Printf("  re-exec to READY=1: p50 %s, p99 %s; writer's longest write %s\n", pct(took, 50), pct(took, 99), longest)
 	return nil
 }
@@ -286,6 +318,9 @@ func logFigures(c config, m *manager) error {
 		}
 	}
 	fmt.Printf("log: %d lines written (%.0f/s); lost %d, duplicated %d, out of order %d (other lines %d)\n", written, float64(written)/time.Since(c.started).Seconds(), lost, dup, reordered, foreign)
+	c.fault("log", lost, "lines lost")
+	c.fault("log", dup, "lines duplicated")
+	c.fault("log", reordered, "lines out of order")
 	return nil
 }
 
