@@ -650,6 +650,57 @@ func TestDaemonReload(t *testing.T) {
 	}
 }
 
+// TestDeletedUnitKeepsRunning deletes the files of running services (one
+// a target wants, one nothing names) and reloads: as systemd does, each
+// keeps running, shown as not-found, refuses a start and stops with its
+// own stop commands; once stopped it is gone. One that dies then is not
+// restarted, whatever its Restart=.
+func TestDeletedUnitKeepsRunning(t *testing.T) {
+	dir, work := t.TempDir(), t.TempDir()
+	for _, name := range []string{"wanted", "alone"} {
+		unitText := "[Service]\nExecStart=/bin/sleep 1000\nExecStopPost=/bin/touch " + filepath.Join(work, name+".stopped") + "\n"
+		os.WriteFile(filepath.Join(dir, name+".service"), []byte(unitText), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "default.target"), []byte("[Unit]\nWants=wanted.service\n"), 0o644)
+	in := startTend(t, dir)
+	in.mustCtl("start", "alone")
+	for _, name := range []string{"wanted", "alone"} {
+		pid := in.mainPID(name)
+		os.Remove(filepath.Join(dir, name+".service"))
+		in.mustCtl("daemon-reload")
+		out, code := in.ctl("status", name)
+		if code != 0 || !strings.Contains(out, "not-found") || !strings.Contains(out, "active (running)") || !strings.Contains(out, strconv.Itoa(pid)) || strings.Contains(out, "changed on disk") {
+			t.Fatalf("%s: status after its file went (exit %d):\n%s", name, code, out)
+		}
+		if out, code := in.ctl("start", name); code == 0 {
+			t.Errorf("%s: start of a unit without a file succeeded:\n%s", name, out)
+		}
+		in.mustCtl("stop", name)
+		if _, err := os.Stat(filepath.Join(work, name+".stopped")); err != nil {
+			t.Errorf("%s: its ExecStopPost did not run: %v", name, err)
+		}
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("%s: pid %d still runs after stop", name, pid)
+		}
+		if out, code := in.ctl("status", name); code != 4 || !strings.Contains(out, "could not be found") {
+			t.Errorf("%s: status once stopped (exit %d):\n%s", name, code, out)
+		}
+	}
+
+	os.WriteFile(filepath.Join(dir, "always.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\nRestart=always\nRestartSec=0\n"), 0o644)
+	in.mustCtl("daemon-reload")
+	in.mustCtl("start", "always")
+	pid := in.mainPID("always")
+	os.Remove(filepath.Join(dir, "always.service"))
+	in.mustCtl("daemon-reload")
+	wait := in.follow("always")
+	syscall.Kill(pid, syscall.SIGKILL)
+	wait("Main process exited")
+	if out, code := in.ctl("status", "always"); code != 4 {
+		t.Errorf("a unit without a file came back after its process died (exit %d):\n%s", code, out)
+	}
+}
+
 // TestForwardSyslog forwards the journal to a syslog server (here a TCP
 // listener of the test) as RFC 5424 with octet counting.
 func TestForwardSyslog(t *testing.T) {

@@ -35,7 +35,7 @@ func (a *apiManager) jobs(ctx context.Context, kind plan.JobKind, names []string
 			return nil, err
 		}
 	}
-	names, err = a.canonical(names)
+	names, err = a.canonical(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (a *apiManager) instantiate(ctx context.Context, names []string) error {
 
 // canonical completes bare names ("web" → "web.service"), validates them
 // and resolves aliases and templates' instances.
-func (a *apiManager) canonical(names []string) ([]string, error) {
+func (a *apiManager) canonical(ctx context.Context, names []string) ([]string, error) {
 	pl := a.d.mgr.CurrentPlan()
 	out := make([]string, 0, len(names))
 	for _, n := range names {
@@ -113,7 +113,9 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		if !ok || u.Load == unit.NotFound {
 			// Per-connection instances of Accept=yes sockets live in
 			// the supervisor only; it answers for them (or "not found").
-			if _, inst, _ := unit.SplitName(full); inst != "" && strings.HasSuffix(full, ".service") {
+			// So does it for a unit that still runs though its file is
+			// gone: it can be shown and stopped.
+			if _, inst, _ := unit.SplitName(full); inst != "" && strings.HasSuffix(full, ".service") || a.running(ctx, full) {
 				out = append(out, full)
 				continue
 			}
@@ -122,6 +124,12 @@ func (a *apiManager) canonical(names []string) ([]string, error) {
 		out = append(out, u.Name)
 	}
 	return out, nil
+}
+
+// running: the supervisor has name and it is not inactive.
+func (a *apiManager) running(ctx context.Context, name string) bool {
+	st, err := a.d.mgr.Status(ctx, name)
+	return err == nil && st.Active != supervise.Inactive
 }
 
 func mapErr(err error) error {
@@ -156,7 +164,7 @@ func (a *apiManager) ReloadOrRestart(ctx context.Context, names []string, o api.
 }
 
 func (a *apiManager) Kill(ctx context.Context, names []string, who string, sig int) error {
-	names, err := a.canonical(names)
+	names, err := a.canonical(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -167,7 +175,7 @@ func (a *apiManager) Kill(ctx context.Context, names []string, who string, sig i
 }
 
 func (a *apiManager) ResetFailed(ctx context.Context, names []string) error {
-	names, err := a.canonical(names)
+	names, err := a.canonical(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -205,7 +213,7 @@ func matchAny(patterns []string, name string) bool {
 }
 
 func (a *apiManager) Status(ctx context.Context, name string) (api.UnitStatus, error) {
-	names, err := a.canonical([]string{name})
+	names, err := a.canonical(ctx, []string{name})
 	if err != nil {
 		return api.UnitStatus{}, err
 	}
@@ -300,7 +308,7 @@ func (a *apiManager) ListUnitFiles(ctx context.Context, patterns []string) ([]ap
 }
 
 func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, error) {
-	names, err := a.canonical([]string{name})
+	names, err := a.canonical(ctx, []string{name})
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +323,7 @@ func (a *apiManager) Show(ctx context.Context, name string) (map[string]string, 
 }
 
 func (a *apiManager) Cat(ctx context.Context, name string) ([]api.UnitText, error) {
-	names, err := a.canonical([]string{name})
+	names, err := a.canonical(ctx, []string{name})
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +346,7 @@ func (a *apiManager) Cat(ctx context.Context, name string) ([]api.UnitText, erro
 }
 
 func (a *apiManager) ListDependencies(ctx context.Context, name string, q api.DepQuery) (api.DepTree, error) {
-	names, err := a.canonical([]string{name})
+	names, err := a.canonical(ctx, []string{name})
 	if err != nil {
 		return api.DepTree{}, err
 	}

@@ -158,8 +158,10 @@ func processes(pids []int) []api.Process {
 
 // changedOnDisk reports whether a unit's files changed since it was loaded.
 func changedOnDisk(def *unit.Unit, loadedAt time.Time) bool {
-	if loadedAt.IsZero() || def.Kind == unit.KindSvdir {
-		return false // a service directory is read at each start, never reloaded
+	if loadedAt.IsZero() || def.Kind == unit.KindSvdir || def.Load == unit.NotFound {
+		// A service directory is read at each start, never reloaded; a
+		// unit not found has no file a reload would read.
+		return false
 	}
 	for _, p := range append([]string{def.Path}, def.DropIns...) {
 		if p == "" {

@@ -107,7 +107,9 @@ func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) 
 		if lerr != nil {
 			return nil, nil, lerr
 		}
-		if u.transient != nil {
+		// A unit whose file is gone is stopped alone: nothing in the plan
+		// orders it or depends on it any more.
+		if u.transient != nil || kind == plan.Stop && m.unplanned(u) {
 			anchors = append(anchors, m.transientJob(kind, u))
 			anchorNames = append(anchorNames, u.name)
 			continue

@@ -455,7 +455,7 @@ func (m *Manager) setPlan(p *plan.Plan) {
 		}
 		seen[name] = true
 		if u, ok := m.units[name]; ok {
-			u.def = def
+			u.def = keptDef(u, def)
 			continue
 		}
 		u := &rt{name: name, def: def, state: Dead}
@@ -463,12 +463,41 @@ func (m *Manager) setPlan(p *plan.Plan) {
 		m.units[name] = u
 	}
 	for name, u := range m.units {
-		if !seen[name] && u.state.Active() == Inactive {
+		switch {
+		case seen[name]:
+		case u.state.Active() == Inactive:
 			m.setAlarm(u, time.Time{})
 			delete(m.units, name)
+		case u.transient == nil && u.def != nil && u.def.Load != unit.NotFound:
+			u.def = notFound(u.def)
 		}
 	}
 	m.resolveUpholds(p)
+}
+
+// keptDef is u's definition under a new plan that defines it as def. A
+// unit that runs keeps its settings when its file is gone (deleted, then
+// daemon-reload), as systemd keeps a not-found unit that runs: shown as
+// not-found, it can be stopped with its own stop commands and kill
+// settings, but not started again.
+func keptDef(u *rt, def *unit.Unit) *unit.Unit {
+	if def.Load != unit.NotFound || u.state.Active() == Inactive || u.def == nil {
+		return def
+	}
+	return notFound(u.def)
+}
+
+// notFound is a copy of def marked as not found.
+func notFound(def *unit.Unit) *unit.Unit {
+	kept := *def
+	kept.Load = unit.NotFound
+	return &kept
+}
+
+// unplanned: u runs though the plan no longer defines it (see keptDef).
+func (m *Manager) unplanned(u *rt) bool {
+	def, ok := m.plan.Unit(u.name)
+	return !ok || def.Load == unit.NotFound
 }
 
 // onExit routes a reaped process to the unit that registered it.

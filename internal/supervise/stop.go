@@ -242,7 +242,9 @@ func (m *Manager) enterDead(u *service) {
 	if svc.Exec.SandboxSettings().PrivateTmp || svc.Exec.DynamicUser {
 		_ = spawn.RemovePrivateTmp(u.name)
 	}
-	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit)
+	// A unit whose file is gone is not started again, as systemd, which
+	// no longer has its settings, does not restart it.
+	restart := !u.stopIntent && !u.skipped && shallRestart(svc, u.result, u.mainExit) && !m.unplanned(u.rt)
 	if u.startAfterStop {
 		restart = false
 	}
