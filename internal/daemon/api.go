@@ -396,8 +396,11 @@ func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error)
 			}
 		}
 	}
-	for _, n := range ch.Changed {
-		if running[n] {
+	pl := a.d.mgr.CurrentPlan()
+	for _, n := range ch.Edited {
+		// A running unit whose file went keeps running until stopped,
+		// never with a new definition: no hint to restart it.
+		if u, ok := pl.Unit(n); running[n] && ok && u.Load != unit.NotFound {
 			rep.Changed = append(rep.Changed, n)
 		}
 	}

@@ -14,6 +14,10 @@ type Changes struct {
 	// drop-in paths, load state, aliases, any assignment, or effective
 	// dependencies (e.g. a new .wants/ link).
 	Changed []string
+	// Edited is the part of Changed whose own files changed (assignments,
+	// fragment or drop-in paths, load state, aliases), not only the
+	// dependencies other units give them: what "changed on disk" means.
+	Edited []string
 }
 
 // Diff compares two plans by canonical unit name; all lists are sorted.
@@ -26,7 +30,10 @@ func Diff(old, new *Plan) Changes {
 		switch {
 		case !ok:
 			c.Added = append(c.Added, n)
-		case !sameDefinition(ou, new.units[n]) || !sameDeps(old.deps[n], new.deps[n]):
+		case !sameDefinition(ou, new.units[n]):
+			c.Changed = append(c.Changed, n)
+			c.Edited = append(c.Edited, n)
+		case !sameDeps(old.deps[n], new.deps[n]):
 			c.Changed = append(c.Changed, n)
 		}
 	}

@@ -36,8 +36,9 @@ func TestDiff(t *testing.T) {
 		Added:   []string{"added.service"},
 		Removed: []string{"gone.service"},
 		Changed: []string{"dropin.service", "edited.service", "target-wants.target"},
+		Edited:  []string{"dropin.service", "edited.service"}, // the target only gained a dependency
 	}
-	if !slices.Equal(got.Added, want.Added) || !slices.Equal(got.Removed, want.Removed) || !slices.Equal(got.Changed, want.Changed) {
+	if !slices.Equal(got.Added, want.Added) || !slices.Equal(got.Removed, want.Removed) || !slices.Equal(got.Changed, want.Changed) || !slices.Equal(got.Edited, want.Edited) {
 		t.Errorf("Diff = %+v; want %+v", got, want)
 	}
 	if c := Diff(newer, newer); len(c.Added)+len(c.Removed)+len(c.Changed) != 0 {
