@@ -92,7 +92,8 @@ func (d *daemon) listenLogHost() error {
 // receiverOptions are the options of every syslog receiver: the rate
 // limit of --syslog-rate-limit.
 func (d *daemon) receiverOptions() (syslog.ReceiverOptions, error) {
-	opts := syslog.ReceiverOptions{Logger: d.log, Flush: func() { d.syslogBatch.flush(d.journal) }}
+	// syslogBatch copies each message into its reused buffer.
+	opts := syslog.ReceiverOptions{Logger: d.log, Flush: func() { d.syslogBatch.flush(d.journal) }, BorrowMsg: true}
 	return opts, parseRateLimit(d.cfg.LogHost.RateLimit, &opts)
 }
 

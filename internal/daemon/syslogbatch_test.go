@@ -9,7 +9,7 @@ import (
 	"github.com/tendproject/tend/internal/journal"
 )
 
-// Messages added by two receivers, with flushes between and more than a
+// Messages added by two receivers from buffers they reuse at once, with flushes between and more than a
 // batch's bound outstanding, all reach the journal, each receiver's in
 // its order, by the time wait returns: with batches that flush hands to
 // the writer goroutine and with batches small enough that it writes them
@@ -39,8 +39,13 @@ func testSyslogBatch(t *testing.T, every int, small bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One buffer for every message, as a receiver lends its
+			// read buffer: add must copy.
+			var msg []byte
 			for i := range n {
-				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: fmt.Appendf(nil, "%d", i)})
+				msg = fmt.Appendf(msg[:0], "%d", i)
+				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: msg})
+				copy(msg, "XXXXXXXXXX")
 				if i%every == every-1 {
 					flush(&b, j)
 				}

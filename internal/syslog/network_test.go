@@ -1,6 +1,8 @@
 package syslog
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -97,4 +99,75 @@ input(type="imtcp" address="127.0.0.1" port="`+in+`")
 	if formats[FormatRFC3164] != 1 || formats[FormatRFC5424] != 2 {
 		t.Errorf("formats %v; want one rfc3164 (UDP) and two rfc5424 (TCP)", formats)
 	}
+}
+
+// TestBorrowMsg sends many messages over TCP (frames cut across reads,
+// several per read) and UDP (several per recvmmsg) to a receiver that
+// lends each message for the Handler's call only: a Handler that copies
+// during the call gets every message whole, and one that keeps the loan
+// sees it overwritten by later reads, as the option says.
+func TestBorrowMsg(t *testing.T) {
+	const n = 2000
+	type kept struct{ copied, lent []byte }
+	ch := make(chan kept, n)
+	r := NewReceiver(func(m Message, _ Cred) {
+		ch <- kept{copied: bytes.Clone(m.Msg), lent: m.Msg}
+	}, ReceiverOptions{RateLimitBurst: -1, BorrowMsg: true})
+	defer r.Close()
+	msg := func(i int) string { return fmt.Sprintf("message %06d %s", i, strings.Repeat("x", i%200)) }
+	check := func(t *testing.T, send func(i int)) {
+		for i := range n {
+			send(i)
+		}
+		overwritten := 0
+		for i := range n {
+			var k kept
+			select {
+			case k = <-ch:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d of %d messages arrived", i, n)
+			}
+			if want := msg(i); string(k.copied) != want {
+				t.Fatalf("message %d: %q, want %q", i, k.copied, want)
+			}
+			if string(k.lent) != string(k.copied) {
+				overwritten++
+			}
+		}
+		if overwritten == 0 {
+			t.Errorf("no lent message was overwritten: the receiver copied them")
+		}
+	}
+	t.Run("tcp", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer serve(t, func(ctx context.Context) error { return r.ServeTCP(ctx, ln) })()
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		w := bufio.NewWriterSize(conn, 4096)
+		check(t, func(i int) {
+			fmt.Fprintf(w, "<13>Nov 22 03:44:01 h t: %s\n", msg(i))
+			if i == n-1 {
+				w.Flush()
+			}
+		})
+	})
+	t.Run("udp", func(t *testing.T) {
+		pc, err := ListenUDP("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer serve(t, func(ctx context.Context) error { return r.ServeUDP(ctx, pc) })()
+		conn, err := net.Dial("udp", pc.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		check(t, func(i int) { fmt.Fprintf(conn, "<13>Nov 22 03:44:01 h t: %s", msg(i)) })
+	})
 }

@@ -32,7 +32,8 @@ type Cred struct {
 	AddrText string
 }
 
-// Handler receives each accepted message. m.Msg is the handler's to keep.
+// Handler receives each accepted message. m.Msg is the handler's to keep,
+// unless ReceiverOptions.BorrowMsg lends it for the call only.
 // It is called from the goroutine of each Serve method (concurrently when
 // several run) and from the receiver's rate-limit timer, so it must be
 // safe for concurrent use; a slow handler slows the sockets down rather
@@ -77,6 +78,12 @@ type ReceiverOptions struct {
 	// writes them then. Like the Handler it must be safe for concurrent
 	// use.
 	Flush func()
+	// BorrowMsg lends each message's Msg to the Handler for its call
+	// only (it points into the receive buffer, which the next read
+	// overwrites): a Handler that copies what it keeps into memory of
+	// its own spares the receiver a copy, and the garbage collector the
+	// receiver's copies, of every message.
+	BorrowMsg bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the receiver's own errors (default slog.Default()).
@@ -179,7 +186,10 @@ func (r *Receiver) deliver(pkt []byte, cred Cred, from sender, sc *scratch, now 
 			return
 		}
 	}
-	m, err := parse(sc.clone(pkt), now, sc)
+	if !r.opts.BorrowMsg {
+		pkt = sc.clone(pkt)
+	}
+	m, err := parse(pkt, now, sc)
 	if err != nil {
 		return // nothing but whitespace: nothing to keep
 	}
