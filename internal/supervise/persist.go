@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -121,22 +122,30 @@ func ReadStateFile(path string) (SavedState, error) {
 	return s, nil
 }
 
-// writeStateFile replaces path with head and body atomically (write, rename): a
-// reader sees the old state or the new one, never half of either. It is
-// not synced: the state only matters while the kernel that runs the
-// services does, and it lives in the runtime directory (a tmpfs).
+// writeStateFile replaces path atomically (write, rename) with the
+// state file whose body fill gives: a reader sees the old state or the
+// new one, never half of either. The body is streamed through a small
+// buffer after room left for the head, which is written last, its
+// length zero-padded to a fixed width (a 2 MB body is never held whole).
+// It is not synced: the state only matters while the kernel that runs
+// the services does, and it lives in the runtime directory (a tmpfs).
 //
 // It is written after every restart, so it uses plain system calls:
 // os.OpenFile registers a file with Go's poller and back (five more calls
-// on a tmpfs), and os.Rename stats the target first; head and the body's
-// parts go out in writev calls, never copied into one buffer.
-func writeStateFile(path string, head []byte, body ...[]byte) error {
+// on a tmpfs), and os.Rename stats the target first.
+func writeStateFile(path string, fill func(w *bodyWriter)) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("state file: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
 	}
-	err = writeAll(fd, tmp, append([][]byte{head}, body...))
+	w := &bodyWriter{fd: fd, name: tmp, off: int64(len(stateHead(nil, 0))), h: sha256.New()}
+	fill(w)
+	w.flush()
+	err = w.err
+	if err == nil {
+		err = pwriteAll(fd, tmp, stateHead(w.h.Sum(nil), w.n), 0)
+	}
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
@@ -149,19 +158,64 @@ func writeStateFile(path string, head []byte, body ...[]byte) error {
 	return nil
 }
 
-// iovMax is the most buffers one writev takes (IOV_MAX).
-const iovMax = 1024
+// stateHead is a state file's head line for a body of n bytes whose
+// SHA-256 is sum (nil: a head of the same length). DecodeState reads
+// the zero-padded length as any other.
+func stateHead(sum []byte, n int64) []byte {
+	if sum == nil {
+		sum = make([]byte, sha256.Size)
+	}
+	return fmt.Appendf(nil, "%s %d %x %012d\n", stateMagic, stateVersion, sum, n)
+}
 
-// writeAll writes the parts to fd (the file name) in order, resuming
-// after a short write (which a regular file gives only when the disk is
-// full). It consumes parts.
-func writeAll(fd int, name string, parts [][]byte) error {
-	for len(parts) > 0 {
-		if len(parts[0]) == 0 {
-			parts = parts[1:]
-			continue
-		}
-		n, err := unix.Writev(fd, parts[:min(len(parts), iovMax)])
+// bodyWriter streams a state file's body to its file, hashing it.
+type bodyWriter struct {
+	fd   int
+	name string
+	off  int64 // where buf goes in the file
+	buf  []byte
+	h    hash.Hash
+	n    int64 // bytes of body so far
+	err  error // the first write error; later writes are dropped
+}
+
+// bodyChunk is how much of the body a write carries.
+const bodyChunk = 64 << 10
+
+// write adds p to the body.
+func (w *bodyWriter) write(p []byte) {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, bodyChunk)
+	}
+	w.buf = append(w.buf, p...)
+	w.wrote()
+}
+
+// wrote takes what was appended to w.buf directly into the body.
+func (w *bodyWriter) wrote() {
+	if len(w.buf) >= bodyChunk {
+		w.flush()
+	}
+}
+
+func (w *bodyWriter) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	w.h.Write(w.buf)
+	w.n += int64(len(w.buf))
+	if w.err == nil {
+		w.err = pwriteAll(w.fd, w.name, w.buf, w.off)
+	}
+	w.off += int64(len(w.buf))
+	w.buf = w.buf[:0]
+}
+
+// pwriteAll writes p to fd (the file name) at off, resuming after a
+// short write (which a regular file gives only when the disk is full).
+func pwriteAll(fd int, name string, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwrite(fd, p, off)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -171,13 +225,7 @@ func writeAll(fd int, name string, parts [][]byte) error {
 		if n == 0 {
 			return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
 		}
-		for n > 0 {
-			k := min(n, len(parts[0]))
-			parts[0], n = parts[0][k:], n-k
-			if len(parts[0]) == 0 {
-				parts = parts[1:]
-			}
-		}
+		p, off = p[n:], off+int64(n)
 	}
 	return nil
 }
@@ -227,6 +275,10 @@ func (m *Manager) saveChanged() {
 		if m.units[u.name] != u {
 			delete(m.saved, u)
 			continue // gone from the plan
+		}
+		if _, ok := plainTimer(u); ok {
+			delete(m.saved, u) // encoded at each write
+			continue
 		}
 		m.saved[u] = m.saveOne(u)
 	}
@@ -314,38 +366,48 @@ func (m *Manager) saveSockets() SavedState {
 	return s
 }
 
-// encodeSaved renders the state file from m.saved, as EncodeState would
-// render saveAll's state: its head line and its body, in parts. The body
-// is not joined into one buffer: with 10,000 waiting timers it is 2 MB,
-// which a buffer kept between writes held for good (a fifth of what a
-// waiting timer costs) and a fresh one would allocate at every write.
-func (m *Manager) encodeSaved() (head []byte, body [][]byte, err error) {
+// encodeSaved writes the state file's body from m.saved and the plain
+// timers (persist_timers.go), as EncodeState would render saveAll's
+// state, through w.
+func (m *Manager) encodeSaved(w *bodyWriter) {
 	inst, err := json.Marshal(m.opts.Instance)
 	if err != nil {
-		return nil, nil, fmt.Errorf("state: %w", err)
+		w.err = fmt.Errorf("state: %w", err)
+		return
 	}
-	body = make([][]byte, 1, len(m.saved)+2)
-	body[0] = fmt.Appendf(nil, `{"version":%d,"instance":%s,"units":[`, stateVersion, inst)
-	for _, e := range m.saved {
-		if e.json != nil {
-			body = append(body, e.json)
+	w.write(fmt.Appendf(nil, `{"version":%d,"instance":%s,"units":`, stateVersion, inst))
+	sep := byte('[') // then ','
+	for u, e := range m.saved {
+		if e.json == nil {
+			continue
+		}
+		if _, ok := plainTimer(u); ok {
+			continue // below, as it is now
+		}
+		w.write([]byte{sep})
+		w.write(e.json[1:]) // kept with its comma
+		sep = ','
+	}
+	var startup []byte
+	if s := m.opts.Timers.Startup; !s.IsZero() {
+		startup = appendJSONTime(nil, s)
+	}
+	for _, u := range m.units {
+		if t, ok := plainTimer(u); ok {
+			st := startup
+			if t.env == nil {
+				st = nil
+			}
+			w.buf = appendPlainTimer(append(w.buf, sep), u, st)
+			w.wrote()
+			sep = ','
 		}
 	}
-	if len(body) == 1 {
-		body[0] = append(body[0][:len(body[0])-1], "null"...)
+	if sep == '[' {
+		w.write([]byte("null}"))
 	} else {
-		body[1] = body[1][1:] // the first unit's comma
-		body = append(body, []byte{']'})
+		w.write([]byte("]}"))
 	}
-	body = append(body, []byte{'}'})
-	h := sha256.New()
-	n := 0
-	for _, p := range body {
-		h.Write(p)
-		n += len(p)
-	}
-	head = fmt.Appendf(nil, "%s %d %s %d\n", stateMagic, stateVersion, hex.EncodeToString(h.Sum(nil)), n)
-	return head, body, nil
 }
 
 // persist writes the state file if anything changed since it was last
@@ -360,11 +422,7 @@ func (m *Manager) persist() {
 	syncHolder := m.listenersMoved || m.changedAll || m.saved == nil
 	m.listenersMoved = false
 	m.saveChanged()
-	head, body, err := m.encodeSaved()
-	if err == nil {
-		err = writeStateFile(m.opts.StateFile, head, body...)
-	}
-	if err != nil {
+	if err := writeStateFile(m.opts.StateFile, m.encodeSaved); err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
 	if m.opts.OnPersist != nil && syncHolder {

@@ -2,12 +2,12 @@ package supervise
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,24 +186,34 @@ func runningManager(t testing.TB, others ...string) (*Manager, *service) {
 
 // TestWriteStateFileReplaces: a write replaces the file whole (a shorter
 // state leaves nothing of the longer one), readable only by its owner,
-// with no temporary file left; a directory that is gone is an error.
+// with no temporary file left, its head giving the body's length and
+// checksum; a directory that is gone is an error.
 func TestWriteStateFileReplaces(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
-	for _, c := range []struct{ head, body string }{
-		{"head one\n", strings.Repeat("x", 100000)},
-		{"h2\n", "short"},
-		{"", "no head"},
+	long := strings.Repeat("x", 3*bodyChunk+17)
+	for _, parts := range [][]string{
+		{long[:1000], long[1000:]}, // over several chunks
+		{"short"},
+		{"", "no head", ""},
+		{},
 	} {
-		if err := writeStateFile(path, []byte(c.head), []byte(c.body)); err != nil {
+		body := strings.Join(parts, "")
+		err := writeStateFile(path, func(w *bodyWriter) {
+			for _, p := range parts {
+				w.write([]byte(p))
+			}
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != c.head+c.body {
-			t.Fatalf("file holds %d bytes %.20q…; want %d bytes %.20q…", len(got), got, len(c.head+c.body), c.head+c.body)
+		sum := sha256.Sum256([]byte(body))
+		if want := string(stateHead(sum[:], int64(len(body)))) + body; string(got) != want {
+			t.Fatalf("file holds %d bytes %.100q…; want %d bytes %.100q…", len(got), got, len(want), want)
 		}
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
@@ -212,25 +222,7 @@ func TestWriteStateFileReplaces(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("directory holds %v; want the state file alone", ents)
 	}
-	// More parts than one writev takes, some empty: all of them, in order.
-	var parts [][]byte
-	var want strings.Builder
-	want.WriteString("head\n")
-	for i := range 3 * iovMax {
-		p := strconv.Itoa(i) + ","
-		if i%7 == 0 {
-			p = ""
-		}
-		parts = append(parts, []byte(p))
-		want.WriteString(p)
-	}
-	if err := writeStateFile(path, []byte("head\n"), parts...); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := os.ReadFile(path); err != nil || string(got) != want.String() {
-		t.Errorf("file of %d parts holds %d bytes (%v); want %d", len(parts), len(got), err, want.Len())
-	}
-	if err := writeStateFile(filepath.Join(dir, "gone", "state"), []byte("h\n"), []byte("b")); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if err := writeStateFile(filepath.Join(dir, "gone", "state"), func(w *bodyWriter) { w.write([]byte("b")) }); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("write into a missing directory: %v; want a not-exist error", err)
 	}
 }

@@ -14,22 +14,42 @@ import (
 	"github.com/tendproject/tend/internal/unit"
 )
 
-// BenchmarkTimerMemory loads 10,000 timers (OnCalendar=daily, each with
-// its service) and starts them all, then reports the heap each waiting
-// timer costs beyond its loaded unit: the engine, its typed [Timer]
-// section and its place in the alarm heap.
+// BenchmarkTimerMemory loads 10,000 timers (each with its service) and
+// starts them all, then reports the heap each waiting timer costs beyond
+// its loaded unit: the engine, its typed [Timer] section, its place in
+// the alarm heap and, with a state file, its part of it. "daily" timers
+// share one parsed calendar; "distinct" ones each have their own time
+// of day, as the lines of a crontab do.
 func BenchmarkTimerMemory(b *testing.B) {
+	for _, spec := range []string{"daily", "distinct"} {
+		for _, state := range []bool{false, true} {
+			b.Run(fmt.Sprintf("spec=%s/state-file=%v", spec, state), func(b *testing.B) {
+				timerMemory(b, spec == "distinct", state)
+			})
+		}
+	}
+}
+
+func timerMemory(b *testing.B, distinct, stateFile bool) {
 	const n = 10000
 	for range b.N {
 		defs := []*unit.Unit{oneshot("s0.service")}
 		for i := range n {
-			defs = append(defs, timerDef(fmt.Sprintf("t%d.timer", i), "OnCalendar=daily", fmt.Sprintf("Unit=s%d.service", i%100)))
+			cal := "OnCalendar=daily"
+			if distinct {
+				cal = fmt.Sprintf("OnCalendar=*-*-* %02d:%02d:%02d", i/3600%24, i/60%60, i%60)
+			}
+			defs = append(defs, timerDef(fmt.Sprintf("t%d.timer", i), cal, fmt.Sprintf("Unit=s%d.service", i%100)))
 		}
 		for i := 1; i < 100; i++ {
 			defs = append(defs, oneshot(fmt.Sprintf("s%d.service", i)))
 		}
 		m, _, _ := newTableManager(b, defs[0], defs[1:]...)
 		m.opts.Timers = TimerEnv{Startup: tableEpoch, Boot: tableEpoch.Add(-time.Hour)}
+		if stateFile {
+			m.opts.StateFile = filepath.Join(b.TempDir(), "state")
+			m.persist()
+		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -43,7 +63,11 @@ func BenchmarkTimerMemory(b *testing.B) {
 				b.Fatal(err)
 			}
 			drain(m)
+			if i%1000 == 0 {
+				m.persist() // as the daemon's loop does, but not 10,000 times
+			}
 		}
+		m.persist()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		waiting := 0
