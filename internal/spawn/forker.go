@@ -117,6 +117,12 @@ func (f *Forker) serve(ready chan<- error) {
 				return
 			}
 			fn()
+			// The fork's caller (the manager loop) was just put on this
+			// thread's P to run next; without a yield it would wait
+			// for every queued step, whose short system calls never
+			// hand the P off. This thread then waits for a P like any
+			// goroutine.
+			runtime.Gosched()
 			continue
 		default:
 		}
@@ -130,6 +136,7 @@ func (f *Forker) serve(ready chan<- error) {
 				return
 			}
 			fn()
+			runtime.Gosched() // as above
 		case <-f.wake:
 		}
 	}

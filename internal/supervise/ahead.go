@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"runtime"
 	"sync/atomic"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -86,6 +87,12 @@ func (m *Manager) ahead(n int, do func(i int)) {
 					return
 				}
 				do(i)
+				// The loop may be waiting for what do just made
+				// (takeGroup): then it sits in this P's runnext, and with
+				// both Ps busy with workers whose system calls are too
+				// short to hand their P off, it would wait for the
+				// scheduler's 10 ms preemption. Yield so that it runs now.
+				runtime.Gosched()
 			}
 		}()
 	}
