@@ -48,13 +48,6 @@ func (a *apiManager) jobs(ctx context.Context, kind plan.JobKind, names []string
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	if !opts.NoWait && len(res) > 0 && res[0].TxJobs >= trimAfterJobs {
-		// A large transaction is a boot's worth of garbage (jobs, the
-		// transaction, the units' first snapshots): give its pages back
-		// as boot and daemon-reload do, rather than keep them until the
-		// heap grows back into them.
-		trimMemory()
-	}
 	out := make([]api.JobResult, len(res))
 	for i, r := range res {
 		out[i] = api.JobResult{Unit: r.Unit, Job: r.Kind, Result: r.Result, Error: r.Err}

@@ -17,17 +17,12 @@ import (
 // no longer touched (parsing, planning, start-up code). The kernel keeps
 // the executable in its page cache, so code needed later comes back with a
 // minor fault; nothing is lost, only the resident set of an idle daemon
-// shrinks to what it uses. Called when the boot target is reached, after
-// every daemon-reload and after a call's transaction of trimAfterJobs
-// jobs or more.
+// shrinks to what it uses. Called when the boot target is reached and
+// after every daemon-reload.
 func trimMemory() {
 	debug.FreeOSMemory()
 	memtrim.Executable(unix.MADV_PAGEOUT)
 }
-
-// trimAfterJobs is the size of a finished transaction from a call
-// (start, stop, isolate…) after which tend trims its memory as after boot.
-const trimAfterJobs = 32
 
 // bootGCPercent is the collector's target (GOGC) while tend starts: the
 // heap grows from nothing to every unit, its plan and the first

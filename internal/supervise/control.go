@@ -68,7 +68,6 @@ type JobResult struct {
 	Kind   string
 	Result string // done, failed, canceled, dependency, assert, skipped, queued
 	Err    string
-	TxJobs int // jobs in the transaction the call queued, the anchors' included
 }
 
 // Jobs queues kind for names as one transaction and, unless noWait, waits
@@ -76,9 +75,8 @@ type JobResult struct {
 func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, mode plan.Mode, noWait bool) ([]JobResult, error) {
 	var anchors []*job
 	var anchorNames []string
-	var nTx int
 	var err error
-	if e := m.do(ctx, func() { anchors, anchorNames, nTx, err = m.submitJobs(kind, names, mode) }); e != nil {
+	if e := m.do(ctx, func() { anchors, anchorNames, err = m.submitJobs(kind, names, mode) }); e != nil {
 		return nil, e
 	}
 	if err != nil {
@@ -86,7 +84,7 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 	}
 	res := make([]JobResult, len(anchors))
 	for i, j := range anchors {
-		res[i] = JobResult{Unit: anchorNames[i], Kind: j.kind.String(), Result: "queued", TxJobs: nTx}
+		res[i] = JobResult{Unit: anchorNames[i], Kind: j.kind.String(), Result: "queued"}
 		if noWait {
 			continue
 		}
@@ -102,12 +100,12 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 
 // submitJobs queues kind for names as one transaction, on the loop, and
 // returns the anchor jobs with their units' names.
-func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) (anchors []*job, anchorNames []string, n int, err error) {
+func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) (anchors []*job, anchorNames []string, err error) {
 	var planned []string
 	for _, n := range names {
 		u, lerr := m.lookup(n)
 		if lerr != nil {
-			return nil, nil, 0, lerr
+			return nil, nil, lerr
 		}
 		if u.transient != nil {
 			anchors = append(anchors, m.transientJob(kind, u))
@@ -117,27 +115,26 @@ func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) 
 		planned = append(planned, n)
 	}
 	if len(planned) == 0 {
-		return anchors, anchorNames, len(anchors), nil
+		return anchors, anchorNames, nil
 	}
 	tx, err := m.plan.Transaction(kind, planned, mode, m.activeState)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
 	for _, w := range tx.Warnings {
 		m.opts.Logger.Warn(w)
 	}
 	jobs, err := m.jobs.submit(tx)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
-	transient := len(anchors)
 	for i, pj := range tx.Jobs {
 		if pj.Anchor {
 			anchors = append(anchors, jobs[i])
 			anchorNames = append(anchorNames, pj.Unit)
 		}
 	}
-	return anchors, anchorNames, transient + len(tx.Jobs), nil
+	return anchors, anchorNames, nil
 }
 
 // Status returns the snapshot of one unit.

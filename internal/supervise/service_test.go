@@ -384,23 +384,3 @@ func TestPIDFileNeverAppears(t *testing.T) {
 		t.Errorf("the missing PID file is not reported:\n%s", h.logs.dump())
 	}
 }
-
-// TestJobsCountsTheTransaction: a call's result says how many jobs its
-// transaction held (the daemon trims its memory after a large one), the
-// units pulled in by Wants= included.
-func TestJobsCountsTheTransaction(t *testing.T) {
-	h := newHarness(t, map[string]string{
-		"all.target": "[Unit]\nWants=a.service b.service\n",
-		"a.service":  "[Service]\nType=oneshot\nExecStart=/bin/true\n",
-		"b.service":  "[Service]\nType=oneshot\nExecStart=/bin/true\n",
-	})
-	all := h.job(plan.Start, "all.target")
-	if len(all) != 1 || all[0].TxJobs < 3 {
-		t.Fatalf("start all.target: %+v; want one anchor in a transaction of 3 jobs or more", all)
-	}
-	// Started: a's start is its own job (its default dependencies, if
-	// any, are running and add none); all.target's held a's and b's too.
-	if res := h.job(plan.Start, "a.service"); len(res) != 1 || res[0].TxJobs < 1 || res[0].TxJobs > all[0].TxJobs-2 {
-		t.Fatalf("start a.service: %+v; want 1 to %d jobs", res, all[0].TxJobs-2)
-	}
-}
