@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,14 +27,33 @@ type Conn struct {
 	PID, UID      int            // AF_UNIX peer credentials; -1 when unknown
 }
 
+// Accept takes a connection from listening socket fd (close-on-exec)
+// and describes it. The peer's address comes with the accept; the
+// standard library's calls are used rather than x/sys/unix's, whose
+// address conversion asks each Internet socket for its protocol
+// (getsockopt) to tell L2TP apart: three system calls per connection.
+func Accept(fd int) (int, Conn, error) {
+	nfd, rsa, err := syscall.Accept4(fd, syscall.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, Conn{}, err
+	}
+	return nfd, describe(nfd, rsa), nil
+}
+
 // Describe reads the addresses (or, for AF_UNIX, the peer credentials)
 // of connected socket fd.
 func Describe(fd int) Conn {
+	rsa, err := syscall.Getpeername(fd)
+	if err != nil {
+		rsa = nil
+	}
+	return describe(fd, rsa)
+}
+
+func describe(fd int, rsa syscall.Sockaddr) Conn {
 	c := Conn{PID: -1, UID: -1}
-	rsa, err1 := unix.Getpeername(fd)
-	lsa, err2 := unix.Getsockname(fd)
-	if err1 == nil && err2 == nil {
-		if r, ok := addrPort(rsa); ok {
+	if r, ok := addrPort(rsa); ok {
+		if lsa, err := syscall.Getsockname(fd); err == nil {
 			l, _ := addrPort(lsa)
 			c.Local, c.Remote, c.IP = l, r, true
 			return c
@@ -45,11 +65,11 @@ func Describe(fd int) Conn {
 	return c
 }
 
-func addrPort(sa unix.Sockaddr) (netip.AddrPort, bool) {
+func addrPort(sa syscall.Sockaddr) (netip.AddrPort, bool) {
 	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), true
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), true
 	}
 	return netip.AddrPort{}, false

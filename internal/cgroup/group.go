@@ -83,10 +83,14 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 		g.statDirs[ctrl] = d
 	}
 	if m.mode == ModeV2 {
-		f, err := os.OpenFile(g.dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+		// A plain open(2): os.OpenFile would register the directory with
+		// Go's poller (four fcntl and an epoll_ctl, and another at its
+		// close), per group, so per connection of an Accept=yes socket.
+		dfd, err := unix.Open(g.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, err
+			return nil, &os.PathError{Op: "open", Path: g.dir, Err: err}
 		}
+		f := os.NewFile(uintptr(dfd), g.dir)
 		g.fd = f
 		// Kept open: opening a cgroupfs file costs several times what
 		// reading it does, and a restart looks at it before the fork.

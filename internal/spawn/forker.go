@@ -262,6 +262,12 @@ func (f *Forker) later(steps ...func()) bool {
 	if f == nil {
 		return false
 	}
+	if len(steps) == 0 {
+		// Nothing to queue (a group without v1 stats groups, as every
+		// Accept=yes instance's): waking the forker's locked thread for
+		// it cost two thread hand-overs per start.
+		return true
+	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {

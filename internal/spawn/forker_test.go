@@ -334,3 +334,26 @@ func BenchmarkStartsInStatsGroup(b *testing.B) {
 		}
 	}
 }
+
+// TestForkerLaterNothing: queuing no steps (a group with no v1 stats
+// group, as every Accept=yes instance has) does not wake the forker's
+// thread, which would hand it a CPU and back for nothing.
+func TestForkerLaterNothing(t *testing.T) {
+	f := newForker(t)
+	started, block := make(chan struct{}), make(chan struct{})
+	defer close(block)
+	if !f.later(func() { close(started); <-block }) {
+		t.Fatal("later refused a step")
+	}
+	<-started // the forker's thread is in the step: it takes no wake-up now
+	select {
+	case <-f.wake: // the step's own, if the thread found the step before it
+	default:
+	}
+	if !f.later() {
+		t.Fatal("later() = false on an open forker")
+	}
+	if n := len(f.wake); n != 0 {
+		t.Fatalf("later() with no steps left %d wake-up(s) for the forker's thread", n)
+	}
+}

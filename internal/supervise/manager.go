@@ -146,6 +146,8 @@ type Manager struct {
 	opts  Options
 	clock clock.Clock
 	box   *mailbox
+	// toArm: units whose state deadline arm left for armDeadlines.
+	toArm []*rt
 	// procs starts and signals processes; tests replace it so that the
 	// state machine can be walked without real processes.
 	procs processes
@@ -257,6 +259,7 @@ func New(p *plan.Plan, opts Options) *Manager {
 // to stop the units in order.
 func (m *Manager) Run(ctx context.Context) error {
 	for {
+		m.armDeadlines() // those of what ran before the loop, or in this round
 		select {
 		case <-ctx.Done():
 			m.endLoop()

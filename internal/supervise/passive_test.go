@@ -78,7 +78,7 @@ func passiveMatrix(t *testing.T, w *strings.Builder, kind string, def *unit.Unit
 				if u.job != nil && u.job.finished {
 					t.Errorf("finished job still attached")
 				}
-				if u.timer != nil || len(m.pids) != 0 {
+				if u.hasDeadline() || len(m.pids) != 0 {
 					t.Errorf("a passive unit armed a deadline or tracks processes")
 				}
 				next = u.eng.sub()

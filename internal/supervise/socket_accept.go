@@ -137,7 +137,7 @@ func (m *Manager) noteTriggered(u *rt) {
 // acceptAll accepts what is queued (up to a batch) and watches for more.
 func (s *socket) acceptAll(m *Manager, fd int) {
 	for range acceptBatch {
-		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		nfd, c, err := activate.Accept(fd)
 		if errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -147,7 +147,7 @@ func (s *socket) acceptAll(m *Manager, fd int) {
 			}
 			break
 		}
-		s.admit(m, nfd)
+		s.admit(m, nfd, c)
 		if s.state != Listening {
 			return
 		}
@@ -158,8 +158,7 @@ func (s *socket) acceptAll(m *Manager, fd int) {
 // admit checks a new connection against IPAddressAllow=/Deny=,
 // MaxConnections= and MaxConnectionsPerSource= and hands it to its
 // instance or built-in.
-func (s *socket) admit(m *Manager, nfd int) {
-	c := activate.Describe(nfd)
+func (s *socket) admit(m *Manager, nfd int, c activate.Conn) {
 	peer := c.Remote.Addr().Unmap()
 	sp := s.spec
 	switch {

@@ -73,7 +73,7 @@ var svdirEvents = []svdirEvent{
 	{"killed-9", svdirExit(unix.WaitStatus(unix.SIGKILL))},
 	// The state's deadline passing, if one is armed (as its timer would).
 	{"timeout", func(m *Manager, u *svdirUnit, f *fakeProcs) {
-		if u.timer != nil {
+		if u.hasDeadline() {
 			m.handle(evFor{u: u.rt, gen: u.gen, ev: deadline{}})
 		}
 	}},
@@ -235,7 +235,7 @@ func checkSvdir(t *testing.T, m *Manager, u *svdirUnit, entered bool) {
 			t.Errorf("stale pid %d tracked as %v", pid, ref.role)
 		}
 	}
-	if entered && (u.state == AutoRestart || u.state == Stop) && u.timer == nil {
+	if entered && (u.state == AutoRestart || u.state == Stop) && !u.hasDeadline() {
 		t.Errorf("%s without a deadline", u.state)
 	}
 	if u.job != nil && u.job.finished {

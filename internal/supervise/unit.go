@@ -24,6 +24,11 @@ type rt struct {
 	// older generation are ignored when they fire.
 	gen   uint64
 	timer clock.Timer
+	// deadlineAt is the current state's deadline while its timer is not
+	// yet made (armDeadlines makes it once the loop's batch is done);
+	// deadlineQueued: u is in Manager.toArm.
+	deadlineAt     time.Time
+	deadlineQueued bool
 	// cancelWatch ends the goroutines that watch for this generation's
 	// cgroup emptiness or PID file.
 	cancelWatch chan struct{}
@@ -73,10 +78,7 @@ func (m *Manager) setState(u *rt, s SubState) {
 	if _, ok := u.eng.(*socket); ok {
 		m.listenersMoved = true
 	}
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
-	}
+	u.stopDeadline()
 	if u.cancelWatch != nil {
 		close(u.cancelWatch)
 		u.cancelWatch = nil
@@ -94,16 +96,51 @@ func (m *Manager) setState(u *rt, s SubState) {
 
 // arm sets the one deadline of u's current state. Zero or Infinity means
 // no deadline: an idle tend arms no timers at all.
+//
+// The timer itself is made when the loop's batch is done
+// (armDeadlines): a start passes through several timed states in one
+// batch (start-pre, start, stop, stop-post of an Accept=yes instance
+// whose phases have no commands), and each timer made and stopped
+// again woke the runtime's poller thread to recompute its sleep.
 func (m *Manager) arm(u *rt, d time.Duration) {
+	u.stopDeadline()
+	if d <= 0 || d == unit.Infinity {
+		return
+	}
+	u.deadlineAt = m.clock.Now().Add(d)
+	if !u.deadlineQueued {
+		u.deadlineQueued = true
+		m.toArm = append(m.toArm, u)
+	}
+}
+
+// hasDeadline reports whether u's current state has a deadline, armed
+// or about to be.
+func (u *rt) hasDeadline() bool { return u.timer != nil || !u.deadlineAt.IsZero() }
+
+// stopDeadline drops u's deadline, armed or not yet.
+func (u *rt) stopDeadline() {
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil
 	}
-	if d <= 0 || d == unit.Infinity {
-		return
+	u.deadlineAt = time.Time{}
+}
+
+// armDeadlines makes the timers of the deadlines that arm left for the
+// end of the batch and that the units are still in.
+func (m *Manager) armDeadlines() {
+	for i, u := range m.toArm {
+		m.toArm[i] = nil
+		u.deadlineQueued = false
+		if u.deadlineAt.IsZero() || u.timer != nil {
+			continue
+		}
+		gen := u.gen
+		u.timer = m.clock.AfterFunc(u.deadlineAt.Sub(m.clock.Now()), func() { m.box.put(evFor{u: u, gen: gen, ev: deadline{}}) })
+		u.deadlineAt = time.Time{}
 	}
-	gen := u.gen
-	u.timer = m.clock.AfterFunc(d, func() { m.box.put(evFor{u: u, gen: gen, ev: deadline{}}) })
+	m.toArm = m.toArm[:0]
 }
 
 // watchCtx returns the channel that closes when u leaves its current state.
