@@ -110,10 +110,15 @@ func newDir(svc, sup string, h *Hub) *Dir {
 // opened when it fails.
 func (d *Dir) open() (err error) {
 	svc, sup := d.svc, d.path
-	d.lock, err = os.OpenFile(filepath.Join(sup, "lock"), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	// The lock and control's write end are bare descriptors wrapped in
+	// blocking *os.Files, which Go's poller does not take in: os.OpenFile
+	// would try (an epoll_ctl that fails for the lock) or register
+	// control's write end, which is never written, for every directory.
+	lock, err := openBare(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
 	}
+	d.lock = os.NewFile(uintptr(lock), filepath.Join(sup, "lock"))
 	if err := flock.Try(d.lock); err != nil {
 		var held *flock.HeldError
 		if errors.As(err, &held) {
@@ -124,10 +129,12 @@ func (d *Dir) open() (err error) {
 	if d.controlR, err = openFIFO(filepath.Join(sup, "control")); err != nil {
 		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	d.controlW, err = os.OpenFile(filepath.Join(sup, "control"), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	// Blocking, yet the open returns at once: we hold a reader.
+	controlW, err := openBare(filepath.Join(sup, "control"), unix.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
 	}
+	d.controlW = os.NewFile(uintptr(controlW), filepath.Join(sup, "control"))
 	if err := makeFIFO(filepath.Join(sup, "ok")); err != nil {
 		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
@@ -141,10 +148,7 @@ func (d *Dir) open() (err error) {
 // sv; Prepare made it a FIFO of ours.
 func (d *Dir) openOKLocked() error {
 	path := filepath.Join(d.path, "ok")
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	}
+	fd, err := openBare(path, unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/ok: %w", d.svc, err)
 	}
@@ -162,7 +166,10 @@ func (d *Dir) openOKLocked() error {
 // distributions that keep supervise/ under /run.
 func makeSuperviseDir(sup string) error {
 	err := os.Mkdir(sup, 0o700)
-	if err != nil && !errors.Is(err, os.ErrExist) {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("unable to make supervise: %w", err)
 	}
 	if fi, err := os.Stat(sup); err == nil {
@@ -205,6 +212,9 @@ func openFIFO(path string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("%s exists but is not a fifo", name)
 	}
+	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
+		return fd, nil // as Mkfifo made it
+	}
 	err = unix.Fchown(fd, os.Geteuid(), os.Getegid())
 	if err == nil {
 		err = unix.Fchmod(fd, 0o600)
@@ -214,6 +224,21 @@ func openFIFO(path string) (int, error) {
 		return -1, fmt.Errorf("unable to restrict %s: %w", name, err)
 	}
 	return fd, nil
+}
+
+// openBare opens path (never a symlink, never as a controlling
+// terminal) close-on-exec, retrying on EINTR, and returns the bare
+// descriptor.
+func openBare(path string, mode int, perm uint32) (int, error) {
+	for {
+		fd, err := unix.Open(path, mode|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NOCTTY, perm)
+		if err != unix.EINTR {
+			if err != nil {
+				return -1, &os.PathError{Op: "open", Path: path, Err: err}
+			}
+			return fd, nil
+		}
+	}
 }
 
 // makeFIFO makes (if needed) the FIFO at path without opening it, and
