@@ -32,6 +32,7 @@ type svdirScan struct {
 
 	// Owned by the run goroutine.
 	known    map[string]svdir.Entry // main unit name → its directory
+	units    map[string][]string    // main unit name → its units' names, as admitted
 	removing map[string]bool
 	pending  map[string]svdir.Entry // came back while it was being removed
 }
@@ -70,7 +71,7 @@ func newSvdirScan(d *daemon) (*svdirScan, error) {
 		return nil, err
 	}
 	s := &svdirScan{d: d, hub: hub, events: make(chan svdir.Event), finished: make(chan string),
-		stop: make(chan struct{}), fwdDone: make(chan struct{}), known: map[string]svdir.Entry{}, removing: map[string]bool{},
+		stop: make(chan struct{}), fwdDone: make(chan struct{}), known: map[string]svdir.Entry{}, units: map[string][]string{}, removing: map[string]bool{},
 		pending: map[string]svdir.Entry{}}
 	for _, dir := range dirs {
 		w, err := svdir.Watch(dir)
@@ -79,8 +80,7 @@ func newSvdirScan(d *daemon) (*svdirScan, error) {
 			continue
 		}
 		s.watchers = append(s.watchers, w)
-		entries, _ := svdir.Scan(dir) // the watcher reports them too; known ones are no change
-		for _, e := range entries {
+		for _, e := range w.Initial() { // the watcher reports them too; known ones are no change
 			s.admit(e)
 		}
 	}
@@ -88,30 +88,37 @@ func newSvdirScan(d *daemon) (*svdirScan, error) {
 }
 
 // admit records e as a directory to run and gives the loader its units;
-// it reports the main unit's name, "" when e is not taken.
-func (s *svdirScan) admit(e svdir.Entry) string {
+// it reports their names (the log's first), nil when e is not taken.
+// They are kept (s.units) rather than made again from e: that looks for
+// log/ once more, a stat per directory before the first start, and a
+// directory being removed may have lost its log/ already.
+func (s *svdirScan) admit(e svdir.Entry) []string {
 	if e.Err != nil {
 		s.d.log.Warn("not a service directory", "err", e.Err)
-		return ""
+		return nil
 	}
 	name := svdir.UnitName(e.Name, false)
 	if old, ok := s.known[name]; ok {
 		if old.Path != e.Path {
 			s.d.log.Warn("service directory ignored: a directory of the same name is supervised", "dir", e.Path, "unit", name, "other", old.Path)
 		}
-		return ""
+		return nil
 	}
 	s.known[name] = e
+	units := svdirUnits(e)
+	names := make([]string, len(units))
 	l := s.d.loader
 	l.mu.Lock()
 	if l.svdirs == nil {
 		l.svdirs = map[string]*unit.Unit{}
 	}
-	for _, u := range svdirUnits(e) {
+	for i, u := range units {
 		l.svdirs[u.Name] = u
+		names[i] = u.Name
 	}
 	l.mu.Unlock()
-	return name
+	s.units[name] = names
+	return names
 }
 
 // svdirUnits are the units of one service directory: NAME.svdir, and
@@ -130,14 +137,6 @@ func svdirUnits(e svdir.Entry) []*unit.Unit {
 	main.Deps.Wants = []string{lg.Name}
 	main.Deps.After = []string{lg.Name}
 	return []*unit.Unit{lg, main}
-}
-
-func unitNames(e svdir.Entry) []string {
-	var names []string
-	for _, u := range svdirUnits(e) {
-		names = append(names, u.Name)
-	}
-	return names
 }
 
 // start begins the scan's goroutines: the watchers' events, the control
@@ -177,8 +176,8 @@ func (s *svdirScan) start(parent context.Context) {
 
 func (s *svdirScan) run(ctx context.Context) {
 	var first []string
-	for _, e := range s.known {
-		first = append(first, unitNames(e)...)
+	for name := range s.known {
+		first = append(first, s.units[name]...)
 	}
 	sort.Strings(first)
 	if err := s.d.mgr.SvdirAdd(ctx, first); err != nil && ctx.Err() == nil {
@@ -223,9 +222,7 @@ func (s *svdirScan) apply(ctx context.Context, batch []svdir.Event) {
 			if old, ok := s.known[name]; ok && old.Path == ev.Entry.Path && old.Dev == ev.Entry.Dev && old.Ino == ev.Entry.Ino {
 				continue // found by the first scan
 			}
-			if n := s.admit(ev.Entry); n != "" {
-				added = append(added, unitNames(ev.Entry)...)
-			}
+			added = append(added, s.admit(ev.Entry)...)
 		case svdir.Removed:
 			old, ok := s.known[name]
 			if !ok || old.Path != ev.Entry.Path || s.removing[name] {
@@ -233,7 +230,7 @@ func (s *svdirScan) apply(ctx context.Context, batch []svdir.Event) {
 				continue
 			}
 			s.removing[name] = true
-			names := unitNames(old)
+			names := s.units[name]
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -262,18 +259,17 @@ func (s *svdirScan) letGo(ctx context.Context, name string) {
 	delete(s.removing, name)
 	l := s.d.loader
 	l.mu.Lock()
-	for _, n := range unitNames(old) {
+	for _, n := range s.units[name] {
 		delete(l.svdirs, n)
 	}
+	delete(s.units, name)
 	delete(l.svdirs, name)
 	delete(l.svdirs, svdir.UnitName(old.Name, true))
 	l.mu.Unlock()
 	var added []string
 	if e, ok := s.pending[name]; ok {
 		delete(s.pending, name)
-		if s.admit(e) != "" {
-			added = unitNames(e)
-		}
+		added = s.admit(e)
 	}
 	if s.install(ctx) && len(added) > 0 {
 		if err := s.d.mgr.SvdirAdd(ctx, added); err != nil && ctx.Err() == nil {

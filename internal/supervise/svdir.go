@@ -174,6 +174,9 @@ func (u *svdirUnit) start(m *Manager) {
 	}
 	u.exiting = false
 	m.svdirCommand(u, svdir.CmdUp)
+	if u.sup != nil && !u.sup.Written() {
+		m.svdirWrite(u) // taken from a worker, and not started (an override runs)
+	}
 	m.jobs.unitChanged(u.rt)
 }
 

@@ -9,21 +9,24 @@ import (
 )
 
 // Taking over a scan directory opens the supervise/ of every service
-// directory in it: a dozen files, FIFOs and renames each. Done one after
-// the other before the first start, that was the serial phase of a
-// bring-up of many directories; svdirOpenAhead does it on workers, in
-// start order, while the loop starts each service as soon as its own
-// supervise/ is open (svdirOpen waits for that one only). A worker
-// hands each opened directory to the loop (evSvdirOpened); until then
-// the unit's supNext is pending, which only job checks and these
-// hand-overs may see: any other event first waits for every pending
-// directory (svdirTakeAll), so nothing else finds a unit half-taken.
+// directory in it: a dozen files and FIFOs each. Done one after the
+// other before the first start, that was the serial phase of a bring-up
+// of many directories; svdirOpenAhead does it on workers, in start
+// order, while the loop starts each service as soon as its own
+// supervise/ is open (svdirOpen waits for that one only). The workers
+// only prepare the directory (svdir.Prepare): its files are written once,
+// by the loop, with the state the unit has when it is taken — running,
+// for a unit taken by its start — rather than "down" by the worker and
+// then replaced by rename at the start. A worker hands each prepared
+// directory to the loop (evSvdirOpened); until then the unit's supNext
+// is pending, which only job checks and these hand-overs may see: any
+// other event first waits for every pending directory (svdirTakeAll), so
+// nothing else finds a unit half-taken.
 
-// nextSup is a supervise/ a worker opens ahead of its unit's start; d and
-// err are set before done closes. st is what the worker wrote first.
+// nextSup is a supervise/ a worker prepares ahead of its unit's start; d
+// and err are set before done closes.
 type nextSup struct {
 	done chan struct{}
-	st   svdir.Status
 	d    *svdir.Dir
 	err  error
 }
@@ -35,9 +38,12 @@ type evSvdirOpened struct{ u *svdirUnit }
 // first time it is needed, or the one a worker opened for it. A
 // directory another supervisor holds is refused, as runsv refuses it,
 // and the unit fails saying who holds it.
+//
+// A directory a worker prepared is not written yet: the caller writes
+// it (svdirWrite) once the unit is in the state it wants sv to see.
 func (m *Manager) svdirOpen(u *svdirUnit) bool {
 	if u.supNext != nil {
-		return m.svdirTake(u)
+		return m.svdirClaim(u)
 	}
 	if u.sup != nil {
 		return true
@@ -49,20 +55,22 @@ func (m *Manager) svdirOpen(u *svdirUnit) bool {
 	return m.svdirOpened(u, d, err)
 }
 
-// svdirTake takes u's pending supervise/, waiting for its worker, and
-// brings the files up to date if u changed since they were written.
-func (m *Manager) svdirTake(u *svdirUnit) bool {
+// svdirTake takes u's pending supervise/ and writes its files, which
+// makes it visible to sv.
+func (m *Manager) svdirTake(u *svdirUnit) {
+	if m.svdirClaim(u) {
+		m.svdirWrite(u)
+	}
+}
+
+// svdirClaim takes u's pending supervise/, waiting for its worker; the
+// files are not written yet.
+func (m *Manager) svdirClaim(u *svdirUnit) bool {
 	p := u.supNext
 	<-p.done
 	u.supNext = nil
 	delete(m.supPending, u)
-	if !m.svdirOpened(u, p.d, p.err) {
-		return false
-	}
-	if u.supStatus() != p.st {
-		m.svdirWrite(u)
-	}
-	return true
+	return m.svdirOpened(u, p.d, p.err)
 }
 
 // svdirTakeAll takes every pending supervise/ (see above).
@@ -99,7 +107,7 @@ func (m *Manager) svdirOpened(u *svdirUnit, d *svdir.Dir, err error) bool {
 	return false
 }
 
-// svdirOpenAhead starts opening the supervise/ of units ahead of their
+// svdirOpenAhead starts preparing the supervise/ of units ahead of their
 // starts (m.ahead), in order, and returns at once.
 func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 	if m.opts.SvdirHub == nil || len(units) < 2 {
@@ -111,14 +119,15 @@ func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 		m.supPending = map[*svdirUnit]struct{}{}
 	}
 	for i, u := range units {
-		next[i] = &nextSup{done: make(chan struct{}), st: m.svdirBeforeOpen(u)}
+		m.svdirBeforeOpen(u)
+		next[i] = &nextSup{done: make(chan struct{})}
 		dirs[i] = u.dir()
 		u.supNext = next[i]
 		m.supPending[u] = struct{}{}
 	}
 	m.ahead(len(units), func(i int) {
 		p := next[i]
-		p.d, p.err = svdir.Open(dirs[i], m.opts.SvdirHub, p.st)
+		p.d, p.err = svdir.Prepare(dirs[i], m.opts.SvdirHub)
 		close(p.done)
 		m.box.put(evSvdirOpened{u: units[i]})
 	})

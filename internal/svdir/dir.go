@@ -38,8 +38,9 @@ func (e *LockedError) Error() string {
 // Dir is a supervise/ directory tend maintains for one service directory
 // (or for its log/ subservice: open "SVC/log"). It holds supervise/lock,
 // both ends of supervise/control (so a writer never blocks and the read
-// end never sees end-of-file) and the read end of supervise/ok (whose
-// presence tells sv and svstat that a supervisor runs). Its control bytes
+// end never sees end-of-file) and, from its first Write on, the read end
+// of supervise/ok (whose presence tells sv and svstat that a supervisor
+// runs). Its control bytes
 // arrive as Controls on the Hub it was opened with.
 type Dir struct {
 	svc  string // the service directory
@@ -53,7 +54,7 @@ type Dir struct {
 
 	garbage atomic.Uint64
 
-	mu          sync.Mutex // guards last, pidWritten, statWritten, status, closed
+	mu          sync.Mutex // guards ok (set once), last, pidWritten, statWritten, status, closed
 	last        Status
 	pidWritten  int    // pid in supervise/pid; -1 before the first write
 	statWritten string // the line in supervise/stat; "" before the first write
@@ -68,12 +69,33 @@ type Dir struct {
 // opens ok — so sv never sees a supervisor without a status. Commands
 // written to control are delivered on h.
 func Open(svc string, h *Hub, st Status) (*Dir, error) {
+	d, err := Prepare(svc, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Write(st); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Prepare is Open without the first record: supervise/ is taken (the
+// lock, both FIFOs made, control read) but nothing is written and ok has
+// no reader yet, so sv and svstat see no supervisor, as before runsv
+// starts. The first Write writes status, stat and pid in place and then
+// opens ok. A directory taken just before its service starts thus gets
+// each file once, with the running state, instead of a "down" record
+// first and then three replacements by rename at the start (at a
+// bring-up of a thousand directories, the renames were most of the
+// supervise/ work left on the manager's loop).
+func Prepare(svc string, h *Hub) (*Dir, error) {
 	sup := filepath.Join(svc, "supervise")
 	if err := makeSuperviseDir(sup); err != nil {
 		return nil, fmt.Errorf("service directory %s: %w", svc, err)
 	}
 	d := newDir(svc, sup, h)
-	if err := d.open(st); err != nil {
+	if err := d.open(); err != nil {
 		d.closeFiles()
 		return nil, err
 	}
@@ -84,14 +106,19 @@ func newDir(svc, sup string, h *Hub) *Dir {
 	return &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
 }
 
-// open is Open after the directory exists; the caller closes what it
+// open is Prepare after the directory exists; the caller closes what it
 // opened when it fails.
-func (d *Dir) open(st Status) (err error) {
+func (d *Dir) open() (err error) {
 	svc, sup := d.svc, d.path
-	d.lock, err = os.OpenFile(filepath.Join(sup, "lock"), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	// The lock and control's write end are bare descriptors wrapped in
+	// blocking *os.Files, which Go's poller does not take in: os.OpenFile
+	// would try (an epoll_ctl that fails for the lock) or register
+	// control's write end, which is never written, for every directory.
+	lock, err := openBare(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
 	}
+	d.lock = os.NewFile(uintptr(lock), filepath.Join(sup, "lock"))
 	if err := flock.Try(d.lock); err != nil {
 		var held *flock.HeldError
 		if errors.As(err, &held) {
@@ -102,21 +129,35 @@ func (d *Dir) open(st Status) (err error) {
 	if d.controlR, err = openFIFO(filepath.Join(sup, "control")); err != nil {
 		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	d.controlW, err = os.OpenFile(filepath.Join(sup, "control"), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	// Blocking, yet the open returns at once: we hold a reader.
+	controlW, err := openBare(filepath.Join(sup, "control"), unix.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/control: %w", svc, err)
 	}
-	if err := d.write(st, true); err != nil {
-		return err
-	}
-	okfd, err := openFIFO(filepath.Join(sup, "ok"))
-	if err != nil {
+	d.controlW = os.NewFile(uintptr(controlW), filepath.Join(sup, "control"))
+	if err := makeFIFO(filepath.Join(sup, "ok")); err != nil {
 		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
-	d.ok = os.NewFile(uintptr(okfd), filepath.Join(sup, "ok"))
 	if err := d.hub.add(d); err != nil {
 		return fmt.Errorf("service directory %s: %w", svc, err)
 	}
+	return nil
+}
+
+// openOKLocked opens the read end of ok, which makes the supervisor visible to
+// sv; Prepare made it a FIFO of ours.
+func (d *Dir) openOKLocked() error {
+	path := filepath.Join(d.path, "ok")
+	fd, err := openBare(path, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("service directory %s: unable to open supervise/ok: %w", d.svc, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return fmt.Errorf("service directory %s: supervise/ok is not a fifo any more", d.svc)
+	}
+	d.ok = os.NewFile(uintptr(fd), path)
 	return nil
 }
 
@@ -125,7 +166,10 @@ func (d *Dir) open(st Status) (err error) {
 // distributions that keep supervise/ under /run.
 func makeSuperviseDir(sup string) error {
 	err := os.Mkdir(sup, 0o700)
-	if err != nil && !errors.Is(err, os.ErrExist) {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("unable to make supervise: %w", err)
 	}
 	if fi, err := os.Stat(sup); err == nil {
@@ -168,6 +212,9 @@ func openFIFO(path string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("%s exists but is not a fifo", name)
 	}
+	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
+		return fd, nil // as Mkfifo made it
+	}
 	err = unix.Fchown(fd, os.Geteuid(), os.Getegid())
 	if err == nil {
 		err = unix.Fchmod(fd, 0o600)
@@ -177,6 +224,48 @@ func openFIFO(path string) (int, error) {
 		return -1, fmt.Errorf("unable to restrict %s: %w", name, err)
 	}
 	return fd, nil
+}
+
+// openBare opens path (never a symlink, never as a controlling
+// terminal) close-on-exec, retrying on EINTR, and returns the bare
+// descriptor.
+func openBare(path string, mode int, perm uint32) (int, error) {
+	for {
+		fd, err := unix.Open(path, mode|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NOCTTY, perm)
+		if err != unix.EINTR {
+			if err != nil {
+				return -1, &os.PathError{Op: "open", Path: path, Err: err}
+			}
+			return fd, nil
+		}
+	}
+}
+
+// makeFIFO makes (if needed) the FIFO at path without opening it, and
+// makes it 0600 and owned by us whatever it was before, as openFIFO does.
+func makeFIFO(path string) error {
+	name := "supervise/" + filepath.Base(path)
+	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("unable to make %s: %w", name, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fmt.Errorf("unable to stat %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("%s exists but is not a fifo", name)
+	}
+	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
+		return nil
+	}
+	err := unix.Lchown(path, os.Geteuid(), os.Getegid())
+	if err == nil {
+		err = unix.Fchmodat(unix.AT_FDCWD, path, 0o600, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("unable to restrict %s: %w", name, err)
+	}
+	return nil
 }
 
 // Service returns the service directory d supervises.
@@ -200,26 +289,27 @@ func (d *Dir) Garbage() uint64 { return d.garbage.Load() }
 // its line changed, each written to NAME.new and renamed over NAME as
 // runsv does, so that a reader sees the old file or the new one, never a
 // part; then status. The first status is made the same way (after
-// Resume) or in place (Open, below); later ones are one pwrite of the 20
-// bytes over the 20 bytes in place: a file made and another unlinked at
-// every start and exit of every service was most of the cost of a
-// restart's bookkeeping. The file never changes size, so sv and svstat,
-// which read it with one read(2), always get a record of the right size.
-// (No descriptor is kept for it: a directory holds four already, and
-// 2000 directories must fit in a 20000-descriptor limit.)
-func (d *Dir) Write(st Status) error { return d.write(st, false) }
-
-// write is Write; first is Open's write, made before ok has a reader:
-// sv and svstat read nothing while they cannot open ok, so the files are
-// written in place, without a NAME.new and a rename each (a third of the
-// inodes a take-over made).
-func (d *Dir) write(st Status, first bool) error {
+// Resume) or in place (the first Write after Prepare, below); later ones
+// are one pwrite of the 20 bytes over the 20 bytes in place: a file made
+// and another unlinked at every start and exit of every service was most
+// of the cost of a restart's bookkeeping. The file never changes size, so
+// sv and svstat, which read it with one read(2), always get a record of
+// the right size. (No descriptor is kept for it: a directory holds four
+// already, and 2000 directories must fit in a 20000-descriptor limit.)
+//
+// The first Write after Prepare is made before ok has a reader: sv and
+// svstat read nothing while they cannot open ok, so the files are
+// written in place, without a NAME.new and a rename each, and ok is
+// opened after them. When ok cannot be opened, the error says so and the
+// next Write tries again.
+func (d *Dir) Write(st Status) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return fmt.Errorf("service directory %s: supervise closed", d.svc)
 	}
-	if st.PID != d.pidWritten {
+	first := d.ok == nil
+	if first || st.PID != d.pidWritten {
 		pid := ""
 		if st.PID != 0 {
 			pid = strconv.Itoa(st.PID) + "\n"
@@ -229,7 +319,7 @@ func (d *Dir) write(st Status, first bool) error {
 		}
 		d.pidWritten = st.PID
 	}
-	if line := st.Stat(); line != d.statWritten {
+	if line := st.Stat(); first || line != d.statWritten {
 		if err := d.put("stat", []byte(line), first); err != nil {
 			return err
 		}
@@ -239,7 +329,18 @@ func (d *Dir) write(st Status, first bool) error {
 		return err
 	}
 	d.last = st
+	if first {
+		return d.openOKLocked()
+	}
 	return nil
+}
+
+// Written reports whether Write has made the files and opened ok, that
+// is whether sv sees this supervisor.
+func (d *Dir) Written() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ok != nil
 }
 
 func (d *Dir) writeStatus(b [StatusSize]byte, first bool) error {

@@ -91,3 +91,73 @@ func TestWriteFiles(t *testing.T) {
 		t.Errorf("status.new left behind: %v", err)
 	}
 }
+
+// TestPrepare: a prepared directory is locked and its FIFOs exist, but
+// ok has no reader (sv sees no supervisor) and no file is written until
+// the first Write, which writes them in place (no NAME.new renamed) and
+// then opens ok.
+func TestPrepare(t *testing.T) {
+	svc := newServiceDir(t, t.TempDir(), "svc", nil)
+	sup := filepath.Join(svc, "supervise")
+	hub, err := NewHub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	d, err := Prepare(svc, hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	supervised := func() bool {
+		fd, err := unix.Open(filepath.Join(sup, "ok"), unix.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err == nil
+	}
+	for _, name := range []string{"control", "ok"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(sup, name), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO || st.Mode&0o777 != 0o600 {
+			t.Errorf("supervise/%s: mode %o, %v; want a fifo of mode 600", name, st.Mode, err)
+		}
+	}
+	if supervised() || d.Written() {
+		t.Error("ok has a reader before the first Write; want none")
+	}
+	for _, name := range []string{"status", "stat", "pid"} {
+		if _, err := os.Lstat(filepath.Join(sup, name)); !os.IsNotExist(err) {
+			t.Errorf("supervise/%s before the first Write: %v; want it absent", name, err)
+		}
+	}
+	if _, err := Prepare(svc, hub); err == nil {
+		t.Error("a second Prepare took the lock; want it refused")
+	}
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, sup, unix.IN_MOVED_TO); err != nil {
+		t.Fatal(err)
+	}
+	run := Status{Since: time.Unix(1700000001, 7), PID: 4242, State: StateRun}
+	if err := d.Write(run); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := unix.Read(ino, make([]byte, 4096)); n > 0 {
+		t.Error("the first Write renamed a file; want every file written in place")
+	}
+	if !supervised() || !d.Written() {
+		t.Error("ok has no reader after the first Write")
+	}
+	if got := readStatus(t, svc); got.PID != 4242 || got.State != StateRun {
+		t.Errorf("status says %+v; want %+v", got, run)
+	}
+	if b, _ := os.ReadFile(filepath.Join(sup, "pid")); string(b) != "4242\n" {
+		t.Errorf("pid %q; want %q", b, "4242\n")
+	}
+	if b, _ := os.ReadFile(filepath.Join(sup, "stat")); string(b) != run.Stat() {
+		t.Errorf("stat %q; want %q", b, run.Stat())
+	}
+}

@@ -104,11 +104,12 @@ type Event struct {
 // scan directory changes again: inotify on the scan directory cannot see
 // it, and watching every target would cost a watch per service.
 type Watcher struct {
-	dir  string
-	ino  *os.File
-	c    chan Event
-	stop chan struct{}
-	done chan struct{}
+	dir     string
+	initial []Entry // the first scan (Initial); the loop only reads it
+	ino     *os.File
+	c       chan Event
+	stop    chan struct{}
+	done    chan struct{}
 
 	mu  sync.Mutex // guards err
 	err error
@@ -132,11 +133,17 @@ func Watch(dir string) (*Watcher, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	w := &Watcher{dir: dir, ino: os.NewFile(uintptr(fd), "inotify "+dir),
+	w := &Watcher{dir: dir, initial: first, ino: os.NewFile(uintptr(fd), "inotify "+dir),
 		c: make(chan Event), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop(first)
 	return w, nil
 }
+
+// Initial returns the entries of the first scan, those the first Added
+// events report: a caller that must know them before it reads the events
+// needs no scan of its own (a stat per service). The slice is shared;
+// do not change it.
+func (w *Watcher) Initial() []Entry { return w.initial }
 
 // Events delivers the changes; it is closed when the watcher ends (Close,
 // or the scan directory itself removed or moved: see Err).
