@@ -19,6 +19,9 @@ func BenchmarkRestartPath(b *testing.B) {
 	for b.Loop() {
 		apply(b, m, u, "main-exit-1")
 		drain(m)
+		// The loop writes the messages after each event: their cost is
+		// the path's, and unflushed they would pile up over the run.
+		m.flushEvents()
 		if u.state != Running {
 			b.Fatalf("after the exit: %s; want running", u.state)
 		}
