@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -136,7 +137,7 @@ func writeStateFile(path string, head []byte, body ...[]byte) error {
 	if err != nil {
 		return fmt.Errorf("state file: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
 	}
-	err = writeAll(fd, tmp, append([][]byte{head}, body...))
+	err = writeAll(fd, tmp, head, body)
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
@@ -152,34 +153,59 @@ func writeStateFile(path string, head []byte, body ...[]byte) error {
 // iovMax is the most buffers one writev takes (IOV_MAX).
 const iovMax = 1024
 
-// writeAll writes the parts to fd (the file name) in order, resuming
-// after a short write (which a regular file gives only when the disk is
-// full). It consumes parts.
-func writeAll(fd int, name string, parts [][]byte) error {
-	for len(parts) > 0 {
-		if len(parts[0]) == 0 {
-			parts = parts[1:]
+// writeAll writes head and then body's parts to fd (the file name), in
+// writev calls of at most iovMax buffers, resuming after a short write
+// (which a regular file gives only when the disk is full). Its iovec
+// array is made once, at its size: unix.Writev grows one from eight
+// buffers by appending, and joining head to body copied the slice, 3 KB
+// of garbage per write of a 50-unit file (a fifth of what a restart
+// allocates, and so of how often a crash loop collects garbage).
+func writeAll(fd int, name string, head []byte, body [][]byte) error {
+	iov := make([]unix.Iovec, 0, 1+len(body))
+	iov = appendIovec(iov, head)
+	for _, p := range body {
+		iov = appendIovec(iov, p)
+	}
+	for len(iov) > 0 {
+		chunk := iov[:min(len(iov), iovMax)]
+		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&chunk[0])), uintptr(len(chunk)))
+		if errno == unix.EINTR {
 			continue
 		}
-		n, err := unix.Writev(fd, parts[:min(len(parts), iovMax)])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return &os.PathError{Op: "write", Path: name, Err: err}
+		if errno != 0 {
+			return &os.PathError{Op: "write", Path: name, Err: errno}
 		}
 		if n == 0 {
 			return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
 		}
-		for n > 0 {
-			k := min(n, len(parts[0]))
-			parts[0], n = parts[0][k:], n-k
-			if len(parts[0]) == 0 {
-				parts = parts[1:]
-			}
-		}
+		iov = consumed(iov, int(n))
 	}
 	return nil
+}
+
+func appendIovec(iov []unix.Iovec, p []byte) []unix.Iovec {
+	if len(p) == 0 {
+		return iov
+	}
+	v := unix.Iovec{Base: &p[0]}
+	v.SetLen(len(p))
+	return append(iov, v)
+}
+
+// consumed drops the first n bytes from iov: the buffers written whole,
+// and the written start of the next.
+func consumed(iov []unix.Iovec, n int) []unix.Iovec {
+	for n > 0 && len(iov) > 0 {
+		l := int(iov[0].Len)
+		if n < l {
+			// Within the buffer, never one past its end.
+			iov[0].Base = (*byte)(unsafe.Add(unsafe.Pointer(iov[0].Base), n))
+			iov[0].SetLen(l - n)
+			return iov
+		}
+		iov, n = iov[1:], n-l
+	}
+	return iov
 }
 
 // A state file of many units is not encoded afresh for every change of

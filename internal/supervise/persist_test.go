@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tendproject/tend/internal/unit"
+	"golang.org/x/sys/unix"
 )
 
 func TestStateFileRoundTrip(t *testing.T) {
@@ -232,5 +234,35 @@ func TestWriteStateFileReplaces(t *testing.T) {
 	}
 	if err := writeStateFile(filepath.Join(dir, "gone", "state"), []byte("h\n"), []byte("b")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("write into a missing directory: %v; want a not-exist error", err)
+	}
+}
+
+// TestConsumed: after a short write, what is left to write is the rest
+// of the buffer it ended in, then the later ones.
+func TestConsumed(t *testing.T) {
+	parts := [][]byte{[]byte("abc"), []byte("de"), []byte("fghi")}
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{
+		{0, "abcdefghi"},
+		{1, "bcdefghi"},
+		{3, "defghi"},
+		{4, "efghi"},
+		{5, "fghi"},
+		{8, "i"},
+		{9, ""},
+	} {
+		var iov []unix.Iovec
+		for _, p := range parts {
+			iov = appendIovec(iov, p)
+		}
+		var got strings.Builder
+		for _, v := range consumed(iov, tt.n) {
+			got.Write(unsafe.Slice(v.Base, int(v.Len)))
+		}
+		if got.String() != tt.want {
+			t.Errorf("consumed(%d): left %q; want %q", tt.n, got.String(), tt.want)
+		}
 	}
 }
