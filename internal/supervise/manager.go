@@ -162,8 +162,12 @@ type Manager struct {
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
 	pending []LogEvent
-	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
-	fds     *fdWatch // descriptors engines watch; started on first use
+	// handling is set while handleBatch handles an event: deadlines armed
+	// meanwhile wait in toArm until it is done (armPending).
+	handling bool
+	toArm    []pendingArm
+	alarms   alarms   // every unit's alarm, on one clock timer (hooks.go)
+	fds      *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64
@@ -307,7 +311,10 @@ func (m *Manager) handleBatch(batch []event) bool {
 		if e, ok := ev.(evExit); ok && m.mayHaveNotified(e.exit.PID) {
 			m.notifiedFirst(batch[i+1:])
 		}
+		m.handling = true
 		m.handle(ev)
+		m.handling = false
+		m.armPending()
 		m.flushEvents()
 		if m.frozen {
 			return true

@@ -34,7 +34,7 @@ func (m *Manager) onNotify(u *service, r role, msg notify.Message) {
 			refusal:   "New main PID %d does not belong to service, and the notification did not come from root. Refusing.",
 		})
 	}
-	if msg.Extend > 0 && u.timer != nil {
+	if msg.Extend > 0 && m.armed(u.rt) {
 		m.arm(u.rt, msg.Extend)
 	}
 	isNotify := u.svc().Type == unit.TypeNotify || u.svc().Type == unit.TypeNotifyReload

@@ -3,6 +3,7 @@ package supervise
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -99,11 +100,49 @@ func (m *Manager) arm(u *rt, d time.Duration) {
 		u.timer.Stop()
 		u.timer = nil
 	}
+	m.toArm = slices.DeleteFunc(m.toArm, func(a pendingArm) bool { return a.u == u })
 	if d <= 0 || d == unit.Infinity {
 		return
 	}
-	gen := u.gen
+	if m.handling {
+		m.toArm = append(m.toArm, pendingArm{u: u, d: d, gen: u.gen})
+		return
+	}
+	m.startTimer(u, d, u.gen)
+}
+
+func (m *Manager) startTimer(u *rt, d time.Duration, gen uint64) {
 	u.timer = m.clock.AfterFunc(d, func() { m.box.put(evFor{u: u, gen: gen, ev: deadline{}}) })
+}
+
+// pendingArm is a deadline armed while an event is handled, made a timer
+// only once the event is done (armPending) and only if its state still
+// holds: a restart passes through four or five states with a deadline
+// each (stopping, StartPre=, start, StartPost=) and ends in one without,
+// so it would otherwise make and stop as many timers, some ahead of its
+// fork.
+type pendingArm struct {
+	u   *rt
+	d   time.Duration
+	gen uint64
+}
+
+// armed reports whether u's current state has a deadline.
+func (m *Manager) armed(u *rt) bool {
+	return u.timer != nil || slices.ContainsFunc(m.toArm, func(a pendingArm) bool { return a.u == u && a.gen == u.gen })
+}
+
+// armPending makes the timers of the deadlines armed while the last event
+// was handled whose states still hold; setState, which ends a state's
+// deadline, bumps the generation.
+func (m *Manager) armPending() {
+	for _, a := range m.toArm {
+		if a.u.gen == a.gen {
+			m.startTimer(a.u, a.d, a.gen)
+		}
+	}
+	clear(m.toArm)
+	m.toArm = m.toArm[:0]
 }
 
 // watchCtx returns the channel that closes when u leaves its current state.
