@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/tendproject/tend/internal/cgroup"
@@ -78,11 +79,13 @@ type plan struct {
 	dir     string
 	cred    *syscall.Credential
 	files   []*os.File
-	devnull *os.File
-	stdin   *os.File // StandardInput=data, owned by the plan
-	helper  bool
-	sandbox *sandbox.Plan // nil: no sandboxing
-	log     *slog.Logger
+	// devnull is the /dev/null of the standard streams left unset;
+	// ownDevnull is set when it is the plan's own (see devNull).
+	devnull, ownDevnull *os.File
+	stdin               *os.File // StandardInput=data, owned by the plan
+	helper              bool
+	sandbox             *sandbox.Plan // nil: no sandboxing
+	log                 *slog.Logger
 }
 
 // Start starts the process described by s and registers onExit with the
@@ -342,9 +345,12 @@ func (p *plan) openFiles() error {
 			continue
 		}
 		if p.devnull == nil {
-			n, err := openDevNull()
+			n, own, err := devNull()
 			if err != nil {
 				return setupErr([]int{ExitStdin, ExitStdout, ExitStderr}[i], p.path, err)
+			}
+			if own {
+				p.ownDevnull = n
 			}
 			p.devnull = n
 		}
@@ -372,9 +378,25 @@ func (p *plan) inputFile() (*os.File, error) {
 	return nil, nil
 }
 
+// sharedDevNull is /dev/null, opened once for the life of the process
+// and only ever given to children (dup'ed into 0, 1 or 2 by the fork): an
+// open, the fcntl of os.NewFile and a close saved on every start, on the
+// path between a crashed service's exit and its replacement's fork. A
+// shared file offset and status flags mean nothing for /dev/null.
+var sharedDevNull = sync.OnceValues(openDevNull)
+
+// devNull returns the shared /dev/null, or, if it could not be opened,
+// one of the caller's own (own: the caller closes it).
+func devNull() (f *os.File, own bool, err error) {
+	if f, err := sharedDevNull(); err == nil {
+		return f, false, nil
+	}
+	f, err = openDevNull()
+	return f, true, err
+}
+
 // openDevNull opens /dev/null with a plain open(2): os.OpenFile would
-// register the (pollable) device with Go's poller and back again, a
-// handful of system calls on every spawn.
+// register the (pollable) device with Go's poller and back again.
 func openDevNull() (*os.File, error) {
 	fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -384,9 +406,10 @@ func openDevNull() (*os.File, error) {
 }
 
 func (p *plan) close() {
-	if p.devnull != nil {
-		p.devnull.Close()
-		p.devnull = nil
+	p.devnull = nil
+	if p.ownDevnull != nil {
+		p.ownDevnull.Close()
+		p.ownDevnull = nil
 	}
 	if p.stdin != nil {
 		p.stdin.Close()

@@ -789,3 +789,28 @@ func TestStandardInputData(t *testing.T) {
 		t.Errorf("process read %q; want %q then done", got, want)
 	}
 }
+
+// TestDevNullKeptAcrossStarts checks that the standard streams a unit
+// leaves unset are /dev/null, from one descriptor that every start shares
+// and none closes.
+func TestDevNullKeptAcrossStarts(t *testing.T) {
+	r := startReaper(t)
+	shared, err := sharedDevNull()
+	if err != nil {
+		t.Fatalf("open /dev/null: %v", err)
+	}
+	for i := range 2 {
+		pid := run(t, r, Spec{Command: sleepCmd()})
+		for fd := range 3 {
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); link != os.DevNull {
+				t.Errorf("start %d: fd %d is %q; want %s", i, fd, link, os.DevNull)
+			}
+		}
+		if _, err := unix.FcntlInt(shared.Fd(), unix.F_GETFD, 0); err != nil {
+			t.Fatalf("start %d closed the shared /dev/null: %v", i, err)
+		}
+		if link, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", shared.Fd())); link != os.DevNull {
+			t.Fatalf("start %d: the shared descriptor is now %q", i, link)
+		}
+	}
+}

@@ -163,9 +163,10 @@ type Manager struct {
 	pids  map[int]pidRef
 	jobs  *jobQueue
 	// pending holds tend's own log messages until the current event is done.
-	pending []LogEvent
-	alarms  alarms   // every unit's alarm, on one clock timer (hooks.go)
-	fds     *fdWatch // descriptors engines watch; started on first use
+	pending   []LogEvent
+	stateSize int64    // the state file body's size at the last write
+	alarms    alarms   // every unit's alarm, on one clock timer (hooks.go)
+	fds       *fdWatch // descriptors engines watch; started on first use
 	// evSeq numbers the events handled, from 1, so that answers read once
 	// per event can be told from older ones (see groupBusy).
 	evSeq uint64

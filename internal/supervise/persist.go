@@ -134,12 +134,21 @@ func ReadStateFile(path string) (SavedState, error) {
 // os.OpenFile registers a file with Go's poller and back (five more calls
 // on a tmpfs), and os.Rename stats the target first.
 func writeStateFile(path string, fill func(w *bodyWriter)) error {
+	_, err := writeStateFileSized(path, 0, fill)
+	return err
+}
+
+// writeStateFileSized is writeStateFile with its buffer sized for a body
+// of about hint bytes (the last one's; 0: unknown), so that a small
+// state, written after every restart, does not allocate a whole chunk
+// each time; it returns the body's size.
+func writeStateFileSized(path string, hint int64, fill func(w *bodyWriter)) (int64, error) {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("state file: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
+		return 0, fmt.Errorf("state file: %w", &os.PathError{Op: "open", Path: tmp, Err: err})
 	}
-	w := &bodyWriter{fd: fd, name: tmp, off: int64(len(stateHead(nil, 0))), h: sha256.New()}
+	w := &bodyWriter{fd: fd, name: tmp, off: int64(len(stateHead(nil, 0))), h: sha256.New(), hint: hint}
 	fill(w)
 	w.flush()
 	err = w.err
@@ -150,12 +159,12 @@ func writeStateFile(path string, fill func(w *bodyWriter)) error {
 		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
 	if err != nil {
-		return fmt.Errorf("state file: %w", err)
+		return 0, fmt.Errorf("state file: %w", err)
 	}
 	if err := unix.Rename(tmp, path); err != nil {
-		return fmt.Errorf("state file: %w", &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err})
+		return 0, fmt.Errorf("state file: %w", &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err})
 	}
-	return nil
+	return w.n, nil
 }
 
 // stateHead is a state file's head line for a body of n bytes whose
@@ -174,6 +183,7 @@ type bodyWriter struct {
 	name string
 	off  int64 // where buf goes in the file
 	buf  []byte
+	hint int64 // the body's expected size, for buf's first allocation
 	h    hash.Hash
 	n    int64 // bytes of body so far
 	err  error // the first write error; later writes are dropped
@@ -185,7 +195,7 @@ const bodyChunk = 64 << 10
 // write adds p to the body.
 func (w *bodyWriter) write(p []byte) {
 	if w.buf == nil {
-		w.buf = make([]byte, 0, bodyChunk)
+		w.buf = make([]byte, 0, min(bodyChunk, max(w.hint+w.hint/8, int64(len(p)), 512)))
 	}
 	w.buf = append(w.buf, p...)
 	w.wrote()
@@ -422,7 +432,9 @@ func (m *Manager) persist() {
 	syncHolder := m.listenersMoved || m.changedAll || m.saved == nil
 	m.listenersMoved = false
 	m.saveChanged()
-	if err := writeStateFile(m.opts.StateFile, m.encodeSaved); err != nil {
+	n, err := writeStateFileSized(m.opts.StateFile, m.stateSize, m.encodeSaved)
+	m.stateSize = n
+	if err != nil {
 		m.opts.Logger.Error("cannot write state file; a crash would lose track of services", "err", err)
 	}
 	if m.opts.OnPersist != nil && syncHolder {

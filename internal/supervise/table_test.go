@@ -419,3 +419,36 @@ func TestStoppingEndsReloadPhase(t *testing.T) {
 	}
 	checkInvariants(t, m, u, true)
 }
+
+// TestDeadlineArmedOnceEventDone: deadlines armed while the loop handles
+// events become timers once the batch is done, and only the one of the state
+// the unit is left in. A Restart=always service's restart passes through
+// states with deadlines and ends running without one: no timer. One that
+// ends waiting for READY=1 keeps its start deadline.
+func TestDeadlineArmedOnceEventDone(t *testing.T) {
+	for _, tt := range []struct {
+		typ       unit.ServiceType
+		state     SubState
+		wantTimer bool
+	}{
+		{unit.TypeSimple, Running, false},
+		{unit.TypeNotify, Start, true},
+	} {
+		t.Run(string(tt.typ), func(t *testing.T) {
+			m, u, f := newTableManager(t, tableUnit(tt.typ, unit.RestartAlways, 0))
+			place(m, u, Running, f)
+			pid := u.mainPID
+			m.box.put(evExit{exit: reaper.Exit{PID: pid, Status: 1 << 8}})
+			for m.box.pending() {
+				m.handleBatch(m.box.take())
+			}
+			m.armDeadlines() // as the loop does before it waits again
+			if u.state != tt.state || u.mainPID == pid {
+				t.Fatalf("after the exit: %s, main pid %d (was %d); want %s with a new one", u.state, u.mainPID, pid, tt.state)
+			}
+			if got := u.timer != nil; got != tt.wantTimer || len(m.toArm) != 0 {
+				t.Errorf("timer armed: %v (%d pending); want %v (none pending)", got, len(m.toArm), tt.wantTimer)
+			}
+		})
+	}
+}
