@@ -154,11 +154,29 @@ func (in *instance) stop() {
 	}
 }
 
+// ctlHang is how long a client command may take before the test calls
+// tend hung: far beyond any stop timeout the tests set.
+const ctlHang = 3 * time.Minute
+
 // ctl runs a tend client command against the instance.
 func (in *instance) ctl(args ...string) (string, int) {
 	in.t.Helper()
 	cmd := exec.Command(tendBin, append(args, "--socket", in.socket)...)
+	// A command that hangs is a tend that hangs: its goroutines are
+	// dumped (Go's SIGQUIT) and the test fails with them, rather than
+	// the whole run timing out with tend and its services left behind.
+	hung := time.AfterFunc(ctlHang, func() {
+		_ = in.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-in.exited:
+		case <-time.After(10 * time.Second):
+		}
+		_ = cmd.Process.Kill()
+	})
 	out, err := cmd.CombinedOutput()
+	if !hung.Stop() {
+		in.t.Fatalf("tend %s did not answer within %s; tend's goroutines:\n%s", strings.Join(args, " "), ctlHang, in.stderr)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return string(out), ee.ExitCode()
