@@ -62,9 +62,10 @@ const (
 )
 
 // Spec is a parsed calendar event specification, immutable. It is kept
-// compact (one array for every field's list, small integers), since a
-// timer holds one per OnCalendar= line for as long as it is loaded and
-// a machine may have ten thousand of them.
+// compact (one array for every field's list, small integers, and for the
+// usual spec of at most three list elements one allocation in all), since
+// a timer holds one per OnCalendar= line for as long as it is loaded and
+// a machine may have ten thousand of them, each with its own time of day.
 type Spec struct {
 	comps      []packed        // the lists of year, month, day, hour, minute, usec, in turn
 	ends       [nFields]uint16 // field i is comps[ends[i-1]:ends[i]]; empty is "*"
@@ -72,8 +73,19 @@ type Spec struct {
 	endOfMonth bool            // day counts back from the month's end ("~")
 	utc        bool            // " UTC": computed with timegm
 	dst        int8            // -1, or 0/1 when the spec named the local standard/daylight zone
-	zone       string          // the zone name the spec gave (a tz, or the local zone's abbreviation)
 	loc        *time.Location  // where wall times are computed (UTC, tz or local)
+	// zone is the zone name the spec gave (a tz, or the local zone's
+	// abbreviation), nil when none: most specs give none, and a pointer
+	// is half a string's header.
+	zone *string
+}
+
+// smallSpec is a Spec with room for its list elements: "*-*-* 06:30:00"
+// and cron's "30 6 * * *" have three (hour, minute, second), and 96 B in
+// one allocation is less than a 64 B Spec and a 48 B array.
+type smallSpec struct {
+	s   Spec
+	buf [3]packed
 }
 
 // field returns field i's list (nil for "*").
@@ -99,10 +111,21 @@ func (f *fields) compact() (*Spec, bool) {
 	if n > 1<<16-1 {
 		return nil, false
 	}
-	s := &Spec{comps: make([]packed, 0, n), weekdays: int8(f.weekdays), endOfMonth: f.endOfMonth,
-		utc: f.utc, dst: int8(f.dst), loc: f.loc, zone: f.tz}
-	if f.tz == "" && f.dst >= 0 {
-		s.zone = f.dstN
+	var s *Spec
+	if n <= len(smallSpec{}.buf) {
+		small := &smallSpec{}
+		s = &small.s
+		s.comps = small.buf[:0:n]
+	} else {
+		s = &Spec{comps: make([]packed, 0, n)}
+	}
+	s.weekdays, s.endOfMonth, s.utc, s.dst, s.loc = int8(f.weekdays), f.endOfMonth, f.utc, int8(f.dst), f.loc
+	zone := f.tz
+	if zone == "" && f.dst >= 0 {
+		zone = f.dstN
+	}
+	if zone != "" {
+		s.zone = &zone // a copy: a pointer into f would keep all of f
 	}
 	for i, ch := range chains {
 		for _, x := range ch {
@@ -141,8 +164,8 @@ func (s *Spec) String() string {
 	switch {
 	case s.utc:
 		b.WriteString(" UTC")
-	case s.zone != "":
-		b.WriteString(" " + s.zone)
+	case s.zone != nil:
+		b.WriteString(" " + *s.zone)
 	}
 	return b.String()
 }
