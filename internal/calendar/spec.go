@@ -62,12 +62,11 @@ const (
 )
 
 // Spec is a parsed calendar event specification, immutable. It is kept
-// compact (one array for every field's list, small integers, and for the
-// usual spec of at most three list elements one allocation in all), since
-// a timer holds one per OnCalendar= line for as long as it is loaded and
-// a machine may have ten thousand of them, each with its own time of day.
+// compact (small integers, and the list elements of the usual spec in
+// the Spec itself: one 80 B allocation), since a timer holds one per
+// OnCalendar= line for as long as it is loaded and a machine may have ten
+// thousand of them, each with its own time of day.
 type Spec struct {
-	comps      []packed        // the lists of year, month, day, hour, minute, usec, in turn
 	ends       [nFields]uint16 // field i is comps[ends[i-1]:ends[i]]; empty is "*"
 	weekdays   int8            // bit set, Monday is bit 0; -1 means any day
 	endOfMonth bool            // day counts back from the month's end ("~")
@@ -78,14 +77,21 @@ type Spec struct {
 	// abbreviation), nil when none: most specs give none, and a pointer
 	// is half a string's header.
 	zone *string
+	// small holds the lists of year, month, day, hour, minute, usec, in
+	// turn, when they have at most three elements in all, as
+	// "*-*-* 06:30:00" and cron's "30 6 * * *" have (hour, minute,
+	// second); big holds them otherwise (a pointer, not a slice, to keep
+	// its header out of every Spec).
+	small [3]packed
+	big   *[]packed
 }
 
-// smallSpec is a Spec with room for its list elements: "*-*-* 06:30:00"
-// and cron's "30 6 * * *" have three (hour, minute, second), and 96 B in
-// one allocation is less than a 64 B Spec and a 48 B array.
-type smallSpec struct {
-	s   Spec
-	buf [3]packed
+// comps is every field's list, in turn.
+func (s *Spec) comps() []packed {
+	if s.big != nil {
+		return *s.big
+	}
+	return s.small[:s.ends[nFields-1]]
 }
 
 // field returns field i's list (nil for "*").
@@ -95,7 +101,7 @@ func (s *Spec) field(i int) []packed {
 		lo = int(s.ends[i-1])
 	}
 	if hi := int(s.ends[i]); hi > lo {
-		return s.comps[lo:hi:hi]
+		return s.comps()[lo:hi:hi]
 	}
 	return nil
 }
@@ -111,15 +117,7 @@ func (f *fields) compact() (*Spec, bool) {
 	if n > 1<<16-1 {
 		return nil, false
 	}
-	var s *Spec
-	if n <= len(smallSpec{}.buf) {
-		small := &smallSpec{}
-		s = &small.s
-		s.comps = small.buf[:0:n]
-	} else {
-		s = &Spec{comps: make([]packed, 0, n)}
-	}
-	s.weekdays, s.endOfMonth, s.utc, s.dst, s.loc = int8(f.weekdays), f.endOfMonth, f.utc, int8(f.dst), f.loc
+	s := &Spec{weekdays: int8(f.weekdays), endOfMonth: f.endOfMonth, utc: f.utc, dst: int8(f.dst), loc: f.loc}
 	zone := f.tz
 	if zone == "" && f.dst >= 0 {
 		zone = f.dstN
@@ -127,11 +125,16 @@ func (f *fields) compact() (*Spec, bool) {
 	if zone != "" {
 		s.zone = &zone // a copy: a pointer into f would keep all of f
 	}
+	comps := s.small[:0]
+	if n > len(s.small) {
+		comps = make([]packed, 0, n)
+		s.big = &comps
+	}
 	for i, ch := range chains {
 		for _, x := range ch {
-			s.comps = append(s.comps, packed{int32(x.start), int32(x.stop), int32(x.repeat)})
+			comps = append(comps, packed{int32(x.start), int32(x.stop), int32(x.repeat)})
 		}
-		s.ends[i] = uint16(len(s.comps))
+		s.ends[i] = uint16(len(comps))
 	}
 	return s, true
 }
