@@ -11,7 +11,7 @@ import (
 // timers repeat a handful of specs ("daily", "weekly", "*-*-* 06:00"),
 // which stay in their slots; a crontab's lines mostly differ, and a
 // spec no other timer writes costs nothing beyond its own parse.
-const calendarSlots = 64
+const calendarSlots = 32
 
 // Calendars shares parsed OnCalendar= specs between timers. A parsed
 // spec is immutable, so one copy serves every timer that wrote the same
@@ -20,7 +20,7 @@ const calendarSlots = 64
 //
 // It is a small fixed table, two slots per hash (two common specs that
 // hash alike both stay; a third spec replaces one), rather than a map of
-// every spec seen: an entry per spec (its map slot and a weak pointer, ~70 B) cost
+// every spec seen: an entry per spec (its map slot and a weak pointer, ~80 B) cost
 // more than the sharing saves when ten thousand timers each have their
 // own time of day, while the common specs hit their slot every time.
 // Its memory is bounded: at most calendarSlots lists outlive their
