@@ -62,18 +62,36 @@ const (
 )
 
 // Spec is a parsed calendar event specification, immutable. It is kept
-// compact (one array for every field's list, small integers), since a
-// timer holds one per OnCalendar= line for as long as it is loaded and
-// a machine may have ten thousand of them.
+// compact (small integers, and the list elements of the usual spec in
+// the Spec itself: one 80 B allocation), since a timer holds one per
+// OnCalendar= line for as long as it is loaded and a machine may have ten
+// thousand of them, each with its own time of day.
 type Spec struct {
-	comps      []packed        // the lists of year, month, day, hour, minute, usec, in turn
 	ends       [nFields]uint16 // field i is comps[ends[i-1]:ends[i]]; empty is "*"
 	weekdays   int8            // bit set, Monday is bit 0; -1 means any day
 	endOfMonth bool            // day counts back from the month's end ("~")
 	utc        bool            // " UTC": computed with timegm
 	dst        int8            // -1, or 0/1 when the spec named the local standard/daylight zone
-	zone       string          // the zone name the spec gave (a tz, or the local zone's abbreviation)
 	loc        *time.Location  // where wall times are computed (UTC, tz or local)
+	// zone is the zone name the spec gave (a tz, or the local zone's
+	// abbreviation), nil when none: most specs give none, and a pointer
+	// is half a string's header.
+	zone *string
+	// small holds the lists of year, month, day, hour, minute, usec, in
+	// turn, when they have at most three elements in all, as
+	// "*-*-* 06:30:00" and cron's "30 6 * * *" have (hour, minute,
+	// second); big holds them otherwise (a pointer, not a slice, to keep
+	// its header out of every Spec).
+	small [3]packed
+	big   *[]packed
+}
+
+// comps is every field's list, in turn.
+func (s *Spec) comps() []packed {
+	if s.big != nil {
+		return *s.big
+	}
+	return s.small[:s.ends[nFields-1]]
 }
 
 // field returns field i's list (nil for "*").
@@ -83,7 +101,7 @@ func (s *Spec) field(i int) []packed {
 		lo = int(s.ends[i-1])
 	}
 	if hi := int(s.ends[i]); hi > lo {
-		return s.comps[lo:hi:hi]
+		return s.comps()[lo:hi:hi]
 	}
 	return nil
 }
@@ -99,16 +117,24 @@ func (f *fields) compact() (*Spec, bool) {
 	if n > 1<<16-1 {
 		return nil, false
 	}
-	s := &Spec{comps: make([]packed, 0, n), weekdays: int8(f.weekdays), endOfMonth: f.endOfMonth,
-		utc: f.utc, dst: int8(f.dst), loc: f.loc, zone: f.tz}
-	if f.tz == "" && f.dst >= 0 {
-		s.zone = f.dstN
+	s := &Spec{weekdays: int8(f.weekdays), endOfMonth: f.endOfMonth, utc: f.utc, dst: int8(f.dst), loc: f.loc}
+	zone := f.tz
+	if zone == "" && f.dst >= 0 {
+		zone = f.dstN
+	}
+	if zone != "" {
+		s.zone = &zone // a copy: a pointer into f would keep all of f
+	}
+	comps := s.small[:0]
+	if n > len(s.small) {
+		comps = make([]packed, 0, n)
+		s.big = &comps
 	}
 	for i, ch := range chains {
 		for _, x := range ch {
-			s.comps = append(s.comps, packed{int32(x.start), int32(x.stop), int32(x.repeat)})
+			comps = append(comps, packed{int32(x.start), int32(x.stop), int32(x.repeat)})
 		}
-		s.ends[i] = uint16(len(s.comps))
+		s.ends[i] = uint16(len(comps))
 	}
 	return s, true
 }
@@ -141,8 +167,8 @@ func (s *Spec) String() string {
 	switch {
 	case s.utc:
 		b.WriteString(" UTC")
-	case s.zone != "":
-		b.WriteString(" " + s.zone)
+	case s.zone != nil:
+		b.WriteString(" " + *s.zone)
 	}
 	return b.String()
 }

@@ -44,3 +44,31 @@ func TestCalendarsShared(t *testing.T) {
 		t.Error("two caches share")
 	}
 }
+
+// TestCalendarsSlots: more distinct specs than the table holds all parse
+// right, and a spec still in its slot is shared after them.
+func TestCalendarsSlots(t *testing.T) {
+	var cals Calendars
+	first, err := cals.parse("daily", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 * calendarSlots {
+		text := "*-*-* " + time.Unix(int64(i), 0).UTC().Format("15:04:05")
+		one, err := cals.parse(text, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := one[0].Schedule.String(); got != "*-*-* "+text[6:] || one[0].Text != text {
+			t.Fatalf("%q parsed as %q (text %q)", text, got, one[0].Text)
+		}
+		again, _ := cals.parse(text, time.UTC)
+		if again != one {
+			t.Fatalf("%q not shared right after its parse", text)
+		}
+	}
+	// Whatever is in "daily"'s slots now, a parse gives the right spec.
+	if d, _ := cals.parse("daily", time.UTC); d[0].Schedule.String() != first[0].Schedule.String() {
+		t.Errorf("daily = %q", d[0].Schedule)
+	}
+}
