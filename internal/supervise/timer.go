@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tendproject/tend/internal/calendar"
 	"github.com/tendproject/tend/internal/plan"
 	timerspec "github.com/tendproject/tend/internal/timer"
 	"github.com/tendproject/tend/internal/unit"
@@ -62,8 +63,10 @@ type TimerEnv struct {
 	// Rand gives RandomizedDelaySec='s random numbers; nil is math/rand.
 	Rand func() uint64
 
-	// calendars shares the parsed OnCalendar= specs of the timers.
-	calendars timerspec.Calendars
+	// calendars shares the parsed OnCalendar= specs of the timers, and
+	// specifiers is the manager's, which the specs were expanded with.
+	calendars  timerspec.Calendars
+	specifiers *unit.Env
 }
 
 // timerEnv returns the timers' environment with defaults filled in.
@@ -81,7 +84,17 @@ func (m *Manager) timerEnv() *TimerEnv {
 	if e.Rand == nil {
 		e.Rand = rand.Uint64
 	}
+	e.specifiers = m.opts.SpecifierEnv
 	return e
+}
+
+// schedule is the union of the OnCalendar= lines of spec (nil: none),
+// parsed now: a spec that names no zone is in the local zone of now. A
+// waiting timer keeps no parsed spec (see timerspec.Spec), so each
+// computation of an elapse parses it, from the shared table when
+// another timer has it there.
+func (e *TimerEnv) schedule(spec *timerspec.Spec) calendar.Schedule {
+	return spec.Schedules(e.specifiers, e.Local(), &e.calendars)
 }
 
 // timerSpec types the [Timer] section of def, its calendar specs shared
@@ -173,7 +186,7 @@ func (t *timer) enterWaiting(m *Manager, timeChange bool) {
 	now := m.clock.Now()
 	t.next, t.nextMono = time.Time{}, time.Time{}
 	active := t.state.Active() == Active
-	if sched := t.spec.Schedules(); sched != nil {
+	if sched := env.schedule(t.spec); sched != nil {
 		base := t.last
 		switch {
 		case !base.IsZero():
@@ -405,11 +418,6 @@ func (t *timer) onTimeChanged(m *Manager, e timeChanged) {
 	now := m.clock.Now()
 	if !t.last.IsZero() && t.last.Round(0).Sub(now.Round(0)) > maxFutureTrigger {
 		t.last, t.lastWall = now, false
-	}
-	if !e.clock {
-		if spec, ok := m.timerSpec(t.def); ok {
-			t.spec = spec // specs without a zone are in the new one
-		}
 	}
 	if e.clock && t.spec.OnClockChange || !e.clock && t.spec.OnTimezoneChange {
 		m.event(t.rt, prioInfo, "%s: Time change, triggering activation.", t.name)

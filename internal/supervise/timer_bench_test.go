@@ -33,19 +33,7 @@ func BenchmarkTimerMemory(b *testing.B) {
 func timerMemory(b *testing.B, distinct, stateFile bool) {
 	const n = 10000
 	for range b.N {
-		defs := []*unit.Unit{oneshot("s0.service")}
-		for i := range n {
-			cal := "OnCalendar=daily"
-			if distinct {
-				cal = fmt.Sprintf("OnCalendar=*-*-* %02d:%02d:%02d", i/3600%24, i/60%60, i%60)
-			}
-			defs = append(defs, timerDef(fmt.Sprintf("t%d.timer", i), cal, fmt.Sprintf("Unit=s%d.service", i%100)))
-		}
-		for i := 1; i < 100; i++ {
-			defs = append(defs, oneshot(fmt.Sprintf("s%d.service", i)))
-		}
-		m, _, _ := newTableManager(b, defs[0], defs[1:]...)
-		m.opts.Timers = TimerEnv{Startup: tableEpoch, Boot: tableEpoch.Add(-time.Hour)}
+		m := manyTimers(b, n, distinct)
 		if stateFile {
 			m.opts.StateFile = filepath.Join(b.TempDir(), "state")
 			m.persist()
@@ -82,6 +70,75 @@ func timerMemory(b *testing.B, distinct, stateFile bool) {
 		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "B/timer")
 		runtime.KeepAlive(m)
 	}
+}
+
+// manyTimers is a manager with n timers loaded (not started), each with
+// OnCalendar=daily or (distinct) a time of day of its own, and 100
+// services they trigger.
+func manyTimers(b *testing.B, n int, distinct bool) *Manager {
+	defs := []*unit.Unit{oneshot("s0.service")}
+	for i := range n {
+		cal := "OnCalendar=daily"
+		if distinct {
+			cal = fmt.Sprintf("OnCalendar=*-*-* %02d:%02d:%02d", i/3600%24, i/60%60, i%60)
+		}
+		defs = append(defs, timerDef(fmt.Sprintf("t%d.timer", i), cal, fmt.Sprintf("Unit=s%d.service", i%100)))
+	}
+	for i := 1; i < 100; i++ {
+		defs = append(defs, oneshot(fmt.Sprintf("s%d.service", i)))
+	}
+	m, _, _ := newTableManager(b, defs[0], defs[1:]...)
+	m.opts.Timers = TimerEnv{Startup: tableEpoch, Boot: tableEpoch.Add(-time.Hour)}
+	return m
+}
+
+// BenchmarkTimerClockChange: 10,000 timers wait and the wall clock is
+// set; every timer computes its next elapse again. A waiting timer keeps
+// no parsed calendar, so "distinct" parses 10,000 specs per operation
+// and "daily" finds its one spec in the shared table.
+func BenchmarkTimerClockChange(b *testing.B) {
+	for _, spec := range []string{"daily", "distinct"} {
+		b.Run("spec="+spec, func(b *testing.B) {
+			n := 10000
+			m := manyTimers(b, n, spec == "distinct")
+			tx, err := m.plan.Transaction(plan.Start, timerNames(n), plan.Replace, m.activeState)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.jobs.submit(tx); err != nil {
+				b.Fatal(err)
+			}
+			drain(m)
+			for _, u := range m.units {
+				if u.state == Waiting {
+					n--
+				}
+			}
+			if n != 0 {
+				b.Fatalf("%d timers not waiting", n)
+			}
+			// Set to the time it is: no timer becomes due, and each
+			// computes its elapse again as for any jump.
+			clk := m.clock.(*clock.Fake)
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				clk.Set(clk.Now())
+				m.TimeChanged(true)
+				drain(m)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N)/10000, "cpu-us/timer")
+		})
+	}
+}
+
+func timerNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("t%d.timer", i)
+	}
+	return names
 }
 
 // BenchmarkTimerFiringAmongMany: 10,000 timers wait, one elapses per

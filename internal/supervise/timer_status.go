@@ -66,7 +66,13 @@ func (t *timer) status(st *Status) {
 	if m := t.nextMono.Round(0); waiting && !t.nextMono.IsZero() && (ts.NextElapse.IsZero() || m.Before(ts.NextElapse)) {
 		ts.NextElapse = m
 	}
-	for _, c := range spec.Calendar {
+	var cals []timerspec.Calendar
+	if t.env != nil {
+		cals = spec.Calendars(t.env.specifiers, t.env.Local(), &t.env.calendars)
+	} else {
+		cals = spec.Calendars(nil, time.Local, nil)
+	}
+	for _, c := range cals {
 		tc := TimerCalendar{Spec: c.Schedule.String()}
 		if waiting {
 			base := t.last

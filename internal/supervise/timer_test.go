@@ -96,6 +96,18 @@ func (r *timerRig) finish(name string) {
 }
 
 // advanceTo moves the clock to at.
+// localZoneToBerlin makes the rig's local zone UTC until the returned
+// func makes it Europe/Berlin (the test is skipped without zone data).
+func (r *timerRig) localZoneToBerlin() func() {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		r.t.Skip(err)
+	}
+	zone := time.UTC
+	r.m.opts.Timers.Local = func() *time.Location { return zone }
+	return func() { zone = berlin }
+}
+
 func (r *timerRig) advanceTo(at time.Time) {
 	r.clk.Set(at)
 	drain(r.m)
@@ -378,12 +390,7 @@ func TestTimerOnClockAndTimezoneChange(t *testing.T) {
 	r := newTimerRig(t, timerDef("a.timer", "OnClockChange=yes"), oneshot("a.service"),
 		timerDef("b.timer", "OnTimezoneChange=yes", "OnCalendar=yearly"), oneshot("b.service"),
 		timerDef("c.timer", "OnCalendar=*-*-* 08:00", "AccuracySec=1us"), oneshot("c.service"))
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Skip(err)
-	}
-	zone := time.UTC
-	r.m.opts.Timers.Local = func() *time.Location { return zone }
+	toBerlin := r.localZoneToBerlin()
 	for _, n := range []string{"a.timer", "b.timer", "c.timer"} {
 		r.job(plan.Start, n)
 	}
@@ -395,7 +402,7 @@ func TestTimerOnClockAndTimezoneChange(t *testing.T) {
 	if !r.runs("a.service") || r.runs("b.service") {
 		t.Fatal("clock change: wrong units ran")
 	}
-	zone = berlin
+	toBerlin()
 	r.m.TimeChanged(false)
 	drain(r.m)
 	if !r.runs("b.service") {
@@ -403,6 +410,30 @@ func TestTimerOnClockAndTimezoneChange(t *testing.T) {
 	}
 	if n := r.timer("c.timer").next; !n.Equal(at("2026-01-01 07:00:00")) {
 		t.Fatalf("08:00 in the new zone (Berlin): next %v; want 07:00 UTC", n.UTC())
+	}
+}
+
+// A waiting timer keeps no parsed calendar: the elapse after a firing
+// is computed in the local zone of that moment, as systemd computes a
+// spec that names no zone, and a spec naming its zone stays in it.
+func TestTimerCalendarInZoneOfComputation(t *testing.T) {
+	r := newTimerRig(t, timerDef("a.timer", "OnCalendar=*-*-* 08:00", "AccuracySec=1us"), oneshot("a.service"),
+		timerDef("b.timer", "OnCalendar=*-*-* 08:00 UTC", "AccuracySec=1us"), oneshot("b.service"))
+	toBerlin := r.localZoneToBerlin()
+	r.job(plan.Start, "a.timer")
+	r.job(plan.Start, "b.timer")
+	toBerlin() // no time-zone change event: only the next computation sees it
+	r.advanceTo(at("2026-01-01 08:00:00"))
+	if !r.runs("a.service") || !r.runs("b.service") {
+		t.Fatal("08:00 UTC did not run both")
+	}
+	r.finish("a.service")
+	r.finish("b.service")
+	if n := r.timer("a.timer").next; !n.Equal(at("2026-01-02 07:00:00")) {
+		t.Errorf("a: next %v; want 08:00 Berlin (07:00 UTC)", n.UTC())
+	}
+	if n := r.timer("b.timer").next; !n.Equal(at("2026-01-02 08:00:00")) {
+		t.Errorf("b: next %v; want 08:00 UTC", n.UTC())
 	}
 }
 

@@ -26,21 +26,25 @@ func TestCalendarsShared(t *testing.T) {
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		t.Fatal("a spec did not parse")
 	}
-	if a.Calendar[0].Schedule != b.Calendar[0].Schedule || &a.Calendar[0] != &b.Calendar[0] {
+	// What a timer computes its elapse from, parsed again from its
+	// unit's lines; d's in its own zone.
+	ac, bc, cc := a.Calendars(nil, time.UTC, &cals), b.Calendars(nil, time.UTC, &cals), c.Calendars(nil, time.UTC, &cals)
+	dc := d.Calendars(nil, time.FixedZone("X", 3600), &cals)
+	if ac[0].Schedule != bc[0].Schedule || &ac[0] != &bc[0] {
 		t.Error("a and b do not share their calendar")
 	}
-	if d.Calendar[0].Schedule == a.Calendar[0].Schedule {
+	if dc[0].Schedule == ac[0].Schedule {
 		t.Error("a spec read in another zone is shared")
 	}
-	if len(c.Calendar) != 2 || c.Calendar[1].Text != "weekly" || c.Calendar[0].Schedule != a.Calendar[0].Schedule {
-		t.Errorf("c = %+v", c.Calendar)
+	if len(cc) != 2 || cc[1].Text != "weekly" || cc[0].Schedule != ac[0].Schedule {
+		t.Errorf("c = %+v", cc)
 	}
-	if len(a.Calendar) != 1 || a.Calendar[0].Text != "daily" {
-		t.Errorf("a changed: %+v", a.Calendar)
+	if len(ac) != 1 || ac[0].Text != "daily" {
+		t.Errorf("a changed: %+v", ac)
 	}
 	var own Calendars
 	e, _, _ := ParseSpecShared(mk("e.timer", "daily"), nil, time.UTC, &own)
-	if e.Calendar[0].Schedule == a.Calendar[0].Schedule {
+	if e.Calendars(nil, time.UTC, &own)[0].Schedule == ac[0].Schedule {
 		t.Error("two caches share")
 	}
 }

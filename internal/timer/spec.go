@@ -50,13 +50,25 @@ type Calendar struct {
 }
 
 // Spec is a timer unit's [Timer] section, typed.
+//
+// It keeps no parsed OnCalendar= spec, only where the lines are: ten
+// thousand waiting timers with a time of day each (a crontab) are a
+// measured budget (BenchmarkTimerMemory), and a parsed spec was most of
+// it. [Spec.Calendars] parses them again when an elapse is computed,
+// which is then in the local zone of that moment, as systemd computes
+// a spec that names no zone.
 type Spec struct {
-	Calendar        []Calendar
 	Monotonic       []Monotonic
 	RandomizedDelay time.Duration
 	Accuracy        time.Duration // default 1min, never 0 (systemd takes 0 as 1us)
 	Unit            string        // what it triggers: Unit=, else NAME.service
 
+	// src is the unit the Spec was typed from; its OnCalendar= lines
+	// from entry calFrom on (after the last reset) are the calendar.
+	src     *unit.Unit
+	calFrom uint32
+
+	hasCalendar       bool // some OnCalendar= line parsed
 	Persistent        bool
 	FixedRandomDelay  bool
 	RemainAfterElapse bool // default yes
@@ -67,13 +79,56 @@ type Spec struct {
 // DefaultAccuracy is AccuracySec='s default.
 const DefaultAccuracy = time.Minute
 
-// Schedules is the union of the OnCalendar= lines (nil when none).
-func (s *Spec) Schedules() calendar.Schedule {
-	if len(s.Calendar) == 0 {
+// HasCalendar says whether the timer has an OnCalendar= line that
+// parsed when it was typed.
+func (s *Spec) HasCalendar() bool { return s.hasCalendar }
+
+// Calendars parses the timer's OnCalendar= lines again, those without a
+// time zone in local, through cals (nil: each is parsed anew) with the
+// specifiers of env, as ParseSpecShared was given them. Lines that are
+// bad were reported when the Spec was typed and are left out; a spec
+// naming a local zone's abbreviation may not parse in another zone.
+func (s *Spec) Calendars(env *unit.Env, local *time.Location, cals *Calendars) []Calendar {
+	if !s.hasCalendar {
 		return nil
 	}
-	a := make(calendar.Any, len(s.Calendar))
-	for i, c := range s.Calendar {
+	if env == nil {
+		env = &unit.Env{}
+	}
+	var out []Calendar
+	for _, e := range s.src.Entries[s.calFrom:] {
+		if e.Section != "Timer" || e.Key != "OnCalendar" {
+			continue
+		}
+		v, err := env.Expand(e.Value, s.src.Name, s.src.Path)
+		if err != nil || v == "" {
+			continue
+		}
+		one, err := cals.parse(v, local)
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = one[:] // shared and full: a second line's append copies
+		} else {
+			out = append(out, one[0])
+		}
+	}
+	return out
+}
+
+// Schedules is the union of the OnCalendar= lines, parsed as Calendars
+// parses them (nil when none).
+func (s *Spec) Schedules(env *unit.Env, local *time.Location, cals *Calendars) calendar.Schedule {
+	c := s.Calendars(env, local, cals)
+	switch len(c) {
+	case 0:
+		return nil
+	case 1:
+		return c[0].Schedule
+	}
+	a := make(calendar.Any, len(c))
+	for i, c := range c {
 		a[i] = c.Schedule
 	}
 	return a
@@ -96,10 +151,10 @@ func ParseSpecShared(u *unit.Unit, env *unit.Env, local *time.Location, cals *Ca
 	if env == nil {
 		env = &unit.Env{}
 	}
-	p := &specParser{u: u, env: env, local: local, cals: cals, s: &Spec{Accuracy: DefaultAccuracy, RemainAfterElapse: true}}
-	for _, e := range u.Entries {
+	p := &specParser{u: u, env: env, local: local, cals: cals, s: &Spec{src: u, Accuracy: DefaultAccuracy, RemainAfterElapse: true}}
+	for i, e := range u.Entries {
 		if e.Section == "Timer" {
-			p.entry(e)
+			p.entry(i, e)
 		}
 	}
 	return p.s, p.diags, p.finish()
@@ -122,7 +177,13 @@ func (p *specParser) bad(e unit.Entry, format string, args ...any) {
 		Msg: fmt.Sprintf("%s=%s: %s, ignoring", e.Key, e.Value, fmt.Sprintf(format, args...))})
 }
 
-func (p *specParser) entry(e unit.Entry) {
+// reset drops every timer set so far, as an empty assignment does in
+// systemd; the calendar is then the OnCalendar= lines after entry i.
+func (p *specParser) reset(i int) {
+	p.s.hasCalendar, p.s.calFrom, p.s.Monotonic = false, uint32(i+1), nil
+}
+
+func (p *specParser) entry(i int, e unit.Entry) {
 	v, err := p.env.Expand(e.Value, p.u.Name, p.u.Path)
 	if err != nil {
 		p.bad(e, "%v", err)
@@ -132,22 +193,19 @@ func (p *specParser) entry(e unit.Entry) {
 	switch e.Key {
 	case "OnCalendar":
 		if v == "" { // an empty assignment resets every timer, as in systemd
-			s.Calendar, s.Monotonic = nil, nil
+			p.reset(i)
 			return
 		}
-		one, err := p.cals.parse(v, p.local)
-		if err != nil {
+		// Parsed to check it (and to have a spec many timers write in
+		// the shared table); the Spec keeps only where the line is.
+		if _, err := p.cals.parse(v, p.local); err != nil {
 			p.bad(e, "Failed to parse calendar specification: %s", Strerror(err))
 			return
 		}
-		if len(s.Calendar) == 0 {
-			s.Calendar = one[:] // shared and full: a second line's append copies
-		} else {
-			s.Calendar = append(s.Calendar, one[0])
-		}
+		s.hasCalendar = true
 	case "OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec":
 		if v == "" {
-			s.Calendar, s.Monotonic = nil, nil
+			p.reset(i)
 			return
 		}
 		d, err := calendar.ParseTimespan(v)
@@ -224,7 +282,7 @@ func (p *specParser) finish() bool {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Warning,
 			Msg: "directives not supported by tend, ignored: " + strings.Join(p.unsupported, ", ")})
 	}
-	if len(s.Calendar) == 0 && len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
+	if !s.hasCalendar && len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Error, Msg: "Timer unit lacks value setting. Refusing."})
 		return false
 	}

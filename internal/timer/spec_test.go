@@ -27,15 +27,16 @@ func TestParseSpec(t *testing.T) {
 		diag  string // a diag that must appear
 	}{
 		{[]string{"OnCalendar=daily"}, true, func(s *Spec) bool {
-			return len(s.Calendar) == 1 && s.Calendar[0].Schedule.String() == "*-*-* 00:00:00" &&
+			c := s.Calendars(nil, time.UTC, nil)
+			return len(c) == 1 && c[0].Schedule.String() == "*-*-* 00:00:00" &&
 				s.Unit == "x.service" && s.Accuracy == time.Minute && s.RemainAfterElapse && !s.Persistent
 		}, ""},
 		{[]string{"OnCalendar=Mon *-*-* 08:00", "OnCalendar=Fri 17:00 Europe/Berlin"}, true, func(s *Spec) bool {
-			return len(s.Calendar) == 2 && s.Schedules().String() == "Mon *-*-* 08:00:00; Fri *-*-* 17:00:00 Europe/Berlin"
+			return len(s.Calendars(nil, time.UTC, nil)) == 2 && s.Schedules(nil, time.UTC, nil).String() == "Mon *-*-* 08:00:00; Fri *-*-* 17:00:00 Europe/Berlin"
 		}, ""},
 		{[]string{"OnCalendar=foo"}, false, nil, "/u/x.timer:2: OnCalendar=foo: Failed to parse calendar specification: Invalid argument, ignoring"},
 		{[]string{"OnCalendar=foo", "OnBootSec=5min"}, true, func(s *Spec) bool {
-			return len(s.Calendar) == 0 && s.Monotonic[0] == Monotonic{Boot, 5 * time.Minute}
+			return !s.HasCalendar() && s.Monotonic[0] == Monotonic{Boot, 5 * time.Minute}
 		}, "OnCalendar=foo"},
 		{[]string{"OnActiveSec=1", "OnUnitActiveSec=1h 30min", "OnUnitInactiveSec=2s", "OnStartupSec=10"}, true, func(s *Spec) bool {
 			return len(s.Monotonic) == 4 && s.Monotonic[0] == Monotonic{Active, time.Second} &&
@@ -43,6 +44,9 @@ func TestParseSpec(t *testing.T) {
 		}, ""},
 		{[]string{"OnActiveSec=5x"}, false, nil, "OnActiveSec=5x: Failed to parse timer value: Invalid argument, ignoring"},
 		{[]string{"OnCalendar=daily", "OnCalendar="}, false, nil, "Timer unit lacks value setting. Refusing."},
+		{[]string{"OnCalendar=daily", "OnBootSec=", "OnCalendar=weekly", "OnCalendar=bad"}, true, func(s *Spec) bool {
+			return s.Schedules(nil, time.UTC, nil).String() == "Mon *-*-* 00:00:00" && len(s.Monotonic) == 0
+		}, "OnCalendar=bad"},
 		{[]string{"OnClockChange=yes"}, true, func(s *Spec) bool { return s.OnClockChange }, ""},
 		{[]string{}, false, nil, "lacks value setting"},
 		{[]string{"OnCalendar=hourly", "Persistent=true", "RandomizedDelaySec=12h", "FixedRandomDelay=yes", "AccuracySec=0", "RemainAfterElapse=no", "OnTimezoneChange=1"}, true, func(s *Spec) bool {
@@ -83,7 +87,7 @@ func FuzzParseSpec(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		s, _, ok := ParseSpec(timerUnit("f.timer", strings.Split(line, "\n")...), nil, time.UTC)
-		if ok && len(s.Calendar)+len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
+		if ok && !s.HasCalendar() && len(s.Monotonic) == 0 && !s.OnClockChange && !s.OnTimezoneChange {
 			t.Fatalf("accepted a timer with nothing to wait for: %+v", s)
 		}
 		if s.Accuracy <= 0 || s.RandomizedDelay < 0 || s.Unit == "" {
