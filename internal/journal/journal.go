@@ -139,8 +139,6 @@ type unitLog struct {
 	newDir bool // directory entry not yet synced
 	// wbAt is where the active segment's early writeback stopped.
 	wbAt int64
-	// allocAt is where the blocks writeBack reserved end.
-	allocAt int64
 	// release: Release was called while pipes of the unit were still
 	// read; the last one's end seals the active segment (release.go).
 	release bool

@@ -462,56 +462,6 @@ func TestPipeQuietNoSpool(t *testing.T) {
 	}
 }
 
-// TestBusySegmentBlocksReserved: a busy pipe's segment has blocks
-// reserved beyond its end while it is written, and none once sealed;
-// every line is there.
-func TestBusySegmentBlocksReserved(t *testing.T) {
-	j := openTest(t, nil)
-	p, err := j.Pipe(Source{Unit: "busy.service", PID: os.Getpid(), Priority: PriInfo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := strings.Repeat("x", 99) + "\n"
-	const lines = 40000 // 4 MB: past writebackEvery
-	go func() {
-		defer p.W.Close()
-		w := bufio.NewWriterSize(p.W, 64<<10)
-		for range lines {
-			w.WriteString(line)
-		}
-		w.Flush()
-	}()
-	<-p.Done()
-	j.wmu.Lock()
-	s := j.units["busy.service"].segs[0]
-	path, size := s.path, s.size
-	j.wmu.Unlock()
-	blocks := func() int64 {
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Blocks * 512
-	}
-	if b := blocks(); b < size+preallocAhead/2 {
-		if b >= size {
-			t.Logf("%d bytes in blocks for a segment of %d: no blocks reserved (fallocate unsupported here?)", b, size)
-		} else {
-			t.Errorf("%d bytes in blocks for a segment of %d", b, size)
-		}
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if b := blocks(); b > (size+4095)&^4095+64<<10 {
-		t.Errorf("sealed segment of %d bytes holds %d bytes of blocks: the reserve was not freed", size, b)
-	}
-	j2 := openTest(t, func(o *Options) { o.Dir = j.opts.Dir })
-	if got := collect(t, j2, Query{}); len(got) != lines {
-		t.Errorf("%d entries read back, want %d", len(got), lines)
-	}
-}
-
 // TestPipeRotationSealedBySealer: the segments a pipe fills are sealed
 // (fsynced, indexed) by the sealer, not by the pipe reader, and every
 // line is in them, in order, across the rotations.

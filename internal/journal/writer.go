@@ -49,7 +49,7 @@ func (j *Journal) openSegmentLocked(u *unitLog) error {
 		os.Remove(path)
 		return err
 	}
-	u.f, u.wbAt, u.allocAt = f, 0, 0
+	u.f, u.wbAt = f, 0
 	u.segs = append(u.segs, &segment{path: path, unit: u.name, boot: j.opts.BootID, hdrSize: int64(len(hdr)), size: int64(len(hdr))})
 	return nil
 }
@@ -68,7 +68,7 @@ func (j *Journal) resumeLocked(u *unitLog) {
 			err = fmt.Errorf("%d bytes, %d of them read back", st.Size(), s.size)
 		}
 		if err == nil {
-			u.f, u.wbAt, u.allocAt = f, s.size, 0 // what it holds is the sync timer's
+			u.f, u.wbAt = f, s.size // what it holds is the sync timer's
 			return
 		}
 		f.Close()
@@ -447,14 +447,6 @@ func (j *Journal) writePieces(f *os.File, buf []byte, pieces []piece) error {
 // their writeback is started (see writeBack).
 const writebackEvery = 1 << 20
 
-// preallocAhead is how far beyond a busy segment's end its blocks are
-// reserved (fallocate, the size kept), a step at a time with its early
-// writeback: buffered writes into reserved blocks skip the delayed
-// allocation's per-page bookkeeping (ext4: a quarter of the write(2)'s
-// kernel time in logs.py's ingest). A quiet unit writes less than
-// writebackEvery and reserves nothing; seal frees what is left over.
-const preallocAhead = 8 << 20
-
 // writeBack starts the disk writes of the active segment's bytes before
 // size, once writebackEvery of them are unstarted, without waiting for
 // them: a busy unit's data goes to the disk while it keeps writing, so
@@ -469,28 +461,6 @@ func (u *unitLog) writeBack(size int64) {
 	}
 	_ = unix.SyncFileRange(int(u.f.Fd()), u.wbAt, end-u.wbAt, unix.SYNC_FILE_RANGE_WRITE)
 	u.wbAt = end
-	if size+preallocAhead/2 > u.allocAt {
-		at := max(u.allocAt, end)
-		_ = unix.Fallocate(int(u.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, at, size+preallocAhead-at)
-		u.allocAt = size + preallocAhead
-	}
-}
-
-// trimPrealloc frees the blocks writeBack reserved beyond a detached
-// segment's end: its size is final, and nothing else reads them. The
-// truncation is to the file's own size, so no byte of it changes.
-func trimPrealloc(f *os.File) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Blocks*512 <= (st.Size+4095)&^4095+64<<10 {
-		return nil // nothing reserved beyond the end (the extent tree's blocks aside)
-	}
-	if err := os.Truncate(f.Name(), st.Size); err != nil {
-		return fmt.Errorf("freeing the blocks reserved beyond the end: %w", err)
-	}
-	return nil
 }
 
 // seal makes a detached segment durable and indexes it: fsync the data,
@@ -498,9 +468,6 @@ func trimPrealloc(f *os.File) error {
 // treat it as immutable.
 func (j *Journal) seal(r *rotation) {
 	err := r.reopen()
-	if err == nil {
-		err = trimPrealloc(r.f)
-	}
 	if err == nil {
 		err = r.f.Sync()
 		if cerr := r.f.Close(); err == nil {
@@ -537,10 +504,7 @@ func (u *unitLog) sealLocked() error {
 		return nil
 	}
 	s := u.segs[len(u.segs)-1]
-	err := trimPrealloc(u.f)
-	if err == nil {
-		err = u.f.Sync()
-	}
+	err := u.f.Sync()
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
