@@ -178,9 +178,24 @@ func (b *lineBatcher) filled(n int, eof bool) {
 	data := b.buf[:b.have]
 	at, lineMax := 0, b.j.opts.LineMax // at: offset of data in buf
 	b.run, b.ends = -1, b.ends[:0]
+	// Most lines are one more line of the read's run: no rate limit, no
+	// level prefix. They only note their end here; the run's text and
+	// ends are set once, before any other line and after the last.
+	plain, prefix := b.rl.interval <= 0, b.src.LevelPrefix
+	runTo := -1 // where the run's text ends, when lines were added here
 lines:
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
+		if plain && 0 <= i && i <= lineMax && b.run >= 0 && (!prefix || data[0] != '<') {
+			b.ends = append(b.ends, uint32(at+i-b.runAt))
+			data, at = data[i+1:], at+i+1
+			runTo = at
+			continue
+		}
+		if runTo >= 0 {
+			b.extendRun(runTo)
+			runTo = -1
+		}
 		n, next, end := i, i+1, uint32(0)
 		switch {
 		case i >= 0 && i <= lineMax:
@@ -193,6 +208,12 @@ lines:
 		}
 		b.add(&tmpl, at, n, next, end)
 		data, at = data[next:], at+next
+		if b.run != len(b.recs)-1 {
+			b.run = -1 // a record of its own ended the run
+		}
+	}
+	if runTo >= 0 {
+		b.extendRun(runTo)
 	}
 	if eof {
 		b.rl.flush(b, now, mono)
@@ -202,7 +223,11 @@ lines:
 
 // flush commits the batch and moves the unterminated rest to the front.
 func (b *lineBatcher) flush() error {
-	err := b.j.commitAs(b.src.Unit, b.recs, b.final)
+	mode := commitSealLater
+	if b.final {
+		mode |= commitForce
+	}
+	err := b.j.commitAs(b.src.Unit, b.recs, mode)
 	// recs alias buf: move the rest only after the commit copied them.
 	b.have = copy(b.buf, b.pending)
 	b.pending = nil
@@ -243,6 +268,13 @@ func (b *lineBatcher) add(tmpl *rec, at, n, next int, end uint32) {
 	b.ends = append(b.ends, uint32(at+n-b.runAt)|end)
 	r := &b.recs[b.run]
 	r.msg, r.ends = b.buf[b.runAt:at+next], b.ends[b.runEnds:]
+}
+
+// extendRun sets the text and line ends of the current run, whose last
+// line ends (newline included) at buf[to].
+func (b *lineBatcher) extendRun(to int) {
+	r := &b.recs[b.run]
+	r.msg, r.ends = b.buf[b.runAt:to], b.ends[b.runEnds:]
 }
 
 // levelPrefix parses a leading "<N>" (N of one to three digits, at most

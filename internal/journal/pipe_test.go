@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -458,5 +459,50 @@ func TestPipeQuietNoSpool(t *testing.T) {
 	}
 	if got := messages(collect(t, j, Query{})); !slices.Equal(got, []string{"spoken"}) {
 		t.Errorf("stored %q; want the written pipe's line", got)
+	}
+}
+
+// TestPipeRotationSealedBySealer: the segments a pipe fills are sealed
+// (fsynced, indexed) by the sealer, not by the pipe reader, and every
+// line is in them, in order, across the rotations.
+func TestPipeRotationSealedBySealer(t *testing.T) {
+	j := openTest(t, func(o *Options) { o.MaxFileSize = 256 << 10 })
+	p, err := j.Pipe(Source{Unit: "rot.service", PID: os.Getpid(), Priority: PriInfo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines = 20000 // 2 MB: 8 segments
+	go func() {
+		defer p.W.Close()
+		w := bufio.NewWriterSize(p.W, 64<<10)
+		for i := range lines {
+			fmt.Fprintf(w, "%08d %s\n", i, strings.Repeat("y", 90))
+		}
+		w.Flush()
+	}()
+	<-p.Done()
+	j.sealWG.Wait() // the sealer ends once its queue is empty
+	j.wmu.Lock()
+	segs := slices.Clone(j.units["rot.service"].segs)
+	j.wmu.Unlock()
+	if len(segs) < 4 {
+		t.Fatalf("%d segments for 2 MB with MaxFileSize 256 KiB", len(segs))
+	}
+	for _, s := range segs[:len(segs)-1] {
+		if !s.sealed {
+			t.Errorf("%s: full segment not sealed", s.path)
+		}
+		if _, err := os.Stat(indexPath(s.path)); err != nil {
+			t.Errorf("full segment without index: %v", err)
+		}
+	}
+	got := collect(t, j, Query{})
+	if len(got) != lines {
+		t.Fatalf("%d entries, want %d", len(got), lines)
+	}
+	for i, e := range got {
+		if want := fmt.Sprintf("%08d ", i); !strings.HasPrefix(string(e.Message), want) {
+			t.Fatalf("entry %d: %.20q", i, e.Message)
+		}
 	}
 }
