@@ -193,7 +193,11 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 		}
 	}
 	got, flooded, reports := 0, 0, 0
-	for got < otherN {
+	// The two sources are read by two goroutines: the flood's burst must
+	// have passed, and its first suppressed datagram been counted, before
+	// the receivers stop (on a busy machine the TCP source was done when
+	// the UDP one had handed over 32).
+	for got < otherN || flooded < 50 {
 		g := c.next(t)
 		switch g.m.AppName {
 		case "other":
@@ -202,6 +206,7 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 			flooded++
 		}
 	}
+	awaitSuppressed(t, r.lim)
 	other.Close()
 	stopTCP()
 	stopUDP()
@@ -271,5 +276,28 @@ func TestFlushAfterBurst(t *testing.T) {
 	defer mu.Unlock()
 	if seen != 200 || flushes > 20 {
 		t.Errorf("%d messages, %d flushes, the last after %d messages; want 200, a few, 200", seen, flushes, seenAtFlush)
+	}
+}
+
+// awaitSuppressed waits until lim has suppressed a message. The limiter
+// signals nothing at its first suppression (a report comes only when the
+// window ends or at close), so its counts are read until one shows.
+func awaitSuppressed(t *testing.T, lim *limiter) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lim.mu.Lock()
+		n := 0
+		for _, b := range lim.buckets {
+			n += b.suppressed
+		}
+		lim.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no message suppressed within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
