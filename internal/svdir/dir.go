@@ -196,8 +196,8 @@ func makeSuperviseDir(sup string) error {
 // control FIFO is an order channel, and only its owner may give orders.
 func openFIFO(path string) (int, error) {
 	name := "supervise/" + filepath.Base(path)
-	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, fmt.Errorf("unable to make %s: %w", name, err)
+	if err := mkfifo(path, name); err != nil {
+		return -1, err
 	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
@@ -208,22 +208,40 @@ func openFIFO(path string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("unable to stat %s: %w", name, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		unix.Close(fd)
-		return -1, fmt.Errorf("%s exists but is not a fifo", name)
-	}
-	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
-		return fd, nil // as Mkfifo made it
-	}
-	err = unix.Fchown(fd, os.Geteuid(), os.Getegid())
-	if err == nil {
-		err = unix.Fchmod(fd, 0o600)
-	}
+	err = restrictFIFO(name, &st, func() error { return unix.Fchown(fd, os.Geteuid(), os.Getegid()) },
+		func() error { return unix.Fchmod(fd, 0o600) })
 	if err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("unable to restrict %s: %w", name, err)
+		return -1, err
 	}
 	return fd, nil
+}
+
+// mkfifo makes the FIFO at path (name in messages) unless it exists.
+func mkfifo(path, name string) error {
+	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("unable to make %s: %w", name, err)
+	}
+	return nil
+}
+
+// restrictFIFO checks that st is a FIFO and makes it 0600 and ours with
+// chown and chmod, unless it is so already (as Mkfifo made it).
+func restrictFIFO(name string, st *unix.Stat_t, chown, chmod func() error) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("%s exists but is not a fifo", name)
+	}
+	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
+		return nil
+	}
+	err := chown()
+	if err == nil {
+		err = chmod()
+	}
+	if err != nil {
+		return fmt.Errorf("unable to restrict %s: %w", name, err)
+	}
+	return nil
 }
 
 // openBare opens path (never a symlink, never as a controlling
@@ -245,27 +263,15 @@ func openBare(path string, mode int, perm uint32) (int, error) {
 // makes it 0600 and owned by us whatever it was before, as openFIFO does.
 func makeFIFO(path string) error {
 	name := "supervise/" + filepath.Base(path)
-	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("unable to make %s: %w", name, err)
+	if err := mkfifo(path, name); err != nil {
+		return err
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return fmt.Errorf("unable to stat %s: %w", name, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		return fmt.Errorf("%s exists but is not a fifo", name)
-	}
-	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() && st.Mode&0o7777 == 0o600 {
-		return nil
-	}
-	err := unix.Lchown(path, os.Geteuid(), os.Getegid())
-	if err == nil {
-		err = unix.Fchmodat(unix.AT_FDCWD, path, 0o600, 0)
-	}
-	if err != nil {
-		return fmt.Errorf("unable to restrict %s: %w", name, err)
-	}
-	return nil
+	return restrictFIFO(name, &st, func() error { return unix.Lchown(path, os.Geteuid(), os.Getegid()) },
+		func() error { return unix.Fchmodat(unix.AT_FDCWD, path, 0o600, 0) })
 }
 
 // Service returns the service directory d supervises.
