@@ -172,6 +172,22 @@ def timer_units(d, n, spec, started):
         os.symlink(f"../j{i}.timer", f"{wants}/j{i}.timer")
 
 
+def heap_stats(path):
+    """The runtime's figures in the text heap profile tend writes next to
+    heap.pprof (HeapAlloc: live heap after the reload's collection,
+    exact; HeapInuse: the spans holding it), in KiB; {} without one."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[1] in ("HeapAlloc", "HeapInuse") and parts[2] == "=":
+                    out[parts[1]] = int(parts[3]) // 1024
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def run_units(args, d, started):
     timer_units(d, args.n, args.spec, started)
     p = subprocess.Popen([args.tend, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
@@ -191,6 +207,7 @@ def run_units(args, d, started):
         def reload():
             subprocess.run([args.tend, "daemon-reload", "--socket", sock], check=True, timeout=600)
         mem, sw = measure(args, p, ready, reload if args.trim else None)
+        mem.update(heap_stats(f"{d}/heap.pprof.txt"))
         out = subprocess.run([args.tend, "list-timers", "--socket", sock], capture_output=True, text=True).stdout
         waiting = sum(1 for line in out.splitlines() if ".timer" in line)
         return mem, sw, waiting
@@ -212,17 +229,20 @@ def units_main(args, top):
             sys.exit(f"timers listed: {w0} loaded, {w1} started; want 0 and {args.n}")
         rows.append({"loaded": m0, "started": m1, "switches_loaded": s0, "switches_started": s1,
                      "pss_per_timer": (m1["Pss"] - m0["Pss"]) * 1024 / args.n,
-                     "anon_per_timer": (m1["Pss_Anon"] - m0["Pss_Anon"]) * 1024 / args.n})
+                     "anon_per_timer": (m1["Pss_Anon"] - m0["Pss_Anon"]) * 1024 / args.n,
+                     "live_per_timer": (m1.get("HeapAlloc", 0) - m0.get("HeapAlloc", 0)) * 1024 / args.n})
     spec = args.spec or "distinct times"
     print(f"# timers beyond the unit: {args.n} timers + {args.n} services, OnCalendar={spec}, "
           f"idle window {args.idle} s, work dir {top}\n")
-    print("| rep | PSS loaded / started KiB | of it anonymous KiB | added B per started timer: PSS, anonymous "
-          "| switches loaded / started |")
-    print("|---|---|---|---|---|")
+    print("| rep | PSS loaded / started KiB | of it anonymous KiB | live heap KiB (--heap-profile) "
+          "| added B per started timer: PSS, anonymous, live heap | switches loaded / started |")
+    print("|---|---|---|---|---|---|")
     for i, r in enumerate(rows):
         m0, m1 = r["loaded"], r["started"]
-        print(f"| {i} | {m0['Pss']} / {m1['Pss']} | {m0['Pss_Anon']} / {m1['Pss_Anon']} | "
-              f"{r['pss_per_timer']:.0f}, {r['anon_per_timer']:.0f} | {r['switches_loaded']} / {r['switches_started']} |")
+        live = f"{m0.get('HeapAlloc', '-')} / {m1.get('HeapAlloc', '-')}"
+        print(f"| {i} | {m0['Pss']} / {m1['Pss']} | {m0['Pss_Anon']} / {m1['Pss_Anon']} | {live} | "
+              f"{r['pss_per_timer']:.0f}, {r['anon_per_timer']:.0f}, {r['live_per_timer']:.0f} "
+              f"| {r['switches_loaded']} / {r['switches_started']} |")
     json.dump(rows, open(f"{top}/timer-units.json", "w"), indent=1)
 
 
