@@ -29,7 +29,11 @@ alternate (--reps rounds), each PSS taken once tend's boot is over (it
 returns its free heap then) and settled, after a daemon-reload: it
 collects and returns free heap pages too, so both runs are measured at a
 full collection rather than wherever the collector's pace left the heap
-(without it, --no-trim, runs of one setup differed by up to 20 MB).
+(without it, --no-trim, runs of one setup differed by up to 20 MB); the
+idle window starts --after-trim seconds after the reload. With
+--heap-profile the live heap (the runtime's HeapAlloc after the reload's
+collection, exact) is reported too: tend writes DIR/heap.pprof and its
+text form DIR/heap.pprof.txt.
 
 Firing precision is a Go benchmark (see bench/README.md):
   go test ./cmd/tend -run x -bench BenchmarkTimerPrecision -benchtime 1x
@@ -112,6 +116,10 @@ def measure(args, proc, ready, trim=None):
     time.sleep(args.settle)
     if trim:
         trim()
+        # What the reload itself causes is over by then: the Go
+        # runtime's work after its collection (within a second) and the
+        # journal's sync 5 s after the reload's log line.
+        time.sleep(args.after_trim)
     mem = rollup(proc.pid)
     s0 = switches(proc.pid)
     time.sleep(args.idle)
@@ -256,6 +264,8 @@ def main():
                     help="seconds to wait after start-up (tend syncs its journal 5 s after the last write)")
     ap.add_argument("--only", default="tend,cron", help="tend, cron (the crontab), units (timer units)")
     ap.add_argument("--reps", type=int, default=3, help="rounds of the units measure")
+    ap.add_argument("--after-trim", type=float, default=6,
+                    help="units: seconds between the daemon-reload and the measure (PSS, then the idle window)")
     ap.add_argument("--no-trim", dest="trim", action="store_false",
                     help="units: measure as boot left it, without the daemon-reload first")
     ap.add_argument("--heap-profile", action="store_true",
