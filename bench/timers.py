@@ -29,7 +29,11 @@ alternate (--reps rounds), each PSS taken once tend's boot is over (it
 returns its free heap then) and settled, after a daemon-reload: it
 collects and returns free heap pages too, so both runs are measured at a
 full collection rather than wherever the collector's pace left the heap
-(without it, --no-trim, runs of one setup differed by up to 20 MB).
+(without it, --no-trim, runs of one setup differed by up to 20 MB); the
+idle window starts --after-trim seconds after the reload. With
+--heap-profile the live heap (the runtime's HeapAlloc after the reload's
+collection, exact) is reported too: tend writes DIR/heap.pprof and its
+text form DIR/heap.pprof.txt.
 
 Firing precision is a Go benchmark (see bench/README.md):
   go test ./cmd/tend -run x -bench BenchmarkTimerPrecision -benchtime 1x
@@ -112,6 +116,10 @@ def measure(args, proc, ready, trim=None):
     time.sleep(args.settle)
     if trim:
         trim()
+        # What the reload itself causes is over by then: the Go
+        # runtime's work after its collection (within a second) and the
+        # journal's sync 5 s after the reload's log line.
+        time.sleep(args.after_trim)
     mem = rollup(proc.pid)
     s0 = switches(proc.pid)
     time.sleep(args.idle)
@@ -172,6 +180,22 @@ def timer_units(d, n, spec, started):
         os.symlink(f"../j{i}.timer", f"{wants}/j{i}.timer")
 
 
+def heap_stats(path):
+    """The runtime's figures in the text heap profile tend writes next to
+    heap.pprof (HeapAlloc: live heap after the reload's collection,
+    exact; HeapInuse: the spans holding it), in KiB; {} without one."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[1] in ("HeapAlloc", "HeapInuse") and parts[2] == "=":
+                    out[parts[1]] = int(parts[3]) // 1024
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def run_units(args, d, started):
     timer_units(d, args.n, args.spec, started)
     p = subprocess.Popen([args.tend, "run", "--units", f"{d}/units", "--runtime-dir", f"{d}/run",
@@ -191,6 +215,7 @@ def run_units(args, d, started):
         def reload():
             subprocess.run([args.tend, "daemon-reload", "--socket", sock], check=True, timeout=600)
         mem, sw = measure(args, p, ready, reload if args.trim else None)
+        mem.update(heap_stats(f"{d}/heap.pprof.txt"))
         out = subprocess.run([args.tend, "list-timers", "--socket", sock], capture_output=True, text=True).stdout
         waiting = sum(1 for line in out.splitlines() if ".timer" in line)
         return mem, sw, waiting
@@ -212,17 +237,20 @@ def units_main(args, top):
             sys.exit(f"timers listed: {w0} loaded, {w1} started; want 0 and {args.n}")
         rows.append({"loaded": m0, "started": m1, "switches_loaded": s0, "switches_started": s1,
                      "pss_per_timer": (m1["Pss"] - m0["Pss"]) * 1024 / args.n,
-                     "anon_per_timer": (m1["Pss_Anon"] - m0["Pss_Anon"]) * 1024 / args.n})
+                     "anon_per_timer": (m1["Pss_Anon"] - m0["Pss_Anon"]) * 1024 / args.n,
+                     "live_per_timer": (m1.get("HeapAlloc", 0) - m0.get("HeapAlloc", 0)) * 1024 / args.n})
     spec = args.spec or "distinct times"
     print(f"# timers beyond the unit: {args.n} timers + {args.n} services, OnCalendar={spec}, "
           f"idle window {args.idle} s, work dir {top}\n")
-    print("| rep | PSS loaded / started KiB | of it anonymous KiB | added B per started timer: PSS, anonymous "
-          "| switches loaded / started |")
-    print("|---|---|---|---|---|")
+    print("| rep | PSS loaded / started KiB | of it anonymous KiB | live heap KiB (--heap-profile) "
+          "| added B per started timer: PSS, anonymous, live heap | switches loaded / started |")
+    print("|---|---|---|---|---|---|")
     for i, r in enumerate(rows):
         m0, m1 = r["loaded"], r["started"]
-        print(f"| {i} | {m0['Pss']} / {m1['Pss']} | {m0['Pss_Anon']} / {m1['Pss_Anon']} | "
-              f"{r['pss_per_timer']:.0f}, {r['anon_per_timer']:.0f} | {r['switches_loaded']} / {r['switches_started']} |")
+        live = f"{m0.get('HeapAlloc', '-')} / {m1.get('HeapAlloc', '-')}"
+        print(f"| {i} | {m0['Pss']} / {m1['Pss']} | {m0['Pss_Anon']} / {m1['Pss_Anon']} | {live} | "
+              f"{r['pss_per_timer']:.0f}, {r['anon_per_timer']:.0f}, {r['live_per_timer']:.0f} "
+              f"| {r['switches_loaded']} / {r['switches_started']} |")
     json.dump(rows, open(f"{top}/timer-units.json", "w"), indent=1)
 
 
@@ -236,6 +264,8 @@ def main():
                     help="seconds to wait after start-up (tend syncs its journal 5 s after the last write)")
     ap.add_argument("--only", default="tend,cron", help="tend, cron (the crontab), units (timer units)")
     ap.add_argument("--reps", type=int, default=3, help="rounds of the units measure")
+    ap.add_argument("--after-trim", type=float, default=6,
+                    help="units: seconds between the daemon-reload and the measure (PSS, then the idle window)")
     ap.add_argument("--no-trim", dest="trim", action="store_false",
                     help="units: measure as boot left it, without the daemon-reload first")
     ap.add_argument("--heap-profile", action="store_true",

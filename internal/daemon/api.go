@@ -379,10 +379,11 @@ func stateOr(s string) string {
 }
 
 func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error) {
-	ch, err := a.d.reload(ctx)
+	ch, err := a.d.reloadPlan(ctx)
 	if err != nil {
 		return api.ReloadReport{}, err
 	}
+	defer a.d.settleReload(ctx) // after the report, whose garbage is the trim's
 	rep := api.ReloadReport{Added: ch.Added, Removed: ch.Removed}
 	list, _ := a.d.mgr.List(ctx)
 	running := map[string]bool{}

@@ -302,8 +302,18 @@ func (l *loader) buildLocked() *plan.Plan {
 	return plan.New(units, plan.Options{Logger: l.log})
 }
 
-// reload re-reads the units and hands the new plan to the supervisor.
+// reload re-reads the units, hands the new plan to the supervisor and
+// then gives back the memory the reload no longer needs (settleReload).
 func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
+	ch, err := d.reloadPlan(ctx)
+	if err == nil {
+		d.settleReload(ctx)
+	}
+	return ch, err
+}
+
+// reloadPlan re-reads the units and hands the new plan to the supervisor.
+func (d *daemon) reloadPlan(ctx context.Context) (plan.Changes, error) {
 	d.loader.install.Lock()
 	defer d.loader.install.Unlock()
 	pl, diags := d.loader.load(d.liveInstances(ctx)...)
@@ -313,17 +323,27 @@ func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	ch, err := d.mgr.Reload(ctx, pl)
 	if err == nil {
 		d.log.Info("reloaded units", "added", len(ch.Added), "removed", len(ch.Removed), "changed", len(ch.Changed))
-		// A reload is a boot's parse and plan again: the old plan and
-		// the parse are garbage now, and an idle daemon should not keep
-		// their pages until the heap grows back into them.
-		trimMemory()
-		if d.cfg.HeapProfile != "" {
-			if err := writeHeapProfile(d.cfg.HeapProfile); err != nil {
-				d.log.Warn("cannot write heap profile", "err", err)
-			}
-		}
 	}
 	return ch, err
+}
+
+// settleReload ends a reload once all it caused is done. A reload is a
+// boot's parse and plan again: the old plan and the parse are garbage
+// now, and an idle daemon should not keep their pages until the heap
+// grows back into them. The trim comes last: garbage made after it (the
+// state-file write the reload causes re-encodes every unit; a
+// daemon-reload's report lists every unit) would land in the pages just
+// returned and stay resident, tens of MB with 20,000 units.
+func (d *daemon) settleReload(ctx context.Context) {
+	if err := d.mgr.Settle(ctx); err != nil {
+		return
+	}
+	trimMemory()
+	if d.cfg.HeapProfile != "" {
+		if err := writeHeapProfile(d.cfg.HeapProfile); err != nil {
+			d.log.Warn("cannot write heap profile", "err", err)
+		}
+	}
 }
 
 // liveInstances names the template instances of the plan in force that

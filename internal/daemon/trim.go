@@ -52,15 +52,26 @@ func raiseGCForBoot(pacer *gcpace.Pacer) func() {
 	return func() { once.Do(func() { debug.SetGCPercent(old) }) }
 }
 
-// writeHeapProfile writes the heap profile to path, replacing it.
+// writeHeapProfile writes the heap profile to path, replacing it, and
+// its text form with the runtime's memory statistics (how much of the
+// heap's spans is live, free or returned: what PSS alone cannot tell)
+// to path.txt.
 func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("cannot write heap profile: %w", err)
+	for _, out := range []struct {
+		path  string
+		debug int
+	}{{path, 0}, {path + ".txt", 1}} {
+		f, err := os.Create(out.path)
+		if err != nil {
+			return fmt.Errorf("cannot write heap profile: %w", err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, out.debug); err != nil {
+			f.Close()
+			return fmt.Errorf("cannot write heap profile %s: %w", out.path, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
 	}
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write heap profile %s: %w", path, err)
-	}
-	return f.Close()
+	return nil
 }

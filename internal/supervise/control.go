@@ -296,6 +296,14 @@ func (m *Manager) applyPlan(p *plan.Plan) plan.Changes {
 	return ch
 }
 
+// Settle returns once the loop has handled every event queued before
+// the call and written the state file they changed: what a call just
+// made caused is then done, garbage included (a daemon-reload's write
+// re-encodes every unit), so memory trimmed after Settle stays trimmed.
+func (m *Manager) Settle(ctx context.Context) error {
+	return m.do(ctx, func() {})
+}
+
 // Plan returns the plan in force.
 func (m *Manager) Plan(ctx context.Context) (*plan.Plan, error) {
 	var p *plan.Plan

@@ -11,12 +11,25 @@ import (
 // timer takes the new [Timer] section and computes its next elapse from
 // it (from its last trigger, so a run is neither lost nor repeated);
 // a running or elapsed one takes it too and uses it when it next waits.
+//
+// A timer whose unit did not change keeps its typed spec but reads its
+// calendar from the new load of the unit (see timerspec.Spec.Rebind),
+// so the previous load can be collected.
 func (m *Manager) reloadTimers(ch plan.Changes) {
 	for _, name := range ch.Changed {
 		if u := m.units[name]; u != nil {
 			if t, ok := u.eng.(*timer); ok {
 				t.refresh(m)
 			}
+		}
+	}
+	for _, u := range m.units {
+		t, ok := u.eng.(*timer)
+		if !ok || t.spec == nil {
+			continue
+		}
+		if _, changed := slices.BinarySearch(ch.Changed, u.name); !changed {
+			t.spec.Rebind(u.def)
 		}
 	}
 }

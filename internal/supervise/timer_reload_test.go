@@ -1,7 +1,9 @@
 package supervise
 
 import (
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/unit"
@@ -53,4 +55,50 @@ func TestTimerReloadReschedules(t *testing.T) {
 	if !r.runs("cal.service") {
 		t.Fatalf("cal.service did not run at its new time")
 	}
+}
+
+// TestTimerReloadReleasesOldUnit: a waiting timer whose unit a reload
+// finds unchanged reads its calendar from the new load of the unit, so
+// the old load is collected (a started timer kept it whole, ~1 KiB, in
+// every daemon-reload after its start), and it still fires at its time
+// and shows its calendar.
+func TestTimerReloadReleasesOldUnit(t *testing.T) {
+	lines := []string{"OnCalendar=*-*-* 08:00", "AccuracySec=1us"}
+	r, old := startedTimerRig(t, lines)
+	units := map[string]*unit.Unit{
+		"same.service": oneshot("same.service"),
+		"same.timer":   timerDef("same.timer", lines...),
+	}
+	ch := r.m.applyPlan(plan.New(units, plan.Options{}))
+	drain(r.m)
+	if len(ch.Changed) != 0 {
+		t.Fatalf("changed %q; want none", ch.Changed)
+	}
+	for range 3 { // weak pointers clear once the object is found unreachable
+		runtime.GC()
+	}
+	if old.Value() != nil {
+		t.Errorf("the timer's unit as first loaded is still reachable after the reload")
+	}
+	st := r.m.snapshot(r.timer("same.timer").rt, true)
+	if st.Timer == nil || len(st.Timer.Calendar) != 1 || !st.Timer.Calendar[0].Next.Equal(at("2026-01-01 08:00:00")) {
+		t.Fatalf("status after the reload: %+v; want one calendar due at 08:00", st.Timer)
+	}
+	r.advanceTo(at("2026-01-01 08:00:00"))
+	if !r.runs("same.service") {
+		t.Fatalf("same.service did not run at 08:00 after the reload")
+	}
+}
+
+// startedTimerRig is a rig whose same.timer (lines) waits, and a weak
+// pointer to that timer's unit as loaded: the rig's plan is all that
+// holds it.
+func startedTimerRig(t *testing.T, lines []string) (*timerRig, weak.Pointer[unit.Unit]) {
+	def := timerDef("same.timer", lines...)
+	r := newTimerRig(t, oneshot("same.service"), def)
+	r.job(plan.Start, "same.timer")
+	if tm := r.timer("same.timer"); tm.state != Waiting {
+		t.Fatalf("same.timer: %s; want waiting", tm.state)
+	}
+	return r, weak.Make(def)
 }

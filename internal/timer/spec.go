@@ -83,6 +83,19 @@ const DefaultAccuracy = time.Minute
 // parsed when it was typed.
 func (s *Spec) HasCalendar() bool { return s.hasCalendar }
 
+// Rebind makes the Spec read its OnCalendar= lines from u, a new load of
+// the unit it was typed from with the same entries (a daemon-reload
+// found the unit unchanged), so the old load is not kept alive by a
+// timer that waits across reloads: every started timer would otherwise
+// hold a whole unit (~1 KiB) per reload's worth of history. A u whose
+// entries differ in number is not the same unit and is ignored (the
+// caller types a new Spec for a changed unit).
+func (s *Spec) Rebind(u *unit.Unit) {
+	if s.src != nil && u != s.src && len(u.Entries) == len(s.src.Entries) {
+		s.src = u
+	}
+}
+
 // Calendars parses the timer's OnCalendar= lines again, those without a
 // time zone in local, through cals (nil: each is parsed anew) with the
 // specifiers of env, as ParseSpecShared was given them. Lines that are
