@@ -197,6 +197,17 @@ service echo
         stop(p)
 
 
+def run_minisuper(args, results):
+    """The floor: bench/minisuper.c accepts, forks, dup2s and execs the
+    same /bin/cat and does nothing else (no logging, limits or cgroup)."""
+    p = subprocess.Popen([args.minisuper, "127.0.0.1", str(EXT), "/bin/cat", "cat"])
+    try:
+        wait_listening(EXT, p, "minisuper")
+        results["minisuper (C floor)", "external"] = client(args, EXT, p.pid)
+    finally:
+        stop(p)
+
+
 def switches(pid):
     n = 0
     for st in glob.glob(f"/proc/{pid}/task/*/status"):
@@ -277,7 +288,10 @@ def main():
     ap.add_argument("-t", type=int, default=30, help="time limit per measurement, seconds")
     ap.add_argument("--idle", type=int, default=30, help="idle window, seconds")
     ap.add_argument("--settle", type=float, default=5)
-    ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle")
+    ap.add_argument("--minisuper", default=f"{HERE}/.bin/minisuper",
+                    help="the C floor (bench/minisuper.c, built with gcc unless it exists and --no-build)")
+    ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle",
+                    help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), idle")
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
     args = ap.parse_args()
     only = args.only.split(",")
@@ -286,6 +300,9 @@ def main():
         env = dict(os.environ, CGO_ENABLED="0")
         subprocess.run(["go", "build", "-o", args.tend, "./cmd/tend"], cwd=f"{HERE}/..", check=True, env=env)
         subprocess.run(["go", "build", "-o", args.client, "./bench/sockclient"], cwd=f"{HERE}/..", check=True, env=env)
+    if "minisuper" in only and (not args.no_build or not os.path.exists(args.minisuper)):
+        os.makedirs(os.path.dirname(args.minisuper), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-o", args.minisuper, f"{HERE}/minisuper.c"], check=True)
     d = tempfile.mkdtemp(prefix="tend-bench-sockets-")
     os.chmod(d, 0o755)
     services = f"{d}/services"
@@ -301,6 +318,8 @@ def main():
         run_openbsd(args, d, services, inetd_conf, results)
     if "xinetd" in only:
         run_xinetd(args, d, services, results)
+    if "minisuper" in only:
+        run_minisuper(args, results)
     idle = None
     if "idle" in only:
         os.makedirs(f"{d}/idle")
@@ -313,6 +332,11 @@ def main():
         print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_ms_per_conn']:.3f} |")
     for case in ("external", "internal"):
         peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
+        floor = results.get(("minisuper (C floor)", case))
+        if floor and peers:
+            best = max(r["conn_per_s"] for r in peers)
+            print(f"\n{case}: C floor / best peer conn/s = {floor['conn_per_s'] / best:.2f}× "
+                  f"(the most any super-server gets here)")
         if ("tend", case) in results and peers:
             t = results["tend", case]
             best = max(r["conn_per_s"] for r in peers)
