@@ -39,6 +39,10 @@ type Group struct {
 	// unit's directory in them, made when a limit needs one.
 	limitDirs map[string]string
 	joinFirst bool // Apply's Limits.JoinFirst
+	// found: the directory existed when the group was made (an earlier
+	// run's, or this run's not yet removed), so limit groups of the same
+	// name that this Group did not make may exist too (remove).
+	found bool
 }
 
 func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
@@ -50,13 +54,16 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 	}
 	g.dir = filepath.Join(m.base, unit)
 	g.path = filepath.Join(m.prefix, unit)
-	err := mkdirGroup(g.dir)
+	err := os.Mkdir(g.dir, 0o755)
 	if errors.Is(err, os.ErrNotExist) {
 		// The base went while tend ran: make it (and the stats bases)
 		// again rather than leave the unit unable to start.
 		if err = m.reclaim(); err == nil {
-			err = mkdirGroup(g.dir)
+			err = os.Mkdir(g.dir, 0o755)
 		}
+	}
+	if errors.Is(err, os.ErrExist) {
+		g.found, err = true, nil
 	}
 	if err != nil {
 		return nil, err
@@ -460,14 +467,19 @@ func (g *Group) remove(later bool) error {
 	g.limitDirs = nil
 	g.mu.Unlock()
 	// An earlier run's limit group of the same name (reused, not made by
-	// this Group) is removed too, or it would keep the base busy.
-	if limitDirs == nil {
-		limitDirs = map[string]string{}
-	}
-	bases := g.m.statBases()
-	for _, ctrl := range limitControllers {
-		if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
-			limitDirs[ctrl] = filepath.Join(base, g.unit)
+	// this Group) is removed too, or it would keep the base busy. There
+	// can be one only if the group's directory was found, not made: a
+	// per-connection instance, whose name is new, is spared three
+	// failing rmdirs in the v1 hierarchies of a hybrid system.
+	if g.found {
+		if limitDirs == nil {
+			limitDirs = map[string]string{}
+		}
+		bases := g.m.statBases()
+		for _, ctrl := range limitControllers {
+			if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
+				limitDirs[ctrl] = filepath.Join(base, g.unit)
+			}
 		}
 	}
 	var dirs []string
