@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -379,32 +380,32 @@ func (g *Group) noteExit(pid int) {
 // eventsPath is the group's cgroup.events, which says whether it is empty.
 func (g *Group) eventsPath() string { return filepath.Join(g.dir, "cgroup.events") }
 
-// readEventsLocked reads cgroup.events: from the group's open file, where
-// a read from offset 0 makes cgroupfs generate it afresh, or (once the
-// group's files are closed) by its path.
-func (g *Group) readEventsLocked() ([]byte, error) {
+// readEventsLocked reads cgroup.events into buf: from the group's open
+// file, where a read from offset 0 makes cgroupfs generate it afresh, or
+// (once the group's files are closed) by its path. The caller's buffer
+// stays on its stack: a returned one was 512 bytes of garbage per look,
+// two looks per connection of an Accept=yes socket.
+func (g *Group) readEventsLocked(buf []byte) ([]byte, error) {
 	if g.events == nil {
-		return readSmall(g.eventsPath())
+		return readSmall(g.eventsPath(), buf)
 	}
-	var buf [512]byte
-	n, err := unix.Pread(int(g.events.Fd()), buf[:], 0)
+	n, err := unix.Pread(int(g.events.Fd()), buf, 0)
 	if err != nil {
 		return nil, err
 	}
 	return buf[:n], nil
 }
 
-// readSmall reads a small cgroupfs file with plain system calls: os.Open
-// would register the (pollable) file with Go's poller and back, several
-// system calls more.
-func readSmall(path string) ([]byte, error) {
+// readSmall reads a small cgroupfs file into buf with plain system calls:
+// os.Open would register the (pollable) file with Go's poller and back,
+// several system calls more.
+func readSmall(path string, buf []byte) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	var buf [512]byte
-	n, err := unix.Read(fd, buf[:])
+	n, err := unix.Read(fd, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -424,8 +425,9 @@ func (g *Group) isEmptyLocked() bool {
 	case g.removed:
 		return true
 	case g.m.mode == ModeV2:
-		b, err := g.readEventsLocked()
-		return err != nil || strings.Contains(string(b), "populated 0")
+		var buf [128]byte // "populated 0\nfrozen 0\n"
+		b, err := g.readEventsLocked(buf[:])
+		return err != nil || bytes.Contains(b, []byte("populated 0"))
 	case g.m.mode == ModeV1:
 		pids, err := readTreePIDs(g.dir)
 		return err != nil || len(pids) == 0
