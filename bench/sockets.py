@@ -15,7 +15,12 @@ forks count, the servers it runs do not).
 Then tend's idle cost: context switches of all its threads over 30 s
 with 200 listening socket units, and its PSS per socket unit: the
 growth when a second batch of 100 units is added (daemon-reload +
-start), the first batch having paid the one-time costs.
+start), the first batch having paid the one-time costs; measured as
+started (wherever the collector stands then: ±4 KiB per unit from run to
+run) and after a no-op daemon-reload, which ends, as boot does, with a
+collection that gives free pages back (the steady figure, with its
+anonymous part). --only minisuper runs the C floor (bench/minisuper.c:
+accept, vfork, dup2, exec; no bookkeeping) on the external service.
 
 Every rate limit is lifted for all three (inetd -R, nowait.MAX, xinetd
 cps/instances; tend reads the same files). inetd's "internal" services
@@ -197,6 +202,17 @@ service echo
         stop(p)
 
 
+def run_minisuper(args, results):
+    """The floor: bench/minisuper.c accepts, forks, dup2s and execs the
+    same /bin/cat and does nothing else (no logging, limits or cgroup)."""
+    p = subprocess.Popen([args.minisuper, "127.0.0.1", str(EXT), "/bin/cat", "cat"])
+    try:
+        wait_listening(EXT, p, "minisuper")
+        results["minisuper (C floor)", "external"] = client(args, EXT, p.pid)
+    finally:
+        stop(p)
+
+
 def switches(pid):
     n = 0
     for st in glob.glob(f"/proc/{pid}/task/*/status"):
@@ -210,12 +226,22 @@ def switches(pid):
     return n
 
 
-def pss_kib(pid):
+def pss_kib(pid, field="Pss:"):
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("Pss:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
+
+
+def pss_trimmed(args, d, pid):
+    """PSS and anonymous PSS after a daemon-reload with nothing changed:
+    tend collects and gives back free pages after each reload (and
+    after boot), so this is its steady figure, not wherever the
+    collector stood after the last start."""
+    ctl(args, d, "daemon-reload")
+    time.sleep(args.settle)
+    return pss_kib(pid), pss_kib(pid, "Pss_Anon:")
 
 
 def run_idle(args, d, n=100):
@@ -251,14 +277,19 @@ def run_idle(args, d, n=100):
         first = pss_kib(p.pid)
         add(0)
         before = pss_kib(p.pid)
+        before_t, before_anon = pss_trimmed(args, d, p.pid)
         add(1)
         after = pss_kib(p.pid)
+        after_t, after_anon = pss_trimmed(args, d, p.pid)
         s0 = switches(p.pid)
         time.sleep(args.idle)
         s1 = switches(p.pid)
         return {"pss_empty_kib": first, "pss_before_kib": before, "pss_after_kib": after,
                 "pss_first_batch_per_socket_kib": (before - first) / n,
                 "pss_per_socket_kib": (after - before) / n,
+                "pss_trimmed_kib": [before_t, after_t], "pss_anon_trimmed_kib": [before_anon, after_anon],
+                "pss_per_socket_trimmed_kib": (after_t - before_t) / n,
+                "pss_anon_per_socket_trimmed_kib": (after_anon - before_anon) / n,
                 "ctxt_switches": s1 - s0, "seconds": args.idle, "sockets": 2 * n}
     finally:
         stop(p)
@@ -277,7 +308,10 @@ def main():
     ap.add_argument("-t", type=int, default=30, help="time limit per measurement, seconds")
     ap.add_argument("--idle", type=int, default=30, help="idle window, seconds")
     ap.add_argument("--settle", type=float, default=5)
-    ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle")
+    ap.add_argument("--minisuper", default=f"{HERE}/.bin/minisuper",
+                    help="the C floor (bench/minisuper.c, built with gcc unless it exists and --no-build)")
+    ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle",
+                    help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), idle")
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
     args = ap.parse_args()
     only = args.only.split(",")
@@ -286,6 +320,9 @@ def main():
         env = dict(os.environ, CGO_ENABLED="0")
         subprocess.run(["go", "build", "-o", args.tend, "./cmd/tend"], cwd=f"{HERE}/..", check=True, env=env)
         subprocess.run(["go", "build", "-o", args.client, "./bench/sockclient"], cwd=f"{HERE}/..", check=True, env=env)
+    if "minisuper" in only and (not args.no_build or not os.path.exists(args.minisuper)):
+        os.makedirs(os.path.dirname(args.minisuper), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-o", args.minisuper, f"{HERE}/minisuper.c"], check=True)
     d = tempfile.mkdtemp(prefix="tend-bench-sockets-")
     os.chmod(d, 0o755)
     services = f"{d}/services"
@@ -301,6 +338,8 @@ def main():
         run_openbsd(args, d, services, inetd_conf, results)
     if "xinetd" in only:
         run_xinetd(args, d, services, results)
+    if "minisuper" in only:
+        run_minisuper(args, results)
     idle = None
     if "idle" in only:
         os.makedirs(f"{d}/idle")
@@ -313,6 +352,11 @@ def main():
         print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_ms_per_conn']:.3f} |")
     for case in ("external", "internal"):
         peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
+        floor = results.get(("minisuper (C floor)", case))
+        if floor and peers:
+            best = max(r["conn_per_s"] for r in peers)
+            print(f"\n{case}: C floor / best peer conn/s = {floor['conn_per_s'] / best:.2f}× "
+                  f"(the most any super-server gets here)")
         if ("tend", case) in results and peers:
             t = results["tend", case]
             best = max(r["conn_per_s"] for r in peers)
@@ -324,6 +368,8 @@ def main():
               f"(first {idle['sockets'] // 2}: {idle['pss_first_batch_per_socket_kib']:.1f} KiB each) → {idle['pss_after_kib']} KiB "
               f"(next {idle['sockets'] // 2}: {idle['pss_per_socket_kib']:.1f} KiB per socket, goal < 10); "
               f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
+        print(f"idle, after a no-op daemon-reload's trim: PSS {idle['pss_trimmed_kib'][0]} → {idle['pss_trimmed_kib'][1]} KiB, "
+              f"{idle['pss_per_socket_trimmed_kib']:.1f} KiB per socket (anonymous: {idle['pss_anon_per_socket_trimmed_kib']:.1f})")
     json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "idle": idle},
               open(f"{HERE}/results/sockets.json" if os.path.isdir(f"{HERE}/results") else f"{d}/sockets.json", "w"),
               indent=1)

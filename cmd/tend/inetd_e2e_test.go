@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,5 +63,27 @@ func TestInetdDisabled(t *testing.T) {
 	in := startTend(t, dir, "--inetd-conf", "", "--xinetd-conf", "")
 	if out := in.mustCtl("list-unit-files"); strings.Contains(out, "inetd") {
 		t.Errorf("units generated with --inetd-conf \"\":\n%s", out)
+	}
+}
+
+// TestInetdServerStdioOnly: an inetd nowait server gets its connection
+// as inetd gives it, on the standard streams only: no descriptor 3 and
+// no LISTEN_FDS, LISTEN_PID or LISTEN_FDNAMES (which made every
+// instance go through the pid trampoline, a second exec).
+func TestInetdServerStdioOnly(t *testing.T) {
+	conf := t.TempDir()
+	script := filepath.Join(conf, "env.sh")
+	os.WriteFile(script, []byte(`read line
+fd3=no; [ -e /proc/$$/fd/3 ] && fd3=yes
+echo "fds=${LISTEN_FDS-none} pid=${LISTEN_PID-none} names=${LISTEN_FDNAMES-none} fd3=$fd3 remote=${REMOTE_ADDR-none} got=$line"
+`), 0o644)
+	port := freePort(t)
+	inetdConf := filepath.Join(conf, "inetd.conf")
+	os.WriteFile(inetdConf, []byte(fmt.Sprintf("127.0.0.1:%d\tstream\ttcp\tnowait\troot\t/bin/sh\tsh %s\n", port, script)), 0o644)
+	in := startTend(t, t.TempDir(), "--inetd-conf", inetdConf, "--xinetd-conf", "")
+	in.waitState(fmt.Sprintf("inetd-%d-tcp-127.0.0.1.socket", port), "active (listening)")
+	got, err := ask("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if want := "fds=none pid=none names=none fd3=no remote=127.0.0.1 got=hi"; err != nil || got != want {
+		t.Errorf("the server saw %q (%v); want %q", got, err, want)
 	}
 }

@@ -65,8 +65,10 @@ type Spec struct {
 	ExecStartPre, ExecStartPost []unit.Command
 	ExecStopPre, ExecStopPost   []unit.Command
 	// Exec is how those commands run: the systemd.exec(5) settings of
-	// the [Socket] section (User=, Environment=, WorkingDirectory=, …).
-	Exec unit.ExecContext
+	// the [Socket] section (User=, Environment=, WorkingDirectory=, …);
+	// nil when there is none of them to run. (A started socket keeps its
+	// Spec: the settings, 688 bytes, were most of an idle socket's.)
+	Exec *unit.ExecContext
 	// Timeout bounds each of them (TimeoutSec=; unit.Infinity for none).
 	Timeout time.Duration
 
@@ -88,6 +90,12 @@ type Spec struct {
 	// its trigger limit was hit (inetd's 10 minutes, xinetd's cps wait)
 	// instead of leaving it failed as systemd does.
 	TriggerLimitHold time.Duration
+	// StdioOnly gives the service the socket only on the standard
+	// streams its unit names, as inetd does: no descriptors from 3 and
+	// no LISTEN_FDS, LISTEN_FDNAMES or LISTEN_PID. An inetd server never
+	// looks for them, and without LISTEN_PID the instance is executed
+	// directly, not through the pid trampoline (spawn/pidexec.go).
+	StdioOnly bool
 
 	// Unsupported lists directives tend reads but does not apply.
 	Unsupported []string
@@ -178,6 +186,8 @@ func (p *specParser) entry(e unit.Entry) {
 		if d, ok := p.timespan(e, v); ok {
 			s.TriggerLimitHold = d
 		}
+	case "X-Tend-StdioOnly":
+		p.boolean(e, v, &s.StdioOnly)
 	default:
 		if p.option(e, v) {
 			return
@@ -422,7 +432,9 @@ func (p *specParser) finish() bool {
 		}
 	}
 	ec, bad := p.exec.Result()
-	s.Exec = ec
+	if len(s.ExecStartPre)+len(s.ExecStartPost)+len(s.ExecStopPre)+len(s.ExecStopPost) > 0 {
+		s.Exec = &ec
+	}
 	if len(s.Unsupported) > 0 {
 		p.diags = append(p.diags, unit.Diag{File: u.Path, Severity: unit.Warning,
 			Msg: "directives not supported by tend, ignored: " + strings.Join(s.Unsupported, ", ")})

@@ -83,6 +83,7 @@ IPAddressAllow=localhost 10.0.0.0/8
 IPAddressDeny=any
 ExecStartPre=/bin/true pre
 X-Tend-TriggerLimitHoldSec=10min
+X-Tend-StdioOnly=yes
 `)
 	s, diags, ok := ParseSpec(u, &unit.Env{})
 	if !ok || len(diags) != 0 {
@@ -111,6 +112,7 @@ X-Tend-TriggerLimitHoldSec=10min
 		{"maxconn", [2]int{s.MaxConnections, s.MaxConnectionsPerSource}, [2]int{10, 2}},
 		{"trigger", [2]any{s.TriggerLimitInterval, s.TriggerLimitBurst}, [2]any{time.Minute, 5}},
 		{"hold", s.TriggerLimitHold, 10 * time.Minute},
+		{"stdio only", s.StdioOnly, true},
 		{"allow", FormatPrefixes(s.IPAddressAllow), "127.0.0.0/8 ::1 10.0.0.0/8"},
 		{"deny", FormatPrefixes(s.IPAddressDeny), "0.0.0.0/0 ::/0"},
 		{"pre", s.ExecStartPre[0].Argv, []string{"/bin/true", "pre"}},
@@ -210,7 +212,13 @@ func TestParseSpecExec(t *testing.T) {
 		name, text string
 		check      func(s *Spec) string
 	}{
-		{"defaults", "", func(s *Spec) string {
+		{"no commands, no settings kept", "User=nobody\n", func(s *Spec) string {
+			if s.Exec != nil {
+				return fmt.Sprintf("Exec = %+v; want nil when there is nothing to run", s.Exec)
+			}
+			return ""
+		}},
+		{"defaults", "ExecStartPost=/bin/true\n", func(s *Spec) string {
 			if s.Exec.User != "" || s.Exec.UMask != 0o022 || s.Timeout != unit.DefaultTimeout {
 				return fmt.Sprintf("User=%q UMask=%o Timeout=%v; want root, 022, 90s", s.Exec.User, s.Exec.UMask, s.Timeout)
 			}

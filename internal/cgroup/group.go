@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -39,6 +40,10 @@ type Group struct {
 	// unit's directory in them, made when a limit needs one.
 	limitDirs map[string]string
 	joinFirst bool // Apply's Limits.JoinFirst
+	// found: the directory existed when the group was made (an earlier
+	// run's, or this run's not yet removed), so limit groups of the same
+	// name that this Group did not make may exist too (remove).
+	found bool
 }
 
 func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
@@ -50,13 +55,16 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 	}
 	g.dir = filepath.Join(m.base, unit)
 	g.path = filepath.Join(m.prefix, unit)
-	err := mkdirGroup(g.dir)
+	err := os.Mkdir(g.dir, 0o755)
 	if errors.Is(err, os.ErrNotExist) {
 		// The base went while tend ran: make it (and the stats bases)
 		// again rather than leave the unit unable to start.
 		if err = m.reclaim(); err == nil {
-			err = mkdirGroup(g.dir)
+			err = os.Mkdir(g.dir, 0o755)
 		}
+	}
+	if errors.Is(err, os.ErrExist) {
+		g.found, err = true, nil
 	}
 	if err != nil {
 		return nil, err
@@ -372,32 +380,32 @@ func (g *Group) noteExit(pid int) {
 // eventsPath is the group's cgroup.events, which says whether it is empty.
 func (g *Group) eventsPath() string { return filepath.Join(g.dir, "cgroup.events") }
 
-// readEventsLocked reads cgroup.events: from the group's open file, where
-// a read from offset 0 makes cgroupfs generate it afresh, or (once the
-// group's files are closed) by its path.
-func (g *Group) readEventsLocked() ([]byte, error) {
+// readEventsLocked reads cgroup.events into buf: from the group's open
+// file, where a read from offset 0 makes cgroupfs generate it afresh, or
+// (once the group's files are closed) by its path. The caller's buffer
+// stays on its stack: a returned one was 512 bytes of garbage per look,
+// two looks per connection of an Accept=yes socket.
+func (g *Group) readEventsLocked(buf []byte) ([]byte, error) {
 	if g.events == nil {
-		return readSmall(g.eventsPath())
+		return readSmall(g.eventsPath(), buf)
 	}
-	var buf [512]byte
-	n, err := unix.Pread(int(g.events.Fd()), buf[:], 0)
+	n, err := unix.Pread(int(g.events.Fd()), buf, 0)
 	if err != nil {
 		return nil, err
 	}
 	return buf[:n], nil
 }
 
-// readSmall reads a small cgroupfs file with plain system calls: os.Open
-// would register the (pollable) file with Go's poller and back, several
-// system calls more.
-func readSmall(path string) ([]byte, error) {
+// readSmall reads a small cgroupfs file into buf with plain system calls:
+// os.Open would register the (pollable) file with Go's poller and back,
+// several system calls more.
+func readSmall(path string, buf []byte) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	var buf [512]byte
-	n, err := unix.Read(fd, buf[:])
+	n, err := unix.Read(fd, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -417,8 +425,9 @@ func (g *Group) isEmptyLocked() bool {
 	case g.removed:
 		return true
 	case g.m.mode == ModeV2:
-		b, err := g.readEventsLocked()
-		return err != nil || strings.Contains(string(b), "populated 0")
+		var buf [128]byte // "populated 0\nfrozen 0\n"
+		b, err := g.readEventsLocked(buf[:])
+		return err != nil || bytes.Contains(b, []byte("populated 0"))
 	case g.m.mode == ModeV1:
 		pids, err := readTreePIDs(g.dir)
 		return err != nil || len(pids) == 0
@@ -460,14 +469,19 @@ func (g *Group) remove(later bool) error {
 	g.limitDirs = nil
 	g.mu.Unlock()
 	// An earlier run's limit group of the same name (reused, not made by
-	// this Group) is removed too, or it would keep the base busy.
-	if limitDirs == nil {
-		limitDirs = map[string]string{}
-	}
-	bases := g.m.statBases()
-	for _, ctrl := range limitControllers {
-		if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
-			limitDirs[ctrl] = filepath.Join(base, g.unit)
+	// this Group) is removed too, or it would keep the base busy. There
+	// can be one only if the group's directory was found, not made: a
+	// per-connection instance, whose name is new, is spared three
+	// failing rmdirs in the v1 hierarchies of a hybrid system.
+	if g.found {
+		if limitDirs == nil {
+			limitDirs = map[string]string{}
+		}
+		bases := g.m.statBases()
+		for _, ctrl := range limitControllers {
+			if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
+				limitDirs[ctrl] = filepath.Join(base, g.unit)
+			}
 		}
 	}
 	var dirs []string

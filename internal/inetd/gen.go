@@ -141,6 +141,10 @@ func (s *Service) socketText(src string) string {
 	}
 	if s.Internal != "" {
 		w.kv("X-Tend-Internal", s.Internal)
+	} else {
+		// inetd passes the socket as the standard streams and nothing
+		// else (serviceText); no LISTEN_FDS either.
+		w.kv("X-Tend-StdioOnly", "yes")
 	}
 	w.WriteString("\n[Install]\nWantedBy=sockets.target\n")
 	return w.String()

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -190,10 +191,11 @@ func (i *Installer) enableOne(name string, runtime, force bool, seen map[string]
 		if err != nil {
 			return err
 		}
-		if u.Install.DefaultInstance == "" {
+		def := u.InstallSection().DefaultInstance
+		if def == "" {
 			return i.enableTemplate(u, ch)
 		}
-		name = unit.Instantiate(name, u.Install.DefaultInstance)
+		name = unit.Instantiate(name, def)
 	}
 	u, err := l.Load(name)
 	if err != nil {
@@ -205,7 +207,7 @@ func (i *Installer) enableOne(name string, runtime, force bool, seen map[string]
 	if err := installError(u); err != nil {
 		return fmt.Errorf("cannot enable %s: %w", name, err)
 	}
-	in := u.Install
+	in := u.InstallSection()
 	if len(in.WantedBy)+len(in.RequiredBy)+len(in.UpheldBy)+len(in.Alias)+len(in.Also) == 0 {
 		if top {
 			ch.Warnings = append(ch.Warnings, NoInstallWarning)
@@ -245,12 +247,13 @@ func (i *Installer) enableOne(name string, runtime, force bool, seen map[string]
 // enableTemplate handles a template with no DefaultInstance: it can only
 // be enabled into template targets, as systemd refuses the rest.
 func (i *Installer) enableTemplate(u *unit.Unit, ch *Changes) error {
-	for _, t := range append(append(u.Install.WantedBy, u.Install.RequiredBy...), u.Install.UpheldBy...) {
+	in := u.InstallSection()
+	for _, t := range slices.Concat(in.WantedBy, in.RequiredBy, in.UpheldBy) {
 		if !unit.IsTemplate(t) {
 			return fmt.Errorf("cannot enable %s: destination unit %s is a non-template unit", u.Name, t)
 		}
 	}
-	if len(u.Install.Also)+len(u.Install.WantedBy)+len(u.Install.RequiredBy)+len(u.Install.UpheldBy) == 0 {
+	if len(in.Also)+len(in.WantedBy)+len(in.RequiredBy)+len(in.UpheldBy) == 0 {
 		ch.Warnings = append(ch.Warnings, NoInstallWarning)
 	}
 	return nil
@@ -346,10 +349,11 @@ func (i *Installer) mark(name string, marked map[string]bool) error {
 	if err != nil || u.Load == unit.NotFound || u.Load == unit.Masked {
 		return nil
 	}
-	for _, a := range u.Install.Alias {
+	in := u.InstallSection()
+	for _, a := range in.Alias {
 		marked[a] = true
 	}
-	for _, a := range u.Install.Also {
+	for _, a := range in.Also {
 		if err := i.mark(a, marked); err != nil {
 			return err
 		}

@@ -174,10 +174,10 @@ func (i *Installer) symlinkState(l *unit.Loader, name string, fi unit.FileInfo) 
 // are enabled: unless its DefaultInstance is among them, it is "indirect".
 func (i *Installer) templateState(l *unit.Loader, name string) string {
 	u, err := l.Load(name)
-	if err != nil || u.Install.DefaultInstance == "" {
+	if err != nil || u.InstallSection().DefaultInstance == "" {
 		return StateIndirect
 	}
-	inst := unit.Instantiate(name, u.Install.DefaultInstance)
+	inst := unit.Instantiate(name, u.InstallSection().DefaultInstance)
 	fi, err := l.Lookup(inst)
 	if err != nil {
 		return StateIndirect
@@ -198,7 +198,7 @@ func (i *Installer) installState(l *unit.Loader, name string) (string, error) {
 	if u.Load == unit.LoadError {
 		return StateBad, nil
 	}
-	in := u.Install
+	in := u.InstallSection()
 	switch {
 	case hasInstallInfo(u):
 		return StateDisabled, nil

@@ -21,7 +21,14 @@ type envList struct {
 	vals map[string]string
 }
 
-func newEnvList() *envList { return &envList{vals: map[string]string{}} }
+// envSize is room for a usual process environment (PATH, the manager's
+// variables, the user's, LISTEN_*), so that building one for each start
+// does not grow the map and the list step by step.
+const envSize = 16
+
+func newEnvList() *envList {
+	return &envList{keys: make([]string, 0, envSize), vals: make(map[string]string, envSize)}
+}
 
 func (e *envList) set(k, v string) {
 	if _, ok := e.vals[k]; !ok {

@@ -451,7 +451,7 @@ func (m *Manager) spawnSocketCmd(s *socket, cmd unit.Command) (int, error) {
 	}
 	env := append([]string{}, m.opts.BaseEnv...)
 	env = append(env, "INVOCATION_ID="+s.invocation.String())
-	ec := &s.spec.Exec
+	ec := s.spec.Exec // set: the spec has commands to run
 	spec := spawn.Spec{Unit: s.name, Command: cmd, Exec: ec, Env: env, Cgroup: s.cg, Dirs: m.opts.Dirs, SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts}
 	var out Output
 	if m.opts.Logs != nil {

@@ -316,16 +316,20 @@ func (s *socket) onInstanceEnded(m *Manager, u *rt) {
 // connection of an Accept=yes instance, or the listeners of every
 // Accept=no socket that activates it (Sockets= first), as LISTEN_FDS,
 // LISTEN_FDNAMES (LISTEN_PID is set by spawn in the child) and, with
-// StandardInput=/StandardOutput=socket, its standard streams.
+// StandardInput=/StandardOutput=socket, its standard streams; only the
+// standard streams when its sockets say X-Tend-StdioOnly=.
 func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 	var files []*os.File
 	var names []string
+	stdioOnly := true // every socket giving files says X-Tend-StdioOnly=
 	if t := u.transient; t != nil {
 		if t.ended || t.conn == nil { // nil: handed over, or lost in a crash of the manager
 			return
 		}
 		files, names = []*os.File{t.conn}, []string{"connection"}
 		spec.Env = append(spec.Env, t.env...)
+		s, ok := t.owner.eng.(*socket)
+		stdioOnly = ok && s.spec != nil && s.spec.StdioOnly
 	} else {
 		for _, name := range m.socketsOf(u) {
 			v := m.units[name]
@@ -334,12 +338,24 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 			}
 			if s, ok := v.eng.(*socket); ok && len(s.bound) > 0 && !s.spec.Accept && s.builtin == nil {
 				files, names = append(files, s.files()...), append(names, s.fileNames()...)
+				stdioOnly = stdioOnly && s.spec.StdioOnly
 			}
 		}
 	}
 	if len(files) == 0 {
 		return
 	}
+	socketStreams(m, u, spec, files, names)
+	if stdioOnly {
+		return // the inetd way: the standard streams only
+	}
+	spec.ExtraFiles = files
+	spec.Env = append(spec.Env, "LISTEN_FDS="+strconv.Itoa(len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+}
+
+// socketStreams sets the standard streams of u's main process that its
+// unit gives a socket (StandardInput=socket, fd:NAME, …).
+func socketStreams(m *Manager, u *service, spec *spawn.Spec, files []*os.File, names []string) {
 	ec := &u.svc().Exec
 	outSpec := ec.StandardOutput
 	if outSpec == "inherit" { // the same as standard input
@@ -359,8 +375,6 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 			m.event(u.rt, prioWarn, "%s: no socket named %q for %s; using /dev/null", u.name, name, s.spec)
 		}
 	}
-	spec.ExtraFiles = files
-	spec.Env = append(spec.Env, "LISTEN_FDS="+strconv.Itoa(len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 }
 
 // pickSocket is the socket a standard stream spec names: "socket" the

@@ -400,7 +400,10 @@ func (c *converter) condition(e Entry, assert bool, kind string) {
 }
 
 func (c *converter) installEntry(e Entry) bool {
-	in := &c.u.Install
+	if c.u.Install == nil {
+		c.u.Install = &Install{}
+	}
+	in := c.u.Install
 	switch e.Key {
 	case "WantedBy":
 		c.names(e, &in.WantedBy, true)

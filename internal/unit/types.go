@@ -116,7 +116,17 @@ type Unit struct {
 	SourcePath          string
 
 	Service *Service // non-nil iff Kind == KindService
-	Install Install
+	// Install is the [Install] section; nil when the unit has none (most
+	// units the daemon holds: it is read only to enable and disable).
+	Install *Install
+}
+
+// InstallSection is u's [Install] section, empty when it has none.
+func (u *Unit) InstallSection() Install {
+	if u.Install == nil {
+		return Install{}
+	}
+	return *u.Install
 }
 
 // Deps are the dependency and ordering lists of [Unit]. Names are
