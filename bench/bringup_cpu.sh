@@ -5,7 +5,9 @@
 # compared on a busy one. Needs root.
 #
 # usage: bench/bringup_cpu.sh TEND_BINARY N [units|svdir]   (WAIT=seconds, default 10;
-#        BRINGUP_DIR=where the work directory goes, default /tmp: a tmpfs gives the harness's case)
+#        BRINGUP_DIR=where the work directory goes, default /tmp: a tmpfs gives the harness's case;
+#        PERF=FILE also records tend under `perf record -F 2000 -g` into FILE and prints its
+#        samples of the WAIT seconds after its start by category, bench/perf_by_category.py)
 set -euo pipefail
 bin=$1 n=$2 mode=${3:-units} wait=${WAIT:-10}
 d=$(mktemp -d "${BRINGUP_DIR:-/tmp}/tend-bringup-cpu.XXXXXX")
@@ -27,15 +29,33 @@ if [ "$mode" = units ]; then
 else
 	extra=(--svdir "$d/sv")
 fi
-"$bin" run --units "$d/units" "${extra[@]}" --runtime-dir "$d/run" --journal-dir "$d/journal" --log-level warn 2>/dev/null &
-pid=$!
+cmd=("$bin" run --units "$d/units" "${extra[@]}" --runtime-dir "$d/run" --journal-dir "$d/journal" --log-level warn)
+if [ -n "${PERF:-}" ]; then
+	perf record -q -F 2000 -g -o "$PERF" -- "${cmd[@]}" 2>/dev/null &
+	perfpid=$!
+	until pid=$(pgrep -P "$perfpid"); do sleep 0.01; done
+else
+	"${cmd[@]}" 2>/dev/null &
+	pid=$!
+fi
 sleep "$wait"
 up=$(pgrep -P "$pid" -x sleep | wc -l)
 group=$(sed -n 's/^0:://p' "/proc/$(pgrep -P "$pid" -x sleep | head -1)/cgroup")
 root=/sys/fs/cgroup
 [ -d "$root/unified" ] && root=$root/unified
 services=$(awk '/^usage_usec/ { print int($2 / 1000) }' "$root$(dirname "$group")/cpu.stat")
-self=$(awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$pid/stat")
-echo "$(basename "$bin") $mode N=$n up=$up tend_cpu_ms=$self services_cpu_ms=$services"
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
+self=$(cpu_ms "$pid")
+# The fd holder (a process of its own, tend's child) takes every log pipe's read end.
+holder=$(pgrep -P "$pid" -x tend-fdholder | head -1 || true)
+holder_ms=0
+[ -n "$holder" ] && holder_ms=$(cpu_ms "$holder")
+echo "$(basename "$bin") $mode N=$n up=$up tend_cpu_ms=$self holder_cpu_ms=$holder_ms services_cpu_ms=$services"
 kill "$pid"
-wait "$pid" || true
+if [ -n "${PERF:-}" ]; then
+	wait "$perfpid" || true
+	t0=$(perf script -i "$PERF" -F time 2>/dev/null | head -1 | tr -d ' :' || true) # perf ends by SIGPIPE
+	"$(dirname "$0")/perf_by_category.py" "$PERF" "$pid" "$t0,$(echo "$t0 + $wait - 0.5" | bc)"
+else
+	wait "$pid" || true
+fi

@@ -533,6 +533,11 @@ func (g *Group) closeFD() {
 }
 
 func writeInt(path string, n int) error {
+	return writeFile(path, strconv.AppendInt(nil, int64(n), 10))
+}
+
+// writeFile writes b to the cgroup file at path with one write.
+func writeFile(path string, b []byte) error {
 	// Raw calls: os.File would register each cgroup file with the
 	// runtime's poller (kernfs files are pollable), two more system calls
 	// per write on the start path, and some callers run on the forker's
@@ -541,7 +546,7 @@ func writeInt(path string, n int) error {
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	_, err = unix.Write(fd, strconv.AppendInt(nil, int64(n), 10))
+	_, err = unix.Write(fd, b)
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}

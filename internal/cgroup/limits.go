@@ -70,7 +70,7 @@ func (g *Group) Apply(l Limits) (missing []string, err error) {
 			missing = appendOnce(missing, s.directive)
 			continue
 		}
-		if werr := os.WriteFile(filepath.Join(dir, s.file), []byte(s.value), 0); werr != nil {
+		if werr := writeFile(filepath.Join(dir, s.file), []byte(s.value)); werr != nil {
 			if errors.Is(werr, os.ErrNotExist) {
 				missing = appendOnce(missing, s.directive)
 				continue

@@ -35,10 +35,20 @@ func (c *Client) Close() error { return c.c.Close() }
 // Store hands the holder a duplicate of fd under name, replacing what
 // it held under that name.
 func (c *Client) Store(name string, fd int) error {
-	if len(name) == 0 || len(name) > MaxName {
-		return fmt.Errorf("fdholder: store: bad name %q", name)
+	msg, err := storeRequest(name)
+	if err != nil {
+		return err
 	}
-	return c.request(append([]byte{'S'}, name...), unix.UnixRights(fd))
+	return c.request(msg, unix.UnixRights(fd))
+}
+
+// storeRequest is the message of a store under name (its descriptor
+// goes alongside).
+func storeRequest(name string) ([]byte, error) {
+	if len(name) == 0 || len(name) > MaxName {
+		return nil, fmt.Errorf("fdholder: store: bad name %q", name)
+	}
+	return append([]byte{'S'}, name...), nil
 }
 
 // Drop makes the holder close what it holds under name.
@@ -55,7 +65,11 @@ func (c *Client) request(msg, oob []byte) error {
 	if _, _, err := c.c.WriteMsgUnix(msg, oob, nil); err != nil {
 		return fmt.Errorf("fdholder: %w", err)
 	}
-	buf := make([]byte, msgMax)
+	return c.answerLocked(make([]byte, msgMax))
+}
+
+// answerLocked reads the answer to one store, drop or exit.
+func (c *Client) answerLocked(buf []byte) error {
 	n, err := c.c.Read(buf)
 	switch {
 	case err != nil:
@@ -66,6 +80,68 @@ func (c *Client) request(msg, oob []byte) error {
 		return fmt.Errorf("fdholder: %s", buf[1:n])
 	}
 	return errors.New("fdholder: bad answer")
+}
+
+// pipeline is a run of stores and drops sent before their answers are
+// read: the holder answers a connection's requests in order, so one
+// wake-up of each side serves many of them, where a request and its
+// answer one at a time cost both a wake-up per request (two per service
+// started at a bring-up). It holds the client's lock until end.
+type pipeline struct {
+	c       *Client
+	pending []string // the names of the requests sent whose answers are not read yet
+	buf     []byte
+	failed  func(name string, err error)
+}
+
+// pipelineMax bounds the requests sent ahead of their answers (a
+// Queue's run): far below
+// what either socket queues (net.unix.max_dgram_qlen, 512 by default),
+// so that neither side blocks on a full queue while the other waits.
+const pipelineMax = 64
+
+// pipeline starts a run of requests; failed hears of each that did not
+// go through, by name.
+func (c *Client) pipeline(failed func(name string, err error)) *pipeline {
+	c.mu.Lock()
+	return &pipeline{c: c, buf: make([]byte, msgMax), failed: failed}
+}
+
+// store sends a store of fd under name.
+func (p *pipeline) store(name string, fd int) {
+	msg, err := storeRequest(name)
+	if err != nil {
+		p.failed(name, err)
+		return
+	}
+	p.send(name, msg, unix.UnixRights(fd))
+}
+
+// drop sends a drop of name.
+func (p *pipeline) drop(name string) { p.send(name, append([]byte{'D'}, name...), nil) }
+
+func (p *pipeline) send(name string, msg, oob []byte) {
+	if _, _, err := p.c.c.WriteMsgUnix(msg, oob, nil); err != nil {
+		p.failed(name, fmt.Errorf("fdholder: %w", err))
+		return
+	}
+	p.pending = append(p.pending, name)
+}
+
+// flush reads the answers to every request sent.
+func (p *pipeline) flush() {
+	for _, name := range p.pending {
+		if err := p.c.answerLocked(p.buf); err != nil {
+			p.failed(name, err)
+		}
+	}
+	p.pending = p.pending[:0]
+}
+
+// end reads the answers still due and lets the client go.
+func (p *pipeline) end() {
+	p.flush()
+	p.c.mu.Unlock()
 }
 
 // Retrieve returns a duplicate of everything the holder holds, by name

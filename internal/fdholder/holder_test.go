@@ -33,7 +33,7 @@ func (s *testServer) wait() (unix.WaitStatus, error) {
 	return s.ws, s.err
 }
 
-func startServer(t *testing.T, uid int) *testServer {
+func startServer(t testing.TB, uid int) *testServer {
 	t.Helper()
 	s := &testServer{path: filepath.Join(t.TempDir(), "h.sock")}
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: s.path, Net: "unixpacket"})
@@ -134,17 +134,24 @@ func TestOtherUIDRefused(t *testing.T) {
 
 // A store queued and released before it was sent never reaches the
 // holder; stores and drops arrive in order.
-func TestQueueOrder(t *testing.T) {
+// queueAndPipe starts a holder and a queue to it, and makes a pipe
+// whose read end the test hands it.
+func queueAndPipe(t *testing.T) (string, *Queue, [2]int) {
+	t.Helper()
 	path := startServer(t, os.Getuid()).path
 	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := NewQueue(c, slog.Default())
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
+	return path, NewQueue(c, slog.Default()), fds
+}
+
+func TestQueueOrder(t *testing.T) {
+	path, q, fds := queueAndPipe(t)
 	defer unix.Close(fds[1])
 	for i := 0; i < 50; i++ {
 		q.Hold("a", fds[0])
@@ -272,4 +279,39 @@ func unixPair() (*net.UnixConn, *net.UnixConn, error) {
 		cs[i] = c.(*net.UnixConn)
 	}
 	return cs[0], cs[1], nil
+}
+
+// More stores than one pipelined run holds, and drops among them, all
+// reach the holder in order: what Wait returns after is what it holds.
+func TestQueueRuns(t *testing.T) {
+	path, q, fds := queueAndPipe(t)
+	defer unix.Close(fds[1])
+	const n = 3*pipelineMax + 5
+	for i := range n {
+		q.Hold(fmt.Sprintf("p%d", i), fds[0])
+		if i%3 == 0 {
+			q.Release(fmt.Sprintf("p%d", i))
+		}
+	}
+	unix.Close(fds[0])
+	q.Wait()
+	q.Close()
+	c2, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	got, err := c2.Retrieve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		name := fmt.Sprintf("p%d", i)
+		if _, ok := got[name]; ok == (i%3 == 0) {
+			t.Errorf("%s held: %v; want %v", name, ok, i%3 != 0)
+		}
+	}
+	for _, f := range got {
+		f.Close()
+	}
 }

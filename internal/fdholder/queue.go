@@ -84,10 +84,12 @@ func (q *Queue) run() {
 				q.mu.Unlock()
 				break
 			}
-			o := q.ops[0]
-			q.ops = q.ops[1:]
+			// A run at a time, so that Close waits for one run at most.
+			n := min(len(q.ops), pipelineMax)
+			ops := q.ops[:n:n]
+			q.ops = q.ops[n:]
 			q.mu.Unlock()
-			q.send(o)
+			q.send(ops)
 		}
 		q.mu.Lock()
 		stop := q.stop
@@ -98,20 +100,24 @@ func (q *Queue) run() {
 	}
 }
 
-func (q *Queue) send(o op) {
-	if o.sent != nil {
-		close(o.sent)
-		return
-	}
-	var err error
-	if o.fd >= 0 {
-		err = q.c.Store(o.name, o.fd)
-		unix.Close(o.fd)
-	} else {
-		err = q.c.Drop(o.name)
-	}
-	if err != nil {
-		q.log.Warn("fdholder: a crash of tend would lose this descriptor", "name", o.name, "err", err)
+// send sends ops in order, their answers read in runs (pipeline); a
+// waiter is let go once what was queued before it is answered.
+func (q *Queue) send(ops []op) {
+	p := q.c.pipeline(func(name string, err error) {
+		q.log.Warn("fdholder: a crash of tend would lose this descriptor", "name", name, "err", err)
+	})
+	defer p.end()
+	for _, o := range ops {
+		switch {
+		case o.sent != nil:
+			p.flush()
+			close(o.sent)
+		case o.fd >= 0:
+			p.store(o.name, o.fd)
+			unix.Close(o.fd) // the message carries the holder's reference
+		default:
+			p.drop(o.name)
+		}
 	}
 }
 

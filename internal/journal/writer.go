@@ -31,8 +31,15 @@ func (j *Journal) unitLocked(name string) *unitLog {
 // sequence number, then by creation time, so names never collide with
 // segments of an earlier run.
 func (j *Journal) openSegmentLocked(u *unitLog) error {
-	if _, err := os.Stat(u.dir); err != nil {
-		if err := os.MkdirAll(u.dir, 0o755); err != nil {
+	// One mkdir, which fails for a directory that exists: a stat first
+	// (and MkdirAll's own stats) cost three more calls per unit, at a
+	// bring-up where every unit's first line makes its directory.
+	switch err := unix.Mkdir(u.dir, 0o755); err {
+	case nil:
+		u.newDir = true
+	case unix.EEXIST:
+	default:
+		if err := os.MkdirAll(u.dir, 0o755); err != nil { // the journal's own directory went
 			return err
 		}
 		u.newDir = true
@@ -555,6 +562,7 @@ func (j *Journal) syncDirty() {
 	j.wmu.Lock()
 	var fds []int
 	var dirs, resumed []string
+	newEntries := false // in the journal's directory: synced once, not per new unit
 	for _, u := range j.units {
 		if u.dirty && u.f != nil {
 			if fd, err := unix.Dup(int(u.f.Fd())); err == nil {
@@ -564,9 +572,13 @@ func (j *Journal) syncDirty() {
 			resumed = append(resumed, u.segs[len(u.segs)-1].path)
 		}
 		if u.newDir {
-			dirs = append(dirs, u.dir, filepath.Dir(u.dir))
+			dirs = append(dirs, u.dir)
+			newEntries = true
 		}
 		u.dirty, u.newDir = false, false
+	}
+	if newEntries {
+		dirs = append(dirs, j.opts.Dir)
 	}
 	j.syncTimer = nil
 	j.wmu.Unlock()

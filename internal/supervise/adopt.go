@@ -28,10 +28,15 @@ type pidStart struct {
 	ticks uint64
 }
 
-// note reads pid's start time into c, once per pid.
+// note records pid's start time in c, once per pid: the one its start
+// bracketed (starttime.go), or else read from /proc.
 func (m *Manager) note(c *pidStart, pid int) {
 	if pid > 0 && c.pid != pid {
-		c.pid, c.ticks = pid, m.procStart(pid)
+		t, ok := m.forkTicks[pid]
+		if !ok {
+			t = m.procStart(pid)
+		}
+		c.pid, c.ticks = pid, t
 	}
 }
 

@@ -38,19 +38,28 @@ func (m *Manager) prepareGroups(us []*rt) {
 	}
 	next := make([]*nextGroup, len(us))
 	for i, u := range us {
-		next[i] = &nextGroup{done: make(chan struct{}), def: u.def}
-		u.cgNext = next[i]
+		next[i] = m.groupAhead(u)
 	}
-	m.ahead(len(us), func(i int) {
-		p := next[i]
-		if g, err := m.opts.Cgroups.Group(us[i].name); err == nil {
-			p.g = g
-			if p.def != nil && p.def.Service != nil {
-				p.limitsErr, p.limited = m.setLimits(g, p.def), true
-			}
+	m.ahead(len(us), func(i int) { m.makeGroup(us[i].name, next[i]) })
+}
+
+// groupAhead marks u's group as one a worker makes (makeGroup), for its
+// start to take (takeGroup).
+func (m *Manager) groupAhead(u *rt) *nextGroup {
+	u.cgNext = &nextGroup{done: make(chan struct{}), def: u.def}
+	return u.cgNext
+}
+
+// makeGroup is a worker's making of the group of the unit named name,
+// and the writing of its limits.
+func (m *Manager) makeGroup(name string, p *nextGroup) {
+	if g, err := m.opts.Cgroups.Group(name); err == nil {
+		p.g = g
+		if p.def != nil && p.def.Service != nil {
+			p.limitsErr, p.limited = m.setLimits(g, p.def), true
 		}
-		close(p.done)
-	})
+	}
+	close(p.done)
 }
 
 // takeGroup takes the group a prepareGroups worker made for u, and its

@@ -196,6 +196,10 @@ type Manager struct {
 	oomWatchers sync.WaitGroup
 	// supPending: units whose supervise/ a worker is opening (svdir_open.go).
 	supPending map[*svdirUnit]struct{}
+	// forkTicks are the start times of processes started since the
+	// state was last saved, where the spawn's clock bracket gave them
+	// (starttime.go).
+	forkTicks map[int]uint64
 	// proc reads processes' start times (procStart), every restart's
 	// new main process among them: one reader and its buffer, kept.
 	proc *procfs.Reader

@@ -305,6 +305,7 @@ func (m *Manager) saveChanged() {
 		clear(m.changed)
 	}
 	m.changedAll = false
+	m.forgetForkTicks()
 }
 
 // changedKept is the most units marked for one save whose set is

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tendproject/tend/internal/cgroup"
 	"github.com/tendproject/tend/internal/condition"
-	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -296,7 +295,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 	if r == roleMain {
 		m.serviceSockets(u, &spec)
 	}
-	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
+	pid, err := m.startProcess(spec)
 	u.kept.ran(out, pid)
 	if err == nil && r == roleMain {
 		u.handOverConnection()

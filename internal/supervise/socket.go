@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/activate"
-	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/unit"
 	"golang.org/x/sys/unix"
@@ -463,7 +462,7 @@ func (m *Manager) spawnSocketCmd(s *socket, cmd unit.Command) (int, error) {
 		}
 		spec.Stdout, spec.Stderr = out.Stdout, out.Stderr
 	}
-	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
+	pid, err := m.startProcess(spec)
 	closeOutput(out)
 	if out.SetPID != nil {
 		out.SetPID(pid)

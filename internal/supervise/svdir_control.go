@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/tendproject/tend/internal/plan"
-	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/svdir"
 	"github.com/tendproject/tend/internal/unit"
@@ -324,7 +323,7 @@ func (p realProcesses) spawnSvdir(u *svdirUnit, argv []string, r role) (int, err
 	case pipe != nil && pipe.w != nil:
 		spec.Stdout = pipe.w
 	}
-	pid, err := spawn.Start(m.opts.Reaper, spec, func(e reaper.Exit) { m.box.put(evExit{exit: e}) })
+	pid, err := m.startProcess(spec)
 	u.out.ran(out, pid)
 	return pid, err
 }

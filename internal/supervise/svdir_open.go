@@ -118,17 +118,28 @@ func (m *Manager) svdirOpenAhead(units []*svdirUnit) {
 	if m.supPending == nil {
 		m.supPending = map[*svdirUnit]struct{}{}
 	}
+	// The same workers make the cgroups of the services about to start,
+	// each after its directory, in the order the starts take them: two
+	// pools of workers (these and prepareGroups') both running ahead
+	// of the loop took the cores from it at the start of a bring-up.
+	groups := make([]*nextGroup, len(units))
 	for i, u := range units {
 		m.svdirBeforeOpen(u)
 		next[i] = &nextSup{done: make(chan struct{})}
 		dirs[i] = u.dir()
 		u.supNext = next[i]
 		m.supPending[u] = struct{}{}
+		if m.opts.Cgroups != nil && u.want == svdir.WantUp && u.state.Active() == Inactive && u.cg == nil && u.cgNext == nil {
+			groups[i] = m.groupAhead(u.rt) // it starts next (SvdirAdd)
+		}
 	}
 	m.ahead(len(units), func(i int) {
 		p := next[i]
 		p.d, p.err = svdir.Prepare(dirs[i], m.opts.SvdirHub)
 		close(p.done)
 		m.box.put(evSvdirOpened{u: units[i]})
+		if groups[i] != nil {
+			m.makeGroup(units[i].name, groups[i])
+		}
 	})
 }

@@ -54,13 +54,22 @@ type Dir struct {
 
 	garbage atomic.Uint64
 
-	mu          sync.Mutex // guards ok (set once), last, pidWritten, statWritten, status, closed
+	mu          sync.Mutex // guards ok (set once), last, pidWritten, statWritten, status, closed, made
 	last        Status
 	pidWritten  int    // pid in supervise/pid; -1 before the first write
 	statWritten string // the line in supervise/stat; "" before the first write
 	status      bool   // this Dir made supervise/status (20 bytes): it is written in place
 	closed      bool
+	// made are pid, stat and status as Prepare created them, empty, for
+	// the first Write to fill (-1: not made, or written since).
+	made [len(madeFiles)]int
 }
+
+// madeFiles are the files Prepare creates for the first Write: creating
+// a file (its path looked up, its inode made) costs more than writing
+// it, and Prepare runs on a worker, ahead of the start whose Write
+// runs on the manager's loop.
+var madeFiles = [...]string{"pid", "stat", "status"}
 
 // Open creates SVC/supervise as runsv does (mode 0700; when supervise is
 // a dangling symlink its target is created), locks supervise/lock, makes
@@ -81,10 +90,10 @@ func Open(svc string, h *Hub, st Status) (*Dir, error) {
 }
 
 // Prepare is Open without the first record: supervise/ is taken (the
-// lock, both FIFOs made, control read) but nothing is written and ok has
-// no reader yet, so sv and svstat see no supervisor, as before runsv
-// starts. The first Write writes status, stat and pid in place and then
-// opens ok. A directory taken just before its service starts thus gets
+// lock, both FIFOs made, control read, status, stat and pid created
+// empty) but nothing is written and ok has no reader yet, so sv and
+// svstat see no supervisor, as before runsv starts. The first Write
+// writes status, stat and pid in place and then opens ok. A directory taken just before its service starts thus gets
 // each file once, with the running state, instead of a "down" record
 // first and then three replacements by rename at the start (at a
 // bring-up of a thousand directories, the renames were most of the
@@ -99,11 +108,38 @@ func Prepare(svc string, h *Hub) (*Dir, error) {
 		d.closeFiles()
 		return nil, err
 	}
+	d.makeFiles()
 	return d, nil
 }
 
 func newDir(svc, sup string, h *Hub) *Dir {
-	return &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1}
+	return &Dir{svc: svc, path: sup, hub: h, controlR: -1, pidWritten: -1, made: [...]int{-1, -1, -1}}
+}
+
+// makeFiles creates pid, stat and status empty (an earlier run's are
+// emptied: only the lock, taken before, says no other supervisor uses
+// them; ok has no reader yet, so sv reads none of them). A file that
+// cannot be made now is made by the first Write.
+func (d *Dir) makeFiles() {
+	for i, name := range madeFiles {
+		fd, err := unix.Open(filepath.Join(d.path, name), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+		if err == nil {
+			d.made[i] = fd
+		}
+	}
+}
+
+// takeMade returns the descriptor of name as makeFiles created it, now
+// the caller's, or -1.
+func (d *Dir) takeMade(name string) int {
+	for i, n := range madeFiles {
+		if n == name {
+			fd := d.made[i]
+			d.made[i] = -1
+			return fd
+		}
+	}
+	return -1
 }
 
 // open is Prepare after the directory exists; the caller closes what it
@@ -397,6 +433,12 @@ func (d *Dir) put(name string, b []byte, inPlace bool) error {
 // failure.
 func (d *Dir) create(name string, b []byte, inPlace bool) (int, error) {
 	path := filepath.Join(d.path, name)
+	if fd := d.takeMade(name); fd >= 0 {
+		if n, err := pwrite(fd, b); err == nil && n == len(b) {
+			return fd, nil
+		}
+		unix.Close(fd) // made anew below
+	}
 	if inPlace {
 		fd, err := writeNew(path, b)
 		if err != nil {
@@ -472,6 +514,11 @@ func (d *Dir) closeFiles() {
 	if d.controlR >= 0 {
 		unix.Close(d.controlR)
 		d.controlR = -1
+	}
+	for _, name := range madeFiles {
+		if fd := d.takeMade(name); fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 	for _, f := range []*os.File{d.ok, d.controlW, d.lock} {
 		if f != nil {

@@ -93,12 +93,18 @@ func TestWriteFiles(t *testing.T) {
 }
 
 // TestPrepare: a prepared directory is locked and its FIFOs exist, but
-// ok has no reader (sv sees no supervisor) and no file is written until
-// the first Write, which writes them in place (no NAME.new renamed) and
-// then opens ok.
+// ok has no reader (sv sees no supervisor) and status, stat and pid are
+// empty (an earlier supervisor's emptied) until the first Write, which
+// writes them in place (no NAME.new renamed) and then opens ok.
 func TestPrepare(t *testing.T) {
 	svc := newServiceDir(t, t.TempDir(), "svc", nil)
 	sup := filepath.Join(svc, "supervise")
+	if err := os.Mkdir(sup, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sup, "stat"), []byte("run\n"), 0o644); err != nil { // a dead supervisor's
+		t.Fatal(err)
+	}
 	hub, err := NewHub()
 	if err != nil {
 		t.Fatal(err)
@@ -125,9 +131,11 @@ func TestPrepare(t *testing.T) {
 	if supervised() || d.Written() {
 		t.Error("ok has a reader before the first Write; want none")
 	}
+	// Made ahead, empty (an earlier run's emptied), for the first Write
+	// to fill without creating them.
 	for _, name := range []string{"status", "stat", "pid"} {
-		if _, err := os.Lstat(filepath.Join(sup, name)); !os.IsNotExist(err) {
-			t.Errorf("supervise/%s before the first Write: %v; want it absent", name, err)
+		if b, err := os.ReadFile(filepath.Join(sup, name)); err != nil || len(b) != 0 {
+			t.Errorf("supervise/%s before the first Write: %q, %v; want it empty", name, b, err)
 		}
 	}
 	if _, err := Prepare(svc, hub); err == nil {
