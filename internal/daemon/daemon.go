@@ -241,16 +241,6 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	if err := spawn.SealInheritedFDs(); err != nil {
 		return nil, fmt.Errorf("cannot seal inherited descriptors: %w", err)
 	}
-	// The instance is ours (Run holds its lock): the inetd and crontab
-	// generator writes its units, and the unit files are read, while the
-	// rest is set up.
-	d.loader = newLoader(cfg, d.log)
-	d.loader.readAhead()
-	defer func() {
-		if err != nil {
-			d.loader.waitAhead()
-		}
-	}()
 	// The forker copies the descriptor table while it is still small.
 	if d.forker, err = spawn.NewForker(); err != nil {
 		d.log.Debug("services fork from the manager's threads", "err", err)
@@ -272,7 +262,16 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 		return nil, fmt.Errorf("%w; not starting a second manager there", err)
 	}
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode(), "where", d.cgroups.Where())
+	// The instance is ours: the inetd and crontab generator writes its
+	// units, and the unit files are read, while the rest is set up.
+	d.loader = newLoader(cfg, d.log)
 	d.loader.cgroups = d.cgroups
+	d.loader.readAhead()
+	defer func() {
+		if err != nil {
+			d.loader.waitAhead()
+		}
+	}()
 	if d.reaper, err = reaper.New(reaper.Options{Logger: d.log, Reaped: d.noteReaped}); err != nil {
 		return nil, err
 	}
