@@ -212,6 +212,9 @@ type daemon struct {
 	// run before it returns.
 	gaveUp syscall.Signal
 	forker *spawn.Forker // nil: services fork from the manager's threads
+	// bootTx is the boot target's transaction, prepared while the daemon
+	// is set up; nil after a re-exec. boot uses it, or run waits for it.
+	bootTx *supervise.Prepared
 	// endBootGC puts the collector's target back once the boot target
 	// is reached (trim.go).
 	endBootGC func()
@@ -260,10 +263,10 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	}
 	d.log.Info("cgroup tracking", "mode", d.cgroups.Mode(), "where", d.cgroups.Where())
 	// The instance is ours: the inetd and crontab generator writes its
-	// units while the rest is set up, not before the first load.
+	// units, and the unit files are read, while the rest is set up.
 	d.loader = newLoader(cfg, d.log)
 	d.loader.cgroups = d.cgroups
-	d.loader.generateAhead()
+	d.loader.readAhead()
 	defer func() {
 		if err != nil {
 			d.loader.waitAhead()
@@ -316,6 +319,16 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	pl, diags := d.loader.load()
 	for _, dg := range diags {
 		d.log.Warn(dg)
+	}
+	if h == nil {
+		// The boot transaction is planned while the rest is set up; a
+		// start that resumes a previous manager's units does not use it.
+		d.bootTx = supervise.Prepare(pl, plan.Start, []string{cfg.Target}, plan.Replace)
+		defer func() {
+			if err != nil {
+				d.bootTx.Wait()
+			}
+		}()
 	}
 	if d.journal, err = jo.wait(); err != nil {
 		return nil, fmt.Errorf("cannot open journal: %w", err)
@@ -431,6 +444,11 @@ func (d *daemon) run(parent context.Context) (int, error) {
 			fn()
 		}()
 	}
+	// Before the first service starts: a SIGTERM from then on stops
+	// the services rather than kill tend and leave them.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
 	// The log files first: on a first run they start with what is
 	// logged from here on, so the receivers and units start after.
 	d.startLogFiles(ctx, &wg)
@@ -449,6 +467,13 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if err := d.startForward(ctx, &wg); err != nil {
 		return 1, err
 	}
+	// The boot transaction is planned and its first units start while
+	// the servers below start (after the last step that can fail): their
+	// sockets are bound already, in newDaemon, so what a service sends
+	// them early waits there.
+	if !d.restored {
+		goRun("boot", func() { d.boot(ctx) })
+	}
 	d.serveLogHost(ctx, &wg)
 	d.startKmsg(ctx, &wg)
 	if d.notify != nil {
@@ -463,20 +488,17 @@ func (d *daemon) run(parent context.Context) (int, error) {
 		}
 	})
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-
 	d.log.Info("tend running", "pid", os.Getpid(), "socket", d.cfg.Paths.Socket, "target", d.cfg.Target)
 	if d.restored {
+		if d.bootTx != nil {
+			d.bootTx.Wait()
+		}
 		d.endBootGC()
 		// The groups an earlier run left and this one did not take up
 		// again, once the units that could have are started: off the
 		// way of the first start.
 		d.cgroups.PruneStale()
 		d.sdNotify("READY=1\nSTATUS=Resumed with the units of the previous manager")
-	} else {
-		goRun("boot", func() { d.boot(ctx) })
 	}
 	if d.cfg.ExitWith != "" {
 		if _, err := d.mgr.Status(ctx, d.cfg.ExitWith); err != nil {
@@ -505,7 +527,13 @@ func (d *daemon) run(parent context.Context) (int, error) {
 // boot starts the target and, once its jobs are done, tells a supervising
 // manager (systemd, or another tend) that tend is ready.
 func (d *daemon) boot(ctx context.Context) {
-	res, err := d.mgr.Jobs(ctx, plan.Start, []string{d.cfg.Target}, plan.Replace, false)
+	var res []supervise.JobResult
+	var err error
+	if d.bootTx != nil {
+		res, err = d.mgr.JobsPrepared(ctx, d.bootTx, false)
+	} else {
+		res, err = d.mgr.Jobs(ctx, plan.Start, []string{d.cfg.Target}, plan.Replace, false)
+	}
 	if err != nil {
 		d.log.Error("cannot start target", "target", d.cfg.Target, "err", err)
 	}

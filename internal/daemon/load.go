@@ -184,38 +184,57 @@ func withGenerator(dirs []string, gen string) []string {
 	return out
 }
 
-// generation is a generator run on a goroutine of its own.
+// generation is the first load's reading of the unit files, after the
+// generator's run, on a goroutine of its own.
 type generation struct {
 	done chan struct{}
 	msgs []string
+	read fileRead
 }
 
-// generateAhead starts the generator so that its files are written while
-// the daemon's other set-up runs; the next load waits for them.
-func (l *loader) generateAhead() {
-	if l.gen == "" {
-		return
-	}
+// fileRead is the unit files as one scan of the search path found them.
+type fileRead struct {
+	start  time.Time    // when the generator's files were in place
+	frozen *unit.Loader // answers from the scan the set was read from
+	set    *unit.Set
+	diags  []unit.Diag
+}
+
+// readFiles reads every unit of the search path.
+func (l *loader) readFiles() fileRead {
+	r := fileRead{start: time.Now()}
+	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
+	r.frozen, r.set, r.diags = ld.LoadAllFrozen()
+	return r
+}
+
+// readAhead runs the generator and reads the unit files while the
+// daemon's other set-up runs; the first load takes what it read.
+func (l *loader) readAhead() {
 	g := &generation{done: make(chan struct{})}
 	l.ahead = g
 	go func() {
 		defer close(g.done)
+		// Generated files are written before the load time is taken,
+		// so they do not look changed on disk since.
 		g.msgs = l.generate()
+		g.read = l.readFiles()
 	}()
 }
 
-// generated waits for the run generateAhead started, or runs the
-// generator now, and returns its messages.
-func (l *loader) generated() []string {
+// filesRead waits for the reading readAhead started, or runs the
+// generator and reads the files now, and returns both.
+func (l *loader) filesRead() ([]string, fileRead) {
 	if g := l.ahead; g != nil {
 		l.ahead = nil
 		<-g.done
-		return g.msgs
+		return g.msgs, g.read
 	}
-	return l.generate()
+	msgs := l.generate()
+	return msgs, l.readFiles()
 }
 
-// waitAhead waits for a run generateAhead started, on a start that failed.
+// waitAhead waits for the reading readAhead started, on a start that failed.
 func (l *loader) waitAhead() {
 	if g := l.ahead; g != nil {
 		<-g.done
@@ -244,19 +263,16 @@ func (l *loader) generate() []string {
 // or dependency brings in (liveInstances); diagnostics come back as
 // "file:line: message".
 func (l *loader) load(keep ...string) (*plan.Plan, []string) {
-	// Generated files are written before the load time is taken, so they
-	// do not look changed on disk since.
-	msgs := l.generated()
-	start := time.Now()
-	ld := &unit.Loader{Dirs: l.dirs, Env: l.env}
-	set, diags := ld.LoadAll()
-	for _, d := range diags {
+	msgs, read := l.filesRead()
+	start, fz, set := read.start, read.frozen, read.set
+	for _, d := range read.diags {
 		msgs = append(msgs, d.Error())
 	}
 	msgs = append(msgs, checkSockets(set, &l.env)...)
 	msgs = append(msgs, checkTimers(set, &l.env, loadZone())...)
 	msgs = append(msgs, checkResources(set, l.cgroups)...)
-	frozen := ld.Freeze().Memoize()
+	// Memoized after the load: the set's files are not kept twice.
+	frozen := fz.Memoize()
 	l.mu.Lock()
 	l.frozen = frozen
 	l.mu.Unlock()

@@ -201,9 +201,13 @@ func (b *builder) addJob(name string, kind JobKind, from *tjob, required bool) (
 			return nil, nil // nothing loaded, nothing to stop
 		}
 	} else {
-		err := fmt.Errorf("unit %s: %w", name, ErrNotFound)
+		// The error is made only for a unit that has one: a boot
+		// transaction adds a job for every unit it pulls in.
+		var err error
 		if ok {
 			err = loadError(name, u)
+		} else {
+			err = fmt.Errorf("unit %s: %w", name, ErrNotFound)
 		}
 		if err != nil {
 			if required && from != nil {
@@ -245,7 +249,7 @@ func (b *builder) addJob(name string, kind JobKind, from *tjob, required bool) (
 // mergeKinds merges two start-like job kinds for one unit, as systemd's
 // job type merging does: the stronger operation wins.
 func mergeKinds(a, b JobKind) JobKind {
-	rank := map[JobKind]int{VerifyActive: 0, Start: 1, Reload: 2, Restart: 3}
+	rank := [...]int{VerifyActive: 0, Start: 1, Reload: 2, Restart: 3}
 	if a == Start && b == Reload || a == Reload && b == Start {
 		return Restart // reload-or-start cannot be decided statically: restart covers both
 	}

@@ -73,10 +73,15 @@ type JobResult struct {
 // Jobs queues kind for names as one transaction and, unless noWait, waits
 // until the anchor jobs finished.
 func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, mode plan.Mode, noWait bool) ([]JobResult, error) {
+	return m.queueJobs(ctx, kind, names, mode, nil, noWait)
+}
+
+// queueJobs is Jobs with, optionally, a transaction prepared ahead.
+func (m *Manager) queueJobs(ctx context.Context, kind plan.JobKind, names []string, mode plan.Mode, pre *Prepared, noWait bool) ([]JobResult, error) {
 	var anchors []*job
 	var anchorNames []string
 	var err error
-	if e := m.do(ctx, func() { anchors, anchorNames, err = m.submitJobs(kind, names, mode) }); e != nil {
+	if e := m.do(ctx, func() { anchors, anchorNames, err = m.submitJobs(kind, names, mode, pre) }); e != nil {
 		return nil, e
 	}
 	if err != nil {
@@ -99,8 +104,9 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 }
 
 // submitJobs queues kind for names as one transaction, on the loop, and
-// returns the anchor jobs with their units' names.
-func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) (anchors []*job, anchorNames []string, err error) {
+// returns the anchor jobs with their units' names. pre, if not nil, is
+// the transaction prepared ahead for this request (preparedFor).
+func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode, pre *Prepared) (anchors []*job, anchorNames []string, err error) {
 	var planned []string
 	for _, n := range names {
 		u, lerr := m.lookup(n)
@@ -119,9 +125,11 @@ func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode) 
 	if len(planned) == 0 {
 		return anchors, anchorNames, nil
 	}
-	tx, err := m.plan.Transaction(kind, planned, mode, m.activeState)
-	if err != nil {
-		return nil, nil, err
+	tx := m.preparedFor(pre, kind, planned, mode)
+	if tx == nil {
+		if tx, err = m.plan.Transaction(kind, planned, mode, m.activeState); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, w := range tx.Warnings {
 		m.opts.Logger.Warn(w)

@@ -56,6 +56,20 @@ func (l *Loader) Freeze() *Loader {
 	return &c
 }
 
+// LoadAllFrozen is LoadAll and Freeze from one scan of the search path:
+// the set, and a loader that answers later loads from the scan the set
+// was read from. A boot reads the directories once instead of twice,
+// and the frozen loader cannot disagree with the set about which files
+// there are.
+func (l *Loader) LoadAllFrozen() (*Loader, *Set, []Diag) {
+	ix, diags := scan(l.Root, l.Dirs)
+	ix.aliasesOf("") // build the lazy alias map now: later use is read-only
+	c := *l
+	c.frozen = ix
+	set, more := c.LoadAll()
+	return &c, set, append(diags, more...)
+}
+
 // index returns the frozen scan or a fresh one.
 func (l *Loader) index() (*index, []Diag) {
 	if l.frozen != nil {

@@ -498,3 +498,29 @@ func sequentialLoadAll(l *Loader) []*Unit {
 	}
 	return out
 }
+
+// LoadAllFrozen loads what LoadAll loads, keeps the scan's own
+// diagnostics, and answers later loads from the scan it loaded from.
+func TestLoadAllFrozen(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.service"), "[Unit]\nWants=b.service\n[Service]\nExecStart=/bin/true\n")
+	write(t, filepath.Join(dir, "b.service"), "[Service]\nExecStart=/bin/true\n")
+	notDir := filepath.Join(dir, "file")
+	write(t, notDir, "")
+	l := &Loader{Dirs: []string{dir, notDir}}
+	want, wantDiags := l.LoadAll()
+	fz, got, diags := l.LoadAllFrozen()
+	if g, w := got.Names(), want.Names(); !slices.Equal(g, w) {
+		t.Errorf("units %v; want %v", g, w)
+	}
+	if len(diags) != len(wantDiags) || len(diags) == 0 || !strings.Contains(diags[0].Msg, "cannot read directory") {
+		t.Errorf("diags %v; want %v", diags, wantDiags)
+	}
+	write(t, filepath.Join(dir, "c.service"), "[Service]\nExecStart=/bin/true\n")
+	if u, err := fz.Load("c.service"); err != nil || u.Load != NotFound {
+		t.Errorf("a file added after the scan: load state %v, %v; want %v", u.Load, err, NotFound)
+	}
+	if u, err := l.Load("c.service"); err != nil || u.Load != Loaded {
+		t.Errorf("unfrozen load of the new file: %v, %v; want %v", u.Load, err, Loaded)
+	}
+}
