@@ -55,20 +55,11 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 	}
 	g.dir = filepath.Join(m.base, unit)
 	g.path = filepath.Join(m.prefix, unit)
-	err := os.Mkdir(g.dir, 0o755)
-	if errors.Is(err, os.ErrNotExist) {
-		// The base went while tend ran: make it (and the stats bases)
-		// again rather than leave the unit unable to start.
-		if err = m.reclaim(); err == nil {
-			err = os.Mkdir(g.dir, 0o755)
-		}
-	}
-	if errors.Is(err, os.ErrExist) {
-		g.found, err = true, nil
-	}
+	found, err := m.makeDir(g.dir)
 	if err != nil {
 		return nil, err
 	}
+	g.found = found
 	var bases map[string]string
 	if stats {
 		bases = m.statBases()
@@ -78,13 +69,7 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 			continue // a limit controller: see controllerDir
 		}
 		d := filepath.Join(base, unit)
-		err := mkdirGroup(d)
-		if errors.Is(err, os.ErrNotExist) {
-			if err = m.reclaim(); err == nil {
-				err = mkdirGroup(d)
-			}
-		}
-		if err != nil {
+		if _, err := m.makeDir(d); err != nil {
 			m.log.Debug("no v1 stats group", "controller", ctrl, "unit", unit, "err", err)
 			continue
 		}
@@ -112,6 +97,22 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 		g.events = os.NewFile(uintptr(efd), g.eventsPath())
 	}
 	return g, nil
+}
+
+// makeDir makes a group's directory; found says it existed already. When
+// the base went while tend ran, it (and the stats bases) is made again
+// rather than leave the unit unable to start.
+func (m *Manager) makeDir(dir string) (found bool, err error) {
+	err = os.Mkdir(dir, 0o755)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = m.reclaim(); err == nil {
+			err = os.Mkdir(dir, 0o755)
+		}
+	}
+	if errors.Is(err, os.ErrExist) {
+		return true, nil
+	}
+	return false, err
 }
 
 // mkdirGroup makes a group's directory; one that exists is fine.

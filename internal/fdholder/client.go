@@ -52,9 +52,10 @@ func storeRequest(name string) ([]byte, error) {
 }
 
 // Drop makes the holder close what it holds under name.
-func (c *Client) Drop(name string) error {
-	return c.request(append([]byte{'D'}, name...), nil)
-}
+func (c *Client) Drop(name string) error { return c.request(dropRequest(name), nil) }
+
+// dropRequest is the message of a drop of name.
+func dropRequest(name string) []byte { return append([]byte{'D'}, name...) }
 
 // Exit asks the holder to close everything and exit.
 func (c *Client) Exit() error { return c.request([]byte{'X'}, nil) }
@@ -118,7 +119,7 @@ func (p *pipeline) store(name string, fd int) {
 }
 
 // drop sends a drop of name.
-func (p *pipeline) drop(name string) { p.send(name, append([]byte{'D'}, name...), nil) }
+func (p *pipeline) drop(name string) { p.send(name, dropRequest(name), nil) }
 
 func (p *pipeline) send(name string, msg, oob []byte) {
 	if _, _, err := p.c.c.WriteMsgUnix(msg, oob, nil); err != nil {
