@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -116,4 +117,62 @@ while True:
 		t.Fatalf("journal has only %d lines of the writer", next)
 	}
 	t.Logf("%d lines, none lost across the crash", next)
+}
+
+// The holder a crashed tend left waits for the next one for the grace
+// period, no longer: a tend that takes it over gives it its own grace
+// period (--fd-holder-grace), and once that tend is killed too and none
+// comes back, the holder exits by itself (it lingered for ever before).
+func TestFDHolderEndsWithoutManager(t *testing.T) {
+	units := t.TempDir()
+	if err := os.WriteFile(filepath.Join(units, "default.target"), []byte("[Unit]\nWants=sleeper.service\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(units, "sleeper.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	reapHolder(t, work)
+
+	first := startTendAt(t, units, work) // the default grace: minutes
+	pid := first.mainPID("sleeper.service")
+	holder := holderOf(t, first.cmd.Process.Pid)
+	first.crash()
+
+	second := startTendAt(t, units, work, "--fd-holder-grace=300ms")
+	if got := second.mainPID("sleeper.service"); got != pid {
+		t.Fatalf("sleeper MainPID after the crash = %d; want %d", got, pid)
+	}
+	second.crash()
+	awaitGone(t, holder)
+
+	// A tend started afterwards starts a holder of its own, adopts the
+	// service, and stops it at its clean exit.
+	third := startTendAt(t, units, work)
+	if got := third.mainPID("sleeper.service"); got != pid {
+		t.Fatalf("sleeper MainPID after the holder's end = %d; want %d", got, pid)
+	}
+	if got := holderOf(t, third.cmd.Process.Pid); got == holder {
+		t.Fatalf("the third tend has the old holder %d", holder)
+	}
+}
+
+// holderOf is the pid of the fd holder tend started (its child named
+// tend-fdholder). holderPID, the peer of a connection, is the pid of
+// the tend that bound the holder's socket.
+func holderOf(t *testing.T, tend int) int {
+	t.Helper()
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(tend) + "/task/*/children")
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, c := range strings.Fields(string(b)) {
+			comm, _ := os.ReadFile("/proc/" + c + "/comm")
+			if strings.TrimSpace(string(comm)) == "tend-fdholder" {
+				pid, _ := strconv.Atoi(c)
+				return pid
+			}
+		}
+	}
+	t.Fatalf("tend %d has no fd holder", tend)
+	return 0
 }

@@ -39,6 +39,7 @@ func daemonCommands(env *Env) []*cobra.Command {
 		loghost               daemon.LogHost
 		kmsg                  bool
 		fdHolder              bool
+		holderGrace           time.Duration
 		jopts                 journalFlags
 	)
 	cmd := &cobra.Command{
@@ -86,6 +87,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 				SyslogConf:      legacyFiles(syslogConf, cmd.Flags().Changed("syslog-conf")),
 				LogHost:         loghost,
 				NoHolder:        !fdHolder,
+				HolderGrace:     holderGrace,
 				Kmsg:            kmsgDefault(kmsg, cmd.Flags().Changed("kmsg"), user, len(units) > 0),
 				Logger:          slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl})),
 				Getenv:          env.Getenv,
@@ -147,6 +149,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	jopts.register(f)
 	f.BoolVar(&fdHolder, "fd-holder", true, "keep the log pipes and listeners in a holder process that outlives a crash of tend (false: for benchmark harnesses that wait for tend to have no child left)")
 	_ = f.MarkHidden("fd-holder")
+	f.DurationVar(&holderGrace, "fd-holder-grace", daemon.DefaultHolderGrace, "after a crash of tend, how long the fd holder keeps the log pipes and listeners for the next tend run before it exits (0: for ever)")
 	f.StringVar(&cpuprof, "cpu-profile", "", "write a CPU profile of the daemon to `FILE` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&tracefile, "trace", "", "write an execution trace of the daemon to `FILE` (go tool trace; for performance work)")

@@ -55,6 +55,10 @@ type Config struct {
 	// NoHolder runs without the fd holder process (fdholder.go), for
 	// harnesses that take "no child process left" as the end of a run.
 	NoHolder bool
+	// HolderGrace is how long the fd holder keeps what it holds once
+	// tend is gone without a clean exit (a crash, kill -9), waiting for
+	// the next tend to take it back; 0 for ever.
+	HolderGrace time.Duration
 	// LogHost makes tend receive other machines' syslog messages.
 	LogHost LogHost
 	// Kmsg reads the kernel's log (/dev/kmsg) into the journal.
@@ -281,7 +285,7 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	// crash it has what the previous manager gave it (crash.go).
 	if cfg.NoHolder {
 		d.log.Warn("no fd holder (--fd-holder=false): a crash of tend would lose log lines and refuse connections")
-	} else if d.holder = openHolder(p.Runtime, d.log); d.holder != nil {
+	} else if d.holder = openHolder(p.Runtime, cfg.HolderGrace, d.log); d.holder != nil {
 		jopts.Holder = d.holder.q
 		// What the pipe reader took and had not committed survives a
 		// crash there (journal/spool.go).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,14 @@ import (
 // re-exec").
 
 const holderSocket = "fdholder.sock"
+
+// DefaultHolderGrace is how long the fd holder outlives a tend that
+// ended without a clean exit, waiting for the next one: longer than any
+// supervisor's restart delay (systemd's RestartSec= and s6's second,
+// Docker's backoff capped at a minute, Kubernetes' CrashLoopBackOff at
+// five), short enough that nothing is held for hours for a tend that
+// will not come back (docs/decisions.md).
+const DefaultHolderGrace = 10 * time.Minute
 
 // holderPrefixSocket begins the holder names of listeners:
 // "socket:UNIT:KEY", KEY as in the unit's fd store.
@@ -49,17 +58,20 @@ type holder struct {
 	retrieved chan struct{}
 	// fresh: this tend started the holder, which holds nothing yet.
 	fresh bool
+	// grace is how long the holder waits for a new manager once this
+	// one is gone (0: for ever).
+	grace time.Duration
 }
 
 // openHolder connects to the holder a previous tend left running, or
 // starts one. Without one tend runs as before (a crash then loses what
 // the holder would have kept), so a failure is only a warning.
-func openHolder(runtime string, log *slog.Logger) *holder {
+func openHolder(runtime string, grace time.Duration, log *slog.Logger) *holder {
 	path := filepath.Join(runtime, holderSocket)
 	c, err := fdholder.Dial(path)
 	fresh := false
 	if err != nil {
-		if err = startHolder(path); err == nil {
+		if err = startHolder(path, grace); err == nil {
 			c, err = fdholder.Dial(path)
 			fresh = true
 		}
@@ -68,14 +80,16 @@ func openHolder(runtime string, log *slog.Logger) *holder {
 		log.Warn("no fd holder: a crash of tend would lose log lines and refuse connections", "err", err)
 		return nil
 	}
-	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}, fresh: fresh}
+	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}, fresh: fresh, grace: grace}
 }
 
 // startHolder binds the holder's socket (so that it accepts as soon as
 // this returns) and starts the holder on it, in a session of its own: a
 // signal to tend's process group does not reach it. The holder is a fork
-// of tend that needs no Go runtime (holderproc.Fork).
-func startHolder(path string) error {
+// of tend that needs no Go runtime (holderproc.Fork), and this tend is
+// its manager: it exits grace after this tend ends unless another takes
+// it over (takeKept).
+func startHolder(path string, grace time.Duration) error {
 	_ = os.Remove(path) // a holder that died left it
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
@@ -93,7 +107,7 @@ func startHolder(path string) error {
 	}
 	// The reaper collects the holder when it exits; it is not waited
 	// for here.
-	if _, err := holderproc.Fork(int(f.Fd()), os.Getuid()); err != nil {
+	if _, err := holderproc.Fork(int(f.Fd()), os.Getuid(), grace); err != nil {
 		return fmt.Errorf("starting the fd holder: %w", err)
 	}
 	return nil
@@ -119,6 +133,12 @@ func (h *holder) awaitKept() {
 }
 
 func (h *holder) takeKept(log *slog.Logger) {
+	// The holder a crashed tend left counts down to its exit: this tend
+	// manages it from now on. A holder of a tend from before the grace
+	// period refuses, and outlives this tend as it did.
+	if err := h.c.Manage(h.grace); err != nil {
+		log.Info("the fd holder does not take a manager; it outlives tend", "err", err)
+	}
 	kept, err := h.c.Retrieve()
 	if err != nil {
 		log.Warn("cannot take back what the fd holder kept", "err", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -56,6 +57,15 @@ func (c *Client) Drop(name string) error { return c.request(dropRequest(name), n
 
 // dropRequest is the message of a drop of name.
 func dropRequest(name string) []byte { return append([]byte{'D'}, name...) }
+
+// Manage makes this process the holder's manager: after a crash, the
+// next tend takes the holder over with it, so that the holder waits
+// grace (0: for ever) for a new manager once this one is gone, not from
+// the first manager's end.
+func (c *Client) Manage(grace time.Duration) error {
+	msg := binary.LittleEndian.AppendUint64([]byte{'M'}, holderproc.GraceMS(grace))
+	return c.request(msg, nil)
+}
 
 // Exit asks the holder to close everything and exit.
 func (c *Client) Exit() error { return c.request([]byte{'X'}, nil) }

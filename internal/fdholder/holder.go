@@ -14,10 +14,14 @@
 //	'B'                list in batches: 'G' then per entry a 2-byte
 //	                   little-endian length and the name, with as many
 //	                   fds in the same order (at most BatchFDs), …, then 'E'
+//	'M' [grace]        the sender's process manages the holder from now
+//	                   on; grace (optional, 8 bytes little-endian, in
+//	                   milliseconds; 0 for ever) is how long the holder
+//	                   waits for a new manager once it is gone, then exits
 //	'X'                exit
 //
-// S, D and X are answered with 'K', or '!' and the reason. This package
-// is tend's side: the client and its send queue.
+// S, D, M and X are answered with 'K', or '!' and the reason. This
+// package is tend's side: the client and its send queue.
 package fdholder
 
 import "github.com/tendproject/tend/internal/fdholder/holderproc"

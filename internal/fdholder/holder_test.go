@@ -47,7 +47,7 @@ func startServer(t testing.TB, uid int) *testServer {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if s.pid, err = holderproc.Fork(int(f.Fd()), uid); err != nil {
+	if s.pid, err = holderproc.Fork(int(f.Fd()), uid, 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

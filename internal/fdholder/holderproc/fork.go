@@ -8,7 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/memtrim"
 )
@@ -19,15 +22,18 @@ import (
 // it touches); a fork that serves from raw system calls, on memory set
 // aside here, and drops every other page it inherited costs a few dozen
 // KiB. The child closes every descriptor but ln, the listening socket it
-// serves (non-blocking from then on), starts a session of its own, resets
-// every signal to its default action and admits clients of uid only
-// (SO_PEERCRED). It returns the child's pid.
+// serves (non-blocking from then on), and a pidfd of this process, its
+// manager; it starts a session of its own, resets every signal to its
+// default action and admits clients of uid only (SO_PEERCRED). Once its
+// manager is gone it waits grace for a new one to take it over (the
+// 'M' request) and then exits (manager.go); grace 0 waits for ever. It
+// returns the child's pid.
 //
 // Everything the child runs is //go:nosplit and //go:norace, allocates
 // nothing and stores no pointer (as in the syscall package's child after
 // fork): it must not grow its stack, call the scheduler or the garbage
 // collector, or need a write barrier.
-func Fork(ln, uid int) (int, error) {
+func Fork(ln, uid int, grace time.Duration) (int, error) {
 	mem, err := syscall.Mmap(-1, 0, int(unsafe.Sizeof(child{})), syscall.PROT_READ|syscall.PROT_WRITE,
 		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
 	if err != nil {
@@ -36,6 +42,14 @@ func Fork(ln, uid int) (int, error) {
 	defer syscall.Munmap(mem) // the child has its own copy
 	st := (*child)(unsafe.Pointer(&mem[0]))
 	st.ln, st.uid = int32(ln), int32(uid)
+	st.graceMS = GraceMS(grace)
+	// The child inherits the pidfd; without one (a kernel before 5.3)
+	// the holder outlives its manager as it did before it had one.
+	st.mgr, st.tfd = -1, -1
+	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
+		st.mgr = int32(fd)
+		defer unix.Close(fd)
+	}
 	self := uintptr(unsafe.Pointer(&mem[0]))
 	for _, m := range memtrim.Mappings() {
 		switch m.Path {
@@ -123,6 +137,13 @@ const (
 type child struct {
 	ln, uid int32
 	ep      int32
+	mgr     int32 // a pidfd of the manager; -1 while there is none
+	tfd     int32 // the grace timer (timerfd), armed while there is no manager
+	graceMS uint64
+	its     itimerspec
+	ts      timespec
+	pfd     pollfd
+	ticks   uint64
 	page    uintptr // the page size: madvise's unit
 	ndrop   int
 	drop    [maxDrop][2]uintptr // mappings to drop after the fork
@@ -245,10 +266,11 @@ func (st *child) main() {
 	sys(syscall.SYS_EXIT_GROUP, 0, 0, 0, 0, 0, 0)
 }
 
-// closeOthers closes every descriptor but the listener: a fork shares
-// all of tend's, among them its instance lock; stdin, stdout and stderr
-// become /dev/null, as for any process tend starts without them (one
-// waiting for tend's output to end would wait for the holder's too).
+// closeOthers closes every descriptor but the listener and the
+// manager's pidfd: a fork shares all of tend's, among them its instance
+// lock; stdin, stdout and stderr become /dev/null, as for any process
+// tend starts without them (one waiting for tend's output to end would
+// wait for the holder's too).
 //
 //go:nosplit
 //go:norace
@@ -256,27 +278,55 @@ func (st *child) closeOthers() {
 	st.path = [16]byte{'/', 'd', 'e', 'v', '/', 'n', 'u', 'l', 'l'}
 	if null, e := sys(syscall.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&st.path[0])), syscall.O_RDWR, 0, 0, 0); e == 0 {
 		for fd := uintptr(0); fd < 3; fd++ {
-			if fd != null && fd != uintptr(st.ln) {
+			if fd != null && !st.kept(fd) {
 				sys(syscall.SYS_DUP3, null, fd, 0, 0, 0, 0)
 			}
 		}
-		if null > 2 && null != uintptr(st.ln) {
+		if null > 2 && !st.kept(null) {
 			sys(syscall.SYS_CLOSE, null, 0, 0, 0, 0, 0)
 		}
 	}
-	ln := uintptr(st.ln)
-	if ln > 3 {
-		if _, e := sys(sysCloseRng, 3, ln-1, 0, 0, 0, 0); e == syscall.ENOSYS {
-			st.closeLoop(3, ln)
+	// The descriptors kept, in order, split what is closed in ranges.
+	lo, hi := uintptr(st.ln), uintptr(st.mgr)
+	if st.mgr < 0 {
+		hi = lo
+	} else if hi < lo {
+		lo, hi = hi, lo
+	}
+	from := uintptr(3)
+	for _, k := range [2]uintptr{lo, hi} {
+		if k >= from {
+			if k > from {
+				st.closeRange(from, k-1)
+			}
+			from = k + 1
 		}
 	}
-	if _, e := sys(sysCloseRng, ln+1, uintptr(^uint32(0)), 0, 0, 0, 0); e == syscall.ENOSYS {
-		lim := uintptr(1 << 16)
-		if _, e := sys(syscall.SYS_PRLIMIT64, 0, syscall.RLIMIT_NOFILE, 0, uintptr(unsafe.Pointer(&st.rlim)), 0, 0); e == 0 {
-			lim = uintptr(st.rlim.Cur)
-		}
-		st.closeLoop(ln+1, lim)
+	st.closeRange(from, uintptr(^uint32(0)))
+}
+
+// kept says whether closeOthers keeps fd.
+//
+//go:nosplit
+//go:norace
+func (st *child) kept(fd uintptr) bool {
+	return fd == uintptr(st.ln) || (st.mgr >= 0 && fd == uintptr(st.mgr))
+}
+
+// closeRange closes the descriptors from to to, one by one where the
+// kernel has no close_range (before 5.9), up to the descriptor limit.
+//
+//go:nosplit
+//go:norace
+func (st *child) closeRange(from, to uintptr) {
+	if _, e := sys(sysCloseRng, from, to, 0, 0, 0, 0); e != syscall.ENOSYS {
+		return
 	}
+	lim := uintptr(1 << 16)
+	if _, e := sys(syscall.SYS_PRLIMIT64, 0, syscall.RLIMIT_NOFILE, 0, uintptr(unsafe.Pointer(&st.rlim)), 0, 0); e == 0 {
+		lim = uintptr(st.rlim.Cur)
+	}
+	st.closeLoop(from, min(to+1, lim))
 }
 
 //go:nosplit
@@ -361,6 +411,7 @@ func (st *child) serve() {
 	if !st.watch(st.ln) {
 		return
 	}
+	st.watchManager()
 	for {
 		n, e := sys(syscall.SYS_EPOLL_PWAIT, uintptr(st.ep), uintptr(unsafe.Pointer(&st.evs[0])), uintptr(len(st.evs)), ^uintptr(0), 0, sigsetBytes)
 		if e == syscall.EINTR {
@@ -371,8 +422,17 @@ func (st *child) serve() {
 		}
 		for i := uintptr(0); i < n; i++ {
 			fd := st.evs[i].Fd
-			if fd == st.ln {
+			switch fd {
+			case st.ln:
 				if !st.accept() {
+					return
+				}
+				continue
+			case st.mgr:
+				st.managerEnded()
+				continue
+			case st.tfd:
+				if st.graceOver() {
 					return
 				}
 				continue
@@ -472,6 +532,9 @@ func (st *child) serveOne(c int32) outcome {
 			return hangUp
 		}
 		return keep
+	case 'M':
+		st.closeFDs()
+		return st.reply(c, st.manage(c, st.buf[1:n]))
 	case 'X':
 		st.closeFDs()
 		st.reply(c, "")

@@ -2,5 +2,7 @@
 
 package holderproc
 
+import "time"
+
 // Fork is not built for this architecture: tend runs without a holder.
-func Fork(ln, uid int) (int, error) { return 0, ErrNoFork }
+func Fork(ln, uid int, grace time.Duration) (int, error) { return 0, ErrNoFork }

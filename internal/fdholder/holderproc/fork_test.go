@@ -31,7 +31,7 @@ func (h *holder) wait(t *testing.T) syscall.WaitStatus {
 // was not reaped (until then its pid is its own).
 func forkHolder(t *testing.T, ln int) *holder {
 	t.Helper()
-	pid, err := Fork(ln, os.Getuid())
+	pid, err := Fork(ln, os.Getuid(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,8 @@ func TestForkedHolder(t *testing.T) {
 	}
 
 	// Descriptors of the holder: stdin, stdout and stderr on /dev/null,
-	// the listener, its epoll, the client's connection and the two held.
+	// the listener, the manager's pidfd, its epoll, the grace timer, the
+	// client's connection and the two held.
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
 	if err != nil {
 		t.Fatal(err)
@@ -100,8 +101,8 @@ func TestForkedHolder(t *testing.T) {
 			}
 		}
 	}
-	if len(ents) != 8 {
-		t.Errorf("the holder has %d descriptors, want 8", len(ents))
+	if len(ents) != 10 {
+		t.Errorf("the holder has %d descriptors, want 10", len(ents))
 	}
 
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")

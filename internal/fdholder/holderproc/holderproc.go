@@ -7,6 +7,7 @@ package holderproc
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // Limits bound the holder whatever a client sends.
@@ -47,4 +48,13 @@ func CloseFDs(fds []int) {
 	for _, fd := range fds {
 		syscall.Close(fd)
 	}
+}
+
+// GraceMS is a grace period as the holder takes it: whole milliseconds,
+// rounded up; 0 (none: the holder waits for ever) for d <= 0.
+func GraceMS(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64((d + time.Millisecond - 1) / time.Millisecond)
 }
