@@ -112,6 +112,12 @@ func TestLogsJournalctlCombinations(t *testing.T) {
 		"ExecStartPost=/bin/echo post-talker\n"), 0o644)
 	in := startTend(t, units)
 	in.mustCtl("start", "talker")
+	// The start job ends when ExecStartPost= exits, not when the journal
+	// has read what its processes wrote to their pipes: the queries
+	// below wait for every line they count.
+	for _, line := range []string{"hello-talker", "warn-talker", "post-talker"} {
+		in.waitLog("talker.service", line)
+	}
 
 	if out := in.mustCtl("logs", "-xeu", "talker", "--no-pager"); !strings.Contains(out, "talkid[") || !strings.Contains(out, ": hello-talker\n") {
 		t.Errorf("-xeu talker:\n%s", out)
