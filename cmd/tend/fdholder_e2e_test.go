@@ -124,13 +124,10 @@ while True:
 // period (--fd-holder-grace), and once that tend is killed too and none
 // comes back, the holder exits by itself (it lingered for ever before).
 func TestFDHolderEndsWithoutManager(t *testing.T) {
-	units := t.TempDir()
-	if err := os.WriteFile(filepath.Join(units, "default.target"), []byte("[Unit]\nWants=sleeper.service\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(units, "sleeper.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	units := writeUnits(t, map[string]string{
+		"default.target":  "[Unit]\nWants=sleeper.service\n",
+		"sleeper.service": "[Service]\nExecStart=/bin/sleep 1000\n",
+	})
 	work := t.TempDir()
 	reapHolder(t, work)
 
@@ -175,4 +172,23 @@ func holderOf(t *testing.T, tend int) int {
 	}
 	t.Fatalf("tend %d has no fd holder", tend)
 	return 0
+}
+
+// A clean shutdown ends the holder after the journal's last drops, not
+// with the services' leftovers: the holder is tend's child, and killed
+// with them it made every drop fail, each with a warning.
+func TestFDHolderCleanShutdownQuiet(t *testing.T) {
+	units := writeUnits(t, map[string]string{
+		"default.target":  "[Unit]\nWants=talker.service sleeper.service\n",
+		"talker.service":  "[Service]\nExecStart=/bin/sh -c 'while :; do echo tick; sleep 0.1; done'\n",
+		"sleeper.service": "[Service]\nExecStart=/bin/sleep 1000\n",
+	})
+	work := t.TempDir()
+	reapHolder(t, work)
+	in := startTendAt(t, units, work)
+	in.follow("talker.service")("tick")
+	in.stop()
+	if strings.Contains(in.stderr.String(), "fdholder") {
+		t.Fatalf("the fd holder was gone before tend's last drops:\n%s", in.stderr)
+	}
 }

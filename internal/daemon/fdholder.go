@@ -61,6 +61,10 @@ type holder struct {
 	// grace is how long the holder waits for a new manager once this
 	// one is gone (0: for ever).
 	grace time.Duration
+	// pid is the holder's when this tend started it (it is then one of
+	// tend's children, which the shutdown must not kill: exit ends it,
+	// after the last drops); 0 for a holder taken over.
+	pid int
 }
 
 // openHolder connects to the holder a previous tend left running, or
@@ -69,9 +73,9 @@ type holder struct {
 func openHolder(runtime string, grace time.Duration, log *slog.Logger) *holder {
 	path := filepath.Join(runtime, holderSocket)
 	c, err := fdholder.Dial(path)
-	fresh := false
+	fresh, pid := false, 0
 	if err != nil {
-		if err = startHolder(path, grace); err == nil {
+		if pid, err = startHolder(path, grace); err == nil {
 			c, err = fdholder.Dial(path)
 			fresh = true
 		}
@@ -80,7 +84,7 @@ func openHolder(runtime string, grace time.Duration, log *slog.Logger) *holder {
 		log.Warn("no fd holder: a crash of tend would lose log lines and refuse connections", "err", err)
 		return nil
 	}
-	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}, fresh: fresh, grace: grace}
+	return &holder{c: c, q: fdholder.NewQueue(c, log), path: path, listeners: map[string]uint64{}, fresh: fresh, grace: grace, pid: pid}
 }
 
 // startHolder binds the holder's socket (so that it accepts as soon as
@@ -89,28 +93,29 @@ func openHolder(runtime string, grace time.Duration, log *slog.Logger) *holder {
 // of tend that needs no Go runtime (holderproc.Fork), and this tend is
 // its manager: it exits grace after this tend ends unless another takes
 // it over (takeKept).
-func startHolder(path string, grace time.Duration) error {
+func startHolder(path string, grace time.Duration) (int, error) {
 	_ = os.Remove(path) // a holder that died left it
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ln.SetUnlinkOnClose(false)
 	f, err := ln.File()
 	ln.Close()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	if err := os.Chmod(path, 0o600); err != nil {
-		return err
+		return 0, err
 	}
 	// The reaper collects the holder when it exits; it is not waited
 	// for here.
-	if _, err := holderproc.Fork(int(f.Fd()), os.Getuid(), grace); err != nil {
-		return fmt.Errorf("starting the fd holder: %w", err)
+	pid, err := holderproc.Fork(int(f.Fd()), os.Getuid(), grace)
+	if err != nil {
+		return 0, fmt.Errorf("starting the fd holder: %w", err)
 	}
-	return nil
+	return pid, nil
 }
 
 // retrieve takes a copy of everything the holder kept, for restore, on

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -78,6 +79,17 @@ func (e *escalation) on(s os.Signal) bool {
 	return true
 }
 
+// remainingChildren lists tend's children but the fd holder it started:
+// close ends the holder once the journal's last drops reached it (killed
+// here, it made every drop of the shutdown fail, each with a warning).
+func (d *daemon) remainingChildren() []int {
+	pids := remainingChildren()
+	if d.holder == nil || d.holder.pid == 0 {
+		return pids
+	}
+	return slices.DeleteFunc(pids, func(pid int) bool { return pid == d.holder.pid })
+}
+
 // killAll SIGKILLs every unit's processes and tend's other children, and
 // returns how many groups and children there were.
 func (d *daemon) killAll() int {
@@ -85,7 +97,7 @@ func (d *daemon) killAll() int {
 	if err != nil {
 		d.log.Warn("cannot kill every process", "err", err)
 	}
-	for _, pid := range remainingChildren() {
+	for _, pid := range d.remainingChildren() {
 		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			n++
 		}
@@ -99,7 +111,7 @@ func (d *daemon) killAll() int {
 // for their exits (woken by the reaper), SIGKILLing what is left after
 // 5 s, and stops waiting when hurry is closed.
 func (d *daemon) killRemaining(hurry <-chan struct{}) {
-	pids := remainingChildren()
+	pids := d.remainingChildren()
 	if len(pids) == 0 {
 		return
 	}
@@ -109,13 +121,13 @@ func (d *daemon) killRemaining(hurry <-chan struct{}) {
 	}
 	deadline := time.NewTimer(5 * time.Second)
 	defer deadline.Stop()
-	for len(remainingChildren()) > 0 {
+	for len(d.remainingChildren()) > 0 {
 		select {
 		case <-d.reaped:
 		case <-hurry:
 			return
 		case <-deadline.C:
-			for _, pid := range remainingChildren() {
+			for _, pid := range d.remainingChildren() {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 			return
