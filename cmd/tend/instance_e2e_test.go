@@ -264,6 +264,33 @@ func TestCgroupBaseOwned(t *testing.T) {
 // and may take minutes to stop: tend waits after the first SIGTERM; the
 // second kills the unit's processes and tend exits at once.
 func TestRepeatedSignalEscalates(t *testing.T) {
+	in, pid, group := stoppingStubborn(t)
+	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-in.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("tend still running 20s after the second SIGTERM\n%s", in.stderr)
+	}
+	if alive(pid) {
+		t.Errorf("stubborn.service (pid %d) outlived tend", pid)
+	}
+	if !strings.Contains(in.stderr.String(), "received SIGTERM again: killing remaining processes") {
+		t.Errorf("tend did not say why it killed:\n%s", in.stderr)
+	}
+	if group != "" {
+		if b, err := os.ReadFile(filepath.Join(group, "cgroup.procs")); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			t.Errorf("processes left in %s: %s", group, b)
+		}
+	}
+}
+
+// stoppingStubborn starts tend with a unit that ignores SIGTERM and
+// sends tend one SIGTERM: it returns once tend is stopping the unit, with
+// the unit's pid and cgroup.
+func stoppingStubborn(t *testing.T) (*instance, int, string) {
+	t.Helper()
 	dir := writeUnits(t, map[string]string{
 		"default.target":   "[Unit]\nWants=stubborn.service\n",
 		"stubborn.service": "[Service]\nTimeoutStopSec=300\nExecStart=/bin/sh -c 'trap \"\" TERM; exec sleep 1000'\n",
@@ -285,23 +312,41 @@ func TestRepeatedSignalEscalates(t *testing.T) {
 	if !alive(pid) {
 		t.Fatal("the unit died of the first SIGTERM; the test needs one that ignores it")
 	}
-	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	return in, pid, group
+}
+
+// TestGivenUpShutdownLeavesNoCgroup: a third signal makes tend exit at
+// once, without waiting for the rest of its clean-up, but not leaving
+// its cgroups behind (it left every one: the instance's tend-* base, the
+// unit's group, emptied by the second signal's SIGKILL a moment later,
+// and the v1 statistics bases).
+func TestGivenUpShutdownLeavesNoCgroup(t *testing.T) {
+	in, _, group := stoppingStubborn(t)
+	if group == "" {
+		t.Skip("no cgroup v2 tracking here")
+	}
+	base := filepath.Base(filepath.Dir(group))
+	// The second kills the unit, the third gives up waiting: sent
+	// together, the third comes while the shutdown still waits for the
+	// unit's exit.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		if err := in.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
 	}
 	select {
 	case <-in.exited:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("tend still running 20s after the second SIGTERM\n%s", in.stderr)
+		t.Fatalf("tend still running 20s after the third signal\n%s", in.stderr)
 	}
-	if alive(pid) {
-		t.Errorf("stubborn.service (pid %d) outlived tend", pid)
+	if !strings.Contains(in.stderr.String(), "exiting at once") {
+		t.Logf("the shutdown ended before the third signal: the clean exit was tested\n%s", in.stderr)
 	}
-	if !strings.Contains(in.stderr.String(), "received SIGTERM again: killing remaining processes") {
-		t.Errorf("tend did not say why it killed:\n%s", in.stderr)
-	}
-	if group != "" {
-		if b, err := os.ReadFile(filepath.Join(group, "cgroup.procs")); err == nil && len(bytes.TrimSpace(b)) > 0 {
-			t.Errorf("processes left in %s: %s", group, b)
+	for _, pattern := range []string{"/sys/fs/cgroup/*/" + base, "/sys/fs/cgroup/memory/*/*/" + base} {
+		left, _ := filepath.Glob(pattern)
+		for _, dir := range left {
+			sub, _ := filepath.Glob(filepath.Join(dir, "*.service"))
+			t.Errorf("cgroup %s left behind (groups in it: %v)", dir, sub)
 		}
 	}
 }

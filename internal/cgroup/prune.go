@@ -3,6 +3,7 @@ package cgroup
 import (
 	"errors"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,14 +14,8 @@ import (
 // still hold processes stay, and so does anything this Manager did not
 // make: an earlier run's groups are removed by PruneStale, never here. The daemon calls it at shutdown, tests at cleanup.
 func (m *Manager) Prune() error {
-	m.mu.Lock()
-	var gs []*Group
-	for _, g := range m.groups {
-		gs = append(gs, g)
-	}
-	m.mu.Unlock()
 	var errs []error
-	for _, g := range gs {
+	for _, g := range m.groupList() {
 		if err := g.Remove(); err != nil && !errors.Is(err, unix.EBUSY) {
 			errs = append(errs, err)
 		}
@@ -51,15 +46,9 @@ func rmdirIfEmpty(dir string, errs *[]error) {
 // (the last resort of a hurried shutdown) and returns how many groups
 // still had processes.
 func (m *Manager) KillAll(sig unix.Signal) (int, error) {
-	m.mu.Lock()
-	gs := make([]*Group, 0, len(m.groups))
-	for _, g := range m.groups {
-		gs = append(gs, g)
-	}
-	m.mu.Unlock()
 	n := 0
 	var errs []error
-	for _, g := range gs {
+	for _, g := range m.groupList() {
 		if !g.Populated() {
 			continue
 		}
@@ -69,4 +58,32 @@ func (m *Manager) KillAll(sig unix.Signal) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// AwaitEmpty waits until no group this Manager made has a process, or
+// for timeout at most; it reports whether they all emptied. Processes
+// just SIGKILLed leave in milliseconds, unless one is stuck in the
+// kernel (uninterruptible sleep): the bound is for that one.
+func (m *Manager) AwaitEmpty(timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, g := range m.groupList() {
+		select {
+		case <-g.Empty():
+		case <-deadline.C:
+			return false
+		}
+	}
+	return true
+}
+
+// groupList copies the groups this Manager made.
+func (m *Manager) groupList() []*Group {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gs := make([]*Group, 0, len(m.groups))
+	for _, g := range m.groups {
+		gs = append(gs, g)
+	}
+	return gs
 }

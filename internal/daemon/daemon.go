@@ -152,7 +152,17 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	d.lock, d.endBootGC = lock, endBootGC
 	defer d.guard("main")
 	code, err := d.run(ctx)
-	if d.gaveUp == 0 && !d.handedOff {
+	switch {
+	case d.handedOff:
+	case d.gaveUp != 0:
+		// Exiting at once, but not leaving the instance's groups behind
+		// (close does the rest, which may wait): the processes the
+		// escalation SIGKILLed leave them in milliseconds.
+		if d.cgroups != nil {
+			d.cgroups.AwaitEmpty(abandonWait)
+		}
+		d.pruneCgroups()
+	default:
 		d.close()
 	}
 	return code, err
@@ -690,10 +700,8 @@ func (d *daemon) close() {
 		d.reaper.Close()
 	}
 	d.forker.Close()
+	d.pruneCgroups()
 	if d.cgroups != nil {
-		if err := d.cgroups.Prune(); err != nil {
-			d.log.Warn("cgroups left behind", "err", err)
-		}
 		d.cgroups.Close()
 	}
 	_ = os.Remove(d.cfg.Paths.Socket)
@@ -701,5 +709,22 @@ func (d *daemon) close() {
 	_ = os.Remove(filepath.Join(d.cfg.Paths.Runtime, stateFileName))
 	if d.syslog != nil {
 		_ = os.Remove(d.cfg.Paths.Syslog)
+	}
+}
+
+// abandonWait bounds the wait for the units' groups to empty when tend
+// gives up its shutdown; a process stuck in the kernel keeps its group,
+// which the next start of the instance prunes.
+const abandonWait = time.Second
+
+// pruneCgroups removes the units' groups and the instance's bases that
+// are empty; a group whose processes are still dying stays, for the next
+// start of the instance to prune.
+func (d *daemon) pruneCgroups() {
+	if d.cgroups == nil {
+		return
+	}
+	if err := d.cgroups.Prune(); err != nil {
+		d.log.Warn("cgroups left behind", "err", err)
 	}
 }
