@@ -19,7 +19,7 @@ import sys
 CATEGORIES = [
     ("stats join (v1 cgroup.procs)", ["Group).join", "StatsSteps"]),
     ("fork (forker thread)", ["Forker).serve", "forkAndExecInChild"]),
-    ("cgroup mkdir (v2 + v1 stats)", ["mkdirGroup"]),
+    ("cgroup mkdir (v2 + v1 stats)", ["mkdirGroup", "cgroup.(*Manager).makeDir"]),
     ("cgroup open (dir, events)", ["cgroup.(*Manager).newGroup"]),
     ("limits ahead", ["Group).Apply"]),
     ("svdir prepare (workers)", ["svdir.Prepare"]),

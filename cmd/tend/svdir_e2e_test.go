@@ -204,6 +204,7 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 		if out := in.mustCtl("status", "web.svdir"); !strings.Contains(out, "active (run)") {
 			t.Errorf("tend status web.svdir:\n%s", out)
 		}
+		checkCountedTasks(t, in, svRunPID(t, web))
 		awaitFile(t, filepath.Join(root, "needy.out"), "written by needy after sv check web", contains("up"))
 		if b, err := os.ReadFile(filepath.Join(root, "after.out")); err != nil || string(b) != "run\n" {
 			t.Errorf("after-web.service (After=web.svdir) saw %q, %v", b, err)
@@ -365,4 +366,24 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 			t.Errorf("status after removal:\n%s", out)
 		}
 	})
+}
+
+// checkCountedTasks: a service directory's processes are in no v1 pids
+// group of tend's (it has no TasksMax=; that group would only count, one
+// more mkdir and process move per start), and status still counts its
+// tasks: run's shell and its sleep.
+func checkCountedTasks(t *testing.T, in *instance, pid int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" && strings.Contains(f[2], "web.svdir") {
+			t.Errorf("web's ./run is in a v1 pids group: %s", line)
+		}
+	}
+	if out := in.mustCtl("status", "web.svdir"); !regexp.MustCompile(`Tasks: [1-9]`).MatchString(out) {
+		t.Errorf("tend status web.svdir counts no tasks:\n%s", out)
+	}
 }

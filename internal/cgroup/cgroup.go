@@ -37,6 +37,10 @@ const (
 // tracking hierarchy lacks the equivalent files.
 var statControllers = []string{"memory", "cpuacct", "pids"}
 
+// countedControllers are statControllers without pids, for a group whose
+// tasks are counted in the tracking group instead (CountedGroup).
+var countedControllers = []string{"memory", "cpuacct"}
+
 // Options configure Detect. Zero values take the system defaults.
 type Options struct {
 	Root   string // cgroup file system root, default /sys/fs/cgroup
@@ -340,7 +344,7 @@ func (m *Manager) Where() string { return m.base }
 
 // Group creates (or opens) the group of unit. Calling it again for the
 // same unit returns the same *Group until Remove.
-func (m *Manager) Group(unit string) (*Group, error) { return m.group(unit, true) }
+func (m *Manager) Group(unit string) (*Group, error) { return m.group(unit, statControllers) }
 
 // TrackingGroup is Group without the v1 groups that only give stats on a
 // hybrid machine: for short-lived units made in numbers (one per
@@ -349,9 +353,21 @@ func (m *Manager) Group(unit string) (*Group, error) { return m.group(unit, true
 // and holds up every fork meanwhile. Its Stats lack what only v1 has
 // (memory, on a hybrid machine); tasks and CPU time come from the
 // tracking group. Elsewhere it is the same as Group.
-func (m *Manager) TrackingGroup(unit string) (*Group, error) { return m.group(unit, false) }
+func (m *Manager) TrackingGroup(unit string) (*Group, error) { return m.group(unit, nil) }
 
-func (m *Manager) group(unit string, stats bool) (*Group, error) {
+// CountedGroup is Group without the v1 pids group, for a unit that sets
+// no TasksMax=: there that group only counts the tasks, which Stats
+// counts in the tracking group (cgroup.threads) instead, and it costs a
+// mkdir, an rmdir and a move of every new process. A service
+// directory's unit is one (a thousand of them at a bring-up).
+// Elsewhere it is the same as Group.
+func (m *Manager) CountedGroup(unit string) (*Group, error) {
+	return m.group(unit, countedControllers)
+}
+
+// group returns unit's group, made with v1 groups for the stats
+// controllers in stats where the tracking hierarchy lacks them.
+func (m *Manager) group(unit string, stats []string) (*Group, error) {
 	if unit == "" || unit == "." || unit == ".." || strings.ContainsAny(unit, "/\x00\n") {
 		return nil, fmt.Errorf("cgroup for unit %q: invalid unit name", unit)
 	}

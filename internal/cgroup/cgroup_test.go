@@ -404,6 +404,89 @@ func TestTrackingGroupHasNoStatsGroups(t *testing.T) {
 	}
 }
 
+// newHybridManager is newManager for v2 on a machine whose stats come
+// from v1 groups; it returns the v1 pids base.
+func newHybridManager(t *testing.T) (*Manager, string) {
+	t.Helper()
+	m := newManager(t, ModeV2)
+	pidsBase, ok := m.statBases()["pids"]
+	if !ok {
+		t.Skip("no v1 pids group on this machine (not hybrid)")
+	}
+	return m, pidsBase
+}
+
+// TestCountedGroupHasNoPidsGroup: a counted group (a service directory's)
+// gets the v1 stats groups but pids, whose only use without TasksMax= is
+// counting; its tasks are counted in the tracking group.
+func TestCountedGroupHasNoPidsGroup(t *testing.T) {
+	m, pidsBase := newHybridManager(t)
+	r := startReaper(t, m)
+	g, err := m.CountedGroup("counted.svdir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(pidsBase, "counted.svdir")); err == nil {
+		t.Error("v1 pids group made for a counted group")
+	}
+	if mem, ok := m.statBases()["memory"]; ok {
+		if _, err := os.Stat(filepath.Join(mem, "counted.svdir")); err != nil {
+			t.Errorf("no v1 memory group for a counted group: %v", err)
+		}
+	}
+	for _, f := range g.JoinFiles() {
+		if strings.HasPrefix(f, pidsBase+"/") {
+			t.Errorf("JoinFiles has %s", f)
+		}
+	}
+	fd, _ := g.CloneFD()
+	pid, err := r.Start(func(*int) (int, error) {
+		return syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{
+			Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}})
+	}, func(reaper.Exit) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Placed(pid)
+	if st := g.Stats(); st.Tasks != 1 {
+		t.Errorf("Stats().Tasks = %d; want 1", st.Tasks)
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	select {
+	case <-g.Empty():
+	case <-time.After(hangGuard):
+		t.Fatal("group never empty")
+	}
+	if err := g.Remove(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCountedGroupRemovesEarlierPidsGroup: a group found from an earlier
+// run that made a v1 pids group of the same name (an older tend, which
+// made one for every unit) removes it too, or the base stays busy.
+func TestCountedGroupRemovesEarlierPidsGroup(t *testing.T) {
+	m, pidsBase := newHybridManager(t)
+	old, err := m.Group("again.svdir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	delete(m.groups, "again.svdir") // as if made by an earlier run
+	m.mu.Unlock()
+	old.discard()
+	g, err := m.CountedGroup("again.svdir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(pidsBase, "again.svdir")); err == nil {
+		t.Error("an earlier run's v1 pids group was left")
+	}
+}
+
 // TestGroupUsableAfterKill: after a SIGKILL of the whole group (a `tend
 // kill -s KILL` of a Restart=always service), the next process cloned
 // into the group must live. The kernel's cgroup.kill marked the group so

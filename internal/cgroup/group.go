@@ -46,7 +46,7 @@ type Group struct {
 	found bool
 }
 
-func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
+func (m *Manager) newGroup(unit string, stats []string) (*Group, error) {
 	g := &Group{m: m, unit: unit, statDirs: map[string]string{}}
 	if m.mode == ModeNone {
 		g.path = "/" + unit
@@ -61,12 +61,12 @@ func (m *Manager) newGroup(unit string, stats bool) (*Group, error) {
 	}
 	g.found = found
 	var bases map[string]string
-	if stats {
+	if len(stats) > 0 {
 		bases = m.statBases()
 	}
 	for ctrl, base := range bases {
-		if !slices.Contains(statControllers, ctrl) {
-			continue // a limit controller: see controllerDir
+		if !slices.Contains(stats, ctrl) {
+			continue // a limit controller (see controllerDir), or not wanted
 		}
 		d := filepath.Join(base, unit)
 		if _, err := m.makeDir(d); err != nil {
@@ -470,17 +470,18 @@ func (g *Group) remove(later bool) error {
 	g.limitDirs = nil
 	g.mu.Unlock()
 	// An earlier run's limit group of the same name (reused, not made by
-	// this Group) is removed too, or it would keep the base busy. There
-	// can be one only if the group's directory was found, not made: a
-	// per-connection instance, whose name is new, is spared three
-	// failing rmdirs in the v1 hierarchies of a hybrid system.
+	// this Group) is removed too, or it would keep the base busy; so is
+	// a stats group this Group did without (CountedGroup, TrackingGroup)
+	// that an earlier run made. There can be one only if the group's
+	// directory was found, not made: a per-connection instance, whose
+	// name is new, is spared three failing rmdirs in the v1 hierarchies
+	// of a hybrid system.
 	if g.found {
 		if limitDirs == nil {
 			limitDirs = map[string]string{}
 		}
-		bases := g.m.statBases()
-		for _, ctrl := range limitControllers {
-			if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
+		for ctrl, base := range g.m.statBases() {
+			if limitDirs[ctrl] == "" && g.statDirs[ctrl] == "" {
 				limitDirs[ctrl] = filepath.Join(base, g.unit)
 			}
 		}

@@ -53,13 +53,29 @@ func (m *Manager) groupAhead(u *rt) *nextGroup {
 // makeGroup is a worker's making of the group of the unit named name,
 // and the writing of its limits.
 func (m *Manager) makeGroup(name string, p *nextGroup) {
-	if g, err := m.opts.Cgroups.Group(name); err == nil {
+	if g, err := m.makeCgroup(name, p.def, false); err == nil {
 		p.g = g
 		if p.def != nil && p.def.Service != nil {
 			p.limitsErr, p.limited = m.setLimits(g, p.def), true
 		}
 	}
 	close(p.done)
+}
+
+// makeCgroup creates the cgroup of the unit named name. A per-connection
+// instance (transient) gets only the tracking group: on a hybrid machine
+// the v1 stats groups would cost each connection two more mkdirs, rmdirs
+// and process moves (see cgroup.TrackingGroup). A service directory has
+// no TasksMax=, so its tasks are counted without a v1 pids group
+// (cgroup.CountedGroup).
+func (m *Manager) makeCgroup(name string, def *unit.Unit, transient bool) (*cgroup.Group, error) {
+	switch {
+	case transient:
+		return m.opts.Cgroups.TrackingGroup(name)
+	case def != nil && def.Kind == unit.KindSvdir:
+		return m.opts.Cgroups.CountedGroup(name)
+	}
+	return m.opts.Cgroups.Group(name)
 }
 
 // takeGroup takes the group a prepareGroups worker made for u, and its

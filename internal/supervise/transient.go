@@ -44,15 +44,9 @@ func (q *jobQueue) submitInternalUnit(kind plan.JobKind, u *rt) {
 	q.m.transientJob(kind, u)
 }
 
-// newGroup creates u's cgroup. A per-connection instance gets only the
-// tracking group: on a hybrid machine the v1 stats groups would cost
-// each connection two more mkdirs, rmdirs and process moves (see
-// cgroup.TrackingGroup).
+// newGroup creates u's cgroup.
 func (m *Manager) newGroup(u *rt) (*cgroup.Group, error) {
-	if u.transient != nil {
-		return m.opts.Cgroups.TrackingGroup(u.name)
-	}
-	return m.opts.Cgroups.Group(u.name)
+	return m.makeCgroup(u.name, u.def, u.transient != nil)
 }
 
 // removeGroup removes u's cgroup; a per-connection instance's empty
