@@ -40,6 +40,9 @@ type feed struct {
 	// Router's until the next take.
 	taken     []journal.Frames
 	takenBufs [][]byte
+	// room, made by a writer that found the feed more than half full
+	// (Room), is closed by the take that empties it.
+	room chan struct{}
 }
 
 func newFeed(limit int) *feed {
@@ -110,7 +113,25 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 	// The next batch starts a buffer of its own: these go back to the
 	// pool at the next take.
 	fd.cur = nil
+	if fd.room != nil {
+		close(fd.room)
+		fd.room = nil
+	}
 	fd.mu.Unlock()
 	fd.taken, fd.takenBufs = bs, bufs
 	return bs, overflow
+}
+
+// wait is nil while the feed is at most half full, else a channel closed
+// once the Router took what waits.
+func (fd *feed) wait() <-chan struct{} {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if !fd.overflow && fd.size <= fd.limit/2 {
+		return nil
+	}
+	if fd.room == nil {
+		fd.room = make(chan struct{})
+	}
+	return fd.room
 }

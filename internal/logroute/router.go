@@ -46,8 +46,10 @@ const flushAt = 256 << 10
 
 // Router writes journal entries to the destinations of syslog.conf rules.
 type Router struct {
-	opts  Options
-	log   *slog.Logger
+	opts Options
+	log  *slog.Logger
+	// feed brings committed batches from the journal's tap (follow).
+	feed  *feed
 	fopts fileOpts
 	rules []route
 	term  *terminals
@@ -103,7 +105,7 @@ func New(opts Options) *Router {
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
-	r := &Router{opts: opts, log: opts.Logger}
+	r := &Router{opts: opts, log: opts.Logger, feed: newFeed(opts.feedLimit)}
 	r.fopts = fileOpts{mode: opts.Config.FileMode, uid: lookupID(opts.Config.FileOwner, true), gid: lookupID(opts.Config.FileGroup, false)}
 	r.term = &terminals{utmp: opts.Utmp, dev: opts.DevDir}
 	byPath := map[string]*file{}
@@ -217,7 +219,7 @@ func (r *Router) Run(ctx context.Context) error {
 // the journal's files only for what was committed before (a restart) or
 // what the feed dropped while the Router fell behind.
 func (r *Router) follow(ctx context.Context, after string) error {
-	fd := newFeed(r.opts.feedLimit)
+	fd := r.feed
 	stop := r.opts.Journal.Tap(fd.put)
 	defer stop()
 	if after != "" {
@@ -260,6 +262,16 @@ func (r *Router) follow(ctx context.Context, after string) error {
 		}
 	}
 }
+
+// Behind is nil while the Router keeps up with the journal from memory,
+// else a channel closed once it took what waits: its feed is more than
+// half full, and more commits would overflow it and make the Router read
+// them back from the journal's files (decoding, checking CRCs), the
+// costliest way to get them. A writer that can hold its entries back
+// without losing any (the syslog receivers: their senders wait, or the
+// socket buffers them) waits on it, for a bounded time — a Router stuck
+// on a slow file must not stop the journal.
+func (r *Router) Behind() <-chan struct{} { return r.feed.wait() }
 
 // routeNew routes e unless it was routed already.
 func (r *Router) routeNew(e journal.Entry) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,5 +386,49 @@ func TestFeedOverflowReadsTheJournal(t *testing.T) {
 		if !strings.HasSuffix(l, fmt.Sprintf(" seq[7]: n=%d", i)) {
 			t.Fatalf("line %d is %q", i, l)
 		}
+	}
+}
+
+// countingJournal counts the entries the Router read back from the
+// journal's files rather than from its in-memory feed.
+type countingJournal struct {
+	*journal.Journal
+	read atomic.Int64
+}
+
+func (c *countingJournal) Query(ctx context.Context, q journal.Query, fn func(journal.Entry) error) error {
+	return c.Journal.Query(ctx, q, func(e journal.Entry) error {
+		c.read.Add(1)
+		return fn(e)
+	})
+}
+
+// A writer that waits on Behind before each commit never makes the Router
+// read back from the journal, however small its feed: every line comes
+// from memory, once and in order.
+func TestBehindKeepsTheFeed(t *testing.T) {
+	dir := t.TempDir()
+	j := &countingJournal{Journal: openJournal(t)}
+	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* -DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"), feedLimit: 2048})
+	const n = 3000
+	for i := 0; i < n; i += 3 {
+		if ch := r.Behind(); ch != nil {
+			<-ch
+		}
+		var es []journal.Entry
+		for k := range 3 {
+			es = append(es, journal.Entry{Realtime: at, Facility: 16, Priority: 6, Identifier: "seq", PID: 7, UID: -1,
+				Stream: journal.StreamSyslog, Message: fmt.Appendf(nil, "n=%d", i+k)})
+		}
+		if err := j.AppendBatch(es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := waitFile(t, filepath.Join(dir, "all.log"), hasLine(fmt.Sprintf("n=%d\n", n-1)))
+	if lines := strings.Count(all, "\n"); lines != n {
+		t.Fatalf("%d lines, want %d", lines, n)
+	}
+	if got := j.read.Load(); got != 0 {
+		t.Fatalf("%d entries read back from the journal, want 0", got)
 	}
 }
