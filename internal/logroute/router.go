@@ -279,7 +279,7 @@ func (r *Router) routeNew(e journal.Entry) error {
 		return nil
 	}
 	r.seen = e.Seq
-	return r.route(e)
+	return r.route(&e)
 }
 
 // lastCursor is the cursor of the newest entry, "" for an empty journal.
@@ -373,7 +373,7 @@ func (r *Router) fileChanged(f *file) {
 }
 
 // route formats e for every rule that selects it.
-func (r *Router) route(e journal.Entry) error {
+func (r *Router) route(e *journal.Entry) error {
 	r.last.seq, r.last.rt = e.Seq, e.Realtime.UnixNano()
 	if r.last.boot != e.BootID {
 		r.last.boot = e.BootID

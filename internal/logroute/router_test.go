@@ -31,7 +31,7 @@ func openJournal(t *testing.T) *journal.Journal {
 }
 
 // conf parses syslog.conf text with DIR replaced by dir.
-func conf(t *testing.T, dir, text string) *syslogconf.Config {
+func conf(t testing.TB, dir, text string) *syslogconf.Config {
 	t.Helper()
 	cfg, errs := syslogconf.Parse("test.conf", strings.NewReader(strings.ReplaceAll(text, "DIR", dir)))
 	if len(errs) > 0 {
