@@ -231,7 +231,7 @@ func (r *Router) follow(ctx context.Context, after string) error {
 		// Catch up: everything committed before the tap, or since the
 		// feed overflowed, is in the journal; the feed may hold some of
 		// it too, which routeNew skips.
-		if err := r.opts.Journal.Query(ctx, journal.Query{AfterCursor: after}, r.routeNew); err != nil {
+		if err := r.opts.Journal.Query(ctx, journal.Query{AfterCursor: after}, r.routeRead); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -274,13 +274,16 @@ func (r *Router) follow(ctx context.Context, after string) error {
 func (r *Router) Behind() <-chan struct{} { return r.feed.wait() }
 
 // routeNew routes e unless it was routed already.
-func (r *Router) routeNew(e journal.Entry) error {
+func (r *Router) routeNew(e *journal.Entry) error {
 	if e.Seq <= r.seen {
 		return nil
 	}
 	r.seen = e.Seq
-	return r.route(&e)
+	return r.route(e)
 }
+
+// routeRead is routeNew for an entry read back from the journal.
+func (r *Router) routeRead(e journal.Entry) error { return r.routeNew(&e) }
 
 // lastCursor is the cursor of the newest entry, "" for an empty journal.
 func (r *Router) lastCursor(ctx context.Context) string {
