@@ -121,9 +121,9 @@ type syslogBatch struct {
 	// when it ends.
 	writing bool
 	done    chan struct{}
-	// behind, when log files are written, is the Router's Behind: set
-	// before the receivers start, read by the writers.
-	behind func() <-chan struct{}
+	// waitFeed, when log files are written, is the Router's WaitFeed:
+	// set before the receivers start, called by the writers.
+	waitFeed func(time.Duration)
 }
 
 // maxSyslogBatch bounds what waits for the journal, and so what one
@@ -221,7 +221,8 @@ func (b *syslogBatch) writeOneLocked(j *journal.Journal) {
 
 // maxRouterWait bounds how long a syslog write waits for the file Router
 // to catch up: long enough for a Router that had no CPU to run, short
-// enough that one stuck on a slow file holds the journal back little.
+// enough that one stuck on a slow file holds the journal back little
+// (once: it then waits no more until the Router moves).
 const maxRouterWait = 100 * time.Millisecond
 
 // waitRouter holds a write back while the Router that writes the log
@@ -231,18 +232,8 @@ const maxRouterWait = 100 * time.Millisecond
 // in the batch and then in the sockets: a TCP sender waits, a UDP
 // socket's buffer fills; none is dropped here.
 func (b *syslogBatch) waitRouter() {
-	if b.behind == nil {
-		return
-	}
-	ch := b.behind()
-	if ch == nil {
-		return
-	}
-	t := time.NewTimer(maxRouterWait)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
+	if b.waitFeed != nil {
+		b.waitFeed(maxRouterWait)
 	}
 }
 

@@ -3,6 +3,7 @@ package logroute
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/tendproject/tend/internal/journal"
 )
@@ -41,8 +42,11 @@ type feed struct {
 	taken     []journal.Frames
 	takenBufs [][]byte
 	// room, made by a writer that found the feed more than half full
-	// (Room), is closed by the take that empties it.
-	room chan struct{}
+	// (waitRoom), is closed by the take that empties it. stalled is set
+	// when a writer's wait ran out with the Router taking nothing: the
+	// next writers do not wait until it takes again.
+	room    chan struct{}
+	stalled bool
 }
 
 func newFeed(limit int) *feed {
@@ -117,21 +121,37 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 		close(fd.room)
 		fd.room = nil
 	}
+	fd.stalled = false
 	fd.mu.Unlock()
 	fd.taken, fd.takenBufs = bs, bufs
 	return bs, overflow
 }
 
-// wait is nil while the feed is at most half full, else a channel closed
-// once the Router took what waits.
-func (fd *feed) wait() <-chan struct{} {
+// waitRoom waits while the feed is more than half full, until the Router
+// took what waits, for at most limit. A wait that runs out marks the
+// Router stalled (a slow file): later calls return at once until it takes
+// again, so that it holds the writers back once, not on every batch. An
+// overflowed feed is not waited for: the Router reads the journal then.
+func (fd *feed) waitRoom(limit time.Duration) {
 	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	if !fd.overflow && fd.size <= fd.limit/2 {
-		return nil
+	if fd.overflow || fd.stalled || fd.size <= fd.limit/2 {
+		fd.mu.Unlock()
+		return
 	}
 	if fd.room == nil {
 		fd.room = make(chan struct{})
 	}
-	return fd.room
+	room := fd.room
+	fd.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-room:
+	case <-t.C:
+		fd.mu.Lock()
+		if fd.room == room {
+			fd.stalled = true
+		}
+		fd.mu.Unlock()
+	}
 }

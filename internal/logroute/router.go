@@ -263,15 +263,15 @@ func (r *Router) follow(ctx context.Context, after string) error {
 	}
 }
 
-// Behind is nil while the Router keeps up with the journal from memory,
-// else a channel closed once it took what waits: its feed is more than
-// half full, and more commits would overflow it and make the Router read
-// them back from the journal's files (decoding, checking CRCs), the
-// costliest way to get them. A writer that can hold its entries back
-// without losing any (the syslog receivers: their senders wait, or the
-// socket buffers them) waits on it, for a bounded time — a Router stuck
-// on a slow file must not stop the journal.
-func (r *Router) Behind() <-chan struct{} { return r.feed.wait() }
+// WaitFeed holds the caller, for at most limit, while the Router is
+// behind the journal: its in-memory feed is more than half full, and more
+// commits would overflow it and make the Router read them back from the
+// journal's files (decoding, checking CRCs), the costliest way to get
+// them. A writer that can hold its entries back without losing any (the
+// syslog receivers: their senders wait, or the socket buffers them) calls
+// it before each commit. A Router stuck on a slow file holds writers back
+// once per limit, not per commit: it must not stop the journal.
+func (r *Router) WaitFeed(limit time.Duration) { r.feed.waitRoom(limit) }
 
 // routeNew routes e unless it was routed already.
 func (r *Router) routeNew(e *journal.Entry) error {

@@ -403,18 +403,16 @@ func (c *countingJournal) Query(ctx context.Context, q journal.Query, fn func(jo
 	})
 }
 
-// A writer that waits on Behind before each commit never makes the Router
+// A writer that calls WaitFeed before each commit never makes the Router
 // read back from the journal, however small its feed: every line comes
 // from memory, once and in order.
-func TestBehindKeepsTheFeed(t *testing.T) {
+func TestWaitFeedKeepsTheFeed(t *testing.T) {
 	dir := t.TempDir()
 	j := &countingJournal{Journal: openJournal(t)}
 	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* -DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"), feedLimit: 2048})
 	const n = 3000
 	for i := 0; i < n; i += 3 {
-		if ch := r.Behind(); ch != nil {
-			<-ch
-		}
+		r.WaitFeed(waitTimeout)
 		var es []journal.Entry
 		for k := range 3 {
 			es = append(es, journal.Entry{Realtime: at, Facility: 16, Priority: 6, Identifier: "seq", PID: 7, UID: -1,
@@ -430,5 +428,33 @@ func TestBehindKeepsTheFeed(t *testing.T) {
 	}
 	if got := j.read.Load(); got != 0 {
 		t.Fatalf("%d entries read back from the journal, want 0", got)
+	}
+}
+
+// A Router that takes nothing (stuck on a slow file) holds a writer back
+// once for the limit, then not again until it takes: it must not slow
+// down the journal's intake on every commit.
+func TestWaitFeedStalled(t *testing.T) {
+	fd := newFeed(1000)
+	fd.put(journal.Frames{Data: make([]byte, 600)})
+	start := time.Now()
+	fd.waitRoom(50 * time.Millisecond)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("returned after %v with the feed more than half full", d)
+	}
+	done := make(chan struct{})
+	go func() { fd.waitRoom(time.Hour); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Fatal("a second wait with the Router still stalled did not return at once")
+	}
+	// Once it takes again, writers wait for it again.
+	fd.takeNow()
+	fd.put(journal.Frames{Data: make([]byte, 600)})
+	start = time.Now()
+	fd.waitRoom(50 * time.Millisecond)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("returned after %v: the Router took, so it is no longer stalled", d)
 	}
 }
