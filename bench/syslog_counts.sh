@@ -10,6 +10,7 @@ set -eu
 bin=$1 proto=$2 n=$3
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d /tmp/syslog-counts.XXXXXX)
+trap 'rm -rf "$out"' EXIT
 python3 "$here/syslog.py" --n "$n" --reps 1 --only tend --protos "$proto" --tend "$bin" >"$out/run" 2>&1 &
 bench=$!
 events=syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_pread64
@@ -39,4 +40,3 @@ if f[0].replace(".", "").isdigit():
 else:
     print("  sender: ended before perf attached (use a larger N)")
 PY
-rm -rf "$out"
