@@ -63,6 +63,7 @@ func (d *daemon) startLogFiles(ctx context.Context, wg *sync.WaitGroup) {
 	// Before the receivers and units start: a first run's files get
 	// everything logged from here on.
 	d.router.Begin(ctx)
+	d.syslogBatch.waitFeed = d.router.WaitFeed
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

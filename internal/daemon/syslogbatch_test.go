@@ -44,7 +44,7 @@ func testSyslogBatch(t *testing.T, every int, small bool) {
 			var msg []byte
 			for i := range n {
 				msg = fmt.Appendf(msg[:0], "%d", i)
-				b.add(j, journal.Entry{Unit: unit, UID: -1, Message: msg})
+				b.add(j, &journal.Entry{Unit: unit, UID: -1, Message: msg})
 				copy(msg, "XXXXXXXXXX")
 				if i%every == every-1 {
 					flush(&b, j)

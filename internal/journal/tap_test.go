@@ -14,9 +14,9 @@ func TestTapSeesWhatQueriesSee(t *testing.T) {
 	var got []Entry
 	stop := j.Tap(func(f Frames) {
 		// Data is only valid during the call: keep decoded copies.
-		if err := f.Each(func(e Entry) error {
+		if err := f.Each(func(e *Entry) error {
 			e.Message = bytes.Clone(e.Message)
-			got = append(got, e)
+			got = append(got, *e)
 			return nil
 		}); err != nil {
 			t.Error(err)
@@ -63,7 +63,7 @@ func TestFramesEachCutShort(t *testing.T) {
 	data := appendRecord(nil, &rec{seq: 1, msg: []byte("one")})
 	data = appendRecord(data, &rec{seq: 2, msg: []byte("two")})
 	var seen int
-	err := Frames{Unit: "u", Data: data[:len(data)-1]}.Each(func(Entry) error { seen++; return nil })
+	err := Frames{Unit: "u", Data: data[:len(data)-1]}.Each(func(*Entry) error { seen++; return nil })
 	if err == nil || seen != 1 {
 		t.Fatalf("seen %d entries, err %v; want 1 and an error", seen, err)
 	}

@@ -693,19 +693,14 @@ func (j *Journal) AppendBatch(es []Entry) error {
 	// One reading of the clocks for the batch: it arrived at once.
 	var rt time.Time
 	var mono time.Duration
-	for i, e := range es {
-		if e.Realtime.IsZero() || e.Monotonic == 0 {
-			if rt.IsZero() {
-				rt, mono = j.opts.Clock(), j.opts.Monotonic()
-			}
-			if e.Realtime.IsZero() {
-				e.Realtime = rt
-			}
-			if e.Monotonic == 0 {
-				e.Monotonic = mono
-			}
+	// Each entry by pointer: a copy of the ~270-byte Entry per message
+	// showed in a syslog flood's profile.
+	for i := range es {
+		e := &es[i]
+		if (e.Realtime.IsZero() || e.Monotonic == 0) && rt.IsZero() {
+			rt, mono = j.opts.Clock(), j.opts.Monotonic()
 		}
-		recs = j.records(recs, e, &arena)
+		recs = j.recordsAt(recs, e, rt, mono, &arena)
 		if i+1 == len(es) || es[i+1].Unit != e.Unit {
 			if err := j.commit(e.Unit, recs); err != nil && first == nil {
 				first = err
@@ -743,15 +738,29 @@ func (bb *batchBuf) keep(recs []rec, arena []byte) {
 // to dst. With an arena the identifier and ext block are copied into it,
 // else allocated.
 func (j *Journal) records(dst []rec, e Entry, arena *[]byte) []rec {
+	var rt time.Time
+	var mono time.Duration
 	if e.Realtime.IsZero() {
-		e.Realtime = j.opts.Clock()
+		rt = j.opts.Clock()
 	}
 	if e.Monotonic == 0 {
-		e.Monotonic = j.opts.Monotonic()
+		mono = j.opts.Monotonic()
+	}
+	return j.recordsAt(dst, &e, rt, mono, arena)
+}
+
+// recordsAt is records with the clock readings for an entry that has
+// none of its own.
+func (j *Journal) recordsAt(dst []rec, e *Entry, rt time.Time, mono time.Duration, arena *[]byte) []rec {
+	if !e.Realtime.IsZero() {
+		rt = e.Realtime
+	}
+	if e.Monotonic != 0 {
+		mono = e.Monotonic
 	}
 	base := rec{
-		rt:     e.Realtime.UnixNano(),
-		mono:   int64(e.Monotonic),
+		rt:     rt.UnixNano(),
+		mono:   int64(mono),
 		pid:    uint32(max(e.PID, 0)),
 		uid:    uidField(e.UID),
 		pri:    uint8(min(max(e.Priority, 0), 7)),

@@ -3,6 +3,7 @@ package logroute
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/tendproject/tend/internal/journal"
 )
@@ -40,6 +41,12 @@ type feed struct {
 	// Router's until the next take.
 	taken     []journal.Frames
 	takenBufs [][]byte
+	// room, made by a writer that found the feed more than half full
+	// (waitRoom), is closed by the take that empties it. stalled is set
+	// when a writer's wait ran out with the Router taking nothing: the
+	// next writers do not wait until it takes again.
+	room    chan struct{}
+	stalled bool
 }
 
 func newFeed(limit int) *feed {
@@ -110,7 +117,41 @@ func (fd *feed) takeNow() ([]journal.Frames, bool) {
 	// The next batch starts a buffer of its own: these go back to the
 	// pool at the next take.
 	fd.cur = nil
+	if fd.room != nil {
+		close(fd.room)
+		fd.room = nil
+	}
+	fd.stalled = false
 	fd.mu.Unlock()
 	fd.taken, fd.takenBufs = bs, bufs
 	return bs, overflow
+}
+
+// waitRoom waits while the feed is more than half full, until the Router
+// took what waits, for at most limit. A wait that runs out marks the
+// Router stalled (a slow file): later calls return at once until it takes
+// again, so that it holds the writers back once, not on every batch. An
+// overflowed feed is not waited for: the Router reads the journal then.
+func (fd *feed) waitRoom(limit time.Duration) {
+	fd.mu.Lock()
+	if fd.overflow || fd.stalled || fd.size <= fd.limit/2 {
+		fd.mu.Unlock()
+		return
+	}
+	if fd.room == nil {
+		fd.room = make(chan struct{})
+	}
+	room := fd.room
+	fd.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-room:
+	case <-t.C:
+		fd.mu.Lock()
+		if fd.room == room {
+			fd.stalled = true
+		}
+		fd.mu.Unlock()
+	}
 }

@@ -12,7 +12,7 @@ import (
 // rsyslog's RSYSLOG_TraditionalFileFormat. A relayed message keeps its
 // host and its own time. Control characters in the message become #ooo
 // (octal), as rsyslog writes them, so one entry stays one line.
-func (r *Router) format(b []byte, e journal.Entry) []byte {
+func (r *Router) format(b []byte, e *journal.Entry) []byte {
 	t := e.Realtime
 	if !e.Origin.Time.IsZero() {
 		t = e.Origin.Time

@@ -46,8 +46,10 @@ const flushAt = 256 << 10
 
 // Router writes journal entries to the destinations of syslog.conf rules.
 type Router struct {
-	opts  Options
-	log   *slog.Logger
+	opts Options
+	log  *slog.Logger
+	// feed brings committed batches from the journal's tap (follow).
+	feed  *feed
 	fopts fileOpts
 	rules []route
 	term  *terminals
@@ -103,7 +105,7 @@ func New(opts Options) *Router {
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
-	r := &Router{opts: opts, log: opts.Logger}
+	r := &Router{opts: opts, log: opts.Logger, feed: newFeed(opts.feedLimit)}
 	r.fopts = fileOpts{mode: opts.Config.FileMode, uid: lookupID(opts.Config.FileOwner, true), gid: lookupID(opts.Config.FileGroup, false)}
 	r.term = &terminals{utmp: opts.Utmp, dev: opts.DevDir}
 	byPath := map[string]*file{}
@@ -217,7 +219,7 @@ func (r *Router) Run(ctx context.Context) error {
 // the journal's files only for what was committed before (a restart) or
 // what the feed dropped while the Router fell behind.
 func (r *Router) follow(ctx context.Context, after string) error {
-	fd := newFeed(r.opts.feedLimit)
+	fd := r.feed
 	stop := r.opts.Journal.Tap(fd.put)
 	defer stop()
 	if after != "" {
@@ -229,7 +231,7 @@ func (r *Router) follow(ctx context.Context, after string) error {
 		// Catch up: everything committed before the tap, or since the
 		// feed overflowed, is in the journal; the feed may hold some of
 		// it too, which routeNew skips.
-		if err := r.opts.Journal.Query(ctx, journal.Query{AfterCursor: after}, r.routeNew); err != nil {
+		if err := r.opts.Journal.Query(ctx, journal.Query{AfterCursor: after}, r.routeRead); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -261,14 +263,27 @@ func (r *Router) follow(ctx context.Context, after string) error {
 	}
 }
 
+// WaitFeed holds the caller, for at most limit, while the Router is
+// behind the journal: its in-memory feed is more than half full, and more
+// commits would overflow it and make the Router read them back from the
+// journal's files (decoding, checking CRCs), the costliest way to get
+// them. A writer that can hold its entries back without losing any (the
+// syslog receivers: their senders wait, or the socket buffers them) calls
+// it before each commit. A Router stuck on a slow file holds writers back
+// once per limit, not per commit: it must not stop the journal.
+func (r *Router) WaitFeed(limit time.Duration) { r.feed.waitRoom(limit) }
+
 // routeNew routes e unless it was routed already.
-func (r *Router) routeNew(e journal.Entry) error {
+func (r *Router) routeNew(e *journal.Entry) error {
 	if e.Seq <= r.seen {
 		return nil
 	}
 	r.seen = e.Seq
 	return r.route(e)
 }
+
+// routeRead is routeNew for an entry read back from the journal.
+func (r *Router) routeRead(e journal.Entry) error { return r.routeNew(&e) }
 
 // lastCursor is the cursor of the newest entry, "" for an empty journal.
 func (r *Router) lastCursor(ctx context.Context) string {
@@ -361,7 +376,7 @@ func (r *Router) fileChanged(f *file) {
 }
 
 // route formats e for every rule that selects it.
-func (r *Router) route(e journal.Entry) error {
+func (r *Router) route(e *journal.Entry) error {
 	r.last.seq, r.last.rt = e.Seq, e.Realtime.UnixNano()
 	if r.last.boot != e.BootID {
 		r.last.boot = e.BootID

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func openJournal(t *testing.T) *journal.Journal {
 }
 
 // conf parses syslog.conf text with DIR replaced by dir.
-func conf(t *testing.T, dir, text string) *syslogconf.Config {
+func conf(t testing.TB, dir, text string) *syslogconf.Config {
 	t.Helper()
 	cfg, errs := syslogconf.Parse("test.conf", strings.NewReader(strings.ReplaceAll(text, "DIR", dir)))
 	if len(errs) > 0 {
@@ -385,5 +386,75 @@ func TestFeedOverflowReadsTheJournal(t *testing.T) {
 		if !strings.HasSuffix(l, fmt.Sprintf(" seq[7]: n=%d", i)) {
 			t.Fatalf("line %d is %q", i, l)
 		}
+	}
+}
+
+// countingJournal counts the entries the Router read back from the
+// journal's files rather than from its in-memory feed.
+type countingJournal struct {
+	*journal.Journal
+	read atomic.Int64
+}
+
+func (c *countingJournal) Query(ctx context.Context, q journal.Query, fn func(journal.Entry) error) error {
+	return c.Journal.Query(ctx, q, func(e journal.Entry) error {
+		c.read.Add(1)
+		return fn(e)
+	})
+}
+
+// A writer that calls WaitFeed before each commit never makes the Router
+// read back from the journal, however small its feed: every line comes
+// from memory, once and in order.
+func TestWaitFeedKeepsTheFeed(t *testing.T) {
+	dir := t.TempDir()
+	j := &countingJournal{Journal: openJournal(t)}
+	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* -DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"), feedLimit: 2048})
+	const n = 3000
+	for i := 0; i < n; i += 3 {
+		r.WaitFeed(waitTimeout)
+		var es []journal.Entry
+		for k := range 3 {
+			es = append(es, journal.Entry{Realtime: at, Facility: 16, Priority: 6, Identifier: "seq", PID: 7, UID: -1,
+				Stream: journal.StreamSyslog, Message: fmt.Appendf(nil, "n=%d", i+k)})
+		}
+		if err := j.AppendBatch(es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := waitFile(t, filepath.Join(dir, "all.log"), hasLine(fmt.Sprintf("n=%d\n", n-1)))
+	if lines := strings.Count(all, "\n"); lines != n {
+		t.Fatalf("%d lines, want %d", lines, n)
+	}
+	if got := j.read.Load(); got != 0 {
+		t.Fatalf("%d entries read back from the journal, want 0", got)
+	}
+}
+
+// A Router that takes nothing (stuck on a slow file) holds a writer back
+// once for the limit, then not again until it takes: it must not slow
+// down the journal's intake on every commit.
+func TestWaitFeedStalled(t *testing.T) {
+	fd := newFeed(1000)
+	fd.put(journal.Frames{Data: make([]byte, 600)})
+	start := time.Now()
+	fd.waitRoom(50 * time.Millisecond)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("returned after %v with the feed more than half full", d)
+	}
+	done := make(chan struct{})
+	go func() { fd.waitRoom(time.Hour); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Fatal("a second wait with the Router still stalled did not return at once")
+	}
+	// Once it takes again, writers wait for it again.
+	fd.takeNow()
+	fd.put(journal.Frames{Data: make([]byte, 600)})
+	start = time.Now()
+	fd.waitRoom(50 * time.Millisecond)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("returned after %v: the Router took, so it is no longer stalled", d)
 	}
 }

@@ -3,6 +3,7 @@ package syslog
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,18 @@ func BenchmarkParse5424(b *testing.B) {
 		if _, err := Parse(pkt, testNow); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkReceiverDeliverRelayed is deliver for a relayed RFC 3164
+// message with its host name, as bench/syslogsend writes them.
+func BenchmarkReceiverDeliverRelayed(b *testing.B) {
+	r := NewReceiver(func(Message, Cred) {}, ReceiverOptions{RateLimitBurst: -1, BorrowMsg: true})
+	defer r.Close()
+	pkt := []byte("<134>Dec  3 07:00:00 bench bench[4242]: seq-0000012345 " + strings.Repeat("x", 100))
+	cred := Cred{Addr: netip.MustParseAddr("127.0.0.1"), AddrText: "127.0.0.1"}
+	var sc scratch
+	for b.Loop() {
+		r.deliver(pkt, cred, sender{kind: byAddr}, &sc, testNow)
 	}
 }

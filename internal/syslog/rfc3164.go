@@ -156,7 +156,7 @@ func tag(b []byte, loose bool, sc *scratch) (app, pid string, msg []byte, ok boo
 	if i == 0 || i > maxTagLen || i == len(b) {
 		return "", "", nil, false
 	}
-	app, rest := sc.str(b[:i]), b[i:]
+	name, rest := b[:i], b[i:]
 	if rest[0] == '[' {
 		j := bytes.IndexByte(rest, ']')
 		if j < 2 || !printable(rest[1:j]) {
@@ -169,8 +169,11 @@ func tag(b []byte, loose bool, sc *scratch) (app, pid string, msg []byte, ok boo
 	} else if rest[0] == ':' {
 		rest = rest[1:]
 	} else if !loose {
+		// Not a tag (a relayed message's host name comes first): the
+		// name is not made a string for nothing.
 		return "", "", nil, false
 	}
+	app = sc.str(name)
 	if len(rest) > 0 && rest[0] == ' ' {
 		rest = rest[1:]
 	}

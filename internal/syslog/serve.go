@@ -170,6 +170,10 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	defer b.free()
 	var sc scratch
 	flush := r.flush // one method value, not one per read
+	// The last source and its text, kept across reads: a sender's
+	// address is made a string once, not once per read.
+	var last netip.Addr
+	var text string
 	for {
 		if err := b.read(rc, flush); err != nil {
 			if ctx.Err() != nil {
@@ -181,8 +185,6 @@ func (r *Receiver) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 			return fmt.Errorf("syslog: read udp: %w", err)
 		}
 		now := r.opts.Now()
-		var last netip.Addr
-		var text string
 		for i := range b.n {
 			a := b.addr(i)
 			if a != last || text == "" {
