@@ -350,15 +350,20 @@ func (m *Manager) notifiedFirst(rest []event) {
 
 // mayHaveNotified reports whether the unit of an exited pid listens to
 // notifications, which must then be handled before the exit; a service
-// with NotifyAccess=none (the default of most types) ignores them, and
-// its restart skips the notify socket's drain.
+// with NotifyAccess=none (the default of most types) and a service
+// directory (its processes get no NOTIFY_SOCKET, and its engine has no
+// use for a message) ignore them, and their restarts skip the notify
+// socket's drain.
 func (m *Manager) mayHaveNotified(pid int) bool {
 	ref, ok := m.pids[pid]
 	if !ok {
 		return false // nobody's: the exit changes nothing
 	}
-	if u, ok := ref.u.eng.(*service); ok {
+	switch u := ref.u.eng.(type) {
+	case *service:
 		return notifyAccess(u.svc()) != "none"
+	case *svdirUnit:
+		return false
 	}
 	return true
 }
