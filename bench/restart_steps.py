@@ -9,8 +9,11 @@ supervisors within one run, and read the quiet samples (a small first step), not
 of a busy machine's.
 
 usage (as root, from the repository): restart_steps.py N TOOL [TOOL...]
-  TOOL: the path of a tend binary (a Restart=always, RestartSec=0 unit), or `supervise`
-  (daemontools; its ./run must be a second old to restart at once, so kills are 1.1 s apart).
+  TOOL: the path of a tend binary (a Restart=always, RestartSec=0 unit), `svdir:BINARY` (the
+  same ./run as a service directory under `tend run --svdir`), or `supervise` (daemontools;
+  its ./run must be a second old to restart at once, so kills are 1.1 s apart, as for svdir).
+  STEPS_DUMP=K also prints the supervisor's events (system calls by thread, wake-ups, switches)
+  from the exit to the fork of the first K kills.
 Work directories are under $RESTART_STEPS_DIR (default /dev/shm/restart-steps)."""
 import os, re, shutil, signal, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +35,13 @@ def record(tool, n, work):
     os.chmod(run, 0o755)
     if tool == "supervise":
         argv, gap = ["supervise", f"{work}/sv/s0"], 1.1
+    elif tool.startswith("svdir:"):
+        # the same directory under `tend run --svdir`: runsv's rule restarts a ./run
+        # younger than a second a second later, so kills are 1.1 s apart as for supervise
+        os.makedirs(f"{work}/units")
+        argv = [tool[len("svdir:"):], "run", "--units", f"{work}/units", "--svdir", f"{work}/sv",
+                "--runtime-dir", f"{work}/run", "--journal-dir", f"{work}/journal", "--log-level", "warn"]
+        gap = 1.1
     else:
         os.makedirs(f"{work}/units")
         with open(f"{work}/units/s0.service", "w") as f:
@@ -70,6 +80,31 @@ def record(tool, n, work):
     return p.pid, set(kills), out
 
 
+def dump(sup, kills, script, k):
+    """The supervisor's events from each of the first k kills' exit to its fork."""
+    t0, left = None, k
+    tids = {m.group(3) for m in map(LINE.match, script.splitlines()) if m and int(m.group(2)) == sup}
+    woken = re.compile(r"pid=(\d+) ")
+    for line in script.splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        comm, pid, tid, cpu, t, ev, rest = m.groups()
+        t, pid = float(t) * 1e6, int(pid)
+        if ev == "sched:sched_process_exit" and pid in kills and "group_dead=true" in rest:
+            if left == 0:
+                return
+            left -= 1
+            t0 = t
+            print(f"--- kill of {pid}")
+        if t0 is None:
+            continue
+        if pid == sup or (ev == "sched:sched_wakeup" and woken.search(rest) and woken.search(rest).group(1) in tids):
+            print(f"  {t - t0:8.0f} cpu{cpu} {tid:>7} {ev.split(':')[1]:<20} {rest[:90]}")
+        if pid == sup and ev == "sched:sched_process_fork":
+            t0 = None
+
+
 def steps(sup, kills, script):
     res, cur = [], None
     for line in script.splitlines():
@@ -96,7 +131,12 @@ def steps(sup, kills, script):
         if child and pid == child and ev == "raw_syscalls:sys_enter" and rest.startswith("NR 59 "):
             cur.setdefault("execve", at)
         if child and ev == "sched:sched_process_exec" and f"pid={child} " in rest:
-            cur["exec_sleep" if "exec_run" in cur else "exec_run"] = at
+            # by file name: a pid trampoline (/proc/self/fd/N) may come before ./run
+            name = re.search(r"filename=(\S+)", rest).group(1)
+            if name.endswith("/sleep"):
+                cur["exec_sleep"] = at
+            elif name.endswith("/run"):
+                cur["exec_run"] = at
     return res
 
 
@@ -105,6 +145,8 @@ def main():
     base = os.environ.get("RESTART_STEPS_DIR", "/dev/shm/restart-steps")
     for k, tool in enumerate(tools):
         sup, kills, script = record(tool, n, f"{base}/{k}")
+        if os.environ.get("STEPS_DUMP"):
+            dump(sup, kills, script, int(os.environ["STEPS_DUMP"]))
         res = [r for r in steps(sup, kills, script) if all(s in r for s in STEPS)]
         print(f"{tool}: {len(res)} of {n} kills traced to the exec of sleep; µs from the exit, each step's increment")
         print("  " + " ".join(f"{s:>10}" for s in STEPS))

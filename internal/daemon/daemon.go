@@ -110,8 +110,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	// restarting) must fail with EPIPE, not kill the manager. Ignoring
 	// SIGPIPE does that and is also IgnoreSIGPIPE='s default (yes) for
 	// every child at no cost: fork and exec keep an ignored signal (Go
-	// resets only those it handles). A unit with IgnoreSIGPIPE=no, and
-	// service directories, go through the exec helper, which resets it.
+	// resets only those it handles). For a unit with IgnoreSIGPIPE=no, a
+	// service directory or a cron job, the fork hands SIGPIPE to Go's
+	// runtime first (spawn's setSIGPIPE), which resets it in the child.
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGPIPE)
 	// Idle means idle: no forced collection every two minutes (gcpace).

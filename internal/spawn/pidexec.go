@@ -29,10 +29,9 @@ import (
 // the environment are NAME=<10 placeholder bytes>, overwritten with the
 // decimal pid; it then execve(path, argv, env) and exits with EXIT_EXEC
 // (203) if that fails. A "p" after the count ("0p") first resets SIGPIPE
-// to its default action: tend ignores SIGPIPE so that its children
-// inherit systemd's IgnoreSIGPIPE=yes, and the trampoline gives the
-// others (IgnoreSIGPIPE=no, service directories, cron jobs) the default
-// without the exec helper's few milliseconds.
+// to its default action; tend no longer asks for it, since it gives the
+// child its SIGPIPE disposition at the fork itself (setSIGPIPE), which
+// spares the processes that only needed that reset a second execve.
 
 // pidPlaceholder reserves room for any pid (pid_t is 32 bits).
 const pidPlaceholder = "0000000000"
@@ -120,8 +119,7 @@ func trampolineELF(code []byte, machine uint16) []byte {
 // and with the memfd out of the way of the child's descriptors.
 func (p *plan) useTrampoline() bool {
 	vars := p.ownPIDVars()
-	sigpipe := p.ec.ProcSettings().SIGPIPEDefault
-	if (len(vars) == 0 && !sigpipe) || len(vars) > 9 || (p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege) {
+	if len(vars) == 0 || len(vars) > 9 || (p.ec.RootDirectory != "" && !p.s.Command.FullPrivilege) {
 		return false
 	}
 	fd, ok := trampolineFD()
@@ -140,11 +138,7 @@ func (p *plan) useTrampoline() bool {
 		}
 	}
 	p.exe = "/proc/self/fd/" + strconv.Itoa(fd)
-	count := strconv.Itoa(len(vars))
-	if sigpipe {
-		count += "p"
-	}
-	p.exeArgv = append([]string{count, p.path}, p.argv...)
+	p.exeArgv = append([]string{strconv.Itoa(len(vars)), p.path}, p.argv...)
 	p.exeEnv, p.tramp = env, true
 	return true
 }

@@ -231,17 +231,30 @@ func TestSIGPIPEDisposition(t *testing.T) {
 	if pid := runReady(t, r, Spec{Exec: no, SelfExe: os.Args[0]}); ignored(pid) {
 		t.Error("IgnoreSIGPIPE=no: SIGPIPE still ignored")
 	}
-	// Where the trampoline exists it resets SIGPIPE, without the helper.
+	// IgnoreSIGPIPE=no alone needs neither the helper nor the pid
+	// trampoline (a second execve per start): the fork gives it.
 	p, err = newPlan(Spec{Command: sleepCmd(), Exec: no, SelfExe: os.Args[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := trampolineFD(); ok && p.helper {
-		t.Error("IgnoreSIGPIPE=no alone goes through the exec helper; want the trampoline")
+	if p.close(); p.helper || p.tramp {
+		t.Errorf("IgnoreSIGPIPE=no alone: helper %v, trampoline %v; want a plain fork and exec", p.helper, p.tramp)
 	}
-	p.close()
-	noHelper := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{SIGPIPEDefault: true}}
-	if pid := runReady(t, r, Spec{Exec: noHelper}); ignored(pid) { // no SelfExe: the helper cannot run
-		t.Error("IgnoreSIGPIPE=no through the trampoline: SIGPIPE still ignored")
+	// Starts of both kinds in turn each get their own disposition, and
+	// tend (this process) is left with one that does not end it.
+	for i, dfl := range []bool{true, false, true, true, false, false, true} {
+		ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{SIGPIPEDefault: dfl}}
+		if ign := ignored(runReady(t, r, Spec{Exec: ec})); ign == dfl {
+			t.Errorf("start %d, IgnoreSIGPIPE=%v: SIGPIPE ignored %v", i, !dfl, ign)
+		}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	defer pw.Close()
+	if _, err := pw.Write([]byte("x")); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("write to a closed pipe after the starts: %v; want EPIPE (and no signal)", err)
 	}
 }

@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -33,6 +34,35 @@ func signalIgnored() bool {
 		}
 	}
 	return false
+}
+
+// setSIGPIPE gives tend the SIGPIPE disposition the child it forks next
+// must start with: ignored (IgnoreSIGPIPE=yes, systemd's default), kept
+// through fork and exec; or handled by Go's runtime, whose fork resets
+// the signals it handles to their default action in the child
+// (IgnoreSIGPIPE=no, service directories, cron jobs). Before, the second
+// kind went through the pid trampoline to reset it: one more execve per
+// start (~0.2 ms of a restart after kill -9). Either way tend itself is
+// not ended by SIGPIPE: a write of its own to a closed pipe gets EPIPE
+// (Go's runtime, asked to notify the signal, raises nothing even for
+// stdout and stderr).
+//
+// A disposition is the process's, not a thread's, and a vfork child of
+// Go reads which signals the runtime handles while the other threads
+// run: it is switched only inside the fork function of Reaper.Start,
+// whose lock every fork of tend holds, and left as the last fork needed
+// it, so that a run of starts of one kind costs no system call.
+func setSIGPIPE(dfl bool) {
+	if signal.Ignored(syscall.SIGPIPE) != dfl {
+		return
+	}
+	if dfl {
+		// Notify drops what the channel cannot take: nobody reads it.
+		// Ignore deletes this channel's registration again.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+		return
+	}
+	signal.Ignore(syscall.SIGPIPE)
 }
 
 // withEmptyMask runs fork with the calling thread's signal mask cleared,

@@ -174,8 +174,7 @@ func newPlan(s Spec) (*plan, error) {
 		return nil, err
 	}
 	p.exe, p.exeArgv, p.exeEnv = p.path, p.argv, p.env
-	p.helper = p.needsHelper() || p.sandbox != nil ||
-		((len(p.ownPIDVars()) > 0 || p.ec.ProcSettings().SIGPIPEDefault) && !p.useTrampoline())
+	p.helper = p.needsHelper() || p.sandbox != nil || (len(p.ownPIDVars()) > 0 && !p.useTrampoline())
 	return p, nil
 }
 
@@ -459,7 +458,7 @@ func (p *plan) needsHelper() bool {
 		return true
 	}
 	proc := *ec.ProcSettings()
-	proc.SIGPIPEDefault = false // the trampoline can do that (see pidexec.go)
+	proc.SIGPIPEDefault = false // tend's own disposition at the fork does that (setSIGPIPE)
 	if proc.Set() || resolveTTY(ec) != nil {
 		return true
 	}
@@ -542,6 +541,7 @@ func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	attr.Sys.Credential = p.cred
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
+		setSIGPIPE(p.ec.ProcSettings().SIGPIPEDefault)
 		pid, c, err := p.s.Forker.forkExec(p.exe, p.exeArgv, attr, pidfd)
 		cloned = c
 		return pid, err

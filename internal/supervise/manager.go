@@ -73,6 +73,20 @@ type LogEvent struct {
 	// messages (one set per connection) reach tend's own log only at
 	// debug level, as systemd keeps them off the console.
 	instance bool
+	// format and args make Message when the event that caused the
+	// message is done (flushEvents): formatting, an exit status's
+	// above all, would otherwise come before a restart's fork.
+	format string
+	args   []any
+}
+
+// formatted fills Message from format and args once, and returns it.
+func (e *LogEvent) formatted() string {
+	if e.format != "" {
+		e.Message = fmt.Sprintf(e.format, e.args...)
+		e.format, e.args = "", nil
+	}
+	return e.Message
 }
 
 // Options are the manager's dependencies; all are required unless noted.
@@ -350,15 +364,20 @@ func (m *Manager) notifiedFirst(rest []event) {
 
 // mayHaveNotified reports whether the unit of an exited pid listens to
 // notifications, which must then be handled before the exit; a service
-// with NotifyAccess=none (the default of most types) ignores them, and
-// its restart skips the notify socket's drain.
+// with NotifyAccess=none (the default of most types) and a service
+// directory (its processes get no NOTIFY_SOCKET, and its engine has no
+// use for a message) ignore them, and their restarts skip the notify
+// socket's drain.
 func (m *Manager) mayHaveNotified(pid int) bool {
 	ref, ok := m.pids[pid]
 	if !ok {
 		return false // nobody's: the exit changes nothing
 	}
-	if u, ok := ref.u.eng.(*service); ok {
+	switch u := ref.u.eng.(type) {
+	case *service:
 		return notifyAccess(u.svc()) != "none"
+	case *svdirUnit:
+		return false
 	}
 	return true
 }
@@ -552,10 +571,12 @@ func (m *Manager) lookup(name string) (*rt, error) {
 var ErrNoSuchUnit = errors.New("unit not found")
 
 // event queues one of tend's own messages about a unit. Messages are
-// written once the event that caused them is handled, so that logging
-// never delays the spawn of a replacement process (restart latency).
+// written, and formatted, once the event that caused them is handled,
+// so that logging never delays the spawn of a replacement process
+// (restart latency). The arguments are formatted then: pass values, not
+// what the rest of the event's handling changes.
 func (m *Manager) event(u *rt, prio int, format string, args ...any) {
-	m.pending = append(m.pending, LogEvent{Unit: u.name, Priority: prio, Message: fmt.Sprintf(format, args...),
+	m.pending = append(m.pending, LogEvent{Unit: u.name, Priority: prio, format: format, args: args,
 		instance: u.transient != nil})
 }
 
@@ -569,14 +590,19 @@ func (m *Manager) flushEvents() {
 	ctx := context.Background()
 	debug := m.opts.Logger.Enabled(ctx, slog.LevelDebug)
 	journal := m.pending[:0] // filtered in place: each is read before it may be overwritten
-	for _, e := range m.pending {
+	for i := range m.pending {
+		e := &m.pending[i]
 		level := slogLevel(e.Priority)
 		if e.instance && level == slog.LevelInfo {
 			level = slog.LevelDebug
 		}
-		m.opts.Logger.Log(ctx, level, e.Message, "unit", e.Unit)
-		if e.Priority < prioDebug || debug {
-			journal = append(journal, e)
+		journaled := e.Priority < prioDebug || debug
+		if !journaled && !m.opts.Logger.Enabled(ctx, level) {
+			continue // said nowhere: not even formatted
+		}
+		m.opts.Logger.Log(ctx, level, e.formatted(), "unit", e.Unit)
+		if journaled {
+			journal = append(journal, *e)
 		}
 	}
 	switch logs := m.opts.Logs.(type) {

@@ -152,8 +152,8 @@ func TestPassiveJobs(t *testing.T) {
 				t.Fatalf("%s job from %s: %s, job %v; want %s, job %s", tt.kind, tt.from, got, j, tt.want, tt.wantResult)
 			}
 			var logged []string
-			for _, e := range m.pending {
-				logged = append(logged, e.Message)
+			for i := range m.pending {
+				logged = append(logged, m.pending[i].formatted())
 			}
 			if tt.wantLog != "" && !strings.Contains(strings.Join(logged, "\n"), tt.wantLog) {
 				t.Errorf("logged %q; want %q", logged, tt.wantLog)

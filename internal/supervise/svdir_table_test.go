@@ -3,6 +3,7 @@ package supervise
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/plan"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/svdir"
@@ -292,5 +294,29 @@ func TestSvdirUnrunnableRetries(t *testing.T) {
 	advance(m, time.Second)
 	if u.state != Running || u.pid == 0 || m.snapshot(u.rt, true).StatusText != "run" {
 		t.Fatalf("after ./run became executable: %s pid %d %q", u.state, u.pid, m.snapshot(u.rt, true).StatusText)
+	}
+}
+
+// TestSvdirExitSkipsNotifyDrain: a service directory's processes get no
+// NOTIFY_SOCKET and its engine has no use for a message, so the end of
+// its ./run is handled without draining the notify socket first (a
+// recvmsg and the socket's lock on the way to the restart's fork). A
+// datagram waiting in the socket is left to the socket's reader.
+func TestSvdirExitSkipsNotifyDrain(t *testing.T) {
+	m, u, f := newSvdirManager(t, false)
+	placeSvdir(t, m, u, Running, f)
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: m.opts.Notify.Path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("STATUS=waiting\n")); err != nil {
+		t.Fatal(err)
+	}
+	m.handleBatch([]event{evExit{exit: reaper.Exit{PID: u.pid, Status: unix.WaitStatus(unix.SIGKILL)}}})
+	left := 0
+	m.opts.Notify.Sync(func() {}, func(notify.Message) { left++ })
+	if left != 1 {
+		t.Errorf("%d datagrams left in the notify socket after ./run's exit; want 1 (not drained for a service directory)", left)
 	}
 }
