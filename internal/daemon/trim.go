@@ -3,7 +3,9 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 
@@ -57,6 +59,9 @@ func raiseGCForBoot(pacer *gcpace.Pacer) func() {
 // heap's spans is live, free or returned: what PSS alone cannot tell)
 // to path.txt.
 func writeHeapProfile(path string) error {
+	// The profile shows the heap as of the last complete collection
+	// cycle but one: a second collection makes it the trim's.
+	runtime.GC()
 	for _, out := range []struct {
 		path  string
 		debug int
@@ -68,6 +73,13 @@ func writeHeapProfile(path string) error {
 		if err := pprof.Lookup("heap").WriteTo(f, out.debug); err != nil {
 			f.Close()
 			return fmt.Errorf("cannot write heap profile %s: %w", out.path, err)
+		}
+		if out.debug > 0 {
+			// HeapAlloc above counts what writing the profile allocated;
+			// the live heap of the last collection does not.
+			live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+			metrics.Read(live)
+			fmt.Fprintf(f, "# HeapLive = %d\n", live[0].Value.Uint64())
 		}
 		if err := f.Close(); err != nil {
 			return err

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/tendproject/tend/internal/unit"
@@ -58,4 +59,37 @@ func BenchmarkStopOrder(b *testing.B) {
 	for b.Loop() {
 		p.StopOrder(names)
 	}
+}
+
+// BenchmarkPlanMemory is the live heap a plan keeps per socket unit:
+// 1000 socket units that name one service, wanted by one target, as in
+// bench/sockets.py's idle part; the units themselves are not counted.
+func BenchmarkPlanMemory(b *testing.B) {
+	const n = 1000
+	units := map[string]*unit.Unit{}
+	target := mk("idle.target", defaults)
+	units[target.Name] = target
+	svc := mk("idle.service", defaults)
+	units[svc.Name] = svc
+	for i := range n {
+		sock := mk(fmt.Sprintf("idle-%d.socket", i), defaults)
+		units[sock.Name] = sock
+		target.Deps.Wants = append(target.Deps.Wants, sock.Name)
+	}
+	var perUnit float64
+	for b.Loop() {
+		before := liveHeap()
+		p := New(units, Options{})
+		perUnit = float64(liveHeap()-before) / n
+		runtime.KeepAlive(p)
+	}
+	b.ReportMetric(perUnit, "live-B/socket")
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
