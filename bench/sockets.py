@@ -19,7 +19,12 @@ start), the first batch having paid the one-time costs; measured as
 started (wherever the collector stands then: ±4 KiB per unit from run to
 run) and after a no-op daemon-reload, which ends, as boot does, with a
 collection that gives free pages back (the steady figure, with its
-anonymous part). --only minisuper runs the C floor (bench/minisuper.c:
+anonymous part); and as booted: a tend that boots with 200 socket units
+wanted by its default target against one that boots with 100, once boot
+settled (tend collects and gives free pages back then too). With
+--heap-profile, tend's live heap per socket unit after the reloads (the
+text heap profile's HeapLive), and DIR/idle/heap-100.pprof and
+heap-200.pprof for `go tool pprof -diff_base`. --only minisuper runs the C floor (bench/minisuper.c:
 accept, vfork, dup2, exec; no bookkeeping) on the external service.
 
 Every rate limit is lifted for all three (inetd -R, nowait.MAX, xinetd
@@ -250,6 +255,37 @@ def pss_trimmed(args, d, pid, tag):
 
 
 
+def pss_booted(args, d, n):
+    """PSS of a tend that booted with n listening socket units wanted by
+    its default target, once boot settled (tend trims then)."""
+    units = f"{d}/units"
+    write(f"{units}/idle.service", "[Service]\nExecStart=/bin/true\n")
+    wants = []
+    for i in range(n):
+        write(f"{units}/idle-{i}.socket",
+              f"[Socket]\nListenStream=127.0.0.1:{IDLE + i}\nService=idle.service\n")
+        wants.append(f"idle-{i}.socket")
+    write(f"{units}/default.target", "[Unit]\nWants=" + " ".join(wants) + "\n")
+    p = subprocess.Popen(tend_argv(args, d, units, ""), stderr=open(f"{d}/tend.log", "w"))
+    try:
+        for i in range(n):
+            wait_listening(IDLE + i, p, "tend")
+        time.sleep(args.settle)
+        return pss_kib(p.pid), pss_kib(p.pid, "Pss_Anon:")
+    finally:
+        stop(p)
+
+
+def run_booted(args, d, n=100):
+    """PSS per socket unit as booted: tend booted with 2n units against
+    tend booted with n, each a fresh daemon."""
+    small = pss_booted(args, f"{d}/boot{n}", n)
+    large = pss_booted(args, f"{d}/boot{2 * n}", 2 * n)
+    return {"pss_booted_kib": [small[0], large[0]], "pss_anon_booted_kib": [small[1], large[1]],
+            "pss_booted_per_socket_kib": (large[0] - small[0]) / n,
+            "pss_anon_booted_per_socket_kib": (large[1] - small[1]) / n}
+
+
 def run_idle(args, d, n=100):
     """PSS cost of n socket units, then wake-ups over args.idle s.
 
@@ -325,7 +361,7 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
     ap.add_argument("--heap-profile", action="store_true",
                     help="idle: tend writes DIR/idle/heap.pprof(.txt) at each daemon-reload; "
-                         "the live heap per socket (HeapLive: marked by the reload's collection) is reported")
+                         "the live heap per socket (HeapLive: the heap right after a collection) is reported")
     args = ap.parse_args()
     only = args.only.split(",")
     if not args.no_build:
@@ -357,6 +393,7 @@ def main():
     if "idle" in only:
         os.makedirs(f"{d}/idle")
         idle = run_idle(args, f"{d}/idle")
+        idle.update(run_booted(args, f"{d}/idle"))
 
     print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
     print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
@@ -383,6 +420,9 @@ def main():
               f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
         print(f"idle, after a no-op daemon-reload's trim: PSS {idle['pss_trimmed_kib'][0]} → {idle['pss_trimmed_kib'][1]} KiB, "
               f"{idle['pss_per_socket_trimmed_kib']:.1f} KiB per socket (anonymous: {idle['pss_anon_per_socket_trimmed_kib']:.1f})")
+        print(f"idle, as booted (tend booted with {idle['sockets'] // 2} and with {idle['sockets']} units): PSS "
+              f"{idle['pss_booted_kib'][0]} → {idle['pss_booted_kib'][1]} KiB, {idle['pss_booted_per_socket_kib']:.1f} KiB "
+              f"per socket (anonymous: {idle['pss_anon_booted_per_socket_kib']:.1f})")
         if args.heap_profile:
             print(f"idle, live heap per socket {idle['live_heap_per_socket_kib']:.2f} KiB, "
                   f"heap spans in use {idle['heap_inuse_per_socket_kib']:.2f} KiB")

@@ -184,7 +184,7 @@ def heap_stats(path):
     """The runtime's figures in the text heap profile tend writes next to
     heap.pprof (HeapAlloc: heap after the reload's collection, with what
     writing the profile allocated; HeapLive, where tend writes it: the
-    live heap the collection marked, exact; HeapInuse: the spans holding
+    heap right after a collection, exact; HeapInuse: the spans holding
     it), in KiB; {} without one."""
     out = {}
     try:

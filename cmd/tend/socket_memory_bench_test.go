@@ -15,7 +15,7 @@ import (
 // units more. Each daemon is read twice: once boot settled (READY=1 comes
 // after the boot's collection, and --heap-profile writes its figures
 // then), and after a no-op daemon-reload. Reported per socket: the live
-// heap (HeapLive, marked by that collection, exact) and the anonymous
+// heap (HeapLive, the heap right after a collection, exact) and the anonymous
 // memory (smaps_rollup) as booted and after the reload. Needs root.
 func BenchmarkSocketMemoryDaemon(b *testing.B) {
 	const small, large = 100, 300

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 
@@ -60,8 +59,12 @@ func raiseGCForBoot(pacer *gcpace.Pacer) func() {
 // to path.txt.
 func writeHeapProfile(path string) error {
 	// The profile shows the heap as of the last complete collection
-	// cycle but one: a second collection makes it the trim's.
+	// cycle but one: a second collection makes it the trim's. The heap
+	// right after it is the live heap (HeapAlloc in the text counts what
+	// writing the profile allocated too).
 	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	for _, out := range []struct {
 		path  string
 		debug int
@@ -75,11 +78,7 @@ func writeHeapProfile(path string) error {
 			return fmt.Errorf("cannot write heap profile %s: %w", out.path, err)
 		}
 		if out.debug > 0 {
-			// HeapAlloc above counts what writing the profile allocated;
-			// the live heap of the last collection does not.
-			live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-			metrics.Read(live)
-			fmt.Fprintf(f, "# HeapLive = %d\n", live[0].Value.Uint64())
+			fmt.Fprintf(f, "# HeapLive = %d\n", ms.HeapAlloc)
 		}
 		if err := f.Close(); err != nil {
 			return err

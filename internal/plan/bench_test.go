@@ -13,15 +13,15 @@ import (
 // ordered after its predecessor's socket-activated peer, in groups of ten.
 func bigSystem(n int) map[string]*unit.Unit {
 	units := map[string]*unit.Unit{}
-	mu := &unit.Unit{Name: "multi-user.target", Load: unit.NotFound}
+	mu := &unit.Unit{Name: "multi-user.target", Load: unit.NotFound, Deps: &unit.Deps{}}
 	units[mu.Name] = mu
 	for i := range n {
 		name := fmt.Sprintf("svc%04d.service", i)
 		u := mk(name, defaults)
 		if i%10 != 0 {
 			prev := fmt.Sprintf("svc%04d.service", i-1)
-			u.Deps.Requires = []string{prev}
-			u.Deps.After = []string{prev}
+			u.EnsureDeps().Requires = []string{prev}
+			u.EnsureDeps().After = []string{prev}
 		}
 		if i%7 == 0 {
 			sock := mk(fmt.Sprintf("svc%04d.socket", i), defaults)
@@ -68,6 +68,8 @@ func BenchmarkPlanMemory(b *testing.B) {
 	const n = 1000
 	units := map[string]*unit.Unit{}
 	target := mk("idle.target", defaults)
+	target.EnsureDeps()
+	target.EnsureDeps()
 	units[target.Name] = target
 	svc := mk("idle.service", defaults)
 	units[svc.Name] = svc

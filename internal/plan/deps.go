@@ -140,9 +140,11 @@ func (p *Plan) buildDeps() {
 	}
 	for _, name := range p.names {
 		u := p.units[name]
-		for r, l := range depLists(&u.Deps) {
-			for _, to := range *l {
-				g.add(name, rel(r), to)
+		if u.Deps != nil {
+			for r, l := range depLists(u.Deps) {
+				for _, to := range *l {
+					g.add(name, rel(r), to)
+				}
 			}
 		}
 		p.readFlags(name, u)
