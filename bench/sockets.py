@@ -19,7 +19,12 @@ start), the first batch having paid the one-time costs; measured as
 started (wherever the collector stands then: ±4 KiB per unit from run to
 run) and after a no-op daemon-reload, which ends, as boot does, with a
 collection that gives free pages back (the steady figure, with its
-anonymous part). --only minisuper runs the C floor (bench/minisuper.c:
+anonymous part); and as booted: a tend that boots with 200 socket units
+wanted by its default target against one that boots with 100, once boot
+settled (tend collects and gives free pages back then too). With
+--heap-profile, tend's live heap per socket unit after the reloads (the
+text heap profile's HeapLive), and DIR/idle/heap-100.pprof and
+heap-200.pprof for `go tool pprof -diff_base`. --only minisuper runs the C floor (bench/minisuper.c:
 accept, vfork, dup2, exec; no bookkeeping) on the external service.
 
 Every rate limit is lifted for all three (inetd -R, nowait.MAX, xinetd
@@ -39,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from timers import heap_stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Below the ephemeral port range, where the client's TIME_WAIT sockets live.
@@ -234,14 +241,49 @@ def pss_kib(pid, field="Pss:"):
     return 0
 
 
-def pss_trimmed(args, d, pid):
+def pss_trimmed(args, d, pid, tag):
     """PSS and anonymous PSS after a daemon-reload with nothing changed:
     tend collects and gives back free pages after each reload (and
     after boot), so this is its steady figure, not wherever the
     collector stood after the last start."""
     ctl(args, d, "daemon-reload")
     time.sleep(args.settle)
-    return pss_kib(pid), pss_kib(pid, "Pss_Anon:")
+    if os.path.exists(f"{d}/heap.pprof"):
+        # Kept per batch for go tool pprof -diff_base.
+        os.replace(f"{d}/heap.pprof", f"{d}/heap-{tag}.pprof")
+    return pss_kib(pid), pss_kib(pid, "Pss_Anon:"), heap_stats(f"{d}/heap.pprof.txt")
+
+
+
+def pss_booted(args, d, n):
+    """PSS of a tend that booted with n listening socket units wanted by
+    its default target, once boot settled (tend trims then)."""
+    units = f"{d}/units"
+    write(f"{units}/idle.service", "[Service]\nExecStart=/bin/true\n")
+    wants = []
+    for i in range(n):
+        write(f"{units}/idle-{i}.socket",
+              f"[Socket]\nListenStream=127.0.0.1:{IDLE + i}\nService=idle.service\n")
+        wants.append(f"idle-{i}.socket")
+    write(f"{units}/default.target", "[Unit]\nWants=" + " ".join(wants) + "\n")
+    p = subprocess.Popen(tend_argv(args, d, units, ""), stderr=open(f"{d}/tend.log", "w"))
+    try:
+        for i in range(n):
+            wait_listening(IDLE + i, p, "tend")
+        time.sleep(args.settle)
+        return pss_kib(p.pid), pss_kib(p.pid, "Pss_Anon:")
+    finally:
+        stop(p)
+
+
+def run_booted(args, d, n=100):
+    """PSS per socket unit as booted: tend booted with 2n units against
+    tend booted with n, each a fresh daemon."""
+    small = pss_booted(args, f"{d}/boot{n}", n)
+    large = pss_booted(args, f"{d}/boot{2 * n}", 2 * n)
+    return {"pss_booted_kib": [small[0], large[0]], "pss_anon_booted_kib": [small[1], large[1]],
+            "pss_booted_per_socket_kib": (large[0] - small[0]) / n,
+            "pss_anon_booted_per_socket_kib": (large[1] - small[1]) / n}
 
 
 def run_idle(args, d, n=100):
@@ -254,7 +296,8 @@ def run_idle(args, d, n=100):
     units = f"{d}/units"
     write(f"{units}/default.target", "[Unit]\n")
     write(f"{units}/idle.service", "[Service]\nExecStart=/bin/true\n")
-    p = subprocess.Popen(tend_argv(args, d, units, ""), stderr=open(f"{d}/tend.log", "w"))
+    heap = ["--heap-profile", f"{d}/heap.pprof"] if args.heap_profile else []
+    p = subprocess.Popen(tend_argv(args, d, units, "") + heap, stderr=open(f"{d}/tend.log", "w"))
 
     def add(batch):
         wants = []
@@ -277,10 +320,10 @@ def run_idle(args, d, n=100):
         first = pss_kib(p.pid)
         add(0)
         before = pss_kib(p.pid)
-        before_t, before_anon = pss_trimmed(args, d, p.pid)
+        before_t, before_anon, before_heap = pss_trimmed(args, d, p.pid, n)
         add(1)
         after = pss_kib(p.pid)
-        after_t, after_anon = pss_trimmed(args, d, p.pid)
+        after_t, after_anon, after_heap = pss_trimmed(args, d, p.pid, 2 * n)
         s0 = switches(p.pid)
         time.sleep(args.idle)
         s1 = switches(p.pid)
@@ -290,6 +333,9 @@ def run_idle(args, d, n=100):
                 "pss_trimmed_kib": [before_t, after_t], "pss_anon_trimmed_kib": [before_anon, after_anon],
                 "pss_per_socket_trimmed_kib": (after_t - before_t) / n,
                 "pss_anon_per_socket_trimmed_kib": (after_anon - before_anon) / n,
+                "heap_kib": [before_heap, after_heap],
+                "live_heap_per_socket_kib": (after_heap.get("HeapLive", 0) - before_heap.get("HeapLive", 0)) / n,
+                "heap_inuse_per_socket_kib": (after_heap.get("HeapInuse", 0) - before_heap.get("HeapInuse", 0)) / n,
                 "ctxt_switches": s1 - s0, "seconds": args.idle, "sockets": 2 * n}
     finally:
         stop(p)
@@ -313,6 +359,9 @@ def main():
     ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle",
                     help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), idle")
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
+    ap.add_argument("--heap-profile", action="store_true",
+                    help="idle: tend writes DIR/idle/heap.pprof(.txt) at each daemon-reload; "
+                         "the live heap per socket (HeapLive: the heap right after a collection) is reported")
     args = ap.parse_args()
     only = args.only.split(",")
     if not args.no_build:
@@ -344,6 +393,7 @@ def main():
     if "idle" in only:
         os.makedirs(f"{d}/idle")
         idle = run_idle(args, f"{d}/idle")
+        idle.update(run_booted(args, f"{d}/idle"))
 
     print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
     print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
@@ -370,6 +420,12 @@ def main():
               f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
         print(f"idle, after a no-op daemon-reload's trim: PSS {idle['pss_trimmed_kib'][0]} → {idle['pss_trimmed_kib'][1]} KiB, "
               f"{idle['pss_per_socket_trimmed_kib']:.1f} KiB per socket (anonymous: {idle['pss_anon_per_socket_trimmed_kib']:.1f})")
+        print(f"idle, as booted (tend booted with {idle['sockets'] // 2} and with {idle['sockets']} units): PSS "
+              f"{idle['pss_booted_kib'][0]} → {idle['pss_booted_kib'][1]} KiB, {idle['pss_booted_per_socket_kib']:.1f} KiB "
+              f"per socket (anonymous: {idle['pss_anon_booted_per_socket_kib']:.1f})")
+        if args.heap_profile:
+            print(f"idle, live heap per socket {idle['live_heap_per_socket_kib']:.2f} KiB, "
+                  f"heap spans in use {idle['heap_inuse_per_socket_kib']:.2f} KiB")
     json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "idle": idle},
               open(f"{HERE}/results/sockets.json" if os.path.isdir(f"{HERE}/results") else f"{d}/sockets.json", "w"),
               indent=1)

@@ -182,14 +182,16 @@ def timer_units(d, n, spec, started):
 
 def heap_stats(path):
     """The runtime's figures in the text heap profile tend writes next to
-    heap.pprof (HeapAlloc: live heap after the reload's collection,
-    exact; HeapInuse: the spans holding it), in KiB; {} without one."""
+    heap.pprof (HeapAlloc: heap after the reload's collection, with what
+    writing the profile allocated; HeapLive, where tend writes it: the
+    heap right after a collection, exact; HeapInuse: the spans holding
+    it), in KiB; {} without one."""
     out = {}
     try:
         with open(path) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 4 and parts[1] in ("HeapAlloc", "HeapInuse") and parts[2] == "=":
+                if len(parts) == 4 and parts[1] in ("HeapAlloc", "HeapInuse", "HeapLive") and parts[2] == "=":
                     out[parts[1]] = int(parts[3]) // 1024
     except FileNotFoundError:
         pass

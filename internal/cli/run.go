@@ -154,7 +154,7 @@ user's instance (XDG directories, socket in $XDG_RUNTIME_DIR/tend).`,
 	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&tracefile, "trace", "", "write an execution trace of the daemon to `FILE` (go tool trace; for performance work)")
 	_ = f.MarkHidden("trace")
-	f.StringVar(&heapprof, "heap-profile", "", "write a heap profile of the daemon to `FILE` after each daemon-reload (for memory work)")
+	f.StringVar(&heapprof, "heap-profile", "", "write a heap profile of the daemon to `FILE` once boot settles and after each daemon-reload (for memory work)")
 	_ = f.MarkHidden("heap-profile")
 	f.BoolVar(&panicHook, "debug-panic-hook", false, "serve POST /v1/debug/panic, which makes tend panic (tests of panic recovery only)")
 	_ = f.MarkHidden("debug-panic-hook")

@@ -383,7 +383,7 @@ func (a *apiManager) DaemonReload(ctx context.Context) (api.ReloadReport, error)
 	if err != nil {
 		return api.ReloadReport{}, err
 	}
-	defer a.d.settleReload(ctx) // after the report, whose garbage is the trim's
+	defer a.d.settle(ctx) // after the report, whose garbage is the trim's
 	rep := api.ReloadReport{Added: ch.Added, Removed: ch.Removed}
 	list, _ := a.d.mgr.List(ctx)
 	running := map[string]bool{}

@@ -95,10 +95,10 @@ type Config struct {
 	// DebugPanicHook serves POST /v1/debug/panic, which makes tend
 	// panic on purpose (panic.go): for the tests of panic recovery only.
 	DebugPanicHook bool
-	// HeapProfile, when set, is where each daemon-reload writes a heap
-	// profile (pprof) once the reload's collection is done: what an idle
-	// daemon keeps, for memory work ("go tool pprof -sample_index
-	// inuse_space").
+	// HeapProfile, when set, is where the boot and each daemon-reload
+	// write a heap profile (pprof) once their collection is done: what
+	// an idle daemon keeps, for memory work ("go tool pprof
+	// -sample_index inuse_space").
 	HeapProfile string
 }
 
@@ -228,7 +228,8 @@ type daemon struct {
 	gaveUp syscall.Signal
 	forker *spawn.Forker // nil: services fork from the manager's threads
 	// bootTx is the boot target's transaction, prepared while the daemon
-	// is set up; nil after a re-exec. boot uses it, or run waits for it.
+	// is set up; nil after a re-exec. boot uses it, or run waits for it,
+	// and drops it then.
 	bootTx *supervise.Prepared
 	// endBootGC puts the collector's target back once the boot target
 	// is reached (trim.go).
@@ -507,6 +508,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	if d.restored {
 		if d.bootTx != nil {
 			d.bootTx.Wait()
+			d.bootTx = nil
 		}
 		d.endBootGC()
 		// The groups an earlier run left and this one did not take up
@@ -544,8 +546,11 @@ func (d *daemon) run(parent context.Context) (int, error) {
 func (d *daemon) boot(ctx context.Context) {
 	var res []supervise.JobResult
 	var err error
-	if d.bootTx != nil {
-		res, err = d.mgr.JobsPrepared(ctx, d.bootTx, false)
+	if tx := d.bootTx; tx != nil {
+		// Not kept once used: it holds the boot's plan and transaction,
+		// a reload's old plan after the next daemon-reload.
+		d.bootTx = nil
+		res, err = d.mgr.JobsPrepared(ctx, tx, false)
 	} else {
 		res, err = d.mgr.Jobs(ctx, plan.Start, []string{d.cfg.Target}, plan.Replace, false)
 	}
@@ -563,7 +568,7 @@ func (d *daemon) boot(ctx context.Context) {
 		// again, once the units that could have are started: off the
 		// way of the first start.
 		d.cgroups.PruneStale()
-		trimMemory()
+		d.settle(ctx) // after the boot's state-file write
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
 	}
 }

@@ -319,11 +319,11 @@ func (l *loader) buildLocked() *plan.Plan {
 }
 
 // reload re-reads the units, hands the new plan to the supervisor and
-// then gives back the memory the reload no longer needs (settleReload).
+// then gives back the memory the reload no longer needs (settle).
 func (d *daemon) reload(ctx context.Context) (plan.Changes, error) {
 	ch, err := d.reloadPlan(ctx)
 	if err == nil {
-		d.settleReload(ctx)
+		d.settle(ctx)
 	}
 	return ch, err
 }
@@ -343,14 +343,16 @@ func (d *daemon) reloadPlan(ctx context.Context) (plan.Changes, error) {
 	return ch, err
 }
 
-// settleReload ends a reload once all it caused is done. A reload is a
-// boot's parse and plan again: the old plan and the parse are garbage
-// now, and an idle daemon should not keep their pages until the heap
-// grows back into them. The trim comes last: garbage made after it (the
-// state-file write the reload causes re-encodes every unit; a
-// daemon-reload's report lists every unit) would land in the pages just
-// returned and stay resident, tens of MB with 20,000 units.
-func (d *daemon) settleReload(ctx context.Context) {
+// settle ends the boot or a reload once all it caused is done. Both
+// parse and plan every unit, and the boot starts them: the parse, an old
+// plan and the start's transaction are garbage now, and an idle daemon
+// should not keep their pages until the heap grows back into them. The
+// trim comes last: garbage made after it (the state-file write the start
+// or reload causes encodes every unit it changed; a daemon-reload's
+// report lists every unit) would land in the pages just returned and
+// stay resident, tens of MB with 20,000 units. It is one event at the end
+// of each, never a timer: an idle daemon does not wake up for it.
+func (d *daemon) settle(ctx context.Context) {
 	if err := d.mgr.Settle(ctx); err != nil {
 		return
 	}

@@ -134,7 +134,7 @@ func svdirUnits(e svdir.Entry) []*unit.Unit {
 	}
 	lg := &unit.Unit{Name: svdir.UnitName(e.Name, true), Kind: unit.KindSvdir, Load: unit.Loaded,
 		Path: filepath.Join(logDir, "run"), Description: "log service of " + e.Path}
-	main.Deps.Wants = []string{lg.Name}
+	main.EnsureDeps().Wants = []string{lg.Name}
 	main.Deps.After = []string{lg.Name}
 	return []*unit.Unit{lg, main}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sync"
@@ -57,6 +58,13 @@ func raiseGCForBoot(pacer *gcpace.Pacer) func() {
 // heap's spans is live, free or returned: what PSS alone cannot tell)
 // to path.txt.
 func writeHeapProfile(path string) error {
+	// The profile shows the heap as of the last complete collection
+	// cycle but one: a second collection makes it the trim's. The heap
+	// right after it is the live heap (HeapAlloc in the text counts what
+	// writing the profile allocated too).
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	for _, out := range []struct {
 		path  string
 		debug int
@@ -68,6 +76,9 @@ func writeHeapProfile(path string) error {
 		if err := pprof.Lookup("heap").WriteTo(f, out.debug); err != nil {
 			f.Close()
 			return fmt.Errorf("cannot write heap profile %s: %w", out.path, err)
+		}
+		if out.debug > 0 {
+			fmt.Fprintf(f, "# HeapLive = %d\n", ms.HeapAlloc)
 		}
 		if err := f.Close(); err != nil {
 			return err

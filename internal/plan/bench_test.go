@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/tendproject/tend/internal/unit"
@@ -12,15 +13,15 @@ import (
 // ordered after its predecessor's socket-activated peer, in groups of ten.
 func bigSystem(n int) map[string]*unit.Unit {
 	units := map[string]*unit.Unit{}
-	mu := &unit.Unit{Name: "multi-user.target", Load: unit.NotFound}
+	mu := &unit.Unit{Name: "multi-user.target", Load: unit.NotFound, Deps: &unit.Deps{}}
 	units[mu.Name] = mu
 	for i := range n {
 		name := fmt.Sprintf("svc%04d.service", i)
 		u := mk(name, defaults)
 		if i%10 != 0 {
 			prev := fmt.Sprintf("svc%04d.service", i-1)
-			u.Deps.Requires = []string{prev}
-			u.Deps.After = []string{prev}
+			u.EnsureDeps().Requires = []string{prev}
+			u.EnsureDeps().After = []string{prev}
 		}
 		if i%7 == 0 {
 			sock := mk(fmt.Sprintf("svc%04d.socket", i), defaults)
@@ -58,4 +59,39 @@ func BenchmarkStopOrder(b *testing.B) {
 	for b.Loop() {
 		p.StopOrder(names)
 	}
+}
+
+// BenchmarkPlanMemory is the live heap a plan keeps per socket unit:
+// 1000 socket units that name one service, wanted by one target, as in
+// bench/sockets.py's idle part; the units themselves are not counted.
+func BenchmarkPlanMemory(b *testing.B) {
+	const n = 1000
+	units := map[string]*unit.Unit{}
+	target := mk("idle.target", defaults)
+	target.EnsureDeps()
+	target.EnsureDeps()
+	units[target.Name] = target
+	svc := mk("idle.service", defaults)
+	units[svc.Name] = svc
+	for i := range n {
+		sock := mk(fmt.Sprintf("idle-%d.socket", i), defaults)
+		units[sock.Name] = sock
+		target.Deps.Wants = append(target.Deps.Wants, sock.Name)
+	}
+	var perUnit float64
+	for b.Loop() {
+		before := liveHeap()
+		p := New(units, Options{})
+		perUnit = float64(liveHeap()-before) / n
+		runtime.KeepAlive(p)
+	}
+	b.ReportMetric(perUnit, "live-B/socket")
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -87,14 +87,14 @@ func (p *Plan) addBuiltins(defaultTarget string) {
 			}
 			// No file, but .wants/ or .requires/ links gave it
 			// dependencies: keep them on top of the built-in ones.
-			deps = mergeDeps(b.deps, u.Deps)
+			deps = mergeDeps(b.deps, u.Dependencies())
 		}
 		p.units[name] = &unit.Unit{
 			Name:                name,
 			Kind:                unit.KindTarget,
 			Load:                unit.Loaded,
 			Description:         b.desc,
-			Deps:                deps,
+			Deps:                &deps,
 			DefaultDependencies: !b.noDefaultDeps,
 			RefuseManualStart:   b.refuseManual,
 		}

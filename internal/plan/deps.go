@@ -63,6 +63,10 @@ func (r rel) list(d *unit.Deps) *[]string {
 // graphBuilder fills a plan's effective dependencies, each edge once.
 type graphBuilder struct {
 	p *Plan
+	// deps and rev are the lists as they grow, the plan's edges once
+	// built (compactEdges).
+	deps map[string]*unit.Deps
+	rev  map[string]*ReverseDeps
 	// ids numbers every unit name an edge mentions, so that an edge is
 	// one integer: a set keyed by two names and a relation hashed both
 	// names on every link and was the larger part of building a plan.
@@ -93,7 +97,7 @@ func (g *graphBuilder) id(name string) uint32 {
 // numbers and the relation in the low bits.
 func (g *graphBuilder) key(from string, r rel, to string) uint64 {
 	if from != g.from {
-		g.from, g.fromID, g.fromDeps = from, g.id(from), g.p.deps[from]
+		g.from, g.fromID, g.fromDeps = from, g.id(from), g.deps[from]
 	}
 	return uint64(g.fromID)<<34 | uint64(g.id(to))<<4 | uint64(r)
 }
@@ -125,19 +129,22 @@ func (p *Plan) buildDeps() {
 	// Sized for the edges of a typical unit (its own, their reverse and
 	// the implicit ones): growing the set a step at a time was a third
 	// of building a plan of a thousand units.
-	g := &graphBuilder{p: p, ids: make(map[string]uint32, len(p.names)+16), seen: make(map[uint64]struct{}, 16*len(p.names))}
+	g := &graphBuilder{p: p, ids: make(map[string]uint32, len(p.names)+16), seen: make(map[uint64]struct{}, 16*len(p.names)),
+		deps: make(map[string]*unit.Deps, len(p.names)), rev: make(map[string]*ReverseDeps, len(p.names))}
 	// No unit is called "\x00": key's cache of the origin starts empty.
 	g.from = "\x00"
 	deps := make([]unit.Deps, len(p.names)) // one allocation, not one per unit
 	for i, name := range p.names {
-		p.deps[name] = &deps[i]
+		g.deps[name] = &deps[i]
 		g.id(name)
 	}
 	for _, name := range p.names {
 		u := p.units[name]
-		for r, l := range depLists(&u.Deps) {
-			for _, to := range *l {
-				g.add(name, rel(r), to)
+		if u.Deps != nil {
+			for r, l := range depLists(u.Deps) {
+				for _, to := range *l {
+					g.add(name, rel(r), to)
+				}
 			}
 		}
 		p.readFlags(name, u)
@@ -153,17 +160,17 @@ func (p *Plan) buildDeps() {
 			g.addTargetOrdering(name)
 		}
 	}
-	for _, d := range p.deps {
+	for _, d := range g.deps {
 		for _, l := range depLists(d) {
 			slices.Sort(*l)
 		}
 	}
-	for _, r := range p.rev {
-		for _, l := range []*[]string{&r.RequiredBy, &r.RequisiteOf, &r.WantedBy, &r.BoundBy,
-			&r.ConsistsOf, &r.UpheldBy, &r.ConflictedBy, &r.TriggeredBy, &r.Triggers} {
+	for _, r := range g.rev {
+		for _, l := range r.lists() {
 			slices.Sort(*l)
 		}
 	}
+	p.edges = compactEdges(g.deps, g.rev)
 }
 
 // add records from→to and the other side it implies: the mirror list of
@@ -190,35 +197,35 @@ func (g *graphBuilder) add(from string, r rel, to string) {
 	case relReloadPropagatedFrom:
 		g.link(to, relPropagatesReloadTo, from)
 	case relTriggers:
-		p.revOf(from).Triggers = append(p.revOf(from).Triggers, to)
+		g.revOf(from).Triggers = append(g.revOf(from).Triggers, to)
 	}
 	// Only these relations have a reverse entry: a unit that is merely
 	// ordered against gets none (every user of the map expects that).
-	if l := r.reverse(p, to); l != nil {
+	if l := r.reverse(g, to); l != nil {
 		*l = append(*l, from)
 	}
 }
 
 // reverse returns the list of to's reverse dependencies that an edge of
 // relation r to it joins, or nil for a relation with none.
-func (r rel) reverse(p *Plan, to string) *[]string {
+func (r rel) reverse(g *graphBuilder, to string) *[]string {
 	switch r {
 	case relConflicts:
-		return &p.revOf(to).ConflictedBy
+		return &g.revOf(to).ConflictedBy
 	case relRequires:
-		return &p.revOf(to).RequiredBy
+		return &g.revOf(to).RequiredBy
 	case relRequisite:
-		return &p.revOf(to).RequisiteOf
+		return &g.revOf(to).RequisiteOf
 	case relWants:
-		return &p.revOf(to).WantedBy
+		return &g.revOf(to).WantedBy
 	case relBindsTo:
-		return &p.revOf(to).BoundBy
+		return &g.revOf(to).BoundBy
 	case relPartOf:
-		return &p.revOf(to).ConsistsOf
+		return &g.revOf(to).ConsistsOf
 	case relUpholds:
-		return &p.revOf(to).UpheldBy
+		return &g.revOf(to).UpheldBy
 	case relTriggers:
-		return &p.revOf(to).TriggeredBy
+		return &g.revOf(to).TriggeredBy
 	}
 	return nil
 }
@@ -241,11 +248,11 @@ func (g *graphBuilder) link(from string, r rel, to string) bool {
 	return true
 }
 
-func (p *Plan) revOf(name string) *ReverseDeps {
-	r, ok := p.rev[name]
+func (g *graphBuilder) revOf(name string) *ReverseDeps {
+	r, ok := g.rev[name]
 	if !ok {
 		r = &ReverseDeps{}
-		p.rev[name] = r
+		g.rev[name] = r
 	}
 	return r
 }
@@ -348,7 +355,7 @@ func (g *graphBuilder) addTargetOrdering(name string) {
 	if !p.units[name].DefaultDependencies {
 		return
 	}
-	d := p.deps[name]
+	d := g.deps[name]
 	for _, dep := range slices.Concat(d.Wants, d.Requires) {
 		u, ok := p.units[dep]
 		if !ok || u.Load != unit.Loaded || !u.DefaultDependencies || g.has(name, relBefore, dep) {

@@ -33,7 +33,7 @@ func Diff(old, new *Plan) Changes {
 		case !sameDefinition(ou, new.units[n]):
 			c.Changed = append(c.Changed, n)
 			c.Edited = append(c.Edited, n)
-		case !sameDeps(old.deps[n], new.deps[n]):
+		case !sameDeps(old.edges[n], new.edges[n]):
 			c.Changed = append(c.Changed, n)
 		}
 	}
@@ -62,16 +62,6 @@ func sameDefinition(a, b *unit.Unit) bool {
 	for i := range a.Entries {
 		x, y := a.Entries[i], b.Entries[i]
 		if x.Section != y.Section || x.Key != y.Key || x.Value != y.Value || x.File != y.File {
-			return false
-		}
-	}
-	return true
-}
-
-func sameDeps(a, b *unit.Deps) bool {
-	la, lb := depLists(a), depLists(b)
-	for i := range la {
-		if !slices.Equal(*la[i], *lb[i]) {
 			return false
 		}
 	}

@@ -31,7 +31,7 @@ func graphFromBytes(data []byte) (*Plan, []string) {
 	for data = data[1:]; len(data) >= 3; data = data[3:] {
 		from := units[names[int(data[0])%n]]
 		to := names[int(data[2])%(n+1)]
-		d := &from.Deps
+		d := from.EnsureDeps()
 		lists := []*[]string{&d.Requires, &d.Requisite, &d.Wants, &d.BindsTo, &d.PartOf,
 			&d.Upholds, &d.Conflicts, &d.After, &d.Before, &d.After, &d.Before, &d.Wants}
 		l := lists[int(data[1])%len(lists)]

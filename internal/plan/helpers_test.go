@@ -22,15 +22,21 @@ func mk(name string, opts ...func(*unit.Unit)) *unit.Unit {
 	return u
 }
 
-func requires(n ...string) func(*unit.Unit)  { return func(u *unit.Unit) { u.Deps.Requires = n } }
-func requisite(n ...string) func(*unit.Unit) { return func(u *unit.Unit) { u.Deps.Requisite = n } }
-func wants(n ...string) func(*unit.Unit)     { return func(u *unit.Unit) { u.Deps.Wants = n } }
-func bindsTo(n ...string) func(*unit.Unit)   { return func(u *unit.Unit) { u.Deps.BindsTo = n } }
-func partOf(n ...string) func(*unit.Unit)    { return func(u *unit.Unit) { u.Deps.PartOf = n } }
-func upholds(n ...string) func(*unit.Unit)   { return func(u *unit.Unit) { u.Deps.Upholds = n } }
-func conflicts(n ...string) func(*unit.Unit) { return func(u *unit.Unit) { u.Deps.Conflicts = n } }
-func after(n ...string) func(*unit.Unit)     { return func(u *unit.Unit) { u.Deps.After = n } }
-func before(n ...string) func(*unit.Unit)    { return func(u *unit.Unit) { u.Deps.Before = n } }
+func requires(n ...string) func(*unit.Unit) {
+	return func(u *unit.Unit) { u.EnsureDeps().Requires = n }
+}
+func requisite(n ...string) func(*unit.Unit) {
+	return func(u *unit.Unit) { u.EnsureDeps().Requisite = n }
+}
+func wants(n ...string) func(*unit.Unit)   { return func(u *unit.Unit) { u.EnsureDeps().Wants = n } }
+func bindsTo(n ...string) func(*unit.Unit) { return func(u *unit.Unit) { u.EnsureDeps().BindsTo = n } }
+func partOf(n ...string) func(*unit.Unit)  { return func(u *unit.Unit) { u.EnsureDeps().PartOf = n } }
+func upholds(n ...string) func(*unit.Unit) { return func(u *unit.Unit) { u.EnsureDeps().Upholds = n } }
+func conflicts(n ...string) func(*unit.Unit) {
+	return func(u *unit.Unit) { u.EnsureDeps().Conflicts = n }
+}
+func after(n ...string) func(*unit.Unit)     { return func(u *unit.Unit) { u.EnsureDeps().After = n } }
+func before(n ...string) func(*unit.Unit)    { return func(u *unit.Unit) { u.EnsureDeps().Before = n } }
 func defaults(u *unit.Unit)                  { u.DefaultDependencies = true }
 func load(s unit.LoadState) func(*unit.Unit) { return func(u *unit.Unit) { u.Load = s } }
 func entries(kv ...string) func(*unit.Unit) {

@@ -47,7 +47,7 @@ func (b *builder) orderGraph(cut map[[2]string]bool) *orderGraph {
 		return g
 	}
 	for i, j := range g.jobs {
-		for _, a := range b.p.deps[j.unit].After {
+		for _, a := range b.p.edges[j.unit].get(list(relAfter)) {
 			k, ok := idx[a]
 			if !ok {
 				continue
@@ -264,23 +264,24 @@ func (b *builder) addDependents(t *Transaction) {
 		j := &t.Jobs[i]
 		switch {
 		case j.Kind == Stop:
-			for _, n := range b.p.deps[j.Unit].Conflicts {
+			for _, n := range b.p.edges[j.Unit].get(list(relConflicts)) {
 				if k, ok := idx[n]; ok && k != i && startLike(t.Jobs[k].Kind) {
 					j.Dependents = append(j.Dependents, k)
 				}
 			}
 		case startLike(j.Kind):
-			r := b.p.rev[b.p.canonical(j.Unit)]
-			if r == nil {
+			e := b.p.edges[b.p.canonical(j.Unit)]
+			if e == nil {
 				break
 			}
+			requiredBy, boundBy, requisiteOf := e.get(listRequiredBy), e.get(listBoundBy), e.get(listRequisiteOf)
 			// Whichever side is shorter is walked: a unit every unit
 			// requires (sysinit.target) has an entry per unit, ten
 			// thousand with ten thousand crontab lines, in every
 			// timer's small start; and in a boot of N services, each
 			// service (required by nothing) would walk all N jobs.
-			if n := len(r.RequiredBy) + len(r.BoundBy) + len(r.RequisiteOf); n < len(t.Jobs) {
-				for _, l := range [][]string{r.RequiredBy, r.BoundBy, r.RequisiteOf} {
+			if n := len(requiredBy) + len(boundBy) + len(requisiteOf); n < len(t.Jobs) {
+				for _, l := range [][]string{requiredBy, boundBy, requisiteOf} {
 					for _, name := range l {
 						if k, ok := idx[name]; ok && k != i && startLike(t.Jobs[k].Kind) {
 							j.Dependents = append(j.Dependents, k)
@@ -293,7 +294,7 @@ func (b *builder) addDependents(t *Transaction) {
 				if k == i || !startLike(o.Kind) {
 					continue
 				}
-				if sortedHas(r.RequiredBy, o.Unit) || sortedHas(r.BoundBy, o.Unit) || sortedHas(r.RequisiteOf, o.Unit) {
+				if sortedHas(requiredBy, o.Unit) || sortedHas(boundBy, o.Unit) || sortedHas(requisiteOf, o.Unit) {
 					j.Dependents = append(j.Dependents, k)
 				}
 			}

@@ -55,8 +55,9 @@ type Plan struct {
 	units   map[string]*unit.Unit // canonical name → unit, incl. synthetic ones
 	aliases map[string]string     // alias → canonical name
 	names   []string              // sorted canonical names
-	deps    map[string]*unit.Deps // effective dependencies
-	rev     map[string]*ReverseDeps
+	// edges are the effective dependencies and reverse dependencies,
+	// by canonical name (edges.go); nil for a name with none.
+	edges map[string]*edges
 	// allowIsolate and ignoreOnIsolate are read once from Entries (or set
 	// for built-in targets).
 	allowIsolate    map[string]bool
@@ -77,8 +78,6 @@ func New(units map[string]*unit.Unit, opts Options) *Plan {
 		log:             log,
 		units:           make(map[string]*unit.Unit, len(units)),
 		aliases:         make(map[string]string),
-		deps:            make(map[string]*unit.Deps, len(units)),
-		rev:             make(map[string]*ReverseDeps, len(units)),
 		allowIsolate:    make(map[string]bool),
 		ignoreOnIsolate: make(map[string]bool),
 		external:        make(map[string]string),
@@ -138,26 +137,13 @@ func (p *Plan) Names() []string { return slices.Clone(p.names) }
 // and PropagatesReloadTo=/ReloadPropagatedFrom= are made symmetric. Names
 // are canonical. Unknown units have none.
 func (p *Plan) Deps(name string) unit.Deps {
-	d, ok := p.deps[p.canonical(name)]
-	if !ok {
-		return unit.Deps{}
-	}
-	return cloneDeps(d)
+	return p.edges[p.canonical(name)].deps()
 }
 
 // Reverse returns who requires, wants, binds to, is part of or triggers
 // the unit. Names are canonical, sorted.
 func (p *Plan) Reverse(name string) ReverseDeps {
-	r, ok := p.rev[p.canonical(name)]
-	if !ok {
-		return ReverseDeps{}
-	}
-	c := *r
-	for _, l := range []*[]string{&c.RequiredBy, &c.RequisiteOf, &c.WantedBy, &c.BoundBy,
-		&c.ConsistsOf, &c.UpheldBy, &c.ConflictedBy, &c.TriggeredBy, &c.Triggers} {
-		*l = slices.Clone(*l)
-	}
-	return c
+	return p.edges[p.canonical(name)].reverse()
 }
 
 // External reports whether tend leaves the unit to someone else, and why.

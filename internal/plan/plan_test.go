@@ -57,7 +57,7 @@ func TestDefaultTargetDefaultsToMultiUser(t *testing.T) {
 func TestDepsReverseSides(t *testing.T) {
 	p := newPlan(
 		mk("a.service", before("b.service"), wants("b.service"), conflicts("c.service"),
-			func(u *unit.Unit) { u.Deps.PropagatesReloadTo = []string{"b.service"} }),
+			func(u *unit.Unit) { u.EnsureDeps().PropagatesReloadTo = []string{"b.service"} }),
 		mk("b.service", requires("c.service"), bindsTo("d.service"), partOf("d.service"), requisite("c.service")),
 		mk("c.service", upholds("d.service")), mk("d.service"),
 	)

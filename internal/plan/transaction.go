@@ -280,35 +280,33 @@ func (b *builder) expandAll() error {
 
 // expand adds the jobs j pulls in.
 func (b *builder) expand(j *tjob) error {
-	d := b.p.deps[j.unit]
 	// The plan's own lists, read only: Reverse's copies of them cost as
 	// much as the lists are long, and sysinit.target's is every unit.
-	r := b.p.rev[b.p.canonical(j.unit)]
-	if r == nil {
-		r = &ReverseDeps{}
-	}
+	e := b.p.edges[b.p.canonical(j.unit)]
 	type want struct {
 		names    []string
 		kind     JobKind
 		required bool
 	}
 	var wants []want
+	dependents := func(kind JobKind) []want {
+		return []want{{e.get(listRequiredBy), kind, true}, {e.get(listBoundBy), kind, true},
+			{e.get(listRequisiteOf), kind, true}, {e.get(listConsistsOf), kind, true}}
+	}
 	switch j.kind {
 	case Start, Restart:
 		wants = append(wants,
-			want{d.Requires, Start, true}, want{d.BindsTo, Start, true},
-			want{d.Requisite, VerifyActive, true},
-			want{d.Wants, Start, false}, want{d.Upholds, Start, false},
-			want{d.Conflicts, Stop, true})
+			want{e.get(list(relRequires)), Start, true}, want{e.get(list(relBindsTo)), Start, true},
+			want{e.get(list(relRequisite)), VerifyActive, true},
+			want{e.get(list(relWants)), Start, false}, want{e.get(list(relUpholds)), Start, false},
+			want{e.get(list(relConflicts)), Stop, true})
 		if j.kind == Restart {
-			wants = append(wants, want{r.RequiredBy, TryRestart, true}, want{r.BoundBy, TryRestart, true},
-				want{r.RequisiteOf, TryRestart, true}, want{r.ConsistsOf, TryRestart, true})
+			wants = append(wants, dependents(TryRestart)...)
 		}
 	case Stop:
-		wants = append(wants, want{r.RequiredBy, Stop, true}, want{r.BoundBy, Stop, true},
-			want{r.RequisiteOf, Stop, true}, want{r.ConsistsOf, Stop, true})
+		wants = append(wants, dependents(Stop)...)
 	case Reload:
-		wants = append(wants, want{d.PropagatesReloadTo, Reload, false})
+		wants = append(wants, want{e.get(list(relPropagatesReloadTo)), Reload, false})
 	}
 	for _, w := range wants {
 		for _, n := range w.names {

@@ -119,7 +119,7 @@ func TestTransaction(t *testing.T) {
 		},
 		{
 			name: "reload propagates to running units only",
-			units: []*unit.Unit{mk("a.service", reloadable, func(u *unit.Unit) { u.Deps.PropagatesReloadTo = []string{"b.service", "c.service"} }),
+			units: []*unit.Unit{mk("a.service", reloadable, func(u *unit.Unit) { u.EnsureDeps().PropagatesReloadTo = []string{"b.service", "c.service"} }),
 				mk("b.service", reloadable), mk("c.service", reloadable)},
 			kind: Reload, req: []string{"a.service"}, state: []string{"a.service=active", "b.service=active"},
 			want: "a.service:reload*! b.service:reload",
@@ -324,7 +324,7 @@ func TestDefaultTargetBoot(t *testing.T) {
 	app := mk("app.service", defaults)
 	p := New(map[string]*unit.Unit{
 		"app.service":       app,
-		"multi-user.target": {Name: "multi-user.target", Load: unit.NotFound, Deps: unit.Deps{Wants: []string{"app.service"}}},
+		"multi-user.target": {Name: "multi-user.target", Load: unit.NotFound, Deps: &unit.Deps{Wants: []string{"app.service"}}},
 		"db.socket":         mk("db.socket", defaults),
 		"db.service":        mk("db.service", defaults),
 	}, Options{})

@@ -70,27 +70,18 @@ func (p *Plan) tree(name string, kind TreeKind, all bool, expanded map[string]bo
 
 func (p *Plan) treeChildren(name string, kind TreeKind) []string {
 	var l []string
-	d, ok := p.deps[name]
+	e := p.edges[p.canonical(name)]
 	switch kind {
 	case TreeReverse:
-		r := p.Reverse(name)
-		l = slices.Concat(r.RequiredBy, r.RequisiteOf, r.WantedBy, r.BoundBy)
-		if ok {
-			l = append(l, d.PartOf...)
-		}
+		l = slices.Concat(e.get(listRequiredBy), e.get(listRequisiteOf), e.get(listWantedBy), e.get(listBoundBy),
+			e.get(list(relPartOf)))
 	case TreeAfter:
-		if ok {
-			l = slices.Clone(d.After)
-		}
+		l = slices.Clone(e.get(list(relAfter)))
 	case TreeBefore:
-		if ok {
-			l = slices.Clone(d.Before)
-		}
+		l = slices.Clone(e.get(list(relBefore)))
 	default:
-		if ok {
-			l = slices.Concat(d.Requires, d.Requisite, d.Wants, d.BindsTo)
-		}
-		l = append(l, p.Reverse(name).ConsistsOf...)
+		l = slices.Concat(e.get(list(relRequires)), e.get(list(relRequisite)), e.get(list(relWants)), e.get(list(relBindsTo)),
+			e.get(listConsistsOf))
 	}
 	sort.Slice(l, func(i, k int) bool {
 		ti, tk := strings.HasSuffix(l[i], ".target"), strings.HasSuffix(l[k], ".target")

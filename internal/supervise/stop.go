@@ -283,9 +283,9 @@ func (m *Manager) enterDead(u *service) {
 
 // afterRun triggers OnFailure=/OnSuccess= and stops units bound to u.
 func (m *Manager) afterRun(u *service, failed bool) {
-	deps := u.def.Deps.OnSuccess
+	deps := u.def.Dependencies().OnSuccess
 	if failed {
-		deps = u.def.Deps.OnFailure
+		deps = u.def.Dependencies().OnFailure
 	}
 	if len(deps) > 0 && !u.skipped {
 		m.jobs.submitInternal(jobStart, deps, plan.Replace)

@@ -111,7 +111,7 @@ func newSvdirManager(t *testing.T, isLog bool) (*Manager, *svdirUnit, *fakeProcs
 	}
 	main := &unit.Unit{Name: "t.svdir", Kind: unit.KindSvdir, Load: unit.Loaded, Path: filepath.Join(dir, "run")}
 	lg := &unit.Unit{Name: "t:log.svdir", Kind: unit.KindSvdir, Load: unit.Loaded, Path: filepath.Join(dir, "log", "run")}
-	main.Deps.Wants, main.Deps.After = []string{lg.Name}, []string{lg.Name}
+	main.EnsureDeps().Wants, main.Deps.After = []string{lg.Name}, []string{lg.Name}
 	m, _, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartNo, 0), main, lg)
 	hub, err := svdir.NewHub()
 	if err != nil {

@@ -468,8 +468,8 @@ func TestTimerMissingUnit(t *testing.T) {
 // state (here: its dependency fails) sends the timer back to waiting.
 func TestTimerTriggeredJobFails(t *testing.T) {
 	svc := oneshot("t.service")
-	svc.Deps.Requires = []string{"bad.service"}
-	svc.Deps.After = []string{"bad.service"}
+	svc.EnsureDeps().Requires = []string{"bad.service"}
+	svc.EnsureDeps().After = []string{"bad.service"}
 	r := newTimerRig(t, timerDef("t.timer", "OnCalendar=*-*-* 08:00", "AccuracySec=1us"), svc, oneshot("bad.service"))
 	r.job(plan.Start, "t.timer")
 	r.advanceTo(at("2026-01-01 08:00:00"))

@@ -43,7 +43,7 @@ func TestUpholdTable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			holderDef := tableUnit(unit.TypeSimple, unit.RestartNo, time.Hour)
 			holderDef.Name = "holder.service"
-			holderDef.Deps.Upholds = []string{"t.service"}
+			holderDef.EnsureDeps().Upholds = []string{"t.service"}
 			m, kept, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartNo, time.Hour), holderDef)
 			holder := svcOf(t, m, "holder.service")
 			place(m, holder, tt.holder, f)
@@ -82,7 +82,7 @@ func TestUpholdTable(t *testing.T) {
 func TestUpholdsComingUp(t *testing.T) {
 	holderDef := tableUnit(unit.TypeNotify, unit.RestartNo, time.Hour)
 	holderDef.Name = "holder.service"
-	holderDef.Deps.Upholds = []string{"t.service"}
+	holderDef.EnsureDeps().Upholds = []string{"t.service"}
 	holderDef.Service.ExecStartPost = holderDef.Service.ExecStart
 	m, kept, f := newTableManager(t, tableUnit(unit.TypeSimple, unit.RestartNo, time.Hour), holderDef)
 	holder := svcOf(t, m, "holder.service")

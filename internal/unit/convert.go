@@ -197,9 +197,21 @@ func (c *converter) entry(e Entry) {
 	}
 }
 
+// depKeys are the [Unit] dependency directives (depField's cases): a
+// unit gets its Deps only when it has one.
+var depKeys = map[string]bool{
+	"Requires": true, "Requisite": true, "Wants": true, "BindsTo": true, "BindTo": true,
+	"PartOf": true, "Upholds": true, "Conflicts": true, "After": true, "Before": true,
+	"OnFailure": true, "OnSuccess": true, "PropagatesReloadTo": true, "PropagateReloadTo": true,
+	"ReloadPropagatedFrom": true, "PropagateReloadFrom": true,
+}
+
 // depField returns the Deps list a [Unit] dependency directive fills.
 func (c *converter) depField(key string) *[]string {
-	d := &c.u.Deps
+	if !depKeys[key] {
+		return nil
+	}
+	d := c.u.EnsureDeps()
 	switch key {
 	case "Requires":
 		return &d.Requires

@@ -101,8 +101,8 @@ Alias=s2.service
 	}{
 		{"Description", u.Description, "My s.service"},
 		{"Documentation", u.Documentation, []string{"man:foo(8)", "https://example.com"}},
-		{"Wants (empty does not reset deps)", u.Deps.Wants, []string{"a.service", "b.service", "c.service"}},
-		{"After", u.Deps.After, []string{"a.service", "s.target"}},
+		{"Wants (empty does not reset deps)", u.Dependencies().Wants, []string{"a.service", "b.service", "c.service"}},
+		{"After", u.Dependencies().After, []string{"a.service", "s.target"}},
 		{"StartLimitBurst", u.StartLimitBurst, 3},
 		{"StartLimitInterval (old name in [Service] wins later)", u.StartLimitInterval, 2 * time.Minute},
 		{"DefaultDependencies", u.DefaultDependencies, false},
@@ -313,11 +313,11 @@ func TestLongDependencyListsDeduplicated(t *testing.T) {
 		fmt.Fprintf(&text, "Wants=s%03d.service\n", (i*7)%(3*longList))
 	}
 	u := loadText(t, "many.target", text.String())
-	if !slices.Equal(u.Deps.Wants, want) {
-		t.Errorf("Wants = %v; want %v", u.Deps.Wants, want)
+	if !slices.Equal(u.Dependencies().Wants, want) {
+		t.Errorf("Wants = %v; want %v", u.Dependencies().Wants, want)
 	}
-	if !slices.Equal(u.Deps.After, want) {
-		t.Errorf("After = %v; want %v", u.Deps.After, want)
+	if !slices.Equal(u.Dependencies().After, want) {
+		t.Errorf("After = %v; want %v", u.Dependencies().After, want)
 	}
 }
 

@@ -215,7 +215,7 @@ func (l *Loader) loadAhead(ix *index, names []string) map[string]*Unit {
 
 // referenced lists the unit names u's dependencies mention.
 func (u *Unit) referenced() []string {
-	d := u.Deps
+	d := u.Dependencies()
 	var out []string
 	for _, l := range [][]string{d.Requires, d.Requisite, d.Wants, d.BindsTo, d.PartOf, d.Upholds,
 		d.Conflicts, d.After, d.Before, d.OnFailure, d.OnSuccess, d.PropagatesReloadTo, d.ReloadPropagatedFrom} {
@@ -373,11 +373,15 @@ func (l *Loader) addDepDirs(ix *index, u *Unit) {
 	}
 	for _, d := range []struct {
 		suffix string
-		list   *[]string
-	}{{".wants", &u.Deps.Wants}, {".requires", &u.Deps.Requires}, {".upholds", &u.Deps.Upholds}} {
+		list   func(*Deps) *[]string
+	}{
+		{".wants", func(d *Deps) *[]string { return &d.Wants }},
+		{".requires", func(d *Deps) *[]string { return &d.Requires }},
+		{".upholds", func(d *Deps) *[]string { return &d.Upholds }},
+	} {
 		for _, dep := range ix.depDirs(names, d.suffix, u.Instance) {
-			if !slices.Contains(*d.list, dep) {
-				*d.list = append(*d.list, dep)
+			if l := d.list(u.EnsureDeps()); !slices.Contains(*l, dep) {
+				*l = append(*l, dep)
 			}
 		}
 	}

@@ -207,8 +207,8 @@ func TestWantsDirs(t *testing.T) {
 		t.Log(d.Error())
 	}
 	mu := set.Get("multi-user.target")
-	if !reflect.DeepEqual(mu.Deps.Wants, []string{"a.service", "w@one.service"}) || !reflect.DeepEqual(mu.Deps.Requires, []string{"a.service"}) {
-		t.Errorf("wants %q requires %q", mu.Deps.Wants, mu.Deps.Requires)
+	if !reflect.DeepEqual(mu.Dependencies().Wants, []string{"a.service", "w@one.service"}) || !reflect.DeepEqual(mu.Dependencies().Requires, []string{"a.service"}) {
+		t.Errorf("wants %q requires %q", mu.Dependencies().Wants, mu.Dependencies().Requires)
 	}
 	if w := set.Get("w@one.service"); w == nil || w.Load != Loaded || w.Service.ExecStart[0].Argv[1] != "one" {
 		t.Errorf("instance named in .wants not loaded: %+v", w)
@@ -216,8 +216,8 @@ func TestWantsDirs(t *testing.T) {
 	if set.Get("w@.service") != nil {
 		t.Error("template in the set")
 	}
-	if g := mustLoad(t, l, "g@x.target"); !reflect.DeepEqual(g.Deps.Wants, []string{"w@x.service"}) {
-		t.Errorf("template .wants not instantiated: %q", g.Deps.Wants)
+	if g := mustLoad(t, l, "g@x.target"); !reflect.DeepEqual(g.Dependencies().Wants, []string{"w@x.service"}) {
+		t.Errorf("template .wants not instantiated: %q", g.Dependencies().Wants)
 	}
 }
 
@@ -232,10 +232,10 @@ func TestWantsDirWithoutUnitFile(t *testing.T) {
 	symlink(t, lo+"/a.service", lo+"/t@.target.wants/a.service")
 	set, _ := l.LoadAll()
 	mu := set.Get("multi-user.target")
-	if mu == nil || mu.Load != NotFound || !reflect.DeepEqual(mu.Deps.Wants, []string{"a.service"}) {
+	if mu == nil || mu.Load != NotFound || !reflect.DeepEqual(mu.Dependencies().Wants, []string{"a.service"}) {
 		t.Errorf("multi-user.target = %+v; want not-found with Wants=a.service", mu)
 	}
-	if b := set.Get("basic.target"); b == nil || !reflect.DeepEqual(b.Deps.Upholds, []string{"a.service"}) {
+	if b := set.Get("basic.target"); b == nil || !reflect.DeepEqual(b.Dependencies().Upholds, []string{"a.service"}) {
 		t.Errorf("basic.target = %+v; want Upholds=a.service", b)
 	}
 	if set.Get("t@.target") != nil {
@@ -410,9 +410,9 @@ func TestMemoizedInstancesMatchFresh(t *testing.T) {
 			env = strings.Join(u.Service.Exec.Environment, " ")
 		}
 		if string(u.Load) != c.load || argv != c.argv || env != c.env ||
-			!slices.Equal(u.Deps.Wants, c.wants) || !slices.Equal(u.Deps.Requires, c.requires) {
+			!slices.Equal(u.Dependencies().Wants, c.wants) || !slices.Equal(u.Dependencies().Requires, c.requires) {
 			t.Errorf("%s: %s %q %q wants %q requires %q; want %s %q %q wants %q requires %q", c.name,
-				u.Load, argv, env, u.Deps.Wants, u.Deps.Requires, c.load, c.argv, c.env, c.wants, c.requires)
+				u.Load, argv, env, u.Dependencies().Wants, u.Dependencies().Requires, c.load, c.argv, c.env, c.wants, c.requires)
 		}
 	}
 }

@@ -102,7 +102,10 @@ type Unit struct {
 
 	Description   string
 	Documentation []string
-	Deps          Deps
+	// Deps are the [Unit] dependency lists; nil when the unit has none
+	// (a Deps is 13 slice headers, 312 bytes, kept for every unit the
+	// daemon holds). Read it with Dependencies, fill it with EnsureDeps.
+	Deps *Deps
 	// DefaultDependencies as set by the unit (default true).
 	DefaultDependencies bool
 	Conditions          []Condition // Condition*= and Assert*= in file order
@@ -119,6 +122,22 @@ type Unit struct {
 	// Install is the [Install] section; nil when the unit has none (most
 	// units the daemon holds: it is read only to enable and disable).
 	Install *Install
+}
+
+// Dependencies returns u's dependency lists, empty when it has none.
+func (u *Unit) Dependencies() Deps {
+	if u.Deps == nil {
+		return Deps{}
+	}
+	return *u.Deps
+}
+
+// EnsureDeps returns u's dependency lists to fill, made if u had none.
+func (u *Unit) EnsureDeps() *Deps {
+	if u.Deps == nil {
+		u.Deps = &Deps{}
+	}
+	return u.Deps
 }
 
 // InstallSection is u's [Install] section, empty when it has none.
