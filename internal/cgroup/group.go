@@ -34,7 +34,7 @@ type Group struct {
 	// so per connection of an Accept=yes socket.
 	fd     int
 	events int
-	cgid     uint64   // v2 cgroup id (the directory's inode), looked up on first need; guarded by Manager.mu
+	cgid   uint64 // v2 cgroup id (the directory's inode), looked up on first need; guarded by Manager.mu
 
 	mu sync.Mutex
 	// guards the fields below
