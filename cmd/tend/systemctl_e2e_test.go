@@ -195,6 +195,8 @@ func TestStatusOverview(t *testing.T) {
 	in := startTend(t, dir)
 	in.mustCtl("start", "sleeper")
 	in.ctl("start", "broken")
+	// The start job ends at the fork; /bin/false's exit comes after.
+	in.waitState("broken", "Active: failed")
 	pid := in.mainPID("sleeper")
 	out := in.mustCtl("status")
 	host, _ := os.Hostname()

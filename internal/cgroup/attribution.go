@@ -51,7 +51,7 @@ func (m *Manager) unitOfCgroupID(id uint64) (string, bool) {
 // so that a message a process sent just before its unit's group was
 // removed is still attributed (gone).
 func (g *Group) noteID() {
-	if g.fd == nil {
+	if g.fd < 0 {
 		return
 	}
 	g.m.mu.Lock()
@@ -60,7 +60,7 @@ func (g *Group) noteID() {
 		return
 	}
 	var st unix.Stat_t
-	if unix.Fstat(int(g.fd.Fd()), &st) == nil {
+	if unix.Fstat(g.fd, &st) == nil {
 		g.cgid = st.Ino
 	}
 }

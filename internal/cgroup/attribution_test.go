@@ -20,7 +20,7 @@ func TestUnitOfPIDFDAfterExit(t *testing.T) {
 	}
 	defer g.Remove()
 	cmd := exec.Command("/bin/true")
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(g.fd.Fd())}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: g.fd}
 	var pidfd int = -1
 	cmd.SysProcAttr.PidFD = &pidfd
 	if err := cmd.Start(); err != nil {

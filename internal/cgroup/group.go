@@ -27,9 +27,14 @@ type Group struct {
 	path string // path as /proc/PID/cgroup shows it
 	// statDirs maps v1 controllers to this unit's directory in them.
 	statDirs map[string]string
-	fd       *os.File // the v2 directory, for CLONE_INTO_CGROUP
-	events   *os.File // its cgroup.events, read again from offset 0 for each look
-	cgid     uint64   // v2 cgroup id (the directory's inode), looked up on first need; guarded by Manager.mu
+	// fd is the v2 directory, for CLONE_INTO_CGROUP, and events its
+	// cgroup.events, read again from offset 0 for each look; -1 when not
+	// open. Plain descriptors, not *os.File: os.NewFile asks each for its
+	// flags (fcntl) and gives it a cleanup for the collector, per group,
+	// so per connection of an Accept=yes socket.
+	fd     int
+	events int
+	cgid   uint64 // v2 cgroup id (the directory's inode), looked up on first need; guarded by Manager.mu
 
 	mu sync.Mutex
 	// guards the fields below
@@ -47,7 +52,7 @@ type Group struct {
 }
 
 func (m *Manager) newGroup(unit string, stats []string) (*Group, error) {
-	g := &Group{m: m, unit: unit, statDirs: map[string]string{}}
+	g := &Group{m: m, unit: unit, statDirs: map[string]string{}, fd: -1, events: -1}
 	if m.mode == ModeNone {
 		g.path = "/" + unit
 		g.none.init()
@@ -83,18 +88,16 @@ func (m *Manager) newGroup(unit string, stats []string) (*Group, error) {
 		if err != nil {
 			return nil, &os.PathError{Op: "open", Path: g.dir, Err: err}
 		}
-		f := os.NewFile(uintptr(dfd), g.dir)
-		g.fd = f
 		// Kept open: opening a cgroupfs file costs several times what
 		// reading it does, and a restart looks at it before the fork.
 		// (A plain open(2), not os.Open: this pollable file must not go
 		// to Go's poller, which would cost system calls on every read.)
-		efd, err := unix.Openat(int(f.Fd()), "cgroup.events", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		efd, err := unix.Openat(dfd, "cgroup.events", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			f.Close()
-			return nil, err
+			unix.Close(dfd)
+			return nil, &os.PathError{Op: "open", Path: g.eventsPath(), Err: err}
 		}
-		g.events = os.NewFile(uintptr(efd), g.eventsPath())
+		g.fd, g.events = dfd, efd
 	}
 	return g, nil
 }
@@ -124,11 +127,7 @@ func mkdirGroup(dir string) error {
 }
 
 // discard drops what newGroup opened for a group that was not kept.
-func (g *Group) discard() {
-	if g.fd != nil {
-		g.closeFD()
-	}
-}
+func (g *Group) discard() { g.closeFD() }
 
 // Unit is the name of the unit this group belongs to.
 func (g *Group) Unit() string { return g.unit }
@@ -144,10 +143,7 @@ func (g *Group) Path() string { return g.path }
 func (g *Group) CloneFD() (int, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.fd == nil {
-		return -1, false
-	}
-	return int(g.fd.Fd()), true
+	return g.fd, g.fd >= 0
 }
 
 // JoinFiles lists the cgroup.procs files a process must write "0" to so
@@ -387,10 +383,10 @@ func (g *Group) eventsPath() string { return filepath.Join(g.dir, "cgroup.events
 // stays on its stack: a returned one was 512 bytes of garbage per look,
 // two looks per connection of an Accept=yes socket.
 func (g *Group) readEventsLocked(buf []byte) ([]byte, error) {
-	if g.events == nil {
+	if g.events < 0 {
 		return readSmall(g.eventsPath(), buf)
 	}
-	n, err := unix.Pread(int(g.events.Fd()), buf, 0)
+	n, err := unix.Pread(g.events, buf, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -447,16 +443,20 @@ func (g *Group) isEmptyLocked() bool {
 func (g *Group) Remove() error { return g.remove(false) }
 
 // RemoveLater is Remove for a group whose directories need not be gone
-// when it returns: an empty group is forgotten at once and its
+// when it returns: an empty group is forgotten at once and its v1
 // directories are removed by the manager's remover (remover.go), off
 // the caller's thread. A group that is not empty is not removed, as by
-// Remove.
+// Remove. A v2 directory is removed at once: its rmdir does not wait for
+// the kernel to retire the group (v1's does, for an RCU grace period),
+// and its EBUSY answers whether a process is left, so the group is not
+// read first, and no goroutine is woken per group (per connection of an
+// Accept=yes socket).
 func (g *Group) RemoveLater() error { return g.remove(true) }
 
 func (g *Group) remove(later bool) error {
 	g.noteID()
-	later = later && g.dir != "" && !g.Populated()
-	if later {
+	queueOwn := later && g.m.mode != ModeV2 && g.dir != "" && !g.Populated()
+	if queueOwn {
 		// Left for the remover, below.
 	} else if g.dir != "" {
 		if err := unix.Rmdir(g.dir); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -487,7 +487,7 @@ func (g *Group) remove(later bool) error {
 		}
 	}
 	var dirs []string
-	if later {
+	if queueOwn {
 		dirs = append(dirs, g.dir)
 	}
 	for _, m := range []map[string]string{g.statDirs, limitDirs} {
@@ -503,7 +503,7 @@ func (g *Group) remove(later bool) error {
 		delete(g.m.groups, g.unit)
 	}
 	g.m.gone.add(g.cgid, g.unit)
-	if later {
+	if later && len(dirs) > 0 {
 		g.m.queueRemovalLocked(removal{unit: g.unit, dirs: dirs})
 	}
 	g.m.mu.Unlock()
@@ -524,13 +524,11 @@ func (g *Group) remove(later bool) error {
 func (g *Group) closeFD() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.fd != nil {
-		g.fd.Close()
-		g.fd = nil
-	}
-	if g.events != nil {
-		g.events.Close()
-		g.events = nil
+	for _, fd := range []*int{&g.fd, &g.events} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
 	}
 }
 

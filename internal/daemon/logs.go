@@ -29,12 +29,9 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	var out supervise.Output
 	var pipes []*journal.Pipe
 	id := identifier(u, cmd)
-	uid := os.Getuid()
-	if name := ec.User; name != "" && !cmd.FullPrivilege {
-		uid = -1
-		if ui, err := s.accounts.User(name); err == nil {
-			uid = ui.UID
-		}
+	uid := &streamOwner{accounts: s.accounts}
+	if !cmd.FullPrivilege {
+		uid.user = ec.User
 	}
 	stdout, err := s.open(u, id, uid, ec.StandardOutput, journal.StreamStdout, &pipes)
 	if err != nil {
@@ -78,7 +75,30 @@ func onlyPipes(pipes []*journal.Pipe, files ...*os.File) bool {
 	return true
 }
 
-func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
+// streamOwner is the uid a process's journal streams are credited to,
+// looked up (in passwd and group: two stats and a copy) only when one is
+// opened: an inetd instance, whose stdio is its connection, has none.
+type streamOwner struct {
+	accounts *spawn.Accounts
+	user     string // User=; "" for tend's own uid
+	uid      int
+	known    bool
+}
+
+func (o *streamOwner) get() int {
+	if !o.known {
+		o.uid, o.known = os.Getuid(), true
+		if o.user != "" {
+			o.uid = -1
+			if ui, err := o.accounts.User(o.user); err == nil {
+				o.uid = ui.UID
+			}
+		}
+	}
+	return o.uid
+}
+
+func (s *logSink) open(u *unit.Unit, id string, uid *streamOwner, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "kmsg", "kmsg+console":
@@ -91,7 +111,7 @@ func (s *logSink) open(u *unit.Unit, id string, uid int, spec string, stream jou
 		ec := &u.Service.Exec
 		p, err := s.j.Pipe(journal.Source{
 			Unit:        u.Name,
-			UID:         uid,
+			UID:         uid.get(),
 			Stream:      stream,
 			Identifier:  id,
 			Facility:    facility(ec.SyslogFacility),

@@ -149,8 +149,13 @@ func ValidEnvName(k string) bool {
 // systemd does: a word that is exactly $VAR is replaced by VAR's value
 // split at whitespace (zero or more words); ${VAR} inside a word is
 // replaced in place, keeping one word, while $VAR inside a word is left
-// as written; $$ is a literal $. Unset variables expand to nothing.
+// as written; $$ is a literal $. Unset variables expand to nothing. A
+// command line with no $ is returned as it is (callers must not change
+// the result in place).
 func ExpandArgv(argv []string, env []string) []string {
+	if !slices.ContainsFunc(argv, func(w string) bool { return strings.Contains(w, "$") }) {
+		return argv // nothing to expand: no map of env per start
+	}
 	vals := make(map[string]string, len(env))
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {

@@ -138,6 +138,9 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	}
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
+		if p.s.NoPidFD {
+			pidfd = nil
+		}
 		pid, c, err := forkExec(self, argv, attr, pidfd)
 		cloned = c
 		return pid, err

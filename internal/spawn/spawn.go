@@ -60,6 +60,13 @@ type Spec struct {
 	// reading Etc on every start.
 	Accounts *Accounts
 	Logger   *slog.Logger
+	// NoPidFD: the reaper learns of the child's exit from SIGCHLD only,
+	// without a pidfd (reaper.Start). SIGCHLD comes for every child
+	// anyway; the pidfd only brings the news sooner, at the price of
+	// making it in the clone, watching it (epoll_ctl), a wake-up of the
+	// pidfd goroutine and a second wait4 sweep per exit: not worth it for
+	// one short-lived process per connection (Accept=yes instances).
+	NoPidFD bool
 }
 
 // plan is a Spec resolved into what the fork needs.
@@ -542,6 +549,9 @@ func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 	var cloned bool
 	pid, err := r.Start(func(pidfd *int) (int, error) {
 		setSIGPIPE(p.ec.ProcSettings().SIGPIPEDefault)
+		if p.s.NoPidFD {
+			pidfd = nil
+		}
 		pid, c, err := p.s.Forker.forkExec(p.exe, p.exeArgv, attr, pidfd)
 		cloned = c
 		return pid, err

@@ -360,17 +360,25 @@ func TestStartHelperSettings(t *testing.T) {
 	}
 }
 
+// startWay is one way Start forks: directly, or through the exec helper
+// (which the ExecContext needs).
+type startWay struct {
+	name string
+	ec   *unit.ExecContext
+}
+
+func startWays() []startWay {
+	return []startWay{
+		{"direct", &unit.ExecContext{UMask: 0o022}},
+		{"exec helper", &unit.ExecContext{UMask: 0o027}},
+	}
+}
+
 // TestStartHandsThePidfdToTheReaper checks that both ways of starting
 // fork with CLONE_PIDFD, so the reaper hears of the exit at once.
 func TestStartHandsThePidfdToTheReaper(t *testing.T) {
 	r := startReaper(t)
-	for _, tt := range []struct {
-		name string
-		ec   *unit.ExecContext
-	}{
-		{"direct", &unit.ExecContext{UMask: 0o022}},
-		{"exec helper", &unit.ExecContext{UMask: 0o027}},
-	} {
+	for _, tt := range startWays() {
 		t.Run(tt.name, func(t *testing.T) {
 			pid := run(t, r, Spec{Command: sleepCmd(), Exec: tt.ec})
 			want := "reaper: pidfd of child " + strconv.Itoa(pid)
@@ -383,6 +391,46 @@ func TestStartHandsThePidfdToTheReaper(t *testing.T) {
 				}
 			}
 			t.Errorf("reaper holds no pidfd of %d: %v", pid, r.FDs())
+		})
+	}
+}
+
+// TestNoPidFDReapsOnSIGCHLD checks that a Spec with NoPidFD forks
+// without CLONE_PIDFD, both ways of starting, and that its exit still
+// reaches onExit (through SIGCHLD).
+func TestNoPidFDReapsOnSIGCHLD(t *testing.T) {
+	r := startReaper(t)
+	for _, tt := range startWays() {
+		t.Run(tt.name, func(t *testing.T) {
+			exited := make(chan reaper.Exit, 1)
+			cmd := unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "read x; exit 0"}}
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			pid, err := Start(r, Spec{Command: cmd, Exec: tt.ec, Stdin: pr, SelfExe: os.Args[0], NoPidFD: true},
+				func(e reaper.Exit) { exited <- e })
+			if err != nil {
+				pw.Close()
+				t.Fatal(err)
+			}
+			want := "reaper: pidfd of child " + strconv.Itoa(pid)
+			for _, role := range r.FDs() {
+				if role == want {
+					t.Errorf("reaper holds a pidfd of %d: %v", pid, r.FDs())
+				}
+			}
+			pw.Close() // read gets end of file; the shell exits
+			select {
+			case e := <-exited:
+				if e.PID != pid || !e.Success() {
+					t.Errorf("exit %v; want pid %d, success", e, pid)
+				}
+			case <-time.After(hangGuard):
+				unix.Kill(pid, unix.SIGKILL)
+				t.Fatalf("exit of pid %d never delivered", pid)
+			}
 		})
 	}
 }

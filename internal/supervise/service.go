@@ -286,6 +286,7 @@ func (m *Manager) spawnProcess(u *service, cmd unit.Command, r role) (int, error
 		Cgroup:  u.cg,
 		Dirs:    m.opts.Dirs,
 		SelfExe: m.opts.SelfExe, Forker: m.opts.Forker, Accounts: m.accounts,
+		NoPidFD: u.transient != nil, // one per connection: see spawn.Spec
 	}
 	out, err := m.output(u, cmd, r)
 	if err != nil {

@@ -404,8 +404,10 @@ func (ix *index) depDirs(names []string, suffix, instance string) []string {
 // some directory of the search path, in their order.
 func (ix *index) withSubdir(names []string, suffix string) []string {
 	var out []string
+	var buf [128]byte // the key is built here: n+suffix would be garbage per lookup, several per instance loaded
 	for _, n := range names {
-		if ix.subdirNames[n+suffix] {
+		key := append(append(buf[:0], n...), suffix...)
+		if ix.subdirNames[string(key)] {
 			out = append(out, n)
 		}
 	}

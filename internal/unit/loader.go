@@ -305,7 +305,15 @@ func (l *Loader) readInto(ix *index, u *Unit, path string, b *budget, entries *[
 				b.assignments -= p.used.assignments
 				b.bytes -= p.used.bytes
 				u.Diags = append(u.Diags, p.diags...)
-				*entries = append(*entries, p.entries...)
+				if len(*entries) == 0 {
+					// The parse's own entries, shared by every unit loaded
+					// from the file (an instance per connection): entries
+					// are never changed, and with no room left in the slice
+					// a drop-in's are appended to a copy.
+					*entries = p.entries[:len(p.entries):len(p.entries)]
+				} else {
+					*entries = append(*entries, p.entries...)
+				}
 				return p.used.bytes, false, nil
 			}
 		}
