@@ -353,6 +353,9 @@ def main():
     ap.add_argument("-c", type=int, default=4, help="concurrent connections")
     ap.add_argument("-t", type=int, default=30, help="time limit per measurement, seconds")
     ap.add_argument("--idle", type=int, default=30, help="idle window, seconds")
+    ap.add_argument("--idle-units", type=int, default=100,
+                    help="idle: socket units per batch (the PSS per unit is the growth from one batch to two; "
+                         "PSS moves by a few hundred KiB from run to run, so 1000 divides that noise by 10)")
     ap.add_argument("--settle", type=float, default=5)
     ap.add_argument("--minisuper", default=f"{HERE}/.bin/minisuper",
                     help="the C floor (bench/minisuper.c, built with gcc unless it exists and --no-build)")
@@ -392,8 +395,8 @@ def main():
     idle = None
     if "idle" in only:
         os.makedirs(f"{d}/idle")
-        idle = run_idle(args, f"{d}/idle")
-        idle.update(run_booted(args, f"{d}/idle"))
+        idle = run_idle(args, f"{d}/idle", args.idle_units)
+        idle.update(run_booted(args, f"{d}/idle", args.idle_units))
 
     print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
     print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
