@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
-	"github.com/tendproject/tend/internal/daemon"
 	"github.com/tendproject/tend/internal/supervise"
 )
 
@@ -75,14 +74,13 @@ func killOrphan(t *testing.T, pid int) {
 	})
 }
 
-// noCgroupsLeft checks, at the end of the test, that the instance whose
-// runtime directory is in work left no cgroup in any hierarchy. Call it
+// noCgroupsLeft checks, at the end of the test, that the instance (and
+// those that took over from it) left no cgroup in any hierarchy. Call it
 // before what its checks must follow (killOrphan): cleanups run last
 // first.
-func noCgroupsLeft(t *testing.T, work string) {
-	base := daemon.CgroupBaseFor(filepath.Join(work, "run"))
+func noCgroupsLeft(t *testing.T, in *instance) {
 	t.Cleanup(func() {
-		for _, d := range cgrouptest.Dirs(base) {
+		for _, d := range cgrouptest.Dirs(in.base) {
 			sub, _ := filepath.Glob(filepath.Join(d, "*.service"))
 			t.Errorf("cgroup %s left behind (groups %q)", d, sub)
 		}
@@ -114,7 +112,7 @@ func TestCrashBadState(t *testing.T) {
 		work = t.TempDir()
 		reapHolder(t, work)
 		in = startTendAt(t, units, work)
-		noCgroupsLeft(t, work)
+		noCgroupsLeft(t, in)
 		return units, work, in
 	}
 

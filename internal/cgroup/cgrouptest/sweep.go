@@ -5,11 +5,16 @@
 package cgrouptest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/flock"
 )
@@ -200,3 +205,74 @@ func OnlyInProcess(base string) bool { return base == InProcessBase() }
 // NotInProcess accepts every base but those of in-process managers (any
 // test process's): those of tend instances a suite started.
 func NotInProcess(base string) bool { return !strings.HasPrefix(base, "tend-test-") }
+
+// Reclaim ends what an instance no tend runs any more (killed -9 by a
+// test that then failed before it started the next one) left under its
+// cgroup base in every hierarchy: it SIGKILLs the processes still in its
+// groups, waits for them to end, and removes the groups and the bases.
+// A base a live tend holds is left. It returns the pids it killed: a
+// test that left them leaked them.
+func Reclaim(base string) (killed []int, err error) {
+	for _, dir := range Dirs(base) {
+		f, err := flock.Dir(dir)
+		if err != nil {
+			continue // held by a live tend, or gone
+		}
+		pids := treePIDs(dir)
+		for _, p := range pids {
+			if unix.Kill(p, unix.SIGKILL) == nil {
+				killed = append(killed, p)
+			}
+		}
+		awaitExits(pids)
+		err = removeTreeBusy(dir)
+		f.Close()
+		if err != nil {
+			return killed, err
+		}
+	}
+	return killed, nil
+}
+
+// treePIDs lists the processes in dir's groups.
+func treePIDs(dir string) []int {
+	var pids []int
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "cgroup.procs" {
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(pids, pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return nil
+	})
+	return pids
+}
+
+// awaitExits waits (through pidfds, 10 s at most each) for pids to end.
+func awaitExits(pids []int) {
+	for _, p := range pids {
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue // gone already
+		}
+		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+		unix.Close(fd)
+	}
+}
+
+// removeTreeBusy is removeTree for groups whose processes just ended:
+// a group stays busy until its last process is reaped by whoever
+// adopted it, which no event tells this process (a bounded retry).
+func removeTreeBusy(dir string) error {
+	var err error
+	for range 100 {
+		if err = removeTree(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
