@@ -196,29 +196,33 @@ func lockHolders(path string) string {
 }
 
 // TestCrashedInstanceReclaimed: what a tend killed -9 left, when no tend
-// takes over, is ended by the harness (cgrouptest.Reclaim, which every
-// crashed instance's cleanup runs): its service and the service's groups
-// in every hierarchy — the v1 stats ones below the test's own group and
-// the v1 limit ones (cpu, cpuset) too — and its bases.
+// takes over, is ended by the harness (reclaim, which every crashed
+// instance's cleanup runs): its service and the service's groups in
+// every hierarchy — the v1 stats ones below the test's own group and the
+// v1 limit ones (cpu, cpuset) too —, its bases and its fd holder.
 func TestCrashedInstanceReclaimed(t *testing.T) {
 	units := writeUnits(t, map[string]string{
 		"default.target":  "[Unit]\nWants=limited.service\n",
 		"limited.service": "[Service]\nExecStart=/bin/sleep 1000\nCPUQuota=50%\nAllowedCPUs=0\nMemoryMax=64M\n",
 	})
-	in := startTendAt(t, units, t.TempDir())
+	work := t.TempDir()
+	in := startTendAt(t, units, work)
 	pid := in.mainPID("limited.service")
 	groups := cgrouptest.GroupDirs(pid)
 	in.crash()
 	t.Logf("groups of the orphan: %q", groups)
-	killed, err := cgrouptest.Reclaim(in.base)
+	holder := holderPID(work)
+	killed, err := in.reclaim()
 	in.crashed = false // reclaimed here
 	if err != nil {
 		t.Error(err)
 	}
-	if !slices.Contains(killed, pid) {
-		t.Errorf("Reclaim killed %v; want the service %d among them", killed, pid)
+	for _, p := range []int{pid, holder} {
+		if !slices.Contains(killed, p) {
+			t.Errorf("reclaim killed %v; want the service %d and the fd holder %d among them", killed, pid, holder)
+		}
+		awaitGone(t, p)
 	}
-	awaitGone(t, pid)
 	for _, d := range groups {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("group %s still there after Reclaim: %v", d, err)

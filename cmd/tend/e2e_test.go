@@ -76,6 +76,7 @@ type instance struct {
 	// what it left and no later tend took over is reclaimed.
 	crashed bool
 	base    string // its cgroup base
+	work    string // its runtime (work/run) and journal directories' parent
 }
 
 // startTend runs `tend run --units dir` with its own runtime and journal
@@ -116,7 +117,7 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 
 	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
 		stderr: &bytes.Buffer{}, exited: make(chan error, 1), ready: ready,
-		base: daemon.CgroupBaseFor(filepath.Join(work, "run"))}
+		base: daemon.CgroupBaseFor(filepath.Join(work, "run")), work: work}
 	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
 	if !slices.Contains(extra, "--crontab") {
@@ -134,7 +135,7 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 	go func() { in.exited <- in.cmd.Wait() }()
 	t.Cleanup(func() {
 		in.stop()
-		in.reclaim()
+		in.reclaimCrashed()
 	})
 	select {
 	case m := <-ready:
@@ -165,13 +166,26 @@ func (in *instance) stop() {
 
 // reclaim ends what a crashed instance left that no later one took over
 // (its test failed before it started one, or forgot to): processes in
-// its groups, and the groups and bases in every cgroup hierarchy. The
-// suite's sweep would only report them, after every test.
-func (in *instance) reclaim() {
+// its groups, the groups and bases in every cgroup hierarchy, and its fd
+// holder. It returns the pids it killed. The suite's sweep would only
+// report them, after every test.
+func (in *instance) reclaim() ([]int, error) {
+	killed, err := cgrouptest.Reclaim(in.base)
+	// Its fd holder waits for the next tend, which does not come.
+	if pid := holderPID(in.work); pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+		awaitGone(in.t, pid)
+		killed = append(killed, pid)
+	}
+	return killed, err
+}
+
+// reclaimCrashed is reclaim at the end of a test that crashed the
+// instance: what it has to kill, the test leaked.
+func (in *instance) reclaimCrashed() {
 	if !in.crashed {
 		return
 	}
-	killed, err := cgrouptest.Reclaim(in.base)
+	killed, err := in.reclaim()
 	if len(killed) > 0 {
 		in.t.Errorf("processes %v left by a crashed tend (cgroup base %s) at the end of the test: killed", killed, in.base)
 	}
