@@ -28,6 +28,17 @@ func earlierRun(t *testing.T, name string) (Options, *Manager) {
 	return opts, first
 }
 
+// groupDirs makes unit's group (with its stats groups) and returns it
+// with its directories in every hierarchy.
+func groupDirs(t *testing.T, m *Manager, unit string) (*Group, []string) {
+	t.Helper()
+	g, err := m.Group(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, append([]string{g.dir}, mapValues(g.statDirs)...)
+}
+
 // TestPruneStaleRemovesWhatNoUnitTookUp: the empty groups an earlier run
 // of the instance left in its base stay through Open (removing them would
 // hold up the first start); a unit of the new run takes its own up again,
@@ -204,11 +215,7 @@ func TestGroupRecreatesBase(t *testing.T) {
 // hierarchy, and so are the bases it kept busy.
 func TestPruneRemovesStaleGroupsOnceEmpty(t *testing.T) {
 	opts, first := earlierRun(t, "busystale")
-	g, err := first.Group("vanished.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := append([]string{g.dir}, mapValues(g.statDirs)...)
+	g, dirs := groupDirs(t, first, "vanished.service")
 	sleep := exec.Command("/bin/sleep", "60")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
@@ -235,6 +242,33 @@ func TestPruneRemovesStaleGroupsOnceEmpty(t *testing.T) {
 	for _, d := range dirs {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s left after Prune although its process ended: %v", d, err)
+		}
+	}
+}
+
+// TestTrackingGroupRemovesEarlierStatsGroups: an earlier run's group
+// that had v1 stats groups, taken up again as a tracking-only group,
+// takes those along when it is removed (it did not make them, but they
+// would keep the bases busy).
+func TestTrackingGroupRemovesEarlierStatsGroups(t *testing.T) {
+	opts, first := earlierRun(t, "trackfound")
+	_, dirs := groupDirs(t, first, "reused.service")
+	first.Close()
+	if len(dirs) < 2 {
+		t.Skip("no v1 stats groups on this machine (not hybrid)")
+	}
+
+	m := newManagerOpts(t, opts) // its cleanup checks the bases are gone
+	tg, err := m.TrackingGroup("reused.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after the group's Remove: %v", d, err)
 		}
 	}
 }

@@ -471,18 +471,19 @@ func (g *Group) remove(later bool) error {
 	limitDirs := g.limitDirs
 	g.limitDirs = nil
 	g.mu.Unlock()
-	// An earlier run's limit group of the same name (reused, not made by
-	// this Group) is removed too, or it would keep the base busy. There
-	// can be one only if the group's directory was found, not made: a
-	// per-connection instance, whose name is new, is spared three
-	// failing rmdirs in the v1 hierarchies of a hybrid system.
+	// An earlier run's limit or stats group of the same name (reused,
+	// not made by this Group: a TrackingGroup makes no stats groups) is
+	// removed too, or it would keep the base busy. There can be one only
+	// if the group's directory was found, not made: a per-connection
+	// instance, whose name is new, is spared failing rmdirs in the v1
+	// hierarchies of a hybrid system.
 	if g.found {
 		if limitDirs == nil {
 			limitDirs = map[string]string{}
 		}
 		bases := g.m.statBases()
-		for _, ctrl := range limitControllers {
-			if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" {
+		for _, ctrl := range slices.Concat(limitControllers, statControllers) {
+			if base, ok := bases[ctrl]; ok && limitDirs[ctrl] == "" && g.statDirs[ctrl] == "" {
 				limitDirs[ctrl] = filepath.Join(base, g.unit)
 			}
 		}
