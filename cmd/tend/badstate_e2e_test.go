@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 	"github.com/tendproject/tend/internal/supervise"
 )
 
@@ -51,23 +52,11 @@ func startTime(t *testing.T, pid int) uint64 {
 }
 
 // killOrphan ends a process a test's tend left unsupervised on purpose,
-// and removes the cgroups no tend removes for it then (its unit's, and
-// the instance's base once empty).
+// and removes the cgroups no tend removes for it then: its unit's, in
+// every hierarchy it is in (the v1 stats and limit ones too), and the
+// instance's bases once empty.
 func killOrphan(t *testing.T, pid int) {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	var dirs []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 || !strings.Contains(f[2], "/tend-") {
-			continue
-		}
-		switch {
-		case f[0] == "0":
-			dirs = append(dirs, "/sys/fs/cgroup/unified"+f[2], "/sys/fs/cgroup"+f[2])
-		case f[1] == "pids":
-			dirs = append(dirs, "/sys/fs/cgroup/pids"+f[2])
-		}
-	}
+	dirs := cgrouptest.GroupDirs(pid)
 	t.Cleanup(func() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		awaitGone(t, pid)
@@ -81,6 +70,19 @@ func killOrphan(t *testing.T, pid int) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			_ = os.Remove(filepath.Dir(d)) // the base, once empty
+		}
+	})
+}
+
+// noCgroupsLeft checks, at the end of the test, that the instance (and
+// those that took over from it) left no cgroup in any hierarchy. Call it
+// before what its checks must follow (killOrphan): cleanups run last
+// first.
+func noCgroupsLeft(t *testing.T, in *instance) {
+	t.Cleanup(func() {
+		for _, d := range cgrouptest.Dirs(in.base) {
+			sub, _ := filepath.Glob(filepath.Join(d, "*.service"))
+			t.Errorf("cgroup %s left behind (groups %q)", d, sub)
 		}
 	})
 }
@@ -109,7 +111,9 @@ func TestCrashBadState(t *testing.T) {
 		write("edit.service", "[Service]\nExecStart=/bin/sleep 1002\nRestart=always\nRestartSec=0\n")
 		work = t.TempDir()
 		reapHolder(t, work)
-		return units, work, startTendAt(t, units, work)
+		in = startTendAt(t, units, work)
+		noCgroupsLeft(t, in)
+		return units, work, in
 	}
 
 	t.Run("pid reused, unit vanished or changed", func(t *testing.T) {
@@ -168,7 +172,7 @@ func TestCrashBadState(t *testing.T) {
 		if !alive(gone) {
 			t.Fatal("the process of the vanished unit was signalled")
 		}
-		second.stop() // its last sweep ends the vanished unit's process
+		second.stop() // the vanished unit's process stays: killOrphan ends it
 		if !alive(other.Process.Pid) {
 			t.Fatal("the unrelated process was signalled at exit")
 		}

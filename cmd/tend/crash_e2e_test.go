@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 )
 
 // startTendAt is startTend with the runtime and journal directories in
@@ -30,6 +33,7 @@ func startBinAt(t *testing.T, bin, units, work string, extra ...string) *instanc
 // crash kills tend with SIGKILL and waits for it to be gone.
 func (in *instance) crash() {
 	in.t.Helper()
+	in.crashed = true
 	_ = in.cmd.Process.Signal(syscall.SIGKILL)
 	select {
 	case <-in.exited:
@@ -189,4 +193,42 @@ func lockHolders(path string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestCrashedInstanceReclaimed: what a tend killed -9 left, when no tend
+// takes over, is ended by the harness (reclaim, which every crashed
+// instance's cleanup runs): its service and the service's groups in
+// every hierarchy — the v1 stats ones below the test's own group and the
+// v1 limit ones (cpu, cpuset) too —, its bases and its fd holder.
+func TestCrashedInstanceReclaimed(t *testing.T) {
+	units := writeUnits(t, map[string]string{
+		"default.target":  "[Unit]\nWants=limited.service\n",
+		"limited.service": "[Service]\nExecStart=/bin/sleep 1000\nCPUQuota=50%\nAllowedCPUs=0\nMemoryMax=64M\n",
+	})
+	work := t.TempDir()
+	in := startTendAt(t, units, work)
+	pid := in.mainPID("limited.service")
+	groups := cgrouptest.GroupDirs(pid)
+	in.crash()
+	t.Logf("groups of the orphan: %q", groups)
+	holder := holderPID(work)
+	killed, err := in.reclaim()
+	in.crashed = false // reclaimed here
+	if err != nil {
+		t.Error(err)
+	}
+	for _, p := range []int{pid, holder} {
+		if !slices.Contains(killed, p) {
+			t.Errorf("reclaim killed %v; want the service %d and the fd holder %d among them", killed, pid, holder)
+		}
+		awaitGone(t, p)
+	}
+	for _, d := range groups {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("group %s still there after Reclaim: %v", d, err)
+		}
+	}
+	if left := cgrouptest.Dirs(in.base); len(left) > 0 {
+		t.Errorf("bases left after Reclaim: %q", left)
+	}
 }

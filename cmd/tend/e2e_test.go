@@ -24,6 +24,7 @@ import (
 	"github.com/tendproject/tend/internal/api/apitest"
 	"github.com/tendproject/tend/internal/cgroup/cgrouptest"
 	"github.com/tendproject/tend/internal/client"
+	"github.com/tendproject/tend/internal/daemon"
 	"github.com/tendproject/tend/internal/notify"
 	"github.com/tendproject/tend/internal/syslog"
 )
@@ -71,6 +72,11 @@ type instance struct {
 	// ready gets tend's notifications (READY=1 again after a restart
 	// in place).
 	ready chan notify.Message
+	// crashed: the test killed tend with SIGKILL (crash); at its end
+	// what it left and no later tend took over is reclaimed.
+	crashed bool
+	base    string // its cgroup base
+	work    string // its runtime (work/run) and journal directories' parent
 }
 
 // startTend runs `tend run --units dir` with its own runtime and journal
@@ -110,7 +116,8 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 	t.Cleanup(func() { cancel(); ns.Close() })
 
 	in := &instance{t: t, socket: filepath.Join(work, "run", "tend.sock"), syslog: filepath.Join(work, "syslog"),
-		stderr: &bytes.Buffer{}, exited: make(chan error, 1), ready: ready}
+		stderr: &bytes.Buffer{}, exited: make(chan error, 1), ready: ready,
+		base: daemon.CgroupBaseFor(filepath.Join(work, "run")), work: work}
 	args := append([]string{"run", "--units", units, "--runtime-dir", filepath.Join(work, "run"),
 		"--journal-dir", filepath.Join(work, "journal"), "--syslog-socket", in.syslog, "--shutdown-timeout", "20s"}, extra...)
 	if !slices.Contains(extra, "--crontab") {
@@ -126,7 +133,10 @@ func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...st
 		t.Fatal(err)
 	}
 	go func() { in.exited <- in.cmd.Wait() }()
-	t.Cleanup(in.stop)
+	t.Cleanup(func() {
+		in.stop()
+		in.reclaimCrashed()
+	})
 	select {
 	case m := <-ready:
 		if !m.Ready {
@@ -151,6 +161,36 @@ func (in *instance) stop() {
 	case <-time.After(40 * time.Second):
 		_ = in.cmd.Process.Kill()
 		in.t.Errorf("tend did not exit within 40s of SIGTERM\n%s", in.stderr)
+	}
+}
+
+// reclaim ends what a crashed instance left that no later one took over
+// (its test failed before it started one, or forgot to): processes in
+// its groups, the groups and bases in every cgroup hierarchy, and its fd
+// holder. It returns the pids it killed. The suite's sweep would only
+// report them, after every test.
+func (in *instance) reclaim() ([]int, error) {
+	killed, err := cgrouptest.Reclaim(in.base)
+	// Its fd holder waits for the next tend, which does not come.
+	if pid := holderPID(in.work); pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+		awaitGone(in.t, pid)
+		killed = append(killed, pid)
+	}
+	return killed, err
+}
+
+// reclaimCrashed is reclaim at the end of a test that crashed the
+// instance: what it has to kill, the test leaked.
+func (in *instance) reclaimCrashed() {
+	if !in.crashed {
+		return
+	}
+	killed, err := in.reclaim()
+	if len(killed) > 0 {
+		in.t.Errorf("processes %v left by a crashed tend (cgroup base %s) at the end of the test: killed", killed, in.base)
+	}
+	if err != nil {
+		in.t.Errorf("cgroups left by a crashed tend: %v", err)
 	}
 }
 

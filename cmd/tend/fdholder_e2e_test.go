@@ -10,29 +10,34 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // holderPID is the pid of the fd holder serving work's runtime
-// directory, 0 if none answers.
+// directory, 0 if none runs: the process that holds the socket listening
+// there. (The peer credentials of a connection to it would name the tend
+// that bound it and handed it over, dead after a crash.)
 func holderPID(work string) int {
-	c, err := net.Dial("unixpacket", filepath.Join(work, "run", "fdholder.sock"))
-	if err != nil {
-		return 0
-	}
-	defer c.Close()
-	raw, err := c.(*net.UnixConn).SyscallConn()
-	if err != nil {
-		return 0
-	}
-	pid := 0
-	_ = raw.Control(func(fd uintptr) {
-		if cr, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cr.Pid)
+	b, _ := os.ReadFile("/proc/net/unix")
+	path := filepath.Join(work, "run", "fdholder.sock")
+	inode := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 8 && f[7] == path {
+			inode = f[6]
 		}
-	})
-	return pid
+	}
+	if inode == "" {
+		return 0
+	}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if l, _ := os.Readlink(fd); l == "socket:["+inode+"]" {
+			pid, _ := strconv.Atoi(strings.Split(fd, "/")[2])
+			if pid != os.Getpid() {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // reapHolder makes sure the test leaves no holder behind, whatever

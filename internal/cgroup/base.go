@@ -129,8 +129,8 @@ func staleGroups(base string, into map[string]bool) error {
 // tracking and the stats hierarchies; the remover takes them off the
 // caller's way and out of the lock (an rmdir waits for the kernel to
 // retire the group), a unit that takes a name up meanwhile takes its
-// directories back, and groups with processes stay. The daemon calls it
-// once the boot target is reached.
+// directories back, and groups with processes stay (Prune tries them
+// again). The daemon calls it once the boot target is reached.
 func (m *Manager) PruneStale() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -141,7 +141,7 @@ func (m *Manager) PruneStale() {
 				dirs = append(dirs, filepath.Join(base, name))
 			}
 		}
-		m.queueRemovalLocked(removal{unit: name, dirs: dirs})
+		m.queueRemovalLocked(removal{unit: name, dirs: dirs, stale: true})
 	}
 	clear(m.stale)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,17 +14,37 @@ import (
 // testBase is a base private to this test process.
 func testBase(name string) string { return fmt.Sprintf("tend-test-%s-%d", name, os.Getpid()) }
 
-// TestPruneStaleRemovesWhatNoUnitTookUp: the empty groups an earlier run
-// of the instance left in its base stay through Open (removing them would
-// hold up the first start); a unit of the new run takes its own up again,
-// and PruneStale removes the others, in every hierarchy.
-func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
-	opts := Options{Base: testBase("stale"), Force: ModeV2}
+// earlierRun opens a v2 manager on a base private to the test, to leave
+// groups behind for the next manager on the same options; the test
+// closes it (without pruning, as a killed tend).
+func earlierRun(t *testing.T, name string) (Options, *Manager) {
+	t.Helper()
+	opts := Options{Base: testBase(name), Force: ModeV2}
 	first := Detect(opts)
 	if first.Mode() != ModeV2 {
 		first.Close()
 		t.Skip("no writable cgroup2 here")
 	}
+	return opts, first
+}
+
+// groupDirs makes unit's group (with its stats groups) and returns it
+// with its directories in every hierarchy.
+func groupDirs(t *testing.T, m *Manager, unit string) (*Group, []string) {
+	t.Helper()
+	g, err := m.Group(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, append([]string{g.dir}, mapValues(g.statDirs)...)
+}
+
+// TestPruneStaleRemovesWhatNoUnitTookUp: the empty groups an earlier run
+// of the instance left in its base stay through Open (removing them would
+// hold up the first start); a unit of the new run takes its own up again,
+// and PruneStale removes the others, in every hierarchy.
+func TestPruneStaleRemovesWhatNoUnitTookUp(t *testing.T) {
+	opts, first := earlierRun(t, "stale")
 	left := func(name string) []string {
 		dirs := []string{filepath.Join(first.base, name)}
 		for _, b := range first.statBase {
@@ -184,5 +205,70 @@ func TestGroupRecreatesBase(t *testing.T) {
 				t.Errorf("Open of the remade base: %v; want *InUseError", err)
 			}
 		})
+	}
+}
+
+// TestPruneRemovesStaleGroupsOnceEmpty: an earlier run's group that still
+// had a process when PruneStale came (a unit that vanished while no
+// manager ran, its process left alone) is removed by Prune at shutdown
+// once that process has ended, in the tracking and in every v1 stats
+// hierarchy, and so are the bases it kept busy.
+func TestPruneRemovesStaleGroupsOnceEmpty(t *testing.T) {
+	opts, first := earlierRun(t, "busystale")
+	g, dirs := groupDirs(t, first, "vanished.service")
+	sleep := exec.Command("/bin/sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	if err := g.Add(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // the earlier run ends without pruning (killed)
+
+	m := newManagerOpts(t, opts) // its cleanup checks the bases are gone
+	m.PruneStale()
+	m.waitRemovals()
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("%s, still holding a process, removed by PruneStale: %v", d, err)
+		}
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+	if err := m.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after Prune although its process ended: %v", d, err)
+		}
+	}
+}
+
+// TestTrackingGroupRemovesEarlierStatsGroups: an earlier run's group
+// that had v1 stats groups, taken up again as a tracking-only group,
+// takes those along when it is removed (it did not make them, but they
+// would keep the bases busy).
+func TestTrackingGroupRemovesEarlierStatsGroups(t *testing.T) {
+	opts, first := earlierRun(t, "trackfound")
+	_, dirs := groupDirs(t, first, "reused.service")
+	first.Close()
+	if len(dirs) < 2 {
+		t.Skip("no v1 stats groups on this machine (not hybrid)")
+	}
+
+	m := newManagerOpts(t, opts) // its cleanup checks the bases are gone
+	tg, err := m.TrackingGroup("reused.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after the group's Remove: %v", d, err)
+		}
 	}
 }

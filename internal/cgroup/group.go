@@ -354,11 +354,13 @@ func (g *Group) checkEmpty() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.empty != nil && g.isEmptyLocked() {
-		close(g.empty)
-		g.empty = nil
+		// The watch goes before the waiters are told: one that looks
+		// (or makes the next wait) right after must not find it.
 		if g.m.mode == ModeV2 && g.m.events != nil {
 			g.m.events.remove(g.eventsPath())
 		}
+		close(g.empty)
+		g.empty = nil
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 // tracking hierarchy and the v1 stats hierarchies, and then the base
 // directories themselves if nothing else is left in them. Groups that
 // still hold processes stay, and so does anything this Manager did not
-// make: an earlier run's groups are removed by PruneStale, never here. The daemon calls it at shutdown, tests at cleanup.
+// make: an earlier run's groups are removed by PruneStale, and here only
+// those PruneStale found busy and no unit took up since. The daemon calls
+// it at shutdown, tests at cleanup.
 func (m *Manager) Prune() error {
 	var errs []error
 	for _, g := range m.groupList() {
@@ -20,7 +22,10 @@ func (m *Manager) Prune() error {
 			errs = append(errs, err)
 		}
 	}
-	m.waitRemovals() // the bases are empty only once RemoveLater's directories are gone
+	// The bases are empty only once RemoveLater's directories are gone,
+	// and the earlier run's groups PruneStale found busy (a vanished
+	// unit's process, left alone, may have ended since).
+	m.retryBusyStale()
 	bases := []string{m.base}
 	for _, b := range m.statBases() {
 		bases = append(bases, b)

@@ -23,6 +23,9 @@ import (
 type removal struct {
 	unit string
 	dirs []string // the tracking group's first
+	// stale: an earlier run's group (PruneStale); if processes keep it
+	// busy it is kept in remover.busyStale for Prune to try again.
+	stale bool
 }
 
 // remover is the queue's state, guarded by Manager.mu.
@@ -32,6 +35,11 @@ type remover struct {
 	busy    string     // unit whose directories are being removed
 	done    *sync.Cond // on Manager.mu: busy changed
 	wg      sync.WaitGroup
+	// busyStale holds the earlier run's groups that still had processes
+	// when PruneStale's removal came (a vanished unit's, left alone):
+	// Prune tries them again at shutdown, when they may have ended, so
+	// that neither they nor the bases they keep busy are left behind.
+	busyStale map[string]removal
 }
 
 func (m *Manager) queueRemovalLocked(r removal) {
@@ -59,9 +67,15 @@ func (m *Manager) removeQueued() {
 		rm.q = slices.Delete(rm.q, 0, 1)
 		rm.busy = r.unit
 		m.mu.Unlock()
-		removeDirs(m.log, r.dirs)
+		left := removeDirs(m.log, r.dirs)
 		m.mu.Lock()
 		rm.busy = ""
+		if left && r.stale {
+			if rm.busyStale == nil {
+				rm.busyStale = map[string]removal{}
+			}
+			rm.busyStale[r.unit] = r
+		}
 		rm.done.Broadcast()
 	}
 	rm.running = false
@@ -75,6 +89,7 @@ func (m *Manager) takeBackLocked(unit string) {
 	for rm.busy == unit {
 		rm.done.Wait()
 	}
+	delete(rm.busyStale, unit)
 	if len(rm.q) > 0 {
 		rm.q = slices.DeleteFunc(rm.q, func(r removal) bool { return r.unit == unit })
 	}
@@ -83,12 +98,29 @@ func (m *Manager) takeBackLocked(unit string) {
 // waitRemovals waits until the queue is empty.
 func (m *Manager) waitRemovals() { m.rm.wg.Wait() }
 
-// removeDirs removes a removed group's directories; the first that
-// cannot go (a process got in) is logged.
-func removeDirs(log *slog.Logger, dirs []string) {
+// retryBusyStale queues again the earlier run's groups PruneStale found
+// busy, and waits for the remover: those whose processes have ended go
+// now, in every hierarchy; those still busy stay (logged).
+func (m *Manager) retryBusyStale() {
+	m.waitRemovals() // PruneStale's own removals first
+	m.mu.Lock()
+	for _, r := range m.rm.busyStale {
+		r.stale = false // once more only
+		m.queueRemovalLocked(r)
+	}
+	clear(m.rm.busyStale)
+	m.mu.Unlock()
+	m.waitRemovals()
+}
+
+// removeDirs removes a removed group's directories and reports whether
+// any stayed; each that cannot go (a process got in) is logged.
+func removeDirs(log *slog.Logger, dirs []string) (left bool) {
 	for _, d := range dirs {
 		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
 			log.Debug("cannot remove cgroup directory", "dir", d, "err", err)
+			left = true
 		}
 	}
+	return left
 }

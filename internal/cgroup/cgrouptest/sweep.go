@@ -5,11 +5,16 @@
 package cgrouptest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/flock"
 )
@@ -20,26 +25,83 @@ import (
 // under which tend makes its v1 stats groups (and which its instances,
 // started by the test, share).
 func roots() []string {
-	tops := []string{"/sys/fs/cgroup"}
+	tops := tops()
+	out := slices.Clone(tops)
+	for _, p := range cgroupPaths("self") {
+		if p == "/" {
+			continue
+		}
+		for _, d := range existing(tops, p) {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// tops are the cgroup mounts: the v2 one and every v1 hierarchy.
+func tops() []string {
+	out := []string{"/sys/fs/cgroup"}
 	ents, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, e := range ents {
 		if e.IsDir() {
-			tops = append(tops, filepath.Join("/sys/fs/cgroup", e.Name()))
+			out = append(out, filepath.Join("/sys/fs/cgroup", e.Name()))
 		}
 	}
-	out := slices.Clone(tops)
-	b, _ := os.ReadFile("/proc/self/cgroup")
+	return out
+}
+
+// cgroupPaths are the paths of pid's groups, one per hierarchy, as
+// /proc/<pid>/cgroup names them.
+func cgroupPaths(pid string) []string {
+	var out []string
+	b, _ := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
 	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || parts[2] == "/" {
-			continue
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && !slices.Contains(out, parts[2]) {
+			out = append(out, parts[2])
 		}
-		for _, top := range tops {
-			if d := filepath.Join(top, parts[2]); !slices.Contains(out, d) {
-				if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-					out = append(out, d)
-				}
-			}
+	}
+	return out
+}
+
+// existing lists the directories p names below each of tops. A path
+// below a tend base names one instance's group, so wherever it exists
+// it is that group (in whichever hierarchy tend made it).
+func existing(tops []string, p string) []string {
+	var out []string
+	for _, top := range tops {
+		if fi, err := os.Stat(filepath.Join(top, p)); err == nil && fi.IsDir() {
+			out = append(out, filepath.Join(top, p))
+		}
+	}
+	return out
+}
+
+// GroupDirs lists the directories of pid's groups below a tend base, in
+// every hierarchy: the v2 one, the v1 one tend tracks with and the v1
+// stats and limit ones (also those below the test process's own group,
+// such as memory's). A test that kills a process no tend will reap
+// removes these after it (children first: read them before the kill).
+func GroupDirs(pid int) []string {
+	var out []string
+	t := tops()
+	for _, p := range cgroupPaths(fmt.Sprint(pid)) {
+		if strings.Contains(p, "/tend") {
+			out = append(out, existing(t, p)...)
+		}
+	}
+	return out
+}
+
+// Dirs lists the directories named base in every hierarchy, also below
+// the test process's own groups: what an instance with that cgroup base
+// has left.
+func Dirs(base string) []string {
+	var out []string
+	for _, r := range roots() {
+		if fi, err := os.Stat(filepath.Join(r, base)); err == nil && fi.IsDir() {
+			out = append(out, filepath.Join(r, base))
 		}
 	}
 	return out
@@ -143,3 +205,74 @@ func OnlyInProcess(base string) bool { return base == InProcessBase() }
 // NotInProcess accepts every base but those of in-process managers (any
 // test process's): those of tend instances a suite started.
 func NotInProcess(base string) bool { return !strings.HasPrefix(base, "tend-test-") }
+
+// Reclaim ends what an instance no tend runs any more (killed -9 by a
+// test that then failed before it started the next one) left under its
+// cgroup base in every hierarchy: it SIGKILLs the processes still in its
+// groups, waits for them to end, and removes the groups and the bases.
+// A base a live tend holds is left. It returns the pids it killed: a
+// test that left them leaked them.
+func Reclaim(base string) (killed []int, err error) {
+	for _, dir := range Dirs(base) {
+		f, err := flock.Dir(dir)
+		if err != nil {
+			continue // held by a live tend, or gone
+		}
+		pids := treePIDs(dir)
+		for _, p := range pids {
+			if unix.Kill(p, unix.SIGKILL) == nil {
+				killed = append(killed, p)
+			}
+		}
+		awaitExits(pids)
+		err = removeTreeBusy(dir)
+		f.Close()
+		if err != nil {
+			return killed, err
+		}
+	}
+	return killed, nil
+}
+
+// treePIDs lists the processes in dir's groups.
+func treePIDs(dir string) []int {
+	var pids []int
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "cgroup.procs" {
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(pids, pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return nil
+	})
+	return pids
+}
+
+// awaitExits waits (through pidfds, 10 s at most each) for pids to end.
+func awaitExits(pids []int) {
+	for _, p := range pids {
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue // gone already
+		}
+		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+		unix.Close(fd)
+	}
+}
+
+// removeTreeBusy is removeTree for groups whose processes just ended:
+// a group stays busy until its last process is reaped by whoever
+// adopted it, which no event tells this process (a bounded retry).
+func removeTreeBusy(dir string) error {
+	var err error
+	for range 100 {
+		if err = removeTree(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
