@@ -326,6 +326,7 @@ func TestGivenUpShutdownLeavesNoCgroup(t *testing.T) {
 		t.Skip("no cgroup v2 tracking here")
 	}
 	base := filepath.Base(filepath.Dir(group))
+	reapHolder(t, in.work)
 	// The second kills the unit, the third gives up waiting: sent
 	// together, the third comes while the shutdown still waits for the
 	// unit's exit.
