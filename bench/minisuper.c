@@ -6,8 +6,17 @@
  * No logging, no limits, no accounting, no cgroup: whatever a real
  * super-server spends beyond this is its bookkeeping.
  *
+ * With MINISUPER_CGROUP=DIR (an existing cgroup v2 directory) each
+ * connection's server also gets a cgroup of its own, as a service manager
+ * must give it to stop the server's whole process tree: the vfork child
+ * makes DIR/<its pid> and moves itself in (cgroup.procs) before its exec,
+ * and a second thread of the parent removes the group once the server was
+ * reaped (an rmdir can wait for the kernel to retire the group: not on the
+ * accepting thread). That is the floor of a super-server with systemd's
+ * per-instance groups.
+ *
  * Usage: minisuper ADDR PORT SERVER [ARG...]   (e.g. 127.0.0.1 24011 /bin/cat cat)
- * Build: gcc -O2 -o minisuper minisuper.c
+ * Build: gcc -O2 -pthread -o minisuper minisuper.c
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -16,17 +25,53 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static const char *cgdir;
+static int reaped[2]; /* the pids whose groups the remover thread removes */
 
 static void reap(int sig)
 {
 	(void)sig;
 	int saved = errno;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	pid_t pid;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		if (cgdir && write(reaped[1], &pid, sizeof pid) != sizeof pid)
+			_exit(1);
 	errno = saved;
+}
+
+static void *remover(void *arg)
+{
+	(void)arg;
+	pid_t pid;
+	while (read(reaped[0], &pid, sizeof pid) == sizeof pid) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/%d", cgdir, (int)pid);
+		rmdir(p);
+	}
+	return NULL;
+}
+
+/* In the vfork child: a group of its own, joined before the exec. */
+static int join_own_group(void)
+{
+	char p[4096];
+	int n = snprintf(p, sizeof p, "%s/%d", cgdir, (int)getpid());
+	if (mkdir(p, 0755) < 0)
+		return -1;
+	snprintf(p + n, sizeof p - n, "/cgroup.procs");
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int ok = write(fd, "0", 1) == 1;
+	close(fd);
+	return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -47,6 +92,19 @@ int main(int argc, char **argv)
 		perror("listen");
 		return 1;
 	}
+	cgdir = getenv("MINISUPER_CGROUP");
+	if (cgdir) {
+		/* Made before the handler: the thread must not take SIGCHLD. */
+		sigset_t chld, old;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		pthread_t t;
+		if (pipe2(reaped, O_CLOEXEC) < 0 || pthread_sigmask(SIG_BLOCK, &chld, &old) != 0 ||
+		    pthread_create(&t, NULL, remover, NULL) != 0 || pthread_sigmask(SIG_SETMASK, &old, NULL) != 0) {
+			perror("remover");
+			return 1;
+		}
+	}
 	struct sigaction act = { .sa_handler = reap, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
 	sigaction(SIGCHLD, &act, NULL);
 	for (;;) {
@@ -59,6 +117,8 @@ int main(int argc, char **argv)
 		}
 		pid_t pid = vfork();
 		if (pid == 0) {
+			if (cgdir && join_own_group() < 0)
+				_exit(126);
 			dup2(c, 0);
 			dup2(c, 1);
 			execv(argv[3], argv + 4);

@@ -220,6 +220,51 @@ def run_minisuper(args, results):
         stop(p)
 
 
+def own_cgroup2_dir():
+    """This process's cgroup v2 directory (the unified hierarchy of a
+    hybrid machine or the only one), or None without cgroup v2."""
+    mnt = None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                mnt = fields[1]
+                break
+    if mnt is None:
+        return None
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return mnt + line[3:].strip()
+    return None
+
+
+def run_minisuper_cg(args, results):
+    """The floor with a cgroup per connection (minisuper with
+    MINISUPER_CGROUP): what systemd-style per-instance groups cost a
+    super-server that does nothing else. The groups live under a group of
+    the run's own, removed at the end."""
+    own = own_cgroup2_dir()
+    if own is None:
+        print("minisuper-cg: no cgroup v2 here; skipped", file=sys.stderr)
+        return
+    base = f"{own}/minisuper-cg-{os.getpid()}"
+    os.mkdir(base)
+    p = subprocess.Popen([args.minisuper, "127.0.0.1", str(EXT), "/bin/cat", "cat"],
+                         env=dict(os.environ, MINISUPER_CGROUP=base))
+    try:
+        wait_listening(EXT, p, "minisuper")
+        results["minisuper + cgroup each (C floor)", "external"] = client(args, EXT, p.pid)
+    finally:
+        stop(p)
+        for sub in glob.glob(f"{base}/*/"):
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass
+        os.rmdir(base)
+
+
 def switches(pid):
     n = 0
     for st in glob.glob(f"/proc/{pid}/task/*/status"):
@@ -360,7 +405,8 @@ def main():
     ap.add_argument("--minisuper", default=f"{HERE}/.bin/minisuper",
                     help="the C floor (bench/minisuper.c, built with gcc unless it exists and --no-build)")
     ap.add_argument("--only", default="tend,openbsd-inetd,xinetd,idle",
-                    help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), idle")
+                    help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), "
+                         "minisuper-cg (the floor with a cgroup per connection), idle")
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
     ap.add_argument("--heap-profile", action="store_true",
                     help="idle: tend writes DIR/idle/heap.pprof(.txt) at each daemon-reload; "
@@ -372,9 +418,9 @@ def main():
         env = dict(os.environ, CGO_ENABLED="0")
         subprocess.run(["go", "build", "-o", args.tend, "./cmd/tend"], cwd=f"{HERE}/..", check=True, env=env)
         subprocess.run(["go", "build", "-o", args.client, "./bench/sockclient"], cwd=f"{HERE}/..", check=True, env=env)
-    if "minisuper" in only and (not args.no_build or not os.path.exists(args.minisuper)):
+    if ("minisuper" in only or "minisuper-cg" in only) and (not args.no_build or not os.path.exists(args.minisuper)):
         os.makedirs(os.path.dirname(args.minisuper), exist_ok=True)
-        subprocess.run(["gcc", "-O2", "-o", args.minisuper, f"{HERE}/minisuper.c"], check=True)
+        subprocess.run(["gcc", "-O2", "-pthread", "-o", args.minisuper, f"{HERE}/minisuper.c"], check=True)
     d = tempfile.mkdtemp(prefix="tend-bench-sockets-")
     os.chmod(d, 0o755)
     services = f"{d}/services"
@@ -392,6 +438,8 @@ def main():
         run_xinetd(args, d, services, results)
     if "minisuper" in only:
         run_minisuper(args, results)
+    if "minisuper-cg" in only:
+        run_minisuper_cg(args, results)
     idle = None
     if "idle" in only:
         os.makedirs(f"{d}/idle")
