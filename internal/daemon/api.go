@@ -48,6 +48,9 @@ func (a *apiManager) jobs(ctx context.Context, kind plan.JobKind, names []string
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	if !opts.NoWait && len(res) > 0 && res[0].TxJobs >= trimJobs {
+		a.d.settle(ctx) // the jobs are done: what they made and dropped is garbage now
+	}
 	out := make([]api.JobResult, len(res))
 	for i, r := range res {
 		out[i] = api.JobResult{Unit: r.Unit, Job: r.Kind, Result: r.Result, Error: r.Err}

@@ -25,6 +25,15 @@ func trimMemory() {
 	memtrim.Executable(unix.MADV_PAGEOUT)
 }
 
+// trimJobs is how many jobs a client's request must have run for the
+// daemon to trim after it, as it does after boot and daemon-reload: a
+// request that started or stopped a hundred units leaves their
+// transaction, jobs and state-file encoding as garbage in pages an idle
+// daemon would keep resident until its heap grows back into them, and
+// the full collection costs it a few milliseconds once; `tend start foo`
+// is spared it.
+const trimJobs = 64
+
 // bootGCPercent is the collector's target (GOGC) while tend starts: the
 // heap grows from nothing to every unit, its plan and the first
 // transaction, and at the default of 100 the collector runs again at

@@ -68,6 +68,9 @@ type JobResult struct {
 	Kind   string
 	Result string // done, failed, canceled, dependency, assert, skipped, queued
 	Err    string
+	// TxJobs is how many jobs the request's transaction held, the
+	// anchors and every job they pulled in.
+	TxJobs int
 }
 
 // Jobs queues kind for names as one transaction and, unless noWait, waits
@@ -80,8 +83,9 @@ func (m *Manager) Jobs(ctx context.Context, kind plan.JobKind, names []string, m
 func (m *Manager) queueJobs(ctx context.Context, kind plan.JobKind, names []string, mode plan.Mode, pre *Prepared, noWait bool) ([]JobResult, error) {
 	var anchors []*job
 	var anchorNames []string
+	var txJobs int
 	var err error
-	if e := m.do(ctx, func() { anchors, anchorNames, err = m.submitJobs(kind, names, mode, pre) }); e != nil {
+	if e := m.do(ctx, func() { anchors, anchorNames, txJobs, err = m.submitJobs(kind, names, mode, pre) }); e != nil {
 		return nil, e
 	}
 	if err != nil {
@@ -89,7 +93,7 @@ func (m *Manager) queueJobs(ctx context.Context, kind plan.JobKind, names []stri
 	}
 	res := make([]JobResult, len(anchors))
 	for i, j := range anchors {
-		res[i] = JobResult{Unit: anchorNames[i], Kind: j.kind.String(), Result: "queued"}
+		res[i] = JobResult{Unit: anchorNames[i], Kind: j.kind.String(), Result: "queued", TxJobs: txJobs}
 		if noWait {
 			continue
 		}
@@ -106,29 +110,30 @@ func (m *Manager) queueJobs(ctx context.Context, kind plan.JobKind, names []stri
 // submitJobs queues kind for names as one transaction, on the loop, and
 // returns the anchor jobs with their units' names. pre, if not nil, is
 // the transaction prepared ahead for this request (preparedFor).
-func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode, pre *Prepared) (anchors []*job, anchorNames []string, err error) {
+func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode, pre *Prepared) (anchors []*job, anchorNames []string, txJobs int, err error) {
 	var planned []string
 	for _, n := range names {
 		u, lerr := m.lookup(n)
 		if lerr != nil {
-			return nil, nil, lerr
+			return nil, nil, 0, lerr
 		}
 		// A unit whose file is gone is stopped alone: nothing in the plan
 		// orders it or depends on it any more.
 		if u.transient != nil || kind == plan.Stop && m.unplanned(u) {
 			anchors = append(anchors, m.transientJob(kind, u))
 			anchorNames = append(anchorNames, u.name)
+			txJobs++
 			continue
 		}
 		planned = append(planned, n)
 	}
 	if len(planned) == 0 {
-		return anchors, anchorNames, nil
+		return anchors, anchorNames, txJobs, nil
 	}
 	tx := m.preparedFor(pre, kind, planned, mode)
 	if tx == nil {
 		if tx, err = m.plan.Transaction(kind, planned, mode, m.activeState); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 	}
 	for _, w := range tx.Warnings {
@@ -136,7 +141,7 @@ func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode, 
 	}
 	jobs, err := m.jobs.submit(tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	for i, pj := range tx.Jobs {
 		if pj.Anchor {
@@ -144,7 +149,7 @@ func (m *Manager) submitJobs(kind plan.JobKind, names []string, mode plan.Mode, 
 			anchorNames = append(anchorNames, pj.Unit)
 		}
 	}
-	return anchors, anchorNames, nil
+	return anchors, anchorNames, txJobs + len(tx.Jobs), nil
 }
 
 // Status returns the snapshot of one unit.

@@ -196,7 +196,7 @@ func (m *Manager) SvdirAdd(ctx context.Context, names []string) error {
 			}
 		}
 		if len(start) > 0 {
-			_, _, err = m.submitJobs(plan.Start, start, plan.Replace, nil)
+			_, _, _, err = m.submitJobs(plan.Start, start, plan.Replace, nil)
 		}
 	}); e != nil {
 		return e
