@@ -39,6 +39,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -408,6 +409,7 @@ def main():
                     help="comma-separated: tend, openbsd-inetd, xinetd, minisuper (the C floor), "
                          "minisuper-cg (the floor with a cgroup per connection), idle")
     ap.add_argument("--no-build", action="store_true", help="use --tend and --client as they are")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (kept anyway with --heap-profile)")
     ap.add_argument("--heap-profile", action="store_true",
                     help="idle: tend writes DIR/idle/heap.pprof(.txt) at each daemon-reload; "
                          "the live heap per socket (HeapLive: the heap right after a collection) is reported")
@@ -421,66 +423,75 @@ def main():
     if ("minisuper" in only or "minisuper-cg" in only) and (not args.no_build or not os.path.exists(args.minisuper)):
         os.makedirs(os.path.dirname(args.minisuper), exist_ok=True)
         subprocess.run(["gcc", "-O2", "-pthread", "-o", args.minisuper, f"{HERE}/minisuper.c"], check=True)
+    os.makedirs(f"{HERE}/results", exist_ok=True)
     d = tempfile.mkdtemp(prefix="tend-bench-sockets-")
     os.chmod(d, 0o755)
-    services = f"{d}/services"
-    write(services, f"echo\t\t{INT}/tcp\nbench-ext\t{EXT}/tcp\n")
-    inetd_conf = f"{d}/inetd.conf"
-    write(inetd_conf, f"127.0.0.1:bench-ext stream tcp nowait.1000000 root /bin/cat cat\n"
-                      f"127.0.0.1:echo stream tcp nowait.1000000 root internal\n")
-    results = {}
-    if "tend" in only:
-        os.makedirs(f"{d}/tend")
-        run_tend(args, f"{d}/tend", services, inetd_conf, results)
-    if "openbsd-inetd" in only:
-        run_openbsd(args, d, services, inetd_conf, results)
-    if "xinetd" in only:
-        run_xinetd(args, d, services, results)
-    if "minisuper" in only:
-        run_minisuper(args, results)
-    if "minisuper-cg" in only:
-        run_minisuper_cg(args, results)
-    idle = None
-    if "idle" in only:
-        os.makedirs(f"{d}/idle")
-        idle = run_idle(args, f"{d}/idle", args.idle_units)
-        idle.update(run_booted(args, f"{d}/idle", args.idle_units))
+    try:
+        services = f"{d}/services"
+        write(services, f"echo\t\t{INT}/tcp\nbench-ext\t{EXT}/tcp\n")
+        inetd_conf = f"{d}/inetd.conf"
+        write(inetd_conf, f"127.0.0.1:bench-ext stream tcp nowait.1000000 root /bin/cat cat\n"
+                          f"127.0.0.1:echo stream tcp nowait.1000000 root internal\n")
+        results = {}
+        if "tend" in only:
+            os.makedirs(f"{d}/tend")
+            run_tend(args, f"{d}/tend", services, inetd_conf, results)
+        if "openbsd-inetd" in only:
+            run_openbsd(args, d, services, inetd_conf, results)
+        if "xinetd" in only:
+            run_xinetd(args, d, services, results)
+        if "minisuper" in only:
+            run_minisuper(args, results)
+        if "minisuper-cg" in only:
+            run_minisuper_cg(args, results)
+        idle = None
+        if "idle" in only:
+            os.makedirs(f"{d}/idle")
+            idle = run_idle(args, f"{d}/idle", args.idle_units)
+            idle.update(run_booted(args, f"{d}/idle", args.idle_units))
 
-    print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}, work dir {d}\n")
-    print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
-    print("|---|---|---|---|---|---|---|")
-    for (tool, case), r in results.items():
-        print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_ms_per_conn']:.3f} |")
-    for case in ("external", "internal"):
-        peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
-        floor = results.get(("minisuper (C floor)", case))
-        if floor and peers:
-            best = max(r["conn_per_s"] for r in peers)
-            print(f"\n{case}: C floor / best peer conn/s = {floor['conn_per_s'] / best:.2f}× "
-                  f"(the most any super-server gets here)")
-        if ("tend", case) in results and peers:
-            t = results["tend", case]
-            best = max(r["conn_per_s"] for r in peers)
-            p99 = min(r["p99_ms"] for r in peers)
-            print(f"\n{case}: tend / best peer conn/s = {t['conn_per_s'] / best:.2f}× (goal ≥ 1.3), "
-                  f"p99 {t['p99_ms']:.2f} ms vs best {p99:.2f} ms (goal ≤)")
-    if idle:
-        print(f"\nidle: {idle['sockets']} socket units; tend PSS {idle['pss_empty_kib']} → {idle['pss_before_kib']} "
-              f"(first {idle['sockets'] // 2}: {idle['pss_first_batch_per_socket_kib']:.1f} KiB each) → {idle['pss_after_kib']} KiB "
-              f"(next {idle['sockets'] // 2}: {idle['pss_per_socket_kib']:.1f} KiB per socket, goal < 10); "
-              f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
-        print(f"idle, after a no-op daemon-reload's trim: PSS {idle['pss_trimmed_kib'][0]} → {idle['pss_trimmed_kib'][1]} KiB, "
-              f"{idle['pss_per_socket_trimmed_kib']:.1f} KiB per socket (anonymous: {idle['pss_anon_per_socket_trimmed_kib']:.1f})")
-        print(f"idle, as booted (tend booted with {idle['sockets'] // 2} and with {idle['sockets']} units): PSS "
-              f"{idle['pss_booted_kib'][0]} → {idle['pss_booted_kib'][1]} KiB, {idle['pss_booted_per_socket_kib']:.1f} KiB "
-              f"per socket (anonymous: {idle['pss_anon_booted_per_socket_kib']:.1f})")
-        if args.heap_profile:
-            print(f"idle, live heap per socket {idle['live_heap_per_socket_kib']:.2f} KiB, "
-                  f"heap spans in use {idle['heap_inuse_per_socket_kib']:.2f} KiB")
-    json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "idle": idle},
-              open(f"{HERE}/results/sockets.json" if os.path.isdir(f"{HERE}/results") else f"{d}/sockets.json", "w"),
-              indent=1)
+        print(f"# sockets: -n {args.n} -c {args.c} -t {args.t}\n")
+        print("| super-server | service | conn/s | p50 ms | p99 ms | errors | its CPU ms/conn |")
+        print("|---|---|---|---|---|---|---|")
+        for (tool, case), r in results.items():
+            print(f"| {tool} | {case} | {r['conn_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_ms_per_conn']:.3f} |")
+        for case in ("external", "internal"):
+            peers = [results[t, case] for t in ("openbsd-inetd", "xinetd") if (t, case) in results]
+            floor = results.get(("minisuper (C floor)", case))
+            if floor and peers:
+                best = max(r["conn_per_s"] for r in peers)
+                print(f"\n{case}: C floor / best peer conn/s = {floor['conn_per_s'] / best:.2f}× "
+                      f"(the most any super-server gets here)")
+            if ("tend", case) in results and peers:
+                t = results["tend", case]
+                best = max(r["conn_per_s"] for r in peers)
+                p99 = min(r["p99_ms"] for r in peers)
+                print(f"\n{case}: tend / best peer conn/s = {t['conn_per_s'] / best:.2f}× (goal ≥ 1.3), "
+                      f"p99 {t['p99_ms']:.2f} ms vs best {p99:.2f} ms (goal ≤)")
+        if idle:
+            print(f"\nidle: {idle['sockets']} socket units; tend PSS {idle['pss_empty_kib']} → {idle['pss_before_kib']} "
+                  f"(first {idle['sockets'] // 2}: {idle['pss_first_batch_per_socket_kib']:.1f} KiB each) → {idle['pss_after_kib']} KiB "
+                  f"(next {idle['sockets'] // 2}: {idle['pss_per_socket_kib']:.1f} KiB per socket, goal < 10); "
+                  f"{idle['ctxt_switches']} context switches in {idle['seconds']} s (goal 0)")
+            print(f"idle, after a no-op daemon-reload's trim: PSS {idle['pss_trimmed_kib'][0]} → {idle['pss_trimmed_kib'][1]} KiB, "
+                  f"{idle['pss_per_socket_trimmed_kib']:.1f} KiB per socket (anonymous: {idle['pss_anon_per_socket_trimmed_kib']:.1f})")
+            print(f"idle, as booted (tend booted with {idle['sockets'] // 2} and with {idle['sockets']} units): PSS "
+                  f"{idle['pss_booted_kib'][0]} → {idle['pss_booted_kib'][1]} KiB, {idle['pss_booted_per_socket_kib']:.1f} KiB "
+                  f"per socket (anonymous: {idle['pss_anon_booted_per_socket_kib']:.1f})")
+            if args.heap_profile:
+                print(f"idle, live heap per socket {idle['live_heap_per_socket_kib']:.2f} KiB, "
+                      f"heap spans in use {idle['heap_inuse_per_socket_kib']:.2f} KiB")
+        json.dump({"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "idle": idle},
+                  open(f"{HERE}/results/sockets.json", "w"),
+                  indent=1)
 
+    finally:
+        # The work dir holds only sockets, unit files and logs, unless
+        # heap profiles were asked for.
+        if args.keep or args.heap_profile:
+            print(f"# work dir kept: {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 if __name__ == "__main__":
     main()
