@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -230,5 +231,77 @@ func TestCrashedInstanceReclaimed(t *testing.T) {
 	}
 	if left := cgrouptest.Dirs(in.base); len(left) > 0 {
 		t.Errorf("bases left after Reclaim: %q", left)
+	}
+}
+
+// TestCrashLeavesNoSecondRun: a manager killed between a restart's spawn
+// and the state write that records it leaves the new run in the
+// service's cgroup while the state file says auto-restart. The next
+// manager must not start another run beside it (two instances of the
+// service); it ends the unrecorded one first. The unrecorded run is made
+// here by moving a process into the group of a unit that waits in
+// auto-restart, then killing tend.
+func TestCrashLeavesNoSecondRun(t *testing.T) {
+	units, work := t.TempDir(), t.TempDir()
+	// The first run fails; the next ones stay up.
+	ran := filepath.Join(t.TempDir(), "ran")
+	for name, text := range map[string]string{
+		"default.target": "[Unit]\nWants=again.service\n",
+		"again.service": "[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestart=always\nRestartSec=2s\n" +
+			"ExecStart=/bin/sh -c 'test -e " + ran + " && exec sleep 1000; touch " + ran + "; exit 3'\n",
+	} {
+		if err := os.WriteFile(filepath.Join(units, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reapHolder(t, work)
+	in := startTendAt(t, units, work)
+	in.followAfter("again.service", "")("code=exited, status=3")
+	cg := in.prop("again.service", "ControlGroup")
+	run := exec.Command("sleep", "1000")
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Kill()
+		_ = run.Wait()
+	})
+	moveToGroup(t, cg, run.Process.Pid)
+	if got := in.prop("again.service", "SubState"); got != "auto-restart" {
+		t.Fatalf("again.service is %s before the crash; want auto-restart (RestartSec= passed?)", got)
+	}
+	cursor := in.cursor("again.service")
+	in.crash()
+	in = startTendAt(t, units, work)
+	next := in.followAfter("again.service", cursor)
+	next("Scheduled restart job")
+	next("Started again.service")
+	main := in.mainPID("again.service")
+	if got := unitProcs(t, in, "again.service"); alive(run.Process.Pid) || !slices.Equal(got, []int{main}) {
+		t.Fatalf("the cgroup holds %v (the unrecorded run %d alive: %v); want only the restarted main process %d",
+			got, run.Process.Pid, alive(run.Process.Pid), main)
+	}
+}
+
+// moveToGroup puts pid into the cgroup tend names cg in every hierarchy
+// that has it (on a v1 host tend tracks in one of them), as a process
+// tend started there would be.
+func moveToGroup(t *testing.T, cg string, pid int) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cg))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", cg))
+	moved := 0
+	for _, d := range dirs {
+		f := filepath.Join(d, "cgroup.procs")
+		if _, err := os.Stat(f); err != nil {
+			continue
+		}
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		moved++
+	}
+	if moved == 0 {
+		t.Fatalf("no cgroup.procs for %q", cg)
 	}
 }

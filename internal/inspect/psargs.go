@@ -537,6 +537,12 @@ func (p *psParser) ttyList(s string) error {
 	})
 }
 
+// hasLists reports whether any list selects processes by name.
+func (o *PsOptions) hasLists() bool {
+	return len(o.Users) > 0 || len(o.RUsers) > 0 || len(o.PIDs) > 0 || len(o.PPIDs) > 0 || len(o.Sessions) > 0 ||
+		len(o.TTYs) > 0 || len(o.Commands) > 0 || len(o.Units) > 0
+}
+
 // finish turns the options into a selection and a column list.
 func (p *psParser) finish() error {
 	o := &p.out.Options
@@ -575,7 +581,12 @@ func (p *psParser) selection() error {
 	case ssUd:
 		o.Table = 0x3333
 	case 0: // BSD without a or x: our processes with a terminal
-		o.Table = 0x0a0a
+		// procps consults this table only when no list (p, U, t, …)
+		// is given: "ps u p 42" is process 42 alone, not it and
+		// every process of ours on a terminal.
+		if !o.hasLists() {
+			o.Table = 0x0a0a
+		}
 	case ssBa:
 		o.Table = 0x0f0f
 	case ssBx:

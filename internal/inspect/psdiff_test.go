@@ -251,6 +251,8 @@ func TestPsDifferential(t *testing.T) {
 		{[]string{"x"}, 0, nil},
 		{[]string{"u", "p" + list}, -1, nil},
 		{[]string{"j", "p", list}, -1, nil},
+		// a list alone selects: not our other processes on a terminal
+		{[]string{"u", "p", strconv.Itoa(f.named["plain"])}, -1, nil},
 		// -o
 		{[]string{"-e", "-o", "pid,lstart,psr,tid,exe,user:20,comm"}, 0, nil},
 		{[]string{"-e", "-o", "pid,f,s,stat,pri,opri,priority,ni,nice,addr,sz,wchan,rss,vsz,pcpu,pmem,c,cls,class,policy"}, 0, nil},

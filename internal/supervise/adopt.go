@@ -203,6 +203,7 @@ func (m *Manager) resumeService(u *service, data json.RawMessage, inherited bool
 	case Dead, Failed, Exited:
 		return
 	case AutoRestart:
+		u.restoredWaiting = !inherited
 		if d := m.restartDelay(u); d > 0 {
 			m.arm(u.rt, d)
 		} else {

@@ -54,6 +54,11 @@ type service struct {
 	// Start times of mainPID and controlPID as last read (adopt.go).
 	mainStart, controlStart pidStart
 
+	// restoredWaiting: taken back in auto-restart after a crash, so the
+	// old manager may have started the next run after its last save;
+	// the restart looks for that run first (autoRestart).
+	restoredWaiting bool
+
 	// kept is the main process's output, kept open across automatic
 	// restarts (output.go); zero when none is kept.
 	kept keptOutput

@@ -14,9 +14,13 @@ import (
 // processes are the kernel's (/proc/PID/stat), though the manager's own
 // /proc is an empty directory here: they come from the clock read around
 // each spawn. A start whose bracket crossed a tick falls back to /proc
-// (0 here), so all but a few must be known, and none may be wrong.
+// (0 here). How many brackets cross a tick depends on the machine's load
+// (a spawn preempted for a time slice crosses one), so the test restarts
+// the units whose start time is unknown until a bracket has given one
+// (the event it awaits), and checks that no saved start time is ever
+// wrong. The hit rate is a speed figure, not this test's business.
 func TestStartTimeFromSpawnBracket(t *testing.T) {
-	const n = 8
+	const n, rounds = 8, 50
 	files := map[string]string{}
 	var names []string
 	for i := range n {
@@ -33,34 +37,48 @@ func TestStartTimeFromSpawnBracket(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.job(plan.Start, names...)
 	real := procfs.New("/proc").NewReader()
-	var saved SavedState
-	if err := h.m.do(ctx, func() { saved = h.m.saveAll() }); err != nil {
-		t.Fatal(err)
-	}
-	known := 0
-	for _, name := range names {
-		svc := svcOf(t, h.m, name)
-		var pid int
-		var ticks uint64
-		h.m.do(ctx, func() { pid, ticks = svc.mainPID, svc.mainStart.of(svc.mainPID) })
-		st, err := real.Stat(pid)
-		if err != nil {
-			t.Fatalf("%s: main process %d: %v", name, pid, err)
+	kind, known := plan.Start, 0
+	for round := 0; round < rounds && known == 0; round++ {
+		h.job(kind, names...)
+		kind = plan.Restart
+		var saved SavedState
+		if err := h.m.do(ctx, func() { saved = h.m.saveAll() }); err != nil {
+			t.Fatal(err)
 		}
-		switch ticks {
-		case st.StartTime:
-			known++
-		case 0: // the bracket crossed a tick
-		default:
-			t.Errorf("%s: saved start time %d; the kernel's is %d", name, ticks, st.StartTime)
+		if len(saved.Units) < n {
+			t.Errorf("saved %d units; want %d", len(saved.Units), n)
+		}
+		for _, name := range names {
+			if bracketed(t, h, real, name) {
+				known++
+			}
 		}
 	}
-	if len(saved.Units) < n {
-		t.Errorf("saved %d units; want %d", len(saved.Units), n)
+	if known == 0 {
+		t.Errorf("no start time known without /proc after %d rounds of %d starts", rounds, n)
 	}
-	if known < n/2 {
-		t.Errorf("%d of %d start times known without /proc; want most", known, n)
+}
+
+// bracketed reports whether name's main process has a start time saved
+// from the spawn's clock bracket; it fails the test if that time is not
+// the kernel's.
+func bracketed(t *testing.T, h *harness, real *procfs.Reader, name string) bool {
+	t.Helper()
+	svc := svcOf(t, h.m, name)
+	var pid int
+	var ticks uint64
+	h.m.do(context.Background(), func() { pid, ticks = svc.mainPID, svc.mainStart.of(svc.mainPID) })
+	st, err := real.Stat(pid)
+	if err != nil {
+		t.Fatalf("%s: main process %d: %v", name, pid, err)
 	}
+	switch ticks {
+	case st.StartTime:
+		return true
+	case 0: // the bracket crossed a tick
+	default:
+		t.Errorf("%s: saved start time %d; the kernel's is %d", name, ticks, st.StartTime)
+	}
+	return false
 }
