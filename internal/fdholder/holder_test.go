@@ -132,8 +132,6 @@ func TestOtherUIDRefused(t *testing.T) {
 	}
 }
 
-// A store queued and released before it was sent never reaches the
-// holder; stores and drops arrive in order.
 // queueAndPipe starts a holder and a queue to it, and makes a pipe
 // whose read end the test hands it.
 func queueAndPipe(t *testing.T) (string, *Queue, [2]int) {
@@ -150,6 +148,8 @@ func queueAndPipe(t *testing.T) (string, *Queue, [2]int) {
 	return path, NewQueue(c, slog.Default()), fds
 }
 
+// A store queued and released before it was sent never reaches the
+// holder; stores and drops arrive in order.
 func TestQueueOrder(t *testing.T) {
 	path, q, fds := queueAndPipe(t)
 	defer unix.Close(fds[1])

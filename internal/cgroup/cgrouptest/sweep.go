@@ -97,15 +97,7 @@ func GroupDirs(pid int) []string {
 // Dirs lists the directories named base in every hierarchy, also below
 // the test process's own groups: what an instance with that cgroup base
 // has left.
-func Dirs(base string) []string {
-	var out []string
-	for _, r := range roots() {
-		if fi, err := os.Stat(filepath.Join(r, base)); err == nil && fi.IsDir() {
-			out = append(out, filepath.Join(r, base))
-		}
-	}
-	return out
-}
+func Dirs(base string) []string { return existing(roots(), base) }
 
 // Snapshot lists the tend cgroup bases (tend-*) that exist now.
 func Snapshot() map[string]bool {
