@@ -163,14 +163,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			d.cgroups.AwaitEmpty(abandonWait)
 		}
 		d.pruneCgroups()
-		// The holder ends with a stop given up as it does with a clean
-		// one: its grace period is for a crash, and the units whose
-		// pipes and listeners it holds were just killed.
-		// Waited for (or found reaped: ECHILD), so that tend's exit
-		// means its copies are closed.
-		if d.holder != nil && d.holder.pid > 0 && syscall.Kill(d.holder.pid, syscall.SIGKILL) == nil {
-			_, _ = syscall.Wait4(d.holder.pid, nil, 0, nil)
-		}
+		d.holder.kill()
 	default:
 		d.close()
 	}

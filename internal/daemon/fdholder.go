@@ -274,6 +274,18 @@ func (h *holder) exit(log *slog.Logger) {
 	_ = os.Remove(h.path)
 }
 
+// kill ends the holder this tend started when its stop was given up, as
+// exit does at a clean one: its grace period is for a crash, and the
+// units whose pipes and listeners it holds were just killed. It is
+// waited for (or found reaped: ECHILD), so that tend's exit means its
+// copies are closed. A holder taken over (pid 0) is left to its grace
+// period.
+func (h *holder) kill() {
+	if h != nil && h.pid > 0 && syscall.Kill(h.pid, syscall.SIGKILL) == nil {
+		_, _ = syscall.Wait4(h.pid, nil, 0, nil)
+	}
+}
+
 // syncFunc is the manager's OnPersist hook; nil without a holder.
 func (h *holder) syncFunc() func(supervise.SavedState) {
 	if h == nil {

@@ -29,20 +29,20 @@ func (s *logSink) Output(u *unit.Unit, cmd unit.Command) (supervise.Output, erro
 	var out supervise.Output
 	var pipes []*journal.Pipe
 	id := identifier(u, cmd)
-	uid := &streamOwner{accounts: s.accounts}
+	owner := &streamOwner{accounts: s.accounts}
 	if !cmd.FullPrivilege {
-		uid.user = ec.User
+		owner.user = ec.User
 	}
-	stdout, err := s.open(u, id, uid, ec.StandardOutput, journal.StreamStdout, &pipes)
+	stdout, err := s.open(u, id, owner, ec.StandardOutput, journal.StreamStdout, &pipes)
 	if err != nil {
 		return out, err
 	}
 	stderrSpec := ec.StandardError
 	var stderr *os.File
 	if stderrSpec == "" || stderrSpec == "inherit" {
-		stderr, err = s.open(u, id, uid, ec.StandardOutput, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, owner, ec.StandardOutput, journal.StreamStderr, &pipes)
 	} else {
-		stderr, err = s.open(u, id, uid, stderrSpec, journal.StreamStderr, &pipes)
+		stderr, err = s.open(u, id, owner, stderrSpec, journal.StreamStderr, &pipes)
 	}
 	if err != nil {
 		if stdout != nil {
@@ -98,7 +98,7 @@ func (o *streamOwner) get() int {
 	return o.uid
 }
 
-func (s *logSink) open(u *unit.Unit, id string, uid *streamOwner, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
+func (s *logSink) open(u *unit.Unit, id string, owner *streamOwner, spec string, stream journal.Stream, pipes *[]*journal.Pipe) (*os.File, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "kmsg", "kmsg+console":
@@ -106,12 +106,12 @@ func (s *logSink) open(u *unit.Unit, id string, uid *streamOwner, spec string, s
 		if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
 			return f, nil
 		}
-		return s.open(u, id, uid, "journal", stream, pipes) // no kernel log here: the journal
+		return s.open(u, id, owner, "journal", stream, pipes) // no kernel log here: the journal
 	case "", "journal", "syslog", "journal+console", "syslog+console":
 		ec := &u.Service.Exec
 		p, err := s.j.Pipe(journal.Source{
 			Unit:        u.Name,
-			UID:         uid.get(),
+			UID:         owner.get(),
 			Stream:      stream,
 			Identifier:  id,
 			Facility:    facility(ec.SyslogFacility),
@@ -133,7 +133,7 @@ func (s *logSink) open(u *unit.Unit, id string, uid *streamOwner, spec string, s
 		// The same as standard input: its terminal, or its socket (the
 		// supervisor gives it), else /dev/null.
 		if strings.HasPrefix(u.Service.Exec.StandardInput, "tty") {
-			return s.open(u, id, uid, "tty", stream, pipes)
+			return s.open(u, id, owner, "tty", stream, pipes)
 		}
 		return nil, nil
 	case "console":
