@@ -69,7 +69,6 @@ func BenchmarkPlanMemory(b *testing.B) {
 	units := map[string]*unit.Unit{}
 	target := mk("idle.target", defaults)
 	target.EnsureDeps()
-	target.EnsureDeps()
 	units[target.Name] = target
 	svc := mk("idle.service", defaults)
 	units[svc.Name] = svc

@@ -345,7 +345,7 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 	if len(files) == 0 {
 		return
 	}
-	socketStreams(m, u, spec, files, names)
+	m.socketStreams(u, spec, files, names)
 	if stdioOnly {
 		return // the inetd way: the standard streams only
 	}
@@ -355,7 +355,7 @@ func (m *Manager) serviceSockets(u *service, spec *spawn.Spec) {
 
 // socketStreams sets the standard streams of u's main process that its
 // unit gives a socket (StandardInput=socket, fd:NAME, …).
-func socketStreams(m *Manager, u *service, spec *spawn.Spec, files []*os.File, names []string) {
+func (m *Manager) socketStreams(u *service, spec *spawn.Spec, files []*os.File, names []string) {
 	ec := &u.svc().Exec
 	outSpec := ec.StandardOutput
 	if outSpec == "inherit" { // the same as standard input

@@ -93,11 +93,12 @@ func Open(svc string, h *Hub, st Status) (*Dir, error) {
 // lock, both FIFOs made, control read, status, stat and pid created
 // empty) but nothing is written and ok has no reader yet, so sv and
 // svstat see no supervisor, as before runsv starts. The first Write
-// writes status, stat and pid in place and then opens ok. A directory taken just before its service starts thus gets
-// each file once, with the running state, instead of a "down" record
-// first and then three replacements by rename at the start (at a
-// bring-up of a thousand directories, the renames were most of the
-// supervise/ work left on the manager's loop).
+// writes status, stat and pid in place and then opens ok. A directory
+// taken just before its service starts thus gets each file once, with
+// the running state, instead of a "down" record first and then three
+// replacements by rename at the start (at a bring-up of a thousand
+// directories, the renames were most of the supervise/ work left on the
+// manager's loop).
 func Prepare(svc string, h *Hub) (*Dir, error) {
 	sup := filepath.Join(svc, "supervise")
 	if err := makeSuperviseDir(sup); err != nil {

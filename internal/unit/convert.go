@@ -197,48 +197,31 @@ func (c *converter) entry(e Entry) {
 	}
 }
 
-// depKeys are the [Unit] dependency directives (depField's cases): a
-// unit gets its Deps only when it has one.
-var depKeys = map[string]bool{
-	"Requires": true, "Requisite": true, "Wants": true, "BindsTo": true, "BindTo": true,
-	"PartOf": true, "Upholds": true, "Conflicts": true, "After": true, "Before": true,
-	"OnFailure": true, "OnSuccess": true, "PropagatesReloadTo": true, "PropagateReloadTo": true,
-	"ReloadPropagatedFrom": true, "PropagateReloadFrom": true,
+// depFields are the [Unit] dependency directives and the Deps list each
+// fills: a unit gets its Deps only when it has one of them.
+var depFields = map[string]func(*Deps) *[]string{
+	"Requires":             func(d *Deps) *[]string { return &d.Requires },
+	"Requisite":            func(d *Deps) *[]string { return &d.Requisite },
+	"Wants":                func(d *Deps) *[]string { return &d.Wants },
+	"BindsTo":              func(d *Deps) *[]string { return &d.BindsTo },
+	"BindTo":               func(d *Deps) *[]string { return &d.BindsTo },
+	"PartOf":               func(d *Deps) *[]string { return &d.PartOf },
+	"Upholds":              func(d *Deps) *[]string { return &d.Upholds },
+	"Conflicts":            func(d *Deps) *[]string { return &d.Conflicts },
+	"After":                func(d *Deps) *[]string { return &d.After },
+	"Before":               func(d *Deps) *[]string { return &d.Before },
+	"OnFailure":            func(d *Deps) *[]string { return &d.OnFailure },
+	"OnSuccess":            func(d *Deps) *[]string { return &d.OnSuccess },
+	"PropagatesReloadTo":   func(d *Deps) *[]string { return &d.PropagatesReloadTo },
+	"PropagateReloadTo":    func(d *Deps) *[]string { return &d.PropagatesReloadTo },
+	"ReloadPropagatedFrom": func(d *Deps) *[]string { return &d.ReloadPropagatedFrom },
+	"PropagateReloadFrom":  func(d *Deps) *[]string { return &d.ReloadPropagatedFrom },
 }
 
 // depField returns the Deps list a [Unit] dependency directive fills.
 func (c *converter) depField(key string) *[]string {
-	if !depKeys[key] {
-		return nil
-	}
-	d := c.u.EnsureDeps()
-	switch key {
-	case "Requires":
-		return &d.Requires
-	case "Requisite":
-		return &d.Requisite
-	case "Wants":
-		return &d.Wants
-	case "BindsTo", "BindTo":
-		return &d.BindsTo
-	case "PartOf":
-		return &d.PartOf
-	case "Upholds":
-		return &d.Upholds
-	case "Conflicts":
-		return &d.Conflicts
-	case "After":
-		return &d.After
-	case "Before":
-		return &d.Before
-	case "OnFailure":
-		return &d.OnFailure
-	case "OnSuccess":
-		return &d.OnSuccess
-	case "PropagatesReloadTo", "PropagateReloadTo":
-		return &d.PropagatesReloadTo
-	case "ReloadPropagatedFrom", "PropagateReloadFrom":
-		return &d.ReloadPropagatedFrom
+	if f := depFields[key]; f != nil {
+		return f(c.u.EnsureDeps())
 	}
 	return nil
 }

@@ -383,9 +383,7 @@ func (l *Loader) addDepDirs(ix *index, u *Unit) {
 		suffix string
 		list   func(*Deps) *[]string
 	}{
-		{".wants", func(d *Deps) *[]string { return &d.Wants }},
-		{".requires", func(d *Deps) *[]string { return &d.Requires }},
-		{".upholds", func(d *Deps) *[]string { return &d.Upholds }},
+		{".wants", depFields["Wants"]}, {".requires", depFields["Requires"]}, {".upholds", depFields["Upholds"]},
 	} {
 		for _, dep := range ix.depDirs(names, d.suffix, u.Instance) {
 			if l := d.list(u.EnsureDeps()); !slices.Contains(*l, dep) {
