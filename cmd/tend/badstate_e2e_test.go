@@ -79,12 +79,18 @@ func killOrphan(t *testing.T, pid int) {
 // before what its checks must follow (killOrphan): cleanups run last
 // first.
 func noCgroupsLeft(t *testing.T, in *instance) {
-	t.Cleanup(func() {
-		for _, d := range cgrouptest.Dirs(in.base) {
-			sub, _ := filepath.Glob(filepath.Join(d, "*.service"))
-			t.Errorf("cgroup %s left behind (groups %q)", d, sub)
-		}
-	})
+	t.Cleanup(func() { checkNoCgroups(t, in.base) })
+}
+
+// checkNoCgroups reports every directory of the cgroup base left in any
+// hierarchy (the v2 one, the v1 ones and the v1 stats bases below the
+// test's own groups), with the unit groups in it.
+func checkNoCgroups(t *testing.T, base string) {
+	t.Helper()
+	for _, d := range cgrouptest.Dirs(base) {
+		sub, _ := filepath.Glob(filepath.Join(d, "*.service"))
+		t.Errorf("cgroup %s left behind (groups %q)", d, sub)
+	}
 }
 
 // TestCrashBadState: what a crashed tend left is checked before it is

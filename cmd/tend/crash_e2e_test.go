@@ -242,18 +242,14 @@ func TestCrashedInstanceReclaimed(t *testing.T) {
 // here by moving a process into the group of a unit that waits in
 // auto-restart, then killing tend.
 func TestCrashLeavesNoSecondRun(t *testing.T) {
-	units, work := t.TempDir(), t.TempDir()
 	// The first run fails; the next ones stay up.
 	ran := filepath.Join(t.TempDir(), "ran")
-	for name, text := range map[string]string{
+	units := writeUnits(t, map[string]string{
 		"default.target": "[Unit]\nWants=again.service\n",
 		"again.service": "[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestart=always\nRestartSec=2s\n" +
 			"ExecStart=/bin/sh -c 'test -e " + ran + " && exec sleep 1000; touch " + ran + "; exit 3'\n",
-	} {
-		if err := os.WriteFile(filepath.Join(units, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
+	work := t.TempDir()
 	reapHolder(t, work)
 	in := startTendAt(t, units, work)
 	in.followAfter("again.service", "")("code=exited, status=3")

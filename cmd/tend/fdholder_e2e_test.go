@@ -161,8 +161,8 @@ func TestFDHolderEndsWithoutManager(t *testing.T) {
 
 // holderOf is the pid of the fd holder tend started: its child running
 // tend's executable (a fork, which renames itself tend-fdholder only once
-// it runs; the services here run other programs). holderPID, the peer
-// of a connection, is the pid of the tend that bound the holder's socket.
+// it runs; the services here run other programs). holderPID finds a
+// holder by the socket it listens on, whichever tend started it.
 func holderOf(t *testing.T, tend int) int {
 	t.Helper()
 	self, err := os.Readlink("/proc/" + strconv.Itoa(tend) + "/exe")

@@ -65,13 +65,8 @@ func writeSocketUnits(b *testing.B, dir, work string, n int) {
 	if err := os.MkdirAll(wants, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	files := map[string]string{
-		"default.target": "[Unit]\n",
-		"idle.service":   "[Service]\nExecStart=/bin/true\n",
-	}
-	for i := range n {
-		name := fmt.Sprintf("idle-%d.socket", i)
-		files[name] = fmt.Sprintf("[Socket]\nListenStream=%s/s%d\nService=idle.service\n", work, i)
+	files := map[string]string{"default.target": "[Unit]\n"}
+	for _, name := range idleSockets(files, work, n) {
 		if err := os.Symlink("../"+name, filepath.Join(wants, name)); err != nil {
 			b.Fatal(err)
 		}
@@ -81,4 +76,17 @@ func writeSocketUnits(b *testing.B, dir, work string, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// idleSockets adds to files n unix stream socket units listening in work
+// and the one service they all name (never started), and returns the
+// sockets' names.
+func idleSockets(files map[string]string, work string, n int) []string {
+	files["idle.service"] = "[Service]\nExecStart=/bin/true\n"
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("idle-%d.socket", i)
+		files[names[i]] = fmt.Sprintf("[Socket]\nListenStream=%s/s%d\nService=idle.service\n", work, i)
+	}
+	return names
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,24 +15,14 @@ import (
 // trim), and a start of one unit does not pay for one.
 func TestLargeStartTrims(t *testing.T) {
 	const n = 500
-	units, work := t.TempDir(), t.TempDir()
+	work := t.TempDir()
 	files := map[string]string{
 		"default.target": "[Unit]\n",
-		"idle.service":   "[Service]\nExecStart=/bin/true\n",
 		"small.service":  "[Service]\nExecStart=/bin/sleep 1000\n",
 	}
-	var wants []string
-	for i := range n {
-		name := fmt.Sprintf("idle-%d.socket", i)
-		files[name] = fmt.Sprintf("[Socket]\nListenStream=%s/s%d\nService=idle.service\n", work, i)
-		wants = append(wants, name)
-	}
+	wants := idleSockets(files, work, n)
 	files["big.target"] = "[Unit]\nWants=" + strings.Join(wants, " ") + "\n"
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(units, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	units := writeUnits(t, files)
 	prof := filepath.Join(t.TempDir(), "heap.pprof")
 	in := startTendAt(t, units, work, "--heap-profile", prof, "--syslog-socket", "")
 	defer in.stop()
