@@ -83,6 +83,9 @@ type Manager struct {
 	// statBase maps a v1 controller to its <own>/<Base> directory, for
 	// stats the tracking hierarchy cannot give.
 	statBase map[string]string
+	// home maps a v1 controller of statBase to the `tasks` file of tend's
+	// own group there (Group.Birth); set by Open, read-only after.
+	home map[string]string
 	// baseLock and statLocks hold the ownership locks of base and of
 	// the statBase directories.
 	baseLock  *os.File
@@ -121,7 +124,7 @@ func Open(opts Options) (*Manager, error) {
 		opts.Base = "tend"
 	}
 	m := &Manager{opts: opts, log: opts.Logger, groups: make(map[string]*Group), statBase: map[string]string{}, stale: map[string]bool{},
-		statLocks: map[string]*os.File{}}
+		statLocks: map[string]*os.File{}, home: map[string]string{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -298,10 +301,15 @@ func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
 				m.log.Debug("cannot list stats groups of an earlier run", "controller", ctrl, "err", err)
 			}
 			m.statBase[ctrl], m.statLocks[ctrl] = base, lock
+			m.home[ctrl] = filepath.Join(dir, "tasks")
 			break
 		}
 	}
 }
+
+// homes is Manager.home: written only while Open runs, so read without
+// the lock.
+func (m *Manager) homes() map[string]string { return m.home }
 
 // v2Has reports whether unit groups get the v2 controller's files.
 func (m *Manager) v2Has(ctrl string) bool {

@@ -213,6 +213,28 @@ func (g *Group) PlacedLimits(pid int) {
 	g.join(files, pid)
 }
 
+// Birth lists what a forking thread does so that its child is born in
+// the unit's v1 stats groups instead of joining them after the fork:
+// the thread writes "0" to each Enter file (its own `tasks` there), forks,
+// and writes "0" to the matching Leave file (tend's own group in the same
+// hierarchy). Moving only the calling thread spares the write the global
+// lock, and the RCU grace period it waits for, that moving another
+// process takes (it holds up every fork on the machine meanwhile); and the
+// child counts in the groups from its first instruction. Empty where the
+// unit has no v1 stats groups or tend's own groups are unknown.
+func (g *Group) Birth() (enter, leave []string) {
+	homes := g.m.homes()
+	for _, ctrl := range statControllers {
+		d, ok := g.statDirs[ctrl]
+		home, hok := homes[ctrl]
+		if ok && hok {
+			enter = append(enter, filepath.Join(d, "tasks"))
+			leave = append(leave, home)
+		}
+	}
+	return enter, leave
+}
+
 // PlacedStats is the part of Placed that may come late: joining the v1
 // groups that only count (a child forked before misses them, which costs
 // only the stats those groups keep; the v2 group counts it).

@@ -172,18 +172,21 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 
 // daemon is one running manager instance.
 type daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	reaper  *reaper.Reaper
-	cgroups *cgroup.Manager
-	journal *journal.Journal
-	notify  *notify.Socket
-	mgr     *supervise.Manager
-	loader  *loader
-	server  *api.Server
-	ln      net.Listener      // the control socket, bound before anything else
-	syslog  *syslogIn         // nil when not capturing syslog
-	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
+	// fdsReserved closes once reserveFDs has grown the descriptor table
+	// (nil once boot has waited for it).
+	fdsReserved <-chan struct{}
+	cfg         Config
+	log         *slog.Logger
+	reaper      *reaper.Reaper
+	cgroups     *cgroup.Manager
+	journal     *journal.Journal
+	notify      *notify.Socket
+	mgr         *supervise.Manager
+	loader      *loader
+	server      *api.Server
+	ln          net.Listener      // the control socket, bound before anything else
+	syslog      *syslogIn         // nil when not capturing syslog
+	forward     *syslog.Forwarder // nil when not forwarding; set before the API serves
 	// router writes syslog.conf's files (nil without rules); ruleForwards
 	// carry out its @host rules. Both are set before the API serves.
 	router       *logroute.Router
@@ -337,6 +340,12 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
+	reserved := make(chan struct{})
+	go func() { // ends after two system calls; boot waits for it
+		defer close(reserved)
+		reserveFDs(64 + descriptorsPerUnit*pl.Len())
+	}()
+	d.fdsReserved = reserved
 	if h == nil {
 		// The boot transaction is planned while the rest is set up; a
 		// start that resumes a previous manager's units does not use it.
@@ -564,6 +573,10 @@ func (d *daemon) boot(ctx context.Context) {
 		}
 	}
 	d.endBootGC()
+	if d.fdsReserved != nil {
+		<-d.fdsReserved
+		d.fdsReserved = nil
+	}
 	if ctx.Err() == nil {
 		// The groups an earlier run left and this one did not take up
 		// again, once the units that could have are started: off the

@@ -131,6 +131,9 @@ func (p *Plan) canonical(name string) string {
 // Names returns the canonical names of all units, sorted.
 func (p *Plan) Names() []string { return slices.Clone(p.names) }
 
+// Len is the number of units in the plan.
+func (p *Plan) Len() int { return len(p.names) }
+
 // Deps returns the effective dependencies of a unit: its own, the implicit
 // ones (DefaultDependencies=, triggers) and the sides other units imply:
 // Before= of another unit shows here as After= and vice versa, Conflicts=

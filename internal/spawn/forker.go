@@ -43,6 +43,11 @@ type Forker struct {
 
 	qmu   sync.Mutex
 	queue []func() // later's work, oldest first; guarded by qmu
+	ended bool     // the thread is gone: later queues nothing; guarded by qmu
+
+	// stray: the thread could not return to tend's own cgroups after a
+	// fork (leave); owned by the forker's thread, which then ends.
+	stray bool
 }
 
 // NewForker starts the forker's thread. It fails on kernels without
@@ -106,7 +111,7 @@ func (f *Forker) serve(ready chan<- error) {
 		return
 	}
 	ready <- nil
-	defer f.drain() // what was queued before Close still runs
+	defer f.end() // what was queued before Close still runs
 	for {
 		// A fork waiting is taken before any queued work, and queued
 		// work runs one step at a time, so a fork waits at most for the
@@ -117,6 +122,9 @@ func (f *Forker) serve(ready chan<- error) {
 				return
 			}
 			fn()
+			if f.stray {
+				return
+			}
 			// The fork's caller (the manager loop) was just put on this
 			// thread's P to run next; without a yield it would wait
 			// for every queued step, whose short system calls never
@@ -136,6 +144,9 @@ func (f *Forker) serve(ready chan<- error) {
 				return
 			}
 			fn()
+			if f.stray {
+				return
+			}
 			runtime.Gosched() // as above
 		case <-f.wake:
 		}
@@ -153,6 +164,14 @@ func (f *Forker) next() func() {
 	f.queue[0] = nil
 	f.queue = f.queue[1:]
 	return fn
+}
+
+// end runs what later queued and refuses more.
+func (f *Forker) end() {
+	f.qmu.Lock()
+	f.ended = true
+	f.qmu.Unlock()
+	f.drain()
 }
 
 func (f *Forker) drain() {
@@ -246,7 +265,11 @@ func (f *Forker) run(fn func()) bool {
 		return false
 	}
 	done := make(chan struct{})
-	f.reqs <- func() { fn(); close(done) }
+	select {
+	case f.reqs <- func() { fn(); close(done) }:
+	case <-f.done: // ended on its own (leave)
+		return false
+	}
 	<-done
 	return true
 }
@@ -274,6 +297,10 @@ func (f *Forker) later(steps ...func()) bool {
 		return false
 	}
 	f.qmu.Lock()
+	if f.ended {
+		f.qmu.Unlock()
+		return false
+	}
 	f.queue = append(f.queue, steps...)
 	f.qmu.Unlock()
 	select {
@@ -289,28 +316,36 @@ func (f *Forker) later(steps ...func()) bool {
 // handed to the forker's.
 const smallTable = 64
 
+// birth is cgroup.Group.Birth: v1 `tasks` files the forker's thread
+// joins for a fork (Enter) and returns to after it (Leave, in the same
+// order), so that the child is born in the unit's v1 stats groups.
+type birth struct{ enter, leave []string }
+
 // forkExec is forkExec (spawn.go) on the forker's thread: attr's
 // descriptors are copied into the thread's table for the fork. The
 // pidfd, if asked for, is opened in tend's table after the fork (the
 // caller holds the reaper's lock, so the child is not reaped before).
-func (f *Forker) forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int) (pid int, cloned bool, err error) {
-	if slices.Max(append([]uintptr{0}, attr.Files...)) < smallTable {
-		return forkExec(path, argv, attr, pidfd)
+// born reports that the child was born in every group of b.enter.
+func (f *Forker) forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int, b birth) (pid int, cloned, born bool, err error) {
+	if len(b.enter) == 0 && slices.Max(append([]uintptr{0}, attr.Files...)) < smallTable {
+		pid, cloned, err = forkExec(path, argv, attr, pidfd)
+		return pid, cloned, false, err
 	}
-	ran := f.run(func() { pid, cloned, err = f.forkExecHere(path, argv, attr) })
+	ran := f.run(func() { pid, cloned, born, err = f.forkExecHere(path, argv, attr, b) })
 	if !ran {
-		return forkExec(path, argv, attr, pidfd)
+		pid, cloned, err = forkExec(path, argv, attr, pidfd)
+		return pid, cloned, false, err
 	}
 	if err == nil && pidfd != nil {
 		if fd, perr := unix.PidfdOpen(pid, 0); perr == nil {
 			*pidfd = fd
 		}
 	}
-	return pid, cloned, err
+	return pid, cloned, born, err
 }
 
 // forkExecHere runs on the forker's thread.
-func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr) (int, bool, error) {
+func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr, b birth) (int, bool, bool, error) {
 	copies := map[int]int{}
 	defer func() {
 		for _, fd := range copies {
@@ -338,16 +373,57 @@ func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr
 	for i, fd := range attr.Files {
 		c, err := local(int(fd))
 		if err != nil {
-			return 0, false, err
+			return 0, false, false, err
 		}
 		a.Files[i] = uintptr(c)
 	}
 	if sys.UseCgroupFD {
 		c, err := local(sys.CgroupFD)
 		if err != nil {
-			return 0, false, err
+			return 0, false, false, err
 		}
 		sys.CgroupFD = c
 	}
-	return forkExec(path, argv, &a, nil)
+	entered := f.enter(b.enter)
+	pid, cloned, err := forkExec(path, argv, &a, nil)
+	f.leave(b.leave[:entered])
+	return pid, cloned, entered == len(b.enter) && len(b.enter) > 0, err
+}
+
+// enter moves the forker's thread into the groups of files, in order,
+// until one refuses; it returns how many it joined.
+func (f *Forker) enter(files []string) int {
+	if f.stray {
+		return 0
+	}
+	for i, file := range files {
+		if writeSelf(file) != nil {
+			return i
+		}
+	}
+	return len(files)
+}
+
+// leave moves the thread back to tend's own groups. A thread that
+// cannot go back would give the next child someone else's groups: it
+// ends instead (serve returns, and the runtime ends a locked thread
+// whose goroutine exits), and forks go back to the callers' threads.
+func (f *Forker) leave(files []string) {
+	for i := len(files) - 1; i >= 0; i-- {
+		if writeSelf(files[i]) != nil {
+			f.stray = true
+		}
+	}
+}
+
+// writeSelf writes "0" to a v1 `tasks` file: the calling thread alone
+// joins that group. Raw calls: the descriptor is the forker table's.
+func writeSelf(path string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = unix.Write(fd, []byte("0"))
+	unix.Close(fd)
+	return err
 }

@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,70 +195,133 @@ func TestForkerRunsThePidTrampoline(t *testing.T) {
 	}
 }
 
-// TestForkerJoinsStatsGroups: on a hybrid machine, a child cloned into
-// its v2 group joins the v1 stats groups from the forker's thread after
-// Start returns; once the forker has run the steps queued before, the
-// child is in every one of them.
-func TestForkerJoinsStatsGroups(t *testing.T) {
-	f := newForker(t)
-	r := startReaper(t)
-	openPipes(t, smallTable)
+// statsGroup is a unit group with v1 stats groups, on a hybrid machine
+// (cgroup2 for tracking, v1 memory for stats); the test is skipped
+// elsewhere.
+func statsGroup(t *testing.T, name string) *cgroup.Group {
+	t.Helper()
 	m := cgroup.Detect(cgroup.Options{Base: fmt.Sprintf("tend-forker-stats-%d", os.Getpid()), Force: cgroup.ModeV2})
-	defer m.Close()
-	if m.Mode() != cgroup.ModeV2 {
-		t.Skip("no cgroup v2 here")
-	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := m.Prune(); err != nil {
 			t.Error(err)
 		}
-	}()
-	g, err := m.Group("stats.service")
+		m.Close()
+	})
+	if m.Mode() != cgroup.ModeV2 {
+		t.Skip("no cgroup v2 here")
+	}
+	g, err := m.Group(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Remove()
-	if len(g.JoinFiles()) < 2 {
+	t.Cleanup(func() { g.Remove() })
+	if enter, _ := g.Birth(); len(enter) == 0 {
 		t.Skip("no v1 stats groups on this machine (not hybrid)")
 	}
 	if _, ok := g.CloneFD(); !ok {
 		t.Skip("no CLONE_INTO_CGROUP here")
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	exited := make(chan reaper.Exit, 1)
-	pid, err := Start(r, Spec{
-		Command: unit.Command{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, NoEnvExpand: true},
-		Stdout:  pw, Stderr: pw, Cgroup: g, SelfExe: os.Args[0], Forker: f,
-	}, func(e reaper.Exit) { exited <- e })
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		unix.Kill(pid, unix.SIGKILL)
-		select {
-		case <-exited:
-		case <-time.After(hangGuard):
-			t.Errorf("pid %d not reaped", pid)
+	return g
+}
+
+// memoryLine is the v1 memory line of a /proc/PID/cgroup text.
+func memoryLine(text string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "memory") {
+			return f[2]
 		}
-	}()
-	joined := make(chan struct{})
-	if !f.later(func() { close(joined) }) { // runs after the joins queued before
-		t.Fatal("forker closed")
 	}
-	<-joined
-	for _, procs := range g.JoinFiles() {
-		b, err := os.ReadFile(procs)
+	return ""
+}
+
+// TestForkerBirthInStatsGroups: on a hybrid machine a child is born in
+// its v1 stats groups, not moved there after the fork: the program's
+// first look at /proc/self/cgroup already shows them; and every thread
+// of tend is back in tend's own groups afterwards.
+func TestForkerBirthInStatsGroups(t *testing.T) {
+	f := newForker(t)
+	r := startReaper(t)
+	g := statsGroup(t, "birth.service")
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := memoryLine(string(self))
+	for range 3 { // the thread goes and comes back each time
+		pr, pw, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(strings.Fields(string(b)), strconv.Itoa(pid)) {
-			t.Errorf("pid %d not in %s (%q)", pid, procs, b)
+		run(t, r, Spec{
+			Command: unit.Command{Path: "/bin/cat", Argv: []string{"cat", "/proc/self/cgroup"}, NoEnvExpand: true},
+			Stdout:  pw, Stderr: pw, Cgroup: g, SelfExe: os.Args[0], Forker: f,
+		})
+		pw.Close()
+		out, err := io.ReadAll(pr)
+		pr.Close()
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got, want := memoryLine(string(out)), g.Path(); !strings.HasSuffix(got, want) {
+			t.Errorf("the program started in memory group %q, want one ending in %q", got, want)
+		}
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		if got := memoryLine(string(b)); got != home {
+			t.Errorf("tend's thread %s is in memory group %q, want tend's own %q", task.Name(), got, home)
+		}
+	}
+}
+
+// TestForkerEndsWhenItCannotGoHome: a forker thread that cannot return to
+// tend's own group after a fork would give the next child another
+// unit's group; it ends instead, and forks go on from the callers'
+// threads.
+func TestForkerEndsWhenItCannotGoHome(t *testing.T) {
+	f := newForker(t)
+	g := statsGroup(t, "nohome.service")
+	enter, _ := g.Birth()
+	b := birth{enter: enter, leave: make([]string, len(enter))}
+	for i := range b.leave {
+		b.leave[i] = filepath.Join(t.TempDir(), "no-such-group", "tasks")
+	}
+	attr := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{}}
+	pid, _, born, err := f.forkExec("/bin/true", []string{"true"}, attr, nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !born {
+		t.Error("born = false; the child did join the group")
+	}
+	select {
+	case <-f.done:
+	case <-time.After(hangGuard):
+		t.Fatal("the forker's thread went on after it could not leave the group")
+	}
+	if f.run(func() {}) {
+		t.Error("run handed work to a forker that ended")
+	}
+	if f.later(func() {}) {
+		t.Error("later queued work on a forker that ended")
+	}
+	pid, _, _, err = f.forkExec("/bin/true", []string{"true"}, attr, nil, birth{})
+	if err != nil {
+		t.Fatalf("fork after the forker ended: %v", err)
+	}
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -285,8 +350,8 @@ func TestForkerForksBeforeQueuedWork(t *testing.T) {
 
 // BenchmarkStartsInStatsGroup is the caller's cost of one start in a
 // stats group on a hybrid machine when starts follow each other (a
-// bring-up, or several services restarting at once): each child joins
-// its v1 stats groups after the fork, on the forker's thread.
+// bring-up, or several services restarting at once): each child is born
+// in its v1 stats groups (Forker.enter).
 func BenchmarkStartsInStatsGroup(b *testing.B) {
 	f := newForker(b)
 	r := startReaper(b)

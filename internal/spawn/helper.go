@@ -161,7 +161,7 @@ func (p *plan) startHelper(r *reaper.Reaper, onExit func(reaper.Exit)) (int, err
 		return 0, decodeReport(b, err, p.path)
 	}
 	verdict <- true
-	p.place(pid, cloned)
+	p.place(pid, cloned, false)
 	return pid, nil
 }
 

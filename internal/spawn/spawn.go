@@ -546,29 +546,43 @@ func forkExecOnce(path string, argv []string, attr *syscall.ProcAttr, pidfd *int
 func (p *plan) startDirect(r *reaper.Reaper, onExit func(reaper.Exit)) (int, error) {
 	attr := &syscall.ProcAttr{Dir: p.dir, Env: p.exeEnv, Files: fds(p.files), Sys: p.sysProcAttr()}
 	attr.Sys.Credential = p.cred
-	var cloned bool
+	var cloned, born bool
+	b := p.birth(attr.Sys)
 	pid, err := r.Start(func(pidfd *int) (int, error) {
 		setSIGPIPE(p.ec.ProcSettings().SIGPIPEDefault)
 		if p.s.NoPidFD {
 			pidfd = nil
 		}
-		pid, c, err := p.s.Forker.forkExec(p.exe, p.exeArgv, attr, pidfd)
-		cloned = c
+		pid, c, bn, err := p.s.Forker.forkExec(p.exe, p.exeArgv, attr, pidfd, b)
+		cloned, born = c, bn
 		return pid, err
 	}, onExit)
 	runtime.KeepAlive(p.files)
 	if err != nil {
 		return 0, setupErr(ExitExec, p.path, err)
 	}
-	p.place(pid, cloned)
+	p.place(pid, cloned, born)
 	return pid, nil
 }
 
+// birth is what the forker's thread joins so that a child cloned into
+// its v2 group is born in its v1 stats groups too (cgroup.Group.Birth).
+func (p *plan) birth(sys *syscall.SysProcAttr) birth {
+	g := p.s.Cgroup
+	if g == nil || !sys.UseCgroupFD || g.JoinFirst() {
+		return birth{}
+	}
+	enter, leave := g.Birth()
+	return birth{enter: enter, leave: leave}
+}
+
 // place completes cgroup placement after the fork.
-func (p *plan) place(pid int, cloned bool) {
+func (p *plan) place(pid int, cloned, born bool) {
 	g := p.s.Cgroup
 	switch {
 	case g == nil:
+	case cloned && born:
+		g.PlacedLimits(pid)
 	case cloned:
 		// The v1 stats groups are the bulk of it on hybrid machines:
 		// queued on the forker's thread, they run when it has no fork
