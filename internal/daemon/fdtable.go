@@ -2,10 +2,10 @@ package daemon
 
 import "golang.org/x/sys/unix"
 
-// descriptorsPerUnit is about what a running unit holds in tend's table: a
-// service directory holds nine (log pipe, pidfd, cgroup directory and
-// events, supervise/ lock, ok and both ends of control), a unit-file
-// service fewer.
+// descriptorsPerUnit is about what a running unit holds in tend's table,
+// with room to spare: a service directory holds nine (log pipe, pidfd,
+// cgroup directory and events, supervise/ lock, ok and both ends of
+// control), a unit-file service fewer.
 const descriptorsPerUnit = 10
 
 // reserveFDs grows tend's descriptor table once, to hold n descriptors.

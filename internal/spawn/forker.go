@@ -48,6 +48,9 @@ type Forker struct {
 	// stray: the thread could not return to tend's own cgroups after a
 	// fork (leave); owned by the forker's thread, which then ends.
 	stray bool
+	// homes holds tend's own `tasks` files open in the forker's table,
+	// by path (leave); owned by the forker's thread.
+	homes map[string]int
 }
 
 // NewForker starts the forker's thread. It fails on kernels without
@@ -317,7 +320,7 @@ func (f *Forker) later(steps ...func()) bool {
 const smallTable = 64
 
 // birth is cgroup.Group.Birth: v1 `tasks` files the forker's thread
-// joins for a fork (Enter) and returns to after it (Leave, in the same
+// joins for a fork (enter) and returns to after it (leave, in the same
 // order), so that the child is born in the unit's v1 stats groups.
 type birth struct{ enter, leave []string }
 
@@ -390,6 +393,10 @@ func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr
 	return pid, cloned, entered == len(b.enter) && len(b.enter) > 0, err
 }
 
+// joinSelf is what a thread writes to a v1 `tasks` file to join that
+// group alone.
+var joinSelf = []byte("0")
+
 // enter moves the forker's thread into the groups of files, in order,
 // until one refuses; it returns how many it joined.
 func (f *Forker) enter(files []string) int {
@@ -397,33 +404,40 @@ func (f *Forker) enter(files []string) int {
 		return 0
 	}
 	for i, file := range files {
-		if writeSelf(file) != nil {
+		fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return i
+		}
+		_, err = unix.Write(fd, joinSelf)
+		unix.Close(fd)
+		if err != nil {
 			return i
 		}
 	}
 	return len(files)
 }
 
-// leave moves the thread back to tend's own groups. A thread that
-// cannot go back would give the next child someone else's groups: it
-// ends instead (serve returns, and the runtime ends a locked thread
-// whose goroutine exits), and forks go back to the callers' threads.
+// leave moves the thread back to tend's own groups, whose `tasks` files
+// stay open in the forker's table. A thread that cannot go back would
+// give the next child someone else's groups: it ends instead (serve
+// returns, and the runtime ends a locked thread whose goroutine exits),
+// and forks go back to the callers' threads.
 func (f *Forker) leave(files []string) {
 	for i := len(files) - 1; i >= 0; i-- {
-		if writeSelf(files[i]) != nil {
+		fd, ok := f.homes[files[i]]
+		if !ok {
+			var err error
+			if fd, err = unix.Open(files[i], unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+				f.stray = true
+				continue
+			}
+			if f.homes == nil {
+				f.homes = map[string]int{}
+			}
+			f.homes[files[i]] = fd
+		}
+		if _, err := unix.Write(fd, joinSelf); err != nil {
 			f.stray = true
 		}
 	}
-}
-
-// writeSelf writes "0" to a v1 `tasks` file: the calling thread alone
-// joins that group. Raw calls: the descriptor is the forker table's.
-func writeSelf(path string) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	_, err = unix.Write(fd, []byte("0"))
-	unix.Close(fd)
-	return err
 }
