@@ -100,6 +100,7 @@ func Parse(file string, data []byte, kind Kind, opt Options) ([]Entry, []error) 
 	var entries []Entry
 	var errs []error
 	var env []string
+	users := userHomes{etc: opt.Etc}
 	text := string(data)
 	lines := strings.Split(text, "\n")
 	if !strings.HasSuffix(text, "\n") && text != "" {
@@ -116,7 +117,7 @@ func Parse(file string, data []byte, kind Kind, opt Options) ([]Entry, []error) 
 			env = append(env, name+"="+value)
 			continue
 		}
-		e, err := parseEntry(line, kind, opt, env)
+		e, err := parseEntry(line, kind, opt, env, &users)
 		if err != nil {
 			errs = append(errs, &Error{file, n, err.Error()})
 			continue
@@ -146,7 +147,36 @@ func envLine(line string) (string, string, bool) {
 	return name, value, true
 }
 
-func parseEntry(line string, kind Kind, opt Options, env []string) (Entry, error) {
+// userHomes looks users up in passwd once per crontab: each lookup reads
+// passwd and group, and a system crontab names root on every line.
+type userHomes struct {
+	etc  string
+	seen map[string]userHome
+}
+
+type userHome struct {
+	home string
+	err  error
+}
+
+func (u *userHomes) home(name string) (string, error) {
+	if h, ok := u.seen[name]; ok {
+		return h.home, h.err
+	}
+	var h userHome
+	if info, err := spawn.LookupUserIn(u.etc, name); err != nil {
+		h.err = err
+	} else {
+		h.home = info.Home
+	}
+	if u.seen == nil {
+		u.seen = map[string]userHome{}
+	}
+	u.seen[name] = h
+	return h.home, h.err
+}
+
+func parseEntry(line string, kind Kind, opt Options, env []string, users *userHomes) (Entry, error) {
 	e := Entry{Env: append([]string(nil), env...), Self: opt.Self}
 	var timeFields []string
 	rest := line
@@ -181,11 +211,11 @@ func parseEntry(line string, kind Kind, opt Options, env []string) (Entry, error
 	default:
 		e.User = opt.Owner
 	}
-	u, err := spawn.LookupUserIn(opt.Etc, e.User)
+	home, err := users.home(e.User)
 	if err != nil {
 		return e, fmt.Errorf("bad username %q: %v", e.User, err)
 	}
-	e.Home = u.Home
+	e.Home = home
 	e.Command, e.Stdin = splitPercent(strings.TrimRight(rest, "\r"))
 	if strings.TrimSpace(e.Command) == "" {
 		return e, fmt.Errorf("bad command: empty")

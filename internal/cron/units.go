@@ -85,7 +85,16 @@ func (e *Entry) Units() Units {
 	return Units{Timer: base + ".timer", Service: base + ".service", TimerText: t.String(), ServiceText: s.String()}
 }
 
-func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+// The replacers are built once: a Replacer compiles itself on first use,
+// which cost more than the rest of a crontab's conversion. They are
+// immutable and safe for concurrent use.
+var (
+	lineBreaks  = strings.NewReplacer("\n", " ", "\r", " ")
+	quoteArg    = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%")
+	quoteCmdArg = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$")
+)
+
+func oneLine(s string) string { return lineBreaks.Replace(s) }
 
 func specifierEscape(s string) string { return strings.ReplaceAll(s, "%", "%%") }
 
@@ -93,9 +102,9 @@ func specifierEscape(s string) string { return strings.ReplaceAll(s, "%", "%%") 
 // quote escaped, % doubled (specifiers), and in command lines $ doubled
 // (variable expansion) so the shell sees the text cron would pass.
 func quote(s string, command bool) string {
-	r := []string{`\`, `\\`, `"`, `\"`, "%", "%%"}
+	r := quoteArg
 	if command {
-		r = append(r, "$", "$$")
+		r = quoteCmdArg
 	}
-	return `"` + strings.NewReplacer(r...).Replace(s) + `"`
+	return `"` + r.Replace(s) + `"`
 }
