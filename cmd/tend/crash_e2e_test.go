@@ -20,13 +20,13 @@ import (
 
 // startTendAt is startTend with the runtime and journal directories in
 // work, so that a second `tend run` can take over from the first.
-func startTendAt(t *testing.T, units, work string, extra ...string) *instance {
+func startTendAt(t testing.TB, units, work string, extra ...string) *instance {
 	t.Helper()
 	return startBinAt(t, tendBin, units, work, extra...)
 }
 
 // startBinAt is startTendAt running the tend binary at bin.
-func startBinAt(t *testing.T, bin, units, work string, extra ...string) *instance {
+func startBinAt(t testing.TB, bin, units, work string, extra ...string) *instance {
 	t.Helper()
 	return launch(t, bin, units, work, nil, extra...)
 }
@@ -71,7 +71,7 @@ func unitProcs(t *testing.T, in *instance, unit string) []int {
 
 // awaitGone waits for pid to end (a SIGKILLed orphan is reaped by
 // whoever adopted it, or stays a zombie, which alive counts as gone).
-func awaitGone(t *testing.T, pid int) {
+func awaitGone(t testing.TB, pid int) {
 	t.Helper()
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {

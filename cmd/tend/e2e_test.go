@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 
 // instance is one `tend run` started by a test.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	socket string
 	syslog string
@@ -81,14 +81,14 @@ type instance struct {
 
 // startTend runs `tend run --units dir` with its own runtime and journal
 // directories, and returns once tend reported READY=1 on a notify socket.
-func startTend(t *testing.T, dir string, extra ...string) *instance {
+func startTend(t testing.TB, dir string, extra ...string) *instance {
 	t.Helper()
 	return startTendOut(t, dir, nil, extra...)
 }
 
 // startTendOut is startTend with tend's stderr going to stderr (nil: a
 // buffer the instance keeps).
-func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *instance {
+func startTendOut(t testing.TB, dir string, stderr io.Writer, extra ...string) *instance {
 	t.Helper()
 	return launch(t, tendBin, dir, t.TempDir(), stderr, extra...)
 }
@@ -96,7 +96,7 @@ func startTendOut(t *testing.T, dir string, stderr io.Writer, extra ...string) *
 // launch runs `bin run --units units` with its runtime and journal
 // directories in work (a second launch in the same work takes over from
 // the first), and returns once tend reported READY=1 on a notify socket.
-func launch(t *testing.T, bin, units, work string, stderr io.Writer, extra ...string) *instance {
+func launch(t testing.TB, bin, units, work string, stderr io.Writer, extra ...string) *instance {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run the system instance and need root")

@@ -41,9 +41,8 @@ func BenchmarkSocketMemoryDaemon(b *testing.B) {
 func socketDaemonMemory(b *testing.B, n int) (heap, anon [2]int64) {
 	units, work := b.TempDir(), b.TempDir()
 	writeSocketUnits(b, units, work, n)
-	t := &testing.T{}
 	prof := filepath.Join(b.TempDir(), "heap.pprof")
-	in := startTendAt(t, units, work, "--heap-profile", prof, "--syslog-socket", "")
+	in := startTendAt(b, units, work, "--heap-profile", prof, "--syslog-socket", "")
 	defer in.stop()
 	heap[0] = profileStat(b, prof+".txt", "HeapLive")
 	anon[0] = rollupKiB(b, in.cmd.Process.Pid, "Anonymous") * 1024

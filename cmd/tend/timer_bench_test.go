@@ -43,8 +43,7 @@ func timerPrecision(b *testing.B, bin string, exec func(job, out string) string)
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.timer"), []byte("[Timer]\nOnCalendar=*:*:0/0.1\nAccuracySec=1us\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "p.service"), []byte("[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\n"+exec(bin, out)), 0o644)
-	t := &testing.T{}
-	in := startTend(t, dir)
+	in := startTend(b, dir)
 	defer in.stop()
 	w, err := watchExecs(in.cmd.Process.Pid)
 	if err != nil {

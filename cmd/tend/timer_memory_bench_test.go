@@ -43,9 +43,8 @@ func BenchmarkTimerMemoryDaemon(b *testing.B) {
 func timerDaemonMemory(b *testing.B, n int, started bool) (heap, anon int64) {
 	units := b.TempDir()
 	writeTimerUnits(b, units, n, started)
-	t := &testing.T{}
 	prof := filepath.Join(b.TempDir(), "heap.pprof")
-	in := startTendAt(t, units, b.TempDir(), "--heap-profile", prof, "--syslog-socket", "")
+	in := startTendAt(b, units, b.TempDir(), "--heap-profile", prof, "--syslog-socket", "")
 	defer in.stop()
 	if out, code := in.ctl("daemon-reload"); code != 0 {
 		b.Fatalf("daemon-reload: exit %d: %s", code, out)

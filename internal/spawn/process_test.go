@@ -240,21 +240,14 @@ func TestSIGPIPEDisposition(t *testing.T) {
 	if p.close(); p.helper || p.tramp {
 		t.Errorf("IgnoreSIGPIPE=no alone: helper %v, trampoline %v; want a plain fork and exec", p.helper, p.tramp)
 	}
-	// Starts of both kinds in turn each get their own disposition, and
-	// tend (this process) is left with one that does not end it.
+	// Starts of both kinds in turn each get their own disposition. (That
+	// tend itself is never left at SIGPIPE's default action is Go's: the
+	// runtime keeps its handler installed whatever signal.Notify and
+	// Ignore were told, so no check here could fail.)
 	for i, dfl := range []bool{true, false, true, true, false, false, true} {
 		ec := &unit.ExecContext{UMask: 0o022, Proc: &unit.ProcContext{SIGPIPEDefault: dfl}}
 		if ign := ignored(runReady(t, r, Spec{Exec: ec})); ign == dfl {
 			t.Errorf("start %d, IgnoreSIGPIPE=%v: SIGPIPE ignored %v", i, !dfl, ign)
 		}
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr.Close()
-	defer pw.Close()
-	if _, err := pw.Write([]byte("x")); !errors.Is(err, syscall.EPIPE) {
-		t.Errorf("write to a closed pipe after the starts: %v; want EPIPE (and no signal)", err)
 	}
 }
