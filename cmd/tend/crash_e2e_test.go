@@ -254,15 +254,7 @@ func TestCrashLeavesNoSecondRun(t *testing.T) {
 	in := startTendAt(t, units, work)
 	in.followAfter("again.service", "")("code=exited, status=3")
 	cg := in.prop("again.service", "ControlGroup")
-	run := exec.Command("sleep", "1000")
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = run.Process.Kill()
-		_ = run.Wait()
-	})
-	moveToGroup(t, cg, run.Process.Pid)
+	run := unrecordedRun(t, cg)
 	if got := in.prop("again.service", "SubState"); got != "auto-restart" {
 		t.Fatalf("again.service is %s before the crash; want auto-restart (RestartSec= passed?)", got)
 	}
@@ -277,6 +269,63 @@ func TestCrashLeavesNoSecondRun(t *testing.T) {
 		t.Fatalf("the cgroup holds %v (the unrecorded run %d alive: %v); want only the restarted main process %d",
 			got, run.Process.Pid, alive(run.Process.Pid), main)
 	}
+}
+
+// TestCrashLeavesNoSecondStart: the same window for a unit at rest. A
+// manager killed between a start's spawn and the state write that records
+// it leaves the run in the group while the state file says dead (or has
+// no entry for the unit at all); the next start, by the next manager,
+// ends that run before it starts the service. The unrecorded run is made
+// by moving a process into the group of a stopped unit, then killing tend.
+func TestCrashLeavesNoSecondStart(t *testing.T) {
+	units := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\n",
+		"once.service":   "[Service]\nExecStart=/bin/sleep 1000\n",
+	})
+	work := t.TempDir()
+	reapHolder(t, work)
+	in := startTendAt(t, units, work)
+	in.mustCtl("start", "once.service")
+	cg := in.prop("once.service", "ControlGroup")
+	if cg == "" {
+		t.Fatal("once.service runs without a ControlGroup")
+	}
+	in.mustCtl("stop", "once.service")
+	// The group went with the stop; the unrecorded run's is made again.
+	dir := filepath.Join("/sys/fs/cgroup/unified", cg)
+	if _, err := os.Stat("/sys/fs/cgroup/unified"); err != nil {
+		dir = filepath.Join("/sys/fs/cgroup", cg)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	run := unrecordedRun(t, cg)
+	cursor := in.cursor("once.service")
+	in.crash()
+	in = startTendAt(t, units, work)
+	in.mustCtl("start", "once.service")
+	in.followAfter("once.service", cursor)("did not record")
+	main := in.mainPID("once.service")
+	if got := unitProcs(t, in, "once.service"); alive(run.Process.Pid) || !slices.Equal(got, []int{main}) {
+		t.Fatalf("the cgroup holds %v (the unrecorded run %d alive: %v); want only the new main process %d",
+			got, run.Process.Pid, alive(run.Process.Pid), main)
+	}
+}
+
+// unrecordedRun starts a sleep in the cgroup tend names cg, as a run the
+// manager started but did not record before it crashed would be there.
+func unrecordedRun(t *testing.T, cg string) *exec.Cmd {
+	t.Helper()
+	run := exec.Command("sleep", "1000")
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Kill()
+		_ = run.Wait()
+	})
+	moveToGroup(t, cg, run.Process.Pid)
+	return run
 }
 
 // moveToGroup puts pid into the cgroup tend names cg in every hierarchy

@@ -144,6 +144,16 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	for _, f := range fds {
 		f.Close() // kept for a unit that is gone
 	}
+	if !inherited {
+		// A unit at rest is saved only once it has run, so one that the old
+		// manager started after its last save may come back as never
+		// started: every service at rest looks before its next start.
+		for _, u := range m.units {
+			if svc, ok := u.eng.(*service); ok && (svc.state == Dead || svc.state == Failed) {
+				svc.restoredIdle = true
+			}
+		}
+	}
 	m.dirty, m.changedAll = true, true
 	m.flushEvents()
 	return adopted

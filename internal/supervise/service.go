@@ -24,6 +24,9 @@ func (m *Manager) startService(u *service) {
 		u.startAfterStop = true
 		return
 	}
+	if m.endUnrecorded(u) {
+		return
+	}
 	if u.state == AutoRestart {
 		u.nRestarts++
 	}
@@ -544,4 +547,25 @@ func (m *Manager) groupTracked() bool {
 // groupSurelyEmpty reports whether u's cgroup is known to have no process.
 func (m *Manager) groupSurelyEmpty(u *rt) bool {
 	return m.groupTracked() && u.cg != nil && !m.groupBusy(u)
+}
+
+// endUnrecorded handles the first start of a unit taken back dead or
+// failed after a crash. A crash between a start's spawn and the state
+// write that records it leaves that run in the unit's group while the
+// state file says the unit is down: starting beside it would run the
+// service twice. The run is ended first, as leftovers of a run are, and
+// the start goes on once the group is empty (startAfterStop). It reports
+// whether it took the start over.
+func (m *Manager) endUnrecorded(u *service) bool {
+	if !u.restoredIdle {
+		return false
+	}
+	u.restoredIdle = false
+	if m.prepare(u.rt) != nil || !m.waitsForGroup(u) || !m.groupBusy(u.rt) {
+		return false
+	}
+	m.event(u.rt, prioWarn, "%s: Processes of a start the manager did not record before it restarted are in the control group; ending them before starting.", u.name)
+	u.startAfterStop = true
+	m.enterSignal(u, FinalSigterm, ResultSuccess)
+	return true
 }

@@ -58,6 +58,10 @@ type service struct {
 	// old manager may have started the next run after its last save;
 	// the restart looks for that run first (autoRestart).
 	restoredWaiting bool
+	// restoredIdle: at rest when tend came back from a crash, so the old
+	// manager may have started a run after its last save; the next start
+	// looks for that run first (endUnrecorded).
+	restoredIdle bool
 
 	// kept is the main process's output, kept open across automatic
 	// restarts (output.go); zero when none is kept.
