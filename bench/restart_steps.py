@@ -80,18 +80,27 @@ def record(tool, n, work):
     return p.pid, set(kills), out
 
 
+def events(script):
+    """The tracepoints of perf script's text: (pid, tid, cpu, µs, event, rest)."""
+    for line in script.splitlines():
+        m = LINE.match(line)
+        if m:
+            _, pid, tid, cpu, t, ev, rest = m.groups()
+            yield int(pid), tid, cpu, float(t) * 1e6, ev, rest
+
+
+def killed(pid, ev, rest, kills):
+    """Whether the event is the exit of a killed service's process."""
+    return ev == "sched:sched_process_exit" and pid in kills and "group_dead=true" in rest
+
+
 def dump(sup, kills, script, k):
     """The supervisor's events from each of the first k kills' exit to its fork."""
     t0, left = None, k
-    tids = {m.group(3) for m in map(LINE.match, script.splitlines()) if m and int(m.group(2)) == sup}
+    tids = {tid for pid, tid, *_ in events(script) if pid == sup}
     woken = re.compile(r"pid=(\d+) ")
-    for line in script.splitlines():
-        m = LINE.match(line)
-        if not m:
-            continue
-        comm, pid, tid, cpu, t, ev, rest = m.groups()
-        t, pid = float(t) * 1e6, int(pid)
-        if ev == "sched:sched_process_exit" and pid in kills and "group_dead=true" in rest:
+    for pid, tid, cpu, t, ev, rest in events(script):
+        if killed(pid, ev, rest, kills):
             if left == 0:
                 return
             left -= 1
@@ -107,13 +116,8 @@ def dump(sup, kills, script, k):
 
 def steps(sup, kills, script):
     res, cur = [], None
-    for line in script.splitlines():
-        m = LINE.match(line)
-        if not m:
-            continue
-        _, pid, _, _, t, ev, rest = m.groups()
-        t, pid = float(t) * 1e6, int(pid)
-        if ev == "sched:sched_process_exit" and pid in kills and "group_dead=true" in rest:
+    for pid, _, _, t, ev, rest in events(script):
+        if killed(pid, ev, rest, kills):
             cur = {"t0": t, "child": None}
             res.append(cur)
             continue

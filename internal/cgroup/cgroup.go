@@ -84,7 +84,8 @@ type Manager struct {
 	// stats the tracking hierarchy cannot give.
 	statBase map[string]string
 	// home maps a v1 controller of statBase to the `tasks` file of tend's
-	// own group there (Group.Birth); set by Open, read-only after.
+	// own group there (Group.Birth); written only while Open runs, so
+	// read without the lock.
 	home map[string]string
 	// baseLock and statLocks hold the ownership locks of base and of
 	// the statBase directories.
@@ -306,10 +307,6 @@ func (m *Manager) setupStats(mounts []mount, self []cgroupLine) {
 		}
 	}
 }
-
-// homes is Manager.home: written only while Open runs, so read without
-// the lock.
-func (m *Manager) homes() map[string]string { return m.home }
 
 // v2Has reports whether unit groups get the v2 controller's files.
 func (m *Manager) v2Has(ctrl string) bool {

@@ -226,10 +226,9 @@ func (g *Group) PlacedLimits(pid int) {
 // open: a descriptor more per unit brought 2000 service directories past
 // a limit of 20000 open files.)
 func (g *Group) Birth() (enter, leave []string) {
-	homes := g.m.homes()
 	for _, ctrl := range statControllers {
 		d, ok := g.statDirs[ctrl]
-		home, hok := homes[ctrl]
+		home, hok := g.m.home[ctrl]
 		if ok && hok {
 			enter = append(enter, filepath.Join(d, "tasks"))
 			leave = append(leave, home)
@@ -237,6 +236,14 @@ func (g *Group) Birth() (enter, leave []string) {
 	}
 	return enter, leave
 }
+
+// JoinThread moves the calling thread alone into the v1 group whose
+// `tasks` file is path (Birth).
+func JoinThread(path string) error { return writeFile(path, joinSelf) }
+
+// joinSelf is what a thread writes to a v1 `tasks` file to join that
+// group alone.
+var joinSelf = []byte("0")
 
 // PlacedStats is the part of Placed that may come late: joining the v1
 // groups that only count (a child forked before misses them, which costs

@@ -77,9 +77,10 @@ func Load(fsys FS, path string, kind Kind, opt Options) ([]Entry, []error) {
 	if err != nil {
 		return nil, []error{&Error{File: path, Msg: err.Error()}}
 	}
+	opt = opt.withAccounts()
 	var uid uint32
 	if kind == User {
-		u, err := lookupUID(opt.Etc, opt.Owner)
+		u, err := lookupUID(opt.Accounts, opt.Owner)
 		if err != nil {
 			return nil, []error{&Error{File: path, Msg: err.Error()}}
 		}

@@ -84,6 +84,18 @@ type Options struct {
 	// Self: the jobs run as the manager's own user (a user instance
 	// reading its user's crontab), so the services name no User=.
 	Self bool
+	// Accounts answers the user lookups (Etc's passwd and group); nil:
+	// one for this crontab. A caller loading several crontabs passes one
+	// for all: each line of a system crontab names a user.
+	Accounts *spawn.Accounts
+}
+
+// withAccounts is opt with an Accounts for Etc if it has none.
+func (opt Options) withAccounts() Options {
+	if opt.Accounts == nil {
+		opt.Accounts = spawn.NewAccounts(opt.Etc)
+	}
+	return opt
 }
 
 var keywords = map[string]string{
@@ -97,10 +109,10 @@ func Parse(file string, data []byte, kind Kind, opt Options) ([]Entry, []error) 
 	if opt.Local == nil {
 		opt.Local = time.Local
 	}
+	opt = opt.withAccounts()
 	var entries []Entry
 	var errs []error
 	var env []string
-	users := userHomes{etc: opt.Etc}
 	text := string(data)
 	lines := strings.Split(text, "\n")
 	if !strings.HasSuffix(text, "\n") && text != "" {
@@ -117,7 +129,7 @@ func Parse(file string, data []byte, kind Kind, opt Options) ([]Entry, []error) 
 			env = append(env, name+"="+value)
 			continue
 		}
-		e, err := parseEntry(line, kind, opt, env, &users)
+		e, err := parseEntry(line, kind, opt, env)
 		if err != nil {
 			errs = append(errs, &Error{file, n, err.Error()})
 			continue
@@ -147,36 +159,7 @@ func envLine(line string) (string, string, bool) {
 	return name, value, true
 }
 
-// userHomes looks users up in passwd once per crontab: each lookup reads
-// passwd and group, and a system crontab names root on every line.
-type userHomes struct {
-	etc  string
-	seen map[string]userHome
-}
-
-type userHome struct {
-	home string
-	err  error
-}
-
-func (u *userHomes) home(name string) (string, error) {
-	if h, ok := u.seen[name]; ok {
-		return h.home, h.err
-	}
-	var h userHome
-	if info, err := spawn.LookupUserIn(u.etc, name); err != nil {
-		h.err = err
-	} else {
-		h.home = info.Home
-	}
-	if u.seen == nil {
-		u.seen = map[string]userHome{}
-	}
-	u.seen[name] = h
-	return h.home, h.err
-}
-
-func parseEntry(line string, kind Kind, opt Options, env []string, users *userHomes) (Entry, error) {
+func parseEntry(line string, kind Kind, opt Options, env []string) (Entry, error) {
 	e := Entry{Env: append([]string(nil), env...), Self: opt.Self}
 	var timeFields []string
 	rest := line
@@ -211,11 +194,11 @@ func parseEntry(line string, kind Kind, opt Options, env []string, users *userHo
 	default:
 		e.User = opt.Owner
 	}
-	home, err := users.home(e.User)
+	u, err := opt.Accounts.User(e.User)
 	if err != nil {
 		return e, fmt.Errorf("bad username %q: %v", e.User, err)
 	}
-	e.Home = home
+	e.Home = u.Home
 	e.Command, e.Stdin = splitPercent(strings.TrimRight(rest, "\r"))
 	if strings.TrimSpace(e.Command) == "" {
 		return e, fmt.Errorf("bad command: empty")
@@ -282,8 +265,8 @@ func splitPercent(s string) (cmd, stdin string) {
 	return cmd, stdin
 }
 
-func lookupUID(etc, name string) (uint32, error) {
-	u, err := spawn.LookupUserIn(etc, name)
+func lookupUID(accounts *spawn.Accounts, name string) (uint32, error) {
+	u, err := accounts.User(name)
 	if err != nil {
 		return 0, fmt.Errorf("crontab of unknown user %q: %v", name, err)
 	}

@@ -85,9 +85,10 @@ func (c crontabs) read() ([]inetd.Unit, []string) {
 	var units []inetd.Unit
 	var msgs []string
 	seen := map[string]string{} // unit name → where it came from
+	accounts := spawn.NewAccounts(c.etc)
 	for _, s := range c.sources {
 		for _, f := range c.files(s, &msgs) {
-			opt := cron.Options{Etc: c.etc, Owner: f.owner, Self: c.self}
+			opt := cron.Options{Etc: c.etc, Owner: f.owner, Self: c.self, Accounts: accounts}
 			entries, errs := cron.Load(cron.OSFS{}, f.path, f.kind, opt)
 			for _, err := range errs {
 				msgs = append(msgs, err.Error())

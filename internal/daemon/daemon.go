@@ -172,21 +172,18 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 
 // daemon is one running manager instance.
 type daemon struct {
-	// fdsReserved closes once reserveFDs has grown the descriptor table
-	// (nil once boot has waited for it).
-	fdsReserved <-chan struct{}
-	cfg         Config
-	log         *slog.Logger
-	reaper      *reaper.Reaper
-	cgroups     *cgroup.Manager
-	journal     *journal.Journal
-	notify      *notify.Socket
-	mgr         *supervise.Manager
-	loader      *loader
-	server      *api.Server
-	ln          net.Listener      // the control socket, bound before anything else
-	syslog      *syslogIn         // nil when not capturing syslog
-	forward     *syslog.Forwarder // nil when not forwarding; set before the API serves
+	cfg     Config
+	log     *slog.Logger
+	reaper  *reaper.Reaper
+	cgroups *cgroup.Manager
+	journal *journal.Journal
+	notify  *notify.Socket
+	mgr     *supervise.Manager
+	loader  *loader
+	server  *api.Server
+	ln      net.Listener      // the control socket, bound before anything else
+	syslog  *syslogIn         // nil when not capturing syslog
+	forward *syslog.Forwarder // nil when not forwarding; set before the API serves
 	// router writes syslog.conf's files (nil without rules); ruleForwards
 	// carry out its @host rules. Both are set before the API serves.
 	router       *logroute.Router
@@ -242,6 +239,10 @@ type daemon struct {
 	// (panic.go); after shuttingDown is set a panic is not one.
 	panics       int
 	shuttingDown atomic.Bool
+
+	// fdsReserved closes once reserveFDs has grown the descriptor table
+	// (nil once waited for: fdsGrown).
+	fdsReserved <-chan struct{}
 }
 
 func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
@@ -341,7 +342,7 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 		d.log.Warn(dg)
 	}
 	reserved := make(chan struct{})
-	go func() { // ends after two system calls; boot waits for it
+	go func() { // ends after two system calls; fdsGrown waits for it
 		defer close(reserved)
 		reserveFDs(64 + descriptorsPerUnit*pl.Len())
 	}()
@@ -521,6 +522,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 			d.bootTx = nil
 		}
 		d.endBootGC()
+		d.fdsGrown()
 		// The groups an earlier run left and this one did not take up
 		// again, once the units that could have are started: off the
 		// way of the first start.
@@ -573,10 +575,7 @@ func (d *daemon) boot(ctx context.Context) {
 		}
 	}
 	d.endBootGC()
-	if d.fdsReserved != nil {
-		<-d.fdsReserved
-		d.fdsReserved = nil
-	}
+	d.fdsGrown()
 	if ctx.Err() == nil {
 		// The groups an earlier run left and this one did not take up
 		// again, once the units that could have are started: off the
@@ -584,6 +583,14 @@ func (d *daemon) boot(ctx context.Context) {
 		d.cgroups.PruneStale()
 		d.settle(ctx) // after the boot's state-file write
 		d.sdNotify("READY=1\nSTATUS=Startup finished, " + d.cfg.Target + " reached")
+	}
+}
+
+// fdsGrown waits for the descriptor table's growth newDaemon started.
+func (d *daemon) fdsGrown() {
+	if d.fdsReserved != nil {
+		<-d.fdsReserved
+		d.fdsReserved = nil
 	}
 }
 

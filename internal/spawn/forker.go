@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/cgroup"
 )
 
 // A fork copies the parent's descriptor table and the child's execve
@@ -393,10 +395,6 @@ func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr
 	return pid, cloned, entered == len(b.enter) && len(b.enter) > 0, err
 }
 
-// joinSelf is what a thread writes to a v1 `tasks` file to join that
-// group alone.
-var joinSelf = []byte("0")
-
 // enter moves the forker's thread into the groups of files, in order,
 // until one refuses; it returns how many it joined.
 func (f *Forker) enter(files []string) int {
@@ -404,13 +402,7 @@ func (f *Forker) enter(files []string) int {
 		return 0
 	}
 	for i, file := range files {
-		fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return i
-		}
-		_, err = unix.Write(fd, joinSelf)
-		unix.Close(fd)
-		if err != nil {
+		if cgroup.JoinThread(file) != nil {
 			return i
 		}
 	}
@@ -436,7 +428,7 @@ func (f *Forker) leave(files []string) {
 			}
 			f.homes[files[i]] = fd
 		}
-		if _, err := unix.Write(fd, joinSelf); err != nil {
+		if _, err := unix.Write(fd, []byte("0")); err != nil { // cgroup.JoinThread on a kept descriptor
 			f.stray = true
 		}
 	}

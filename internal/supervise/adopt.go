@@ -147,10 +147,13 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 	if !inherited {
 		// A unit at rest is saved only once it has run, so one that the old
 		// manager started after its last save may come back as never
-		// started: every service at rest looks before its next start.
+		// started: every service not running looks before its next start.
 		for _, u := range m.units {
-			if svc, ok := u.eng.(*service); ok && (svc.state == Dead || svc.state == Failed) {
-				svc.restoredIdle = true
+			if svc, ok := u.eng.(*service); ok {
+				switch svc.state {
+				case Dead, Failed, AutoRestart:
+					svc.unrecorded = true
+				}
 			}
 		}
 	}
@@ -213,7 +216,6 @@ func (m *Manager) resumeService(u *service, data json.RawMessage, inherited bool
 	case Dead, Failed, Exited:
 		return
 	case AutoRestart:
-		u.restoredWaiting = !inherited
 		if d := m.restartDelay(u); d > 0 {
 			m.arm(u.rt, d)
 		} else {

@@ -24,7 +24,7 @@ func (m *Manager) startService(u *service) {
 		u.startAfterStop = true
 		return
 	}
-	if m.endUnrecorded(u) {
+	if m.endUnrecorded(u, false) {
 		return
 	}
 	if u.state == AutoRestart {
@@ -549,23 +549,29 @@ func (m *Manager) groupSurelyEmpty(u *rt) bool {
 	return m.groupTracked() && u.cg != nil && !m.groupBusy(u)
 }
 
-// endUnrecorded handles the first start of a unit taken back dead or
-// failed after a crash. A crash between a start's spawn and the state
-// write that records it leaves that run in the unit's group while the
-// state file says the unit is down: starting beside it would run the
-// service twice. The run is ended first, as leftovers of a run are, and
-// the start goes on once the group is empty (startAfterStop). It reports
-// whether it took the start over.
-func (m *Manager) endUnrecorded(u *service) bool {
-	if !u.restoredIdle {
+// endUnrecorded handles the first start or restart of a service that was
+// not running when tend came back from a crash. A crash between a spawn
+// and the state write that records it leaves that run in the unit's
+// group while the state file says the unit is down or waits to restart:
+// starting beside it would run the service twice. The run is ended
+// first, as leftovers of a run are; then a restart is decided again, and
+// a start goes on (startAfterStop), once the group is empty. Its group
+// was not opened at the restore (liveServices). It reports whether it
+// took the start over.
+func (m *Manager) endUnrecorded(u *service, restart bool) bool {
+	if !u.unrecorded {
 		return false
 	}
-	u.restoredIdle = false
+	u.unrecorded = false
 	if m.prepare(u.rt) != nil || !m.waitsForGroup(u) || !m.groupBusy(u.rt) {
 		return false
 	}
-	m.event(u.rt, prioWarn, "%s: Processes of a start the manager did not record before it restarted are in the control group; ending them before starting.", u.name)
-	u.startAfterStop = true
+	what := "starting"
+	if restart {
+		what = "restarting"
+	}
+	m.event(u.rt, prioWarn, "%s: Processes of a start the manager did not record before it restarted are in the control group; ending them before %s.", u.name, what)
+	u.startAfterStop = !restart
 	m.enterSignal(u, FinalSigterm, ResultSuccess)
 	return true
 }

@@ -54,14 +54,11 @@ type service struct {
 	// Start times of mainPID and controlPID as last read (adopt.go).
 	mainStart, controlStart pidStart
 
-	// restoredWaiting: taken back in auto-restart after a crash, so the
-	// old manager may have started the next run after its last save;
-	// the restart looks for that run first (autoRestart).
-	restoredWaiting bool
-	// restoredIdle: at rest when tend came back from a crash, so the old
-	// manager may have started a run after its last save; the next start
-	// looks for that run first (endUnrecorded).
-	restoredIdle bool
+	// unrecorded: at rest or waiting to restart when tend came back from
+	// a crash, so the old manager may have started a run after its last
+	// save; the next start or restart looks for that run first
+	// (endUnrecorded).
+	unrecorded bool
 
 	// kept is the main process's output, kept open across automatic
 	// restarts (output.go); zero when none is kept.

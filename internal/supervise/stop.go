@@ -313,19 +313,8 @@ func exitCode(u *service) int {
 
 // autoRestart fires when RestartSec= has passed.
 func (m *Manager) autoRestart(u *service) {
-	if u.restoredWaiting {
-		// A crash between a restart's spawn and the state write that
-		// records it leaves that run in the group, unknown to this
-		// manager: starting beside it would run the service twice.
-		// It is ended first, as leftovers of a run are, and the
-		// restart decided again once the group is empty.
-		// Its group was not opened at the restore (liveServices).
-		u.restoredWaiting = false
-		if m.prepare(u.rt) == nil && m.waitsForGroup(u) && m.groupBusy(u.rt) {
-			m.event(u.rt, prioWarn, "%s: Processes of a start the manager did not record before it restarted are in the control group; ending them before restarting.", u.name)
-			m.enterSignal(u, FinalSigterm, ResultSuccess)
-			return
-		}
+	if m.endUnrecorded(u, true) {
+		return
 	}
 	m.event(u.rt, prioInfo, "%s: Scheduled restart job, restart counter is at %d.", u.name, u.nRestarts+1)
 	u.restartStep++
