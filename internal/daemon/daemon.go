@@ -248,6 +248,13 @@ type daemon struct {
 func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{}), endBootGC: func() {}}
+	early := growFDs(nil, earlyFDs)
+	grown := early // the last growth started, which waits for the ones before
+	defer func() {
+		if err != nil {
+			<-grown
+		}
+	}()
 	d.exe, _ = os.Executable() // before anyone replaces the file
 	d.panics = panicRestarts()
 	d.zone.Store(loadZone())
@@ -341,12 +348,8 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
-	reserved := make(chan struct{})
-	go func() { // ends after two system calls; fdsGrown waits for it
-		defer close(reserved)
-		reserveFDs(64 + descriptorsPerUnit*pl.Len())
-	}()
-	d.fdsReserved = reserved
+	grown = growFDs(early, 64+descriptorsPerUnit*pl.Len())
+	d.fdsReserved = grown
 	if h == nil {
 		// The boot transaction is planned while the rest is set up; a
 		// start that resumes a previous manager's units does not use it.

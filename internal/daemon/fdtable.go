@@ -13,7 +13,7 @@ const descriptorsPerUnit = 10
 // growth waits for an RCU grace period, during which every thread that
 // opens a file waits too: a bring-up of 1000 service directories grew it
 // eight times, ~120 ms blocked on the start path (off-CPU profile in
-// bench/README.md). One growth ahead waits once, while the journal opens.
+// bench/README.md). A growth ahead waits once, while tend sets up (growFDs).
 // Tables never shrink, so this costs 8 bytes per slot for tend's life:
 // sized from the units loaded, within RLIMIT_NOFILE.
 func reserveFDs(n int) {
@@ -35,4 +35,28 @@ func reserveFDs(n int) {
 	if fd, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, n-1); err == nil {
 		unix.Close(fd)
 	}
+}
+
+// earlyFDs is the table tend grows to before it knows its units. Only a
+// thread that needs a slot past the current table waits for a growth
+// under way; set-up needs fewer than the 64 slots a process starts with,
+// so the grace period passes while tend sets up instead of under the
+// first starts. 2048 slots (16 KiB) hold about 200 units; a larger load
+// grows the table once more.
+const earlyFDs = 2048
+
+// growFDs grows the table to n slots on a goroutine of its own, after
+// the growth after has ended (nil: none); the channel it returns closes
+// when it is done. A growth that finds the table large enough makes no
+// system call that waits.
+func growFDs(after <-chan struct{}, n int) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { // ends after a few system calls; fdsGrown waits for it
+		defer close(done)
+		if after != nil {
+			<-after
+		}
+		reserveFDs(n)
+	}()
+	return done
 }

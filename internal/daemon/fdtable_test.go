@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // fdSize is the size of this process's descriptor table (FDSize in
@@ -49,5 +51,26 @@ func TestReserveFDs(t *testing.T) {
 	}
 	if len(after) != len(before) {
 		t.Errorf("%d descriptors open before reserveFDs, %d after", len(before), len(after))
+	}
+}
+
+// TestGrowFDsInOrder: a growth started after another waits for it, and
+// the table ends at the later size once the later one is done.
+func TestGrowFDsInOrder(t *testing.T) {
+	cur := fdSize(t)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < uint64(cur*4) {
+		t.Skipf("RLIMIT_NOFILE %d is below %d", lim.Cur, cur*4)
+	}
+	first := growFDs(nil, cur*2)
+	second := growFDs(first, cur*4)
+	<-second
+	select {
+	case <-first:
+	default:
+		t.Fatal("the later growth ended before the earlier one")
+	}
+	if got := fdSize(t); got < cur*4 {
+		t.Errorf("FDSize = %d after growing to %d", got, cur*4)
 	}
 }

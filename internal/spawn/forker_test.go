@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,7 +238,9 @@ func memoryLine(text string) string {
 // TestForkerBirthInStatsGroups: on a hybrid machine a child is born in
 // its v1 stats groups, not moved there after the fork: the program's
 // first look at /proc/self/cgroup already shows them; and every thread
-// of tend is back in tend's own groups afterwards.
+// of tend is back in tend's own groups afterwards. Both ways: from a
+// thread of the caller's while tend's table is small, from the forker's
+// thread once it is large.
 func TestForkerBirthInStatsGroups(t *testing.T) {
 	f := newForker(t)
 	r := startReaper(t)
@@ -247,37 +250,106 @@ func TestForkerBirthInStatsGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	home := memoryLine(string(self))
-	for range 3 { // the thread goes and comes back each time
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		run(t, r, Spec{
-			Command: unit.Command{Path: "/bin/cat", Argv: []string{"cat", "/proc/self/cgroup"}, NoEnvExpand: true},
-			Stdout:  pw, Stderr: pw, Cgroup: g, SelfExe: os.Args[0], Forker: f,
+	for _, table := range []string{"small", "large"} {
+		t.Run(table, func(t *testing.T) {
+			if table == "large" {
+				openPipes(t, smallTable)
+			}
+			for range 3 { // the thread goes and comes back each time
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if small := pw.Fd() < smallTable; small != (table == "small") {
+					t.Fatalf("the child's stdout is descriptor %d: not a %s table", pw.Fd(), table)
+				}
+				run(t, r, Spec{
+					Command: unit.Command{Path: "/bin/cat", Argv: []string{"cat", "/proc/self/cgroup"}, NoEnvExpand: true},
+					Stdout:  pw, Stderr: pw, Cgroup: g, SelfExe: os.Args[0], Forker: f,
+				})
+				pw.Close()
+				out, err := io.ReadAll(pr)
+				pr.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := memoryLine(string(out)), g.Path(); !strings.HasSuffix(got, want) {
+					t.Errorf("the program started in memory group %q, want one ending in %q", got, want)
+				}
+			}
+			tasks, err := os.ReadDir("/proc/self/task")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range tasks {
+				b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
+				if err != nil {
+					continue // a thread that ended meanwhile
+				}
+				if got := memoryLine(string(b)); got != home {
+					t.Errorf("tend's thread %s is in memory group %q, want tend's own %q", task.Name(), got, home)
+				}
+			}
 		})
-		pw.Close()
-		out, err := io.ReadAll(pr)
-		pr.Close()
-		if err != nil {
+	}
+}
+
+// TestBornThreadEndsWhenItCannotGoHome: the caller's thread that forked a
+// child into a unit's groups and cannot return to tend's own would fork
+// the next child of whatever goroutine runs there into that unit's
+// groups: it ends instead, and the fork's result still comes back.
+func TestBornThreadEndsWhenItCannotGoHome(t *testing.T) {
+	g := statsGroup(t, "strayed.service")
+	enter, _ := g.Birth()
+	b := birth{enter: enter, leave: make([]string, len(enter))}
+	for i := range b.leave {
+		b.leave[i] = filepath.Join(t.TempDir(), "no-such-group", "tasks")
+	}
+	attr := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{}}
+	var (
+		pid        int
+		born, here bool
+	)
+	for !here { // on the main thread it declines; any other thread will do
+		var err error
+		if pid, _, born, here, err = forkExecBorn("/bin/true", []string{"true"}, attr, nil, b); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := memoryLine(string(out)), g.Path(); !strings.HasSuffix(got, want) {
-			t.Errorf("the program started in memory group %q, want one ending in %q", got, want)
+		if !here {
+			runtime.Gosched()
 		}
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !born {
+		t.Error("born = false; the child did join the group")
+	}
+	// The thread is in the unit's group until it ends: wait for its end
+	// on a thread pidfd (Linux 6.9), then the group must hold nobody.
+	data, err := os.ReadFile(enter[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, task := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
-		if err != nil {
-			continue // a thread that ended meanwhile
+	for _, field := range strings.Fields(string(data)) {
+		tid, _ := strconv.Atoi(field)
+		fd, err := unix.PidfdOpen(tid, unix.O_EXCL) // PIDFD_THREAD
+		switch {
+		case err == unix.ESRCH:
+			continue // ended already
+		case err != nil:
+			t.Skipf("no thread pidfds on this kernel (%v): cannot await the thread's end", err)
 		}
-		if got := memoryLine(string(b)); got != home {
-			t.Errorf("tend's thread %s is in memory group %q, want tend's own %q", task.Name(), got, home)
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, int(hangGuard.Milliseconds()))
+		unix.Close(fd)
+		if err != nil || n == 0 {
+			t.Fatalf("thread %d is still in the unit's group %s (poll: %d, %v)", tid, enter[0], n, err)
 		}
+	}
+	if data, err := os.ReadFile(enter[0]); err != nil || len(bytes.TrimSpace(data)) > 0 {
+		t.Fatalf("the unit's group still holds threads %q (%v)", data, err)
 	}
 }
 
@@ -293,7 +365,15 @@ func TestForkerEndsWhenItCannotGoHome(t *testing.T) {
 	for i := range b.leave {
 		b.leave[i] = filepath.Join(t.TempDir(), "no-such-group", "tasks")
 	}
-	attr := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{}}
+	// A large table, so that the fork goes to the forker's thread: the
+	// child's stdin is a descriptor past smallTable.
+	openPipes(t, smallTable)
+	in, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	attr := &syscall.ProcAttr{Files: []uintptr{in.Fd()}, Sys: &syscall.SysProcAttr{}}
 	pid, _, born, err := f.forkExec("/bin/true", []string{"true"}, attr, nil, b)
 	if err != nil {
 		t.Fatal(err)
