@@ -97,7 +97,8 @@ func checkNoCgroups(t *testing.T, base string) {
 // believed. A main pid in the state file that now belongs to an
 // unrelated process — even with a matching start time — is never
 // signalled, and the unit is restarted by its policy; a unit whose file
-// vanished while no manager ran has its process left alone; a unit whose
+// vanished while no manager ran is kept, not-found, until it stops (here
+// with tend); a unit whose
 // file changed is adopted and runs the new definition at its next start;
 // and a state file that is truncated, corrupt, of another version or of
 // another instance is set aside with a clear log line, the survivors not
@@ -178,14 +179,17 @@ func TestCrashBadState(t *testing.T) {
 		if !alive(gone) {
 			t.Fatal("the process of the vanished unit was signalled")
 		}
-		second.stop() // the vanished unit's process stays: killOrphan ends it
+		// The vanished unit is kept, not-found, while it runs, and
+		// stops with tend (TestCrashKeepsVanishedUnit).
+		second.stop()
+		awaitGone(t, gone)
 		if !alive(other.Process.Pid) {
 			t.Fatal("the unrelated process was signalled at exit")
 		}
 		log := second.stderr.String()
 		for _, want := range []string{
 			"Main process " + strconv.Itoa(other.Process.Pid) + " ended while the manager was down",
-			"unit from the saved state is no longer loaded",
+			"the file of a running unit is gone",
 		} {
 			if !strings.Contains(log, want) {
 				t.Errorf("tend's log lacks %q:\n%s", want, log)

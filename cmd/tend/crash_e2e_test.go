@@ -350,3 +350,70 @@ func moveToGroup(t *testing.T, cg string, pid int) {
 		t.Fatalf("no cgroup.procs for %q", cg)
 	}
 }
+
+// TestCrashKeepsVanishedUnit: a service runs, tend is killed, the
+// service's file is deleted, and tend starts again. As after a
+// daemon-reload, and as systemd keeps such a unit, the service is taken
+// back not-found instead of left running unsupervised: status shows it
+// with its pid, it refuses a start, `stop` ends it; another one is
+// ended by tend's own shutdown.
+func TestCrashKeepsVanishedUnit(t *testing.T) {
+	units := writeUnits(t, map[string]string{
+		"default.target": "[Unit]\n",
+		"gone.service":   "[Service]\nExecStart=/bin/sleep 1000\n",
+		"gone2.service":  "[Service]\nExecStart=/bin/sleep 1000\n",
+	})
+	work := t.TempDir()
+	reapHolder(t, work)
+	in := startTendAt(t, units, work)
+	in.mustCtl("start", "gone.service", "gone2.service")
+	pid, pid2 := in.mainPID("gone.service"), in.mainPID("gone2.service")
+	in.crash()
+	for _, name := range []string{"gone.service", "gone2.service"} {
+		if err := os.Remove(filepath.Join(units, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in = startTendAt(t, units, work)
+	out, code := in.ctl("status", "gone.service")
+	if code != 0 || !strings.Contains(out, "not-found") || !strings.Contains(out, "active (running)") || !strings.Contains(out, strconv.Itoa(pid)) {
+		t.Fatalf("status of a running unit whose file went while no manager ran (exit %d):\n%s", code, out)
+	}
+	if out, code := in.ctl("start", "gone.service"); code == 0 {
+		t.Errorf("start of a unit without a file succeeded:\n%s", out)
+	}
+	in.mustCtl("stop", "gone.service")
+	awaitGone(t, pid)
+	if out, code := in.ctl("status", "gone.service"); code != 4 {
+		t.Errorf("status once stopped (exit %d):\n%s", code, out)
+	}
+	if !alive(pid2) {
+		t.Fatalf("gone2.service's pid %d ended before tend's shutdown", pid2)
+	}
+	in.stop()
+	awaitGone(t, pid2)
+}
+
+// TestReexecKeepsVanishedUnit: the same across daemon-reexec (an upgrade
+// after a unit file was deleted and no daemon-reload came): the new
+// process keeps the running service, not-found, with its pid, and stops
+// it when told.
+func TestReexecKeepsVanishedUnit(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gone.service"), []byte("[Service]\nExecStart=/bin/sleep 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := startTend(t, dir)
+	in.mustCtl("start", "gone")
+	pid := in.mainPID("gone")
+	if err := os.Remove(filepath.Join(dir, "gone.service")); err != nil {
+		t.Fatal(err)
+	}
+	in.mustCtl("daemon-reexec")
+	out, code := in.ctl("status", "gone")
+	if code != 0 || !strings.Contains(out, "not-found") || !strings.Contains(out, "active (running)") || !strings.Contains(out, strconv.Itoa(pid)) {
+		t.Fatalf("status after daemon-reexec of a running unit whose file went (exit %d):\n%s", code, out)
+	}
+	in.mustCtl("stop", "gone")
+	awaitGone(t, pid)
+}

@@ -61,6 +61,30 @@ func (m *Manager) procStart(pid int) uint64 {
 	return st.StartTime
 }
 
+// keepVanished makes a unit for a service that ran under the manager
+// before and whose file is gone now (deleted, then a re-exec, or a crash
+// and a start): as after a daemon-reload (keptDef), and as systemd does,
+// it is kept while it runs, not-found, so that it shows, can be stopped,
+// and stops at shutdown instead of running on unsupervised. Its own
+// settings went with its file, so it has the defaults of a service (it
+// stops with SIGTERM to its whole group). It returns nil for anything
+// else, whose processes are then left alone.
+func (m *Manager) keepVanished(su SavedUnit) *rt {
+	st, ok := parseSubState(su.State)
+	if su.Kind != "service" || !ok || st.Active() == Inactive || st == Failed || st == AutoRestart || m.opts.LoadUnit == nil {
+		return nil
+	}
+	def, err := m.opts.LoadUnit(su.Name)
+	if err != nil || def.Kind != unit.KindService || def.Service == nil {
+		return nil
+	}
+	u := &rt{name: su.Name, def: notFound(def), state: Dead}
+	u.eng = newEngine(u)
+	m.units[u.name] = u
+	m.opts.Logger.Warn("the file of a running unit is gone; it is kept, not-found, until it stops, with a service's default stop settings", "unit", su.Name)
+	return u
+}
+
 // Restore takes back the state of a manager that ran before: call it
 // after New and before Run. inherited says the services are still this
 // process's children (a re-exec; fds are then the descriptors the old
@@ -94,8 +118,10 @@ func (m *Manager) Restore(s SavedState, inherited bool, fds map[int]*os.File) []
 		}
 		u, err := m.lookup(su.Name)
 		if err != nil {
-			m.opts.Logger.Warn("unit from the saved state is no longer loaded; its processes are left alone", "unit", su.Name)
-			continue
+			if u = m.keepVanished(su); u == nil {
+				m.opts.Logger.Warn("unit from the saved state is no longer loaded; its processes are left alone", "unit", su.Name)
+				continue
+			}
 		}
 		if u.name != su.Name {
 			continue // saved under a name that is now an alias
