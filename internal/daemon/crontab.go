@@ -192,6 +192,11 @@ func (c crontabs) watches() map[string]map[string]bool {
 // setupCrontabs decides the crontabs and, when there are any, starts
 // watching them (the watcher's goroutine is the daemon's to run).
 func (l *loader) setupCrontabs(cfg Config, getenv func(string) string) {
+	if cfg.Crontab == nil && len(cfg.UnitDirs) > 0 {
+		// An instance with its own units runs no crontab it was not
+		// given: the host's cron (or tend) runs the host's jobs already.
+		return
+	}
 	l.crontabs = crontabConfig(cfg.Crontab, cfg.User, "/", getenv)
 	if len(l.crontabs.sources) == 0 {
 		return

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,5 +205,37 @@ func TestCrontabWatchEvents(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("watcher did not end with its context")
+	}
+}
+
+// TestHostLegacyDefaults: the host's inetd.conf, xinetd.conf and
+// crontabs are read by default by the system instance only when it runs
+// the host's units: an instance with its own unit directory (a project's,
+// a test's) would otherwise run the host's cron jobs a second time and
+// take the host's inetd ports. Files named are read in every case.
+func TestHostLegacyDefaults(t *testing.T) {
+	getenv := func(string) string { return "" }
+	for _, tc := range []struct {
+		name           string
+		cfg            Config
+		inetd, crontab bool
+	}{
+		{"host system instance", Config{}, true, true},
+		{"own units", Config{UnitDirs: []string{"/x"}}, false, false},
+		{"own units, files named", Config{UnitDirs: []string{"/x"}, Inetd: []string{"/i"}, Crontab: []string{"/c"}}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := len(legacyConfig(tc.cfg).Inetd) > 0; got != tc.inetd {
+				t.Errorf("inetd.conf read: %v, want %v", got, tc.inetd)
+			}
+			l := &loader{log: slog.New(slog.DiscardHandler)}
+			l.setupCrontabs(tc.cfg, getenv)
+			if l.watch != nil {
+				l.watch.f.Close()
+			}
+			if got := len(l.crontabs.sources) > 0; got != tc.crontab {
+				t.Errorf("crontabs read: %v (%v), want %v", got, l.crontabs.sources, tc.crontab)
+			}
+		})
 	}
 }
