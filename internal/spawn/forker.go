@@ -328,11 +328,11 @@ type birth struct{ enter, leave []string }
 
 // forkExec is forkExec (spawn.go) on the forker's thread, or on the
 // caller's while tend's table is small (forkExecBorn when the child is
-// to be born in v1 stats groups): attr's descriptors are copied into the
-// forker thread's table for the fork. The
-// pidfd, if asked for, is opened in tend's table after the fork (the
-// caller holds the reaper's lock, so the child is not reaped before).
-// born reports that the child was born in every group of b.enter.
+// to be born in v1 stats groups). On the forker's thread attr's
+// descriptors are copied into its table for the fork, and the pidfd, if
+// asked for, is opened in tend's table after the fork (the caller holds
+// the reaper's lock, so the child is not reaped before). born reports
+// that the child was born in every group of b.enter.
 func (f *Forker) forkExec(path string, argv []string, attr *syscall.ProcAttr, pidfd *int, b birth) (pid int, cloned, born bool, err error) {
 	if slices.Max(append([]uintptr{0}, attr.Files...)) < smallTable {
 		if len(b.enter) == 0 {
@@ -443,8 +443,8 @@ func (f *Forker) leave(files []string) {
 
 // forkExecBorn is the forker's enter, fork and leave on a thread of the
 // caller's, for a table small enough that the fork costs less there
-// than the two thread hand-overs to the forker's thread and back (a
-// restart after a crash: ~0.1 ms of its latency, bench/README.md). It
+// than the two thread hand-overs to the forker's thread and back (~0.1
+// ms of a restart after kill -9 in a small instance, bench/README.md). It
 // runs on a goroutine of its own, which usually takes over the caller's
 // thread at once: a thread that cannot leave the unit's groups then ends
 // with that goroutine instead of forking the caller's next child there.
