@@ -39,9 +39,14 @@ type crontabs struct {
 // /etc/cron.d and the spool of crontab(1); a user instance reads
 // $XDG_CONFIG_HOME/tend/crontab as its user's crontab, since the spool
 // is not readable by its users on Debian (1730 root:crontab) and is the
-// system instance's to run.
-func crontabConfig(named []string, user bool, root string, getenv func(string) string) crontabs {
+// system instance's to run. An instance with units of its own (ownUnits:
+// --units) reads only those named: the host's cron, or the host's
+// instance, runs the standard ones already.
+func crontabConfig(named []string, user, ownUnits bool, root string, getenv func(string) string) crontabs {
 	c := crontabs{etc: filepath.Join(root, "etc"), self: user}
+	if named == nil && ownUnits {
+		return c
+	}
 	var me string
 	if user {
 		if u, err := spawn.LookupUserIn(c.etc, strconv.Itoa(os.Getuid())); err == nil {
@@ -192,12 +197,7 @@ func (c crontabs) watches() map[string]map[string]bool {
 // setupCrontabs decides the crontabs and, when there are any, starts
 // watching them (the watcher's goroutine is the daemon's to run).
 func (l *loader) setupCrontabs(cfg Config, getenv func(string) string) {
-	if cfg.Crontab == nil && len(cfg.UnitDirs) > 0 {
-		// An instance with its own units runs no crontab it was not
-		// given: the host's cron (or tend) runs the host's jobs already.
-		return
-	}
-	l.crontabs = crontabConfig(cfg.Crontab, cfg.User, "/", getenv)
+	l.crontabs = crontabConfig(cfg.Crontab, cfg.User, len(cfg.UnitDirs) > 0, "/", getenv)
 	if len(l.crontabs.sources) == 0 {
 		return
 	}

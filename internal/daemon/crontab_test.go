@@ -102,7 +102,7 @@ func TestCrontabCollection(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := crontabConfig(tc.named, false, root, getenv)
+			c := crontabConfig(tc.named, false, false, root, getenv)
 			units, msgs := c.read()
 			var names []string
 			for _, u := range units {
@@ -129,7 +129,7 @@ func TestCrontabCollection(t *testing.T) {
 		})
 	}
 	// The spool's crontab runs as its owner, with %-text as its input.
-	units, _ := crontabConfig(nil, false, root, getenv).read()
+	units, _ := crontabConfig(nil, false, false, root, getenv).read()
 	for _, u := range units {
 		if u.Name == "cron-user-alice-1.service" && (!strings.Contains(u.Text, "User=alice\n") || !strings.Contains(u.Text, "StandardInput=data\n")) {
 			t.Errorf("alice's job:\n%s", u.Text)
@@ -142,7 +142,7 @@ func TestCrontabCollection(t *testing.T) {
 func TestUserInstanceCrontab(t *testing.T) {
 	root := makeRoot(t, []cronFile{{path: "home/root/.config/tend/crontab", mode: 0o600, text: "@hourly date\n"}})
 	env := map[string]string{"HOME": filepath.Join(root, "home/root")}
-	c := crontabConfig(nil, true, root, func(k string) string { return env[k] })
+	c := crontabConfig(nil, true, false, root, func(k string) string { return env[k] })
 	units, msgs := c.read()
 	if len(msgs) != 0 || len(units) != 2 || units[0].Name != "cron-user-root-1.timer" {
 		t.Fatalf("units %v msgs %v", units, msgs)
@@ -151,14 +151,14 @@ func TestUserInstanceCrontab(t *testing.T) {
 		t.Errorf("the user instance's own job names a user:\n%s", units[1].Text)
 	}
 	env["XDG_CONFIG_HOME"] = filepath.Join(root, "elsewhere")
-	if units, _ := crontabConfig(nil, true, root, func(k string) string { return env[k] }).read(); len(units) != 0 {
+	if units, _ := crontabConfig(nil, true, false, root, func(k string) string { return env[k] }).read(); len(units) != 0 {
 		t.Errorf("XDG_CONFIG_HOME not followed: %v", units)
 	}
 }
 
 func TestCrontabWatches(t *testing.T) {
 	root := makeRoot(t, []cronFile{{path: "etc/cron.d/a", mode: 0o644, text: ""}})
-	w := crontabConfig(nil, false, root, nil).watches()
+	w := crontabConfig(nil, false, false, root, nil).watches()
 	want := map[string][]string{
 		root + "/etc":            {"cron.d", "crontab"},
 		root + "/etc/cron.d":     {""},

@@ -102,6 +102,13 @@ type Config struct {
 	HeapProfile string
 }
 
+// hostInstance: the instance is the host's system manager (neither a
+// user's nor one given --units of its own), whose defaults include the
+// host's files: /etc/service, syslog.conf, inetd.conf and xinetd.conf.
+// Another instance reading them would serve the host's services a
+// second time.
+func (c Config) hostInstance() bool { return !c.User && len(c.UnitDirs) == 0 }
+
 // Run starts the manager and blocks until SIGTERM/SIGINT (or the ExitWith
 // unit's end), then stops every unit in reverse dependency order. The
 // returned code is tend's exit status.
@@ -248,8 +255,7 @@ type daemon struct {
 func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), reaped: make(chan struct{}, 1),
 		reexecReq: make(chan reexecAsk), apiClosed: make(chan struct{}), endBootGC: func() {}}
-	early := growFDs(nil, earlyFDs)
-	grown := early // the last growth started, which waits for the ones before
+	grown := growFDs(nil, earlyFDs) // the last growth started; it waits for the ones before
 	defer func() {
 		if err != nil {
 			<-grown
@@ -348,7 +354,7 @@ func newDaemon(cfg Config, h *handoff) (_ *daemon, err error) {
 	for _, dg := range diags {
 		d.log.Warn(dg)
 	}
-	grown = growFDs(early, 64+descriptorsPerUnit*pl.Len())
+	grown = growFDs(grown, 64+descriptorsPerUnit*pl.Len())
 	d.fdsReserved = grown
 	if h == nil {
 		// The boot transaction is planned while the rest is set up; a

@@ -148,12 +148,10 @@ func newLoader(cfg Config, log *slog.Logger) *loader {
 // legacyConfig decides which inetd.conf and xinetd.conf files to read:
 // those named, or for the system instance without --units the standard
 // ones that exist (checked at every load, so a file created later is
-// read on reload). An instance with its own units is not the host's:
-// serving the host's inetd entries would take their ports from the
-// host's inetd or tend, as syslog.conf and /etc/service are not read.
+// read on reload; Config.hostInstance).
 func legacyConfig(cfg Config) inetd.Config {
 	pick := func(named []string, std string) []string {
-		if named == nil && !cfg.User && len(cfg.UnitDirs) == 0 {
+		if named == nil && cfg.hostInstance() {
 			return []string{std}
 		}
 		var out []string

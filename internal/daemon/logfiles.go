@@ -23,7 +23,7 @@ func syslogConfFiles(cfg Config) []string {
 	if cfg.SyslogConf != nil {
 		return cfg.SyslogConf
 	}
-	if cfg.User || len(cfg.UnitDirs) > 0 {
+	if !cfg.hostInstance() {
 		return nil
 	}
 	var out []string

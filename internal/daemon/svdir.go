@@ -46,7 +46,7 @@ func svdirDirs(cfg Config) []string {
 	if cfg.Svdirs != nil {
 		return cfg.Svdirs
 	}
-	if cfg.User || len(cfg.UnitDirs) > 0 {
+	if !cfg.hostInstance() {
 		return nil
 	}
 	var out []string

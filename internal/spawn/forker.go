@@ -402,12 +402,18 @@ func (f *Forker) forkExecHere(path string, argv []string, attr *syscall.ProcAttr
 	return pid, cloned, entered == len(b.enter) && len(b.enter) > 0, err
 }
 
-// enter moves the forker's thread into the groups of files, in order,
-// until one refuses; it returns how many it joined.
+// enter moves the forker's thread into the groups of files (enterGroups).
 func (f *Forker) enter(files []string) int {
 	if f.stray {
 		return 0
 	}
+	return enterGroups(files)
+}
+
+// enterGroups moves the calling thread into the groups of files (v1
+// `tasks` files), in order, until one refuses; it returns how many it
+// joined.
+func enterGroups(files []string) int {
 	for i, file := range files {
 		if cgroup.JoinThread(file) != nil {
 			return i
@@ -461,13 +467,7 @@ func forkExecBorn(path string, argv []string, attr *syscall.ProcAttr, pidfd *int
 			return
 		}
 		here = true
-		entered := 0
-		for _, file := range b.enter {
-			if cgroup.JoinThread(file) != nil {
-				break
-			}
-			entered++
-		}
+		entered := enterGroups(b.enter)
 		pid, cloned, err = forkExec(path, argv, attr, pidfd)
 		born = entered == len(b.enter)
 		for i := entered - 1; i >= 0; i-- {
