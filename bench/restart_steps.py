@@ -59,7 +59,7 @@ def record(tool, n, work):
             time.sleep(0.01)
         time.sleep(gap + 0.2)
         data = f"{work}.perf.data"
-        pr = subprocess.Popen(["perf", "record", "-q", "-a", "-o", data, "-e", EVENTS], stderr=subprocess.DEVNULL)
+        pr = subprocess.Popen(["perf", "record", "-q", "-a", "-o", data, "-e", EVENTS, "--exclude-perf"], stderr=subprocess.DEVNULL)
         time.sleep(1)
         for _ in range(n):
             old = svc()[0]

@@ -502,3 +502,45 @@ func TestForkerLaterNothing(t *testing.T) {
 		t.Fatalf("later() with no steps left %d wake-up(s) for the forker's thread", n)
 	}
 }
+
+// TestForkerBoostsOnlyItself: the forker's thread runs with a short
+// time slice (and, as root, a lower nice value), and the program it
+// starts runs with tend's own settings, not the forker's it was born
+// with.
+func TestForkerBoostsOnlyItself(t *testing.T) {
+	own, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		t.Skipf("sched_getattr: %v", err)
+	}
+	f := newForker(t)
+	r := startReaper(t)
+	var tid int
+	if !f.run(func() { tid = unix.Gettid() }) {
+		t.Fatal("the forker did not run")
+	}
+	fast, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast.Runtime != boostSlice {
+		t.Errorf("the forker's thread has a slice of %d ns, want %d", fast.Runtime, boostSlice)
+	}
+	if unix.Geteuid() == 0 && fast.Nice != max(own.Nice-boostNice, -20) {
+		t.Errorf("the forker's thread has nice %d, want %d", fast.Nice, own.Nice-boostNice)
+	}
+	openPipes(t, smallTable)
+	_, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	pid := run(t, r, Spec{Command: sleepCmd(), Stdout: pw, Stderr: pw, Forker: f})
+	child, err := unix.SchedGetAttr(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.Nice != own.Nice || child.Runtime != own.Runtime || child.Policy != own.Policy {
+		t.Errorf("the service runs with nice %d, slice %d ns, policy %d; want tend's own %d, %d, %d",
+			child.Nice, child.Runtime, child.Policy, own.Nice, own.Runtime, own.Policy)
+	}
+}
