@@ -520,6 +520,7 @@ func (f *Forker) boost() {
 	}
 	own.Size = unix.SizeofSchedAttr
 	own.Flags = 0
+	was := *own
 	// The system call reports the slice in use, the default one too;
 	// a slice of 0 asks for the default, which is what tend's children
 	// got before unless tend itself was given a slice of its own.
@@ -537,6 +538,7 @@ func (f *Forker) boost() {
 	if unix.SchedSetAttr(0, &fast, 0) != nil { // a lower nice value needs CAP_SYS_NICE
 		fast.Nice = own.Nice
 		if unix.SchedSetAttr(0, &fast, 0) != nil {
+			unix.SchedSetAttr(0, &was, 0)
 			return
 		}
 	}
