@@ -19,14 +19,32 @@ func (m *Manager) UnitOfPIDFD(pidfd int) (string, bool) {
 	if m.mode != ModeV2 || pidfd <= 0 {
 		return "", false
 	}
-	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT}
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), unix.PIDFD_GET_INFO, uintptr(unsafe.Pointer(&info))); errno != 0 {
+	info, err := pidfdInfo(pidfd)
+	if err != nil {
 		return "", false
 	}
 	if info.Mask&unix.PIDFD_INFO_CGROUPID == 0 || info.Cgroupid == 0 {
 		return "", false
 	}
 	return m.unitOfCgroupID(info.Cgroupid)
+}
+
+// pidfdInfo asks for the cgroup id of pidfd's process, or of its exit.
+// The kernel answers ESRCH when the process is reaped while it answers
+// (it checks the pid last): asked again, it gives the exit's, which it
+// kept before the reap. A sender reaped by its parent just as tend reads
+// its datagram, as a shell does its logger(1), is then still found.
+func pidfdInfo(pidfd int) (unix.PidfdInfo, error) {
+	for try := 0; ; try++ {
+		info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT}
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), unix.PIDFD_GET_INFO, uintptr(unsafe.Pointer(&info)))
+		if errno == 0 {
+			return info, nil
+		}
+		if errno != unix.ESRCH || try == 2 {
+			return info, errno
+		}
+	}
 }
 
 // unitOfCgroupID finds the group whose directory has inode id (cgroup2
