@@ -30,7 +30,7 @@ func (m *Manager) UnitOfPIDFD(pidfd int) (string, bool) {
 }
 
 // pidfdInfo asks for the cgroup id of pidfd's process, or of its exit.
-// The kernel answers ESRCH when the process is reaped while it answers
+// The kernel can answer ESRCH when the process is reaped during the call
 // (it checks the pid last): asked again, it gives the exit's, which it
 // kept before the reap. A sender reaped by its parent just as tend reads
 // its datagram, as a shell does its logger(1), is then still found.
