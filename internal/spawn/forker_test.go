@@ -522,7 +522,8 @@ func TestForkerBoostsOnlyItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fast.Runtime != boostSlice {
+	// A kernel without slices of one's own (before 6.12) reports none.
+	if own.Runtime != 0 && fast.Runtime != boostSlice {
 		t.Errorf("the forker's thread has a slice of %d ns, want %d", fast.Runtime, boostSlice)
 	}
 	if unix.Geteuid() == 0 && fast.Nice != max(own.Nice-boostNice, -20) {
