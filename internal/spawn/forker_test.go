@@ -530,10 +530,11 @@ func TestForkerBoostsOnlyItself(t *testing.T) {
 		t.Errorf("the forker's thread has nice %d, want %d", fast.Nice, own.Nice-boostNice)
 	}
 	openPipes(t, smallTable)
-	_, pw, err := os.Pipe()
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer pr.Close()
 	defer pw.Close()
 	pid := run(t, r, Spec{Command: sleepCmd(), Stdout: pw, Stderr: pw, Forker: f})
 	child, err := unix.SchedGetAttr(pid, 0)
