@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -390,10 +391,19 @@ func TestFeedOverflowReadsTheJournal(t *testing.T) {
 }
 
 // countingJournal counts the entries the Router read back from the
-// journal's files rather than from its in-memory feed.
+// journal's files rather than from its in-memory feed, and closes tapped
+// once the Router follows the journal's commits.
 type countingJournal struct {
 	*journal.Journal
-	read atomic.Int64
+	read      atomic.Int64
+	tapped    chan struct{}
+	tappedOne sync.Once
+}
+
+func (c *countingJournal) Tap(fn func(journal.Frames)) func() {
+	stop := c.Journal.Tap(fn)
+	c.tappedOne.Do(func() { close(c.tapped) })
+	return stop
 }
 
 func (c *countingJournal) Query(ctx context.Context, q journal.Query, fn func(journal.Entry) error) error {
@@ -408,8 +418,15 @@ func (c *countingJournal) Query(ctx context.Context, q journal.Query, fn func(jo
 // from memory, once and in order.
 func TestWaitFeedKeepsTheFeed(t *testing.T) {
 	dir := t.TempDir()
-	j := &countingJournal{Journal: openJournal(t)}
+	j := &countingJournal{Journal: openJournal(t), tapped: make(chan struct{})}
 	r, _ := runRouter(t, Options{Config: conf(t, dir, "*.* -DIR/all.log\n"), Journal: j, StateFile: filepath.Join(dir, "state"), feedLimit: 2048})
+	// The state file runRouter waits for is saved before the Router taps
+	// the journal: what is committed in between is read back, rightly.
+	select {
+	case <-j.tapped:
+	case <-time.After(waitTimeout):
+		t.Fatal("the Router never followed the journal's commits")
+	}
 	const n = 3000
 	for i := 0; i < n; i += 3 {
 		r.WaitFeed(waitTimeout)
