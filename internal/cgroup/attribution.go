@@ -34,17 +34,18 @@ func (m *Manager) UnitOfPIDFD(pidfd int) (string, bool) {
 // (it checks the pid last): asked again, it gives the exit's, which it
 // kept before the reap. A sender reaped by its parent just as tend reads
 // its datagram, as a shell does its logger(1), is then still found.
-func pidfdInfo(pidfd int) (unix.PidfdInfo, error) {
-	for try := 0; ; try++ {
-		info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT}
+func pidfdInfo(pidfd int) (info unix.PidfdInfo, err error) {
+	for range 3 {
+		info = unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT}
 		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), unix.PIDFD_GET_INFO, uintptr(unsafe.Pointer(&info)))
 		if errno == 0 {
 			return info, nil
 		}
-		if errno != unix.ESRCH || try == 2 {
-			return info, errno
+		if err = errno; errno != unix.ESRCH {
+			break
 		}
 	}
+	return info, err
 }
 
 // unitOfCgroupID finds the group whose directory has inode id (cgroup2
