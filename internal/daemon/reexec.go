@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -100,8 +99,8 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 	if err != nil {
 		d.log.Error("daemon-reexec refused", "err", err)
 		ask.answer(err)
-		for _, f := range keep {
-			f.Close()
+		for _, fd := range keep {
+			unix.Close(fd)
 		}
 		return nil
 	}
@@ -138,17 +137,10 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 		fds = append(fds, p.FD)
 	}
 	fds = append(fds, h.Locks...)
-	for _, f := range keep {
-		fds = append(fds, int(f.Fd()))
-	}
+	fds = append(fds, keep...)
 	err = execWith(d.exe, h, fds)
 	d.log.Error("cannot re-execute the binary on disk; trying the running one", "binary", d.exe, "err", err)
 	err = errors.Join(err, execWith("/proc/self/exe", h, fds))
-	// The duplicated listeners travel as numbers: unreachable, their
-	// files' finalizers would close them under a garbage collection
-	// that execWith's encoding may start (a re-exec then failed with
-	// "keep descriptor N: bad file descriptor", one in some dozens).
-	runtime.KeepAlive(keep)
 	// Still here: leave the state where a new start finds it.
 	data, eerr := supervise.EncodeState(h.State)
 	if eerr == nil {
@@ -158,34 +150,53 @@ func (d *daemon) reexec(ctx context.Context, ask reexecAsk) error {
 }
 
 // dupListeners duplicates the listening sockets' descriptors, which
-// outlive the servers that close theirs.
-func (d *daemon) dupListeners() ([]*os.File, *handoff, error) {
+// outlive the servers that close theirs. The copies are bare numbers,
+// not *os.Files: a file's Fd() puts the socket into blocking mode, and
+// the copy shares that mode with the descriptor the server still reads.
+// The API server's next accept then waited in the kernel, where closing
+// the listener cannot end it, and the re-exec hung for good (once in a
+// full test run, its accept loop having run late).
+func (d *daemon) dupListeners() ([]int, *handoff, error) {
 	h := &handoff{API: -1, Notify: -1, Syslog: -1}
-	var keep []*os.File
+	var keep []int
 	ul, ok := d.ln.(*net.UnixListener)
 	if !ok {
 		return nil, nil, errors.New("control socket is not a unix listener")
 	}
-	f, err := ul.File()
+	fd, err := dupConn(ul)
 	if err != nil {
 		return nil, nil, fmt.Errorf("control socket: %w", err)
 	}
-	keep, h.API = append(keep, f), int(f.Fd())
+	keep, h.API = append(keep, fd), fd
 	if d.notify != nil {
-		f, err := d.notify.File()
+		fd, err := dupConn(d.notify)
 		if err != nil {
 			return keep, nil, fmt.Errorf("notify socket: %w", err)
 		}
-		keep, h.Notify = append(keep, f), int(f.Fd())
+		keep, h.Notify = append(keep, fd), fd
 	}
 	if d.syslog != nil {
-		f, err := d.syslog.conn.File()
+		fd, err := dupConn(d.syslog.conn)
 		if err != nil {
 			return keep, nil, fmt.Errorf("syslog socket: %w", err)
 		}
-		keep, h.Syslog = append(keep, f), int(f.Fd())
+		keep, h.Syslog = append(keep, fd), fd
 	}
 	return keep, h, nil
+}
+
+// dupConn duplicates c's descriptor (close-on-exec, which execWith
+// clears) and leaves its blocking mode as it is.
+func dupConn(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, derr
 }
 
 // execWith writes h to a memfd and execs path with it; it returns only

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -165,10 +166,10 @@ func FromFile(path string, f *os.File) (*Socket, error) {
 		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4)+unix.CmsgSpace(4*16))}, nil
 }
 
-// File returns a duplicate of the socket's descriptor, which keeps the
-// socket (and the datagrams queued in it) alive after Serve closed its
-// own: what a re-exec hands to the next process.
-func (s *Socket) File() (*os.File, error) { return s.conn.File() }
+// SyscallConn gives the socket's descriptor, which a re-exec duplicates
+// to keep the socket (and the datagrams queued in it) alive after Serve
+// closed its own, for the next process.
+func (s *Socket) SyscallConn() (syscall.RawConn, error) { return s.conn.SyscallConn() }
 
 // Serve reads datagrams until ctx ends, calling h for each well-formed
 // message. h runs on Serve's goroutine and must not block for long.
