@@ -74,3 +74,40 @@ func TestStandardOutputKmsg(t *testing.T) {
 	}
 	t.Errorf("%s not in the kernel log", token)
 }
+
+// TestStandardOutputFIFO: StandardOutput=file: may name a FIFO. With no
+// reader, the start fails at once and says why, and tend goes on with
+// other units (opening it for writing would wait for a reader, with the
+// manager's loop behind it); with a reader, the service writes into it.
+func TestStandardOutputFIFO(t *testing.T) {
+	fifo := t.TempDir() + "/out.fifo"
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := fmt.Sprintf("tend-fifo-test-%d", os.Getpid())
+	dir := writeUnits(t, map[string]string{
+		"f.service":     "[Service]\nType=oneshot\nExecStart=/bin/echo " + token + "\nStandardOutput=file:" + fifo + "\n",
+		"other.service": "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+	})
+	in := startTend(t, dir)
+	if out, rc := in.ctl("start", "f"); rc == 0 {
+		t.Errorf("start with nobody reading the FIFO succeeded: %q", out)
+	}
+	if logs := in.mustCtl("logs", "-u", "f", "--no-pager"); !strings.Contains(logs, "no process has the FIFO open for reading") {
+		t.Errorf("the log does not say why f failed:\n%s", logs)
+	}
+	in.mustCtl("start", "other")
+	in.waitState("other.service", "active (exited)")
+
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // Go's poller waits for data
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	in.mustCtl("start", "f")
+	r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || got != token+"\n" {
+		t.Errorf("read from the FIFO: %q, %v; want %s", got, err, token)
+	}
+}

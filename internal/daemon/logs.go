@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,12 +150,37 @@ func (s *logSink) open(u *unit.Unit, id string, owner *streamOwner, spec string,
 		case "truncate":
 			flags |= os.O_TRUNC
 		}
-		if !filepath.IsAbs(arg) {
-			return nil, fmt.Errorf("%s=%s: path must be absolute", "StandardOutput", spec)
+		directive := "StandardOutput"
+		if stream == journal.StreamStderr {
+			directive = "StandardError"
 		}
-		return os.OpenFile(arg, flags, 0o644)
+		if !filepath.IsAbs(arg) {
+			return nil, fmt.Errorf("%s=%s: path must be absolute", directive, spec)
+		}
+		return openOutputFile(arg, flags, directive+"="+spec)
 	}
 	return nil, fmt.Errorf("StandardOutput=%s is not supported", spec)
+}
+
+// openOutputFile opens a file:, append: or truncate: output. tend opens
+// it, not the child: a FIFO nobody reads would hold the open, and the
+// manager's loop with it, until a reader came (systemd's child waits
+// there instead). So the open does not wait: such a start fails, saying
+// why, and is retried as Restart= says. The child gets the file in
+// blocking mode, as it would have opened it.
+func openOutputFile(path string, flags int, setting string) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, fmt.Errorf("%s: no process has the FIFO open for reading (or it is a socket, which tend cannot open): %w", setting, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", setting, err)
+	}
+	return f, nil
 }
 
 func dupFile(f *os.File) (*os.File, error) {

@@ -45,7 +45,10 @@ func (d *file) open(o fileOpts) error {
 	if _, err := os.Stat(filepath.Dir(d.path)); err != nil {
 		return fmt.Errorf("%s: directory %s: %w", d.path, filepath.Dir(d.path), unwrapPath(err))
 	}
-	f, err := os.OpenFile(d.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, o.mode)
+	// Non-blocking: a FIFO at a log file's path ("|/path" is the named
+	// pipe destination) would hold the open until a reader came, and
+	// every destination behind it; it fails (ENXIO) or is refused below.
+	f, err := os.OpenFile(d.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, o.mode)
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.path, unwrapPath(err))
 	}

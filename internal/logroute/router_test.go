@@ -280,9 +280,14 @@ func TestBadDestinations(t *testing.T) {
 	j := openJournal(t)
 	os.WriteFile(filepath.Join(dir, "target"), nil, 0o644)
 	os.Symlink(filepath.Join(dir, "target"), filepath.Join(dir, "link.log"))
+	// A FIFO where a file was meant, nobody reading it: opening it for
+	// writing must not wait for a reader (and hold every destination).
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo.log"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var logBuf strings.Builder
 	log := slog.New(slog.NewTextHandler(&syncWriter{b: &logBuf}, nil))
-	cfg := conf(t, dir, "*.* DIR/link.log\n*.* DIR/missing/x.log\n*.* DIR/good.log\n")
+	cfg := conf(t, dir, "*.* DIR/link.log\n*.* DIR/missing/x.log\n*.* DIR/fifo.log\n*.* DIR/good.log\n")
 	_, stop := runRouter(t, Options{Config: cfg, Journal: j, StateFile: filepath.Join(dir, "state"), Logger: log})
 	for i := range 3 {
 		add(j, 1, 6, "a", fmt.Sprint("line", i))
@@ -293,8 +298,9 @@ func TestBadDestinations(t *testing.T) {
 		t.Errorf("wrote through the symlink: %q", b)
 	}
 	out := logBuf.String()
-	if strings.Count(out, "is a symlink") != 1 || strings.Count(out, "missing: no such file or directory") != 1 {
-		t.Errorf("want one message each for the symlink and the missing directory:\n%s", out)
+	if strings.Count(out, "is a symlink") != 1 || strings.Count(out, "missing: no such file or directory") != 1 ||
+		strings.Count(out, "fifo.log: no such device or address") != 1 {
+		t.Errorf("want one message each for the symlink, the missing directory and the FIFO:\n%s", out)
 	}
 }
 
