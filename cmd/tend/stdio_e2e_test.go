@@ -93,7 +93,7 @@ func TestStandardOutputFIFO(t *testing.T) {
 	if out, rc := in.ctl("start", "f"); rc == 0 {
 		t.Errorf("start with nobody reading the FIFO succeeded: %q", out)
 	}
-	if logs := in.mustCtl("logs", "-u", "f", "--no-pager"); !strings.Contains(logs, "no process has the FIFO open for reading") {
+	if logs := in.mustCtl("logs", "-u", "f", "--no-pager"); !strings.Contains(logs, "a FIFO that no process reads") {
 		t.Errorf("the log does not say why f failed:\n%s", logs)
 	}
 	in.mustCtl("start", "other")

@@ -308,12 +308,31 @@ func (s *Spec) openFIFO(path string, own Owner) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// openSpecial opens a ListenSpecial= file: a regular file (in /proc or
+// /sys) or a character device, as systemd takes. The open does not wait
+// (it runs on the manager's loop: a FIFO would hold it until its other
+// side came, a serial line until its carrier); the service gets the file
+// in blocking mode all the same.
 func openSpecial(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
+	const flags = unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	fd, err := unix.Open(path, unix.O_RDWR|flags, 0)
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EROFS) {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0)
+		fd, err = unix.Open(path, unix.O_RDONLY|flags, 0)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is neither a regular file nor a character device", path)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("open: %w", err)
 	}
 	return os.NewFile(uintptr(fd), path), nil

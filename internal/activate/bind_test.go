@@ -117,3 +117,33 @@ func TestOpenApplies(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenSpecial: ListenSpecial= takes a regular file or a character
+// device, in blocking mode; a FIFO (whose open would wait for a writer,
+// on the manager's loop) and a directory are refused at once.
+func TestOpenSpecial(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("x"), 0o644)
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{plain, "/dev/null"} {
+		f, err := openSpecial(path)
+		if err != nil {
+			t.Errorf("openSpecial(%s): %v", path, err)
+			continue
+		}
+		if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK != 0 {
+			t.Errorf("openSpecial(%s): flags %#x, %v; want blocking", path, fl, err)
+		}
+		f.Close()
+	}
+	for _, path := range []string{fifo, dir} {
+		if f, err := openSpecial(path); err == nil {
+			f.Close()
+			t.Errorf("openSpecial(%s) succeeded; want it refused", path)
+		}
+	}
+}

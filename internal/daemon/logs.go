@@ -129,7 +129,8 @@ func (s *logSink) open(u *unit.Unit, id string, owner *streamOwner, spec string,
 	case "tty":
 		// The terminal of TTYPath=; with StandardInput=tty the exec
 		// helper puts the controlling terminal here instead.
-		return os.OpenFile(spawn.TTYPath(&u.Service.Exec), os.O_WRONLY|syscall.O_NOCTTY, 0)
+		path := spawn.TTYPath(&u.Service.Exec)
+		return openOutputFile(path, os.O_WRONLY|syscall.O_NOCTTY, "TTYPath="+path)
 	case "inherit":
 		// The same as standard input: its terminal, or its socket (the
 		// supervisor gives it), else /dev/null.
@@ -162,16 +163,17 @@ func (s *logSink) open(u *unit.Unit, id string, owner *streamOwner, spec string,
 	return nil, fmt.Errorf("StandardOutput=%s is not supported", spec)
 }
 
-// openOutputFile opens a file:, append: or truncate: output. tend opens
-// it, not the child: a FIFO nobody reads would hold the open, and the
-// manager's loop with it, until a reader came (systemd's child waits
-// there instead). So the open does not wait: such a start fails, saying
+// openOutputFile opens a file:, append: or truncate: output, or the
+// terminal of a tty output. tend opens it, not the child: a FIFO nobody
+// reads would hold the open, and the manager's loop with it, until a
+// reader came (systemd's child waits there instead), a serial line until
+// its carrier. So the open does not wait: such a start fails, saying
 // why, and is retried as Restart= says. The child gets the file in
 // blocking mode, as it would have opened it.
 func openOutputFile(path string, flags int, setting string) (*os.File, error) {
 	f, err := os.OpenFile(path, flags|syscall.O_NONBLOCK, 0o644)
 	if errors.Is(err, syscall.ENXIO) {
-		return nil, fmt.Errorf("%s: no process has the FIFO open for reading (or it is a socket, which tend cannot open): %w", setting, err)
+		return nil, fmt.Errorf("%s: a FIFO that no process reads, or a socket or absent device, which tend cannot open: %w", setting, err)
 	}
 	if err != nil {
 		return nil, err

@@ -111,7 +111,7 @@ func loadCredentialDir(c unit.Credential, data map[string][]byte) error {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(c.Path, e.Name()))
+		b, err := readRegular(filepath.Join(c.Path, e.Name()))
 		if err != nil {
 			return err
 		}
@@ -122,14 +122,14 @@ func loadCredentialDir(c unit.Credential, data map[string][]byte) error {
 
 func loadCredential(c unit.Credential) ([]byte, error) {
 	if filepath.IsAbs(c.Path) {
-		return os.ReadFile(c.Path)
+		return readRegular(c.Path)
 	}
 	name := c.Path
 	if name == "" {
 		name = c.ID
 	}
 	for _, store := range credStores {
-		b, err := os.ReadFile(filepath.Join(store, name))
+		b, err := readRegular(filepath.Join(store, name))
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			return b, err
 		}

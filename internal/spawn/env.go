@@ -110,7 +110,7 @@ func BuildEnv(s Spec, user *UserInfo) ([]string, error) {
 	}
 	env.setAll(ec.Environment)
 	for _, ef := range ec.EnvironmentFiles {
-		b, err := os.ReadFile(ef.Path)
+		b, err := readRegular(ef.Path)
 		if err != nil {
 			if ef.Optional && os.IsNotExist(err) {
 				continue

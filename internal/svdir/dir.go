@@ -123,7 +123,7 @@ func newDir(svc, sup string, h *Hub) *Dir {
 // cannot be made now is made by the first Write.
 func (d *Dir) makeFiles() {
 	for i, name := range madeFiles {
-		fd, err := unix.Open(filepath.Join(d.path, name), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+		fd, err := unix.Open(filepath.Join(d.path, name), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 		if err == nil {
 			d.made[i] = fd
 		}
@@ -151,7 +151,14 @@ func (d *Dir) open() (err error) {
 	// blocking *os.Files, which Go's poller does not take in: os.OpenFile
 	// would try (an epoll_ctl that fails for the lock) or register
 	// control's write end, which is never written, for every directory.
-	lock, err := openBare(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
+	// The lock is opened non-blocking all the same, then made blocking: a
+	// FIFO put in its place would hold the open until a reader came.
+	lock, err := openBare(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NONBLOCK, 0o600)
+	if err == nil {
+		if err = unix.SetNonblock(lock, false); err != nil {
+			unix.Close(lock)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
 	}
@@ -389,9 +396,9 @@ func (d *Dir) Written() bool {
 func (d *Dir) writeStatus(b [StatusSize]byte, first bool) error {
 	if !first && d.status {
 		path := filepath.Join(d.path, "status")
-		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		for err == unix.EINTR {
-			fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+			fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		}
 		if err == nil {
 			n, err := pwrite(fd, b[:])
@@ -467,9 +474,9 @@ func (d *Dir) create(name string, b []byte, inPlace bool) (int, error) {
 // each time (a tenth of tend's CPU at the bring-up of a thousand service
 // directories).
 func writeNew(path string, b []byte) (int, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 	}
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: path, Err: err}

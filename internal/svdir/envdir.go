@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // EnvVar is one file of an envdir: set Name to Value, or remove Name
@@ -55,7 +56,8 @@ func ReadEnvDir(dir string) ([]EnvVar, error) {
 // readHead reads a regular file's first line (or its first envFileMax
 // bytes), following symlinks.
 func readHead(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// Non-blocking: a FIFO would hold the open until a writer came.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

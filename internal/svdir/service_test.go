@@ -284,3 +284,17 @@ func TestEnvDirAgainstTools(t *testing.T) {
 		t.Error("ReadEnvDir with a directory inside: no error")
 	}
 }
+
+// TestEnvDirFIFO: a FIFO in env/ is refused at once; opening it for
+// reading would wait for a writer, and ./run is started on the manager's
+// loop.
+func TestEnvDirFIFO(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"PLAIN": "value\n"})
+	if err := unix.Mkfifo(filepath.Join(dir, "PIPE"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadEnvDir(dir); err == nil || !strings.Contains(err.Error(), "PIPE is not a regular file") {
+		t.Errorf("ReadEnvDir with a FIFO: %v; want it refused", err)
+	}
+}

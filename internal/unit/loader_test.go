@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -522,5 +523,19 @@ func TestLoadAllFrozen(t *testing.T) {
 	}
 	if u, err := l.Load("c.service"); err != nil || u.Load != Loaded {
 		t.Errorf("unfrozen load of the new file: %v, %v; want %v", u.Load, err, Loaded)
+	}
+}
+
+// TestFIFODropIn: a FIFO among the drop-ins (nothing writing to it) does
+// not hold the load: it reads as empty, and the unit loads.
+func TestFIFODropIn(t *testing.T) {
+	_, lo, l := twoDirs(t)
+	write(t, lo+"/f.service", "[Unit]\nDescription=with a FIFO drop-in\n[Service]\nExecStart=/bin/true\n")
+	os.MkdirAll(lo+"/f.service.d", 0o755)
+	if err := syscall.Mkfifo(lo+"/f.service.d/10-fifo.conf", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if u := mustLoad(t, l, "f.service"); u.Description != "with a FIFO drop-in" {
+		t.Errorf("Description = %q", u.Description)
 	}
 }
