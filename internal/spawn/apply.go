@@ -15,7 +15,9 @@ import (
 // limits (raising needs root), nice, umask, chroot, then dropping
 // credentials, then the working directory (checked as the target user).
 // It returns the EXIT_* status and step description of a failure.
-func apply(in *instructions) (int, string, error) {
+// release is called before the helper waits for a terminal another
+// session holds (StandardInput=tty): it tells tend the start is done.
+func apply(in *instructions, release func()) (int, string, error) {
 	for _, f := range in.Join {
 		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
 			return ExitCgroup, "join " + f, err
@@ -44,7 +46,7 @@ func apply(in *instructions) (int, string, error) {
 		return code, msg, err
 	}
 	if in.TTY != nil {
-		if err := acquireTTY(in.TTY); err != nil {
+		if err := acquireTTY(in.TTY, release); err != nil {
 			return ExitStdin, "set up the terminal", err
 		}
 	}

@@ -209,6 +209,13 @@ func HelperMain(args []string) {
 	}
 	syscall.CloseOnExec(statFD)
 	status := os.NewFile(uintptr(statFD), "status")
+	released := false // tend took the start as done: a failure is only the exit status
+	release := func() {
+		if !released {
+			released = true
+			status.Close()
+		}
+	}
 	fail := func(code int, msg string, err error) {
 		rep := report{Status: code, Msg: msg}
 		var errno syscall.Errno
@@ -217,7 +224,12 @@ func HelperMain(args []string) {
 		} else if err != nil {
 			rep.Msg = fmt.Sprintf("%s: %v", msg, err)
 		}
-		_ = json.NewEncoder(status).Encode(rep)
+		if released {
+			// Said where the service's output goes, the only place left.
+			fmt.Fprintf(os.Stderr, "tend: %s: %v\n", msg, err)
+		} else {
+			_ = json.NewEncoder(status).Encode(rep)
+		}
 		os.Exit(code)
 	}
 	var in instructions
@@ -226,7 +238,7 @@ func HelperMain(args []string) {
 		fail(ExitExec, "read instructions", err)
 	}
 	instr.Close()
-	if code, msg, err := apply(&in); err != nil {
+	if code, msg, err := apply(&in, release); err != nil {
 		fail(code, msg, err)
 	}
 	for _, name := range in.OwnPID {

@@ -12,9 +12,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -166,11 +168,72 @@ func TestStandardInputFile(t *testing.T) {
 // TestStandardInputTTY: StandardInput=tty-force on a pseudo-terminal
 // makes it the process's controlling terminal and its stdout.
 func TestStandardInputTTY(t *testing.T) {
+	ptmx, pts := openPTY(t)
+	r := startReaper(t)
+	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty-force", StandardOutput: "inherit", TTYPath: pts,
+		Proc: &unit.ProcContext{TTYReset: true, TTYVHangup: true}}
+	pid := run(t, r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}}, Exec: ec})
+	readTTY(t, ptmx, "on-tty")
+	checkControllingTTY(t, pid, pts)
+}
+
+// TestStandardInputTTYWaitsAfterStart: StandardInput=tty on a terminal
+// another session holds waits for it in the started process, not in
+// Start (which runs on the manager's loop); once the holder lets go, the
+// program runs on it.
+func TestStandardInputTTYWaitsAfterStart(t *testing.T) {
+	ptmx, pts := openPTY(t)
+	r := startReaper(t)
+	tty, err := os.OpenFile(pts, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("sleep", "60")
+	holder.Stdin = tty
+	holder.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	// The reaper collects it; Wait would race it for the status.
+	t.Cleanup(func() { holder.Process.Kill() })
+
+	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty", StandardOutput: "inherit", TTYPath: pts}
+	type started struct {
+		pid int
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		pid, err := Start(r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}},
+			Exec: ec, SelfExe: os.Args[0]}, func(reaper.Exit) {})
+		done <- started{pid, err}
+	}()
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("Start waited for the terminal its holder keeps")
+		holder.Process.Kill() // let Start return
+		s = <-done
+	}
+	if s.err != nil {
+		t.Fatalf("Start: %v", s.err)
+	}
+	t.Cleanup(func() { unix.Kill(s.pid, unix.SIGKILL) })
+	holder.Process.Kill() // the terminal is let go
+	readTTY(t, ptmx, "on-tty")
+	checkControllingTTY(t, s.pid, pts)
+}
+
+// openPTY opens a new pseudo-terminal: its master and the slave's path.
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminals: %v", err)
 	}
-	defer ptmx.Close()
+	t.Cleanup(func() { ptmx.Close() })
 	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
 	if err != nil {
 		t.Fatal(err)
@@ -178,20 +241,27 @@ func TestStandardInputTTY(t *testing.T) {
 	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		t.Fatal(err)
 	}
-	pts := fmt.Sprintf("/dev/pts/%d", n)
-	r := startReaper(t)
-	ec := &unit.ExecContext{UMask: 0o022, StandardInput: "tty-force", StandardOutput: "inherit", TTYPath: pts,
-		Proc: &unit.ProcContext{TTYReset: true, TTYVHangup: true}}
-	pid := run(t, r, Spec{Command: unit.Command{Path: "/bin/sh", Argv: []string{"sh", "-c", "echo on-tty; exec sleep 30"}}, Exec: ec})
+	return ptmx, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// readTTY reads the terminal's master until want appears.
+func readTTY(t *testing.T, ptmx *os.File, want string) {
+	t.Helper()
+	ptmx.SetReadDeadline(time.Now().Add(20 * time.Second))
 	buf := make([]byte, 256)
 	var got strings.Builder
-	for !strings.Contains(got.String(), "on-tty") {
+	for !strings.Contains(got.String(), want) {
 		k, err := ptmx.Read(buf)
 		if err != nil {
 			t.Fatalf("read terminal: %v (got %q)", err, got.String())
 		}
 		got.Write(buf[:k])
 	}
+}
+
+// checkControllingTTY checks that pts is pid's controlling terminal.
+func checkControllingTTY(t *testing.T, pid int, pts string) {
+	t.Helper()
 	var st unix.Stat_t
 	if err := unix.Stat(pts, &st); err != nil {
 		t.Fatal(err)

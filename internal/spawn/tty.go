@@ -47,15 +47,24 @@ func resolveTTY(ec *unit.ExecContext) *ttyInstr {
 // acquireTTY opens t.Path, hangs up and resets it if asked, makes it the
 // controlling terminal of the helper's new session and puts it on fd 0
 // (and 1, 2). "tty" waits for a terminal another session holds, by
-// watching it be closed; "tty-fail" fails; "tty-force" takes it.
-func acquireTTY(t *ttyInstr) error {
+// watching it be closed; "tty-fail" fails; "tty-force" takes it. Before
+// it waits, it calls release: tend waits for the helper's report on its
+// manager loop, which must not wait as long as a login holds the
+// terminal (systemd's child waits, not the manager).
+func acquireTTY(t *ttyInstr, release func()) error {
 	if t.VHangup {
 		if fd, err := unix.Open(t.Path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0); err == nil {
 			_ = unix.IoctlSetInt(fd, unix.TIOCVHANGUP, 0)
 			unix.Close(fd)
 		}
 	}
-	fd, err := unix.Open(t.Path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	// Non-blocking, or a serial line would hold the open until its carrier.
+	fd, err := unix.Open(t.Path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err == nil {
+		if err = unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: t.Path, Err: err}
 	}
@@ -72,6 +81,7 @@ func acquireTTY(t *ttyInstr) error {
 		if err == nil || t.Mode != "tty" || !errors.Is(err, syscall.EPERM) {
 			break
 		}
+		release()
 		if werr := waitClosed(t.Path); werr != nil {
 			return werr
 		}
