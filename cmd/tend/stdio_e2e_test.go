@@ -111,3 +111,21 @@ func TestStandardOutputFIFO(t *testing.T) {
 		t.Errorf("read from the FIFO: %q, %v; want %s", got, err, token)
 	}
 }
+
+// TestFIFODropInUnit: a FIFO among a unit's drop-ins (nothing writes to
+// it) holds neither the load nor `tend cat`: it reads as empty.
+func TestFIFODropInUnit(t *testing.T) {
+	dir := writeUnits(t, map[string]string{
+		"x.service": "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+	})
+	os.MkdirAll(dir+"/x.service.d", 0o755)
+	if err := unix.Mkfifo(dir+"/x.service.d/10-fifo.conf", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := startTend(t, dir)
+	in.mustCtl("start", "x")
+	in.waitState("x.service", "active (exited)")
+	if out := in.mustCtl("cat", "x"); !strings.Contains(out, "ExecStart=/bin/true") || !strings.Contains(out, "10-fifo.conf") {
+		t.Errorf("tend cat x:\n%s\nwant the unit file and the (empty) drop-in", out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -336,7 +337,7 @@ func (a *apiManager) Cat(ctx context.Context, name string) ([]api.UnitText, erro
 		if p == "" {
 			continue
 		}
-		b, err := os.ReadFile(p)
+		b, err := readUnitText(p)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %s: %w", p, err)
 		}
@@ -507,4 +508,16 @@ func (a *apiManager) Info(context.Context) (api.ManagerInfo, error) {
 
 func (a *apiManager) SelfFDs(context.Context) (api.SelfFDs, error) {
 	return api.SelfFDs{PID: os.Getpid(), FDs: a.d.fds()}, nil
+}
+
+// readUnitText reads a unit file for `tend cat`. A FIFO there reads as
+// empty, as the loader reads it, instead of holding the request (and a
+// shutdown or re-exec, which wait for every request) until a writer came.
+func readUnitText(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -3,6 +3,7 @@ package install
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/tendproject/tend/internal/unit"
 )
@@ -11,7 +12,7 @@ import (
 // (inside Root): like systemctl, install operations refuse a file they
 // cannot parse cleanly, where the loader would skip the bad line.
 func (i *Installer) syntaxError(path string) error {
-	f, err := os.Open(i.host(path))
+	f, err := os.OpenFile(i.host(path), os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO reads as empty, not waiting for a writer
 	if err != nil {
 		return err
 	}

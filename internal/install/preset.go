@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // presetRule is one "enable PATTERN" or "disable PATTERN" line.
@@ -66,7 +67,7 @@ func (i *Installer) loadPresets() (presetRules, error) {
 }
 
 func parsePresetFile(path string) (presetRules, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO reads as empty, not waiting for a writer
 	if err != nil {
 		return nil, err
 	}
