@@ -339,10 +339,7 @@ func TestSvdirExitTakesOverAgain(t *testing.T) {
 	mustSv(t, 0, `^$`, "exit", x)
 	awaitExit(t, pid)
 	awaitExit(t, logPID)
-	awaitFile(t, filepath.Join(x, "supervise", "pid"), "names the new run", func(s string) bool {
-		p, err := strconv.Atoi(strings.TrimSpace(s))
-		return err == nil && p != pid && alive(p)
-	})
+	awaitNewRun(t, x, pid)
 	svUp(t, x)
 	if got := in.mainPID("x:log.svdir"); got == logPID || !alive(got) {
 		t.Errorf("logger after sv exit: pid %d (was %d)", got, logPID)

@@ -88,6 +88,18 @@ func svRunPID(t *testing.T, dir string) int {
 	return pid
 }
 
+// awaitNewRun waits until supervise/status says a live ./run other than
+// old runs. The status file, which sv status reads, is written last,
+// after pid and stat: a wait on pid could see the pause before a
+// restart ("down, want up") in between.
+func awaitNewRun(t testing.TB, dir string, old int) {
+	t.Helper()
+	awaitFile(t, filepath.Join(dir, "supervise", "status"), "names a new run", func(s string) bool {
+		st, err := svdir.DecodeStatus([]byte(s))
+		return err == nil && st.State == svdir.StateRun && st.PID != old && alive(st.PID)
+	})
+}
+
 // awaitFile waits until the file at path satisfies ok, woken by inotify
 // on its directory; the deadline only bounds a failing test.
 func awaitFile(t testing.TB, path, what string, ok func(string) bool) string {
@@ -267,19 +279,13 @@ func TestServiceDirectoriesWithSv(t *testing.T) {
 		pid := svRunPID(t, off)
 		mustSv(t, 0, `^ok: run: `, "-w", "5", "restart", off)
 		awaitExit(t, pid)
-		newPID := func(old int) func(string) bool { // supervise/pid names a live process other than old
-			return func(s string) bool {
-				p, err := strconv.Atoi(strings.TrimSpace(s))
-				return err == nil && p != old && alive(p)
-			}
-		}
-		awaitFile(t, filepath.Join(off, "supervise", "pid"), "names the restarted run", newPID(pid))
+		awaitNewRun(t, off, pid)
 		pid = svRunPID(t, off)
 		in.mustCtl("stop", "off.svdir")
 		mustSv(t, 0, `^down: `+regexp.QuoteMeta(off)+`: [0-9]+s\n$`, "status", off)
 		awaitExit(t, pid)
 		in.mustCtl("start", "off.svdir")
-		awaitFile(t, filepath.Join(off, "supervise", "pid"), "names the started run", newPID(pid))
+		awaitNewRun(t, off, pid)
 		svRunPID(t, off)
 	})
 	t.Run("check fails", func(t *testing.T) {
