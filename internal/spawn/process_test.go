@@ -234,11 +234,20 @@ func openPTY(t *testing.T) (*os.File, string) {
 		t.Skipf("no pseudo-terminals: %v", err)
 	}
 	t.Cleanup(func() { ptmx.Close() })
-	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	// Through the RawConn: Fd() would make the master blocking, and
+	// readTTY's deadline would then not end a read that never gets its
+	// text.
+	rc, err := ptmx.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+	n := -1
+	rc.Control(func(fd uintptr) {
+		if n, err = unix.IoctlGetInt(int(fd), unix.TIOCGPTN); err == nil {
+			err = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0)
+		}
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return ptmx, fmt.Sprintf("/dev/pts/%d", n)

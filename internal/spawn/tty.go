@@ -76,13 +76,24 @@ func acquireTTY(t *ttyInstr, release func()) error {
 	if t.Mode == "tty-force" {
 		force = 1
 	}
+	// "tty" watches for the terminal's closes before each try, so that
+	// the holder letting it go between a refused try and the wait is not
+	// missed (the wait would last until the next close, maybe for ever).
+	watch := -1
+	if t.Mode == "tty" {
+		if watch, err = watchCloses(t.Path); err != nil {
+			return err
+		}
+		defer unix.Close(watch)
+	}
 	for {
 		err = unix.IoctlSetInt(fd, unix.TIOCSCTTY, force)
 		if err == nil || t.Mode != "tty" || !errors.Is(err, syscall.EPERM) {
 			break
 		}
 		release()
-		if werr := waitClosed(t.Path); werr != nil {
+		var buf [256]byte
+		if _, werr := unix.Read(watch, buf[:]); werr != nil {
 			return werr
 		}
 	}
@@ -99,20 +110,19 @@ func acquireTTY(t *ttyInstr, release func()) error {
 	return nil
 }
 
-// waitClosed blocks until some process closes path (the session holding
-// the terminal may be letting it go).
-func waitClosed(path string) error {
+// watchCloses returns an inotify descriptor that becomes readable when
+// some process closes path (the session holding the terminal may be
+// letting it go).
+func watchCloses(path string) (int, error) {
 	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	defer unix.Close(in)
 	if _, err := unix.InotifyAddWatch(in, path, unix.IN_CLOSE); err != nil {
-		return err
+		unix.Close(in)
+		return -1, err
 	}
-	var buf [256]byte
-	_, err = unix.Read(in, buf[:])
-	return err
+	return in, nil
 }
 
 // resetTerminal puts the terminal back into a sane cooked mode and
