@@ -174,11 +174,19 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	default:
 		d.close()
 	}
+	if d.sigs != nil {
+		signal.Stop(d.sigs)
+	}
 	return code, err
 }
 
 // daemon is one running manager instance.
 type daemon struct {
+	// sigs receives SIGTERM, SIGINT, SIGHUP and SIGUSR1 from before the
+	// first service starts until tend's last clean-up step is done: one
+	// that came in between once killed tend with the signal's default
+	// action, leaving its groups and the fd holder behind.
+	sigs    chan os.Signal
 	cfg     Config
 	log     *slog.Logger
 	reaper  *reaper.Reaper
@@ -484,7 +492,7 @@ func (d *daemon) run(parent context.Context) (int, error) {
 	// the services rather than kill tend and leave them.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
+	d.sigs = sigs // stopped by Run once close is done
 	// The log files first: on a first run they start with what is
 	// logged from here on, so the receivers and units start after.
 	d.startLogFiles(ctx, &wg)
