@@ -19,9 +19,13 @@ import (
 func holderPID(work string) int {
 	b, _ := os.ReadFile("/proc/net/unix")
 	path := filepath.Join(work, "run", "fdholder.sock")
+	// The listening socket's line (flags __SO_ACCEPTCON): a connection
+	// the holder accepted shows the path too, and right after a crash the
+	// holder closes its end of tend's, so its inode may no longer be
+	// held by the time the descriptors are read.
 	inode := ""
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 8 && f[7] == path {
+		if f := strings.Fields(line); len(f) == 8 && f[7] == path && f[3] == "00010000" {
 			inode = f[6]
 		}
 	}
