@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tendproject/tend/internal/nowait"
 )
 
 // Owner is the uid and gid SocketUser=/SocketGroup= resolve to; -1
@@ -309,15 +311,13 @@ func (s *Spec) openFIFO(path string, own Owner) (*os.File, error) {
 }
 
 // openSpecial opens a ListenSpecial= file: a regular file (in /proc or
-// /sys) or a character device, as systemd takes. The open does not wait
-// (it runs on the manager's loop: a FIFO would hold it until its other
-// side came, a serial line until its carrier); the service gets the file
-// in blocking mode all the same.
+// /sys) or a character device, as systemd takes, without waiting in the
+// open (nowait).
 func openSpecial(path string) (*os.File, error) {
-	const flags = unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_NONBLOCK
-	fd, err := unix.Open(path, unix.O_RDWR|flags, 0)
+	const flags = unix.O_NOCTTY | unix.O_NOFOLLOW
+	fd, err := nowait.Open(path, unix.O_RDWR|flags, 0)
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EROFS) {
-		fd, err = unix.Open(path, unix.O_RDONLY|flags, 0)
+		fd, err = nowait.Open(path, unix.O_RDONLY|flags, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
@@ -330,10 +330,6 @@ func openSpecial(path string) (*os.File, error) {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s is neither a regular file nor a character device", path)
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("open: %w", err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tendproject/tend/internal/api"
 	"github.com/tendproject/tend/internal/journal"
+	"github.com/tendproject/tend/internal/nowait"
 	"github.com/tendproject/tend/internal/spawn"
 	"github.com/tendproject/tend/internal/supervise"
 	"github.com/tendproject/tend/internal/unit"
@@ -171,18 +172,14 @@ func (s *logSink) open(u *unit.Unit, id string, owner *streamOwner, spec string,
 // why, and is retried as Restart= says. The child gets the file in
 // blocking mode, as it would have opened it.
 func openOutputFile(path string, flags int, setting string) (*os.File, error) {
-	f, err := os.OpenFile(path, flags|syscall.O_NONBLOCK, 0o644)
+	fd, err := nowait.Open(path, flags, 0o644)
 	if errors.Is(err, syscall.ENXIO) {
 		return nil, fmt.Errorf("%s: a FIFO that no process reads, or a socket or absent device, which tend cannot open: %w", setting, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", setting, err)
-	}
-	return f, nil
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 func dupFile(f *os.File) (*os.File, error) {

@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/tendproject/tend/internal/cgroup"
+	"github.com/tendproject/tend/internal/nowait"
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/sandbox"
 	"github.com/tendproject/tend/internal/unit"
@@ -375,17 +376,9 @@ func (p *plan) inputFile() (*os.File, error) {
 		return dataFile(p.ec.StandardInputData)
 	}
 	if path, ok := strings.CutPrefix(in, "file:"); ok {
-		// Non-blocking, then blocking for the child: the open runs on the
-		// manager's loop, and a FIFO would hold it until a writer came (a
-		// serial line, until its carrier).
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
-		if err == nil {
-			if err = unix.SetNonblock(fd, false); err != nil {
-				unix.Close(fd)
-			}
-		}
+		fd, err := nowait.Open(path, unix.O_RDONLY|unix.O_NOCTTY, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return nil, err
 		}
 		return os.NewFile(uintptr(fd), path), nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tendproject/tend/internal/nowait"
 	"github.com/tendproject/tend/internal/unit"
 )
 
@@ -58,15 +59,9 @@ func acquireTTY(t *ttyInstr, release func()) error {
 			unix.Close(fd)
 		}
 	}
-	// Non-blocking, or a serial line would hold the open until its carrier.
-	fd, err := unix.Open(t.Path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err == nil {
-		if err = unix.SetNonblock(fd, false); err != nil {
-			unix.Close(fd)
-		}
-	}
+	fd, err := nowait.Open(t.Path, unix.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: t.Path, Err: err}
+		return err
 	}
 	defer unix.Close(fd)
 	if t.Reset {

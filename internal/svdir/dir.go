@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/flock"
+	"github.com/tendproject/tend/internal/nowait"
 )
 
 // LockedError reports a supervise/ directory that another supervisor (a
@@ -151,14 +152,8 @@ func (d *Dir) open() (err error) {
 	// blocking *os.Files, which Go's poller does not take in: os.OpenFile
 	// would try (an epoll_ctl that fails for the lock) or register
 	// control's write end, which is never written, for every directory.
-	// The lock is opened non-blocking all the same, then made blocking: a
-	// FIFO put in its place would hold the open until a reader came.
-	lock, err := openBare(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NONBLOCK, 0o600)
-	if err == nil {
-		if err = unix.SetNonblock(lock, false); err != nil {
-			unix.Close(lock)
-		}
-	}
+	// A FIFO put in the lock's place must not hold the open (nowait).
+	lock, err := nowait.Open(filepath.Join(sup, "lock"), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY, 0o600)
 	if err != nil {
 		return fmt.Errorf("service directory %s: unable to open supervise/lock: %w", svc, err)
 	}
