@@ -1,7 +1,9 @@
 package cron
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -16,28 +18,48 @@ type FileInfo struct {
 
 // FS is the file system crontabs are read from; tests give their own.
 type FS interface {
-	Lstat(path string) (FileInfo, error)
-	ReadFile(path string) ([]byte, error)
+	// ReadChecked reads path once check has accepted what path is. The
+	// file checked must be the file read: a crontab's owner may swap it
+	// for a symbolic link or a FIFO between a stat and an open.
+	ReadChecked(path string, check func(FileInfo) error) ([]byte, error)
 }
 
 // OSFS reads the real file system.
 type OSFS struct{}
 
-// Lstat stats path without following a symbolic link.
-func (OSFS) Lstat(path string) (FileInfo, error) {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(path, &st); err != nil {
-		return FileInfo{}, err
+// ReadChecked opens path without following a symbolic link and without
+// waiting for a FIFO's writer, checks the descriptor it got and reads
+// that. A symbolic link is checked as lstat sees it (and refused).
+func (OSFS) ReadChecked(path string, check func(FileInfo) error) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		if fi, lerr := os.Lstat(path); lerr == nil {
+			if cerr := check(fileInfo(fi)); cerr != nil {
+				return nil, cerr
+			}
+		}
 	}
-	fi, err := os.Lstat(path)
 	if err != nil {
-		return FileInfo{}, err
+		return nil, err
 	}
-	return FileInfo{Mode: fi.Mode(), UID: st.Uid, Nlink: uint64(st.Nlink)}, nil
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := check(fileInfo(fi)); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
-// ReadFile reads path.
-func (OSFS) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+func fileInfo(fi fs.FileInfo) FileInfo {
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	if st == nil {
+		return FileInfo{Mode: fi.Mode()}
+	}
+	return FileInfo{Mode: fi.Mode(), UID: st.Uid, Nlink: uint64(st.Nlink)}
+}
 
 // Check refuses a crontab as Debian's cron does: a symbolic link, not a
 // regular file, more than one hard link, writable by group or others
@@ -73,10 +95,6 @@ func Check(fi FileInfo, kind Kind, ownerUID uint32) error {
 // single error naming it; otherwise bad lines are errors and the rest
 // loads. A user crontab's owner is its file name.
 func Load(fsys FS, path string, kind Kind, opt Options) ([]Entry, []error) {
-	fi, err := fsys.Lstat(path)
-	if err != nil {
-		return nil, []error{&Error{File: path, Msg: err.Error()}}
-	}
 	opt = opt.withAccounts()
 	var uid uint32
 	if kind == User {
@@ -86,10 +104,7 @@ func Load(fsys FS, path string, kind Kind, opt Options) ([]Entry, []error) {
 		}
 		uid = u
 	}
-	if err := Check(fi, kind, uid); err != nil {
-		return nil, []error{&Error{File: path, Msg: err.Error()}}
-	}
-	data, err := fsys.ReadFile(path)
+	data, err := fsys.ReadChecked(path, func(fi FileInfo) error { return Check(fi, kind, uid) })
 	if err != nil {
 		return nil, []error{&Error{File: path, Msg: err.Error()}}
 	}

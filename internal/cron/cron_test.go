@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -211,18 +212,13 @@ type fakeFS map[string]struct {
 	data string
 }
 
-func (f fakeFS) Lstat(p string) (FileInfo, error) {
-	e, ok := f[p]
-	if !ok {
-		return FileInfo{}, fs.ErrNotExist
-	}
-	return e.fi, nil
-}
-
-func (f fakeFS) ReadFile(p string) ([]byte, error) {
+func (f fakeFS) ReadChecked(p string, check func(FileInfo) error) ([]byte, error) {
 	e, ok := f[p]
 	if !ok {
 		return nil, fs.ErrNotExist
+	}
+	if err := check(e.fi); err != nil {
+		return nil, err
 	}
 	return []byte(e.data), nil
 }
@@ -379,4 +375,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadFIFORefusedAtOnce: a crontab swapped for a FIFO is refused by
+// what its open descriptor is; the open does not wait for a writer (the
+// test would hang if it did).
+func TestLoadFIFORefusedAtOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "job")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := Load(OSFS{}, p, System, Options{Etc: fixtureEtc(t)})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "not a regular file") {
+		t.Fatalf("FIFO: %v; want one error: not a regular file", errs)
+	}
 }

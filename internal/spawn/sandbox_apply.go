@@ -233,22 +233,21 @@ func bind(m sandbox.Mount, dst string, tree int) error {
 	return nil
 }
 
-// makeMountPoint creates dst as a directory or an empty file.
+// makeMountPoint creates dst as a directory or an empty file. The file
+// is made by mknod, not open: what appeared at dst since (a FIFO, say)
+// is mounted over, never opened, so nothing waits for its other side.
 func makeMountPoint(dst string, dir bool) error {
 	if dir {
 		return os.MkdirAll(dst, 0o755)
 	}
-	if _, err := os.Lstat(dst); err == nil {
-		return nil
-	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
+	err := unix.Mknod(dst, unix.S_IFREG|0o644, 0)
+	if err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mknod", Path: dst, Err: err}
 	}
-	return f.Close()
+	return nil
 }
 
 // setAttr makes dst its own mount and changes its access flags.

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tendproject/tend/internal/reaper"
 	"github.com/tendproject/tend/internal/sandbox"
@@ -164,5 +167,32 @@ func TestPrivateTmpShared(t *testing.T) {
 	}
 	if _, err := os.Stat(privateTmpDir("/tmp", name)); !os.IsNotExist(err) {
 		t.Errorf("private /tmp left after RemovePrivateTmp: %v", err)
+	}
+}
+
+// TestMakeMountPoint: a file mount point is made in missing directories,
+// and whatever already is at the path is left for the mount to cover —
+// a FIFO there is not opened (the test would hang waiting for a reader).
+func TestMakeMountPoint(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a", "b", "file")
+	if err := makeMountPoint(file, false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(file); err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
+		t.Fatalf("mount point %s: %v, %v; want an empty regular file", file, fi, err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeMountPoint(fifo, false); err != nil {
+		t.Fatalf("over a FIFO: %v", err)
+	}
+	if err := makeMountPoint(filepath.Join(dir, "d", "e"), true); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "d", "e")); err != nil || !fi.IsDir() {
+		t.Fatalf("directory mount point: %v, %v", fi, err)
 	}
 }
