@@ -3,10 +3,11 @@ package cron
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/tendproject/tend/internal/nowait"
 )
 
 // FileInfo is what cron looks at before it trusts a crontab.
@@ -28,10 +29,11 @@ type FS interface {
 type OSFS struct{}
 
 // ReadChecked opens path without following a symbolic link and without
-// waiting for a FIFO's writer, checks the descriptor it got and reads
-// that. A symbolic link is checked as lstat sees it (and refused).
+// waiting for a FIFO's writer (nowait.ReadFile), checks the descriptor
+// it got and reads that. A symbolic link is checked as lstat sees it,
+// which refuses it with the reason.
 func (OSFS) ReadChecked(path string, check func(FileInfo) error) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	data, err := nowait.ReadFile(path, syscall.O_NOFOLLOW, func(fi fs.FileInfo) error { return check(fileInfo(fi)) })
 	if errors.Is(err, syscall.ELOOP) {
 		if fi, lerr := os.Lstat(path); lerr == nil {
 			if cerr := check(fileInfo(fi)); cerr != nil {
@@ -39,18 +41,7 @@ func (OSFS) ReadChecked(path string, check func(FileInfo) error) ([]byte, error)
 			}
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := check(fileInfo(fi)); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(f)
+	return data, err
 }
 
 func fileInfo(fi fs.FileInfo) FileInfo {

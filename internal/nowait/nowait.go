@@ -1,12 +1,14 @@
-// Package nowait opens the paths a unit or a service directory names
-// without waiting in open(2): for the other side of a FIFO, or for a
-// serial line's carrier. tend opens them for its processes on the
-// manager's loop, where such a wait would hold every other unit. The
-// descriptor is then made blocking again, as the process would have
+// Package nowait opens the paths a unit, a service directory or a
+// crontab names without waiting in open(2): for the other side of a
+// FIFO, or for a serial line's carrier. tend opens them on the manager's
+// loop (or a loader's), where such a wait would hold every other unit.
+// The descriptor is then made blocking again, as the process would have
 // opened it itself.
 package nowait
 
 import (
+	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -32,4 +34,26 @@ func Open(path string, flags int, perm uint32) (int, error) {
 		}
 		return fd, nil
 	}
+}
+
+// ReadFile opens path as Open does (flags added to O_RDONLY), hands
+// check what the descriptor it got is, and reads the whole file only if
+// check returns nil: the file checked is the file read, whatever was
+// put at path since. check must refuse what is not a regular file (a
+// FIFO or a device would hold the read); its error is returned as it is.
+func ReadFile(path string, flags int, check func(fs.FileInfo) error) ([]byte, error) {
+	fd, err := Open(path, unix.O_RDONLY|unix.O_NOCTTY|flags, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := check(fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
